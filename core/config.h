@@ -1,0 +1,88 @@
+/* config.h — the host's INI file (inih): parsing and validation.
+ *
+ * Sections: [engine], [destination NAME], [target NAME], [recovery].
+ * Keys of [engine], [recovery] and the engine-owned keys of targets and
+ * destinations (driver, destinations, retention, passphrase, ...) are
+ * declared in config.c with the same struct arca_option drivers use for
+ * theirs, so one validator checks everything and reports every problem
+ * as "FILE:LINE: message" before any work starts. */
+#ifndef ARCA_CONFIG_H
+#define ARCA_CONFIG_H
+
+#include <stddef.h>
+#include "arca/plugin.h"
+
+enum cfg_kind { CFG_ENGINE, CFG_DESTINATION, CFG_TARGET, CFG_RECOVERY };
+
+struct cfg_entry {
+	char *key;
+	char *value;
+	int line;
+};
+
+/* One section. This is also the struct arca_config a driver instance gets. */
+struct arca_config {
+	enum cfg_kind kind;
+	char *name;               /* "app-db"; NULL for [engine]/[recovery] */
+	int line;                 /* line of the section header */
+	const char *file;         /* path of the INI file */
+	struct cfg_entry *entries;
+	size_t n_entries;
+	const struct arca_driver *driver;   /* set by cfg_validate */
+	const struct arca_option *driver_options; /* target or dest table */
+};
+
+struct cfg_file {
+	char *path;
+	struct arca_config *sections;
+	size_t n_sections;
+};
+
+/* Looks up a loaded driver by name (the loader provides it). */
+typedef const struct arca_driver *(*cfg_driver_lookup)(const char *name, void *arg);
+
+/* Error collector: every problem found, in file order. */
+struct cfg_errors {
+	char **msgs;              /* "FILE:LINE: message" */
+	size_t n;
+};
+void cfg_errors_add(struct cfg_errors *e, const char *file, int line, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+void cfg_errors_free(struct cfg_errors *e);
+
+/* Parse; syntax errors go to errs. Returns 0 if the file was read (even
+ * with errors recorded), -1 if it could not be opened (errs says why). */
+int cfg_load(const char *path, struct cfg_file **out, struct cfg_errors *errs);
+/* Parse from memory (tests); `name` is used in messages. */
+int cfg_load_string(const char *name, const char *text, struct cfg_file **out,
+		    struct cfg_errors *errs);
+void cfg_free(struct cfg_file *cf);
+
+/* Validate against the engine's and each driver's declared options: unknown
+ * section or key (with "did you mean"), missing required key, bad value
+ * (type, enum, bounds, relative path), unknown driver (listing installed
+ * ones), a driver of the wrong kind, a target bound to an unknown
+ * destination, secrets written inline, duplicate sections/keys.
+ * Returns the number of errors added to errs. */
+int cfg_validate(struct cfg_file *cf, cfg_driver_lookup lookup, void *lookup_arg,
+		 const char *const *installed_drivers, size_t n_installed,
+		 struct cfg_errors *errs);
+
+/* Lookup helpers (defaults from the declaring option table applied). */
+struct arca_config *cfg_section(struct cfg_file *cf, enum cfg_kind kind, const char *name);
+const char *cfg_get(const struct arca_config *sec, const char *key);
+const struct cfg_entry *cfg_entry(const struct arca_config *sec, const char *key);
+int64_t cfg_get_int(const struct arca_config *sec, const char *key, int64_t dflt);
+int cfg_get_bool(const struct arca_config *sec, const char *key, int dflt);
+/* Secret NAME from NAME_file or NAME_env; malloc'd in *out. ARCA_OK,
+ * ARCA_ERR_NOT_FOUND (neither given) or ARCA_ERR_CONFIG (unreadable; the
+ * thread's error says why, without the secret). */
+int cfg_secret(const struct arca_config *sec, const char *key, char **out);
+
+/* The engine-owned option tables (shown by `arca plugins --engine`). */
+extern const struct arca_option cfg_engine_options[];
+extern const struct arca_option cfg_target_common_options[];
+extern const struct arca_option cfg_dest_common_options[];
+extern const struct arca_option cfg_recovery_options[];
+
+#endif

@@ -1,0 +1,42 @@
+/* loader.h — finding and loading driver modules with libltdl.
+ *
+ * Only absolute plugin directories are used. A directory or module that is
+ * group- or world-writable, or owned by someone other than root or the
+ * current user, is refused (OpenPAM does the same): otherwise anyone who can
+ * write there runs code as the backup user. */
+#ifndef ARCA_LOADER_H
+#define ARCA_LOADER_H
+
+#include <stddef.h>
+#include "arca/plugin.h"
+
+struct loaded_driver {
+	char *path;                        /* absolute path of the module */
+	void *handle;                      /* lt_dlhandle */
+	const struct arca_driver *drv;
+};
+
+struct refused_module {
+	char *path;
+	char *reason;                      /* human sentence: why it was refused */
+};
+
+struct loader {
+	char *plugin_dir;
+	struct loaded_driver *drivers;
+	size_t n_drivers;
+	struct refused_module *refused;
+	size_t n_refused;
+};
+
+/* Load every "*.so" in plugin_dir. Fails (ARCA_ERR_PLUGIN, error recorded)
+ * only when the directory itself is unusable; refused modules are kept in
+ * ld->refused and logged as warnings. */
+int loader_open(struct loader *ld, const char *plugin_dir, const struct arca_host *host);
+/* Load one module file; on refusal returns ARCA_ERR_PLUGIN with the reason
+ * recorded (err_msg) and the path in it. */
+int loader_load_file(const char *path, const struct arca_host *host, struct loaded_driver *out);
+const struct arca_driver *loader_find(const struct loader *ld, const char *name);
+void loader_close(struct loader *ld);
+
+#endif

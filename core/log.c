@@ -1,0 +1,139 @@
+/* log.c — leveled logging and the per-thread last error. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <pthread.h>
+#include "log.h"
+
+int log_level = ARCA_LOG_INFO;
+int log_json;
+
+static _Thread_local char scope_buf[128];
+static _Thread_local int err_code;
+static _Thread_local char err_buf[4096];
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void log_set_scope(const char *scope)
+{
+	snprintf(scope_buf, sizeof scope_buf, "%s", scope ? scope : "");
+}
+
+const char *log_scope(void)
+{
+	return scope_buf;
+}
+
+static const char *level_names[] = {"error", "warning", "info", "debug"};
+
+/* Hook so the progress bar can clear its line before a log line. */
+void (*log_before_line)(void);
+void (*log_after_line)(void);
+
+void log_vmsg(enum arca_log_level level, const char *fmt, va_list ap)
+{
+	if ((int)level > log_level)
+		return;
+	char msg[4096];
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	pthread_mutex_lock(&log_lock);
+	if (log_before_line)
+		log_before_line();
+	if (scope_buf[0])
+		fprintf(stderr, "arca: %s: %s: %s\n", level_names[level], scope_buf, msg);
+	else
+		fprintf(stderr, "arca: %s: %s\n", level_names[level], msg);
+	fflush(stderr);
+	if (log_after_line)
+		log_after_line();
+	pthread_mutex_unlock(&log_lock);
+}
+
+void log_msg(enum arca_log_level level, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	log_vmsg(level, fmt, ap);
+	va_end(ap);
+}
+
+int err_vset(int status, const char *fmt, va_list ap)
+{
+	err_code = status;
+	vsnprintf(err_buf, sizeof err_buf, fmt, ap);
+	return status;
+}
+
+int err_set(int status, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	err_vset(status, fmt, ap);
+	va_end(ap);
+	return status;
+}
+
+int err_wrap(int status, const char *fmt, ...)
+{
+	char prefix[1024], old[sizeof err_buf];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(prefix, sizeof prefix, fmt, ap);
+	va_end(ap);
+	snprintf(old, sizeof old, "%s", err_buf);
+	if (old[0])
+		snprintf(err_buf, sizeof err_buf, "%s: %s", prefix, old);
+	else
+		snprintf(err_buf, sizeof err_buf, "%s: %s", prefix, status_name(status));
+	err_code = status;
+	return status;
+}
+
+const char *err_msg(void)
+{
+	return err_buf;
+}
+
+int err_status(void)
+{
+	return err_code;
+}
+
+void err_clear(void)
+{
+	err_code = 0;
+	err_buf[0] = 0;
+}
+
+const char *status_name(int status)
+{
+	switch (status) {
+	case ARCA_OK: return "ok";
+	case ARCA_ERR_INTERNAL: return "internal error";
+	case 2: return "usage error";
+	case ARCA_ERR_CONFIG: return "configuration error";
+	case ARCA_ERR_CONNECT: return "cannot connect";
+	case ARCA_ERR_AUTH: return "authentication failed";
+	case ARCA_ERR_IO: return "I/O error";
+	case ARCA_ERR_CORRUPT: return "data is corrupt";
+	case ARCA_ERR_NOT_FOUND: return "not found";
+	case ARCA_ERR_UNSUPPORTED: return "not supported";
+	case ARCA_ERR_CANCELLED: return "cancelled";
+	case ARCA_ERR_EXISTS: return "already exists";
+	case ARCA_ERR_NOSPACE: return "no space left";
+	case ARCA_ERR_LOCKED: return "repository is locked";
+	case ARCA_ERR_PLUGIN: return "driver module refused";
+	default: return "unknown error";
+	}
+}
+
+int err_print(int status)
+{
+	if (status == ARCA_OK)
+		return 0;
+	log_set_scope(NULL);
+	if (err_buf[0])
+		log_error("%s", err_buf);
+	else
+		log_error("%s", status_name(status));
+	return status;
+}

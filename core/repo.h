@@ -1,0 +1,113 @@
+/* repo.h — the repository as the engine sees it.
+ *
+ * A repository lives in one destination (a `struct repo_dest`: the driver's
+ * ops and instance) and holds snapshots of any number of targets, plus
+ * per-target blobs (e.g. WAL segments). The on-disk format is documented in
+ * core/repo/FORMAT.md. Everything below returns an enum arca_status and
+ * records a message with err_set() on failure.
+ *
+ * Threads: one struct repo may be used by one engine thread at a time; the
+ * repository runs its own worker threads internally. */
+#ifndef ARCA_REPO_H
+#define ARCA_REPO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "arca/plugin.h"
+
+struct repo;
+struct snap_writer;
+struct snap_reader;
+
+struct repo_dest {
+	const char *name;                  /* destination section name */
+	const struct arca_dest_ops *ops;
+	void *inst;
+};
+
+struct repo_params {
+	const char *passphrase;   /* NULL: none given */
+	int encrypt;              /* repo_init only: 1 = AES-256-GCM, 0 = none */
+	int zstd_level;           /* repo_init default, and for new data; 0 = default 3 */
+	uint64_t pack_size;       /* target pack size; 0 = default */
+	const char *state_dir;    /* where the local cache lives (may be NULL: no cache) */
+	int workers;              /* hash/compress/encrypt threads; 0 = all cores */
+	const char *hostname;     /* for locks and snapshot metadata */
+};
+
+int repo_init(const struct repo_dest *d, const struct repo_params *p);
+int repo_open(const struct repo_dest *d, const struct repo_params *p, struct repo **out);
+void repo_close(struct repo *r);
+
+/* Locks: shared for snapshot/restore/verify, exclusive for forget/prune.
+ * Held until repo_unlock or repo_close; refreshed in the background. */
+int repo_lock(struct repo *r, int exclusive);
+void repo_unlock(struct repo *r);
+/* Remove stale locks; *removed counts them. */
+int repo_unlock_stale(struct repo *r, int *removed);
+
+struct repo_snapshot {
+	char id[65];              /* hex id */
+	char *target;             /* target section name */
+	char *driver;             /* driver name */
+	char *host;
+	char *recovery_point;     /* id shared by snapshots of one `arca snapshot` run */
+	int64_t time;             /* epoch seconds, start of the snapshot */
+	uint64_t items;
+	uint64_t bytes;           /* logical bytes of all items */
+	uint64_t new_bytes;       /* bytes stored new (after dedup+compression) */
+};
+void repo_snapshot_clear(struct repo_snapshot *s);
+
+/* Writing a snapshot: begin, items (see arca_item_info), commit or abort.
+ * Nothing is visible to repo_snapshots() before commit. */
+int repo_snap_begin(struct repo *r, const char *target, const char *driver,
+		    const char *recovery_point, struct snap_writer **out);
+/* ARCA_OK, ARCA_ITEM_UNCHANGED (metadata cache hit: send no content), or error. */
+int snap_item_begin(struct snap_writer *w, const struct arca_item_info *info);
+int snap_item_write(struct snap_writer *w, const void *data, size_t len);
+int snap_item_end(struct snap_writer *w);
+int repo_snap_commit(struct snap_writer *w, struct repo_snapshot *out);
+void repo_snap_abort(struct snap_writer *w);
+
+/* All snapshots (optionally of one target), oldest first. */
+int repo_snapshots(struct repo *r, const char *target, struct repo_snapshot **list, size_t *n);
+void repo_snapshots_free(struct repo_snapshot *list, size_t n);
+
+/* Reading: id is a full id or a unique prefix. */
+int repo_snap_open(struct repo *r, const char *id, struct snap_reader **out);
+int snap_next(struct snap_reader *rd, struct arca_item_info *info);   /* NOT_FOUND at end */
+int snap_open_item(struct snap_reader *rd, const char *name, struct arca_item_info *info);
+int snap_read(struct snap_reader *rd, void *buf, size_t cap, size_t *got);
+void snap_close(struct snap_reader *rd);
+
+/* Blobs: one object per name, compressed+encrypted, not chunked. */
+int repo_blob_put(struct repo *r, const char *target, const char *name,
+		  const void *data, size_t len, int exclusive);
+int repo_blob_get(struct repo *r, const char *target, const char *name, void **data, size_t *len);
+int repo_blob_list(struct repo *r, const char *target, const char *prefix,
+		   int (*cb)(void *arg, const char *name), void *arg);
+int repo_blob_remove(struct repo *r, const char *target, const char *name);
+
+/* Verification. read_data_percent < 0: structure only; 0..100: also
+ * download, authenticate, decrypt, decompress and hash that share of packs.
+ * Every problem is reported through `report` (naming snapshot, item and
+ * object); returns ARCA_OK or ARCA_ERR_CORRUPT. */
+typedef void (*repo_report_fn)(void *arg, const char *problem);
+int repo_verify(struct repo *r, int read_data_percent, repo_report_fn report, void *arg);
+
+/* Retention and space. */
+int repo_forget(struct repo *r, const char *const *ids, size_t n);
+struct repo_prune_stats {
+	uint64_t packs_deleted, packs_repacked, bytes_freed;
+};
+int repo_prune(struct repo *r, double repack_unused_threshold, int dry_run,
+	       struct repo_prune_stats *stats);
+
+/* Keys: list/add/remove/change passphrases wrapping the master key. */
+int repo_key_add(struct repo *r, const char *new_passphrase, char *key_id_out /* 65 */);
+int repo_key_remove(struct repo *r, const char *key_id);
+int repo_key_list(struct repo *r, void (*cb)(void *arg, const char *id, const char *host,
+					     int64_t created, int current), void *arg);
+
+#endif

@@ -1,0 +1,62 @@
+/* util.h — small helpers shared by the engine: memory, strings, parsing of
+ * sizes/durations/booleans, "did you mean", hex, files. */
+#ifndef ARCA_UTIL_H
+#define ARCA_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t m);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Growable byte buffer. */
+struct buf {
+	unsigned char *data;
+	size_t len, cap;
+};
+void buf_reserve(struct buf *b, size_t extra);
+void buf_append(struct buf *b, const void *data, size_t len);
+void buf_free(struct buf *b);
+
+/* Parsers: return 0 on success, -1 on a malformed value. */
+int parse_bool(const char *s, int *out);
+int parse_int64(const char *s, int64_t *out);
+int parse_size(const char *s, uint64_t *out);      /* 10, 4K, 16M, 1G, 2T */
+int parse_duration(const char *s, int64_t *out);  /* 30, 90s, 15m, 2h, 30d, 2w */
+
+/* Levenshtein distance, for "did you mean". */
+size_t edit_distance(const char *a, const char *b);
+/* Closest candidate within a sensible distance, or NULL. */
+const char *did_you_mean(const char *word, const char *const *candidates, size_t n);
+
+/* String trimming in place; returns s. */
+char *str_trim(char *s);
+int str_starts(const char *s, const char *prefix);
+int str_ends(const char *s, const char *suffix);
+
+void hex_encode(const unsigned char *in, size_t n, char *out /* 2n+1 */);
+int hex_decode(const char *in, unsigned char *out, size_t n);
+
+/* Whole-file helpers. read_file returns malloc'd data NUL-terminated. */
+int read_file(const char *path, char **data, size_t *len);
+/* mkdir -p with mode; 0 or -1 (errno set). */
+int mkdir_p(const char *path, unsigned mode);
+/* rm -rf; 0 or -1. */
+int remove_tree(const char *path);
+
+/* Monotonic seconds and wall-clock time. */
+double now_monotonic(void);
+int64_t now_epoch(void);
+/* "2026-11-24T09:08:11Z" */
+void format_time_utc(int64_t epoch, char *out, size_t n);
+/* "1.5 GiB" */
+void format_bytes(uint64_t n, char *out, size_t len);
+
+#endif
