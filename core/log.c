@@ -74,16 +74,15 @@ int err_set(int status, const char *fmt, ...)
 
 int err_wrap(int status, const char *fmt, ...)
 {
-	char prefix[1024], old[sizeof err_buf];
+	char prefix[1024], joined[sizeof prefix + sizeof err_buf + 2];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(prefix, sizeof prefix, fmt, ap);
 	va_end(ap);
-	snprintf(old, sizeof old, "%s", err_buf);
-	if (old[0])
-		snprintf(err_buf, sizeof err_buf, "%s: %s", prefix, old);
-	else
-		snprintf(err_buf, sizeof err_buf, "%s: %s", prefix, status_name(status));
+	snprintf(joined, sizeof joined, "%s: %s", prefix, err_buf[0] ? err_buf : status_name(status));
+	size_t n = strnlen(joined, sizeof err_buf - 1);
+	memcpy(err_buf, joined, n);
+	err_buf[n] = 0;
 	err_code = status;
 	return status;
 }

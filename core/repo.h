@@ -104,6 +104,15 @@ struct repo_prune_stats {
 int repo_prune(struct repo *r, double repack_unused_threshold, int dry_run,
 	       struct repo_prune_stats *stats);
 
+/* Retention: decide which of `snaps` (one target, oldest first) the policy
+ * "last=N, hourly=N, daily=N, weekly=N, monthly=N, yearly=N, within=DURATION"
+ * keeps. keep[i] is set to 1 for kept snapshots; why[i] (if why != NULL)
+ * gets a malloc'd reason ("last 7", "daily 2026-11-20", "within 30d") or
+ * NULL. An empty/NULL policy keeps everything. ARCA_ERR_CONFIG on a bad
+ * policy (err_msg says why). */
+int retention_select(const char *policy, const struct repo_snapshot *snaps, size_t n,
+		     int64_t now, unsigned char *keep, char **why);
+
 /* Keys: list/add/remove/change passphrases wrapping the master key. */
 int repo_key_add(struct repo *r, const char *new_passphrase, char *key_id_out /* 65 */);
 int repo_key_remove(struct repo *r, const char *key_id);

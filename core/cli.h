@@ -1,0 +1,48 @@
+/* cli.h — the `arca` command's verbs. Each cmd_* parses its own options
+ * (getopt_long, argv[0] is the verb) and returns an exit code: 0, 2 for
+ * usage errors, or an enum arca_status. */
+#ifndef ARCA_CLI_H
+#define ARCA_CLI_H
+
+#include <stdio.h>
+#include "engine.h"
+
+struct cli {
+	const char *config_arg;  /* -c FILE, or NULL */
+	int json;                /* --json */
+};
+
+struct verb {
+	const char *name;
+	int (*run)(struct cli *cli, int argc, char **argv);
+	int needs_config;
+	const char *usage;       /* "arca restore TARGET [options]" */
+	const char *summary;     /* one line for `arca --help` */
+	const char *help;        /* the rest of `arca VERB --help` */
+};
+
+extern const struct verb cli_verbs[];
+
+/* Print `arca VERB --help` to f. */
+void cli_verb_help(const struct verb *v, FILE *f);
+/* A usage error: message, hint to --help; returns 2. */
+int cli_usage_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Load config + drivers; prints problems; returns exit code. */
+int cli_load(struct cli *cli, struct engine *e);
+/* Print a JSON value (jansson json_t *) to stdout and free it. */
+void cli_print_json(void *json);
+
+int cmd_snapshot(struct cli *cli, int argc, char **argv);
+int cmd_restore(struct cli *cli, int argc, char **argv);
+int cmd_list(struct cli *cli, int argc, char **argv);
+int cmd_verify(struct cli *cli, int argc, char **argv);
+int cmd_check(struct cli *cli, int argc, char **argv);
+int cmd_plugins(struct cli *cli, int argc, char **argv);
+int cmd_init(struct cli *cli, int argc, char **argv);
+int cmd_forget(struct cli *cli, int argc, char **argv);
+int cmd_prune(struct cli *cli, int argc, char **argv);
+int cmd_unlock(struct cli *cli, int argc, char **argv);
+int cmd_key(struct cli *cli, int argc, char **argv);
+int cmd_driver_verb(struct cli *cli, int argc, char **argv);
+
+#endif

@@ -1,0 +1,108 @@
+/* cmd_list.c — `arca list [TARGET...] [--json]`. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <jansson.h>
+#include "cli.h"
+#include "jobs.h"
+#include "log.h"
+#include "util.h"
+
+static int wanted(const char *target, int argc, char **argv)
+{
+	if (argc == 0)
+		return 1;
+	for (int i = 0; i < argc; i++)
+		if (!strcmp(argv[i], target))
+			return 1;
+	return 0;
+}
+
+json_t *snapshot_json(const struct repo_snapshot *s, const char *dest);
+json_t *snapshot_json(const struct repo_snapshot *s, const char *dest)
+{
+	char t[32];
+	format_time_utc(s->time, t, sizeof t);
+	json_t *o = json_object();
+	json_object_set_new(o, "id", json_string(s->id));
+	json_object_set_new(o, "target", json_string(s->target));
+	json_object_set_new(o, "driver", json_string(s->driver));
+	json_object_set_new(o, "host", json_string(s->host ? s->host : ""));
+	json_object_set_new(o, "time", json_string(t));
+	json_object_set_new(o, "epoch", json_integer(s->time));
+	json_object_set_new(o, "items", json_integer((json_int_t)s->items));
+	json_object_set_new(o, "bytes", json_integer((json_int_t)s->bytes));
+	json_object_set_new(o, "new_bytes", json_integer((json_int_t)s->new_bytes));
+	json_object_set_new(o, "recovery_point",
+			    json_string(s->recovery_point ? s->recovery_point : ""));
+	json_object_set_new(o, "destination", json_string(dest));
+	return o;
+}
+
+int cmd_list(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
+	int c;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c == 'j')
+			cli->json = 1;
+		else
+			return cli_usage_error("list", "unknown option");
+	}
+	struct engine e = {0};
+	int rc = cli_load(cli, &e);
+	if (rc != ARCA_OK)
+		return rc;
+	struct engine_target **targets;
+	size_t nt;
+	argc -= optind, argv += optind;
+	rc = engine_select_targets(&e, argc, argv, &targets, &nt);
+	free(targets);
+	if (rc != ARCA_OK) {
+		engine_close(&e);
+		return err_print(rc);
+	}
+	json_t *out = json_array();
+	int worst = ARCA_OK, header = 0;
+	for (size_t i = 0; i < e.n_dests; i++) {
+		struct engine_dest *d = &e.dests[i];
+		rc = engine_open_repo(&e, d);
+		struct repo_snapshot *list = NULL;
+		size_t n = 0;
+		if (rc == ARCA_OK)
+			rc = repo_snapshots(d->repo, NULL, &list, &n);
+		if (rc != ARCA_OK) {
+			err_print(rc);
+			worst = rc;
+			continue;
+		}
+		for (size_t j = 0; j < n; j++) {
+			if (!wanted(list[j].target, argc, argv))
+				continue;
+			if (cli->json) {
+				json_array_append_new(out, snapshot_json(&list[j], d->cfg->name));
+				continue;
+			}
+			if (!header++)
+				printf("%-12s  %-20s  %-16s  %8s  %10s  %10s  %s\n", "ID", "TIME (UTC)",
+				       "TARGET", "ITEMS", "SIZE", "NEW", "DESTINATION");
+			char t[32], b[32], nb[32];
+			format_time_utc(list[j].time, t, sizeof t);
+			format_bytes(list[j].bytes, b, sizeof b);
+			format_bytes(list[j].new_bytes, nb, sizeof nb);
+			printf("%-12.12s  %-20s  %-16s  %8llu  %10s  %10s  %s\n", list[j].id, t,
+			       list[j].target, (unsigned long long)list[j].items, b, nb, d->cfg->name);
+		}
+		repo_snapshots_free(list, n);
+	}
+	if (cli->json)
+		cli_print_json(out);
+	else {
+		json_decref(out);
+		if (!header && worst == ARCA_OK)
+			printf("no snapshots yet (run `arca snapshot`)\n");
+	}
+	engine_close(&e);
+	return worst;
+}

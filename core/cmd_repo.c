@@ -1,0 +1,382 @@
+/* cmd_repo.c — repository housekeeping: init, forget, prune, unlock, key. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <jansson.h>
+#include "cli.h"
+#include "jobs.h"
+#include "log.h"
+#include "util.h"
+
+json_t *snapshot_json(const struct repo_snapshot *s, const char *dest);
+
+/* Destinations named in argv, or all. */
+static int select_dests(struct engine *e, const char *verb, int argc, char **argv,
+			struct engine_dest ***out, size_t *n)
+{
+	*out = xcalloc(e->n_dests + (size_t)argc + 1, sizeof **out);
+	*n = 0;
+	if (argc == 0) {
+		for (size_t i = 0; i < e->n_dests; i++)
+			(*out)[(*n)++] = &e->dests[i];
+		if (!*n)
+			return err_set(ARCA_ERR_CONFIG, "%s has no [destination NAME] section",
+				       e->config_path);
+		return ARCA_OK;
+	}
+	for (int i = 0; i < argc; i++) {
+		struct engine_dest *d = engine_find_dest(e, argv[i]);
+		if (!d) {
+			free(*out);
+			*out = NULL;
+			return err_set(2, "%s: no destination '%s' in %s", verb, argv[i],
+				       e->config_path);
+		}
+		(*out)[(*n)++] = d;
+	}
+	return ARCA_OK;
+}
+
+static int no_options(const char *verb, int argc, char **argv)
+{
+	static const struct option opts[] = {{NULL, 0, NULL, 0}};
+	while (getopt_long(argc, argv, "", opts, NULL) != -1)
+		return cli_usage_error(verb, "unknown option");
+	return 0;
+}
+
+int cmd_init(struct cli *cli, int argc, char **argv)
+{
+	if (no_options("init", argc, argv))
+		return 2;
+	struct engine e = {0};
+	int rc = cli_load(cli, &e);
+	if (rc != ARCA_OK)
+		return rc;
+	struct engine_dest **dests;
+	size_t n;
+	rc = select_dests(&e, "init", argc - optind, argv + optind, &dests, &n);
+	int worst = rc;
+	for (size_t i = 0; rc == ARCA_OK && i < n; i++) {
+		struct engine_dest *d = dests[i];
+		struct repo_params p;
+		char *secret = NULL;
+		int r = engine_open_dest(&e, d);
+		if (r == ARCA_OK)
+			r = engine_repo_params(&e, d, &p, &secret);
+		if (r == ARCA_OK) {
+			struct repo_dest rd = {d->cfg->name, d->drv->dest, d->inst};
+			r = repo_init(&rd, &p);
+		}
+		if (secret) {
+			explicit_bzero(secret, strlen(secret));
+			free(secret);
+		}
+		if (r != ARCA_OK) {
+			err_wrap(r, "init of destination %s", d->cfg->name);
+			err_print(r);
+			worst = r;
+			continue;
+		}
+		printf("created repository in destination %s (%s)\n", d->cfg->name,
+		       p.encrypt ? "encrypted with AES-256-GCM; keep the passphrase safe, off this host"
+				 : "NOT encrypted: encryption = none");
+	}
+	if (rc != ARCA_OK)
+		err_print(rc);
+	free(dests);
+	engine_close(&e);
+	return worst;
+}
+
+/* forget: per target and destination, apply the retention policy. */
+static int forget_one(struct cli *cli, struct engine_target *t, struct engine_dest *d,
+		      int dry_run, json_t *out)
+{
+	struct repo_snapshot *list;
+	size_t n;
+	int rc = repo_snapshots(d->repo, t->cfg->name, &list, &n);
+	if (rc != ARCA_OK)
+		return rc;
+	const char *policy = cfg_get(t->cfg, "retention");
+	unsigned char *keep = xcalloc(n + 1, 1);
+	char **why = xcalloc(n + 1, sizeof *why);
+	rc = retention_select(policy, list, n, now_epoch(), keep, why);
+	const char **drop = xcalloc(n + 1, sizeof *drop);
+	size_t n_drop = 0;
+	for (size_t i = 0; rc == ARCA_OK && i < n; i++) {
+		char tm[32];
+		format_time_utc(list[i].time, tm, sizeof tm);
+		if (cli->json) {
+			json_t *o = snapshot_json(&list[i], d->cfg->name);
+			json_object_set_new(o, "keep", json_boolean(keep[i]));
+			json_object_set_new(o, "reason", json_string(why[i] ? why[i] : ""));
+			json_array_append_new(out, o);
+		} else {
+			printf("%s %.12s %s %s%s%s\n", keep[i] ? "keep  " : "forget", list[i].id, tm,
+			       t->cfg->name, why[i] ? "  # " : "", why[i] ? why[i] : "");
+		}
+		if (!keep[i])
+			drop[n_drop++] = list[i].id;
+	}
+	if (rc == ARCA_OK && !dry_run && n_drop)
+		rc = repo_forget(d->repo, drop, n_drop);
+	if (rc == ARCA_OK && !cli->json)
+		printf("target %s in %s: %zu kept, %zu %s\n", t->cfg->name, d->cfg->name, n - n_drop,
+		       n_drop, dry_run ? "would be forgotten (dry run)" : "forgotten");
+	for (size_t i = 0; i < n; i++)
+		free(why[i]);
+	free(why);
+	free(keep);
+	free(drop);
+	repo_snapshots_free(list, n);
+	return rc;
+}
+
+int cmd_forget(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {{"dry-run", no_argument, NULL, 'n'},
+					     {NULL, 0, NULL, 0}};
+	int c, dry_run = 0;
+	while ((c = getopt_long(argc, argv, "n", opts, NULL)) != -1) {
+		if (c == 'n')
+			dry_run = 1;
+		else
+			return cli_usage_error("forget", "unknown option");
+	}
+	struct engine e = {0};
+	int rc = cli_load(cli, &e);
+	if (rc != ARCA_OK)
+		return rc;
+	struct engine_target **targets;
+	size_t n;
+	rc = engine_select_targets(&e, argc - optind, argv + optind, &targets, &n);
+	if (rc != ARCA_OK) {
+		engine_close(&e);
+		return err_print(rc);
+	}
+	json_t *out = json_array();
+	int worst = ARCA_OK;
+	for (size_t i = 0; i < n; i++) {
+		struct engine_target *t = targets[i];
+		if (!cfg_get(t->cfg, "retention")) {
+			if (!cli->json)
+				printf("target %s has no retention policy: keeping everything\n",
+				       t->cfg->name);
+			continue;
+		}
+		for (size_t k = 0; k < t->n_dests; k++) {
+			struct engine_dest *d = t->dests[k];
+			rc = engine_open_repo(&e, d);
+			if (rc == ARCA_OK && !dry_run)
+				rc = repo_lock(d->repo, 1);
+			if (rc == ARCA_OK) {
+				rc = forget_one(cli, t, d, dry_run, out);
+				if (!dry_run)
+					repo_unlock(d->repo);
+			}
+			if (rc != ARCA_OK) {
+				err_wrap(rc, "forget in %s for target %s", d->cfg->name, t->cfg->name);
+				err_print(rc);
+				worst = rc;
+			}
+		}
+	}
+	if (cli->json)
+		cli_print_json(out);
+	else
+		json_decref(out);
+	free(targets);
+	engine_close(&e);
+	return worst;
+}
+
+int cmd_prune(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {{"dry-run", no_argument, NULL, 'n'},
+					     {"repack-threshold", required_argument, NULL, 't'},
+					     {NULL, 0, NULL, 0}};
+	int c, dry_run = 0;
+	int64_t threshold = 20;
+	while ((c = getopt_long(argc, argv, "n", opts, NULL)) != -1) {
+		if (c == 'n')
+			dry_run = 1;
+		else if (c == 't') {
+			if (parse_int64(optarg, &threshold) < 0 || threshold < 0 || threshold > 100)
+				return cli_usage_error("prune", "--repack-threshold takes 0..100");
+		} else
+			return cli_usage_error("prune", "unknown option");
+	}
+	struct engine e = {0};
+	int rc = cli_load(cli, &e);
+	if (rc != ARCA_OK)
+		return rc;
+	struct engine_dest **dests;
+	size_t n;
+	rc = select_dests(&e, "prune", argc - optind, argv + optind, &dests, &n);
+	int worst = rc;
+	for (size_t i = 0; rc == ARCA_OK && i < n; i++) {
+		struct engine_dest *d = dests[i];
+		struct repo_prune_stats st = {0};
+		int r = engine_open_repo(&e, d);
+		if (r == ARCA_OK)
+			r = repo_lock(d->repo, 1);
+		if (r == ARCA_OK) {
+			r = repo_prune(d->repo, (double)threshold / 100.0, dry_run, &st);
+			repo_unlock(d->repo);
+		}
+		if (r != ARCA_OK) {
+			err_wrap(r, "prune of destination %s", d->cfg->name);
+			err_print(r);
+			worst = r;
+			continue;
+		}
+		char b[32];
+		format_bytes(st.bytes_freed, b, sizeof b);
+		if (cli->json)
+			cli_print_json(json_pack("{s:s,s:b,s:I,s:I,s:I}", "destination", d->cfg->name,
+						 "dry_run", dry_run, "packs_deleted",
+						 (json_int_t)st.packs_deleted, "packs_repacked",
+						 (json_int_t)st.packs_repacked, "bytes_freed",
+						 (json_int_t)st.bytes_freed));
+		else
+			printf("destination %s: %s%llu packs deleted, %llu repacked, %s freed\n",
+			       d->cfg->name, dry_run ? "(dry run) " : "",
+			       (unsigned long long)st.packs_deleted,
+			       (unsigned long long)st.packs_repacked, b);
+	}
+	if (rc != ARCA_OK)
+		err_print(rc);
+	free(dests);
+	engine_close(&e);
+	return worst;
+}
+
+int cmd_unlock(struct cli *cli, int argc, char **argv)
+{
+	if (no_options("unlock", argc, argv))
+		return 2;
+	struct engine e = {0};
+	int rc = cli_load(cli, &e);
+	if (rc != ARCA_OK)
+		return rc;
+	struct engine_dest **dests;
+	size_t n;
+	rc = select_dests(&e, "unlock", argc - optind, argv + optind, &dests, &n);
+	int worst = rc;
+	for (size_t i = 0; rc == ARCA_OK && i < n; i++) {
+		int removed = 0;
+		int r = engine_open_repo(&e, dests[i]);
+		if (r == ARCA_OK)
+			r = repo_unlock_stale(dests[i]->repo, &removed);
+		if (r != ARCA_OK) {
+			err_print(r);
+			worst = r;
+			continue;
+		}
+		printf("destination %s: %d stale lock%s removed\n", dests[i]->cfg->name, removed,
+		       removed == 1 ? "" : "s");
+	}
+	if (rc != ARCA_OK)
+		err_print(rc);
+	free(dests);
+	engine_close(&e);
+	return worst;
+}
+
+static void print_key(void *arg, const char *id, const char *host, int64_t created, int current)
+{
+	(void)arg;
+	char t[32];
+	format_time_utc(created, t, sizeof t);
+	printf("%s %-12.12s  %s  %s\n", current ? "*" : " ", id, t, host ? host : "");
+}
+
+static void remember_current(void *arg, const char *id, const char *host, int64_t created,
+			     int current)
+{
+	(void)host, (void)created;
+	if (current)
+		snprintf(arg, 65, "%s", id);
+}
+
+/* The new passphrase for `key add|passwd`: ARCA_NEW_PASSPHRASE, or the file
+ * named by ARCA_NEW_PASSPHRASE_FILE (never argv). */
+static char *new_passphrase(void)
+{
+	const char *v = getenv("ARCA_NEW_PASSPHRASE");
+	if (v && *v)
+		return xstrdup(v);
+	const char *f = getenv("ARCA_NEW_PASSPHRASE_FILE");
+	char *data;
+	if (f && read_file(f, &data, NULL) == 0) {
+		data[strcspn(data, "\r\n")] = 0;
+		return data;
+	}
+	return NULL;
+}
+
+int cmd_key(struct cli *cli, int argc, char **argv)
+{
+	if (argc < 2)
+		return cli_usage_error("key", "say list, add, remove ID or passwd");
+	const char *sub = argv[1];
+	int want_id = !strcmp(sub, "remove");
+	if (strcmp(sub, "list") && strcmp(sub, "add") && strcmp(sub, "remove") &&
+	    strcmp(sub, "passwd"))
+		return cli_usage_error("key", "unknown subcommand '%s'", sub);
+	if (want_id && argc < 3)
+		return cli_usage_error("key", "remove needs the key ID (see arca key list)");
+	int first_dest = want_id ? 3 : 2;
+	struct engine e = {0};
+	int rc = cli_load(cli, &e);
+	if (rc != ARCA_OK)
+		return rc;
+	struct engine_dest **dests;
+	size_t n;
+	rc = select_dests(&e, "key", argc - first_dest, argv + first_dest, &dests, &n);
+	char *np = NULL;
+	if (rc == ARCA_OK && (!strcmp(sub, "add") || !strcmp(sub, "passwd"))) {
+		np = new_passphrase();
+		if (!np)
+			rc = err_set(2, "set ARCA_NEW_PASSPHRASE or ARCA_NEW_PASSPHRASE_FILE to the "
+					"new passphrase (it is never read from the command line)");
+	}
+	for (size_t i = 0; rc == ARCA_OK && i < n; i++) {
+		struct engine_dest *d = dests[i];
+		rc = engine_open_repo(&e, d);
+		if (rc != ARCA_OK)
+			break;
+		printf("destination %s:\n", d->cfg->name);
+		if (!strcmp(sub, "list")) {
+			rc = repo_key_list(d->repo, print_key, NULL);
+		} else if (!strcmp(sub, "remove")) {
+			rc = repo_key_remove(d->repo, argv[2]);
+		} else {
+			char id[65];
+			rc = repo_key_add(d->repo, np, id);
+			if (rc == ARCA_OK)
+				printf("  added key %.12s\n", id);
+			if (rc == ARCA_OK && !strcmp(sub, "passwd")) {
+				/* then remove the key that opened the repository */
+				char cur[65] = "";
+				rc = repo_key_list(d->repo, remember_current, cur);
+				if (rc == ARCA_OK && cur[0] && strcmp(cur, id))
+					rc = repo_key_remove(d->repo, cur);
+				if (rc == ARCA_OK)
+					printf("  removed key %.12s: use the new passphrase from now on\n",
+					       cur);
+			}
+		}
+	}
+	if (np) {
+		explicit_bzero(np, strlen(np));
+		free(np);
+	}
+	if (rc != ARCA_OK)
+		err_print(rc);
+	free(dests);
+	engine_close(&e);
+	return rc;
+}

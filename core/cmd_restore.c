@@ -1,0 +1,66 @@
+/* cmd_restore.c — `arca restore TARGET [options]`. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cli.h"
+#include "jobs.h"
+#include "log.h"
+#include "util.h"
+
+int cmd_restore(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"snapshot", required_argument, NULL, 's'}, {"into", required_argument, NULL, 'i'},
+		{"from", required_argument, NULL, 'f'},     {"overwrite", no_argument, NULL, 'o'},
+		{"jobs", required_argument, NULL, 'j'},     {"to-time", required_argument, NULL, 'T'},
+		{"to-lsn", required_argument, NULL, 'L'},   {"to-xid", required_argument, NULL, 'X'},
+		{"start", no_argument, NULL, 'S'},          {NULL, 0, NULL, 0},
+	};
+	/* every option is handed to the driver by its long name */
+	struct ctx_option options[ARRAY_LEN(opts)];
+	size_t n_opt = 0;
+	const char *snapshot = NULL, *from = NULL;
+	int c, idx, pitr = 0;
+	while ((c = getopt_long(argc, argv, "", opts, &idx)) != -1) {
+		if (c == '?')
+			return cli_usage_error("restore", "unknown option");
+		if (c == 's') {
+			snapshot = optarg;
+			continue;
+		}
+		if (c == 'f') {
+			from = optarg;
+			continue;
+		}
+		if (c == 'j') {
+			int64_t j;
+			if (parse_int64(optarg, &j) < 0 || j < 1 || j > 256)
+				return cli_usage_error("restore", "--jobs needs a number from 1 to 256");
+		}
+		if (c == 'T' || c == 'L' || c == 'X')
+			pitr++;
+		options[n_opt].name = opts[idx].name;
+		options[n_opt++].value = optarg ? optarg : "yes";
+	}
+	options[n_opt].name = NULL;
+	if (pitr > 1)
+		return cli_usage_error("restore", "give at most one of --to-time, --to-lsn, --to-xid");
+	if (optind + 1 != argc)
+		return cli_usage_error("restore", "name exactly one TARGET");
+	struct engine e = {0};
+	int rc = cli_load(cli, &e);
+	if (rc != ARCA_OK)
+		return rc;
+	struct engine_target **t;
+	size_t n;
+	rc = engine_select_targets(&e, 1, argv + optind, &t, &n);
+	if (rc == ARCA_OK) {
+		rc = job_restore(&e, t[0], snapshot, from, options);
+		free(t);
+	}
+	if (rc != ARCA_OK)
+		err_print(rc);
+	engine_close(&e);
+	return rc;
+}

@@ -1,0 +1,81 @@
+/* cmd_snapshot.c — `arca snapshot [TARGET...]`. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <jansson.h>
+#include <openssl/rand.h>
+#include "cli.h"
+#include "jobs.h"
+#include "log.h"
+#include "util.h"
+
+/* A random id shared by every snapshot of this run: the recovery point. */
+static void new_recovery_point(char out[33])
+{
+	unsigned char r[16];
+	if (RAND_bytes(r, sizeof r) != 1)
+		memset(r, 0, sizeof r);
+	hex_encode(r, sizeof r, out);
+}
+
+int cmd_snapshot(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {{NULL, 0, NULL, 0}};
+	int c;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1)
+		return cli_usage_error("snapshot", "unknown option");
+	struct engine e = {0};
+	int rc = cli_load(cli, &e);
+	if (rc != ARCA_OK)
+		return rc;
+	struct engine_target **targets;
+	size_t n;
+	rc = engine_select_targets(&e, argc - optind, argv + optind, &targets, &n);
+	if (rc != ARCA_OK) {
+		engine_close(&e);
+		return err_print(rc);
+	}
+	char rp[33];
+	new_recovery_point(rp);
+	json_t *out = json_array();
+	int worst = ARCA_OK, failed = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct snapshot_result res;
+		rc = job_snapshot(&e, targets[i], rp, &res);
+		json_t *o = json_object();
+		json_object_set_new(o, "target", json_string(targets[i]->cfg->name));
+		if (rc != ARCA_OK) {
+			err_print(rc);
+			json_object_set_new(o, "error", json_string(err_msg()));
+			json_object_set_new(o, "status", json_integer(rc));
+			worst = rc;
+			failed++;
+		} else {
+			char b[32], nb[32];
+			format_bytes(res.bytes, b, sizeof b);
+			format_bytes(res.new_bytes, nb, sizeof nb);
+			if (!cli->json)
+				printf("snapshot %s of %s: %llu items, %s, %s new, %.1f s\n", res.id,
+				       targets[i]->cfg->name, (unsigned long long)res.items, b, nb,
+				       res.seconds);
+			fflush(stdout);
+			json_object_set_new(o, "id", json_string(res.id));
+			json_object_set_new(o, "items", json_integer((json_int_t)res.items));
+			json_object_set_new(o, "bytes", json_integer((json_int_t)res.bytes));
+			json_object_set_new(o, "new_bytes", json_integer((json_int_t)res.new_bytes));
+			json_object_set_new(o, "seconds", json_real(res.seconds));
+		}
+		json_object_set_new(o, "recovery_point", json_string(rp));
+		json_array_append_new(out, o);
+	}
+	if (cli->json)
+		cli_print_json(out);
+	else
+		json_decref(out);
+	if (failed && n > 1)
+		log_error("%d of %zu targets failed; the others were recorded", failed, n);
+	free(targets);
+	engine_close(&e);
+	return worst;
+}

@@ -1,0 +1,288 @@
+/* engine.c — loading the config and drivers, opening destinations,
+ * repositories and targets. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "engine.h"
+#include "host.h"
+#include "log.h"
+#include "util.h"
+
+#ifndef ARCA_SYSCONFDIR
+#define ARCA_SYSCONFDIR "/etc"
+#endif
+
+const char *engine_config_path(const char *cli_path)
+{
+	if (cli_path)
+		return cli_path;
+	const char *env = getenv("ARCA_CONFIG");
+	if (env && *env)
+		return env;
+	return "/etc/arca/arca.ini";
+}
+
+static const struct arca_driver *lookup_driver(const char *name, void *arg)
+{
+	return loader_find(arg, name);
+}
+
+static int print_config_errors(struct cfg_errors *errs)
+{
+	for (size_t i = 0; i < errs->n; i++)
+		fprintf(stderr, "%s\n", errs->msgs[i]);
+	if (errs->n)
+		fprintf(stderr, "arca: %zu problem%s in the configuration; nothing was done\n", errs->n,
+			errs->n == 1 ? "" : "s");
+	return errs->n ? ARCA_ERR_CONFIG : ARCA_OK;
+}
+
+static void set_log_level(const char *level)
+{
+	static const char *names[] = {"error", "warn", "info", "debug"};
+	for (size_t i = 0; level && i < ARRAY_LEN(names); i++)
+		if (!strcmp(level, names[i]) && log_level == ARCA_LOG_INFO)
+			log_level = (int)i;   /* the CLI's -v/-q win over the file */
+}
+
+static void bind_sections(struct engine *e)
+{
+	struct cfg_file *cf = e->cf;
+	for (size_t i = 0; i < cf->n_sections; i++) {
+		struct arca_config *s = &cf->sections[i];
+		if (s->kind == CFG_ENGINE)
+			e->engine_sec = s;
+		else if (s->kind == CFG_DESTINATION)
+			e->n_dests++;
+		else if (s->kind == CFG_TARGET)
+			e->n_targets++;
+	}
+	e->dests = xcalloc(e->n_dests, sizeof *e->dests);
+	e->targets = xcalloc(e->n_targets, sizeof *e->targets);
+	size_t nd = 0, nt = 0;
+	for (size_t i = 0; i < cf->n_sections; i++) {
+		struct arca_config *s = &cf->sections[i];
+		if (s->kind == CFG_DESTINATION) {
+			e->dests[nd].cfg = s;
+			e->dests[nd++].drv = s->driver;
+		} else if (s->kind == CFG_TARGET) {
+			e->targets[nt].cfg = s;
+			e->targets[nt++].drv = s->driver;
+		}
+	}
+	/* resolve each target's destinations (validated to exist) */
+	for (size_t i = 0; i < e->n_targets; i++) {
+		struct engine_target *t = &e->targets[i];
+		char *list = xstrdup(cfg_get(t->cfg, "destinations"));
+		t->dests = xcalloc(e->n_dests + 1, sizeof *t->dests);
+		for (char *save, *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+			struct engine_dest *d = engine_find_dest(e, str_trim(tok));
+			if (d)
+				t->dests[t->n_dests++] = d;
+		}
+		free(list);
+	}
+}
+
+int engine_load(struct engine *e, const char *config_path)
+{
+	struct cfg_errors errs = {0};
+	e->config_path = config_path;
+	if (cfg_load(config_path, &e->cf, &errs) < 0 || errs.n) {
+		int rc = print_config_errors(&errs);
+		cfg_errors_free(&errs);
+		return rc ? rc : ARCA_ERR_CONFIG;
+	}
+	/* [engine] first: it says where the drivers are */
+	struct arca_config *esec = cfg_section(e->cf, CFG_ENGINE, NULL);
+	e->plugin_dir = esec ? cfg_get(esec, "plugin_dir") : NULL;
+	if (!e->plugin_dir)
+		e->plugin_dir = ARCA_PLUGIN_DIR;
+	e->state_dir = esec ? cfg_get(esec, "state_dir") : NULL;
+	if (!e->state_dir)
+		e->state_dir = "/var/lib/arca";
+	if (esec)
+		set_log_level(cfg_get(esec, "log_level"));
+	e->workers = esec ? (int)cfg_get_int(esec, "workers", 0) : 0;
+	const char *hn = esec ? cfg_get(esec, "hostname") : NULL;
+	if (hn)
+		snprintf(e->hostname, sizeof e->hostname, "%s", hn);
+	else if (gethostname(e->hostname, sizeof e->hostname) < 0)
+		snprintf(e->hostname, sizeof e->hostname, "localhost");
+
+	int rc = loader_open(&e->ld, e->plugin_dir, &arca_host_table);
+	if (rc != ARCA_OK) {
+		cfg_errors_free(&errs);
+		return err_print(rc);
+	}
+	const char **names = xcalloc(e->ld.n_drivers + 1, sizeof *names);
+	for (size_t i = 0; i < e->ld.n_drivers; i++)
+		names[i] = e->ld.drivers[i].drv->name;
+	cfg_validate(e->cf, lookup_driver, &e->ld, names, e->ld.n_drivers, &errs);
+	free(names);
+	rc = print_config_errors(&errs);
+	cfg_errors_free(&errs);
+	if (rc != ARCA_OK)
+		return rc;
+	bind_sections(e);
+	return ARCA_OK;
+}
+
+struct engine_target *engine_find_target(struct engine *e, const char *name)
+{
+	for (size_t i = 0; i < e->n_targets; i++)
+		if (!strcmp(e->targets[i].cfg->name, name))
+			return &e->targets[i];
+	return NULL;
+}
+
+struct engine_dest *engine_find_dest(struct engine *e, const char *name)
+{
+	for (size_t i = 0; i < e->n_dests; i++)
+		if (!strcmp(e->dests[i].cfg->name, name))
+			return &e->dests[i];
+	return NULL;
+}
+
+int engine_open_dest(struct engine *e, struct engine_dest *d)
+{
+	(void)e;
+	if (d->inst)
+		return ARCA_OK;
+	log_set_scope(NULL);
+	err_clear();
+	int rc = d->drv->dest->open(d->cfg, &d->inst);
+	if (rc != ARCA_OK)
+		return err_wrap(rc, "destination %s (driver %s)", d->cfg->name, d->drv->name);
+	return ARCA_OK;
+}
+
+int engine_repo_params(struct engine *e, struct engine_dest *d, struct repo_params *p,
+		       char **secret)
+{
+	memset(p, 0, sizeof *p);
+	*secret = NULL;
+	const char *enc = cfg_get(d->cfg, "encryption");
+	p->encrypt = !(enc && !strcmp(enc, "none"));
+	p->zstd_level = (int)cfg_get_int(d->cfg, "compression", 3);
+	p->pack_size = (uint64_t)cfg_get_int(d->cfg, "pack_size", 0);
+	p->state_dir = e->state_dir;
+	p->workers = e->workers;
+	p->hostname = e->hostname;
+	int rc = cfg_secret(d->cfg, "passphrase", secret);
+	if (rc == ARCA_ERR_NOT_FOUND) {
+		const char *env = getenv("ARCA_PASSPHRASE");
+		if (env && *env) {
+			*secret = xstrdup(env);
+			rc = ARCA_OK;
+		}
+	}
+	if (rc == ARCA_ERR_NOT_FOUND) {
+		if (p->encrypt)
+			return err_set(ARCA_ERR_CONFIG,
+				       "%s:%d: destination %s is encrypted but has no passphrase: set "
+				       "passphrase_file = /path (mode 0600) or ARCA_PASSPHRASE, or "
+				       "encryption = none to opt out",
+				       d->cfg->file, d->cfg->line, d->cfg->name);
+		rc = ARCA_OK;
+	}
+	if (rc != ARCA_OK)
+		return rc;
+	p->passphrase = *secret;
+	return ARCA_OK;
+}
+
+static void free_secret(char *s)
+{
+	if (s) {
+		explicit_bzero(s, strlen(s));
+		free(s);
+	}
+}
+
+int engine_open_repo(struct engine *e, struct engine_dest *d)
+{
+	if (d->repo)
+		return ARCA_OK;
+	int rc = engine_open_dest(e, d);
+	if (rc != ARCA_OK)
+		return rc;
+	struct repo_params p;
+	char *secret;
+	rc = engine_repo_params(e, d, &p, &secret);
+	if (rc == ARCA_OK) {
+		struct repo_dest rd = {d->cfg->name, d->drv->dest, d->inst};
+		rc = repo_open(&rd, &p, &d->repo);
+		if (rc != ARCA_OK)
+			err_wrap(rc, "repository in destination %s", d->cfg->name);
+	}
+	free_secret(secret);
+	return rc;
+}
+
+int engine_open_target(struct engine *e, struct engine_target *t)
+{
+	(void)e;
+	if (t->inst)
+		return ARCA_OK;
+	err_clear();
+	int rc = t->drv->target->open(t->cfg, &t->inst);
+	if (rc != ARCA_OK)
+		return err_wrap(rc, "target %s (driver %s)", t->cfg->name, t->drv->name);
+	return ARCA_OK;
+}
+
+int engine_select_targets(struct engine *e, int argc, char **argv,
+			  struct engine_target ***out, size_t *n)
+{
+	*out = xcalloc(e->n_targets + (size_t)argc + 1, sizeof **out);
+	*n = 0;
+	if (argc == 0) {
+		for (size_t i = 0; i < e->n_targets; i++)
+			(*out)[(*n)++] = &e->targets[i];
+		if (!*n)
+			return err_set(ARCA_ERR_CONFIG, "%s has no [target NAME] section: nothing to do",
+				       e->config_path);
+		return ARCA_OK;
+	}
+	for (int i = 0; i < argc; i++) {
+		struct engine_target *t = engine_find_target(e, argv[i]);
+		if (!t) {
+			const char **names = xcalloc(e->n_targets + 1, sizeof *names);
+			for (size_t j = 0; j < e->n_targets; j++)
+				names[j] = e->targets[j].cfg->name;
+			const char *hint = did_you_mean(argv[i], names, e->n_targets);
+			err_set(2, "no target '%s' in %s%s%s%s", argv[i], e->config_path,
+				hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
+			free(names);
+			free(*out);
+			*out = NULL;
+			return 2;
+		}
+		(*out)[(*n)++] = t;
+	}
+	return ARCA_OK;
+}
+
+void engine_close(struct engine *e)
+{
+	for (size_t i = 0; i < e->n_targets; i++) {
+		if (e->targets[i].inst)
+			e->targets[i].drv->target->close(e->targets[i].inst);
+		free(e->targets[i].dests);
+	}
+	for (size_t i = 0; i < e->n_dests; i++) {
+		if (e->dests[i].repo)
+			repo_close(e->dests[i].repo);
+		if (e->dests[i].inst)
+			e->dests[i].drv->dest->close(e->dests[i].inst);
+	}
+	free(e->targets);
+	free(e->dests);
+	loader_close(&e->ld);
+	if (e->cf)
+		cfg_free(e->cf);
+	memset(e, 0, sizeof *e);
+}

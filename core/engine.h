@@ -1,0 +1,68 @@
+/* engine.h — one run of arca: the config, the loaded drivers, and the
+ * opened destinations (with their repositories) and targets. */
+#ifndef ARCA_ENGINE_H
+#define ARCA_ENGINE_H
+
+#include <stddef.h>
+#include "config.h"
+#include "loader.h"
+#include "repo.h"
+
+struct engine_dest {
+	struct arca_config *cfg;
+	const struct arca_driver *drv;
+	void *inst;                 /* driver instance, NULL until opened */
+	struct repo *repo;          /* NULL until opened */
+};
+
+struct engine_target {
+	struct arca_config *cfg;
+	const struct arca_driver *drv;
+	void *inst;                 /* driver instance, NULL until opened */
+	struct engine_dest **dests; /* the target's `destinations`, in order */
+	size_t n_dests;
+};
+
+struct engine {
+	const char *config_path;
+	struct cfg_file *cf;
+	struct loader ld;
+	struct arca_config *engine_sec;    /* may be NULL: all defaults */
+	struct engine_dest *dests;
+	size_t n_dests;
+	struct engine_target *targets;
+	size_t n_targets;
+	const char *state_dir;
+	const char *plugin_dir;
+	char hostname[256];
+	int workers;
+};
+
+/* Where the config comes from: -c, else $ARCA_CONFIG, else the default. */
+const char *engine_config_path(const char *cli_path);
+
+/* Read and validate the whole config and load the drivers it needs.
+ * Prints every config problem as FILE:LINE and returns ARCA_ERR_CONFIG
+ * without touching anything when there is one. */
+int engine_load(struct engine *e, const char *config_path);
+void engine_close(struct engine *e);
+
+struct engine_target *engine_find_target(struct engine *e, const char *name);
+struct engine_dest *engine_find_dest(struct engine *e, const char *name);
+
+/* Open a destination's driver instance, then (engine_open_repo) its
+ * repository with the destination's passphrase. */
+int engine_open_dest(struct engine *e, struct engine_dest *d);
+int engine_open_repo(struct engine *e, struct engine_dest *d);
+int engine_open_target(struct engine *e, struct engine_target *t);
+/* The repo_params for a destination (passphrase is read into *secret,
+ * which the caller wipes and frees). */
+int engine_repo_params(struct engine *e, struct engine_dest *d, struct repo_params *p,
+		       char **secret);
+
+/* Select targets by name (argv) or all; unknown names are a usage error
+ * with a suggestion. *out is malloc'd. */
+int engine_select_targets(struct engine *e, int argc, char **argv,
+			  struct engine_target ***out, size_t *n);
+
+#endif

@@ -1,0 +1,328 @@
+/* host.c — the host services table handed to every driver.
+ *
+ * Drivers reach the engine only through these functions; each one checks
+ * that it is called in the right kind of operation, so a driver bug gives a
+ * clear error rather than a crash. */
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "autoconf.h"
+#include "config.h"
+#include "host.h"
+#include "log.h"
+#include "util.h"
+
+volatile int arca_cancel_requested;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	arca_cancel_requested = 1;
+}
+
+void host_install_signal_handlers(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);   /* a dead child or socket is an error code */
+}
+
+static void host_log(enum arca_log_level level, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	log_vmsg(level, fmt, ap);
+	va_end(ap);
+}
+
+static int host_error(int status, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	err_vset(status, fmt, ap);
+	va_end(ap);
+	return status;
+}
+
+static const char *host_config_get(const struct arca_config *cfg, const char *key)
+{
+	return cfg_get(cfg, key);
+}
+
+static int64_t host_config_int(const struct arca_config *cfg, const char *key, int64_t dflt)
+{
+	return cfg_get_int(cfg, key, dflt);
+}
+
+static int host_config_bool(const struct arca_config *cfg, const char *key, int dflt)
+{
+	return cfg_get_bool(cfg, key, dflt);
+}
+
+static const char *host_config_section(const struct arca_config *cfg)
+{
+	return cfg->name;
+}
+
+static int host_secret(const struct arca_config *cfg, const char *key, char **out)
+{
+	return cfg_secret(cfg, key, out);
+}
+
+static int wrong_kind(const char *call, enum ctx_kind want)
+{
+	static const char *names[] = {"snapshot", "restore", "verify", "check", "command"};
+	return err_set(ARCA_ERR_INTERNAL, "driver bug: host->%s called outside a %s", call,
+		       names[want]);
+}
+
+/* ---- snapshot ---------------------------------------------------------- */
+
+static int host_item_begin(struct arca_ctx *ctx, const struct arca_item_info *info)
+{
+	if (ctx->kind != CTX_SNAPSHOT)
+		return wrong_kind("item_begin", CTX_SNAPSHOT);
+	if (ctx->in_item)
+		return err_set(ARCA_ERR_INTERNAL, "driver bug: item_begin(%s) before item_end",
+			       info->name);
+	if (!info->name || !info->name[0])
+		return err_set(ARCA_ERR_INTERNAL, "driver bug: item without a name");
+	int unchanged = 0;
+	for (size_t i = 0; i < ctx->n_writers; i++) {
+		int rc = snap_item_begin(ctx->writers[i], info);
+		if (rc == ARCA_ITEM_UNCHANGED)
+			unchanged++;
+		else if (rc != ARCA_OK)
+			return rc;
+	}
+	ctx->in_item = 1;
+	ctx->items++;
+	progress_item(ctx->progress, info->name);
+	/* Skip content only when every destination already has it. A writer
+	 * that said "unchanged" while another wants content takes the bytes
+	 * anyway (snap_item_write on a reused item is a no-op there). */
+	if (unchanged && unchanged == (int)ctx->n_writers) {
+		if (info->size != UINT64_MAX)
+			progress_add(ctx->progress, info->size, 1);
+		return ARCA_ITEM_UNCHANGED;
+	}
+	progress_add(ctx->progress, 0, 1);
+	return ARCA_OK;
+}
+
+static int host_item_write(struct arca_ctx *ctx, const void *data, size_t len)
+{
+	if (ctx->kind != CTX_SNAPSHOT || !ctx->in_item)
+		return wrong_kind("item_write", CTX_SNAPSHOT);
+	if (arca_cancel_requested)
+		return err_set(ARCA_ERR_CANCELLED, "interrupted");
+	for (size_t i = 0; i < ctx->n_writers; i++) {
+		int rc = snap_item_write(ctx->writers[i], data, len);
+		if (rc != ARCA_OK)
+			return rc;
+	}
+	progress_add(ctx->progress, len, 0);
+	return ARCA_OK;
+}
+
+static int host_item_end(struct arca_ctx *ctx)
+{
+	if (ctx->kind != CTX_SNAPSHOT || !ctx->in_item)
+		return wrong_kind("item_end", CTX_SNAPSHOT);
+	ctx->in_item = 0;
+	for (size_t i = 0; i < ctx->n_writers; i++) {
+		int rc = snap_item_end(ctx->writers[i]);
+		if (rc != ARCA_OK)
+			return rc;
+	}
+	return ARCA_OK;
+}
+
+/* ---- restore / verify ---------------------------------------------------- */
+
+static int reading(struct arca_ctx *ctx, const char *call)
+{
+	if (ctx->reader)
+		return ARCA_OK;
+	return wrong_kind(call, CTX_RESTORE);
+}
+
+static int host_item_next(struct arca_ctx *ctx, struct arca_item_info *info)
+{
+	int rc = reading(ctx, "item_next");
+	if (rc)
+		return rc;
+	rc = snap_next(ctx->reader, info);
+	if (rc == ARCA_OK) {
+		ctx->cur = *info;
+		progress_item(ctx->progress, info->name);
+		progress_add(ctx->progress, 0, 1);
+	}
+	return rc;
+}
+
+static int host_item_open(struct arca_ctx *ctx, const char *name, struct arca_item_info *info)
+{
+	int rc = reading(ctx, "item_open");
+	if (rc)
+		return rc;
+	rc = snap_open_item(ctx->reader, name, info);
+	if (rc == ARCA_OK) {
+		ctx->cur = *info;
+		progress_item(ctx->progress, info->name);
+	}
+	return rc;
+}
+
+static int host_item_read(struct arca_ctx *ctx, void *buf, size_t cap, size_t *got)
+{
+	int rc = reading(ctx, "item_read");
+	if (rc)
+		return rc;
+	if (arca_cancel_requested)
+		return err_set(ARCA_ERR_CANCELLED, "interrupted");
+	rc = snap_read(ctx->reader, buf, cap, got);
+	if (rc == ARCA_OK)
+		progress_add(ctx->progress, *got, 0);
+	return rc;
+}
+
+static const char *host_option(struct arca_ctx *ctx, const char *name)
+{
+	if (!strcmp(name, "config"))
+		return ctx->e->config_path;
+	for (const struct ctx_option *o = ctx->options; o && o->name; o++)
+		if (!strcmp(o->name, name))
+			return o->value;
+	return NULL;
+}
+
+static void host_progress_total(struct arca_ctx *ctx, uint64_t bytes, uint64_t items)
+{
+	progress_set_total(ctx->progress, bytes, items);
+}
+
+static int host_cancelled(struct arca_ctx *ctx)
+{
+	(void)ctx;
+	return arca_cancel_requested;
+}
+
+static const char *host_scratch_dir(struct arca_ctx *ctx)
+{
+	if (ctx->scratch)
+		return ctx->scratch;
+	char *base = xasprintf("%s/tmp", ctx->e->state_dir);
+	if (mkdir_p(base, 0700) < 0) {
+		free(base);
+		base = xstrdup(getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	}
+	char *tmpl = xasprintf("%s/%s.XXXXXX", base, ctx->t ? ctx->t->cfg->name : "job");
+	free(base);
+	if (!mkdtemp(tmpl)) {
+		log_error("cannot create a scratch directory %s: %m", tmpl);
+		free(tmpl);
+		return NULL;
+	}
+	ctx->scratch = tmpl;
+	return tmpl;
+}
+
+void ctx_cleanup(struct arca_ctx *ctx)
+{
+	if (ctx->scratch) {
+		remove_tree(ctx->scratch);
+		free(ctx->scratch);
+		ctx->scratch = NULL;
+	}
+}
+
+/* ---- blobs ---------------------------------------------------------------- */
+
+static const char *target_name(struct arca_ctx *ctx)
+{
+	return ctx->t->cfg->name;
+}
+
+static int host_blob_put(struct arca_ctx *ctx, const char *name, const void *data, size_t len,
+			 int exclusive)
+{
+	if (!ctx->n_repos)
+		return err_set(ARCA_ERR_INTERNAL, "no repository open for blobs");
+	/* durable in every destination before we say OK */
+	for (size_t i = 0; i < ctx->n_repos; i++) {
+		int rc = repo_blob_put(ctx->repos[i], target_name(ctx), name, data, len, exclusive);
+		if (rc != ARCA_OK)
+			return err_wrap(rc, "destination %s", ctx->t->dests[i]->cfg->name);
+	}
+	return ARCA_OK;
+}
+
+static int host_blob_get(struct arca_ctx *ctx, const char *name, void **data, size_t *len)
+{
+	int rc = ARCA_ERR_NOT_FOUND;
+	for (size_t i = 0; i < ctx->n_repos; i++) {
+		rc = repo_blob_get(ctx->repos[i], target_name(ctx), name, data, len);
+		if (rc == ARCA_OK)
+			return rc;
+		if (rc != ARCA_ERR_NOT_FOUND)
+			log_warn("destination %s: %s; trying the next one", ctx->t->dests[i]->cfg->name,
+				 err_msg());
+	}
+	if (rc == ARCA_ERR_NOT_FOUND)
+		err_set(rc, "%s not found in any destination of target %s", name, target_name(ctx));
+	return rc;
+}
+
+static int host_blob_list(struct arca_ctx *ctx, const char *prefix,
+			  int (*cb)(void *arg, const char *name), void *arg)
+{
+	if (!ctx->n_repos)
+		return err_set(ARCA_ERR_INTERNAL, "no repository open for blobs");
+	return repo_blob_list(ctx->repos[0], target_name(ctx), prefix, cb, arg);
+}
+
+static int host_blob_remove(struct arca_ctx *ctx, const char *name)
+{
+	for (size_t i = 0; i < ctx->n_repos; i++) {
+		int rc = repo_blob_remove(ctx->repos[i], target_name(ctx), name);
+		if (rc != ARCA_OK)
+			return rc;
+	}
+	return ARCA_OK;
+}
+
+const struct arca_host arca_host_table = {
+	.struct_size = sizeof(struct arca_host),
+	.abi_major = ARCA_ABI_MAJOR,
+	.abi_minor = ARCA_ABI_MINOR,
+	.engine_version = PACKAGE_VERSION,
+	.log = host_log,
+	.error = host_error,
+	.config_get = host_config_get,
+	.config_int = host_config_int,
+	.config_bool = host_config_bool,
+	.config_section = host_config_section,
+	.secret = host_secret,
+	.item_begin = host_item_begin,
+	.item_write = host_item_write,
+	.item_end = host_item_end,
+	.item_next = host_item_next,
+	.item_open = host_item_open,
+	.item_read = host_item_read,
+	.option = host_option,
+	.progress_total = host_progress_total,
+	.cancelled = host_cancelled,
+	.scratch_dir = host_scratch_dir,
+	.blob_put = host_blob_put,
+	.blob_get = host_blob_get,
+	.blob_list = host_blob_list,
+	.blob_remove = host_blob_remove,
+};

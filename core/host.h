@@ -1,0 +1,47 @@
+/* host.h — the engine side of the driver ABI: the struct arca_host table
+ * and the struct arca_ctx every target operation runs in. */
+#ifndef ARCA_HOST_H
+#define ARCA_HOST_H
+
+#include "arca/plugin.h"
+#include "engine.h"
+#include "progress.h"
+#include "repo.h"
+
+enum ctx_kind { CTX_SNAPSHOT, CTX_RESTORE, CTX_VERIFY, CTX_CHECK, CTX_COMMAND };
+
+struct ctx_option {
+	const char *name;
+	const char *value;
+};
+
+struct arca_ctx {
+	enum ctx_kind kind;
+	struct engine *e;
+	struct engine_target *t;
+	/* snapshot: one writer per destination of the target */
+	struct snap_writer **writers;
+	size_t n_writers;
+	int in_item;
+	/* restore/verify: the snapshot being read */
+	struct snap_reader *reader;
+	struct arca_item_info cur;   /* last item returned to the driver */
+	/* repositories for blobs: the target's opened destinations */
+	struct repo **repos;
+	size_t n_repos;
+	const struct ctx_option *options; /* {NULL}-terminated */
+	struct progress *progress;
+	char *scratch;
+	uint64_t items;
+};
+
+extern const struct arca_host arca_host_table;
+
+/* Set by the SIGINT/SIGTERM handler. */
+extern volatile int arca_cancel_requested;
+void host_install_signal_handlers(void);
+
+/* Remove the ctx's scratch dir, if any. */
+void ctx_cleanup(struct arca_ctx *ctx);
+
+#endif

@@ -1,0 +1,31 @@
+/* jobs.h — the operations the CLI runs on targets. Each opens what it needs,
+ * takes the right repository lock, runs the driver inside an arca_ctx and
+ * reports. */
+#ifndef ARCA_JOBS_H
+#define ARCA_JOBS_H
+
+#include "engine.h"
+#include "host.h"
+
+struct snapshot_result {
+	char id[65];
+	uint64_t items, bytes, new_bytes;
+	double seconds;
+};
+
+int job_snapshot(struct engine *e, struct engine_target *t, const char *recovery_point,
+		 struct snapshot_result *res);
+/* snapshot_id: full id, unique prefix, or "latest"/NULL. from: destination
+ * name or NULL (first that works). */
+int job_restore(struct engine *e, struct engine_target *t, const char *snapshot_id,
+		const char *from, const struct ctx_option *options);
+int job_verify_target(struct engine *e, struct engine_target *t, const char *snapshot_id,
+		      const struct ctx_option *options);
+int job_check_target(struct engine *e, struct engine_target *t);
+int job_command(struct engine *e, struct engine_target *t, const char *verb, int argc,
+		char **argv, const struct ctx_option *options);
+
+/* Resolve "latest"/prefix to a snapshot of target t in repo r. */
+int job_resolve_snapshot(struct repo *r, const char *target, const char *id, char out[65]);
+
+#endif

@@ -1,0 +1,228 @@
+/* main.c — the `arca` command: global options, then one verb. */
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <jansson.h>
+#include "autoconf.h"
+#include "cli.h"
+#include "host.h"
+#include "log.h"
+#include "progress.h"
+#include "util.h"
+
+#define EXIT_CODES_HELP \
+	"Exit codes:\n" \
+	"  0 success            6 I/O error           11 refusing to overwrite\n" \
+	"  1 internal error     7 data corrupt        12 no space left\n" \
+	"  2 usage error        8 not found           13 repository locked\n" \
+	"  3 config error       9 not supported       14 driver module refused\n" \
+	"  4 cannot connect    10 cancelled (signal)\n" \
+	"  5 auth/privilege refused\n"
+
+const struct verb cli_verbs[] = {
+	{"init", cmd_init, 1, "arca init [DESTINATION...]",
+	 "create an empty repository in destinations",
+	 "Creates the repository in each named destination (all when none is named).\n"
+	 "Refuses to touch a destination that already holds one. Encryption is on by\n"
+	 "default: the passphrase comes from passphrase_file/passphrase_env in the\n"
+	 "[destination] section or from ARCA_PASSPHRASE, never from the command line.\n"
+	 "Keep a copy of the passphrase off this host: without it the backups are lost.\n"},
+	{"snapshot", cmd_snapshot, 1, "arca snapshot [TARGET...]",
+	 "back up targets (all when none is named)",
+	 "Takes one snapshot of each named target (all targets when none is named) into\n"
+	 "every destination of that target. Snapshots taken by one run share a recovery\n"
+	 "point id, so `arca recover` can bring all stores back to the same moment.\n"
+	 "A target whose driver fails records nothing; the other targets still run.\n\n"
+	 "Examples:\n  arca snapshot                 # everything, e.g. from a systemd timer\n"
+	 "  arca snapshot app-db media    # two targets\n"},
+	{"list", cmd_list, 1, "arca list [TARGET...] [--json]",
+	 "list snapshots",
+	 "Lists the snapshots of the named targets (all when none) in every destination,\n"
+	 "oldest first. --json prints an array of objects for scripts.\n"},
+	{"restore", cmd_restore, 1,
+	 "arca restore TARGET [--snapshot ID|latest] [--into WHERE] [options]",
+	 "restore a target from a snapshot",
+	 "Restores TARGET from its latest snapshot (or --snapshot ID; a unique prefix of\n"
+	 "the id is enough) taken from the first destination that can serve it.\n\n"
+	 "Options:\n"
+	 "  --snapshot ID     which snapshot (default: latest)\n"
+	 "  --from DEST       read from this destination only\n"
+	 "  --into WHERE      restore elsewhere: a directory for files, a conninfo for a\n"
+	 "                    logical PostgreSQL dump, an empty data directory for a\n"
+	 "                    physical PostgreSQL backup\n"
+	 "  --overwrite       allow restoring over existing data\n"
+	 "  --jobs N          parallel restore where the driver supports it\n"
+	 "  --to-time T, --to-lsn L, --to-xid X\n"
+	 "                    point-in-time recovery target (PostgreSQL physical)\n"
+	 "  --start           start the restored server and wait for recovery\n\n"
+	 "Examples:\n  arca restore media --into /srv/media.restored\n"
+	 "  arca restore app-db --into 'host=127.0.0.1 dbname=scratch' --jobs 4\n"},
+	{"verify", cmd_verify, 1, "arca verify [TARGET...] [--read-data[=PERCENT]] [--snapshot ID]",
+	 "check repositories and snapshots",
+	 "Checks the structure of every repository the named targets use (every\n"
+	 "snapshot's data is indexed, every pack exists with its size). --read-data\n"
+	 "also downloads, authenticates, decrypts, decompresses and hashes the data\n"
+	 "(all of it, or PERCENT of the packs, chosen at random). Then each target's\n"
+	 "driver checks its latest snapshot (or --snapshot ID) in its own terms.\n"
+	 "Every damaged snapshot, item and object is named; exit 7 when any is found.\n"},
+	{"check", cmd_check, 1, "arca check [TARGET...]",
+	 "validate the config and reach every target and destination",
+	 "Validates the whole configuration, opens every destination's repository\n"
+	 "(checking the passphrase) and reaches every target without writing anything.\n"
+	 "Use it after editing the config and before trusting a new host.\n"},
+	{"plugins", cmd_plugins, 0, "arca plugins [--json] [--plugin-dir DIR]",
+	 "list installed drivers and their options",
+	 "Lists every driver module in plugin_dir (from [engine] in the config, else the\n"
+	 "built-in default) with its version, ABI, kinds and configuration keys, and\n"
+	 "every module that was refused with the reason.\n"},
+	{"forget", cmd_forget, 1, "arca forget [TARGET...] [--dry-run]",
+	 "remove snapshots outside each target's retention policy",
+	 "Applies each target's `retention =` policy and removes the snapshots it does\n"
+	 "not keep (their data stays until `arca prune`). --dry-run shows the decision\n"
+	 "for every snapshot and changes nothing.\n"},
+	{"prune", cmd_prune, 1, "arca prune [DESTINATION...] [--dry-run] [--repack-threshold PCT]",
+	 "free space no snapshot needs",
+	 "Removes data no remaining snapshot references, repacking packs that are partly\n"
+	 "used (more than --repack-threshold percent unused, default 20). Takes an\n"
+	 "exclusive lock: it waits for no one and fails if a snapshot is running.\n"},
+	{"unlock", cmd_unlock, 1, "arca unlock [DESTINATION...]",
+	 "remove stale locks",
+	 "Removes locks whose process is gone (same host) or that were not refreshed\n"
+	 "within the stale timeout. Live locks are never removed.\n"},
+	{"key", cmd_key, 1, "arca key list|add|remove ID|passwd [DESTINATION]",
+	 "manage the passphrases of a repository",
+	 "list    show the keys (passphrases) that open the repository\n"
+	 "add     add a passphrase, read from ARCA_NEW_PASSPHRASE or new_passphrase_file\n"
+	 "remove  remove a key by id (not the one in use)\n"
+	 "passwd  add the new passphrase, then remove the current one\n"},
+	{"wal-push", cmd_driver_verb, 1, "arca wal-push TARGET PATH",
+	 "archive one WAL segment (PostgreSQL archive_command)",
+	 "For archive_command = 'arca wal-push TARGET %p'. Exits 0 only once the\n"
+	 "segment is durable in every destination of TARGET. Pushing an identical\n"
+	 "segment again succeeds; a different one under the same name fails.\n"},
+	{"wal-get", cmd_driver_verb, 1, "arca wal-get TARGET NAME PATH",
+	 "fetch one WAL segment (PostgreSQL restore_command)",
+	 "For restore_command = 'arca wal-get TARGET %f %p'. Exits 8 when the segment\n"
+	 "does not exist, which ends recovery cleanly.\n"},
+	{NULL, NULL, 0, NULL, NULL, NULL},
+};
+
+void cli_verb_help(const struct verb *v, FILE *f)
+{
+	fprintf(f, "Usage: %s\n\n%s — %s\n\n%s\nGlobal options: -c FILE, -v, -q, --json, "
+		   "--no-progress (see arca --help).\n",
+		v->usage, v->name, v->summary, v->help);
+}
+
+int cli_usage_error(const char *verb, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "arca%s%s: ", verb ? " " : "", verb ? verb : "");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'arca %s%s--help'.\n", verb ? verb : "", verb ? " " : "");
+	return 2;
+}
+
+int cli_load(struct cli *cli, struct engine *e)
+{
+	return engine_load(e, engine_config_path(cli->config_arg));
+}
+
+void cli_print_json(void *json)
+{
+	char *s = json_dumps(json, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	if (s) {
+		puts(s);
+		free(s);
+	}
+	json_decref(json);
+}
+
+static void main_help(FILE *f)
+{
+	fprintf(f,
+		"arca %s — one backup engine for PostgreSQL, object storage, Redis,\n"
+		"Meilisearch and files: deduplicated, compressed, encrypted, verified.\n\n"
+		"Usage: arca [GLOBAL OPTIONS] VERB [ARGS]\n\nVerbs:\n",
+		PACKAGE_VERSION);
+	for (const struct verb *v = cli_verbs; v->name; v++)
+		fprintf(f, "  %-10s %s\n", v->name, v->summary);
+	fprintf(f,
+		"\nGlobal options:\n"
+		"  -c, --config FILE  the INI file (default: $ARCA_CONFIG, else /etc/arca/arca.ini)\n"
+		"  -v, --verbose      more detail (repeat for debug)\n"
+		"  -q, --quiet        errors only\n"
+		"      --json         machine-readable output on stdout\n"
+		"      --no-progress  never draw a progress bar\n"
+		"  -V, --version      print the version\n"
+		"  -h, --help         this help; `arca VERB --help` for a verb\n\n"
+		"A first run:\n"
+		"  cp /usr/share/doc/arca/arca.ini.example /etc/arca/arca.ini   # and edit it\n"
+		"  arca check && arca init && arca snapshot && arca list\n\n"
+		EXIT_CODES_HELP
+		"\nSee arca(1) and arca.ini(5).\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'}, {"verbose", no_argument, NULL, 'v'},
+		{"quiet", no_argument, NULL, 'q'},        {"json", no_argument, NULL, 'j'},
+		{"no-progress", no_argument, NULL, 'P'},  {"version", no_argument, NULL, 'V'},
+		{"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+	};
+	struct cli cli = {0};
+	int c;
+	/* '+': stop at the verb; its options are its own */
+	while ((c = getopt_long(argc, argv, "+c:vqVh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': cli.config_arg = optarg; break;
+		case 'v': log_level = log_level < ARCA_LOG_DEBUG ? log_level + 1 : log_level; break;
+		case 'q': log_level = ARCA_LOG_ERROR; progress_enabled = 0; break;
+		case 'j': cli.json = 1; log_json = 1; break;
+		case 'P': progress_enabled = 0; break;
+		case 'V': printf("arca %s (driver ABI %d.%d)\n", PACKAGE_VERSION, ARCA_ABI_MAJOR,
+				 ARCA_ABI_MINOR);
+			  return 0;
+		case 'h': main_help(stdout); return 0;
+		default: return cli_usage_error(NULL, "unknown global option");
+		}
+	}
+	if (optind >= argc) {
+		main_help(stderr);
+		return 2;
+	}
+	const char *name = argv[optind];
+	const struct verb *v;
+	for (v = cli_verbs; v->name; v++)
+		if (!strcmp(v->name, name))
+			break;
+	if (!v->name) {
+		const char *names[ARRAY_LEN(cli_verbs)];
+		size_t n = 0;
+		for (const struct verb *w = cli_verbs; w->name; w++)
+			names[n++] = w->name;
+		const char *hint = did_you_mean(name, names, n);
+		fprintf(stderr, "arca: unknown verb '%s'%s%s%s\nTry 'arca --help'.\n", name,
+			hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
+		return 2;
+	}
+	for (int i = optind + 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--"))
+			break;
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			cli_verb_help(v, stdout);
+			return 0;
+		}
+	}
+	if (cli.json)
+		progress_enabled = 0;
+	host_install_signal_handlers();
+	int first = optind;
+	optind = 0;   /* reset getopt for the verb (0 also re-inits GNU getopt) */
+	return v->run(&cli, argc - first, argv + first);
+}
