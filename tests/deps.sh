@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# tests/deps.sh — install what arca needs to build and test, on Debian 12.
+# Idempotent and quick when everything is present (no network then).
+set -euo pipefail
+PACKAGES=(
+	build-essential autoconf automake libtool libltdl-dev pkg-config
+	libinih-dev libzstd-dev libssl-dev libjansson-dev libcmocka-dev
+	libpq-dev libhiredis-dev libcurl4-openssl-dev
+	postgresql-15 postgresql-client-15 redis-server
+	python3 openssl zstd
+)
+missing=()
+for p in "${PACKAGES[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "tests/deps.sh: installing ${missing[*]}"
+	SUDO=; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+	export DEBIAN_FRONTEND=noninteractive
+	$SUDO apt-get update -q
+	$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
