@@ -45,6 +45,7 @@ typedef const struct arca_driver *(*cfg_driver_lookup)(const char *name, void *a
 struct cfg_errors {
 	char **msgs;              /* "FILE:LINE: message" */
 	size_t n;
+	int *lines;               /* line of each message (0: the whole file) */
 };
 void cfg_errors_add(struct cfg_errors *e, const char *file, int line, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
@@ -78,6 +79,23 @@ int cfg_get_bool(const struct arca_config *sec, const char *key, int dflt);
  * ARCA_ERR_NOT_FOUND (neither given) or ARCA_ERR_CONFIG (unreadable; the
  * thread's error says why, without the secret). */
 int cfg_secret(const struct arca_config *sec, const char *key, char **out);
+
+/* A LIST value split at commas, items trimmed; NULL with *n == 0 when the
+ * key is absent. Free with cfg_list_free. */
+char **cfg_get_list(const struct arca_config *sec, const char *key, size_t *n);
+void cfg_list_free(char **items, size_t n);
+
+/* "engine", "destination", "target", "recovery". */
+const char *cfg_kind_name(enum cfg_kind kind);
+
+/* A target's `retention`, e.g. "last=7, daily=30, weekly=8, within=30d".
+ * Counts are snapshots to keep per rule; 0 means the rule is not used. */
+struct cfg_retention {
+	int64_t last, hourly, daily, weekly, monthly, yearly;
+	int64_t within;           /* seconds; keep everything newer than this */
+};
+/* 0, or -1 with a sentence in `why` saying what is wrong. */
+int cfg_parse_retention(const char *text, struct cfg_retention *out, char *why, size_t why_len);
 
 /* The engine-owned option tables (shown by `arca plugins --engine`). */
 extern const struct arca_option cfg_engine_options[];
