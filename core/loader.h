@@ -36,6 +36,8 @@ int loader_open(struct loader *ld, const char *plugin_dir, const struct arca_hos
 /* Load one module file; on refusal returns ARCA_ERR_PLUGIN with the reason
  * recorded (err_msg) and the path in it. */
 int loader_load_file(const char *path, const struct arca_host *host, struct loaded_driver *out);
+/* Unload a module loaded by loader_load_file and free its path. */
+void loader_unload(struct loaded_driver *d);
 const struct arca_driver *loader_find(const struct loader *ld, const char *name);
 void loader_close(struct loader *ld);
 
