@@ -304,10 +304,11 @@ static void open_section(struct parser *p, char *header)
 	else if (kind_has_name(kind) && !*name)
 		parse_error(p, "[%s] needs a name: write [%s NAME]", header, header);
 	else if (!kind_has_name(kind) && *name)
-		parse_error(p, "[%s] takes no name: write [%s] (there is only one)", header, header);
+		parse_error(p, "[%s] takes no name: write [%s] (there is only one)",
+			    header, header);
 	else if (kind_has_name(kind) && !valid_section_name(name))
-		parse_error(p, "bad name '%s' in [%s %s]: use only letters, digits, '_', '.' and '-'",
-			    name, header, name);
+		parse_error(p, "bad name '%s' in [%s %s]: use only letters, digits, '_', '.' "
+			    "and '-'", name, header, name);
 	else
 		append_section(p, (enum cfg_kind)kind, name);
 }
@@ -787,10 +788,7 @@ int cfg_parse_retention(const char *text, struct cfg_retention *out, char *why, 
 	char **items = list_split(text, &n);
 	unsigned seen = 0;
 	int rc = 0;
-	if (n == 0) {
-		snprintf(why, why_len, "the policy is empty");
-		rc = -1;
-	}
+	/* an empty policy has no rules: everything is kept (as retention_select) */
 	for (size_t i = 0; i < n && rc == 0; i++)
 		rc = retention_item(items[i], out, &seen, why, why_len);
 	cfg_list_free(items, n);
@@ -946,7 +944,8 @@ static int resolve_driver(struct validator *v, struct vsec *vs)
 static int option_is_set(const struct arca_config *sec, const struct arca_option *opt)
 {
 	if (opt->flags & ARCA_OPT_SECRET)
-		return secret_entry(sec, opt->name, "_file") || secret_entry(sec, opt->name, "_env");
+		return secret_entry(sec, opt->name, "_file") ||
+		       secret_entry(sec, opt->name, "_env");
 	return cfg_entry(sec, opt->name) != NULL;
 }
 
@@ -1277,8 +1276,8 @@ static void check_secret_form(struct validator *v, const struct vsec *vs,
 	const struct cfg_entry *f = secret_entry(vs->sec, name, "_file");
 	const struct cfg_entry *env = secret_entry(vs->sec, name, "_env");
 	if (ref->form == KEY_FILE && e->value[0] != '/')
-		verr(v, e->line, "'%s' in %s must be an absolute path (starting with '/'), got '%s'",
-		     e->key, vs->label, e->value);
+		verr(v, e->line, "'%s' in %s must be an absolute path (starting with '/'), "
+		     "got '%s'", e->key, vs->label, e->value);
 	if (ref->form == KEY_ENV && !valid_env_name(e->value))
 		verr(v, e->line, "'%s' in %s must name an environment variable (letters, digits, "
 		     "'_'), got '%s'", e->key, vs->label, e->value);

@@ -89,7 +89,8 @@ void cfg_list_free(char **items, size_t n);
 const char *cfg_kind_name(enum cfg_kind kind);
 
 /* A target's `retention`, e.g. "last=7, daily=30, weekly=8, within=30d".
- * Counts are snapshots to keep per rule; 0 means the rule is not used. */
+ * Counts are snapshots to keep per rule; 0 means the rule is not used. An
+ * empty policy has no rules (everything is kept, as retention_select does). */
 struct cfg_retention {
 	int64_t last, hourly, daily, weekly, monthly, yearly;
 	int64_t within;           /* seconds; keep everything newer than this */

@@ -726,6 +726,11 @@ static void test_retention_parse(void **state)
 	assert_int_equal(r.hourly, 0);
 	assert_int_equal(r.within, 30 * 86400);
 
+	/* no rules: everything is kept, the same as repo.h's retention_select */
+	assert_int_equal(cfg_parse_retention("  ", &r, why, sizeof why), 0);
+	assert_int_equal(r.last + r.hourly + r.daily + r.weekly + r.monthly + r.yearly, 0);
+	assert_int_equal(r.within, 0);
+
 	assert_int_equal(cfg_parse_retention(" daily = 3 ", &r, why, sizeof why), 0);
 	assert_int_equal(r.daily, 3);
 	assert_int_equal(r.last, 0);
@@ -733,7 +738,6 @@ static void test_retention_parse(void **state)
 	static const struct {
 		const char *text, *why;
 	} bad[] = {
-		{"", "empty"},
 		{"dayly=3", "did you mean 'daily'?"},
 		{"forever=1", "the rules are last, hourly"},
 		{"daily=-1", "not a count"},
