@@ -977,9 +977,12 @@ static void check_passphrase(struct validator *v, const struct vsec *vs)
 {
 	const char *enc = cfg_get(vs->sec, "encryption");
 	const struct arca_option *pass = table_find(cfg_dest_common_options, "passphrase");
-	if (enc && strcmp(enc, "none") && !option_is_set(vs->sec, pass))
+	/* ARCA_PASSPHRASE in the environment is the documented fallback */
+	const char *env = getenv("ARCA_PASSPHRASE");
+	if (enc && strcmp(enc, "none") && !option_is_set(vs->sec, pass) && !(env && *env))
 		verr(v, vs->sec->line, "%s needs 'passphrase_file' or 'passphrase_env' "
-		     "(encryption is %s), or set encryption = none", vs->label, enc);
+		     "(encryption is %s), or ARCA_PASSPHRASE in the environment, or set "
+		     "encryption = none", vs->label, enc);
 }
 
 static void check_required(struct validator *v, const struct vsec *vs)

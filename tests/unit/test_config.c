@@ -415,6 +415,7 @@ static void test_passphrase_required(void **state)
 	(void)state;
 	struct cfg_file *cf;
 	struct cfg_errors errs;
+	unsetenv("ARCA_PASSPHRASE");   /* the environment fallback would satisfy it */
 	check("[destination bare]\npath = /srv/bare\n", &cf, &errs);
 	expect_count(&errs, 2);
 	expect_msg(&errs, 0, 1, "[destination bare] needs 'driver'", NULL);
