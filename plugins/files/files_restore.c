@@ -1,0 +1,604 @@
+/* files_restore.c — writing a stored tree back.
+ *
+ * The restore root is --into, else the configured path. A non-empty root is
+ * refused unless --overwrite is given; with it, files and symlinks from the
+ * snapshot replace what is there and everything else is left alone.
+ *
+ * Safety: every item name is checked, and every directory is opened
+ * relative to its parent with O_NOFOLLOW, so neither a hostile snapshot nor
+ * a symlink already in the target can make a write land outside the root.
+ * Files are written under a temporary name and renamed into place.
+ * Directory modes and mtimes are applied last, deepest first: a read-only
+ * directory cannot receive its files, and each file written into a
+ * directory changes the directory's mtime. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "files.h"
+
+struct dir_meta {
+	char *name;
+	size_t depth, order;
+	uint32_t mode, uid, gid;
+	int64_t mtime_sec;
+	int32_t mtime_nsec;
+};
+
+struct restore {
+	struct arca_ctx *ctx;
+	const char *root;          /* shown in messages */
+	int rootfd;
+	int overwrite, as_root;
+	char *cur_parent;          /* relpath of the cached parent directory */
+	int cur_fd;
+	struct dir_meta *dirs;
+	size_t n_dirs, cap_dirs;
+	unsigned char *buf;        /* FILES_IO_BLOCK bytes */
+	unsigned long tmp_seq;
+};
+
+static int rs_errno(const struct restore *rs, int err, const char *verb, const char *name)
+{
+	int status = ARCA_ERR_IO;
+	const char *hint = "";
+
+	if (err == ENOSPC || err == EDQUOT) {
+		status = ARCA_ERR_NOSPACE;
+		hint = "; free space on that filesystem or restore --into another one";
+	} else if (err == EACCES || err == EPERM) {
+		status = ARCA_ERR_AUTH;
+		hint = "; check the permissions of the restore directory";
+	} else if (err == ENOMEM) {
+		status = ARCA_ERR_INTERNAL;
+	}
+	return files_host->error(status, "files: cannot %s %s/%s: %s%s", verb, rs->root, name,
+				 strerror(err), hint);
+}
+
+static int write_all(int fd, const unsigned char *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+#define HOLE_GRAIN 4096
+
+static int all_zero(const unsigned char *p, size_t n)
+{
+	return n > 0 && p[0] == 0 && memcmp(p, p + 1, n - 1) == 0;
+}
+
+/* Write, seeking over runs of zeroed 4 KiB pieces instead, so sparse files
+ * (VM images, database files) stay sparse. The caller sets the final length
+ * with ftruncate, which covers a trailing hole. */
+static int write_sparse(int fd, const unsigned char *p, size_t len)
+{
+	while (len > 0) {
+		size_t run = 0, k;
+		int zero = all_zero(p, len < HOLE_GRAIN ? len : HOLE_GRAIN);
+
+		while (run < len) {
+			k = len - run < HOLE_GRAIN ? len - run : HOLE_GRAIN;
+			if (all_zero(p + run, k) != zero)
+				break;
+			run += k;
+		}
+		if (zero ? lseek(fd, (off_t)run, SEEK_CUR) < 0 : write_all(fd, p, run) != 0)
+			return -1;
+		p += run;
+		len -= run;
+	}
+	return 0;
+}
+
+/* rm -rf of `name` in dfd, without following symlinks. */
+static int remove_tree_at(int dfd, const char *name)
+{
+	struct stat st;
+	struct dirent *de;
+	DIR *dir;
+	int fd, rc = 0;
+
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+		return errno == ENOENT ? 0 : -1;
+	if (!S_ISDIR(st.st_mode))
+		return unlinkat(dfd, name, 0) == 0 || errno == ENOENT ? 0 : -1;
+	fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	fchmod(fd, 0700);   /* a read-only directory cannot be emptied */
+	dir = fdopendir(fd);
+	if (!dir) {
+		close(fd);
+		return -1;
+	}
+	while (rc == 0 && (de = readdir(dir)) != NULL) {
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			rc = remove_tree_at(dirfd(dir), de->d_name);
+	}
+	closedir(dir);
+	if (rc != 0)
+		return rc;
+	return unlinkat(dfd, name, AT_REMOVEDIR) == 0 || errno == ENOENT ? 0 : -1;
+}
+
+static void forget_parent(struct restore *rs)
+{
+	if (rs->cur_fd >= 0 && rs->cur_fd != rs->rootfd)
+		close(rs->cur_fd);
+	rs->cur_fd = -1;
+	free(rs->cur_parent);
+	rs->cur_parent = NULL;
+}
+
+/* The directory that holds item `name` (opened, made if missing); *base is
+ * set to the last part of name. Returns an fd owned by rs, or -status. */
+static int open_parent(struct restore *rs, const char *name, const char **base)
+{
+	const char *slash = strrchr(name, '/');
+	char *parent, *part, *next;
+	int fd, nfd;
+
+	if (!slash) {
+		*base = name;
+		return rs->rootfd;
+	}
+	*base = slash + 1;
+	if (rs->cur_parent && strlen(rs->cur_parent) == (size_t)(slash - name) &&
+	    memcmp(rs->cur_parent, name, (size_t)(slash - name)) == 0)
+		return rs->cur_fd;
+
+	forget_parent(rs);
+	parent = strndup(name, (size_t)(slash - name));
+	if (!parent)
+		return -rs_errno(rs, ENOMEM, "restore", name);
+	fd = rs->rootfd;
+	for (part = parent; part; part = next) {
+		next = strchr(part, '/');
+		if (next)
+			*next = '\0';
+		nfd = openat(fd, part, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (nfd < 0 && errno == ENOENT) {
+			/* the snapshot lacks this directory's item: make it private */
+			if (mkdirat(fd, part, 0700) != 0 && errno != EEXIST)
+				goto fail;
+			nfd = openat(fd, part, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		}
+		if (nfd < 0)
+			goto fail;
+		if (fd != rs->rootfd)
+			close(fd);
+		fd = nfd;
+		if (next)
+			*next++ = '/';
+	}
+	rs->cur_parent = parent;
+	rs->cur_fd = fd;
+	return fd;
+fail:
+	{
+		int err = errno, rc;
+
+		if (fd != rs->rootfd)
+			close(fd);
+		if (err == ENOTDIR || err == ELOOP)
+			rc = files_host->error(ARCA_ERR_EXISTS,
+					       "files: cannot restore %s/%s: %s is not a "
+					       "directory (a file or a symlink); refusing to write "
+					       "through it",
+					       rs->root, name, parent);
+		else
+			rc = rs_errno(rs, err, "open directory", parent);
+		free(parent);
+		return -rc;
+	}
+}
+
+/* Create a unique temporary name next to the item; fd or -status. */
+static int make_tmp(struct restore *rs, int pfd, const char *name, const char *link_target,
+		    char *tmp, size_t cap)
+{
+	for (;;) {
+		int fd = 0;
+
+		snprintf(tmp, cap, ".arca-restore.%ld.%lu", (long)getpid(), rs->tmp_seq++);
+		if (link_target) {
+			if (symlinkat(link_target, pfd, tmp) != 0)
+				fd = -1;
+		} else {
+			fd = openat(pfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+				    0600);
+		}
+		if (fd >= 0)
+			return fd;
+		if (errno != EEXIST)
+			return -rs_errno(rs, errno, "create", name);
+	}
+}
+
+/* Rename tmp over base; with --overwrite a directory in the way goes. */
+static int put_in_place(struct restore *rs, int pfd, const char *tmp, const char *base,
+			const char *name)
+{
+	int err;
+
+	if (renameat(pfd, tmp, pfd, base) == 0)
+		return ARCA_OK;
+	err = errno;
+	if (rs->overwrite && (err == EISDIR || err == ENOTEMPTY || err == EEXIST)) {
+		forget_parent(rs);   /* the cache may sit inside what goes */
+		if (remove_tree_at(pfd, base) == 0 && renameat(pfd, tmp, pfd, base) == 0)
+			return ARCA_OK;
+		err = errno;
+	}
+	unlinkat(pfd, tmp, 0);
+	if (err == EISDIR || err == ENOTEMPTY || err == EEXIST)
+		return files_host->error(ARCA_ERR_EXISTS,
+					 "files: cannot restore %s/%s: a directory is in the way; "
+					 "pass --overwrite to replace it",
+					 rs->root, name);
+	return rs_errno(rs, err, "rename into", name);
+}
+
+static void item_times(const struct arca_item_info *info, struct timespec ts[2])
+{
+	ts[0].tv_sec = 0;
+	ts[0].tv_nsec = UTIME_OMIT;   /* atime: leave as the restore made it */
+	ts[1].tv_sec = (time_t)info->mtime_sec;
+	ts[1].tv_nsec = info->mtime_nsec;
+}
+
+static int restore_file(struct restore *rs, const struct arca_item_info *info)
+{
+	struct timespec ts[2];
+	const char *base;
+	char tmp[64];
+	uint64_t total = 0;
+	int pfd, fd, rc, err;
+
+	pfd = open_parent(rs, info->name, &base);
+	if (pfd < 0)
+		return -pfd;
+	fd = make_tmp(rs, pfd, info->name, NULL, tmp, sizeof(tmp));
+	if (fd < 0)
+		return -fd;
+	for (;;) {
+		size_t got = 0;
+
+		rc = files_host->item_read(rs->ctx, rs->buf, FILES_IO_BLOCK, &got);
+		if (rc != ARCA_OK)
+			goto fail;
+		if (got == 0)
+			break;
+		if (write_sparse(fd, rs->buf, got) != 0) {
+			rc = rs_errno(rs, errno, "write", info->name);
+			goto fail;
+		}
+		total += got;
+	}
+	if (ftruncate(fd, (off_t)total) != 0) {   /* the length a trailing hole left out */
+		rc = rs_errno(rs, errno, "write", info->name);
+		goto fail;
+	}
+	if (info->size != UINT64_MAX && total != info->size) {
+		rc = files_host->error(ARCA_ERR_CORRUPT,
+				       "files: item %s has %" PRIu64 " bytes of content but the "
+				       "snapshot recorded %" PRIu64,
+				       info->name, total, info->size);
+		goto fail;
+	}
+	/* owner first: chown clears set-id bits that chmod then sets */
+	if (rs->as_root && fchown(fd, info->uid, info->gid) != 0 && errno != EPERM &&
+	    errno != EINVAL) {
+		rc = rs_errno(rs, errno, "set the owner of", info->name);
+		goto fail;
+	}
+	item_times(info, ts);
+	if (fchmod(fd, info->mode & 07777) != 0 || futimens(fd, ts) != 0) {
+		rc = rs_errno(rs, errno, "set the metadata of", info->name);
+		goto fail;
+	}
+	if (close(fd) != 0) {   /* deferred write errors (NFS, quotas) */
+		fd = -1;
+		rc = rs_errno(rs, errno, "write", info->name);
+		goto fail;
+	}
+	return put_in_place(rs, pfd, tmp, base, info->name);
+fail:
+	err = errno;
+	if (fd >= 0)
+		close(fd);
+	unlinkat(pfd, tmp, 0);
+	errno = err;
+	return rc;
+}
+
+static int restore_symlink(struct restore *rs, const struct arca_item_info *info)
+{
+	struct timespec ts[2];
+	const char *base;
+	char tmp[64];
+	int pfd, rc;
+
+	if (!info->link_target || !info->link_target[0])
+		return files_host->error(ARCA_ERR_CORRUPT,
+					 "files: symlink item %s has no target; the snapshot is "
+					 "damaged",
+					 info->name);
+	pfd = open_parent(rs, info->name, &base);
+	if (pfd < 0)
+		return -pfd;
+	rc = make_tmp(rs, pfd, info->name, info->link_target, tmp, sizeof(tmp));
+	if (rc < 0)
+		return -rc;
+	if (rs->as_root && fchownat(pfd, tmp, info->uid, info->gid, AT_SYMLINK_NOFOLLOW) != 0 &&
+	    errno != EPERM && errno != EINVAL) {
+		rc = rs_errno(rs, errno, "set the owner of", info->name);
+		unlinkat(pfd, tmp, 0);
+		return rc;
+	}
+	item_times(info, ts);
+	if (utimensat(pfd, tmp, ts, AT_SYMLINK_NOFOLLOW) != 0) {
+		rc = rs_errno(rs, errno, "set the mtime of", info->name);
+		unlinkat(pfd, tmp, 0);
+		return rc;
+	}
+	return put_in_place(rs, pfd, tmp, base, info->name);
+}
+
+static int remember_dir(struct restore *rs, const struct arca_item_info *info)
+{
+	struct dir_meta *m;
+	const char *p;
+
+	if (rs->n_dirs == rs->cap_dirs) {
+		size_t cap = rs->cap_dirs ? rs->cap_dirs * 2 : 64;
+		struct dir_meta *grown = realloc(rs->dirs, cap * sizeof(*grown));
+
+		if (!grown)
+			return rs_errno(rs, ENOMEM, "restore", info->name);
+		rs->dirs = grown;
+		rs->cap_dirs = cap;
+	}
+	m = &rs->dirs[rs->n_dirs];
+	memset(m, 0, sizeof(*m));
+	if (!(m->name = strdup(info->name)))
+		return rs_errno(rs, ENOMEM, "restore", info->name);
+	for (p = info->name; *p; p++)
+		m->depth += *p == '/';
+	m->order = rs->n_dirs;
+	m->mode = info->mode & 07777;
+	m->uid = info->uid;
+	m->gid = info->gid;
+	m->mtime_sec = info->mtime_sec;
+	m->mtime_nsec = info->mtime_nsec;
+	rs->n_dirs++;
+	return ARCA_OK;
+}
+
+static int restore_dir(struct restore *rs, const struct arca_item_info *info)
+{
+	const char *base;
+	struct stat st;
+	int pfd;
+
+	pfd = open_parent(rs, info->name, &base);
+	if (pfd < 0)
+		return -pfd;
+	if (mkdirat(pfd, base, 0700) != 0) {
+		if (errno != EEXIST)
+			return rs_errno(rs, errno, "create directory", info->name);
+		if (fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) != 0)
+			return rs_errno(rs, errno, "stat", info->name);
+		if (S_ISDIR(st.st_mode)) {
+			/* an existing directory must take the files restored into it */
+			if (!rs->as_root && (st.st_mode & 0700) != 0700 &&
+			    fchmodat(pfd, base, (st.st_mode & 07777) | 0700, 0) != 0)
+				return rs_errno(rs, errno, "make writable", info->name);
+		} else if (!rs->overwrite) {
+			return files_host->error(ARCA_ERR_EXISTS,
+						 "files: cannot restore directory %s/%s: something "
+						 "else is in the way; pass --overwrite to replace it",
+						 rs->root, info->name);
+		} else if (unlinkat(pfd, base, 0) != 0 || mkdirat(pfd, base, 0700) != 0) {
+			return rs_errno(rs, errno, "replace with a directory", info->name);
+		}
+	}
+	return remember_dir(rs, info);
+}
+
+static int deepest_first(const void *a, const void *b)
+{
+	const struct dir_meta *x = a, *y = b;
+
+	if (x->depth != y->depth)
+		return x->depth < y->depth ? 1 : -1;
+	return x->order < y->order ? 1 : (x->order > y->order ? -1 : 0);
+}
+
+static int apply_dir_metadata(struct restore *rs)
+{
+	size_t i;
+
+	qsort(rs->dirs, rs->n_dirs, sizeof(*rs->dirs), deepest_first);
+	for (i = 0; i < rs->n_dirs; i++) {
+		const struct dir_meta *m = &rs->dirs[i];
+		struct timespec ts[2] = { { 0, UTIME_OMIT }, { (time_t)m->mtime_sec, m->mtime_nsec } };
+		const char *base;
+		int pfd, fd, rc = ARCA_OK;
+
+		pfd = open_parent(rs, m->name, &base);
+		if (pfd < 0)
+			return -pfd;
+		fd = openat(pfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			return rs_errno(rs, errno, "open directory", m->name);
+		if (rs->as_root && fchown(fd, m->uid, m->gid) != 0 && errno != EPERM &&
+		    errno != EINVAL)
+			rc = rs_errno(rs, errno, "set the owner of", m->name);
+		else if (fchmod(fd, m->mode) != 0 || futimens(fd, ts) != 0)
+			rc = rs_errno(rs, errno, "set the metadata of", m->name);
+		close(fd);
+		if (rc != ARCA_OK)
+			return rc;
+	}
+	return ARCA_OK;
+}
+
+/* mkdir -p with the usual mode (umask applies), for a missing root. */
+static int make_root(const char *path)
+{
+	char *p = strdup(path), *s, c;
+	int rc = 0;
+
+	if (!p)
+		return -1;
+	for (s = p + 1; rc == 0; s++) {
+		if (*s != '/' && *s != '\0')
+			continue;
+		c = *s;
+		*s = '\0';
+		if (mkdir(p, 0777) != 0 && errno != EEXIST)
+			rc = -1;
+		*s = c;
+		if (c == '\0')
+			break;
+	}
+	free(p);
+	return rc;
+}
+
+/* Open the root, refusing a non-empty one without --overwrite. */
+static int open_root(struct restore *rs)
+{
+	struct dirent *de;
+	DIR *dir;
+	int fd, used = 0;
+
+	fd = open(rs->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT) {
+		if (make_root(rs->root) != 0)
+			return rs_errno(rs, errno, "create", ".");
+		fd = open(rs->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	}
+	if (fd < 0) {
+		if (errno == ENOTDIR)
+			return files_host->error(ARCA_ERR_EXISTS,
+						 "files: cannot restore into %s: it exists and is "
+						 "not a directory; choose --into a new or empty "
+						 "directory",
+						 rs->root);
+		return rs_errno(rs, errno, "open", ".");
+	}
+	if (!rs->overwrite) {
+		dir = fdopendir(dup(fd));
+		if (!dir) {
+			close(fd);
+			return rs_errno(rs, errno, "read", ".");
+		}
+		while ((de = readdir(dir)) != NULL) {
+			if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
+				used = 1;
+				break;
+			}
+		}
+		closedir(dir);
+		if (used) {
+			close(fd);
+			return files_host->error(ARCA_ERR_EXISTS,
+						 "files: refusing to restore into %s: it is not "
+						 "empty; pass --overwrite to restore over it, or "
+						 "choose --into an empty directory",
+						 rs->root);
+		}
+	}
+	rs->rootfd = fd;
+	return ARCA_OK;
+}
+
+static int restore_item(struct restore *rs, const struct arca_item_info *info)
+{
+	if (!files_name_safe(info->name))
+		return files_host->error(ARCA_ERR_CORRUPT,
+					 "files: refusing item \"%s\": not a safe relative path, it could write "
+					 "outside %s; the snapshot is damaged or hostile",
+					 info->name, rs->root);
+	switch (info->type) {
+	case ARCA_ITEM_FILE:
+		return restore_file(rs, info);
+	case ARCA_ITEM_DIR:
+		return restore_dir(rs, info);
+	case ARCA_ITEM_SYMLINK:
+		return restore_symlink(rs, info);
+	default:
+		return files_host->error(ARCA_ERR_CORRUPT,
+					 "files: item %s has type %d, which the files driver "
+					 "never stores",
+					 info->name, (int)info->type);
+	}
+}
+
+int files_restore(void *instance, struct arca_ctx *ctx)
+{
+	const struct files_inst *fi = instance;
+	struct restore rs = { .ctx = ctx, .rootfd = -1, .cur_fd = -1 };
+	struct arca_item_info info;
+	const char *into = files_host->option(ctx, "into");
+	size_t i;
+	int rc;
+
+	rs.root = into && into[0] ? into : fi->root;
+	rs.overwrite = files_host->option(ctx, "overwrite") != NULL;
+	rs.as_root = geteuid() == 0;
+	rs.buf = malloc(FILES_IO_BLOCK);
+	if (!rs.buf)
+		return files_host->error(ARCA_ERR_INTERNAL, "files: out of memory");
+	rc = open_root(&rs);
+	while (rc == ARCA_OK) {
+		if (files_host->cancelled(ctx)) {
+			rc = files_host->error(ARCA_ERR_CANCELLED,
+					       "files: restore into %s interrupted; what was "
+					       "written so far stays",
+					       rs.root);
+			break;
+		}
+		memset(&info, 0, sizeof(info));
+		info.struct_size = sizeof(info);
+		rc = files_host->item_next(ctx, &info);
+		if (rc == ARCA_ERR_NOT_FOUND) {
+			rc = ARCA_OK;
+			break;
+		}
+		if (rc == ARCA_OK)
+			rc = restore_item(&rs, &info);
+	}
+	if (rc == ARCA_OK)
+		rc = apply_dir_metadata(&rs);
+	/* durable before we say it is done: one flush for the whole tree */
+	if (rc == ARCA_OK && syncfs(rs.rootfd) != 0)
+		rc = rs_errno(&rs, errno, "flush", ".");
+	forget_parent(&rs);
+	if (rs.rootfd >= 0)
+		close(rs.rootfd);
+	for (i = 0; i < rs.n_dirs; i++)
+		free(rs.dirs[i].name);
+	free(rs.dirs);
+	free(rs.buf);
+	return rc;
+}

@@ -1,0 +1,282 @@
+/* files_snapshot.c — the tree streamed to the engine as items.
+ *
+ * Directories, regular files and symlinks are stored with their permission
+ * bits, owner, group and mtime; sockets, fifos and devices are skipped.
+ * A regular file carries a fingerprint (dev:ino:size:mtime_ns:ctime_ns), so
+ * the engine's metadata cache can skip reading files that did not change.
+ * An entry that vanishes mid-walk is a warning (the tree is live); one that
+ * cannot be read is an error, so an incomplete backup is never recorded. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "files.h"
+
+struct snap {
+	unsigned char *buf;       /* FILES_IO_BLOCK bytes */
+	uint64_t items, bytes;    /* pre-count for the progress bar */
+};
+
+static int count_visit(struct walker *w, const struct walk_entry *e)
+{
+	struct snap *s = w->arg;
+	mode_t m = e->st->st_mode;
+
+	if (S_ISREG(m) || S_ISDIR(m) || S_ISLNK(m))
+		s->items++;
+	if (S_ISREG(m))
+		s->bytes += (uint64_t)e->st->st_size;
+	return ARCA_OK;
+}
+
+static void fill_info(struct arca_item_info *info, const char *name, const struct stat *st,
+		      enum arca_item_type type)
+{
+	memset(info, 0, sizeof(*info));
+	info->struct_size = sizeof(*info);
+	info->name = name;
+	info->type = type;
+	info->mode = (uint32_t)(st->st_mode & 07777);
+	info->uid = (uint32_t)st->st_uid;
+	info->gid = (uint32_t)st->st_gid;
+	info->mtime_sec = (int64_t)st->st_mtim.tv_sec;
+	info->mtime_nsec = (int32_t)st->st_mtim.tv_nsec;
+	info->size = type == ARCA_ITEM_FILE ? (uint64_t)st->st_size : 0;
+}
+
+/* An item without content (directory, symlink, unchanged file). */
+static int send_bare(struct arca_ctx *ctx, const struct arca_item_info *info)
+{
+	int rc = files_host->item_begin(ctx, info);
+
+	if (rc != ARCA_OK && rc != ARCA_ITEM_UNCHANGED)
+		return rc;
+	return files_host->item_end(ctx);
+}
+
+static int snap_symlink(struct walker *w, const struct walk_entry *e)
+{
+	struct arca_item_info info;
+	size_t cap = (size_t)e->st->st_size + 1;
+	char *target = NULL;
+	ssize_t n;
+	int rc;
+
+	if (cap < 64)
+		cap = 64;   /* st_size is 0 on some filesystems */
+	for (;;) {
+		char *grown = realloc(target, cap);
+
+		if (!grown) {
+			free(target);
+			return files_host->error(ARCA_ERR_INTERNAL, "files: out of memory");
+		}
+		target = grown;
+		n = readlinkat(e->parent_fd, e->name, target, cap);
+		if (n < 0) {
+			int err = errno;
+
+			free(target);
+			if (err == ENOENT || err == EINVAL) {
+				files_host->log(ARCA_LOG_WARN,
+						"files %s: %s changed while it was being read; "
+						"skipped",
+						w->fi->root, e->relpath);
+				return ARCA_OK;
+			}
+			return files_host->error(ARCA_ERR_IO, "files %s: cannot read symlink %s: %s",
+						 w->fi->root, e->relpath, strerror(err));
+		}
+		if ((size_t)n < cap)
+			break;
+		cap *= 2;
+	}
+	target[n] = '\0';
+	fill_info(&info, e->relpath, e->st, ARCA_ITEM_SYMLINK);
+	info.link_target = target;
+	rc = send_bare(w->ctx, &info);
+	free(target);
+	return rc;
+}
+
+static int open_file(const struct walk_entry *e)
+{
+	/* O_NONBLOCK: if a fifo took the file's place, do not hang on it */
+	int flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
+	int fd = openat(e->parent_fd, e->name, flags | O_NOATIME);
+
+	if (fd < 0 && errno == EPERM)   /* O_NOATIME needs ownership or root */
+		fd = openat(e->parent_fd, e->name, flags);
+	return fd;
+}
+
+/* Send exactly info->size bytes: a file that shrinks while being read is
+ * padded with zeros and one that grows is cut, so the item always matches
+ * its recorded size (as tar does); both are reported. */
+static int stream_content(struct walker *w, struct snap *s, int fd, const char *relpath,
+			  const struct stat *before)
+{
+	uint64_t size = (uint64_t)before->st_size, done = 0;
+	struct stat after;
+	int rc, shrank = 0;
+
+	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	while (done < size) {
+		size_t want = size - done < FILES_IO_BLOCK ? (size_t)(size - done) : FILES_IO_BLOCK;
+		ssize_t n;
+
+		if (files_host->cancelled(w->ctx))
+			return files_host->error(ARCA_ERR_CANCELLED, "files %s: snapshot interrupted",
+						 w->fi->root);
+		if (shrank) {
+			n = (ssize_t)want;
+		} else {
+			n = read(fd, s->buf, want);
+			if (n < 0) {
+				if (errno == EINTR || errno == EAGAIN)
+					continue;
+				return files_host->error(ARCA_ERR_IO,
+							 "files %s: cannot read %s at byte %" PRIu64
+							 ": %s",
+							 w->fi->root, relpath, done, strerror(errno));
+			}
+			if (n == 0) {
+				files_host->log(ARCA_LOG_WARN,
+						"files %s: %s shrank while it was being read; "
+						"stored padded with zeros to %" PRIu64 " bytes",
+						w->fi->root, relpath, size);
+				shrank = 1;
+				memset(s->buf, 0, FILES_IO_BLOCK);
+				continue;
+			}
+		}
+		rc = files_host->item_write(w->ctx, s->buf, (size_t)n);
+		if (rc != ARCA_OK)
+			return rc;
+		done += (uint64_t)n;
+	}
+	if (!shrank && fstat(fd, &after) == 0 &&
+	    (after.st_size != before->st_size || after.st_mtim.tv_sec != before->st_mtim.tv_sec ||
+	     after.st_mtim.tv_nsec != before->st_mtim.tv_nsec))
+		files_host->log(ARCA_LOG_WARN,
+				"files %s: %s changed while it was being read; the stored copy "
+				"may mix old and new content (it is read again next time)",
+				w->fi->root, relpath);
+	/* a backup should not push the working set out of the page cache */
+	posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+	return ARCA_OK;
+}
+
+static int snap_file(struct walker *w, const struct walk_entry *e)
+{
+	struct snap *s = w->arg;
+	struct arca_item_info info;
+	struct stat st;
+	char fingerprint[128];
+	int fd, rc;
+
+	fd = open_file(e);
+	if (fd < 0) {
+		if (errno == ENOENT || errno == ELOOP) {
+			files_host->log(ARCA_LOG_WARN,
+					"files %s: %s %s while it was being read; skipped",
+					w->fi->root, e->relpath,
+					errno == ENOENT ? "disappeared" : "became a symlink");
+			return ARCA_OK;
+		}
+		if (errno == EACCES || errno == EPERM)
+			return files_host->error(ARCA_ERR_AUTH,
+						 "files %s: cannot read %s: %s; the snapshot would "
+						 "be incomplete: run arca as a user who can read the "
+						 "whole tree (often root) or add it to exclude",
+						 w->fi->root, e->relpath, strerror(errno));
+		return files_host->error(ARCA_ERR_IO, "files %s: cannot open %s: %s", w->fi->root,
+					 e->relpath, strerror(errno));
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		files_host->log(ARCA_LOG_WARN,
+				"files %s: %s stopped being a regular file while it was being "
+				"read; skipped",
+				w->fi->root, e->relpath);
+		close(fd);
+		return ARCA_OK;
+	}
+	fill_info(&info, e->relpath, &st, ARCA_ITEM_FILE);
+	snprintf(fingerprint, sizeof(fingerprint), "%ju:%ju:%jd:%jd:%jd", (uintmax_t)st.st_dev,
+		 (uintmax_t)st.st_ino, (intmax_t)st.st_size,
+		 (intmax_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec,
+		 (intmax_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec);
+	info.fingerprint = fingerprint;
+
+	rc = files_host->item_begin(w->ctx, &info);
+	if (rc == ARCA_OK)
+		rc = stream_content(w, s, fd, e->relpath, &st);
+	else if (rc == ARCA_ITEM_UNCHANGED)
+		rc = ARCA_OK;
+	close(fd);
+	if (rc != ARCA_OK)
+		return rc;
+	return files_host->item_end(w->ctx);
+}
+
+static const char *kind_name(mode_t m)
+{
+	if (S_ISSOCK(m))
+		return "socket";
+	if (S_ISFIFO(m))
+		return "fifo";
+	if (S_ISCHR(m))
+		return "character device";
+	if (S_ISBLK(m))
+		return "block device";
+	return "special file";
+}
+
+static int snap_visit(struct walker *w, const struct walk_entry *e)
+{
+	struct arca_item_info info;
+	mode_t m = e->st->st_mode;
+
+	if (S_ISREG(m))
+		return snap_file(w, e);
+	if (S_ISDIR(m)) {
+		fill_info(&info, e->relpath, e->st, ARCA_ITEM_DIR);
+		return send_bare(w->ctx, &info);
+	}
+	if (S_ISLNK(m))
+		return snap_symlink(w, e);
+	files_host->log(ARCA_LOG_DEBUG, "files %s: %s is a %s; not stored", w->fi->root,
+			e->relpath, kind_name(m));
+	return ARCA_OK;
+}
+
+int files_snapshot(void *instance, struct arca_ctx *ctx)
+{
+	struct snap s = { 0 };
+	struct walker w = { .fi = instance, .ctx = ctx, .arg = &s };
+	int rc;
+
+	/* a stat-only pass first: cheap next to reading, and it warms the
+	 * inode cache for the real pass */
+	w.quiet = 1;
+	w.visit = count_visit;
+	rc = files_walk(&w);
+	pathbuf_free(&w.path);
+	if (rc != ARCA_OK)
+		return rc;
+	files_host->progress_total(ctx, s.bytes, s.items);
+
+	s.buf = malloc(FILES_IO_BLOCK);
+	if (!s.buf)
+		return files_host->error(ARCA_ERR_INTERNAL, "files: out of memory");
+	w.quiet = 0;
+	w.visit = snap_visit;
+	rc = files_walk(&w);
+	pathbuf_free(&w.path);
+	free(s.buf);
+	return rc;
+}
