@@ -57,15 +57,58 @@ passphrase_env = ARCA_PASSPHRASE
 EOC
 }
 
-# tree_manifest DIR: one line per entry with type, mode, size, mtime, link
-# target and content hash; identical trees give identical output.
+# tree_manifest DIR [--owner]: one line per entry below DIR (DIR itself
+# excluded), sorted by path: type (find's %y letters), mode, size (- for
+# directories, whose size depends on the filesystem), mtime to the
+# nanosecond, path, link target (- when none) and content hash (- when no
+# content); with --owner also uid:gid. Paths and targets are escaped, so
+# spaces, newlines and non-UTF-8 bytes cannot make two trees look alike.
+# Identical trees give identical output.
 tree_manifest() {
-	(cd "$1" && find . -mindepth 1 -printf '%y %m %s %T@ %l %p\n' | LC_ALL=C sort -k6 |
-	while IFS= read -r line; do
-		p=${line#* * * * * }; t=${line%% *}
-		case "$t" in f) h=$(sha256sum < "$p" | cut -c1-64);; *) h=-;; esac
-		echo "$line $h"
-	done)
+	python3 - "$1" "${2:-}" <<'PY'
+import hashlib, os, stat, sys
+
+root, owner = os.fsencode(sys.argv[1]), sys.argv[2] == "--owner"
+
+def esc(b):
+    s = b.decode("utf-8", "backslashreplace").encode("unicode_escape").decode("ascii")
+    return s.replace(" ", "\\x20")   # fields stay space-separated
+
+def kind(m):
+    for test, c in ((stat.S_ISREG, "f"), (stat.S_ISDIR, "d"), (stat.S_ISLNK, "l"),
+                    (stat.S_ISFIFO, "p"), (stat.S_ISSOCK, "s"), (stat.S_ISCHR, "c"),
+                    (stat.S_ISBLK, "b")):
+        if test(m):
+            return c
+    return "?"
+
+def fail(err):
+    raise err
+
+lines = []
+for top, dirs, files in os.walk(root, onerror=fail):
+    for name in dirs + files:
+        path = os.path.join(top, name)
+        st = os.lstat(path)
+        t = kind(st.st_mode)
+        size = "-" if t == "d" else str(st.st_size)
+        mtime = "%d.%09d" % divmod(st.st_mtime_ns, 10**9)
+        link = esc(os.readlink(path)) if t == "l" else "-"
+        digest = "-"
+        if t == "f":
+            h = hashlib.sha256()
+            with open(path, "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    h.update(block)
+            digest = h.hexdigest()
+        rel = os.path.relpath(path, root)
+        fields = [t, "%o" % stat.S_IMODE(st.st_mode), size, mtime, esc(rel), link, digest]
+        if owner:
+            fields.append("%d:%d" % (st.st_uid, st.st_gid))
+        lines.append((rel, " ".join(fields)))
+for _, line in sorted(lines):
+    print(line)
+PY
 }
 
 free_port() {
