@@ -57,6 +57,13 @@ int dir_get(void *instance, const char *name, uint64_t offset, uint64_t length,
 		rc = dir_errno(d, errno, "read", path);
 		goto out;
 	}
+	if (!S_ISREG(st.st_mode)) {
+		rc = dir_host->error(ARCA_ERR_CORRUPT,
+				     "dir %s: %s is not a regular file; something other than "
+				     "arca changed the repository",
+				     d->root, path);
+		goto out;
+	}
 	size = (uint64_t)st.st_size;
 	end = length == UINT64_MAX ? size : offset + length;
 	if (offset > size || end < offset || end > size) {

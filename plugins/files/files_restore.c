@@ -436,7 +436,8 @@ static int apply_dir_metadata(struct restore *rs)
 {
 	size_t i;
 
-	qsort(rs->dirs, rs->n_dirs, sizeof(*rs->dirs), deepest_first);
+	if (rs->n_dirs > 1)
+		qsort(rs->dirs, rs->n_dirs, sizeof(*rs->dirs), deepest_first);
 	for (i = 0; i < rs->n_dirs; i++) {
 		const struct dir_meta *m = &rs->dirs[i];
 		struct timespec ts[2] = { { 0, UTIME_OMIT }, { (time_t)m->mtime_sec, m->mtime_nsec } };

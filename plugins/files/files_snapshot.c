@@ -5,7 +5,9 @@
  * A regular file carries a fingerprint (dev:ino:size:mtime_ns:ctime_ns), so
  * the engine's metadata cache can skip reading files that did not change.
  * An entry that vanishes mid-walk is a warning (the tree is live); one that
- * cannot be read is an error, so an incomplete backup is never recorded. */
+ * cannot be read is an error, so an incomplete backup is never recorded.
+ * Hard links are stored as separate files; the engine deduplicates their
+ * content, and restore writes them as separate files. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>

@@ -60,7 +60,8 @@ static int read_names(DIR *dir, struct names *ns)
 	}
 	if (errno != 0)
 		return -1;
-	qsort(ns->v, ns->n, sizeof(*ns->v), name_cmp);
+	if (ns->n > 1)
+		qsort(ns->v, ns->n, sizeof(*ns->v), name_cmp);
 	return 0;
 }
 
@@ -99,17 +100,17 @@ static int walk_entry(struct walker *w, int dfd, const char *name)
 	struct stat st;
 	int rc, sub;
 
+	if (files_excluded(w->fi, w->path.s, name)) {
+		if (!w->quiet)
+			files_host->log(ARCA_LOG_DEBUG, "files: %s excluded", w->path.s);
+		return ARCA_OK;
+	}
 	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
 		if (errno == ENOENT) {
 			vanished(w, "disappeared");
 			return ARCA_OK;
 		}
 		return w->quiet ? ARCA_OK : walk_error(w, errno, "stat");
-	}
-	if (files_excluded(w->fi, w->path.s, name)) {
-		if (!w->quiet)
-			files_host->log(ARCA_LOG_DEBUG, "files: %s excluded", w->path.s);
-		return ARCA_OK;
 	}
 	e.st = &st;
 	if (!S_ISDIR(st.st_mode))
