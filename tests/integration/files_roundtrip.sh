@@ -108,25 +108,25 @@ json_field "$T/list.json" \
 	> /dev/null || { cat "$T/list.json" >&2; fail "list --json lacks snapshot $id1 of tree"; }
 
 step "restore --into an empty place, compare"
-arca restore tree --into "$T/out" > /dev/null || fail "restore --into"
-same_tree "$T/src.manifest" "$T/out" "restore --into"
-[ "$(du -k "$T/out/sparse" | cut -f1)" -lt 1024 ] || fail "sparse file restored dense"
+arca restore tree --into "$T/restored" > /dev/null || fail "restore --into"
+same_tree "$T/src.manifest" "$T/restored" "restore --into"
+[ "$(du -k "$T/restored/sparse" | cut -f1)" -lt 1024 ] || fail "sparse file restored dense"
 
 step "restore over a non-empty directory needs --overwrite"
-expect_fail 11 arca restore tree --into "$T/out"
+expect_fail 11 arca restore tree --into "$T/restored"
 expect_stderr "overwrite"
 expect_fail 11 arca restore tree                     # the configured path holds the tree
 expect_stderr "not empty"
 : > "$T/a-file"
 expect_fail 11 arca restore tree --into "$T/a-file"
-chmod u+w "$T/out/modes/0444"
-echo changed > "$T/out/modes/0444"
-chmod 0444 "$T/out/modes/0444"
-rm "$T/out/one"
-ln -s elsewhere "$T/out/one"                         # a symlink where a file was
-rm -f "$T/out/abs-link" && mkdir "$T/out/abs-link"   # a directory where a symlink was
-arca restore tree --into "$T/out" --overwrite > /dev/null || fail "restore --overwrite"
-same_tree "$T/src.manifest" "$T/out" "restore --overwrite"
+chmod u+w "$T/restored/modes/0444"
+echo changed > "$T/restored/modes/0444"
+chmod 0444 "$T/restored/modes/0444"
+rm "$T/restored/one"
+ln -s elsewhere "$T/restored/one"                         # a symlink where a file was
+rm -f "$T/restored/abs-link" && mkdir "$T/restored/abs-link"   # a directory where a symlink was
+arca restore tree --into "$T/restored" --overwrite > /dev/null || fail "restore --overwrite"
+same_tree "$T/src.manifest" "$T/restored" "restore --overwrite"
 
 step "verify --read-data"
 arca verify tree --read-data > /dev/null || fail "verify --read-data"
@@ -136,12 +136,15 @@ step "an unchanged second snapshot is listed and restores the same tree"
 arca --json snapshot tree > "$T/snap2.json" || fail "second snapshot"
 id2=$(json_field "$T/snap2.json" 'd[0]["id"]')
 [ "$id2" != "$id1" ] || fail "second snapshot has the first one's id"
+# the metadata cache recognised every file: (almost) nothing new was stored
+new2=$(json_field "$T/snap2.json" 'd[0]["new_bytes"]')
+[ "$new2" -lt 1048576 ] || fail "unchanged re-run stored $new2 new bytes"
 arca list --json > "$T/list.json"
 [ "$(json_field "$T/list.json" 'len([s for s in d if s["target"] == "tree"])')" -eq 2 ] ||
 	fail "list does not show two snapshots of tree"
-rm -rf "$T/out"
-arca restore tree --snapshot "$id2" --into "$T/out" > /dev/null || fail "restore of snapshot 2"
-same_tree "$T/src.manifest" "$T/out" "restore of the unchanged snapshot"
+rm -rf "$T/restored"
+arca restore tree --snapshot "$id2" --into "$T/restored" > /dev/null || fail "restore of snapshot 2"
+same_tree "$T/src.manifest" "$T/restored" "restore of the unchanged snapshot"
 
 step "a changed tree; the old snapshot still restores the old tree"
 echo "new content" > "$SRC/one"
@@ -149,13 +152,13 @@ rm "$SRC/mib"
 mkdir "$SRC/added" && echo added > "$SRC/added/file"
 src_manifest > "$T/src3.manifest"
 arca snapshot tree > /dev/null || fail "third snapshot"
-rm -rf "$T/out"
-arca restore tree --snapshot latest --into "$T/out" > /dev/null || fail "restore latest"
-same_tree "$T/src3.manifest" "$T/out" "restore of the changed tree"
-rm -rf "$T/out"
-arca restore tree --snapshot "$id1" --into "$T/out" > /dev/null || fail "restore of snapshot 1"
-same_tree "$T/src.manifest" "$T/out" "restore of the first snapshot"
-rm -rf "$T/out"
+rm -rf "$T/restored"
+arca restore tree --snapshot latest --into "$T/restored" > /dev/null || fail "restore latest"
+same_tree "$T/src3.manifest" "$T/restored" "restore of the changed tree"
+rm -rf "$T/restored"
+arca restore tree --snapshot "$id1" --into "$T/restored" > /dev/null || fail "restore of snapshot 1"
+same_tree "$T/src.manifest" "$T/restored" "restore of the first snapshot"
+rm -rf "$T/restored"
 
 step "bad requests fail with the documented codes"
 expect_fail 8 arca restore tree --snapshot 0000000000000000dead --into "$T/none"
