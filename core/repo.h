@@ -119,4 +119,16 @@ int repo_key_remove(struct repo *r, const char *key_id);
 int repo_key_list(struct repo *r, void (*cb)(void *arg, const char *id, const char *host,
 					     int64_t created, int current), void *arg);
 
+/* Retention (core/repo/retention.c): which of n snapshots (of one target)
+ * the policy keeps, e.g. "last=7, daily=30, weekly=8, monthly=12,
+ * yearly=3, within=14d". keep[i] = 1 to keep; why (optional) gets a malloc'd
+ * reason per kept snapshot ("newest, daily") and NULL for the others.
+ * Calendar buckets are UTC; the newest snapshot is always kept; an empty or
+ * NULL policy keeps all. ARCA_ERR_CONFIG for a malformed policy. */
+int retention_select(const char *policy, const struct repo_snapshot *snaps, size_t n,
+		     int64_t now, unsigned char *keep, char **why);
+/* Parse only (for config validation): counts[7] = last, hourly, daily,
+ * weekly, monthly, yearly, within seconds; -1 where absent. */
+int retention_parse(const char *policy, int64_t counts[7]);
+
 #endif

@@ -1,0 +1,121 @@
+/* crypto.c — SHA-256, HMAC, AES-256-GCM and scrypt over OpenSSL 3 libcrypto. */
+#include "repo/crypto.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/kdf.h>
+#include <openssl/rand.h>
+
+/* Fetched once: EVP_MAC_fetch and EVP_CIPHER_fetch are not free. */
+static pthread_once_t fetch_once = PTHREAD_ONCE_INIT;
+static EVP_MAC *hmac_alg;
+static EVP_CIPHER *gcm_alg;
+static EVP_MD *sha256_alg;
+
+static void fetch_algorithms(void)
+{
+	hmac_alg = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	gcm_alg = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+	sha256_alg = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+void sha256(const void *data, size_t len, unsigned char out[ID_LEN])
+{
+	pthread_once(&fetch_once, fetch_algorithms);
+	unsigned int n = ID_LEN;
+	if (!sha256_alg || !EVP_Digest(data, len, out, &n, sha256_alg, NULL))
+		abort(); /* SHA-256 cannot fail unless libcrypto is broken */
+}
+
+int hmac_sha256(const unsigned char *key, size_t keylen, const void *data, size_t len,
+		unsigned char out[ID_LEN])
+{
+	pthread_once(&fetch_once, fetch_algorithms);
+	if (!hmac_alg)
+		return -1;
+	EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(hmac_alg);
+	if (!ctx)
+		return -1;
+	char digest[] = "SHA256";
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+		OSSL_PARAM_construct_end(),
+	};
+	size_t outl = 0;
+	int ok = EVP_MAC_init(ctx, key, keylen, params) && EVP_MAC_update(ctx, data, len) &&
+		 EVP_MAC_final(ctx, out, &outl, ID_LEN) && outl == ID_LEN;
+	EVP_MAC_CTX_free(ctx);
+	return ok ? 0 : -1;
+}
+
+int chunk_id(const struct repo_keys *keys, const void *data, size_t len,
+	     unsigned char out[ID_LEN])
+{
+	if (keys->encrypted)
+		return hmac_sha256(keys->mac, KEY_LEN, data, len, out);
+	sha256(data, len, out);
+	return 0;
+}
+
+int random_bytes(void *buf, size_t n)
+{
+	return RAND_bytes(buf, (int)n) == 1 ? 0 : -1;
+}
+
+int gcm_seal_inplace(const unsigned char key[KEY_LEN], unsigned char *nonce, size_t len)
+{
+	pthread_once(&fetch_once, fetch_algorithms);
+	if (!gcm_alg || len > INT32_MAX || random_bytes(nonce, GCM_NONCE_LEN))
+		return -1;
+	unsigned char *data = nonce + GCM_NONCE_LEN;
+	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+	if (!ctx)
+		return -1;
+	int outl = 0, ok = EVP_EncryptInit_ex2(ctx, gcm_alg, key, nonce, NULL) &&
+			   EVP_EncryptUpdate(ctx, data, &outl, data, (int)len) &&
+			   EVP_EncryptFinal_ex(ctx, data + outl, &outl) &&
+			   EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, GCM_TAG_LEN, data + len);
+	EVP_CIPHER_CTX_free(ctx);
+	return ok ? 0 : -1;
+}
+
+int gcm_open(const unsigned char key[KEY_LEN], const unsigned char *nonce, size_t len,
+	     unsigned char *out)
+{
+	pthread_once(&fetch_once, fetch_algorithms);
+	if (!gcm_alg || len > INT32_MAX)
+		return -1;
+	const unsigned char *data = nonce + GCM_NONCE_LEN;
+	unsigned char tag[GCM_TAG_LEN];
+	memcpy(tag, data + len, GCM_TAG_LEN);
+	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+	if (!ctx)
+		return -1;
+	int outl = 0, ok = EVP_DecryptInit_ex2(ctx, gcm_alg, key, nonce, NULL) &&
+			   EVP_DecryptUpdate(ctx, out, &outl, data, (int)len) &&
+			   EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, GCM_TAG_LEN, tag) &&
+			   EVP_DecryptFinal_ex(ctx, out + outl, &outl) > 0;
+	EVP_CIPHER_CTX_free(ctx);
+	return ok ? 0 : -1;
+}
+
+int scrypt_derive(const char *pass, const unsigned char *salt, size_t saltlen,
+		  uint64_t n, uint64_t r, uint64_t p, unsigned char out[KEY_LEN])
+{
+	/* 128*N*r bytes of memory, plus slack; refuse absurd stored parameters. */
+	uint64_t maxmem = 1024ull * 1024 * 1024;
+	if (n < 2 || (n & (n - 1)) || r == 0 || p == 0 || r > 64 || p > 64 ||
+	    128 * n * r > maxmem / 2)
+		return -1;
+	return EVP_PBE_scrypt(pass, strlen(pass), salt, saltlen, n, r, p, maxmem, out,
+			      KEY_LEN) == 1 ? 0 : -1;
+}
+
+void secure_wipe(void *p, size_t n)
+{
+	OPENSSL_cleanse(p, n);
+}

@@ -1,0 +1,139 @@
+/* internal.h — struct repo and the helpers the repository's files share.
+ * Nothing outside core/repo includes this; the engine uses repo.h. */
+#ifndef ARCA_REPO_INTERNAL_H
+#define ARCA_REPO_INTERNAL_H
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <stdint.h>
+#include "repo.h"
+#include "repo/chunker.h"
+#include "repo/crypto.h"
+#include "repo/index.h"
+#include "util.h"
+
+#define REPO_FORMAT_VERSION 1
+#define PACK_SIZE_DEFAULT (32ull * 1024 * 1024)
+#define PACK_SIZE_MAX (1024ull * 1024 * 1024)   /* in-memory offsets are 32-bit */
+#define ZSTD_LEVEL_DEFAULT 3
+#define MAX_OBJECT_RAW (1024ull * 1024 * 1024)  /* plaintext limit of any sealed blob */
+#define INDEX_FLUSH_PACKS 64                     /* write an index every N packs */
+
+struct repo_lock_state;
+
+struct repo {
+	struct repo_dest d;
+	char *dest_name;
+	char *hostname;
+	char id[65];                /* repository id, hex */
+	struct repo_keys keys;
+	char key_id[65];            /* the key the passphrase opened ("" if plain) */
+	char *passphrase;           /* kept for nothing but key_add checks; wiped */
+	struct cdc_params cdc;
+	int zstd_level;
+	uint64_t pack_size;
+	int workers;
+	char *cache_dir;            /* state_dir/<repo id>, or NULL */
+
+	/* The chunk index, shared by the pipeline's workers. */
+	pthread_mutex_t idx_mu;
+	struct idx idx;
+	int idx_loaded;
+	int idx_stale;              /* in-memory index may name unsaved packs: reload */
+	size_t idx_bad;             /* index objects skipped as unreadable */
+	/* Packs written but not yet covered by an index object. */
+	struct pack_info *unsaved;
+	size_t n_unsaved, unsaved_cap;
+
+	struct repo_lock_state *lock;
+};
+
+/* ---- objects in the destination (dest.c) ---- */
+int dest_put(struct repo *r, const char *name, const void *data, size_t len, unsigned flags);
+/* Whole object (length UINT64_MAX) or a range, appended to out. */
+int dest_get(struct repo *r, const char *name, uint64_t off, uint64_t len, struct buf *out);
+int dest_list(struct repo *r, const char *prefix,
+	      int (*cb)(void *arg, const char *name, uint64_t size), void *arg);
+int dest_remove(struct repo *r, const char *name);
+int dest_stat(struct repo *r, const char *name, uint64_t *size);
+
+/* A list of object names with sizes (dest_list collected). */
+struct obj {
+	char *name;
+	uint64_t size;
+};
+struct obj_list {
+	struct obj *v;            /* sorted by name */
+	size_t n, cap;
+};
+int dest_list_all(struct repo *r, const char *prefix, struct obj_list *out);
+void obj_list_free(struct obj_list *l);
+
+/* Content-addressed objects: name = prefix + hex(SHA-256(bytes)). */
+void id_hex(const unsigned char id[ID_LEN], char out[65]);
+int id_parse(const char *hex, unsigned char id[ID_LEN]);
+void pack_name(const unsigned char id[ID_LEN], char out[96]);
+/* Seal `plain`, store it as prefix + hex(id); id of the stored bytes out. */
+int put_sealed_object(struct repo *r, const char *prefix, const void *plain, size_t len,
+		      unsigned char id_out[ID_LEN]);
+/* Fetch a content-addressed object (through the local cache when it has
+ * one), check that its bytes hash to its name, open it. */
+int get_sealed_object(struct repo *r, const char *name, struct buf *plain);
+/* Fetch and check the hash of a content-addressed object, no opening. */
+int get_checked_object(struct repo *r, const char *name, struct buf *raw);
+
+/* Encode arbitrary names (targets, blob names) into [a-z0-9._-]. */
+char *name_encode(const char *s);
+char *name_decode(const char *s);
+
+/* ---- local cache (cache.c) ---- */
+int cache_get(struct repo *r, const char *name, struct buf *out);  /* 0 hit, -1 miss */
+void cache_put(struct repo *r, const char *name, const void *data, size_t len);
+void cache_remove(struct repo *r, const char *name);
+/* Remove cached objects under prefix that `keep` does not list. */
+void cache_sync(struct repo *r, const char *prefix, const struct obj_list *keep);
+
+/* ---- index (repo_index.c) ---- */
+int index_load(struct repo *r);           /* loads once; reloads when stale */
+/* Write one index object for `packs` (prefix "index/"). */
+int index_write(struct repo *r, const struct pack_info *packs, size_t n);
+/* Write index objects for every unsaved pack (takes idx_mu). */
+int index_flush_unsaved(struct repo *r);
+/* Index objects that failed to load (skipped): prune refuses to run. */
+
+/* ---- packs (pack.c) ---- */
+struct pack_builder {
+	struct buf data;
+	struct pack_entry *e;
+	size_t n, cap;
+};
+void pack_builder_free(struct pack_builder *b);
+/* Append a sealed blob already in `sealed` for chunk `id` of raw length. */
+void pack_builder_add(struct pack_builder *b, const unsigned char id[ID_LEN],
+		      const void *sealed, size_t len, uint32_t raw_len);
+/* Append the sealed header + trailer; id = SHA-256 of the whole pack. */
+int pack_builder_finish(struct repo *r, struct pack_builder *b, unsigned char id[ID_LEN]);
+/* Parse the header of a pack held in memory. */
+int pack_parse(struct repo *r, const unsigned char *p, size_t len, const char *name,
+	       struct pack_entry **e, size_t *n);
+/* Read the header of a pack from the destination (tail range). */
+int pack_read_header(struct repo *r, const char *name, uint64_t size, struct pack_entry **e,
+		     size_t *n);
+/* Upload a finished pack, register it in the index and the unsaved list. */
+int pack_upload(struct repo *r, struct pack_builder *b, uint64_t *stored);
+/* Fetch, open and check one chunk (data = raw bytes). */
+int chunk_fetch(struct repo *r, const unsigned char id[ID_LEN], struct buf *data);
+
+/* ---- snapshots list (snapshot.c) ---- */
+int snapshot_read_summary(struct repo *r, const char *name, uint64_t size,
+			  struct repo_snapshot *s);
+int snapshot_resolve(struct repo *r, const char *id, char full[65]);
+
+/* ---- locks (lock.c) ---- */
+void lock_release(struct repo *r);
+int lock_held_exclusive(struct repo *r);
+
+/* Number of online CPUs (>= 1). */
+int cpu_count(void);
+
+#endif

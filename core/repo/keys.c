@@ -1,0 +1,247 @@
+/* keys.c — keys/ objects: the random master keys wrapped under a key derived
+ * from a passphrase with scrypt (FORMAT.md, "Keys"). Several passphrases
+ * may wrap the same master keys. */
+#include "repo/internal.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include "log.h"
+#include "repo/blob.h"
+#include "repo/keys.h"
+
+#define SCRYPT_N_DEFAULT (1u << 15)
+#define SCRYPT_N_TEST (1u << 10)     /* ARCA_TEST_FAST_KDF=1: tests only */
+#define SCRYPT_R 8
+#define SCRYPT_P 1
+#define SALT_LEN 32
+
+static char *hex_string(const unsigned char *p, size_t n)
+{
+	char *s = xmalloc(2 * n + 1);
+	hex_encode(p, n, s);
+	return s;
+}
+
+static int json_hex(json_t *o, const char *key, unsigned char *out, size_t n)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+	return s && strlen(s) == 2 * n && !hex_decode(s, out, n) ? 0 : -1;
+}
+
+int keys_write(struct repo *r, const char *pass, char id_out[65])
+{
+	const char *fast = getenv("ARCA_TEST_FAST_KDF");
+	uint64_t n = fast && !strcmp(fast, "1") ? SCRYPT_N_TEST : SCRYPT_N_DEFAULT;
+	unsigned char salt[SALT_LEN];
+	struct repo_keys kek = {.encrypted = 1};
+	if (random_bytes(salt, sizeof salt))
+		return err_set(ARCA_ERR_INTERNAL, "no random bytes from libcrypto");
+	if (scrypt_derive(pass, salt, sizeof salt, n, SCRYPT_R, SCRYPT_P, kek.enc))
+		return err_set(ARCA_ERR_INTERNAL, "scrypt key derivation failed in libcrypto "
+			       "(out of memory?)");
+	char *enc = hex_string(r->keys.enc, KEY_LEN), *mac = hex_string(r->keys.mac, KEY_LEN);
+	char *chk = hex_string(r->keys.chunker, KEY_LEN);
+	json_t *master = json_pack("{s:i,s:s,s:s,s:s,s:s}", "version", 1, "repository", r->id,
+				   "encrypt", enc, "mac", mac, "chunker", chk);
+	char *mtext = json_dumps(master, JSON_COMPACT);
+	json_decref(master);
+	secure_wipe(enc, strlen(enc));
+	secure_wipe(mac, strlen(mac));
+	secure_wipe(chk, strlen(chk));
+	free(enc);
+	free(mac);
+	free(chk);
+	struct buf sealed = {0};
+	int rc = blob_seal(&kek, NULL, 0, mtext, strlen(mtext), &sealed);
+	secure_wipe(mtext, strlen(mtext));
+	free(mtext);
+	secure_wipe(&kek, sizeof kek);
+	if (rc != ARCA_OK) {
+		buf_free(&sealed);
+		return rc;
+	}
+	char *salt_hex = hex_string(salt, sizeof salt), *data_hex = hex_string(sealed.data,
+									       sealed.len);
+	buf_free(&sealed);
+	json_t *doc = json_pack("{s:i,s:I,s:s,s:{s:s,s:I,s:i,s:i,s:s},s:s}", "version", 1,
+				"created", (json_int_t)now_epoch(), "host", r->hostname, "kdf",
+				"algorithm", "scrypt", "n", (json_int_t)n, "r", SCRYPT_R, "p",
+				SCRYPT_P, "salt", salt_hex, "data", data_hex);
+	free(salt_hex);
+	free(data_hex);
+	char *text = json_dumps(doc, JSON_INDENT(1) | JSON_SORT_KEYS);
+	json_decref(doc);
+	unsigned char id[ID_LEN];
+	char name[128];
+	sha256(text, strlen(text), id);
+	id_hex(id, id_out);
+	snprintf(name, sizeof name, "keys/%s", id_out);
+	rc = dest_put(r, name, text, strlen(text), ARCA_PUT_EXCLUSIVE);
+	free(text);
+	return rc;
+}
+
+/* Try one key object. ARCA_OK (keys filled), ARCA_ERR_AUTH (does not open
+ * with this passphrase or belongs to another repository), or an error. */
+static int key_try(struct repo *r, const char *name, const char *pass, struct repo_keys *out,
+		   json_t **doc_out)
+{
+	struct buf raw = {0};
+	int rc = dest_get(r, name, 0, UINT64_MAX, &raw);
+	if (rc != ARCA_OK)
+		return rc;
+	json_error_t jerr;
+	json_t *doc = json_loadb((const char *)raw.data, raw.len, 0, &jerr);
+	buf_free(&raw);
+	json_t *kdf = json_object_get(doc, "kdf");
+	const char *alg = json_string_value(json_object_get(kdf, "algorithm"));
+	const char *data = json_string_value(json_object_get(doc, "data"));
+	unsigned char salt[SALT_LEN];
+	if (!doc || !alg || strcmp(alg, "scrypt") || !data || strlen(data) % 2 ||
+	    json_hex(kdf, "salt", salt, sizeof salt)) {
+		json_decref(doc);
+		log_warn("destination %s: key %s is not a valid key object (skipped)",
+			 r->dest_name, name);
+		return ARCA_ERR_AUTH;
+	}
+	struct repo_keys kek = {.encrypted = 1};
+	json_int_t n = json_integer_value(json_object_get(kdf, "n"));
+	json_int_t kr = json_integer_value(json_object_get(kdf, "r"));
+	json_int_t kp = json_integer_value(json_object_get(kdf, "p"));
+	if (n <= 0 || kr <= 0 || kp <= 0 ||
+	    scrypt_derive(pass, salt, sizeof salt, (uint64_t)n, (uint64_t)kr, (uint64_t)kp,
+			  kek.enc)) {
+		json_decref(doc);
+		log_warn("destination %s: key %s has unusable scrypt parameters (skipped)",
+			 r->dest_name, name);
+		return ARCA_ERR_AUTH;
+	}
+	size_t slen = strlen(data) / 2;
+	unsigned char *sealed = xmalloc(slen + 1);
+	struct buf plain = {0};
+	rc = hex_decode(data, sealed, slen) ? ARCA_ERR_CORRUPT
+		: blob_open(&kek, sealed, slen, 65536, &plain, name);
+	secure_wipe(&kek, sizeof kek);
+	free(sealed);
+	json_t *m = rc == ARCA_OK ? json_loadb((const char *)plain.data, plain.len, 0, &jerr) : NULL;
+	if (plain.data)
+		secure_wipe(plain.data, plain.len);
+	buf_free(&plain);
+	const char *repo_id = json_string_value(json_object_get(m, "repository"));
+	out->encrypted = 1;
+	rc = m && repo_id && !strcmp(repo_id, r->id) && !json_hex(m, "encrypt", out->enc, KEY_LEN) &&
+	     !json_hex(m, "mac", out->mac, KEY_LEN) &&
+	     !json_hex(m, "chunker", out->chunker, KEY_LEN) ? ARCA_OK : ARCA_ERR_AUTH;
+	json_decref(m);
+	if (rc == ARCA_OK && doc_out)
+		*doc_out = doc;
+	else
+		json_decref(doc);
+	return rc;
+}
+
+int keys_unlock(struct repo *r, const char *pass)
+{
+	struct obj_list l;
+	int rc = dest_list_all(r, "keys/", &l);
+	if (rc != ARCA_OK)
+		return rc;
+	if (!l.n) {
+		obj_list_free(&l);
+		return err_set(ARCA_ERR_CORRUPT, "destination %s: the repository is encrypted but "
+			       "holds no key in keys/ (damaged repository)", r->dest_name);
+	}
+	for (size_t i = 0; i < l.n; i++) {
+		rc = key_try(r, l.v[i].name, pass, &r->keys, NULL);
+		if (rc == ARCA_OK) {
+			snprintf(r->key_id, sizeof r->key_id, "%s", l.v[i].name + 5);
+			obj_list_free(&l);
+			return ARCA_OK;
+		}
+		if (rc != ARCA_ERR_AUTH) {
+			obj_list_free(&l);
+			return rc;
+		}
+	}
+	obj_list_free(&l);
+	return err_set(ARCA_ERR_AUTH, "wrong passphrase for repository in destination %s (no "
+		       "key in keys/ opens with it); check passphrase_file or ARCA_PASSPHRASE",
+		       r->dest_name);
+}
+
+int repo_key_add(struct repo *r, const char *new_passphrase, char *key_id_out)
+{
+	if (!r->keys.encrypted)
+		return err_set(ARCA_ERR_UNSUPPORTED, "destination %s: the repository is not "
+			       "encrypted (encryption = none): it has no keys", r->dest_name);
+	if (!new_passphrase || !*new_passphrase)
+		return err_set(ARCA_ERR_CONFIG, "the new passphrase is empty");
+	char id[65];
+	int rc = keys_write(r, new_passphrase, id);
+	if (rc == ARCA_OK && key_id_out)
+		memcpy(key_id_out, id, 65);
+	return rc;
+}
+
+int repo_key_remove(struct repo *r, const char *key_id)
+{
+	if (!r->keys.encrypted)
+		return err_set(ARCA_ERR_UNSUPPORTED, "destination %s: the repository is not "
+			       "encrypted: it has no keys", r->dest_name);
+	struct obj_list l;
+	int rc = dest_list_all(r, "keys/", &l);
+	if (rc != ARCA_OK)
+		return rc;
+	const char *match = NULL;
+	size_t matches = 0;
+	for (size_t i = 0; i < l.n; i++)
+		if (key_id && *key_id && str_starts(l.v[i].name + 5, key_id)) {
+			match = l.v[i].name;
+			matches++;
+		}
+	if (matches != 1) {
+		obj_list_free(&l);
+		return err_set(matches ? ARCA_ERR_CONFIG : ARCA_ERR_NOT_FOUND,
+			       "destination %s: key id '%s' %s; see arca key list", r->dest_name,
+			       key_id ? key_id : "", matches ? "is ambiguous" : "does not exist");
+	}
+	if (!strcmp(match + 5, r->key_id)) {
+		obj_list_free(&l);
+		return err_set(ARCA_ERR_EXISTS, "destination %s: refusing to remove key %s: it is "
+			       "the key this passphrase opened; open with another key's "
+			       "passphrase to remove it", r->dest_name, r->key_id);
+	}
+	char *name = xstrdup(match);
+	obj_list_free(&l);
+	rc = dest_remove(r, name);
+	free(name);
+	return rc;
+}
+
+int repo_key_list(struct repo *r, void (*cb)(void *arg, const char *id, const char *host,
+					     int64_t created, int current), void *arg)
+{
+	if (!r->keys.encrypted)
+		return ARCA_OK;
+	struct obj_list l;
+	int rc = dest_list_all(r, "keys/", &l);
+	if (rc != ARCA_OK)
+		return rc;
+	struct buf raw = {0};
+	for (size_t i = 0; i < l.n && rc == ARCA_OK; i++) {
+		raw.len = 0;
+		rc = dest_get(r, l.v[i].name, 0, UINT64_MAX, &raw);
+		if (rc != ARCA_OK)
+			break;
+		json_t *doc = json_loadb((const char *)raw.data, raw.len, 0, NULL);
+		const char *host = json_string_value(json_object_get(doc, "host"));
+		json_int_t created = json_integer_value(json_object_get(doc, "created"));
+		const char *id = l.v[i].name + 5;
+		cb(arg, id, host ? host : "?", (int64_t)created, !strcmp(id, r->key_id));
+		json_decref(doc);
+	}
+	buf_free(&raw);
+	obj_list_free(&l);
+	return rc;
+}

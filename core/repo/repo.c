@@ -1,0 +1,250 @@
+/* repo.c — creating and opening a repository: the `config` object
+ * (FORMAT.md, "Config"), keys, and the struct repo lifecycle. */
+#include "repo/internal.h"
+
+#include <jansson.h>
+#include <string.h>
+#include <unistd.h>
+#include "log.h"
+#include "repo/keys.h"
+
+static char *default_hostname(const struct repo_params *p)
+{
+	if (p && p->hostname && *p->hostname)
+		return xstrdup(p->hostname);
+	char h[256];
+	if (gethostname(h, sizeof h))
+		return xstrdup("localhost");
+	h[sizeof h - 1] = 0;
+	return xstrdup(h);
+}
+
+static struct repo *repo_new(const struct repo_dest *d, const struct repo_params *p)
+{
+	struct repo *r = xcalloc(1, sizeof *r);
+	r->dest_name = xstrdup(d->name ? d->name : "?");
+	r->d = *d;
+	r->d.name = r->dest_name;
+	r->hostname = default_hostname(p);
+	r->zstd_level = p && p->zstd_level ? p->zstd_level : ZSTD_LEVEL_DEFAULT;
+	r->pack_size = p && p->pack_size ? p->pack_size : PACK_SIZE_DEFAULT;
+	r->workers = p && p->workers > 0 ? p->workers : cpu_count();
+	r->cdc = (struct cdc_params){CDC_MIN_DEFAULT, CDC_AVG_DEFAULT, CDC_MAX_DEFAULT};
+	pthread_mutex_init(&r->idx_mu, NULL);
+	return r;
+}
+
+static int check_params(const struct repo_params *p)
+{
+	if (p->zstd_level < 0 || p->zstd_level > 22)
+		return err_set(ARCA_ERR_CONFIG, "zstd level %d is out of range (1..22)",
+			       p->zstd_level);
+	if (p->pack_size && (p->pack_size < 1024 * 1024 || p->pack_size > PACK_SIZE_MAX))
+		return err_set(ARCA_ERR_CONFIG, "pack size %llu is out of range (1 MiB..1 GiB)",
+			       (unsigned long long)p->pack_size);
+	return ARCA_OK;
+}
+
+static char *config_text(const struct repo *r)
+{
+	json_t *c = json_pack("{s:i,s:s,s:s,s:s,s:{s:s,s:i,s:i,s:i},s:s,s:i,s:I,s:I}",
+			      "version", REPO_FORMAT_VERSION, "id", r->id,
+			      "encryption", r->keys.encrypted ? "aes-256-gcm" : "none",
+			      "chunk_id", r->keys.encrypted ? "hmac-sha256" : "sha256",
+			      "chunker", "algorithm", "fastcdc", "min", (int)r->cdc.min,
+			      "avg", (int)r->cdc.avg, "max", (int)r->cdc.max,
+			      "compression", "zstd", "zstd_level", r->zstd_level,
+			      "pack_size", (json_int_t)r->pack_size,
+			      "created", (json_int_t)now_epoch());
+	char *s = json_dumps(c, JSON_INDENT(1) | JSON_SORT_KEYS);
+	json_decref(c);
+	return s;
+}
+
+int repo_init(const struct repo_dest *d, const struct repo_params *p)
+{
+	int rc = check_params(p);
+	if (rc != ARCA_OK)
+		return rc;
+	uint64_t size;
+	struct repo *r = repo_new(d, p);
+	rc = dest_stat(r, "config", &size);
+	if (rc == ARCA_OK) {
+		rc = err_set(ARCA_ERR_EXISTS, "destination %s already holds a repository (object "
+			     "'config' exists); refusing to touch it", r->dest_name);
+		goto out;
+	}
+	if (rc != ARCA_ERR_NOT_FOUND)
+		goto out;
+	if (p->encrypt && (!p->passphrase || !*p->passphrase)) {
+		rc = err_set(ARCA_ERR_CONFIG, "destination %s: an encrypted repository needs a "
+			     "passphrase: set passphrase_file (or ARCA_PASSPHRASE), or write "
+			     "encryption = none to opt out", r->dest_name);
+		goto out;
+	}
+	unsigned char rid[ID_LEN];
+	if (random_bytes(rid, sizeof rid) ||
+	    (p->encrypt && (random_bytes(r->keys.enc, KEY_LEN) ||
+			    random_bytes(r->keys.mac, KEY_LEN) ||
+			    random_bytes(r->keys.chunker, KEY_LEN)))) {
+		rc = err_set(ARCA_ERR_INTERNAL, "no random bytes from libcrypto");
+		goto out;
+	}
+	id_hex(rid, r->id);
+	r->keys.encrypted = p->encrypt ? 1 : 0;
+	/* Keys first, config last: `config` is what makes it a repository, so
+	 * an interrupted init leaves nothing that opens. */
+	if (p->encrypt) {
+		char kid[65];
+		rc = keys_write(r, p->passphrase, kid);
+		if (rc != ARCA_OK)
+			goto out;
+	}
+	char *text = config_text(r);
+	rc = dest_put(r, "config", text, strlen(text), ARCA_PUT_EXCLUSIVE);
+	free(text);
+	if (rc == ARCA_ERR_EXISTS)
+		rc = err_set(ARCA_ERR_EXISTS, "destination %s: another arca initialised a repository"
+			     " here at the same time; refusing to touch it", r->dest_name);
+out:
+	repo_close(r);
+	return rc;
+}
+
+static int parse_config(struct repo *r, const struct repo_params *p, const unsigned char *data,
+			size_t len)
+{
+	json_error_t jerr;
+	json_t *c = json_loadb((const char *)data, len, 0, &jerr);
+	if (!c)
+		return err_set(ARCA_ERR_CORRUPT, "destination %s: object config is not valid JSON "
+			       "(line %d: %s)", r->dest_name, jerr.line, jerr.text);
+	int rc = ARCA_OK;
+	json_int_t version = json_integer_value(json_object_get(c, "version"));
+	const char *id = json_string_value(json_object_get(c, "id"));
+	const char *enc = json_string_value(json_object_get(c, "encryption"));
+	json_t *ch = json_object_get(c, "chunker");
+	unsigned char rid[ID_LEN];
+	if (version != REPO_FORMAT_VERSION) {
+		rc = err_set(version > REPO_FORMAT_VERSION ? ARCA_ERR_UNSUPPORTED : ARCA_ERR_CORRUPT,
+			     "destination %s: repository format version %lld is not supported by "
+			     "this arca (it reads version %d)%s", r->dest_name, (long long)version,
+			     REPO_FORMAT_VERSION, version > REPO_FORMAT_VERSION ?
+			     "; upgrade arca" : "");
+		goto out;
+	}
+	if (!id || id_parse(id, rid) || !enc || (strcmp(enc, "none") &&
+						  strcmp(enc, "aes-256-gcm"))) {
+		rc = err_set(ARCA_ERR_CORRUPT, "destination %s: object config lacks a valid id or "
+			     "encryption", r->dest_name);
+		goto out;
+	}
+	snprintf(r->id, sizeof r->id, "%s", id);
+	r->keys.encrypted = strcmp(enc, "none") != 0;
+	r->cdc.min = (uint32_t)json_integer_value(json_object_get(ch, "min"));
+	r->cdc.avg = (uint32_t)json_integer_value(json_object_get(ch, "avg"));
+	r->cdc.max = (uint32_t)json_integer_value(json_object_get(ch, "max"));
+	const char *alg = json_string_value(json_object_get(ch, "algorithm"));
+	if (!alg || strcmp(alg, "fastcdc") || cdc_params_valid(&r->cdc)) {
+		rc = err_set(ARCA_ERR_CORRUPT, "destination %s: object config has invalid chunker "
+			     "parameters", r->dest_name);
+		goto out;
+	}
+	/* The repository's defaults apply unless this run overrides them. */
+	json_int_t level = json_integer_value(json_object_get(c, "zstd_level"));
+	json_int_t psize = json_integer_value(json_object_get(c, "pack_size"));
+	if (!p->zstd_level && level >= 1 && level <= 22)
+		r->zstd_level = (int)level;
+	if (!p->pack_size && psize >= 1024 * 1024 && (uint64_t)psize <= PACK_SIZE_MAX)
+		r->pack_size = (uint64_t)psize;
+out:
+	json_decref(c);
+	return rc;
+}
+
+static int no_keys_cb(void *arg, const char *name, uint64_t size)
+{
+	(void)name;
+	(void)size;
+	*(int *)arg = 1;
+	return 1;
+}
+
+int repo_open(const struct repo_dest *d, const struct repo_params *p, struct repo **out)
+{
+	*out = NULL;
+	int rc = check_params(p);
+	if (rc != ARCA_OK)
+		return rc;
+	struct repo *r = repo_new(d, p);
+	struct buf cfg = {0};
+	rc = dest_get(r, "config", 0, UINT64_MAX, &cfg);
+	if (rc == ARCA_ERR_NOT_FOUND) {
+		rc = err_set(ARCA_ERR_NOT_FOUND, "destination %s holds no repository (no object "
+			     "'config'); create one with arca init", r->dest_name);
+		goto fail;
+	}
+	if (rc != ARCA_OK)
+		goto fail;
+	rc = parse_config(r, p, cfg.data, cfg.len);
+	if (rc != ARCA_OK)
+		goto fail;
+	if (r->keys.encrypted) {
+		if (!p->passphrase || !*p->passphrase) {
+			rc = err_set(ARCA_ERR_AUTH, "destination %s: the repository is encrypted and "
+				     "no passphrase was given: set passphrase_file or ARCA_PASSPHRASE",
+				     r->dest_name);
+			goto fail;
+		}
+		rc = keys_unlock(r, p->passphrase);
+		if (rc != ARCA_OK)
+			goto fail;
+	} else {
+		/* A config claiming "none" next to keys is a downgrade attempt or damage. */
+		int has_keys = 0;
+		rc = r->d.ops->list(r->d.inst, "keys/", no_keys_cb, &has_keys);
+		if (rc != ARCA_OK && rc != 1)
+			goto fail;
+		rc = ARCA_OK;
+		if (has_keys) {
+			rc = err_set(ARCA_ERR_CORRUPT, "destination %s: config says the repository is "
+				     "not encrypted but keys/ holds keys: config was altered or "
+				     "damaged; refusing to write unencrypted data", r->dest_name);
+			goto fail;
+		}
+	}
+	if (p->state_dir && *p->state_dir)
+		r->cache_dir = xasprintf("%s/%s", p->state_dir, r->id);
+	buf_free(&cfg);
+	*out = r;
+	return ARCA_OK;
+fail:
+	buf_free(&cfg);
+	repo_close(r);
+	return rc;
+}
+
+void repo_close(struct repo *r)
+{
+	if (!r)
+		return;
+	lock_release(r);
+	secure_wipe(&r->keys, sizeof r->keys);
+	idx_free(&r->idx);
+	pack_info_free(r->unsaved, r->n_unsaved);
+	pthread_mutex_destroy(&r->idx_mu);
+	free(r->cache_dir);
+	free(r->hostname);
+	free(r->dest_name);
+	free(r->passphrase);
+	free(r);
+}
+
+void repo_snapshot_clear(struct repo_snapshot *s)
+{
+	free(s->target);
+	free(s->driver);
+	free(s->host);
+	free(s->recovery_point);
+	memset(s, 0, sizeof *s);
+}

@@ -1,0 +1,96 @@
+/* repo_index.c — loading the chunk index from the destination's index/
+ * objects and writing new ones. */
+#include "repo/internal.h"
+
+#include <string.h>
+#include "log.h"
+
+#define INDEX_OBJECT_MAX_ENTRIES 262144   /* ~12 MiB of plaintext per object */
+
+int index_load(struct repo *r)
+{
+	if (r->idx_loaded && !r->idx_stale)
+		return ARCA_OK;
+	struct obj_list l;
+	int rc = dest_list_all(r, "index/", &l);
+	if (rc != ARCA_OK)
+		return rc;
+	struct idx fresh = {0};
+	size_t bad = 0;
+	struct buf plain = {0};
+	for (size_t i = 0; i < l.n; i++) {
+		struct pack_info *packs;
+		size_t np;
+		rc = get_sealed_object(r, l.v[i].name, &plain);
+		if (rc == ARCA_OK)
+			rc = idx_decode(plain.data, plain.len, l.v[i].name, &packs, &np);
+		if (rc == ARCA_ERR_CORRUPT) {
+			/* Chunks it lists will be stored again; verify names it. */
+			log_warn("%s (skipped; run arca verify)", err_msg());
+			bad++;
+			continue;
+		}
+		if (rc != ARCA_OK) {
+			idx_free(&fresh);
+			buf_free(&plain);
+			obj_list_free(&l);
+			return rc;
+		}
+		idx_add_packs(&fresh, packs, np);
+		pack_info_free(packs, np);
+	}
+	buf_free(&plain);
+	cache_sync(r, "index/", &l);
+	obj_list_free(&l);
+	pthread_mutex_lock(&r->idx_mu);
+	idx_free(&r->idx);
+	r->idx = fresh;
+	r->idx_loaded = 1;
+	r->idx_stale = 0;
+	r->idx_bad = bad;
+	pack_info_free(r->unsaved, r->n_unsaved);
+	r->unsaved = NULL;
+	r->n_unsaved = r->unsaved_cap = 0;
+	pthread_mutex_unlock(&r->idx_mu);
+	return ARCA_OK;
+}
+
+int index_write(struct repo *r, const struct pack_info *packs, size_t n)
+{
+	size_t start = 0;
+	while (start < n) {
+		size_t end = start, entries = 0;
+		while (end < n && (end == start || entries + packs[end].n <= INDEX_OBJECT_MAX_ENTRIES))
+			entries += packs[end++].n;
+		struct buf plain = {0};
+		unsigned char id[ID_LEN];
+		idx_encode(packs + start, end - start, &plain);
+		int rc = put_sealed_object(r, "index/", plain.data, plain.len, id);
+		buf_free(&plain);
+		if (rc != ARCA_OK)
+			return rc;
+		start = end;
+	}
+	return ARCA_OK;
+}
+
+int index_flush_unsaved(struct repo *r)
+{
+	pthread_mutex_lock(&r->idx_mu);
+	struct pack_info *packs = r->unsaved;
+	size_t n = r->n_unsaved;
+	r->unsaved = NULL;
+	r->n_unsaved = r->unsaved_cap = 0;
+	pthread_mutex_unlock(&r->idx_mu);
+	if (!n)
+		return ARCA_OK;
+	int rc = index_write(r, packs, n);
+	if (rc != ARCA_OK) {
+		/* Those packs are in memory but in no index object: forget them. */
+		pthread_mutex_lock(&r->idx_mu);
+		r->idx_stale = 1;
+		pthread_mutex_unlock(&r->idx_mu);
+	}
+	pack_info_free(packs, n);
+	return rc;
+}

@@ -1,0 +1,87 @@
+/* scan.c — strict load of all index objects plus the pack listing. */
+#include "repo/scan.h"
+
+#include <string.h>
+#include "log.h"
+
+int scan_load(struct repo *r, struct scan *s, void (*report)(void *arg, const char *msg),
+	      void *arg)
+{
+	memset(s, 0, sizeof *s);
+	int rc = dest_list_all(r, "index/", &s->index_objs);
+	if (rc == ARCA_OK)
+		rc = dest_list_all(r, "packs/", &s->packs);
+	if (rc != ARCA_OK)
+		return rc;
+	s->index_ok = xcalloc(s->index_objs.n + 1, 1);
+	struct buf plain = {0};
+	for (size_t i = 0; i < s->index_objs.n; i++) {
+		struct pack_info *packs;
+		size_t np;
+		const char *name = s->index_objs.v[i].name;
+		rc = get_sealed_object(r, name, &plain);
+		if (rc == ARCA_OK)
+			rc = idx_decode(plain.data, plain.len, name, &packs, &np);
+		if (rc == ARCA_ERR_CORRUPT) {
+			s->index_bad++;
+			if (report)
+				report(arg, err_msg());
+			continue;
+		}
+		if (rc != ARCA_OK) {
+			buf_free(&plain);
+			return rc;
+		}
+		idx_add_packs(&s->idx, packs, np);
+		pack_info_free(packs, np);
+		s->index_ok[i] = 1;
+	}
+	buf_free(&plain);
+	/* Bucket slots by pack (counting sort). */
+	size_t np = s->idx.npacks;
+	s->slot_start = xcalloc(np + 2, sizeof *s->slot_start);
+	s->slot_list = xmalloc((s->idx.n + 1) * sizeof *s->slot_list);
+	for (size_t i = 0; i < s->idx.cap; i++)
+		if (s->idx.slots[i].pack != PACK_NONE)
+			s->slot_start[s->idx.slots[i].pack + 1]++;
+	for (size_t p = 1; p <= np + 1; p++)
+		s->slot_start[p] += s->slot_start[p - 1];
+	size_t *fill = xmalloc((np + 2) * sizeof *fill);
+	memcpy(fill, s->slot_start, (np + 2) * sizeof *fill);
+	for (size_t i = 0; i < s->idx.cap; i++)
+		if (s->idx.slots[i].pack != PACK_NONE)
+			s->slot_list[fill[s->idx.slots[i].pack]++] = i;
+	free(fill);
+	return ARCA_OK;
+}
+
+void scan_free(struct scan *s)
+{
+	idx_free(&s->idx);
+	obj_list_free(&s->index_objs);
+	obj_list_free(&s->packs);
+	free(s->index_ok);
+	free(s->slot_start);
+	free(s->slot_list);
+	memset(s, 0, sizeof *s);
+}
+
+static int cmp_obj_key(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct obj *)elem)->name);
+}
+
+int64_t scan_pack_size(const struct scan *s, const unsigned char id[ID_LEN])
+{
+	char name[96];
+	pack_name(id, name);
+	const struct obj *o = bsearch(name, s->packs.v, s->packs.n, sizeof *s->packs.v,
+				      cmp_obj_key);
+	return o ? (int64_t)o->size : -1;
+}
+
+size_t scan_slot(const struct scan *s, const unsigned char id[ID_LEN])
+{
+	struct idx_slot *sl = idx_find(&s->idx, id);
+	return sl ? (size_t)(sl - s->idx.slots) : (size_t)-1;
+}

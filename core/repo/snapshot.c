@@ -1,0 +1,396 @@
+/* snapshot.c — manifest object codec and snapshot listing. */
+#include "repo/snapshot.h"
+
+#include <string.h>
+#include "log.h"
+#include "repo/blob.h"
+
+#define SNAP_TRAILER_MAGIC "ASN1"
+#define SNAP_TRAILER_LEN 8
+
+void mw_free(struct manifest_writer *m)
+{
+	buf_free(&m->obj);
+	json_decref(m->items);
+	memset(m, 0, sizeof *m);
+}
+
+/* Append one frame: u32 LE sealed length, then the sealed JSON. */
+static int put_frame(struct repo *r, struct buf *obj, json_t *doc, size_t *sealed_len)
+{
+	char *text = json_dumps(doc, JSON_COMPACT);
+	if (!text)
+		return err_set(ARCA_ERR_INTERNAL, "cannot encode a manifest frame (out of memory?)");
+	size_t at = obj->len;
+	unsigned char len4[4] = {0};
+	buf_append(obj, len4, 4);
+	int rc = blob_seal(&r->keys, NULL, r->zstd_level, text, strlen(text), obj);
+	free(text);
+	if (rc != ARCA_OK)
+		return rc;
+	*sealed_len = obj->len - at - 4;
+	put_le32(obj->data + at, (uint32_t)*sealed_len);
+	return ARCA_OK;
+}
+
+static int flush_frame(struct repo *r, struct manifest_writer *m)
+{
+	if (!m->items || !json_array_size(m->items))
+		return ARCA_OK;
+	json_t *f = json_pack("{s:I,s:O}", "seq", (json_int_t)m->frames, "items", m->items);
+	size_t sl;
+	int rc = put_frame(r, &m->obj, f, &sl);
+	json_decref(f);
+	json_array_clear(m->items);
+	m->frame_bytes = 0;
+	if (rc == ARCA_OK)
+		m->frames++;
+	return rc;
+}
+
+int mw_add_item(struct repo *r, struct manifest_writer *m, json_t *item, size_t approx)
+{
+	if (!m->items)
+		m->items = json_array();
+	json_array_append_new(m->items, item);
+	m->frame_bytes += approx;
+	if (json_array_size(m->items) >= FRAME_MAX_ITEMS || m->frame_bytes >= FRAME_MAX_BYTES)
+		return flush_frame(r, m);
+	return ARCA_OK;
+}
+
+int mw_finish(struct repo *r, struct manifest_writer *m, json_t *summary,
+	      unsigned char id[ID_LEN])
+{
+	int rc = flush_frame(r, m);
+	if (rc != ARCA_OK) {
+		json_decref(summary);
+		return rc;
+	}
+	json_object_set_new(summary, "frames", json_integer(m->frames));
+	size_t sl;
+	rc = put_frame(r, &m->obj, summary, &sl);
+	json_decref(summary);
+	if (rc != ARCA_OK)
+		return rc;
+	unsigned char trailer[SNAP_TRAILER_LEN];
+	put_le32(trailer, (uint32_t)sl);
+	memcpy(trailer + 4, SNAP_TRAILER_MAGIC, 4);
+	buf_append(&m->obj, trailer, sizeof trailer);
+	char hex[65], name[128];
+	sha256(m->obj.data, m->obj.len, id);
+	id_hex(id, hex);
+	snprintf(name, sizeof name, "snapshots/%s", hex);
+	rc = dest_put(r, name, m->obj.data, m->obj.len, 0);
+	if (rc == ARCA_OK)
+		cache_put(r, name, m->obj.data, m->obj.len);
+	return rc;
+}
+
+/* Locate and open the summary in the last `len` bytes of a manifest. */
+static int open_summary(struct repo *r, const char *name, const unsigned char *tail, size_t len,
+			json_t **out, size_t *need)
+{
+	*need = 0;
+	if (len < SNAP_TRAILER_LEN || memcmp(tail + len - 4, SNAP_TRAILER_MAGIC, 4))
+		return err_set(ARCA_ERR_CORRUPT, "destination %s: snapshot %s is corrupt: no "
+			       "trailer at its end (truncated or damaged)", r->dest_name, name);
+	uint32_t sl = get_le32(tail + len - SNAP_TRAILER_LEN);
+	if ((size_t)sl + 4 + SNAP_TRAILER_LEN > len) {
+		*need = (size_t)sl + 4 + SNAP_TRAILER_LEN;
+		return ARCA_OK;
+	}
+	const unsigned char *frame = tail + len - SNAP_TRAILER_LEN - sl;
+	if (get_le32(frame - 4) != sl)
+		return err_set(ARCA_ERR_CORRUPT, "destination %s: snapshot %s is corrupt: summary "
+			       "frame length disagrees with the trailer", r->dest_name, name);
+	char what[256];
+	snprintf(what, sizeof what, "destination %s: summary of snapshot %s", r->dest_name, name);
+	struct buf plain = {0};
+	int rc = blob_open(&r->keys, frame, sl, FRAME_MAX_BYTES * 4, &plain, what);
+	if (rc != ARCA_OK)
+		return rc;
+	json_error_t jerr;
+	*out = json_loadb((const char *)plain.data, plain.len, 0, &jerr);
+	buf_free(&plain);
+	if (!*out || !json_is_object(*out)) {
+		json_decref(*out);
+		*out = NULL;
+		return err_set(ARCA_ERR_CORRUPT, "%s is corrupt: not a JSON object", what);
+	}
+	return ARCA_OK;
+}
+
+int summary_to_snapshot(json_t *s, const char *id, struct repo_snapshot *out)
+{
+	memset(out, 0, sizeof *out);
+	const char *target = json_string_value(json_object_get(s, "target"));
+	if (!target)
+		return err_set(ARCA_ERR_CORRUPT, "snapshot %s is corrupt: its summary names no "
+			       "target", id);
+	snprintf(out->id, sizeof out->id, "%s", id);
+	const char *v;
+	out->target = xstrdup(target);
+	out->driver = xstrdup((v = json_string_value(json_object_get(s, "driver"))) ? v : "");
+	out->host = xstrdup((v = json_string_value(json_object_get(s, "host"))) ? v : "");
+	v = json_string_value(json_object_get(s, "recovery_point"));
+	out->recovery_point = v ? xstrdup(v) : NULL;
+	out->time = json_integer_value(json_object_get(s, "time"));
+	out->items = (uint64_t)json_integer_value(json_object_get(s, "items"));
+	out->bytes = (uint64_t)json_integer_value(json_object_get(s, "bytes"));
+	out->new_bytes = (uint64_t)json_integer_value(json_object_get(s, "new_bytes"));
+	return ARCA_OK;
+}
+
+int snapshot_read_summary(struct repo *r, const char *name, uint64_t size,
+			  struct repo_snapshot *s)
+{
+	size_t want = size < 65536 ? (size_t)size : 65536;
+	const char *id = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
+	for (int attempt = 0; attempt < 2; attempt++) {
+		struct buf tail = {0};
+		int rc = dest_get(r, name, size - want, want, &tail);
+		json_t *sum = NULL;
+		size_t need = 0;
+		if (rc == ARCA_OK)
+			rc = open_summary(r, id, tail.data, tail.len, &sum, &need);
+		buf_free(&tail);
+		if (rc != ARCA_OK)
+			return rc;
+		if (!need || need > size) {
+			if (need > size)
+				return err_set(ARCA_ERR_CORRUPT, "destination %s: snapshot %s is "
+					       "corrupt: summary larger than the object", r->dest_name,
+					       id);
+			rc = summary_to_snapshot(sum, id, s);
+			json_decref(sum);
+			return rc;
+		}
+		want = need;
+	}
+	return err_set(ARCA_ERR_CORRUPT, "snapshot %s is corrupt: unreadable summary", id);
+}
+
+int manifest_load(struct repo *r, const char *id, struct manifest *m)
+{
+	memset(m, 0, sizeof *m);
+	snprintf(m->id, sizeof m->id, "%s", id);
+	char name[128];
+	snprintf(name, sizeof name, "snapshots/%s", id);
+	int rc = get_checked_object(r, name, &m->obj);
+	if (rc != ARCA_OK)
+		return rc;
+	size_t need;
+	rc = open_summary(r, id, m->obj.data, m->obj.len, &m->summary, &need);
+	if (rc == ARCA_OK && need)
+		rc = err_set(ARCA_ERR_CORRUPT, "snapshot %s is corrupt: summary larger than the "
+			     "object", id);
+	if (rc != ARCA_OK)
+		return rc;
+	json_int_t frames = json_integer_value(json_object_get(m->summary, "frames"));
+	size_t end = m->obj.len - SNAP_TRAILER_LEN - get_le32(m->obj.data + m->obj.len -
+							      SNAP_TRAILER_LEN) - 4;
+	if (frames < 0 || (uint64_t)frames > end / 5)
+		return err_set(ARCA_ERR_CORRUPT, "snapshot %s is corrupt: bad frame count", id);
+	m->frames = (uint32_t)frames;
+	m->frame_off = xmalloc((m->frames + 1) * sizeof *m->frame_off);
+	m->frame_len = xmalloc((m->frames + 1) * sizeof *m->frame_len);
+	size_t off = 0;
+	for (uint32_t i = 0; i < m->frames; i++) {
+		if (end - off < 4)
+			goto bad;
+		uint32_t fl = get_le32(m->obj.data + off);
+		if (fl > end - off - 4)
+			goto bad;
+		m->frame_off[i] = off + 4;
+		m->frame_len[i] = fl;
+		off += 4 + (size_t)fl;
+	}
+	if (off != end)
+		goto bad;
+	return ARCA_OK;
+bad:
+	return err_set(ARCA_ERR_CORRUPT, "snapshot %s is corrupt: its item frames do not add up",
+		       id);
+}
+
+int manifest_frame(struct repo *r, struct manifest *m, uint32_t i, json_t **items)
+{
+	char what[200];
+	snprintf(what, sizeof what, "destination %s: frame %u of snapshot %s", r->dest_name, i,
+		 m->id);
+	struct buf plain = {0};
+	int rc = blob_open(&r->keys, m->obj.data + m->frame_off[i], m->frame_len[i],
+			   FRAME_MAX_BYTES * 16, &plain, what);
+	if (rc != ARCA_OK)
+		return rc;
+	json_error_t jerr;
+	json_t *f = json_loadb((const char *)plain.data, plain.len, 0, &jerr);
+	buf_free(&plain);
+	json_t *arr = json_object_get(f, "items");
+	if (!f || json_integer_value(json_object_get(f, "seq")) != i || !json_is_array(arr)) {
+		json_decref(f);
+		return err_set(ARCA_ERR_CORRUPT, "%s is corrupt: malformed or out of order", what);
+	}
+	*items = json_incref(arr);
+	json_decref(f);
+	return ARCA_OK;
+}
+
+void manifest_free(struct manifest *m)
+{
+	buf_free(&m->obj);
+	free(m->frame_off);
+	free(m->frame_len);
+	json_decref(m->summary);
+	memset(m, 0, sizeof *m);
+}
+
+static const char *const type_names[] = {"stream", "file", "dir", "symlink"};
+
+json_t *item_to_json(const struct arca_item_info *info, uint64_t bytes)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "name", json_string(info->name));
+	json_object_set_new(o, "type", json_string(
+		(unsigned)info->type < ARRAY_LEN(type_names) ? type_names[info->type] : "stream"));
+	if (info->mode)
+		json_object_set_new(o, "mode", json_integer(info->mode));
+	if (info->uid)
+		json_object_set_new(o, "uid", json_integer(info->uid));
+	if (info->gid)
+		json_object_set_new(o, "gid", json_integer(info->gid));
+	json_object_set_new(o, "mtime", json_integer(info->mtime_sec));
+	if (info->mtime_nsec)
+		json_object_set_new(o, "mtime_nsec", json_integer(info->mtime_nsec));
+	json_object_set_new(o, "size", json_integer((json_int_t)bytes));
+	if (info->type == ARCA_ITEM_SYMLINK && info->link_target)
+		json_object_set_new(o, "link", json_string(info->link_target));
+	if (info->meta)
+		json_object_set_new(o, "meta", json_string(info->meta));
+	if (info->fingerprint)
+		json_object_set_new(o, "fp", json_string(info->fingerprint));
+	json_object_set_new(o, "chunks", json_array());
+	return o;
+}
+
+int item_from_json(json_t *item, struct arca_item_info *info)
+{
+	memset(info, 0, sizeof *info);
+	info->struct_size = sizeof *info;
+	info->name = json_string_value(json_object_get(item, "name"));
+	const char *type = json_string_value(json_object_get(item, "type"));
+	json_t *chunks = json_object_get(item, "chunks");
+	if (!info->name || !type || !json_is_array(chunks))
+		return -1;
+	info->type = ARCA_ITEM_STREAM;
+	size_t t;
+	for (t = 0; t < ARRAY_LEN(type_names); t++)
+		if (!strcmp(type, type_names[t]))
+			break;
+	if (t == ARRAY_LEN(type_names))
+		return -1;
+	info->type = (enum arca_item_type)t;
+	info->mode = (uint32_t)json_integer_value(json_object_get(item, "mode"));
+	info->uid = (uint32_t)json_integer_value(json_object_get(item, "uid"));
+	info->gid = (uint32_t)json_integer_value(json_object_get(item, "gid"));
+	info->mtime_sec = json_integer_value(json_object_get(item, "mtime"));
+	info->mtime_nsec = (int32_t)json_integer_value(json_object_get(item, "mtime_nsec"));
+	info->size = (uint64_t)json_integer_value(json_object_get(item, "size"));
+	info->link_target = json_string_value(json_object_get(item, "link"));
+	info->meta = json_string_value(json_object_get(item, "meta"));
+	info->fingerprint = json_string_value(json_object_get(item, "fp"));
+	return 0;
+}
+
+size_t item_chunk_count(json_t *item)
+{
+	return json_array_size(json_object_get(item, "chunks"));
+}
+
+int item_chunk(json_t *item, size_t i, unsigned char id[ID_LEN])
+{
+	const char *hex = json_string_value(json_array_get(json_object_get(item, "chunks"), i));
+	return hex ? id_parse(hex, id) : -1;
+}
+
+static int is_hex_prefix(const char *s)
+{
+	if (!*s)
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
+			return 0;
+	return 1;
+}
+
+int snapshot_resolve(struct repo *r, const char *id, char full[65])
+{
+	if (!is_hex_prefix(id) || strlen(id) > 64)
+		return err_set(ARCA_ERR_NOT_FOUND, "'%s' is not a snapshot id (hex digits); see "
+			       "arca list", id);
+	char prefix[128];
+	snprintf(prefix, sizeof prefix, "snapshots/%s", id);
+	struct obj_list l;
+	int rc = dest_list_all(r, prefix, &l);
+	if (rc != ARCA_OK)
+		return rc;
+	if (l.n != 1) {
+		rc = err_set(l.n ? ARCA_ERR_CONFIG : ARCA_ERR_NOT_FOUND, "destination %s: snapshot "
+			     "id '%s' %s; see arca list", r->dest_name, id,
+			     l.n ? "is ambiguous: give more digits" : "does not exist");
+	} else {
+		snprintf(full, 65, "%s", l.v[0].name + strlen("snapshots/"));
+	}
+	obj_list_free(&l);
+	return rc;
+}
+
+static int cmp_snap(const void *a, const void *b)
+{
+	const struct repo_snapshot *x = a, *y = b;
+	if (x->time != y->time)
+		return x->time < y->time ? -1 : 1;
+	return strcmp(x->id, y->id);
+}
+
+int repo_snapshots(struct repo *r, const char *target, struct repo_snapshot **list, size_t *n)
+{
+	*list = NULL;
+	*n = 0;
+	struct obj_list l;
+	int rc = dest_list_all(r, "snapshots/", &l);
+	if (rc != ARCA_OK)
+		return rc;
+	struct repo_snapshot *v = xcalloc(l.n ? l.n : 1, sizeof *v);
+	size_t k = 0;
+	for (size_t i = 0; i < l.n; i++) {
+		rc = snapshot_read_summary(r, l.v[i].name, l.v[i].size, &v[k]);
+		if (rc == ARCA_ERR_CORRUPT) {
+			log_warn("%s (not listed; run arca verify)", err_msg());
+			continue;
+		}
+		if (rc != ARCA_OK) {
+			repo_snapshots_free(v, k);
+			obj_list_free(&l);
+			return rc;
+		}
+		if (target && strcmp(v[k].target, target)) {
+			repo_snapshot_clear(&v[k]);
+			continue;
+		}
+		k++;
+	}
+	obj_list_free(&l);
+	qsort(v, k, sizeof *v, cmp_snap);
+	*list = v;
+	*n = k;
+	return ARCA_OK;
+}
+
+void repo_snapshots_free(struct repo_snapshot *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		repo_snapshot_clear(&list[i]);
+	free(list);
+}

@@ -1,0 +1,50 @@
+/* snapshot.h — snapshot manifest objects (FORMAT.md, "Snapshots"): item
+ * frames of JSON, a summary frame and a trailer, written in one put. */
+#ifndef ARCA_REPO_SNAPSHOT_H
+#define ARCA_REPO_SNAPSHOT_H
+
+#include <jansson.h>
+#include "repo/internal.h"
+
+#define FRAME_MAX_ITEMS 4096
+#define FRAME_MAX_BYTES (4u * 1024 * 1024)
+
+struct manifest_writer {
+	struct buf obj;           /* frames written so far (sealed) */
+	json_t *items;            /* the frame being filled */
+	size_t frame_bytes;       /* its approximate JSON size */
+	uint32_t frames;
+};
+void mw_free(struct manifest_writer *m);
+/* Add one item (reference stolen); seals a frame when it is full. */
+int mw_add_item(struct repo *r, struct manifest_writer *m, json_t *item, size_t approx);
+/* Seal the last frame and the summary (stolen), add the trailer, put the
+ * object as snapshots/<id>. */
+int mw_finish(struct repo *r, struct manifest_writer *m, json_t *summary,
+	      unsigned char id[ID_LEN]);
+
+struct manifest {
+	char id[65];
+	struct buf obj;           /* the whole object as stored */
+	size_t *frame_off;        /* offset of each item frame's sealed bytes */
+	size_t *frame_len;
+	uint32_t frames;
+	json_t *summary;
+};
+/* Fetch (through the cache), check the hash, parse frames and summary. */
+int manifest_load(struct repo *r, const char *id, struct manifest *m);
+/* Open item frame i: a JSON array of items (new reference). */
+int manifest_frame(struct repo *r, struct manifest *m, uint32_t i, json_t **items);
+void manifest_free(struct manifest *m);
+
+/* Summary JSON -> struct repo_snapshot (strings copied). */
+int summary_to_snapshot(json_t *s, const char *id, struct repo_snapshot *out);
+
+/* Item JSON <-> arca_item_info. The info's strings point into `item`. */
+json_t *item_to_json(const struct arca_item_info *info, uint64_t bytes);
+int item_from_json(json_t *item, struct arca_item_info *info);
+/* Chunk ids of an item: count and the i-th id. */
+size_t item_chunk_count(json_t *item);
+int item_chunk(json_t *item, size_t i, unsigned char id[ID_LEN]);
+
+#endif

@@ -1,0 +1,595 @@
+/* writer.c — writing a snapshot: the bounded pipeline
+ *
+ *   engine thread: item_write -> FastCDC -> job queue (bounded)
+ *   N workers:     chunk id -> dedup against the index -> zstd -> AES-GCM
+ *                  -> current pack; the worker that fills a pack uploads it
+ *   engine thread: items whose chunks are all done -> manifest frames
+ *
+ * Memory is bounded whatever the data size: at most queue_cap + workers
+ * chunks (<= 4 MiB each) are in flight, plus one pack being filled and at
+ * most one pack per worker being uploaded. */
+#include "repo/internal.h"
+
+#include <string.h>
+#include <zstd.h>
+#include "log.h"
+#include "repo/blob.h"
+#include "repo/snapshot.h"
+
+struct idblock {
+	struct idblock *next;
+	size_t n, cap;
+	unsigned char ids[][ID_LEN];
+};
+
+struct witem {
+	struct witem *next;
+	json_t *json;             /* metadata; "chunks" filled when complete */
+	uint64_t bytes;
+	struct idblock *head, *tail;
+	size_t n_chunks;
+	size_t pending;           /* chunks not yet through a worker (w->mu) */
+	int unchanged;
+};
+
+struct job {
+	struct job *next;
+	unsigned char *data;
+	size_t len;
+	struct witem *item;
+	unsigned char *id_out;    /* slot in the item's id list */
+};
+
+struct snap_writer {
+	struct repo *r;
+	char *target, *driver, *recovery_point;
+	int64_t time;
+
+	pthread_mutex_t mu;
+	pthread_cond_t cv_job, cv_space, cv_done;
+	struct job *qhead, *qtail;
+	size_t qlen, qcap, busy;
+	int closing;
+	pthread_t *threads;
+	int nthreads;
+	int err;                  /* first failure of any thread */
+	char errmsg[1024];
+	uint64_t new_bytes;
+
+	pthread_mutex_t pack_mu;
+	struct pack_builder pack;
+
+	struct cdc cdc;
+	unsigned char *cbuf;
+	size_t clen;
+	struct witem *cur;
+	struct witem *done_head, *done_tail;   /* ended, in order */
+	struct manifest_writer mw;
+	uint64_t items, bytes;
+
+	json_t *prev;             /* name -> item of the previous snapshot */
+	int prev_loaded;
+};
+
+static void record_error(struct snap_writer *w, int rc)
+{
+	pthread_mutex_lock(&w->mu);
+	if (!w->err) {
+		w->err = rc;
+		snprintf(w->errmsg, sizeof w->errmsg, "%s", err_msg());
+	}
+	pthread_cond_broadcast(&w->cv_space);
+	pthread_cond_broadcast(&w->cv_done);
+	pthread_mutex_unlock(&w->mu);
+}
+
+/* The writer's failure as this thread's error. */
+static int writer_error(struct snap_writer *w)
+{
+	pthread_mutex_lock(&w->mu);
+	int rc = w->err;
+	if (rc)
+		err_set(rc, "%s", w->errmsg);
+	pthread_mutex_unlock(&w->mu);
+	return rc;
+}
+
+struct worker_ctx {
+	ZSTD_CCtx *cctx;
+	struct buf sealed;
+};
+
+static int process_chunk(struct snap_writer *w, struct worker_ctx *c, struct job *j)
+{
+	struct repo *r = w->r;
+	unsigned char id[ID_LEN];
+	if (chunk_id(&r->keys, j->data, j->len, id))
+		return err_set(ARCA_ERR_INTERNAL, "HMAC-SHA-256 failed in libcrypto");
+	memcpy(j->id_out, id, ID_LEN);
+	int added;
+	pthread_mutex_lock(&r->idx_mu);
+	idx_insert(&r->idx, id, &added);
+	pthread_mutex_unlock(&r->idx_mu);
+	if (!added)
+		return ARCA_OK;   /* stored before, or claimed by another worker */
+	c->sealed.len = 0;
+	int rc = blob_seal(&r->keys, c->cctx, r->zstd_level, j->data, j->len, &c->sealed);
+	if (rc != ARCA_OK)
+		return rc;
+	struct pack_builder full = {0};
+	pthread_mutex_lock(&w->pack_mu);
+	pack_builder_add(&w->pack, id, c->sealed.data, c->sealed.len, (uint32_t)j->len);
+	if (w->pack.data.len >= r->pack_size) {
+		full = w->pack;
+		memset(&w->pack, 0, sizeof w->pack);
+	}
+	pthread_mutex_unlock(&w->pack_mu);
+	pthread_mutex_lock(&w->mu);
+	w->new_bytes += c->sealed.len;
+	pthread_mutex_unlock(&w->mu);
+	if (full.n) {
+		rc = pack_upload(r, &full, NULL);
+		pack_builder_free(&full);
+	}
+	return rc;
+}
+
+static void *worker_main(void *arg)
+{
+	struct snap_writer *w = arg;
+	struct worker_ctx c = {.cctx = ZSTD_createCCtx()};
+	for (;;) {
+		pthread_mutex_lock(&w->mu);
+		while (!w->qhead && !w->closing)
+			pthread_cond_wait(&w->cv_job, &w->mu);
+		struct job *j = w->qhead;
+		if (!j) {
+			pthread_mutex_unlock(&w->mu);
+			break;
+		}
+		w->qhead = j->next;
+		if (!w->qhead)
+			w->qtail = NULL;
+		w->qlen--;
+		w->busy++;
+		int failed = w->err;
+		pthread_cond_signal(&w->cv_space);
+		pthread_mutex_unlock(&w->mu);
+
+		int rc = failed ? ARCA_OK : process_chunk(w, &c, j);
+		if (rc != ARCA_OK)
+			record_error(w, rc);
+		free(j->data);
+		pthread_mutex_lock(&w->mu);
+		j->item->pending--;
+		w->busy--;
+		pthread_cond_broadcast(&w->cv_done);
+		pthread_mutex_unlock(&w->mu);
+		free(j);
+	}
+	ZSTD_freeCCtx(c.cctx);
+	buf_free(&c.sealed);
+	return NULL;
+}
+
+static unsigned char *item_slot(struct witem *it)
+{
+	if (!it->tail || it->tail->n == it->tail->cap) {
+		size_t cap = it->tail ? it->tail->cap * 2 : 4;
+		if (cap > 4096)
+			cap = 4096;
+		struct idblock *b = xmalloc(sizeof *b + cap * ID_LEN);
+		b->next = NULL;
+		b->n = 0;
+		b->cap = cap;
+		if (it->tail)
+			it->tail->next = b;
+		else
+			it->head = b;
+		it->tail = b;
+	}
+	it->n_chunks++;
+	return it->tail->ids[it->tail->n++];
+}
+
+static void witem_free(struct witem *it)
+{
+	while (it->head) {
+		struct idblock *n = it->head->next;
+		free(it->head);
+		it->head = n;
+	}
+	json_decref(it->json);
+	free(it);
+}
+
+/* Hand the current chunk buffer to the workers; blocks while the queue is
+ * full (this is what bounds memory). */
+static int emit_chunk(struct snap_writer *w)
+{
+	struct job *j = xmalloc(sizeof *j);
+	j->next = NULL;
+	j->data = xrealloc(w->cbuf, w->clen ? w->clen : 1);
+	j->len = w->clen;
+	j->item = w->cur;
+	j->id_out = item_slot(w->cur);
+	w->cbuf = xmalloc(w->cdc.max);
+	w->clen = 0;
+	pthread_mutex_lock(&w->mu);
+	while (w->qlen >= w->qcap && !w->err)
+		pthread_cond_wait(&w->cv_space, &w->mu);
+	if (w->err) {
+		pthread_mutex_unlock(&w->mu);
+		free(j->data);
+		free(j);
+		return writer_error(w);
+	}
+	w->cur->pending++;
+	if (w->qtail)
+		w->qtail->next = j;
+	else
+		w->qhead = j;
+	w->qtail = j;
+	w->qlen++;
+	pthread_cond_signal(&w->cv_job);
+	pthread_mutex_unlock(&w->mu);
+	return ARCA_OK;
+}
+
+/* Move finished items, in order, into the manifest. With `wait`, wait for
+ * all of them. */
+static int drain_items(struct snap_writer *w, int wait)
+{
+	for (;;) {
+		pthread_mutex_lock(&w->mu);
+		while (wait && w->done_head && w->done_head->pending && !w->err)
+			pthread_cond_wait(&w->cv_done, &w->mu);
+		struct witem *it = w->done_head;
+		if (w->err || !it || it->pending) {
+			pthread_mutex_unlock(&w->mu);
+			return writer_error(w);
+		}
+		w->done_head = it->next;
+		if (!w->done_head)
+			w->done_tail = NULL;
+		pthread_mutex_unlock(&w->mu);
+		json_t *chunks = json_object_get(it->json, "chunks");
+		size_t approx = 256;
+		for (struct idblock *b = it->head; b; b = b->next)
+			for (size_t i = 0; i < b->n; i++) {
+				char hex[65];
+				id_hex(b->ids[i], hex);
+				json_array_append_new(chunks, json_string(hex));
+				approx += 67;
+			}
+		int rc = mw_add_item(w->r, &w->mw, json_incref(it->json), approx);
+		witem_free(it);
+		if (rc != ARCA_OK) {
+			record_error(w, rc);
+			return rc;
+		}
+	}
+}
+
+int repo_snap_begin(struct repo *r, const char *target, const char *driver,
+		    const char *recovery_point, struct snap_writer **out)
+{
+	*out = NULL;
+	if (!target || !*target)
+		return err_set(ARCA_ERR_INTERNAL, "repo_snap_begin: no target name");
+	int rc = index_load(r);
+	if (rc != ARCA_OK)
+		return err_wrap(rc, "snapshot of %s: loading the index", target);
+	struct snap_writer *w = xcalloc(1, sizeof *w);
+	w->r = r;
+	w->target = xstrdup(target);
+	w->driver = xstrdup(driver ? driver : "");
+	w->recovery_point = recovery_point ? xstrdup(recovery_point) : NULL;
+	w->time = now_epoch();
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_mutex_init(&w->pack_mu, NULL);
+	pthread_cond_init(&w->cv_job, NULL);
+	pthread_cond_init(&w->cv_space, NULL);
+	pthread_cond_init(&w->cv_done, NULL);
+	if (cdc_init(&w->cdc, &r->cdc, r->keys.encrypted ? r->keys.chunker : NULL)) {
+		free(w);
+		return err_set(ARCA_ERR_INTERNAL, "cannot set up the chunker (libcrypto failed)");
+	}
+	w->cbuf = xmalloc(w->cdc.max);
+	w->nthreads = r->workers;
+	w->qcap = 2 * (size_t)w->nthreads + 2;
+	w->threads = xcalloc((size_t)w->nthreads, sizeof *w->threads);
+	for (int i = 0; i < w->nthreads; i++)
+		if (pthread_create(&w->threads[i], NULL, worker_main, w)) {
+			w->nthreads = i;
+			repo_snap_abort(w);
+			return err_set(ARCA_ERR_INTERNAL, "cannot start worker threads");
+		}
+	*out = w;
+	return ARCA_OK;
+}
+
+static int valid_item_name(const char *name)
+{
+	if (!name || !*name || *name == '/')
+		return 0;
+	for (const char *p = name; *p;) {
+		const char *e = strchr(p, '/');
+		size_t n = e ? (size_t)(e - p) : strlen(p);
+		if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+			return 0;
+		p += n + (e ? 1 : 0);
+		if (e && !*p)
+			return 0;
+	}
+	return 1;
+}
+
+/* The previous snapshot of this target, name -> item: the metadata cache.
+ * The manifest comes from the local cache when it is there (checked by its
+ * hash), else from the destination; deleting state_dir only costs a get. */
+static void load_prev(struct snap_writer *w)
+{
+	w->prev_loaded = 1;
+	w->prev = json_object();
+	struct repo_snapshot *list;
+	size_t n;
+	if (repo_snapshots(w->r, w->target, &list, &n) != ARCA_OK) {
+		log_warn("metadata cache of %s unavailable: %s", w->target, err_msg());
+		return;
+	}
+	if (n) {
+		struct manifest m;
+		int rc = manifest_load(w->r, list[n - 1].id, &m);
+		for (uint32_t f = 0; rc == ARCA_OK && f < m.frames; f++) {
+			json_t *items;
+			rc = manifest_frame(w->r, &m, f, &items);
+			if (rc != ARCA_OK)
+				break;
+			size_t i;
+			json_t *it;
+			json_array_foreach(items, i, it) {
+				const char *name = json_string_value(json_object_get(it, "name"));
+				if (name && json_object_get(it, "fp"))
+					json_object_set(w->prev, name, it);
+			}
+			json_decref(items);
+		}
+		if (rc != ARCA_OK) {
+			log_warn("metadata cache of %s unusable (every item is read again): %s",
+				 w->target, err_msg());
+			json_object_clear(w->prev);
+		}
+		manifest_free(&m);
+	}
+	repo_snapshots_free(list, n);
+}
+
+/* Reuse the previous snapshot's entry when its fingerprint matches and
+ * every chunk it names is still in the index. */
+static int try_unchanged(struct snap_writer *w, const struct arca_item_info *info,
+			 struct witem *it)
+{
+	if (!w->prev_loaded)
+		load_prev(w);
+	json_t *old = json_object_get(w->prev, info->name);
+	const char *fp = json_string_value(json_object_get(old, "fp"));
+	struct arca_item_info oi;
+	if (!old || !fp || strcmp(fp, info->fingerprint) || item_from_json(old, &oi) ||
+	    oi.type != info->type)
+		return 0;
+	size_t n = item_chunk_count(old);
+	unsigned char (*ids)[ID_LEN] = xmalloc((n ? n : 1) * ID_LEN);
+	int ok = 1;
+	pthread_mutex_lock(&w->r->idx_mu);
+	for (size_t i = 0; i < n && ok; i++)
+		ok = !item_chunk(old, i, ids[i]) && idx_find(&w->r->idx, ids[i]);
+	pthread_mutex_unlock(&w->r->idx_mu);
+	if (ok) {
+		for (size_t i = 0; i < n; i++)
+			memcpy(item_slot(it), ids[i], ID_LEN);
+		it->bytes = oi.size;
+		it->unchanged = 1;
+	}
+	free(ids);
+	return ok;
+}
+
+int snap_item_begin(struct snap_writer *w, const struct arca_item_info *info)
+{
+	int rc = writer_error(w);
+	if (rc)
+		return rc;
+	if (w->cur)
+		return err_set(ARCA_ERR_INTERNAL, "item_begin of '%s' while item '%s' is open "
+			       "(driver bug: call item_end first)", info->name ? info->name : "?",
+			       json_string_value(json_object_get(w->cur->json, "name")));
+	if (!valid_item_name(info->name))
+		return err_set(ARCA_ERR_INTERNAL, "invalid item name '%s' (driver bug: names are "
+			       "'/'-separated, relative, without '.' or '..' parts)",
+			       info->name ? info->name : "(null)");
+	rc = drain_items(w, 0);
+	if (rc)
+		return rc;
+	struct witem *it = xcalloc(1, sizeof *it);
+	it->json = item_to_json(info, 0);
+	w->cur = it;
+	cdc_reset(&w->cdc);
+	w->clen = 0;
+	if (info->fingerprint && try_unchanged(w, info, it))
+		return ARCA_ITEM_UNCHANGED;
+	return ARCA_OK;
+}
+
+int snap_item_write(struct snap_writer *w, const void *data, size_t len)
+{
+	int rc = writer_error(w);
+	if (rc)
+		return rc;
+	if (!w->cur)
+		return err_set(ARCA_ERR_INTERNAL, "item_write outside an item (driver bug)");
+	if (w->cur->unchanged)
+		return err_set(ARCA_ERR_INTERNAL, "item_write to an item reported unchanged "
+			       "(driver bug: after ARCA_ITEM_UNCHANGED send no content)");
+	const unsigned char *p = data;
+	w->cur->bytes += len;
+	while (len) {
+		int cut;
+		size_t n = cdc_feed(&w->cdc, p, len, &cut);
+		memcpy(w->cbuf + w->clen, p, n);
+		w->clen += n;
+		p += n;
+		len -= n;
+		if (cut && (rc = emit_chunk(w)))
+			return rc;
+	}
+	return ARCA_OK;
+}
+
+int snap_item_end(struct snap_writer *w)
+{
+	if (!w->cur)
+		return err_set(ARCA_ERR_INTERNAL, "item_end without item_begin (driver bug)");
+	int rc = ARCA_OK;
+	if (w->clen)
+		rc = emit_chunk(w);
+	cdc_reset(&w->cdc);
+	struct witem *it = w->cur;
+	w->cur = NULL;
+	json_object_set_new(it->json, "size", json_integer((json_int_t)it->bytes));
+	w->items++;
+	w->bytes += it->bytes;
+	pthread_mutex_lock(&w->mu);
+	if (w->done_tail)
+		w->done_tail->next = it;
+	else
+		w->done_head = it;
+	w->done_tail = it;
+	pthread_mutex_unlock(&w->mu);
+	if (rc)
+		return rc;
+	return drain_items(w, 0);
+}
+
+static void stop_workers(struct snap_writer *w)
+{
+	pthread_mutex_lock(&w->mu);
+	w->closing = 1;
+	pthread_cond_broadcast(&w->cv_job);
+	pthread_mutex_unlock(&w->mu);
+	for (int i = 0; i < w->nthreads; i++)
+		pthread_join(w->threads[i], NULL);
+	w->nthreads = 0;
+}
+
+static void writer_free(struct snap_writer *w)
+{
+	stop_workers(w);
+	if (w->cur)
+		witem_free(w->cur);
+	while (w->done_head) {
+		struct witem *n = w->done_head->next;
+		witem_free(w->done_head);
+		w->done_head = n;
+	}
+	pack_builder_free(&w->pack);
+	mw_free(&w->mw);
+	json_decref(w->prev);
+	pthread_mutex_destroy(&w->mu);
+	pthread_mutex_destroy(&w->pack_mu);
+	pthread_cond_destroy(&w->cv_job);
+	pthread_cond_destroy(&w->cv_space);
+	pthread_cond_destroy(&w->cv_done);
+	free(w->threads);
+	free(w->cbuf);
+	free(w->target);
+	free(w->driver);
+	free(w->recovery_point);
+	free(w);
+}
+
+int repo_snap_commit(struct snap_writer *w, struct repo_snapshot *out)
+{
+	struct repo *r = w->r;
+	int rc = ARCA_OK;
+	if (w->cur)
+		rc = err_set(ARCA_ERR_INTERNAL, "snapshot of %s committed with item '%s' still "
+			     "open (driver bug)", w->target,
+			     json_string_value(json_object_get(w->cur->json, "name")));
+	/* Every chunk through the workers, every item into the manifest. */
+	if (rc == ARCA_OK)
+		rc = drain_items(w, 1);
+	if (rc == ARCA_OK) {
+		pthread_mutex_lock(&w->mu);
+		while ((w->qlen || w->busy) && !w->err)
+			pthread_cond_wait(&w->cv_done, &w->mu);
+		pthread_mutex_unlock(&w->mu);
+		rc = writer_error(w);
+	}
+	stop_workers(w);
+	/* Packs, then index, then the manifest: a crash in between leaves
+	 * unreferenced data that prune removes, never a dangling reference. */
+	if (rc == ARCA_OK && w->pack.n) {
+		rc = pack_upload(r, &w->pack, NULL);
+		pack_builder_free(&w->pack);
+	}
+	if (rc == ARCA_OK)
+		rc = index_flush_unsaved(r);
+	unsigned char id[ID_LEN];
+	if (rc == ARCA_OK) {
+		json_t *sum = json_pack("{s:i,s:s,s:s,s:s,s:I,s:I,s:I,s:I}", "version",
+					REPO_FORMAT_VERSION, "target", w->target, "driver",
+					w->driver, "host", r->hostname, "time", (json_int_t)w->time,
+					"items", (json_int_t)w->items, "bytes", (json_int_t)w->bytes,
+					"new_bytes", (json_int_t)w->new_bytes);
+		if (w->recovery_point)
+			json_object_set_new(sum, "recovery_point", json_string(w->recovery_point));
+		rc = mw_finish(r, &w->mw, sum, id);
+	}
+	if (rc != ARCA_OK) {
+		rc = err_wrap(rc, "snapshot of %s into destination %s", w->target, r->dest_name);
+		repo_snap_abort(w);
+		return rc;
+	}
+	if (out) {
+		memset(out, 0, sizeof *out);
+		id_hex(id, out->id);
+		out->target = xstrdup(w->target);
+		out->driver = xstrdup(w->driver);
+		out->host = xstrdup(r->hostname);
+		out->recovery_point = w->recovery_point ? xstrdup(w->recovery_point) : NULL;
+		out->time = w->time;
+		out->items = w->items;
+		out->bytes = w->bytes;
+		out->new_bytes = w->new_bytes;
+	}
+	writer_free(w);
+	return ARCA_OK;
+}
+
+void repo_snap_abort(struct snap_writer *w)
+{
+	if (!w)
+		return;
+	struct repo *r = w->r;
+	stop_workers(w);
+	while (w->qhead) {
+		struct job *j = w->qhead;
+		w->qhead = j->next;
+		free(j->data);
+		free(j);
+	}
+	w->qtail = NULL;
+	/* Index what was uploaded (it is durable and the next run dedups
+	 * against it); chunks claimed but never packed must not stay in memory. */
+	char saved[1024];
+	snprintf(saved, sizeof saved, "%s", err_msg());
+	int st = err_status();
+	if (index_flush_unsaved(r) != ARCA_OK)
+		log_debug("abort: could not index uploaded packs: %s", err_msg());
+	err_set(st, "%s", saved);
+	pthread_mutex_lock(&r->idx_mu);
+	r->idx_stale = 1;
+	pthread_mutex_unlock(&r->idx_mu);
+	writer_free(w);
+}

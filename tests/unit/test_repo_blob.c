@@ -1,0 +1,140 @@
+/* test_repo_blob.c — sealed blobs: round trips (compressed and raw,
+ * encrypted and plain), every single-byte flip and every truncation is
+ * detected, the wrong key is refused, nonces are fresh. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+#include "log.h"
+#include "repo/blob.h"
+#include "test_repo_dest.h"
+
+static struct repo_keys enc_keys(unsigned char fill)
+{
+	struct repo_keys k = {.encrypted = 1};
+	memset(k.enc, fill, KEY_LEN);
+	memset(k.mac, fill + 1, KEY_LEN);
+	return k;
+}
+
+static void roundtrip(const struct repo_keys *k, const unsigned char *data, size_t len,
+		      int expect_flag)
+{
+	struct buf sealed = {0}, plain = {0};
+	assert_int_equal(blob_seal(k, NULL, 3, data, len, &sealed), ARCA_OK);
+	size_t flag_at = k->encrypted ? GCM_NONCE_LEN : 0;
+	if (!k->encrypted)
+		assert_int_equal(sealed.data[flag_at], expect_flag);
+	if (expect_flag == BLOB_RAW)
+		assert_int_equal(sealed.len, len + blob_overhead(k));
+	else
+		assert_true(sealed.len < len);
+	assert_int_equal(blob_open(k, sealed.data, sealed.len, len, &plain, "t"), ARCA_OK);
+	assert_int_equal(plain.len, len);
+	if (len)
+		assert_memory_equal(plain.data, data, len);
+	buf_free(&sealed);
+	buf_free(&plain);
+}
+
+static void test_roundtrips(void **state)
+{
+	(void)state;
+	struct repo_keys e = enc_keys(7), p = {0};
+	unsigned char rnd[70000], zeros[70000] = {0};
+	test_fill_random(rnd, sizeof rnd, 1);
+	for (int i = 0; i < 2; i++) {
+		const struct repo_keys *k = i ? &p : &e;
+		roundtrip(k, rnd, sizeof rnd, BLOB_RAW);
+		roundtrip(k, zeros, sizeof zeros, BLOB_ZSTD);
+		roundtrip(k, rnd, 0, BLOB_RAW);
+		roundtrip(k, rnd, 1, BLOB_RAW);
+	}
+}
+
+static void every_flip_and_cut(const struct repo_keys *k)
+{
+	unsigned char data[3000];
+	test_fill_random(data, sizeof data, 2);
+	memset(data, 'x', 1000);
+	struct buf sealed = {0}, plain = {0};
+	assert_int_equal(blob_seal(k, NULL, 3, data, sizeof data, &sealed), ARCA_OK);
+	for (size_t i = 0; i < sealed.len; i++) {
+		for (int bit = 0; bit < 8; bit += 7) {
+			sealed.data[i] ^= (unsigned char)(1 << bit);
+			assert_int_equal(blob_open(k, sealed.data, sealed.len, 1 << 20, &plain, "t"),
+					 ARCA_ERR_CORRUPT);
+			sealed.data[i] ^= (unsigned char)(1 << bit);
+		}
+	}
+	for (size_t n = 0; n < sealed.len; n++)
+		assert_int_equal(blob_open(k, sealed.data, n, 1 << 20, &plain, "t"),
+				 ARCA_ERR_CORRUPT);
+	assert_int_equal(blob_open(k, sealed.data, sealed.len, 1 << 20, &plain, "t"), ARCA_OK);
+	buf_free(&sealed);
+	buf_free(&plain);
+}
+
+static void test_tamper_detected(void **state)
+{
+	(void)state;
+	struct repo_keys e = enc_keys(9), p = {0};
+	every_flip_and_cut(&e);
+	every_flip_and_cut(&p);
+}
+
+static void test_wrong_key_and_limits(void **state)
+{
+	(void)state;
+	struct repo_keys a = enc_keys(1), b = enc_keys(2);
+	unsigned char zeros[100000] = {0};
+	struct buf s1 = {0}, s2 = {0}, plain = {0};
+	assert_int_equal(blob_seal(&a, NULL, 3, zeros, sizeof zeros, &s1), ARCA_OK);
+	assert_int_equal(blob_open(&b, s1.data, s1.len, sizeof zeros, &plain, "chunk X"),
+			 ARCA_ERR_CORRUPT);
+	assert_non_null(strstr(err_msg(), "chunk X"));
+	/* The declared size is bounded before allocating. */
+	assert_int_equal(blob_open(&a, s1.data, s1.len, 1000, &plain, "t"), ARCA_ERR_CORRUPT);
+	/* Fresh nonce: the same plaintext seals differently each time. */
+	assert_int_equal(blob_seal(&a, NULL, 3, zeros, sizeof zeros, &s2), ARCA_OK);
+	assert_int_equal(s1.len, s2.len);
+	assert_memory_not_equal(s1.data, s2.data, s1.len);
+	buf_free(&s1);
+	buf_free(&s2);
+	buf_free(&plain);
+}
+
+static void test_chunk_ids(void **state)
+{
+	(void)state;
+	struct repo_keys e = enc_keys(3), p = {0};
+	unsigned char a[ID_LEN], b[ID_LEN];
+	/* Unencrypted: plain SHA-256 ("abc" test vector). */
+	assert_int_equal(chunk_id(&p, "abc", 3, a), 0);
+	char hex[65];
+	hex_encode(a, ID_LEN, hex);
+	assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	/* Encrypted: keyed, so ids differ from SHA-256 and between keys. */
+	assert_int_equal(chunk_id(&e, "abc", 3, b), 0);
+	assert_memory_not_equal(a, b, ID_LEN);
+	/* RFC 4231 test case 2: HMAC-SHA-256 with key "Jefe". */
+	const char *msg = "what do ya want for nothing?";
+	assert_int_equal(hmac_sha256((const unsigned char *)"Jefe", 4, msg, strlen(msg), a), 0);
+	hex_encode(a, ID_LEN, hex);
+	assert_string_equal(hex, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_roundtrips),
+		cmocka_unit_test(test_tamper_detected),
+		cmocka_unit_test(test_wrong_key_and_limits),
+		cmocka_unit_test(test_chunk_ids),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

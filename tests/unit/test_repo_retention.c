@@ -1,0 +1,171 @@
+/* test_repo_retention.c — retention_select: each rule alone, combinations,
+ * the newest-is-kept guarantee, and malformed policies. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "log.h"
+#include "repo.h"
+
+#define DAY 86400
+/* 2026-01-01T00:00:00Z, a Thursday. */
+#define T0 1767225600LL
+
+static struct repo_snapshot *make(size_t n, int64_t start, int64_t step)
+{
+	struct repo_snapshot *s = calloc(n, sizeof *s);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(s[i].id, sizeof s[i].id, "%064zx", i);
+		s[i].time = start + (int64_t)i * step;
+	}
+	return s;
+}
+
+static size_t count(const unsigned char *keep, size_t n)
+{
+	size_t c = 0;
+	for (size_t i = 0; i < n; i++)
+		c += keep[i];
+	return c;
+}
+
+static void test_last(void **state)
+{
+	(void)state;
+	struct repo_snapshot *s = make(10, T0, 3600);
+	unsigned char keep[10];
+	char *why[10];
+	assert_int_equal(retention_select("last=3", s, 10, T0 + 10 * 3600, keep, why), ARCA_OK);
+	assert_int_equal(count(keep, 10), 3);
+	assert_true(keep[9] && keep[8] && keep[7]);
+	assert_string_equal(why[9], "newest, last");
+	assert_string_equal(why[8], "last");
+	assert_null(why[0]);
+	for (int i = 0; i < 10; i++)
+		free(why[i]);
+	free(s);
+}
+
+static void test_daily_takes_newest_of_each_day(void **state)
+{
+	(void)state;
+	/* Four snapshots a day (every 6 h) for 10 days. */
+	struct repo_snapshot *s = make(40, T0, 6 * 3600);
+	unsigned char keep[40];
+	assert_int_equal(retention_select("daily=5", s, 40, T0 + 40 * DAY, keep, NULL), ARCA_OK);
+	assert_int_equal(count(keep, 40), 5);
+	for (int d = 9; d >= 5; d--)
+		assert_true(keep[d * 4 + 3]);   /* 18:00 of each of the last 5 days */
+	free(s);
+}
+
+static void test_weekly_monthly_yearly(void **state)
+{
+	(void)state;
+	/* One snapshot a day for three years. */
+	size_t n = 3 * 365;
+	struct repo_snapshot *s = make(n, T0, DAY);
+	unsigned char *keep = malloc(n);
+	assert_int_equal(retention_select("weekly=4", s, n, T0 + (int64_t)n * DAY, keep, NULL),
+			 ARCA_OK);
+	assert_int_equal(count(keep, n), 4);
+	/* The newest of each ISO week is a Sunday, except the current week. */
+	for (size_t i = 0; i + 1 < n; i++)
+		if (keep[i]) {
+			time_t t = (time_t)s[i].time;
+			struct tm tm;
+			gmtime_r(&t, &tm);
+			assert_int_equal(tm.tm_wday, 0);
+		}
+	assert_int_equal(retention_select("monthly=6", s, n, 0, keep, NULL), ARCA_OK);
+	assert_int_equal(count(keep, n), 6);
+	assert_int_equal(retention_select("yearly=10", s, n, 0, keep, NULL), ARCA_OK);
+	assert_int_equal(count(keep, n), 3);   /* only three years exist */
+	assert_int_equal(retention_select("hourly=5", s, n, 0, keep, NULL), ARCA_OK);
+	assert_int_equal(count(keep, n), 5);
+	free(keep);
+	free(s);
+}
+
+static void test_within_and_union(void **state)
+{
+	(void)state;
+	struct repo_snapshot *s = make(60, T0, DAY);
+	unsigned char keep[60];
+	int64_t now = T0 + 59 * DAY + 3600;
+	assert_int_equal(retention_select("within=30d", s, 60, now, keep, NULL), ARCA_OK);
+	assert_int_equal(count(keep, 60), 30);
+	assert_false(keep[29]);
+	assert_true(keep[30]);
+	/* Rules add up: days 40..59 by within; monthly=3 keeps Mar 1 and Feb 28
+	 * (already within) and Jan 31 (day 30). */
+	assert_int_equal(retention_select(" within = 20d , monthly=3 ", s, 60, now, keep, NULL),
+			 ARCA_OK);
+	assert_int_equal(count(keep, 60), 21);
+	assert_true(keep[30]);
+	assert_false(keep[29]);
+	free(s);
+}
+
+static void test_newest_always_kept(void **state)
+{
+	(void)state;
+	struct repo_snapshot *s = make(5, T0, DAY);
+	unsigned char keep[5];
+	assert_int_equal(retention_select("within=1d", s, 5, T0 + 100 * DAY, keep, NULL), ARCA_OK);
+	assert_int_equal(count(keep, 5), 1);
+	assert_true(keep[4]);
+	assert_int_equal(retention_select("last=0", s, 5, 0, keep, NULL), ARCA_OK);
+	assert_int_equal(count(keep, 5), 1);
+	/* No policy: keep all. */
+	assert_int_equal(retention_select("", s, 5, 0, keep, NULL), ARCA_OK);
+	assert_int_equal(count(keep, 5), 5);
+	assert_int_equal(retention_select(NULL, s, 5, 0, keep, NULL), ARCA_OK);
+	assert_int_equal(count(keep, 5), 5);
+	/* Input order does not matter. */
+	struct repo_snapshot tmp = s[0];
+	s[0] = s[4];
+	s[4] = tmp;
+	assert_int_equal(retention_select("last=2", s, 5, 0, keep, NULL), ARCA_OK);
+	assert_true(keep[0] && keep[3] && !keep[4]);
+	free(s);
+}
+
+static void test_bad_policies(void **state)
+{
+	(void)state;
+	struct repo_snapshot *s = make(2, T0, DAY);
+	unsigned char keep[2];
+	assert_int_equal(retention_select("dayly=3", s, 2, 0, keep, NULL), ARCA_ERR_CONFIG);
+	assert_non_null(strstr(err_msg(), "did you mean 'daily'"));
+	assert_int_equal(retention_select("daily", s, 2, 0, keep, NULL), ARCA_ERR_CONFIG);
+	assert_int_equal(retention_select("daily=x", s, 2, 0, keep, NULL), ARCA_ERR_CONFIG);
+	assert_int_equal(retention_select("daily=-1", s, 2, 0, keep, NULL), ARCA_ERR_CONFIG);
+	assert_int_equal(retention_select("within=3parsecs", s, 2, 0, keep, NULL), ARCA_ERR_CONFIG);
+	assert_int_equal(retention_select("daily=1,daily=2", s, 2, 0, keep, NULL), ARCA_ERR_CONFIG);
+	int64_t c[7];
+	assert_int_equal(retention_parse("last=1, within=2h", c), ARCA_OK);
+	assert_int_equal(c[0], 1);
+	assert_int_equal(c[2], -1);
+	assert_int_equal(c[6], 7200);
+	free(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_last),
+		cmocka_unit_test(test_daily_takes_newest_of_each_day),
+		cmocka_unit_test(test_weekly_monthly_yearly),
+		cmocka_unit_test(test_within_and_union),
+		cmocka_unit_test(test_newest_always_kept),
+		cmocka_unit_test(test_bad_policies),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

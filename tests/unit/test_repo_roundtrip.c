@@ -1,0 +1,583 @@
+/* test_repo_roundtrip.c — repo.h end to end on a real temp directory:
+ * init/open/passphrases, snapshot and restore of many item sizes, dedup,
+ * the metadata cache, blobs, verify catching damage, forget and prune. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "log.h"
+#include "repo.h"
+#include "test_repo_dest.h"
+#include "util.h"
+
+struct fixture {
+	char *dir;        /* the destination */
+	char *state;      /* state_dir */
+	struct repo_dest d;
+	struct repo_params p;
+};
+
+static int setup_common(void **state, int encrypt)
+{
+	setenv("ARCA_TEST_FAST_KDF", "1", 1);
+	struct fixture *f = calloc(1, sizeof *f);
+	f->dir = test_dir_new();
+	f->state = test_dir_new();
+	f->d = (struct repo_dest){"unit", &test_dir_ops, f->dir};
+	f->p = (struct repo_params){.passphrase = "correct horse", .encrypt = encrypt,
+				    .pack_size = 1024 * 1024, .state_dir = f->state,
+				    .workers = 2, .hostname = "unit-host"};
+	assert_int_equal(repo_init(&f->d, &f->p), ARCA_OK);
+	*state = f;
+	return 0;
+}
+
+static int setup_enc(void **state)
+{
+	return setup_common(state, 1);
+}
+
+static int setup_plain(void **state)
+{
+	return setup_common(state, 0);
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	test_dir_remove(f->dir);
+	test_dir_remove(f->state);
+	free(f);
+	return 0;
+}
+
+static struct repo *open_repo(struct fixture *f)
+{
+	struct repo *r;
+	int rc = repo_open(&f->d, &f->p, &r);
+	if (rc)
+		fprintf(stderr, "repo_open: %s\n", err_msg());
+	assert_int_equal(rc, ARCA_OK);
+	return r;
+}
+
+/* Item sizes: empty, one byte, around the chunker's bounds, several chunks. */
+static const size_t sizes[] = {0, 1, 4095, 256 * 1024 - 1, 256 * 1024, 256 * 1024 + 1,
+			       1024 * 1024, 4 * 1024 * 1024, 4 * 1024 * 1024 + 1,
+			       9 * 1024 * 1024 + 12345};
+
+static void item_data(size_t i, unsigned char *p, size_t n)
+{
+	test_fill_random(p, n, 1000 + i);
+	/* Half of each odd item compresses well, so both blob flags occur. */
+	if (i % 2)
+		memset(p, 'a', n / 2);
+}
+
+static int snapshot_items(struct repo *r, const char *target, int with_fp,
+			  struct repo_snapshot *out, int *unchanged)
+{
+	struct snap_writer *w;
+	int rc = repo_snap_begin(r, target, "unit", "rp1", &w);
+	if (rc)
+		return rc;
+	*unchanged = 0;
+	for (size_t i = 0; i < ARRAY_LEN(sizes); i++) {
+		char name[64], fp[64];
+		snprintf(name, sizeof name, "dir/item-%zu", i);
+		snprintf(fp, sizeof fp, "fp-%zu", sizes[i]);
+		struct arca_item_info info = {.struct_size = sizeof info, .name = name,
+					      .type = ARCA_ITEM_FILE, .mode = 0640,
+					      .mtime_sec = 1700000000 + (int64_t)i,
+					      .size = sizes[i], .meta = i == 3 ? "m=3" : NULL,
+					      .fingerprint = with_fp ? fp : NULL};
+		rc = snap_item_begin(w, &info);
+		if (rc == ARCA_ITEM_UNCHANGED) {
+			(*unchanged)++;
+		} else if (rc == ARCA_OK) {
+			unsigned char *data = malloc(sizes[i] + 1);
+			item_data(i, data, sizes[i]);
+			/* Write in uneven pieces to exercise the streaming chunker. */
+			for (size_t off = 0; off < sizes[i] && !rc;) {
+				size_t n = 1 + (off * 7919 + 13) % 300000;
+				if (n > sizes[i] - off)
+					n = sizes[i] - off;
+				rc = snap_item_write(w, data + off, n);
+				off += n;
+			}
+			free(data);
+		}
+		if (rc && rc != ARCA_ITEM_UNCHANGED) {
+			repo_snap_abort(w);
+			return rc;
+		}
+		rc = snap_item_end(w);
+		if (rc) {
+			repo_snap_abort(w);
+			return rc;
+		}
+	}
+	struct arca_item_info sl = {.struct_size = sizeof sl, .name = "dir/link",
+				    .type = ARCA_ITEM_SYMLINK, .link_target = "item-1"};
+	if ((rc = snap_item_begin(w, &sl)) || (rc = snap_item_end(w))) {
+		repo_snap_abort(w);
+		return rc;
+	}
+	return repo_snap_commit(w, out);
+}
+
+static void check_restore(struct repo *r, const char *id)
+{
+	struct snap_reader *rd;
+	assert_int_equal(repo_snap_open(r, id, &rd), ARCA_OK);
+	struct arca_item_info info;
+	unsigned char *got = malloc(10 * 1024 * 1024), *want = malloc(10 * 1024 * 1024);
+	for (size_t i = 0; i < ARRAY_LEN(sizes); i++) {
+		char name[64];
+		snprintf(name, sizeof name, "dir/item-%zu", i);
+		int rc = snap_next(rd, &info);
+		if (rc)
+			fprintf(stderr, "snap_next: %s\n", err_msg());
+		assert_int_equal(rc, ARCA_OK);
+		assert_string_equal(info.name, name);
+		assert_int_equal(info.type, ARCA_ITEM_FILE);
+		assert_int_equal(info.mode, 0640);
+		assert_int_equal(info.mtime_sec, 1700000000 + (int64_t)i);
+		assert_int_equal(info.size, sizes[i]);
+		if (i == 3)
+			assert_string_equal(info.meta, "m=3");
+		size_t total = 0, n;
+		do {
+			rc = snap_read(rd, got + total, 100000, &n);
+			if (rc)
+				fprintf(stderr, "snap_read: %s\n", err_msg());
+			assert_int_equal(rc, ARCA_OK);
+			total += n;
+		} while (n);
+		assert_int_equal(total, sizes[i]);
+		item_data(i, want, sizes[i]);
+		if (sizes[i])
+			assert_memory_equal(got, want, sizes[i]);
+	}
+	assert_int_equal(snap_next(rd, &info), ARCA_OK);
+	assert_string_equal(info.name, "dir/link");
+	assert_int_equal(info.type, ARCA_ITEM_SYMLINK);
+	assert_string_equal(info.link_target, "item-1");
+	assert_int_equal(snap_next(rd, &info), ARCA_ERR_NOT_FOUND);
+	/* Random access by name, backwards. */
+	assert_int_equal(snap_open_item(rd, "dir/item-2", &info), ARCA_OK);
+	assert_int_equal(info.size, sizes[2]);
+	assert_int_equal(snap_open_item(rd, "nope", &info), ARCA_ERR_NOT_FOUND);
+	snap_close(rd);
+	free(got);
+	free(want);
+}
+
+static void test_roundtrip(void **state)
+{
+	struct fixture *f = *state;
+	struct repo *r = open_repo(f);
+	assert_int_equal(repo_lock(r, 0), ARCA_OK);
+	struct repo_snapshot s1, s2;
+	int unchanged;
+	int rc = snapshot_items(r, "files", 1, &s1, &unchanged);
+	if (rc)
+		fprintf(stderr, "snapshot: %s\n", err_msg());
+	assert_int_equal(rc, ARCA_OK);
+	assert_int_equal(unchanged, 0);
+	assert_int_equal(s1.items, ARRAY_LEN(sizes) + 1);
+	assert_true(s1.new_bytes > 0);
+	check_restore(r, s1.id);
+
+	/* Unchanged re-run: every fingerprinted item is reused, nothing new. */
+	rc = snapshot_items(r, "files", 1, &s2, &unchanged);
+	assert_int_equal(rc, ARCA_OK);
+	assert_int_equal(unchanged, (int)ARRAY_LEN(sizes));
+	assert_int_equal(s2.new_bytes, 0);
+	assert_int_equal(s2.bytes, s1.bytes);
+	check_restore(r, s2.id);
+	repo_snapshot_clear(&s2);
+
+	/* Same data without fingerprints: all content read, all deduplicated. */
+	rc = snapshot_items(r, "files", 0, &s2, &unchanged);
+	assert_int_equal(rc, ARCA_OK);
+	assert_int_equal(unchanged, 0);
+	assert_int_equal(s2.new_bytes, 0);
+	repo_snapshot_clear(&s2);
+	repo_close(r);
+
+	/* Deleting the state dir loses nothing; a fresh open restores. */
+	remove_tree(f->state);
+	r = open_repo(f);
+	check_restore(r, s1.id);
+	struct repo_snapshot *list;
+	size_t n;
+	assert_int_equal(repo_snapshots(r, NULL, &list, &n), ARCA_OK);
+	assert_int_equal(n, 3);
+	assert_string_equal(list[0].target, "files");
+	assert_string_equal(list[0].recovery_point, "rp1");
+	assert_string_equal(list[0].host, "unit-host");
+	repo_snapshots_free(list, n);
+	assert_int_equal(repo_snapshots(r, "other", &list, &n), ARCA_OK);
+	assert_int_equal(n, 0);
+	repo_snapshots_free(list, n);
+	/* Unique prefixes open too. */
+	char prefix[9];
+	memcpy(prefix, s1.id, 8);
+	prefix[8] = 0;
+	struct snap_reader *rd;
+	assert_int_equal(repo_snap_open(r, prefix, &rd), ARCA_OK);
+	snap_close(rd);
+	assert_int_equal(repo_snap_open(r, "zz", &rd), ARCA_ERR_NOT_FOUND);
+	assert_int_equal(repo_verify(r, 100, NULL, NULL), ARCA_OK);
+	repo_snapshot_clear(&s1);
+	repo_close(r);
+}
+
+static void test_init_refuses_existing(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(repo_init(&f->d, &f->p), ARCA_ERR_EXISTS);
+	assert_non_null(strstr(err_msg(), "already holds a repository"));
+}
+
+static void test_wrong_passphrase(void **state)
+{
+	struct fixture *f = *state;
+	struct repo *r;
+	struct repo_params p = f->p;
+	p.passphrase = "wrong";
+	assert_int_equal(repo_open(&f->d, &p, &r), ARCA_ERR_AUTH);
+	assert_non_null(strstr(err_msg(), "wrong passphrase for repository in destination unit"));
+	p.passphrase = NULL;
+	assert_int_equal(repo_open(&f->d, &p, &r), ARCA_ERR_AUTH);
+}
+
+static void count_keys(void *arg, const char *id, const char *host, int64_t created,
+		       int current)
+{
+	(void)id;
+	(void)created;
+	assert_string_equal(host, "unit-host");
+	((int *)arg)[0]++;
+	((int *)arg)[1] += current;
+}
+
+static void test_keys(void **state)
+{
+	struct fixture *f = *state;
+	struct repo *r = open_repo(f);
+	char id[65];
+	assert_int_equal(repo_key_add(r, "second pass", id), ARCA_OK);
+	int counts[2] = {0, 0};
+	assert_int_equal(repo_key_list(r, count_keys, counts), ARCA_OK);
+	assert_int_equal(counts[0], 2);
+	assert_int_equal(counts[1], 1);
+	/* The current key cannot be removed; the other can. */
+	char current[65] = "";
+	repo_close(r);
+	struct repo_params p = f->p;
+	p.passphrase = "second pass";
+	assert_int_equal(repo_open(&f->d, &p, &r), ARCA_OK);
+	assert_int_equal(repo_key_remove(r, id), ARCA_ERR_EXISTS);
+	(void)current;
+	repo_close(r);
+	r = open_repo(f);
+	assert_int_equal(repo_key_remove(r, id), ARCA_OK);
+	repo_close(r);
+	assert_int_equal(repo_open(&f->d, &p, &r), ARCA_ERR_AUTH);
+}
+
+static void test_blobs(void **state)
+{
+	struct fixture *f = *state;
+	struct repo *r = open_repo(f);
+	const char *seg = "000000010000000000000001";
+	unsigned char data[20000];
+	test_fill_random(data, sizeof data, 7);
+	assert_int_equal(repo_blob_put(r, "App-DB", seg, data, sizeof data, 1), ARCA_OK);
+	/* Identical content again: fine. Different: refused. */
+	assert_int_equal(repo_blob_put(r, "App-DB", seg, data, sizeof data, 1), ARCA_OK);
+	data[5] ^= 1;
+	assert_int_equal(repo_blob_put(r, "App-DB", seg, data, sizeof data, 1), ARCA_ERR_EXISTS);
+	data[5] ^= 1;
+	assert_int_equal(repo_blob_put(r, "App-DB", "00000002.history", "x", 1, 0), ARCA_OK);
+	void *got;
+	size_t len;
+	assert_int_equal(repo_blob_get(r, "App-DB", seg, &got, &len), ARCA_OK);
+	assert_int_equal(len, sizeof data);
+	assert_memory_equal(got, data, len);
+	free(got);
+	assert_int_equal(repo_blob_get(r, "App-DB", "nope", &got, &len), ARCA_ERR_NOT_FOUND);
+	assert_int_equal(repo_blob_get(r, "other", seg, &got, &len), ARCA_ERR_NOT_FOUND);
+	assert_int_equal(repo_verify(r, 100, NULL, NULL), ARCA_OK);
+	assert_int_equal(repo_blob_remove(r, "App-DB", "00000002.history"), ARCA_OK);
+	assert_int_equal(repo_blob_get(r, "App-DB", "00000002.history", &got, &len),
+			 ARCA_ERR_NOT_FOUND);
+	repo_close(r);
+}
+
+static int list_names(void *arg, const char *name)
+{
+	struct buf *b = arg;
+	buf_append(b, name, strlen(name));
+	buf_append(b, ";", 1);
+	return 0;
+}
+
+static void test_blob_list(void **state)
+{
+	struct fixture *f = *state;
+	struct repo *r = open_repo(f);
+	assert_int_equal(repo_blob_put(r, "db", "0000000100000000000000AB", "a", 1, 1), ARCA_OK);
+	assert_int_equal(repo_blob_put(r, "db", "0000000200000000000000CD", "b", 1, 1), ARCA_OK);
+	assert_int_equal(repo_blob_put(r, "db2", "00000001x", "c", 1, 1), ARCA_OK);
+	struct buf b = {0};
+	assert_int_equal(repo_blob_list(r, "db", "00000001", list_names, &b), ARCA_OK);
+	buf_append(&b, "", 1);
+	assert_string_equal((char *)b.data, "0000000100000000000000AB;");
+	buf_free(&b);
+	repo_close(r);
+}
+
+struct reports {
+	int n;
+	char text[8192];
+};
+
+static void collect(void *arg, const char *problem)
+{
+	struct reports *rp = arg;
+	rp->n++;
+	size_t l = strlen(rp->text);
+	snprintf(rp->text + l, sizeof rp->text - l, "%s\n", problem);
+}
+
+static char *first_object(const char *dir, const char *sub)
+{
+	char *cmd = xasprintf("find %s/%s -type f | sort | head -1", dir, sub);
+	FILE *p = popen(cmd, "r");
+	free(cmd);
+	char line[1024] = "";
+	if (!fgets(line, sizeof line, p))
+		line[0] = 0;
+	pclose(p);
+	line[strcspn(line, "\n")] = 0;
+	return xstrdup(line);
+}
+
+static void flip_byte(const char *path, long off)
+{
+	FILE *fp = fopen(path, "r+b");
+	assert_non_null(fp);
+	fseek(fp, off, off < 0 ? SEEK_END : SEEK_SET);
+	int c = fgetc(fp);
+	fseek(fp, off, off < 0 ? SEEK_END : SEEK_SET);
+	fputc(c ^ 0x40, fp);
+	fclose(fp);
+}
+
+static void test_verify_detects_damage(void **state)
+{
+	struct fixture *f = *state;
+	struct repo *r = open_repo(f);
+	struct repo_snapshot s;
+	int unchanged;
+	assert_int_equal(snapshot_items(r, "files", 0, &s, &unchanged), ARCA_OK);
+	assert_int_equal(repo_verify(r, 100, NULL, NULL), ARCA_OK);
+
+	/* A flipped byte in the middle of a pack: read-data names it; the
+	 * structure check alone cannot see it. */
+	char *pack = first_object(f->dir, "packs");
+	flip_byte(pack, 100);
+	struct reports rp = {0};
+	assert_int_equal(repo_verify(r, -1, collect, &rp), ARCA_OK);
+	assert_int_equal(repo_verify(r, 100, collect, &rp), ARCA_ERR_CORRUPT);
+	const char *base = strrchr(pack, '/') + 1;
+	assert_non_null(strstr(rp.text, base));
+	assert_non_null(strstr(rp.text, "item 'dir/item-"));
+	assert_non_null(strstr(rp.text, s.id));
+	flip_byte(pack, 100);
+
+	/* Truncated pack: the structure check sees the size. */
+	char *cmd = xasprintf("cp %s %s.bak && truncate -s -5 %s", pack, pack, pack);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+	memset(&rp, 0, sizeof rp);
+	assert_int_equal(repo_verify(r, -1, collect, &rp), ARCA_ERR_CORRUPT);
+	assert_non_null(strstr(rp.text, base));
+	cmd = xasprintf("mv %s.bak %s", pack, pack);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+	free(pack);
+
+	/* Snapshot and index objects: any flip is named. */
+	const char *kinds[] = {"snapshots", "index"};
+	for (size_t k = 0; k < 2; k++) {
+		char *obj = first_object(f->dir, kinds[k]);
+		flip_byte(obj, -3);
+		remove_tree(f->state);   /* the cache would otherwise serve a good copy */
+		memset(&rp, 0, sizeof rp);
+		assert_int_equal(repo_verify(r, 100, collect, &rp), ARCA_ERR_CORRUPT);
+		assert_non_null(strstr(rp.text, strrchr(obj, '/') + 1));
+		flip_byte(obj, -3);
+		free(obj);
+	}
+	remove_tree(f->state);
+	assert_int_equal(repo_verify(r, 100, NULL, NULL), ARCA_OK);
+	repo_snapshot_clear(&s);
+	repo_close(r);
+}
+
+static void test_forget_prune(void **state)
+{
+	struct fixture *f = *state;
+	struct repo *r = open_repo(f);
+	struct repo_snapshot s1, s2;
+	int unchanged;
+	assert_int_equal(snapshot_items(r, "a", 0, &s1, &unchanged), ARCA_OK);
+	/* A second target with different data. */
+	struct snap_writer *w;
+	assert_int_equal(repo_snap_begin(r, "b", "unit", NULL, &w), ARCA_OK);
+	struct arca_item_info info = {.struct_size = sizeof info, .name = "x",
+				      .type = ARCA_ITEM_STREAM};
+	unsigned char *data = malloc(3 * 1024 * 1024);
+	test_fill_random(data, 3 * 1024 * 1024, 99);
+	assert_int_equal(snap_item_begin(w, &info), ARCA_OK);
+	assert_int_equal(snap_item_write(w, data, 3 * 1024 * 1024), ARCA_OK);
+	assert_int_equal(snap_item_end(w), ARCA_OK);
+	assert_int_equal(repo_snap_commit(w, &s2), ARCA_OK);
+
+	struct repo_prune_stats st;
+	assert_int_equal(repo_prune(r, 0.2, 0, &st), ARCA_OK);
+	assert_int_equal(st.packs_deleted, 0);
+
+	/* A shared lock held by someone else (another repo handle) blocks prune. */
+	struct repo *other = open_repo(f);
+	assert_int_equal(repo_lock(other, 0), ARCA_OK);
+	assert_int_equal(repo_prune(r, 0.2, 0, &st), ARCA_ERR_LOCKED);
+	repo_close(other);
+
+	const char *ids[] = {s1.id};
+	assert_int_equal(repo_forget(r, ids, 1), ARCA_OK);
+	assert_int_equal(repo_prune(r, 0.2, 1, &st), ARCA_OK);   /* dry run */
+	assert_true(st.packs_deleted > 0);
+	assert_int_equal(repo_prune(r, 0.2, 0, &st), ARCA_OK);
+	assert_true(st.packs_deleted > 0);
+	assert_true(st.bytes_freed > 9 * 1024 * 1024);
+	assert_int_equal(repo_verify(r, 100, NULL, NULL), ARCA_OK);
+
+	struct snap_reader *rd;
+	assert_int_equal(repo_snap_open(r, s2.id, &rd), ARCA_OK);
+	assert_int_equal(snap_next(rd, &info), ARCA_OK);
+	unsigned char *got = malloc(3 * 1024 * 1024);
+	size_t total = 0, n;
+	do {
+		assert_int_equal(snap_read(rd, got + total, 3 * 1024 * 1024 - total + 1, &n),
+				 ARCA_OK);
+		total += n;
+	} while (n);
+	assert_int_equal(total, 3 * 1024 * 1024);
+	assert_memory_equal(got, data, total);
+	snap_close(rd);
+	assert_int_equal(repo_snap_open(r, s1.id, &rd), ARCA_ERR_NOT_FOUND);
+
+	/* After prune, a new snapshot of the forgotten data stores it again. */
+	struct repo_snapshot s3;
+	assert_int_equal(snapshot_items(r, "a", 0, &s3, &unchanged), ARCA_OK);
+	assert_true(s3.new_bytes > 9 * 1024 * 1024);
+	assert_int_equal(repo_verify(r, 100, NULL, NULL), ARCA_OK);
+	free(got);
+	free(data);
+	repo_snapshot_clear(&s1);
+	repo_snapshot_clear(&s2);
+	repo_snapshot_clear(&s3);
+	repo_close(r);
+}
+
+static void test_abort_then_snapshot(void **state)
+{
+	struct fixture *f = *state;
+	struct repo *r = open_repo(f);
+	struct snap_writer *w;
+	assert_int_equal(repo_snap_begin(r, "t", "unit", NULL, &w), ARCA_OK);
+	struct arca_item_info info = {.struct_size = sizeof info, .name = "big",
+				      .type = ARCA_ITEM_STREAM};
+	unsigned char *data = malloc(6 * 1024 * 1024);
+	test_fill_random(data, 6 * 1024 * 1024, 5);
+	assert_int_equal(snap_item_begin(w, &info), ARCA_OK);
+	assert_int_equal(snap_item_write(w, data, 6 * 1024 * 1024), ARCA_OK);
+	repo_snap_abort(w);
+	struct repo_snapshot *list;
+	size_t n;
+	assert_int_equal(repo_snapshots(r, NULL, &list, &n), ARCA_OK);
+	assert_int_equal(n, 0);
+	repo_snapshots_free(list, n);
+	struct repo_snapshot s;
+	assert_int_equal(repo_snap_begin(r, "t", "unit", NULL, &w), ARCA_OK);
+	assert_int_equal(snap_item_begin(w, &info), ARCA_OK);
+	assert_int_equal(snap_item_write(w, data, 6 * 1024 * 1024), ARCA_OK);
+	assert_int_equal(snap_item_end(w), ARCA_OK);
+	assert_int_equal(repo_snap_commit(w, &s), ARCA_OK);
+	assert_int_equal(repo_verify(r, 100, NULL, NULL), ARCA_OK);
+	repo_snapshot_clear(&s);
+	free(data);
+	repo_close(r);
+}
+
+static void test_stale_lock(void **state)
+{
+	struct fixture *f = *state;
+	/* A lock of this host naming a pid that does not exist is stale. */
+	char *path = test_dir_path(f->dir, "locks");
+	mkdir_p(path, 0700);
+	free(path);
+	path = test_dir_path(f->dir, "locks/00aa");
+	FILE *fp = fopen(path, "w");
+	fprintf(fp, "{\"host\":\"unit-host\",\"pid\":999999999,\"time\":%lld,"
+		"\"exclusive\":true}", (long long)now_epoch());
+	fclose(fp);
+	struct repo *r = open_repo(f);
+	assert_int_equal(repo_lock(r, 1), ARCA_OK);
+	int removed;
+	assert_int_equal(repo_unlock_stale(r, &removed), ARCA_OK);
+	assert_int_equal(removed, 1);
+	assert_int_equal(access(path, F_OK), -1);
+	/* A live exclusive lock (ours) blocks another handle. */
+	struct repo *other = open_repo(f);
+	assert_int_equal(repo_lock(other, 0), ARCA_ERR_LOCKED);
+	assert_non_null(strstr(err_msg(), "arca unlock"));
+	repo_unlock(r);
+	assert_int_equal(repo_lock(other, 0), ARCA_OK);
+	repo_close(other);
+	repo_close(r);
+	free(path);
+}
+
+int main(void)
+{
+	log_level = ARCA_LOG_ERROR;
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_roundtrip, setup_enc, teardown),
+		cmocka_unit_test_setup_teardown(test_roundtrip, setup_plain, teardown),
+		cmocka_unit_test_setup_teardown(test_init_refuses_existing, setup_enc, teardown),
+		cmocka_unit_test_setup_teardown(test_wrong_passphrase, setup_enc, teardown),
+		cmocka_unit_test_setup_teardown(test_keys, setup_enc, teardown),
+		cmocka_unit_test_setup_teardown(test_blobs, setup_enc, teardown),
+		cmocka_unit_test_setup_teardown(test_blobs, setup_plain, teardown),
+		cmocka_unit_test_setup_teardown(test_blob_list, setup_enc, teardown),
+		cmocka_unit_test_setup_teardown(test_verify_detects_damage, setup_enc, teardown),
+		cmocka_unit_test_setup_teardown(test_verify_detects_damage, setup_plain, teardown),
+		cmocka_unit_test_setup_teardown(test_forget_prune, setup_enc, teardown),
+		cmocka_unit_test_setup_teardown(test_abort_then_snapshot, setup_enc, teardown),
+		cmocka_unit_test_setup_teardown(test_stale_lock, setup_enc, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
