@@ -57,8 +57,8 @@ static int rs_errno(const struct restore *rs, int err, const char *verb, const c
 	} else if (err == ENOMEM) {
 		status = ARCA_ERR_INTERNAL;
 	}
-	return files_host->error(status, "files: cannot %s %s/%s: %s%s", verb, rs->root, name,
-				 strerror(err), hint);
+	return files_host->error(status, "files: cannot %s %s%s%s: %s%s", verb, rs->root,
+				 name[0] ? "/" : "", name, strerror(err), hint);
 }
 
 static int write_all(int fd, const unsigned char *p, size_t len)
@@ -495,7 +495,7 @@ static int open_root(struct restore *rs)
 	fd = open(rs->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0 && errno == ENOENT) {
 		if (make_root(rs->root) != 0)
-			return rs_errno(rs, errno, "create", ".");
+			return rs_errno(rs, errno, "create", "");
 		fd = open(rs->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	}
 	if (fd < 0) {
@@ -505,13 +505,13 @@ static int open_root(struct restore *rs)
 						 "not a directory; choose --into a new or empty "
 						 "directory",
 						 rs->root);
-		return rs_errno(rs, errno, "open", ".");
+		return rs_errno(rs, errno, "open", "");
 	}
 	if (!rs->overwrite) {
 		dir = fdopendir(dup(fd));
 		if (!dir) {
 			close(fd);
-			return rs_errno(rs, errno, "read", ".");
+			return rs_errno(rs, errno, "read", "");
 		}
 		while ((de = readdir(dir)) != NULL) {
 			if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
@@ -593,7 +593,7 @@ int files_restore(void *instance, struct arca_ctx *ctx)
 		rc = apply_dir_metadata(&rs);
 	/* durable before we say it is done: one flush for the whole tree */
 	if (rc == ARCA_OK && syncfs(rs.rootfd) != 0)
-		rc = rs_errno(&rs, errno, "flush", ".");
+		rc = rs_errno(&rs, errno, "flush", "");
 	forget_parent(&rs);
 	if (rs.rootfd >= 0)
 		close(rs.rootfd);

@@ -1,0 +1,82 @@
+#!/bin/sh
+# The dir destination under trouble: a missing directory is reported with
+# the command that fixes it; `arca init` creates it; a full disk fails a
+# snapshot with exit 12, records nothing, leaves no temporary files and the
+# repository keeps working once space is back; a truncated object is
+# reported as corrupt (exit 7), never restored short; an unwritable
+# directory is reported by check (exit 5).
+. "$ARCA_SRCDIR/tests/lib/common.sh"
+
+SRC=$T/src
+write_engine_config
+cat >> "$ARCA_CONFIG" <<EOC
+
+[target tree]
+driver = files
+destinations = local
+path = $SRC
+EOC
+mkdir -p "$SRC"
+echo small > "$SRC/small"
+
+step "a missing directory: check says how to fix it, init creates it"
+rmdir "$T/repo"
+expect_fail '!' arca check
+expect_stderr "does not exist.*mkdir -p $T/repo"
+arca init > /dev/null || fail "arca init into a missing directory"
+[ -d "$T/repo" ] || fail "init did not create the directory"
+[ "$(stat -c %a "$T/repo")" = 700 ] || fail "repository directory is not private (0700)"
+arca check > /dev/null || fail "arca check after init"
+
+step "a truncated object is corrupt, not short"
+head -c 2097152 /dev/urandom > "$SRC/data"
+arca snapshot tree > /dev/null || fail "snapshot"
+cp -a "$T/repo" "$T/repo.good"
+pack=$(find "$T/repo" -type f -size +1M | head -1)
+[ -n "$pack" ] || { find "$T/repo" -type f -ls >&2; fail "no object over 1 MiB in the repository"; }
+truncate -s 1000000 "$pack"
+expect_fail 7 arca restore tree --into "$T/restored"
+[ ! -e "$T/restored/data" ] || fail "a file was restored from a truncated object"
+rm -rf "$T/repo" "$T/restored"
+mv "$T/repo.good" "$T/repo"
+arca restore tree --into "$T/restored" > /dev/null || fail "restore from the intact copy"
+cmp "$SRC/data" "$T/restored/data" || fail "restored data differs"
+
+step "a full disk fails the snapshot cleanly"
+if [ "$(id -u)" = 0 ] && mkdir "$T/small" && mount -t tmpfs -o size=1m tmpfs "$T/small" 2> /dev/null; then
+	on_exit "umount '$T/small'"
+	sed -i "s|^path = $T/repo\$|path = $T/small/repo|" "$ARCA_CONFIG"
+	arca init > /dev/null || fail "init on the small filesystem"
+	rm "$SRC/data"
+	arca list --json > "$T/before.json"
+	head -c 3145728 /dev/urandom > "$SRC/big"
+	expect_fail 12 arca snapshot tree
+	expect_stderr "No space left"
+	[ -z "$(find "$T/small/repo" -name '.tmp.*')" ] || fail "temporary files left after ENOSPC"
+	arca list --json > "$T/after.json"
+	cmp -s "$T/before.json" "$T/after.json" || fail "a failed snapshot was recorded"
+	rm "$SRC/big"
+	arca snapshot tree > /dev/null || fail "snapshot once space is back"
+else
+	echo "(no tmpfs mount here: full disk not tested)"
+fi
+
+step "an unwritable directory"
+if [ "$(id -u)" = 0 ]; then
+	chmod 0755 "$T/repo"
+	chmod 0644 "$ARCA_CONFIG"
+	sed -i "s|^path = $T/small/repo\$|path = $T/repo|" "$ARCA_CONFIG"
+	set +e
+	runuser -u "$(id -nu 65534)" -- "$ARCA" check > "$T/out" 2> "$T/err"
+	rc=$?
+	set -e
+	[ "$rc" -ne 0 ] || fail "check passed on an unwritable repository"
+	expect_stderr "not writable"
+else
+	chmod 0500 "$T/repo"
+	on_exit "chmod 0700 '$T/repo'"
+	expect_fail '!' arca check
+	expect_stderr "not writable"
+fi
+
+pass
