@@ -93,7 +93,7 @@ int snap_open_item(struct snap_reader *rd, const char *name, struct arca_item_in
 		size_t i;
 		json_t *it;
 		json_array_foreach(rd->items, i, it) {
-			const char *n = json_string_value(json_object_get(it, "name"));
+			const char *n = item_string(it, "name");
 			if (n && !strcmp(n, name)) {
 				rd->next = i + 1;
 				return set_current(rd, it, info);
@@ -119,11 +119,11 @@ int snap_read(struct snap_reader *rd, void *buf, size_t cap, size_t *got)
 			if (item_chunk(rd->cur, rd->chunk, id))
 				return err_set(ARCA_ERR_CORRUPT, "snapshot %s is corrupt: item '%s' "
 					       "has a malformed chunk id", rd->m.id,
-					       json_string_value(json_object_get(rd->cur, "name")));
+					       item_string(rd->cur, "name"));
 			int rc = chunk_fetch(rd->r, id, &rd->data);
 			if (rc != ARCA_OK)
 				return err_wrap(rc, "snapshot %.12s, item '%s'", rd->m.id,
-						json_string_value(json_object_get(rd->cur, "name")));
+						item_string(rd->cur, "name"));
 			rd->chunk++;
 			rd->data_off = 0;
 			continue;

@@ -248,10 +248,51 @@ void manifest_free(struct manifest *m)
 
 static const char *const type_names[] = {"stream", "file", "dir", "symlink"};
 
+/* Names are bytes, not text: a string that is not valid UTF-8 (a latin-1
+ * file name) is stored as "<key>_hex" instead of "<key>". */
+static void set_bytes(json_t *o, const char *key, const char *value)
+{
+	json_t *s = json_string(value);
+	if (s) {
+		json_object_set_new(o, key, s);
+		return;
+	}
+	size_t n = strlen(value);
+	char *hex = xmalloc(2 * n + 1), *k = xasprintf("%s_hex", key);
+	hex_encode((const unsigned char *)value, n, hex);
+	json_object_set_new(o, k, json_string(hex));
+	free(hex);
+	free(k);
+}
+
+const char *item_string(json_t *o, const char *key)
+{
+	const char *v = json_string_value(json_object_get(o, key));
+	if (v)
+		return v;
+	char *k = xasprintf("%s_hex", key);
+	const char *hex = json_string_value(json_object_get(o, k));
+	free(k);
+	size_t n = hex ? strlen(hex) : 0;
+	if (!hex || n % 2)
+		return NULL;
+	char *raw = xmalloc(n / 2 + 1);
+	if (hex_decode(hex, (unsigned char *)raw, n / 2) || memchr(raw, 0, n / 2)) {
+		free(raw);
+		return NULL;
+	}
+	raw[n / 2] = 0;
+	/* Kept in the item (in memory only, never dumped) so the pointer
+	 * lives as long as the item. */
+	json_object_set_new_nocheck(o, key, json_stringn_nocheck(raw, n / 2));
+	free(raw);
+	return json_string_value(json_object_get(o, key));
+}
+
 json_t *item_to_json(const struct arca_item_info *info, uint64_t bytes)
 {
 	json_t *o = json_object();
-	json_object_set_new(o, "name", json_string(info->name));
+	set_bytes(o, "name", info->name);
 	json_object_set_new(o, "type", json_string(
 		(unsigned)info->type < ARRAY_LEN(type_names) ? type_names[info->type] : "stream"));
 	if (info->mode)
@@ -265,11 +306,11 @@ json_t *item_to_json(const struct arca_item_info *info, uint64_t bytes)
 		json_object_set_new(o, "mtime_nsec", json_integer(info->mtime_nsec));
 	json_object_set_new(o, "size", json_integer((json_int_t)bytes));
 	if (info->type == ARCA_ITEM_SYMLINK && info->link_target)
-		json_object_set_new(o, "link", json_string(info->link_target));
+		set_bytes(o, "link", info->link_target);
 	if (info->meta)
-		json_object_set_new(o, "meta", json_string(info->meta));
+		set_bytes(o, "meta", info->meta);
 	if (info->fingerprint)
-		json_object_set_new(o, "fp", json_string(info->fingerprint));
+		set_bytes(o, "fp", info->fingerprint);
 	json_object_set_new(o, "chunks", json_array());
 	return o;
 }
@@ -278,7 +319,7 @@ int item_from_json(json_t *item, struct arca_item_info *info)
 {
 	memset(info, 0, sizeof *info);
 	info->struct_size = sizeof *info;
-	info->name = json_string_value(json_object_get(item, "name"));
+	info->name = item_string(item, "name");
 	const char *type = json_string_value(json_object_get(item, "type"));
 	json_t *chunks = json_object_get(item, "chunks");
 	if (!info->name || !type || !json_is_array(chunks))
@@ -297,9 +338,9 @@ int item_from_json(json_t *item, struct arca_item_info *info)
 	info->mtime_sec = json_integer_value(json_object_get(item, "mtime"));
 	info->mtime_nsec = (int32_t)json_integer_value(json_object_get(item, "mtime_nsec"));
 	info->size = (uint64_t)json_integer_value(json_object_get(item, "size"));
-	info->link_target = json_string_value(json_object_get(item, "link"));
-	info->meta = json_string_value(json_object_get(item, "meta"));
-	info->fingerprint = json_string_value(json_object_get(item, "fp"));
+	info->link_target = item_string(item, "link");
+	info->meta = item_string(item, "meta");
+	info->fingerprint = item_string(item, "fp");
 	return 0;
 }
 

@@ -43,6 +43,9 @@ int summary_to_snapshot(json_t *s, const char *id, struct repo_snapshot *out);
 /* Item JSON <-> arca_item_info. The info's strings point into `item`. */
 json_t *item_to_json(const struct arca_item_info *info, uint64_t bytes);
 int item_from_json(json_t *item, struct arca_item_info *info);
+/* A byte-string field of an item ("name", "link", "meta", "fp"), decoding
+ * the "<key>_hex" form of non-UTF-8 values; NULL when absent. */
+const char *item_string(json_t *item, const char *key);
 /* Chunk ids of an item: count and the i-th id. */
 size_t item_chunk_count(json_t *item);
 int item_chunk(json_t *item, size_t i, unsigned char id[ID_LEN]);

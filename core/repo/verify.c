@@ -149,7 +149,7 @@ static void check_snapshot(struct vctx *v, const char *id)
 		size_t i;
 		json_t *it;
 		json_array_foreach(items, i, it) {
-			const char *item = json_string_value(json_object_get(it, "name"));
+			const char *item = item_string(it, "name");
 			size_t nc = item_chunk_count(it), bad = 0;
 			char first[512] = "";
 			for (size_t c = 0; c < nc; c++) {

@@ -349,9 +349,9 @@ static void load_prev(struct snap_writer *w)
 			size_t i;
 			json_t *it;
 			json_array_foreach(items, i, it) {
-				const char *name = json_string_value(json_object_get(it, "name"));
-				if (name && json_object_get(it, "fp"))
-					json_object_set(w->prev, name, it);
+				const char *name = item_string(it, "name");
+				if (name && item_string(it, "fp"))
+					json_object_set_nocheck(w->prev, name, it);
 			}
 			json_decref(items);
 		}
@@ -373,7 +373,7 @@ static int try_unchanged(struct snap_writer *w, const struct arca_item_info *inf
 	if (!w->prev_loaded)
 		load_prev(w);
 	json_t *old = json_object_get(w->prev, info->name);
-	const char *fp = json_string_value(json_object_get(old, "fp"));
+	const char *fp = item_string(old, "fp");
 	struct arca_item_info oi;
 	if (!old || !fp || strcmp(fp, info->fingerprint) || item_from_json(old, &oi) ||
 	    oi.type != info->type)
@@ -403,7 +403,7 @@ int snap_item_begin(struct snap_writer *w, const struct arca_item_info *info)
 	if (w->cur)
 		return err_set(ARCA_ERR_INTERNAL, "item_begin of '%s' while item '%s' is open "
 			       "(driver bug: call item_end first)", info->name ? info->name : "?",
-			       json_string_value(json_object_get(w->cur->json, "name")));
+			       item_string(w->cur->json, "name"));
 	if (!valid_item_name(info->name))
 		return err_set(ARCA_ERR_INTERNAL, "invalid item name '%s' (driver bug: names are "
 			       "'/'-separated, relative, without '.' or '..' parts)",
@@ -515,7 +515,7 @@ int repo_snap_commit(struct snap_writer *w, struct repo_snapshot *out)
 	if (w->cur)
 		rc = err_set(ARCA_ERR_INTERNAL, "snapshot of %s committed with item '%s' still "
 			     "open (driver bug)", w->target,
-			     json_string_value(json_object_get(w->cur->json, "name")));
+			     item_string(w->cur->json, "name"));
 	/* Every chunk through the workers, every item into the manifest. */
 	if (rc == ARCA_OK)
 		rc = drain_items(w, 1);

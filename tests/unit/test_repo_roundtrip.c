@@ -561,6 +561,45 @@ static void test_stale_lock(void **state)
 	free(path);
 }
 
+/* Item names, link targets, metadata and fingerprints are bytes. */
+static void test_non_utf8_names(void **state)
+{
+	struct fixture *f = *state;
+	struct repo *r = open_repo(f);
+	const char *names[] = {"caf\xe9 cr\xe8me", "invalid-\xff\xfe", "dir-\xe9/f\xe4",
+			       "ctl\x01\x02\x7f", "\xf0\x9f\x8d\x95 pizza", "x_hex"};
+	for (int round = 0; round < 2; round++) {
+		struct snap_writer *w;
+		struct repo_snapshot s;
+		assert_int_equal(repo_snap_begin(r, "n", "unit", NULL, &w), ARCA_OK);
+		for (size_t i = 0; i < ARRAY_LEN(names); i++) {
+			struct arca_item_info info = {.struct_size = sizeof info, .name = names[i],
+						      .type = ARCA_ITEM_SYMLINK,
+						      .link_target = "target-\xff",
+						      .meta = "m\xe9", .fingerprint = "fp\xfe"};
+			int rc = snap_item_begin(w, &info);
+			assert_int_equal(rc, round ? ARCA_ITEM_UNCHANGED : ARCA_OK);
+			assert_int_equal(snap_item_end(w), ARCA_OK);
+		}
+		assert_int_equal(repo_snap_commit(w, &s), ARCA_OK);
+		struct snap_reader *rd;
+		struct arca_item_info info;
+		assert_int_equal(repo_snap_open(r, s.id, &rd), ARCA_OK);
+		for (size_t i = 0; i < ARRAY_LEN(names); i++) {
+			assert_int_equal(snap_next(rd, &info), ARCA_OK);
+			assert_string_equal(info.name, names[i]);
+			assert_string_equal(info.link_target, "target-\xff");
+			assert_string_equal(info.meta, "m\xe9");
+			assert_string_equal(info.fingerprint, "fp\xfe");
+		}
+		assert_int_equal(snap_open_item(rd, names[1], &info), ARCA_OK);
+		assert_string_equal(info.name, names[1]);
+		snap_close(rd);
+		repo_snapshot_clear(&s);
+	}
+	repo_close(r);
+}
+
 int main(void)
 {
 	log_level = ARCA_LOG_ERROR;
@@ -578,6 +617,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_forget_prune, setup_enc, teardown),
 		cmocka_unit_test_setup_teardown(test_abort_then_snapshot, setup_enc, teardown),
 		cmocka_unit_test_setup_teardown(test_stale_lock, setup_enc, teardown),
+		cmocka_unit_test_setup_teardown(test_non_utf8_names, setup_enc, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
