@@ -1,0 +1,709 @@
+/* logical.c — mode = logical: one database as a pg_dump custom-format stream.
+ *
+ * Snapshot: `pg_dump -Fc -Z0` writes to a pipe that goes straight into the
+ * item "dump/DBNAME.pgdump" (no temp file; the engine compresses and
+ * deduplicates, which -Z0 leaves it free to do). pg_dump's exit status is
+ * checked after the stream ends: a dump that fails or is killed half way
+ * is an error, and the engine then records no snapshot. With globals = yes
+ * `pg_dumpall --globals-only` is stored first as "globals.sql".
+ *
+ * Restore: pg_restore --clean --if-exists into the original database or
+ * --into CONNINFO, creating the database when it does not exist; with
+ * --jobs > 1 the dump is first copied to the scratch directory because
+ * parallel pg_restore needs a seekable file.
+ *
+ * Verify: the dump must start with the custom format's "PGDMP" magic and
+ * pg_restore must read it to the end (table of contents and every data
+ * block) without an error. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "pg.h"
+
+#define DUMP_PREFIX "dump/"
+#define DUMP_SUFFIX ".pgdump"
+#define GLOBALS_ITEM "globals.sql"
+#define IO_BUF (1u << 20)
+
+static int child_status(const struct pg_child *c)
+{
+	int s = pg_classify_error(c->err);
+	return s == ARCA_ERR_CONNECT && !strstr(c->err, "connection to server") ? ARCA_ERR_IO : s;
+}
+
+/* Stream a child's stdout into one item. */
+static int stream_child(struct pg_target *t, struct arca_ctx *ctx, char **argv,
+			const char *password, const struct arca_item_info *info,
+			const char *what)
+{
+	struct pg_child c;
+	struct child_spec spec = CHILD_SPEC_INIT;
+	spec.argv = argv;
+	spec.password = password;
+	spec.pipes = CHILD_STDOUT;
+	unsigned char *buf = malloc(IO_BUF);
+	if (!buf)
+		return PG_ERR(ARCA_ERR_INTERNAL, "out of memory");
+	int rc = child_start(&c, &spec);
+	if (rc != ARCA_OK) {
+		free(buf);
+		return rc;
+	}
+	rc = pg_host->item_begin(ctx, info);
+	if (rc != ARCA_OK)
+		goto fail;
+	uint64_t total = 0;
+	int eof = 0;
+	while (!eof) {
+		size_t fill = 0;
+		/* Gather up to IO_BUF before handing it over: fewer, larger writes. */
+		while (fill < IO_BUF) {
+			size_t got = 0;
+			if (pg_host->cancelled(ctx)) {
+				rc = PG_ERR(ARCA_ERR_CANCELLED, "%s interrupted", what);
+				goto fail;
+			}
+			rc = child_read(&c, buf + fill, IO_BUF - fill, &got);
+			if (rc != ARCA_OK)
+				goto fail;
+			if (got == 0) {
+				eof = 1;
+				break;
+			}
+			fill += got;
+		}
+		if (fill && (rc = pg_host->item_write(ctx, buf, fill)) != ARCA_OK)
+			goto fail;
+		total += fill;
+	}
+	free(buf);
+	buf = NULL;
+	if (child_wait(&c) != 0) {
+		char how[160];
+		child_describe(&c, how, sizeof how);
+		return PG_ERR(child_status(&c),
+			      "[target %s]: %s failed after %llu bytes: %s; its last words: %s", t->name,
+			      what, (unsigned long long)total, how, child_stderr(&c));
+	}
+	if (total == 0)
+		return PG_ERR(ARCA_ERR_IO, "[target %s]: %s wrote nothing: %s", t->name, what,
+			      child_stderr(&c));
+	if (c.err_len)
+		PG_LOG(ARCA_LOG_WARN, "%s said: %s", what, child_stderr(&c));
+	return pg_host->item_end(ctx);
+fail:
+	free(buf);
+	child_kill(&c);
+	return rc;
+}
+
+/* "dump/" + the database name, '/' escaped so it stays one path part. */
+static char *dump_item_name(const char *db)
+{
+	size_t n = strlen(db);
+	char *s = malloc(sizeof DUMP_PREFIX + 3 * n + sizeof DUMP_SUFFIX);
+	if (!s)
+		return NULL;
+	char *p = stpcpy(s, DUMP_PREFIX);
+	for (const char *d = db; *d; d++) {
+		if (*d == '/' || *d == '%')
+			p += sprintf(p, "%%%02X", (unsigned char)*d);
+		else
+			*p++ = *d;
+	}
+	strcpy(p, DUMP_SUFFIX);
+	return s;
+}
+
+int logical_snapshot(struct pg_target *t, struct arca_ctx *ctx)
+{
+	PGconn *c = NULL;
+	char *password = NULL, *super = NULL, *item = NULL, *conninfo = NULL;
+	char *pg_dump = NULL, *pg_dumpall = NULL, meta[1024], gmeta[1100], dmeta[1100];
+	/* Connect first: a wrong password or a missing database is reported
+	 * as such, before any child program runs. */
+	int rc = pg_connect(t, NULL, NULL, 0, &c);
+	if (rc != ARCA_OK)
+		return rc;
+	const char *version = PQparameterStatus(c, "server_version");
+	char *db = strdup(PQdb(c));
+	rc = pg_query_value(c, "SELECT rolsuper FROM pg_roles WHERE rolname = current_user",
+			    &super);
+	snprintf(meta, sizeof meta, "database=%s\nserver_version=%s\n", db ? db : "",
+		 version ? version : "unknown");
+	snprintf(gmeta, sizeof gmeta, "format=sql\n%s", meta);
+	snprintf(dmeta, sizeof dmeta, "format=custom\n%s", meta);
+	PQfinish(c);
+	if (rc != ARCA_OK || !db)
+		goto out;
+	if ((rc = pg_password(t, &password)) != ARCA_OK)
+		goto out;
+	rc = ARCA_ERR_INTERNAL;
+	if (!(item = dump_item_name(db)) || !(conninfo = pg_conninfo_build(t->conninfo, NULL, NULL)))
+		goto out;
+
+	struct arca_item_info info;
+	memset(&info, 0, sizeof info);
+	info.struct_size = sizeof info;
+	info.type = ARCA_ITEM_STREAM;
+	info.mode = 0600;
+	info.mtime_sec = time(NULL);
+	info.size = UINT64_MAX;
+
+	if (t->globals) {
+		rc = ARCA_ERR_CONFIG;
+		if (!(pg_dumpall = pg_program(t, "pg_dumpall")))
+			goto out;
+		int is_super = super && strcmp(super, "t") == 0;
+		char *argv[] = {pg_dumpall, "--globals-only", "--no-password", "-d", conninfo,
+				is_super ? NULL : "--no-role-passwords", NULL};
+		if (!is_super)
+			PG_LOG(ARCA_LOG_WARN, "[target %s]: the role is not a superuser: role "
+					      "passwords are left out of globals.sql", t->name);
+		info.name = GLOBALS_ITEM;
+		info.meta = gmeta;
+		rc = stream_child(t, ctx, argv, password, &info, "pg_dumpall --globals-only");
+		if (rc != ARCA_OK)
+			goto out;
+	}
+
+	rc = ARCA_ERR_CONFIG;
+	if (!(pg_dump = pg_program(t, "pg_dump")))
+		goto out;
+	char *argv[] = {pg_dump, "--format=custom", "--compress=0", "--no-password", "-d",
+			conninfo, NULL};
+	info.name = item;
+	info.meta = dmeta;
+	char what[512];
+	snprintf(what, sizeof what, "pg_dump of database \"%s\"", db);
+	rc = stream_child(t, ctx, argv, password, &info, what);
+out:
+	pg_secret_free(password);
+	free(super);
+	free(db);
+	free(item);
+	free(conninfo);
+	free(pg_dump);
+	free(pg_dumpall);
+	return rc;
+}
+
+/* ---- reading the snapshot back ------------------------------------------ */
+
+struct logical_items {
+	char *dump;                /* item name */
+	char *dump_db;             /* database the dump was taken from */
+	int has_globals;
+};
+
+static int find_items(struct pg_target *t, struct arca_ctx *ctx, struct logical_items *li)
+{
+	struct arca_item_info info;
+	memset(li, 0, sizeof *li);
+	for (;;) {
+		memset(&info, 0, sizeof info);
+		info.struct_size = sizeof info;
+		int rc = pg_host->item_next(ctx, &info);
+		if (rc == ARCA_ERR_NOT_FOUND)
+			break;
+		if (rc != ARCA_OK)
+			return rc;
+		if (strcmp(info.name, GLOBALS_ITEM) == 0) {
+			li->has_globals = 1;
+		} else if (strncmp(info.name, DUMP_PREFIX, strlen(DUMP_PREFIX)) == 0 && !li->dump) {
+			li->dump = strdup(info.name);
+			li->dump_db = pg_meta_value(info.meta, "database");
+			if (!li->dump)
+				return PG_ERR(ARCA_ERR_INTERNAL, "out of memory");
+		}
+	}
+	if (!li->dump)
+		return PG_ERR(ARCA_ERR_CORRUPT,
+			      "[target %s]: the snapshot holds no dump item (dump/*.pgdump); "
+			      "it was not made by the postgres driver in logical mode", t->name);
+	return ARCA_OK;
+}
+
+static void free_items(struct logical_items *li)
+{
+	free(li->dump);
+	free(li->dump_db);
+}
+
+/* Read the current item to its end into a NUL-terminated buffer. */
+static int read_item_all(struct arca_ctx *ctx, char **out, size_t *out_len, size_t limit)
+{
+	size_t len = 0, cap = 65536;
+	char *buf = malloc(cap);
+	if (!buf)
+		return PG_ERR(ARCA_ERR_INTERNAL, "out of memory");
+	for (;;) {
+		if (len + 1 >= cap) {
+			if (cap >= limit) {
+				free(buf);
+				return PG_ERR(ARCA_ERR_CORRUPT, "item larger than %zu bytes", limit);
+			}
+			char *n = realloc(buf, cap * 2);
+			if (!n) {
+				free(buf);
+				return PG_ERR(ARCA_ERR_INTERNAL, "out of memory");
+			}
+			buf = n;
+			cap *= 2;
+		}
+		size_t got = 0;
+		int rc = pg_host->item_read(ctx, buf + len, cap - 1 - len, &got);
+		if (rc != ARCA_OK) {
+			free(buf);
+			return rc;
+		}
+		if (got == 0)
+			break;
+		len += got;
+	}
+	buf[len] = 0;
+	*out = buf;
+	if (out_len)
+		*out_len = len;
+	return ARCA_OK;
+}
+
+static int open_item(struct arca_ctx *ctx, const char *name)
+{
+	struct arca_item_info info;
+	memset(&info, 0, sizeof info);
+	info.struct_size = sizeof info;
+	return pg_host->item_open(ctx, name, &info);
+}
+
+/* Pipe the current item into a child's stdin. */
+static int pipe_item(struct arca_ctx *ctx, struct pg_child *c, int *child_closed)
+{
+	unsigned char *buf = malloc(IO_BUF);
+	if (!buf)
+		return PG_ERR(ARCA_ERR_INTERNAL, "out of memory");
+	int rc = ARCA_OK;
+	*child_closed = 0;
+	for (;;) {
+		size_t got = 0;
+		if (pg_host->cancelled(ctx)) {
+			rc = PG_ERR(ARCA_ERR_CANCELLED, "interrupted");
+			break;
+		}
+		if ((rc = pg_host->item_read(ctx, buf, IO_BUF, &got)) != ARCA_OK || got == 0)
+			break;
+		if (child_write(c, buf, got) != ARCA_OK) {
+			*child_closed = 1;   /* the child's exit status says why */
+			break;
+		}
+	}
+	free(buf);
+	child_close_stdin(c);
+	return rc;
+}
+
+/* Copy the current item to a file (parallel pg_restore needs one). */
+static int item_to_file(struct arca_ctx *ctx, const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return PG_ERR(errno == ENOSPC ? ARCA_ERR_NOSPACE : ARCA_ERR_IO, "cannot create %s: %s",
+			      path, strerror(errno));
+	unsigned char *buf = malloc(IO_BUF);
+	int rc = buf ? ARCA_OK : PG_ERR(ARCA_ERR_INTERNAL, "out of memory");
+	while (rc == ARCA_OK) {
+		size_t got = 0;
+		if (pg_host->cancelled(ctx)) {
+			rc = PG_ERR(ARCA_ERR_CANCELLED, "interrupted");
+			break;
+		}
+		if ((rc = pg_host->item_read(ctx, buf, IO_BUF, &got)) != ARCA_OK || got == 0)
+			break;
+		for (size_t off = 0; off < got;) {
+			ssize_t w = write(fd, buf + off, got - off);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w < 0) {
+				rc = PG_ERR(errno == ENOSPC || errno == EDQUOT ? ARCA_ERR_NOSPACE
+									       : ARCA_ERR_IO,
+					    "writing %s: %s%s", path, strerror(errno),
+					    errno == ENOSPC ? "; free space there, or restore with "
+							      "--jobs 1 to stream without a copy"
+							    : "");
+				break;
+			}
+			off += (size_t)w;
+		}
+	}
+	free(buf);
+	if (close(fd) != 0 && rc == ARCA_OK)
+		rc = PG_ERR(errno == ENOSPC ? ARCA_ERR_NOSPACE : ARCA_ERR_IO, "closing %s: %s", path,
+			    strerror(errno));
+	return rc;
+}
+
+/* Role names created by globals.sql ("CREATE ROLE name;" lines). */
+static int globals_roles_missing(PGconn *c, const char *sql)
+{
+	int missing = 0;
+	for (const char *p = sql; p && *p && !missing;) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) : strlen(p);
+		if (len > 13 && strncmp(p, "CREATE ROLE ", 12) == 0 && p[len - 1] == ';') {
+			char *ident = strndup(p + 12, len - 13);
+			if (!ident)
+				return 1;
+			char *lit = PQescapeLiteral(c, ident, strlen(ident));
+			/* pg_dumpall quotes identifiers that need it; compare
+			 * the way PostgreSQL itself parses them. */
+			char *sqlq = NULL;
+			if (lit && asprintf(&sqlq,
+					    "SELECT count(*) FROM pg_roles WHERE rolname = "
+					    "(parse_ident(%s))[1]",
+					    lit) > 0) {
+				char *v = NULL;
+				if (pg_query_value(c, sqlq, &v) == ARCA_OK && v && strcmp(v, "0") == 0)
+					missing = 1;
+				free(v);
+			}
+			free(sqlq);
+			PQfreemem(lit);
+			free(ident);
+		}
+		p = nl ? nl + 1 : NULL;
+	}
+	return missing;
+}
+
+/* Replay globals.sql with psql; "already exists" errors are expected on a
+ * server that has some of the roles, others are reported as warnings. */
+static int restore_globals(struct pg_target *t, struct arca_ctx *ctx, const char *conninfo,
+			   const char *password, PGconn *admin)
+{
+	char *sql = NULL;
+	size_t len = 0;
+	int rc = open_item(ctx, GLOBALS_ITEM);
+	if (rc == ARCA_OK)
+		rc = read_item_all(ctx, &sql, &len, 64u << 20);
+	if (rc != ARCA_OK)
+		return rc;
+	if (strcmp(t->restore_globals, "auto") == 0 && !globals_roles_missing(admin, sql)) {
+		PG_LOG(ARCA_LOG_INFO, "every role in globals.sql exists on the server: not replaying "
+				      "it (restore_globals = yes forces it)");
+		free(sql);
+		return ARCA_OK;
+	}
+	char *psql = pg_program(t, "psql");
+	if (!psql) {
+		free(sql);
+		return ARCA_ERR_CONFIG;
+	}
+	char *argv[] = {psql, "-X", "-q", "--no-password", "-v", "ON_ERROR_STOP=0", "-d",
+			(char *)conninfo, "-f", "-", NULL};
+	struct child_spec spec = CHILD_SPEC_INIT;
+	struct pg_child c;
+	spec.argv = argv;
+	spec.password = password;
+	spec.pipes = CHILD_STDIN;
+	rc = child_start(&c, &spec);
+	if (rc == ARCA_OK) {
+		int closed = child_write(&c, sql, len) != ARCA_OK;
+		int failed = child_wait(&c) != 0;
+		if (failed || closed) {
+			char how[160];
+			child_describe(&c, how, sizeof how);
+			rc = PG_ERR(child_status(&c), "[target %s]: replaying globals.sql failed: %s: %s",
+				    t->name, how, child_stderr(&c));
+		} else {
+			int errors = 0, expected = 0;
+			for (const char *p = c.err; (p = strstr(p, "ERROR:")); p++) {
+				const char *eol = strchr(p, '\n');
+				const char *ex = strstr(p, "already exists");
+				if (ex && (!eol || ex < eol))
+					expected++;
+				else
+					errors++;
+			}
+			PG_LOG(ARCA_LOG_INFO, "replayed globals.sql (%d objects already existed)",
+			       expected);
+			if (errors)
+				PG_LOG(ARCA_LOG_WARN, "globals.sql: %d statements failed: %s", errors,
+				       child_stderr(&c));
+		}
+	}
+	free(psql);
+	free(sql);
+	return rc;
+}
+
+/* Connect to the restore target; create its database when it is missing. */
+static int prepare_database(struct pg_target *t, const char *into, const char *db,
+			    PGconn **admin_out)
+{
+	PGconn *c = NULL;
+	*admin_out = NULL;
+	int rc = pg_connect(t, into, db, 0, &c);
+	if (rc == ARCA_OK) {
+		PQfinish(c);
+		return pg_connect(t, into, "postgres", 0, admin_out) == ARCA_OK
+			       ? ARCA_OK
+			       : pg_connect(t, into, db, 0, admin_out);
+	}
+	if (rc != ARCA_ERR_NOT_FOUND)
+		return rc;
+	rc = pg_connect(t, into, "postgres", 0, &c);
+	if (rc != ARCA_OK)
+		return rc;
+	char *ident = PQescapeIdentifier(c, db, strlen(db));
+	char *sql = NULL;
+	if (!ident || asprintf(&sql, "CREATE DATABASE %s TEMPLATE template0", ident) < 0) {
+		PQfreemem(ident);
+		PQfinish(c);
+		return PG_ERR(ARCA_ERR_INTERNAL, "out of memory");
+	}
+	PGresult *r = PQexec(c, sql);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+		char msg[1024];
+		rc = PG_ERR(pg_classify_error(PQerrorMessage(c)) == ARCA_ERR_AUTH ? ARCA_ERR_AUTH
+										  : ARCA_ERR_IO,
+			    "[target %s]: database \"%s\" does not exist and creating it failed: %s",
+			    t->name, db, pg_conn_error(c, msg, sizeof msg));
+	} else {
+		PG_LOG(ARCA_LOG_INFO, "created database \"%s\"", db);
+	}
+	PQclear(r);
+	free(sql);
+	PQfreemem(ident);
+	if (rc != ARCA_OK)
+		PQfinish(c);
+	else
+		*admin_out = c;
+	return rc;
+}
+
+int logical_restore(struct pg_target *t, struct arca_ctx *ctx)
+{
+	struct logical_items li;
+	PGconn *admin = NULL;
+	char *conninfo = NULL, *admin_conninfo = NULL, *password = NULL, *into_db = NULL;
+	char *pg_restore = NULL, *file = NULL;
+	int64_t jobs;
+	int rc = pg_option_int(ctx, "jobs", t->restore_jobs, &jobs);
+	if (rc != ARCA_OK)
+		return rc;
+	rc = find_items(t, ctx, &li);
+	if (rc != ARCA_OK) {
+		free_items(&li);
+		return rc;
+	}
+	const char *into = pg_host->option(ctx, "into");
+	if (!into)
+		into = t->conninfo;
+	/* --into without a database restores into one named like the original. */
+	into_db = pg_conninfo_dbname(into);
+	const char *db = into_db ? into_db : li.dump_db;
+	if (!db) {
+		rc = PG_ERR(ARCA_ERR_CONFIG, "--into names no database and the dump does not say "
+					     "which one it came from: add dbname=NAME");
+		goto out;
+	}
+	rc = ARCA_ERR_INTERNAL;
+	if (!(conninfo = pg_conninfo_build(into, db, &password)) ||
+	    !(admin_conninfo = pg_conninfo_build(into, "postgres", NULL)))
+		goto out;
+	pg_secret_free(password);
+	password = NULL;
+	if ((rc = pg_password_for(t, into, &password)) != ARCA_OK)
+		goto out;
+	if ((rc = prepare_database(t, into, db, &admin)) != ARCA_OK)
+		goto out;
+
+	if (li.has_globals && strcmp(t->restore_globals, "no") != 0) {
+		rc = restore_globals(t, ctx, admin_conninfo, password, admin);
+		if (rc != ARCA_OK)
+			goto out;
+	}
+	PQfinish(admin);
+	admin = NULL;
+
+	rc = ARCA_ERR_CONFIG;
+	if (!(pg_restore = pg_program(t, "pg_restore")))
+		goto out;
+	if ((rc = open_item(ctx, li.dump)) != ARCA_OK)
+		goto out;
+	char jobs_arg[32];
+	snprintf(jobs_arg, sizeof jobs_arg, "--jobs=%lld", (long long)jobs);
+	struct child_spec spec = CHILD_SPEC_INIT;
+	struct pg_child c;
+	int closed = 0;
+	if (jobs > 1) {
+		const char *scratch = pg_host->scratch_dir(ctx);
+		if (!scratch) {
+			rc = PG_ERR(ARCA_ERR_IO, "no scratch directory for the parallel restore");
+			goto out;
+		}
+		if (asprintf(&file, "%s/restore.pgdump", scratch) < 0) {
+			rc = PG_ERR(ARCA_ERR_INTERNAL, "out of memory");
+			goto out;
+		}
+		if ((rc = item_to_file(ctx, file)) != ARCA_OK)
+			goto out;
+		char *argv[] = {pg_restore, "--clean", "--if-exists", "--no-password", jobs_arg,
+				"-d", conninfo, file, NULL};
+		spec.argv = argv;
+		spec.password = password;
+		if ((rc = child_start(&c, &spec)) != ARCA_OK)
+			goto out;
+	} else {
+		char *argv[] = {pg_restore, "--clean", "--if-exists", "--no-password", "-d", conninfo,
+				NULL};
+		spec.argv = argv;
+		spec.password = password;
+		spec.pipes = CHILD_STDIN;
+		if ((rc = child_start(&c, &spec)) != ARCA_OK)
+			goto out;
+		if ((rc = pipe_item(ctx, &c, &closed)) != ARCA_OK) {
+			child_kill(&c);
+			goto out;
+		}
+	}
+	if (child_wait(&c) != 0 || closed) {
+		char how[160];
+		child_describe(&c, how, sizeof how);
+		rc = PG_ERR(child_status(&c), "[target %s]: pg_restore into database \"%s\" failed: "
+					      "%s: %s",
+			    t->name, db, how, child_stderr(&c));
+		goto out;
+	}
+	if (c.err_len)
+		PG_LOG(ARCA_LOG_WARN, "pg_restore said: %s", child_stderr(&c));
+	PG_LOG(ARCA_LOG_INFO, "restored %s into database \"%s\" (%lld job%s)", li.dump, db,
+	       (long long)jobs, jobs == 1 ? "" : "s");
+	rc = ARCA_OK;
+out:
+	if (file)
+		unlink(file);
+	PQfinish(admin);
+	free_items(&li);
+	free(conninfo);
+	free(admin_conninfo);
+	pg_secret_free(password);
+	free(into_db);
+	free(pg_restore);
+	free(file);
+	return rc;
+}
+
+int logical_verify(struct pg_target *t, struct arca_ctx *ctx)
+{
+	struct logical_items li;
+	int rc = find_items(t, ctx, &li);
+	if (rc != ARCA_OK) {
+		free_items(&li);
+		return rc;
+	}
+	char *pg_restore = pg_program(t, "pg_restore");
+	if (!pg_restore) {
+		free_items(&li);
+		return ARCA_ERR_CONFIG;
+	}
+	char magic[5];
+	size_t have = 0;
+	if ((rc = open_item(ctx, li.dump)) != ARCA_OK)
+		goto out;
+	while (have < sizeof magic) {
+		size_t got = 0;
+		if ((rc = pg_host->item_read(ctx, magic + have, sizeof magic - have, &got)) != ARCA_OK)
+			goto out;
+		if (got == 0)
+			break;
+		have += got;
+	}
+	if (have < sizeof magic || memcmp(magic, "PGDMP", 5) != 0) {
+		rc = PG_ERR(ARCA_ERR_CORRUPT, "[target %s]: %s is not a pg_dump custom-format "
+					      "archive (no PGDMP header)",
+			    t->name, li.dump);
+		goto out;
+	}
+	/* pg_restore reads the whole archive from stdin: the table of contents
+	 * and every data block must parse. The output script is thrown away. */
+	char *argv[] = {pg_restore, "--file=/dev/null", NULL};
+	struct child_spec spec = CHILD_SPEC_INIT;
+	struct pg_child c;
+	int closed = 0;
+	spec.argv = argv;
+	spec.pipes = CHILD_STDIN;
+	if ((rc = child_start(&c, &spec)) != ARCA_OK)
+		goto out;
+	if (child_write(&c, magic, sizeof magic) != ARCA_OK)
+		closed = 1;
+	else if ((rc = pipe_item(ctx, &c, &closed)) != ARCA_OK) {
+		child_kill(&c);
+		goto out;
+	}
+	if (child_wait(&c) != 0 || closed) {
+		char how[160];
+		child_describe(&c, how, sizeof how);
+		rc = PG_ERR(ARCA_ERR_CORRUPT, "[target %s]: %s does not read back: %s: %s", t->name,
+			    li.dump, how, child_stderr(&c));
+		goto out;
+	}
+	if (li.has_globals) {
+		char *sql = NULL;
+		if ((rc = open_item(ctx, GLOBALS_ITEM)) != ARCA_OK ||
+		    (rc = read_item_all(ctx, &sql, NULL, 64u << 20)) != ARCA_OK)
+			goto out;
+		if (!strstr(sql, "PostgreSQL database cluster dump"))
+			rc = PG_ERR(ARCA_ERR_CORRUPT, "[target %s]: %s is not pg_dumpall output",
+				    t->name, GLOBALS_ITEM);
+		free(sql);
+		if (rc != ARCA_OK)
+			goto out;
+	}
+	PG_LOG(ARCA_LOG_INFO, "%s: custom-format archive reads back completely", li.dump);
+out:
+	free(pg_restore);
+	free_items(&li);
+	return rc;
+}
+
+int logical_check(struct pg_target *t, struct arca_ctx *ctx)
+{
+	(void)ctx;
+	PGconn *c = NULL;
+	char *out = NULL;
+	int rc = pg_connect(t, NULL, NULL, 0, &c);
+	if (rc != ARCA_OK)
+		return rc;
+	int server = PQserverVersion(c);
+	char where[512];
+	pg_describe(c, where, sizeof where);
+	PQfinish(c);
+	char *pg_dump = pg_program(t, "pg_dump");
+	if (!pg_dump)
+		return ARCA_ERR_CONFIG;
+	char *argv[] = {pg_dump, "--version", NULL};
+	struct child_spec spec = CHILD_SPEC_INIT;
+	spec.argv = argv;
+	rc = child_run(&spec, &out);
+	if (rc == ARCA_OK) {
+		/* "pg_dump (PostgreSQL) 15.5 (Debian 15.5-0+deb12u1)" */
+		const char *v = strstr(out, ") ");
+		int major = v ? atoi(v + 2) : 0;
+		if (major * 10000 < server / 10000 * 10000)
+			rc = PG_ERR(ARCA_ERR_CONFIG,
+				    "[target %s]: %s is version %d but the server is %d: pg_dump must "
+				    "be at least as new as the server; point pg_bin_dir at a newer one",
+				    t->name, pg_dump, major, server / 10000);
+		else
+			PG_LOG(ARCA_LOG_INFO, "reached %s (server %d.%d); %s is version %d", where,
+			       server / 10000, server % 10000, pg_dump, major);
+	}
+	free(out);
+	free(pg_dump);
+	return rc;
+}

@@ -1,0 +1,243 @@
+/* pg.h — internals shared by the files of the postgres driver.
+ *
+ * The driver has two modes. Logical (logical.c) streams `pg_dump -Fc -Z0`
+ * into one item and restores with pg_restore. Physical (physical.c, tar.c,
+ * manifest.c) takes a base backup over the replication protocol, one item
+ * per file, and restores it for point-in-time recovery (pitr.c) with the
+ * WAL archived by `arca wal-push` (wal.c). child.c runs the PostgreSQL
+ * client programs, conn.c opens libpq connections.
+ *
+ * Nothing here is global except the host table, which is the same for
+ * every instance: two targets with this driver run side by side. */
+#ifndef PG_DRIVER_H
+#define PG_DRIVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <libpq-fe.h>
+#include "arca/plugin.h"
+
+extern const struct arca_host *pg_host;
+
+#define PG_LOG(level, ...) pg_host->log(level, __VA_ARGS__)
+#define PG_ERR(status, ...) pg_host->error(status, __VA_ARGS__)
+
+/* One [target] section. */
+struct pg_target {
+	const struct arca_config *cfg;
+	const char *name;            /* the section name */
+	int physical;                /* mode = physical */
+	const char *conninfo;
+	const char *bin_dir;         /* where pg_dump & co. live; NULL: PATH */
+	int globals;
+	int64_t restore_jobs;
+	const char *restore_globals; /* auto|yes|no */
+	int64_t archive_timeout;     /* seconds `check` waits for a switched segment */
+	int64_t recovery_timeout;    /* seconds `restore --start` waits for promotion */
+};
+
+/* ---- postgres.c ---------------------------------------------------------- */
+
+/* The password secret (malloc'd, wipe with pg_secret_free), or NULL when
+ * none is configured (libpq may still find one in PGPASSFILE). A broken
+ * secret reference is an error: returns non-zero with the error set. */
+int pg_password(struct pg_target *t, char **out);
+void pg_secret_free(char *s);
+/* The password to use with `conninfo` (a --into value, or NULL for the
+ * configured one): its own password if it has one, else the configured
+ * secret when it names the configured role, else none. */
+int pg_password_for(struct pg_target *t, const char *conninfo, char **out);
+
+/* The path of a PostgreSQL program: bin_dir/NAME when it exists there,
+ * else the first NAME on PATH. NULL (error set) when neither exists. */
+char *pg_program(struct pg_target *t, const char *name);
+
+/* Integer command-line option (e.g. "jobs"), or dflt when not given. */
+int pg_option_int(struct arca_ctx *ctx, const char *name, int64_t dflt, int64_t *out);
+
+/* ---- conn.c -------------------------------------------------------------- */
+
+/*
+ * Connect with the target's conninfo, overridden by `conninfo_override`
+ * when not NULL (restore --into), with `dbname` replacing the database
+ * when not NULL, and in physical replication mode when `replication`.
+ * On failure returns ARCA_ERR_AUTH (wrong password, missing privilege,
+ * refused by pg_hba.conf), ARCA_ERR_NOT_FOUND (no such database) or
+ * ARCA_ERR_CONNECT, with a message naming the server and the reason.
+ */
+int pg_connect(struct pg_target *t, const char *conninfo_override, const char *dbname,
+	       int replication, PGconn **out);
+/* Classify a libpq or client-program error text into a status. */
+int pg_classify_error(const char *msg);
+/* "host 127.0.0.1 port 5432" for messages. */
+void pg_describe(PGconn *c, char *out, size_t n);
+/* Run a query returning one value; *out is malloc'd (NULL for SQL NULL). */
+int pg_query_value(PGconn *c, const char *sql, char **out);
+/* The database name of a conninfo string (NULL if it names none). */
+char *pg_conninfo_dbname(const char *conninfo);
+/* A conninfo string (key='value' pairs) equal to `conninfo` with the
+ * database replaced by `dbname` when not NULL. A password found in it is
+ * moved to *password_out (malloc'd) so it never reaches a child's argv. */
+char *pg_conninfo_build(const char *conninfo, const char *dbname, char **password_out);
+/* PQerrorMessage without the trailing newline, for messages. */
+const char *pg_conn_error(PGconn *c, char *buf, size_t n);
+
+/* ---- child.c ------------------------------------------------------------- */
+
+#define CHILD_STDIN 0x1u   /* give the child a pipe for stdin */
+#define CHILD_STDOUT 0x2u  /* read the child's stdout through a pipe */
+
+struct pg_child {
+	pid_t pid;
+	const char *what;          /* program name for messages */
+	int in_fd, out_fd, err_fd; /* -1 when not piped */
+	char err[16384];           /* the last bytes of the child's stderr */
+	size_t err_len;
+	int err_trunc;             /* earlier stderr was dropped */
+	int status;                /* waitpid status, valid after child_wait */
+};
+
+struct child_spec {
+	char *const *argv;         /* argv[0] is the program path */
+	const char *password;      /* PGPASSWORD for the child only; NULL: none */
+	unsigned pipes;            /* CHILD_* */
+	const char *stdout_path;   /* redirect stdout to this file (no pipe) */
+	const char *cwd;           /* NULL: inherit */
+	uid_t uid;                 /* run as this user when running as root */
+	gid_t gid;
+	int as_user;               /* use uid/gid */
+};
+#define CHILD_SPEC_INIT {NULL, NULL, 0, NULL, NULL, 0, 0, 0}
+
+int child_start(struct pg_child *c, const struct child_spec *spec);
+/* Read stdout (CHILD_STDOUT) while collecting stderr; *got == 0 at EOF. */
+int child_read(struct pg_child *c, void *buf, size_t cap, size_t *got);
+/* Write all of data to stdin (CHILD_STDIN) while collecting stderr (and
+ * discarding stdout when piped). ARCA_ERR_IO when the child has closed
+ * its stdin (it exited or stopped reading). */
+int child_write(struct pg_child *c, const void *data, size_t len);
+/* Close stdin (EOF for the child). */
+void child_close_stdin(struct pg_child *c);
+/* Drain the rest of stdout/stderr, wait, and return 0 when the child
+ * exited with status 0, -1 otherwise (see child_describe). */
+int child_wait(struct pg_child *c);
+/* Kill (SIGTERM, then SIGKILL after a grace time) and reap. */
+void child_kill(struct pg_child *c);
+/* "exited with status 1" / "was killed by signal 9 (Killed)". */
+void child_describe(const struct pg_child *c, char *out, size_t n);
+/* The collected stderr, trimmed, from a line start when truncated. */
+const char *child_stderr(struct pg_child *c);
+/* Run to completion; *out is its stdout (malloc'd, NUL-terminated). A
+ * non-zero exit is an error carrying its stderr. */
+int child_run(const struct child_spec *spec, char **out);
+
+/* ---- logical.c ----------------------------------------------------------- */
+
+int logical_snapshot(struct pg_target *t, struct arca_ctx *ctx);
+int logical_restore(struct pg_target *t, struct arca_ctx *ctx);
+int logical_verify(struct pg_target *t, struct arca_ctx *ctx);
+int logical_check(struct pg_target *t, struct arca_ctx *ctx);
+
+/* ---- physical.c / tar.c / manifest.c -------------------------------------- */
+
+int physical_snapshot(struct pg_target *t, struct arca_ctx *ctx);
+int physical_verify(struct pg_target *t, struct arca_ctx *ctx);
+int physical_check(struct pg_target *t, struct arca_ctx *ctx);
+/* Settings that physical backups and WAL archiving need; `for_snapshot`
+ * also names what the base backup will be missing. */
+int physical_check_settings(struct pg_target *t, PGconn *c);
+
+/* Streaming ustar parser: feeds entries to callbacks as bytes arrive. */
+struct tar_entry {
+	char name[256];
+	char link[101];
+	char type;                 /* '0' file, '5' dir, '2' symlink */
+	uint32_t mode, uid, gid;
+	uint64_t size;
+	int64_t mtime;
+};
+struct tar_sink {
+	void *arg;
+	int (*begin)(void *arg, const struct tar_entry *e);
+	int (*data)(void *arg, const void *p, size_t n);
+	int (*end)(void *arg);
+};
+struct tar_reader {
+	const struct tar_sink *sink;
+	unsigned char hdr[512];
+	size_t hdr_len;
+	uint64_t left;             /* content bytes of the current entry */
+	size_t pad;                /* padding bytes still to skip */
+	int in_entry;
+	int ended;                 /* saw the zero blocks */
+	char where[64];            /* archive name for messages */
+};
+/* A relative path without empty, "." or ".." parts. */
+int pg_path_safe(const char *path);
+void tar_init(struct tar_reader *r, const struct tar_sink *sink, const char *where);
+int tar_feed(struct tar_reader *r, const void *p, size_t n);
+/* The archive ended: fails if it stopped inside an entry. */
+int tar_finish(struct tar_reader *r);
+
+/* backup_manifest */
+struct manifest_file {
+	char *path;                /* relative to the data directory */
+	uint64_t size;
+	char *algorithm;           /* NULL when the manifest has no checksum */
+	unsigned char checksum[64];
+	size_t checksum_len;
+};
+struct manifest {
+	struct manifest_file *files;
+	size_t n_files;
+	uint32_t timeline;         /* of the first WAL range */
+	uint64_t start_lsn, end_lsn;
+};
+/* Parse and check the manifest's own SHA-256. ARCA_ERR_CORRUPT on a bad one. */
+int manifest_parse(const char *text, size_t len, struct manifest *m);
+void manifest_free(struct manifest *m);
+/* Incremental checksum of one file against its manifest entry. */
+struct file_check;
+struct file_check *file_check_new(const struct manifest_file *f);
+void file_check_update(struct file_check *fc, const void *p, size_t n);
+/* 0 when size and checksum match; else -1 and a reason in `why`. */
+int file_check_done(struct file_check *fc, char *why, size_t n);
+
+/* Read the snapshot's backup_manifest (and its item metadata, malloc'd). */
+int pg_read_manifest(struct arca_ctx *ctx, struct manifest *m, char **meta);
+/* The value of "key=value" in item metadata (malloc'd), or NULL. */
+char *pg_meta_value(const char *meta, const char *key);
+
+uint32_t crc32c_update(uint32_t crc, const void *p, size_t n);
+
+/* ---- wal.c --------------------------------------------------------------- */
+
+int wal_push(struct pg_target *t, struct arca_ctx *ctx, int argc, char **argv);
+int wal_get(struct pg_target *t, struct arca_ctx *ctx, int argc, char **argv);
+int wal_prune(struct pg_target *t, struct arca_ctx *ctx, int argc, char **argv);
+
+/* WAL file names. */
+#define WAL_NAME_LEN 24
+int wal_is_segment(const char *name);        /* 24 hex digits */
+int wal_is_archivable(const char *name);     /* segment, .partial, .history, .backup */
+/* "wal/" + lower-case name: blob names are lower case. */
+void wal_blob_name(const char *walname, char *out, size_t n);
+/* Segment name for timeline + LSN (16 MiB segments unless seg_size). */
+void wal_segment_name(uint32_t tli, uint64_t lsn, uint64_t seg_size, char *out);
+/* Parse "16/B374D848" into an LSN. */
+int wal_parse_lsn(const char *s, uint64_t *out);
+/* The archived segments of `from`'s timeline from `from` on: `last` is the
+ * last of the contiguous run starting at `from` ("" if `from` is absent),
+ * `hole` the first missing one after which a later one exists ("" when
+ * none), `newest` the highest segment at or after `from` (""). */
+int wal_chain(struct arca_ctx *ctx, const char *from, uint64_t seg_size, char *last, char *hole,
+	      char *newest);
+/* The archived cluster's WAL segment size (16 MiB when nothing is archived). */
+uint64_t wal_segment_size(struct arca_ctx *ctx);
+
+/* ---- pitr.c -------------------------------------------------------------- */
+
+int physical_restore(struct pg_target *t, struct arca_ctx *ctx);
+
+#endif

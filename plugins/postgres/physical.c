@@ -1,0 +1,709 @@
+/* physical.c — mode = physical: a base backup over the replication protocol.
+ *
+ * BASE_BACKUP (LABEL, PROGRESS, CHECKPOINT 'fast', MANIFEST 'yes') on a
+ * replication=true libpq connection. Since PostgreSQL 15 the server sends
+ * one COPY stream whose CopyData messages start with a type byte: 'n' a new
+ * archive (base.tar, then OID.tar per tablespace), 'd' data of the current
+ * archive or of the manifest, 'p' progress, 'm' the manifest follows. The
+ * tar streams are parsed on the fly into one item per file, directory and
+ * symlink ("base/PATH" for the data directory, "tblspc/OID/PATH" for a
+ * tablespace): per-file items let the engine deduplicate unchanged relation
+ * files between backups. The manifest becomes the last item,
+ * "backup_manifest", with the backup's WAL range in its metadata.
+ *
+ * The backup is only useful with the WAL from its start to its end, which
+ * archive_command (`arca wal-push TARGET %p`) stores. The server waits at
+ * the end of BASE_BACKUP until that WAL is archived; the snapshot then
+ * checks the segments are in this target's archive and fails otherwise,
+ * so an unrestorable backup is never recorded. */
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "pg.h"
+
+/* ---- settings ------------------------------------------------------------- */
+
+static char *show(PGconn *c, const char *name)
+{
+	char sql[128], *v = NULL;
+	snprintf(sql, sizeof sql, "SHOW %s", name);
+	PGresult *r = PQexec(c, sql);
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+		v = strdup(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return v;
+}
+
+/* "16MB" -> 16777216 */
+static uint64_t parse_pg_size(const char *s)
+{
+	char *end = NULL;
+	uint64_t v = strtoull(s, &end, 10);
+	if (!end)
+		return 0;
+	if (strcmp(end, "kB") == 0)
+		v <<= 10;
+	else if (strcmp(end, "MB") == 0)
+		v <<= 20;
+	else if (strcmp(end, "GB") == 0)
+		v <<= 30;
+	else if (*end)
+		return 0;
+	return v;
+}
+
+int physical_check_settings(struct pg_target *t, PGconn *c)
+{
+	char *level = show(c, "wal_level");
+	char *mode = show(c, "archive_mode");
+	char *cmd = show(c, "archive_command");
+	int rc = ARCA_OK;
+	if (!level || !mode) {
+		rc = PG_ERR(ARCA_ERR_IO, "[target %s]: cannot read wal_level/archive_mode from the "
+					 "server",
+			    t->name);
+	} else if (strcmp(level, "minimal") == 0) {
+		rc = PG_ERR(ARCA_ERR_CONFIG,
+			    "[target %s]: wal_level is minimal: physical backups and WAL archiving "
+			    "need wal_level = replica (or logical) in postgresql.conf, then a server "
+			    "restart",
+			    t->name);
+	} else if (strcmp(mode, "off") == 0) {
+		rc = PG_ERR(ARCA_ERR_CONFIG,
+			    "[target %s]: archive_mode is off: set archive_mode = on and "
+			    "archive_command = 'arca wal-push %s %%p' in postgresql.conf, then restart "
+			    "the server; without archived WAL a base backup cannot be restored",
+			    t->name, t->name);
+	} else if (cmd && (!strstr(cmd, "wal-push") || !strstr(cmd, t->name))) {
+		PG_LOG(ARCA_LOG_WARN,
+		       "[target %s]: archive_command is '%s'; expected 'arca wal-push %s %%p' (fine "
+		       "if a script calls it)",
+		       t->name, cmd, t->name);
+	}
+	free(level);
+	free(mode);
+	free(cmd);
+	return rc;
+}
+
+/* ---- the COPY stream into items ----------------------------------------- */
+
+struct backup {
+	struct pg_target *t;
+	struct arca_ctx *ctx;
+	PGconn *conn;
+	struct tar_reader tar;
+	struct tar_sink sink;
+	char prefix[64];            /* "base/" or "tblspc/OID/" */
+	char archive[128];
+	int have_archive;
+	int in_manifest;
+	char *manifest;
+	size_t manifest_len, manifest_cap;
+	uint64_t files, bytes;
+};
+
+static int entry_begin(void *arg, const struct tar_entry *e)
+{
+	struct backup *b = arg;
+	char name[512];
+	struct arca_item_info info;
+	memset(&info, 0, sizeof info);
+	info.struct_size = sizeof info;
+	snprintf(name, sizeof name, "%s%s", b->prefix, e->name);
+	info.name = name;
+	info.mode = e->mode;
+	info.uid = e->uid;
+	info.gid = e->gid;
+	info.mtime_sec = e->mtime;
+	info.size = e->size;
+	switch (e->type) {
+	case '5':
+		info.type = ARCA_ITEM_DIR;
+		break;
+	case '2':
+		info.type = ARCA_ITEM_SYMLINK;
+		info.link_target = e->link;
+		break;
+	default:
+		info.type = ARCA_ITEM_FILE;
+		b->files++;
+		break;
+	}
+	if (pg_host->cancelled(b->ctx))
+		return PG_ERR(ARCA_ERR_CANCELLED, "base backup interrupted");
+	int rc = pg_host->item_begin(b->ctx, &info);
+	return rc == ARCA_ITEM_UNCHANGED ? ARCA_OK : rc;
+}
+
+static int entry_data(void *arg, const void *p, size_t n)
+{
+	struct backup *b = arg;
+	b->bytes += n;
+	return pg_host->item_write(b->ctx, p, n);
+}
+
+static int entry_end(void *arg)
+{
+	struct backup *b = arg;
+	return pg_host->item_end(b->ctx);
+}
+
+static int manifest_append(struct backup *b, const char *p, size_t n)
+{
+	if (b->manifest_len + n + 1 > b->manifest_cap) {
+		size_t cap = (b->manifest_len + n + 1) * 2;
+		char *m = realloc(b->manifest, cap);
+		if (!m)
+			return PG_ERR(ARCA_ERR_INTERNAL, "out of memory for the backup manifest");
+		b->manifest = m;
+		b->manifest_cap = cap;
+	}
+	memcpy(b->manifest + b->manifest_len, p, n);
+	b->manifest_len += n;
+	b->manifest[b->manifest_len] = 0;
+	return ARCA_OK;
+}
+
+static int end_archive(struct backup *b)
+{
+	if (!b->have_archive)
+		return ARCA_OK;
+	b->have_archive = 0;
+	return tar_finish(&b->tar);
+}
+
+/* A NUL-terminated string at *pos inside msg[0..len). */
+static const char *copy_string(const char *msg, size_t len, size_t *pos)
+{
+	const char *s = msg + *pos;
+	const char *nul = memchr(s, 0, len - *pos);
+	if (!nul)
+		return NULL;
+	*pos = (size_t)(nul - msg) + 1;
+	return s;
+}
+
+static int handle_message(struct backup *b, const char *msg, size_t len)
+{
+	if (len == 0)
+		return PG_ERR(ARCA_ERR_CORRUPT, "empty CopyData message in the base backup stream");
+	size_t pos = 1;
+	switch (msg[0]) {
+	case 'n': {
+		const char *name = copy_string(msg, len, &pos);
+		const char *location = name ? copy_string(msg, len, &pos) : NULL;
+		if (!location || b->in_manifest)
+			return PG_ERR(ARCA_ERR_CORRUPT, "malformed new-archive message in the base "
+							"backup stream");
+		int rc = end_archive(b);
+		if (rc != ARCA_OK)
+			return rc;
+		/* base.tar holds the data directory, OID.tar a tablespace. */
+		if (strcmp(name, "base.tar") == 0) {
+			snprintf(b->prefix, sizeof b->prefix, "base/");
+		} else {
+			unsigned oid;
+			char tail[8];
+			if (sscanf(name, "%u.ta%1s", &oid, tail) != 2)
+				return PG_ERR(ARCA_ERR_UNSUPPORTED, "unexpected archive \"%s\" in the base "
+								    "backup (compression is not "
+								    "requested)",
+					      name);
+			snprintf(b->prefix, sizeof b->prefix, "tblspc/%u/", oid);
+		}
+		snprintf(b->archive, sizeof b->archive, "%s", name);
+		tar_init(&b->tar, &b->sink, b->archive);
+		b->have_archive = 1;
+		return ARCA_OK;
+	}
+	case 'd':
+		if (b->in_manifest)
+			return manifest_append(b, msg + 1, len - 1);
+		if (!b->have_archive)
+			return PG_ERR(ARCA_ERR_CORRUPT, "archive data before any archive in the base "
+							"backup stream");
+		return tar_feed(&b->tar, msg + 1, len - 1);
+	case 'p':
+		return ARCA_OK;   /* the engine counts bytes itself */
+	case 'm': {
+		int rc = end_archive(b);
+		b->in_manifest = 1;
+		return rc;
+	}
+	default:
+		return PG_ERR(ARCA_ERR_UNSUPPORTED, "unknown message type '%c' in the base backup "
+						    "stream (server newer than this driver?)",
+			      msg[0]);
+	}
+}
+
+static int server_error(struct backup *b, PGresult *r, const char *when)
+{
+	char msg[1024];
+	const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+	pg_conn_error(b->conn, msg, sizeof msg);
+	int status = state && strcmp(state, "XX001") == 0 ? ARCA_ERR_CORRUPT
+							  : pg_classify_error(msg) == ARCA_ERR_AUTH
+								    ? ARCA_ERR_AUTH
+								    : ARCA_ERR_IO;
+	return PG_ERR(status, "[target %s]: base backup failed %s: %s", b->t->name, when, msg);
+}
+
+/* Receive the COPY stream; poll so that cancellation works while the
+ * server waits (for its checkpoint or for WAL archiving). */
+static int receive_stream(struct backup *b)
+{
+	int rc = ARCA_OK;
+	for (;;) {
+		char *buf = NULL;
+		int n = PQgetCopyData(b->conn, &buf, 1);
+		if (n > 0) {
+			rc = handle_message(b, buf, (size_t)n);
+			PQfreemem(buf);
+			if (rc != ARCA_OK)
+				return rc;
+			continue;
+		}
+		if (n == -1)
+			return ARCA_OK;   /* end of COPY */
+		if (n == -2)
+			return server_error(b, NULL, "while streaming");
+		if (pg_host->cancelled(b->ctx)) {
+			char err[256];
+			PGcancel *cancel = PQgetCancel(b->conn);
+			if (cancel) {
+				PQcancel(cancel, err, sizeof err);
+				PQfreeCancel(cancel);
+			}
+			return PG_ERR(ARCA_ERR_CANCELLED, "base backup interrupted");
+		}
+		struct pollfd p = {PQsocket(b->conn), POLLIN, 0};
+		if (poll(&p, 1, 1000) < 0 && errno != EINTR)
+			return PG_ERR(ARCA_ERR_IO, "poll: %s", strerror(errno));
+		if (!PQconsumeInput(b->conn))
+			return server_error(b, NULL, "while streaming");
+	}
+}
+
+/* Every segment from start_wal to end_wal must be in this target's archive. */
+static int check_wal_archived(struct backup *b, const char *start_wal, const char *end_wal,
+			      uint64_t seg_size)
+{
+	char last[WAL_NAME_LEN + 1], hole[WAL_NAME_LEN + 1], newest[WAL_NAME_LEN + 1];
+	/* archive_command may still be finishing the last push. */
+	for (int tries = 0; tries < 30; tries++) {
+		int rc = wal_chain(b->ctx, start_wal, seg_size, last, hole, newest);
+		if (rc != ARCA_OK)
+			return rc;
+		if (last[0] && strcmp(last, end_wal) >= 0)
+			return ARCA_OK;
+		struct timespec ts = {1, 0};
+		nanosleep(&ts, NULL);
+	}
+	return PG_ERR(ARCA_ERR_NOT_FOUND,
+		      "[target %s]: the base backup needs WAL %s to %s, but %s is not in this "
+		      "target's archive; archive_command must be 'arca wal-push %s %%p' (see the "
+		      "server log for archiver errors). No snapshot was recorded",
+		      b->t->name, start_wal, end_wal, last[0] ? "a later segment" : start_wal,
+		      b->t->name);
+}
+
+int physical_snapshot(struct pg_target *t, struct arca_ctx *ctx)
+{
+	struct backup b;
+	memset(&b, 0, sizeof b);
+	b.t = t;
+	b.ctx = ctx;
+	b.sink.arg = &b;
+	b.sink.begin = entry_begin;
+	b.sink.data = entry_data;
+	b.sink.end = entry_end;
+	int rc = pg_connect(t, NULL, NULL, 1, &b.conn);
+	if (rc != ARCA_OK)
+		return rc;
+	PGresult *r = NULL;
+	char *seg_text = NULL, *version = NULL, *data_dir = NULL, *meta = NULL;
+	char *sysid = NULL, start_lsn[64] = "", end_lsn[64] = "";
+	uint32_t tli = 0;
+	if ((rc = physical_check_settings(t, b.conn)) != ARCA_OK)
+		goto out;
+	seg_text = show(b.conn, "wal_segment_size");
+	version = show(b.conn, "server_version");
+	data_dir = show(b.conn, "data_directory");   /* NULL without the privilege */
+	uint64_t seg_size = seg_text ? parse_pg_size(seg_text) : 0;
+	if (!seg_size || (seg_size & (seg_size - 1))) {
+		rc = PG_ERR(ARCA_ERR_IO, "[target %s]: cannot read wal_segment_size", t->name);
+		goto out;
+	}
+	r = PQexec(b.conn, "IDENTIFY_SYSTEM");
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1 || PQnfields(r) < 3) {
+		rc = server_error(&b, r, "at IDENTIFY_SYSTEM");
+		goto out;
+	}
+	sysid = strdup(PQgetvalue(r, 0, 0));
+	PQclear(r);
+
+	char cmd[512];
+	char stamp[32];
+	time_t now = time(NULL);
+	strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+	snprintf(cmd, sizeof cmd,
+		 "BASE_BACKUP (LABEL 'arca %s %s', PROGRESS, CHECKPOINT 'fast', MANIFEST 'yes', "
+		 "MANIFEST_CHECKSUMS 'CRC32C')",
+		 t->name, stamp);
+	PG_LOG(ARCA_LOG_INFO, "[target %s]: starting base backup (fast checkpoint)", t->name);
+	if (!PQsendQuery(b.conn, cmd)) {
+		r = NULL;
+		rc = server_error(&b, NULL, "to start");
+		goto out;
+	}
+	/* 1: start position and timeline */
+	r = PQgetResult(b.conn);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1 || PQnfields(r) < 2) {
+		rc = server_error(&b, r, "to start");
+		goto out;
+	}
+	snprintf(start_lsn, sizeof start_lsn, "%s", PQgetvalue(r, 0, 0));
+	tli = (uint32_t)strtoul(PQgetvalue(r, 0, 1), NULL, 10);
+	PQclear(r);
+	/* 2: tablespaces (oid, location, size in kB) */
+	r = PQgetResult(b.conn);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		rc = server_error(&b, r, "listing tablespaces");
+		goto out;
+	}
+	uint64_t total = 0;
+	for (int i = 0; i < PQntuples(r); i++)
+		total += strtoull(PQgetvalue(r, i, 2), NULL, 10) * 1024;
+	pg_host->progress_total(ctx, total, 0);
+	PQclear(r);
+	/* 3: the COPY stream */
+	r = PQgetResult(b.conn);
+	if (PQresultStatus(r) != PGRES_COPY_OUT) {
+		rc = server_error(&b, r, "at the start of the data stream");
+		goto out;
+	}
+	PQclear(r);
+	r = NULL;
+	if ((rc = receive_stream(&b)) != ARCA_OK || (rc = end_archive(&b)) != ARCA_OK)
+		goto out;
+	/* 4: end position */
+	r = PQgetResult(b.conn);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+		rc = server_error(&b, r, "at its end");
+		goto out;
+	}
+	snprintf(end_lsn, sizeof end_lsn, "%s", PQgetvalue(r, 0, 0));
+	PQclear(r);
+	while ((r = PQgetResult(b.conn)) != NULL) {
+		ExecStatusType st = PQresultStatus(r);
+		if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+			rc = server_error(&b, r, "at its end");
+			goto out;
+		}
+		PQclear(r);
+	}
+	if (!b.manifest) {
+		rc = PG_ERR(ARCA_ERR_CORRUPT, "[target %s]: the server sent no backup manifest",
+			    t->name);
+		goto out;
+	}
+
+	uint64_t start, end;
+	char start_wal[WAL_NAME_LEN + 1], end_wal[WAL_NAME_LEN + 1];
+	if (wal_parse_lsn(start_lsn, &start) != 0 || wal_parse_lsn(end_lsn, &end) != 0) {
+		rc = PG_ERR(ARCA_ERR_CORRUPT, "[target %s]: bad WAL positions %s..%s", t->name,
+			    start_lsn, end_lsn);
+		goto out;
+	}
+	wal_segment_name(tli, start, seg_size, start_wal);
+	/* The end LSN points just past the last record: it belongs to the
+	 * segment before when it falls exactly on a boundary. */
+	wal_segment_name(tli, end > start && end % seg_size == 0 ? end - 1 : end, seg_size, end_wal);
+	if ((rc = check_wal_archived(&b, start_wal, end_wal, seg_size)) != ARCA_OK)
+		goto out;
+
+	if (asprintf(&meta,
+		     "format=base_backup\nsystem_identifier=%s\ntimeline=%u\nstart_lsn=%s\n"
+		     "end_lsn=%s\nstart_wal=%s\nend_wal=%s\nwal_segment_size=%" PRIu64 "\n"
+		     "server_version=%s\ndata_directory=%s\nlabel=arca %s %s\n",
+		     sysid ? sysid : "", tli, start_lsn, end_lsn, start_wal, end_wal, seg_size,
+		     version ? version : "", data_dir ? data_dir : "", t->name, stamp) < 0) {
+		rc = PG_ERR(ARCA_ERR_INTERNAL, "out of memory");
+		goto out;
+	}
+	struct arca_item_info info;
+	memset(&info, 0, sizeof info);
+	info.struct_size = sizeof info;
+	info.name = "backup_manifest";
+	info.type = ARCA_ITEM_FILE;
+	info.mode = 0600;
+	info.mtime_sec = now;
+	info.size = b.manifest_len;
+	info.meta = meta;
+	if ((rc = pg_host->item_begin(ctx, &info)) == ARCA_OK &&
+	    (rc = pg_host->item_write(ctx, b.manifest, b.manifest_len)) == ARCA_OK)
+		rc = pg_host->item_end(ctx);
+	if (rc == ARCA_OK)
+		PG_LOG(ARCA_LOG_INFO, "[target %s]: base backup of %" PRIu64 " files (%" PRIu64
+				      " bytes), WAL %s to %s",
+		       t->name, b.files, b.bytes, start_wal, end_wal);
+	r = NULL;
+out:
+	PQclear(r);
+	PQfinish(b.conn);
+	free(b.manifest);
+	free(seg_text);
+	free(version);
+	free(data_dir);
+	free(sysid);
+	free(meta);
+	return rc;
+}
+
+/* ---- check: settings, privileges, and a WAL switch that must arrive ------ */
+
+int physical_check(struct pg_target *t, struct arca_ctx *ctx)
+{
+	PGconn *c = NULL, *rep = NULL;
+	char *walfile = NULL;
+	int rc = pg_connect(t, NULL, NULL, 0, &c);
+	if (rc != ARCA_OK)
+		return rc;
+	if ((rc = physical_check_settings(t, c)) != ARCA_OK)
+		goto out;
+	/* A replication connection proves the REPLICATION attribute and the
+	 * pg_hba.conf entry that BASE_BACKUP needs. */
+	if ((rc = pg_connect(t, NULL, NULL, 1, &rep)) != ARCA_OK)
+		goto out;
+	PQfinish(rep);
+	rep = NULL;
+	/* As pgBackRest's check: write a record so the switch is never a
+	 * no-op, switch, and wait for that segment to reach the archive. */
+	PQclear(PQexec(c, "SELECT pg_create_restore_point('arca check')"));
+	rc = pg_query_value(c, "SELECT pg_walfile_name(pg_switch_wal())", &walfile);
+	if (rc != ARCA_OK || !walfile) {
+		rc = rc != ARCA_OK ? rc : PG_ERR(ARCA_ERR_IO, "pg_switch_wal returned nothing");
+		goto out;
+	}
+	char blob[64];
+	wal_blob_name(walfile, blob, sizeof blob);
+	PG_LOG(ARCA_LOG_INFO, "[target %s]: switched WAL; waiting up to %llds for %s to be archived",
+	       t->name, (long long)t->archive_timeout, walfile);
+	time_t deadline = time(NULL) + t->archive_timeout;
+	for (;;) {
+		void *data = NULL;
+		size_t len = 0;
+		rc = pg_host->blob_get(ctx, blob, &data, &len);
+		free(data);
+		if (rc == ARCA_OK) {
+			PG_LOG(ARCA_LOG_INFO, "[target %s]: WAL archiving works (%s arrived)", t->name,
+			       walfile);
+			break;
+		}
+		if (rc != ARCA_ERR_NOT_FOUND)
+			goto out;
+		if (time(NULL) >= deadline || pg_host->cancelled(ctx)) {
+			char *failed = NULL;
+			pg_query_value(c, "SELECT coalesce(last_failed_wal || ' at ' || "
+					  "last_failed_time, 'none') FROM pg_stat_archiver",
+				       &failed);
+			rc = PG_ERR(ARCA_ERR_NOT_FOUND,
+				    "[target %s]: WAL segment %s did not reach the archive within %llds "
+				    "(last failed archive_command: %s); check archive_command = "
+				    "'arca wal-push %s %%p' and the server log",
+				    t->name, walfile, (long long)t->archive_timeout,
+				    failed ? failed : "unknown", t->name);
+			free(failed);
+			goto out;
+		}
+		struct timespec ts = {0, 250 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+out:
+	free(walfile);
+	PQfinish(rep);
+	PQfinish(c);
+	return rc;
+}
+
+/* ---- verify: the stored files against the manifest ------------------------ */
+
+static int read_all(struct arca_ctx *ctx, char **out, size_t *len)
+{
+	size_t cap = 1 << 16, n = 0;
+	char *buf = malloc(cap);
+	if (!buf)
+		return PG_ERR(ARCA_ERR_INTERNAL, "out of memory");
+	for (;;) {
+		if (n + 1 >= cap) {
+			char *nb = realloc(buf, cap *= 2);
+			if (!nb) {
+				free(buf);
+				return PG_ERR(ARCA_ERR_INTERNAL, "out of memory");
+			}
+			buf = nb;
+		}
+		size_t got = 0;
+		int rc = pg_host->item_read(ctx, buf + n, cap - 1 - n, &got);
+		if (rc != ARCA_OK) {
+			free(buf);
+			return rc;
+		}
+		if (!got)
+			break;
+		n += got;
+	}
+	buf[n] = 0;
+	*out = buf;
+	*len = n;
+	return ARCA_OK;
+}
+
+/* Manifest path -> item name. */
+static void item_for_path(const char *path, char *out, size_t n)
+{
+	if (strncmp(path, "pg_tblspc/", 10) == 0)
+		snprintf(out, n, "tblspc/%s", path + 10);
+	else
+		snprintf(out, n, "base/%s", path);
+}
+
+int pg_read_manifest(struct arca_ctx *ctx, struct manifest *m, char **meta)
+{
+	struct arca_item_info info;
+	memset(&info, 0, sizeof info);
+	info.struct_size = sizeof info;
+	int rc = pg_host->item_open(ctx, "backup_manifest", &info);
+	if (rc != ARCA_OK)
+		return rc == ARCA_ERR_NOT_FOUND
+			       ? PG_ERR(ARCA_ERR_CORRUPT, "the snapshot has no backup_manifest")
+			       : rc;
+	if (meta && !(*meta = strdup(info.meta ? info.meta : "")))
+		return PG_ERR(ARCA_ERR_INTERNAL, "out of memory");
+	char *text = NULL;
+	size_t len = 0;
+	if ((rc = read_all(ctx, &text, &len)) == ARCA_OK)
+		rc = manifest_parse(text, len, m);
+	free(text);
+	if (rc != ARCA_OK && meta) {
+		free(*meta);
+		*meta = NULL;
+	}
+	return rc;
+}
+
+char *pg_meta_value(const char *meta, const char *key)
+{
+	size_t klen = strlen(key);
+	for (const char *p = meta; p && *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) : strlen(p);
+		if (len > klen && strncmp(p, key, klen) == 0 && p[klen] == '=')
+			return strndup(p + klen + 1, len - klen - 1);
+		p = nl ? nl + 1 : NULL;
+	}
+	return NULL;
+}
+
+int physical_verify(struct pg_target *t, struct arca_ctx *ctx)
+{
+	struct manifest m;
+	char *meta = NULL;
+	int rc = pg_read_manifest(ctx, &m, &meta);
+	if (rc != ARCA_OK)
+		return rc;
+	unsigned char *buf = malloc(1 << 20);
+	size_t bad = 0;
+	uint64_t bytes = 0;
+	if (!buf) {
+		rc = PG_ERR(ARCA_ERR_INTERNAL, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < m.n_files && rc == ARCA_OK; i++) {
+		const struct manifest_file *f = &m.files[i];
+		char name[1024], why[256];
+		struct arca_item_info info;
+		memset(&info, 0, sizeof info);
+		info.struct_size = sizeof info;
+		item_for_path(f->path, name, sizeof name);
+		int orc = pg_host->item_open(ctx, name, &info);
+		if (orc == ARCA_ERR_NOT_FOUND) {
+			PG_LOG(ARCA_LOG_ERROR, "[target %s]: %s is in the backup manifest but not in "
+					       "the snapshot",
+			       t->name, f->path);
+			bad++;
+			continue;
+		}
+		if (orc != ARCA_OK) {
+			rc = orc;
+			break;
+		}
+		struct file_check *fc = file_check_new(f);
+		if (!fc) {
+			rc = PG_ERR(ARCA_ERR_INTERNAL, "out of memory");
+			break;
+		}
+		for (;;) {
+			size_t got = 0;
+			if ((orc = pg_host->item_read(ctx, buf, 1 << 20, &got)) != ARCA_OK || !got)
+				break;
+			file_check_update(fc, buf, got);
+			bytes += got;
+		}
+		if (orc != ARCA_OK) {
+			file_check_done(fc, why, sizeof why);
+			rc = orc;
+			break;
+		}
+		if (file_check_done(fc, why, sizeof why) != 0) {
+			PG_LOG(ARCA_LOG_ERROR, "[target %s]: %s: %s", t->name, f->path, why);
+			bad++;
+		}
+	}
+	if (rc != ARCA_OK)
+		goto out;
+	if (bad) {
+		rc = PG_ERR(ARCA_ERR_CORRUPT, "[target %s]: %zu of %zu files do not match the backup "
+					      "manifest (listed above)",
+			    t->name, bad, m.n_files);
+		goto out;
+	}
+	/* The WAL that makes the backup consistent must be archived. */
+	char *start_wal = pg_meta_value(meta, "start_wal");
+	char *end_wal = pg_meta_value(meta, "end_wal");
+	char *seg = pg_meta_value(meta, "wal_segment_size");
+	if (start_wal && end_wal && wal_is_segment(start_wal)) {
+		char last[WAL_NAME_LEN + 1], hole[WAL_NAME_LEN + 1], newest[WAL_NAME_LEN + 1];
+		uint64_t seg_size = seg ? strtoull(seg, NULL, 10) : 0;
+		rc = wal_chain(ctx, start_wal, seg_size ? seg_size : (16u << 20), last, hole,
+			       newest);
+		if (rc == ARCA_OK && (!last[0] || strcmp(last, end_wal) < 0))
+			rc = PG_ERR(ARCA_ERR_CORRUPT,
+				    "[target %s]: the backup needs WAL %s to %s but segment %s is "
+				    "missing from the archive: it cannot be restored",
+				    t->name, start_wal, end_wal, hole[0] ? hole : start_wal);
+		else if (rc == ARCA_OK && hole[0])
+			PG_LOG(ARCA_LOG_WARN, "[target %s]: WAL segment %s is missing from the "
+					      "archive (later ones up to %s exist): point-in-time "
+					      "recovery cannot go past %s",
+			       t->name, hole, newest, hole);
+	}
+	free(start_wal);
+	free(end_wal);
+	free(seg);
+	if (rc == ARCA_OK)
+		PG_LOG(ARCA_LOG_INFO, "[target %s]: %zu files (%" PRIu64 " bytes) match the backup "
+				      "manifest",
+		       t->name, m.n_files, bytes);
+out:
+	free(buf);
+	free(meta);
+	manifest_free(&m);
+	return rc;
+}

@@ -1,0 +1,251 @@
+/* postgres.c — the postgres driver's descriptor, options and instance.
+ *
+ * A [target] with `driver = postgres` protects one PostgreSQL database
+ * (mode = logical) or one whole cluster with its WAL (mode = physical).
+ * Each op is dispatched to the file that implements the mode. */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "pg.h"
+
+const struct arca_host *pg_host;
+
+static const struct arca_option pg_options[] = {
+	{"mode", ARCA_OPT_ENUM, 0, "logical",
+	 "logical: pg_dump of one database; physical: base backup of the cluster + WAL",
+	 "logical|physical", 0, 0},
+	{"conninfo", ARCA_OPT_STRING, ARCA_OPT_REQUIRED, NULL,
+	 "libpq connection string or URI, without the password (e.g. host=db dbname=app user=backup)",
+	 NULL, 0, 0},
+	{"password", ARCA_OPT_STRING, ARCA_OPT_SECRET, NULL,
+	 "the role's password (password_file = PATH or password_env = VAR); PGPASSFILE works too",
+	 NULL, 0, 0},
+	{"globals", ARCA_OPT_BOOL, 0, "no",
+	 "logical: also store roles and tablespaces (pg_dumpall --globals-only)", NULL, 0, 0},
+	{"restore_globals", ARCA_OPT_ENUM, 0, "auto",
+	 "logical restore: replay the stored globals (auto: when a role is missing on the server)",
+	 "auto|yes|no", 0, 0},
+	{"pg_bin_dir", ARCA_OPT_PATH, 0, "/usr/lib/postgresql/15/bin",
+	 "where pg_dump, pg_restore, pg_dumpall, psql and pg_ctl are; PATH is searched after it",
+	 NULL, 0, 0},
+	{"restore_jobs", ARCA_OPT_INT, 0, "2",
+	 "logical restore: parallel pg_restore jobs when --jobs is not given", NULL, 1, 64},
+	{"archive_timeout", ARCA_OPT_DURATION, 0, "60s",
+	 "physical check: how long to wait for a switched WAL segment to be archived",
+	 NULL, 1, 86400},
+	{"recovery_timeout", ARCA_OPT_DURATION, 0, "24h",
+	 "physical restore --start: how long to wait for recovery to reach its target",
+	 NULL, 1, 30 * 86400},
+	{NULL, 0, 0, NULL, NULL, NULL, 0, 0},
+};
+
+static int pg_open(const struct arca_config *cfg, void **instance)
+{
+	struct pg_target *t = calloc(1, sizeof *t);
+	if (!t)
+		return PG_ERR(ARCA_ERR_INTERNAL, "out of memory");
+	const char *mode = pg_host->config_get(cfg, "mode");
+	t->cfg = cfg;
+	t->name = pg_host->config_section(cfg);
+	t->physical = mode && strcmp(mode, "physical") == 0;
+	t->conninfo = pg_host->config_get(cfg, "conninfo");
+	t->bin_dir = pg_host->config_get(cfg, "pg_bin_dir");
+	t->globals = pg_host->config_bool(cfg, "globals", 0);
+	t->restore_globals = pg_host->config_get(cfg, "restore_globals");
+	if (!t->restore_globals)
+		t->restore_globals = "auto";
+	t->restore_jobs = pg_host->config_int(cfg, "restore_jobs", 2);
+	t->archive_timeout = pg_host->config_int(cfg, "archive_timeout", 60);
+	t->recovery_timeout = pg_host->config_int(cfg, "recovery_timeout", 86400);
+	if (!t->conninfo || !t->conninfo[0]) {
+		free(t);
+		return PG_ERR(ARCA_ERR_CONFIG, "[target %s]: conninfo is empty",
+			      pg_host->config_section(cfg));
+	}
+	/* A password inside conninfo would end up in process lists and logs. */
+	char *err = NULL;
+	PQconninfoOption *opts = PQconninfoParse(t->conninfo, &err);
+	if (!opts) {
+		int rc = PG_ERR(ARCA_ERR_CONFIG, "[target %s]: conninfo does not parse: %s",
+				pg_host->config_section(cfg), err ? err : "out of memory");
+		PQfreemem(err);
+		free(t);
+		return rc;
+	}
+	for (PQconninfoOption *o = opts; o->keyword; o++) {
+		if (strcmp(o->keyword, "password") == 0 && o->val && o->val[0]) {
+			PQconninfoFree(opts);
+			free(t);
+			return PG_ERR(ARCA_ERR_CONFIG,
+				      "[target %s]: conninfo contains a password; remove it and use "
+				      "password_file = PATH, password_env = VAR or PGPASSFILE",
+				      pg_host->config_section(cfg));
+		}
+	}
+	PQconninfoFree(opts);
+	*instance = t;
+	return ARCA_OK;
+}
+
+static void pg_close(void *instance)
+{
+	free(instance);
+}
+
+static int pg_check(void *instance, struct arca_ctx *ctx)
+{
+	struct pg_target *t = instance;
+	return t->physical ? physical_check(t, ctx) : logical_check(t, ctx);
+}
+
+static int pg_snapshot(void *instance, struct arca_ctx *ctx)
+{
+	struct pg_target *t = instance;
+	return t->physical ? physical_snapshot(t, ctx) : logical_snapshot(t, ctx);
+}
+
+/* The stored snapshot decides how to restore it, not the current mode:
+ * a target switched from logical to physical can still restore old dumps. */
+static int snapshot_is_physical(struct arca_ctx *ctx)
+{
+	struct arca_item_info info;
+	memset(&info, 0, sizeof info);
+	info.struct_size = sizeof info;
+	return pg_host->item_open(ctx, "backup_manifest", &info) == ARCA_OK;
+}
+
+static int pg_restore_op(void *instance, struct arca_ctx *ctx)
+{
+	struct pg_target *t = instance;
+	return snapshot_is_physical(ctx) ? physical_restore(t, ctx) : logical_restore(t, ctx);
+}
+
+static int pg_verify(void *instance, struct arca_ctx *ctx)
+{
+	struct pg_target *t = instance;
+	return snapshot_is_physical(ctx) ? physical_verify(t, ctx) : logical_verify(t, ctx);
+}
+
+static int pg_command(void *instance, struct arca_ctx *ctx, const char *verb, int argc,
+		      char **argv)
+{
+	struct pg_target *t = instance;
+	if (strcmp(verb, "wal-push") == 0)
+		return wal_push(t, ctx, argc, argv);
+	if (strcmp(verb, "wal-get") == 0)
+		return wal_get(t, ctx, argc, argv);
+	if (strcmp(verb, "wal-prune") == 0)
+		return wal_prune(t, ctx, argc, argv);
+	return PG_ERR(ARCA_ERR_UNSUPPORTED,
+		      "the postgres driver has no verb '%s' (it offers wal-push, wal-get, wal-prune)",
+		      verb);
+}
+
+int pg_password(struct pg_target *t, char **out)
+{
+	*out = NULL;
+	int rc = pg_host->secret(t->cfg, "password", out);
+	if (rc == ARCA_ERR_NOT_FOUND) {
+		*out = NULL;
+		return ARCA_OK;
+	}
+	return rc;
+}
+
+void pg_secret_free(char *s)
+{
+	if (!s)
+		return;
+	volatile char *p = s;
+	while (*p)
+		*p++ = 0;
+	free(s);
+}
+
+char *pg_program(struct pg_target *t, const char *name)
+{
+	char *path = NULL;
+	if (t->bin_dir && t->bin_dir[0]) {
+		if (asprintf(&path, "%s/%s", t->bin_dir, name) < 0)
+			return NULL;
+		if (access(path, X_OK) == 0)
+			return path;
+		free(path);
+	}
+	const char *env = getenv("PATH");
+	char *dirs = strdup(env ? env : "/usr/local/bin:/usr/bin:/bin");
+	if (!dirs)
+		return NULL;
+	char *save = NULL;
+	for (char *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+		if (asprintf(&path, "%s/%s", d, name) < 0)
+			break;
+		if (access(path, X_OK) == 0) {
+			free(dirs);
+			return path;
+		}
+		free(path);
+		path = NULL;
+	}
+	free(dirs);
+	PG_ERR(ARCA_ERR_CONFIG,
+	       "[target %s]: cannot find the PostgreSQL program %s in pg_bin_dir (%s) or PATH; "
+	       "install the PostgreSQL client (postgresql-client-15) or set pg_bin_dir",
+	       t->name, name, t->bin_dir ? t->bin_dir : "unset");
+	return NULL;
+}
+
+int pg_option_int(struct arca_ctx *ctx, const char *name, int64_t dflt, int64_t *out)
+{
+	const char *v = pg_host->option(ctx, name);
+	*out = dflt;
+	if (!v)
+		return ARCA_OK;
+	char *end = NULL;
+	errno = 0;
+	long long n = strtoll(v, &end, 10);
+	if (errno || end == v || *end || n < 1 || n > 1024)
+		return PG_ERR(ARCA_ERR_CONFIG, "--%s %s: expected a whole number from 1 to 1024",
+			      name, v);
+	*out = n;
+	return ARCA_OK;
+}
+
+static const struct arca_target_ops pg_target_ops = {
+	.struct_size = sizeof(struct arca_target_ops),
+	.open = pg_open,
+	.check = pg_check,
+	.snapshot = pg_snapshot,
+	.restore = pg_restore_op,
+	.verify = pg_verify,
+	.close = pg_close,
+	.command = pg_command,
+};
+
+static const struct arca_driver pg_driver = {
+	.abi_major = ARCA_ABI_MAJOR,
+	.struct_size = sizeof(struct arca_driver),
+	.name = "postgres",
+	.version = "0.1.0",
+	.description = "PostgreSQL: pg_dump streams, base backups, WAL archiving, "
+		       "point-in-time restore",
+	.target_options = pg_options,
+	.dest_options = NULL,
+	.target = &pg_target_ops,
+	.dest = NULL,
+};
+
+ARCA_DRIVER_EXPORT const struct arca_driver *arca_driver_entry(const struct arca_host *host);
+
+const struct arca_driver *arca_driver_entry(const struct arca_host *host)
+{
+	/* Every host call up to blob_remove is used; an older engine lacks some. */
+	if (!host || host->abi_major != ARCA_ABI_MAJOR ||
+	    host->struct_size < offsetof(struct arca_host, blob_remove) + sizeof host->blob_remove)
+		return NULL;
+	pg_host = host;
+	return &pg_driver;
+}

@@ -1,0 +1,152 @@
+#!/bin/sh
+# pg_logical: mode = logical against a real PostgreSQL 15.
+#  - round trip of vectis-like.sql (small scale) compared by schema, per-table
+#    row counts and checksums: parallel restore into a new database, streamed
+#    restore (--jobs 1), restore over the original, restore onto a fresh
+#    server where globals.sql recreates the role;
+#  - verify reads the dump back; a damaged dump is reported;
+#  - pg_dump dying mid-stream (killed, or failing) records no snapshot and
+#    says why; wrong password; a password inside conninfo.
+. "$(dirname "$0")/../lib/common.sh"
+. "$(dirname "$0")/../lib/pg.sh"
+pg_require
+
+step "start PostgreSQL and load vectis-like.sql (scale 0.02)"
+pg_start app
+pg_start fresh
+APP=$app_PORT
+pg_sql $APP postgres "CREATE ROLE vectis LOGIN PASSWORD 'vectis-pw'"
+pg_sql $APP postgres "CREATE DATABASE vectis OWNER vectis"
+pg_sql_file $APP vectis "$PG_DATASET" -v scale=0.02 -c "SET ROLE vectis" >"$T/load.log" 2>&1 ||
+	{ cat "$T/load.log" >&2; fail "loading the dataset failed"; }
+echo vectis-pw > "$T/pg/vectis.pw"
+echo Wr0ngSecret > "$T/pg/wrong.pw"
+chmod 644 "$T/pg/vectis.pw" "$T/pg/wrong.pw"
+
+# A pg_dump that dies after 200 kB, and one that fails with a message.
+mkdir -p "$T/bin-killed" "$T/bin-failing"
+for p in pg_dumpall pg_restore psql; do
+	ln -s "$PG_BIN/$p" "$T/bin-killed/$p"
+	ln -s "$PG_BIN/$p" "$T/bin-failing/$p"
+done
+cat > "$T/bin-killed/pg_dump" <<EOF
+#!/bin/sh
+"$PG_BIN/pg_dump" "\$@" | head -c 200000
+kill -9 \$\$
+EOF
+cat > "$T/bin-failing/pg_dump" <<EOF
+#!/bin/sh
+"$PG_BIN/pg_dump" "\$@" | head -c 100000
+echo "pg_dump: error: simulated failure: could not read table orders" >&2
+exit 1
+EOF
+chmod 755 "$T/bin-killed/pg_dump" "$T/bin-failing/pg_dump"
+
+write_engine_config
+cat >> "$ARCA_CONFIG" <<EOF
+
+[target app-db]
+driver = postgres
+destinations = local
+mode = logical
+conninfo = $(pg_conninfo $APP vectis vectis)
+password_file = $T/pg/vectis.pw
+globals = yes
+
+[target killed]
+driver = postgres
+destinations = local
+conninfo = $(pg_conninfo $APP vectis vectis)
+password_file = $T/pg/vectis.pw
+pg_bin_dir = $T/bin-killed
+
+[target failing]
+driver = postgres
+destinations = local
+conninfo = $(pg_conninfo $APP vectis vectis)
+password_file = $T/pg/vectis.pw
+pg_bin_dir = $T/bin-failing
+
+[target wrong-pw]
+driver = postgres
+destinations = local
+conninfo = $(pg_conninfo $APP vectis vectis)
+password_file = $T/pg/wrong.pw
+EOF
+chmod 644 "$ARCA_CONFIG"
+[ "$(id -u)" = 0 ] && chown -R postgres: "$T/repo" "$T/state"
+pg_arca init >/dev/null
+
+snapshots() { pg_arca list --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
+
+step "check reaches the server"
+pg_arca check app-db >/dev/null 2>&1 || { pg_arca check app-db; fail "check app-db failed"; }
+
+step "snapshot"
+pg_db_fingerprint $APP vectis > "$T/fp.orig"
+pg_arca snapshot app-db >/dev/null || fail "snapshot app-db failed"
+[ "$(snapshots)" = 1 ] || fail "expected 1 snapshot after the first run"
+pg_arca verify app-db >/dev/null 2>&1 || { pg_arca verify app-db; fail "verify failed"; }
+
+step "restore --jobs 2 into a new database"
+pg_arca restore app-db --into "$(pg_conninfo $APP copy_j2)" --jobs 2 >/dev/null 2>&1 ||
+	{ pg_arca restore app-db --into "$(pg_conninfo $APP copy_j2b)" --jobs 2; fail "restore -j2"; }
+pg_db_fingerprint $APP copy_j2 > "$T/fp.j2"
+diff "$T/fp.orig" "$T/fp.j2" >&2 || fail "parallel restore differs from the original"
+
+step "restore --jobs 1 (streamed) into a new database"
+pg_arca restore app-db --into "$(pg_conninfo $APP copy_j1)" --jobs 1 >/dev/null 2>&1 ||
+	fail "streamed restore failed"
+pg_db_fingerprint $APP copy_j1 > "$T/fp.j1"
+diff "$T/fp.orig" "$T/fp.j1" >&2 || fail "streamed restore differs from the original"
+
+step "restore over the damaged original"
+pg_sql $APP vectis "DELETE FROM order_items WHERE order_id % 3 = 0; DROP TABLE words CASCADE;
+	UPDATE products SET price_cents = 0"
+pg_arca restore app-db >/dev/null 2>&1 || fail "restore into the original database failed"
+pg_db_fingerprint $APP vectis > "$T/fp.back"
+diff "$T/fp.orig" "$T/fp.back" >&2 || fail "restore over the original differs"
+
+step "restore onto a fresh server: globals recreate the role"
+[ -z "$(pg_sql $fresh_PORT postgres "SELECT 1 FROM pg_roles WHERE rolname = 'vectis'")" ] ||
+	fail "fresh server already has the role"
+pg_arca restore app-db --into "$(pg_conninfo $fresh_PORT vectis)" >/dev/null 2>&1 ||
+	fail "restore onto the fresh server failed"
+[ "$(pg_sql $fresh_PORT postgres "SELECT 1 FROM pg_roles WHERE rolname = 'vectis'")" = 1 ] ||
+	fail "globals.sql did not recreate role vectis"
+pg_db_fingerprint $fresh_PORT vectis > "$T/fp.fresh"
+diff "$T/fp.orig" "$T/fp.fresh" >&2 || fail "restore onto the fresh server differs"
+
+step "pg_dump killed mid-stream: no snapshot, and the error says so"
+expect_fail '!' pg_arca snapshot killed
+expect_stderr "pg_dump"
+expect_stderr "signal 9|Killed"
+[ "$(snapshots)" = 1 ] || fail "a snapshot was recorded although pg_dump was killed"
+
+step "pg_dump failing: its message is shown"
+expect_fail '!' pg_arca snapshot failing
+expect_stderr "simulated failure: could not read table orders"
+[ "$(snapshots)" = 1 ] || fail "a snapshot was recorded although pg_dump failed"
+
+step "wrong password"
+expect_fail 5 pg_arca snapshot wrong-pw
+expect_stderr "password authentication failed"
+expect_stderr "password_file"
+grep -q "Wr0ngSecret" "$T/err" "$T/out" && fail "the password appears in the output"
+[ "$(snapshots)" = 1 ] || fail "a snapshot was recorded with a wrong password"
+
+step "a password inside conninfo is refused"
+cp "$ARCA_CONFIG" "$T/good.ini"
+cat >> "$ARCA_CONFIG" <<EOF
+
+[target inline-pw]
+driver = postgres
+destinations = local
+conninfo = $(pg_conninfo $APP vectis vectis) password=S3cretInline
+EOF
+expect_fail '!' pg_arca snapshot inline-pw
+expect_stderr "password"
+grep -q "S3cretInline" "$T/err" "$T/out" && fail "the inline password is echoed"
+cp "$T/good.ini" "$ARCA_CONFIG"
+
+pass "logical round trip, globals, failures"
