@@ -153,8 +153,8 @@ static int publish_exclusive(const struct dir_inst *d, const char *tmp, const ch
 			return dir_host->error(ARCA_ERR_UNSUPPORTED,
 					       "dir %s: the filesystem supports neither hard links "
 					       "nor no-replace renames, so exclusive writes of %s "
-					       "cannot be atomic; use a local filesystem (ext4, xfs, "
-					       "btrfs, zfs) or NFS",
+					       "cannot be atomic; use a local filesystem "
+					       "(ext4, xfs, btrfs, zfs) or NFS",
 					       d->root, full);
 		}
 	}

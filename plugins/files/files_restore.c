@@ -414,7 +414,8 @@ static int restore_dir(struct restore *rs, const struct arca_item_info *info)
 		} else if (!rs->overwrite) {
 			return files_host->error(ARCA_ERR_EXISTS,
 						 "files: cannot restore directory %s/%s: something "
-						 "else is in the way; pass --overwrite to replace it",
+						 "else is in the way; pass --overwrite to replace "
+						 "it",
 						 rs->root, info->name);
 		} else if (unlinkat(pfd, base, 0) != 0 || mkdirat(pfd, base, 0700) != 0) {
 			return rs_errno(rs, errno, "replace with a directory", info->name);
@@ -440,7 +441,8 @@ static int apply_dir_metadata(struct restore *rs)
 		qsort(rs->dirs, rs->n_dirs, sizeof(*rs->dirs), deepest_first);
 	for (i = 0; i < rs->n_dirs; i++) {
 		const struct dir_meta *m = &rs->dirs[i];
-		struct timespec ts[2] = { { 0, UTIME_OMIT }, { (time_t)m->mtime_sec, m->mtime_nsec } };
+		struct timespec ts[2] = { { 0, UTIME_OMIT },
+					  { (time_t)m->mtime_sec, m->mtime_nsec } };
 		const char *base;
 		int pfd, fd, rc = ARCA_OK;
 
@@ -537,8 +539,9 @@ static int restore_item(struct restore *rs, const struct arca_item_info *info)
 {
 	if (!files_name_safe(info->name))
 		return files_host->error(ARCA_ERR_CORRUPT,
-					 "files: refusing item \"%s\": not a safe relative path, it could write "
-					 "outside %s; the snapshot is damaged or hostile",
+					 "files: refusing item \"%s\": not a safe relative "
+					 "path, it could write outside %s; the snapshot is "
+					 "damaged or hostile",
 					 info->name, rs->root);
 	switch (info->type) {
 	case ARCA_ITEM_FILE:

@@ -90,7 +90,8 @@ static int snap_symlink(struct walker *w, const struct walk_entry *e)
 						w->fi->root, e->relpath);
 				return ARCA_OK;
 			}
-			return files_host->error(ARCA_ERR_IO, "files %s: cannot read symlink %s: %s",
+			return files_host->error(ARCA_ERR_IO,
+						 "files %s: cannot read symlink %s: %s",
 						 w->fi->root, e->relpath, strerror(err));
 		}
 		if ((size_t)n < cap)
@@ -132,8 +133,8 @@ static int stream_content(struct walker *w, struct snap *s, int fd, const char *
 		ssize_t n;
 
 		if (files_host->cancelled(w->ctx))
-			return files_host->error(ARCA_ERR_CANCELLED, "files %s: snapshot interrupted",
-						 w->fi->root);
+			return files_host->error(ARCA_ERR_CANCELLED,
+						 "files %s: snapshot interrupted", w->fi->root);
 		if (shrank) {
 			n = (ssize_t)want;
 		} else {
@@ -142,9 +143,10 @@ static int stream_content(struct walker *w, struct snap *s, int fd, const char *
 				if (errno == EINTR || errno == EAGAIN)
 					continue;
 				return files_host->error(ARCA_ERR_IO,
-							 "files %s: cannot read %s at byte %" PRIu64
-							 ": %s",
-							 w->fi->root, relpath, done, strerror(errno));
+							 "files %s: cannot read %s at byte "
+							 "%" PRIu64 ": %s",
+							 w->fi->root, relpath, done,
+							 strerror(errno));
 			}
 			if (n == 0) {
 				files_host->log(ARCA_LOG_WARN,
@@ -192,9 +194,10 @@ static int snap_file(struct walker *w, const struct walk_entry *e)
 		}
 		if (errno == EACCES || errno == EPERM)
 			return files_host->error(ARCA_ERR_AUTH,
-						 "files %s: cannot read %s: %s; the snapshot would "
-						 "be incomplete: run arca as a user who can read the "
-						 "whole tree (often root) or add it to exclude",
+						 "files %s: cannot read %s: %s; the snapshot "
+						 "would be incomplete: run arca as a user who "
+						 "can read the whole tree (often root) or add it "
+						 "to exclude",
 						 w->fi->root, e->relpath, strerror(errno));
 		return files_host->error(ARCA_ERR_IO, "files %s: cannot open %s: %s", w->fi->root,
 					 e->relpath, strerror(errno));
