@@ -147,7 +147,7 @@ int get_checked_object(struct repo *r, const char *name, struct buf *raw)
 	if (id_parse(name_id(name), want))
 		return err_set(ARCA_ERR_CORRUPT, "destination %s: object %s has no valid id in its "
 			       "name (not written by arca?)", r->dest_name, name);
-	if (cache_get(r, name, raw) == 0) {
+	if (!r->cache_bypass && cache_get(r, name, raw) == 0) {
 		sha256(raw->data, raw->len, got);
 		if (!memcmp(got, want, ID_LEN))
 			return ARCA_OK;

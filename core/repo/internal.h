@@ -34,6 +34,7 @@ struct repo {
 	uint64_t pack_size;
 	int workers;
 	char *cache_dir;            /* state_dir/<repo id>, or NULL */
+	int cache_bypass;           /* verify: read what the destination holds */
 
 	/* The chunk index, shared by the pipeline's workers. */
 	pthread_mutex_t idx_mu;

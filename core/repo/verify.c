@@ -220,8 +220,10 @@ static void check_blobs(struct vctx *v, int percent)
 int repo_verify(struct repo *r, int read_data_percent, repo_report_fn report, void *arg)
 {
 	struct vctx v = {.r = r, .report = report, .arg = arg};
+	r->cache_bypass = 1;
 	int rc = scan_load(r, &v.s, index_problem, &v);
 	if (rc != ARCA_OK) {
+		r->cache_bypass = 0;
 		scan_free(&v.s);
 		return rc;
 	}
@@ -249,6 +251,7 @@ int repo_verify(struct repo *r, int read_data_percent, repo_report_fn report, vo
 			check_snapshot(&v, snaps.v[i].name + strlen("snapshots/"));
 		obj_list_free(&snaps);
 	}
+	r->cache_bypass = 0;
 	size_t problems = v.problems;
 	free(v.pack_state);
 	free(v.bad_chunk);
