@@ -36,8 +36,9 @@ int blob_seal(const struct repo_keys *k, ZSTD_CCtx *cctx, int level, const void 
 	}
 	if (k->encrypted) {
 		if (gcm_seal_inplace(k->enc, start, 1 + body))
-			return err_set(ARCA_ERR_INTERNAL,
-				       "AES-256-GCM encryption failed in libcrypto (out of memory?)");
+			return err_set(
+			    ARCA_ERR_INTERNAL,
+			    "AES-256-GCM encryption failed in libcrypto (out of memory?)");
 	} else {
 		unsigned char check[ID_LEN];
 		sha256(flag, 1 + body, check);
@@ -85,14 +86,16 @@ int blob_open(const struct repo_keys *k, const void *sealed, size_t len, size_t 
 		unsigned long long raw = ZSTD_getFrameContentSize(plain + 1, plain_len - 1);
 		if (raw == ZSTD_CONTENTSIZE_ERROR || raw == ZSTD_CONTENTSIZE_UNKNOWN ||
 		    raw > max_raw) {
-			rc = err_set(ARCA_ERR_CORRUPT, "%s is corrupt: bad zstd frame header", what);
+			rc =
+			    err_set(ARCA_ERR_CORRUPT, "%s is corrupt: bad zstd frame header", what);
 		} else {
 			buf_reserve(out, (size_t)raw + 1);
 			size_t d = ZSTD_decompress(out->data, (size_t)raw + 1, plain + 1,
 						   plain_len - 1);
 			if (ZSTD_isError(d) || d != raw)
-				rc = err_set(ARCA_ERR_CORRUPT, "%s is corrupt: zstd: %s", what,
-					     ZSTD_isError(d) ? ZSTD_getErrorName(d) : "short frame");
+				rc =
+				    err_set(ARCA_ERR_CORRUPT, "%s is corrupt: zstd: %s", what,
+				            ZSTD_isError(d) ? ZSTD_getErrorName(d) : "short frame");
 			else
 				out->len = d;
 		}

@@ -47,10 +47,12 @@ int repo_blob_put(struct repo *r, const char *target, const char *name,
 		if (rc == ARCA_OK) {
 			int same = old_len == len && !memcmp(old, data, len);
 			free(old);
-			rc = same ? ARCA_OK : err_set(ARCA_ERR_EXISTS, "blob %s of target %s already "
-						      "exists in destination %s with different "
-						      "content; refusing to overwrite it", name,
-						      target, r->dest_name);
+			rc = same ? ARCA_OK
+			          : err_set(ARCA_ERR_EXISTS,
+			                    "blob %s of target %s already "
+			                    "exists in destination %s with different "
+			                    "content; refusing to overwrite it",
+			                    name, target, r->dest_name);
 		}
 	}
 	free(obj);

@@ -124,15 +124,19 @@ static int key_try(struct repo *r, const char *name, const char *pass, struct re
 		: blob_open(&kek, sealed, slen, 65536, &plain, name);
 	secure_wipe(&kek, sizeof kek);
 	free(sealed);
-	json_t *m = rc == ARCA_OK ? json_loadb((const char *)plain.data, plain.len, 0, &jerr) : NULL;
+	json_t *m =
+	    rc == ARCA_OK ? json_loadb((const char *)plain.data, plain.len, 0, &jerr) : NULL;
 	if (plain.data)
 		secure_wipe(plain.data, plain.len);
 	buf_free(&plain);
 	const char *repo_id = json_string_value(json_object_get(m, "repository"));
 	out->encrypted = 1;
-	rc = m && repo_id && !strcmp(repo_id, r->id) && !json_hex(m, "encrypt", out->enc, KEY_LEN) &&
-	     !json_hex(m, "mac", out->mac, KEY_LEN) &&
-	     !json_hex(m, "chunker", out->chunker, KEY_LEN) ? ARCA_OK : ARCA_ERR_AUTH;
+	rc = m && repo_id && !strcmp(repo_id, r->id) &&
+	             !json_hex(m, "encrypt", out->enc, KEY_LEN) &&
+	             !json_hex(m, "mac", out->mac, KEY_LEN) &&
+	             !json_hex(m, "chunker", out->chunker, KEY_LEN)
+	         ? ARCA_OK
+	         : ARCA_ERR_AUTH;
 	json_decref(m);
 	if (rc == ARCA_OK && doc_out)
 		*doc_out = doc;

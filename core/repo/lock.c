@@ -245,8 +245,8 @@ int repo_unlock_stale(struct repo *r, int *removed)
 		if (lock_is_stale(r, &li, &why)) {
 			rc = dest_remove(r, li.name);
 			if (rc == ARCA_OK) {
-				log_info("removed stale lock %s of %s pid %ld (%s)", li.name, li.host,
-					 li.pid, why);
+				log_info("removed stale lock %s of %s pid %ld (%s)", li.name,
+				         li.host, li.pid, why);
 				(*removed)++;
 			}
 		}

@@ -117,9 +117,10 @@ int snap_read(struct snap_reader *rd, void *buf, size_t cap, size_t *got)
 				break;
 			unsigned char id[ID_LEN];
 			if (item_chunk(rd->cur, rd->chunk, id))
-				return err_set(ARCA_ERR_CORRUPT, "snapshot %s is corrupt: item '%s' "
-					       "has a malformed chunk id", rd->m.id,
-					       item_string(rd->cur, "name"));
+				return err_set(ARCA_ERR_CORRUPT,
+				               "snapshot %s is corrupt: item '%s' "
+				               "has a malformed chunk id",
+				               rd->m.id, item_string(rd->cur, "name"));
 			int rc = chunk_fetch(rd->r, id, &rd->data);
 			if (rc != ARCA_OK)
 				return err_wrap(rc, "snapshot %.12s, item '%s'", rd->m.id,

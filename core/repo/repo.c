@@ -104,8 +104,10 @@ int repo_init(const struct repo_dest *d, const struct repo_params *p)
 	rc = dest_put(r, "config", text, strlen(text), ARCA_PUT_EXCLUSIVE);
 	free(text);
 	if (rc == ARCA_ERR_EXISTS)
-		rc = err_set(ARCA_ERR_EXISTS, "destination %s: another arca initialised a repository"
-			     " here at the same time; refusing to touch it", r->dest_name);
+		rc = err_set(ARCA_ERR_EXISTS,
+		             "destination %s: another arca initialised a repository"
+		             " here at the same time; refusing to touch it",
+		             r->dest_name);
 out:
 	repo_close(r);
 	return rc;
@@ -126,11 +128,12 @@ static int parse_config(struct repo *r, const struct repo_params *p, const unsig
 	json_t *ch = json_object_get(c, "chunker");
 	unsigned char rid[ID_LEN];
 	if (version != REPO_FORMAT_VERSION) {
-		rc = err_set(version > REPO_FORMAT_VERSION ? ARCA_ERR_UNSUPPORTED : ARCA_ERR_CORRUPT,
-			     "destination %s: repository format version %lld is not supported by "
-			     "this arca (it reads version %d)%s", r->dest_name, (long long)version,
-			     REPO_FORMAT_VERSION, version > REPO_FORMAT_VERSION ?
-			     "; upgrade arca" : "");
+		rc =
+		    err_set(version > REPO_FORMAT_VERSION ? ARCA_ERR_UNSUPPORTED : ARCA_ERR_CORRUPT,
+		            "destination %s: repository format version %lld is not supported by "
+		            "this arca (it reads version %d)%s",
+		            r->dest_name, (long long)version, REPO_FORMAT_VERSION,
+		            version > REPO_FORMAT_VERSION ? "; upgrade arca" : "");
 		goto out;
 	}
 	if (!id || id_parse(id, rid) || !enc || (strcmp(enc, "none") &&
@@ -191,9 +194,11 @@ int repo_open(const struct repo_dest *d, const struct repo_params *p, struct rep
 		goto fail;
 	if (r->keys.encrypted) {
 		if (!p->passphrase || !*p->passphrase) {
-			rc = err_set(ARCA_ERR_AUTH, "destination %s: the repository is encrypted and "
-				     "no passphrase was given: set passphrase_file or ARCA_PASSPHRASE",
-				     r->dest_name);
+			rc = err_set(
+			    ARCA_ERR_AUTH,
+			    "destination %s: the repository is encrypted and "
+			    "no passphrase was given: set passphrase_file or ARCA_PASSPHRASE",
+			    r->dest_name);
 			goto fail;
 		}
 		rc = keys_unlock(r, p->passphrase);
@@ -207,9 +212,11 @@ int repo_open(const struct repo_dest *d, const struct repo_params *p, struct rep
 			goto fail;
 		rc = ARCA_OK;
 		if (has_keys) {
-			rc = err_set(ARCA_ERR_CORRUPT, "destination %s: config says the repository is "
-				     "not encrypted but keys/ holds keys: config was altered or "
-				     "damaged; refusing to write unencrypted data", r->dest_name);
+			rc = err_set(ARCA_ERR_CORRUPT,
+			             "destination %s: config says the repository is "
+			             "not encrypted but keys/ holds keys: config was altered or "
+			             "damaged; refusing to write unencrypted data",
+			             r->dest_name);
 			goto fail;
 		}
 	}

@@ -60,7 +60,8 @@ int index_write(struct repo *r, const struct pack_info *packs, size_t n)
 	size_t start = 0;
 	while (start < n) {
 		size_t end = start, entries = 0;
-		while (end < n && (end == start || entries + packs[end].n <= INDEX_OBJECT_MAX_ENTRIES))
+		while (end < n &&
+		       (end == start || entries + packs[end].n <= INDEX_OBJECT_MAX_ENTRIES))
 			entries += packs[end++].n;
 		struct buf plain = {0};
 		unsigned char id[ID_LEN];

@@ -75,9 +75,11 @@ int retention_parse(const char *policy, int64_t counts[7])
 				break;
 		if (r == R_COUNT) {
 			const char *dym = did_you_mean(key, rule_names, R_COUNT);
-			rc = err_set(ARCA_ERR_CONFIG, "unknown retention rule '%s'%s%s%s (known: last, "
-				     "hourly, daily, weekly, monthly, yearly, within)", key,
-				     dym ? "; did you mean '" : "", dym ? dym : "", dym ? "'?" : "");
+			rc = err_set(ARCA_ERR_CONFIG,
+			             "unknown retention rule '%s'%s%s%s (known: last, "
+			             "hourly, daily, weekly, monthly, yearly, within)",
+			             key, dym ? "; did you mean '" : "", dym ? dym : "",
+			             dym ? "'?" : "");
 			break;
 		}
 		int64_t v;

@@ -20,7 +20,8 @@ static int put_frame(struct repo *r, struct buf *obj, json_t *doc, size_t *seale
 {
 	char *text = json_dumps(doc, JSON_COMPACT);
 	if (!text)
-		return err_set(ARCA_ERR_INTERNAL, "cannot encode a manifest frame (out of memory?)");
+		return err_set(ARCA_ERR_INTERNAL,
+		               "cannot encode a manifest frame (out of memory?)");
 	size_t at = obj->len;
 	unsigned char len4[4] = {0};
 	buf_append(obj, len4, 4);
@@ -159,9 +160,10 @@ int snapshot_read_summary(struct repo *r, const char *name, uint64_t size,
 			return rc;
 		if (!need || need > size) {
 			if (need > size)
-				return err_set(ARCA_ERR_CORRUPT, "destination %s: snapshot %s is "
-					       "corrupt: summary larger than the object", r->dest_name,
-					       id);
+				return err_set(ARCA_ERR_CORRUPT,
+				               "destination %s: snapshot %s is "
+				               "corrupt: summary larger than the object",
+				               r->dest_name, id);
 			rc = summary_to_snapshot(sum, id, s);
 			json_decref(sum);
 			return rc;

@@ -106,7 +106,8 @@ static void read_pack(struct vctx *v, uint32_t pk)
 		const struct idx_slot *sl = &v->s.idx.slots[si];
 		char hex[65], what[256];
 		id_hex(sl->id, hex);
-		snprintf(what, sizeof what, "chunk %s at offset %u of pack %s", hex, sl->offset, name);
+		snprintf(what, sizeof what, "chunk %s at offset %u of pack %s", hex, sl->offset,
+		         name);
 		if ((uint64_t)sl->offset + sl->length > data.len) {
 			problem(v, "%s lies beyond the end of the pack (truncated)", what);
 			v->bad_chunk[si] = 1;
@@ -118,8 +119,10 @@ static void read_pack(struct vctx *v, uint32_t pk)
 		if (rc == ARCA_OK && (plain.len != sl->raw_length ||
 				      chunk_id(&r->keys, plain.data, plain.len, cid) ||
 				      memcmp(cid, sl->id, ID_LEN)))
-			rc = err_set(ARCA_ERR_CORRUPT, "%s is corrupt: its content does not hash to "
-				     "its id", what);
+			rc = err_set(ARCA_ERR_CORRUPT,
+			             "%s is corrupt: its content does not hash to "
+			             "its id",
+			             what);
 		if (rc != ARCA_OK) {
 			problem(v, "%s", err_msg());
 			v->bad_chunk[si] = 1;
@@ -157,7 +160,8 @@ static void check_snapshot(struct vctx *v, const char *id)
 				char hex[65], pname[96];
 				const char *why = NULL;
 				if (item_chunk(it, c, cid)) {
-					snprintf(first, sizeof first, "chunk %zu has a malformed id", c);
+					snprintf(first, sizeof first,
+					         "chunk %zu has a malformed id", c);
 					bad++;
 					continue;
 				}
@@ -178,8 +182,8 @@ static void check_snapshot(struct vctx *v, const char *id)
 				}
 				if (why) {
 					if (!bad++)
-						snprintf(first, sizeof first, "chunk %s %s%s%s", hex, why,
-							 pname[0] ? " " : "", pname);
+						snprintf(first, sizeof first, "chunk %s %s%s%s",
+						         hex, why, pname[0] ? " " : "", pname);
 				}
 			}
 			if (bad)
@@ -202,7 +206,8 @@ static void check_blobs(struct vctx *v, int percent)
 	struct buf raw = {0}, plain = {0};
 	for (size_t i = 0; i < l.n; i++) {
 		uint32_t pick;
-		if (percent < 100 && (random_bytes(&pick, sizeof pick) || pick % 100 >= (unsigned)percent))
+		if (percent < 100 &&
+		    (random_bytes(&pick, sizeof pick) || pick % 100 >= (unsigned)percent))
 			continue;
 		raw.len = 0;
 		char what[300];
@@ -237,8 +242,8 @@ int repo_verify(struct repo *r, int read_data_percent, repo_report_fn report, vo
 			uint32_t pick;
 			if (v.pack_state[pk] == PK_MISSING)
 				continue;
-			if (read_data_percent < 100 &&
-			    (random_bytes(&pick, sizeof pick) || pick % 100 >= (unsigned)read_data_percent))
+			if (read_data_percent < 100 && (random_bytes(&pick, sizeof pick) ||
+			                                pick % 100 >= (unsigned)read_data_percent))
 				continue;
 			read_pack(&v, pk);
 		}

@@ -537,11 +537,11 @@ int repo_snap_commit(struct snap_writer *w, struct repo_snapshot *out)
 		rc = index_flush_unsaved(r);
 	unsigned char id[ID_LEN];
 	if (rc == ARCA_OK) {
-		json_t *sum = json_pack("{s:i,s:s,s:s,s:s,s:I,s:I,s:I,s:I}", "version",
-					REPO_FORMAT_VERSION, "target", w->target, "driver",
-					w->driver, "host", r->hostname, "time", (json_int_t)w->time,
-					"items", (json_int_t)w->items, "bytes", (json_int_t)w->bytes,
-					"new_bytes", (json_int_t)w->new_bytes);
+		json_t *sum =
+		    json_pack("{s:i,s:s,s:s,s:s,s:I,s:I,s:I,s:I}", "version", REPO_FORMAT_VERSION,
+		              "target", w->target, "driver", w->driver, "host", r->hostname, "time",
+		              (json_int_t)w->time, "items", (json_int_t)w->items, "bytes",
+		              (json_int_t)w->bytes, "new_bytes", (json_int_t)w->new_bytes);
 		if (w->recovery_point)
 			json_object_set_new(sum, "recovery_point", json_string(w->recovery_point));
 		rc = mw_finish(r, &w->mw, sum, id);

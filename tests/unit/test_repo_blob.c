@@ -66,8 +66,9 @@ static void every_flip_and_cut(const struct repo_keys *k)
 	for (size_t i = 0; i < sealed.len; i++) {
 		for (int bit = 0; bit < 8; bit += 7) {
 			sealed.data[i] ^= (unsigned char)(1 << bit);
-			assert_int_equal(blob_open(k, sealed.data, sealed.len, 1 << 20, &plain, "t"),
-					 ARCA_ERR_CORRUPT);
+			assert_int_equal(
+			    blob_open(k, sealed.data, sealed.len, 1 << 20, &plain, "t"),
+			    ARCA_ERR_CORRUPT);
 			sealed.data[i] ^= (unsigned char)(1 << bit);
 		}
 	}
@@ -117,7 +118,8 @@ static void test_chunk_ids(void **state)
 	assert_int_equal(chunk_id(&p, "abc", 3, a), 0);
 	char hex[65];
 	hex_encode(a, ID_LEN, hex);
-	assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	assert_string_equal(hex,
+	                    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 	/* Encrypted: keyed, so ids differ from SHA-256 and between keys. */
 	assert_int_equal(chunk_id(&e, "abc", 3, b), 0);
 	assert_memory_not_equal(a, b, ID_LEN);
@@ -125,7 +127,8 @@ static void test_chunk_ids(void **state)
 	const char *msg = "what do ya want for nothing?";
 	assert_int_equal(hmac_sha256((const unsigned char *)"Jefe", 4, msg, strlen(msg), a), 0);
 	hex_encode(a, ID_LEN, hex);
-	assert_string_equal(hex, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+	assert_string_equal(hex,
+	                    "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
 }
 
 int main(void)

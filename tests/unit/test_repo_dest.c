@@ -32,8 +32,9 @@ static int td_put(void *inst, const char *name, const void *data, size_t len, un
 		rc = err_set(ARCA_ERR_IO, "test dest: write %s: %s", tmp, strerror(errno));
 	} else if (flags & ARCA_PUT_EXCLUSIVE) {
 		if (link(tmp, path))
-			rc = errno == EEXIST ? err_set(ARCA_ERR_EXISTS, "%s exists", name)
-					     : err_set(ARCA_ERR_IO, "link %s: %s", path, strerror(errno));
+			rc = errno == EEXIST
+			         ? err_set(ARCA_ERR_EXISTS, "%s exists", name)
+			         : err_set(ARCA_ERR_IO, "link %s: %s", path, strerror(errno));
 	} else if (rename(tmp, path)) {
 		rc = err_set(ARCA_ERR_IO, "rename %s: %s", path, strerror(errno));
 	}
