@@ -16,7 +16,7 @@
 #   pg_db_fingerprint PORT DB  schema + per-table row counts and md5 of rows
 
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
-PG_DATASET=${PG_DATASET:-$ARCA_SRCDIR/../shared/datasets/vectis-like.sql}
+PG_DATASET=${PG_DATASET:-$ARCA_SRCDIR/tests/data/vectis-like.sql}
 PG_SUPERPASS="pg-test-$$-secret"
 
 pg_require() {
