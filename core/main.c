@@ -177,6 +177,8 @@ int main(int argc, char **argv)
 	};
 	struct cli cli = {0};
 	int c;
+	/* results on stdout and errors on stderr stay in order when both are piped */
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	/* '+': stop at the verb; its options are its own */
 	while ((c = getopt_long(argc, argv, "+c:vqVh", opts, NULL)) != -1) {
 		switch (c) {
