@@ -78,8 +78,7 @@ static void wipe_free(char *s)
 }
 
 /* In the child after fork: only async-signal-safe calls. */
-static void child_exec(const struct child_spec *spec, int in_r, int out_w, int err_w,
-		       char **env)
+static void child_exec(const struct child_spec *spec, int in_r, int out_w, int err_w, char **env)
 {
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
@@ -103,7 +102,7 @@ static void child_exec(const struct child_spec *spec, int in_r, int out_w, int e
 		}
 	}
 	if (out_w < 0)
-		out_w = err_w;   /* messages of programs like pg_ctl are wanted too */
+		out_w = err_w; /* messages of programs like pg_ctl are wanted too */
 	if (dup2(in_r, 0) < 0 || dup2(out_w, 1) < 0 || dup2(err_w, 2) < 0)
 		_exit(127);
 	if (spec->cwd && chdir(spec->cwd) != 0) {
@@ -272,8 +271,8 @@ int child_write(struct pg_child *c, const void *data, size_t len)
 	while (len > 0) {
 		if (c->in_fd < 0)
 			return ARCA_ERR_IO;
-		struct pollfd fds[3] = {{c->in_fd, POLLOUT, 0}, {c->err_fd, POLLIN, 0},
-					{c->out_fd, POLLIN, 0}};
+		struct pollfd fds[3] = {
+		    {c->in_fd, POLLOUT, 0}, {c->err_fd, POLLIN, 0}, {c->out_fd, POLLIN, 0}};
 		int n = poll(fds, 3, -1);
 		if (n < 0) {
 			if (errno == EINTR)
@@ -325,7 +324,7 @@ int child_wait(struct pg_child *c)
 		if (c->out_fd >= 0 && p[1].revents)
 			drain_out_discard(c);
 		if (reaped)
-			break;   /* one last drain after the child is gone */
+			break; /* one last drain after the child is gone */
 		/* A grandchild (pg_ctl's server) may hold the pipes open. */
 		if (waitpid(c->pid, &c->status, WNOHANG) == c->pid)
 			reaped = 1;
@@ -376,7 +375,7 @@ void child_describe(const struct pg_child *c, char *out, size_t n)
 		snprintf(out, n, "%s exited with status %d", c->what, WEXITSTATUS(c->status));
 	else if (WIFSIGNALED(c->status))
 		snprintf(out, n, "%s was killed by signal %d (%s)", c->what, WTERMSIG(c->status),
-			 strsignal(WTERMSIG(c->status)));
+		         strsignal(WTERMSIG(c->status)));
 	else
 		snprintf(out, n, "%s ended abnormally", c->what);
 }
@@ -438,8 +437,8 @@ int child_run(const struct child_spec *spec, char **out)
 		char how[128];
 		child_describe(&c, how, sizeof how);
 		rc = PG_ERR(pg_classify_error(c.err) == ARCA_ERR_CONNECT ? ARCA_ERR_IO
-									 : pg_classify_error(c.err),
-			    "%s: %s", how, child_stderr(&c));
+		                                                         : pg_classify_error(c.err),
+		            "%s: %s", how, child_stderr(&c));
 		free(buf);
 		return rc;
 	}

@@ -14,7 +14,7 @@ const char *pg_conn_error(PGconn *c, char *buf, size_t n)
 	/* libpq repeats "connection to server at ... failed:" per address;
 	 * keep the message on one line for logs. */
 	for (char *p = buf; *p; p++)
-		if (*p == '\n')
+		if (*p == '\n' || *p == '\t')
 			*p = ' ';
 	return buf;
 }
@@ -22,12 +22,18 @@ const char *pg_conn_error(PGconn *c, char *buf, size_t n)
 int pg_classify_error(const char *msg)
 {
 	static const char *const auth[] = {
-		"password authentication failed", "no password supplied",
-		"no pg_hba.conf entry", "must be superuser or replication role",
-		"permission denied", "authentication failed", "role \"",
+	    "password authentication failed",
+	    "no password supplied",
+	    "no pg_hba.conf entry",
+	    "must be superuser or replication role",
+	    "permission denied",
+	    "authentication failed",
+	    "role \"",
 	};
 	if (strstr(msg, "database \"") && strstr(msg, "does not exist"))
 		return ARCA_ERR_NOT_FOUND;
+	if (strstr(msg, "max_wal_senders"))
+		return ARCA_ERR_CONFIG;
 	for (size_t i = 0; i < sizeof auth / sizeof auth[0]; i++) {
 		if (strstr(msg, auth[i])) {
 			if (strcmp(auth[i], "role \"") == 0 && !strstr(msg, "does not exist"))
@@ -44,9 +50,9 @@ void pg_describe(PGconn *c, char *out, size_t n)
 	const char *port = c ? PQport(c) : NULL;
 	const char *user = c ? PQuser(c) : NULL;
 	const char *db = c ? PQdb(c) : NULL;
-	snprintf(out, n, "host %s port %s, user %s, database %s", host && *host ? host : "(default)",
-		 port && *port ? port : "(default)", user && *user ? user : "(default)",
-		 db && *db ? db : "(default)");
+	snprintf(out, n, "host %s port %s, user %s, database %s",
+	         host && *host ? host : "(default)", port && *port ? port : "(default)",
+	         user && *user ? user : "(default)", db && *db ? db : "(default)");
 }
 
 static const char *hint_for(int status, const char *msg, int replication, const char *target)
@@ -61,12 +67,18 @@ static const char *hint_for(int status, const char *msg, int replication, const 
 		return "add a pg_hba.conf entry for this role and host";
 	if (status == ARCA_ERR_AUTH) {
 		snprintf(hint, sizeof hint,
-			 "check the password given by password_file/password_env of [target %s] "
-			 "(or PGPASSFILE)", target);
+		         "check the password given by password_file/password_env of [target %s] "
+		         "(or PGPASSFILE)",
+		         target);
 		return hint;
 	}
 	if (status == ARCA_ERR_NOT_FOUND)
 		return "create the database or fix dbname in conninfo";
+	if (status == ARCA_ERR_CONFIG)
+		return "physical backups need max_wal_senders of at least 2 in postgresql.conf "
+		       "(and a restart)";
+	if (strstr(msg, "Is the server running"))
+		return "check conninfo";
 	return "is the server running and is conninfo right?";
 }
 
@@ -102,7 +114,7 @@ int pg_password_for(struct pg_target *t, const char *conninfo, char **out)
 }
 
 int pg_connect(struct pg_target *t, const char *conninfo_override, const char *dbname,
-	       int replication, PGconn **out)
+               int replication, PGconn **out)
 {
 	const char *keys[8];
 	const char *vals[8];
@@ -112,7 +124,7 @@ int pg_connect(struct pg_target *t, const char *conninfo_override, const char *d
 	int rc = pg_password_for(t, conninfo_override, &password);
 	if (rc != ARCA_OK)
 		return rc;
-	keys[k] = "connect_timeout";      /* conninfo may override it */
+	keys[k] = "connect_timeout"; /* conninfo may override it */
 	vals[k++] = "30";
 	keys[k] = "dbname";
 	vals[k++] = conninfo_override ? conninfo_override : t->conninfo;
@@ -143,8 +155,8 @@ int pg_connect(struct pg_target *t, const char *conninfo_override, const char *d
 	pg_describe(c, where, sizeof where);
 	int status = pg_classify_error(msg);
 	rc = PG_ERR(status, "[target %s]: cannot connect to PostgreSQL (%s%s): %s; %s", t->name,
-		    where, replication ? ", replication" : "", msg,
-		    hint_for(status, msg, replication, t->name));
+	            where, replication ? ", replication" : "", msg,
+	            hint_for(status, msg, replication, t->name));
 	PQfinish(c);
 	return rc;
 }
@@ -155,9 +167,10 @@ int pg_query_value(PGconn *c, const char *sql, char **out)
 	PGresult *r = PQexec(c, sql);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		char msg[1024];
-		int rc = PG_ERR(pg_classify_error(PQerrorMessage(c)) == ARCA_ERR_AUTH ? ARCA_ERR_AUTH
-											  : ARCA_ERR_IO,
-				"query \"%s\" failed: %s", sql, pg_conn_error(c, msg, sizeof msg));
+		int rc =
+		    PG_ERR(pg_classify_error(PQerrorMessage(c)) == ARCA_ERR_AUTH ? ARCA_ERR_AUTH
+		                                                                 : ARCA_ERR_IO,
+		           "query \"%s\" failed: %s", sql, pg_conn_error(c, msg, sizeof msg));
 		PQclear(r);
 		return rc;
 	}

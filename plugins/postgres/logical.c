@@ -24,10 +24,10 @@
 #include <unistd.h>
 #include "pg.h"
 
-#define DUMP_PREFIX "dump/"
-#define DUMP_SUFFIX ".pgdump"
+#define DUMP_PREFIX  "dump/"
+#define DUMP_SUFFIX  ".pgdump"
 #define GLOBALS_ITEM "globals.sql"
-#define IO_BUF (1u << 20)
+#define IO_BUF       (1u << 20)
 
 static int child_status(const struct pg_child *c)
 {
@@ -37,8 +37,7 @@ static int child_status(const struct pg_child *c)
 
 /* Stream a child's stdout into one item. */
 static int stream_child(struct pg_target *t, struct arca_ctx *ctx, char **argv,
-			const char *password, const struct arca_item_info *info,
-			const char *what)
+                        const char *password, const struct arca_item_info *info, const char *what)
 {
 	struct pg_child c;
 	struct child_spec spec = CHILD_SPEC_INIT;
@@ -86,12 +85,12 @@ static int stream_child(struct pg_target *t, struct arca_ctx *ctx, char **argv,
 		char how[160];
 		child_describe(&c, how, sizeof how);
 		return PG_ERR(child_status(&c),
-			      "[target %s]: %s failed after %llu bytes: %s; its last words: %s", t->name,
-			      what, (unsigned long long)total, how, child_stderr(&c));
+		              "[target %s]: %s failed after %llu bytes: %s; its last words: %s",
+		              t->name, what, (unsigned long long)total, how, child_stderr(&c));
 	}
 	if (total == 0)
 		return PG_ERR(ARCA_ERR_IO, "[target %s]: %s wrote nothing: %s", t->name, what,
-			      child_stderr(&c));
+		              child_stderr(&c));
 	if (c.err_len)
 		PG_LOG(ARCA_LOG_WARN, "%s said: %s", what, child_stderr(&c));
 	return pg_host->item_end(ctx);
@@ -131,10 +130,10 @@ int logical_snapshot(struct pg_target *t, struct arca_ctx *ctx)
 		return rc;
 	const char *version = PQparameterStatus(c, "server_version");
 	char *db = strdup(PQdb(c));
-	rc = pg_query_value(c, "SELECT rolsuper FROM pg_roles WHERE rolname = current_user",
-			    &super);
+	rc =
+	    pg_query_value(c, "SELECT rolsuper FROM pg_roles WHERE rolname = current_user", &super);
 	snprintf(meta, sizeof meta, "database=%s\nserver_version=%s\n", db ? db : "",
-		 version ? version : "unknown");
+	         version ? version : "unknown");
 	snprintf(gmeta, sizeof gmeta, "format=sql\n%s", meta);
 	snprintf(dmeta, sizeof dmeta, "format=custom\n%s", meta);
 	PQfinish(c);
@@ -143,7 +142,8 @@ int logical_snapshot(struct pg_target *t, struct arca_ctx *ctx)
 	if ((rc = pg_password(t, &password)) != ARCA_OK)
 		goto out;
 	rc = ARCA_ERR_INTERNAL;
-	if (!(item = dump_item_name(db)) || !(conninfo = pg_conninfo_build(t->conninfo, NULL, NULL)))
+	if (!(item = dump_item_name(db)) ||
+	    !(conninfo = pg_conninfo_build(t->conninfo, NULL, NULL)))
 		goto out;
 
 	struct arca_item_info info;
@@ -159,11 +159,13 @@ int logical_snapshot(struct pg_target *t, struct arca_ctx *ctx)
 		if (!(pg_dumpall = pg_program(t, "pg_dumpall")))
 			goto out;
 		int is_super = super && strcmp(super, "t") == 0;
-		char *argv[] = {pg_dumpall, "--globals-only", "--no-password", "-d", conninfo,
-				is_super ? NULL : "--no-role-passwords", NULL};
+		char *argv[] = {
+		    pg_dumpall, "--globals-only", "--no-password",
+		    "-d",       conninfo,         is_super ? NULL : "--no-role-passwords",
+		    NULL};
 		if (!is_super)
-			PG_LOG(ARCA_LOG_WARN, "[target %s]: the role is not a superuser: role "
-					      "passwords are left out of globals.sql", t->name);
+			PG_LOG(ARCA_LOG_WARN, "the role is not a superuser: role "
+			                      "passwords are left out of globals.sql");
 		info.name = GLOBALS_ITEM;
 		info.meta = gmeta;
 		rc = stream_child(t, ctx, argv, password, &info, "pg_dumpall --globals-only");
@@ -174,8 +176,8 @@ int logical_snapshot(struct pg_target *t, struct arca_ctx *ctx)
 	rc = ARCA_ERR_CONFIG;
 	if (!(pg_dump = pg_program(t, "pg_dump")))
 		goto out;
-	char *argv[] = {pg_dump, "--format=custom", "--compress=0", "--no-password", "-d",
-			conninfo, NULL};
+	char *argv[] = {pg_dump, "--format=custom", "--compress=0", "--no-password", "-d", conninfo,
+	                NULL};
 	info.name = item;
 	info.meta = dmeta;
 	char what[512];
@@ -195,19 +197,17 @@ out:
 /* ---- reading the snapshot back ------------------------------------------ */
 
 struct logical_items {
-	char *dump;                /* item name */
-	char *dump_db;             /* database the dump was taken from */
+	char *dump;    /* item name */
+	char *dump_db; /* database the dump was taken from */
 	int has_globals;
 };
 
-static int find_items(struct pg_target *t, struct arca_ctx *ctx, struct logical_items *li)
+static int find_items(struct pg_target *t, struct item_walk *w, struct logical_items *li)
 {
 	struct arca_item_info info;
 	memset(li, 0, sizeof *li);
 	for (;;) {
-		memset(&info, 0, sizeof info);
-		info.struct_size = sizeof info;
-		int rc = pg_host->item_next(ctx, &info);
+		int rc = walk_next(w, &info);
 		if (rc == ARCA_ERR_NOT_FOUND)
 			break;
 		if (rc != ARCA_OK)
@@ -223,8 +223,9 @@ static int find_items(struct pg_target *t, struct arca_ctx *ctx, struct logical_
 	}
 	if (!li->dump)
 		return PG_ERR(ARCA_ERR_CORRUPT,
-			      "[target %s]: the snapshot holds no dump item (dump/*.pgdump); "
-			      "it was not made by the postgres driver in logical mode", t->name);
+		              "[target %s]: the snapshot holds no dump item (dump/*.pgdump); "
+		              "it was not made by the postgres driver in logical mode",
+		              t->name);
 	return ARCA_OK;
 }
 
@@ -245,7 +246,8 @@ static int read_item_all(struct arca_ctx *ctx, char **out, size_t *out_len, size
 		if (len + 1 >= cap) {
 			if (cap >= limit) {
 				free(buf);
-				return PG_ERR(ARCA_ERR_CORRUPT, "item larger than %zu bytes", limit);
+				return PG_ERR(ARCA_ERR_CORRUPT, "item larger than %zu bytes",
+				              limit);
 			}
 			char *n = realloc(buf, cap * 2);
 			if (!n) {
@@ -297,7 +299,7 @@ static int pipe_item(struct arca_ctx *ctx, struct pg_child *c, int *child_closed
 		if ((rc = pg_host->item_read(ctx, buf, IO_BUF, &got)) != ARCA_OK || got == 0)
 			break;
 		if (child_write(c, buf, got) != ARCA_OK) {
-			*child_closed = 1;   /* the child's exit status says why */
+			*child_closed = 1; /* the child's exit status says why */
 			break;
 		}
 	}
@@ -311,8 +313,8 @@ static int item_to_file(struct arca_ctx *ctx, const char *path)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
-		return PG_ERR(errno == ENOSPC ? ARCA_ERR_NOSPACE : ARCA_ERR_IO, "cannot create %s: %s",
-			      path, strerror(errno));
+		return PG_ERR(errno == ENOSPC ? ARCA_ERR_NOSPACE : ARCA_ERR_IO,
+		              "cannot create %s: %s", path, strerror(errno));
 	unsigned char *buf = malloc(IO_BUF);
 	int rc = buf ? ARCA_OK : PG_ERR(ARCA_ERR_INTERNAL, "out of memory");
 	while (rc == ARCA_OK) {
@@ -329,11 +331,11 @@ static int item_to_file(struct arca_ctx *ctx, const char *path)
 				continue;
 			if (w < 0) {
 				rc = PG_ERR(errno == ENOSPC || errno == EDQUOT ? ARCA_ERR_NOSPACE
-									       : ARCA_ERR_IO,
-					    "writing %s: %s%s", path, strerror(errno),
-					    errno == ENOSPC ? "; free space there, or restore with "
-							      "--jobs 1 to stream without a copy"
-							    : "");
+				                                               : ARCA_ERR_IO,
+				            "writing %s: %s%s", path, strerror(errno),
+				            errno == ENOSPC ? "; free space there, or restore with "
+				                              "--jobs 1 to stream without a copy"
+				                            : "");
 				break;
 			}
 			off += (size_t)w;
@@ -341,8 +343,8 @@ static int item_to_file(struct arca_ctx *ctx, const char *path)
 	}
 	free(buf);
 	if (close(fd) != 0 && rc == ARCA_OK)
-		rc = PG_ERR(errno == ENOSPC ? ARCA_ERR_NOSPACE : ARCA_ERR_IO, "closing %s: %s", path,
-			    strerror(errno));
+		rc = PG_ERR(errno == ENOSPC ? ARCA_ERR_NOSPACE : ARCA_ERR_IO, "closing %s: %s",
+		            path, strerror(errno));
 	return rc;
 }
 
@@ -362,11 +364,12 @@ static int globals_roles_missing(PGconn *c, const char *sql)
 			 * the way PostgreSQL itself parses them. */
 			char *sqlq = NULL;
 			if (lit && asprintf(&sqlq,
-					    "SELECT count(*) FROM pg_roles WHERE rolname = "
-					    "(parse_ident(%s))[1]",
-					    lit) > 0) {
+			                    "SELECT count(*) FROM pg_roles WHERE rolname = "
+			                    "(parse_ident(%s))[1]",
+			                    lit) > 0) {
 				char *v = NULL;
-				if (pg_query_value(c, sqlq, &v) == ARCA_OK && v && strcmp(v, "0") == 0)
+				if (pg_query_value(c, sqlq, &v) == ARCA_OK && v &&
+				    strcmp(v, "0") == 0)
 					missing = 1;
 				free(v);
 			}
@@ -382,7 +385,7 @@ static int globals_roles_missing(PGconn *c, const char *sql)
 /* Replay globals.sql with psql; "already exists" errors are expected on a
  * server that has some of the roles, others are reported as warnings. */
 static int restore_globals(struct pg_target *t, struct arca_ctx *ctx, const char *conninfo,
-			   const char *password, PGconn *admin)
+                           const char *password, PGconn *admin)
 {
 	char *sql = NULL;
 	size_t len = 0;
@@ -392,8 +395,9 @@ static int restore_globals(struct pg_target *t, struct arca_ctx *ctx, const char
 	if (rc != ARCA_OK)
 		return rc;
 	if (strcmp(t->restore_globals, "auto") == 0 && !globals_roles_missing(admin, sql)) {
-		PG_LOG(ARCA_LOG_INFO, "every role in globals.sql exists on the server: not replaying "
-				      "it (restore_globals = yes forces it)");
+		PG_LOG(ARCA_LOG_INFO,
+		       "every role in globals.sql exists on the server: not replaying "
+		       "it (restore_globals = yes forces it)");
 		free(sql);
 		return ARCA_OK;
 	}
@@ -402,8 +406,9 @@ static int restore_globals(struct pg_target *t, struct arca_ctx *ctx, const char
 		free(sql);
 		return ARCA_ERR_CONFIG;
 	}
-	char *argv[] = {psql, "-X", "-q", "--no-password", "-v", "ON_ERROR_STOP=0", "-d",
-			(char *)conninfo, "-f", "-", NULL};
+	char *argv[] = {
+	    psql, "-X", "-q", "--no-password", "-v", "ON_ERROR_STOP=0", "-d", (char *)conninfo,
+	    "-f", "-",  NULL};
 	struct child_spec spec = CHILD_SPEC_INIT;
 	struct pg_child c;
 	spec.argv = argv;
@@ -416,8 +421,9 @@ static int restore_globals(struct pg_target *t, struct arca_ctx *ctx, const char
 		if (failed || closed) {
 			char how[160];
 			child_describe(&c, how, sizeof how);
-			rc = PG_ERR(child_status(&c), "[target %s]: replaying globals.sql failed: %s: %s",
-				    t->name, how, child_stderr(&c));
+			rc = PG_ERR(child_status(&c),
+			            "[target %s]: replaying globals.sql failed: %s: %s", t->name,
+			            how, child_stderr(&c));
 		} else {
 			int errors = 0, expected = 0;
 			for (const char *p = c.err; (p = strstr(p, "ERROR:")); p++) {
@@ -431,8 +437,8 @@ static int restore_globals(struct pg_target *t, struct arca_ctx *ctx, const char
 			PG_LOG(ARCA_LOG_INFO, "replayed globals.sql (%d objects already existed)",
 			       expected);
 			if (errors)
-				PG_LOG(ARCA_LOG_WARN, "globals.sql: %d statements failed: %s", errors,
-				       child_stderr(&c));
+				PG_LOG(ARCA_LOG_WARN, "globals.sql: %d statements failed: %s",
+				       errors, child_stderr(&c));
 		}
 	}
 	free(psql);
@@ -442,7 +448,7 @@ static int restore_globals(struct pg_target *t, struct arca_ctx *ctx, const char
 
 /* Connect to the restore target; create its database when it is missing. */
 static int prepare_database(struct pg_target *t, const char *into, const char *db,
-			    PGconn **admin_out)
+                            PGconn **admin_out)
 {
 	PGconn *c = NULL;
 	*admin_out = NULL;
@@ -450,8 +456,8 @@ static int prepare_database(struct pg_target *t, const char *into, const char *d
 	if (rc == ARCA_OK) {
 		PQfinish(c);
 		return pg_connect(t, into, "postgres", 0, admin_out) == ARCA_OK
-			       ? ARCA_OK
-			       : pg_connect(t, into, db, 0, admin_out);
+		           ? ARCA_OK
+		           : pg_connect(t, into, db, 0, admin_out);
 	}
 	if (rc != ARCA_ERR_NOT_FOUND)
 		return rc;
@@ -468,10 +474,11 @@ static int prepare_database(struct pg_target *t, const char *into, const char *d
 	PGresult *r = PQexec(c, sql);
 	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
 		char msg[1024];
-		rc = PG_ERR(pg_classify_error(PQerrorMessage(c)) == ARCA_ERR_AUTH ? ARCA_ERR_AUTH
-										  : ARCA_ERR_IO,
-			    "[target %s]: database \"%s\" does not exist and creating it failed: %s",
-			    t->name, db, pg_conn_error(c, msg, sizeof msg));
+		rc =
+		    PG_ERR(pg_classify_error(PQerrorMessage(c)) == ARCA_ERR_AUTH ? ARCA_ERR_AUTH
+		                                                                 : ARCA_ERR_IO,
+		           "[target %s]: database \"%s\" does not exist and creating it failed: %s",
+		           t->name, db, pg_conn_error(c, msg, sizeof msg));
 	} else {
 		PG_LOG(ARCA_LOG_INFO, "created database \"%s\"", db);
 	}
@@ -485,7 +492,7 @@ static int prepare_database(struct pg_target *t, const char *into, const char *d
 	return rc;
 }
 
-int logical_restore(struct pg_target *t, struct arca_ctx *ctx)
+int logical_restore(struct pg_target *t, struct arca_ctx *ctx, struct item_walk *w)
 {
 	struct logical_items li;
 	PGconn *admin = NULL;
@@ -495,7 +502,7 @@ int logical_restore(struct pg_target *t, struct arca_ctx *ctx)
 	int rc = pg_option_int(ctx, "jobs", t->restore_jobs, &jobs);
 	if (rc != ARCA_OK)
 		return rc;
-	rc = find_items(t, ctx, &li);
+	rc = find_items(t, w, &li);
 	if (rc != ARCA_OK) {
 		free_items(&li);
 		return rc;
@@ -508,7 +515,7 @@ int logical_restore(struct pg_target *t, struct arca_ctx *ctx)
 	const char *db = into_db ? into_db : li.dump_db;
 	if (!db) {
 		rc = PG_ERR(ARCA_ERR_CONFIG, "--into names no database and the dump does not say "
-					     "which one it came from: add dbname=NAME");
+		                             "which one it came from: add dbname=NAME");
 		goto out;
 	}
 	rc = ARCA_ERR_INTERNAL;
@@ -552,15 +559,16 @@ int logical_restore(struct pg_target *t, struct arca_ctx *ctx)
 		}
 		if ((rc = item_to_file(ctx, file)) != ARCA_OK)
 			goto out;
-		char *argv[] = {pg_restore, "--clean", "--if-exists", "--no-password", jobs_arg,
-				"-d", conninfo, file, NULL};
+		char *argv[] = {pg_restore,      "--clean", "--if-exists",
+		                "--no-password", jobs_arg,  "-d",
+		                conninfo,        file,      NULL};
 		spec.argv = argv;
 		spec.password = password;
 		if ((rc = child_start(&c, &spec)) != ARCA_OK)
 			goto out;
 	} else {
-		char *argv[] = {pg_restore, "--clean", "--if-exists", "--no-password", "-d", conninfo,
-				NULL};
+		char *argv[] = {pg_restore, "--clean", "--if-exists", "--no-password",
+		                "-d",       conninfo,  NULL};
 		spec.argv = argv;
 		spec.password = password;
 		spec.pipes = CHILD_STDIN;
@@ -574,9 +582,10 @@ int logical_restore(struct pg_target *t, struct arca_ctx *ctx)
 	if (child_wait(&c) != 0 || closed) {
 		char how[160];
 		child_describe(&c, how, sizeof how);
-		rc = PG_ERR(child_status(&c), "[target %s]: pg_restore into database \"%s\" failed: "
-					      "%s: %s",
-			    t->name, db, how, child_stderr(&c));
+		rc = PG_ERR(child_status(&c),
+		            "[target %s]: pg_restore into database \"%s\" failed: "
+		            "%s: %s",
+		            t->name, db, how, child_stderr(&c));
 		goto out;
 	}
 	if (c.err_len)
@@ -598,10 +607,10 @@ out:
 	return rc;
 }
 
-int logical_verify(struct pg_target *t, struct arca_ctx *ctx)
+int logical_verify(struct pg_target *t, struct arca_ctx *ctx, struct item_walk *w)
 {
 	struct logical_items li;
-	int rc = find_items(t, ctx, &li);
+	int rc = find_items(t, w, &li);
 	if (rc != ARCA_OK) {
 		free_items(&li);
 		return rc;
@@ -617,16 +626,18 @@ int logical_verify(struct pg_target *t, struct arca_ctx *ctx)
 		goto out;
 	while (have < sizeof magic) {
 		size_t got = 0;
-		if ((rc = pg_host->item_read(ctx, magic + have, sizeof magic - have, &got)) != ARCA_OK)
+		if ((rc = pg_host->item_read(ctx, magic + have, sizeof magic - have, &got)) !=
+		    ARCA_OK)
 			goto out;
 		if (got == 0)
 			break;
 		have += got;
 	}
 	if (have < sizeof magic || memcmp(magic, "PGDMP", 5) != 0) {
-		rc = PG_ERR(ARCA_ERR_CORRUPT, "[target %s]: %s is not a pg_dump custom-format "
-					      "archive (no PGDMP header)",
-			    t->name, li.dump);
+		rc = PG_ERR(ARCA_ERR_CORRUPT,
+		            "[target %s]: %s is not a pg_dump custom-format "
+		            "archive (no PGDMP header)",
+		            t->name, li.dump);
 		goto out;
 	}
 	/* pg_restore reads the whole archive from stdin: the table of contents
@@ -649,7 +660,7 @@ int logical_verify(struct pg_target *t, struct arca_ctx *ctx)
 		char how[160];
 		child_describe(&c, how, sizeof how);
 		rc = PG_ERR(ARCA_ERR_CORRUPT, "[target %s]: %s does not read back: %s: %s", t->name,
-			    li.dump, how, child_stderr(&c));
+		            li.dump, how, child_stderr(&c));
 		goto out;
 	}
 	if (li.has_globals) {
@@ -659,7 +670,7 @@ int logical_verify(struct pg_target *t, struct arca_ctx *ctx)
 			goto out;
 		if (!strstr(sql, "PostgreSQL database cluster dump"))
 			rc = PG_ERR(ARCA_ERR_CORRUPT, "[target %s]: %s is not pg_dumpall output",
-				    t->name, GLOBALS_ITEM);
+			            t->name, GLOBALS_ITEM);
 		free(sql);
 		if (rc != ARCA_OK)
 			goto out;
@@ -695,10 +706,11 @@ int logical_check(struct pg_target *t, struct arca_ctx *ctx)
 		const char *v = strstr(out, ") ");
 		int major = v ? atoi(v + 2) : 0;
 		if (major * 10000 < server / 10000 * 10000)
-			rc = PG_ERR(ARCA_ERR_CONFIG,
-				    "[target %s]: %s is version %d but the server is %d: pg_dump must "
-				    "be at least as new as the server; point pg_bin_dir at a newer one",
-				    t->name, pg_dump, major, server / 10000);
+			rc = PG_ERR(
+			    ARCA_ERR_CONFIG,
+			    "[target %s]: %s is version %d but the server is %d: pg_dump must "
+			    "be at least as new as the server; point pg_bin_dir at a newer one",
+			    t->name, pg_dump, major, server / 10000);
 		else
 			PG_LOG(ARCA_LOG_INFO, "reached %s (server %d.%d); %s is version %d", where,
 			       server / 10000, server % 10000, pg_dump, major);

@@ -31,13 +31,14 @@ static void crc_init(void)
 	}
 	for (uint32_t i = 0; i < 256; i++)
 		for (int t = 1; t < 8; t++)
-			crc_table[t][i] = (crc_table[t - 1][i] >> 8) ^ crc_table[0][crc_table[t - 1][i] & 0xff];
+			crc_table[t][i] =
+			    (crc_table[t - 1][i] >> 8) ^ crc_table[0][crc_table[t - 1][i] & 0xff];
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <nmmintrin.h>
 __attribute__((target("sse4.2"))) static uint32_t crc32c_hw(uint32_t crc, const unsigned char *p,
-							       size_t n)
+                                                            size_t n)
 {
 	uint64_t c = crc;
 	while (n >= 8) {
@@ -143,18 +144,21 @@ int manifest_parse(const char *text, size_t len, struct manifest *m)
 	json_t *root = json_loadb(text, len, 0, &jerr);
 	if (!root)
 		return PG_ERR(ARCA_ERR_CORRUPT, "backup_manifest is not valid JSON (line %d: %s)",
-			      jerr.line, jerr.text);
+		              jerr.line, jerr.text);
 	int rc = ARCA_OK;
 	json_t *version = json_object_get(root, "PostgreSQL-Backup-Manifest-Version");
 	json_t *files = json_object_get(root, "Files");
 	json_t *sum = json_object_get(root, "Manifest-Checksum");
-	if (!json_is_integer(version) || json_integer_value(version) != 1 || !json_is_array(files)) {
+	if (!json_is_integer(version) || json_integer_value(version) != 1 ||
+	    !json_is_array(files)) {
 		rc = PG_ERR(ARCA_ERR_CORRUPT, "backup_manifest: not a version 1 backup manifest");
 		goto out;
 	}
-	if (!json_is_string(sum) || check_manifest_checksum(text, len, json_string_value(sum)) != 0) {
-		rc = PG_ERR(ARCA_ERR_CORRUPT, "backup_manifest: its Manifest-Checksum does not match "
-					      "its content (the manifest was altered or truncated)");
+	if (!json_is_string(sum) ||
+	    check_manifest_checksum(text, len, json_string_value(sum)) != 0) {
+		rc = PG_ERR(ARCA_ERR_CORRUPT,
+		            "backup_manifest: its Manifest-Checksum does not match "
+		            "its content (the manifest was altered or truncated)");
 		goto out;
 	}
 	m->files = calloc(json_array_size(files) + 1, sizeof *m->files);
@@ -164,7 +168,8 @@ int manifest_parse(const char *text, size_t len, struct manifest *m)
 	}
 	size_t i;
 	json_t *f;
-	json_array_foreach(files, i, f) {
+	json_array_foreach(files, i, f)
+	{
 		struct manifest_file *mf = &m->files[m->n_files];
 		json_t *path = json_object_get(f, "Path");
 		json_t *epath = json_object_get(f, "Encoded-Path");
@@ -177,8 +182,8 @@ int manifest_parse(const char *text, size_t len, struct manifest *m)
 			const char *h = json_string_value(epath);
 			size_t plen = 0;
 			mf->path = malloc(strlen(h) / 2 + 1);
-			if (mf->path && hex_decode_str(h, (unsigned char *)mf->path, strlen(h) / 2,
-						       &plen) == 0)
+			if (mf->path &&
+			    hex_decode_str(h, (unsigned char *)mf->path, strlen(h) / 2, &plen) == 0)
 				mf->path[plen] = 0;
 			else {
 				free(mf->path);
@@ -186,9 +191,10 @@ int manifest_parse(const char *text, size_t len, struct manifest *m)
 			}
 		}
 		if (!mf->path || !json_is_integer(size)) {
-			rc = PG_ERR(ARCA_ERR_CORRUPT, "backup_manifest: file entry %zu has no path or "
-						      "size",
-				    i);
+			rc = PG_ERR(ARCA_ERR_CORRUPT,
+			            "backup_manifest: file entry %zu has no path or "
+			            "size",
+			            i);
 			goto out;
 		}
 		m->n_files++;
@@ -196,10 +202,10 @@ int manifest_parse(const char *text, size_t len, struct manifest *m)
 		if (json_is_string(alg) && strcmp(json_string_value(alg), "NONE") != 0) {
 			mf->algorithm = strdup(json_string_value(alg));
 			if (!json_is_string(cks) ||
-			    hex_decode_str(json_string_value(cks), mf->checksum, sizeof mf->checksum,
-					   &mf->checksum_len) != 0) {
-				rc = PG_ERR(ARCA_ERR_CORRUPT, "backup_manifest: bad checksum for %s",
-					    mf->path);
+			    hex_decode_str(json_string_value(cks), mf->checksum,
+			                   sizeof mf->checksum, &mf->checksum_len) != 0) {
+				rc = PG_ERR(ARCA_ERR_CORRUPT,
+				            "backup_manifest: bad checksum for %s", mf->path);
 				goto out;
 			}
 		}
@@ -240,7 +246,7 @@ struct file_check {
 	uint64_t seen;
 	uint32_t crc;
 	EVP_MD_CTX *md;
-	int unknown;             /* algorithm we cannot compute */
+	int unknown; /* algorithm we cannot compute */
 };
 
 struct file_check *file_check_new(const struct manifest_file *f)
@@ -253,10 +259,10 @@ struct file_check *file_check_new(const struct manifest_file *f)
 	if (!f->algorithm || strcmp(f->algorithm, "CRC32C") == 0)
 		return fc;
 	const EVP_MD *md = strcmp(f->algorithm, "SHA224") == 0   ? EVP_sha224()
-			   : strcmp(f->algorithm, "SHA256") == 0 ? EVP_sha256()
-			   : strcmp(f->algorithm, "SHA384") == 0 ? EVP_sha384()
-			   : strcmp(f->algorithm, "SHA512") == 0 ? EVP_sha512()
-								 : NULL;
+	                   : strcmp(f->algorithm, "SHA256") == 0 ? EVP_sha256()
+	                   : strcmp(f->algorithm, "SHA384") == 0 ? EVP_sha384()
+	                   : strcmp(f->algorithm, "SHA512") == 0 ? EVP_sha512()
+	                                                         : NULL;
 	if (!md) {
 		fc->unknown = 1;
 		return fc;
@@ -292,14 +298,14 @@ int file_check_done(struct file_check *fc, char *why, size_t n)
 		glen = sizeof fc->crc;
 	}
 	if (fc->seen != fc->f->size) {
-		snprintf(why, n, "size is %llu, the manifest says %llu", (unsigned long long)fc->seen,
-			 (unsigned long long)fc->f->size);
+		snprintf(why, n, "size is %llu, the manifest says %llu",
+		         (unsigned long long)fc->seen, (unsigned long long)fc->f->size);
 		rc = -1;
 	} else if (fc->unknown) {
 		snprintf(why, n, "unknown checksum algorithm %s", fc->f->algorithm);
 		rc = -1;
 	} else if (fc->f->algorithm &&
-		   (glen != fc->f->checksum_len || memcmp(got, fc->f->checksum, glen) != 0)) {
+	           (glen != fc->f->checksum_len || memcmp(got, fc->f->checksum, glen) != 0)) {
 		snprintf(why, n, "%s checksum mismatch", fc->f->algorithm);
 		rc = -1;
 	}

@@ -20,16 +20,16 @@
 
 extern const struct arca_host *pg_host;
 
-#define PG_LOG(level, ...) pg_host->log(level, __VA_ARGS__)
+#define PG_LOG(level, ...)  pg_host->log(level, __VA_ARGS__)
 #define PG_ERR(status, ...) pg_host->error(status, __VA_ARGS__)
 
 /* One [target] section. */
 struct pg_target {
 	const struct arca_config *cfg;
-	const char *name;            /* the section name */
-	int physical;                /* mode = physical */
+	const char *name; /* the section name */
+	int physical;     /* mode = physical */
 	const char *conninfo;
-	const char *bin_dir;         /* where pg_dump & co. live; NULL: PATH */
+	const char *bin_dir; /* where pg_dump & co. live; NULL: PATH */
 	int globals;
 	int64_t restore_jobs;
 	const char *restore_globals; /* auto|yes|no */
@@ -56,6 +56,24 @@ char *pg_program(struct pg_target *t, const char *name);
 /* Integer command-line option (e.g. "jobs"), or dflt when not given. */
 int pg_option_int(struct arca_ctx *ctx, const char *name, int64_t dflt, int64_t *out);
 
+/*
+ * Walking a stored snapshot. The engine's item_open moves item_next to the
+ * item after the opened one, so a second walk starts by opening the first
+ * item again and handing it out once more.
+ */
+struct item_walk {
+	struct arca_ctx *ctx;
+	char *first;   /* name of the snapshot's first item, once seen */
+	int replay;    /* the next walk_next returns `opened` */
+	struct arca_item_info opened;
+};
+void walk_init(struct item_walk *w, struct arca_ctx *ctx);
+/* Like item_next (the item becomes current for item_read); NOT_FOUND at the end. */
+int walk_next(struct item_walk *w, struct arca_item_info *info);
+/* Start over at the first item. */
+int walk_rewind(struct item_walk *w);
+void walk_free(struct item_walk *w);
+
 /* ---- conn.c -------------------------------------------------------------- */
 
 /*
@@ -67,7 +85,7 @@ int pg_option_int(struct arca_ctx *ctx, const char *name, int64_t dflt, int64_t 
  * ARCA_ERR_CONNECT, with a message naming the server and the reason.
  */
 int pg_connect(struct pg_target *t, const char *conninfo_override, const char *dbname,
-	       int replication, PGconn **out);
+               int replication, PGconn **out);
 /* Classify a libpq or client-program error text into a status. */
 int pg_classify_error(const char *msg);
 /* "host 127.0.0.1 port 5432" for messages. */
@@ -85,8 +103,8 @@ const char *pg_conn_error(PGconn *c, char *buf, size_t n);
 
 /* ---- child.c ------------------------------------------------------------- */
 
-#define CHILD_STDIN 0x1u   /* give the child a pipe for stdin */
-#define CHILD_STDOUT 0x2u  /* read the child's stdout through a pipe */
+#define CHILD_STDIN  0x1u /* give the child a pipe for stdin */
+#define CHILD_STDOUT 0x2u /* read the child's stdout through a pipe */
 
 struct pg_child {
 	pid_t pid;
@@ -94,21 +112,24 @@ struct pg_child {
 	int in_fd, out_fd, err_fd; /* -1 when not piped */
 	char err[16384];           /* the last bytes of the child's stderr */
 	size_t err_len;
-	int err_trunc;             /* earlier stderr was dropped */
-	int status;                /* waitpid status, valid after child_wait */
+	int err_trunc; /* earlier stderr was dropped */
+	int status;    /* waitpid status, valid after child_wait */
 };
 
 struct child_spec {
-	char *const *argv;         /* argv[0] is the program path */
-	const char *password;      /* PGPASSWORD for the child only; NULL: none */
-	unsigned pipes;            /* CHILD_* */
-	const char *stdout_path;   /* redirect stdout to this file (no pipe) */
-	const char *cwd;           /* NULL: inherit */
-	uid_t uid;                 /* run as this user when running as root */
+	char *const *argv;       /* argv[0] is the program path */
+	const char *password;    /* PGPASSWORD for the child only; NULL: none */
+	unsigned pipes;          /* CHILD_* */
+	const char *stdout_path; /* redirect stdout to this file (no pipe) */
+	const char *cwd;         /* NULL: inherit */
+	uid_t uid;               /* run as this user when running as root */
 	gid_t gid;
-	int as_user;               /* use uid/gid */
+	int as_user; /* use uid/gid */
 };
-#define CHILD_SPEC_INIT {NULL, NULL, 0, NULL, NULL, 0, 0, 0}
+#define CHILD_SPEC_INIT                                                                            \
+	{                                                                                          \
+		NULL, NULL, 0, NULL, NULL, 0, 0, 0                                                 \
+	}
 
 int child_start(struct pg_child *c, const struct child_spec *spec);
 /* Read stdout (CHILD_STDOUT) while collecting stderr; *got == 0 at EOF. */
@@ -135,8 +156,8 @@ int child_run(const struct child_spec *spec, char **out);
 /* ---- logical.c ----------------------------------------------------------- */
 
 int logical_snapshot(struct pg_target *t, struct arca_ctx *ctx);
-int logical_restore(struct pg_target *t, struct arca_ctx *ctx);
-int logical_verify(struct pg_target *t, struct arca_ctx *ctx);
+int logical_restore(struct pg_target *t, struct arca_ctx *ctx, struct item_walk *w);
+int logical_verify(struct pg_target *t, struct arca_ctx *ctx, struct item_walk *w);
 int logical_check(struct pg_target *t, struct arca_ctx *ctx);
 
 /* ---- physical.c / tar.c / manifest.c -------------------------------------- */
@@ -152,7 +173,7 @@ int physical_check_settings(struct pg_target *t, PGconn *c);
 struct tar_entry {
 	char name[256];
 	char link[101];
-	char type;                 /* '0' file, '5' dir, '2' symlink */
+	char type; /* '0' file, '5' dir, '2' symlink */
 	uint32_t mode, uid, gid;
 	uint64_t size;
 	int64_t mtime;
@@ -167,11 +188,11 @@ struct tar_reader {
 	const struct tar_sink *sink;
 	unsigned char hdr[512];
 	size_t hdr_len;
-	uint64_t left;             /* content bytes of the current entry */
-	size_t pad;                /* padding bytes still to skip */
+	uint64_t left; /* content bytes of the current entry */
+	size_t pad;    /* padding bytes still to skip */
 	int in_entry;
-	int ended;                 /* saw the zero blocks */
-	char where[64];            /* archive name for messages */
+	int ended;      /* saw the zero blocks */
+	char where[64]; /* archive name for messages */
 };
 /* A relative path without empty, "." or ".." parts. */
 int pg_path_safe(const char *path);
@@ -182,16 +203,16 @@ int tar_finish(struct tar_reader *r);
 
 /* backup_manifest */
 struct manifest_file {
-	char *path;                /* relative to the data directory */
+	char *path; /* relative to the data directory */
 	uint64_t size;
-	char *algorithm;           /* NULL when the manifest has no checksum */
+	char *algorithm; /* NULL when the manifest has no checksum */
 	unsigned char checksum[64];
 	size_t checksum_len;
 };
 struct manifest {
 	struct manifest_file *files;
 	size_t n_files;
-	uint32_t timeline;         /* of the first WAL range */
+	uint32_t timeline; /* of the first WAL range */
 	uint64_t start_lsn, end_lsn;
 };
 /* Parse and check the manifest's own SHA-256. ARCA_ERR_CORRUPT on a bad one. */
@@ -204,6 +225,8 @@ void file_check_update(struct file_check *fc, const void *p, size_t n);
 /* 0 when size and checksum match; else -1 and a reason in `why`. */
 int file_check_done(struct file_check *fc, char *why, size_t n);
 
+/* Read the rest of the current item into memory (malloc'd, NUL-terminated). */
+int pg_read_current(struct arca_ctx *ctx, char **out, size_t *len);
 /* Read the snapshot's backup_manifest (and its item metadata, malloc'd). */
 int pg_read_manifest(struct arca_ctx *ctx, struct manifest *m, char **meta);
 /* The value of "key=value" in item metadata (malloc'd), or NULL. */
@@ -219,8 +242,8 @@ int wal_prune(struct pg_target *t, struct arca_ctx *ctx, int argc, char **argv);
 
 /* WAL file names. */
 #define WAL_NAME_LEN 24
-int wal_is_segment(const char *name);        /* 24 hex digits */
-int wal_is_archivable(const char *name);     /* segment, .partial, .history, .backup */
+int wal_is_segment(const char *name);    /* 24 hex digits */
+int wal_is_archivable(const char *name); /* segment, .partial, .history, .backup */
 /* "wal/" + lower-case name: blob names are lower case. */
 void wal_blob_name(const char *walname, char *out, size_t n);
 /* Segment name for timeline + LSN (16 MiB segments unless seg_size). */
@@ -232,12 +255,12 @@ int wal_parse_lsn(const char *s, uint64_t *out);
  * `hole` the first missing one after which a later one exists ("" when
  * none), `newest` the highest segment at or after `from` (""). */
 int wal_chain(struct arca_ctx *ctx, const char *from, uint64_t seg_size, char *last, char *hole,
-	      char *newest);
+              char *newest);
 /* The archived cluster's WAL segment size (16 MiB when nothing is archived). */
 uint64_t wal_segment_size(struct arca_ctx *ctx);
 
 /* ---- pitr.c -------------------------------------------------------------- */
 
-int physical_restore(struct pg_target *t, struct arca_ctx *ctx);
+int physical_restore(struct pg_target *t, struct arca_ctx *ctx, struct item_walk *w);
 
 #endif

@@ -63,26 +63,29 @@ int physical_check_settings(struct pg_target *t, PGconn *c)
 	char *cmd = show(c, "archive_command");
 	int rc = ARCA_OK;
 	if (!level || !mode) {
-		rc = PG_ERR(ARCA_ERR_IO, "[target %s]: cannot read wal_level/archive_mode from the "
-					 "server",
-			    t->name);
+		rc = PG_ERR(ARCA_ERR_IO,
+		            "[target %s]: cannot read wal_level/archive_mode from the "
+		            "server",
+		            t->name);
 	} else if (strcmp(level, "minimal") == 0) {
-		rc = PG_ERR(ARCA_ERR_CONFIG,
-			    "[target %s]: wal_level is minimal: physical backups and WAL archiving "
-			    "need wal_level = replica (or logical) in postgresql.conf, then a server "
-			    "restart",
-			    t->name);
+		rc = PG_ERR(
+		    ARCA_ERR_CONFIG,
+		    "[target %s]: wal_level is minimal: physical backups and WAL archiving "
+		    "need wal_level = replica (or logical) in postgresql.conf, then a server "
+		    "restart",
+		    t->name);
 	} else if (strcmp(mode, "off") == 0) {
-		rc = PG_ERR(ARCA_ERR_CONFIG,
-			    "[target %s]: archive_mode is off: set archive_mode = on and "
-			    "archive_command = 'arca wal-push %s %%p' in postgresql.conf, then restart "
-			    "the server; without archived WAL a base backup cannot be restored",
-			    t->name, t->name);
+		rc = PG_ERR(
+		    ARCA_ERR_CONFIG,
+		    "[target %s]: archive_mode is off: set archive_mode = on and "
+		    "archive_command = 'arca wal-push %s %%p' in postgresql.conf, then restart "
+		    "the server; without archived WAL a base backup cannot be restored",
+		    t->name, t->name);
 	} else if (cmd && (!strstr(cmd, "wal-push") || !strstr(cmd, t->name))) {
 		PG_LOG(ARCA_LOG_WARN,
-		       "[target %s]: archive_command is '%s'; expected 'arca wal-push %s %%p' (fine "
+		       "archive_command is '%s'; expected 'arca wal-push %s %%p' (fine "
 		       "if a script calls it)",
-		       t->name, cmd, t->name);
+		       cmd, t->name);
 	}
 	free(level);
 	free(mode);
@@ -98,7 +101,7 @@ struct backup {
 	PGconn *conn;
 	struct tar_reader tar;
 	struct tar_sink sink;
-	char prefix[64];            /* "base/" or "tblspc/OID/" */
+	char prefix[64]; /* "base/" or "tblspc/OID/" */
 	char archive[128];
 	int have_archive;
 	int in_manifest;
@@ -199,7 +202,7 @@ static int handle_message(struct backup *b, const char *msg, size_t len)
 		const char *location = name ? copy_string(msg, len, &pos) : NULL;
 		if (!location || b->in_manifest)
 			return PG_ERR(ARCA_ERR_CORRUPT, "malformed new-archive message in the base "
-							"backup stream");
+			                                "backup stream");
 		int rc = end_archive(b);
 		if (rc != ARCA_OK)
 			return rc;
@@ -210,10 +213,11 @@ static int handle_message(struct backup *b, const char *msg, size_t len)
 			unsigned oid;
 			char tail[8];
 			if (sscanf(name, "%u.ta%1s", &oid, tail) != 2)
-				return PG_ERR(ARCA_ERR_UNSUPPORTED, "unexpected archive \"%s\" in the base "
-								    "backup (compression is not "
-								    "requested)",
-					      name);
+				return PG_ERR(ARCA_ERR_UNSUPPORTED,
+				              "unexpected archive \"%s\" in the base "
+				              "backup (compression is not "
+				              "requested)",
+				              name);
 			snprintf(b->prefix, sizeof b->prefix, "tblspc/%u/", oid);
 		}
 		snprintf(b->archive, sizeof b->archive, "%s", name);
@@ -225,20 +229,22 @@ static int handle_message(struct backup *b, const char *msg, size_t len)
 		if (b->in_manifest)
 			return manifest_append(b, msg + 1, len - 1);
 		if (!b->have_archive)
-			return PG_ERR(ARCA_ERR_CORRUPT, "archive data before any archive in the base "
-							"backup stream");
+			return PG_ERR(ARCA_ERR_CORRUPT,
+			              "archive data before any archive in the base "
+			              "backup stream");
 		return tar_feed(&b->tar, msg + 1, len - 1);
 	case 'p':
-		return ARCA_OK;   /* the engine counts bytes itself */
+		return ARCA_OK; /* the engine counts bytes itself */
 	case 'm': {
 		int rc = end_archive(b);
 		b->in_manifest = 1;
 		return rc;
 	}
 	default:
-		return PG_ERR(ARCA_ERR_UNSUPPORTED, "unknown message type '%c' in the base backup "
-						    "stream (server newer than this driver?)",
-			      msg[0]);
+		return PG_ERR(ARCA_ERR_UNSUPPORTED,
+		              "unknown message type '%c' in the base backup "
+		              "stream (server newer than this driver?)",
+		              msg[0]);
 	}
 }
 
@@ -247,10 +253,9 @@ static int server_error(struct backup *b, PGresult *r, const char *when)
 	char msg[1024];
 	const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
 	pg_conn_error(b->conn, msg, sizeof msg);
-	int status = state && strcmp(state, "XX001") == 0 ? ARCA_ERR_CORRUPT
-							  : pg_classify_error(msg) == ARCA_ERR_AUTH
-								    ? ARCA_ERR_AUTH
-								    : ARCA_ERR_IO;
+	int status = state && strcmp(state, "XX001") == 0      ? ARCA_ERR_CORRUPT
+	             : pg_classify_error(msg) == ARCA_ERR_AUTH ? ARCA_ERR_AUTH
+	                                                       : ARCA_ERR_IO;
 	return PG_ERR(status, "[target %s]: base backup failed %s: %s", b->t->name, when, msg);
 }
 
@@ -270,7 +275,7 @@ static int receive_stream(struct backup *b)
 			continue;
 		}
 		if (n == -1)
-			return ARCA_OK;   /* end of COPY */
+			return ARCA_OK; /* end of COPY */
 		if (n == -2)
 			return server_error(b, NULL, "while streaming");
 		if (pg_host->cancelled(b->ctx)) {
@@ -292,7 +297,7 @@ static int receive_stream(struct backup *b)
 
 /* Every segment from start_wal to end_wal must be in this target's archive. */
 static int check_wal_archived(struct backup *b, const char *start_wal, const char *end_wal,
-			      uint64_t seg_size)
+                              uint64_t seg_size)
 {
 	char last[WAL_NAME_LEN + 1], hole[WAL_NAME_LEN + 1], newest[WAL_NAME_LEN + 1];
 	/* archive_command may still be finishing the last push. */
@@ -306,11 +311,11 @@ static int check_wal_archived(struct backup *b, const char *start_wal, const cha
 		nanosleep(&ts, NULL);
 	}
 	return PG_ERR(ARCA_ERR_NOT_FOUND,
-		      "[target %s]: the base backup needs WAL %s to %s, but %s is not in this "
-		      "target's archive; archive_command must be 'arca wal-push %s %%p' (see the "
-		      "server log for archiver errors). No snapshot was recorded",
-		      b->t->name, start_wal, end_wal, last[0] ? "a later segment" : start_wal,
-		      b->t->name);
+	              "[target %s]: the base backup needs WAL %s to %s, but %s is not in this "
+	              "target's archive; archive_command must be 'arca wal-push %s %%p' (see the "
+	              "server log for archiver errors). No snapshot was recorded",
+	              b->t->name, start_wal, end_wal, last[0] ? "a later segment" : start_wal,
+	              b->t->name);
 }
 
 int physical_snapshot(struct pg_target *t, struct arca_ctx *ctx)
@@ -323,18 +328,25 @@ int physical_snapshot(struct pg_target *t, struct arca_ctx *ctx)
 	b.sink.begin = entry_begin;
 	b.sink.data = entry_data;
 	b.sink.end = entry_end;
-	int rc = pg_connect(t, NULL, NULL, 1, &b.conn);
-	if (rc != ARCA_OK)
-		return rc;
 	PGresult *r = NULL;
 	char *seg_text = NULL, *version = NULL, *data_dir = NULL, *meta = NULL;
 	char *sysid = NULL, start_lsn[64] = "", end_lsn[64] = "";
 	uint32_t tli = 0;
+	/* Settings first, on a plain connection: with wal_level = minimal a
+	 * replication connection is refused before anything can be said. */
+	int rc = pg_connect(t, NULL, NULL, 0, &b.conn);
+	if (rc != ARCA_OK)
+		return rc;
 	if ((rc = physical_check_settings(t, b.conn)) != ARCA_OK)
 		goto out;
 	seg_text = show(b.conn, "wal_segment_size");
 	version = show(b.conn, "server_version");
-	data_dir = show(b.conn, "data_directory");   /* NULL without the privilege */
+	data_dir = show(b.conn, "data_directory"); /* NULL without the privilege */
+	PQfinish(b.conn);
+	if ((rc = pg_connect(t, NULL, NULL, 1, &b.conn)) != ARCA_OK) {
+		b.conn = NULL;
+		goto out;
+	}
 	uint64_t seg_size = seg_text ? parse_pg_size(seg_text) : 0;
 	if (!seg_size || (seg_size & (seg_size - 1))) {
 		rc = PG_ERR(ARCA_ERR_IO, "[target %s]: cannot read wal_segment_size", t->name);
@@ -353,10 +365,10 @@ int physical_snapshot(struct pg_target *t, struct arca_ctx *ctx)
 	time_t now = time(NULL);
 	strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
 	snprintf(cmd, sizeof cmd,
-		 "BASE_BACKUP (LABEL 'arca %s %s', PROGRESS, CHECKPOINT 'fast', MANIFEST 'yes', "
-		 "MANIFEST_CHECKSUMS 'CRC32C')",
-		 t->name, stamp);
-	PG_LOG(ARCA_LOG_INFO, "[target %s]: starting base backup (fast checkpoint)", t->name);
+	         "BASE_BACKUP (LABEL 'arca %s %s', PROGRESS, CHECKPOINT 'fast', MANIFEST 'yes', "
+	         "MANIFEST_CHECKSUMS 'CRC32C')",
+	         t->name, stamp);
+	PG_LOG(ARCA_LOG_INFO, "starting base backup (fast checkpoint)");
 	if (!PQsendQuery(b.conn, cmd)) {
 		r = NULL;
 		rc = server_error(&b, NULL, "to start");
@@ -410,7 +422,7 @@ int physical_snapshot(struct pg_target *t, struct arca_ctx *ctx)
 	}
 	if (!b.manifest) {
 		rc = PG_ERR(ARCA_ERR_CORRUPT, "[target %s]: the server sent no backup manifest",
-			    t->name);
+		            t->name);
 		goto out;
 	}
 
@@ -418,22 +430,23 @@ int physical_snapshot(struct pg_target *t, struct arca_ctx *ctx)
 	char start_wal[WAL_NAME_LEN + 1], end_wal[WAL_NAME_LEN + 1];
 	if (wal_parse_lsn(start_lsn, &start) != 0 || wal_parse_lsn(end_lsn, &end) != 0) {
 		rc = PG_ERR(ARCA_ERR_CORRUPT, "[target %s]: bad WAL positions %s..%s", t->name,
-			    start_lsn, end_lsn);
+		            start_lsn, end_lsn);
 		goto out;
 	}
 	wal_segment_name(tli, start, seg_size, start_wal);
 	/* The end LSN points just past the last record: it belongs to the
 	 * segment before when it falls exactly on a boundary. */
-	wal_segment_name(tli, end > start && end % seg_size == 0 ? end - 1 : end, seg_size, end_wal);
+	wal_segment_name(tli, end > start && end % seg_size == 0 ? end - 1 : end, seg_size,
+	                 end_wal);
 	if ((rc = check_wal_archived(&b, start_wal, end_wal, seg_size)) != ARCA_OK)
 		goto out;
 
 	if (asprintf(&meta,
-		     "format=base_backup\nsystem_identifier=%s\ntimeline=%u\nstart_lsn=%s\n"
-		     "end_lsn=%s\nstart_wal=%s\nend_wal=%s\nwal_segment_size=%" PRIu64 "\n"
-		     "server_version=%s\ndata_directory=%s\nlabel=arca %s %s\n",
-		     sysid ? sysid : "", tli, start_lsn, end_lsn, start_wal, end_wal, seg_size,
-		     version ? version : "", data_dir ? data_dir : "", t->name, stamp) < 0) {
+	             "format=base_backup\nsystem_identifier=%s\ntimeline=%u\nstart_lsn=%s\n"
+	             "end_lsn=%s\nstart_wal=%s\nend_wal=%s\nwal_segment_size=%" PRIu64 "\n"
+	             "server_version=%s\ndata_directory=%s\nlabel=arca %s %s\n",
+	             sysid ? sysid : "", tli, start_lsn, end_lsn, start_wal, end_wal, seg_size,
+	             version ? version : "", data_dir ? data_dir : "", t->name, stamp) < 0) {
 		rc = PG_ERR(ARCA_ERR_INTERNAL, "out of memory");
 		goto out;
 	}
@@ -450,9 +463,9 @@ int physical_snapshot(struct pg_target *t, struct arca_ctx *ctx)
 	    (rc = pg_host->item_write(ctx, b.manifest, b.manifest_len)) == ARCA_OK)
 		rc = pg_host->item_end(ctx);
 	if (rc == ARCA_OK)
-		PG_LOG(ARCA_LOG_INFO, "[target %s]: base backup of %" PRIu64 " files (%" PRIu64
-				      " bytes), WAL %s to %s",
-		       t->name, b.files, b.bytes, start_wal, end_wal);
+		PG_LOG(ARCA_LOG_INFO,
+		       "base backup of %" PRIu64 " files (%" PRIu64 " bytes), WAL %s to %s",
+		       b.files, b.bytes, start_wal, end_wal);
 	r = NULL;
 out:
 	PQclear(r);
@@ -493,8 +506,8 @@ int physical_check(struct pg_target *t, struct arca_ctx *ctx)
 	}
 	char blob[64];
 	wal_blob_name(walfile, blob, sizeof blob);
-	PG_LOG(ARCA_LOG_INFO, "[target %s]: switched WAL; waiting up to %llds for %s to be archived",
-	       t->name, (long long)t->archive_timeout, walfile);
+	PG_LOG(ARCA_LOG_INFO, "switched WAL; waiting up to %llds for %s to be archived",
+	       (long long)t->archive_timeout, walfile);
 	time_t deadline = time(NULL) + t->archive_timeout;
 	for (;;) {
 		void *data = NULL;
@@ -502,23 +515,24 @@ int physical_check(struct pg_target *t, struct arca_ctx *ctx)
 		rc = pg_host->blob_get(ctx, blob, &data, &len);
 		free(data);
 		if (rc == ARCA_OK) {
-			PG_LOG(ARCA_LOG_INFO, "[target %s]: WAL archiving works (%s arrived)", t->name,
-			       walfile);
+			PG_LOG(ARCA_LOG_INFO, "WAL archiving works (%s arrived)", walfile);
 			break;
 		}
 		if (rc != ARCA_ERR_NOT_FOUND)
 			goto out;
 		if (time(NULL) >= deadline || pg_host->cancelled(ctx)) {
 			char *failed = NULL;
-			pg_query_value(c, "SELECT coalesce(last_failed_wal || ' at ' || "
-					  "last_failed_time, 'none') FROM pg_stat_archiver",
-				       &failed);
-			rc = PG_ERR(ARCA_ERR_NOT_FOUND,
-				    "[target %s]: WAL segment %s did not reach the archive within %llds "
-				    "(last failed archive_command: %s); check archive_command = "
-				    "'arca wal-push %s %%p' and the server log",
-				    t->name, walfile, (long long)t->archive_timeout,
-				    failed ? failed : "unknown", t->name);
+			pg_query_value(c,
+			               "SELECT coalesce(last_failed_wal || ' at ' || "
+			               "last_failed_time, 'none') FROM pg_stat_archiver",
+			               &failed);
+			rc = PG_ERR(
+			    ARCA_ERR_NOT_FOUND,
+			    "[target %s]: WAL segment %s did not reach the archive within %llds "
+			    "(last failed archive_command: %s); check archive_command = "
+			    "'arca wal-push %s %%p' and the server log",
+			    t->name, walfile, (long long)t->archive_timeout,
+			    failed ? failed : "unknown", t->name);
 			free(failed);
 			goto out;
 		}
@@ -534,7 +548,7 @@ out:
 
 /* ---- verify: the stored files against the manifest ------------------------ */
 
-static int read_all(struct arca_ctx *ctx, char **out, size_t *len)
+int pg_read_current(struct arca_ctx *ctx, char **out, size_t *len)
 {
 	size_t cap = 1 << 16, n = 0;
 	char *buf = malloc(cap);
@@ -582,13 +596,13 @@ int pg_read_manifest(struct arca_ctx *ctx, struct manifest *m, char **meta)
 	int rc = pg_host->item_open(ctx, "backup_manifest", &info);
 	if (rc != ARCA_OK)
 		return rc == ARCA_ERR_NOT_FOUND
-			       ? PG_ERR(ARCA_ERR_CORRUPT, "the snapshot has no backup_manifest")
-			       : rc;
+		           ? PG_ERR(ARCA_ERR_CORRUPT, "the snapshot has no backup_manifest")
+		           : rc;
 	if (meta && !(*meta = strdup(info.meta ? info.meta : "")))
 		return PG_ERR(ARCA_ERR_INTERNAL, "out of memory");
 	char *text = NULL;
 	size_t len = 0;
-	if ((rc = read_all(ctx, &text, &len)) == ARCA_OK)
+	if ((rc = pg_read_current(ctx, &text, &len)) == ARCA_OK)
 		rc = manifest_parse(text, len, m);
 	free(text);
 	if (rc != ARCA_OK && meta) {
@@ -634,9 +648,10 @@ int physical_verify(struct pg_target *t, struct arca_ctx *ctx)
 		item_for_path(f->path, name, sizeof name);
 		int orc = pg_host->item_open(ctx, name, &info);
 		if (orc == ARCA_ERR_NOT_FOUND) {
-			PG_LOG(ARCA_LOG_ERROR, "[target %s]: %s is in the backup manifest but not in "
-					       "the snapshot",
-			       t->name, f->path);
+			PG_LOG(ARCA_LOG_ERROR,
+			       "%s is in the backup manifest but not in "
+			       "the snapshot",
+			       f->path);
 			bad++;
 			continue;
 		}
@@ -662,16 +677,17 @@ int physical_verify(struct pg_target *t, struct arca_ctx *ctx)
 			break;
 		}
 		if (file_check_done(fc, why, sizeof why) != 0) {
-			PG_LOG(ARCA_LOG_ERROR, "[target %s]: %s: %s", t->name, f->path, why);
+			PG_LOG(ARCA_LOG_ERROR, "%s: %s", f->path, why);
 			bad++;
 		}
 	}
 	if (rc != ARCA_OK)
 		goto out;
 	if (bad) {
-		rc = PG_ERR(ARCA_ERR_CORRUPT, "[target %s]: %zu of %zu files do not match the backup "
-					      "manifest (listed above)",
-			    t->name, bad, m.n_files);
+		rc = PG_ERR(ARCA_ERR_CORRUPT,
+		            "[target %s]: %zu of %zu files do not match the backup "
+		            "manifest (listed above)",
+		            t->name, bad, m.n_files);
 		goto out;
 	}
 	/* The WAL that makes the backup consistent must be archived. */
@@ -682,25 +698,27 @@ int physical_verify(struct pg_target *t, struct arca_ctx *ctx)
 		char last[WAL_NAME_LEN + 1], hole[WAL_NAME_LEN + 1], newest[WAL_NAME_LEN + 1];
 		uint64_t seg_size = seg ? strtoull(seg, NULL, 10) : 0;
 		rc = wal_chain(ctx, start_wal, seg_size ? seg_size : (16u << 20), last, hole,
-			       newest);
+		               newest);
 		if (rc == ARCA_OK && (!last[0] || strcmp(last, end_wal) < 0))
 			rc = PG_ERR(ARCA_ERR_CORRUPT,
-				    "[target %s]: the backup needs WAL %s to %s but segment %s is "
-				    "missing from the archive: it cannot be restored",
-				    t->name, start_wal, end_wal, hole[0] ? hole : start_wal);
+			            "[target %s]: the backup needs WAL %s to %s but segment %s is "
+			            "missing from the archive: it cannot be restored",
+			            t->name, start_wal, end_wal, hole[0] ? hole : start_wal);
 		else if (rc == ARCA_OK && hole[0])
-			PG_LOG(ARCA_LOG_WARN, "[target %s]: WAL segment %s is missing from the "
-					      "archive (later ones up to %s exist): point-in-time "
-					      "recovery cannot go past %s",
-			       t->name, hole, newest, hole);
+			PG_LOG(ARCA_LOG_WARN,
+			       "WAL segment %s is missing from the "
+			       "archive (later ones up to %s exist): point-in-time "
+			       "recovery cannot go past %s",
+			       hole, newest, hole);
 	}
 	free(start_wal);
 	free(end_wal);
 	free(seg);
 	if (rc == ARCA_OK)
-		PG_LOG(ARCA_LOG_INFO, "[target %s]: %zu files (%" PRIu64 " bytes) match the backup "
-				      "manifest",
-		       t->name, m.n_files, bytes);
+		PG_LOG(ARCA_LOG_INFO,
+		       "%zu files (%" PRIu64 " bytes) match the backup "
+		       "manifest",
+		       m.n_files, bytes);
 out:
 	free(buf);
 	free(meta);

@@ -34,9 +34,9 @@ struct restore {
 	char *into;
 	uid_t uid;
 	gid_t gid;
-	int chown;                  /* running as root: hand files to uid/gid */
-	int created_into;           /* we created `into` (remove it on failure) */
-	char *tblspc[64][2];        /* oid -> location */
+	int chown;           /* running as root: hand files to uid/gid */
+	int created_into;    /* we created `into` (remove it on failure) */
+	char *tblspc[64][2]; /* oid -> location */
 	size_t n_tblspc;
 	uint64_t files, bytes;
 	unsigned char *buf;
@@ -88,18 +88,31 @@ static int remove_tree(const char *path, int keep_top)
 	return unlink(path);
 }
 
-static int server_running_in(const char *datadir)
+/* Is a postmaster alive in datadir? Its status line ("ready", "starting",
+ * "standby", "stopping"; line 8 of postmaster.pid) goes to `status`. */
+static int postmaster_alive(const char *datadir, char *status, size_t n)
 {
-	char path[4096];
+	char path[4096], line[256];
 	snprintf(path, sizeof path, "%s/postmaster.pid", datadir);
+	if (status)
+		status[0] = 0;
 	FILE *f = fopen(path, "r");
 	if (!f)
 		return 0;
 	long pid = 0;
-	if (fscanf(f, "%ld", &pid) != 1)
-		pid = 0;
+	for (int i = 1; fgets(line, sizeof line, f); i++) {
+		if (i == 1)
+			pid = strtol(line, NULL, 10);
+		if (i == 8 && status)
+			snprintf(status, n, "%.*s", (int)strcspn(line, " \n"), line);
+	}
 	fclose(f);
 	return pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
+}
+
+static int server_running_in(const char *datadir)
+{
+	return postmaster_alive(datadir, NULL, 0);
 }
 
 static int check_target_dir(struct restore *r, int overwrite)
@@ -111,14 +124,16 @@ static int check_target_dir(struct restore *r, int overwrite)
 	if (empty)
 		return ARCA_OK;
 	if (!overwrite)
-		return PG_ERR(ARCA_ERR_EXISTS,
-			      "[target %s]: %s is not empty; restore a base backup into an empty or "
-			      "new directory (or pass --overwrite to replace its contents)",
-			      r->t->name, r->into);
+		return PG_ERR(
+		    ARCA_ERR_EXISTS,
+		    "[target %s]: %s is not empty; restore a base backup into an empty or "
+		    "new directory (or pass --overwrite to replace its contents)",
+		    r->t->name, r->into);
 	if (server_running_in(r->into))
-		return PG_ERR(ARCA_ERR_EXISTS, "[target %s]: a PostgreSQL server is running in %s; "
-					       "stop it before overwriting its data directory",
-			      r->t->name, r->into);
+		return PG_ERR(ARCA_ERR_EXISTS,
+		              "[target %s]: a PostgreSQL server is running in %s; "
+		              "stop it before overwriting its data directory",
+		              r->t->name, r->into);
 	PG_LOG(ARCA_LOG_WARN, "--overwrite: removing the contents of %s", r->into);
 	if (remove_tree(r->into, 1) != 0)
 		return PG_ERR(ARCA_ERR_IO, "cannot empty %s: %s", r->into, strerror(errno));
@@ -151,10 +166,10 @@ static int choose_owner(struct restore *r)
 	struct passwd *pw = getpwnam("postgres");
 	if (!pw)
 		return PG_ERR(ARCA_ERR_CONFIG,
-			      "[target %s]: running as root and %s's parent is owned by root, but "
-			      "there is no postgres user to own the data directory; create the "
-			      "directory owned by the database user first",
-			      r->t->name, r->into);
+		              "[target %s]: running as root and %s's parent is owned by root, but "
+		              "there is no postgres user to own the data directory; create the "
+		              "directory owned by the database user first",
+		              r->t->name, r->into);
 	r->uid = pw->pw_uid;
 	r->gid = pw->pw_gid;
 	return ARCA_OK;
@@ -180,11 +195,12 @@ static int check_space(struct restore *r, const struct manifest *m)
 	}
 	uint64_t avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
 	if (avail < need + need / 50) {
-		int rc = PG_ERR(ARCA_ERR_NOSPACE,
-				"[target %s]: not enough space for the data directory in %s: the base "
-				"backup needs %" PRIu64 " MiB, %" PRIu64 " MiB are free; free space or "
-				"restore elsewhere with --into",
-				r->t->name, probe, need >> 20, avail >> 20);
+		int rc =
+		    PG_ERR(ARCA_ERR_NOSPACE,
+		           "[target %s]: not enough space for the data directory in %s: the base "
+		           "backup needs %" PRIu64 " MiB, %" PRIu64 " MiB are free; free space or "
+		           "restore elsewhere with --into",
+		           r->t->name, probe, need >> 20, avail >> 20);
 		free(probe);
 		return rc;
 	}
@@ -208,19 +224,21 @@ static int check_wal(struct restore *r, const char *meta, const char *to_lsn, in
 	int rc = ARCA_OK;
 	char last[WAL_NAME_LEN + 1], hole[WAL_NAME_LEN + 1], newest[WAL_NAME_LEN + 1];
 	if (!start || !end || !wal_is_segment(start)) {
-		rc = PG_ERR(ARCA_ERR_CORRUPT, "[target %s]: the snapshot lacks its WAL range "
-					      "(start_wal/end_wal)",
-			    r->t->name);
+		rc = PG_ERR(ARCA_ERR_CORRUPT,
+		            "[target %s]: the snapshot lacks its WAL range "
+		            "(start_wal/end_wal)",
+		            r->t->name);
 		goto out;
 	}
 	if ((rc = wal_chain(r->ctx, start, seg_size, last, hole, newest)) != ARCA_OK)
 		goto out;
 	if (!last[0] || strcmp(last, end) < 0) {
-		rc = PG_ERR(ARCA_ERR_NOT_FOUND,
-			    "[target %s]: WAL segment %s is missing from the archive; the base backup "
-			    "needs %s to %s to become consistent, so it cannot be restored (choose "
-			    "another snapshot)",
-			    r->t->name, last[0] ? hole : start, start, end);
+		rc = PG_ERR(
+		    ARCA_ERR_NOT_FOUND,
+		    "[target %s]: WAL segment %s is missing from the archive; the base backup "
+		    "needs %s to %s to become consistent, so it cannot be restored (choose "
+		    "another snapshot)",
+		    r->t->name, last[0] ? hole : start, start, end);
 		goto out;
 	}
 	if (to_lsn) {
@@ -230,33 +248,37 @@ static int check_wal(struct restore *r, const char *meta, const char *to_lsn, in
 		if (end_lsn)
 			wal_parse_lsn(end_lsn, &bend);
 		if (lsn < bend) {
-			rc = PG_ERR(ARCA_ERR_CONFIG,
-				    "[target %s]: --to-lsn %s is before the end of this base backup "
-				    "(%s); restore an older snapshot with --snapshot",
-				    r->t->name, to_lsn, end_lsn);
+			rc =
+			    PG_ERR(ARCA_ERR_CONFIG,
+			           "[target %s]: --to-lsn %s is before the end of this base backup "
+			           "(%s); restore an older snapshot with --snapshot",
+			           r->t->name, to_lsn, end_lsn);
 			goto out;
 		}
 		wal_segment_name(tli ? (uint32_t)strtoul(tli, NULL, 10) : 1, lsn, seg_size, want);
 		if (strcmp(last, want) < 0) {
-			rc = PG_ERR(ARCA_ERR_NOT_FOUND,
-				    "[target %s]: --to-lsn %s needs WAL segment %s, but the archive's "
-				    "unbroken chain ends at %s%s%s",
-				    r->t->name, to_lsn, want, last, hole[0] ? "; missing: " : "",
-				    hole[0] ? hole : "");
+			rc = PG_ERR(
+			    ARCA_ERR_NOT_FOUND,
+			    "[target %s]: --to-lsn %s needs WAL segment %s, but the archive's "
+			    "unbroken chain ends at %s%s%s",
+			    r->t->name, to_lsn, want, last, hole[0] ? "; missing: " : "",
+			    hole[0] ? hole : "");
 			goto out;
 		}
 	} else if (hole[0] && !has_target) {
-		rc = PG_ERR(ARCA_ERR_NOT_FOUND,
-			    "[target %s]: WAL segment %s is missing from the archive although later "
-			    "segments (up to %s) exist: recovery to the end of the archive would stop "
-			    "at %s. Restore with --to-time/--to-lsn before it, or put the segment "
-			    "back",
-			    r->t->name, hole, newest, hole);
+		rc = PG_ERR(
+		    ARCA_ERR_NOT_FOUND,
+		    "[target %s]: WAL segment %s is missing from the archive although later "
+		    "segments (up to %s) exist: recovery to the end of the archive would stop "
+		    "at %s. Restore with --to-time/--to-lsn before it, or put the segment "
+		    "back",
+		    r->t->name, hole, newest, hole);
 		goto out;
 	} else if (hole[0]) {
-		PG_LOG(ARCA_LOG_WARN, "[target %s]: WAL segment %s is missing from the archive; "
-				      "recovery cannot go past it",
-		       r->t->name, hole);
+		PG_LOG(ARCA_LOG_WARN,
+		       "WAL segment %s is missing from the archive; "
+		       "recovery cannot go past it",
+		       hole);
 	}
 out:
 	free(start);
@@ -278,9 +300,9 @@ static int write_error(struct restore *r, const char *path, int e)
 {
 	if (e == ENOSPC || e == EDQUOT)
 		return PG_ERR(ARCA_ERR_NOSPACE,
-			      "[target %s]: disk full while writing %s (%" PRIu64 " files, %" PRIu64
-			      " MiB restored so far); free space or restore elsewhere with --into",
-			      r->t->name, path, r->files, r->bytes >> 20);
+		              "[target %s]: disk full while writing %s (%" PRIu64 " files, %" PRIu64
+		              " MiB restored so far); free space or restore elsewhere with --into",
+		              r->t->name, path, r->files, r->bytes >> 20);
 	return PG_ERR(ARCA_ERR_IO, "[target %s]: writing %s: %s", r->t->name, path, strerror(e));
 }
 
@@ -296,7 +318,8 @@ static int mkdirs(struct restore *r, const char *path, mode_t mode)
 		*s = 0;
 		if (mkdir(p, mode) != 0 && errno != EEXIST) {
 			int e = errno;
-			int rc = PG_ERR(io_status(e), "cannot create directory %s: %s", p, strerror(e));
+			int rc =
+			    PG_ERR(io_status(e), "cannot create directory %s: %s", p, strerror(e));
 			free(p);
 			return rc;
 		}
@@ -330,8 +353,7 @@ static int parent_dirs(struct restore *r, const char *path)
 	return rc;
 }
 
-static int write_item_file(struct restore *r, const struct arca_item_info *info,
-			   const char *path)
+static int write_item_file(struct restore *r, const struct arca_item_info *info, const char *path)
 {
 	int rc = parent_dirs(r, path);
 	if (rc != ARCA_OK)
@@ -404,8 +426,8 @@ static char *item_path(struct restore *r, const struct arca_item_info *info)
 		snprintf(oid, sizeof oid, "%.*s", (int)(slash - name - 7), name + 7);
 		const char *loc = tablespace_location(r, oid);
 		if (!loc) {
-			PG_ERR(ARCA_ERR_CORRUPT, "%s: no pg_tblspc/%s link in the data directory", name,
-			       oid);
+			PG_ERR(ARCA_ERR_CORRUPT, "%s: no pg_tblspc/%s link in the data directory",
+			       name, oid);
 			return NULL;
 		}
 		if (asprintf(&path, "%s/%s", loc, slash + 1) < 0)
@@ -423,11 +445,13 @@ static int note_tablespace(struct restore *r, const struct arca_item_info *info)
 	const char *loc = info->link_target;
 	int exists = 0;
 	if (!loc || loc[0] != '/')
-		return PG_ERR(ARCA_ERR_CORRUPT, "tablespace link %s has no absolute target", info->name);
+		return PG_ERR(ARCA_ERR_CORRUPT, "tablespace link %s has no absolute target",
+		              info->name);
 	if (dir_is_empty(loc, &exists) != 1)
-		return PG_ERR(ARCA_ERR_EXISTS, "[target %s]: tablespace %s's location %s is not "
-					       "empty; empty it (it may belong to a running server)",
-			      r->t->name, oid, loc);
+		return PG_ERR(ARCA_ERR_EXISTS,
+		              "[target %s]: tablespace %s's location %s is not "
+		              "empty; empty it (it may belong to a running server)",
+		              r->t->name, oid, loc);
 	if (r->n_tblspc == sizeof r->tblspc / sizeof r->tblspc[0])
 		return PG_ERR(ARCA_ERR_UNSUPPORTED, "more than 64 tablespaces");
 	r->tblspc[r->n_tblspc][0] = strdup(oid);
@@ -436,13 +460,11 @@ static int note_tablespace(struct restore *r, const struct arca_item_info *info)
 	return mkdirs(r, loc, 0700);
 }
 
-static int lay_down(struct restore *r)
+static int lay_down(struct restore *r, struct item_walk *w)
 {
 	for (;;) {
 		struct arca_item_info info;
-		memset(&info, 0, sizeof info);
-		info.struct_size = sizeof info;
-		int rc = pg_host->item_next(r->ctx, &info);
+		int rc = walk_next(w, &info);
 		if (rc == ARCA_ERR_NOT_FOUND)
 			return ARCA_OK;
 		if (rc != ARCA_OK)
@@ -496,8 +518,9 @@ static void shell_word(FILE *f, const char *s)
 {
 	int plain = *s != 0;
 	for (const char *p = s; *p; p++)
-		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./-:=@+,",
-			    *p))
+		if (!strchr(
+		        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./-:=@+,",
+		        *p))
 			plain = 0;
 	if (plain) {
 		conf_quote(f, s);
@@ -514,13 +537,13 @@ static void shell_word(FILE *f, const char *s)
 }
 
 static int write_recovery(struct restore *r, const char *target_kind, const char *target,
-			  const char *snapshot_label)
+                          const char *snapshot_label)
 {
 	char exe[4096];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
 	if (n <= 0)
 		return PG_ERR(ARCA_ERR_IO, "cannot find the arca program (/proc/self/exe): %s",
-			      strerror(errno));
+		              strerror(errno));
 	exe[n] = 0;
 	const char *config = pg_host->option(r->ctx, "config");
 	if (!config)
@@ -538,7 +561,7 @@ static int write_recovery(struct restore *r, const char *target_kind, const char
 	char stamp[32];
 	strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S UTC", gmtime(&now));
 	fprintf(f, "\n# Added by arca restore at %s (base backup \"%s\").\n", stamp,
-		snapshot_label ? snapshot_label : "?");
+	        snapshot_label ? snapshot_label : "?");
 	fputs("# Remove these lines and recovery.signal once recovery has finished.\n", f);
 	fputs("restore_command = '", f);
 	shell_word(f, exe);
@@ -657,52 +680,68 @@ static int start_server(struct restore *r)
 	if ((rc = child_run(&spec, &out)) != ARCA_OK)
 		goto out;
 	free(out);
-	PG_LOG(ARCA_LOG_INFO, "[target %s]: server started in %s; waiting for recovery (log: %s)",
-	       r->t->name, r->into, logfile);
+	PG_LOG(ARCA_LOG_INFO, "server started in %s; waiting for recovery (log: %s)", r->into,
+	       logfile);
 	time_t started = time(NULL), deadline = started + r->t->recovery_timeout;
 	int seen_pid = 0;
+	char *signal = NULL;
+	if (asprintf(&signal, "%s/recovery.signal", r->into) < 0) {
+		rc = PG_ERR(ARCA_ERR_INTERNAL, "out of memory");
+		goto out;
+	}
 	for (;;) {
 		free(state);
 		state = cluster_state(r, pg_controldata);
-		if (state && strcmp(state, "in production") == 0) {
-			PG_LOG(ARCA_LOG_INFO, "[target %s]: recovery finished; the server in %s is "
-					      "promoted and accepting writes",
-			       r->t->name, r->into);
+		/* The copied pg_control says "in production" before recovery
+		 * even starts; the server removes recovery.signal when it
+		 * leaves archive recovery. */
+		struct stat st;
+		char pm[32];
+		int recovering = stat(signal, &st) == 0;
+		int alive = postmaster_alive(r->into, pm, sizeof pm);
+		if (!recovering && alive && strcmp(pm, "ready") == 0 && state &&
+		    strcmp(state, "in production") == 0) {
+			PG_LOG(ARCA_LOG_INFO,
+			       "recovery finished; the server in %s is "
+			       "promoted and accepting writes",
+			       r->into);
 			rc = ARCA_OK;
 			break;
 		}
-		int running = server_running_in(r->into);
-		seen_pid |= running;
-		if (!running && (seen_pid || time(NULL) - started > 30)) {
+		seen_pid |= alive;
+		if (!alive && (seen_pid || time(NULL) - started > 30)) {
 			char *tail = log_tail(logfile, 3000);
 			const char *why = tail && strstr(tail, "recovery ended before configured "
-							       "recovery target was reached")
-						  ? "the archived WAL ends before the recovery target"
-						  : "the server stopped during recovery";
-			rc = PG_ERR(ARCA_ERR_NOT_FOUND,
-				    "[target %s]: %s (cluster state: %s). Server log %s ends with:\n%s",
-				    r->t->name, why, state ? state : "unknown", logfile,
-				    tail ? tail : "");
+			                                       "recovery target was reached")
+			                      ? "the archived WAL ends before the recovery target"
+			                      : "the server stopped during recovery";
+			rc = PG_ERR(
+			    ARCA_ERR_NOT_FOUND,
+			    "[target %s]: %s (cluster state: %s). Server log %s ends with:\n%s",
+			    r->t->name, why, state ? state : "unknown", logfile, tail ? tail : "");
 			free(tail);
 			break;
 		}
 		if (time(NULL) >= deadline) {
-			rc = PG_ERR(ARCA_ERR_IO,
-				    "[target %s]: recovery did not finish within recovery_timeout "
-				    "(%llds); the server is still running in %s (state: %s), see %s",
-				    r->t->name, (long long)r->t->recovery_timeout, r->into,
-				    state ? state : "unknown", logfile);
+			rc =
+			    PG_ERR(ARCA_ERR_IO,
+			           "[target %s]: recovery did not finish within recovery_timeout "
+			           "(%llds); the server is still running in %s (state: %s), see %s",
+			           r->t->name, (long long)r->t->recovery_timeout, r->into,
+			           state ? state : "unknown", logfile);
 			break;
 		}
 		if (pg_host->cancelled(r->ctx)) {
-			rc = PG_ERR(ARCA_ERR_CANCELLED, "stopped waiting for recovery; the server keeps "
-							"running in %s",
-				    r->into);
+			rc = PG_ERR(ARCA_ERR_CANCELLED,
+			            "stopped waiting for recovery; the server keeps "
+			            "running in %s",
+			            r->into);
 			break;
 		}
 		struct timespec ts = {0, 300 * 1000 * 1000};
 		nanosleep(&ts, NULL);
 	}
+	free(signal);
 out:
 	free(state);
 	free(pg_ctl);
@@ -725,29 +764,57 @@ static int recovery_target(struct restore *r, const char **kind, const char **va
 		return PG_ERR(ARCA_ERR_CONFIG, "give at most one of --to-time, --to-lsn, --to-xid");
 	if (time_v && strcmp(time_v, "latest") != 0) {
 		if (time_v[0] < '0' || time_v[0] > '9')
-			return PG_ERR(ARCA_ERR_CONFIG, "--to-time %s: expected a timestamp such as "
-						       "'2026-04-01 12:30:00+00'",
-				      time_v);
+			return PG_ERR(ARCA_ERR_CONFIG,
+			              "--to-time %s: expected a timestamp such as "
+			              "'2026-04-01 12:30:00+00'",
+			              time_v);
 		*kind = "time";
 		*value = time_v;
 	} else if (lsn_v) {
 		uint64_t lsn;
 		if (wal_parse_lsn(lsn_v, &lsn) != 0)
-			return PG_ERR(ARCA_ERR_CONFIG, "--to-lsn %s: expected an LSN such as 0/3000060",
-				      lsn_v);
+			return PG_ERR(ARCA_ERR_CONFIG,
+			              "--to-lsn %s: expected an LSN such as 0/3000060", lsn_v);
 		*kind = "lsn";
 		*value = lsn_v;
 	} else if (xid_v) {
 		if (!xid_v[0] || strspn(xid_v, "0123456789") != strlen(xid_v))
-			return PG_ERR(ARCA_ERR_CONFIG, "--to-xid %s: expected a transaction id (digits)",
-				      xid_v);
+			return PG_ERR(ARCA_ERR_CONFIG,
+			              "--to-xid %s: expected a transaction id (digits)", xid_v);
 		*kind = "xid";
 		*value = xid_v;
 	}
 	return ARCA_OK;
 }
 
-int physical_restore(struct pg_target *t, struct arca_ctx *ctx)
+/* First pass, before anything is written: the manifest (the last item)
+ * with its metadata; then back to the first item. */
+static int scan_backup(struct item_walk *w, struct manifest *m, char **meta)
+{
+	struct arca_item_info info;
+	int rc, found = 0;
+	while (!found && (rc = walk_next(w, &info)) == ARCA_OK) {
+		if (strcmp(info.name, "backup_manifest") != 0)
+			continue;
+		char *text = NULL;
+		size_t len = 0;
+		if (!(*meta = strdup(info.meta ? info.meta : "")))
+			return PG_ERR(ARCA_ERR_INTERNAL, "out of memory");
+		if ((rc = pg_read_current(w->ctx, &text, &len)) == ARCA_OK)
+			rc = manifest_parse(text, len, m);
+		free(text);
+		if (rc != ARCA_OK)
+			return rc;
+		found = 1;
+	}
+	if (!found)
+		return rc == ARCA_ERR_NOT_FOUND
+			       ? PG_ERR(ARCA_ERR_CORRUPT, "the snapshot has no backup_manifest")
+			       : rc;
+	return walk_rewind(w);
+}
+
+int physical_restore(struct pg_target *t, struct arca_ctx *ctx, struct item_walk *w)
 {
 	struct restore r;
 	struct manifest m;
@@ -759,21 +826,26 @@ int physical_restore(struct pg_target *t, struct arca_ctx *ctx)
 	int rc = recovery_target(&r, &kind, &value);
 	if (rc != ARCA_OK)
 		return rc;
-	if ((rc = pg_read_manifest(ctx, &m, &meta)) != ARCA_OK)
+	memset(&m, 0, sizeof m);
+	if ((rc = scan_backup(w, &m, &meta)) != ARCA_OK) {
+		manifest_free(&m);
+		free(meta);
 		return rc;
+	}
 	const char *into = pg_host->option(ctx, "into");
 	char *orig = pg_meta_value(meta, "data_directory");
 	if (!into || !into[0])
 		into = orig && orig[0] ? orig : NULL;
 	if (!into) {
-		rc = PG_ERR(ARCA_ERR_CONFIG, "[target %s]: give --into DATADIR (the backup does not "
-					     "record its data directory)",
-			    t->name);
+		rc = PG_ERR(ARCA_ERR_CONFIG,
+		            "[target %s]: give --into DATADIR (the backup does not "
+		            "record its data directory)",
+		            t->name);
 		goto out;
 	}
 	if (into[0] != '/') {
-		rc = PG_ERR(ARCA_ERR_CONFIG, "--into %s: give an absolute path for the data directory",
-			    into);
+		rc = PG_ERR(ARCA_ERR_CONFIG,
+		            "--into %s: give an absolute path for the data directory", into);
 		goto out;
 	}
 	r.into = strdup(into);
@@ -787,28 +859,30 @@ int physical_restore(struct pg_target *t, struct arca_ctx *ctx)
 	dir_is_empty(r.into, &exists);
 	if ((rc = check_target_dir(&r, pg_host->option(ctx, "overwrite") != NULL)) != ARCA_OK ||
 	    (rc = check_wal(&r, meta, kind && !strcmp(kind, "lsn") ? value : NULL, kind != NULL)) !=
-		    ARCA_OK ||
+	        ARCA_OK ||
 	    (rc = choose_owner(&r)) != ARCA_OK || (rc = check_space(&r, &m)) != ARCA_OK)
 		goto out;
 	r.created_into = !exists;
 	if ((rc = mkdirs(&r, r.into, 0700)) != ARCA_OK)
 		goto cleanup;
-	if ((rc = lay_down(&r)) != ARCA_OK)
+	if ((rc = lay_down(&r, w)) != ARCA_OK)
 		goto cleanup;
 	if ((rc = write_recovery(&r, kind, value, label)) != ARCA_OK)
 		goto cleanup;
-	PG_LOG(ARCA_LOG_INFO, "[target %s]: restored %" PRIu64 " files (%" PRIu64 " MiB) into %s; "
-			      "recovery to %s%s%s",
-	       t->name, r.files, r.bytes >> 20, r.into, kind ? kind : "the end of the archive",
+	PG_LOG(ARCA_LOG_INFO,
+	       "restored %" PRIu64 " files (%" PRIu64 " MiB) into %s; "
+	       "recovery to %s%s%s",
+	       r.files, r.bytes >> 20, r.into, kind ? kind : "the end of the archive",
 	       kind ? " " : "", kind ? value : "");
 	if (pg_host->option(ctx, "start")) {
 		rc = start_server(&r);
 		goto out;
 	}
 	struct passwd *pw = r.chown ? getpwuid(r.uid) : NULL;
-	PG_LOG(ARCA_LOG_INFO, "start it with: %s%s%spg_ctl -D %s start (the server runs "
-			      "restore_command, so it needs the repository passphrase in its "
-			      "environment or passphrase_file in the config)",
+	PG_LOG(ARCA_LOG_INFO,
+	       "start it with: %s%s%spg_ctl -D %s start (the server runs "
+	       "restore_command, so it needs the repository passphrase in its "
+	       "environment or passphrase_file in the config)",
 	       pw ? "runuser -u " : "", pw ? pw->pw_name : "", pw ? " -- " : "", r.into);
 	goto out;
 cleanup:

@@ -14,32 +14,31 @@
 const struct arca_host *pg_host;
 
 static const struct arca_option pg_options[] = {
-	{"mode", ARCA_OPT_ENUM, 0, "logical",
-	 "logical: pg_dump of one database; physical: base backup of the cluster + WAL",
-	 "logical|physical", 0, 0},
-	{"conninfo", ARCA_OPT_STRING, ARCA_OPT_REQUIRED, NULL,
-	 "libpq connection string or URI, without the password (e.g. host=db dbname=app user=backup)",
-	 NULL, 0, 0},
-	{"password", ARCA_OPT_STRING, ARCA_OPT_SECRET, NULL,
-	 "the role's password (password_file = PATH or password_env = VAR); PGPASSFILE works too",
-	 NULL, 0, 0},
-	{"globals", ARCA_OPT_BOOL, 0, "no",
-	 "logical: also store roles and tablespaces (pg_dumpall --globals-only)", NULL, 0, 0},
-	{"restore_globals", ARCA_OPT_ENUM, 0, "auto",
-	 "logical restore: replay the stored globals (auto: when a role is missing on the server)",
-	 "auto|yes|no", 0, 0},
-	{"pg_bin_dir", ARCA_OPT_PATH, 0, "/usr/lib/postgresql/15/bin",
-	 "where pg_dump, pg_restore, pg_dumpall, psql and pg_ctl are; PATH is searched after it",
-	 NULL, 0, 0},
-	{"restore_jobs", ARCA_OPT_INT, 0, "2",
-	 "logical restore: parallel pg_restore jobs when --jobs is not given", NULL, 1, 64},
-	{"archive_timeout", ARCA_OPT_DURATION, 0, "60s",
-	 "physical check: how long to wait for a switched WAL segment to be archived",
-	 NULL, 1, 86400},
-	{"recovery_timeout", ARCA_OPT_DURATION, 0, "24h",
-	 "physical restore --start: how long to wait for recovery to reach its target",
-	 NULL, 1, 30 * 86400},
-	{NULL, 0, 0, NULL, NULL, NULL, 0, 0},
+    {"mode", ARCA_OPT_ENUM, 0, "logical",
+     "logical: pg_dump of one database; physical: base backup of the cluster + WAL",
+     "logical|physical", 0, 0},
+    {"conninfo", ARCA_OPT_STRING, ARCA_OPT_REQUIRED, NULL,
+     "libpq connection string or URI, without the password (e.g. host=db dbname=app user=backup)",
+     NULL, 0, 0},
+    {"password", ARCA_OPT_STRING, ARCA_OPT_SECRET, NULL,
+     "the role's password (password_file = PATH or password_env = VAR); PGPASSFILE works too", NULL,
+     0, 0},
+    {"globals", ARCA_OPT_BOOL, 0, "no",
+     "logical: also store roles and tablespaces (pg_dumpall --globals-only)", NULL, 0, 0},
+    {"restore_globals", ARCA_OPT_ENUM, 0, "auto",
+     "logical restore: replay the stored globals (auto: when a role is missing on the server)",
+     "auto|yes|no", 0, 0},
+    {"pg_bin_dir", ARCA_OPT_PATH, 0, "/usr/lib/postgresql/15/bin",
+     "where pg_dump, pg_restore, pg_dumpall, psql and pg_ctl are; PATH is searched after it", NULL,
+     0, 0},
+    {"restore_jobs", ARCA_OPT_INT, 0, "2",
+     "logical restore: parallel pg_restore jobs when --jobs is not given", NULL, 1, 64},
+    {"archive_timeout", ARCA_OPT_DURATION, 0, "60s",
+     "physical check: how long to wait for a switched WAL segment to be archived", NULL, 1, 86400},
+    {"recovery_timeout", ARCA_OPT_DURATION, 0, "24h",
+     "physical restore --start: how long to wait for recovery to reach its target", NULL, 1,
+     30 * 86400},
+    {NULL, 0, 0, NULL, NULL, NULL, 0, 0},
 };
 
 static int pg_open(const struct arca_config *cfg, void **instance)
@@ -63,14 +62,14 @@ static int pg_open(const struct arca_config *cfg, void **instance)
 	if (!t->conninfo || !t->conninfo[0]) {
 		free(t);
 		return PG_ERR(ARCA_ERR_CONFIG, "[target %s]: conninfo is empty",
-			      pg_host->config_section(cfg));
+		              pg_host->config_section(cfg));
 	}
 	/* A password inside conninfo would end up in process lists and logs. */
 	char *err = NULL;
 	PQconninfoOption *opts = PQconninfoParse(t->conninfo, &err);
 	if (!opts) {
 		int rc = PG_ERR(ARCA_ERR_CONFIG, "[target %s]: conninfo does not parse: %s",
-				pg_host->config_section(cfg), err ? err : "out of memory");
+		                pg_host->config_section(cfg), err ? err : "out of memory");
 		PQfreemem(err);
 		free(t);
 		return rc;
@@ -79,10 +78,11 @@ static int pg_open(const struct arca_config *cfg, void **instance)
 		if (strcmp(o->keyword, "password") == 0 && o->val && o->val[0]) {
 			PQconninfoFree(opts);
 			free(t);
-			return PG_ERR(ARCA_ERR_CONFIG,
-				      "[target %s]: conninfo contains a password; remove it and use "
-				      "password_file = PATH, password_env = VAR or PGPASSFILE",
-				      pg_host->config_section(cfg));
+			return PG_ERR(
+			    ARCA_ERR_CONFIG,
+			    "[target %s]: conninfo contains a password; remove it and use "
+			    "password_file = PATH, password_env = VAR or PGPASSFILE",
+			    pg_host->config_section(cfg));
 		}
 	}
 	PQconninfoFree(opts);
@@ -107,30 +107,85 @@ static int pg_snapshot(void *instance, struct arca_ctx *ctx)
 	return t->physical ? physical_snapshot(t, ctx) : logical_snapshot(t, ctx);
 }
 
-/* The stored snapshot decides how to restore it, not the current mode:
- * a target switched from logical to physical can still restore old dumps. */
-static int snapshot_is_physical(struct arca_ctx *ctx)
+void walk_init(struct item_walk *w, struct arca_ctx *ctx)
+{
+	memset(w, 0, sizeof *w);
+	w->ctx = ctx;
+}
+
+int walk_next(struct item_walk *w, struct arca_item_info *info)
+{
+	if (w->replay) {
+		w->replay = 0;
+		*info = w->opened;
+		return ARCA_OK;
+	}
+	memset(info, 0, sizeof *info);
+	info->struct_size = sizeof *info;
+	int rc = pg_host->item_next(w->ctx, info);
+	if (rc == ARCA_OK && !w->first && !(w->first = strdup(info->name)))
+		return PG_ERR(ARCA_ERR_INTERNAL, "out of memory");
+	return rc;
+}
+
+int walk_rewind(struct item_walk *w)
+{
+	if (!w->first)
+		return ARCA_OK;
+	memset(&w->opened, 0, sizeof w->opened);
+	w->opened.struct_size = sizeof w->opened;
+	int rc = pg_host->item_open(w->ctx, w->first, &w->opened);
+	w->replay = rc == ARCA_OK;
+	return rc;
+}
+
+void walk_free(struct item_walk *w)
+{
+	free(w->first);
+	w->first = NULL;
+}
+
+/* The stored snapshot decides how to read it, not the current mode: a
+ * target switched from logical to physical still restores its old dumps.
+ * A base backup's items start with base/ (the data directory). */
+static int open_snapshot(struct item_walk *w, struct arca_ctx *ctx, int *physical)
 {
 	struct arca_item_info info;
-	memset(&info, 0, sizeof info);
-	info.struct_size = sizeof info;
-	return pg_host->item_open(ctx, "backup_manifest", &info) == ARCA_OK;
+	walk_init(w, ctx);
+	int rc = walk_next(w, &info);
+	if (rc == ARCA_ERR_NOT_FOUND)
+		return PG_ERR(ARCA_ERR_CORRUPT, "the snapshot holds no items");
+	if (rc != ARCA_OK)
+		return rc;
+	*physical = strncmp(info.name, "base/", 5) == 0;
+	return walk_rewind(w);
 }
 
 static int pg_restore_op(void *instance, struct arca_ctx *ctx)
 {
 	struct pg_target *t = instance;
-	return snapshot_is_physical(ctx) ? physical_restore(t, ctx) : logical_restore(t, ctx);
+	struct item_walk w;
+	int physical = 0;
+	int rc = open_snapshot(&w, ctx, &physical);
+	if (rc == ARCA_OK)
+		rc = physical ? physical_restore(t, ctx, &w) : logical_restore(t, ctx, &w);
+	walk_free(&w);
+	return rc;
 }
 
 static int pg_verify(void *instance, struct arca_ctx *ctx)
 {
 	struct pg_target *t = instance;
-	return snapshot_is_physical(ctx) ? physical_verify(t, ctx) : logical_verify(t, ctx);
+	struct item_walk w;
+	int physical = 0;
+	int rc = open_snapshot(&w, ctx, &physical);
+	if (rc == ARCA_OK)
+		rc = physical ? physical_verify(t, ctx) : logical_verify(t, ctx, &w);
+	walk_free(&w);
+	return rc;
 }
 
-static int pg_command(void *instance, struct arca_ctx *ctx, const char *verb, int argc,
-		      char **argv)
+static int pg_command(void *instance, struct arca_ctx *ctx, const char *verb, int argc, char **argv)
 {
 	struct pg_target *t = instance;
 	if (strcmp(verb, "wal-push") == 0)
@@ -139,9 +194,9 @@ static int pg_command(void *instance, struct arca_ctx *ctx, const char *verb, in
 		return wal_get(t, ctx, argc, argv);
 	if (strcmp(verb, "wal-prune") == 0)
 		return wal_prune(t, ctx, argc, argv);
-	return PG_ERR(ARCA_ERR_UNSUPPORTED,
-		      "the postgres driver has no verb '%s' (it offers wal-push, wal-get, wal-prune)",
-		      verb);
+	return PG_ERR(
+	    ARCA_ERR_UNSUPPORTED,
+	    "the postgres driver has no verb '%s' (it offers wal-push, wal-get, wal-prune)", verb);
 }
 
 int pg_password(struct pg_target *t, char **out)
@@ -209,33 +264,33 @@ int pg_option_int(struct arca_ctx *ctx, const char *name, int64_t dflt, int64_t 
 	long long n = strtoll(v, &end, 10);
 	if (errno || end == v || *end || n < 1 || n > 1024)
 		return PG_ERR(ARCA_ERR_CONFIG, "--%s %s: expected a whole number from 1 to 1024",
-			      name, v);
+		              name, v);
 	*out = n;
 	return ARCA_OK;
 }
 
 static const struct arca_target_ops pg_target_ops = {
-	.struct_size = sizeof(struct arca_target_ops),
-	.open = pg_open,
-	.check = pg_check,
-	.snapshot = pg_snapshot,
-	.restore = pg_restore_op,
-	.verify = pg_verify,
-	.close = pg_close,
-	.command = pg_command,
+    .struct_size = sizeof(struct arca_target_ops),
+    .open = pg_open,
+    .check = pg_check,
+    .snapshot = pg_snapshot,
+    .restore = pg_restore_op,
+    .verify = pg_verify,
+    .close = pg_close,
+    .command = pg_command,
 };
 
 static const struct arca_driver pg_driver = {
-	.abi_major = ARCA_ABI_MAJOR,
-	.struct_size = sizeof(struct arca_driver),
-	.name = "postgres",
-	.version = "0.1.0",
-	.description = "PostgreSQL: pg_dump streams, base backups, WAL archiving, "
-		       "point-in-time restore",
-	.target_options = pg_options,
-	.dest_options = NULL,
-	.target = &pg_target_ops,
-	.dest = NULL,
+    .abi_major = ARCA_ABI_MAJOR,
+    .struct_size = sizeof(struct arca_driver),
+    .name = "postgres",
+    .version = "0.1.0",
+    .description = "PostgreSQL: pg_dump streams, base backups, WAL archiving, "
+                   "point-in-time restore",
+    .target_options = pg_options,
+    .dest_options = NULL,
+    .target = &pg_target_ops,
+    .dest = NULL,
 };
 
 ARCA_DRIVER_EXPORT const struct arca_driver *arca_driver_entry(const struct arca_host *host);

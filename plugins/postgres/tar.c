@@ -100,9 +100,10 @@ static int parse_header(struct tar_reader *r, struct tar_entry *e)
 	if (e->type == '7')
 		e->type = '0';
 	if (e->type != '0' && e->type != '5' && e->type != '2')
-		return PG_ERR(ARCA_ERR_CORRUPT, "%s: entry %s has tar type '%c', which a base backup "
-						"never contains",
-			      r->where, e->name, e->type);
+		return PG_ERR(ARCA_ERR_CORRUPT,
+		              "%s: entry %s has tar type '%c', which a base backup "
+		              "never contains",
+		              r->where, e->name, e->type);
 	if (!pg_path_safe(e->name))
 		return PG_ERR(ARCA_ERR_CORRUPT, "%s: unsafe entry name \"%s\"", r->where, e->name);
 	if (e->type != '0')
@@ -147,7 +148,7 @@ int tar_feed(struct tar_reader *r, const void *data, size_t n)
 			continue;
 		r->hdr_len = 0;
 		if (r->ended || all_zero(r->hdr)) {
-			r->ended = 1;  /* end-of-archive blocks */
+			r->ended = 1; /* end-of-archive blocks */
 			continue;
 		}
 		struct tar_entry e;
@@ -171,8 +172,9 @@ int tar_feed(struct tar_reader *r, const void *data, size_t n)
 int tar_finish(struct tar_reader *r)
 {
 	if (r->in_entry || r->hdr_len || r->pad)
-		return PG_ERR(ARCA_ERR_CORRUPT, "%s: the archive stream ended in the middle of an "
-						"entry (%llu bytes missing)",
-			      r->where, (unsigned long long)r->left);
+		return PG_ERR(ARCA_ERR_CORRUPT,
+		              "%s: the archive stream ended in the middle of an "
+		              "entry (%llu bytes missing)",
+		              r->where, (unsigned long long)r->left);
 	return ARCA_OK;
 }

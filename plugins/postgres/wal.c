@@ -27,8 +27,8 @@
 #include <unistd.h>
 #include "pg.h"
 
-#define CLUSTER_BLOB "wal/cluster"
-#define XLP_LONG_HEADER 0x0002
+#define CLUSTER_BLOB     "wal/cluster"
+#define XLP_LONG_HEADER  0x0002
 #define DEFAULT_SEG_SIZE (16u << 20)
 
 static int all_hex(const char *s, size_t n)
@@ -76,8 +76,9 @@ static uint64_t segs_per_id(uint64_t seg_size)
 void wal_segment_name(uint32_t tli, uint64_t lsn, uint64_t seg_size, char *out)
 {
 	uint64_t segno = lsn / seg_size;
-	snprintf(out, WAL_NAME_LEN + 1, "%08X%08X%08X", tli, (uint32_t)(segno / segs_per_id(seg_size)),
-		 (uint32_t)(segno % segs_per_id(seg_size)));
+	snprintf(out, WAL_NAME_LEN + 1, "%08X%08X%08X", tli,
+	         (uint32_t)(segno / segs_per_id(seg_size)),
+	         (uint32_t)(segno % segs_per_id(seg_size)));
 }
 
 int wal_parse_lsn(const char *s, uint64_t *out)
@@ -105,16 +106,17 @@ static void parse_segment(const char *name, uint64_t seg_size, uint32_t *tli, ui
 
 static void segment_from_number(uint32_t tli, uint64_t segno, uint64_t seg_size, char *out)
 {
-	snprintf(out, WAL_NAME_LEN + 1, "%08X%08X%08X", tli, (uint32_t)(segno / segs_per_id(seg_size)),
-		 (uint32_t)(segno % segs_per_id(seg_size)));
+	snprintf(out, WAL_NAME_LEN + 1, "%08X%08X%08X", tli,
+	         (uint32_t)(segno / segs_per_id(seg_size)),
+	         (uint32_t)(segno % segs_per_id(seg_size)));
 }
 
 static int read_whole(const char *path, unsigned char **data, size_t *len)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return PG_ERR(errno == ENOENT ? ARCA_ERR_NOT_FOUND : ARCA_ERR_IO, "cannot open %s: %s",
-			      path, strerror(errno));
+		return PG_ERR(errno == ENOENT ? ARCA_ERR_NOT_FOUND : ARCA_ERR_IO,
+		              "cannot open %s: %s", path, strerror(errno));
 	struct stat st;
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > (1ll << 30)) {
 		close(fd);
@@ -135,7 +137,7 @@ static int read_whole(const char *path, unsigned char **data, size_t *len)
 			free(buf);
 			close(fd);
 			return PG_ERR(ARCA_ERR_IO, "reading %s: %s", path,
-				      r < 0 ? strerror(e) : "file shrank while read");
+			              r < 0 ? strerror(e) : "file shrank while read");
 		}
 		got += (size_t)r;
 	}
@@ -163,24 +165,26 @@ static int segment_sysid(const unsigned char *p, size_t len, uint64_t *sysid, ui
 
 /* Refuse a segment from another cluster than the one this target archives. */
 static int check_cluster(struct pg_target *t, struct arca_ctx *ctx, const char *name,
-			 const unsigned char *data, size_t len)
+                         const unsigned char *data, size_t len)
 {
 	uint64_t sysid;
 	uint32_t seg_size;
 	if (segment_sysid(data, len, &sysid, &seg_size) != 0 || len != seg_size)
-		return PG_ERR(ARCA_ERR_CORRUPT, "[target %s]: %s is not a WAL segment (%zu bytes, no "
-						"valid long page header)",
-			      t->name, name, len);
+		return PG_ERR(ARCA_ERR_CORRUPT,
+		              "[target %s]: %s is not a WAL segment (%zu bytes, no "
+		              "valid long page header)",
+		              t->name, name, len);
 	char mine[96];
 	snprintf(mine, sizeof mine, "system_identifier=%" PRIu64 "\nwal_segment_size=%" PRIu32 "\n",
-		 sysid, seg_size);
+	         sysid, seg_size);
 	void *stored = NULL;
 	size_t slen = 0;
 	int rc = pg_host->blob_get(ctx, CLUSTER_BLOB, &stored, &slen);
 	if (rc == ARCA_ERR_NOT_FOUND)
-		return pg_host->blob_put(ctx, CLUSTER_BLOB, mine, strlen(mine), 1) == ARCA_ERR_EXISTS
-			       ? check_cluster(t, ctx, name, data, len)
-			       : ARCA_OK;
+		return pg_host->blob_put(ctx, CLUSTER_BLOB, mine, strlen(mine), 1) ==
+		               ARCA_ERR_EXISTS
+		           ? check_cluster(t, ctx, name, data, len)
+		           : ARCA_OK;
 	if (rc != ARCA_OK)
 		return rc;
 	int same = slen == strlen(mine) && memcmp(stored, mine, slen) == 0;
@@ -195,11 +199,12 @@ static int check_cluster(struct pg_target *t, struct arca_ctx *ctx, const char *
 		for (char *p = theirs; *p; p++)
 			if (*p == '\n')
 				*p = p[1] ? ' ' : 0;
-		return PG_ERR(ARCA_ERR_EXISTS,
-			      "[target %s]: refusing %s: it comes from a cluster with %s but this "
-			      "target archives the cluster with %s; give each cluster its own target "
-			      "(two clusters' archive_command point at the same one)",
-			      t->name, name, mine, theirs);
+		return PG_ERR(
+		    ARCA_ERR_EXISTS,
+		    "[target %s]: refusing %s: it comes from a cluster with %s but this "
+		    "target archives the cluster with %s; give each cluster its own target "
+		    "(two clusters' archive_command point at the same one)",
+		    t->name, name, mine, theirs);
 	}
 	return ARCA_OK;
 }
@@ -207,17 +212,19 @@ static int check_cluster(struct pg_target *t, struct arca_ctx *ctx, const char *
 int wal_push(struct pg_target *t, struct arca_ctx *ctx, int argc, char **argv)
 {
 	if (argc != 1)
-		return PG_ERR(ARCA_ERR_CONFIG, "usage: arca wal-push TARGET PATH (archive_command = "
-					       "'arca wal-push %s %%p')",
-			      t->name);
+		return PG_ERR(ARCA_ERR_CONFIG,
+		              "usage: arca wal-push TARGET PATH (archive_command = "
+		              "'arca wal-push %s %%p')",
+		              t->name);
 	const char *path = argv[0];
 	const char *name = strrchr(path, '/');
 	name = name ? name + 1 : path;
 	if (!wal_is_archivable(name))
-		return PG_ERR(ARCA_ERR_CONFIG, "[target %s]: %s is not a WAL file name (segment, "
-					       ".partial, .history or .backup); archive_command must "
-					       "pass %%p",
-			      t->name, path);
+		return PG_ERR(ARCA_ERR_CONFIG,
+		              "[target %s]: %s is not a WAL file name (segment, "
+		              ".partial, .history or .backup); archive_command must "
+		              "pass %%p",
+		              t->name, path);
 	unsigned char *data = NULL;
 	size_t len = 0;
 	int rc = read_whole(path, &data, &len);
@@ -231,12 +238,13 @@ int wal_push(struct pg_target *t, struct arca_ctx *ctx, int argc, char **argv)
 		rc = pg_host->blob_put(ctx, blob, data, len, 1);
 	free(data);
 	if (rc == ARCA_ERR_EXISTS)
-		return PG_ERR(ARCA_ERR_EXISTS,
-			      "[target %s]: WAL file %s is already archived with DIFFERENT content; "
-			      "refusing to overwrite it. Two clusters may be archiving into one "
-			      "target, or a restored cluster is archiving without a new timeline: "
-			      "give each cluster its own target",
-			      t->name, name);
+		return PG_ERR(
+		    ARCA_ERR_EXISTS,
+		    "[target %s]: WAL file %s is already archived with DIFFERENT content; "
+		    "refusing to overwrite it. Two clusters may be archiving into one "
+		    "target, or a restored cluster is archiving without a new timeline: "
+		    "give each cluster its own target",
+		    t->name, name);
 	if (rc == ARCA_OK)
 		PG_LOG(ARCA_LOG_DEBUG, "archived %s (%zu bytes)", name, len);
 	return rc;
@@ -245,7 +253,7 @@ int wal_push(struct pg_target *t, struct arca_ctx *ctx, int argc, char **argv)
 struct name_list {
 	char **names;
 	size_t n, cap;
-	const char *prefix_filter;  /* keep only names starting with this (after "wal/") */
+	const char *prefix_filter; /* keep only names starting with this (after "wal/") */
 };
 
 static int collect_name(void *arg, const char *name)
@@ -295,7 +303,7 @@ static int list_wal(struct arca_ctx *ctx, const char *filter, struct name_list *
 }
 
 int wal_chain(struct arca_ctx *ctx, const char *from, uint64_t seg_size, char *last, char *hole,
-	      char *newest)
+              char *newest)
 {
 	char tli_part[9];
 	struct name_list l;
@@ -352,8 +360,8 @@ static int write_file_atomic(const char *path, const void *data, size_t len)
 		return PG_ERR(ARCA_ERR_IO, "path too long: %s", path);
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
-		return PG_ERR(errno == ENOSPC ? ARCA_ERR_NOSPACE : ARCA_ERR_IO, "cannot create %s: %s",
-			      tmp, strerror(errno));
+		return PG_ERR(errno == ENOSPC ? ARCA_ERR_NOSPACE : ARCA_ERR_IO,
+		              "cannot create %s: %s", tmp, strerror(errno));
 	const unsigned char *p = data;
 	while (len > 0) {
 		ssize_t w = write(fd, p, len);
@@ -364,7 +372,7 @@ static int write_file_atomic(const char *path, const void *data, size_t len)
 			close(fd);
 			unlink(tmp);
 			return PG_ERR(e == ENOSPC || e == EDQUOT ? ARCA_ERR_NOSPACE : ARCA_ERR_IO,
-				      "writing %s: %s", tmp, strerror(e));
+			              "writing %s: %s", tmp, strerror(e));
 		}
 		p += w;
 		len -= (size_t)w;
@@ -373,7 +381,7 @@ static int write_file_atomic(const char *path, const void *data, size_t len)
 		int e = errno;
 		unlink(tmp);
 		return PG_ERR(e == ENOSPC ? ARCA_ERR_NOSPACE : ARCA_ERR_IO, "cannot write %s: %s",
-			      path, strerror(e));
+		              path, strerror(e));
 	}
 	return ARCA_OK;
 }
@@ -381,14 +389,16 @@ static int write_file_atomic(const char *path, const void *data, size_t len)
 int wal_get(struct pg_target *t, struct arca_ctx *ctx, int argc, char **argv)
 {
 	if (argc != 2)
-		return PG_ERR(ARCA_ERR_CONFIG, "usage: arca wal-get TARGET NAME PATH (restore_command "
-					       "= 'arca wal-get %s %%f %%p')",
-			      t->name);
+		return PG_ERR(ARCA_ERR_CONFIG,
+		              "usage: arca wal-get TARGET NAME PATH (restore_command "
+		              "= 'arca wal-get %s %%f %%p')",
+		              t->name);
 	const char *name = argv[0], *dest = argv[1];
 	if (!wal_is_archivable(name))
-		return PG_ERR(ARCA_ERR_CONFIG, "[target %s]: %s is not a WAL file name; "
-					       "restore_command must pass %%f and %%p",
-			      t->name, name);
+		return PG_ERR(ARCA_ERR_CONFIG,
+		              "[target %s]: %s is not a WAL file name; "
+		              "restore_command must pass %%f and %%p",
+		              t->name, name);
 	char blob[64];
 	void *data = NULL;
 	size_t len = 0;
@@ -402,19 +412,21 @@ int wal_get(struct pg_target *t, struct arca_ctx *ctx, int argc, char **argv)
 		if (wal_is_segment(name) &&
 		    wal_chain(ctx, name, wal_segment_size(ctx), last, hole, newest) == ARCA_OK &&
 		    newest[0]) {
-			PG_LOG(ARCA_LOG_ERROR,
-			       "[target %s]: WAL segment %s is MISSING from the archive although later "
-			       "segments exist (up to %s): recovery stops here and the WAL after it "
-			       "cannot be replayed",
-			       t->name, name, newest);
+			PG_LOG(
+			    ARCA_LOG_ERROR,
+			    "WAL segment %s is missing from the archive although later "
+			    "segments exist (up to %s): recovery stops here and the WAL after it "
+			    "cannot be replayed",
+			    name, newest);
 			return PG_ERR(ARCA_ERR_NOT_FOUND,
-				      "[target %s]: WAL segment %s is missing in the middle of the "
-				      "archived chain (later segments up to %s exist)",
-				      t->name, name, newest);
+			              "[target %s]: WAL segment %s is missing in the middle of the "
+			              "archived chain (later segments up to %s exist)",
+			              t->name, name, newest);
 		}
-		return PG_ERR(ARCA_ERR_NOT_FOUND, "[target %s]: %s is not in the archive (normal "
-						  "at the end of recovery)",
-			      t->name, name);
+		return PG_ERR(ARCA_ERR_NOT_FOUND,
+		              "[target %s]: %s is not in the archive (normal "
+		              "at the end of recovery)",
+		              t->name, name);
 	}
 	if (rc != ARCA_OK)
 		return rc;
@@ -424,14 +436,14 @@ int wal_get(struct pg_target *t, struct arca_ctx *ctx, int argc, char **argv)
 }
 
 /* The first segment the oldest kept base backup needs. */
-static int prune_start(struct pg_target *t, struct arca_ctx *ctx, int argc, char **argv,
-		       char *keep, uint64_t *seg_size)
+static int prune_start(struct pg_target *t, struct arca_ctx *ctx, int argc, char **argv, char *keep,
+                       uint64_t *seg_size)
 {
 	*seg_size = DEFAULT_SEG_SIZE;
 	if (argc >= 1) {
 		if (!wal_is_segment(argv[0]))
 			return PG_ERR(ARCA_ERR_CONFIG, "wal-prune: %s is not a WAL segment name",
-				      argv[0]);
+			              argv[0]);
 		snprintf(keep, WAL_NAME_LEN + 1, "%s", argv[0]);
 		return ARCA_OK;
 	}
@@ -440,24 +452,26 @@ static int prune_start(struct pg_target *t, struct arca_ctx *ctx, int argc, char
 	info.struct_size = sizeof info;
 	int rc = pg_host->item_open(ctx, "backup_manifest", &info);
 	if (rc != ARCA_OK)
-		return PG_ERR(ARCA_ERR_NOT_FOUND,
-			      "[target %s]: wal-prune needs the oldest kept physical snapshot (or a "
-			      "segment name); none given, so no WAL is removed",
-			      t->name);
+		return PG_ERR(
+		    ARCA_ERR_NOT_FOUND,
+		    "[target %s]: wal-prune needs the oldest kept physical snapshot (or a "
+		    "segment name); none given, so no WAL is removed",
+		    t->name);
 	const char *p = info.meta ? strstr(info.meta, "start_wal=") : NULL;
 	const char *s = info.meta ? strstr(info.meta, "wal_segment_size=") : NULL;
 	if (!p || strlen(p + 10) < WAL_NAME_LEN)
-		return PG_ERR(ARCA_ERR_CORRUPT, "[target %s]: the snapshot's backup_manifest has no "
-						"start_wal metadata",
-			      t->name);
+		return PG_ERR(ARCA_ERR_CORRUPT,
+		              "[target %s]: the snapshot's backup_manifest has no "
+		              "start_wal metadata",
+		              t->name);
 	snprintf(keep, WAL_NAME_LEN + 1, "%.24s", p + 10);
 	if (s)
 		*seg_size = strtoull(s + 17, NULL, 10);
 	if (!*seg_size || (*seg_size & (*seg_size - 1)))
 		*seg_size = DEFAULT_SEG_SIZE;
-	return wal_is_segment(keep) ? ARCA_OK
-				    : PG_ERR(ARCA_ERR_CORRUPT, "[target %s]: bad start_wal %s", t->name,
-					     keep);
+	return wal_is_segment(keep)
+	           ? ARCA_OK
+	           : PG_ERR(ARCA_ERR_CORRUPT, "[target %s]: bad start_wal %s", t->name, keep);
 }
 
 int wal_prune(struct pg_target *t, struct arca_ctx *ctx, int argc, char **argv)
@@ -489,7 +503,6 @@ int wal_prune(struct pg_target *t, struct arca_ctx *ctx, int argc, char **argv)
 	}
 	free_names(&l);
 	if (rc == ARCA_OK)
-		PG_LOG(ARCA_LOG_INFO, "[target %s]: removed %zu WAL files older than %s", t->name,
-		       removed, keep);
+		PG_LOG(ARCA_LOG_INFO, "removed %zu WAL files older than %s", removed, keep);
 	return rc;
 }

@@ -21,7 +21,8 @@ pg_sql_file $APP vectis "$PG_DATASET" -v scale=0.02 -c "SET ROLE vectis" >"$T/lo
 	{ cat "$T/load.log" >&2; fail "loading the dataset failed"; }
 echo vectis-pw > "$T/pg/vectis.pw"
 echo Wr0ngSecret > "$T/pg/wrong.pw"
-chmod 644 "$T/pg/vectis.pw" "$T/pg/wrong.pw"
+chmod 600 "$T/pg/vectis.pw" "$T/pg/wrong.pw"
+[ "$(id -u)" = 0 ] && chown postgres: "$T/pg/vectis.pw" "$T/pg/wrong.pw"
 
 # A pg_dump that dies after 200 kB, and one that fails with a message.
 mkdir -p "$T/bin-killed" "$T/bin-failing"

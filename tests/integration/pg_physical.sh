@@ -1,0 +1,148 @@
+#!/bin/sh
+# pg_physical: mode = physical against a real PostgreSQL 15 archiving its
+# WAL with `arca wal-push`.
+#  - check forces a WAL switch and sees the segment arrive;
+#  - a base backup (least-privilege role) verifies against its manifest, and
+#    a restored copy passes PostgreSQL's own pg_verifybackup;
+#  - rows committed at known times, then point-in-time restores (--start)
+#    to the end of the archive, to a time and to an LSN between them show
+#    exactly the rows before the target;
+#  - a non-empty target directory and a full disk are refused clearly;
+#  - a segment lost in the middle of the WAL chain is named by wal-get,
+#    restore and verify.
+. "$(dirname "$0")/../lib/common.sh"
+. "$(dirname "$0")/../lib/pg.sh"
+pg_require
+
+write_engine_config
+[ "$(id -u)" = 0 ] && chown -R postgres: "$T/repo" "$T/state"
+mkdir -p "$T/bin"
+cat > "$T/bin/arca-wal-push" <<EOF
+#!/bin/sh
+# archive_command of the test cluster. Only the original cluster archives:
+# restored copies would add their own timelines. A file skip-SEGMENT makes
+# one segment "lost" (archive_command lying), to test a hole in the chain.
+[ "\$PWD" = "$T/pg/app/data" ] || exit 0
+[ -f "$T/bin/skip-\${2##*/}" ] && exit 0
+exec "$ARCA" -c "$ARCA_CONFIG" wal-push "\$1" "\$2"
+EOF
+chmod 755 "$T/bin" "$T/bin/arca-wal-push"
+pg_start app "wal_level = replica" "archive_mode = on" \
+	"archive_command = '$T/bin/arca-wal-push app-wal %p'"
+APP=$app_PORT
+pg_sql $APP postgres "CREATE ROLE arca_backup LOGIN REPLICATION PASSWORD 'backup-pw'"
+pg_sql $APP postgres "GRANT EXECUTE ON FUNCTION pg_switch_wal() TO arca_backup;
+	GRANT EXECUTE ON FUNCTION pg_create_restore_point(text) TO arca_backup;
+	GRANT pg_read_all_settings, pg_monitor TO arca_backup"
+export ARCA_TEST_PG_PW=backup-pw
+cat >> "$ARCA_CONFIG" <<EOF
+
+[target app-wal]
+driver = postgres
+destinations = local
+mode = physical
+conninfo = $(pg_conninfo $APP postgres arca_backup)
+password_env = ARCA_TEST_PG_PW
+archive_timeout = 30s
+recovery_timeout = 120s
+EOF
+chmod 644 "$ARCA_CONFIG"
+pg_arca init >/dev/null
+
+rows() { pg_sql $1 postgres "SELECT count(*) || ' ' || coalesce(max(id), 0) FROM t"; }
+
+step "check: WAL switch reaches the archive"
+pg_arca check app-wal >"$T/out" 2>&1 || { cat "$T/out"; fail "check app-wal failed"; }
+
+step "base backup, verify"
+pg_sql $APP postgres "CREATE TABLE t (id int PRIMARY KEY, at timestamptz DEFAULT clock_timestamp(),
+	pad text DEFAULT repeat('x', 200))"
+pg_sql $APP postgres "INSERT INTO t (id) SELECT generate_series(1, 100)"
+pg_arca snapshot app-wal >/dev/null 2>"$T/err" || { cat "$T/err"; fail "physical snapshot failed"; }
+pg_arca verify app-wal >/dev/null 2>"$T/err" || { cat "$T/err"; fail "verify failed"; }
+
+step "restored copy passes pg_verifybackup"
+pg_arca restore app-wal --into "$T/pg/copy" >/dev/null 2>"$T/err" ||
+	{ cat "$T/err"; fail "restore without --start failed"; }
+as_pg "$PG_BIN/pg_verifybackup" -n "$T/pg/copy" >"$T/out" 2>&1 ||
+	{ cat "$T/out"; fail "pg_verifybackup rejects the restored data directory"; }
+[ -f "$T/pg/copy/recovery.signal" ] || fail "no recovery.signal"
+grep -q "^restore_command = '.*wal-get app-wal %f %p'" "$T/pg/copy/postgresql.auto.conf" ||
+	fail "no restore_command in postgresql.auto.conf"
+[ "$(stat -c %a "$T/pg/copy")" = 700 ] || fail "data directory mode is not 0700"
+[ "$(stat -c %U "$T/pg/copy/global/pg_control")" = "$(stat -c %U "$T/pg/app/data/global/pg_control")" ] ||
+	fail "restored files have the wrong owner"
+
+step "rows committed at known times"
+pg_sql $APP postgres "INSERT INTO t (id) SELECT generate_series(101, 200)"
+sleep 1.1
+T1=$(pg_sql $APP postgres "SELECT clock_timestamp()")
+sleep 1.1
+pg_sql $APP postgres "INSERT INTO t (id) SELECT generate_series(201, 300)"
+LSN2=$(pg_sql $APP postgres "SELECT pg_current_wal_lsn()")
+pg_sql $APP postgres "INSERT INTO t (id) SELECT generate_series(301, 400)"
+pg_switch_wait $APP >/dev/null
+[ "$(rows $APP)" = "400 400" ] || fail "unexpected source rows: $(rows $APP)"
+pg_stop "$T/pg/app/data"
+
+step "restore to the end of the archive (--start)"
+pg_arca restore app-wal --into "$T/pg/latest" --start >/dev/null 2>"$T/err" ||
+	{ cat "$T/err"; fail "restore --start to the end failed"; }
+[ "$(rows $APP)" = "400 400" ] || fail "restore to the end has rows '$(rows $APP)', want 400"
+pg_stop "$T/pg/latest"
+
+step "restore to a time between the inserts"
+pg_arca restore app-wal --into "$T/pg/at-time" --to-time "$T1" --start >/dev/null 2>"$T/err" ||
+	{ cat "$T/err"; fail "restore --to-time failed"; }
+[ "$(rows $APP)" = "200 200" ] || fail "restore --to-time '$T1' has rows '$(rows $APP)', want 200"
+pg_stop "$T/pg/at-time"
+
+step "restore to an LSN"
+pg_arca restore app-wal --into "$T/pg/at-lsn" --to-lsn "$LSN2" --start >/dev/null 2>"$T/err" ||
+	{ cat "$T/err"; fail "restore --to-lsn failed"; }
+[ "$(rows $APP)" = "300 300" ] || fail "restore --to-lsn $LSN2 has rows '$(rows $APP)', want 300"
+pg_stop "$T/pg/at-lsn"
+
+step "a non-empty target directory is refused"
+expect_fail 11 pg_arca restore app-wal --into "$T/pg/at-lsn"
+expect_stderr "not empty"
+
+step "a full disk during restore"
+if [ "$(id -u)" = 0 ] && mkdir -p "$T/small" && mount -t tmpfs -o size=64m,nr_inodes=400 tmpfs "$T/small" 2>/dev/null; then
+	on_exit "umount '$T/small'"
+	chown postgres: "$T/small"
+	expect_fail 12 pg_arca restore app-wal --into "$T/small/data"
+	expect_stderr "disk full|not enough space"
+	[ -z "$(ls -A "$T/small/data" 2>/dev/null)" ] || fail "a partial restore was left behind"
+	umount "$T/small"
+	mount -t tmpfs -o size=8m tmpfs "$T/small"
+	chown postgres: "$T/small"
+	expect_fail 12 pg_arca restore app-wal --into "$T/small/data"
+	expect_stderr "not enough space"
+	umount "$T/small"
+else
+	echo "(not root or no tmpfs: full-disk restore not exercised)"
+fi
+
+step "a segment lost in the middle of the chain is named"
+pg_ctl_start() { as_pg "$PG_BIN/pg_ctl" -D "$1" -l "$1/../server.log" -w -t 60 start >/dev/null; }
+pg_ctl_start "$T/pg/app/data"
+pg_sql $APP postgres "INSERT INTO t (id) SELECT generate_series(401, 500)"
+pg_switch_wait $APP >/dev/null
+pg_sql $APP postgres "INSERT INTO t (id) SELECT generate_series(501, 600)"
+LOST=$(pg_sql $APP postgres "SELECT pg_walfile_name(pg_current_wal_insert_lsn())")
+touch "$T/bin/skip-$LOST"
+[ "$(pg_switch_wait $APP)" = "$LOST" ] || fail "expected to switch out $LOST"
+rm "$T/bin/skip-$LOST"
+pg_sql $APP postgres "INSERT INTO t (id) SELECT generate_series(601, 700)"
+pg_switch_wait $APP >/dev/null
+pg_stop "$T/pg/app/data"
+expect_fail 8 pg_arca wal-get app-wal "$LOST" "$T/pg/x"
+expect_stderr "$LOST.*missing"
+expect_fail 8 pg_arca restore app-wal --into "$T/pg/hole"
+expect_stderr "$LOST is missing"
+[ -z "$(ls -A "$T/pg/hole" 2>/dev/null)" ] || fail "a refused restore wrote files"
+pg_arca verify app-wal >"$T/out" 2>&1 || { cat "$T/out"; fail "verify failed"; }
+grep -q "$LOST is missing" "$T/out" || { cat "$T/out"; fail "verify does not warn about $LOST"; }
+
+pass "base backup, manifest verify, PITR to time/LSN/end, refusals, WAL hole"
