@@ -90,9 +90,37 @@ int cmd_init(struct cli *cli, int argc, char **argv)
 	return worst;
 }
 
+/* After forget: a driver that keeps data outside snapshots (the postgres
+ * driver's archived WAL) drops what the oldest kept snapshot no longer
+ * needs. Its "wal-prune" verb runs with that snapshot open for reading;
+ * UNSUPPORTED (a driver without such data) means nothing to do. */
+static int forget_driver_hook(struct engine *e, struct engine_target *t, struct engine_dest *d,
+			      const char *oldest_kept)
+{
+	if (!t->drv->target->command)
+		return ARCA_OK;
+	int rc = engine_open_target(e, t);
+	if (rc != ARCA_OK)
+		return rc;
+	struct arca_ctx ctx = {.kind = CTX_COMMAND, .e = e, .t = t, .repos = &d->repo,
+			       .n_repos = 1};
+	rc = repo_snap_open(d->repo, oldest_kept, &ctx.reader);
+	if (rc == ARCA_OK) {
+		char *scope = xasprintf("target %s", t->cfg->name);
+		log_set_scope(scope);
+		err_clear();
+		rc = t->drv->target->command(t->inst, &ctx, "wal-prune", 0, NULL);
+		log_set_scope(NULL);
+		snap_close(ctx.reader);
+		free(scope);
+	}
+	ctx_cleanup(&ctx);
+	return rc == ARCA_ERR_UNSUPPORTED ? ARCA_OK : rc;
+}
+
 /* forget: per target and destination, apply the retention policy. */
-static int forget_one(struct cli *cli, struct engine_target *t, struct engine_dest *d,
-		      int dry_run, json_t *out)
+static int forget_one(struct cli *cli, struct engine *e, struct engine_target *t,
+		      struct engine_dest *d, int dry_run, json_t *out)
 {
 	struct repo_snapshot *list;
 	size_t n;
@@ -122,6 +150,12 @@ static int forget_one(struct cli *cli, struct engine_target *t, struct engine_de
 	}
 	if (rc == ARCA_OK && !dry_run && n_drop)
 		rc = repo_forget(d->repo, drop, n_drop);
+	for (size_t i = 0; rc == ARCA_OK && !dry_run && i < n; i++) {
+		if (keep[i]) {
+			rc = forget_driver_hook(e, t, d, list[i].id);
+			break;
+		}
+	}
 	if (rc == ARCA_OK && !cli->json)
 		printf("target %s in %s: %zu kept, %zu %s\n", t->cfg->name, d->cfg->name, n - n_drop,
 		       n_drop, dry_run ? "would be forgotten (dry run)" : "forgotten");
@@ -172,7 +206,7 @@ int cmd_forget(struct cli *cli, int argc, char **argv)
 			if (rc == ARCA_OK && !dry_run)
 				rc = repo_lock(d->repo, 1);
 			if (rc == ARCA_OK) {
-				rc = forget_one(cli, t, d, dry_run, out);
+				rc = forget_one(cli, &e, t, d, dry_run, out);
 				if (!dry_run)
 					repo_unlock(d->repo);
 			}
