@@ -56,6 +56,7 @@ struct repo_snapshot {
 	uint64_t items;
 	uint64_t bytes;           /* logical bytes of all items */
 	uint64_t new_bytes;       /* bytes stored new (after dedup+compression) */
+	int32_t time_nsec;        /* sub-second part of time: orders snapshots of one second */
 };
 void repo_snapshot_clear(struct repo_snapshot *s);
 

@@ -66,40 +66,67 @@ int random_bytes(void *buf, size_t n)
 	return RAND_bytes(buf, (int)n) == 1 ? 0 : -1;
 }
 
-int gcm_seal_inplace(const unsigned char key[KEY_LEN], unsigned char *nonce, size_t len)
+int gcm_seal(const unsigned char key[KEY_LEN], const void *a, size_t alen, const void *b,
+	     size_t blen, unsigned char *out)
 {
 	pthread_once(&fetch_once, fetch_algorithms);
-	if (!gcm_alg || len > INT32_MAX || random_bytes(nonce, GCM_NONCE_LEN))
+	if (!gcm_alg || alen > INT32_MAX || blen > INT32_MAX || random_bytes(out, GCM_NONCE_LEN))
 		return -1;
-	unsigned char *data = nonce + GCM_NONCE_LEN;
+	unsigned char *ct = out + GCM_NONCE_LEN;
 	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
 	if (!ctx)
 		return -1;
-	int outl = 0, ok = EVP_EncryptInit_ex2(ctx, gcm_alg, key, nonce, NULL) &&
-			   EVP_EncryptUpdate(ctx, data, &outl, data, (int)len) &&
-			   EVP_EncryptFinal_ex(ctx, data + outl, &outl) &&
-			   EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, GCM_TAG_LEN, data + len);
+	int l1 = 0, l2 = 0, l3 = 0;
+	int ok = EVP_EncryptInit_ex2(ctx, gcm_alg, key, out, NULL) &&
+		 (!alen || EVP_EncryptUpdate(ctx, ct, &l1, a, (int)alen)) &&
+		 (!blen || EVP_EncryptUpdate(ctx, ct + l1, &l2, b, (int)blen)) &&
+		 EVP_EncryptFinal_ex(ctx, ct + l1 + l2, &l3) &&
+		 EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, GCM_TAG_LEN, ct + alen + blen);
 	EVP_CIPHER_CTX_free(ctx);
 	return ok ? 0 : -1;
 }
 
-int gcm_open(const unsigned char key[KEY_LEN], const unsigned char *nonce, size_t len,
-	     unsigned char *out)
+struct gcm_open_ctx {
+	EVP_CIPHER_CTX *ctx;
+	int failed;
+};
+
+struct gcm_open_ctx *gcm_open_begin(const unsigned char key[KEY_LEN],
+				    const unsigned char nonce[GCM_NONCE_LEN])
 {
 	pthread_once(&fetch_once, fetch_algorithms);
-	if (!gcm_alg || len > INT32_MAX)
+	struct gcm_open_ctx *c = calloc(1, sizeof *c);
+	if (!c)
+		return NULL;
+	c->ctx = EVP_CIPHER_CTX_new();
+	if (!gcm_alg || !c->ctx || !EVP_DecryptInit_ex2(c->ctx, gcm_alg, key, nonce, NULL))
+		c->failed = 1;
+	return c;
+}
+
+int gcm_open_update(struct gcm_open_ctx *c, const unsigned char *in, size_t len,
+		    unsigned char *out)
+{
+	int outl = 0;
+	if (!c)
 		return -1;
-	const unsigned char *data = nonce + GCM_NONCE_LEN;
-	unsigned char tag[GCM_TAG_LEN];
-	memcpy(tag, data + len, GCM_TAG_LEN);
-	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-	if (!ctx)
+	if (c->failed || len > INT32_MAX ||
+	    (len && !EVP_DecryptUpdate(c->ctx, out, &outl, in, (int)len)))
+		c->failed = 1;
+	return c->failed ? -1 : 0;
+}
+
+int gcm_open_end(struct gcm_open_ctx *c, const unsigned char tag[GCM_TAG_LEN])
+{
+	if (!c)
 		return -1;
-	int outl = 0, ok = EVP_DecryptInit_ex2(ctx, gcm_alg, key, nonce, NULL) &&
-			   EVP_DecryptUpdate(ctx, out, &outl, data, (int)len) &&
-			   EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, GCM_TAG_LEN, tag) &&
-			   EVP_DecryptFinal_ex(ctx, out + outl, &outl) > 0;
-	EVP_CIPHER_CTX_free(ctx);
+	unsigned char t[GCM_TAG_LEN], fin[16];
+	memcpy(t, tag, GCM_TAG_LEN);
+	int outl = 0;
+	int ok = !c->failed && EVP_CIPHER_CTX_ctrl(c->ctx, EVP_CTRL_GCM_SET_TAG, GCM_TAG_LEN, t) &&
+		 EVP_DecryptFinal_ex(c->ctx, fin, &outl) > 0;
+	EVP_CIPHER_CTX_free(c->ctx);
+	free(c);
 	return ok ? 0 : -1;
 }
 

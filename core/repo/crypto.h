@@ -31,17 +31,22 @@ int chunk_id(const struct repo_keys *keys, const void *data, size_t len,
 int random_bytes(void *buf, size_t n);
 
 /*
- * AES-256-GCM of [data, data+len) in place under a fresh random nonce.
- * The caller lays out nonce(12) | data(len) | tag(16): `nonce` points at the
- * first byte, the data follows it, and the tag is written after the data.
- * Returns 0 or -1.
+ * AES-256-GCM under a fresh random nonce of the concatenation a || b
+ * (either may be empty), written to out as nonce(12) | ciphertext(alen+blen)
+ * | tag(16). `b` may not overlap `out`. Returns 0 or -1.
  */
-int gcm_seal_inplace(const unsigned char key[KEY_LEN], unsigned char *nonce, size_t len);
-/* Decrypt `len` bytes of ciphertext following the nonce into out (len
- * bytes); the tag follows the ciphertext. Returns 0, or -1 when the tag
- * does not authenticate (wrong key or damaged data). */
-int gcm_open(const unsigned char key[KEY_LEN], const unsigned char *nonce, size_t len,
-	     unsigned char *out);
+int gcm_seal(const unsigned char key[KEY_LEN], const void *a, size_t alen, const void *b,
+	     size_t blen, unsigned char *out);
+
+/* Streaming decryption, so the caller can choose where the plaintext of
+ * each part goes. Nothing is authentic until gcm_open_end returns 0. */
+struct gcm_open_ctx;
+struct gcm_open_ctx *gcm_open_begin(const unsigned char key[KEY_LEN],
+				    const unsigned char nonce[GCM_NONCE_LEN]);
+int gcm_open_update(struct gcm_open_ctx *c, const unsigned char *in, size_t len,
+		    unsigned char *out);
+/* Check the tag and free the context: 0 when authentic, -1 otherwise. */
+int gcm_open_end(struct gcm_open_ctx *c, const unsigned char tag[GCM_TAG_LEN]);
 
 /* scrypt(passphrase, salt, N, r, p) -> 32 bytes. 0 or -1. */
 int scrypt_derive(const char *pass, const unsigned char *salt, size_t saltlen,

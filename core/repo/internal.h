@@ -112,6 +112,11 @@ void pack_builder_free(struct pack_builder *b);
 /* Append a sealed blob already in `sealed` for chunk `id` of raw length. */
 void pack_builder_add(struct pack_builder *b, const unsigned char id[ID_LEN],
 		      const void *sealed, size_t len, uint32_t raw_len);
+/* Record a blob the caller already sealed into b->data at `offset`. */
+void pack_builder_record(struct pack_builder *b, const unsigned char id[ID_LEN], size_t offset,
+			 size_t len, uint32_t raw_len);
+/* Empty the builder for the next pack, keeping its memory. */
+void pack_builder_reset(struct pack_builder *b);
 /* Append the sealed header + trailer; id = SHA-256 of the whole pack. */
 int pack_builder_finish(struct repo *r, struct pack_builder *b, unsigned char id[ID_LEN]);
 /* Parse the header of a pack held in memory. */
@@ -120,7 +125,8 @@ int pack_parse(struct repo *r, const unsigned char *p, size_t len, const char *n
 /* Read the header of a pack from the destination (tail range). */
 int pack_read_header(struct repo *r, const char *name, uint64_t size, struct pack_entry **e,
 		     size_t *n);
-/* Upload a finished pack, register it in the index and the unsaved list. */
+/* Finish and upload a pack, register it in the index and the unsaved list.
+ * The builder then holds the finished pack: reset or free it. */
 int pack_upload(struct repo *r, struct pack_builder *b, uint64_t *stored);
 /* Fetch, open and check one chunk (data = raw bytes). */
 int chunk_fetch(struct repo *r, const unsigned char id[ID_LEN], struct buf *data);

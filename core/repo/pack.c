@@ -33,6 +33,26 @@ void pack_builder_add(struct pack_builder *b, const unsigned char id[ID_LEN],
 	buf_append(&b->data, sealed, len);
 }
 
+void pack_builder_record(struct pack_builder *b, const unsigned char id[ID_LEN], size_t offset,
+			 size_t len, uint32_t raw_len)
+{
+	if (b->n == b->cap) {
+		b->cap = b->cap ? b->cap * 2 : 64;
+		b->e = xrealloc(b->e, b->cap * sizeof *b->e);
+	}
+	struct pack_entry *e = &b->e[b->n++];
+	memcpy(e->id, id, ID_LEN);
+	e->offset = offset;
+	e->length = (uint32_t)len;
+	e->raw_length = raw_len;
+}
+
+void pack_builder_reset(struct pack_builder *b)
+{
+	b->data.len = 0;
+	b->n = 0;
+}
+
 int pack_builder_finish(struct repo *r, struct pack_builder *b, unsigned char id[ID_LEN])
 {
 	struct buf h = {0};

@@ -105,6 +105,7 @@ int retention_parse(const char *policy, int64_t counts[7])
 
 struct ranked {
 	int64_t time;
+	int32_t nsec;
 	const char *id;
 	size_t index;
 };
@@ -114,6 +115,8 @@ static int newest_first(const void *a, const void *b)
 	const struct ranked *x = a, *y = b;
 	if (x->time != y->time)
 		return x->time > y->time ? -1 : 1;
+	if (x->nsec != y->nsec)
+		return x->nsec > y->nsec ? -1 : 1;
 	return strcmp(y->id, x->id);
 }
 
@@ -145,7 +148,7 @@ int retention_select(const char *policy, const struct repo_snapshot *snaps, size
 		return ARCA_OK;
 	struct ranked *rk = xmalloc(n * sizeof *rk);
 	for (size_t i = 0; i < n; i++)
-		rk[i] = (struct ranked){snaps[i].time, snaps[i].id, i};
+		rk[i] = (struct ranked){snaps[i].time, snaps[i].time_nsec, snaps[i].id, i};
 	qsort(rk, n, sizeof *rk, newest_first);
 	size_t *ord = xmalloc(n * sizeof *ord);
 	for (size_t i = 0; i < n; i++)

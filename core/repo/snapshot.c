@@ -137,6 +137,7 @@ int summary_to_snapshot(json_t *s, const char *id, struct repo_snapshot *out)
 	v = json_string_value(json_object_get(s, "recovery_point"));
 	out->recovery_point = v ? xstrdup(v) : NULL;
 	out->time = json_integer_value(json_object_get(s, "time"));
+	out->time_nsec = (int32_t)json_integer_value(json_object_get(s, "time_nsec"));
 	out->items = (uint64_t)json_integer_value(json_object_get(s, "items"));
 	out->bytes = (uint64_t)json_integer_value(json_object_get(s, "bytes"));
 	out->new_bytes = (uint64_t)json_integer_value(json_object_get(s, "new_bytes"));
@@ -394,6 +395,8 @@ static int cmp_snap(const void *a, const void *b)
 	const struct repo_snapshot *x = a, *y = b;
 	if (x->time != y->time)
 		return x->time < y->time ? -1 : 1;
+	if (x->time_nsec != y->time_nsec)
+		return x->time_nsec < y->time_nsec ? -1 : 1;
 	return strcmp(x->id, y->id);
 }
 

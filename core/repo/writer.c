@@ -11,6 +11,7 @@
 #include "repo/internal.h"
 
 #include <string.h>
+#include <time.h>
 #include <zstd.h>
 #include "log.h"
 #include "repo/blob.h"
@@ -44,20 +45,21 @@ struct snap_writer {
 	struct repo *r;
 	char *target, *driver, *recovery_point;
 	int64_t time;
+	int32_t time_nsec;
 
 	pthread_mutex_t mu;
 	pthread_cond_t cv_job, cv_space, cv_done;
 	struct job *qhead, *qtail;
 	size_t qlen, qcap, busy;
 	int closing;
-	pthread_t *threads;
-	int nthreads;
+	struct worker *workers;
+	int nworkers;             /* allocated */
+	int nthreads;             /* running */
+	int flush_packs;          /* workers upload their partial pack on exit */
 	int err;                  /* first failure of any thread */
 	char errmsg[1024];
 	uint64_t new_bytes;
-
-	pthread_mutex_t pack_mu;
-	struct pack_builder pack;
+	struct pool_buf *pool;    /* free chunk buffers (cdc.max bytes each) */
 
 	struct cdc cdc;
 	unsigned char *cbuf;
@@ -94,12 +96,40 @@ static int writer_error(struct snap_writer *w)
 	return rc;
 }
 
-struct worker_ctx {
+/* Each worker fills its own pack, so sealed chunks are written once, into
+ * the pack buffer, with no lock around it. */
+struct worker {
+	struct snap_writer *w;
+	pthread_t thread;
 	ZSTD_CCtx *cctx;
-	struct buf sealed;
+	struct pack_builder pack;
 };
 
-static int process_chunk(struct snap_writer *w, struct worker_ctx *c, struct job *j)
+/* Chunk buffers are recycled: a fresh 4 MiB allocation per chunk costs a
+ * page fault per page. */
+struct pool_buf {
+	struct pool_buf *next;
+};
+
+static unsigned char *pool_get(struct snap_writer *w)
+{
+	pthread_mutex_lock(&w->mu);
+	struct pool_buf *b = w->pool;
+	if (b)
+		w->pool = b->next;
+	pthread_mutex_unlock(&w->mu);
+	return b ? (unsigned char *)b : xmalloc(w->cdc.max);
+}
+
+/* Caller holds w->mu. */
+static void pool_put_locked(struct snap_writer *w, unsigned char *p)
+{
+	struct pool_buf *b = (struct pool_buf *)(void *)p;
+	b->next = w->pool;
+	w->pool = b;
+}
+
+static int process_chunk(struct snap_writer *w, struct worker *c, struct job *j)
 {
 	struct repo *r = w->r;
 	unsigned char id[ID_LEN];
@@ -112,32 +142,28 @@ static int process_chunk(struct snap_writer *w, struct worker_ctx *c, struct job
 	pthread_mutex_unlock(&r->idx_mu);
 	if (!added)
 		return ARCA_OK;   /* stored before, or claimed by another worker */
-	c->sealed.len = 0;
-	int rc = blob_seal(&r->keys, c->cctx, r->zstd_level, j->data, j->len, &c->sealed);
+	struct pack_builder *pk = &c->pack;
+	if (!pk->data.cap)
+		buf_reserve(&pk->data, r->pack_size + w->cdc.max + 65536);
+	size_t before = pk->data.len;
+	int rc = blob_seal(&r->keys, c->cctx, r->zstd_level, j->data, j->len, &pk->data);
 	if (rc != ARCA_OK)
 		return rc;
-	struct pack_builder full = {0};
-	pthread_mutex_lock(&w->pack_mu);
-	pack_builder_add(&w->pack, id, c->sealed.data, c->sealed.len, (uint32_t)j->len);
-	if (w->pack.data.len >= r->pack_size) {
-		full = w->pack;
-		memset(&w->pack, 0, sizeof w->pack);
-	}
-	pthread_mutex_unlock(&w->pack_mu);
+	pack_builder_record(pk, id, before, pk->data.len - before, (uint32_t)j->len);
 	pthread_mutex_lock(&w->mu);
-	w->new_bytes += c->sealed.len;
+	w->new_bytes += pk->data.len - before;
 	pthread_mutex_unlock(&w->mu);
-	if (full.n) {
-		rc = pack_upload(r, &full, NULL);
-		pack_builder_free(&full);
+	if (pk->data.len >= r->pack_size) {
+		rc = pack_upload(r, pk, NULL);
+		pack_builder_reset(pk);
 	}
 	return rc;
 }
 
 static void *worker_main(void *arg)
 {
-	struct snap_writer *w = arg;
-	struct worker_ctx c = {.cctx = ZSTD_createCCtx()};
+	struct worker *c = arg;
+	struct snap_writer *w = c->w;
 	for (;;) {
 		pthread_mutex_lock(&w->mu);
 		while (!w->qhead && !w->closing)
@@ -156,19 +182,26 @@ static void *worker_main(void *arg)
 		pthread_cond_signal(&w->cv_space);
 		pthread_mutex_unlock(&w->mu);
 
-		int rc = failed ? ARCA_OK : process_chunk(w, &c, j);
+		int rc = failed ? ARCA_OK : process_chunk(w, c, j);
 		if (rc != ARCA_OK)
 			record_error(w, rc);
-		free(j->data);
 		pthread_mutex_lock(&w->mu);
+		pool_put_locked(w, j->data);
 		j->item->pending--;
 		w->busy--;
 		pthread_cond_broadcast(&w->cv_done);
 		pthread_mutex_unlock(&w->mu);
 		free(j);
 	}
-	ZSTD_freeCCtx(c.cctx);
-	buf_free(&c.sealed);
+	/* Commit: the partial pack goes up too. Abort: it is dropped. */
+	pthread_mutex_lock(&w->mu);
+	int upload = w->flush_packs && !w->err && c->pack.n;
+	pthread_mutex_unlock(&w->mu);
+	if (upload) {
+		int rc = pack_upload(w->r, &c->pack, NULL);
+		if (rc != ARCA_OK)
+			record_error(w, rc);
+	}
 	return NULL;
 }
 
@@ -209,18 +242,18 @@ static int emit_chunk(struct snap_writer *w)
 {
 	struct job *j = xmalloc(sizeof *j);
 	j->next = NULL;
-	j->data = xrealloc(w->cbuf, w->clen ? w->clen : 1);
+	j->data = w->cbuf;
 	j->len = w->clen;
 	j->item = w->cur;
 	j->id_out = item_slot(w->cur);
-	w->cbuf = xmalloc(w->cdc.max);
+	w->cbuf = pool_get(w);
 	w->clen = 0;
 	pthread_mutex_lock(&w->mu);
 	while (w->qlen >= w->qcap && !w->err)
 		pthread_cond_wait(&w->cv_space, &w->mu);
 	if (w->err) {
+		pool_put_locked(w, j->data);
 		pthread_mutex_unlock(&w->mu);
-		free(j->data);
 		free(j);
 		return writer_error(w);
 	}
@@ -285,9 +318,11 @@ int repo_snap_begin(struct repo *r, const char *target, const char *driver,
 	w->target = xstrdup(target);
 	w->driver = xstrdup(driver ? driver : "");
 	w->recovery_point = recovery_point ? xstrdup(recovery_point) : NULL;
-	w->time = now_epoch();
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	w->time = (int64_t)ts.tv_sec;
+	w->time_nsec = (int32_t)ts.tv_nsec;
 	pthread_mutex_init(&w->mu, NULL);
-	pthread_mutex_init(&w->pack_mu, NULL);
 	pthread_cond_init(&w->cv_job, NULL);
 	pthread_cond_init(&w->cv_space, NULL);
 	pthread_cond_init(&w->cv_done, NULL);
@@ -298,9 +333,14 @@ int repo_snap_begin(struct repo *r, const char *target, const char *driver,
 	w->cbuf = xmalloc(w->cdc.max);
 	w->nthreads = r->workers;
 	w->qcap = 2 * (size_t)w->nthreads + 2;
-	w->threads = xcalloc((size_t)w->nthreads, sizeof *w->threads);
+	w->nworkers = w->nthreads;
+	w->workers = xcalloc((size_t)w->nthreads, sizeof *w->workers);
+	for (int i = 0; i < w->nthreads; i++) {
+		w->workers[i].w = w;
+		w->workers[i].cctx = ZSTD_createCCtx();
+	}
 	for (int i = 0; i < w->nthreads; i++)
-		if (pthread_create(&w->threads[i], NULL, worker_main, w)) {
+		if (pthread_create(&w->workers[i].thread, NULL, worker_main, &w->workers[i])) {
 			w->nthreads = i;
 			repo_snap_abort(w);
 			return err_set(ARCA_ERR_INTERNAL, "cannot start worker threads");
@@ -478,7 +518,7 @@ static void stop_workers(struct snap_writer *w)
 	pthread_cond_broadcast(&w->cv_job);
 	pthread_mutex_unlock(&w->mu);
 	for (int i = 0; i < w->nthreads; i++)
-		pthread_join(w->threads[i], NULL);
+		pthread_join(w->workers[i].thread, NULL);
 	w->nthreads = 0;
 }
 
@@ -492,15 +532,22 @@ static void writer_free(struct snap_writer *w)
 		witem_free(w->done_head);
 		w->done_head = n;
 	}
-	pack_builder_free(&w->pack);
+	for (int i = 0; w->workers && i < w->nworkers; i++) {
+		ZSTD_freeCCtx(w->workers[i].cctx);
+		pack_builder_free(&w->workers[i].pack);
+	}
+	while (w->pool) {
+		struct pool_buf *n = w->pool->next;
+		free(w->pool);
+		w->pool = n;
+	}
 	mw_free(&w->mw);
 	json_decref(w->prev);
 	pthread_mutex_destroy(&w->mu);
-	pthread_mutex_destroy(&w->pack_mu);
 	pthread_cond_destroy(&w->cv_job);
 	pthread_cond_destroy(&w->cv_space);
 	pthread_cond_destroy(&w->cv_done);
-	free(w->threads);
+	free(w->workers);
 	free(w->cbuf);
 	free(w->target);
 	free(w->driver);
@@ -526,13 +573,15 @@ int repo_snap_commit(struct snap_writer *w, struct repo_snapshot *out)
 		pthread_mutex_unlock(&w->mu);
 		rc = writer_error(w);
 	}
-	stop_workers(w);
-	/* Packs, then index, then the manifest: a crash in between leaves
-	 * unreferenced data that prune removes, never a dangling reference. */
-	if (rc == ARCA_OK && w->pack.n) {
-		rc = pack_upload(r, &w->pack, NULL);
-		pack_builder_free(&w->pack);
+	/* Packs (each worker uploads its last one as it exits), then index,
+	 * then the manifest: a crash in between leaves unreferenced data that
+	 * prune removes, never a dangling reference. */
+	if (rc == ARCA_OK) {
+		w->flush_packs = 1;
+		stop_workers(w);
+		rc = writer_error(w);
 	}
+	stop_workers(w);
 	if (rc == ARCA_OK)
 		rc = index_flush_unsaved(r);
 	unsigned char id[ID_LEN];
@@ -542,6 +591,7 @@ int repo_snap_commit(struct snap_writer *w, struct repo_snapshot *out)
 		              "target", w->target, "driver", w->driver, "host", r->hostname, "time",
 		              (json_int_t)w->time, "items", (json_int_t)w->items, "bytes",
 		              (json_int_t)w->bytes, "new_bytes", (json_int_t)w->new_bytes);
+		json_object_set_new(sum, "time_nsec", json_integer(w->time_nsec));
 		if (w->recovery_point)
 			json_object_set_new(sum, "recovery_point", json_string(w->recovery_point));
 		rc = mw_finish(r, &w->mw, sum, id);
@@ -559,6 +609,7 @@ int repo_snap_commit(struct snap_writer *w, struct repo_snapshot *out)
 		out->host = xstrdup(r->hostname);
 		out->recovery_point = w->recovery_point ? xstrdup(w->recovery_point) : NULL;
 		out->time = w->time;
+		out->time_nsec = w->time_nsec;
 		out->items = w->items;
 		out->bytes = w->bytes;
 		out->new_bytes = w->new_bytes;

@@ -559,6 +559,30 @@ static void test_stale_lock(void **state)
 	free(path);
 }
 
+/* Snapshots taken within one second list in the order they were taken. */
+static void test_order_within_a_second(void **state)
+{
+	struct fixture *f = *state;
+	struct repo *r = open_repo(f);
+	char ids[5][65];
+	for (int i = 0; i < 5; i++) {
+		struct snap_writer *w;
+		struct repo_snapshot s;
+		assert_int_equal(repo_snap_begin(r, "t", "unit", NULL, &w), ARCA_OK);
+		assert_int_equal(repo_snap_commit(w, &s), ARCA_OK);
+		memcpy(ids[i], s.id, 65);
+		repo_snapshot_clear(&s);
+	}
+	struct repo_snapshot *list;
+	size_t n;
+	assert_int_equal(repo_snapshots(r, "t", &list, &n), ARCA_OK);
+	assert_int_equal(n, 5);
+	for (int i = 0; i < 5; i++)
+		assert_string_equal(list[i].id, ids[i]);
+	repo_snapshots_free(list, n);
+	repo_close(r);
+}
+
 /* Item names, link targets, metadata and fingerprints are bytes. */
 static void test_non_utf8_names(void **state)
 {
@@ -616,6 +640,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_abort_then_snapshot, setup_enc, teardown),
 		cmocka_unit_test_setup_teardown(test_stale_lock, setup_enc, teardown),
 		cmocka_unit_test_setup_teardown(test_non_utf8_names, setup_enc, teardown),
+		cmocka_unit_test_setup_teardown(test_order_within_a_second, setup_plain, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
