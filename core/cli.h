@@ -29,6 +29,12 @@ void cli_verb_help(const struct verb *v, FILE *f);
 int cli_usage_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Load config + drivers; prints problems; returns exit code. */
 int cli_load(struct cli *cli, struct engine *e);
+/* cli_load, then the targets named in argv (all when argc == 0). On
+ * failure the problem is printed, e is closed and the exit code returned. */
+int cli_load_targets(struct cli *cli, struct engine *e, int argc, char **argv,
+		     struct engine_target ***targets, size_t *n);
+/* Whether any of the targets writes to destination d. */
+int targets_use_dest(struct engine_target **targets, size_t n, const struct engine_dest *d);
 /* Print a JSON value (jansson json_t *) to stdout and free it. */
 void cli_print_json(void *json);
 

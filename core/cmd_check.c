@@ -14,27 +14,17 @@ int cmd_check(struct cli *cli, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1)
 		return cli_usage_error("check", "unknown option");
 	struct engine e = {0};
-	int rc = cli_load(cli, &e);
+	struct engine_target **targets;
+	size_t n;
+	int rc = cli_load_targets(cli, &e, argc - optind, argv + optind, &targets, &n);
 	if (rc != ARCA_OK)
 		return rc;
 	printf("config %s: ok (%zu destinations, %zu targets, drivers from %s)\n", e.config_path,
 	       e.n_dests, e.n_targets, e.plugin_dir);
-	struct engine_target **targets;
-	size_t n;
-	rc = engine_select_targets(&e, argc - optind, argv + optind, &targets, &n);
-	if (rc != ARCA_OK) {
-		engine_close(&e);
-		return err_print(rc);
-	}
 	int worst = ARCA_OK;
-	/* destinations used by the selected targets */
 	for (size_t i = 0; i < e.n_dests; i++) {
 		struct engine_dest *d = &e.dests[i];
-		int used = 0;
-		for (size_t j = 0; j < n; j++)
-			for (size_t k = 0; k < targets[j]->n_dests; k++)
-				used |= targets[j]->dests[k] == d;
-		if (!used)
+		if (!targets_use_dest(targets, n, d))
 			continue;
 		rc = engine_open_dest(&e, d);
 		if (rc == ARCA_OK && d->drv->dest->check)

@@ -13,16 +13,13 @@ int cmd_driver_verb(struct cli *cli, int argc, char **argv)
 	if (argc < 2)
 		return cli_usage_error(verb, "name the TARGET");
 	struct engine e = {0};
-	int rc = cli_load(cli, &e);
-	if (rc != ARCA_OK)
-		return rc;
 	struct engine_target **t;
 	size_t n;
-	rc = engine_select_targets(&e, 1, argv + 1, &t, &n);
-	if (rc == ARCA_OK) {
-		rc = job_command(&e, t[0], verb, argc - 2, argv + 2, NULL);
-		free(t);
-	}
+	int rc = cli_load_targets(cli, &e, 1, argv + 1, &t, &n);
+	if (rc != ARCA_OK)
+		return rc;
+	rc = job_command(&e, t[0], verb, argc - 2, argv + 2, NULL);
+	free(t);
 	/* wal-get of an absent segment is routine during recovery: no noise */
 	if (rc == ARCA_ERR_NOT_FOUND && !strcmp(verb, "wal-get"))
 		log_info("%s", err_msg());

@@ -51,22 +51,18 @@ int cmd_list(struct cli *cli, int argc, char **argv)
 			return cli_usage_error("list", "unknown option");
 	}
 	struct engine e = {0};
-	int rc = cli_load(cli, &e);
-	if (rc != ARCA_OK)
-		return rc;
 	struct engine_target **targets;
 	size_t nt;
 	argc -= optind, argv += optind;
-	rc = engine_select_targets(&e, argc, argv, &targets, &nt);
-	free(targets);
-	if (rc != ARCA_OK) {
-		engine_close(&e);
-		return err_print(rc);
-	}
+	int rc = cli_load_targets(cli, &e, argc, argv, &targets, &nt);
+	if (rc != ARCA_OK)
+		return rc;
 	json_t *out = json_array();
 	int worst = ARCA_OK, header = 0;
 	for (size_t i = 0; i < e.n_dests; i++) {
 		struct engine_dest *d = &e.dests[i];
+		if (!targets_use_dest(targets, nt, d))
+			continue;
 		rc = engine_open_repo(&e, d);
 		struct repo_snapshot *list = NULL;
 		size_t n = 0;
@@ -103,6 +99,7 @@ int cmd_list(struct cli *cli, int argc, char **argv)
 		if (!header && worst == ARCA_OK)
 			printf("no snapshots yet (run `arca snapshot`)\n");
 	}
+	free(targets);
 	engine_close(&e);
 	return worst;
 }

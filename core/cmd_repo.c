@@ -180,16 +180,11 @@ int cmd_forget(struct cli *cli, int argc, char **argv)
 			return cli_usage_error("forget", "unknown option");
 	}
 	struct engine e = {0};
-	int rc = cli_load(cli, &e);
-	if (rc != ARCA_OK)
-		return rc;
 	struct engine_target **targets;
 	size_t n;
-	rc = engine_select_targets(&e, argc - optind, argv + optind, &targets, &n);
-	if (rc != ARCA_OK) {
-		engine_close(&e);
-		return err_print(rc);
-	}
+	int rc = cli_load_targets(cli, &e, argc - optind, argv + optind, &targets, &n);
+	if (rc != ARCA_OK)
+		return rc;
 	json_t *out = json_array();
 	int worst = ARCA_OK;
 	for (size_t i = 0; i < n; i++) {

@@ -49,16 +49,13 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 	if (optind + 1 != argc)
 		return cli_usage_error("restore", "name exactly one TARGET");
 	struct engine e = {0};
-	int rc = cli_load(cli, &e);
-	if (rc != ARCA_OK)
-		return rc;
 	struct engine_target **t;
 	size_t n;
-	rc = engine_select_targets(&e, 1, argv + optind, &t, &n);
-	if (rc == ARCA_OK) {
-		rc = job_restore(&e, t[0], snapshot, from, options);
-		free(t);
-	}
+	int rc = cli_load_targets(cli, &e, 1, argv + optind, &t, &n);
+	if (rc != ARCA_OK)
+		return rc;
+	rc = job_restore(&e, t[0], snapshot, from, options);
+	free(t);
 	if (rc != ARCA_OK)
 		err_print(rc);
 	engine_close(&e);

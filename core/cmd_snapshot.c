@@ -26,16 +26,11 @@ int cmd_snapshot(struct cli *cli, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1)
 		return cli_usage_error("snapshot", "unknown option");
 	struct engine e = {0};
-	int rc = cli_load(cli, &e);
-	if (rc != ARCA_OK)
-		return rc;
 	struct engine_target **targets;
 	size_t n;
-	rc = engine_select_targets(&e, argc - optind, argv + optind, &targets, &n);
-	if (rc != ARCA_OK) {
-		engine_close(&e);
-		return err_print(rc);
-	}
+	int rc = cli_load_targets(cli, &e, argc - optind, argv + optind, &targets, &n);
+	if (rc != ARCA_OK)
+		return rc;
 	char rp[33];
 	new_recovery_point(rp);
 	json_t *out = json_array();

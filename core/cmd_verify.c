@@ -55,26 +55,17 @@ int cmd_verify(struct cli *cli, int argc, char **argv)
 		}
 	}
 	struct engine e = {0};
-	int rc = cli_load(cli, &e);
-	if (rc != ARCA_OK)
-		return rc;
 	struct engine_target **targets;
 	size_t n;
-	rc = engine_select_targets(&e, argc - optind, argv + optind, &targets, &n);
-	if (rc != ARCA_OK) {
-		engine_close(&e);
-		return err_print(rc);
-	}
+	int rc = cli_load_targets(cli, &e, argc - optind, argv + optind, &targets, &n);
+	if (rc != ARCA_OK)
+		return rc;
 	int worst = ARCA_OK;
 	json_t *problems = json_array();
 	size_t n_problems = 0;
 	for (size_t i = 0; i < e.n_dests; i++) {
 		struct engine_dest *d = &e.dests[i];
-		int used = 0;
-		for (size_t j = 0; j < n; j++)
-			for (size_t k = 0; k < targets[j]->n_dests; k++)
-				used |= targets[j]->dests[k] == d;
-		if (!used)
+		if (!targets_use_dest(targets, n, d))
 			continue;
 		struct report r = {d->cfg->name, problems, cli->json, 0};
 		rc = engine_open_repo(&e, d);

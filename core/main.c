@@ -109,39 +109,6 @@ const struct verb cli_verbs[] = {
 	{NULL, NULL, 0, NULL, NULL, NULL},
 };
 
-void cli_verb_help(const struct verb *v, FILE *f)
-{
-	fprintf(f, "Usage: %s\n\n%s — %s\n\n%s\nGlobal options: -c FILE, -v, -q, --json, "
-		   "--no-progress (see arca --help).\n",
-		v->usage, v->name, v->summary, v->help);
-}
-
-int cli_usage_error(const char *verb, const char *fmt, ...)
-{
-	va_list ap;
-	fprintf(stderr, "arca%s%s: ", verb ? " " : "", verb ? verb : "");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\nTry 'arca %s%s--help'.\n", verb ? verb : "", verb ? " " : "");
-	return 2;
-}
-
-int cli_load(struct cli *cli, struct engine *e)
-{
-	return engine_load(e, engine_config_path(cli->config_arg));
-}
-
-void cli_print_json(void *json)
-{
-	char *s = json_dumps(json, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	if (s) {
-		puts(s);
-		free(s);
-	}
-	json_decref(json);
-}
-
 static void main_help(FILE *f)
 {
 	fprintf(f,
