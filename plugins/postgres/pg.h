@@ -171,7 +171,7 @@ int physical_check_settings(struct pg_target *t, PGconn *c);
 
 /* Streaming ustar parser: feeds entries to callbacks as bytes arrive. */
 struct tar_entry {
-	char name[256];
+	char name[260];   /* ustar prefix (155) + "/" + name (100) + NUL */
 	char link[101];
 	char type; /* '0' file, '5' dir, '2' symlink */
 	uint32_t mode, uid, gid;

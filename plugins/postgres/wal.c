@@ -230,12 +230,14 @@ int wal_push(struct pg_target *t, struct arca_ctx *ctx, int argc, char **argv)
 	int rc = read_whole(path, &data, &len);
 	if (rc != ARCA_OK)
 		return rc;
-	if (strchr(name, '.') == NULL || strstr(name, ".partial"))
-		rc = check_cluster(t, ctx, name, data, len);
+	if ((strchr(name, '.') == NULL || strstr(name, ".partial")) &&
+	    (rc = check_cluster(t, ctx, name, data, len)) != ARCA_OK) {
+		free(data);
+		return rc;
+	}
 	char blob[64];
 	wal_blob_name(name, blob, sizeof blob);
-	if (rc == ARCA_OK)
-		rc = pg_host->blob_put(ctx, blob, data, len, 1);
+	rc = pg_host->blob_put(ctx, blob, data, len, 1);
 	free(data);
 	if (rc == ARCA_ERR_EXISTS)
 		return PG_ERR(
@@ -445,18 +447,26 @@ static int prune_start(struct pg_target *t, struct arca_ctx *ctx, int argc, char
 			return PG_ERR(ARCA_ERR_CONFIG, "wal-prune: %s is not a WAL segment name",
 			              argv[0]);
 		snprintf(keep, WAL_NAME_LEN + 1, "%s", argv[0]);
+		*seg_size = wal_segment_size(ctx);
 		return ARCA_OK;
 	}
 	struct arca_item_info info;
 	memset(&info, 0, sizeof info);
 	info.struct_size = sizeof info;
+	keep[0] = 0;
 	int rc = pg_host->item_open(ctx, "backup_manifest", &info);
+	if (rc == ARCA_ERR_NOT_FOUND) {
+		/* The oldest kept snapshot is a logical dump: no base backup
+		 * bounds the WAL, so all of it stays. */
+		PG_LOG(ARCA_LOG_INFO, "the oldest kept snapshot is not a base backup: no WAL removed");
+		return ARCA_OK;
+	}
 	if (rc != ARCA_OK)
-		return PG_ERR(
-		    ARCA_ERR_NOT_FOUND,
-		    "[target %s]: wal-prune needs the oldest kept physical snapshot (or a "
-		    "segment name); none given, so no WAL is removed",
-		    t->name);
+		return PG_ERR(ARCA_ERR_CONFIG,
+		              "[target %s]: wal-prune needs the first WAL segment to keep: arca "
+		              "wal-prune %s SEGMENT (arca forget runs it with the oldest kept base "
+		              "backup)",
+		              t->name, t->name);
 	const char *p = info.meta ? strstr(info.meta, "start_wal=") : NULL;
 	const char *s = info.meta ? strstr(info.meta, "wal_segment_size=") : NULL;
 	if (!p || strlen(p + 10) < WAL_NAME_LEN)
@@ -479,7 +489,7 @@ int wal_prune(struct pg_target *t, struct arca_ctx *ctx, int argc, char **argv)
 	char keep[WAL_NAME_LEN + 1];
 	uint64_t seg_size;
 	int rc = prune_start(t, ctx, argc, argv, keep, &seg_size);
-	if (rc != ARCA_OK)
+	if (rc != ARCA_OK || !keep[0])
 		return rc;
 	uint32_t keep_tli, tli;
 	uint64_t keep_seg, segno;
