@@ -298,6 +298,12 @@ struct arca_target_ops {
 	 * Driver-specific verbs (e.g. "wal-push", "wal-get"), NULL if none.
 	 * argv holds the verb's arguments after the target name.
 	 * ARCA_ERR_UNSUPPORTED for verbs the driver does not know.
+	 *
+	 * The engine itself calls verb "wal-prune" (argc 0) after `arca forget`
+	 * removed snapshots of the target, with the oldest kept snapshot open
+	 * for reading (item_next/item_open/item_read), so a driver that keeps
+	 * blobs outside snapshots (archived WAL) can remove those that snapshot
+	 * no longer needs.
 	 */
 	int (*command)(void *instance, struct arca_ctx *ctx, const char *verb,
 		       int argc, char **argv);
