@@ -210,12 +210,17 @@ int repo_key_remove(struct repo *r, const char *key_id)
 			       "destination %s: key id '%s' %s; see arca key list", r->dest_name,
 			       key_id ? key_id : "", matches ? "is ambiguous" : "does not exist");
 	}
-	if (!strcmp(match + 5, r->key_id)) {
+	if (l.n == 1) {
 		obj_list_free(&l);
-		return err_set(ARCA_ERR_EXISTS, "destination %s: refusing to remove key %s: it is "
-			       "the key this passphrase opened; open with another key's "
-			       "passphrase to remove it", r->dest_name, r->key_id);
+		return err_set(ARCA_ERR_EXISTS,
+			       "destination %s: refusing to remove key %s: it is the only key, and "
+			       "without it nothing can read the repository; add another first",
+			       r->dest_name, key_id);
 	}
+	/* Removing the key this run opened with is allowed (key passwd does it):
+	 * the master keys stay in memory and another key still wraps them. */
+	if (!strcmp(match + 5, r->key_id))
+		r->key_id[0] = 0;
 	char *name = xstrdup(match);
 	obj_list_free(&l);
 	rc = dest_remove(r, name);

@@ -270,6 +270,15 @@ static void count_keys(void *arg, const char *id, const char *host, int64_t crea
 	((int *)arg)[1] += current;
 }
 
+static void remember_id(void *arg, const char *id, const char *host, int64_t created,
+			int current)
+{
+	(void)host;
+	(void)created;
+	(void)current;
+	snprintf(arg, 65, "%s", id);
+}
+
 static void test_keys(void **state)
 {
 	struct fixture *f = *state;
@@ -280,19 +289,25 @@ static void test_keys(void **state)
 	assert_int_equal(repo_key_list(r, count_keys, counts), ARCA_OK);
 	assert_int_equal(counts[0], 2);
 	assert_int_equal(counts[1], 1);
-	/* The current key cannot be removed; the other can. */
-	char current[65] = "";
+	/* Any key but the last can be removed, the current one too. */
 	repo_close(r);
 	struct repo_params p = f->p;
 	p.passphrase = "second pass";
 	assert_int_equal(repo_open(&f->d, &p, &r), ARCA_OK);
-	assert_int_equal(repo_key_remove(r, id), ARCA_ERR_EXISTS);
-	(void)current;
-	repo_close(r);
-	r = open_repo(f);
+	assert_int_equal(repo_key_remove(r, "zz"), ARCA_ERR_NOT_FOUND);
 	assert_int_equal(repo_key_remove(r, id), ARCA_OK);
+	assert_int_equal(repo_key_list(r, count_keys, (int[2]){0, 0}), ARCA_OK);
 	repo_close(r);
 	assert_int_equal(repo_open(&f->d, &p, &r), ARCA_ERR_AUTH);
+	r = open_repo(f);
+	counts[0] = counts[1] = 0;
+	assert_int_equal(repo_key_list(r, count_keys, counts), ARCA_OK);
+	assert_int_equal(counts[0], 1);
+	char only[65] = "";
+	assert_int_equal(repo_key_list(r, remember_id, only), ARCA_OK);
+	assert_int_equal(repo_key_remove(r, only), ARCA_ERR_EXISTS);
+	assert_non_null(strstr(err_msg(), "only key"));
+	repo_close(r);
 }
 
 static void test_blobs(void **state)
