@@ -13,9 +13,14 @@ const char *pg_conn_error(PGconn *c, char *buf, size_t n)
 		buf[--len] = 0;
 	/* libpq repeats "connection to server at ... failed:" per address;
 	 * keep the message on one line for logs. */
-	for (char *p = buf; *p; p++)
-		if (*p == '\n' || *p == '\t')
-			*p = ' ';
+	char *w = buf;
+	for (char *p = buf; *p; p++) {
+		char ch = *p == '\n' || *p == '\t' ? ' ' : *p;
+		if (ch == ' ' && w > buf && w[-1] == ' ')
+			continue;
+		*w++ = ch;
+	}
+	*w = 0;
 	return buf;
 }
 
@@ -55,12 +60,17 @@ void pg_describe(PGconn *c, char *out, size_t n)
 	         user && *user ? user : "(default)", db && *db ? db : "(default)");
 }
 
-static const char *hint_for(int status, const char *msg, int replication, const char *target)
+static const char *hint_for(int status, const char *msg, int replication, const char *target,
+                            const char *user)
 {
 	static __thread char hint[512];
-	if (status == ARCA_ERR_AUTH && strstr(msg, "superuser or replication role"))
-		return "the role needs the REPLICATION attribute (ALTER ROLE ... REPLICATION) "
-		       "for physical backups";
+	if (status == ARCA_ERR_AUTH && strstr(msg, "superuser or replication role")) {
+		snprintf(hint, sizeof hint,
+		         "physical backups need a role with the REPLICATION attribute: ALTER ROLE "
+		         "%s REPLICATION",
+		         user && *user ? user : "...");
+		return hint;
+	}
 	if (status == ARCA_ERR_AUTH && strstr(msg, "no pg_hba.conf entry") && replication)
 		return "pg_hba.conf must allow a 'replication' connection for this role and host";
 	if (status == ARCA_ERR_AUTH && strstr(msg, "no pg_hba.conf entry"))
@@ -156,7 +166,7 @@ int pg_connect(struct pg_target *t, const char *conninfo_override, const char *d
 	int status = pg_classify_error(msg);
 	rc = PG_ERR(status, "[target %s]: cannot connect to PostgreSQL (%s%s): %s; %s", t->name,
 	            where, replication ? ", replication" : "", msg,
-	            hint_for(status, msg, replication, t->name));
+	            hint_for(status, msg, replication, t->name, c ? PQuser(c) : NULL));
 	PQfinish(c);
 	return rc;
 }
