@@ -106,8 +106,10 @@ static int parse_tail(struct repo *r, const unsigned char *tail, size_t tail_len
 	struct buf h = {0};
 	int rc = blob_open(&r->keys, tail + tail_len - PACK_TRAILER_LEN - hlen, hlen,
 			   MAX_OBJECT_RAW, &h, what);
-	if (rc != ARCA_OK)
+	if (rc != ARCA_OK) {
+		buf_free(&h);
 		return rc;
+	}
 	uint64_t data_end = pack_size - PACK_TRAILER_LEN - hlen;
 	uint32_t cnt = h.len >= 8 ? get_le32(h.data + 4) : 0;
 	if (h.len < 8 || memcmp(h.data, PACK_HEADER_MAGIC, 4) ||

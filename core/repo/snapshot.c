@@ -109,8 +109,10 @@ static int open_summary(struct repo *r, const char *name, const unsigned char *t
 	snprintf(what, sizeof what, "destination %s: summary of snapshot %s", r->dest_name, name);
 	struct buf plain = {0};
 	int rc = blob_open(&r->keys, frame, sl, FRAME_MAX_BYTES * 4, &plain, what);
-	if (rc != ARCA_OK)
+	if (rc != ARCA_OK) {
+		buf_free(&plain);
 		return rc;
+	}
 	json_error_t jerr;
 	*out = json_loadb((const char *)plain.data, plain.len, 0, &jerr);
 	buf_free(&plain);
@@ -225,8 +227,10 @@ int manifest_frame(struct repo *r, struct manifest *m, uint32_t i, json_t **item
 	struct buf plain = {0};
 	int rc = blob_open(&r->keys, m->obj.data + m->frame_off[i], m->frame_len[i],
 			   FRAME_MAX_BYTES * 16, &plain, what);
-	if (rc != ARCA_OK)
+	if (rc != ARCA_OK) {
+		buf_free(&plain);
 		return rc;
+	}
 	json_error_t jerr;
 	json_t *f = json_loadb((const char *)plain.data, plain.len, 0, &jerr);
 	buf_free(&plain);
