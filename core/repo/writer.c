@@ -15,6 +15,7 @@
 #include <zstd.h>
 #include "log.h"
 #include "repo/blob.h"
+#include "repo/prevmap.h"
 #include "repo/snapshot.h"
 
 struct idblock {
@@ -69,7 +70,7 @@ struct snap_writer {
 	struct manifest_writer mw;
 	uint64_t items, bytes;
 
-	json_t *prev;             /* name -> item of the previous snapshot */
+	struct prevmap prev;      /* name -> item of the previous snapshot */
 	int prev_loaded;
 };
 
@@ -367,11 +368,11 @@ static int valid_item_name(const char *name)
 
 /* The previous snapshot of this target, name -> item: the metadata cache.
  * The manifest comes from the local cache when it is there (checked by its
- * hash), else from the destination; deleting state_dir only costs a get. */
+ * hash), else from the destination; deleting state_dir only costs a get.
+ * Items are read frame by frame into a compact map (prevmap.h). */
 static void load_prev(struct snap_writer *w)
 {
 	w->prev_loaded = 1;
-	w->prev = json_object();
 	struct repo_snapshot *list;
 	size_t n;
 	if (repo_snapshots(w->r, w->target, &list, &n) != ARCA_OK) {
@@ -380,6 +381,7 @@ static void load_prev(struct snap_writer *w)
 	}
 	if (n) {
 		struct manifest m;
+		struct buf ids = {0};
 		int rc = manifest_load(w->r, list[n - 1].id, &m);
 		for (uint32_t f = 0; rc == ARCA_OK && f < m.frames; f++) {
 			json_t *items;
@@ -389,17 +391,27 @@ static void load_prev(struct snap_writer *w)
 			size_t i;
 			json_t *it;
 			json_array_foreach(items, i, it) {
-				const char *name = item_string(it, "name");
-				if (name && item_string(it, "fp"))
-					json_object_set_nocheck(w->prev, name, it);
+				struct arca_item_info oi;
+				if (item_from_json(it, &oi) || !oi.fingerprint)
+					continue;
+				size_t nc = item_chunk_count(it), c;
+				ids.len = 0;
+				buf_reserve(&ids, nc * ID_LEN + 1);
+				for (c = 0; c < nc; c++)
+					if (item_chunk(it, c, ids.data + c * ID_LEN))
+						break;
+				if (c == nc)
+					prevmap_add(&w->prev, oi.name, oi.fingerprint, oi.type,
+						    oi.size, ids.data, nc);
 			}
 			json_decref(items);
 		}
 		if (rc != ARCA_OK) {
 			log_warn("metadata cache of %s unusable (every item is read again): %s",
 				 w->target, err_msg());
-			json_object_clear(w->prev);
+			prevmap_free(&w->prev);
 		}
+		buf_free(&ids);
 		manifest_free(&m);
 	}
 	repo_snapshots_free(list, n);
@@ -412,26 +424,21 @@ static int try_unchanged(struct snap_writer *w, const struct arca_item_info *inf
 {
 	if (!w->prev_loaded)
 		load_prev(w);
-	json_t *old = json_object_get(w->prev, info->name);
-	const char *fp = item_string(old, "fp");
-	struct arca_item_info oi;
-	if (!old || !fp || strcmp(fp, info->fingerprint) || item_from_json(old, &oi) ||
-	    oi.type != info->type)
+	const struct prev_entry *old = prevmap_get(&w->prev, info->name);
+	if (!old || strcmp(prevmap_fp(&w->prev, old), info->fingerprint) ||
+	    old->type != (uint32_t)info->type)
 		return 0;
-	size_t n = item_chunk_count(old);
-	unsigned char (*ids)[ID_LEN] = xmalloc((n ? n : 1) * ID_LEN);
 	int ok = 1;
 	pthread_mutex_lock(&w->r->idx_mu);
-	for (size_t i = 0; i < n && ok; i++)
-		ok = !item_chunk(old, i, ids[i]) && idx_find(&w->r->idx, ids[i]);
+	for (size_t i = 0; i < old->n_chunks && ok; i++)
+		ok = idx_find(&w->r->idx, prevmap_chunk(&w->prev, old, i)) != NULL;
 	pthread_mutex_unlock(&w->r->idx_mu);
 	if (ok) {
-		for (size_t i = 0; i < n; i++)
-			memcpy(item_slot(it), ids[i], ID_LEN);
-		it->bytes = oi.size;
+		for (size_t i = 0; i < old->n_chunks; i++)
+			memcpy(item_slot(it), prevmap_chunk(&w->prev, old, i), ID_LEN);
+		it->bytes = old->size;
 		it->unchanged = 1;
 	}
-	free(ids);
 	return ok;
 }
 
@@ -542,7 +549,7 @@ static void writer_free(struct snap_writer *w)
 		w->pool = n;
 	}
 	mw_free(&w->mw);
-	json_decref(w->prev);
+	prevmap_free(&w->prev);
 	pthread_mutex_destroy(&w->mu);
 	pthread_cond_destroy(&w->cv_job);
 	pthread_cond_destroy(&w->cv_space);

@@ -1,0 +1,40 @@
+/* prevmap.h — the metadata cache in memory: item name -> (fingerprint,
+ * type, size, chunk ids) of the previous snapshot of a target, stored
+ * compactly (about 40 bytes per item plus its name, fingerprint and 32
+ * bytes per chunk), so a tree of millions of files costs tens of MiB,
+ * not the gigabyte its JSON objects would. */
+#ifndef ARCA_REPO_PREVMAP_H
+#define ARCA_REPO_PREVMAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "repo/crypto.h"
+#include "util.h"
+
+struct prev_entry {
+	uint64_t name_off, fp_off;   /* into strings */
+	uint64_t size;
+	uint64_t chunk_off;          /* first id, into ids (in ids) */
+	uint32_t n_chunks;
+	uint32_t type;
+};
+
+struct prevmap {
+	struct prev_entry *e;
+	size_t n, cap;               /* entries */
+	uint32_t *slots;             /* 1 + entry index, 0 = empty */
+	size_t slots_cap;
+	struct buf strings;
+	struct buf ids;
+};
+
+void prevmap_free(struct prevmap *m);
+/* Add an item (a later duplicate name replaces nothing: first wins). */
+void prevmap_add(struct prevmap *m, const char *name, const char *fp, uint32_t type,
+		 uint64_t size, const unsigned char *ids, size_t n_chunks);
+const struct prev_entry *prevmap_get(const struct prevmap *m, const char *name);
+const char *prevmap_fp(const struct prevmap *m, const struct prev_entry *e);
+const unsigned char *prevmap_chunk(const struct prevmap *m, const struct prev_entry *e,
+				   size_t i);
+
+#endif
