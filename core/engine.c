@@ -86,7 +86,7 @@ static void bind_sections(struct engine *e)
 	}
 }
 
-int engine_load(struct engine *e, const char *config_path)
+static int load(struct engine *e, const char *config_path)
 {
 	struct cfg_errors errs = {0};
 	e->config_path = config_path;
@@ -128,6 +128,17 @@ int engine_load(struct engine *e, const char *config_path)
 		return rc;
 	bind_sections(e);
 	return ARCA_OK;
+}
+
+int engine_load(struct engine *e, const char *config_path)
+{
+	int rc = load(e, config_path);
+	if (rc != ARCA_OK) {
+		/* keep the message: engine_close must not clobber it */
+		engine_close(e);
+		e->config_path = config_path;
+	}
+	return rc;
 }
 
 struct engine_target *engine_find_target(struct engine *e, const char *name)
