@@ -101,7 +101,7 @@ void cache_sync(struct repo *r, const char *prefix, const struct obj_list *keep)
 		if (de->d_name[0] == '.')
 			continue;
 		char *name = xasprintf("%s%s", prefix, de->d_name);
-		if (!bsearch(name, keep->v, keep->n, sizeof *keep->v, cmp_obj_name)) {
+		if (!keep->n || !bsearch(name, keep->v, keep->n, sizeof *keep->v, cmp_obj_name)) {
 			char *path = cache_path(r, name);
 			unlink(path);
 			free(path);

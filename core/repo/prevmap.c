@@ -1,8 +1,13 @@
 /* prevmap.c — compact name -> previous item map (see prevmap.h). */
 #include "repo/prevmap.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include "repo/index.h"
 
 static uint64_t name_hash(const char *s)
 {
@@ -94,4 +99,101 @@ const unsigned char *prevmap_chunk(const struct prevmap *m, const struct prev_en
 				   size_t i)
 {
 	return m->ids.data + e->chunk_off + i * ID_LEN;
+}
+
+#define PM_MAGIC "APM1"
+#define PM_HEAD (4 + 64 + 24)
+#define PM_ENTRY (8 * 4 + 4 + 4)
+
+static void put_entry(unsigned char *q, const struct prev_entry *e)
+{
+	put_le64(q, e->name_off);
+	put_le64(q + 8, e->fp_off);
+	put_le64(q + 16, e->size);
+	put_le64(q + 24, e->chunk_off);
+	put_le32(q + 32, e->n_chunks);
+	put_le32(q + 36, e->type);
+}
+
+int prevmap_save(const struct prevmap *m, const char *path, const char *snap_id)
+{
+	struct buf b = {0};
+	unsigned char head[PM_HEAD];
+	memcpy(head, PM_MAGIC, 4);
+	memset(head + 4, '0', 64);
+	memcpy(head + 4, snap_id, strlen(snap_id) < 64 ? strlen(snap_id) : 64);
+	put_le64(head + 68, m->n);
+	put_le64(head + 76, m->strings.len);
+	put_le64(head + 84, m->ids.len);
+	buf_append(&b, head, sizeof head);
+	buf_reserve(&b, m->n * PM_ENTRY + m->strings.len + m->ids.len + ID_LEN);
+	for (size_t i = 0; i < m->n; i++) {
+		put_entry(b.data + b.len, &m->e[i]);
+		b.len += PM_ENTRY;
+	}
+	buf_append(&b, m->strings.data, m->strings.len);
+	buf_append(&b, m->ids.data, m->ids.len);
+	unsigned char sum[ID_LEN];
+	sha256(b.data, b.len, sum);
+	buf_append(&b, sum, sizeof sum);
+	char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	int rc = -1;
+	if (fd >= 0) {
+		size_t off = 0;
+		while (off < b.len) {
+			ssize_t w = write(fd, b.data + off, b.len - off);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0)
+				break;
+			off += (size_t)w;
+		}
+		if (!close(fd) && off == b.len && !rename(tmp, path))
+			rc = 0;
+	}
+	if (rc)
+		unlink(tmp);
+	free(tmp);
+	buf_free(&b);
+	return rc;
+}
+
+int prevmap_load(struct prevmap *m, const char *path, const char *snap_id)
+{
+	char *data;
+	size_t len;
+	if (read_file(path, &data, &len))
+		return -1;
+	const unsigned char *p = (const unsigned char *)data;
+	unsigned char sum[ID_LEN];
+	int rc = -1;
+	if (len < PM_HEAD + ID_LEN || memcmp(p, PM_MAGIC, 4) || strlen(snap_id) != 64 ||
+	    memcmp(p + 4, snap_id, 64))
+		goto out;
+	sha256(p, len - ID_LEN, sum);
+	if (memcmp(sum, p + len - ID_LEN, ID_LEN))
+		goto out;
+	uint64_t n = get_le64(p + 68), sl = get_le64(p + 76), il = get_le64(p + 84);
+	uint64_t body = len - ID_LEN - PM_HEAD;
+	if (n > body / PM_ENTRY || sl > body || il > body || n * PM_ENTRY + sl + il != body ||
+	    il % ID_LEN || (sl && p[PM_HEAD + n * PM_ENTRY + sl - 1] != 0))
+		goto out;
+	const unsigned char *ents = p + PM_HEAD, *strs = ents + n * PM_ENTRY, *ids = strs + sl;
+	prevmap_free(m);
+	for (uint64_t i = 0; i < n; i++) {
+		const unsigned char *q = ents + i * PM_ENTRY;
+		uint64_t no = get_le64(q), fo = get_le64(q + 8), co = get_le64(q + 24);
+		uint32_t nc = get_le32(q + 32);
+		if (no >= sl || fo >= sl || co > il || (uint64_t)nc * ID_LEN > il - co) {
+			prevmap_free(m);
+			goto out;
+		}
+		prevmap_add(m, (const char *)strs + no, (const char *)strs + fo, get_le32(q + 36),
+			    get_le64(q + 16), ids + co, nc);
+	}
+	rc = 0;
+out:
+	free(data);
+	return rc;
 }

@@ -37,4 +37,11 @@ const char *prevmap_fp(const struct prevmap *m, const struct prev_entry *e);
 const unsigned char *prevmap_chunk(const struct prevmap *m, const struct prev_entry *e,
 				   size_t i);
 
+/* The map as a file in state_dir, tagged with the snapshot it describes:
+ * "APM1" | snapshot id (64 hex) | u64 entries, strings, ids | entries |
+ * strings | ids | SHA-256 of all before. Written atomically (temp +
+ * rename). Load returns 0 only for an intact file of that snapshot. */
+int prevmap_save(const struct prevmap *m, const char *path, const char *snap_id);
+int prevmap_load(struct prevmap *m, const char *path, const char *snap_id);
+
 #endif

@@ -75,6 +75,8 @@ int64_t scan_pack_size(const struct scan *s, const unsigned char id[ID_LEN])
 {
 	char name[96];
 	pack_name(id, name);
+	if (!s->packs.n)
+		return -1;
 	const struct obj *o = bsearch(name, s->packs.v, s->packs.n, sizeof *s->packs.v,
 				      cmp_obj_key);
 	return o ? (int64_t)o->size : -1;

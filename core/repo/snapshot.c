@@ -432,7 +432,8 @@ int repo_snapshots(struct repo *r, const char *target, struct repo_snapshot **li
 		k++;
 	}
 	obj_list_free(&l);
-	qsort(v, k, sizeof *v, cmp_snap);
+	if (k)
+		qsort(v, k, sizeof *v, cmp_snap);
 	*list = v;
 	*n = k;
 	return ARCA_OK;

@@ -28,6 +28,8 @@ struct witem {
 	struct witem *next;
 	json_t *json;             /* metadata; "chunks" filled when complete */
 	uint64_t bytes;
+	char *name, *fp;          /* for the metadata cache (fp NULL: not cached) */
+	int type;
 	struct idblock *head, *tail;
 	size_t n_chunks;
 	size_t pending;           /* chunks not yet through a worker (w->mu) */
@@ -71,6 +73,7 @@ struct snap_writer {
 	uint64_t items, bytes;
 
 	struct prevmap prev;      /* name -> item of the previous snapshot */
+	struct prevmap next;      /* the same for this snapshot (saved at commit) */
 	int prev_loaded;
 };
 
@@ -234,6 +237,8 @@ static void witem_free(struct witem *it)
 		it->head = n;
 	}
 	json_decref(it->json);
+	free(it->name);
+	free(it->fp);
 	free(it);
 }
 
@@ -270,6 +275,27 @@ static int emit_chunk(struct snap_writer *w)
 	return ARCA_OK;
 }
 
+/* Items with a fingerprint go into the next run's metadata cache. */
+static void remember_item(struct snap_writer *w, struct witem *it)
+{
+	if (!w->r->cache_dir || !it->fp)
+		return;
+	unsigned char *ids = xmalloc(it->n_chunks * ID_LEN + 1), *q = ids;
+	for (struct idblock *b = it->head; b; b = b->next)
+		for (size_t i = 0; i < b->n; i++, q += ID_LEN)
+			memcpy(q, b->ids[i], ID_LEN);
+	prevmap_add(&w->next, it->name, it->fp, (uint32_t)it->type, it->bytes, ids, it->n_chunks);
+	free(ids);
+}
+
+static char *meta_cache_path(struct snap_writer *w)
+{
+	char *t = name_encode(w->target);
+	char *p = xasprintf("%s/meta/%s", w->r->cache_dir, t);
+	free(t);
+	return p;
+}
+
 /* Move finished items, in order, into the manifest. With `wait`, wait for
  * all of them. */
 static int drain_items(struct snap_writer *w, int wait)
@@ -296,6 +322,7 @@ static int drain_items(struct snap_writer *w, int wait)
 				json_array_append_new(chunks, json_string(hex));
 				approx += 67;
 			}
+		remember_item(w, it);
 		int rc = mw_add_item(w->r, &w->mw, json_incref(it->json), approx);
 		witem_free(it);
 		if (rc != ARCA_OK) {
@@ -379,6 +406,13 @@ static void load_prev(struct snap_writer *w)
 		log_warn("metadata cache of %s unavailable: %s", w->target, err_msg());
 		return;
 	}
+	char *path = w->r->cache_dir ? meta_cache_path(w) : NULL;
+	if (n && path && prevmap_load(&w->prev, path, list[n - 1].id) == 0) {
+		free(path);
+		repo_snapshots_free(list, n);
+		return;
+	}
+	free(path);
 	if (n) {
 		struct manifest m;
 		struct buf ids = {0};
@@ -410,6 +444,7 @@ static void load_prev(struct snap_writer *w)
 			log_warn("metadata cache of %s unusable (every item is read again): %s",
 				 w->target, err_msg());
 			prevmap_free(&w->prev);
+	prevmap_free(&w->next);
 		}
 		buf_free(&ids);
 		manifest_free(&m);
@@ -460,6 +495,11 @@ int snap_item_begin(struct snap_writer *w, const struct arca_item_info *info)
 		return rc;
 	struct witem *it = xcalloc(1, sizeof *it);
 	it->json = item_to_json(info, 0);
+	if (info->fingerprint && w->r->cache_dir) {
+		it->name = xstrdup(info->name);
+		it->fp = xstrdup(info->fingerprint);
+		it->type = info->type;
+	}
 	w->cur = it;
 	cdc_reset(&w->cdc);
 	w->clen = 0;
@@ -550,6 +590,7 @@ static void writer_free(struct snap_writer *w)
 	}
 	mw_free(&w->mw);
 	prevmap_free(&w->prev);
+	prevmap_free(&w->next);
 	pthread_mutex_destroy(&w->mu);
 	pthread_cond_destroy(&w->cv_job);
 	pthread_cond_destroy(&w->cv_space);
@@ -607,6 +648,14 @@ int repo_snap_commit(struct snap_writer *w, struct repo_snapshot *out)
 		rc = err_wrap(rc, "snapshot of %s into destination %s", w->target, r->dest_name);
 		repo_snap_abort(w);
 		return rc;
+	}
+	if (r->cache_dir) {
+		char hex[65], *path = meta_cache_path(w), *dir = xasprintf("%s/meta", r->cache_dir);
+		id_hex(id, hex);
+		if (mkdir_p(dir, 0700) || prevmap_save(&w->next, path, hex))
+			log_debug("could not save the metadata cache %s", path);
+		free(path);
+		free(dir);
 	}
 	if (out) {
 		memset(out, 0, sizeof *out);

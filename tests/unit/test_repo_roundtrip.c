@@ -574,6 +574,41 @@ static void test_stale_lock(void **state)
 	free(path);
 }
 
+/* The metadata cache is only a shortcut: a damaged cache file is ignored
+ * (the previous manifest is read instead), and an entry whose chunks the
+ * repository no longer indexes is not reused. */
+static void test_metadata_cache_checked(void **state)
+{
+	struct fixture *f = *state;
+	struct repo *r = open_repo(f);
+	struct repo_snapshot s;
+	int unchanged;
+	assert_int_equal(snapshot_items(r, "m", 1, &s, &unchanged), ARCA_OK);
+	repo_snapshot_clear(&s);
+	char *cmd = xasprintf("f=$(find %s -path '*/meta/*' -type f); test -n \"$f\" && "
+			      "printf 'X' | dd of=\"$f\" bs=1 seek=200 conv=notrunc status=none",
+			      f->state);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+	assert_int_equal(snapshot_items(r, "m", 1, &s, &unchanged), ARCA_OK);
+	assert_int_equal(unchanged, (int)ARRAY_LEN(sizes));
+	assert_int_equal(s.new_bytes, 0);
+	repo_snapshot_clear(&s);
+	repo_close(r);
+
+	/* The index loses everything (simulated): nothing is reused but the
+	 * empty item, and the data is stored again. */
+	cmd = xasprintf("rm -rf %s/index", f->dir);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+	r = open_repo(f);
+	assert_int_equal(snapshot_items(r, "m", 1, &s, &unchanged), ARCA_OK);
+	assert_int_equal(unchanged, 1);
+	assert_true(s.new_bytes > 9 * 1024 * 1024);
+	repo_snapshot_clear(&s);
+	repo_close(r);
+}
+
 /* Snapshots taken within one second list in the order they were taken. */
 static void test_order_within_a_second(void **state)
 {
@@ -656,6 +691,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stale_lock, setup_enc, teardown),
 		cmocka_unit_test_setup_teardown(test_non_utf8_names, setup_enc, teardown),
 		cmocka_unit_test_setup_teardown(test_order_within_a_second, setup_plain, teardown),
+		cmocka_unit_test_setup_teardown(test_metadata_cache_checked, setup_enc, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
