@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -177,8 +178,11 @@ int child_start(struct pg_child *c, const struct child_spec *spec)
 	c->err_fd = err[0];
 	if (c->in_fd >= 0)
 		set_nonblock(c->in_fd);
-	if (c->out_fd >= 0)
+	if (c->out_fd >= 0) {
 		set_nonblock(c->out_fd);
+		/* 1 MiB (the unprivileged maximum): fewer wake-ups per MiB. */
+		fcntl(c->out_fd, F_SETPIPE_SZ, 1 << 20);
+	}
 	set_nonblock(c->err_fd);
 	return ARCA_OK;
 }
@@ -235,7 +239,9 @@ static void drain_out_discard(struct pg_child *c)
 	}
 }
 
-int child_read(struct pg_child *c, void *buf, size_t cap, size_t *got)
+/* Read stdout while draining stderr; no host calls (the pump's thread uses
+ * it). 0, or an errno value with *what naming the failing call. */
+static int read_raw(struct pg_child *c, void *buf, size_t cap, size_t *got, const char **what)
 {
 	*got = 0;
 	while (c->out_fd >= 0) {
@@ -244,7 +250,8 @@ int child_read(struct pg_child *c, void *buf, size_t cap, size_t *got)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			return PG_ERR(ARCA_ERR_IO, "poll on %s: %s", c->what, strerror(errno));
+			*what = "poll";
+			return errno;
 		}
 		if (c->err_fd >= 0 && p[1].revents)
 			drain_err(c);
@@ -253,16 +260,196 @@ int child_read(struct pg_child *c, void *buf, size_t cap, size_t *got)
 		ssize_t r = read(c->out_fd, buf, cap);
 		if (r > 0) {
 			*got = (size_t)r;
-			return ARCA_OK;
+			return 0;
 		}
 		if (r == 0) {
 			close_fd(&c->out_fd);
-			return ARCA_OK;
+			return 0;
 		}
-		if (errno != EINTR && errno != EAGAIN)
-			return PG_ERR(ARCA_ERR_IO, "reading from %s: %s", c->what, strerror(errno));
+		if (errno != EINTR && errno != EAGAIN) {
+			*what = "read";
+			return errno;
+		}
 	}
+	return 0;
+}
+
+int child_read(struct pg_child *c, void *buf, size_t cap, size_t *got)
+{
+	const char *what = "";
+	int e = read_raw(c, buf, cap, got, &what);
+	if (e)
+		return PG_ERR(ARCA_ERR_IO, "%s from %s: %s", what, c->what, strerror(e));
 	return ARCA_OK;
+}
+
+/* ---- pump: a thread that keeps reading the child's stdout ------------------ */
+
+/*
+ * While the engine chunks, hashes and compresses what item_write gave it,
+ * the child must keep writing: a reader thread fills a ring of buffers from
+ * the pipe and the caller's thread takes them in order. Only the caller's
+ * thread calls the host (the ABI forbids host calls from our own threads).
+ */
+#define PUMP_SLOTS 4
+#define PUMP_READ  (256u << 10)
+
+struct child_pump {
+	struct pg_child *c;
+	pthread_t thread;
+	int started;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct fbuf slot[PUMP_SLOTS];
+	int full[PUMP_SLOTS];
+	size_t size;
+	unsigned head, tail; /* next slot to fill / to hand out */
+	int eof, stop, err;
+	const char *err_what;
+	pump_filter_fn filter;
+	void *filter_arg;
+	unsigned char *raw; /* read buffer when filtering */
+};
+
+static int reserve(struct fbuf *b, size_t extra)
+{
+	if (b->len + extra <= b->cap)
+		return 0;
+	size_t cap = b->len + extra;
+	unsigned char *d = realloc(b->data, cap);
+	if (!d)
+		return -1;
+	b->data = d;
+	b->cap = cap;
+	return 0;
+}
+
+/* Fill one slot with up to p->size bytes (more when a filter expands a
+ * little). Returns 0, or an errno value; *eof at the end of the stream. */
+static int fill_slot(struct child_pump *p, struct fbuf *b, int *eof)
+{
+	b->len = 0;
+	while (b->len < p->size) {
+		size_t got = 0;
+		if (!p->filter) {
+			if (reserve(b, p->size - b->len))
+				return ENOMEM;
+			int e =
+			    read_raw(p->c, b->data + b->len, p->size - b->len, &got, &p->err_what);
+			if (e)
+				return e;
+			b->len += got;
+		} else {
+			int e = read_raw(p->c, p->raw, PUMP_READ, &got, &p->err_what);
+			if (e)
+				return e;
+			if (p->filter(p->filter_arg, got ? p->raw : NULL, got, b) != 0) {
+				p->err_what = "regrouping the dump";
+				return EBADMSG;
+			}
+		}
+		if (got == 0) {
+			*eof = 1;
+			return 0;
+		}
+	}
+	return 0;
+}
+
+static void *pump_main(void *arg)
+{
+	struct child_pump *p = arg;
+	for (;;) {
+		pthread_mutex_lock(&p->mu);
+		while (p->full[p->head % PUMP_SLOTS] && !p->stop)
+			pthread_cond_wait(&p->cv, &p->mu);
+		int stop = p->stop;
+		unsigned slot = p->head % PUMP_SLOTS;
+		pthread_mutex_unlock(&p->mu);
+		if (stop)
+			break;
+		int eof = 0;
+		int e = fill_slot(p, &p->slot[slot], &eof);
+		pthread_mutex_lock(&p->mu);
+		int filled = p->slot[slot].len > 0;
+		p->full[slot] = filled;
+		p->head += filled;
+		p->err = e;
+		p->eof = eof;
+		pthread_cond_broadcast(&p->cv);
+		pthread_mutex_unlock(&p->mu);
+		if (e || eof)
+			break;
+	}
+	return NULL;
+}
+
+int pump_start(struct child_pump **out, struct pg_child *c, size_t size, pump_filter_fn filter,
+               void *filter_arg)
+{
+	struct child_pump *p = calloc(1, sizeof *p);
+	if (!p)
+		return PG_ERR(ARCA_ERR_INTERNAL, "out of memory");
+	p->c = c;
+	p->size = size;
+	p->filter = filter;
+	p->filter_arg = filter_arg;
+	if (filter && !(p->raw = malloc(PUMP_READ))) {
+		free(p);
+		return PG_ERR(ARCA_ERR_INTERNAL, "out of memory");
+	}
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->cv, NULL);
+	if (pthread_create(&p->thread, NULL, pump_main, p) != 0) {
+		pump_stop(p);
+		return PG_ERR(ARCA_ERR_INTERNAL, "cannot start a reader thread for %s", c->what);
+	}
+	p->started = 1;
+	*out = p;
+	return ARCA_OK;
+}
+
+int pump_next(struct child_pump *p, const void **data, size_t *len)
+{
+	pthread_mutex_lock(&p->mu);
+	unsigned slot = p->tail % PUMP_SLOTS;
+	while (!p->full[slot] && !p->eof && !p->err)
+		pthread_cond_wait(&p->cv, &p->mu);
+	int full = p->full[slot], e = p->err;
+	*data = p->slot[slot].data;
+	*len = full ? p->slot[slot].len : 0;
+	pthread_mutex_unlock(&p->mu);
+	if (!full && e)
+		return PG_ERR(ARCA_ERR_IO, "%s from %s: %s", p->err_what, p->c->what, strerror(e));
+	return ARCA_OK;
+}
+
+void pump_release(struct child_pump *p)
+{
+	pthread_mutex_lock(&p->mu);
+	p->full[p->tail % PUMP_SLOTS] = 0;
+	p->tail++;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+}
+
+void pump_stop(struct child_pump *p)
+{
+	if (!p)
+		return;
+	if (p->started) {
+		pthread_mutex_lock(&p->mu);
+		p->stop = 1;
+		pthread_cond_broadcast(&p->cv);
+		pthread_mutex_unlock(&p->mu);
+		pthread_join(p->thread, NULL);
+	}
+	pthread_mutex_destroy(&p->mu);
+	pthread_cond_destroy(&p->cv);
+	for (int i = 0; i < PUMP_SLOTS; i++)
+		free(p->slot[i].data);
+	free(p->raw);
+	free(p);
 }
 
 int child_write(struct pg_child *c, const void *data, size_t len)

@@ -17,6 +17,7 @@
  * block) without an error. */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,52 +36,51 @@ static int child_status(const struct pg_child *c)
 	return s == ARCA_ERR_CONNECT && !strstr(c->err, "connection to server") ? ARCA_ERR_IO : s;
 }
 
-/* Stream a child's stdout into one item. */
+/* The pump's filter for pg_dump's output: regroup its per-row chunks. */
+static int frame_filter(void *arg, const void *in, size_t n, struct fbuf *out)
+{
+	struct dump_frame *f = arg;
+	return in ? dump_frame_feed(f, in, n, out) : dump_frame_finish(f, out);
+}
+
+/* Stream a child's stdout into one item. A reader thread keeps the pipe
+ * drained while the engine works on the previous buffer; `frame` (may be
+ * NULL) regroups a custom-format dump on the way. */
 static int stream_child(struct pg_target *t, struct arca_ctx *ctx, char **argv,
-                        const char *password, const struct arca_item_info *info, const char *what)
+                        const char *password, const struct arca_item_info *info, const char *what,
+                        struct dump_frame *frame)
 {
 	struct pg_child c;
+	struct child_pump *pump = NULL;
 	struct child_spec spec = CHILD_SPEC_INIT;
 	spec.argv = argv;
 	spec.password = password;
 	spec.pipes = CHILD_STDOUT;
-	unsigned char *buf = malloc(IO_BUF);
-	if (!buf)
-		return PG_ERR(ARCA_ERR_INTERNAL, "out of memory");
 	int rc = child_start(&c, &spec);
-	if (rc != ARCA_OK) {
-		free(buf);
-		return rc;
-	}
-	rc = pg_host->item_begin(ctx, info);
 	if (rc != ARCA_OK)
+		return rc;
+	if ((rc = pump_start(&pump, &c, IO_BUF, frame ? frame_filter : NULL, frame)) != ARCA_OK ||
+	    (rc = pg_host->item_begin(ctx, info)) != ARCA_OK)
 		goto fail;
 	uint64_t total = 0;
-	int eof = 0;
-	while (!eof) {
-		size_t fill = 0;
-		/* Gather up to IO_BUF before handing it over: fewer, larger writes. */
-		while (fill < IO_BUF) {
-			size_t got = 0;
-			if (pg_host->cancelled(ctx)) {
-				rc = PG_ERR(ARCA_ERR_CANCELLED, "%s interrupted", what);
-				goto fail;
-			}
-			rc = child_read(&c, buf + fill, IO_BUF - fill, &got);
-			if (rc != ARCA_OK)
-				goto fail;
-			if (got == 0) {
-				eof = 1;
-				break;
-			}
-			fill += got;
-		}
-		if (fill && (rc = pg_host->item_write(ctx, buf, fill)) != ARCA_OK)
+	for (;;) {
+		const void *data;
+		size_t len;
+		if (pg_host->cancelled(ctx)) {
+			rc = PG_ERR(ARCA_ERR_CANCELLED, "%s interrupted", what);
 			goto fail;
-		total += fill;
+		}
+		if ((rc = pump_next(pump, &data, &len)) != ARCA_OK)
+			goto fail;
+		if (len == 0)
+			break;
+		rc = pg_host->item_write(ctx, data, len);
+		pump_release(pump);
+		if (rc != ARCA_OK)
+			goto fail;
+		total += len;
 	}
-	free(buf);
-	buf = NULL;
+	pump_stop(pump);
 	if (child_wait(&c) != 0) {
 		char how[160];
 		child_describe(&c, how, sizeof how);
@@ -93,9 +93,16 @@ static int stream_child(struct pg_target *t, struct arca_ctx *ctx, char **argv,
 		              child_stderr(&c));
 	if (c.err_len)
 		PG_LOG(ARCA_LOG_WARN, "%s said: %s", what, child_stderr(&c));
+	if (frame && dump_frame_note(frame))
+		PG_LOG(ARCA_LOG_INFO, "%s stored as pg_dump wrote it: %s", what,
+		       dump_frame_note(frame));
 	return pg_host->item_end(ctx);
 fail:
-	free(buf);
+	/* The reader thread may be blocked on the pipe: end the child (its
+	 * stdout closes), then the thread, then reap. */
+	if (c.pid > 0)
+		kill(c.pid, SIGKILL);
+	pump_stop(pump);
 	child_kill(&c);
 	return rc;
 }
@@ -168,7 +175,7 @@ int logical_snapshot(struct pg_target *t, struct arca_ctx *ctx)
 			                      "passwords are left out of globals.sql");
 		info.name = GLOBALS_ITEM;
 		info.meta = gmeta;
-		rc = stream_child(t, ctx, argv, password, &info, "pg_dumpall --globals-only");
+		rc = stream_child(t, ctx, argv, password, &info, "pg_dumpall --globals-only", NULL);
 		if (rc != ARCA_OK)
 			goto out;
 	}
@@ -182,7 +189,13 @@ int logical_snapshot(struct pg_target *t, struct arca_ctx *ctx)
 	info.meta = dmeta;
 	char what[512];
 	snprintf(what, sizeof what, "pg_dump of database \"%s\"", db);
-	rc = stream_child(t, ctx, argv, password, &info, what);
+	struct dump_frame *frame = dump_frame_new();
+	if (!frame) {
+		rc = PG_ERR(ARCA_ERR_INTERNAL, "out of memory");
+		goto out;
+	}
+	rc = stream_child(t, ctx, argv, password, &info, what, frame);
+	dump_frame_free(frame);
 out:
 	pg_secret_free(password);
 	free(super);
@@ -559,6 +572,14 @@ int logical_restore(struct pg_target *t, struct arca_ctx *ctx, struct item_walk 
 		}
 		if ((rc = item_to_file(ctx, file)) != ARCA_OK)
 			goto out;
+		char why[256];
+		if (dump_fix_offsets(file, why, sizeof why) == 0)
+			PG_LOG(ARCA_LOG_DEBUG, "%s: %s", li.dump, why);
+		else
+			PG_LOG(ARCA_LOG_WARN,
+			       "%s: cannot set its data offsets (%s); the parallel "
+			       "restore will be slower",
+			       li.dump, why);
 		char *argv[] = {pg_restore,      "--clean", "--if-exists",
 		                "--no-password", jobs_arg,  "-d",
 		                conninfo,        file,      NULL};

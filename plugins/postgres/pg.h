@@ -63,8 +63,8 @@ int pg_option_int(struct arca_ctx *ctx, const char *name, int64_t dflt, int64_t 
  */
 struct item_walk {
 	struct arca_ctx *ctx;
-	char *first;   /* name of the snapshot's first item, once seen */
-	int replay;    /* the next walk_next returns `opened` */
+	char *first; /* name of the snapshot's first item, once seen */
+	int replay;  /* the next walk_next returns `opened` */
 	struct arca_item_info opened;
 };
 void walk_init(struct item_walk *w, struct arca_ctx *ctx);
@@ -134,6 +134,26 @@ struct child_spec {
 int child_start(struct pg_child *c, const struct child_spec *spec);
 /* Read stdout (CHILD_STDOUT) while collecting stderr; *got == 0 at EOF. */
 int child_read(struct pg_child *c, void *buf, size_t cap, size_t *got);
+/* A growable byte buffer. */
+struct fbuf {
+	unsigned char *data;
+	size_t len, cap;
+};
+
+/* A transformation applied on the pump's thread (no host calls there):
+ * append what `in` becomes to `out`; in == NULL marks the end. 0 or -1. */
+typedef int (*pump_filter_fn)(void *arg, const void *in, size_t n, struct fbuf *out);
+
+/* A reader thread that keeps draining stdout into buffers of `size` bytes
+ * while the caller hands them to the engine. pump_next blocks for the next
+ * buffer (*len == 0 at EOF); pump_release returns it; pump_stop joins the
+ * thread (kill the child first if it may still be writing). */
+struct child_pump;
+int pump_start(struct child_pump **p, struct pg_child *c, size_t size, pump_filter_fn filter,
+               void *filter_arg);
+int pump_next(struct child_pump *p, const void **data, size_t *len);
+void pump_release(struct child_pump *p);
+void pump_stop(struct child_pump *p);
 /* Write all of data to stdin (CHILD_STDIN) while collecting stderr (and
  * discarding stdout when piped). ARCA_ERR_IO when the child has closed
  * its stdin (it exited or stopped reading). */
@@ -160,6 +180,21 @@ int logical_restore(struct pg_target *t, struct arca_ctx *ctx, struct item_walk 
 int logical_verify(struct pg_target *t, struct arca_ctx *ctx, struct item_walk *w);
 int logical_check(struct pg_target *t, struct arca_ctx *ctx);
 
+/* dumpfix.c: fill in the data offsets of a custom-format dump written to a
+ * pipe, so parallel pg_restore can seek. 0 on success (why: what was done),
+ * -1 when the file cannot be fixed (why: the reason; it still restores). */
+int dump_fix_offsets(const char *path, char *why, size_t why_len);
+
+/* dumpframe.c: regroup the per-row chunks of a -Z0 custom-format stream
+ * into larger frames (see there). Feed and finish append to `out`; they
+ * make no host calls. The note says why a stream was passed on unchanged. */
+struct dump_frame;
+struct dump_frame *dump_frame_new(void);
+int dump_frame_feed(struct dump_frame *f, const void *data, size_t n, struct fbuf *out);
+int dump_frame_finish(struct dump_frame *f, struct fbuf *out);
+const char *dump_frame_note(const struct dump_frame *f);
+void dump_frame_free(struct dump_frame *f);
+
 /* ---- physical.c / tar.c / manifest.c -------------------------------------- */
 
 int physical_snapshot(struct pg_target *t, struct arca_ctx *ctx);
@@ -171,7 +206,7 @@ int physical_check_settings(struct pg_target *t, PGconn *c);
 
 /* Streaming ustar parser: feeds entries to callbacks as bytes arrive. */
 struct tar_entry {
-	char name[260];   /* ustar prefix (155) + "/" + name (100) + NUL */
+	char name[260]; /* ustar prefix (155) + "/" + name (100) + NUL */
 	char link[101];
 	char type; /* '0' file, '5' dir, '2' symlink */
 	uint32_t mode, uid, gid;

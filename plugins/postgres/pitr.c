@@ -809,8 +809,8 @@ static int scan_backup(struct item_walk *w, struct manifest *m, char **meta)
 	}
 	if (!found)
 		return rc == ARCA_ERR_NOT_FOUND
-			       ? PG_ERR(ARCA_ERR_CORRUPT, "the snapshot has no backup_manifest")
-			       : rc;
+		           ? PG_ERR(ARCA_ERR_CORRUPT, "the snapshot has no backup_manifest")
+		           : rc;
 	return walk_rewind(w);
 }
 

@@ -458,7 +458,8 @@ static int prune_start(struct pg_target *t, struct arca_ctx *ctx, int argc, char
 	if (rc == ARCA_ERR_NOT_FOUND) {
 		/* The oldest kept snapshot is a logical dump: no base backup
 		 * bounds the WAL, so all of it stays. */
-		PG_LOG(ARCA_LOG_INFO, "the oldest kept snapshot is not a base backup: no WAL removed");
+		PG_LOG(ARCA_LOG_INFO,
+		       "the oldest kept snapshot is not a base backup: no WAL removed");
 		return ARCA_OK;
 	}
 	if (rc != ARCA_OK)

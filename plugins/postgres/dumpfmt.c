@@ -1,0 +1,152 @@
+/* dumpfmt.c — header and table of contents of a custom-format dump (the
+ * layout is described in dumpfmt.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "dumpfmt.h"
+
+int dump_rd_byte(struct dump_reader *r)
+{
+	if (r->pos >= r->len) {
+		r->short_read = 1;
+		return -1;
+	}
+	return r->p[r->pos++];
+}
+
+int64_t dump_rd_int(struct dump_reader *r)
+{
+	int sign = dump_rd_byte(r);
+	uint64_t v = 0;
+	for (int b = 0; b < r->int_size; b++) {
+		int c = dump_rd_byte(r);
+		v |= (uint64_t)(c & 0xff) << (8 * b);
+	}
+	if (r->short_read)
+		return 0;
+	if (sign > 1 || v > UINT32_MAX)
+		r->bad = 1;
+	return sign ? -(int64_t)v : (int64_t)v;
+}
+
+void dump_rd_skip(struct dump_reader *r, uint64_t n)
+{
+	if (n > r->len - r->pos) {
+		r->short_read = 1;
+		r->pos = r->len;
+	} else {
+		r->pos += n;
+	}
+}
+
+/* Skip a string; its length, -1 for NULL. */
+static int64_t rd_str(struct dump_reader *r)
+{
+	int64_t n = dump_rd_int(r);
+	if (n > 0)
+		dump_rd_skip(r, (uint64_t)n);
+	else if (n < -1)
+		r->bad = 1;
+	return n;
+}
+
+static int rd_str_is(struct dump_reader *r, const char *want)
+{
+	int64_t n = dump_rd_int(r);
+	size_t start = r->pos;
+	dump_rd_skip(r, n > 0 ? (uint64_t)n : 0);
+	return r->short_read ||
+	       (n == (int64_t)strlen(want) && memcmp(r->p + start, want, (size_t)n) == 0);
+}
+
+static int parse_toc(struct dump_reader *r, struct dump_prefix *pre)
+{
+	int64_t count = dump_rd_int(r);
+	if (r->short_read)
+		return 0;
+	if (r->bad || count < 0 || count > 50000000)
+		return -1;
+	pre->toc = calloc((size_t)count + 1, sizeof *pre->toc);
+	if (!pre->toc)
+		return -1;
+	pre->n_toc = (size_t)count;
+	for (int64_t i = 0; i < count; i++) {
+		struct dump_toc_entry *e = &pre->toc[i];
+		e->dump_id = dump_rd_int(r);
+		dump_rd_int(r); /* hadDumper */
+		for (int k = 0; k < 4; k++)
+			rd_str(r); /* tableoid, oid, tag, desc */
+		dump_rd_int(r);    /* section */
+		for (int k = 0; k < 5; k++)
+			rd_str(r); /* defn .. tablespace */
+		if (pre->version >= 0x010e00)
+			rd_str(r); /* tableam */
+		if (pre->version >= 0x011000)
+			dump_rd_int(r);     /* relkind */
+		rd_str(r);                  /* owner */
+		if (!rd_str_is(r, "false")) /* "with OIDs" */
+			r->bad = 1;
+		while (!r->short_read && !r->bad && rd_str(r) >= 0)
+			; /* dependencies */
+		e->flag_pos = r->pos;
+		e->flag = dump_rd_byte(r);
+		dump_rd_skip(r, (uint64_t)r->off_size);
+		if (r->short_read)
+			return 0;
+		if (r->bad || e->dump_id <= 0 || e->flag < 1 || e->flag > 3)
+			return -1;
+	}
+	return 1;
+}
+
+int dump_parse_prefix(const unsigned char *p, size_t len, struct dump_prefix *pre, char *why,
+                      size_t why_len)
+{
+	struct dump_reader r = {p, len, 0, 4, 8, 0, 0};
+	memset(pre, 0, sizeof *pre);
+	if (len < 5)
+		return 0;
+	if (memcmp(p, "PGDMP", 5) != 0) {
+		snprintf(why, why_len, "no PGDMP header");
+		return -1;
+	}
+	r.pos = 5;
+	int vmaj = dump_rd_byte(&r), vmin = dump_rd_byte(&r), vrev = dump_rd_byte(&r);
+	r.int_size = dump_rd_byte(&r);
+	r.off_size = dump_rd_byte(&r);
+	int format = dump_rd_byte(&r);
+	if (r.short_read)
+		return 0;
+	if (vmaj != 1 || vmin < 12 || vmin > 16 || r.int_size < 4 || r.int_size > 8 ||
+	    r.off_size < 4 || r.off_size > 8 || format != 1) {
+		snprintf(why, why_len,
+		         "archive version %d.%d (int %d, offset %d, format %d) is not "
+		         "one this driver knows",
+		         vmaj, vmin, r.int_size, r.off_size, format);
+		return -1;
+	}
+	pre->version = vmaj << 16 | vmin << 8 | vrev;
+	pre->int_size = r.int_size;
+	pre->off_size = r.off_size;
+	if (pre->version >= 0x010f00)
+		dump_rd_byte(&r); /* compression algorithm */
+	else
+		dump_rd_int(&r); /* compression level */
+	for (int i = 0; i < 7; i++)
+		dump_rd_int(&r); /* creation time */
+	for (int i = 0; i < 3; i++)
+		rd_str(&r); /* dbname, server, pg_dump version */
+	if (r.short_read)
+		return 0;
+	int rc = r.bad ? -1 : parse_toc(&r, pre);
+	if (rc == 1) {
+		pre->toc_end = r.pos;
+		return 1;
+	}
+	free(pre->toc);
+	pre->toc = NULL;
+	pre->n_toc = 0;
+	if (rc < 0)
+		snprintf(why, why_len, "the table of contents does not parse at byte %zu", r.pos);
+	return rc;
+}
