@@ -438,7 +438,8 @@ static char *item_path(struct restore *r, const struct arca_item_info *info)
 	return NULL;
 }
 
-/* A tablespace link: remember the location, which must be empty. */
+/* A tablespace link, seen in the first pass (tablespace archives come
+ * before the data directory's): remember the location, which must be empty. */
 static int note_tablespace(struct restore *r, const struct arca_item_info *info)
 {
 	const char *oid = info->name + strlen("base/pg_tblspc/");
@@ -456,8 +457,10 @@ static int note_tablespace(struct restore *r, const struct arca_item_info *info)
 		return PG_ERR(ARCA_ERR_UNSUPPORTED, "more than 64 tablespaces");
 	r->tblspc[r->n_tblspc][0] = strdup(oid);
 	r->tblspc[r->n_tblspc][1] = strdup(loc);
+	if (!r->tblspc[r->n_tblspc][0] || !r->tblspc[r->n_tblspc][1])
+		return PG_ERR(ARCA_ERR_INTERNAL, "out of memory");
 	r->n_tblspc++;
-	return mkdirs(r, loc, 0700);
+	return ARCA_OK;
 }
 
 static int lay_down(struct restore *r, struct item_walk *w)
@@ -481,9 +484,6 @@ static int lay_down(struct restore *r, struct item_walk *w)
 				rc = PG_ERR(ARCA_ERR_IO, "chmod %s: %s", path, strerror(errno));
 			break;
 		case ARCA_ITEM_SYMLINK:
-			if (strncmp(info.name, "base/pg_tblspc/", 15) == 0 &&
-			    (rc = note_tablespace(r, &info)) != ARCA_OK)
-				break;
 			if ((rc = parent_dirs(r, path)) != ARCA_OK)
 				break;
 			if (symlink(info.link_target ? info.link_target : "", path) != 0)
@@ -787,13 +787,17 @@ static int recovery_target(struct restore *r, const char **kind, const char **va
 	return ARCA_OK;
 }
 
-/* First pass, before anything is written: the manifest (the last item)
- * with its metadata; then back to the first item. */
-static int scan_backup(struct item_walk *w, struct manifest *m, char **meta)
+/* First pass, before anything is written: tablespace links and the
+ * manifest (the last item) with its metadata; then back to the first item. */
+static int scan_backup(struct restore *r, struct item_walk *w, struct manifest *m, char **meta)
 {
 	struct arca_item_info info;
 	int rc, found = 0;
 	while (!found && (rc = walk_next(w, &info)) == ARCA_OK) {
+		if (info.type == ARCA_ITEM_SYMLINK &&
+		    strncmp(info.name, "base/pg_tblspc/", 15) == 0 &&
+		    (rc = note_tablespace(r, &info)) != ARCA_OK)
+			return rc;
 		if (strcmp(info.name, "backup_manifest") != 0)
 			continue;
 		char *text = NULL;
@@ -827,13 +831,11 @@ int physical_restore(struct pg_target *t, struct arca_ctx *ctx, struct item_walk
 	if (rc != ARCA_OK)
 		return rc;
 	memset(&m, 0, sizeof m);
-	if ((rc = scan_backup(w, &m, &meta)) != ARCA_OK) {
-		manifest_free(&m);
-		free(meta);
-		return rc;
-	}
+	char *orig = NULL;
+	if ((rc = scan_backup(&r, w, &m, &meta)) != ARCA_OK)
+		goto out;
 	const char *into = pg_host->option(ctx, "into");
-	char *orig = pg_meta_value(meta, "data_directory");
+	orig = pg_meta_value(meta, "data_directory");
 	if (!into || !into[0])
 		into = orig && orig[0] ? orig : NULL;
 	if (!into) {
@@ -865,6 +867,9 @@ int physical_restore(struct pg_target *t, struct arca_ctx *ctx, struct item_walk
 	r.created_into = !exists;
 	if ((rc = mkdirs(&r, r.into, 0700)) != ARCA_OK)
 		goto cleanup;
+	for (size_t i = 0; i < r.n_tblspc; i++)
+		if ((rc = mkdirs(&r, r.tblspc[i][1], 0700)) != ARCA_OK)
+			goto cleanup;
 	if ((rc = lay_down(&r, w)) != ARCA_OK)
 		goto cleanup;
 	if ((rc = write_recovery(&r, kind, value, label)) != ARCA_OK)

@@ -147,7 +147,8 @@ void walk_free(struct item_walk *w)
 
 /* The stored snapshot decides how to read it, not the current mode: a
  * target switched from logical to physical still restores its old dumps.
- * A base backup's items start with base/ (the data directory). */
+ * A base backup's items start with tblspc/ (tablespaces) or base/ (the
+ * data directory). */
 static int open_snapshot(struct item_walk *w, struct arca_ctx *ctx, int *physical)
 {
 	struct arca_item_info info;
@@ -157,7 +158,7 @@ static int open_snapshot(struct item_walk *w, struct arca_ctx *ctx, int *physica
 		return PG_ERR(ARCA_ERR_CORRUPT, "the snapshot holds no items");
 	if (rc != ARCA_OK)
 		return rc;
-	*physical = strncmp(info.name, "base/", 5) == 0;
+	*physical = strncmp(info.name, "base/", 5) == 0 || strncmp(info.name, "tblspc/", 7) == 0;
 	return walk_rewind(w);
 }
 
