@@ -2,12 +2,11 @@
  *
  *   engine thread: item_write -> FastCDC -> job queue (bounded)
  *   N workers:     chunk id -> dedup against the index -> zstd -> AES-GCM
- *                  -> current pack; the worker that fills a pack uploads it
+ *                  -> the worker's own pack, uploaded by it when full
  *   engine thread: items whose chunks are all done -> manifest frames
  *
  * Memory is bounded whatever the data size: at most queue_cap + workers
- * chunks (<= 4 MiB each) are in flight, plus one pack being filled and at
- * most one pack per worker being uploaded. */
+ * chunks (<= 4 MiB each) are in flight, plus one pack per worker. */
 #include "repo/internal.h"
 
 #include <string.h>
@@ -381,6 +380,8 @@ static int valid_item_name(const char *name)
 {
 	if (!name || !*name || *name == '/')
 		return 0;
+	if (!strcmp(name, "."))
+		return 1;   /* the root of a tree (see plugin.h) */
 	for (const char *p = name; *p;) {
 		const char *e = strchr(p, '/');
 		size_t n = e ? (size_t)(e - p) : strlen(p);
@@ -488,7 +489,7 @@ int snap_item_begin(struct snap_writer *w, const struct arca_item_info *info)
 			       item_string(w->cur->json, "name"));
 	if (!valid_item_name(info->name))
 		return err_set(ARCA_ERR_INTERNAL, "invalid item name '%s' (driver bug: names are "
-			       "'/'-separated, relative, without '.' or '..' parts)",
+			       "'/'-separated, relative, without '.' or '..' parts, or '.' alone)",
 			       info->name ? info->name : "(null)");
 	rc = drain_items(w, 0);
 	if (rc)

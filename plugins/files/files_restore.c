@@ -446,10 +446,14 @@ static int apply_dir_metadata(struct restore *rs)
 		const char *base;
 		int pfd, fd, rc = ARCA_OK;
 
-		pfd = open_parent(rs, m->name, &base);
-		if (pfd < 0)
-			return -pfd;
-		fd = openat(pfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (!strcmp(m->name, ".")) {
+			fd = dup(rs->rootfd);
+		} else {
+			pfd = open_parent(rs, m->name, &base);
+			if (pfd < 0)
+				return -pfd;
+			fd = openat(pfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		}
 		if (fd < 0)
 			return rs_errno(rs, errno, "open directory", m->name);
 		if (rs->as_root && fchown(fd, m->uid, m->gid) != 0 && errno != EPERM &&
@@ -537,6 +541,8 @@ static int open_root(struct restore *rs)
 
 static int restore_item(struct restore *rs, const struct arca_item_info *info)
 {
+	if (!strcmp(info->name, ".") && info->type == ARCA_ITEM_DIR)
+		return remember_dir(rs, info);   /* the root: metadata applied last */
 	if (!files_name_safe(info->name))
 		return files_host->error(ARCA_ERR_CORRUPT,
 					 "files: refusing item \"%s\": not a safe relative "

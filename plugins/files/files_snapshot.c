@@ -275,6 +275,17 @@ int files_snapshot(void *instance, struct arca_ctx *ctx)
 		return rc;
 	files_host->progress_total(ctx, s.bytes, s.items);
 
+	/* the root's own metadata, as item "." (restore applies it last) */
+	struct stat root_st;
+	struct arca_item_info root;
+	if (lstat(w.fi->root, &root_st) != 0)
+		return files_host->error(ARCA_ERR_IO, "files: cannot stat %s: %s", w.fi->root,
+					 strerror(errno));
+	fill_info(&root, ".", &root_st, ARCA_ITEM_DIR);
+	rc = send_bare(ctx, &root);
+	if (rc != ARCA_OK)
+		return rc;
+
 	s.buf = malloc(FILES_IO_BLOCK);
 	if (!s.buf)
 		return files_host->error(ARCA_ERR_INTERNAL, "files: out of memory");

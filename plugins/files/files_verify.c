@@ -52,6 +52,8 @@ static int verify_item(struct verify *v, const struct arca_item_info *info)
 	rc = read_content(v, &total);
 	if (rc != ARCA_OK)
 		return rc;        /* the engine recorded what failed */
+	if (!strcmp(info->name, ".") && info->type == ARCA_ITEM_DIR)
+		return ARCA_OK;   /* the root's metadata */
 	if (!files_name_safe(info->name)) {
 		PROBLEM(v, "files: item \"%s\" has a name restore would refuse (absolute, "
 			   "empty part, \".\" or \"..\")",

@@ -87,8 +87,10 @@ destinations = local
 path = $SRC
 EOC
 make_tree "$SRC"
+# the root's own mode and mtime are stored too (item ".")
+chmod 0750 "$SRC" && touch -d '2001-02-03 04:05:06' "$SRC"
 src_manifest > "$T/src.manifest"
-n_items=$(wc -l < "$T/src.manifest")
+n_items=$(( $(wc -l < "$T/src.manifest") + 1 ))
 
 step "init, check, snapshot"
 arca init > "$T/init.out" || fail "arca init"
@@ -110,6 +112,8 @@ json_field "$T/list.json" \
 step "restore --into an empty place, compare"
 arca restore tree --into "$T/restored" > /dev/null || fail "restore --into"
 same_tree "$T/src.manifest" "$T/restored" "restore --into"
+[ "$(stat -c '%a %Y' "$T/restored")" = "$(stat -c '%a %Y' "$SRC")" ] ||
+	fail "root directory metadata: $(stat -c '%a %Y' "$T/restored"), want $(stat -c '%a %Y' "$SRC")"
 [ "$(du -k "$T/restored/sparse" | cut -f1)" -lt 1024 ] || fail "sparse file restored dense"
 
 step "restore over a non-empty directory needs --overwrite"

@@ -145,7 +145,9 @@ enum arca_item_type {
 struct arca_item_info {
 	size_t struct_size;        /* sizeof(struct arca_item_info) of the writer */
 	const char *name;          /* unique within a snapshot, '/'-separated,
-	                              no leading '/', no "." or ".." parts */
+	                              no leading '/', no "." or ".." parts;
+	                              exactly "." (type DIR) is the root of a
+	                              tree, so its own mode/owner/mtime survive */
 	enum arca_item_type type;
 	uint32_t mode;             /* permission bits (07777); 0 when unknown */
 	uint32_t uid, gid;
