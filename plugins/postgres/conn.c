@@ -177,12 +177,11 @@ int pg_query_value(PGconn *c, const char *sql, char **out)
 	PGresult *r = PQexec(c, sql);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		char msg[1024];
-		int rc =
-		    PG_ERR(pg_classify_error(PQerrorMessage(c)) == ARCA_ERR_AUTH ? ARCA_ERR_AUTH
-		                                                                 : ARCA_ERR_IO,
-		           "query \"%s\" failed: %s", sql, pg_conn_error(c, msg, sizeof msg));
+		pg_conn_error(c, msg, sizeof msg);
+		/* "permission denied" is a missing privilege; the rest is I/O */
+		int status = pg_classify_error(msg) == ARCA_ERR_AUTH ? ARCA_ERR_AUTH : ARCA_ERR_IO;
 		PQclear(r);
-		return rc;
+		return PG_ERR(status, "query \"%s\" failed: %s", sql, msg);
 	}
 	if (PQntuples(r) > 0 && PQnfields(r) > 0 && !PQgetisnull(r, 0, 0)) {
 		*out = strdup(PQgetvalue(r, 0, 0));

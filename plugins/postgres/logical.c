@@ -2,15 +2,18 @@
  *
  * Snapshot: `pg_dump -Fc -Z0` writes to a pipe that goes straight into the
  * item "dump/DBNAME.pgdump" (no temp file; the engine compresses and
- * deduplicates, which -Z0 leaves it free to do). pg_dump's exit status is
- * checked after the stream ends: a dump that fails or is killed half way
- * is an error, and the engine then records no snapshot. With globals = yes
- * `pg_dumpall --globals-only` is stored first as "globals.sql".
+ * deduplicates, which -Z0 leaves it free to do). A reader thread keeps
+ * the pipe drained and regroups pg_dump's per-row chunks (dumpframe.c) on
+ * the way. pg_dump's exit status is checked after the stream ends: a dump
+ * that fails or is killed half way is an error, and the engine then records
+ * no snapshot. With globals = yes `pg_dumpall --globals-only` is stored
+ * first as "globals.sql".
  *
  * Restore: pg_restore --clean --if-exists into the original database or
  * --into CONNINFO, creating the database when it does not exist; with
- * --jobs > 1 the dump is first copied to the scratch directory because
- * parallel pg_restore needs a seekable file.
+ * --jobs > 1 the dump is first copied to the scratch directory, because
+ * parallel pg_restore needs a seekable file, and given back the data
+ * offsets a piped dump lacks (dumpfix.c); with --jobs 1 it is piped.
  *
  * Verify: the dump must start with the custom format's "PGDMP" magic and
  * pg_restore must read it to the end (table of contents and every data

@@ -1,0 +1,499 @@
+/* Unit tests of the postgres driver's parsers of outside bytes: the tar
+ * stream of BASE_BACKUP, backup_manifest (its own SHA-256, file CRC32C),
+ * the custom-format dump regrouping and offset repair, WAL file names. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "dumpfmt.h"
+#include "pg.h"
+
+/* ---- a host that only records errors ------------------------------------ */
+
+static char last_error[2048];
+
+static void fake_log(enum arca_log_level level, const char *fmt, ...)
+{
+	(void)level;
+	(void)fmt;
+}
+
+static int fake_error(int status, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(last_error, sizeof last_error, fmt, ap);
+	va_end(ap);
+	return status;
+}
+
+static struct arca_host fake_host;
+const struct arca_host *pg_host = &fake_host;
+
+static int setup(void **state)
+{
+	(void)state;
+	fake_host.struct_size = sizeof fake_host;
+	fake_host.log = fake_log;
+	fake_host.error = fake_error;
+	last_error[0] = 0;
+	return 0;
+}
+
+/* ---- CRC-32C ------------------------------------------------------------- */
+
+static void test_crc32c(void **state)
+{
+	(void)state;
+	assert_int_equal(crc32c_update(0, "123456789", 9), 0xE3069283u);
+	/* incremental == one shot, across every split */
+	const char *text = "The quick brown fox jumps over the lazy dog, twice or more.";
+	uint32_t whole = crc32c_update(0, text, strlen(text));
+	for (size_t k = 0; k <= strlen(text); k++)
+		assert_int_equal(crc32c_update(crc32c_update(0, text, k), text + k, strlen(text) - k),
+		                 whole);
+}
+
+/* ---- tar ----------------------------------------------------------------- */
+
+struct tar_events {
+	char log[4096];
+	size_t bytes;
+};
+
+static int ev_begin(void *arg, const struct tar_entry *e)
+{
+	struct tar_events *ev = arg;
+	size_t n = strlen(ev->log);
+	snprintf(ev->log + n, sizeof ev->log - n, "[%c %s %o %llu %s]", e->type, e->name, e->mode,
+	         (unsigned long long)e->size, e->link);
+	return ARCA_OK;
+}
+
+static int ev_data(void *arg, const void *p, size_t n)
+{
+	struct tar_events *ev = arg;
+	(void)p;
+	ev->bytes += n;
+	return ARCA_OK;
+}
+
+static int ev_end(void *arg)
+{
+	struct tar_events *ev = arg;
+	strncat(ev->log, "$", sizeof ev->log - strlen(ev->log) - 1);
+	return ARCA_OK;
+}
+
+static void tar_header(unsigned char *h, const char *name, char type, unsigned mode,
+                       unsigned long long size, const char *link)
+{
+	memset(h, 0, 512);
+	snprintf((char *)h, 100, "%s", name);
+	snprintf((char *)h + 100, 8, "%07o", mode);
+	snprintf((char *)h + 108, 8, "%07o", 26);
+	snprintf((char *)h + 116, 8, "%07o", 26);
+	snprintf((char *)h + 124, 12, "%011llo", size);
+	snprintf((char *)h + 136, 12, "%011o", 1700000000);
+	h[156] = (unsigned char)type;
+	if (link)
+		snprintf((char *)h + 157, 100, "%s", link);
+	memcpy(h + 257, "ustar", 6);
+	memcpy(h + 263, "00", 2);
+	memset(h + 148, ' ', 8);
+	unsigned sum = 0;
+	for (int i = 0; i < 512; i++)
+		sum += h[i];
+	snprintf((char *)h + 148, 8, "%06o", sum);
+}
+
+/* A small archive as PostgreSQL sends it: no end-of-archive blocks. */
+static size_t make_tar(unsigned char *buf)
+{
+	size_t n = 0;
+	tar_header(buf + n, "base/1", '5', 0700, 0, NULL);
+	n += 512;
+	tar_header(buf + n, "base/1/112", '0', 0600, 1000, NULL);
+	n += 512;
+	memset(buf + n, 'x', 1000);
+	n += 1024;
+	tar_header(buf + n, "pg_tblspc/16384", '2', 0777, 0, "/srv/ts1");
+	n += 512;
+	tar_header(buf + n, "PG_VERSION", '0', 0600, 0, NULL);
+	n += 512;
+	return n;
+}
+
+static void run_tar(const unsigned char *buf, size_t len, size_t step, struct tar_events *ev,
+                    int *rc_feed, int *rc_finish)
+{
+	struct tar_sink sink = {ev, ev_begin, ev_data, ev_end};
+	struct tar_reader r;
+	memset(ev, 0, sizeof *ev);
+	tar_init(&r, &sink, "base.tar");
+	*rc_feed = ARCA_OK;
+	for (size_t off = 0; off < len && *rc_feed == ARCA_OK; off += step)
+		*rc_feed = tar_feed(&r, buf + off, off + step <= len ? step : len - off);
+	*rc_finish = tar_finish(&r);
+}
+
+static void test_tar_stream(void **state)
+{
+	(void)state;
+	unsigned char buf[8192];
+	size_t len = make_tar(buf);
+	struct tar_events whole, ev;
+	int rf, rfin;
+	run_tar(buf, len, len, &whole, &rf, &rfin);
+	assert_int_equal(rf, ARCA_OK);
+	assert_int_equal(rfin, ARCA_OK);
+	assert_string_equal(whole.log, "[5 base/1 700 0 ]$[0 base/1/112 600 1000 ]$"
+	                               "[2 pg_tblspc/16384 777 0 /srv/ts1]$[0 PG_VERSION 600 0 ]$");
+	assert_int_equal(whole.bytes, 1000);
+	/* the same events whatever the message sizes */
+	for (size_t step = 1; step < 700; step += 37) {
+		run_tar(buf, len, step, &ev, &rf, &rfin);
+		assert_int_equal(rf, ARCA_OK);
+		assert_string_equal(ev.log, whole.log);
+		assert_int_equal(ev.bytes, 1000);
+	}
+	/* the classic two zero blocks at the end are accepted */
+	memset(buf + len, 0, 1024);
+	run_tar(buf, len + 1024, 100, &ev, &rf, &rfin);
+	assert_int_equal(rf, ARCA_OK);
+	assert_int_equal(rfin, ARCA_OK);
+	assert_string_equal(ev.log, whole.log);
+}
+
+static void test_tar_damage(void **state)
+{
+	(void)state;
+	unsigned char buf[8192];
+	size_t len = make_tar(buf);
+	struct tar_events ev;
+	int rf, rfin;
+	/* stream cut inside a file's content */
+	run_tar(buf, 512 + 512 + 300, 64, &ev, &rf, &rfin);
+	assert_int_equal(rf, ARCA_OK);
+	assert_int_equal(rfin, ARCA_ERR_CORRUPT);
+	/* a flipped header byte */
+	buf[512 + 10] ^= 1;
+	run_tar(buf, len, len, &ev, &rf, &rfin);
+	assert_int_equal(rf, ARCA_ERR_CORRUPT);
+	assert_non_null(strstr(last_error, "checksum"));
+	/* a name escaping the data directory */
+	tar_header(buf, "../../etc/passwd", '0', 0600, 0, NULL);
+	run_tar(buf, 512, 512, &ev, &rf, &rfin);
+	assert_int_equal(rf, ARCA_ERR_CORRUPT);
+	assert_non_null(strstr(last_error, "unsafe"));
+	assert_int_equal(pg_path_safe("base/1/2"), 1);
+	assert_int_equal(pg_path_safe("a/../b"), 0);
+	assert_int_equal(pg_path_safe("/abs"), 0);
+	assert_int_equal(pg_path_safe("a//b"), 0);
+	assert_int_equal(pg_path_safe("a..b/c"), 1);
+}
+
+/* ---- backup_manifest ----------------------------------------------------- */
+
+static char *make_manifest(const char *content_crc_hex)
+{
+	char body[2048];
+	snprintf(body, sizeof body,
+	         "{ \"PostgreSQL-Backup-Manifest-Version\": 1,\n"
+	         "\"Files\": [\n"
+	         "{ \"Path\": \"PG_VERSION\", \"Size\": 3, \"Last-Modified\": \"2026-01-01 00:00:00 GMT\", "
+	         "\"Checksum-Algorithm\": \"CRC32C\", \"Checksum\": \"%s\" },\n"
+	         "{ \"Encoded-Path\": \"626173652f31\", \"Size\": 0, \"Last-Modified\": \"2026-01-01 "
+	         "00:00:00 GMT\" }\n"
+	         "],\n"
+	         "\"WAL-Ranges\": [\n"
+	         "{ \"Timeline\": 1, \"Start-LSN\": \"0/2000028\", \"End-LSN\": \"0/2000100\" }\n"
+	         "],\n",
+	         content_crc_hex);
+	unsigned char md[32];
+	unsigned mdlen = 0;
+	EVP_Digest(body, strlen(body), md, &mdlen, EVP_sha256(), NULL);
+	char *text = malloc(strlen(body) + 128);
+	char *p = text + sprintf(text, "%s\"Manifest-Checksum\": \"", body);
+	for (int i = 0; i < 32; i++)
+		p += sprintf(p, "%02x", md[i]);
+	strcpy(p, "\"}\n");
+	return text;
+}
+
+static void test_manifest(void **state)
+{
+	(void)state;
+	/* CRC32C of "15\n" in this machine's byte order, as PostgreSQL writes it */
+	uint32_t crc = crc32c_update(0, "15\n", 3);
+	unsigned char b[4];
+	memcpy(b, &crc, 4);
+	char hex[9];
+	snprintf(hex, sizeof hex, "%02x%02x%02x%02x", b[0], b[1], b[2], b[3]);
+	char *text = make_manifest(hex);
+	struct manifest m;
+	assert_int_equal(manifest_parse(text, strlen(text), &m), ARCA_OK);
+	assert_int_equal(m.n_files, 2);
+	assert_string_equal(m.files[0].path, "PG_VERSION");
+	assert_string_equal(m.files[1].path, "base/1");
+	assert_null(m.files[1].algorithm);
+	assert_int_equal(m.timeline, 1);
+	assert_int_equal(m.start_lsn, 0x2000028);
+	assert_int_equal(m.end_lsn, 0x2000100);
+
+	char why[256];
+	struct file_check *fc = file_check_new(&m.files[0]);
+	file_check_update(fc, "15", 2);
+	file_check_update(fc, "\n", 1);
+	assert_int_equal(file_check_done(fc, why, sizeof why), 0);
+	fc = file_check_new(&m.files[0]);
+	file_check_update(fc, "16\n", 3);
+	assert_int_equal(file_check_done(fc, why, sizeof why), -1);
+	assert_non_null(strstr(why, "checksum"));
+	fc = file_check_new(&m.files[0]);
+	file_check_update(fc, "15", 2);
+	assert_int_equal(file_check_done(fc, why, sizeof why), -1);
+	assert_non_null(strstr(why, "size"));
+	manifest_free(&m);
+
+	/* any change to the manifest breaks its own checksum */
+	char *p = strstr(text, "\"Size\": 3");
+	p[8] = '4';
+	assert_int_equal(manifest_parse(text, strlen(text), &m), ARCA_ERR_CORRUPT);
+	assert_non_null(strstr(last_error, "Manifest-Checksum"));
+	text[strlen(text) / 2] = 0;
+	assert_int_equal(manifest_parse(text, strlen(text), &m), ARCA_ERR_CORRUPT);
+	free(text);
+}
+
+/* ---- custom-format dumps ------------------------------------------------- */
+
+struct dbuf {
+	unsigned char *p;
+	size_t len;
+};
+
+static void put(struct dbuf *d, const void *p, size_t n)
+{
+	d->p = realloc(d->p, d->len + n);
+	memcpy(d->p + d->len, p, n);
+	d->len += n;
+}
+
+static void put_int(struct dbuf *d, long v)
+{
+	unsigned char b[5] = {v < 0, 0, 0, 0, 0};
+	unsigned long u = (unsigned long)(v < 0 ? -v : v);
+	for (int i = 0; i < 4; i++)
+		b[1 + i] = (unsigned char)(u >> (8 * i));
+	put(d, b, 5);
+}
+
+static void put_str(struct dbuf *d, const char *s)
+{
+	if (!s) {
+		put_int(d, -1);
+		return;
+	}
+	put_int(d, (long)strlen(s));
+	put(d, s, strlen(s));
+}
+
+/* An archive 1.14 with two TOC entries (a table and its data) and one data
+ * block of `rows` rows, each its own chunk, as pg_dump -Z0 writes to a pipe. */
+static struct dbuf make_dump(int rows, size_t *data_block_at)
+{
+	struct dbuf d = {NULL, 0};
+	unsigned char head[] = {'P', 'G', 'D', 'M', 'P', 1, 14, 0, 4, 8, 1};
+	put(&d, head, sizeof head);
+	put_int(&d, 0); /* compression level */
+	for (int i = 0; i < 7; i++)
+		put_int(&d, i);
+	put_str(&d, "vectis");
+	put_str(&d, "15.20");
+	put_str(&d, "15.20");
+	put_int(&d, 2);
+	for (int e = 1; e <= 2; e++) {
+		put_int(&d, e);
+		put_int(&d, e == 2);
+		put_str(&d, "1259");
+		put_str(&d, "16384");
+		put_str(&d, "orders");
+		put_str(&d, e == 1 ? "TABLE" : "TABLE DATA");
+		put_int(&d, e == 1 ? 1 : 2);
+		put_str(&d, e == 1 ? "CREATE TABLE orders (id int, note text);\n" : "");
+		put_str(&d, e == 1 ? "DROP TABLE orders;\n" : "");
+		put_str(&d, e == 2 ? "COPY public.orders (id, note) FROM stdin;\n" : NULL);
+		put_str(&d, "public");
+		put_str(&d, "");
+		put_str(&d, "heap");
+		put_str(&d, "vectis");
+		put_str(&d, "false");
+		if (e == 2)
+			put_str(&d, "1");
+		put_str(&d, NULL);
+		unsigned char off[9] = {e == 2 ? DUMP_OFFSET_NOT_SET : 3};
+		put(&d, off, 9);
+	}
+	*data_block_at = d.len;
+	unsigned char type = 1;
+	put(&d, &type, 1);
+	put_int(&d, 2);
+	for (int r = 0; r < rows; r++) {
+		char row[64];
+		int n = snprintf(row, sizeof row, "%d\tnote number %d %s\n", r, r * 7919 % 1000,
+		                 r % 3 ? "shipped" : "paid");
+		put_int(&d, n);
+		put(&d, row, (size_t)n);
+	}
+	put_int(&d, 0);
+	return d;
+}
+
+/* The rows of a data block, chunk framing removed. */
+static struct dbuf rows_of(const struct dbuf *d, size_t at)
+{
+	struct dbuf out = {NULL, 0};
+	size_t p = at + 1 + 5;
+	for (;;) {
+		long n = (long)(d->p[p + 1] | d->p[p + 2] << 8 | d->p[p + 3] << 16 |
+		                (unsigned long)d->p[p + 4] << 24);
+		p += 5;
+		if (n == 0)
+			break;
+		put(&out, d->p + p, (size_t)n);
+		p += (size_t)n;
+	}
+	assert_int_equal(p, d->len);
+	return out;
+}
+
+static struct dbuf frame_it(const struct dbuf *in, size_t step)
+{
+	struct dump_frame *f = dump_frame_new();
+	struct fbuf o = {NULL, 0, 0};
+	for (size_t off = 0; off < in->len; off += step)
+		assert_int_equal(
+		    dump_frame_feed(f, in->p + off, off + step <= in->len ? step : in->len - off, &o), 0);
+	assert_int_equal(dump_frame_finish(f, &o), 0);
+	assert_null(dump_frame_note(f));
+	dump_frame_free(f);
+	struct dbuf d = {o.data, o.len};
+	return d;
+}
+
+static void test_dump_frame(void **state)
+{
+	(void)state;
+	size_t at;
+	struct dbuf in = make_dump(20000, &at);
+	struct dbuf out = frame_it(&in, in.len);
+	/* the header and TOC pass unchanged; the rows are all there, in fewer chunks */
+	assert_memory_equal(out.p, in.p, at);
+	assert_true(out.len < in.len);
+	struct dbuf a = rows_of(&in, at), b = rows_of(&out, at);
+	assert_int_equal(a.len, b.len);
+	assert_memory_equal(a.p, b.p, a.len);
+	/* how the pipe delivered the bytes does not matter */
+	size_t steps[] = {1, 3, 4096, 65537};
+	for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+		struct dbuf o2 = frame_it(&in, steps[i]);
+		assert_int_equal(o2.len, out.len);
+		assert_memory_equal(o2.p, out.p, out.len);
+		free(o2.p);
+	}
+	free(a.p);
+	free(b.p);
+
+	/* a dump whose offsets are set (pg_dump wrote a file) passes unchanged */
+	struct dbuf set = {malloc(in.len), in.len};
+	memcpy(set.p, in.p, in.len);
+	struct dump_prefix pre;
+	char why[160];
+	assert_int_equal(dump_parse_prefix(set.p, set.len, &pre, why, sizeof why), 1);
+	set.p[pre.toc[1].flag_pos] = DUMP_OFFSET_SET;
+	free(pre.toc);
+	struct dump_frame *f = dump_frame_new();
+	struct fbuf o = {NULL, 0, 0};
+	assert_int_equal(dump_frame_feed(f, set.p, set.len, &o), 0);
+	assert_int_equal(dump_frame_finish(f, &o), 0);
+	assert_non_null(dump_frame_note(f));
+	assert_int_equal(o.len, set.len);
+	assert_memory_equal(o.data, set.p, set.len);
+	dump_frame_free(f);
+	free(o.data);
+	free(set.p);
+
+	/* the data offset repair points the TOC at the data block */
+	char path[] = "/tmp/arca-test-dump-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, out.p, out.len), (ssize_t)out.len);
+	close(fd);
+	assert_int_equal(dump_fix_offsets(path, why, sizeof why), 0);
+	assert_string_equal(why, "1 data offsets set");
+	unsigned char fixed[65536];
+	fd = open(path, O_RDONLY);
+	assert_true(read(fd, fixed, sizeof fixed) > (ssize_t)at);
+	close(fd);
+	unlink(path);
+	assert_int_equal(dump_parse_prefix(fixed, at, &pre, why, sizeof why), 1);
+	assert_int_equal(fixed[pre.toc[1].flag_pos], DUMP_OFFSET_SET);
+	uint64_t off = 0;
+	for (int i = 7; i >= 0; i--)
+		off = off << 8 | fixed[pre.toc[1].flag_pos + 1 + (size_t)i];
+	assert_int_equal(off, at);
+	free(pre.toc);
+
+	/* truncated prefix: more bytes needed; garbage: refused */
+	assert_int_equal(dump_parse_prefix(in.p, 40, &pre, why, sizeof why), 0);
+	in.p[5] = 9;
+	assert_int_equal(dump_parse_prefix(in.p, in.len, &pre, why, sizeof why), -1);
+	free(in.p);
+	free(out.p);
+}
+
+/* ---- WAL names ----------------------------------------------------------- */
+
+static void test_wal_names(void **state)
+{
+	(void)state;
+	assert_true(wal_is_segment("00000001000000000000000A"));
+	assert_false(wal_is_segment("00000001000000000000000"));
+	assert_true(wal_is_archivable("00000002.history"));
+	assert_true(wal_is_archivable("000000010000000000000002.00000028.backup"));
+	assert_true(wal_is_archivable("00000001000000000000000A.partial"));
+	assert_false(wal_is_archivable("../0000000100000000000000"));
+	assert_false(wal_is_archivable("RECOVERYXLOG"));
+	char blob[64], seg[WAL_NAME_LEN + 1];
+	wal_blob_name("00000001000000000000000A", blob, sizeof blob);
+	assert_string_equal(blob, "wal/00000001000000000000000a");
+	uint64_t lsn;
+	assert_int_equal(wal_parse_lsn("16/B374D848", &lsn), 0);
+	assert_int_equal(lsn, 0x16B374D848ull);
+	assert_int_equal(wal_parse_lsn("16/B374D848x", &lsn), -1);
+	wal_segment_name(1, 0x16B374D848ull, 16u << 20, seg);
+	assert_string_equal(seg, "0000000100000016000000B3");
+	wal_segment_name(3, 0x16B374D848ull, 64u << 20, seg);
+	assert_string_equal(seg, "00000003000000160000002C");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup(test_crc32c, setup),
+	    cmocka_unit_test_setup(test_tar_stream, setup),
+	    cmocka_unit_test_setup(test_tar_damage, setup),
+	    cmocka_unit_test_setup(test_manifest, setup),
+	    cmocka_unit_test_setup(test_dump_frame, setup),
+	    cmocka_unit_test_setup(test_wal_names, setup),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
