@@ -46,7 +46,8 @@ check_after() {
 	after=$(arca list --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
 	[ "$after" -eq $((before + 1)) ] || fail "$1: $before snapshots before, $after after"
 	rm -rf "$T/restored"
-	arca restore tree --into "$T/restored" > /dev/null 2>&1 || fail "$1: restore"
+	arca restore tree --into "$T/restored" > "$T/restore.out" 2>&1 ||
+		{ cat "$T/restore.out" >&2; fail "$1: restore"; }
 	diff -r "$SRC" "$T/restored" > /dev/null || fail "$1: restored tree differs"
 }
 
