@@ -18,6 +18,8 @@
 #define ZSTD_LEVEL_DEFAULT 3
 #define MAX_OBJECT_RAW (1024ull * 1024 * 1024)  /* plaintext limit of any sealed blob */
 #define INDEX_FLUSH_PACKS 64                     /* write an index every N packs */
+#define LOCK_REFRESH_SEC 300                     /* a held lock is rewritten this often */
+#define LOCK_STALE_SEC 1800                      /* an unrefreshed lock is stale after */
 
 struct repo_lock_state;
 
@@ -47,6 +49,7 @@ struct repo {
 	size_t n_unsaved, unsaved_cap;
 
 	struct repo_lock_state *lock;
+	int lock_refresh_sec;       /* LOCK_REFRESH_SEC; tests shorten it */
 };
 
 /* ---- objects in the destination (dest.c) ---- */

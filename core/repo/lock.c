@@ -14,8 +14,6 @@
 #include <unistd.h>
 #include "log.h"
 
-#define LOCK_REFRESH_SEC 300
-#define LOCK_STALE_SEC 1800
 
 struct repo_lock_state {
 	char name[128];
@@ -142,7 +140,7 @@ static void *refresher(void *arg)
 	while (!ls->stop) {
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += LOCK_REFRESH_SEC;
+		ts.tv_sec += r->lock_refresh_sec > 0 ? r->lock_refresh_sec : LOCK_REFRESH_SEC;
 		int w = pthread_cond_timedwait(&ls->cv, &ls->mu, &ts);
 		if (ls->stop || w != ETIMEDOUT)
 			continue;

@@ -30,6 +30,7 @@ static struct repo *repo_new(const struct repo_dest *d, const struct repo_params
 	r->pack_size = p && p->pack_size ? p->pack_size : PACK_SIZE_DEFAULT;
 	r->workers = p && p->workers > 0 ? p->workers : cpu_count();
 	r->cdc = (struct cdc_params){CDC_MIN_DEFAULT, CDC_AVG_DEFAULT, CDC_MAX_DEFAULT};
+	r->lock_refresh_sec = LOCK_REFRESH_SEC;
 	pthread_mutex_init(&r->idx_mu, NULL);
 	return r;
 }

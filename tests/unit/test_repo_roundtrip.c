@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include "log.h"
 #include "repo.h"
+#include "repo/internal.h"
 #include "test_repo_dest.h"
 #include "util.h"
 
@@ -633,6 +634,65 @@ static void test_order_within_a_second(void **state)
 	repo_close(r);
 }
 
+static int count_locks(const char *dir, char *name_out)
+{
+	char *cmd = xasprintf("ls %s/locks", dir);
+	FILE *p = popen(cmd, "r");
+	free(cmd);
+	char line[256];
+	int n = 0;
+	while (fgets(line, sizeof line, p)) {
+		line[strcspn(line, "\n")] = 0;
+		if (name_out)
+			strcpy(name_out, line);
+		n++;
+	}
+	pclose(p);
+	return n;
+}
+
+/* A held lock is rewritten (new object, old one removed) every refresh
+ * interval; a lock not refreshed for 30 minutes is stale. */
+static void test_lock_refresh_and_age(void **state)
+{
+	struct fixture *f = *state;
+	struct repo *r = open_repo(f);
+	r->lock_refresh_sec = 1;
+	assert_int_equal(repo_lock(r, 0), ARCA_OK);
+	char first[256] = "", later[256] = "";
+	assert_int_equal(count_locks(f->dir, first), 1);
+	sleep(3);
+	assert_int_equal(count_locks(f->dir, later), 1);
+	assert_string_not_equal(first, later);
+	repo_unlock(r);
+	assert_int_equal(count_locks(f->dir, NULL), 0);
+
+	/* Another host's exclusive lock: live while fresh, stale when old. */
+	char *path = test_dir_path(f->dir, "locks/00bb");
+	FILE *fp = fopen(path, "w");
+	fprintf(fp, "{\"host\":\"elsewhere\",\"pid\":1,\"time\":%lld,\"exclusive\":true}",
+		(long long)now_epoch() - 60);
+	fclose(fp);
+	assert_int_equal(repo_lock(r, 0), ARCA_ERR_LOCKED);
+	fp = fopen(path, "w");
+	fprintf(fp, "{\"host\":\"elsewhere\",\"pid\":1,\"time\":%lld,\"exclusive\":true}",
+		(long long)now_epoch() - 1801);
+	fclose(fp);
+	assert_int_equal(repo_lock(r, 1), ARCA_OK);
+	int removed;
+	assert_int_equal(repo_unlock_stale(r, &removed), ARCA_OK);
+	assert_int_equal(removed, 1);
+	/* An unreadable lock object counts as a live exclusive lock. */
+	repo_unlock(r);
+	fp = fopen(path, "w");
+	fputs("garbage", fp);
+	fclose(fp);
+	assert_int_equal(repo_lock(r, 0), ARCA_ERR_LOCKED);
+	unlink(path);
+	free(path);
+	repo_close(r);
+}
+
 /* Item names, link targets, metadata and fingerprints are bytes. */
 static void test_non_utf8_names(void **state)
 {
@@ -692,6 +752,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_non_utf8_names, setup_enc, teardown),
 		cmocka_unit_test_setup_teardown(test_order_within_a_second, setup_plain, teardown),
 		cmocka_unit_test_setup_teardown(test_metadata_cache_checked, setup_enc, teardown),
+		cmocka_unit_test_setup_teardown(test_lock_refresh_and_age, setup_plain, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
