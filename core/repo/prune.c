@@ -36,6 +36,8 @@ int repo_forget(struct repo *r, const char *const *ids, size_t n)
 		snprintf(name, sizeof name, "snapshots/%s", full);
 		rc = dest_remove(r, name);
 		cache_remove(r, name);
+		snprintf(name, sizeof name, "summaries/%s", full);
+		cache_remove(r, name);
 	}
 	if (took)
 		lock_release(r);

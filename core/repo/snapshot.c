@@ -146,11 +146,40 @@ int summary_to_snapshot(json_t *s, const char *id, struct repo_snapshot *out)
 	return ARCA_OK;
 }
 
+/* Summaries are small and immutable: the local cache keeps each one as the
+ * JSON text it decrypted to, so listing does not fetch every snapshot. */
+static int cached_summary(struct repo *r, const char *id, struct repo_snapshot *s)
+{
+	char name[128];
+	snprintf(name, sizeof name, "summaries/%s", id);
+	struct buf b = {0};
+	int rc = -1;
+	if (cache_get(r, name, &b) == 0) {
+		json_t *j = json_loadb((const char *)b.data, b.len, 0, NULL);
+		if (j && summary_to_snapshot(j, id, s) == ARCA_OK)
+			rc = 0;
+		json_decref(j);
+	}
+	buf_free(&b);
+	return rc;
+}
+
+static void cache_summary(struct repo *r, const char *id, json_t *sum)
+{
+	char name[128], *text = json_dumps(sum, JSON_COMPACT);
+	snprintf(name, sizeof name, "summaries/%s", id);
+	if (text)
+		cache_put(r, name, text, strlen(text));
+	free(text);
+}
+
 int snapshot_read_summary(struct repo *r, const char *name, uint64_t size,
 			  struct repo_snapshot *s)
 {
 	size_t want = size < 65536 ? (size_t)size : 65536;
 	const char *id = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
+	if (!r->cache_bypass && cached_summary(r, id, s) == 0)
+		return ARCA_OK;
 	for (int attempt = 0; attempt < 2; attempt++) {
 		struct buf tail = {0};
 		int rc = dest_get(r, name, size - want, want, &tail);
@@ -168,6 +197,8 @@ int snapshot_read_summary(struct repo *r, const char *name, uint64_t size,
 				               "corrupt: summary larger than the object",
 				               r->dest_name, id);
 			rc = summary_to_snapshot(sum, id, s);
+			if (rc == ARCA_OK)
+				cache_summary(r, id, sum);
 			json_decref(sum);
 			return rc;
 		}
@@ -431,6 +462,13 @@ int repo_snapshots(struct repo *r, const char *target, struct repo_snapshot **li
 		}
 		k++;
 	}
+	/* Forget the cached summaries of snapshots that are gone. */
+	struct obj_list keep = {0};
+	keep.v = xcalloc(l.n + 1, sizeof *keep.v);
+	for (size_t i = 0; i < l.n; i++)
+		keep.v[keep.n++].name = xasprintf("summaries/%s", l.v[i].name + strlen("snapshots/"));
+	cache_sync(r, "summaries/", &keep);
+	obj_list_free(&keep);
 	obj_list_free(&l);
 	if (k)
 		qsort(v, k, sizeof *v, cmp_snap);
