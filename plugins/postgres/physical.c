@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -259,40 +260,182 @@ static int server_error(struct backup *b, PGresult *r, const char *when)
 	return PG_ERR(status, "[target %s]: base backup failed %s: %s", b->t->name, when, msg);
 }
 
-/* Receive the COPY stream; poll so that cancellation works while the
- * server waits (for its checkpoint or for WAL archiving). */
-static int receive_stream(struct backup *b)
+/*
+ * Receiving the COPY stream. The engine chunks what item_write gives it on
+ * the calling thread, so a receiver thread takes the socket and libpq's
+ * parsing off that thread: it queues CopyData messages (at most RECV_QUEUE
+ * bytes) and the caller's thread parses the tar and feeds the engine. The
+ * receiver makes no host calls; it ends at the end of the COPY, on an
+ * error (kept as text), or when told to stop.
+ */
+#define RECV_QUEUE (16u << 20)
+#define RECV_SLOTS 1024
+
+struct copy_msg {
+	char *buf;
+	int len;
+};
+
+struct receiver {
+	PGconn *conn;
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct copy_msg q[RECV_SLOTS];
+	size_t head, count, bytes;
+	int done, stop;
+	char err[512];
+};
+
+static void recv_fail(struct receiver *rv, const char *what)
 {
-	int rc = ARCA_OK;
+	pthread_mutex_lock(&rv->mu);
+	snprintf(rv->err, sizeof rv->err, "%s: %s", what, PQerrorMessage(rv->conn));
+	rv->done = 1;
+	pthread_cond_broadcast(&rv->cv);
+	pthread_mutex_unlock(&rv->mu);
+}
+
+static void *receiver_main(void *arg)
+{
+	struct receiver *rv = arg;
 	for (;;) {
 		char *buf = NULL;
-		int n = PQgetCopyData(b->conn, &buf, 1);
+		int n = PQgetCopyData(rv->conn, &buf, 1);
 		if (n > 0) {
-			rc = handle_message(b, buf, (size_t)n);
-			PQfreemem(buf);
-			if (rc != ARCA_OK)
-				return rc;
+			pthread_mutex_lock(&rv->mu);
+			while ((rv->count == RECV_SLOTS || rv->bytes > RECV_QUEUE) && !rv->stop)
+				pthread_cond_wait(&rv->cv, &rv->mu);
+			if (rv->stop) {
+				pthread_mutex_unlock(&rv->mu);
+				PQfreemem(buf);
+				return NULL;
+			}
+			rv->q[(rv->head + rv->count) % RECV_SLOTS] = (struct copy_msg){buf, n};
+			rv->count++;
+			rv->bytes += (size_t)n;
+			pthread_cond_broadcast(&rv->cv);
+			pthread_mutex_unlock(&rv->mu);
 			continue;
 		}
-		if (n == -1)
-			return ARCA_OK; /* end of COPY */
-		if (n == -2)
-			return server_error(b, NULL, "while streaming");
-		if (pg_host->cancelled(b->ctx)) {
-			char err[256];
-			PGcancel *cancel = PQgetCancel(b->conn);
-			if (cancel) {
-				PQcancel(cancel, err, sizeof err);
-				PQfreeCancel(cancel);
-			}
-			return PG_ERR(ARCA_ERR_CANCELLED, "base backup interrupted");
+		if (n == -1) {
+			pthread_mutex_lock(&rv->mu);
+			rv->done = 1; /* end of COPY */
+			pthread_cond_broadcast(&rv->cv);
+			pthread_mutex_unlock(&rv->mu);
+			return NULL;
 		}
-		struct pollfd p = {PQsocket(b->conn), POLLIN, 0};
-		if (poll(&p, 1, 1000) < 0 && errno != EINTR)
-			return PG_ERR(ARCA_ERR_IO, "poll: %s", strerror(errno));
-		if (!PQconsumeInput(b->conn))
-			return server_error(b, NULL, "while streaming");
+		if (n == -2) {
+			recv_fail(rv, "while streaming");
+			return NULL;
+		}
+		/* Nothing yet (the server may be checkpointing or waiting for
+		 * the WAL archive): wait, but look at `stop` every second. */
+		pthread_mutex_lock(&rv->mu);
+		int stop = rv->stop;
+		pthread_mutex_unlock(&rv->mu);
+		if (stop)
+			return NULL;
+		struct pollfd p = {PQsocket(rv->conn), POLLIN, 0};
+		if (poll(&p, 1, 1000) < 0 && errno != EINTR) {
+			recv_fail(rv, "poll");
+			return NULL;
+		}
+		if (!PQconsumeInput(rv->conn)) {
+			recv_fail(rv, "while streaming");
+			return NULL;
+		}
 	}
+}
+
+/* Stop the receiver and drop what it queued. */
+static void receiver_stop(struct receiver *rv)
+{
+	pthread_mutex_lock(&rv->mu);
+	rv->stop = 1;
+	pthread_cond_broadcast(&rv->cv);
+	pthread_mutex_unlock(&rv->mu);
+	pthread_join(rv->thread, NULL);
+	for (; rv->count; rv->count--, rv->head++)
+		PQfreemem(rv->q[rv->head % RECV_SLOTS].buf);
+	pthread_mutex_destroy(&rv->mu);
+	pthread_cond_destroy(&rv->cv);
+}
+
+static void cancel_backup(PGconn *conn)
+{
+	char err[256];
+	PGcancel *cancel = PQgetCancel(conn);
+	if (cancel) {
+		PQcancel(cancel, err, sizeof err);
+		PQfreeCancel(cancel);
+	}
+}
+
+static int receive_stream(struct backup *b)
+{
+	struct receiver *rv = calloc(1, sizeof *rv);
+	if (!rv)
+		return PG_ERR(ARCA_ERR_INTERNAL, "out of memory");
+	rv->conn = b->conn;
+	pthread_mutex_init(&rv->mu, NULL);
+	pthread_cond_init(&rv->cv, NULL);
+	if (pthread_create(&rv->thread, NULL, receiver_main, rv) != 0) {
+		pthread_mutex_destroy(&rv->mu);
+		pthread_cond_destroy(&rv->cv);
+		free(rv);
+		return PG_ERR(ARCA_ERR_INTERNAL, "cannot start the base backup receiver thread");
+	}
+	int rc = ARCA_OK;
+	for (;;) {
+		pthread_mutex_lock(&rv->mu);
+		while (!rv->count && !rv->done) {
+			struct timespec until;
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_sec += 1;
+			pthread_cond_timedwait(&rv->cv, &rv->mu, &until);
+			if (!rv->count && !rv->done && pg_host->cancelled(b->ctx))
+				break;
+		}
+		if (!rv->count) {
+			int done = rv->done;
+			pthread_mutex_unlock(&rv->mu);
+			if (!done) {
+				receiver_stop(rv);
+				cancel_backup(b->conn);
+				free(rv);
+				return PG_ERR(ARCA_ERR_CANCELLED, "base backup interrupted");
+			}
+			break;
+		}
+		struct copy_msg m = rv->q[rv->head % RECV_SLOTS];
+		rv->head++;
+		rv->count--;
+		rv->bytes -= (size_t)m.len;
+		pthread_cond_broadcast(&rv->cv);
+		pthread_mutex_unlock(&rv->mu);
+		rc = handle_message(b, m.buf, (size_t)m.len);
+		PQfreemem(m.buf);
+		if (rc == ARCA_OK && pg_host->cancelled(b->ctx))
+			rc = PG_ERR(ARCA_ERR_CANCELLED, "base backup interrupted");
+		if (rc != ARCA_OK) {
+			receiver_stop(rv);
+			cancel_backup(b->conn);
+			free(rv);
+			return rc;
+		}
+	}
+	pthread_join(rv->thread, NULL);
+	pthread_mutex_destroy(&rv->mu);
+	pthread_cond_destroy(&rv->cv);
+	if (rv->err[0]) {
+		size_t n = strlen(rv->err);
+		while (n && (rv->err[n - 1] == '\n' || rv->err[n - 1] == ' '))
+			rv->err[--n] = 0;
+		rc = PG_ERR(ARCA_ERR_IO, "[target %s]: base backup failed %s", b->t->name, rv->err);
+	}
+	free(rv);
+	return rc;
 }
 
 /* Every segment from start_wal to end_wal must be in this target's archive. */

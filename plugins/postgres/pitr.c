@@ -548,6 +548,15 @@ static int write_recovery(struct restore *r, const char *target_kind, const char
 	const char *config = pg_host->option(r->ctx, "config");
 	if (!config)
 		config = getenv("ARCA_CONFIG");
+	struct stat cst;
+	if (config && r->chown && stat(config, &cst) == 0 &&
+	    !((cst.st_uid == r->uid && (cst.st_mode & 0400)) ||
+	      (cst.st_gid == r->gid && (cst.st_mode & 0040)) || (cst.st_mode & 0004)))
+		PG_LOG(ARCA_LOG_WARN,
+		       "the server will run restore_command as uid %u, which cannot read %s: "
+		       "recovery will fail until it can (e.g. chgrp it to the server's group and "
+		       "chmod g+r)",
+		       (unsigned)r->uid, config);
 	char *path = NULL;
 	if (asprintf(&path, "%s/postgresql.auto.conf", r->into) < 0)
 		return PG_ERR(ARCA_ERR_INTERNAL, "out of memory");

@@ -74,13 +74,11 @@ pg1-socket-path=$T/pg/app
 pg1-user=postgres
 EOF
 PGBR="pgbackrest --config=$T/pgbr/pgbackrest.conf --stanza=bench"
-# archive_command feeds both tools (each needs its WAL for its backups) and,
-# while $T/files/collect exists, keeps a copy for the wal-push benchmark.
+# archive_command feeds both tools: each needs its WAL for its backups.
 cat > "$T/files/arca-wal-push-app-wal+pgbackrest" <<EOF
 #!/bin/sh
 "$ARCA" -c "$ARCA_CONFIG" wal-push app-wal "\$1" || exit 1
 $PGBR archive-push "\$1" || exit 1
-if [ -f "$T/files/collect" ]; then cp "\$1" "$T/files/wal/\$2"; fi
 EOF
 chmod 755 "$T/files/arca-wal-push-app-wal+pgbackrest"
 cat >> "$ARCA_CONFIG" <<EOF
@@ -170,7 +168,7 @@ echo "-- physical backup of pgbench -i -s $PGBENCH_SCALE"
 pg_sql $APP postgres "CREATE DATABASE bench"
 as_pg "$PG_BIN/pgbench" -i -q -s "$PGBENCH_SCALE" -h 127.0.0.1 -p $APP -U postgres bench \
 	>"$T/pgbench.log" 2>&1 || { cat "$T/pgbench.log"; fail "pgbench -i failed"; }
-pg_switch_wait $APP >/dev/null
+PG_ARCHIVE_WAIT=600 pg_switch_wait $APP >/dev/null
 echo "   cluster: $(du -sh "$app_DATA" | cut -f1)"
 B3=$(repo_bytes)
 pg_sql $APP postgres "CHECKPOINT" >/dev/null
@@ -185,15 +183,16 @@ echo "   arca snapshot (physical)       $T_PHYS s, $(mib "$S_PHYS") stored"
 echo "   pgbackrest --type=full         $T_PGBR s, $(mib "$S_PGBR") stored"
 
 echo "-- wal-push of $NWAL segments"
+# Real segments with incompressible-ish rows, collected by a plain copy.
 mkdir -p "$T/files/wal"; [ "$(id -u)" = 0 ] && chown postgres: "$T/files/wal"
-touch "$T/files/collect"
+pg_sql $APP postgres "ALTER SYSTEM SET archive_command = 'cp %p $T/files/wal/%f'"
+pg_sql $APP postgres "SELECT pg_reload_conf()" >/dev/null
 pg_sql $APP bench "CREATE TABLE walgen (id bigint, payload text)"
 while [ "$(ls "$T/files/wal" | grep -c '^[0-9A-F]\{24\}$')" -lt "$NWAL" ]; do
 	pg_sql $APP bench "INSERT INTO walgen SELECT g, md5(random()::text) || repeat(md5(g::text), 3)
 		FROM generate_series(1, 200000) g" >/dev/null
 done
-rm -f "$T/files/collect"
-pg_switch_wait $APP >/dev/null
+PG_ARCHIVE_WAIT=600 pg_switch_wait $APP >/dev/null
 pg_stop "$app_DATA"
 ls "$T/files/wal" | grep '^[0-9A-F]\{24\}$' | head -n "$NWAL" > "$T/files/wal.list"
 # The same files were archived by both tools already: push them into fresh

@@ -112,16 +112,18 @@ pg_db_fingerprint() {
 	done
 }
 
-# pg_switch_wait PORT: switch to a new WAL segment and wait (30 s) until the
-# archiver has archived the one switched out; prints its name.
+# pg_switch_wait PORT: switch to a new WAL segment and wait until the
+# archiver has archived the one switched out (PG_ARCHIVE_WAIT seconds,
+# default 30); prints its name.
 pg_switch_wait() {
 	seg=$(pg_sql "$1" postgres "SELECT pg_walfile_name(pg_switch_wal())")
 	i=0
 	while [ "$(pg_sql "$1" postgres "SELECT coalesce(last_archived_wal >= '$seg', false)
 			FROM pg_stat_archiver")" != t ]; do
 		i=$((i + 1))
-		[ $i -le 300 ] || fail "WAL segment $seg was not archived within 30 s: $(pg_sql "$1" \
-			postgres "SELECT last_failed_wal, last_failed_time FROM pg_stat_archiver")"
+		[ $i -le $((${PG_ARCHIVE_WAIT:-30} * 10)) ] || fail "WAL segment $seg was not archived \
+in ${PG_ARCHIVE_WAIT:-30} s: $(pg_sql "$1" postgres "SELECT last_failed_wal, last_failed_time
+			FROM pg_stat_archiver")"
 		sleep 0.1
 	done
 	echo "$seg"
