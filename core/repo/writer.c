@@ -680,6 +680,13 @@ void repo_snap_abort(struct snap_writer *w)
 	if (!w)
 		return;
 	struct repo *r = w->r;
+	/* Workers skip what is still queued. */
+	pthread_mutex_lock(&w->mu);
+	if (!w->err) {
+		w->err = ARCA_ERR_CANCELLED;
+		snprintf(w->errmsg, sizeof w->errmsg, "snapshot of %s aborted", w->target);
+	}
+	pthread_mutex_unlock(&w->mu);
 	stop_workers(w);
 	while (w->qhead) {
 		struct job *j = w->qhead;
