@@ -114,6 +114,12 @@ int repo_prune(struct repo *r, double repack_unused_threshold, int dry_run,
 int retention_select(const char *policy, const struct repo_snapshot *snaps, size_t n,
 		     int64_t now, unsigned char *keep, char **why);
 
+/* Rebuild index/ from the packs' own headers (after index objects were
+ * lost or damaged; prune refuses to run until then). Takes the exclusive
+ * lock if none is held. Packs whose header cannot be read are reported
+ * through `report` and left out (ARCA_ERR_CORRUPT after the rebuild). */
+int repo_rebuild_index(struct repo *r, repo_report_fn report, void *arg, size_t *packs_indexed);
+
 /* Keys: list/add/remove/change passphrases wrapping the master key. */
 int repo_key_add(struct repo *r, const char *new_passphrase, char *key_id_out /* 65 */);
 int repo_key_remove(struct repo *r, const char *key_id);

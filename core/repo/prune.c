@@ -183,7 +183,8 @@ int repo_prune(struct repo *r, double repack_unused_threshold, int dry_run,
 	if (rc == ARCA_OK && s.index_bad)
 		rc = err_set(ARCA_ERR_CORRUPT, "prune refuses to run: %zu index object(s) of "
 			     "destination %s are unreadable, so it cannot know which packs are "
-			     "used (run arca verify)", s.index_bad, r->dest_name);
+			     "used (run arca verify, then rebuild the index from the packs)",
+			     s.index_bad, r->dest_name);
 	if (rc != ARCA_OK)
 		goto out;
 	pl.used = xcalloc(s.idx.cap + 1, 1);

@@ -610,6 +610,50 @@ static void test_metadata_cache_checked(void **state)
 	repo_close(r);
 }
 
+/* The index is rebuilt from the packs alone; a damaged index object makes
+ * prune refuse until then. */
+static void test_rebuild_index(void **state)
+{
+	struct fixture *f = *state;
+	struct repo *r = open_repo(f);
+	struct repo_snapshot s;
+	int unchanged;
+	assert_int_equal(snapshot_items(r, "t", 0, &s, &unchanged), ARCA_OK);
+	char *obj = first_object(f->dir, "index");
+	flip_byte(obj, 40);
+	free(obj);
+	/* (A good copy in the local cache would be used instead: drop it.) */
+	remove_tree(f->state);
+	struct repo_prune_stats st;
+	assert_int_equal(repo_prune(r, 0.2, 0, &st), ARCA_ERR_CORRUPT);
+	assert_non_null(strstr(err_msg(), "rebuild the index"));
+	assert_int_equal(repo_verify(r, -1, NULL, NULL), ARCA_ERR_CORRUPT);
+	size_t n;
+	assert_int_equal(repo_rebuild_index(r, NULL, NULL, &n), ARCA_OK);
+	assert_true(n > 5);
+	assert_int_equal(repo_verify(r, 100, NULL, NULL), ARCA_OK);
+	assert_int_equal(repo_prune(r, 0.2, 0, &st), ARCA_OK);
+	check_restore(r, s.id);
+
+	/* Index gone entirely, one pack's header damaged: the rest is indexed,
+	 * the damaged pack is reported, verify names what is lost. */
+	char *cmd = xasprintf("rm -rf %s/index", f->dir);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+	char *pack = first_object(f->dir, "packs");
+	flip_byte(pack, -20);
+	struct reports rp = {0};
+	assert_int_equal(repo_rebuild_index(r, collect, &rp, &n), ARCA_ERR_CORRUPT);
+	assert_int_equal(rp.n, 1);
+	assert_non_null(strstr(rp.text, strrchr(pack, '/') + 1));
+	memset(&rp, 0, sizeof rp);
+	assert_int_equal(repo_verify(r, -1, collect, &rp), ARCA_ERR_CORRUPT);
+	assert_non_null(strstr(rp.text, "is in no index"));
+	free(pack);
+	repo_snapshot_clear(&s);
+	repo_close(r);
+}
+
 /* Snapshots taken within one second list in the order they were taken. */
 static void test_order_within_a_second(void **state)
 {
@@ -753,6 +797,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_order_within_a_second, setup_plain, teardown),
 		cmocka_unit_test_setup_teardown(test_metadata_cache_checked, setup_enc, teardown),
 		cmocka_unit_test_setup_teardown(test_lock_refresh_and_age, setup_plain, teardown),
+		cmocka_unit_test_setup_teardown(test_rebuild_index, setup_enc, teardown),
+		cmocka_unit_test_setup_teardown(test_rebuild_index, setup_plain, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
