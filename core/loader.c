@@ -344,6 +344,11 @@ static char *open_module(const char *real, const struct stat *checked, lt_dlhand
 	if (lt_dladvise_init(&advise) == 0) {
 		/* RTLD_LOCAL: two drivers may carry helpers with the same names. */
 		lt_dladvise_local(&advise);
+		/* Resident: a driver's libraries (libpq, OpenSSL) register
+		 * thread-local state and exit handlers; unmapping them before
+		 * exit is unsafe, and LeakSanitizer crashed scanning the TLS of
+		 * an unloaded module. lt_dlclose then only drops the handle. */
+		lt_dladvise_resident(&advise);
 		h = lt_dlopenadvise(real, advise);
 		lt_dladvise_destroy(&advise);
 	}
