@@ -234,7 +234,9 @@ struct arca_host {
 	 * ARCA_ERR_NOT_FOUND after the last item.
 	 */
 	int (*item_next)(struct arca_ctx *ctx, struct arca_item_info *info);
-	/* Position on the item called `name`; ARCA_ERR_NOT_FOUND if absent. */
+	/* Position on the item called `name`; ARCA_ERR_NOT_FOUND if absent.
+	 * Afterwards item_next continues with the item stored after it, so a
+	 * driver can rewind with item_open of the first item's name. */
 	int (*item_open)(struct arca_ctx *ctx, const char *name, struct arca_item_info *info);
 	/* Read content of the current item; *got == 0 at its end. The engine
 	 * checks hashes and authentication as it reads: ARCA_ERR_CORRUPT. */
