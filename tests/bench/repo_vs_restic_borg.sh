@@ -30,6 +30,7 @@ if [ -z "${ARCA_STAGE:-}" ]; then
 fi
 . "$(dirname "$0")/../lib/common.sh"
 DATASETS=${BENCH_DATASETS:-$ARCA_SRCDIR/../shared/datasets}
+[ -r "$DATASETS/vectis-like.sql" ] || DATASETS=$ARCA_SRCDIR/tests/data   # the copies shipped in the tree
 MEDIA_MIB=${BENCH_MEDIA_MIB:-1024}
 SCALE=${BENCH_SCALE:-1}
 command -v restic >/dev/null || skip "restic not installed"
