@@ -8,19 +8,7 @@
 # Environment: BENCH_SCALE (vectis-like.sql scale, default 1), BENCH_PGBENCH
 # (pgbench -i scale, default 50), BENCH_WAL (segments for wal-push, default
 # 200). Needs PostgreSQL 15, pgbackrest; runs as root (servers as postgres).
-if [ -z "${ARCA_STAGE:-}" ]; then
-	b=${1:?usage: $0 BUILDDIR}
-	b=$(cd "$b" && pwd)
-	make -s -C "$b/tests" stage.stamp >/dev/null || exit 1
-	vars=$(printf 'pv:\n\t@echo "$(prefix)|$(bindir)|$(pkglibdir)"\n' |
-		make -s -C "$b/tests" -f Makefile -f - pv)
-	ARCA_STAGE=$b/tests/stage
-	ARCA_PREFIX=${vars%%|*}; rest=${vars#*|}
-	ARCA_BINDIR=${rest%%|*}; ARCA_PKGLIBDIR=${rest#*|}
-	ARCA_SRCDIR=$(cd "$(dirname "$0")/../.." && pwd)
-	ARCA_BUILDDIR=$b
-	export ARCA_STAGE ARCA_PREFIX ARCA_BINDIR ARCA_PKGLIBDIR ARCA_SRCDIR ARCA_BUILDDIR
-fi
+. "$(dirname "$0")/../lib/bench_env.sh"
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/pg.sh"
 pg_require

@@ -15,19 +15,7 @@
 # page cache (the data is read once before the first run), with its
 # default settings except compression where the tool has none by default
 # (borg: zstd,3 like arca and restic).
-if [ -z "${ARCA_STAGE:-}" ]; then
-	b=${1:?usage: $0 BUILDDIR}
-	b=$(cd "$b" && pwd)
-	make -s -C "$b/tests" stage.stamp >/dev/null || exit 1
-	vars=$(printf 'pv:\n\t@echo "$(prefix)|$(bindir)|$(pkglibdir)"\n' |
-		make -s -C "$b/tests" -f Makefile -f - pv)
-	ARCA_STAGE=$b/tests/stage
-	ARCA_PREFIX=${vars%%|*}; rest=${vars#*|}
-	ARCA_BINDIR=${rest%%|*}; ARCA_PKGLIBDIR=${rest#*|}
-	ARCA_SRCDIR=$(cd "$(dirname "$0")/../.." && pwd)
-	ARCA_BUILDDIR=$b
-	export ARCA_STAGE ARCA_PREFIX ARCA_BINDIR ARCA_PKGLIBDIR ARCA_SRCDIR ARCA_BUILDDIR
-fi
+. "$(dirname "$0")/../lib/bench_env.sh"
 . "$(dirname "$0")/../lib/common.sh"
 DATASETS=${BENCH_DATASETS:-$ARCA_SRCDIR/../shared/datasets}
 [ -r "$DATASETS/vectis-like.sql" ] || DATASETS=$ARCA_SRCDIR/tests/data   # the copies shipped in the tree
