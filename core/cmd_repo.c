@@ -349,8 +349,22 @@ static char *new_passphrase(void)
 int cmd_key(struct cli *cli, int argc, char **argv)
 {
 	if (argc < 2)
-		return cli_usage_error("key", "say list, add, remove ID or passwd");
+		return cli_usage_error("key", "say list, add, remove ID, passwd or generate");
 	const char *sub = argv[1];
+	if (!strcmp(sub, "generate")) {
+		/* Needs no config: prints a fresh key for passphrase_file. */
+		if (argc > 2)
+			return cli_usage_error("key", "generate takes no arguments");
+		char key[96];
+		int rc = repo_key_generate(key, sizeof key);
+		if (rc != ARCA_OK) {
+			err_print(rc);
+			return rc;
+		}
+		printf("%s\n", key);
+		explicit_bzero(key, sizeof key);
+		return fflush(stdout) == 0 ? ARCA_OK : ARCA_ERR_IO;
+	}
 	int want_id = !strcmp(sub, "remove");
 	if (strcmp(sub, "list") && strcmp(sub, "add") && strcmp(sub, "remove") &&
 	    strcmp(sub, "passwd"))

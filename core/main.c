@@ -91,12 +91,18 @@ const struct verb cli_verbs[] = {
 	 "remove stale locks",
 	 "Removes locks whose process is gone (same host) or that were not refreshed\n"
 	 "within the stale timeout. Live locks are never removed.\n"},
-	{"key", cmd_key, 1, "arca key list|add|remove ID|passwd [DESTINATION]",
-	 "manage the passphrases of a repository",
-	 "list    show the keys (passphrases) that open the repository\n"
-	 "add     add a passphrase, read from ARCA_NEW_PASSPHRASE or new_passphrase_file\n"
-	 "remove  remove a key by id (not the one in use)\n"
-	 "passwd  add the new passphrase, then remove the current one\n"},
+	{"key", cmd_key, 1, "arca key list|add|remove ID|passwd|generate [DESTINATION]",
+	 "manage the passphrases and keys of a repository",
+	 "list      show the keys (passphrases) that open the repository\n"
+	 "add       add a passphrase, read from ARCA_NEW_PASSPHRASE or the file named\n"
+	 "          by ARCA_NEW_PASSPHRASE_FILE\n"
+	 "remove    remove a key by id (not the one in use)\n"
+	 "passwd    add the new passphrase, then remove the current one\n"
+	 "generate  print a new random key (256 bits) to use instead of a passphrase:\n"
+	 "            arca key generate > /etc/arca/repo.key; chmod 600 /etc/arca/repo.key\n"
+	 "          then passphrase_file = /etc/arca/repo.key. A generated key opens the\n"
+	 "          repository without scrypt's deliberate ~0.2 s, which archive_command\n"
+	 "          pays per WAL segment. Keep a copy off this host, as for a passphrase.\n"},
 	{"wal-push", cmd_driver_verb, 1, "arca wal-push TARGET PATH",
 	 "archive one WAL segment (PostgreSQL archive_command)",
 	 "For archive_command = 'arca wal-push TARGET %p'. Exits 0 only once the\n"

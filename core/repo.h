@@ -120,7 +120,11 @@ int retention_select(const char *policy, const struct repo_snapshot *snaps, size
  * through `report` and left out (ARCA_ERR_CORRUPT after the rebuild). */
 int repo_rebuild_index(struct repo *r, repo_report_fn report, void *arg, size_t *packs_indexed);
 
-/* Keys: list/add/remove/change passphrases wrapping the master key. */
+/* Keys: list/add/remove/change passphrases wrapping the master key. A
+ * secret made by repo_key_generate ("arca-key1-" + 64 hex digits, NUL:
+ * outlen >= 75) is wrapped with HKDF instead of scrypt, so it opens the
+ * repository in microseconds (FORMAT.md, "Keys"). */
+int repo_key_generate(char *out, size_t outlen);
 int repo_key_add(struct repo *r, const char *new_passphrase, char *key_id_out /* 65 */);
 int repo_key_remove(struct repo *r, const char *key_id);
 int repo_key_list(struct repo *r, void (*cb)(void *arg, const char *id, const char *host,

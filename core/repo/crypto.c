@@ -61,6 +61,21 @@ int chunk_id(const struct repo_keys *keys, const void *data, size_t len,
 	return 0;
 }
 
+/* HKDF-SHA-256 (RFC 5869) for one 32-byte block: PRK = HMAC(salt, key),
+ * OKM = HMAC(PRK, info || 0x01). */
+int hkdf_sha256_32(const unsigned char *key, size_t keylen, const unsigned char *salt,
+		   size_t saltlen, const void *info, size_t infolen, unsigned char out[KEY_LEN])
+{
+	unsigned char prk[ID_LEN], msg[256];
+	if (infolen + 1 > sizeof msg || hmac_sha256(salt, saltlen, key, keylen, prk))
+		return -1;
+	memcpy(msg, info, infolen);
+	msg[infolen] = 1;
+	int rc = hmac_sha256(prk, sizeof prk, msg, infolen + 1, out);
+	secure_wipe(prk, sizeof prk);
+	return rc;
+}
+
 int random_bytes(void *buf, size_t n)
 {
 	return RAND_bytes(buf, (int)n) == 1 ? 0 : -1;

@@ -28,6 +28,9 @@ int chunk_id(const struct repo_keys *keys, const void *data, size_t len,
 	     unsigned char out[ID_LEN]);
 
 /* Fill with cryptographically secure random bytes; 0 or -1. */
+/* HKDF-SHA-256 (RFC 5869) with a 32-byte output. 0 or -1. */
+int hkdf_sha256_32(const unsigned char *key, size_t keylen, const unsigned char *salt,
+		   size_t saltlen, const void *info, size_t infolen, unsigned char out[KEY_LEN]);
 int random_bytes(void *buf, size_t n);
 
 /*

@@ -21,7 +21,10 @@ now() { date +%s.%N; }
 secs() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 mib() { awk -v a="$1" 'BEGIN { printf "%.1f MiB", a / 1048576 }'; }
-repo_bytes() { du -sb "$T/repo" | cut -f1; }
+repo_bytes() { du -sb "${1:-$T/repo}" | cut -f1; }
+# Timed steps start with the archiver caught up: archive_command (both
+# tools' wal-push) would otherwise compete for the two cores.
+quiesce() { PG_ARCHIVE_WAIT=600 pg_switch_wait $APP >/dev/null; sync; }
 verdict() { # verdict NAME VALUE OP LIMIT
 	if awk -v v="$2" -v l="$4" -v op="$3" 'BEGIN { exit !(op == "<=" ? v <= l : v >= l) }'; then
 		printf '  %-58s %8s  (want %s %s)  ok\n' "$1" "$2" "$3" "$4"
@@ -34,7 +37,23 @@ MISSED=0
 nproc_note="$(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)"
 
 write_engine_config
-[ "$(id -u)" = 0 ] && chown -R postgres: "$T/repo" "$T/state"
+# Both tools as their docs recommend for a WAL-archiving host, and both
+# encrypted: arca with a generated key (HKDF, no per-command scrypt),
+# pgBackRest with a random cipher pass.
+ARCA_PASSPHRASE=$("$ARCA" key generate) || fail "arca key generate"
+export ARCA_PASSPHRASE
+# WAL and base backups go to their own repository, so the logical figures
+# below count only the logical snapshots' bytes (archive_command keeps
+# pushing segments into the WAL repository while they run).
+mkdir -p "$T/walrepo"
+cat >> "$ARCA_CONFIG" <<EOF
+
+[destination wal]
+driver = dir
+path = $T/walrepo
+passphrase_env = ARCA_PASSPHRASE
+EOF
+[ "$(id -u)" = 0 ] && chown -R postgres: "$T/repo" "$T/walrepo" "$T/state"
 mkdir -p "$T/pgbr/repo" "$T/pgbr/log" "$T/pgbr/spool" "$T/files"
 [ "$(id -u)" = 0 ] && chown -R postgres: "$T/pgbr" "$T/files"
 
@@ -54,6 +73,8 @@ process-max=2
 start-fast=y
 log-level-console=warn
 log-level-file=off
+repo1-cipher-type=aes-256-cbc
+repo1-cipher-pass=$(openssl rand -base64 48)
 
 [bench]
 pg1-path=$app_DATA
@@ -78,13 +99,13 @@ conninfo = $(pg_conninfo $APP vectis)
 
 [target app-wal]
 driver = postgres
-destinations = local
+destinations = wal
 mode = physical
 conninfo = $(pg_conninfo $APP postgres)
 
 [target bench-wal]
 driver = postgres
-destinations = local
+destinations = wal
 mode = physical
 conninfo = $(pg_conninfo $APP postgres)
 EOF
@@ -100,6 +121,7 @@ pg_sql_file $APP vectis "$PG_DATASET" -v scale="$SCALE" >"$T/load.log" 2>&1 ||
 	{ cat "$T/load.log" >&2; fail "loading the dataset failed"; }
 echo "   loaded in $(secs "$t") s, database $(pg_sql $APP postgres "SELECT pg_size_pretty(pg_database_size('vectis'))")"
 pg_sql $APP vectis "CHECKPOINT" >/dev/null
+quiesce
 DUMP_ARGS="-h 127.0.0.1 -p $APP -U postgres -d vectis"
 
 echo "-- logical snapshot"
@@ -126,6 +148,7 @@ tail_update users "last_login = now()"
 tail_update products "price_cents = price_cents + 1"
 tail_update orders "status = 'delivered'"
 tail_update order_items "qty = qty + 1"
+quiesce
 B1=$(repo_bytes)
 t=$(now); pg_arca snapshot app-db >/dev/null 2>"$T/err" || { cat "$T/err"; fail "second snapshot failed"; }
 T_ARCA2=$(secs "$t")
@@ -140,6 +163,7 @@ S_ARCA3=$(( $(repo_bytes) - B2 ))
 echo "   (1% of orders scattered)       $(mib "$S_ARCA3") stored"
 
 echo "-- logical restore"
+quiesce
 pg_sql $APP postgres "CREATE DATABASE r_pgrestore"
 t=$(now); as_pg "$PG_BIN/pg_restore" -j2 -h 127.0.0.1 -p $APP -U postgres -d r_pgrestore \
 	"$T/files/vectis.dump"; T_PGR=$(secs "$t")
@@ -156,14 +180,15 @@ echo "-- physical backup of pgbench -i -s $PGBENCH_SCALE"
 pg_sql $APP postgres "CREATE DATABASE bench"
 as_pg "$PG_BIN/pgbench" -i -q -s "$PGBENCH_SCALE" -h 127.0.0.1 -p $APP -U postgres bench \
 	>"$T/pgbench.log" 2>&1 || { cat "$T/pgbench.log"; fail "pgbench -i failed"; }
-PG_ARCHIVE_WAIT=600 pg_switch_wait $APP >/dev/null
-echo "   cluster: $(du -sh "$app_DATA" | cut -f1)"
-B3=$(repo_bytes)
 pg_sql $APP postgres "CHECKPOINT" >/dev/null
+quiesce
+echo "   cluster: $(du -sh "$app_DATA" | cut -f1)"
+B3=$(repo_bytes "$T/walrepo")
 t=$(now); pg_arca snapshot app-wal >/dev/null 2>"$T/err" || { cat "$T/err"; fail "physical snapshot failed"; }
 T_PHYS=$(secs "$t")
-S_PHYS=$(( $(repo_bytes) - B3 ))
+S_PHYS=$(( $(repo_bytes "$T/walrepo") - B3 ))
 pg_sql $APP postgres "CHECKPOINT" >/dev/null
+quiesce
 t=$(now); as_pg $PGBR --type=full backup || fail "pgbackrest backup failed"
 T_PGBR=$(secs "$t")
 S_PGBR=$(du -sb "$T/pgbr/repo/backup" | cut -f1)

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Passphrases: a wrong or missing passphrase is a clear error (exit 5);
 # keys can be added, listed, removed and changed; an unencrypted repository
-# works without one; init refuses an existing repository.
+# works without one; init refuses an existing repository; a generated key
+# (arca key generate) works in place of a passphrase, through HKDF.
 . "$ARCA_SRCDIR/tests/lib/common.sh"
 
 SRC=$T/src
@@ -41,6 +42,39 @@ arca key remove "$other" > /dev/null || fail "key remove"
 ARCA_PASSPHRASE=third expect_fail 5 "$ARCA" list
 expect_fail 11 "$ARCA" key remove "$(arca key list | awk '$1 == "*" {print $2}')"
 expect_stderr "only key"
+
+step "generated keys"
+"$ARCA" key generate > "$T/k1" || fail "key generate"
+"$ARCA" key generate > "$T/k2" || fail "key generate (second)"
+grep -qx 'arca-key1-[0-9a-f]\{64\}' "$T/k1" || { cat "$T/k1" >&2; fail "malformed generated key"; }
+cmp -s "$T/k1" "$T/k2" && fail "two generated keys are equal"
+ARCA_NEW_PASSPHRASE_FILE="$T/k1" arca key add > /dev/null || fail "key add (generated key)"
+grep -l '"hkdf-sha256"' "$T/repo/keys/"* > /dev/null || fail "generated key not stored with HKDF"
+ARCA_PASSPHRASE="$(cat "$T/k1")" arca list > /dev/null || fail "generated key does not open"
+ARCA_PASSPHRASE="$(cat "$T/k2")" expect_fail 5 "$ARCA" list
+expect_stderr "wrong key for repository"
+ARCA_PASSPHRASE="arca-key1-0123" expect_fail 3 "$ARCA" list
+expect_stderr "not a key made by arca key generate"
+# A destination whose passphrase_file holds a generated key, from init on.
+mkdir -p "$T/keyed"; chmod 600 "$T/k2"
+cat >> "$ARCA_CONFIG" <<EOC
+
+[destination keyed]
+driver = dir
+path = $T/keyed
+passphrase_file = $T/k2
+
+[target tree3]
+driver = files
+destinations = keyed
+path = $SRC
+EOC
+arca init keyed > /dev/null || fail "init with a generated key"
+grep -q '"hkdf-sha256"' "$T/keyed/keys/"* || fail "init did not use HKDF for a generated key"
+grep -q '"scrypt"' "$T/keyed/keys/"* && fail "init used scrypt for a generated key"
+arca snapshot tree3 > /dev/null || fail "snapshot with a generated key"
+arca restore tree3 --into "$T/out3" > /dev/null || fail "restore with a generated key"
+cmp "$SRC/a" "$T/out3/a" || fail "restored file differs"
 
 step "encryption = none"
 mkdir -p "$T/plain"

@@ -131,6 +131,23 @@ static void test_chunk_ids(void **state)
 	                    "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
 }
 
+/* RFC 5869, test case 1: the first 32 bytes of its 42-byte OKM are T(1),
+ * which is what hkdf_sha256_32 computes. */
+static void test_hkdf_rfc5869(void **state)
+{
+	(void)state;
+	unsigned char ikm[22], salt[13], info[10], out[KEY_LEN], want[KEY_LEN];
+	memset(ikm, 0x0b, sizeof ikm);
+	for (int i = 0; i < 13; i++)
+		salt[i] = (unsigned char)i;
+	for (int i = 0; i < 10; i++)
+		info[i] = (unsigned char)(0xf0 + i);
+	assert_int_equal(hex_decode("3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf",
+				    want, sizeof want), 0);
+	assert_int_equal(hkdf_sha256_32(ikm, sizeof ikm, salt, sizeof salt, info, sizeof info, out), 0);
+	assert_memory_equal(out, want, sizeof want);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -138,6 +155,7 @@ int main(void)
 		cmocka_unit_test(test_tamper_detected),
 		cmocka_unit_test(test_wrong_key_and_limits),
 		cmocka_unit_test(test_chunk_ids),
+		cmocka_unit_test(test_hkdf_rfc5869),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
