@@ -147,6 +147,11 @@ int child_start(struct pg_child *c, const struct child_spec *spec)
 		}
 		return PG_ERR(ARCA_ERR_IO, "cannot create pipes for %s: %s", c->what, strerror(e));
 	}
+	/* A dump streams hundreds of MiB: a 1 MiB pipe (the unprivileged
+	 * maximum) instead of 64 KiB cuts the wake-ups between pg_dump and the
+	 * pump sixteenfold. Best effort: a smaller pipe only costs speed. */
+	if (out[0] >= 0)
+		(void)fcntl(out[0], F_SETPIPE_SZ, 1 << 20);
 	char *pwvar = NULL;
 	char **env = child_env(spec->password, &pwvar);
 	if (!env) {
