@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <jansson.h>
 #include "cli.h"
+#include "util.h"
 #include "log.h"
 
 void cli_verb_help(const struct verb *v, FILE *f)
@@ -49,6 +50,39 @@ int cli_load_targets(struct cli *cli, struct engine *e, int argc, char **argv,
 	rc = engine_select_targets(e, argc, argv, targets, n);
 	if (rc != ARCA_OK) {
 		err_print(rc);
+		engine_close(e);
+	}
+	return rc;
+}
+
+int cli_load_dests(struct cli *cli, struct engine *e, const char *verb, int argc, char **argv,
+		   struct engine_dest ***dests, size_t *n)
+{
+	int rc = cli_load(cli, e);
+	if (rc != ARCA_OK)
+		return rc;
+	*dests = xcalloc(e->n_dests + (size_t)argc + 1, sizeof **dests);
+	*n = 0;
+	if (argc == 0) {
+		for (size_t i = 0; i < e->n_dests; i++)
+			(*dests)[(*n)++] = &e->dests[i];
+		if (!*n)
+			rc = err_set(ARCA_ERR_CONFIG, "%s has no [destination NAME] section",
+				     e->config_path);
+	}
+	for (int i = 0; rc == ARCA_OK && i < argc; i++) {
+		struct engine_dest *d = engine_find_dest(e, argv[i]);
+		if (!d)
+			rc = err_set(2 /* usage */, "%s: no destination '%s' in %s", verb, argv[i],
+				     e->config_path);
+		else
+			(*dests)[(*n)++] = d;
+	}
+	if (rc != ARCA_OK) {
+		err_print(rc);
+		free(*dests);
+		*dests = NULL;
+		*n = 0;
 		engine_close(e);
 	}
 	return rc;

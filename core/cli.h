@@ -33,6 +33,10 @@ int cli_load(struct cli *cli, struct engine *e);
  * failure the problem is printed, e is closed and the exit code returned. */
 int cli_load_targets(struct cli *cli, struct engine *e, int argc, char **argv,
 		     struct engine_target ***targets, size_t *n);
+/* cli_load, then the destinations named in argv (all when argc == 0), as
+ * cli_load_targets does for targets. */
+int cli_load_dests(struct cli *cli, struct engine *e, const char *verb, int argc, char **argv,
+		   struct engine_dest ***dests, size_t *n);
 /* Whether any of the targets writes to destination d. */
 int targets_use_dest(struct engine_target **targets, size_t n, const struct engine_dest *d);
 /* Print a JSON value (jansson json_t *) to stdout and free it. */

@@ -12,32 +12,6 @@
 json_t *snapshot_json(const struct repo_snapshot *s, const char *dest);
 
 /* Destinations named in argv, or all. */
-static int select_dests(struct engine *e, const char *verb, int argc, char **argv,
-			struct engine_dest ***out, size_t *n)
-{
-	*out = xcalloc(e->n_dests + (size_t)argc + 1, sizeof **out);
-	*n = 0;
-	if (argc == 0) {
-		for (size_t i = 0; i < e->n_dests; i++)
-			(*out)[(*n)++] = &e->dests[i];
-		if (!*n)
-			return err_set(ARCA_ERR_CONFIG, "%s has no [destination NAME] section",
-				       e->config_path);
-		return ARCA_OK;
-	}
-	for (int i = 0; i < argc; i++) {
-		struct engine_dest *d = engine_find_dest(e, argv[i]);
-		if (!d) {
-			free(*out);
-			*out = NULL;
-			return err_set(2, "%s: no destination '%s' in %s", verb, argv[i],
-				       e->config_path);
-		}
-		(*out)[(*n)++] = d;
-	}
-	return ARCA_OK;
-}
-
 static int no_options(const char *verb, int argc, char **argv)
 {
 	static const struct option opts[] = {{NULL, 0, NULL, 0}};
@@ -51,12 +25,11 @@ int cmd_init(struct cli *cli, int argc, char **argv)
 	if (no_options("init", argc, argv))
 		return 2;
 	struct engine e = {0};
-	int rc = cli_load(cli, &e);
-	if (rc != ARCA_OK)
-		return rc;
 	struct engine_dest **dests;
 	size_t n;
-	rc = select_dests(&e, "init", argc - optind, argv + optind, &dests, &n);
+	int rc = cli_load_dests(cli, &e, "init", argc - optind, argv + optind, &dests, &n);
+	if (rc != ARCA_OK)
+		return rc;
 	int worst = rc;
 	for (size_t i = 0; rc == ARCA_OK && i < n; i++) {
 		struct engine_dest *d = dests[i];
@@ -238,12 +211,11 @@ int cmd_prune(struct cli *cli, int argc, char **argv)
 			return cli_usage_error("prune", "unknown option");
 	}
 	struct engine e = {0};
-	int rc = cli_load(cli, &e);
-	if (rc != ARCA_OK)
-		return rc;
 	struct engine_dest **dests;
 	size_t n;
-	rc = select_dests(&e, "prune", argc - optind, argv + optind, &dests, &n);
+	int rc = cli_load_dests(cli, &e, "prune", argc - optind, argv + optind, &dests, &n);
+	if (rc != ARCA_OK)
+		return rc;
 	int worst = rc;
 	for (size_t i = 0; rc == ARCA_OK && i < n; i++) {
 		struct engine_dest *d = dests[i];
@@ -287,12 +259,11 @@ int cmd_unlock(struct cli *cli, int argc, char **argv)
 	if (no_options("unlock", argc, argv))
 		return 2;
 	struct engine e = {0};
-	int rc = cli_load(cli, &e);
-	if (rc != ARCA_OK)
-		return rc;
 	struct engine_dest **dests;
 	size_t n;
-	rc = select_dests(&e, "unlock", argc - optind, argv + optind, &dests, &n);
+	int rc = cli_load_dests(cli, &e, "unlock", argc - optind, argv + optind, &dests, &n);
+	if (rc != ARCA_OK)
+		return rc;
 	int worst = rc;
 	for (size_t i = 0; rc == ARCA_OK && i < n; i++) {
 		int removed = 0;
@@ -373,12 +344,11 @@ int cmd_key(struct cli *cli, int argc, char **argv)
 		return cli_usage_error("key", "remove needs the key ID (see arca key list)");
 	int first_dest = want_id ? 3 : 2;
 	struct engine e = {0};
-	int rc = cli_load(cli, &e);
-	if (rc != ARCA_OK)
-		return rc;
 	struct engine_dest **dests;
 	size_t n;
-	rc = select_dests(&e, "key", argc - first_dest, argv + first_dest, &dests, &n);
+	int rc = cli_load_dests(cli, &e, "key", argc - first_dest, argv + first_dest, &dests, &n);
+	if (rc != ARCA_OK)
+		return rc;
 	char *np = NULL;
 	if (rc == ARCA_OK && (!strcmp(sub, "add") || !strcmp(sub, "passwd"))) {
 		np = new_passphrase();
