@@ -285,6 +285,44 @@ int cmd_unlock(struct cli *cli, int argc, char **argv)
 	return worst;
 }
 
+static void print_problem(void *arg, const char *problem)
+{
+	fprintf(stderr, "arca: destination %s: %s\n", (const char *)arg, problem);
+}
+
+int cmd_repair(struct cli *cli, int argc, char **argv)
+{
+	if (argc < 2 || strcmp(argv[1], "index"))
+		return cli_usage_error("repair", "say what to repair: arca repair index "
+				       "[DESTINATION...]");
+	struct engine e = {0};
+	struct engine_dest **dests;
+	size_t n;
+	int rc = cli_load_dests(cli, &e, "repair", argc - 2, argv + 2, &dests, &n);
+	if (rc != ARCA_OK)
+		return rc;
+	int worst = ARCA_OK;
+	for (size_t i = 0; i < n; i++) {
+		struct engine_dest *d = dests[i];
+		size_t packs = 0;
+		int r = engine_open_repo(&e, d);
+		if (r == ARCA_OK)
+			r = repo_rebuild_index(d->repo, print_problem, (void *)d->cfg->name, &packs);
+		if (r == ARCA_OK || r == ARCA_ERR_CORRUPT)
+			printf("destination %s: index rebuilt from %zu pack%s%s\n", d->cfg->name,
+			       packs, packs == 1 ? "" : "s",
+			       r ? " (damaged packs left out: see above; run arca verify)" : "");
+		if (r != ARCA_OK) {
+			if (r != ARCA_ERR_CORRUPT)
+				err_print(r);
+			worst = r;
+		}
+	}
+	free(dests);
+	engine_close(&e);
+	return worst;
+}
+
 static void print_key(void *arg, const char *id, const char *host, int64_t created, int current)
 {
 	(void)arg;

@@ -103,6 +103,13 @@ const struct verb cli_verbs[] = {
 	 "          then passphrase_file = /etc/arca/repo.key. A generated key opens the\n"
 	 "          repository without scrypt's deliberate ~0.2 s, which archive_command\n"
 	 "          pays per WAL segment. Keep a copy off this host, as for a passphrase.\n"},
+	{"repair", cmd_repair, 1, "arca repair index [DESTINATION...]",
+	 "rebuild a lost or damaged index from the packs",
+	 "index  reads every pack's own header and writes a fresh index/ from them,\n"
+	 "       replacing the old index objects. Run it when verify or prune report\n"
+	 "       unreadable index objects (prune refuses to run until then). Packs whose\n"
+	 "       header cannot be read are named and left out (exit 7): their chunks\n"
+	 "       are lost, and verify names the snapshots that needed them.\n"},
 	{"wal-push", cmd_driver_verb, 1, "arca wal-push TARGET PATH",
 	 "archive one WAL segment (PostgreSQL archive_command)",
 	 "For archive_command = 'arca wal-push TARGET %p'. Exits 0 only once the\n"

@@ -183,7 +183,7 @@ int repo_prune(struct repo *r, double repack_unused_threshold, int dry_run,
 	if (rc == ARCA_OK && s.index_bad)
 		rc = err_set(ARCA_ERR_CORRUPT, "prune refuses to run: %zu index object(s) of "
 			     "destination %s are unreadable, so it cannot know which packs are "
-			     "used (run arca verify, then rebuild the index from the packs)",
+			     "used (run arca repair index, which rebuilds it from the packs)",
 			     s.index_bad, r->dest_name);
 	if (rc != ARCA_OK)
 		goto out;

@@ -26,7 +26,7 @@ int index_load(struct repo *r)
 			rc = idx_decode(plain.data, plain.len, l.v[i].name, &packs, &np);
 		if (rc == ARCA_ERR_CORRUPT) {
 			/* Chunks it lists will be stored again; verify names it. */
-			log_warn("%s (skipped; run arca verify)", err_msg());
+			log_warn("%s (skipped; run arca verify, then arca repair index)", err_msg());
 			bad++;
 			continue;
 		}

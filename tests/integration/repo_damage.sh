@@ -83,4 +83,21 @@ grep -q "$(basename "$pack")" "$T/out" || fail "truncated pack not named"
 cp "$T/orig" "$pack"
 arca verify --read-data > /dev/null || fail "verify after repair"
 
+step "a damaged index: prune refuses, repair index rebuilds it from the packs"
+idx=$(find "$T/repo/index" -type f | head -n 1)
+chmod u+w "$idx"; printf 'garbage' > "$idx"
+rm -rf "$T/state"/*   # as on a new host: no cached copy of the index
+expect_fail 7 "$ARCA" prune
+expect_stderr "arca repair index"
+arca repair index > "$T/repair" || { cat "$T/repair" >&2; fail "repair index"; }
+grep -q "index rebuilt from [1-9][0-9]* pack" "$T/repair" || fail "repair did not report packs"
+[ ! -e "$idx" ] || fail "the damaged index object is still there"
+arca verify --read-data > /dev/null || fail "verify after repair index"
+arca prune > /dev/null || fail "prune after repair index"
+arca restore tree --into "$T/after-repair" > /dev/null || fail "restore after repair index"
+[ "$(tree_manifest "$SRC")" = "$(tree_manifest "$T/after-repair")" ] ||
+	fail "restore after repair index differs from the source"
+expect_fail 2 "$ARCA" repair
+expect_stderr "arca repair index"
+
 pass "$n_objects objects, every flip and truncation named"
