@@ -15,7 +15,8 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 		{"from", required_argument, NULL, 'f'},     {"overwrite", no_argument, NULL, 'o'},
 		{"jobs", required_argument, NULL, 'j'},     {"to-time", required_argument, NULL, 'T'},
 		{"to-lsn", required_argument, NULL, 'L'},   {"to-xid", required_argument, NULL, 'X'},
-		{"start", no_argument, NULL, 'S'},          {NULL, 0, NULL, 0},
+		{"start", no_argument, NULL, 'S'},          {"no-archive", no_argument, NULL, 'N'},
+		{NULL, 0, NULL, 0},
 	};
 	/* every option is handed to the driver by its long name */
 	struct ctx_option options[ARRAY_LEN(opts)];

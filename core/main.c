@@ -56,7 +56,10 @@ const struct verb cli_verbs[] = {
 	 "  --jobs N          parallel restore where the driver supports it\n"
 	 "  --to-time T, --to-lsn L, --to-xid X\n"
 	 "                    point-in-time recovery target (PostgreSQL physical)\n"
-	 "  --start           start the restored server and wait for recovery\n\n"
+	 "  --start           start the restored server and wait for recovery\n"
+	 "  --no-archive      the restored server does not archive WAL (archive_mode =\n"
+	 "                    off): for drills and copies, which must not push WAL into\n"
+	 "                    the production archive\n\n"
 	 "Examples:\n  arca restore media --into /srv/media.restored\n"
 	 "  arca restore app-db --into 'host=127.0.0.1 dbname=scratch' --jobs 4\n"},
 	{"verify", cmd_verify, 1, "arca verify [TARGET...] [--read-data[=PERCENT]] [--snapshot ID]",

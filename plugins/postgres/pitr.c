@@ -36,6 +36,7 @@ struct restore {
 	gid_t gid;
 	int chown;           /* running as root: hand files to uid/gid */
 	int created_into;    /* we created `into` (remove it on failure) */
+	int no_archive;      /* --no-archive: archive_mode = off */
 	char *tblspc[64][2]; /* oid -> location */
 	size_t n_tblspc;
 	uint64_t files, bytes;
@@ -587,6 +588,10 @@ static int write_recovery(struct restore *r, const char *target_kind, const char
 		fputs("'\nrecovery_target_inclusive = on\n", f);
 	}
 	fputs("recovery_target_timeline = 'latest'\n", f);
+	/* A drill or a copy must not archive its new timeline into the
+	 * production target (a real recovery keeps archiving, as pgBackRest). */
+	if (r->no_archive)
+		fputs("archive_mode = 'off'\n", f);
 	fputs("recovery_target_action = 'promote'\n", f);
 	int bad = ferror(f);
 	int e = errno;
@@ -836,6 +841,7 @@ int physical_restore(struct pg_target *t, struct arca_ctx *ctx, struct item_walk
 	memset(&r, 0, sizeof r);
 	r.t = t;
 	r.ctx = ctx;
+	r.no_archive = pg_host->option(ctx, "no-archive") != NULL;
 	int rc = recovery_target(&r, &kind, &value);
 	if (rc != ARCA_OK)
 		return rc;

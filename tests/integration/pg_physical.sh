@@ -89,12 +89,14 @@ step "restore to the end of the archive (--start)"
 pg_arca restore app-wal --into "$T/pg/latest" --start >/dev/null 2>"$T/err" ||
 	{ cat "$T/err"; fail "restore --start to the end failed"; }
 [ "$(rows $APP)" = "400 400" ] || fail "restore to the end has rows '$(rows $APP)', want 400"
+[ "$(pg_sql $APP postgres "SHOW archive_mode")" = on ] || fail "a recovery stopped archiving"
 pg_stop "$T/pg/latest"
 
-step "restore to a time between the inserts"
-pg_arca restore app-wal --into "$T/pg/at-time" --to-time "$T1" --start >/dev/null 2>"$T/err" ||
-	{ cat "$T/err"; fail "restore --to-time failed"; }
+step "restore to a time between the inserts (a drill: --no-archive)"
+pg_arca restore app-wal --into "$T/pg/at-time" --to-time "$T1" --start --no-archive \
+	>/dev/null 2>"$T/err" || { cat "$T/err"; fail "restore --to-time failed"; }
 [ "$(rows $APP)" = "200 200" ] || fail "restore --to-time '$T1' has rows '$(rows $APP)', want 200"
+[ "$(pg_sql $APP postgres "SHOW archive_mode")" = off ] || fail "--no-archive left archiving on"
 pg_stop "$T/pg/at-time"
 
 step "restore to an LSN"
