@@ -15,28 +15,21 @@
 #include <unistd.h>
 #include "log.h"
 #include "repo.h"
-#include "test_repo_dest.h"
+#include "repo_fixture.h"
 #include "util.h"
 
 struct fixture {
-	char *dir, *state;
-	struct repo_dest d;
-	struct repo_params p;
+	struct repo_fixture rf;
 	struct repo *r;
 	char snap[65];
 };
 
 static int setup_common(void **state, int encrypt)
 {
-	setenv("ARCA_TEST_FAST_KDF", "1", 1);
 	struct fixture *f = calloc(1, sizeof *f);
-	f->dir = test_dir_new();
-	f->state = test_dir_new();
-	f->d = (struct repo_dest){"unit", &test_dir_ops, f->dir};
-	f->p = (struct repo_params){.passphrase = "pw", .encrypt = encrypt, .workers = 1,
-				    .state_dir = f->state, .hostname = "h"};
-	assert_int_equal(repo_init(&f->d, &f->p), ARCA_OK);
-	assert_int_equal(repo_open(&f->d, &f->p, &f->r), ARCA_OK);
+	repo_fixture_init(&f->rf, &(struct repo_params){.passphrase = "pw", .encrypt = encrypt,
+							.workers = 1, .hostname = "h"});
+	assert_int_equal(repo_open(&f->rf.d, &f->rf.p, &f->r), ARCA_OK);
 	struct snap_writer *w;
 	assert_int_equal(repo_snap_begin(f->r, "t", "unit", NULL, &w), ARCA_OK);
 	for (int i = 0; i < 3; i++) {
@@ -70,8 +63,7 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 	repo_close(f->r);
-	test_dir_remove(f->dir);
-	test_dir_remove(f->state);
+	repo_fixture_clear(&f->rf);
 	free(f);
 	return 0;
 }
@@ -101,7 +93,7 @@ static void expect_detected(struct fixture *f, const char *base, const char *wha
 
 static void damage_all(struct fixture *f, const char *sub)
 {
-	char *cmd = xasprintf("find %s/%s -type f", f->dir, sub);
+	char *cmd = xasprintf("find %s/%s -type f", f->rf.dir, sub);
 	FILE *p = popen(cmd, "r");
 	free(cmd);
 	char path[4096];
@@ -161,7 +153,7 @@ static void test_snapshots(void **state)
 static void test_restore_names_chunk(void **state)
 {
 	struct fixture *f = *state;
-	char *cmd = xasprintf("find %s/packs -type f", f->dir);
+	char *cmd = xasprintf("find %s/packs -type f", f->rf.dir);
 	FILE *p = popen(cmd, "r");
 	free(cmd);
 	char path[4096];

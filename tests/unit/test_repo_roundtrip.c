@@ -15,27 +15,16 @@
 #include "log.h"
 #include "repo.h"
 #include "repo/internal.h"
+#include "repo_fixture.h"
 #include "test_repo_dest.h"
 #include "util.h"
 
-struct fixture {
-	char *dir;        /* the destination */
-	char *state;      /* state_dir */
-	struct repo_dest d;
-	struct repo_params p;
-};
-
 static int setup_common(void **state, int encrypt)
 {
-	setenv("ARCA_TEST_FAST_KDF", "1", 1);
-	struct fixture *f = calloc(1, sizeof *f);
-	f->dir = test_dir_new();
-	f->state = test_dir_new();
-	f->d = (struct repo_dest){"unit", &test_dir_ops, f->dir};
-	f->p = (struct repo_params){.passphrase = "correct horse", .encrypt = encrypt,
-				    .pack_size = 1024 * 1024, .state_dir = f->state,
-				    .workers = 2, .hostname = "unit-host"};
-	assert_int_equal(repo_init(&f->d, &f->p), ARCA_OK);
+	struct repo_fixture *f = calloc(1, sizeof *f);
+	repo_fixture_init(f, &(struct repo_params){.passphrase = "correct horse",
+						   .encrypt = encrypt, .pack_size = 1024 * 1024,
+						   .workers = 2, .hostname = "unit-host"});
 	*state = f;
 	return 0;
 }
@@ -52,14 +41,12 @@ static int setup_plain(void **state)
 
 static int teardown(void **state)
 {
-	struct fixture *f = *state;
-	test_dir_remove(f->dir);
-	test_dir_remove(f->state);
-	free(f);
+	repo_fixture_clear(*state);
+	free(*state);
 	return 0;
 }
 
-static struct repo *open_repo(struct fixture *f)
+static struct repo *open_repo(struct repo_fixture *f)
 {
 	struct repo *r;
 	int rc = repo_open(&f->d, &f->p, &r);
@@ -183,7 +170,7 @@ static void check_restore(struct repo *r, const char *id)
 
 static void test_roundtrip(void **state)
 {
-	struct fixture *f = *state;
+	struct repo_fixture *f = *state;
 	struct repo *r = open_repo(f);
 	assert_int_equal(repo_lock(r, 0), ARCA_OK);
 	struct repo_snapshot s1, s2;
@@ -244,14 +231,14 @@ static void test_roundtrip(void **state)
 
 static void test_init_refuses_existing(void **state)
 {
-	struct fixture *f = *state;
+	struct repo_fixture *f = *state;
 	assert_int_equal(repo_init(&f->d, &f->p), ARCA_ERR_EXISTS);
 	assert_non_null(strstr(err_msg(), "already holds a repository"));
 }
 
 static void test_wrong_passphrase(void **state)
 {
-	struct fixture *f = *state;
+	struct repo_fixture *f = *state;
 	struct repo *r;
 	struct repo_params p = f->p;
 	p.passphrase = "wrong";
@@ -282,7 +269,7 @@ static void remember_id(void *arg, const char *id, const char *host, int64_t cre
 
 static void test_keys(void **state)
 {
-	struct fixture *f = *state;
+	struct repo_fixture *f = *state;
 	struct repo *r = open_repo(f);
 	char id[65];
 	assert_int_equal(repo_key_add(r, "second pass", id), ARCA_OK);
@@ -313,7 +300,7 @@ static void test_keys(void **state)
 
 static void test_blobs(void **state)
 {
-	struct fixture *f = *state;
+	struct repo_fixture *f = *state;
 	struct repo *r = open_repo(f);
 	const char *seg = "000000010000000000000001";
 	unsigned char data[20000];
@@ -350,7 +337,7 @@ static int list_names(void *arg, const char *name)
 
 static void test_blob_list(void **state)
 {
-	struct fixture *f = *state;
+	struct repo_fixture *f = *state;
 	struct repo *r = open_repo(f);
 	assert_int_equal(repo_blob_put(r, "db", "0000000100000000000000AB", "a", 1, 1), ARCA_OK);
 	assert_int_equal(repo_blob_put(r, "db", "0000000200000000000000CD", "b", 1, 1), ARCA_OK);
@@ -402,7 +389,7 @@ static void flip_byte(const char *path, long off)
 
 static void test_verify_detects_damage(void **state)
 {
-	struct fixture *f = *state;
+	struct repo_fixture *f = *state;
 	struct repo *r = open_repo(f);
 	struct repo_snapshot s;
 	int unchanged;
@@ -452,7 +439,7 @@ static void test_verify_detects_damage(void **state)
 
 static void test_forget_prune(void **state)
 {
-	struct fixture *f = *state;
+	struct repo_fixture *f = *state;
 	struct repo *r = open_repo(f);
 	struct repo_snapshot s1, s2;
 	int unchanged;
@@ -518,7 +505,7 @@ static void test_forget_prune(void **state)
 
 static void test_abort_then_snapshot(void **state)
 {
-	struct fixture *f = *state;
+	struct repo_fixture *f = *state;
 	struct repo *r = open_repo(f);
 	struct snap_writer *w;
 	assert_int_equal(repo_snap_begin(r, "t", "unit", NULL, &w), ARCA_OK);
@@ -548,7 +535,7 @@ static void test_abort_then_snapshot(void **state)
 
 static void test_stale_lock(void **state)
 {
-	struct fixture *f = *state;
+	struct repo_fixture *f = *state;
 	/* A lock of this host naming a pid that does not exist is stale. */
 	char *path = test_dir_path(f->dir, "locks");
 	mkdir_p(path, 0700);
@@ -580,7 +567,7 @@ static void test_stale_lock(void **state)
  * repository no longer indexes is not reused. */
 static void test_metadata_cache_checked(void **state)
 {
-	struct fixture *f = *state;
+	struct repo_fixture *f = *state;
 	struct repo *r = open_repo(f);
 	struct repo_snapshot s;
 	int unchanged;
@@ -614,7 +601,7 @@ static void test_metadata_cache_checked(void **state)
  * prune refuse until then. */
 static void test_rebuild_index(void **state)
 {
-	struct fixture *f = *state;
+	struct repo_fixture *f = *state;
 	struct repo *r = open_repo(f);
 	struct repo_snapshot s;
 	int unchanged;
@@ -657,7 +644,7 @@ static void test_rebuild_index(void **state)
 /* Snapshots taken within one second list in the order they were taken. */
 static void test_order_within_a_second(void **state)
 {
-	struct fixture *f = *state;
+	struct repo_fixture *f = *state;
 	struct repo *r = open_repo(f);
 	char ids[5][65];
 	for (int i = 0; i < 5; i++) {
@@ -699,7 +686,7 @@ static int count_locks(const char *dir, char *name_out)
  * interval; a lock not refreshed for 30 minutes is stale. */
 static void test_lock_refresh_and_age(void **state)
 {
-	struct fixture *f = *state;
+	struct repo_fixture *f = *state;
 	struct repo *r = open_repo(f);
 	r->lock_refresh_sec = 1;
 	assert_int_equal(repo_lock(r, 0), ARCA_OK);
@@ -740,7 +727,7 @@ static void test_lock_refresh_and_age(void **state)
 /* Item names, link targets, metadata and fingerprints are bytes. */
 static void test_non_utf8_names(void **state)
 {
-	struct fixture *f = *state;
+	struct repo_fixture *f = *state;
 	struct repo *r = open_repo(f);
 	const char *names[] = {"caf\xe9 cr\xe8me", "invalid-\xff\xfe", "dir-\xe9/f\xe4",
 			       "ctl\x01\x02\x7f", "\xf0\x9f\x8d\x95 pizza", "x_hex"};
