@@ -142,6 +142,10 @@ int snapshot_resolve(struct repo *r, const char *id, char full[65]);
 /* ---- locks (lock.c) ---- */
 void lock_release(struct repo *r);
 int lock_held_exclusive(struct repo *r);
+/* Before an operation that needs the exclusive lock: take it unless this repo
+ * holds it already (*took = 1: release it with lock_release when done);
+ * ARCA_ERR_LOCKED "<what> needs the exclusive lock ..." when a shared one is held. */
+int lock_exclusive_for(struct repo *r, const char *what, int *took);
 
 /* Number of online CPUs (>= 1). */
 int cpu_count(void);

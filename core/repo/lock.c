@@ -259,3 +259,18 @@ int lock_held_exclusive(struct repo *r)
 {
 	return r->lock && r->lock->exclusive;
 }
+
+int lock_exclusive_for(struct repo *r, const char *what, int *took)
+{
+	*took = 0;
+	if (!r->lock) {
+		int rc = repo_lock(r, 1);
+		if (rc == ARCA_OK)
+			*took = 1;
+		return rc;
+	}
+	if (!lock_held_exclusive(r))
+		return err_set(ARCA_ERR_LOCKED, "%s needs the exclusive lock of destination %s "
+			       "(engine holds a shared one)", what, r->dest_name);
+	return ARCA_OK;
+}

@@ -18,16 +18,9 @@
 
 int repo_forget(struct repo *r, const char *const *ids, size_t n)
 {
-	int took = 0, rc = ARCA_OK;
-	if (!r->lock) {
-		rc = repo_lock(r, 1);
-		if (rc != ARCA_OK)
-			return rc;
-		took = 1;
-	} else if (!lock_held_exclusive(r)) {
-		return err_set(ARCA_ERR_LOCKED, "forget needs the exclusive lock of destination %s "
-			       "(engine holds a shared one)", r->dest_name);
-	}
+	int took, rc = lock_exclusive_for(r, "forget", &took);
+	if (rc != ARCA_OK)
+		return rc;
 	for (size_t i = 0; i < n && rc == ARCA_OK; i++) {
 		char full[65], name[128];
 		rc = snapshot_resolve(r, ids[i], full);
@@ -162,16 +155,9 @@ int repo_prune(struct repo *r, double repack_unused_threshold, int dry_run,
 	       struct repo_prune_stats *stats)
 {
 	memset(stats, 0, sizeof *stats);
-	int took = 0;
-	if (!r->lock) {
-		int rc = repo_lock(r, 1);
-		if (rc != ARCA_OK)
-			return rc;
-		took = 1;
-	} else if (!lock_held_exclusive(r)) {
-		return err_set(ARCA_ERR_LOCKED, "prune needs the exclusive lock of destination %s "
-			       "(engine holds a shared one)", r->dest_name);
-	}
+	int took, rc = lock_exclusive_for(r, "prune", &took);
+	if (rc != ARCA_OK)
+		return rc;
 	if (repack_unused_threshold < 0 || repack_unused_threshold > 1)
 		repack_unused_threshold = 0.2;
 	struct scan s;
@@ -179,7 +165,7 @@ int repo_prune(struct repo *r, double repack_unused_threshold, int dry_run,
 	struct pack_info *newp = NULL;
 	size_t nnew = 0, missing = 0;
 	uint64_t written = 0;
-	int rc = scan_load(r, &s, NULL, NULL);
+	rc = scan_load(r, &s, NULL, NULL);
 	if (rc == ARCA_OK && s.index_bad)
 		rc = err_set(ARCA_ERR_CORRUPT, "prune refuses to run: %zu index object(s) of "
 			     "destination %s are unreadable, so it cannot know which packs are "

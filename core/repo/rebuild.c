@@ -11,18 +11,11 @@
 int repo_rebuild_index(struct repo *r, repo_report_fn report, void *arg, size_t *packs_indexed)
 {
 	*packs_indexed = 0;
-	int took = 0;
-	if (!r->lock) {
-		int rc = repo_lock(r, 1);
-		if (rc != ARCA_OK)
-			return rc;
-		took = 1;
-	} else if (!lock_held_exclusive(r)) {
-		return err_set(ARCA_ERR_LOCKED, "rebuilding the index needs the exclusive lock of "
-			       "destination %s (engine holds a shared one)", r->dest_name);
-	}
+	int took, rc = lock_exclusive_for(r, "rebuilding the index", &took);
+	if (rc != ARCA_OK)
+		return rc;
 	struct obj_list old, packs;
-	int rc = dest_list_all(r, "index/", &old);
+	rc = dest_list_all(r, "index/", &old);
 	if (rc == ARCA_OK)
 		rc = dest_list_all(r, "packs/", &packs);
 	else

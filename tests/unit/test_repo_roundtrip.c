@@ -641,6 +641,33 @@ static void test_rebuild_index(void **state)
 	repo_close(r);
 }
 
+/* forget, prune and rebuild take the exclusive lock themselves and give it
+ * back; under a shared lock of the same handle they refuse, saying so. */
+static void test_exclusive_needed(void **state)
+{
+	struct repo_fixture *f = *state;
+	struct repo *r = open_repo(f);
+	struct repo_prune_stats st;
+	size_t n;
+	assert_int_equal(repo_forget(r, NULL, 0), ARCA_OK);
+	assert_null(r->lock);
+	assert_int_equal(repo_prune(r, 0.2, 1, &st), ARCA_OK);
+	assert_null(r->lock);
+	assert_int_equal(repo_rebuild_index(r, NULL, NULL, &n), ARCA_OK);
+	assert_null(r->lock);
+	assert_int_equal(repo_lock(r, 0), ARCA_OK);
+	assert_int_equal(repo_forget(r, NULL, 0), ARCA_ERR_LOCKED);
+	assert_non_null(strstr(err_msg(), "forget needs the exclusive lock of destination unit "
+					  "(engine holds a shared one)"));
+	assert_int_equal(repo_prune(r, 0.2, 1, &st), ARCA_ERR_LOCKED);
+	assert_non_null(strstr(err_msg(), "prune needs the exclusive lock of destination unit"));
+	assert_int_equal(repo_rebuild_index(r, NULL, NULL, &n), ARCA_ERR_LOCKED);
+	assert_non_null(strstr(err_msg(), "rebuilding the index needs the exclusive lock"));
+	assert_non_null(r->lock);
+	repo_unlock(r);
+	repo_close(r);
+}
+
 /* Snapshots taken within one second list in the order they were taken. */
 static void test_order_within_a_second(void **state)
 {
@@ -782,6 +809,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stale_lock, setup_enc, teardown),
 		cmocka_unit_test_setup_teardown(test_non_utf8_names, setup_enc, teardown),
 		cmocka_unit_test_setup_teardown(test_order_within_a_second, setup_plain, teardown),
+		cmocka_unit_test_setup_teardown(test_exclusive_needed, setup_plain, teardown),
 		cmocka_unit_test_setup_teardown(test_metadata_cache_checked, setup_enc, teardown),
 		cmocka_unit_test_setup_teardown(test_lock_refresh_and_age, setup_plain, teardown),
 		cmocka_unit_test_setup_teardown(test_rebuild_index, setup_enc, teardown),
