@@ -9,11 +9,7 @@
 . "$(dirname "$0")/../lib/pg.sh"
 pg_require
 
-write_engine_config
-[ "$(id -u)" = 0 ] && chown -R postgres: "$T/repo" "$T/state"
-pg_start app "wal_level = replica" "archive_mode = on" \
-	"archive_command = '$ARCA -c $ARCA_CONFIG wal-push app-wal %p'"
-APP=$app_PORT
+pg_wal_start
 pg_start temporal
 TMP=$temporal_PORT
 pg_sql $APP postgres "CREATE DATABASE vectis"
@@ -34,12 +30,7 @@ conninfo = $(pg_conninfo $APP vectis)
 retention = last=3
 
 # app DB: base backups + WAL for point-in-time recovery
-[target app-wal]
-driver = postgres
-destinations = local
-mode = physical
-conninfo = $(pg_conninfo $APP postgres)
-retention = last=2
+$(pg_wal_target "retention = last=2")
 
 # Temporal's own server (the platform keeps 14 days; here the last run)
 [target temporal-db]

@@ -12,21 +12,11 @@
 . "$(dirname "$0")/../lib/pg.sh"
 pg_require
 
-write_engine_config
-[ "$(id -u)" = 0 ] && chown -R postgres: "$T/repo" "$T/state"
-pg_start app "wal_level = replica" "archive_mode = on" \
-	"archive_command = '$ARCA -c $ARCA_CONFIG wal-push app-wal %p'"
-APP=$app_PORT
+pg_wal_start
 pg_start other
 cat >> "$ARCA_CONFIG" <<EOF
 
-[target app-wal]
-driver = postgres
-destinations = local
-mode = physical
-conninfo = $(pg_conninfo $APP postgres)
-retention = last=1
-archive_timeout = 8s
+$(pg_wal_target "retention = last=1" "archive_timeout = 8s")
 EOF
 chmod 644 "$ARCA_CONFIG"
 pg_arca init >/dev/null

@@ -14,6 +14,10 @@
 #                              repository is shared with archive_command)
 #   pg_conninfo PORT DB [USER] libpq conninfo over TCP (password from PGPASSFILE)
 #   pg_db_fingerprint PORT DB  schema + per-table row counts and md5 of rows
+#   pg_wal_start               engine config + cluster "app" archiving to target
+#                              app-wal through arca wal-push; sets APP (its port)
+#   pg_wal_target [LINE...]    prints the [target app-wal] section (physical, of
+#                              "app"), extra lines appended
 
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 PG_DATASET=${PG_DATASET:-$ARCA_SRCDIR/tests/data/vectis-like.sql}
@@ -96,6 +100,28 @@ pg_sql_file() {
 }
 
 pg_conninfo() { echo "host=127.0.0.1 port=$1 dbname=$2 user=${3:-postgres}"; }
+
+# The engine config (repository and state shared with the postgres user,
+# whose archive_command writes to them) and the cluster "app" whose WAL
+# archive is target app-wal.
+pg_wal_start() {
+	write_engine_config
+	[ "$(id -u)" = 0 ] && chown -R postgres: "$T/repo" "$T/state"
+	pg_start app "wal_level = replica" "archive_mode = on" \
+		"archive_command = '$ARCA -c $ARCA_CONFIG wal-push app-wal %p'"
+	APP=$app_PORT
+}
+
+pg_wal_target() {
+	cat <<EOF
+[target app-wal]
+driver = postgres
+destinations = local
+mode = physical
+conninfo = $(pg_conninfo $APP postgres)
+EOF
+	for line in "$@"; do echo "$line"; done
+}
 
 # Everything that must survive a round trip, in one comparable text: the
 # schema (pg_dump --schema-only) and for each table its row count and the
