@@ -613,7 +613,7 @@ static void test_rebuild_index(void **state)
 	remove_tree(f->state);
 	struct repo_prune_stats st;
 	assert_int_equal(repo_prune(r, 0.2, 0, &st), ARCA_ERR_CORRUPT);
-	assert_non_null(strstr(err_msg(), "rebuild the index"));
+	assert_non_null(strstr(err_msg(), "run arca repair index"));
 	assert_int_equal(repo_verify(r, -1, NULL, NULL), ARCA_ERR_CORRUPT);
 	size_t n;
 	assert_int_equal(repo_rebuild_index(r, NULL, NULL, &n), ARCA_OK);
