@@ -242,7 +242,10 @@ static int put_in_place(struct restore *rs, int pfd, const char *tmp, const char
 		return ARCA_OK;
 	err = errno;
 	if (rs->overwrite && (err == EISDIR || err == ENOTEMPTY || err == EEXIST)) {
-		forget_parent(rs);   /* the cache may sit inside what goes */
+		/* the cache may sit inside what goes, unless it is pfd itself
+		 * (base's parent), which must stay open for the rename */
+		if (pfd != rs->cur_fd)
+			forget_parent(rs);
 		if (remove_tree_at(pfd, base) == 0 && renameat(pfd, tmp, pfd, base) == 0)
 			return ARCA_OK;
 		err = errno;

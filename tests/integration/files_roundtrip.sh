@@ -129,6 +129,7 @@ chmod 0444 "$T/restored/modes/0444"
 rm "$T/restored/one"
 ln -s elsewhere "$T/restored/one"                         # a symlink where a file was
 rm -f "$T/restored/abs-link" && mkdir "$T/restored/abs-link"   # a directory where a symlink was
+rm "$T/restored/modes/0600" && mkdir -p "$T/restored/modes/0600/sub"   # ... and where a nested file was
 arca restore tree --into "$T/restored" --overwrite > /dev/null || fail "restore --overwrite"
 same_tree "$T/src.manifest" "$T/restored" "restore --overwrite"
 
