@@ -84,6 +84,19 @@ int files_name_safe(const char *name)
 	}
 }
 
+const char *files_hardlink_target(const char *meta, int *known)
+{
+	size_t n = sizeof(FILES_HARDLINK_META) - 1;
+
+	*known = 1;
+	if (!meta)
+		return NULL;
+	if (strncmp(meta, FILES_HARDLINK_META, n) == 0)
+		return meta + n;
+	*known = 0;
+	return NULL;
+}
+
 int files_excluded(const struct files_inst *fi, const char *relpath, const char *base)
 {
 	size_t i;
@@ -222,8 +235,10 @@ static const struct arca_driver files_driver = {
 	.abi_major = ARCA_ABI_MAJOR,
 	.struct_size = sizeof(struct arca_driver),
 	.name = "files",
-	.version = "1.0.0",
-	.description = "directory trees: files, directories and symlinks with their metadata",
+	/* 1.1: hard-link items (files.h); 1.0 would restore them as empty files */
+	.version = "1.1.0",
+	.description = "directory trees: files (hard links kept), directories and symlinks with "
+		       "their metadata",
 	.target_options = files_options,
 	.target = &files_target_ops,
 };

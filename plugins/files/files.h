@@ -7,7 +7,15 @@
  *   files_verify.c    verify: every item read back and checked
  *
  * The engine calls the target ops of one instance from one thread at a time;
- * an operation keeps its state on its own stack, the instance is read-only. */
+ * an operation keeps its state on its own stack, the instance is read-only.
+ *
+ * Hard links: the first path of a multiply-linked file is stored as a plain
+ * FILE item; each later path of the same inode is a FILE item without
+ * content (size 0, no fingerprint) whose driver metadata is exactly
+ * "hardlink=" followed by the first path's item name, verbatim (no quoting:
+ * the rest of the string, which may hold any byte but NUL). Restore links
+ * it to the first path, or copies that file when a link cannot be made.
+ * A FILE item with any other metadata is refused, never restored empty. */
 #ifndef ARCA_FILES_H
 #define ARCA_FILES_H
 
@@ -29,6 +37,11 @@ struct files_inst {
 /* Set once by arca_driver_entry, read-only afterwards. */
 extern const struct arca_host *files_host;
 
+/* The driver metadata of a hard-link item (see the top of this file) and
+ * the ABI's limit on metadata, terminating NUL included. */
+#define FILES_HARDLINK_META "hardlink="
+#define FILES_META_MAX 65536
+
 /* A growable relative path ("a/b/c"). */
 struct pathbuf {
 	char *s;
@@ -43,6 +56,9 @@ void pathbuf_free(struct pathbuf *p);
 /* An item name the ABI allows and restore may write: relative, no empty,
  * "." or ".." parts, each part at most NAME_MAX bytes. */
 int files_name_safe(const char *name);
+/* The first path named by a FILE item's metadata: NULL for a plain file
+ * (no metadata), *known = 0 when the metadata is not a hard link's. */
+const char *files_hardlink_target(const char *meta, int *known);
 /* Does an exclude pattern match this relative path? */
 int files_excluded(const struct files_inst *fi, const char *relpath, const char *base);
 

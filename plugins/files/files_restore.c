@@ -10,7 +10,14 @@
  * Files are written under a temporary name and renamed into place.
  * Directory modes and mtimes are applied last, deepest first: a read-only
  * directory cannot receive its files, and each file written into a
- * directory changes the directory's mtime. */
+ * directory changes the directory's mtime.
+ *
+ * A hard-link item (metadata "hardlink=FIRST", see files.h) is linked to
+ * FIRST, which an earlier item restored, under a temporary name that is
+ * then renamed into place like a file. When the link cannot be made (the
+ * filesystem refuses links, FIRST is on another mount or is missing) it is
+ * restored as a copy, with a warning: of FIRST as restored, else of FIRST's
+ * content read from the snapshot. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -210,6 +217,11 @@ fail:
 	}
 }
 
+static void tmp_name(struct restore *rs, char *tmp, size_t cap)
+{
+	snprintf(tmp, cap, ".arca-restore.%ld.%lu", (long)getpid(), rs->tmp_seq++);
+}
+
 /* Create a unique temporary name next to the item; fd or -status. */
 static int make_tmp(struct restore *rs, int pfd, const char *name, const char *link_target,
 		    char *tmp, size_t cap)
@@ -217,7 +229,7 @@ static int make_tmp(struct restore *rs, int pfd, const char *name, const char *l
 	for (;;) {
 		int fd = 0;
 
-		snprintf(tmp, cap, ".arca-restore.%ld.%lu", (long)getpid(), rs->tmp_seq++);
+		tmp_name(rs, tmp, cap);
 		if (link_target) {
 			if (symlinkat(link_target, pfd, tmp) != 0)
 				fd = -1;
@@ -267,7 +279,34 @@ static void item_times(const struct arca_item_info *info, struct timespec ts[2])
 	ts[1].tv_nsec = info->mtime_nsec;
 }
 
-static int restore_file(struct restore *rs, const struct arca_item_info *info)
+/* Next piece of content: from the current item (src < 0) or read from the
+ * restored file src (src_name, for messages); *got == 0 at the end. */
+static int read_piece(struct restore *rs, int src, const char *src_name, size_t *got)
+{
+	ssize_t n;
+
+	*got = 0;
+	if (src < 0)
+		return files_host->item_read(rs->ctx, rs->buf, FILES_IO_BLOCK, got);
+	if (files_host->cancelled(rs->ctx))
+		return files_host->error(ARCA_ERR_CANCELLED,
+					 "files: restore into %s interrupted; what was written "
+					 "so far stays",
+					 rs->root);
+	do
+		n = read(src, rs->buf, FILES_IO_BLOCK);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return rs_errno(rs, errno, "read", src_name);
+	*got = (size_t)n;
+	return ARCA_OK;
+}
+
+/* Write file item `info` (name and metadata) with content from the current
+ * item (src < 0; it must be `want` bytes long unless that is UINT64_MAX,
+ * src_name names it in messages) or copied from the open file src. */
+static int write_file(struct restore *rs, const struct arca_item_info *info, int src,
+		      const char *src_name, uint64_t want)
 {
 	struct timespec ts[2];
 	const char *base;
@@ -282,9 +321,9 @@ static int restore_file(struct restore *rs, const struct arca_item_info *info)
 	if (fd < 0)
 		return -fd;
 	for (;;) {
-		size_t got = 0;
+		size_t got;
 
-		rc = files_host->item_read(rs->ctx, rs->buf, FILES_IO_BLOCK, &got);
+		rc = read_piece(rs, src, src_name, &got);
 		if (rc != ARCA_OK)
 			goto fail;
 		if (got == 0)
@@ -299,11 +338,11 @@ static int restore_file(struct restore *rs, const struct arca_item_info *info)
 		rc = rs_errno(rs, errno, "write", info->name);
 		goto fail;
 	}
-	if (info->size != UINT64_MAX && total != info->size) {
+	if (want != UINT64_MAX && total != want) {
 		rc = files_host->error(ARCA_ERR_CORRUPT,
 				       "files: item %s has %" PRIu64 " bytes of content but the "
 				       "snapshot recorded %" PRIu64,
-				       info->name, total, info->size);
+				       src_name, total, want);
 		goto fail;
 	}
 	/* owner first: chown clears set-id bits that chmod then sets */
@@ -329,6 +368,176 @@ fail:
 		close(fd);
 	unlinkat(pfd, tmp, 0);
 	errno = err;
+	return rc;
+}
+
+static int restore_file(struct restore *rs, const struct arca_item_info *info)
+{
+	return write_file(rs, info, -1, info->name, info->size);
+}
+
+/* The directory holding `name` below the root, opened without creating
+ * or following anything and without touching the parent cache; *base is
+ * set to the last part. A new fd, or -1 with errno set. */
+static int open_dir_of(struct restore *rs, const char *name, const char **base)
+{
+	const char *slash = strrchr(name, '/');
+	char *parent, *part, *next;
+	int fd, nfd, err = 0;
+
+	*base = slash ? slash + 1 : name;
+	fd = fcntl(rs->rootfd, F_DUPFD_CLOEXEC, 0);
+	if (!slash || fd < 0)
+		return fd;
+	parent = strndup(name, (size_t)(slash - name));
+	if (!parent) {
+		close(fd);
+		errno = ENOMEM;
+		return -1;
+	}
+	for (part = parent; part; part = next) {
+		next = strchr(part, '/');
+		if (next)
+			*next++ = '\0';
+		nfd = openat(fd, part, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		err = errno;
+		close(fd);
+		fd = nfd;
+		if (fd < 0)
+			break;
+	}
+	free(parent);
+	errno = err;
+	return fd;
+}
+
+/* The fallback of last resort: `first`'s content read from the snapshot.
+ * The item is reopened afterwards, so item_next goes on after it. */
+static int copy_from_snapshot(struct restore *rs, const struct arca_item_info *info,
+			      const char *first)
+{
+	struct arca_item_info link = *info, src;
+	char *name = strdup(info->name), *from = strdup(first);
+	int rc;
+
+	if (!name || !from) {
+		rc = rs_errno(rs, ENOMEM, "restore", info->name);
+		goto out;
+	}
+	/* info's strings die with the next item_open */
+	link.name = name;
+	link.meta = NULL;
+	link.link_target = NULL;
+	link.fingerprint = NULL;
+	memset(&src, 0, sizeof(src));
+	src.struct_size = sizeof(src);
+	rc = files_host->item_open(rs->ctx, from, &src);
+	if (rc == ARCA_ERR_NOT_FOUND) {
+		rc = files_host->error(ARCA_ERR_CORRUPT,
+				       "files: item %s is a hard link to %s, which the snapshot "
+				       "does not hold; the snapshot is damaged",
+				       name, from);
+		goto out;
+	}
+	if (rc != ARCA_OK)
+		goto out;
+	if (src.type != ARCA_ITEM_FILE || src.meta) {
+		rc = files_host->error(ARCA_ERR_CORRUPT,
+				       "files: item %s is a hard link to %s, which is not a "
+				       "file with content in the snapshot; the snapshot is "
+				       "damaged",
+				       name, from);
+		goto out;
+	}
+	rc = write_file(rs, &link, -1, from, src.size);
+	if (rc == ARCA_OK) {
+		memset(&src, 0, sizeof(src));
+		src.struct_size = sizeof(src);
+		rc = files_host->item_open(rs->ctx, name, &src);
+	}
+out:
+	free(name);
+	free(from);
+	return rc;
+}
+
+/* A later path of a file stored once: link it to `first`, restored before
+ * it; copy when that cannot be done. The inode already carries the item's
+ * metadata (the snapshot links only an unchanged inode). */
+static int restore_hardlink(struct restore *rs, const struct arca_item_info *info,
+			    const char *first)
+{
+	struct stat st, cur;
+	const char *base, *fbase, *why = NULL;
+	char tmp[64];
+	int sdfd, pfd, src, rc;
+
+	if (info->size != 0)
+		return files_host->error(ARCA_ERR_CORRUPT,
+					 "files: hard-link item %s records %" PRIu64 " bytes of "
+					 "content; the snapshot is damaged",
+					 info->name, info->size);
+	if (!files_name_safe(first) || !strcmp(first, info->name))
+		return files_host->error(ARCA_ERR_CORRUPT,
+					 "files: refusing hard-link item %s: it names \"%s\" as "
+					 "its first path, which is %s; the snapshot is damaged "
+					 "or hostile",
+					 info->name, first,
+					 strcmp(first, info->name) ? "not a safe relative path"
+								  : "itself");
+	pfd = open_parent(rs, info->name, &base);
+	if (pfd < 0)
+		return -pfd;
+	sdfd = open_dir_of(rs, first, &fbase);
+	if (sdfd < 0) {
+		why = strerror(errno);
+		goto copy;
+	}
+	for (;;) {
+		tmp_name(rs, tmp, sizeof(tmp));
+		if (linkat(sdfd, fbase, pfd, tmp, 0) == 0)
+			break;
+		if (errno != EEXIST) {
+			why = strerror(errno);
+			goto copy;
+		}
+	}
+	/* a link to a symlink or a directory would not be the file */
+	if (fstatat(pfd, tmp, &st, AT_SYMLINK_NOFOLLOW) != 0)
+		why = strerror(errno);
+	else if (!S_ISREG(st.st_mode))
+		why = "it is not a regular file";
+	if (why) {
+		unlinkat(pfd, tmp, 0);
+		goto copy;
+	}
+	close(sdfd);
+	/* rename() does nothing when both names are links of one inode */
+	if (fstatat(pfd, base, &cur, AT_SYMLINK_NOFOLLOW) == 0 && cur.st_dev == st.st_dev &&
+	    cur.st_ino == st.st_ino) {
+		unlinkat(pfd, tmp, 0);
+		return ARCA_OK;
+	}
+	return put_in_place(rs, pfd, tmp, base, info->name);
+copy:
+	src = -1;
+	if (sdfd >= 0) {
+		src = openat(sdfd, fbase, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		if (src >= 0 && (fstat(src, &st) != 0 || !S_ISREG(st.st_mode))) {
+			close(src);
+			src = -1;
+		}
+		close(sdfd);
+	}
+	files_host->log(ARCA_LOG_WARN,
+			"files: cannot restore %s/%s as a hard link to %s: %s; restoring it "
+			"as a separate copy of %s",
+			rs->root, info->name, first, why,
+			src >= 0 ? "that file" : "its content in the snapshot");
+	if (src < 0)
+		return copy_from_snapshot(rs, info, first);
+	rc = write_file(rs, info, src, first, UINT64_MAX);
+	close(src);
 	return rc;
 }
 
@@ -544,6 +753,9 @@ static int open_root(struct restore *rs)
 
 static int restore_item(struct restore *rs, const struct arca_item_info *info)
 {
+	const char *first;
+	int known;
+
 	if (!strcmp(info->name, ".") && info->type == ARCA_ITEM_DIR)
 		return remember_dir(rs, info);   /* the root: metadata applied last */
 	if (!files_name_safe(info->name))
@@ -554,7 +766,14 @@ static int restore_item(struct restore *rs, const struct arca_item_info *info)
 					 info->name, rs->root);
 	switch (info->type) {
 	case ARCA_ITEM_FILE:
-		return restore_file(rs, info);
+		first = files_hardlink_target(info->meta, &known);
+		if (!known)
+			return files_host->error(ARCA_ERR_CORRUPT,
+						 "files: item %s carries driver metadata this "
+						 "version of the files driver does not know "
+						 "(\"%.40s\"); restore it with a newer arca",
+						 info->name, info->meta);
+		return first ? restore_hardlink(rs, info, first) : restore_file(rs, info);
 	case ARCA_ITEM_DIR:
 		return restore_dir(rs, info);
 	case ARCA_ITEM_SYMLINK:

@@ -6,8 +6,17 @@
  * the engine's metadata cache can skip reading files that did not change.
  * An entry that vanishes mid-walk is a warning (the tree is live); one that
  * cannot be read is an error, so an incomplete backup is never recorded.
- * Hard links are stored as separate files; the engine deduplicates their
- * content, and restore writes them as separate files. */
+ *
+ * Hard links: a regular file with st_nlink > 1 is remembered by (st_dev,
+ * st_ino) once it is stored. A later path of the same inode is sent as a
+ * FILE item without content (size 0, no fingerprint) and with the driver
+ * metadata "hardlink=FIRST", FIRST being the first path's item name (format
+ * in files.h); restore links it to FIRST. A later path is linked only while
+ * the inode's ctime and size are those FIRST was stored with: if the file
+ * changed in between, or the inode number was reused, it is stored whole
+ * (and becomes the path later links name). A file whose first path was
+ * skipped, or whose partners are all outside the tree, is stored normally.
+ * The pre-count counts the bytes of each inode once. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -18,10 +27,86 @@
 
 #include "files.h"
 
+/* An inode with more than one link, seen in this snapshot. */
+struct link {
+	dev_t dev;
+	ino_t ino;
+	int used;                 /* the slot holds an entry */
+	char *path;               /* item stored with the content; NULL: none yet */
+	off_t size;               /* size and ctime as stored: a later path is */
+	struct timespec ctime;    /* linked only while both still match */
+};
+
+/* Open addressing, linear probing, at most half full. */
+struct link_map {
+	struct link *v;
+	size_t n, cap;            /* cap: 0 or a power of two */
+};
+
 struct snap {
 	unsigned char *buf;       /* FILES_IO_BLOCK bytes */
 	uint64_t items, bytes;    /* pre-count for the progress bar */
+	struct link_map links;
 };
+
+static size_t link_slot(const struct link_map *m, dev_t dev, ino_t ino)
+{
+	uint64_t h = (uint64_t)ino ^ ((uint64_t)dev * 0x9e3779b97f4a7c15u);
+
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdu;
+	h ^= h >> 33;
+	return (size_t)h & (m->cap - 1);
+}
+
+/* The entry of (dev, ino), added if missing; NULL when out of memory. */
+static struct link *link_get(struct link_map *m, dev_t dev, ino_t ino)
+{
+	size_t i;
+
+	if (m->cap > 0) {
+		for (i = link_slot(m, dev, ino); m->v[i].used; i = (i + 1) & (m->cap - 1))
+			if (m->v[i].dev == dev && m->v[i].ino == ino)
+				return &m->v[i];
+	}
+	if (2 * (m->n + 1) > m->cap) {
+		struct link_map g = { .cap = m->cap ? 2 * m->cap : 256 };
+		size_t k;
+
+		g.v = calloc(g.cap, sizeof(*g.v));
+		if (!g.v)
+			return NULL;
+		for (k = 0; k < m->cap; k++) {
+			if (!m->v[k].used)
+				continue;
+			for (i = link_slot(&g, m->v[k].dev, m->v[k].ino); g.v[i].used;
+			     i = (i + 1) & (g.cap - 1))
+				;
+			g.v[i] = m->v[k];
+		}
+		g.n = m->n;
+		free(m->v);
+		*m = g;
+	}
+	for (i = link_slot(m, dev, ino); m->v[i].used; i = (i + 1) & (m->cap - 1))
+		;
+	m->v[i].used = 1;
+	m->v[i].dev = dev;
+	m->v[i].ino = ino;
+	m->n++;
+	return &m->v[i];
+}
+
+static void link_map_free(struct link_map *m)
+{
+	size_t i;
+
+	for (i = 0; i < m->cap; i++)
+		free(m->v[i].path);
+	free(m->v);
+	m->v = NULL;
+	m->n = m->cap = 0;
+}
 
 static int count_visit(struct walker *w, const struct walk_entry *e)
 {
@@ -30,8 +115,18 @@ static int count_visit(struct walker *w, const struct walk_entry *e)
 
 	if (S_ISREG(m) || S_ISDIR(m) || S_ISLNK(m))
 		s->items++;
-	if (S_ISREG(m))
+	if (S_ISREG(m)) {
+		if (e->st->st_nlink > 1) {
+			size_t before = s->links.n;
+
+			if (!link_get(&s->links, e->st->st_dev, e->st->st_ino))
+				return files_host->error(ARCA_ERR_INTERNAL,
+							 "files: out of memory");
+			if (s->links.n == before)
+				return ARCA_OK;   /* another path of a counted inode */
+		}
 		s->bytes += (uint64_t)e->st->st_size;
+	}
 	return ARCA_OK;
 }
 
@@ -175,11 +270,53 @@ static int stream_content(struct walker *w, struct snap *s, int fd, const char *
 	return ARCA_OK;
 }
 
+/* A later path of an inode already stored under link->path: an item
+ * without content that names it (format in files.h). */
+static int snap_hardlink(struct walker *w, const struct walk_entry *e, const struct stat *st,
+			 const struct link *link)
+{
+	struct arca_item_info info;
+	size_t n = strlen(link->path);
+	char *meta = malloc(sizeof(FILES_HARDLINK_META) + n);
+	int rc;
+
+	if (!meta)
+		return files_host->error(ARCA_ERR_INTERNAL, "files: out of memory");
+	memcpy(meta, FILES_HARDLINK_META, sizeof(FILES_HARDLINK_META) - 1);
+	memcpy(meta + sizeof(FILES_HARDLINK_META) - 1, link->path, n + 1);
+	fill_info(&info, e->relpath, st, ARCA_ITEM_FILE);
+	info.size = 0;
+	info.meta = meta;
+	rc = send_bare(w->ctx, &info);
+	free(meta);
+	return rc;
+}
+
+/* Remember a stored multiply-linked file as the path later links name. */
+static int remember_link(struct link *link, const char *relpath, const struct stat *st)
+{
+	char *path;
+
+	/* a name too long for the metadata is never named: later paths are
+	 * stored whole */
+	if (sizeof(FILES_HARDLINK_META) + strlen(relpath) > FILES_META_MAX)
+		return ARCA_OK;
+	path = strdup(relpath);
+	if (!path)
+		return files_host->error(ARCA_ERR_INTERNAL, "files: out of memory");
+	free(link->path);
+	link->path = path;
+	link->size = st->st_size;
+	link->ctime = st->st_ctim;
+	return ARCA_OK;
+}
+
 static int snap_file(struct walker *w, const struct walk_entry *e)
 {
 	struct snap *s = w->arg;
 	struct arca_item_info info;
 	struct stat st;
+	struct link *link = NULL;
 	char fingerprint[128];
 	int fd, rc;
 
@@ -210,6 +347,20 @@ static int snap_file(struct walker *w, const struct walk_entry *e)
 		close(fd);
 		return ARCA_OK;
 	}
+	if (st.st_nlink > 1) {
+		link = link_get(&s->links, st.st_dev, st.st_ino);
+		if (!link) {
+			close(fd);
+			return files_host->error(ARCA_ERR_INTERNAL, "files: out of memory");
+		}
+		/* unchanged since its first path was stored: the same content */
+		if (link->path && link->size == st.st_size &&
+		    link->ctime.tv_sec == st.st_ctim.tv_sec &&
+		    link->ctime.tv_nsec == st.st_ctim.tv_nsec) {
+			close(fd);
+			return snap_hardlink(w, e, &st, link);
+		}
+	}
 	fill_info(&info, e->relpath, &st, ARCA_ITEM_FILE);
 	snprintf(fingerprint, sizeof(fingerprint), "%ju:%ju:%jd:%jd:%jd", (uintmax_t)st.st_dev,
 		 (uintmax_t)st.st_ino, (intmax_t)st.st_size,
@@ -225,7 +376,10 @@ static int snap_file(struct walker *w, const struct walk_entry *e)
 	close(fd);
 	if (rc != ARCA_OK)
 		return rc;
-	return files_host->item_end(w->ctx);
+	rc = files_host->item_end(w->ctx);
+	if (rc == ARCA_OK && link)
+		rc = remember_link(link, e->relpath, &st);
+	return rc;
 }
 
 static const char *kind_name(mode_t m)
@@ -271,28 +425,31 @@ int files_snapshot(void *instance, struct arca_ctx *ctx)
 	w.visit = count_visit;
 	rc = files_walk(&w);
 	pathbuf_free(&w.path);
-	if (rc != ARCA_OK)
+	if (rc != ARCA_OK) {
+		link_map_free(&s.links);
 		return rc;
+	}
 	files_host->progress_total(ctx, s.bytes, s.items);
 
 	/* the root's own metadata, as item "." (restore applies it last) */
 	struct stat root_st;
 	struct arca_item_info root;
 	if (lstat(w.fi->root, &root_st) != 0)
-		return files_host->error(ARCA_ERR_IO, "files: cannot stat %s: %s", w.fi->root,
-					 strerror(errno));
-	fill_info(&root, ".", &root_st, ARCA_ITEM_DIR);
-	rc = send_bare(ctx, &root);
-	if (rc != ARCA_OK)
-		return rc;
-
-	s.buf = malloc(FILES_IO_BLOCK);
-	if (!s.buf)
-		return files_host->error(ARCA_ERR_INTERNAL, "files: out of memory");
-	w.quiet = 0;
-	w.visit = snap_visit;
-	rc = files_walk(&w);
-	pathbuf_free(&w.path);
+		rc = files_host->error(ARCA_ERR_IO, "files: cannot stat %s: %s", w.fi->root,
+				       strerror(errno));
+	if (rc == ARCA_OK) {
+		fill_info(&root, ".", &root_st, ARCA_ITEM_DIR);
+		rc = send_bare(ctx, &root);
+	}
+	if (rc == ARCA_OK && !(s.buf = malloc(FILES_IO_BLOCK)))
+		rc = files_host->error(ARCA_ERR_INTERNAL, "files: out of memory");
+	if (rc == ARCA_OK) {
+		w.quiet = 0;
+		w.visit = snap_visit;
+		rc = files_walk(&w);
+		pathbuf_free(&w.path);
+	}
 	free(s.buf);
+	link_map_free(&s.links);
 	return rc;
 }

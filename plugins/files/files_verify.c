@@ -3,8 +3,12 @@
  * Every item is read to its end (the engine authenticates and hashes what
  * passes through item_read) and checked against what restore needs: a safe
  * name, a known type, content exactly as long as recorded for files, none
- * for directories and symlinks, a target for each symlink. All problems are
- * logged; the first one is the returned error. */
+ * for directories and symlinks, a target for each symlink. A hard-link item
+ * (see files.h) must have no content and name a file item with content
+ * stored before it, which restore links it to: that is checked with a set
+ * of 64-bit hashes of the names of such items (11 to 21 bytes per file; a
+ * hash collision could hide a missing first path, odds about 2^-64 a pair).
+ * All problems are logged; the first one is the returned error. */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +20,64 @@ struct verify {
 	unsigned char *buf;
 	uint64_t problems;
 	int first_status;
+	uint64_t *files;          /* name hashes of file items with content; 0: free */
+	size_t n_files, cap_files;   /* cap: 0 or a power of two */
 };
+
+static uint64_t name_hash(const char *name)
+{
+	uint64_t h = 0xcbf29ce484222325u;   /* FNV-1a, then a final mix */
+
+	for (; *name; name++)
+		h = (h ^ (unsigned char)*name) * 0x100000001b3u;
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdu;
+	h ^= h >> 33;
+	return h ? h : 1;
+}
+
+static int file_seen(const struct verify *v, uint64_t h)
+{
+	size_t i;
+
+	if (v->cap_files == 0)
+		return 0;
+	for (i = (size_t)h & (v->cap_files - 1); v->files[i]; i = (i + 1) & (v->cap_files - 1))
+		if (v->files[i] == h)
+			return 1;
+	return 0;
+}
+
+/* Open addressing, at most 3/4 full; -1 when out of memory. */
+static int file_add(struct verify *v, uint64_t h)
+{
+	size_t i, k;
+
+	if (file_seen(v, h))
+		return 0;
+	if (4 * (v->n_files + 1) > 3 * v->cap_files) {
+		size_t cap = v->cap_files ? 2 * v->cap_files : 1024;
+		uint64_t *grown = calloc(cap, sizeof(*grown));
+
+		if (!grown)
+			return -1;
+		for (k = 0; k < v->cap_files; k++) {
+			if (!v->files[k])
+				continue;
+			for (i = (size_t)v->files[k] & (cap - 1); grown[i]; i = (i + 1) & (cap - 1))
+				;
+			grown[i] = v->files[k];
+		}
+		free(v->files);
+		v->files = grown;
+		v->cap_files = cap;
+	}
+	for (i = (size_t)h & (v->cap_files - 1); v->files[i]; i = (i + 1) & (v->cap_files - 1))
+		;
+	v->files[i] = h;
+	v->n_files++;
+	return 0;
+}
 
 /* Log a problem of one item; the first becomes the operation's error. */
 #define PROBLEM(v, ...)                                                          \
@@ -44,6 +105,43 @@ static int read_content(struct verify *v, uint64_t *total)
 	}
 }
 
+static int verify_file(struct verify *v, const struct arca_item_info *info, uint64_t total)
+{
+	int known;
+	const char *first = files_hardlink_target(info->meta, &known);
+
+	if (!known) {
+		PROBLEM(v, "files: item %s carries driver metadata the files driver does not "
+			   "know (\"%.40s\")",
+			info->name, info->meta);
+		return ARCA_OK;
+	}
+	if (first) {
+		if (total != 0 || info->size != 0)
+			PROBLEM(v, "files: hard-link item %s carries %" PRIu64 " bytes of "
+				   "content",
+				info->name, total ? total : info->size);
+		else if (!files_name_safe(first) || !strcmp(first, info->name))
+			PROBLEM(v, "files: hard-link item %s names \"%s\" as its first path, "
+				   "which restore would refuse",
+				info->name, first);
+		else if (!file_seen(v, name_hash(first)))
+			PROBLEM(v, "files: hard-link item %s names %s as its first path, but "
+				   "no file item with content of that name is stored before it",
+				info->name, first);
+		return ARCA_OK;
+	}
+	if (info->size != UINT64_MAX && total != info->size) {
+		PROBLEM(v, "files: item %s has %" PRIu64 " bytes of content but the "
+			   "snapshot recorded %" PRIu64,
+			info->name, total, info->size);
+		return ARCA_OK;
+	}
+	if (file_add(v, name_hash(info->name)) != 0)
+		return files_host->error(ARCA_ERR_INTERNAL, "files: out of memory");
+	return ARCA_OK;
+}
+
 static int verify_item(struct verify *v, const struct arca_item_info *info)
 {
 	uint64_t total;
@@ -62,11 +160,7 @@ static int verify_item(struct verify *v, const struct arca_item_info *info)
 	}
 	switch (info->type) {
 	case ARCA_ITEM_FILE:
-		if (info->size != UINT64_MAX && total != info->size)
-			PROBLEM(v, "files: item %s has %" PRIu64 " bytes of content but the "
-				   "snapshot recorded %" PRIu64,
-				info->name, total, info->size);
-		break;
+		return verify_file(v, info, total);
 	case ARCA_ITEM_DIR:
 		if (total != 0)
 			PROBLEM(v, "files: directory item %s carries %" PRIu64 " bytes of "
@@ -117,6 +211,7 @@ int files_verify(void *instance, struct arca_ctx *ctx)
 			break;
 	}
 	free(v.buf);
+	free(v.files);
 	if (rc != ARCA_OK)
 		return rc;
 	if (v.problems > 1)
