@@ -6,7 +6,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -69,6 +71,30 @@ char *xasprintf(const char *fmt, ...)
 	return p;
 }
 
+/*
+ * Large buffers (chunks, packs, WAL segments) are filled once, right after
+ * they are allocated: with 4 KiB pages that is a page fault per 4 KiB, which
+ * on a virtual machine cost as much as zstd itself. Transparent huge pages
+ * (where the kernel offers them on request) make it one fault per 2 MiB.
+ */
+void advise_huge(void *p, size_t n)
+{
+	const uintptr_t huge = 2u << 20;
+	if (n < 2 * huge)
+		return;
+	uintptr_t a = ((uintptr_t)p + huge - 1) & ~(huge - 1);
+	uintptr_t e = ((uintptr_t)p + n) & ~(huge - 1);
+	if (e > a)
+		(void)madvise((void *)a, e - a, MADV_HUGEPAGE);
+}
+
+void *xmalloc_big(size_t n)
+{
+	void *p = xmalloc(n);
+	advise_huge(p, n);
+	return p;
+}
+
 void buf_reserve(struct buf *b, size_t extra)
 {
 	if (b->len + extra <= b->cap)
@@ -78,6 +104,7 @@ void buf_reserve(struct buf *b, size_t extra)
 		cap *= 2;
 	b->data = xrealloc(b->data, cap);
 	b->cap = cap;
+	advise_huge(b->data, cap);
 }
 
 void buf_append(struct buf *b, const void *data, size_t len)

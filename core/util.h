@@ -21,6 +21,9 @@ struct buf {
 	unsigned char *data;
 	size_t len, cap;
 };
+/* Ask for transparent huge pages on a large buffer about to be filled. */
+void advise_huge(void *p, size_t n);
+void *xmalloc_big(size_t n);
 void buf_reserve(struct buf *b, size_t extra);
 void buf_append(struct buf *b, const void *data, size_t len);
 void buf_free(struct buf *b);

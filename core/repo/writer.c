@@ -121,7 +121,7 @@ static unsigned char *pool_get(struct snap_writer *w)
 	if (b)
 		w->pool = b->next;
 	pthread_mutex_unlock(&w->mu);
-	return b ? (unsigned char *)b : xmalloc(w->cdc.max);
+	return b ? (unsigned char *)b : xmalloc_big(w->cdc.max);
 }
 
 /* Caller holds w->mu. */

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "pg.h"
@@ -126,6 +127,14 @@ static int read_whole(const char *path, unsigned char **data, size_t *len)
 	if (!buf) {
 		close(fd);
 		return PG_ERR(ARCA_ERR_INTERNAL, "out of memory reading %s", path);
+	}
+	/* One fault per 2 MiB instead of per 4 KiB while the segment is read
+	 * in: on a VM that was a third of a wal-push. */
+	if (st.st_size >= (4 << 20)) {
+		uintptr_t a = ((uintptr_t)buf + (2u << 20) - 1) & ~(uintptr_t)((2u << 20) - 1);
+		uintptr_t e = ((uintptr_t)buf + (size_t)st.st_size) & ~(uintptr_t)((2u << 20) - 1);
+		if (e > a)
+			(void)madvise((void *)a, e - a, MADV_HUGEPAGE);
 	}
 	size_t got = 0;
 	while (got < (size_t)st.st_size) {
