@@ -177,7 +177,7 @@ int engine_repo_params(struct engine *e, struct engine_dest *d, struct repo_para
 	*secret = NULL;
 	const char *enc = cfg_get(d->cfg, "encryption");
 	p->encrypt = !(enc && !strcmp(enc, "none"));
-	p->zstd_level = (int)cfg_get_int(d->cfg, "compression", 3);
+	p->zstd_level = (int)cfg_get_int(d->cfg, "compression", REPO_ZSTD_LEVEL_DEFAULT);
 	p->pack_size = (uint64_t)cfg_get_int(d->cfg, "pack_size", 0);
 	p->state_dir = e->state_dir;
 	p->workers = e->workers;

@@ -15,7 +15,7 @@
 #define REPO_FORMAT_VERSION 1
 #define PACK_SIZE_DEFAULT (32ull * 1024 * 1024)
 #define PACK_SIZE_MAX (1024ull * 1024 * 1024)   /* in-memory offsets are 32-bit */
-#define ZSTD_LEVEL_DEFAULT 3
+#define ZSTD_LEVEL_DEFAULT REPO_ZSTD_LEVEL_DEFAULT
 #define MAX_OBJECT_RAW (1024ull * 1024 * 1024)  /* plaintext limit of any sealed blob */
 #define INDEX_FLUSH_PACKS 64                     /* write an index every N packs */
 #define LOCK_REFRESH_SEC 300                     /* a held lock is rewritten this often */

@@ -240,7 +240,7 @@ static void test_defaults(void **state)
 
 	struct arca_config *local = cfg_section(cf, CFG_DESTINATION, "local");
 	assert_string_equal(cfg_get(local, "encryption"), "aes-256-gcm");
-	assert_int_equal(cfg_get_int(local, "compression", 0), 3);
+	assert_int_equal(cfg_get_int(local, "compression", 0), 2); /* the default: REPO_ZSTD_LEVEL_DEFAULT */
 	assert_int_equal(cfg_get_int(local, "pack_size", 0), 32 << 20);
 	assert_int_equal(cfg_get_bool(local, "fsync", 0), 1);
 
