@@ -26,7 +26,8 @@ int64_t dump_rd_int(struct dump_reader *r)
 		return 0;
 	if (sign > 1 || v > UINT32_MAX)
 		r->bad = 1;
-	return sign ? -(int64_t)v : (int64_t)v;
+	/* negated as unsigned: -(int64_t)v overflows for v = 2^63 */
+	return sign ? (int64_t)(0 - v) : (int64_t)v;
 }
 
 void dump_rd_skip(struct dump_reader *r, uint64_t n)
@@ -66,11 +67,21 @@ static int parse_toc(struct dump_reader *r, struct dump_prefix *pre)
 		return 0;
 	if (r->bad || count < 0 || count > 50000000)
 		return -1;
-	pre->toc = calloc((size_t)count + 1, sizeof *pre->toc);
+	/* Grown as entries parse, not sized by `count`: a damaged count in a
+	 * short prefix must not allocate gigabytes (dumpframe.c parses the
+	 * prefix again on every read until it is complete). */
+	size_t cap = 16;
+	pre->toc = calloc(cap, sizeof *pre->toc);
 	if (!pre->toc)
 		return -1;
-	pre->n_toc = (size_t)count;
 	for (int64_t i = 0; i < count; i++) {
+		if ((size_t)i == cap) {
+			struct dump_toc_entry *t = realloc(pre->toc, 2 * cap * sizeof *t);
+			if (!t)
+				return -1;
+			pre->toc = t;
+			cap *= 2;
+		}
 		struct dump_toc_entry *e = &pre->toc[i];
 		e->dump_id = dump_rd_int(r);
 		dump_rd_int(r); /* hadDumper */
@@ -96,6 +107,7 @@ static int parse_toc(struct dump_reader *r, struct dump_prefix *pre)
 		if (r->bad || e->dump_id <= 0 || e->flag < 1 || e->flag > 3)
 			return -1;
 	}
+	pre->n_toc = (size_t)count;
 	return 1;
 }
 

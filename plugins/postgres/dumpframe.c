@@ -54,6 +54,8 @@ struct dump_frame {
 
 static int out_put(struct fbuf *o, const void *p, size_t n)
 {
+	if (n == 0)
+		return 0; /* p and o->data may be NULL: memcpy must not see them */
 	if (o->len + n > o->cap) {
 		size_t cap = (o->len + n) * 2;
 		unsigned char *d = realloc(o->data, cap);

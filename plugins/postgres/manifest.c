@@ -191,6 +191,8 @@ int manifest_parse(const char *text, size_t len, struct manifest *m)
 			}
 		}
 		if (!mf->path || !json_is_integer(size)) {
+			free(mf->path); /* not counted in n_files: manifest_free misses it */
+			mf->path = NULL;
 			rc = PG_ERR(ARCA_ERR_CORRUPT,
 			            "backup_manifest: file entry %zu has no path or "
 			            "size",

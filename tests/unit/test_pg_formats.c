@@ -7,13 +7,13 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include "dumpfmt.h"
 #include "pg.h"
+#include "pg_fixtures.h"
 
 /* ---- a host that only records errors ------------------------------------ */
 
@@ -92,45 +92,6 @@ static int ev_end(void *arg)
 	return ARCA_OK;
 }
 
-static void tar_header(unsigned char *h, const char *name, char type, unsigned mode,
-                       unsigned long long size, const char *link)
-{
-	memset(h, 0, 512);
-	snprintf((char *)h, 100, "%s", name);
-	snprintf((char *)h + 100, 8, "%07o", mode);
-	snprintf((char *)h + 108, 8, "%07o", 26);
-	snprintf((char *)h + 116, 8, "%07o", 26);
-	snprintf((char *)h + 124, 12, "%011llo", size);
-	snprintf((char *)h + 136, 12, "%011o", 1700000000);
-	h[156] = (unsigned char)type;
-	if (link)
-		snprintf((char *)h + 157, 100, "%s", link);
-	memcpy(h + 257, "ustar", 6);
-	memcpy(h + 263, "00", 2);
-	memset(h + 148, ' ', 8);
-	unsigned sum = 0;
-	for (int i = 0; i < 512; i++)
-		sum += h[i];
-	snprintf((char *)h + 148, 8, "%06o", sum);
-}
-
-/* A small archive as PostgreSQL sends it: no end-of-archive blocks. */
-static size_t make_tar(unsigned char *buf)
-{
-	size_t n = 0;
-	tar_header(buf + n, "base/1", '5', 0700, 0, NULL);
-	n += 512;
-	tar_header(buf + n, "base/1/112", '0', 0600, 1000, NULL);
-	n += 512;
-	memset(buf + n, 'x', 1000);
-	n += 1024;
-	tar_header(buf + n, "pg_tblspc/16384", '2', 0777, 0, "/srv/ts1");
-	n += 512;
-	tar_header(buf + n, "PG_VERSION", '0', 0600, 0, NULL);
-	n += 512;
-	return n;
-}
-
 static void run_tar(const unsigned char *buf, size_t len, size_t step, struct tar_events *ev,
                     int *rc_feed, int *rc_finish)
 {
@@ -202,32 +163,6 @@ static void test_tar_damage(void **state)
 
 /* ---- backup_manifest ----------------------------------------------------- */
 
-static char *make_manifest(const char *content_crc_hex)
-{
-	char body[2048];
-	snprintf(body, sizeof body,
-	         "{ \"PostgreSQL-Backup-Manifest-Version\": 1,\n"
-	         "\"Files\": [\n"
-	         "{ \"Path\": \"PG_VERSION\", \"Size\": 3, \"Last-Modified\": \"2026-01-01 00:00:00 GMT\", "
-	         "\"Checksum-Algorithm\": \"CRC32C\", \"Checksum\": \"%s\" },\n"
-	         "{ \"Encoded-Path\": \"626173652f31\", \"Size\": 0, \"Last-Modified\": \"2026-01-01 "
-	         "00:00:00 GMT\" }\n"
-	         "],\n"
-	         "\"WAL-Ranges\": [\n"
-	         "{ \"Timeline\": 1, \"Start-LSN\": \"0/2000028\", \"End-LSN\": \"0/2000100\" }\n"
-	         "],\n",
-	         content_crc_hex);
-	unsigned char md[32];
-	unsigned mdlen = 0;
-	EVP_Digest(body, strlen(body), md, &mdlen, EVP_sha256(), NULL);
-	char *text = malloc(strlen(body) + 128);
-	char *p = text + sprintf(text, "%s\"Manifest-Checksum\": \"", body);
-	for (int i = 0; i < 32; i++)
-		p += sprintf(p, "%02x", md[i]);
-	strcpy(p, "\"}\n");
-	return text;
-}
-
 static void test_manifest(void **state)
 {
 	(void)state;
@@ -275,92 +210,10 @@ static void test_manifest(void **state)
 
 /* ---- custom-format dumps ------------------------------------------------- */
 
-struct dbuf {
-	unsigned char *p;
-	size_t len;
-};
-
-static void put(struct dbuf *d, const void *p, size_t n)
-{
-	d->p = realloc(d->p, d->len + n);
-	memcpy(d->p + d->len, p, n);
-	d->len += n;
-}
-
-static void put_int(struct dbuf *d, long v)
-{
-	unsigned char b[5] = {v < 0, 0, 0, 0, 0};
-	unsigned long u = (unsigned long)(v < 0 ? -v : v);
-	for (int i = 0; i < 4; i++)
-		b[1 + i] = (unsigned char)(u >> (8 * i));
-	put(d, b, 5);
-}
-
-static void put_str(struct dbuf *d, const char *s)
-{
-	if (!s) {
-		put_int(d, -1);
-		return;
-	}
-	put_int(d, (long)strlen(s));
-	put(d, s, strlen(s));
-}
-
-/* An archive 1.14 with two TOC entries (a table and its data) and one data
- * block of `rows` rows, each its own chunk, as pg_dump -Z0 writes to a pipe. */
-static struct dbuf make_dump(int rows, size_t *data_block_at)
-{
-	struct dbuf d = {NULL, 0};
-	unsigned char head[] = {'P', 'G', 'D', 'M', 'P', 1, 14, 0, 4, 8, 1};
-	put(&d, head, sizeof head);
-	put_int(&d, 0); /* compression level */
-	for (int i = 0; i < 7; i++)
-		put_int(&d, i);
-	put_str(&d, "vectis");
-	put_str(&d, "15.20");
-	put_str(&d, "15.20");
-	put_int(&d, 2);
-	for (int e = 1; e <= 2; e++) {
-		put_int(&d, e);
-		put_int(&d, e == 2);
-		put_str(&d, "1259");
-		put_str(&d, "16384");
-		put_str(&d, "orders");
-		put_str(&d, e == 1 ? "TABLE" : "TABLE DATA");
-		put_int(&d, e == 1 ? 1 : 2);
-		put_str(&d, e == 1 ? "CREATE TABLE orders (id int, note text);\n" : "");
-		put_str(&d, e == 1 ? "DROP TABLE orders;\n" : "");
-		put_str(&d, e == 2 ? "COPY public.orders (id, note) FROM stdin;\n" : NULL);
-		put_str(&d, "public");
-		put_str(&d, "");
-		put_str(&d, "heap");
-		put_str(&d, "vectis");
-		put_str(&d, "false");
-		if (e == 2)
-			put_str(&d, "1");
-		put_str(&d, NULL);
-		unsigned char off[9] = {e == 2 ? DUMP_OFFSET_NOT_SET : 3};
-		put(&d, off, 9);
-	}
-	*data_block_at = d.len;
-	unsigned char type = 1;
-	put(&d, &type, 1);
-	put_int(&d, 2);
-	for (int r = 0; r < rows; r++) {
-		char row[64];
-		int n = snprintf(row, sizeof row, "%d\tnote number %d %s\n", r, r * 7919 % 1000,
-		                 r % 3 ? "shipped" : "paid");
-		put_int(&d, n);
-		put(&d, row, (size_t)n);
-	}
-	put_int(&d, 0);
-	return d;
-}
-
 /* The rows of a data block, chunk framing removed. */
 static struct dbuf rows_of(const struct dbuf *d, size_t at)
 {
-	struct dbuf out = {NULL, 0};
+	struct dbuf out = {NULL, 0, 0};
 	size_t p = at + 1 + 5;
 	for (;;) {
 		long n = (long)(d->p[p + 1] | d->p[p + 2] << 8 | d->p[p + 3] << 16 |
@@ -368,7 +221,7 @@ static struct dbuf rows_of(const struct dbuf *d, size_t at)
 		p += 5;
 		if (n == 0)
 			break;
-		put(&out, d->p + p, (size_t)n);
+		dbuf_put(&out, d->p + p, (size_t)n);
 		p += (size_t)n;
 	}
 	assert_int_equal(p, d->len);
@@ -385,7 +238,7 @@ static struct dbuf frame_it(const struct dbuf *in, size_t step)
 	assert_int_equal(dump_frame_finish(f, &o), 0);
 	assert_null(dump_frame_note(f));
 	dump_frame_free(f);
-	struct dbuf d = {o.data, o.len};
+	struct dbuf d = {o.data, o.len, o.cap};
 	return d;
 }
 
@@ -413,7 +266,7 @@ static void test_dump_frame(void **state)
 	free(b.p);
 
 	/* a dump whose offsets are set (pg_dump wrote a file) passes unchanged */
-	struct dbuf set = {malloc(in.len), in.len};
+	struct dbuf set = {malloc(in.len), in.len, in.len};
 	memcpy(set.p, in.p, in.len);
 	struct dump_prefix pre;
 	char why[160];
