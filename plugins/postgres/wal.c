@@ -318,6 +318,16 @@ int wal_chain(struct arca_ctx *ctx, const char *from, uint64_t seg_size, char *l
 {
 	char tli_part[9];
 	struct name_list l;
+	last[0] = hole[0] = newest[0] = 0;
+	/* From snapshot metadata or the cluster blob: authenticated, but a value
+	 * PostgreSQL cannot have would divide by zero below (segments per
+	 * 4 GiB). PostgreSQL allows powers of two from 1 MiB to 1 GiB; smaller
+	 * ones are accepted for tests' synthetic segments. */
+	if (!seg_size || (seg_size & (seg_size - 1)) || seg_size > (1u << 30))
+		return PG_ERR(ARCA_ERR_CORRUPT,
+		              "wal_segment_size %llu recorded in the repository is not a "
+		              "PostgreSQL segment size (a power of two up to 1 GiB)",
+		              (unsigned long long)seg_size);
 	snprintf(tli_part, sizeof tli_part, "%.8s", from);
 	for (char *p = tli_part; *p; p++)
 		*p = (char)tolower((unsigned char)*p);
@@ -361,7 +371,7 @@ uint64_t wal_segment_size(struct arca_ctx *ctx)
 	const char *p = strstr(text, "wal_segment_size=");
 	if (p)
 		size = strtoull(p + 17, NULL, 10);
-	return size && !(size & (size - 1)) ? size : DEFAULT_SEG_SIZE;
+	return size && !(size & (size - 1)) && size <= (1u << 30) ? size : DEFAULT_SEG_SIZE;
 }
 
 static int write_file_atomic(const char *path, const void *data, size_t len)

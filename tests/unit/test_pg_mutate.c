@@ -1272,6 +1272,22 @@ static void test_wal_name_mutations(void **state)
 	assert_true(accepted > 100 && refused > 500);
 }
 
+/* A segment size PostgreSQL cannot have (from damaged or crafted metadata)
+ * is refused before any arithmetic divides by it. */
+static void test_wal_chain_bad_segment_size(void **state)
+{
+	(void)state;
+	char last[WAL_NAME_LEN + 1], hole[WAL_NAME_LEN + 1], newest[WAL_NAME_LEN + 1];
+	const uint64_t bad[] = {0, 3, (16u << 20) + 1, 2ull << 30, 1ull << 33, 1ull << 63};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		last_error[0] = 0;
+		assert_int_equal(wal_chain(NULL, "000000010000000000000001", bad[i], last, hole,
+		                           newest),
+		                 ARCA_ERR_CORRUPT);
+		assert_non_null(strstr(last_error, "not a PostgreSQL segment size"));
+	}
+}
+
 int main(void)
 {
 	/* a hang is a failure, not a stuck CI job */
@@ -1283,6 +1299,7 @@ int main(void)
 	    cmocka_unit_test_setup(test_dump_mutations_large, setup),
 	    cmocka_unit_test_setup(test_wal_mutations, setup),
 	    cmocka_unit_test_setup(test_wal_name_mutations, setup),
+	    cmocka_unit_test_setup(test_wal_chain_bad_segment_size, setup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
