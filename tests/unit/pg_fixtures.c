@@ -3,7 +3,38 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdarg.h>
+#include "pg.h"
 #include "pg_fixtures.h"
+
+/* ---- a host that only records errors -------------------------------------- */
+
+struct arca_host fake_host;
+const struct arca_host *pg_host = &fake_host;
+char fake_last_error[2048];
+
+static void fake_log(enum arca_log_level level, const char *fmt, ...)
+{
+	(void)level;
+	(void)fmt;
+}
+
+static int fake_error(int status, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(fake_last_error, sizeof fake_last_error, fmt, ap);
+	va_end(ap);
+	return status;
+}
+
+void fake_host_reset(void)
+{
+	fake_host.struct_size = sizeof fake_host;
+	fake_host.log = fake_log;
+	fake_host.error = fake_error;
+	fake_last_error[0] = 0;
+}
 
 void dbuf_put(struct dbuf *d, const void *p, size_t n)
 {

@@ -7,6 +7,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* ---- a host that only records errors -------------------------------------- */
+
+struct arca_host;
+/* The driver's host table in these tests: log() does nothing, error()
+ * keeps its message in fake_last_error. Tests may add entries. */
+extern struct arca_host fake_host;
+extern char fake_last_error[2048];
+/* Fill fake_host's log and error entries and clear fake_last_error. */
+void fake_host_reset(void);
+
 /* A growable byte string, NUL-terminated (aborts when out of memory). */
 struct dbuf {
 	unsigned char *p;

@@ -15,35 +15,10 @@
 #include "pg.h"
 #include "pg_fixtures.h"
 
-/* ---- a host that only records errors ------------------------------------ */
-
-static char last_error[2048];
-
-static void fake_log(enum arca_log_level level, const char *fmt, ...)
-{
-	(void)level;
-	(void)fmt;
-}
-
-static int fake_error(int status, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(last_error, sizeof last_error, fmt, ap);
-	va_end(ap);
-	return status;
-}
-
-static struct arca_host fake_host;
-const struct arca_host *pg_host = &fake_host;
-
 static int setup(void **state)
 {
 	(void)state;
-	fake_host.struct_size = sizeof fake_host;
-	fake_host.log = fake_log;
-	fake_host.error = fake_error;
-	last_error[0] = 0;
+	fake_host_reset();
 	return 0;
 }
 
@@ -148,12 +123,12 @@ static void test_tar_damage(void **state)
 	buf[512 + 10] ^= 1;
 	run_tar(buf, len, len, &ev, &rf, &rfin);
 	assert_int_equal(rf, ARCA_ERR_CORRUPT);
-	assert_non_null(strstr(last_error, "checksum"));
+	assert_non_null(strstr(fake_last_error, "checksum"));
 	/* a name escaping the data directory */
 	tar_header(buf, "../../etc/passwd", '0', 0600, 0, NULL);
 	run_tar(buf, 512, 512, &ev, &rf, &rfin);
 	assert_int_equal(rf, ARCA_ERR_CORRUPT);
-	assert_non_null(strstr(last_error, "unsafe"));
+	assert_non_null(strstr(fake_last_error, "unsafe"));
 	assert_int_equal(pg_path_safe("base/1/2"), 1);
 	assert_int_equal(pg_path_safe("a/../b"), 0);
 	assert_int_equal(pg_path_safe("/abs"), 0);
@@ -202,7 +177,7 @@ static void test_manifest(void **state)
 	char *p = strstr(text, "\"Size\": 3");
 	p[8] = '4';
 	assert_int_equal(manifest_parse(text, strlen(text), &m), ARCA_ERR_CORRUPT);
-	assert_non_null(strstr(last_error, "Manifest-Checksum"));
+	assert_non_null(strstr(fake_last_error, "Manifest-Checksum"));
 	text[strlen(text) / 2] = 0;
 	assert_int_equal(manifest_parse(text, strlen(text), &m), ARCA_ERR_CORRUPT);
 	free(text);

@@ -27,25 +27,9 @@
 
 /* ---- a host that records errors and keeps the WAL cluster blob ------------ */
 
-static char last_error[2048];
 static uint64_t rng; /* the variants' randomness, seeded per test */
 static struct dbuf cluster_blob;
 static int have_cluster;
-
-static void fake_log(enum arca_log_level level, const char *fmt, ...)
-{
-	(void)level;
-	(void)fmt;
-}
-
-static int fake_error(int status, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(last_error, sizeof last_error, fmt, ap);
-	va_end(ap);
-	return status;
-}
 
 static int fake_blob_get(struct arca_ctx *ctx, const char *name, void **data, size_t *len)
 {
@@ -75,18 +59,13 @@ static int fake_blob_put(struct arca_ctx *ctx, const char *name, const void *dat
 	return ARCA_OK;
 }
 
-static struct arca_host fake_host;
-const struct arca_host *pg_host = &fake_host;
 
 static int setup(void **state)
 {
 	(void)state;
-	fake_host.struct_size = sizeof fake_host;
-	fake_host.log = fake_log;
-	fake_host.error = fake_error;
+	fake_host_reset();
 	fake_host.blob_get = fake_blob_get;
 	fake_host.blob_put = fake_blob_put;
-	last_error[0] = 0;
 	rng = 20260401; /* each test tries the same variants, alone or not */
 	return 0;
 }
@@ -151,7 +130,7 @@ static const struct mutation *cur_how;
 		if (!(cond))                                                                       \
 			fail_msg("%s: variant %u (%s at %zu..%zu): %s; last error: %s", cur_what,  \
 			         cur_how->id, kind_name[cur_how->kind], cur_how->lo, cur_how->hi,  \
-			         #cond, last_error);                                               \
+			         #cond, fake_last_error);                                               \
 	} while (0)
 
 static void run_check(mut_check_fn fn, void *arg, const struct dbuf *orig, const struct dbuf *m,
@@ -160,7 +139,7 @@ static void run_check(mut_check_fn fn, void *arg, const struct dbuf *orig, const
 	how->id = (*id)++;
 	how->seed = splitmix(&rng);
 	cur_how = how;
-	last_error[0] = 0;
+	fake_last_error[0] = 0;
 	fn(arg, orig, m, how);
 }
 
@@ -373,7 +352,7 @@ static void run_tar(const struct dbuf *in, uint64_t seed, struct tar_run *t)
 	if (t->rc == ARCA_OK)
 		CHECK(!t->open);
 	else
-		CHECK(last_error[0]); /* every refusal says why */
+		CHECK(fake_last_error[0]); /* every refusal says why */
 }
 
 static void tar_run_free(struct tar_run *t)
@@ -422,12 +401,12 @@ static void tar_both(struct tar_fixture *fx, const struct dbuf *m, const struct 
 {
 	struct tar_run s;
 	run_tar(m, 0, w);
-	snprintf(err, err_len, "%s", last_error);
+	snprintf(err, err_len, "%s", fake_last_error);
 	run_tar(m, how->seed, &s);
 	CHECK(w->rc == s.rc && w->fed_all == s.fed_all);
 	CHECK(dbuf_eq(&w->shape, &s.shape) && dbuf_eq(&w->hashes, &s.hashes));
 	CHECK(w->rc == ARCA_OK || w->rc == ARCA_ERR_CORRUPT);
-	CHECK(w->rc == ARCA_OK || strcmp(err, last_error) == 0);
+	CHECK(w->rc == ARCA_OK || strcmp(err, fake_last_error) == 0);
 	if (w->rc == ARCA_OK)
 		fx->accepted++;
 	else
@@ -449,7 +428,7 @@ static void tar_check(void *arg, const struct dbuf *orig, const struct dbuf *m,
 {
 	struct tar_fixture *fx = arg;
 	struct tar_run w;
-	char err[sizeof last_error];
+	char err[sizeof fake_last_error];
 	(void)orig;
 	tar_both(fx, m, how, &w, err, sizeof err);
 
@@ -496,7 +475,7 @@ static void tar_resum_check(void *arg, const struct dbuf *orig, const struct dbu
 		return; /* content: tar_check covers it */
 	struct dbuf c = {NULL, 0, 0};
 	struct tar_run w;
-	char err[sizeof last_error];
+	char err[sizeof fake_last_error];
 	dbuf_put(&c, m->p, m->len);
 	tar_set_checksum(c.p + fx->hdr[i]);
 	tar_both(fx, &c, how, &w, err, sizeof err);
@@ -609,7 +588,7 @@ static int parse_variant(struct manifest_fixture *fx, const void *text, size_t l
 	int rc = manifest_parse(text, len, m);
 	CHECK(rc == ARCA_OK || rc == ARCA_ERR_CORRUPT);
 	if (rc != ARCA_OK) {
-		CHECK(last_error[0] && m->files == NULL && m->n_files == 0);
+		CHECK(fake_last_error[0] && m->files == NULL && m->n_files == 0);
 		fx->refused++;
 	} else {
 		fx->accepted++;
@@ -1140,7 +1119,7 @@ static int wal_push_variant(struct wal_fixture *fx, const struct dbuf *m)
 	wal_write(fx, m);
 	char *argv[] = {fx->path, NULL};
 	int rc = wal_push(&t, NULL, 1, argv);
-	CHECK(rc == ARCA_OK || last_error[0]);
+	CHECK(rc == ARCA_OK || fake_last_error[0]);
 	return rc;
 }
 
@@ -1166,7 +1145,7 @@ static void wal_check(void *arg, const struct dbuf *orig, const struct dbuf *m,
 			CHECK(rc == ARCA_ERR_CORRUPT); /* no long header; not its length */
 		else if (how->lo >= 24 && how->lo < 32)
 			CHECK(rc == ARCA_ERR_EXISTS &&
-			      strstr(last_error, "system_identifier=")); /* another cluster */
+			      strstr(fake_last_error, "system_identifier=")); /* another cluster */
 		else if (how->lo >= 36)
 			CHECK(rc == ARCA_OK); /* past the fields wal-push reads */
 	} else if (how->kind == MUT_TRUNC) {
@@ -1221,7 +1200,7 @@ static void test_wal_mutations(void **state)
 	for (size_t l = WAL_SEG - 16; l < WAL_SEG; l++) {
 		struct dbuf m = {seg.p, l, 0};
 		how.lo = l;
-		last_error[0] = 0;
+		fake_last_error[0] = 0;
 		wal_check(&fx, &seg, &m, &how);
 	}
 	print_message("WAL: %u variants, %u archived, %u refused as damaged, %u as another "
@@ -1280,11 +1259,11 @@ static void test_wal_chain_bad_segment_size(void **state)
 	char last[WAL_NAME_LEN + 1], hole[WAL_NAME_LEN + 1], newest[WAL_NAME_LEN + 1];
 	const uint64_t bad[] = {0, 3, (16u << 20) + 1, 2ull << 30, 1ull << 33, 1ull << 63};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-		last_error[0] = 0;
+		fake_last_error[0] = 0;
 		assert_int_equal(wal_chain(NULL, "000000010000000000000001", bad[i], last, hole,
 		                           newest),
 		                 ARCA_ERR_CORRUPT);
-		assert_non_null(strstr(last_error, "not a PostgreSQL segment size"));
+		assert_non_null(strstr(fake_last_error, "not a PostgreSQL segment size"));
 	}
 }
 
