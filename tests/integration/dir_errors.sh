@@ -9,13 +9,7 @@
 
 SRC=$T/src
 write_engine_config
-cat >> "$ARCA_CONFIG" <<EOC
-
-[target tree]
-driver = files
-destinations = local
-path = $SRC
-EOC
+files_target tree "$SRC"
 mkdir -p "$SRC"
 echo small > "$SRC/small"
 

@@ -61,14 +61,7 @@ check_tree() { # check_tree DIR WHAT: content/metadata and link groups as in the
 
 step "a tree with hard links"
 write_engine_config
-cat >> "$ARCA_CONFIG" <<EOC
-
-[target tree]
-driver = files
-destinations = local
-path = $SRC
-exclude = /skipped
-EOC
+files_target tree "$SRC" 'exclude = /skipped'
 mkdir -p "$SRC/sub1" "$SRC/sub2/deeper" "$SRC/skipped" "$T/outside"
 head -c 300000 /dev/urandom > "$SRC/pair-a"
 ln "$SRC/pair-a" "$SRC/sub1/pair-b"                   # a pair across directories

@@ -7,13 +7,7 @@
 
 SRC=$T/src
 write_engine_config
-cat >> "$ARCA_CONFIG" <<EOC
-
-[target names]
-driver = files
-destinations = local
-path = $SRC
-EOC
+files_target names "$SRC"
 
 step "a tree of awkward names"
 mkdir -p "$SRC"

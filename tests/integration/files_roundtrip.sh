@@ -79,13 +79,7 @@ make_tree() {
 
 step "config and a tree of $BIG_MIB MiB and more"
 write_engine_config
-cat >> "$ARCA_CONFIG" <<EOC
-
-[target tree]
-driver = files
-destinations = local
-path = $SRC
-EOC
+files_target tree "$SRC"
 make_tree "$SRC"
 # the root's own mode and mtime are stored too (item ".")
 chmod 0750 "$SRC" && touch -d '2001-02-03 04:05:06' "$SRC"

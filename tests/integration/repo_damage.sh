@@ -9,13 +9,7 @@
 
 SRC=$T/src
 write_engine_config
-cat >> "$ARCA_CONFIG" <<EOC
-
-[target tree]
-driver = files
-destinations = local
-path = $SRC
-EOC
+files_target tree "$SRC"
 mkdir -p "$SRC/d"
 head -c 3000000 /dev/urandom > "$SRC/big"
 for i in 1 2 3 4 5; do echo "file $i" > "$SRC/d/f$i"; done

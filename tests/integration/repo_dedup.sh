@@ -9,13 +9,7 @@
 SRC=$T/src
 SPARSE_GIB=${REPO_DEDUP_SPARSE_GIB:-2}
 write_engine_config
-cat >> "$ARCA_CONFIG" <<EOC
-
-[target tree]
-driver = files
-destinations = local
-path = $SRC
-EOC
+files_target tree "$SRC"
 mkdir -p "$SRC"
 head -c 67108864 /dev/urandom > "$SRC/big"
 for i in $(seq 1 50); do head -c $((i * 1000)) /dev/urandom > "$SRC/small$i"; done

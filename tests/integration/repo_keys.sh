@@ -7,13 +7,7 @@
 
 SRC=$T/src
 write_engine_config
-cat >> "$ARCA_CONFIG" <<EOC
-
-[target tree]
-driver = files
-destinations = local
-path = $SRC
-EOC
+files_target tree "$SRC"
 mkdir -p "$SRC" && echo hello > "$SRC/a"
 arca init > /dev/null || fail "init"
 expect_fail 11 "$ARCA" init

@@ -10,13 +10,7 @@ for t in one two; do
 	mkdir -p "$T/$t"
 	head -c 5000000 /dev/urandom > "$T/$t/data"
 	echo "$t" > "$T/$t/name"
-	cat >> "$ARCA_CONFIG" <<EOC
-
-[target $t]
-driver = files
-destinations = local
-path = $T/$t
-EOC
+	files_target $t "$T/$t"
 done
 arca init > /dev/null || fail "init"
 host=$(python3 -c 'import socket; print(socket.gethostname())')

@@ -57,6 +57,17 @@ passphrase_env = ARCA_PASSPHRASE
 EOC
 }
 
+# files_target NAME PATH [LINE...]: append a [target NAME] of the files
+# driver, backed up to destination local, plus any extra key = value lines.
+files_target() {
+	ft_name=$1 ft_path=$2; shift 2
+	{
+		printf '\n[target %s]\ndriver = files\ndestinations = local\npath = %s\n' \
+			"$ft_name" "$ft_path"
+		for ft_line in "$@"; do printf '%s\n' "$ft_line"; done
+	} >> "$ARCA_CONFIG"
+}
+
 # tree_manifest DIR [--owner]: one line per entry below DIR (DIR itself
 # excluded), sorted by path: type (find's %y letters), mode, size (- for
 # directories, whose size depends on the filesystem), mtime to the
