@@ -106,6 +106,11 @@ static void child_exec(const struct child_spec *spec, int in_r, int out_w, int e
 		out_w = err_w; /* messages of programs like pg_ctl are wanted too */
 	if (dup2(in_r, 0) < 0 || dup2(out_w, 1) < 0 || dup2(err_w, 2) < 0)
 		_exit(127);
+	/* dup2 clears close-on-exec on the copy; fd 3 itself needs it cleared */
+	if (spec->pass_fd >= 0 &&
+	    (spec->pass_fd == CHILD_PASSED_FD ? fcntl(CHILD_PASSED_FD, F_SETFD, 0)
+	                                      : dup2(spec->pass_fd, CHILD_PASSED_FD)) < 0)
+		_exit(127);
 	if (spec->cwd && chdir(spec->cwd) != 0) {
 		const char *m = "cannot change to the working directory\n";
 		(void)!write(2, m, strlen(m));

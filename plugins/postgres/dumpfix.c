@@ -4,61 +4,245 @@
  * data starts, so its table of contents says "position not set". Parallel
  * pg_restore then has every worker scan the file for the block it needs,
  * which made a -j2 restore three times slower than from a file pg_dump
- * wrote itself. Before a parallel restore the scratch copy is therefore
- * read once (header, TOC, then each data block's framing, skipping the
- * data) and each TOC entry's offset field is rewritten in place, exactly as
- * pg_dump does when its output is seekable. */
+ * wrote itself. The restore's scratch copy is therefore watched as it is
+ * written (header, TOC, then each data block's framing, skipping the data)
+ * and afterwards each TOC entry's offset field is rewritten in place,
+ * exactly as pg_dump does when its output is seekable.
+ *
+ * The walker is fed the bytes in whatever pieces the copy reads them, so
+ * it keeps its position in the framing between calls (an int may be split
+ * across two pieces). Anything it does not recognise stops it; the file
+ * is then left as it was, which pg_restore still reads, only slower. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include "dumpfmt.h"
 #include "pg.h"
 
-/* Skip length-prefixed chunks up to the zero length. */
-static void skip_chunks(struct dump_reader *r)
+#define PREFIX_MAX (64u << 20) /* as dumpframe.c: a TOC larger than this is not fixed */
+
+enum walk_state { W_PREFIX, W_TYPE, W_ID, W_LEN, W_SKIP, W_OID, W_FAILED };
+
+struct id_index {
+	int64_t dump_id;
+	size_t entry;
+};
+
+struct dump_offsets {
+	enum walk_state state;
+	int blobs;          /* inside a large-object block */
+	unsigned char *pre; /* header + TOC, gathered until it parses */
+	size_t pre_len, pre_cap;
+	struct dump_prefix toc;
+	struct id_index *by_id; /* the TOC's dump ids, sorted */
+	uint64_t *pos;          /* per TOC entry: where its block starts, 0: none */
+	uint64_t at;            /* bytes consumed so far */
+	uint64_t block_at;      /* start of the block being read */
+	unsigned char num[9];
+	int num_len;
+	uint64_t left; /* data bytes of the current chunk still to skip */
+	char why[160];
+};
+
+struct dump_offsets *dump_offsets_new(void)
 {
-	for (;;) {
-		int64_t n = dump_rd_int(r);
-		if (r->short_read || r->bad || n <= 0) {
-			if (n < 0)
-				r->bad = 1;
-			return;
-		}
-		dump_rd_skip(r, (uint64_t)n);
-	}
+	return calloc(1, sizeof(struct dump_offsets));
 }
 
-/* Walk the data blocks; pos[i] = where the block of toc[i] starts. */
-static int find_blocks(struct dump_reader *r, const struct dump_prefix *pre, uint64_t *pos)
+void dump_offsets_free(struct dump_offsets *o)
 {
-	while (r->pos < r->len) {
-		size_t at = r->pos;
-		int type = dump_rd_byte(r);
-		int64_t id = dump_rd_int(r);
-		if (r->short_read || r->bad)
-			return -1;
-		for (size_t i = 0; i < pre->n_toc; i++) {
-			if (pre->toc[i].dump_id == id) {
-				pos[i] = at;
-				break;
-			}
-		}
-		if (type == DUMP_BLK_DATA) {
-			skip_chunks(r);
-		} else if (type == DUMP_BLK_BLOBS) {
-			while (!r->short_read && !r->bad && dump_rd_int(r) != 0)
-				skip_chunks(r);
-		} else {
-			return -1;
-		}
-		if (r->short_read || r->bad)
-			return -1;
+	if (!o)
+		return;
+	free(o->pre);
+	free(o->toc.toc);
+	free(o->by_id);
+	free(o->pos);
+	free(o);
+}
+
+static int fail(struct dump_offsets *o, const char *what, unsigned long long at)
+{
+	snprintf(o->why, sizeof o->why, "%s at byte %llu", what, at);
+	o->state = W_FAILED;
+	return -1;
+}
+
+static int by_dump_id(const void *a, const void *b)
+{
+	int64_t x = ((const struct id_index *)a)->dump_id;
+	int64_t y = ((const struct id_index *)b)->dump_id;
+	return (x > y) - (x < y);
+}
+
+/* The block of dump id `id` starts at block_at (ids no TOC entry has are
+ * ignored, as pg_restore ignores them). */
+static void note_block(struct dump_offsets *o, int64_t id)
+{
+	size_t lo = 0, hi = o->toc.n_toc;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (o->by_id[mid].dump_id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
+	if (lo < o->toc.n_toc && o->by_id[lo].dump_id == id)
+		o->pos[o->by_id[lo].entry] = o->block_at;
+}
+
+static int64_t num_value(const struct dump_offsets *o, int *bad)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < o->toc.int_size; i++)
+		v |= (uint64_t)o->num[1 + i] << (8 * i);
+	*bad = o->num[0] > 1 || v > UINT32_MAX;
+	return o->num[0] ? (int64_t)(0 - v) : (int64_t)v;
+}
+
+static int walk_blocks(struct dump_offsets *o, const unsigned char *p, size_t n)
+{
+	while (n > 0) {
+		if (o->state == W_SKIP) {
+			size_t k = o->left < n ? (size_t)o->left : n;
+			p += k;
+			n -= k;
+			o->at += k;
+			if ((o->left -= k) == 0)
+				o->state = W_LEN;
+			continue;
+		}
+		if (o->state == W_TYPE) {
+			if (p[0] != DUMP_BLK_DATA && p[0] != DUMP_BLK_BLOBS)
+				return fail(o, "the data blocks do not parse",
+				            (unsigned long long)o->at);
+			o->blobs = p[0] == DUMP_BLK_BLOBS;
+			o->block_at = o->at;
+			p++;
+			n--;
+			o->at++;
+			o->state = W_ID;
+			continue;
+		}
+		/* an int: W_ID, W_LEN or W_OID */
+		size_t want = (size_t)o->toc.int_size + 1 - (size_t)o->num_len;
+		size_t k = want < n ? want : n;
+		memcpy(o->num + o->num_len, p, k);
+		o->num_len += (int)k;
+		p += k;
+		n -= k;
+		o->at += k;
+		if ((size_t)o->num_len < (size_t)o->toc.int_size + 1)
+			continue;
+		o->num_len = 0;
+		int bad;
+		int64_t v = num_value(o, &bad);
+		if (bad || (o->state == W_LEN && v < 0))
+			return fail(o, "the data blocks do not parse", (unsigned long long)o->at);
+		if (o->state == W_ID) {
+			note_block(o, v);
+			o->state = o->blobs ? W_OID : W_LEN;
+		} else if (o->state == W_OID) {
+			o->state = v == 0 ? W_TYPE : W_LEN;
+		} else if (v == 0) {
+			o->state = o->blobs ? W_OID : W_TYPE;
+		} else {
+			o->left = (uint64_t)v;
+			o->state = W_SKIP;
+		}
+	}
+	return 0;
+}
+
+/* Gather the header and TOC; once they parse, walk what follows them. */
+static int walk_prefix(struct dump_offsets *o, const unsigned char *p, size_t n)
+{
+	if (o->pre_len + n > o->pre_cap) {
+		size_t cap = (o->pre_len + n) * 2;
+		unsigned char *d = realloc(o->pre, cap);
+		if (!d)
+			return fail(o, "out of memory", (unsigned long long)o->at);
+		o->pre = d;
+		o->pre_cap = cap;
+	}
+	memcpy(o->pre + o->pre_len, p, n);
+	o->pre_len += n;
+	o->at += n;
+	int rc = dump_parse_prefix(o->pre, o->pre_len, &o->toc, o->why, sizeof o->why);
+	if (rc == 0 && o->pre_len < PREFIX_MAX)
+		return 0;
+	if (rc != 1) {
+		if (rc == 0)
+			snprintf(o->why, sizeof o->why, "its table of contents is over %u MiB",
+			         PREFIX_MAX >> 20);
+		o->state = W_FAILED;
+		return -1;
+	}
+	o->by_id = malloc((o->toc.n_toc + 1) * sizeof *o->by_id);
+	o->pos = calloc(o->toc.n_toc + 1, sizeof *o->pos);
+	if (!o->by_id || !o->pos)
+		return fail(o, "out of memory", (unsigned long long)o->at);
+	for (size_t i = 0; i < o->toc.n_toc; i++)
+		o->by_id[i] = (struct id_index){o->toc.toc[i].dump_id, i};
+	qsort(o->by_id, o->toc.n_toc, sizeof *o->by_id, by_dump_id);
+	/* the bytes after the TOC are the first of the data blocks */
+	size_t rest = o->pre_len - o->toc.toc_end;
+	o->at = o->toc.toc_end;
+	o->state = W_TYPE;
+	unsigned char *pre = o->pre;
+	o->pre = NULL;
+	o->pre_len = o->pre_cap = 0;
+	rc = walk_blocks(o, pre + o->toc.toc_end, rest);
+	free(pre);
+	return rc;
+}
+
+int dump_offsets_feed(struct dump_offsets *o, const void *data, size_t n)
+{
+	if (o->state == W_FAILED)
+		return -1;
+	if (n == 0)
+		return 0;
+	if (o->state == W_PREFIX)
+		return walk_prefix(o, data, n);
+	return walk_blocks(o, data, n);
+}
+
+int dump_offsets_apply(struct dump_offsets *o, int fd, char *why, size_t why_len)
+{
+	if (o->state == W_PREFIX)
+		snprintf(o->why, sizeof o->why, "the archive ends inside its table of contents");
+	else if (o->state != W_FAILED && (o->state != W_TYPE || o->num_len))
+		snprintf(o->why, sizeof o->why, "the data blocks do not parse at byte %llu",
+		         (unsigned long long)o->at);
+	else if (o->state == W_TYPE)
+		o->why[0] = 0;
+	if (o->why[0]) {
+		snprintf(why, why_len, "%s", o->why);
+		return -1;
+	}
+	size_t patched = 0;
+	for (size_t i = 0; i < o->toc.n_toc; i++) {
+		if (o->toc.toc[i].flag != DUMP_OFFSET_NOT_SET || !o->pos[i])
+			continue;
+		unsigned char field[9];
+		uint64_t off = o->pos[i];
+		field[0] = DUMP_OFFSET_SET;
+		for (int b = 0; b < o->toc.off_size; b++) {
+			field[1 + b] = (unsigned char)(off & 0xff);
+			off >>= 8;
+		}
+		size_t len = (size_t)o->toc.off_size + 1;
+		if (pwrite(fd, field, len, (off_t)o->toc.toc[i].flag_pos) != (ssize_t)len) {
+			snprintf(why, why_len, "rewriting the table of contents: %s",
+			         strerror(errno));
+			return -1;
+		}
+		patched++;
+	}
+	snprintf(why, why_len, "%zu data offsets set", patched);
 	return 0;
 }
 
@@ -69,57 +253,28 @@ int dump_fix_offsets(const char *path, char *why, size_t why_len)
 		snprintf(why, why_len, "cannot open %s: %s", path, strerror(errno));
 		return -1;
 	}
-	struct stat st;
-	if (fstat(fd, &st) != 0 || st.st_size < 32) {
-		snprintf(why, why_len, "%s is too short for a dump", path);
-		close(fd);
-		return -1;
-	}
-	void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
-	if (map == MAP_FAILED) {
-		snprintf(why, why_len, "cannot map %s: %s", path, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	madvise(map, (size_t)st.st_size, MADV_SEQUENTIAL);
-	struct dump_prefix pre;
-	uint64_t *pos = NULL;
-	size_t patched = 0;
+	struct dump_offsets *o = dump_offsets_new();
+	unsigned char *buf = malloc(1u << 20);
 	int rc = -1;
-	int prc = dump_parse_prefix(map, (size_t)st.st_size, &pre, why, why_len);
-	if (prc == 0)
-		snprintf(why, why_len, "the archive ends inside its table of contents");
-	if (prc != 1)
-		goto out;
-	struct dump_reader r = {map, (size_t)st.st_size, pre.toc_end, pre.int_size, pre.off_size, 0,
-	                        0};
-	if (!(pos = calloc(pre.n_toc + 1, sizeof *pos)) || find_blocks(&r, &pre, pos) != 0) {
-		snprintf(why, why_len, "the data blocks do not parse at byte %zu", r.pos);
+	if (!o || !buf) {
+		snprintf(why, why_len, "out of memory");
 		goto out;
 	}
-	for (size_t i = 0; i < pre.n_toc; i++) {
-		if (pre.toc[i].flag != DUMP_OFFSET_NOT_SET || !pos[i])
+	for (;;) {
+		ssize_t n = read(fd, buf, 1u << 20);
+		if (n < 0 && errno == EINTR)
 			continue;
-		unsigned char field[9];
-		uint64_t off = pos[i];
-		field[0] = DUMP_OFFSET_SET;
-		for (int b = 0; b < pre.off_size; b++) {
-			field[1 + b] = (unsigned char)(off & 0xff);
-			off >>= 8;
-		}
-		if (pwrite(fd, field, (size_t)pre.off_size + 1, (off_t)pre.toc[i].flag_pos) !=
-		    (ssize_t)pre.off_size + 1) {
-			snprintf(why, why_len, "writing %s: %s", path, strerror(errno));
+		if (n < 0) {
+			snprintf(why, why_len, "reading %s: %s", path, strerror(errno));
 			goto out;
 		}
-		patched++;
+		if (n == 0 || dump_offsets_feed(o, buf, (size_t)n) != 0)
+			break;
 	}
-	snprintf(why, why_len, "%zu data offsets set", patched);
-	rc = 0;
+	rc = dump_offsets_apply(o, fd, why, why_len);
 out:
-	free(pos);
-	free(pre.toc);
-	munmap(map, (size_t)st.st_size);
+	free(buf);
+	dump_offsets_free(o);
 	close(fd);
 	return rc;
 }

@@ -11,9 +11,13 @@
  *
  * Restore: pg_restore --clean --if-exists into the original database or
  * --into CONNINFO, creating the database when it does not exist; with
- * --jobs > 1 the dump is first copied to the scratch directory, because
- * parallel pg_restore needs a seekable file, and given back the data
- * offsets a piped dump lacks (dumpfix.c); with --jobs 1 it is piped.
+ * --jobs > 1 the dump is first copied out, because parallel pg_restore
+ * needs a seekable file, and given back the data offsets a piped dump
+ * lacks (dumpfix.c, while copying); with --jobs 1 it is piped. The copy
+ * goes to memory (a memfd) when the dump takes under a quarter of the
+ * memory available, else to the scratch directory (restore_copy chooses):
+ * writing 318 MB to a disk file's page cache took 0.3 s here, to a memfd
+ * 0.1 s. CREATE DATABASE (0.2 s: a checkpoint) runs while the copy is made.
  *
  * Verify: the dump must start with the custom format's "PGDMP" magic and
  * pg_restore must read it to the end (table of contents and every data
@@ -24,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 #include "pg.h"
@@ -324,13 +329,87 @@ static int pipe_item(struct arca_ctx *ctx, struct pg_child *c, int *child_closed
 	return rc;
 }
 
-/* Copy the current item to a file (parallel pg_restore needs one). */
-static int item_to_file(struct arca_ctx *ctx, const char *path)
+/* Where a parallel restore's seekable copy of the dump is kept. */
+struct dump_copy {
+	int fd;
+	char *arg;     /* the file name pg_restore is given */
+	char *scratch; /* a scratch file to remove afterwards; NULL: in memory */
+};
+
+/* Bytes the kernel could give us without swapping (MemAvailable). */
+static uint64_t mem_available(void)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
+	FILE *f = fopen("/proc/meminfo", "re");
+	unsigned long long kib = 0;
+	char line[128];
+	while (f && fgets(line, sizeof line, f))
+		if (sscanf(line, "MemAvailable: %llu kB", &kib) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return (uint64_t)kib * 1024;
+}
+
+/* restore_copy = auto: a memfd when the dump fits in a quarter of the
+ * available memory (the server restoring it needs the rest), else a file
+ * in the scratch dir. pg_restore gets the memfd as fd 3 and opens
+ * "/dev/fd/3"; its parallel workers inherit that descriptor and reopen
+ * the name the same way. */
+static int copy_open(struct pg_target *t, struct arca_ctx *ctx, uint64_t size, struct dump_copy *cp)
+{
+	cp->fd = -1;
+	cp->arg = cp->scratch = NULL;
+	int memory = strcmp(t->restore_copy, "memory") == 0 ||
+	             (strcmp(t->restore_copy, "auto") == 0 && size != UINT64_MAX &&
+	              size <= mem_available() / 4);
+	if (memory) {
+		cp->fd = memfd_create("arca-restore.pgdump", MFD_CLOEXEC);
+		if (cp->fd >= 0) {
+			if (asprintf(&cp->arg, "/dev/fd/%d", CHILD_PASSED_FD) < 0) {
+				cp->arg = NULL;
+				return PG_ERR(ARCA_ERR_INTERNAL, "out of memory");
+			}
+			PG_LOG(ARCA_LOG_DEBUG, "copying the dump to memory for pg_restore --jobs");
+			return ARCA_OK;
+		}
+		PG_LOG(ARCA_LOG_WARN,
+		       "cannot copy the dump to memory (memfd_create: %s); "
+		       "copying it to the scratch directory",
+		       strerror(errno));
+	}
+	const char *dir = pg_host->scratch_dir(ctx);
+	if (!dir)
+		return PG_ERR(ARCA_ERR_IO, "no scratch directory for the parallel restore");
+	if (asprintf(&cp->scratch, "%s/restore.pgdump", dir) < 0) {
+		cp->scratch = NULL;
+		return PG_ERR(ARCA_ERR_INTERNAL, "out of memory");
+	}
+	if (!(cp->arg = strdup(cp->scratch)))
+		return PG_ERR(ARCA_ERR_INTERNAL, "out of memory");
+	cp->fd = open(cp->scratch, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (cp->fd < 0)
 		return PG_ERR(errno == ENOSPC ? ARCA_ERR_NOSPACE : ARCA_ERR_IO,
-		              "cannot create %s: %s", path, strerror(errno));
+		              "cannot create %s: %s", cp->scratch, strerror(errno));
+	PG_LOG(ARCA_LOG_DEBUG, "copying the dump to %s for pg_restore --jobs", cp->scratch);
+	return ARCA_OK;
+}
+
+static void copy_close(struct dump_copy *cp)
+{
+	if (cp->fd >= 0)
+		close(cp->fd);
+	if (cp->scratch)
+		unlink(cp->scratch);
+	free(cp->scratch);
+	free(cp->arg);
+	cp->fd = -1;
+	cp->arg = cp->scratch = NULL;
+}
+
+/* Copy the current item into cp, finding its data blocks on the way. */
+static int copy_item(struct arca_ctx *ctx, struct dump_copy *cp, struct dump_offsets *offs)
+{
+	const char *what = cp->scratch ? cp->scratch : "memory";
 	unsigned char *buf = malloc(IO_BUF);
 	int rc = buf ? ARCA_OK : PG_ERR(ARCA_ERR_INTERNAL, "out of memory");
 	while (rc == ARCA_OK) {
@@ -341,26 +420,24 @@ static int item_to_file(struct arca_ctx *ctx, const char *path)
 		}
 		if ((rc = pg_host->item_read(ctx, buf, IO_BUF, &got)) != ARCA_OK || got == 0)
 			break;
+		dump_offsets_feed(offs, buf, got);
 		for (size_t off = 0; off < got;) {
-			ssize_t w = write(fd, buf + off, got - off);
+			ssize_t w = write(cp->fd, buf + off, got - off);
 			if (w < 0 && errno == EINTR)
 				continue;
 			if (w < 0) {
-				rc = PG_ERR(errno == ENOSPC || errno == EDQUOT ? ARCA_ERR_NOSPACE
-				                                               : ARCA_ERR_IO,
-				            "writing %s: %s%s", path, strerror(errno),
-				            errno == ENOSPC ? "; free space there, or restore with "
-				                              "--jobs 1 to stream without a copy"
-				                            : "");
+				int full = errno == ENOSPC || errno == EDQUOT || errno == ENOMEM;
+				rc = PG_ERR(full ? ARCA_ERR_NOSPACE : ARCA_ERR_IO,
+				            "copying the dump to %s: %s%s", what, strerror(errno),
+				            full ? "; free space there, or restore with "
+				                   "--jobs 1 to stream without a copy"
+				                 : "");
 				break;
 			}
 			off += (size_t)w;
 		}
 	}
 	free(buf);
-	if (close(fd) != 0 && rc == ARCA_OK)
-		rc = PG_ERR(errno == ENOSPC ? ARCA_ERR_NOSPACE : ARCA_ERR_IO, "closing %s: %s",
-		            path, strerror(errno));
 	return rc;
 }
 
@@ -462,12 +539,15 @@ static int restore_globals(struct pg_target *t, struct arca_ctx *ctx, const char
 	return rc;
 }
 
-/* Connect to the restore target; create its database when it is missing. */
+/* Connect to the restore target; when its database is missing, send
+ * CREATE DATABASE without waiting for it (*creating = 1): the copy of the
+ * dump is made meanwhile, and create_finish collects the result. */
 static int prepare_database(struct pg_target *t, const char *into, const char *db,
-                            PGconn **admin_out)
+                            PGconn **admin_out, int *creating)
 {
 	PGconn *c = NULL;
 	*admin_out = NULL;
+	*creating = 0;
 	int rc = pg_connect(t, into, db, 0, &c);
 	if (rc == ARCA_OK) {
 		PQfinish(c);
@@ -487,33 +567,74 @@ static int prepare_database(struct pg_target *t, const char *into, const char *d
 		PQfinish(c);
 		return PG_ERR(ARCA_ERR_INTERNAL, "out of memory");
 	}
-	PGresult *r = PQexec(c, sql);
-	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+	if (!PQsendQuery(c, sql)) {
 		char msg[1024];
-		rc =
-		    PG_ERR(pg_classify_error(PQerrorMessage(c)) == ARCA_ERR_AUTH ? ARCA_ERR_AUTH
-		                                                                 : ARCA_ERR_IO,
-		           "[target %s]: database \"%s\" does not exist and creating it failed: %s",
-		           t->name, db, pg_conn_error(c, msg, sizeof msg));
+		rc = PG_ERR(ARCA_ERR_IO, "[target %s]: sending CREATE DATABASE failed: %s", t->name,
+		            pg_conn_error(c, msg, sizeof msg));
+		PQfinish(c);
 	} else {
-		PG_LOG(ARCA_LOG_INFO, "created database \"%s\"", db);
+		*admin_out = c;
+		*creating = 1;
 	}
-	PQclear(r);
 	free(sql);
 	PQfreemem(ident);
-	if (rc != ARCA_OK)
-		PQfinish(c);
-	else
-		*admin_out = c;
+	return rc;
+}
+
+/* Wait for the CREATE DATABASE prepare_database sent. */
+static int create_finish(struct pg_target *t, PGconn *c, const char *db)
+{
+	int rc = ARCA_OK;
+	PGresult *r;
+	while ((r = PQgetResult(c)) != NULL) {
+		if (rc == ARCA_OK && PQresultStatus(r) != PGRES_COMMAND_OK) {
+			char msg[1024];
+			rc = PG_ERR(pg_classify_error(PQerrorMessage(c)) == ARCA_ERR_AUTH
+			                ? ARCA_ERR_AUTH
+			                : ARCA_ERR_IO,
+			            "[target %s]: database \"%s\" does not exist and creating it "
+			            "failed: %s",
+			            t->name, db, pg_conn_error(c, msg, sizeof msg));
+		}
+		PQclear(r);
+	}
+	if (rc == ARCA_OK)
+		PG_LOG(ARCA_LOG_INFO, "created database \"%s\"", db);
+	return rc;
+}
+
+/* Copy the dump for a parallel restore and point its TOC at the blocks. */
+static int copy_for_parallel(struct pg_target *t, struct arca_ctx *ctx, const char *dump,
+                             uint64_t size, struct dump_copy *cp)
+{
+	int rc = copy_open(t, ctx, size, cp);
+	struct dump_offsets *offs = dump_offsets_new();
+	if (rc == ARCA_OK && !offs)
+		rc = PG_ERR(ARCA_ERR_INTERNAL, "out of memory");
+	if (rc == ARCA_OK)
+		rc = copy_item(ctx, cp, offs);
+	if (rc == ARCA_OK) {
+		char why[256];
+		if (dump_offsets_apply(offs, cp->fd, why, sizeof why) == 0)
+			PG_LOG(ARCA_LOG_DEBUG, "%s: %s", dump, why);
+		else
+			PG_LOG(ARCA_LOG_WARN,
+			       "%s: cannot set its data offsets (%s); the parallel "
+			       "restore will be slower",
+			       dump, why);
+	}
+	dump_offsets_free(offs);
 	return rc;
 }
 
 int logical_restore(struct pg_target *t, struct arca_ctx *ctx, struct item_walk *w)
 {
 	struct logical_items li;
+	struct dump_copy copy = {-1, NULL, NULL};
 	PGconn *admin = NULL;
 	char *conninfo = NULL, *admin_conninfo = NULL, *password = NULL, *into_db = NULL;
-	char *pg_restore = NULL, *file = NULL;
+	char *pg_restore = NULL;
+	int creating = 0;
 	int64_t jobs;
 	int rc = pg_option_int(ctx, "jobs", t->restore_jobs, &jobs);
 	if (rc != ARCA_OK)
@@ -542,9 +663,25 @@ int logical_restore(struct pg_target *t, struct arca_ctx *ctx, struct item_walk 
 	password = NULL;
 	if ((rc = pg_password_for(t, into, &password)) != ARCA_OK)
 		goto out;
-	if ((rc = prepare_database(t, into, db, &admin)) != ARCA_OK)
+	rc = ARCA_ERR_CONFIG;
+	if (!(pg_restore = pg_program(t, "pg_restore")))
+		goto out;
+	if ((rc = prepare_database(t, into, db, &admin, &creating)) != ARCA_OK)
 		goto out;
 
+	if (jobs > 1) {
+		struct arca_item_info info;
+		memset(&info, 0, sizeof info);
+		info.struct_size = sizeof info;
+		if ((rc = pg_host->item_open(ctx, li.dump, &info)) != ARCA_OK ||
+		    (rc = copy_for_parallel(t, ctx, li.dump, info.size, &copy)) != ARCA_OK)
+			goto out;
+	}
+	if (creating) {
+		creating = 0;
+		if ((rc = create_finish(t, admin, db)) != ARCA_OK)
+			goto out;
+	}
 	if (li.has_globals && strcmp(t->restore_globals, "no") != 0) {
 		rc = restore_globals(t, ctx, admin_conninfo, password, admin);
 		if (rc != ARCA_OK)
@@ -552,49 +689,28 @@ int logical_restore(struct pg_target *t, struct arca_ctx *ctx, struct item_walk 
 	}
 	PQfinish(admin);
 	admin = NULL;
+	if (jobs == 1 && (rc = open_item(ctx, li.dump)) != ARCA_OK)
+		goto out;
 
-	rc = ARCA_ERR_CONFIG;
-	if (!(pg_restore = pg_program(t, "pg_restore")))
-		goto out;
-	if ((rc = open_item(ctx, li.dump)) != ARCA_OK)
-		goto out;
 	char jobs_arg[32];
 	snprintf(jobs_arg, sizeof jobs_arg, "--jobs=%lld", (long long)jobs);
 	struct child_spec spec = CHILD_SPEC_INIT;
 	struct pg_child c;
 	int closed = 0;
+	spec.password = password;
 	if (jobs > 1) {
-		const char *scratch = pg_host->scratch_dir(ctx);
-		if (!scratch) {
-			rc = PG_ERR(ARCA_ERR_IO, "no scratch directory for the parallel restore");
-			goto out;
-		}
-		if (asprintf(&file, "%s/restore.pgdump", scratch) < 0) {
-			rc = PG_ERR(ARCA_ERR_INTERNAL, "out of memory");
-			goto out;
-		}
-		if ((rc = item_to_file(ctx, file)) != ARCA_OK)
-			goto out;
-		char why[256];
-		if (dump_fix_offsets(file, why, sizeof why) == 0)
-			PG_LOG(ARCA_LOG_DEBUG, "%s: %s", li.dump, why);
-		else
-			PG_LOG(ARCA_LOG_WARN,
-			       "%s: cannot set its data offsets (%s); the parallel "
-			       "restore will be slower",
-			       li.dump, why);
 		char *argv[] = {pg_restore,      "--clean", "--if-exists",
 		                "--no-password", jobs_arg,  "-d",
-		                conninfo,        file,      NULL};
+		                conninfo,        copy.arg,  NULL};
 		spec.argv = argv;
-		spec.password = password;
+		if (!copy.scratch)
+			spec.pass_fd = copy.fd;
 		if ((rc = child_start(&c, &spec)) != ARCA_OK)
 			goto out;
 	} else {
 		char *argv[] = {pg_restore, "--clean", "--if-exists", "--no-password",
 		                "-d",       conninfo,  NULL};
 		spec.argv = argv;
-		spec.password = password;
 		spec.pipes = CHILD_STDIN;
 		if ((rc = child_start(&c, &spec)) != ARCA_OK)
 			goto out;
@@ -618,8 +734,12 @@ int logical_restore(struct pg_target *t, struct arca_ctx *ctx, struct item_walk 
 	       (long long)jobs, jobs == 1 ? "" : "s");
 	rc = ARCA_OK;
 out:
-	if (file)
-		unlink(file);
+	if (creating) { /* an error cut in: let the server finish before we go */
+		PGresult *r;
+		while ((r = PQgetResult(admin)) != NULL)
+			PQclear(r);
+	}
+	copy_close(&copy);
 	PQfinish(admin);
 	free_items(&li);
 	free(conninfo);
@@ -627,7 +747,6 @@ out:
 	pg_secret_free(password);
 	free(into_db);
 	free(pg_restore);
-	free(file);
 	return rc;
 }
 

@@ -33,6 +33,7 @@ struct pg_target {
 	int globals;
 	int64_t restore_jobs;
 	const char *restore_globals; /* auto|yes|no */
+	const char *restore_copy;    /* auto|memory|disk: logical.c */
 	int64_t archive_timeout;     /* seconds `check` waits for a switched segment */
 	int64_t recovery_timeout;    /* seconds `restore --start` waits for promotion */
 };
@@ -125,10 +126,12 @@ struct child_spec {
 	uid_t uid;               /* run as this user when running as root */
 	gid_t gid;
 	int as_user; /* use uid/gid */
+	int pass_fd; /* >= 0: open in the child as fd 3 (CHILD_PASSED_FD) */
 };
+#define CHILD_PASSED_FD 3
 #define CHILD_SPEC_INIT                                                                            \
 	{                                                                                          \
-		NULL, NULL, 0, NULL, NULL, 0, 0, 0                                                 \
+		NULL, NULL, 0, NULL, NULL, 0, 0, 0, -1                                             \
 	}
 
 int child_start(struct pg_child *c, const struct child_spec *spec);
@@ -181,8 +184,16 @@ int logical_verify(struct pg_target *t, struct arca_ctx *ctx, struct item_walk *
 int logical_check(struct pg_target *t, struct arca_ctx *ctx);
 
 /* dumpfix.c: fill in the data offsets of a custom-format dump written to a
- * pipe, so parallel pg_restore can seek. 0 on success (why: what was done),
- * -1 when the file cannot be fixed (why: the reason; it still restores). */
+ * pipe, so parallel pg_restore can seek. Feed the bytes as they are copied
+ * (-1: the walker gave up; feeding on is harmless), then apply to the copy:
+ * 0 on success (why: what was done), -1 when the file cannot be fixed (why:
+ * the reason; the file is untouched and still restores, only slower).
+ * dump_fix_offsets does both for a file. */
+struct dump_offsets;
+struct dump_offsets *dump_offsets_new(void);
+int dump_offsets_feed(struct dump_offsets *o, const void *data, size_t n);
+int dump_offsets_apply(struct dump_offsets *o, int fd, char *why, size_t why_len);
+void dump_offsets_free(struct dump_offsets *o);
 int dump_fix_offsets(const char *path, char *why, size_t why_len);
 
 /* dumpframe.c: regroup the per-row chunks of a -Z0 custom-format stream

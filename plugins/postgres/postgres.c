@@ -33,6 +33,11 @@ static const struct arca_option pg_options[] = {
      0, 0},
     {"restore_jobs", ARCA_OPT_INT, 0, "2",
      "logical restore: parallel pg_restore jobs when --jobs is not given", NULL, 1, 64},
+    {"restore_copy", ARCA_OPT_ENUM, 0, "auto",
+     "logical restore with jobs > 1: where the seekable copy of the dump is made (auto: in "
+     "memory when it takes under a quarter of the available memory, else in the scratch "
+     "directory)",
+     "auto|memory|disk", 0, 0},
     {"archive_timeout", ARCA_OPT_DURATION, 0, "60s",
      "physical check: how long to wait for a switched WAL segment to be archived", NULL, 1, 86400},
     {"recovery_timeout", ARCA_OPT_DURATION, 0, "24h",
@@ -57,6 +62,9 @@ static int pg_open(const struct arca_config *cfg, void **instance)
 	if (!t->restore_globals)
 		t->restore_globals = "auto";
 	t->restore_jobs = pg_host->config_int(cfg, "restore_jobs", 2);
+	t->restore_copy = pg_host->config_get(cfg, "restore_copy");
+	if (!t->restore_copy)
+		t->restore_copy = "auto";
 	t->archive_timeout = pg_host->config_int(cfg, "archive_timeout", 60);
 	t->recovery_timeout = pg_host->config_int(cfg, "recovery_timeout", 86400);
 	if (!t->conninfo || !t->conninfo[0]) {

@@ -89,9 +89,11 @@ pg_arca snapshot app-db >/dev/null || fail "snapshot app-db failed"
 [ "$(snapshots)" = 1 ] || fail "expected 1 snapshot after the first run"
 pg_arca verify app-db >/dev/null 2>&1 || { pg_arca verify app-db; fail "verify failed"; }
 
-step "restore --jobs 2 into a new database"
-pg_arca restore app-db --into "$(pg_conninfo $APP copy_j2)" --jobs 2 >/dev/null 2>&1 ||
-	{ pg_arca restore app-db --into "$(pg_conninfo $APP copy_j2b)" --jobs 2; fail "restore -j2"; }
+step "restore --jobs 2 into a new database (the copy in memory)"
+pg_arca -v restore app-db --into "$(pg_conninfo $APP copy_j2)" --jobs 2 >/dev/null 2>"$T/err" ||
+	{ cat "$T/err" >&2; fail "restore -j2"; }
+grep -q "copying the dump to memory" "$T/err" || { cat "$T/err" >&2; fail "no copy in memory"; }
+grep -q "5 data offsets set" "$T/err" || { cat "$T/err" >&2; fail "data offsets not set"; }
 pg_db_fingerprint $APP copy_j2 > "$T/fp.j2"
 diff "$T/fp.orig" "$T/fp.j2" >&2 || fail "parallel restore differs from the original"
 
@@ -101,10 +103,16 @@ pg_arca restore app-db --into "$(pg_conninfo $APP copy_j1)" --jobs 1 >/dev/null 
 pg_db_fingerprint $APP copy_j1 > "$T/fp.j1"
 diff "$T/fp.orig" "$T/fp.j1" >&2 || fail "streamed restore differs from the original"
 
-step "restore over the damaged original"
+step "restore over the damaged original (the copy in the scratch directory)"
 pg_sql $APP vectis "DELETE FROM order_items WHERE order_id % 3 = 0; DROP TABLE words CASCADE;
 	UPDATE products SET price_cents = 0"
-pg_arca restore app-db >/dev/null 2>&1 || fail "restore into the original database failed"
+sed -i '/^\[target app-db\]$/a restore_copy = disk' "$ARCA_CONFIG"
+pg_arca -v restore app-db >/dev/null 2>"$T/err" ||
+	{ cat "$T/err" >&2; fail "restore into the original database failed"; }
+sed -i '/^restore_copy = disk$/d' "$ARCA_CONFIG"
+grep -q "copying the dump to .*/restore.pgdump" "$T/err" ||
+	{ cat "$T/err" >&2; fail "restore_copy = disk did not copy to the scratch directory"; }
+grep -q "data offsets set" "$T/err" || { cat "$T/err" >&2; fail "no data offsets were set"; }
 pg_db_fingerprint $APP vectis > "$T/fp.back"
 diff "$T/fp.orig" "$T/fp.back" >&2 || fail "restore over the original differs"
 
