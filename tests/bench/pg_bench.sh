@@ -7,7 +7,10 @@
 #
 # Environment: BENCH_SCALE (vectis-like.sql scale, default 1), BENCH_PGBENCH
 # (pgbench -i scale, default 50), BENCH_WAL (segments for wal-push, default
-# 200). Needs PostgreSQL 15, pgbackrest; runs as root (servers as postgres).
+# 200), BENCH_REPEAT (runs of the logical snapshot and restore comparisons,
+# default 3: each pair runs interleaved and the medians are compared, since
+# one run on a shared 2-core machine moves by 10-20%).
+# Needs PostgreSQL 15, pgbackrest; runs as root (servers as postgres).
 . "$(dirname "$0")/../lib/bench_env.sh"
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/pg.sh"
@@ -15,6 +18,7 @@ pg_require
 SCALE=${BENCH_SCALE:-1}
 PGBENCH_SCALE=${BENCH_PGBENCH:-50}
 NWAL=${BENCH_WAL:-200}
+REPEAT=${BENCH_REPEAT:-3}
 command -v pgbackrest >/dev/null || skip "pgbackrest not installed"
 
 now() { date +%s.%N; }
@@ -22,6 +26,7 @@ secs() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 mib() { awk -v a="$1" 'BEGIN { printf "%.1f MiB", a / 1048576 }'; }
 repo_bytes() { du -sb "${1:-$T/repo}" | cut -f1; }
+median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 # Timed steps start with the archiver caught up: archive_command (both
 # tools' wal-push) would otherwise compete for the two cores.
 quiesce() { PG_ARCHIVE_WAIT=600 pg_switch_wait $APP >/dev/null; sync; }
@@ -124,17 +129,29 @@ pg_sql $APP vectis "CHECKPOINT" >/dev/null
 quiesce
 DUMP_ARGS="-h 127.0.0.1 -p $APP -U postgres -d vectis"
 
-echo "-- logical snapshot"
-t=$(now); as_pg "$PG_BIN/pg_dump" -Fc -Z0 $DUMP_ARGS >/dev/null; T_RAW=$(secs "$t")
+echo "-- logical snapshot ($REPEAT runs each, interleaved; medians compared)"
 t=$(now); as_pg "$PG_BIN/pg_dump" -Fc $DUMP_ARGS -f "$T/files/vectis.dump"; T_FC=$(secs "$t")
 S_FC=$(stat -c %s "$T/files/vectis.dump")
-B0=$(repo_bytes)
-t=$(now); pg_arca snapshot app-db >/dev/null 2>"$T/err" || { cat "$T/err"; fail "arca snapshot failed"; }
-T_ARCA=$(secs "$t")
-S_ARCA=$(( $(repo_bytes) - B0 ))
-echo "   pg_dump -Fc -Z0 > /dev/null   $T_RAW s"
+RAWS=; ARCAS=; i=0
+while [ $i -lt "$REPEAT" ]; do
+	quiesce
+	t=$(now); as_pg "$PG_BIN/pg_dump" -Fc -Z0 $DUMP_ARGS >/dev/null; RAWS="$RAWS $(secs "$t")"
+	if [ $i -gt 0 ]; then # every run is a first snapshot, into an empty repository
+		rm -rf "$T/repo"; mkdir "$T/repo"
+		[ "$(id -u)" = 0 ] && chown postgres: "$T/repo"
+		pg_arca init local >/dev/null || fail "arca init failed"
+	fi
+	quiesce
+	B0=$(repo_bytes)
+	t=$(now); pg_arca snapshot app-db >/dev/null 2>"$T/err" || { cat "$T/err"; fail "arca snapshot failed"; }
+	ARCAS="$ARCAS $(secs "$t")"
+	S_ARCA=$(( $(repo_bytes) - B0 ))
+	i=$((i + 1))
+done
+T_RAW=$(median $RAWS); T_ARCA=$(median $ARCAS)
+echo "   pg_dump -Fc -Z0 > /dev/null   $T_RAW s  (runs:$RAWS)"
 echo "   pg_dump -Fc (the seed's)       $T_FC s, $(mib "$S_FC")"
-echo "   arca snapshot                  $T_ARCA s, $(mib "$S_ARCA") stored"
+echo "   arca snapshot                  $T_ARCA s  (runs:$ARCAS), $(mib "$S_ARCA") stored"
 
 echo "-- next day: 1% of the rows updated"
 # A day in a shop changes its newest rows: recent orders change status,
@@ -162,19 +179,27 @@ pg_arca snapshot app-db >/dev/null 2>"$T/err" || { cat "$T/err"; fail "third sna
 S_ARCA3=$(( $(repo_bytes) - B2 ))
 echo "   (1% of orders scattered)       $(mib "$S_ARCA3") stored"
 
-echo "-- logical restore"
-quiesce
-pg_sql $APP postgres "CREATE DATABASE r_pgrestore"
-t=$(now); as_pg "$PG_BIN/pg_restore" -j2 -h 127.0.0.1 -p $APP -U postgres -d r_pgrestore \
-	"$T/files/vectis.dump"; T_PGR=$(secs "$t")
-t=$(now)
-pg_arca restore app-db --into "$(pg_conninfo $APP r_arca)" --jobs 2 >/dev/null 2>"$T/err" ||
-	{ cat "$T/err"; fail "arca restore failed"; }
-T_AR=$(secs "$t")
-echo "   pg_restore -j2 (local file)    $T_PGR s"
-echo "   arca restore --jobs 2          $T_AR s"
-pg_sql $APP postgres "DROP DATABASE r_pgrestore" >/dev/null
-pg_sql $APP postgres "DROP DATABASE r_arca" >/dev/null
+echo "-- logical restore ($REPEAT runs each, interleaved; medians compared)"
+# Each restore writes ~1 GB of WAL; quiesce lets the archiver push it
+# before the next timed run instead of during it.
+PGRS=; ARS=; i=0
+while [ $i -lt "$REPEAT" ]; do
+	quiesce
+	pg_sql $APP postgres "CREATE DATABASE r_pgrestore"
+	t=$(now); as_pg "$PG_BIN/pg_restore" -j2 -h 127.0.0.1 -p $APP -U postgres -d r_pgrestore \
+		"$T/files/vectis.dump"; PGRS="$PGRS $(secs "$t")"
+	quiesce
+	t=$(now)
+	pg_arca restore app-db --into "$(pg_conninfo $APP r_arca)" --jobs 2 >/dev/null 2>"$T/err" ||
+		{ cat "$T/err"; fail "arca restore failed"; }
+	ARS="$ARS $(secs "$t")"
+	pg_sql $APP postgres "DROP DATABASE r_pgrestore" >/dev/null
+	pg_sql $APP postgres "DROP DATABASE r_arca" >/dev/null
+	i=$((i + 1))
+done
+T_PGR=$(median $PGRS); T_AR=$(median $ARS)
+echo "   pg_restore -j2 (local file)    $T_PGR s  (runs:$PGRS)"
+echo "   arca restore --jobs 2          $T_AR s  (runs:$ARS)"
 
 echo "-- physical backup of pgbench -i -s $PGBENCH_SCALE"
 pg_sql $APP postgres "CREATE DATABASE bench"
