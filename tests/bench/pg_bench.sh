@@ -132,11 +132,11 @@ DUMP_ARGS="-h 127.0.0.1 -p $APP -U postgres -d vectis"
 echo "-- logical snapshot ($REPEAT runs each, interleaved; medians compared)"
 t=$(now); as_pg "$PG_BIN/pg_dump" -Fc $DUMP_ARGS -f "$T/files/vectis.dump"; T_FC=$(secs "$t")
 S_FC=$(stat -c %s "$T/files/vectis.dump")
-RAWS=; ARCAS=; i=0
-while [ $i -lt "$REPEAT" ]; do
+RAWS=; ARCAS=; run=0
+while [ $run -lt "$REPEAT" ]; do
 	quiesce
 	t=$(now); as_pg "$PG_BIN/pg_dump" -Fc -Z0 $DUMP_ARGS >/dev/null; RAWS="$RAWS $(secs "$t")"
-	if [ $i -gt 0 ]; then # every run is a first snapshot, into an empty repository
+	if [ $run -gt 0 ]; then # every run is a first snapshot, into an empty repository
 		rm -rf "$T/repo"; mkdir "$T/repo"
 		[ "$(id -u)" = 0 ] && chown postgres: "$T/repo"
 		pg_arca init local >/dev/null || fail "arca init failed"
@@ -146,7 +146,7 @@ while [ $i -lt "$REPEAT" ]; do
 	t=$(now); pg_arca snapshot app-db >/dev/null 2>"$T/err" || { cat "$T/err"; fail "arca snapshot failed"; }
 	ARCAS="$ARCAS $(secs "$t")"
 	S_ARCA=$(( $(repo_bytes) - B0 ))
-	i=$((i + 1))
+	run=$((run + 1))
 done
 T_RAW=$(median $RAWS); T_ARCA=$(median $ARCAS)
 echo "   pg_dump -Fc -Z0 > /dev/null   $T_RAW s  (runs:$RAWS)"
@@ -182,8 +182,8 @@ echo "   (1% of orders scattered)       $(mib "$S_ARCA3") stored"
 echo "-- logical restore ($REPEAT runs each, interleaved; medians compared)"
 # Each restore writes ~1 GB of WAL; quiesce lets the archiver push it
 # before the next timed run instead of during it.
-PGRS=; ARS=; i=0
-while [ $i -lt "$REPEAT" ]; do
+PGRS=; ARS=; run=0
+while [ $run -lt "$REPEAT" ]; do
 	quiesce
 	pg_sql $APP postgres "CREATE DATABASE r_pgrestore"
 	t=$(now); as_pg "$PG_BIN/pg_restore" -j2 -h 127.0.0.1 -p $APP -U postgres -d r_pgrestore \
@@ -195,7 +195,7 @@ while [ $i -lt "$REPEAT" ]; do
 	ARS="$ARS $(secs "$t")"
 	pg_sql $APP postgres "DROP DATABASE r_pgrestore" >/dev/null
 	pg_sql $APP postgres "DROP DATABASE r_arca" >/dev/null
-	i=$((i + 1))
+	run=$((run + 1))
 done
 T_PGR=$(median $PGRS); T_AR=$(median $ARS)
 echo "   pg_restore -j2 (local file)    $T_PGR s  (runs:$PGRS)"
