@@ -285,9 +285,18 @@ int cmd_unlock(struct cli *cli, int argc, char **argv)
 	return worst;
 }
 
-static void print_problem(void *arg, const char *problem)
+struct repair_report {
+	const char *dest;
+	json_t *problems; /* --json: collected here instead of printed */
+};
+
+static void report_repair_problem(void *arg, const char *problem)
 {
-	fprintf(stderr, "arca: destination %s: %s\n", (const char *)arg, problem);
+	struct repair_report *r = arg;
+	if (r->problems)
+		json_array_append_new(r->problems, json_string(problem));
+	else
+		fprintf(stderr, "arca: destination %s: %s\n", r->dest, problem);
 }
 
 int cmd_repair(struct cli *cli, int argc, char **argv)
@@ -302,22 +311,38 @@ int cmd_repair(struct cli *cli, int argc, char **argv)
 	if (rc != ARCA_OK)
 		return rc;
 	int worst = ARCA_OK;
+	json_t *out = json_array();
 	for (size_t i = 0; i < n; i++) {
 		struct engine_dest *d = dests[i];
+		struct repair_report rep = {d->cfg->name, cli->json ? json_array() : NULL};
 		size_t packs = 0;
 		int r = engine_open_repo(&e, d);
 		if (r == ARCA_OK)
-			r = repo_rebuild_index(d->repo, print_problem, (void *)d->cfg->name, &packs);
-		if (r == ARCA_OK || r == ARCA_ERR_CORRUPT)
+			r = repo_rebuild_index(d->repo, report_repair_problem, &rep, &packs);
+		int rebuilt = r == ARCA_OK || r == ARCA_ERR_CORRUPT;
+		if (cli->json) {
+			json_t *o = json_pack("{s:s,s:b,s:o}", "destination", d->cfg->name, "rebuilt",
+					      rebuilt, "damaged_packs", rep.problems);
+			if (rebuilt)
+				json_object_set_new(o, "packs", json_integer((json_int_t)packs));
+			if (r != ARCA_OK && !rebuilt)
+				json_object_set_new(o, "error", json_string(err_msg()));
+			json_array_append_new(out, o);
+		} else if (rebuilt) {
 			printf("destination %s: index rebuilt from %zu pack%s%s\n", d->cfg->name,
 			       packs, packs == 1 ? "" : "s",
 			       r ? " (damaged packs left out: see above; run arca verify)" : "");
+		}
 		if (r != ARCA_OK) {
-			if (r != ARCA_ERR_CORRUPT)
+			if (!rebuilt && !cli->json)
 				err_print(r);
 			worst = r;
 		}
 	}
+	if (cli->json)
+		cli_print_json(json_pack("{s:b,s:o}", "ok", worst == ARCA_OK, "destinations", out));
+	else
+		json_decref(out);
 	free(dests);
 	engine_close(&e);
 	return worst;

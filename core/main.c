@@ -112,7 +112,9 @@ const struct verb cli_verbs[] = {
 	 "       replacing the old index objects. Run it when verify or prune report\n"
 	 "       unreadable index objects (prune refuses to run until then). Packs whose\n"
 	 "       header cannot be read are named and left out (exit 7): their chunks\n"
-	 "       are lost, and verify names the snapshots that needed them.\n"},
+	 "       are lost, and verify names the snapshots that needed them. With\n"
+	 "       --json: {\"ok\", \"destinations\": [{\"destination\", \"rebuilt\",\n"
+	 "       \"packs\", \"damaged_packs\": [...], \"error\"}]}.\n"},
 	{"wal-push", cmd_driver_verb, 1, "arca wal-push TARGET PATH",
 	 "archive one WAL segment (PostgreSQL archive_command)",
 	 "For archive_command = 'arca wal-push TARGET %p'. Exits 0 only once the\n"

@@ -183,6 +183,13 @@ static int check_cluster(struct pg_target *t, struct arca_ctx *ctx, const char *
 		              "[target %s]: %s is not a WAL segment (%zu bytes, no "
 		              "valid long page header)",
 		              t->name, name, len);
+	/* initdb --wal-segsize allows 1 MiB to 1 GiB, powers of two */
+	if ((seg_size & (seg_size - 1)) || seg_size < (1u << 20) || seg_size > (1u << 30))
+		return PG_ERR(ARCA_ERR_CORRUPT,
+		              "[target %s]: %s is not a WAL segment: its header gives a "
+		              "segment size of %" PRIu32 " bytes, and PostgreSQL's are a "
+		              "power of two from 1 MiB to 1 GiB",
+		              t->name, name, seg_size);
 	char mine[96];
 	snprintf(mine, sizeof mine, "system_identifier=%" PRIu64 "\nwal_segment_size=%" PRIu32 "\n",
 	         sysid, seg_size);

@@ -7,20 +7,9 @@
 . "$(dirname "$0")/../lib/pg.sh"
 pg_require
 
-write_engine_config
-[ "$(id -u)" = 0 ] && chown -R postgres: "$T/repo" "$T/state"
-pg_start app "wal_level = replica" "archive_mode = on" \
-	"archive_command = '$ARCA -c $ARCA_CONFIG wal-push app-wal %p'"
-APP=$app_PORT
+pg_wal_start
 as_pg mkdir -p "$T/pg/ts1"
-cat >> "$ARCA_CONFIG" <<EOF
-
-[target app-wal]
-driver = postgres
-destinations = local
-mode = physical
-conninfo = $(pg_conninfo $APP postgres)
-EOF
+{ echo; pg_wal_target; } >> "$ARCA_CONFIG"
 chmod 644 "$ARCA_CONFIG"
 pg_arca init >/dev/null
 

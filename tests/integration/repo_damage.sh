@@ -85,6 +85,15 @@ expect_fail 7 "$ARCA" prune
 expect_stderr "arca repair index"
 arca repair index > "$T/repair" || { cat "$T/repair" >&2; fail "repair index"; }
 grep -q "index rebuilt from [1-9][0-9]* pack" "$T/repair" || fail "repair did not report packs"
+arca --json repair index > "$T/repair.json" || { cat "$T/repair.json" >&2; fail "repair --json"; }
+python3 - "$T/repair.json" <<'PY' || fail "repair index --json is not what it should be"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["ok"] is True, r
+d = r["destinations"]
+assert len(d) == 1 and d[0]["destination"] == "local" and d[0]["rebuilt"] is True, d
+assert d[0]["packs"] > 0 and d[0]["damaged_packs"] == [], d
+PY
 [ ! -e "$idx" ] || fail "the damaged index object is still there"
 arca verify --read-data > /dev/null || fail "verify after repair index"
 arca prune > /dev/null || fail "prune after repair index"

@@ -288,6 +288,56 @@ static void test_dump_frame(void **state)
 	free(out.p);
 }
 
+/* The offsets found while a dump is copied do not depend on how the copy
+ * cut it into pieces (ints split between two reads included), and equal
+ * dump_fix_offsets' on the whole file. */
+static void test_dump_offsets_pieces(void **state)
+{
+	(void)state;
+	struct dump_spec spec = {14, 8, 300, 70000, 1};
+	size_t at;
+	struct dbuf d = make_dump_spec(&spec, &at);
+	char path[] = "/tmp/arca-test-offsets-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, d.p, d.len), (ssize_t)d.len);
+	char why[160];
+	assert_int_equal(dump_fix_offsets(path, why, sizeof why), 0);
+	assert_string_equal(why, "2 data offsets set");
+	unsigned char *want = malloc(d.len);
+	assert_int_equal(pread(fd, want, d.len, 0), (ssize_t)d.len);
+	size_t steps[] = {1, 2, 5, 9, 4096, 65537};
+	for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+		assert_int_equal(pwrite(fd, d.p, d.len, 0), (ssize_t)d.len);
+		struct dump_offsets *o = dump_offsets_new();
+		for (size_t off = 0; off < d.len; off += steps[i]) {
+			size_t n = off + steps[i] <= d.len ? steps[i] : d.len - off;
+			assert_int_equal(dump_offsets_feed(o, d.p + off, n), 0);
+		}
+		assert_int_equal(dump_offsets_apply(o, fd, why, sizeof why), 0);
+		dump_offsets_free(o);
+		unsigned char *got = malloc(d.len);
+		assert_int_equal(pread(fd, got, d.len, 0), (ssize_t)d.len);
+		assert_memory_equal(got, want, d.len);
+		free(got);
+	}
+	/* cut one byte short: refused, and the file is left alone */
+	assert_int_equal(pwrite(fd, d.p, d.len, 0), (ssize_t)d.len);
+	struct dump_offsets *o = dump_offsets_new();
+	dump_offsets_feed(o, d.p, d.len - 1);
+	assert_int_equal(dump_offsets_apply(o, fd, why, sizeof why), -1);
+	assert_non_null(strstr(why, "do not parse"));
+	dump_offsets_free(o);
+	unsigned char *got = malloc(d.len);
+	assert_int_equal(pread(fd, got, d.len, 0), (ssize_t)d.len);
+	assert_memory_equal(got, d.p, d.len);
+	free(got);
+	free(want);
+	close(fd);
+	unlink(path);
+	free(d.p);
+}
+
 /* ---- WAL names ----------------------------------------------------------- */
 
 static void test_wal_names(void **state)
@@ -321,6 +371,7 @@ int main(void)
 	    cmocka_unit_test_setup(test_tar_damage, setup),
 	    cmocka_unit_test_setup(test_manifest, setup),
 	    cmocka_unit_test_setup(test_dump_frame, setup),
+	    cmocka_unit_test_setup(test_dump_offsets_pieces, setup),
 	    cmocka_unit_test_setup(test_wal_names, setup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

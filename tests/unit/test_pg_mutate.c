@@ -1085,9 +1085,10 @@ static void test_dump_mutations_large(void **state)
 /* ---- WAL segment headers ---------------------------------------------------- */
 
 /* wal-push takes the segment size from the long page header and checks the
- * file's length against it, so a 64 KiB segment goes through the same code
- * as a 16 MiB one while keeping hundreds of pushes cheap under ASan. */
-#define WAL_SEG (64u << 10)
+ * file's length against it, so a 1 MiB segment (the smallest initdb makes)
+ * goes through the same code as a 16 MiB one while keeping hundreds of
+ * pushes cheap under ASan. */
+#define WAL_SEG (1u << 20)
 
 struct wal_fixture {
 	char dir[64], path[128];
@@ -1203,6 +1204,16 @@ static void test_wal_mutations(void **state)
 		fake_last_error[0] = 0;
 		wal_check(&fx, &seg, &m, &how);
 	}
+	/* a header and length that agree, on a size PostgreSQL cannot have */
+	struct dbuf small = {seg.p, 64u << 10, 0};
+	uint32_t small_size = 64u << 10;
+	uint32_t keep;
+	memcpy(&keep, seg.p + 32, 4);
+	memcpy(seg.p + 32, &small_size, 4);
+	fake_last_error[0] = 0;
+	assert_int_equal(wal_push_variant(&fx, &small), ARCA_ERR_CORRUPT);
+	assert_non_null(strstr(fake_last_error, "segment size of 65536 bytes"));
+	memcpy(seg.p + 32, &keep, 4);
 	print_message("WAL: %u variants, %u archived, %u refused as damaged, %u as another "
 	              "cluster\n",
 	              n + 16, fx.ok, fx.corrupt, fx.exists);
