@@ -97,6 +97,11 @@ grep -q "5 data offsets set" "$T/err" || { cat "$T/err" >&2; fail "data offsets 
 pg_db_fingerprint $APP copy_j2 > "$T/fp.j2"
 diff "$T/fp.orig" "$T/fp.j2" >&2 || fail "parallel restore differs from the original"
 
+step "restore into a missing database the role may not create: the server's reason"
+expect_fail '!' pg_arca restore app-db --into "$(pg_conninfo $APP nocreate vectis)" --jobs 2
+expect_stderr 'database "nocreate" does not exist and creating it failed'
+expect_stderr "permission denied to create database"
+
 step "restore --jobs 1 (streamed) into a new database"
 pg_arca restore app-db --into "$(pg_conninfo $APP copy_j1)" --jobs 1 >/dev/null 2>&1 ||
 	fail "streamed restore failed"
