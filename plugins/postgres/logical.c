@@ -338,7 +338,55 @@ struct dump_copy {
 	char *scratch; /* a scratch file to remove afterwards; NULL: in memory */
 };
 
-/* Bytes the kernel could give us without swapping (MemAvailable). */
+/* The first number in a file; 0 when unreadable (or "max"). */
+static uint64_t read_number(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	unsigned long long v = 0;
+	if (f) {
+		if (fscanf(f, "%llu", &v) != 1)
+			v = 0;
+		fclose(f);
+	}
+	return (uint64_t)v;
+}
+
+/* What our memory cgroup still allows: a container or a systemd unit with
+ * MemoryMax= would kill the restore long before MemAvailable runs out.
+ * UINT64_MAX when there is no limit (or it cannot be read). */
+static uint64_t cgroup_room(void)
+{
+	FILE *f = fopen("/proc/self/cgroup", "re");
+	char line[4096], v1[4096] = "", v2[4096] = "", path[4200];
+	while (f && fgets(line, sizeof line, f)) {
+		line[strcspn(line, "\n")] = 0;
+		const char *mem = strstr(line, ":memory:");
+		if (strncmp(line, "0::", 3) == 0)
+			snprintf(v2, sizeof v2, "%s", line + 3);
+		else if (mem)
+			snprintf(v1, sizeof v1, "%s", mem + 8);
+	}
+	if (f)
+		fclose(f);
+	uint64_t limit = 0, used = 0;
+	if (v1[0]) { /* the memory controller on cgroup v1 (or a hybrid) */
+		snprintf(path, sizeof path, "/sys/fs/cgroup/memory%s/memory.limit_in_bytes", v1);
+		limit = read_number(path);
+		snprintf(path, sizeof path, "/sys/fs/cgroup/memory%s/memory.usage_in_bytes", v1);
+		used = read_number(path);
+	} else if (v2[0]) {
+		snprintf(path, sizeof path, "/sys/fs/cgroup%s/memory.max", v2);
+		limit = read_number(path);
+		snprintf(path, sizeof path, "/sys/fs/cgroup%s/memory.current", v2);
+		used = read_number(path);
+	}
+	/* v1 says "no limit" with a huge number */
+	if (!limit || limit >= (1ull << 60))
+		return UINT64_MAX;
+	return limit > used ? limit - used : 0;
+}
+
+/* Bytes we could take without swapping or hitting our cgroup's limit. */
 static uint64_t mem_available(void)
 {
 	FILE *f = fopen("/proc/meminfo", "re");
@@ -349,11 +397,13 @@ static uint64_t mem_available(void)
 			break;
 	if (f)
 		fclose(f);
-	return (uint64_t)kib * 1024;
+	uint64_t avail = (uint64_t)kib * 1024, room = cgroup_room();
+	return room < avail ? room : avail;
 }
 
 /* restore_copy = auto: a memfd when the dump fits in a quarter of the
- * available memory (the server restoring it needs the rest), else a file
+ * available memory (the server restoring it needs the rest; a memfd is
+ * charged to our cgroup), else a file
  * in the scratch dir. pg_restore gets the memfd as fd 3 and opens
  * "/dev/fd/3"; its parallel workers inherit that descriptor and reopen
  * the name the same way. */
