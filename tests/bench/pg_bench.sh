@@ -181,7 +181,9 @@ echo "   (1% of orders scattered)       $(mib "$S_ARCA3") stored"
 
 echo "-- logical restore ($REPEAT runs each, interleaved; medians compared)"
 # Each restore writes ~1 GB of WAL; quiesce lets the archiver push it
-# before the next timed run instead of during it.
+# before the next timed run instead of during it. Both tools restore into
+# an empty database created just before (untimed): CREATE DATABASE is a
+# checkpoint that writes out whatever the previous restore left dirty.
 PGRS=; ARS=; run=0
 while [ $run -lt "$REPEAT" ]; do
 	quiesce
@@ -189,6 +191,7 @@ while [ $run -lt "$REPEAT" ]; do
 	t=$(now); as_pg "$PG_BIN/pg_restore" -j2 -h 127.0.0.1 -p $APP -U postgres -d r_pgrestore \
 		"$T/files/vectis.dump"; PGRS="$PGRS $(secs "$t")"
 	quiesce
+	pg_sql $APP postgres "CREATE DATABASE r_arca"
 	t=$(now)
 	pg_arca restore app-db --into "$(pg_conninfo $APP r_arca)" --jobs 2 >/dev/null 2>"$T/err" ||
 		{ cat "$T/err"; fail "arca restore failed"; }
