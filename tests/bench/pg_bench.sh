@@ -29,7 +29,12 @@ repo_bytes() { du -sb "${1:-$T/repo}" | cut -f1; }
 median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 # Timed steps start with the archiver caught up: archive_command (both
 # tools' wal-push) would otherwise compete for the two cores.
-quiesce() { PG_ARCHIVE_WAIT=600 pg_switch_wait $APP >/dev/null; sync; }
+# And with nothing dirty left to write back: a checkpoint, then sync.
+quiesce() {
+	pg_sql $APP postgres "CHECKPOINT" >/dev/null
+	PG_ARCHIVE_WAIT=600 pg_switch_wait $APP >/dev/null
+	sync
+}
 verdict() { # verdict NAME VALUE OP LIMIT
 	if awk -v v="$2" -v l="$4" -v op="$3" 'BEGIN { exit !(op == "<=" ? v <= l : v >= l) }'; then
 		printf '  %-58s %8s  (want %s %s)  ok\n' "$1" "$2" "$3" "$4"
@@ -190,19 +195,21 @@ echo "-- logical restore ($REPEAT runs each, interleaved; medians compared)"
 # 13 s ones). Archiving is a no-op until the physical steps.
 pg_sql $APP postgres "ALTER SYSTEM SET archive_command = '/bin/true'" >/dev/null
 pg_sql $APP postgres "SELECT pg_reload_conf()" >/dev/null
+# Each timed run starts alone on the server: the other tool's database
+# dropped, its own created, everything written out.
 PGRS=; ARS=; run=0
 while [ $run -lt "$REPEAT" ]; do
-	quiesce
 	pg_sql $APP postgres "CREATE DATABASE r_pgrestore"
+	quiesce
 	t=$(now); as_pg "$PG_BIN/pg_restore" -j2 -h 127.0.0.1 -p $APP -U postgres -d r_pgrestore \
 		"$T/files/vectis.dump"; PGRS="$PGRS $(secs "$t")"
-	quiesce
+	pg_sql $APP postgres "DROP DATABASE r_pgrestore" >/dev/null
 	pg_sql $APP postgres "CREATE DATABASE r_arca"
+	quiesce
 	t=$(now)
 	pg_arca restore app-db --into "$(pg_conninfo $APP r_arca)" --jobs 2 >/dev/null 2>"$T/err" ||
 		{ cat "$T/err"; fail "arca restore failed"; }
 	ARS="$ARS $(secs "$t")"
-	pg_sql $APP postgres "DROP DATABASE r_pgrestore" >/dev/null
 	pg_sql $APP postgres "DROP DATABASE r_arca" >/dev/null
 	run=$((run + 1))
 done
