@@ -1,9 +1,12 @@
 /* main.c — the `arca` command: global options, then one verb. */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <jansson.h>
 #include "autoconf.h"
 #include "cli.h"
@@ -152,8 +155,24 @@ static void main_help(FILE *f)
 		"\nSee arca(1) and arca.ini(5).\n");
 }
 
+/* Started with stdin, stdout or stderr closed (cron and daemons do that),
+ * the next file opened would take its number: a repository object could
+ * receive a log line, or a descriptor meant for a child's fd 3 be replaced
+ * by its stdin. They point at /dev/null instead. */
+static void std_fds_open(void)
+{
+	for (int fd = 0; fd <= 2; fd++) {
+		if (fcntl(fd, F_GETFD) != -1 || errno != EBADF)
+			continue;
+		int n = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+		if (n >= 0 && n != fd) /* lower ones are open: n is fd */
+			close(n);
+	}
+}
+
 int main(int argc, char **argv)
 {
+	std_fds_open();
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, 'c'}, {"verbose", no_argument, NULL, 'v'},
 		{"quiet", no_argument, NULL, 'q'},        {"json", no_argument, NULL, 'j'},

@@ -89,8 +89,8 @@ pg_arca snapshot app-db >/dev/null || fail "snapshot app-db failed"
 [ "$(snapshots)" = 1 ] || fail "expected 1 snapshot after the first run"
 pg_arca verify app-db >/dev/null 2>&1 || { pg_arca verify app-db; fail "verify failed"; }
 
-step "restore --jobs 2 into a new database (the copy in memory)"
-pg_arca -v restore app-db --into "$(pg_conninfo $APP copy_j2)" --jobs 2 >/dev/null 2>"$T/err" ||
+step "restore --jobs 2 into a new database (the copy in memory; run as cron may, stdin closed)"
+pg_arca -v restore app-db --into "$(pg_conninfo $APP copy_j2)" --jobs 2 <&- >/dev/null 2>"$T/err" ||
 	{ cat "$T/err" >&2; fail "restore -j2"; }
 grep -q "copying the dump to memory" "$T/err" || { cat "$T/err" >&2; fail "no copy in memory"; }
 grep -q "5 data offsets set" "$T/err" || { cat "$T/err" >&2; fail "data offsets not set"; }
