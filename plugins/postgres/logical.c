@@ -593,9 +593,11 @@ static int restore_globals(struct pg_target *t, struct arca_ctx *ctx, const char
 
 /* Connect to the restore target; when its database is missing, send
  * CREATE DATABASE without waiting for it (*creating = 1): the copy of the
- * dump is made meanwhile, and create_finish collects the result. */
+ * dump is made meanwhile, and create_finish collects the result. An
+ * existing database needs the admin connection only to replay globals
+ * (need_admin); a SCRAM login costs ~20 ms. */
 static int prepare_database(struct pg_target *t, const char *into, const char *db,
-                            PGconn **admin_out, int *creating)
+                            int need_admin, PGconn **admin_out, int *creating)
 {
 	PGconn *c = NULL;
 	*admin_out = NULL;
@@ -603,6 +605,8 @@ static int prepare_database(struct pg_target *t, const char *into, const char *d
 	int rc = pg_connect(t, into, db, 0, &c);
 	if (rc == ARCA_OK) {
 		PQfinish(c);
+		if (!need_admin)
+			return ARCA_OK;
 		return pg_connect(t, into, "postgres", 0, admin_out) == ARCA_OK
 		           ? ARCA_OK
 		           : pg_connect(t, into, db, 0, admin_out);
@@ -718,7 +722,8 @@ int logical_restore(struct pg_target *t, struct arca_ctx *ctx, struct item_walk 
 	rc = ARCA_ERR_CONFIG;
 	if (!(pg_restore = pg_program(t, "pg_restore")))
 		goto out;
-	if ((rc = prepare_database(t, into, db, &admin, &creating)) != ARCA_OK)
+	int globals = li.has_globals && strcmp(t->restore_globals, "no") != 0;
+	if ((rc = prepare_database(t, into, db, globals, &admin, &creating)) != ARCA_OK)
 		goto out;
 
 	if (jobs > 1) {
@@ -734,7 +739,7 @@ int logical_restore(struct pg_target *t, struct arca_ctx *ctx, struct item_walk 
 		if ((rc = create_finish(t, admin, db)) != ARCA_OK)
 			goto out;
 	}
-	if (li.has_globals && strcmp(t->restore_globals, "no") != 0) {
+	if (globals) {
 		rc = restore_globals(t, ctx, admin_conninfo, password, admin);
 		if (rc != ARCA_OK)
 			goto out;
