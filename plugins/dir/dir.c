@@ -29,7 +29,8 @@ int dir_errno(const struct dir_inst *d, int err, const char *verb, const char *p
 	case ENOSPC:
 	case EDQUOT:
 		status = ARCA_ERR_NOSPACE;
-		hint = "; free space or raise the quota on that filesystem";
+		hint = "; free space or raise the quota on that filesystem (arca prune "
+		       "removes what failed snapshots left)";
 		break;
 	case EACCES:
 	case EPERM:

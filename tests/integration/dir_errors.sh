@@ -40,6 +40,9 @@ step "a full disk fails the snapshot cleanly"
 if [ "$(id -u)" = 0 ] && mkdir "$T/small" && mount -t tmpfs -o size=1m tmpfs "$T/small" 2> /dev/null; then
 	on_exit "umount '$T/small'"
 	sed -i "s|^path = $T/repo\$|path = $T/small/repo|" "$ARCA_CONFIG"
+	# One worker: with two, the other worker's pack may be written before
+	# the first hits ENOSPC, and it then fills the 1 MiB until a prune.
+	sed -i '/^\[engine\]$/a workers = 1' "$ARCA_CONFIG"
 	arca init > /dev/null || fail "init on the small filesystem"
 	rm "$SRC/data"
 	arca list --json > "$T/before.json"
