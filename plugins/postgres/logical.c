@@ -473,20 +473,13 @@ static int copy_item(struct arca_ctx *ctx, struct dump_copy *cp, struct dump_off
 		if ((rc = pg_host->item_read(ctx, buf, IO_BUF, &got)) != ARCA_OK || got == 0)
 			break;
 		dump_offsets_feed(offs, buf, got);
-		for (size_t off = 0; off < got;) {
-			ssize_t w = write(cp->fd, buf + off, got - off);
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w < 0) {
-				int full = errno == ENOSPC || errno == EDQUOT || errno == ENOMEM;
-				rc = PG_ERR(full ? ARCA_ERR_NOSPACE : ARCA_ERR_IO,
-				            "copying the dump to %s: %s%s", what, strerror(errno),
-				            full ? "; free space there, or restore with "
-				                   "--jobs 1 to stream without a copy"
-				                 : "");
-				break;
-			}
-			off += (size_t)w;
+		if (pg_write_all(cp->fd, buf, got) != 0) {
+			int full = errno == ENOSPC || errno == EDQUOT || errno == ENOMEM;
+			rc = PG_ERR(full ? ARCA_ERR_NOSPACE : ARCA_ERR_IO, "copying the dump to %s: %s%s",
+			            what, strerror(errno),
+			            full ? "; free space there, or restore with "
+			                   "--jobs 1 to stream without a copy"
+			                 : "");
 		}
 	}
 	free(buf);

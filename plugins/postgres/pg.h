@@ -75,6 +75,12 @@ int walk_next(struct item_walk *w, struct arca_item_info *info);
 int walk_rewind(struct item_walk *w);
 void walk_free(struct item_walk *w);
 
+/* ---- io.c ---------------------------------------------------------------- */
+
+/* Write all n bytes (retrying short writes and EINTR): 0, or -1 with errno
+ * set. The caller words the error (and picks ARCA_ERR_NOSPACE for ENOSPC). */
+int pg_write_all(int fd, const void *p, size_t n);
+
 /* ---- conn.c -------------------------------------------------------------- */
 
 /*

@@ -366,16 +366,10 @@ static int write_item_file(struct restore *r, const struct arca_item_info *info,
 		size_t got = 0;
 		if ((rc = pg_host->item_read(r->ctx, r->buf, IO_BUF, &got)) != ARCA_OK || !got)
 			break;
-		for (size_t off = 0; off < got;) {
-			ssize_t w = write(fd, r->buf + off, got - off);
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w < 0) {
-				rc = write_error(r, path, errno);
-				close(fd);
-				return rc;
-			}
-			off += (size_t)w;
+		if (pg_write_all(fd, r->buf, got) != 0) {
+			rc = write_error(r, path, errno);
+			close(fd);
+			return rc;
 		}
 		r->bytes += got;
 	}

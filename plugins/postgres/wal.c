@@ -390,20 +390,12 @@ static int write_file_atomic(const char *path, const void *data, size_t len)
 	if (fd < 0)
 		return PG_ERR(errno == ENOSPC ? ARCA_ERR_NOSPACE : ARCA_ERR_IO,
 		              "cannot create %s: %s", tmp, strerror(errno));
-	const unsigned char *p = data;
-	while (len > 0) {
-		ssize_t w = write(fd, p, len);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			int e = errno;
-			close(fd);
-			unlink(tmp);
-			return PG_ERR(e == ENOSPC || e == EDQUOT ? ARCA_ERR_NOSPACE : ARCA_ERR_IO,
-			              "writing %s: %s", tmp, strerror(e));
-		}
-		p += w;
-		len -= (size_t)w;
+	if (pg_write_all(fd, data, len) != 0) {
+		int e = errno;
+		close(fd);
+		unlink(tmp);
+		return PG_ERR(e == ENOSPC || e == EDQUOT ? ARCA_ERR_NOSPACE : ARCA_ERR_IO,
+		              "writing %s: %s", tmp, strerror(e));
 	}
 	if (close(fd) != 0 || rename(tmp, path) != 0) {
 		int e = errno;

@@ -120,6 +120,14 @@ char *manifest_sign(const char *body)
 	return manifest_sign_n(body, strlen(body));
 }
 
+void pg_version_crc_hex(char out[9])
+{
+	uint32_t crc = crc32c_update(0, "15\n", 3);
+	unsigned char b[4];
+	memcpy(b, &crc, 4);
+	snprintf(out, 9, "%02x%02x%02x%02x", b[0], b[1], b[2], b[3]);
+}
+
 char *make_manifest(const char *crc_hex)
 {
 	char body[2048];

@@ -43,6 +43,9 @@ char *manifest_sign(const char *body);
 /* The same for `len` bytes of body (which may hold NULs); the result has
  * len + 89 bytes and a NUL after them. */
 char *manifest_sign_n(const void *body, size_t len);
+/* The CRC32C of PG_VERSION's "15\n" as a manifest gives it: the value's
+ * bytes in this machine's order, in hex (8 digits and a NUL). */
+void pg_version_crc_hex(char out[9]);
 /* A two-file manifest whose PG_VERSION entry has the CRC32C `crc_hex`. */
 char *make_manifest(const char *crc_hex);
 
