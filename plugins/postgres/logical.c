@@ -475,8 +475,8 @@ static int copy_item(struct arca_ctx *ctx, struct dump_copy *cp, struct dump_off
 		dump_offsets_feed(offs, buf, got);
 		if (pg_write_all(cp->fd, buf, got) != 0) {
 			int full = errno == ENOSPC || errno == EDQUOT || errno == ENOMEM;
-			rc = PG_ERR(full ? ARCA_ERR_NOSPACE : ARCA_ERR_IO, "copying the dump to %s: %s%s",
-			            what, strerror(errno),
+			rc = PG_ERR(full ? ARCA_ERR_NOSPACE : ARCA_ERR_IO,
+			            "copying the dump to %s: %s%s", what, strerror(errno),
 			            full ? "; free space there, or restore with "
 			                   "--jobs 1 to stream without a copy"
 			                 : "");
@@ -589,8 +589,8 @@ static int restore_globals(struct pg_target *t, struct arca_ctx *ctx, const char
  * dump is made meanwhile, and create_finish collects the result. An
  * existing database needs the admin connection only to replay globals
  * (need_admin); a SCRAM login costs ~20 ms. */
-static int prepare_database(struct pg_target *t, const char *into, const char *db,
-                            int need_admin, PGconn **admin_out, int *creating)
+static int prepare_database(struct pg_target *t, const char *into, const char *db, int need_admin,
+                            PGconn **admin_out, int *creating)
 {
 	PGconn *c = NULL;
 	*admin_out = NULL;
