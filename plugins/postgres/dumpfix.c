@@ -12,10 +12,26 @@
  * The walker is fed the bytes in whatever pieces the copy reads them, so
  * it keeps its position in the framing between calls (an int may be split
  * across two pieces). Anything it does not recognise stops it; the file
- * is then left as it was, which pg_restore still reads, only slower. */
+ * is then left as it was, which pg_restore still reads, only slower.
+ *
+ * Planned (dump_offsets_plan), the walker also chooses where each block
+ * goes in the copy, to set the order the tables are loaded in. pg_restore
+ * --jobs loads the table whose data looks largest first, and takes a
+ * block's size to be the distance to the next block's offset. Largest
+ * bytes first is a poor order: a table's indexes and constraints are built
+ * after its rows, one at a time (they lock the table), and cost by rows,
+ * not bytes. On the Vectis-like dump it loads products (140 MB, 0.2M rows)
+ * first and order_items (52 MB, 2.5M rows, three indexes and foreign keys)
+ * last, whose chain of index builds then runs alone for 3.5 s at the end.
+ * So each block is followed by a hole that makes its size read as the
+ * work it stands for (its bytes, plus per row ROW_WORK, plus POST_WORK for
+ * each post-data entry built on its table): order_items, orders, products,
+ * users. pg_restore -j2 then took 8.4-8.7 s instead of 10.3-10.8 s. The
+ * holes cost nothing: the copy is sparse. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -23,11 +39,23 @@
 #include "pg.h"
 
 #define PREFIX_MAX (64u << 20) /* as dumpframe.c: a TOC larger than this is not fixed */
+/* The server's work per row, in bytes of COPY text that cost as much:
+ * loading a row, and building an index or checking a constraint over it.
+ * Fitted to the Vectis-like tables (COPY: ~15 ns per byte plus 0.2 us per
+ * row; each index or foreign key: ~0.7 us per row). */
+#define ROW_WORK  13u
+#define POST_WORK 47u
 
 enum walk_state { W_PREFIX, W_TYPE, W_ID, W_LEN, W_SKIP, W_OID, W_FAILED };
 
 struct id_index {
 	int64_t dump_id;
+	size_t entry;
+};
+
+/* A data block's place in the input and in the planned copy. */
+struct placed {
+	uint64_t in, out;
 	size_t entry;
 };
 
@@ -44,6 +72,12 @@ struct dump_offsets {
 	unsigned char num[9];
 	int num_len;
 	uint64_t left; /* data bytes of the current chunk still to skip */
+	/* the plan (dump_offsets_plan) */
+	int plan;
+	unsigned *post;     /* per TOC entry: post-data entries on its table */
+	struct placed *blk; /* the blocks seen, in input order */
+	size_t n_blk, cap_blk, cursor;
+	uint64_t rows; /* rows of the current block so far */
 	char why[160];
 };
 
@@ -52,10 +86,17 @@ struct dump_offsets *dump_offsets_new(void)
 	return calloc(1, sizeof(struct dump_offsets));
 }
 
+void dump_offsets_plan(struct dump_offsets *o)
+{
+	o->plan = 1;
+}
+
 void dump_offsets_free(struct dump_offsets *o)
 {
 	if (!o)
 		return;
+	free(o->post);
+	free(o->blk);
 	free(o->pre);
 	free(o->toc.toc);
 	free(o->by_id);
@@ -77,9 +118,41 @@ static int by_dump_id(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* How much work the server has with the last block seen: its bytes, and
+ * per row for loading it and for each index or constraint on its table. */
+static uint64_t block_work(const struct dump_offsets *o, uint64_t in_end)
+{
+	const struct placed *b = &o->blk[o->n_blk - 1];
+	unsigned post = b->entry < o->toc.n_toc ? o->post[b->entry] : 0;
+	return in_end - b->in + o->rows * (ROW_WORK + (uint64_t)POST_WORK * post);
+}
+
+/* Plan where the block starting at block_at goes: after the previous one
+ * and the hole that makes its size read as its work. */
+static int place_block(struct dump_offsets *o, size_t entry)
+{
+	if (o->n_blk == o->cap_blk) {
+		size_t cap = o->cap_blk ? 2 * o->cap_blk : 64;
+		struct placed *b = realloc(o->blk, cap * sizeof *b);
+		if (!b)
+			return fail(o, "out of memory", (unsigned long long)o->at);
+		o->blk = b;
+		o->cap_blk = cap;
+	}
+	uint64_t out = o->block_at;
+	if (o->n_blk > 0) {
+		const struct placed *prev = &o->blk[o->n_blk - 1];
+		uint64_t len = o->block_at - prev->in, work = block_work(o, o->block_at);
+		out = prev->out + (work > len ? work : len);
+	}
+	o->blk[o->n_blk++] = (struct placed){o->block_at, out, entry};
+	o->rows = 0;
+	return 0;
+}
+
 /* The block of dump id `id` starts at block_at (ids no TOC entry has are
  * ignored, as pg_restore ignores them). */
-static void note_block(struct dump_offsets *o, int64_t id)
+static int note_block(struct dump_offsets *o, int64_t id)
 {
 	size_t lo = 0, hi = o->toc.n_toc;
 	while (lo < hi) {
@@ -89,8 +162,22 @@ static void note_block(struct dump_offsets *o, int64_t id)
 		else
 			hi = mid;
 	}
-	if (lo < o->toc.n_toc && o->by_id[lo].dump_id == id)
-		o->pos[o->by_id[lo].entry] = o->block_at;
+	size_t entry = lo < o->toc.n_toc && o->by_id[lo].dump_id == id ? o->by_id[lo].entry
+	                                                                 : o->toc.n_toc;
+	if (o->plan && place_block(o, entry) != 0)
+		return -1;
+	if (entry < o->toc.n_toc)
+		o->pos[entry] = o->plan ? o->blk[o->n_blk - 1].out : o->block_at;
+	return 0;
+}
+
+/* Rows are lines in COPY's text format (a newline in a value is escaped). */
+static uint64_t count_lines(const unsigned char *p, size_t n)
+{
+	uint64_t rows = 0;
+	for (const unsigned char *e = p + n; (p = memchr(p, '\n', (size_t)(e - p))) != NULL; p++)
+		rows++;
+	return rows;
 }
 
 static int64_t num_value(const struct dump_offsets *o, int *bad)
@@ -107,6 +194,8 @@ static int walk_blocks(struct dump_offsets *o, const unsigned char *p, size_t n)
 	while (n > 0) {
 		if (o->state == W_SKIP) {
 			size_t k = o->left < n ? (size_t)o->left : n;
+			if (o->plan)
+				o->rows += count_lines(p, k);
 			p += k;
 			n -= k;
 			o->at += k;
@@ -142,7 +231,8 @@ static int walk_blocks(struct dump_offsets *o, const unsigned char *p, size_t n)
 		if (bad || (o->state == W_LEN && v < 0))
 			return fail(o, "the data blocks do not parse", (unsigned long long)o->at);
 		if (o->state == W_ID) {
-			note_block(o, v);
+			if (note_block(o, v) != 0)
+				return -1;
 			o->state = o->blobs ? W_OID : W_LEN;
 		} else if (o->state == W_OID) {
 			o->state = v == 0 ? W_TYPE : W_LEN;
@@ -154,6 +244,68 @@ static int walk_blocks(struct dump_offsets *o, const unsigned char *p, size_t n)
 		}
 	}
 	return 0;
+}
+
+/* The TABLE a data entry loads is its first dependency; post[entry] counts
+ * the post-data entries (indexes, constraints, triggers) that depend on it. */
+struct post_count {
+	struct dump_offsets *o;
+	int64_t *first_dep; /* per TOC entry */
+	struct id_index *tables; /* data entries by their table's dump id */
+	size_t n_tables;
+};
+
+static void note_dep(void *arg, size_t entry, int section, int64_t dep)
+{
+	struct post_count *pc = arg;
+	if (!pc->tables) {
+		if (pc->first_dep[entry] == 0)
+			pc->first_dep[entry] = dep;
+		return;
+	}
+	if (section != DUMP_SECTION_POST_DATA)
+		return;
+	size_t lo = 0, hi = pc->n_tables;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (pc->tables[mid].dump_id < dep)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < pc->n_tables && pc->tables[lo].dump_id == dep; lo++)
+		pc->o->post[pc->tables[lo].entry]++;
+}
+
+static int count_post(struct dump_offsets *o)
+{
+	struct post_count pc = {o, calloc(o->toc.n_toc + 1, sizeof(int64_t)), NULL, 0};
+	o->post = calloc(o->toc.n_toc + 1, sizeof *o->post);
+	int rc = -1;
+	if (!pc.first_dep || !o->post ||
+	    !(pc.tables = malloc((o->toc.n_toc + 1) * sizeof *pc.tables))) {
+		fail(o, "out of memory", (unsigned long long)o->at);
+		goto out;
+	}
+	struct id_index *tables = pc.tables;
+	pc.tables = NULL; /* first pass: each entry's first dependency */
+	if (dump_toc_deps(o->pre, o->pre_len, &o->toc, note_dep, &pc) != 0) {
+		pc.tables = tables;
+		fail(o, "the table of contents does not parse", (unsigned long long)o->at);
+		goto out;
+	}
+	pc.tables = tables;
+	for (size_t i = 0; i < o->toc.n_toc; i++)
+		if (o->toc.toc[i].flag != DUMP_OFFSET_NO_DATA && pc.first_dep[i] > 0)
+			pc.tables[pc.n_tables++] = (struct id_index){pc.first_dep[i], i};
+	qsort(pc.tables, pc.n_tables, sizeof *pc.tables, by_dump_id);
+	/* second pass: the post-data entries on those tables */
+	dump_toc_deps(o->pre, o->pre_len, &o->toc, note_dep, &pc);
+	rc = 0;
+out:
+	free(pc.first_dep);
+	free(pc.tables);
+	return rc;
 }
 
 /* Gather the header and TOC; once they parse, walk what follows them. */
@@ -187,6 +339,8 @@ static int walk_prefix(struct dump_offsets *o, const unsigned char *p, size_t n)
 	for (size_t i = 0; i < o->toc.n_toc; i++)
 		o->by_id[i] = (struct id_index){o->toc.toc[i].dump_id, i};
 	qsort(o->by_id, o->toc.n_toc, sizeof *o->by_id, by_dump_id);
+	if (o->plan && count_post(o) != 0)
+		return -1;
 	/* the bytes after the TOC are the first of the data blocks */
 	size_t rest = o->pre_len - o->toc.toc_end;
 	o->at = o->toc.toc_end;
@@ -210,6 +364,25 @@ int dump_offsets_feed(struct dump_offsets *o, const void *data, size_t n)
 	return walk_blocks(o, data, n);
 }
 
+size_t dump_offsets_place(struct dump_offsets *o, uint64_t in, size_t n, uint64_t *out)
+{
+	if (!o->plan || o->n_blk == 0 || in < o->blk[0].in) {
+		*out = in;
+		if (o->plan && o->n_blk > 0 && in + n > o->blk[0].in)
+			return (size_t)(o->blk[0].in - in);
+		return n;
+	}
+	while (o->cursor > 0 && o->blk[o->cursor].in > in)
+		o->cursor--;
+	while (o->cursor + 1 < o->n_blk && o->blk[o->cursor + 1].in <= in)
+		o->cursor++;
+	const struct placed *b = &o->blk[o->cursor];
+	*out = b->out + (in - b->in);
+	if (o->cursor + 1 < o->n_blk && in + n > o->blk[o->cursor + 1].in)
+		return (size_t)(o->blk[o->cursor + 1].in - in);
+	return n;
+}
+
 int dump_offsets_apply(struct dump_offsets *o, int fd, char *why, size_t why_len)
 {
 	if (o->state == W_PREFIX)
@@ -222,6 +395,17 @@ int dump_offsets_apply(struct dump_offsets *o, int fd, char *why, size_t why_len
 	if (o->why[0]) {
 		snprintf(why, why_len, "%s", o->why);
 		return -1;
+	}
+	if (o->plan && o->n_blk > 0) {
+		/* the last block's size is measured to the end of the file */
+		const struct placed *b = &o->blk[o->n_blk - 1];
+		uint64_t len = o->at - b->in, work = block_work(o, o->at);
+		struct stat st;
+		off_t end = (off_t)(b->out + (work > len ? work : len));
+		if (fstat(fd, &st) != 0 || (st.st_size < end && ftruncate(fd, end) != 0)) {
+			snprintf(why, why_len, "extending the copy: %s", strerror(errno));
+			return -1;
+		}
 	}
 	size_t patched = 0;
 	for (size_t i = 0; i < o->toc.n_toc; i++) {

@@ -150,6 +150,7 @@ int dump_parse_prefix(const unsigned char *p, size_t len, struct dump_prefix *pr
 		rd_str(&r); /* dbname, server, pg_dump version */
 	if (r.short_read)
 		return 0;
+	pre->toc_start = r.pos;
 	int rc = r.bad ? -1 : parse_toc(&r, pre);
 	if (rc == 1) {
 		pre->toc_end = r.pos;
@@ -161,4 +162,51 @@ int dump_parse_prefix(const unsigned char *p, size_t len, struct dump_prefix *pr
 	if (rc < 0)
 		snprintf(why, why_len, "the table of contents does not parse at byte %zu", r.pos);
 	return rc;
+}
+
+int dump_toc_deps(const unsigned char *p, size_t len, const struct dump_prefix *pre,
+                  void (*fn)(void *arg, size_t entry, int section, int64_t dep), void *arg)
+{
+	struct dump_reader r = {p, len, pre->toc_start, pre->int_size, pre->off_size, 0, 0};
+	int64_t count = dump_rd_int(&r);
+	if ((size_t)count != pre->n_toc)
+		return -1;
+	for (size_t i = 0; i < pre->n_toc && !r.short_read && !r.bad; i++) {
+		dump_rd_int(&r); /* dumpId */
+		dump_rd_int(&r); /* hadDumper */
+		for (int k = 0; k < 4; k++)
+			rd_str(&r); /* tableoid, oid, tag, desc */
+		int section = (int)dump_rd_int(&r);
+		for (int k = 0; k < 5; k++)
+			rd_str(&r); /* defn .. tablespace */
+		if (pre->version >= 0x010e00)
+			rd_str(&r); /* tableam */
+		if (pre->version >= 0x011000)
+			dump_rd_int(&r); /* relkind */
+		rd_str(&r);              /* owner */
+		rd_str(&r);              /* "false" */
+		for (;;) {               /* dependencies: dump ids in decimal, then NULL */
+			size_t at = r.pos;
+			int64_t n = rd_str(&r);
+			if (r.short_read || r.bad || n < 0)
+				break;
+			char dep[24];
+			if (n == 0 || n >= (int64_t)sizeof dep) {
+				r.bad = 1;
+				break;
+			}
+			memcpy(dep, p + at + 1 + pre->int_size, (size_t)n);
+			dep[n] = 0;
+			char *end;
+			long long d = strtoll(dep, &end, 10);
+			if (*end) {
+				r.bad = 1;
+				break;
+			}
+			fn(arg, i, section, (int64_t)d);
+		}
+		dump_rd_byte(&r); /* data offset */
+		dump_rd_skip(&r, (uint64_t)pre->off_size);
+	}
+	return r.short_read || r.bad || r.pos != pre->toc_end ? -1 : 0;
 }

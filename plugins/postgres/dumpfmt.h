@@ -23,6 +23,7 @@
 
 #define DUMP_OFFSET_NOT_SET 1
 #define DUMP_OFFSET_SET     2
+#define DUMP_OFFSET_NO_DATA 3
 #define DUMP_BLK_DATA       1
 #define DUMP_BLK_BLOBS      3
 
@@ -47,6 +48,7 @@ struct dump_toc_entry {
 struct dump_prefix {
 	int version; /* 0x010e00 for 1.14 */
 	int int_size, off_size;
+	size_t toc_start;           /* where the TOC's entry count is */
 	size_t toc_end;             /* where the data blocks start */
 	struct dump_toc_entry *toc; /* malloc'd, n_toc entries */
 	size_t n_toc;
@@ -57,5 +59,14 @@ struct dump_prefix {
  * custom-format archive this driver understands (why says so). */
 int dump_parse_prefix(const unsigned char *p, size_t len, struct dump_prefix *pre, char *why,
                       size_t why_len);
+
+/* pg_dump's sections (an entry's "section" field). */
+#define DUMP_SECTION_POST_DATA 4
+
+/* Walk the TOC of a parsed prefix again, calling fn with each dependency
+ * of each entry (its index in pre->toc and its section). 0, or -1 when
+ * the TOC does not read as it did. */
+int dump_toc_deps(const unsigned char *p, size_t len, const struct dump_prefix *pre,
+                  void (*fn)(void *arg, size_t entry, int section, int64_t dep), void *arg);
 
 #endif

@@ -18,3 +18,19 @@ int pg_write_all(int fd, const void *p, size_t n)
 	}
 	return 0;
 }
+
+int pg_pwrite_all(int fd, const void *p, size_t n, off_t off)
+{
+	const unsigned char *b = p;
+	while (n > 0) {
+		ssize_t w = pwrite(fd, b, n, off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -1;
+		b += w;
+		n -= (size_t)w;
+		off += w;
+	}
+	return 0;
+}

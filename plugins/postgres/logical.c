@@ -464,6 +464,7 @@ static int copy_item(struct arca_ctx *ctx, struct dump_copy *cp, struct dump_off
 	const char *what = cp->scratch ? cp->scratch : "memory";
 	unsigned char *buf = malloc(IO_BUF);
 	int rc = buf ? ARCA_OK : PG_ERR(ARCA_ERR_INTERNAL, "out of memory");
+	uint64_t in = 0;
 	while (rc == ARCA_OK) {
 		size_t got = 0;
 		if (pg_host->cancelled(ctx)) {
@@ -473,7 +474,15 @@ static int copy_item(struct arca_ctx *ctx, struct dump_copy *cp, struct dump_off
 		if ((rc = pg_host->item_read(ctx, buf, IO_BUF, &got)) != ARCA_OK || got == 0)
 			break;
 		dump_offsets_feed(offs, buf, got);
-		if (pg_write_all(cp->fd, buf, got) != 0) {
+		int failed = 0;
+		for (size_t done = 0; done < got && !failed;) {
+			uint64_t out;
+			size_t n = dump_offsets_place(offs, in + done, got - done, &out);
+			failed = pg_pwrite_all(cp->fd, buf + done, n, (off_t)out) != 0;
+			done += n;
+		}
+		in += got;
+		if (failed) {
 			int full = errno == ENOSPC || errno == EDQUOT || errno == ENOMEM;
 			rc = PG_ERR(full ? ARCA_ERR_NOSPACE : ARCA_ERR_IO,
 			            "copying the dump to %s: %s%s", what, strerror(errno),
@@ -652,27 +661,46 @@ static int create_finish(struct pg_target *t, PGconn *c, const char *db)
 	return rc;
 }
 
-/* Copy the dump for a parallel restore and point its TOC at the blocks. */
+/* Copy the dump for a parallel restore (the current item), point its TOC
+ * at the blocks, and lay them out so that the tables with the most work
+ * are loaded first (dumpfix.c). A dump the walker cannot follow is copied
+ * again as it is: the planned copy has holes where nothing may be read. */
 static int copy_for_parallel(struct pg_target *t, struct arca_ctx *ctx, const char *dump,
                              uint64_t size, struct dump_copy *cp)
 {
 	int rc = copy_open(t, ctx, size, cp);
-	struct dump_offsets *offs = dump_offsets_new();
-	if (rc == ARCA_OK && !offs)
-		rc = PG_ERR(ARCA_ERR_INTERNAL, "out of memory");
-	if (rc == ARCA_OK)
-		rc = copy_item(ctx, cp, offs);
-	if (rc == ARCA_OK) {
+	for (int plan = 1; rc == ARCA_OK; plan = 0) {
+		struct dump_offsets *offs = dump_offsets_new();
+		if (!offs)
+			return PG_ERR(ARCA_ERR_INTERNAL, "out of memory");
+		if (plan)
+			dump_offsets_plan(offs);
 		char why[256];
-		if (dump_offsets_apply(offs, cp->fd, why, sizeof why) == 0)
-			PG_LOG(ARCA_LOG_DEBUG, "%s: %s", dump, why);
-		else
+		rc = copy_item(ctx, cp, offs);
+		int fixed = rc == ARCA_OK && dump_offsets_apply(offs, cp->fd, why, sizeof why) == 0;
+		dump_offsets_free(offs);
+		if (rc != ARCA_OK || fixed) {
+			if (fixed)
+				PG_LOG(ARCA_LOG_DEBUG, "%s: %s; tables ordered by their work", dump,
+				       why);
+			return rc;
+		}
+		if (!plan) {
 			PG_LOG(ARCA_LOG_WARN,
 			       "%s: cannot set its data offsets (%s); the parallel "
 			       "restore will be slower",
 			       dump, why);
+			return ARCA_OK;
+		}
+		PG_LOG(ARCA_LOG_INFO, "%s: %s; copying it again as it is", dump, why);
+		struct arca_item_info info;
+		memset(&info, 0, sizeof info);
+		info.struct_size = sizeof info;
+		if (ftruncate(cp->fd, 0) != 0)
+			return PG_ERR(ARCA_ERR_IO, "cannot empty the copy of the dump: %s",
+			              strerror(errno));
+		rc = pg_host->item_open(ctx, dump, &info);
 	}
-	dump_offsets_free(offs);
 	return rc;
 }
 

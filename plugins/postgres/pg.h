@@ -80,6 +80,8 @@ void walk_free(struct item_walk *w);
 /* Write all n bytes (retrying short writes and EINTR): 0, or -1 with errno
  * set. The caller words the error (and picks ARCA_ERR_NOSPACE for ENOSPC). */
 int pg_write_all(int fd, const void *p, size_t n);
+/* The same at an offset (pwrite). */
+int pg_pwrite_all(int fd, const void *p, size_t n, off_t off);
 
 /* ---- conn.c -------------------------------------------------------------- */
 
@@ -198,6 +200,13 @@ int logical_check(struct pg_target *t, struct arca_ctx *ctx);
 struct dump_offsets;
 struct dump_offsets *dump_offsets_new(void);
 int dump_offsets_feed(struct dump_offsets *o, const void *data, size_t n);
+/* Plan the copy's layout (before the first feed): each data block is
+ * followed by a hole that makes pg_restore --jobs load the tables with the
+ * most work first (see dumpfix.c). The copy then writes the bytes fed
+ * where dump_offsets_place says: input position `in`, n bytes -> *out; it
+ * returns how many of them are contiguous there. */
+void dump_offsets_plan(struct dump_offsets *o);
+size_t dump_offsets_place(struct dump_offsets *o, uint64_t in, size_t n, uint64_t *out);
 int dump_offsets_apply(struct dump_offsets *o, int fd, char *why, size_t why_len);
 void dump_offsets_free(struct dump_offsets *o);
 int dump_fix_offsets(const char *path, char *why, size_t why_len);
