@@ -128,8 +128,9 @@ static uint64_t block_work(const struct dump_offsets *o, uint64_t in_end)
 }
 
 /* Plan where the block starting at block_at goes: after the previous one
- * and the hole that makes its size read as its work. */
-static int place_block(struct dump_offsets *o, size_t entry)
+ * and the hole that makes its size read as its work. Done at its first
+ * byte, which the copy may write before the block's id has been read. */
+static int place_block(struct dump_offsets *o)
 {
 	if (o->n_blk == o->cap_blk) {
 		size_t cap = o->cap_blk ? 2 * o->cap_blk : 64;
@@ -145,7 +146,7 @@ static int place_block(struct dump_offsets *o, size_t entry)
 		uint64_t len = o->block_at - prev->in, work = block_work(o, o->block_at);
 		out = prev->out + (work > len ? work : len);
 	}
-	o->blk[o->n_blk++] = (struct placed){o->block_at, out, entry};
+	o->blk[o->n_blk++] = (struct placed){o->block_at, out, o->toc.n_toc};
 	o->rows = 0;
 	return 0;
 }
@@ -162,10 +163,10 @@ static int note_block(struct dump_offsets *o, int64_t id)
 		else
 			hi = mid;
 	}
-	size_t entry = lo < o->toc.n_toc && o->by_id[lo].dump_id == id ? o->by_id[lo].entry
-	                                                                 : o->toc.n_toc;
-	if (o->plan && place_block(o, entry) != 0)
-		return -1;
+	size_t entry =
+	    lo < o->toc.n_toc && o->by_id[lo].dump_id == id ? o->by_id[lo].entry : o->toc.n_toc;
+	if (o->plan)
+		o->blk[o->n_blk - 1].entry = entry;
 	if (entry < o->toc.n_toc)
 		o->pos[entry] = o->plan ? o->blk[o->n_blk - 1].out : o->block_at;
 	return 0;
@@ -209,6 +210,8 @@ static int walk_blocks(struct dump_offsets *o, const unsigned char *p, size_t n)
 				            (unsigned long long)o->at);
 			o->blobs = p[0] == DUMP_BLK_BLOBS;
 			o->block_at = o->at;
+			if (o->plan && place_block(o) != 0)
+				return -1;
 			p++;
 			n--;
 			o->at++;
@@ -250,7 +253,7 @@ static int walk_blocks(struct dump_offsets *o, const unsigned char *p, size_t n)
  * the post-data entries (indexes, constraints, triggers) that depend on it. */
 struct post_count {
 	struct dump_offsets *o;
-	int64_t *first_dep; /* per TOC entry */
+	int64_t *first_dep;      /* per TOC entry */
 	struct id_index *tables; /* data entries by their table's dump id */
 	size_t n_tables;
 };

@@ -681,8 +681,8 @@ static int copy_for_parallel(struct pg_target *t, struct arca_ctx *ctx, const ch
 		dump_offsets_free(offs);
 		if (rc != ARCA_OK || fixed) {
 			if (fixed)
-				PG_LOG(ARCA_LOG_DEBUG, "%s: %s; tables ordered by their work", dump,
-				       why);
+				PG_LOG(ARCA_LOG_DEBUG, "%s: %s%s", dump, why,
+				       plan ? "; tables ordered by their work" : "");
 			return rc;
 		}
 		if (!plan) {

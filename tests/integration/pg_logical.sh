@@ -90,10 +90,18 @@ pg_arca snapshot app-db >/dev/null || fail "snapshot app-db failed"
 pg_arca verify app-db >/dev/null 2>&1 || { pg_arca verify app-db; fail "verify failed"; }
 
 step "restore --jobs 2 into a new database (the copy in memory; run as cron may, stdin closed)"
-pg_arca -v restore app-db --into "$(pg_conninfo $APP copy_j2)" --jobs 2 <&- >/dev/null 2>"$T/err" ||
-	{ cat "$T/err" >&2; fail "restore -j2"; }
+log_lines=$(wc -l < "$T/pg/app/server.log")
+PGOPTIONS="-c log_statement=all" pg_arca -v restore app-db --into "$(pg_conninfo $APP copy_j2)" \
+	--jobs 2 <&- >/dev/null 2>"$T/err" || { cat "$T/err" >&2; fail "restore -j2"; }
 grep -q "copying the dump to memory" "$T/err" || { cat "$T/err" >&2; fail "no copy in memory"; }
-grep -q "5 data offsets set" "$T/err" || { cat "$T/err" >&2; fail "data offsets not set"; }
+grep -q "5 data offsets set; tables ordered by their work" "$T/err" ||
+	{ cat "$T/err" >&2; fail "data offsets not set, or the tables not ordered"; }
+# pg_restore loads the table with the most work first: order_items (fewest
+# bytes, most rows, an index and two foreign keys), products (most bytes,
+# fewest rows) after the two others.
+tail -n +"$log_lines" "$T/pg/app/server.log" | grep -o 'COPY public\.[a-z_]*' | head -3 |
+	sed -n 3p | grep -qx "COPY public.products" ||
+	{ tail -n +"$log_lines" "$T/pg/app/server.log" | grep 'COPY public' >&2; fail "load order"; }
 pg_db_fingerprint $APP copy_j2 > "$T/fp.j2"
 diff "$T/fp.orig" "$T/fp.j2" >&2 || fail "parallel restore differs from the original"
 

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stdarg.h>
+#include "dumpfmt.h"
 #include "pg.h"
 #include "pg_fixtures.h"
 
@@ -274,4 +275,59 @@ struct dbuf make_dump(int rows, size_t *data_at)
 {
 	struct dump_spec s = {14, 4, rows, 0, 0};
 	return make_dump_spec(&s, data_at);
+}
+
+struct dbuf make_dump_tables(const struct dump_table *t, size_t n)
+{
+	struct dump_spec s = {14, 4, 0, 0, 0};
+	struct dbuf d = {NULL, 0, 0};
+	unsigned char head[] = {'P', 'G', 'D', 'M', 'P', 1, 14, 0, 4, 8, 1};
+	dbuf_put(&d, head, sizeof head);
+	dump_put_int(&d, 4, 0); /* compression level */
+	for (int i = 0; i < 7; i++)
+		dump_put_int(&d, 4, i);
+	put_str(&d, 4, "vectis");
+	put_str(&d, 4, "15.20");
+	put_str(&d, 4, "15.20");
+	int entries = 0;
+	for (size_t i = 0; i < n; i++)
+		entries += 2 + t[i].indexes;
+	dump_put_int(&d, 4, entries);
+	char copy[128], dep[16], defn[128], tag[64];
+	for (size_t i = 0; i < n; i++) { /* pre-data: the tables */
+		snprintf(defn, sizeof defn, "CREATE TABLE %s (line text);\n", t[i].name);
+		put_toc_entry(&d, &s, 10 + 10 * (int)i, t[i].name, "TABLE", 2, defn, NULL, NULL, 3);
+	}
+	for (size_t i = 0; i < n; i++) { /* data */
+		snprintf(copy, sizeof copy, "COPY public.%s (line) FROM stdin;\n", t[i].name);
+		snprintf(dep, sizeof dep, "%d", 10 + 10 * (int)i);
+		put_toc_entry(&d, &s, 11 + 10 * (int)i, t[i].name, "TABLE DATA", 3, "", copy, dep,
+		              1);
+	}
+	for (size_t i = 0; i < n; i++) { /* post-data: the indexes */
+		for (int k = 0; k < t[i].indexes; k++) {
+			snprintf(tag, sizeof tag, "%s_idx%d", t[i].name, k);
+			snprintf(defn, sizeof defn, "CREATE INDEX %s ON %s (line);\n", tag,
+			         t[i].name);
+			snprintf(dep, sizeof dep, "%d", 10 + 10 * (int)i);
+			put_toc_entry(&d, &s, 12 + 10 * (int)i + k, tag, "INDEX", 4, defn, NULL,
+			              dep, 3);
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		unsigned char type = DUMP_BLK_DATA;
+		dbuf_put(&d, &type, 1);
+		dump_put_int(&d, 4, 11 + 10 * (int)i);
+		char *row = malloc(t[i].row_bytes);
+		if (!row)
+			abort();
+		for (int r = 0; r < t[i].rows; r++) {
+			memset(row, 'a' + r % 26, t[i].row_bytes);
+			row[t[i].row_bytes - 1] = '\n';
+			put_chunk(&d, 4, row, t[i].row_bytes);
+		}
+		free(row);
+		dump_put_int(&d, 4, 0);
+	}
+	return d;
 }

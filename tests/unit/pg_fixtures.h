@@ -65,5 +65,17 @@ void dump_put_int(struct dbuf *d, int int_size, int64_t v);
 struct dbuf make_dump_spec(const struct dump_spec *s, size_t *data_at);
 /* Archive 1.14, 4-byte ints: a table and one data block of `rows` rows. */
 struct dbuf make_dump(int rows, size_t *data_at);
+/* Archive 1.14, 4-byte ints, sections as pg_dump sets them: per table a
+ * TABLE, its TABLE DATA (`rows` rows of `row_bytes` bytes, newline
+ * included, one chunk each) and `indexes` INDEX entries depending on the
+ * table; the data blocks follow in table order. Table i's data entry has
+ * dump id 11 + 10 * i. */
+struct dump_table {
+	const char *name;
+	int rows;
+	size_t row_bytes;
+	int indexes;
+};
+struct dbuf make_dump_tables(const struct dump_table *t, size_t n);
 
 #endif

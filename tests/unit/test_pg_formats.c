@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "dumpfmt.h"
 #include "pg.h"
@@ -284,6 +285,79 @@ static void test_dump_frame(void **state)
 	free(out.p);
 }
 
+/* Read the data offset of TOC entry i from a file's prefix. */
+static uint64_t toc_offset(int fd, const struct dump_prefix *pre, size_t i)
+{
+	unsigned char f[9];
+	assert_int_equal(pread(fd, f, 9, (off_t)pre->toc[i].flag_pos), 9);
+	assert_int_equal(f[0], DUMP_OFFSET_SET);
+	uint64_t off = 0;
+	for (int b = 7; b >= 0; b--)
+		off = off << 8 | f[1 + b];
+	return off;
+}
+
+/* A planned copy puts each data block where its TOC offset says, intact,
+ * and makes the table with the most work look largest to pg_restore (the
+ * distance to the next block, or to the end of the file): "narrow" has
+ * half the bytes of "wide" but 2000 rows and an index, so it comes first
+ * although its block comes second. The pieces the copy reads do not
+ * matter. */
+static void test_dump_offsets_plan(void **state)
+{
+	(void)state;
+	struct dump_table tables[] = {{"wide", 1, 40000, 0}, {"narrow", 2000, 10, 1}};
+	struct dbuf d = make_dump_tables(tables, 2);
+	struct dump_prefix pre;
+	char why[160];
+	assert_int_equal(dump_parse_prefix(d.p, d.len, &pre, why, sizeof why), 1);
+	size_t wide_at = pre.toc_end, narrow_at = wide_at;
+	while (!(d.p[narrow_at] == DUMP_BLK_DATA && d.p[narrow_at + 1] == 0 &&
+	         d.p[narrow_at + 2] == 21))
+		narrow_at++;
+	size_t steps[] = {3, 4096, 1 << 20};
+	for (size_t s = 0; s < sizeof steps / sizeof steps[0]; s++) {
+		char path[] = "/tmp/arca-test-plan-XXXXXX";
+		int fd = mkstemp(path);
+		assert_true(fd >= 0);
+		unlink(path);
+		struct dump_offsets *o = dump_offsets_new();
+		dump_offsets_plan(o);
+		for (size_t in = 0; in < d.len; in += steps[s]) {
+			size_t n = in + steps[s] <= d.len ? steps[s] : d.len - in;
+			assert_int_equal(dump_offsets_feed(o, d.p + in, n), 0);
+			for (size_t done = 0; done < n;) {
+				uint64_t out;
+				size_t k = dump_offsets_place(o, in + done, n - done, &out);
+				assert_true(k > 0);
+				assert_int_equal(pwrite(fd, d.p + in + done, k, (off_t)out), (ssize_t)k);
+				done += k;
+			}
+		}
+		assert_int_equal(dump_offsets_apply(o, fd, why, sizeof why), 0);
+		dump_offsets_free(o);
+		/* entries 2 and 3 are the data of wide and narrow */
+		uint64_t w = toc_offset(fd, &pre, 2), nr = toc_offset(fd, &pre, 3);
+		struct stat st;
+		assert_int_equal(fstat(fd, &st), 0);
+		size_t wide_len = narrow_at - wide_at, narrow_len = d.len - narrow_at;
+		assert_int_equal(w, wide_at);
+		assert_true(nr >= w + wide_len);
+		uint64_t wide_looks = nr - w, narrow_looks = (uint64_t)st.st_size - nr;
+		assert_true(narrow_looks > wide_looks);
+		assert_true(narrow_looks >= 2000 * (13 + 47) + narrow_len);
+		unsigned char *got = malloc(narrow_len > wide_len ? narrow_len : wide_len);
+		assert_int_equal(pread(fd, got, wide_len, (off_t)w), (ssize_t)wide_len);
+		assert_memory_equal(got, d.p + wide_at, wide_len);
+		assert_int_equal(pread(fd, got, narrow_len, (off_t)nr), (ssize_t)narrow_len);
+		assert_memory_equal(got, d.p + narrow_at, narrow_len);
+		free(got);
+		close(fd);
+	}
+	free(pre.toc);
+	free(d.p);
+}
+
 /* The offsets found while a dump is copied do not depend on how the copy
  * cut it into pieces (ints split between two reads included), and equal
  * dump_fix_offsets' on the whole file. */
@@ -368,6 +442,7 @@ int main(void)
 	    cmocka_unit_test_setup(test_manifest, setup),
 	    cmocka_unit_test_setup(test_dump_frame, setup),
 	    cmocka_unit_test_setup(test_dump_offsets_pieces, setup),
+	    cmocka_unit_test_setup(test_dump_offsets_plan, setup),
 	    cmocka_unit_test_setup(test_wal_names, setup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -808,7 +808,7 @@ struct dump_fixture {
 	size_t data_at;
 	int int_size;
 	char path[64]; /* scratch file for dump_fix_offsets */
-	unsigned prefix_ok, framed, frame_failed, passed, fixed, fix_refused;
+	unsigned prefix_ok, framed, frame_failed, passed, fixed, fix_refused, planned;
 };
 
 static void dump_check_prefix(struct dump_fixture *fx, const struct dbuf *m,
@@ -938,6 +938,54 @@ static void dump_check_fix(struct dump_fixture *fx, const struct dbuf *m,
 	free(f.p);
 }
 
+/* The planned copy (holes after the blocks): whatever the bytes, writing
+ * them where dump_offsets_place says never overlaps two pieces, and when
+ * the plan is applied every offset it set points at its entry's block. */
+static void dump_check_plan(struct dump_fixture *fx, const struct dbuf *m, int prc,
+                            const struct dump_prefix *pre)
+{
+	char why[256] = "";
+	int fd = open(fx->path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	CHECK(fd >= 0);
+	struct dump_offsets *o = dump_offsets_new();
+	dump_offsets_plan(o);
+	uint64_t last_end = 0;
+	size_t half = m->len / 2;
+	for (size_t in = 0; in < m->len;) {
+		size_t n = in < half ? half - in : m->len - in;
+		dump_offsets_feed(o, m->p + in, n);
+		for (size_t done = 0; done < n;) {
+			uint64_t out;
+			size_t k = dump_offsets_place(o, in + done, n - done, &out);
+			CHECK(k > 0 && k <= n - done && out >= last_end);
+			last_end = out + k;
+			CHECK(pwrite(fd, m->p + in + done, k, (off_t)out) == (ssize_t)k);
+			done += k;
+		}
+		in += n;
+	}
+	int rc = dump_offsets_apply(o, fd, why, sizeof why);
+	dump_offsets_free(o);
+	if (rc == 0) {
+		CHECK(prc == 1);
+		for (size_t i = 0; i < pre->n_toc; i++) {
+			const struct dump_toc_entry *e = &pre->toc[i];
+			unsigned char f[9], h[10];
+			CHECK(pread(fd, f, 9, (off_t)e->flag_pos) == 9);
+			if (e->flag != DUMP_OFFSET_NOT_SET || f[0] == DUMP_OFFSET_NOT_SET)
+				continue;
+			size_t w = 1 + (size_t)pre->int_size;
+			CHECK(f[0] == DUMP_OFFSET_SET);
+			CHECK(pread(fd, h, 1 + w, (off_t)le(f + 1, pre->off_size)) ==
+			      (ssize_t)(1 + w));
+			CHECK(h[0] == DUMP_BLK_DATA || h[0] == DUMP_BLK_BLOBS);
+			CHECK(h[1] == 0 && le(h + 2, pre->int_size) == (uint64_t)e->dump_id);
+		}
+		fx->planned++;
+	}
+	close(fd);
+}
+
 static void dump_check(void *arg, const struct dbuf *orig, const struct dbuf *m,
                        const struct mutation *how)
 {
@@ -949,8 +997,10 @@ static void dump_check(void *arg, const struct dbuf *orig, const struct dbuf *m,
 	dump_check_frame(fx, m, how, prc, &pre);
 	/* dump_fix_offsets starts with dump_parse_prefix: past a TOC that does
 	 * not parse it does nothing more, so one such variant in 16 is enough */
-	if (prc == 1 || how->kind == MUT_NONE || how->id % 16 == 0)
+	if (prc == 1 || how->kind == MUT_NONE || how->id % 16 == 0) {
 		dump_check_fix(fx, m, how, prc, &pre);
+		dump_check_plan(fx, m, prc, &pre);
+	}
 	free(pre.toc);
 }
 
@@ -1024,12 +1074,12 @@ static void dump_mutations(const char *name, const struct dump_spec *spec,
 	                  fx.dump.len};
 	n += mutate_all(&fx.dump, &pl, dump_check, &fx);
 	print_message("%s: %u variants; TOC parsed %u; regrouped %u, refused %u, passed on %u; "
-	              "offsets fixed %u, refused %u\n",
+	              "offsets fixed %u, refused %u; planned %u\n",
 	              name, n, fx.prefix_ok, fx.framed, fx.frame_failed, fx.passed, fx.fixed,
-	              fx.fix_refused);
+	              fx.fix_refused, fx.planned);
 	/* every outcome was reached */
 	assert_true(fx.framed > 50 && fx.frame_failed > 5 && fx.passed > 50);
-	assert_true(fx.fixed > 50 && fx.fix_refused > 50);
+	assert_true(fx.fixed > 50 && fx.fix_refused > 50 && fx.planned > 50);
 	for (size_t i = 0; i < n_words; i++)
 		free(words[i].p);
 	unlink(fx.path);
