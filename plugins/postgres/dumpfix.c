@@ -195,7 +195,7 @@ static int walk_blocks(struct dump_offsets *o, const unsigned char *p, size_t n)
 	while (n > 0) {
 		if (o->state == W_SKIP) {
 			size_t k = o->left < n ? (size_t)o->left : n;
-			if (o->plan)
+			if (o->plan && !o->blobs) /* large objects are not rows */
 				o->rows += count_lines(p, k);
 			p += k;
 			n -= k;
