@@ -32,6 +32,7 @@ void host_install_signal_handlers(void)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);   /* a dead child or socket is an error code */
+	signal(SIGXFSZ, SIG_IGN);   /* so is a file grown past RLIMIT_FSIZE (EFBIG) */
 }
 
 static void host_log(enum arca_log_level level, const char *fmt, ...)

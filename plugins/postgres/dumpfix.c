@@ -45,6 +45,10 @@
  * row; each index or foreign key: ~0.7 us per row). */
 #define ROW_WORK  13u
 #define POST_WORK 47u
+/* Holes stop where the copy would grow past this: every file system the
+ * scratch directory may be on allows a file this large (ext4 with 4 KiB
+ * blocks: 16 TiB), and beyond it the order only matters less. */
+#define PLAN_END_MAX (1ull << 40)
 
 enum walk_state { W_PREFIX, W_TYPE, W_ID, W_LEN, W_SKIP, W_OID, W_FAILED };
 
@@ -127,6 +131,15 @@ static uint64_t block_work(const struct dump_offsets *o, uint64_t in_end)
 	return in_end - b->in + o->rows * (ROW_WORK + (uint64_t)POST_WORK * post);
 }
 
+/* How far the next block starts after the last one, which ends at in_end:
+ * its work, or its bytes when a hole would take the copy past PLAN_END_MAX. */
+static uint64_t block_step(const struct dump_offsets *o, uint64_t in_end)
+{
+	const struct placed *b = &o->blk[o->n_blk - 1];
+	uint64_t len = in_end - b->in, work = block_work(o, in_end);
+	return work > len && b->out + work <= PLAN_END_MAX ? work : len;
+}
+
 /* Plan where the block starting at block_at goes: after the previous one
  * and the hole that makes its size read as its work. Done at its first
  * byte, which the copy may write before the block's id has been read. */
@@ -142,9 +155,7 @@ static int place_block(struct dump_offsets *o)
 	}
 	uint64_t out = o->block_at;
 	if (o->n_blk > 0) {
-		const struct placed *prev = &o->blk[o->n_blk - 1];
-		uint64_t len = o->block_at - prev->in, work = block_work(o, o->block_at);
-		out = prev->out + (work > len ? work : len);
+		out = o->blk[o->n_blk - 1].out + block_step(o, o->block_at);
 	}
 	o->blk[o->n_blk++] = (struct placed){o->block_at, out, o->toc.n_toc};
 	o->rows = 0;
@@ -401,10 +412,8 @@ int dump_offsets_apply(struct dump_offsets *o, int fd, char *why, size_t why_len
 	}
 	if (o->plan && o->n_blk > 0) {
 		/* the last block's size is measured to the end of the file */
-		const struct placed *b = &o->blk[o->n_blk - 1];
-		uint64_t len = o->at - b->in, work = block_work(o, o->at);
 		struct stat st;
-		off_t end = (off_t)(b->out + (work > len ? work : len));
+		off_t end = (off_t)(o->blk[o->n_blk - 1].out + block_step(o, o->at));
 		if (fstat(fd, &st) != 0 || (st.st_size < end && ftruncate(fd, end) != 0)) {
 			snprintf(why, why_len, "extending the copy: %s", strerror(errno));
 			return -1;

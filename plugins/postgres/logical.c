@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include "pg.h"
@@ -459,7 +460,8 @@ static void copy_close(struct dump_copy *cp)
 }
 
 /* Copy the current item into cp, finding its data blocks on the way. */
-static int copy_item(struct arca_ctx *ctx, struct dump_copy *cp, struct dump_offsets *offs)
+static int copy_item(struct arca_ctx *ctx, struct dump_copy *cp, struct dump_offsets *offs,
+                     int planned, int *too_big)
 {
 	const char *what = cp->scratch ? cp->scratch : "memory";
 	unsigned char *buf = malloc(IO_BUF);
@@ -482,7 +484,10 @@ static int copy_item(struct arca_ctx *ctx, struct dump_copy *cp, struct dump_off
 			done += n;
 		}
 		in += got;
-		if (failed) {
+		if (failed && errno == EFBIG && planned) {
+			rc = ARCA_ERR_IO; /* the holes: the caller copies it as it is */
+			*too_big = 1;
+		} else if (failed) {
 			int full = errno == ENOSPC || errno == EDQUOT || errno == ENOMEM;
 			rc = PG_ERR(full ? ARCA_ERR_NOSPACE : ARCA_ERR_IO,
 			            "copying the dump to %s: %s%s", what, strerror(errno),
@@ -676,13 +681,24 @@ static int copy_for_parallel(struct pg_target *t, struct arca_ctx *ctx, const ch
 		if (plan)
 			dump_offsets_plan(offs);
 		char why[256];
-		rc = copy_item(ctx, cp, offs);
+		int too_big = 0;
+		rc = copy_item(ctx, cp, offs, plan, &too_big);
 		int fixed = rc == ARCA_OK && dump_offsets_apply(offs, cp->fd, why, sizeof why) == 0;
 		dump_offsets_free(offs);
-		if (rc != ARCA_OK || fixed) {
-			if (fixed)
-				PG_LOG(ARCA_LOG_DEBUG, "%s: %s%s", dump, why,
-				       plan ? "; tables ordered by their work" : "");
+		if (too_big) {
+			rc = ARCA_OK;
+			snprintf(why, sizeof why, "its holes make a file larger than %s allows",
+			         cp->scratch ? cp->scratch : "memory");
+		} else if (rc != ARCA_OK || fixed) {
+			struct stat st;
+			if (fixed && plan && fstat(cp->fd, &st) == 0)
+				PG_LOG(ARCA_LOG_DEBUG,
+				       "%s: %s; tables ordered by their work (the copy of %llu "
+				       "bytes reads as %llu)",
+				       dump, why, (unsigned long long)size,
+				       (unsigned long long)st.st_size);
+			else if (fixed)
+				PG_LOG(ARCA_LOG_DEBUG, "%s: %s", dump, why);
 			return rc;
 		}
 		if (!plan) {

@@ -94,6 +94,7 @@ log_lines=$(wc -l < "$T/pg/app/server.log")
 PGOPTIONS="-c log_statement=all" pg_arca -v restore app-db --into "$(pg_conninfo $APP copy_j2)" \
 	--jobs 2 <&- >/dev/null 2>"$T/err" || { cat "$T/err" >&2; fail "restore -j2"; }
 grep -q "copying the dump to memory" "$T/err" || { cat "$T/err" >&2; fail "no copy in memory"; }
+cp "$T/err" "$T/copy_j2.err"
 grep -q "5 data offsets set; tables ordered by their work" "$T/err" ||
 	{ cat "$T/err" >&2; fail "data offsets not set, or the tables not ordered"; }
 # pg_restore loads the table with the most work first: order_items (fewest
@@ -128,6 +129,22 @@ grep -q "copying the dump to .*/restore.pgdump" "$T/err" ||
 grep -q "data offsets set" "$T/err" || { cat "$T/err" >&2; fail "no data offsets were set"; }
 pg_db_fingerprint $APP vectis > "$T/fp.back"
 diff "$T/fp.orig" "$T/fp.back" >&2 || fail "restore over the original differs"
+
+step "a file size limit below the planned copy's holes: copied again as it is"
+# the copy_j2 restore said how large its copy was, and how large it read
+sizes=$(grep -o 'the copy of [0-9]* bytes reads as [0-9]*' "$T/copy_j2.err" | tr -dc '0-9 ')
+set -- $sizes
+[ $# = 2 ] && [ "$2" -gt $(($1 + $1 / 2)) ] || fail "the planned copy has no holes: $sizes"
+limit_kib=$((($1 + $2) / 2 / 1024))
+pg_sql $APP postgres "DROP DATABASE copy_j2" >/dev/null
+sed -i '/^\[target app-db\]$/a restore_copy = disk' "$ARCA_CONFIG"
+(ulimit -f "$limit_kib" && pg_arca -v restore app-db --into "$(pg_conninfo $APP copy_j2)" \
+	--jobs 2 >/dev/null 2>"$T/err") || { cat "$T/err" >&2; fail "restore under a file size limit"; }
+sed -i '/^restore_copy = disk$/d' "$ARCA_CONFIG"
+grep -q "larger than .* allows; copying it again as it is" "$T/err" ||
+	{ cat "$T/err" >&2; fail "the copy did not fall back"; }
+pg_db_fingerprint $APP copy_j2 > "$T/fp.j2"
+diff "$T/fp.orig" "$T/fp.j2" >&2 || fail "restore under a file size limit differs"
 
 step "restore onto a fresh server: globals recreate the role"
 [ -z "$(pg_sql $fresh_PORT postgres "SELECT 1 FROM pg_roles WHERE rolname = 'vectis'")" ] ||
