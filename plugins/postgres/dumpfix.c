@@ -31,9 +31,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
-#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "dumpfmt.h"
 #include "pg.h"
@@ -153,10 +153,8 @@ static int place_block(struct dump_offsets *o)
 		o->blk = b;
 		o->cap_blk = cap;
 	}
-	uint64_t out = o->block_at;
-	if (o->n_blk > 0) {
-		out = o->blk[o->n_blk - 1].out + block_step(o, o->block_at);
-	}
+	uint64_t out =
+	    o->n_blk ? o->blk[o->n_blk - 1].out + block_step(o, o->block_at) : o->block_at;
 	o->blk[o->n_blk++] = (struct placed){o->block_at, out, o->toc.n_toc};
 	o->rows = 0;
 	return 0;
@@ -164,7 +162,7 @@ static int place_block(struct dump_offsets *o)
 
 /* The block of dump id `id` starts at block_at (ids no TOC entry has are
  * ignored, as pg_restore ignores them). */
-static int note_block(struct dump_offsets *o, int64_t id)
+static void note_block(struct dump_offsets *o, int64_t id)
 {
 	size_t lo = 0, hi = o->toc.n_toc;
 	while (lo < hi) {
@@ -180,7 +178,6 @@ static int note_block(struct dump_offsets *o, int64_t id)
 		o->blk[o->n_blk - 1].entry = entry;
 	if (entry < o->toc.n_toc)
 		o->pos[entry] = o->plan ? o->blk[o->n_blk - 1].out : o->block_at;
-	return 0;
 }
 
 /* Rows are lines in COPY's text format (a newline in a value is escaped). */
@@ -245,8 +242,7 @@ static int walk_blocks(struct dump_offsets *o, const unsigned char *p, size_t n)
 		if (bad || (o->state == W_LEN && v < 0))
 			return fail(o, "the data blocks do not parse", (unsigned long long)o->at);
 		if (o->state == W_ID) {
-			if (note_block(o, v) != 0)
-				return -1;
+			note_block(o, v);
 			o->state = o->blobs ? W_OID : W_LEN;
 		} else if (o->state == W_OID) {
 			o->state = v == 0 ? W_TYPE : W_LEN;
@@ -264,6 +260,7 @@ static int walk_blocks(struct dump_offsets *o, const unsigned char *p, size_t n)
  * the post-data entries (indexes, constraints, triggers) that depend on it. */
 struct post_count {
 	struct dump_offsets *o;
+	int pass;                /* 1: first dependencies; 2: post-data entries */
 	int64_t *first_dep;      /* per TOC entry */
 	struct id_index *tables; /* data entries by their table's dump id */
 	size_t n_tables;
@@ -272,7 +269,7 @@ struct post_count {
 static void note_dep(void *arg, size_t entry, int section, int64_t dep)
 {
 	struct post_count *pc = arg;
-	if (!pc->tables) {
+	if (pc->pass == 1) {
 		if (pc->first_dep[entry] == 0)
 			pc->first_dep[entry] = dep;
 		return;
@@ -293,7 +290,7 @@ static void note_dep(void *arg, size_t entry, int section, int64_t dep)
 
 static int count_post(struct dump_offsets *o)
 {
-	struct post_count pc = {o, calloc(o->toc.n_toc + 1, sizeof(int64_t)), NULL, 0};
+	struct post_count pc = {o, 1, calloc(o->toc.n_toc + 1, sizeof(int64_t)), NULL, 0};
 	o->post = calloc(o->toc.n_toc + 1, sizeof *o->post);
 	int rc = -1;
 	if (!pc.first_dep || !o->post ||
@@ -301,19 +298,15 @@ static int count_post(struct dump_offsets *o)
 		fail(o, "out of memory", (unsigned long long)o->at);
 		goto out;
 	}
-	struct id_index *tables = pc.tables;
-	pc.tables = NULL; /* first pass: each entry's first dependency */
 	if (dump_toc_deps(o->pre, o->pre_len, &o->toc, note_dep, &pc) != 0) {
-		pc.tables = tables;
 		fail(o, "the table of contents does not parse", (unsigned long long)o->at);
 		goto out;
 	}
-	pc.tables = tables;
 	for (size_t i = 0; i < o->toc.n_toc; i++)
 		if (o->toc.toc[i].flag != DUMP_OFFSET_NO_DATA && pc.first_dep[i] > 0)
 			pc.tables[pc.n_tables++] = (struct id_index){pc.first_dep[i], i};
 	qsort(pc.tables, pc.n_tables, sizeof *pc.tables, by_dump_id);
-	/* second pass: the post-data entries on those tables */
+	pc.pass = 2; /* the post-data entries on those tables */
 	dump_toc_deps(o->pre, o->pre_len, &o->toc, note_dep, &pc);
 	rc = 0;
 out:
