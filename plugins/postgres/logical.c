@@ -13,7 +13,8 @@
  * --into CONNINFO, creating the database when it does not exist; with
  * --jobs > 1 the dump is first copied out, because parallel pg_restore
  * needs a seekable file, and given back the data offsets a piped dump
- * lacks (dumpfix.c, while copying); with --jobs 1 it is piped. The copy
+ * lacks, laid out so that pg_restore loads the tables with the most work
+ * first (dumpfix.c, while copying); with --jobs 1 it is piped. The copy
  * goes to memory (a memfd) when the dump takes under a quarter of the
  * memory available, else to the scratch directory (restore_copy chooses),
  * so a restore needs no scratch space for the dump and writes nothing to
