@@ -122,6 +122,20 @@ static int by_dump_id(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* The first of the n sorted entries whose dump id is not below id. */
+static size_t lower_bound(const struct id_index *a, size_t n, int64_t id)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (a[mid].dump_id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 /* How much work the server has with the last block seen: its bytes, and
  * per row for loading it and for each index or constraint on its table. */
 static uint64_t block_work(const struct dump_offsets *o, uint64_t in_end)
@@ -164,14 +178,7 @@ static int place_block(struct dump_offsets *o)
  * ignored, as pg_restore ignores them). */
 static void note_block(struct dump_offsets *o, int64_t id)
 {
-	size_t lo = 0, hi = o->toc.n_toc;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (o->by_id[mid].dump_id < id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	size_t lo = lower_bound(o->by_id, o->toc.n_toc, id);
 	size_t entry =
 	    lo < o->toc.n_toc && o->by_id[lo].dump_id == id ? o->by_id[lo].entry : o->toc.n_toc;
 	if (o->plan)
@@ -276,14 +283,7 @@ static void note_dep(void *arg, size_t entry, int section, int64_t dep)
 	}
 	if (section != DUMP_SECTION_POST_DATA)
 		return;
-	size_t lo = 0, hi = pc->n_tables;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (pc->tables[mid].dump_id < dep)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	size_t lo = lower_bound(pc->tables, pc->n_tables, dep);
 	for (; lo < pc->n_tables && pc->tables[lo].dump_id == dep; lo++)
 		pc->o->post[pc->tables[lo].entry]++;
 }

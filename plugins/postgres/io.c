@@ -4,33 +4,29 @@
 #include <unistd.h>
 #include "pg.h"
 
-int pg_write_all(int fd, const void *p, size_t n)
+/* One loop for both: off < 0 writes at the file position. */
+static int write_loop(int fd, const unsigned char *b, size_t n, off_t off)
 {
-	const unsigned char *b = p;
 	while (n > 0) {
-		ssize_t w = write(fd, b, n);
+		ssize_t w = off < 0 ? write(fd, b, n) : pwrite(fd, b, n, off);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w < 0)
 			return -1;
 		b += w;
 		n -= (size_t)w;
+		if (off >= 0)
+			off += w;
 	}
 	return 0;
 }
 
+int pg_write_all(int fd, const void *p, size_t n)
+{
+	return write_loop(fd, p, n, -1);
+}
+
 int pg_pwrite_all(int fd, const void *p, size_t n, off_t off)
 {
-	const unsigned char *b = p;
-	while (n > 0) {
-		ssize_t w = pwrite(fd, b, n, off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -1;
-		b += w;
-		n -= (size_t)w;
-		off += w;
-	}
-	return 0;
+	return write_loop(fd, p, n, off);
 }
