@@ -40,6 +40,12 @@ json_t *snapshot_json(const struct repo_snapshot *s, const char *dest)
 	return o;
 }
 
+static void warn_missing(void *arg, const char *problem)
+{
+	(void)arg;
+	log_warn("%s", problem);
+}
+
 int cmd_list(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
@@ -73,6 +79,10 @@ int cmd_list(struct cli *cli, int argc, char **argv)
 			worst = rc;
 			continue;
 		}
+		/* A warning, not a failure: arca verify fails on it. */
+		size_t gone = 0;
+		(void)repo_missing_snapshots(d->repo, argc == 1 ? argv[0] : NULL, warn_missing, NULL,
+					     &gone);
 		for (size_t j = 0; j < n; j++) {
 			if (!wanted(list[j].target, argc, argv))
 				continue;

@@ -102,6 +102,12 @@ int repo_blob_remove(struct repo *r, const char *target, const char *name);
 typedef void (*repo_report_fn)(void *arg, const char *problem);
 int repo_verify(struct repo *r, int read_data_percent, repo_report_fn report, void *arg);
 
+/* Rollback and deletion: report (through `report`) every snapshot this
+ * host wrote and has seen of `target` (all targets: NULL) that the
+ * destination no longer lists although arca forget did not remove it. */
+int repo_missing_snapshots(struct repo *r, const char *target, repo_report_fn report, void *arg,
+			   size_t *missing);
+
 /* Retention and space. */
 int repo_forget(struct repo *r, const char *const *ids, size_t n);
 struct repo_prune_stats {

@@ -4,6 +4,39 @@
 #include <string.h>
 #include "log.h"
 
+void aad_make(struct aad *a, enum blob_kind kind, const unsigned char repo_id[ID_LEN],
+	      const void *ctx, size_t ctxlen)
+{
+	a->len = 0;
+	aad_add(a, AAD_MAGIC, strlen(AAD_MAGIC));
+	unsigned char k = (unsigned char)kind;
+	aad_add(a, &k, 1);
+	aad_add(a, repo_id, ID_LEN);
+	aad_add(a, ctx, ctxlen);
+}
+
+void aad_add(struct aad *a, const void *p, size_t n)
+{
+	if (n > AAD_MAX - a->len)
+		abort();   /* callers bound every name they bind */
+	if (n)
+		memcpy(a->b + a->len, p, n);
+	a->len += n;
+}
+
+/* The check value of an unencrypted blob: SHA-256(u32 aad_len || aad ||
+ * flag || body), truncated. */
+static void plain_check(const struct aad *aad, const unsigned char *flag_body, size_t len,
+			unsigned char out[ID_LEN])
+{
+	unsigned char l4[4];
+	for (int i = 0; i < 4; i++)
+		l4[i] = (unsigned char)(aad->len >> (8 * i));
+	const void *parts[] = {l4, aad->b, flag_body};
+	size_t lens[] = {4, aad->len, len};
+	sha256_parts(parts, lens, 3, out);
+}
+
 size_t blob_overhead(const struct repo_keys *k)
 {
 	return 1 + (k->encrypted ? GCM_NONCE_LEN + GCM_TAG_LEN : PLAIN_CHECK_LEN);
@@ -22,8 +55,8 @@ static int looks_compressible(ZSTD_CCtx *cctx, const unsigned char *data, size_t
 	return ZSTD_isError(c) || c < SAMPLE - SAMPLE / 50;
 }
 
-int blob_seal(const struct repo_keys *k, ZSTD_CCtx *cctx, int level, const void *data,
-	      size_t len, struct buf *out)
+int blob_seal(const struct repo_keys *k, const struct aad *aad, ZSTD_CCtx *cctx, int level,
+	      const void *data, size_t len, struct buf *out)
 {
 	size_t bound = len;
 	ZSTD_CCtx *own = NULL;
@@ -52,7 +85,7 @@ int blob_seal(const struct repo_keys *k, ZSTD_CCtx *cctx, int level, const void 
 	 * data in place, where it was compressed to. */
 	const void *src = flag == BLOB_ZSTD ? body : data;
 	if (k->encrypted) {
-		if (gcm_seal(k->enc, &flag, 1, src, body_len, start))
+		if (gcm_seal(k->enc, aad->b, aad->len, &flag, 1, src, body_len, start))
 			return err_set(ARCA_ERR_INTERNAL,
 				       "AES-256-GCM encryption failed in libcrypto (out of memory?)");
 	} else {
@@ -60,7 +93,7 @@ int blob_seal(const struct repo_keys *k, ZSTD_CCtx *cctx, int level, const void 
 		if (flag == BLOB_RAW && len)
 			memcpy(body, data, len);
 		unsigned char check[ID_LEN];
-		sha256(start, 1 + body_len, check);
+		plain_check(aad, start, 1 + body_len, check);
 		memcpy(body + body_len, check, PLAIN_CHECK_LEN);
 	}
 	out->len += body_len + blob_overhead(k);
@@ -88,13 +121,14 @@ static int too_big(size_t n, size_t max_raw, const char *what)
 		       n, max_raw);
 }
 
-static int open_encrypted(const struct repo_keys *k, const unsigned char *sealed,
-			  size_t body_len, size_t max_raw, struct buf *out, const char *what)
+static int open_encrypted(const struct repo_keys *k, const struct aad *aad,
+			  const unsigned char *sealed, size_t body_len, size_t max_raw,
+			  struct buf *out, const char *what)
 {
 	const unsigned char *ct = sealed + GCM_NONCE_LEN;
 	const unsigned char *tag = ct + 1 + body_len;
 	unsigned char flag;
-	struct gcm_open_ctx *c = gcm_open_begin(k->enc, sealed);
+	struct gcm_open_ctx *c = gcm_open_begin(k->enc, sealed, aad->b, aad->len);
 	gcm_open_update(c, ct, 1, &flag);
 	int rc = ARCA_OK;
 	if (flag == BLOB_RAW && body_len <= max_raw) {
@@ -105,6 +139,12 @@ static int open_encrypted(const struct repo_keys *k, const unsigned char *sealed
 			goto auth;
 		out->len = body_len;
 		return ARCA_OK;
+	}
+	/* Bounded before allocating: a raw body is at most max_raw, and a zstd
+	 * frame never needs more than the bound of max_raw bytes. */
+	if (body_len > ZSTD_compressBound(max_raw) + 64) {
+		gcm_open_end(c, tag);
+		return too_big(body_len, max_raw, what);
 	}
 	unsigned char *tmp = xmalloc(body_len + 1);
 	gcm_open_update(c, ct + 1, body_len, tmp);
@@ -122,11 +162,11 @@ static int open_encrypted(const struct repo_keys *k, const unsigned char *sealed
 	return rc;
 auth:
 	return err_set(ARCA_ERR_CORRUPT, "%s is corrupt: AES-256-GCM authentication failed "
-		       "(damaged or tampered with)", what);
+		       "(damaged, tampered with, or moved from another object)", what);
 }
 
-int blob_open(const struct repo_keys *k, const void *sealed, size_t len, size_t max_raw,
-	      struct buf *out, const char *what)
+int blob_open(const struct repo_keys *k, const struct aad *aad, const void *sealed, size_t len,
+	      size_t max_raw, struct buf *out, const char *what)
 {
 	size_t over = blob_overhead(k);
 	out->len = 0;
@@ -136,13 +176,13 @@ int blob_open(const struct repo_keys *k, const void *sealed, size_t len, size_t 
 			       len);
 	size_t body_len = len - over;
 	if (k->encrypted)
-		return open_encrypted(k, sealed, body_len, max_raw, out, what);
+		return open_encrypted(k, aad, sealed, body_len, max_raw, out, what);
 	const unsigned char *plain = sealed;
 	unsigned char check[ID_LEN];
-	sha256(plain, 1 + body_len, check);
+	plain_check(aad, plain, 1 + body_len, check);
 	if (memcmp(check, plain + 1 + body_len, PLAIN_CHECK_LEN))
 		return err_set(ARCA_ERR_CORRUPT, "%s is corrupt: its SHA-256 check value does not "
-			       "match (damaged data)", what);
+			       "match (damaged data, or moved from another object)", what);
 	if (plain[0] == BLOB_RAW) {
 		if (body_len > max_raw)
 			return too_big(body_len, max_raw, what);

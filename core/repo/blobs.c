@@ -17,8 +17,9 @@ static char *blob_object(const char *target, const char *name)
 
 static int check_names(const char *target, const char *name)
 {
-	if (!target || !*target)
-		return err_set(ARCA_ERR_INTERNAL, "blob operation without a target name");
+	if (!target || !*target || strlen(target) > TARGET_NAME_MAX)
+		return err_set(ARCA_ERR_INTERNAL, "blob operation without a target name, or "
+			       "one longer than %d bytes", TARGET_NAME_MAX);
 	if (!name || !*name || strlen(name) > 512)
 		return err_set(ARCA_ERR_INTERNAL, "blob name is empty or longer than 512 bytes");
 	return ARCA_OK;
@@ -35,7 +36,9 @@ int repo_blob_put(struct repo *r, const char *target, const char *name,
 			       "1 GiB", name, target, len);
 	char *obj = blob_object(target, name);
 	struct buf sealed = {0};
-	rc = blob_seal(&r->keys, NULL, r->zstd_level, data, len, &sealed);
+	struct aad aad;
+	repo_aad(r, BK_NAMED, obj, strlen(obj), &aad);
+	rc = blob_seal(r->keys, &aad, NULL, r->zstd_level, data, len, &sealed);
 	if (rc == ARCA_OK)
 		rc = dest_put(r, obj, sealed.data, sealed.len, exclusive ? ARCA_PUT_EXCLUSIVE : 0);
 	buf_free(&sealed);
@@ -68,15 +71,10 @@ int repo_blob_get(struct repo *r, const char *target, const char *name, void **d
 		return rc;
 	char *obj = blob_object(target, name);
 	struct buf raw = {0}, plain = {0};
-	rc = dest_get(r, obj, 0, UINT64_MAX, &raw);
+	rc = named_blob_read(r, obj, &raw, &plain);
 	if (rc == ARCA_ERR_NOT_FOUND)
 		rc = err_set(ARCA_ERR_NOT_FOUND, "blob %s of target %s is not in destination %s",
 			     name, target, r->dest_name);
-	if (rc == ARCA_OK) {
-		char what[256];
-		snprintf(what, sizeof what, "destination %s: object %s", r->dest_name, obj);
-		rc = blob_open(&r->keys, raw.data, raw.len, MAX_OBJECT_RAW, &plain, what);
-	}
 	buf_free(&raw);
 	free(obj);
 	if (rc != ARCA_OK) {
@@ -86,6 +84,22 @@ int repo_blob_get(struct repo *r, const char *target, const char *name, void **d
 	*len = plain.len;
 	*data = plain.data ? plain.data : xmalloc(1);
 	return ARCA_OK;
+}
+
+int named_blob_read(struct repo *r, const char *obj, struct buf *raw, struct buf *plain)
+{
+	if (strlen(obj) > AAD_MAX - 64)
+		return err_set(ARCA_ERR_CORRUPT, "destination %s: object %s has a name longer "
+			       "than any blob arca writes", r->dest_name, obj);
+	raw->len = 0;
+	int rc = dest_get_bounded(r, obj, MAX_OBJECT_RAW + blob_overhead(r->keys), raw);
+	if (rc != ARCA_OK)
+		return rc;
+	char what[AAD_MAX];
+	struct aad aad;
+	repo_aad(r, BK_NAMED, obj, strlen(obj), &aad);
+	snprintf(what, sizeof what, "destination %s: object %s", r->dest_name, obj);
+	return blob_open(r->keys, &aad, raw->data, raw->len, MAX_OBJECT_RAW, plain, what);
 }
 
 struct list_ctx {

@@ -4,6 +4,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -29,6 +31,20 @@ void sha256(const void *data, size_t len, unsigned char out[ID_LEN])
 	unsigned int n = ID_LEN;
 	if (!sha256_alg || !EVP_Digest(data, len, out, &n, sha256_alg, NULL))
 		abort(); /* SHA-256 cannot fail unless libcrypto is broken */
+}
+
+void sha256_parts(const void *const *parts, const size_t *lens, int n, unsigned char out[ID_LEN])
+{
+	pthread_once(&fetch_once, fetch_algorithms);
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned int outl = ID_LEN;
+	int ok = ctx && sha256_alg && EVP_DigestInit_ex2(ctx, sha256_alg, NULL);
+	for (int i = 0; ok && i < n; i++)
+		ok = EVP_DigestUpdate(ctx, parts[i], lens[i]);
+	ok = ok && EVP_DigestFinal_ex(ctx, out, &outl);
+	EVP_MD_CTX_free(ctx);
+	if (!ok)
+		abort(); /* as sha256() */
 }
 
 int hmac_sha256(const unsigned char *key, size_t keylen, const void *data, size_t len,
@@ -81,18 +97,20 @@ int random_bytes(void *buf, size_t n)
 	return RAND_bytes(buf, (int)n) == 1 ? 0 : -1;
 }
 
-int gcm_seal(const unsigned char key[KEY_LEN], const void *a, size_t alen, const void *b,
-	     size_t blen, unsigned char *out)
+int gcm_seal(const unsigned char key[KEY_LEN], const void *aad, size_t aadlen, const void *a,
+	     size_t alen, const void *b, size_t blen, unsigned char *out)
 {
 	pthread_once(&fetch_once, fetch_algorithms);
-	if (!gcm_alg || alen > INT32_MAX || blen > INT32_MAX || random_bytes(out, GCM_NONCE_LEN))
+	if (!gcm_alg || alen > INT32_MAX || blen > INT32_MAX || aadlen > INT32_MAX ||
+	    random_bytes(out, GCM_NONCE_LEN))
 		return -1;
 	unsigned char *ct = out + GCM_NONCE_LEN;
 	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
 	if (!ctx)
 		return -1;
-	int l1 = 0, l2 = 0, l3 = 0;
+	int l0 = 0, l1 = 0, l2 = 0, l3 = 0;
 	int ok = EVP_EncryptInit_ex2(ctx, gcm_alg, key, out, NULL) &&
+		 (!aadlen || EVP_EncryptUpdate(ctx, NULL, &l0, aad, (int)aadlen)) &&
 		 (!alen || EVP_EncryptUpdate(ctx, ct, &l1, a, (int)alen)) &&
 		 (!blen || EVP_EncryptUpdate(ctx, ct + l1, &l2, b, (int)blen)) &&
 		 EVP_EncryptFinal_ex(ctx, ct + l1 + l2, &l3) &&
@@ -107,14 +125,18 @@ struct gcm_open_ctx {
 };
 
 struct gcm_open_ctx *gcm_open_begin(const unsigned char key[KEY_LEN],
-				    const unsigned char nonce[GCM_NONCE_LEN])
+				    const unsigned char nonce[GCM_NONCE_LEN], const void *aad,
+				    size_t aadlen)
 {
 	pthread_once(&fetch_once, fetch_algorithms);
 	struct gcm_open_ctx *c = calloc(1, sizeof *c);
 	if (!c)
 		return NULL;
 	c->ctx = EVP_CIPHER_CTX_new();
-	if (!gcm_alg || !c->ctx || !EVP_DecryptInit_ex2(c->ctx, gcm_alg, key, nonce, NULL))
+	int l0 = 0;
+	if (!gcm_alg || !c->ctx || aadlen > INT32_MAX ||
+	    !EVP_DecryptInit_ex2(c->ctx, gcm_alg, key, nonce, NULL) ||
+	    (aadlen && !EVP_DecryptUpdate(c->ctx, NULL, &l0, aad, (int)aadlen)))
 		c->failed = 1;
 	return c;
 }
@@ -160,4 +182,81 @@ int scrypt_derive(const char *pass, const unsigned char *salt, size_t saltlen,
 void secure_wipe(void *p, size_t n)
 {
 	OPENSSL_cleanse(p, n);
+}
+
+void *secure_alloc(size_t n)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	size_t len = (n + page - 1) / page * page;
+	void *p = mmap(NULL, len ? len : page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		       -1, 0);
+	if (p == MAP_FAILED)
+		abort();
+	/* Best effort: RLIMIT_MEMLOCK may forbid locking; DONTDUMP still holds. */
+	(void)mlock(p, len ? len : page);
+	(void)madvise(p, len ? len : page, MADV_DONTDUMP);
+	return p;
+}
+
+void secure_free(void *p, size_t n)
+{
+	if (!p)
+		return;
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	size_t len = (n + page - 1) / page * page;
+	OPENSSL_cleanse(p, n);
+	(void)munlock(p, len ? len : page);
+	munmap(p, len ? len : page);
+}
+
+/* SipHash-2-4 (Aumasson and Bernstein, 2012) of exactly 32 bytes. */
+static uint64_t sip_key[2];
+static pthread_once_t sip_once = PTHREAD_ONCE_INIT;
+
+static void sip_init(void)
+{
+	if (random_bytes(sip_key, sizeof sip_key))
+		abort();
+}
+
+#define ROTL(x, b) (((x) << (b)) | ((x) >> (64 - (b))))
+#define SIPROUND                                                                              \
+	do {                                                                                  \
+		v0 += v1; v1 = ROTL(v1, 13); v1 ^= v0; v0 = ROTL(v0, 32);                    \
+		v2 += v3; v3 = ROTL(v3, 16); v3 ^= v2;                                        \
+		v0 += v3; v3 = ROTL(v3, 21); v3 ^= v0;                                        \
+		v2 += v1; v1 = ROTL(v1, 17); v1 ^= v2; v2 = ROTL(v2, 32);                    \
+	} while (0)
+
+static uint64_t le64(const unsigned char *p)
+{
+	uint64_t v = 0;
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+uint64_t id_hash64(const unsigned char id[ID_LEN])
+{
+	pthread_once(&sip_once, sip_init);
+	uint64_t v0 = sip_key[0] ^ 0x736f6d6570736575ull, v1 = sip_key[1] ^ 0x646f72616e646f6dull;
+	uint64_t v2 = sip_key[0] ^ 0x6c7967656e657261ull, v3 = sip_key[1] ^ 0x7465646279746573ull;
+	for (int i = 0; i < ID_LEN; i += 8) {
+		uint64_t m = le64(id + i);
+		v3 ^= m;
+		SIPROUND;
+		SIPROUND;
+		v0 ^= m;
+	}
+	uint64_t b = (uint64_t)ID_LEN << 56;
+	v3 ^= b;
+	SIPROUND;
+	SIPROUND;
+	v0 ^= b;
+	v2 ^= 0xff;
+	SIPROUND;
+	SIPROUND;
+	SIPROUND;
+	SIPROUND;
+	return v0 ^ v1 ^ v2 ^ v3;
 }

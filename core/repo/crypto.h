@@ -20,6 +20,8 @@ struct repo_keys {
 };
 
 void sha256(const void *data, size_t len, unsigned char out[ID_LEN]);
+/* SHA-256 of the concatenation of n parts. */
+void sha256_parts(const void *const *parts, const size_t *lens, int n, unsigned char out[ID_LEN]);
 /* HMAC-SHA-256 via EVP_MAC. Returns 0, or -1 when libcrypto fails. */
 int hmac_sha256(const unsigned char *key, size_t keylen, const void *data, size_t len,
 		unsigned char out[ID_LEN]);
@@ -35,17 +37,19 @@ int random_bytes(void *buf, size_t n);
 
 /*
  * AES-256-GCM under a fresh random nonce of the concatenation a || b
- * (either may be empty), written to out as nonce(12) | ciphertext(alen+blen)
- * | tag(16). `b` may not overlap `out`. Returns 0 or -1.
+ * (either may be empty), with additional authenticated data `aad`, written
+ * to out as nonce(12) | ciphertext(alen+blen) | tag(16). `b` may not overlap
+ * `out`. Returns 0 or -1.
  */
-int gcm_seal(const unsigned char key[KEY_LEN], const void *a, size_t alen, const void *b,
-	     size_t blen, unsigned char *out);
+int gcm_seal(const unsigned char key[KEY_LEN], const void *aad, size_t aadlen, const void *a,
+	     size_t alen, const void *b, size_t blen, unsigned char *out);
 
 /* Streaming decryption, so the caller can choose where the plaintext of
  * each part goes. Nothing is authentic until gcm_open_end returns 0. */
 struct gcm_open_ctx;
 struct gcm_open_ctx *gcm_open_begin(const unsigned char key[KEY_LEN],
-				    const unsigned char nonce[GCM_NONCE_LEN]);
+				    const unsigned char nonce[GCM_NONCE_LEN], const void *aad,
+				    size_t aadlen);
 int gcm_open_update(struct gcm_open_ctx *c, const unsigned char *in, size_t len,
 		    unsigned char *out);
 /* Check the tag and free the context: 0 when authentic, -1 otherwise. */
@@ -57,5 +61,15 @@ int scrypt_derive(const char *pass, const unsigned char *salt, size_t saltlen,
 
 /* Wipe secrets so the compiler cannot elide it. */
 void secure_wipe(void *p, size_t n);
+
+/* Memory for keys: its own pages, locked against swap (when the limit
+ * allows), left out of core dumps, wiped on free. Never NULL (aborts). */
+void *secure_alloc(size_t n);
+void secure_free(void *p, size_t n);
+
+/* SipHash-2-4 of 32 bytes under a per-process random key: the chunk
+ * index's hash. Ids come from storage an attacker may write (unencrypted
+ * repositories), so a fixed slice of the id would let crafted ids collide. */
+uint64_t id_hash64(const unsigned char id[ID_LEN]);
 
 #endif

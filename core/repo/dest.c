@@ -115,11 +115,38 @@ void pack_name(const unsigned char id[ID_LEN], char out[96])
 	snprintf(out, 96, "packs/%.2s/%s", hex, hex);
 }
 
-int put_sealed_object(struct repo *r, const char *prefix, const void *plain, size_t len,
-		      unsigned char id_out[ID_LEN])
+void repo_aad(const struct repo *r, enum blob_kind kind, const void *ctx, size_t n,
+	      struct aad *out)
+{
+	aad_make(out, kind, r->id_raw, ctx, n);
+}
+
+int dest_get_bounded(struct repo *r, const char *name, uint64_t max_bytes, struct buf *out)
+{
+	/* The size first, so an oversized object is never read; then exactly
+	 * that many bytes, whatever the object has grown to meanwhile. */
+	uint64_t size;
+	int rc = dest_stat(r, name, &size);
+	if (rc == ARCA_ERR_NOT_FOUND)
+		return err_set(rc, "destination %s: reading %s: no such object", r->dest_name,
+			       name);
+	if (rc != ARCA_OK)
+		return rc;
+	if (size > max_bytes)
+		return err_set(ARCA_ERR_CORRUPT, "destination %s: object %s is %llu bytes, more "
+			       "than the %llu such an object can have (damaged or tampered with)",
+			       r->dest_name, name, (unsigned long long)size,
+			       (unsigned long long)max_bytes);
+	return size ? dest_get(r, name, 0, size, out) : ARCA_OK;
+}
+
+int put_sealed_object(struct repo *r, const char *prefix, enum blob_kind kind,
+		      const void *plain, size_t len, unsigned char id_out[ID_LEN])
 {
 	struct buf sealed = {0};
-	int rc = blob_seal(&r->keys, NULL, r->zstd_level, plain, len, &sealed);
+	struct aad aad;
+	repo_aad(r, kind, NULL, 0, &aad);
+	int rc = blob_seal(r->keys, &aad, NULL, r->zstd_level, plain, len, &sealed);
 	if (rc == ARCA_OK) {
 		char hex[65], name[128];
 		sha256(sealed.data, sealed.len, id_out);
@@ -140,7 +167,7 @@ static const char *name_id(const char *name)
 	return s ? s + 1 : name;
 }
 
-int get_checked_object(struct repo *r, const char *name, struct buf *raw)
+int get_checked_object(struct repo *r, const char *name, uint64_t max_bytes, struct buf *raw)
 {
 	unsigned char want[ID_LEN], got[ID_LEN];
 	raw->len = 0;
@@ -149,12 +176,12 @@ int get_checked_object(struct repo *r, const char *name, struct buf *raw)
 			       "name (not written by arca?)", r->dest_name, name);
 	if (!r->cache_bypass && cache_get(r, name, raw) == 0) {
 		sha256(raw->data, raw->len, got);
-		if (!memcmp(got, want, ID_LEN))
+		if (!memcmp(got, want, ID_LEN) && raw->len <= max_bytes)
 			return ARCA_OK;
 		cache_remove(r, name);
 		raw->len = 0;
 	}
-	int rc = dest_get(r, name, 0, UINT64_MAX, raw);
+	int rc = dest_get_bounded(r, name, max_bytes, raw);
 	if (rc != ARCA_OK)
 		return rc;
 	sha256(raw->data, raw->len, got);
@@ -166,14 +193,17 @@ int get_checked_object(struct repo *r, const char *name, struct buf *raw)
 	return ARCA_OK;
 }
 
-int get_sealed_object(struct repo *r, const char *name, struct buf *plain)
+int get_sealed_object(struct repo *r, const char *name, enum blob_kind kind, size_t max_raw,
+		      struct buf *plain)
 {
 	struct buf raw = {0};
-	int rc = get_checked_object(r, name, &raw);
+	int rc = get_checked_object(r, name, max_raw + blob_overhead(r->keys), &raw);
 	if (rc == ARCA_OK) {
 		char what[256];
+		struct aad aad;
+		repo_aad(r, kind, NULL, 0, &aad);
 		snprintf(what, sizeof what, "destination %s: object %s", r->dest_name, name);
-		rc = blob_open(&r->keys, raw.data, raw.len, MAX_OBJECT_RAW, plain, what);
+		rc = blob_open(r->keys, &aad, raw.data, raw.len, max_raw, plain, what);
 	}
 	buf_free(&raw);
 	return rc;

@@ -27,12 +27,11 @@ uint64_t get_le64(const unsigned char *p)
 	return (uint64_t)get_le32(p) | (uint64_t)get_le32(p + 4) << 32;
 }
 
-/* Ids are uniformly distributed hash outputs: their first bytes are a hash. */
+/* Keyed over the whole id: ids read from storage may have been crafted to
+ * share any fixed slice (FORMAT.md, "Bounds"). */
 static size_t id_hash(const unsigned char *id)
 {
-	uint64_t h;
-	memcpy(&h, id, sizeof h);
-	return (size_t)h;
+	return (size_t)id_hash64(id);
 }
 
 void idx_free(struct idx *x)
@@ -181,8 +180,14 @@ void idx_encode(const struct pack_info *packs, size_t n, struct buf *out)
 	}
 }
 
-int idx_decode(const unsigned char *p, size_t len, const char *name, struct pack_info **packs,
-	       size_t *n)
+int entry_in_bounds(const struct pack_entry *e, uint32_t max_raw, uint32_t overhead)
+{
+	return e->raw_length <= max_raw && e->length >= overhead &&
+	       (uint64_t)e->length <= (uint64_t)e->raw_length + overhead;
+}
+
+int idx_decode(const unsigned char *p, size_t len, const char *name, uint32_t max_raw,
+	       uint32_t overhead, struct pack_info **packs, size_t *n)
 {
 	*packs = NULL;
 	*n = 0;
@@ -211,10 +216,17 @@ int idx_decode(const unsigned char *p, size_t len, const char *name, struct pack
 			e->offset = get_le64(p + off + ID_LEN);
 			e->length = get_le32(p + off + ID_LEN + 8);
 			e->raw_length = get_le32(p + off + ID_LEN + 12);
-			if (e->offset + e->length > pi[i].size) {
+			if (e->offset > pi[i].size || e->length > pi[i].size - e->offset ||
+			    e->offset > UINT32_MAX) {
 				pack_info_free(pi, np);
 				return err_set(ARCA_ERR_CORRUPT, "%s is corrupt: an entry lies "
 					       "outside its pack", name);
+			}
+			if (!entry_in_bounds(e, max_raw, overhead)) {
+				pack_info_free(pi, np);
+				return err_set(ARCA_ERR_CORRUPT, "%s is corrupt: an entry claims a "
+					       "chunk of %u bytes (%u sealed); chunks are at most %u",
+					       name, e->raw_length, e->length, max_raw);
 			}
 		}
 	}

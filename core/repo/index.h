@@ -65,10 +65,14 @@ void pack_info_free(struct pack_info *p, size_t n);
 
 /* Encode packs into the plaintext of an index object. */
 void idx_encode(const struct pack_info *packs, size_t n, struct buf *out);
-/* Decode the plaintext of an index object; `name` for errors. The caller
+/* Decode the plaintext of an index object; `name` for errors. Every entry
+ * must have raw_length <= max_raw (the chunker's maximum) and a sealed
+ * length of at most raw_length + overhead (FORMAT.md, "Bounds"). The caller
  * frees with pack_info_free. ARCA_OK or ARCA_ERR_CORRUPT. */
-int idx_decode(const unsigned char *p, size_t len, const char *name, struct pack_info **packs,
-	       size_t *n);
+int idx_decode(const unsigned char *p, size_t len, const char *name, uint32_t max_raw,
+	       uint32_t overhead, struct pack_info **packs, size_t *n);
+/* Whether one entry respects those bounds. */
+int entry_in_bounds(const struct pack_entry *e, uint32_t max_raw, uint32_t overhead);
 /* Add decoded packs to the in-memory index (first location of a chunk wins). */
 void idx_add_packs(struct idx *x, const struct pack_info *packs, size_t n);
 

@@ -7,16 +7,24 @@
 #include <stdlib.h>
 #include <stdint.h>
 #include "repo.h"
+#include "repo/blob.h"
 #include "repo/chunker.h"
 #include "repo/crypto.h"
 #include "repo/index.h"
 #include "util.h"
 
-#define REPO_FORMAT_VERSION 1
+#define REPO_FORMAT_VERSION 2
 #define PACK_SIZE_DEFAULT (32ull * 1024 * 1024)
 #define PACK_SIZE_MAX (1024ull * 1024 * 1024)   /* in-memory offsets are 32-bit */
 #define ZSTD_LEVEL_DEFAULT REPO_ZSTD_LEVEL_DEFAULT
 #define MAX_OBJECT_RAW (1024ull * 1024 * 1024)  /* plaintext limit of any sealed blob */
+/* Bounds on what is read from storage (FORMAT.md, "Bounds"): each is checked
+ * before anything of that size is allocated. */
+#define CONFIG_MAX_BYTES 65536                   /* config object */
+#define KEY_OBJECT_MAX_BYTES 65536               /* keys/ object */
+#define INDEX_OBJECT_MAX_RAW (64u * 1024 * 1024) /* index plaintext */
+#define PACK_MAX_ENTRIES 262144                  /* chunks per pack (header <= 12 MiB) */
+#define TARGET_NAME_MAX 256                      /* bytes of a target name */
 #define INDEX_FLUSH_PACKS 64                     /* write an index every N packs */
 #define LOCK_REFRESH_SEC 300                     /* a held lock is rewritten this often */
 #define LOCK_STALE_SEC 1800                      /* an unrefreshed lock is stale after */
@@ -28,7 +36,9 @@ struct repo {
 	char *dest_name;
 	char *hostname;
 	char id[65];                /* repository id, hex */
-	struct repo_keys keys;
+	unsigned char id_raw[ID_LEN];
+	unsigned char config_sha[ID_LEN];   /* SHA-256 of the config object */
+	struct repo_keys *keys;     /* secure_alloc'd: locked, not dumped, wiped */
 	char key_id[65];            /* the key the passphrase opened ("" if plain) */
 	char *passphrase;           /* kept for nothing but key_add checks; wiped */
 	struct cdc_params cdc;
@@ -73,18 +83,32 @@ struct obj_list {
 int dest_list_all(struct repo *r, const char *prefix, struct obj_list *out);
 void obj_list_free(struct obj_list *l);
 
+/* The AAD of a blob of this repository (blob.h). */
+void repo_aad(const struct repo *r, enum blob_kind kind, const void *ctx, size_t n,
+	      struct aad *out);
+
 /* Content-addressed objects: name = prefix + hex(SHA-256(bytes)). */
 void id_hex(const unsigned char id[ID_LEN], char out[65]);
 int id_parse(const char *hex, unsigned char id[ID_LEN]);
 void pack_name(const unsigned char id[ID_LEN], char out[96]);
 /* Seal `plain`, store it as prefix + hex(id); id of the stored bytes out. */
-int put_sealed_object(struct repo *r, const char *prefix, const void *plain, size_t len,
-		      unsigned char id_out[ID_LEN]);
-/* Fetch a content-addressed object (through the local cache when it has
- * one), check that its bytes hash to its name, open it. */
-int get_sealed_object(struct repo *r, const char *name, struct buf *plain);
-/* Fetch and check the hash of a content-addressed object, no opening. */
-int get_checked_object(struct repo *r, const char *name, struct buf *raw);
+int put_sealed_object(struct repo *r, const char *prefix, enum blob_kind kind,
+		      const void *plain, size_t len, unsigned char id_out[ID_LEN]);
+/* Fetch a content-addressed object of at most max_raw plaintext bytes
+ * (through the local cache when it has one), check that its bytes hash to
+ * its name, open it as `kind`. */
+int get_sealed_object(struct repo *r, const char *name, enum blob_kind kind, size_t max_raw,
+		      struct buf *plain);
+/* Fetch and check the hash of a content-addressed object of at most
+ * max_bytes, no opening. */
+int get_checked_object(struct repo *r, const char *name, uint64_t max_bytes, struct buf *raw);
+/* Fetch a whole object refusing one over max_bytes without reading it all
+ * (ARCA_ERR_CORRUPT naming it). */
+int dest_get_bounded(struct repo *r, const char *name, uint64_t max_bytes, struct buf *out);
+
+/* Fetch and open the named blob stored as object `obj` (blobs.c): bound
+ * to that name, so a blob copied over another does not open. */
+int named_blob_read(struct repo *r, const char *obj, struct buf *raw, struct buf *plain);
 
 /* Encode arbitrary names (targets, blob names) into [a-z0-9._-]. */
 char *name_encode(const char *s);
@@ -146,6 +170,19 @@ int lock_held_exclusive(struct repo *r);
  * holds it already (*took = 1: release it with lock_release when done);
  * ARCA_ERR_LOCKED "<what> needs the exclusive lock ..." when a shared one is held. */
 int lock_exclusive_for(struct repo *r, const char *what, int *took);
+
+/* ---- local pins (pin.c): what this host knows of each destination ---- */
+/* Refuse a repository whose id, encryption or config differs from the one
+ * this host pinned for the destination (ARCA_ERR_CORRUPT, naming them). */
+int pin_check(struct repo *r, const char *state_dir);
+/* Record the repository this host uses for the destination (best effort). */
+void pin_write(struct repo *r, const char *state_dir);
+/* Snapshots this host has seen: record listed/written ones (only those
+ * this host wrote: `host` is ours), drop one that arca forget removed. */
+void seen_record(struct repo *r, const struct repo_snapshot *list, size_t n);
+void seen_forget(struct repo *r, const char *id);
+/* A passphrase long enough to be set (init, key add). */
+int repo_check_new_passphrase(const char *pass);
 
 /* Number of online CPUs (>= 1). */
 int cpu_count(void);

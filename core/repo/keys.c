@@ -11,10 +11,22 @@
 #include "repo/keys.h"
 
 #define SCRYPT_N_DEFAULT (1u << 15)
-#define SCRYPT_N_TEST (1u << 10)     /* ARCA_TEST_FAST_KDF=1: tests only */
 #define SCRYPT_R 8
 #define SCRYPT_P 1
 #define SALT_LEN 32
+/* What a key object may ask for (FORMAT.md, "Bounds"): at least the
+ * default's work (N*r), at most 256 MiB of memory and 8 times its time. */
+#ifdef ARCA_TEST_KDF
+/* Built with --enable-test-kdf only (the test suite): ARCA_TEST_FAST_KDF=1
+ * writes N = 2^10, and such keys are accepted. Never in an installed build. */
+#define SCRYPT_N_TEST (1u << 10)
+#define SCRYPT_WORK_FLOOR ((uint64_t)SCRYPT_N_TEST * SCRYPT_R)
+#else
+#define SCRYPT_WORK_FLOOR ((uint64_t)SCRYPT_N_DEFAULT * SCRYPT_R)
+#endif
+#define SCRYPT_MEM_MAX (256ull * 1024 * 1024)
+#define SCRYPT_WORK_MAX ((uint64_t)SCRYPT_N_DEFAULT * SCRYPT_R * 8)
+#define KEY_PAYLOAD_MAX 4096
 
 /*
  * A generated key (`arca key generate`): "arca-key1-" and 64 hex digits, 256
@@ -41,6 +53,17 @@ static int secret_kind(const char *pass, unsigned char key[KEY_LEN])
 			       "generate a new one, or use a passphrase without that prefix",
 			       GEN_KEY_PREFIX), -1;
 	return SECRET_KEY;
+}
+
+/* Whether stored scrypt parameters are within what arca writes and will
+ * spend (FORMAT.md, "Bounds"). */
+static int scrypt_params_ok(json_int_t n, json_int_t r, json_int_t p)
+{
+	if (n < 2 || n > (1 << 24) || (n & (n - 1)) || r < 1 || r > 32 || p < 1 || p > 16)
+		return 0;
+	uint64_t work = (uint64_t)n * (uint64_t)r;
+	return work >= SCRYPT_WORK_FLOOR && 128 * work <= SCRYPT_MEM_MAX &&
+	       work * (uint64_t)p <= SCRYPT_WORK_MAX;
 }
 
 static int hkdf_kek(const unsigned char key[KEY_LEN], const unsigned char *salt,
@@ -78,8 +101,12 @@ static int json_hex(json_t *o, const char *key, unsigned char *out, size_t n)
 
 int keys_write(struct repo *r, const char *pass, char id_out[65])
 {
+	uint64_t n = SCRYPT_N_DEFAULT;
+#ifdef ARCA_TEST_KDF
 	const char *fast = getenv("ARCA_TEST_FAST_KDF");
-	uint64_t n = fast && !strcmp(fast, "1") ? SCRYPT_N_TEST : SCRYPT_N_DEFAULT;
+	if (fast && !strcmp(fast, "1"))
+		n = SCRYPT_N_TEST;
+#endif
 	unsigned char salt[SALT_LEN], gen[KEY_LEN];
 	struct repo_keys kek = {.encrypted = 1};
 	int kind = secret_kind(pass, gen);
@@ -96,10 +123,12 @@ int keys_write(struct repo *r, const char *pass, char id_out[65])
 		return err_set(ARCA_ERR_INTERNAL, "scrypt key derivation failed in libcrypto "
 			       "(out of memory?)");
 	}
-	char *enc = hex_string(r->keys.enc, KEY_LEN), *mac = hex_string(r->keys.mac, KEY_LEN);
-	char *chk = hex_string(r->keys.chunker, KEY_LEN);
-	json_t *master = json_pack("{s:i,s:s,s:s,s:s,s:s}", "version", 1, "repository", r->id,
-				   "encrypt", enc, "mac", mac, "chunker", chk);
+	char *enc = hex_string(r->keys->enc, KEY_LEN), *mac = hex_string(r->keys->mac, KEY_LEN);
+	char *chk = hex_string(r->keys->chunker, KEY_LEN);
+	char cfg_hex[65];
+	id_hex(r->config_sha, cfg_hex);
+	json_t *master = json_pack("{s:i,s:s,s:s,s:s,s:s,s:s}", "version", 2, "repository", r->id,
+				   "config", cfg_hex, "encrypt", enc, "mac", mac, "chunker", chk);
 	char *mtext = json_dumps(master, JSON_COMPACT);
 	json_decref(master);
 	secure_wipe(enc, strlen(enc));
@@ -109,7 +138,9 @@ int keys_write(struct repo *r, const char *pass, char id_out[65])
 	free(mac);
 	free(chk);
 	struct buf sealed = {0};
-	int rc = blob_seal(&kek, NULL, 0, mtext, strlen(mtext), &sealed);
+	struct aad aad;
+	repo_aad(r, BK_KEY, NULL, 0, &aad);
+	int rc = blob_seal(&kek, &aad, NULL, 0, mtext, strlen(mtext), &sealed);
 	secure_wipe(mtext, strlen(mtext));
 	free(mtext);
 	secure_wipe(&kek, sizeof kek);
@@ -124,7 +155,7 @@ int keys_write(struct repo *r, const char *pass, char id_out[65])
 		? json_pack("{s:s,s:s}", "algorithm", "hkdf-sha256", "salt", salt_hex)
 		: json_pack("{s:s,s:I,s:i,s:i,s:s}", "algorithm", "scrypt", "n", (json_int_t)n,
 			    "r", SCRYPT_R, "p", SCRYPT_P, "salt", salt_hex);
-	json_t *doc = json_pack("{s:i,s:I,s:s,s:o,s:s}", "version", 1, "created",
+	json_t *doc = json_pack("{s:i,s:I,s:s,s:o,s:s}", "version", 2, "created",
 				(json_int_t)now_epoch(), "host", r->hostname, "kdf", kdf, "data",
 				data_hex);
 	free(salt_hex);
@@ -150,9 +181,16 @@ static int key_try(struct repo *r, const char *name, const char *pass,
 		   json_t **doc_out)
 {
 	struct buf raw = {0};
-	int rc = dest_get(r, name, 0, UINT64_MAX, &raw);
-	if (rc != ARCA_OK)
+	int rc = dest_get_bounded(r, name, KEY_OBJECT_MAX_BYTES, &raw);
+	if (rc == ARCA_ERR_CORRUPT) {
+		log_warn("%s (skipped)", err_msg());
+		buf_free(&raw);
+		return ARCA_ERR_AUTH;
+	}
+	if (rc != ARCA_OK) {
+		buf_free(&raw);
 		return rc;
+	}
 	json_error_t jerr;
 	json_t *doc = json_loadb((const char *)raw.data, raw.len, 0, &jerr);
 	buf_free(&raw);
@@ -180,19 +218,32 @@ static int key_try(struct repo *r, const char *name, const char *pass,
 			json_decref(doc);
 			return err_set(ARCA_ERR_INTERNAL, "HKDF failed in libcrypto");
 		}
-	} else if (n <= 0 || kr <= 0 || kp <= 0 ||
-	    scrypt_derive(pass, salt, sizeof salt, (uint64_t)n, (uint64_t)kr, (uint64_t)kp,
-			  kek.enc)) {
+	} else if (!scrypt_params_ok(n, kr, kp)) {
 		json_decref(doc);
-		log_warn("destination %s: key %s has unusable scrypt parameters (skipped)",
+		log_warn("destination %s: key %s asks for scrypt parameters outside arca's bounds "
+			 "(N=%lld r=%lld p=%lld; skipped: too weak, or too costly to try)",
+			 r->dest_name, name, (long long)n, (long long)kr, (long long)kp);
+		return ARCA_ERR_AUTH;
+	} else if (scrypt_derive(pass, salt, sizeof salt, (uint64_t)n, (uint64_t)kr,
+				 (uint64_t)kp, kek.enc)) {
+		json_decref(doc);
+		return err_set(ARCA_ERR_INTERNAL, "scrypt key derivation failed in libcrypto "
+			       "(out of memory?)");
+	}
+	size_t slen = strlen(data) / 2;
+	if (slen > KEY_PAYLOAD_MAX + blob_overhead(&kek)) {
+		json_decref(doc);
+		secure_wipe(&kek, sizeof kek);
+		log_warn("destination %s: key %s is not a valid key object (skipped)",
 			 r->dest_name, name);
 		return ARCA_ERR_AUTH;
 	}
-	size_t slen = strlen(data) / 2;
 	unsigned char *sealed = xmalloc(slen + 1);
 	struct buf plain = {0};
+	struct aad aad;
+	repo_aad(r, BK_KEY, NULL, 0, &aad);
 	rc = hex_decode(data, sealed, slen) ? ARCA_ERR_CORRUPT
-		: blob_open(&kek, sealed, slen, 65536, &plain, name);
+		: blob_open(&kek, &aad, sealed, slen, KEY_PAYLOAD_MAX, &plain, name);
 	secure_wipe(&kek, sizeof kek);
 	free(sealed);
 	json_t *m =
@@ -201,13 +252,22 @@ static int key_try(struct repo *r, const char *name, const char *pass,
 		secure_wipe(plain.data, plain.len);
 	buf_free(&plain);
 	const char *repo_id = json_string_value(json_object_get(m, "repository"));
+	unsigned char cfg[ID_LEN];
 	out->encrypted = 1;
 	rc = m && repo_id && !strcmp(repo_id, r->id) &&
 	             !json_hex(m, "encrypt", out->enc, KEY_LEN) &&
 	             !json_hex(m, "mac", out->mac, KEY_LEN) &&
-	             !json_hex(m, "chunker", out->chunker, KEY_LEN)
+	             !json_hex(m, "chunker", out->chunker, KEY_LEN) &&
+		     !json_hex(m, "config", cfg, ID_LEN)
 	         ? ARCA_OK
 	         : ARCA_ERR_AUTH;
+	if (rc == ARCA_OK && memcmp(cfg, r->config_sha, ID_LEN)) {
+		secure_wipe(out, sizeof *out);
+		rc = err_set(ARCA_ERR_CORRUPT, "destination %s: object config is not the one key "
+			     "%s was made with: its encryption, chunker or id was altered "
+			     "(tampered with or damaged); refusing to use the repository",
+			     r->dest_name, name);
+	}
 	json_decref(m);
 	if (rc == ARCA_OK && doc_out)
 		*doc_out = doc;
@@ -239,7 +299,7 @@ int keys_unlock(struct repo *r, const char *pass)
 	for (int p = kind == SECRET_KEY ? 0 : 1; p < 2; p++) {
 		for (size_t i = 0; i < l.n; i++) {
 			rc = key_try(r, l.v[i].name, pass, kind == SECRET_KEY ? gen : NULL,
-				     passes[p], &r->keys, NULL);
+				     passes[p], r->keys, NULL);
 			if (rc == ARCA_OK) {
 				snprintf(r->key_id, sizeof r->key_id, "%s", l.v[i].name + 5);
 				secure_wipe(gen, sizeof gen);
@@ -247,6 +307,8 @@ int keys_unlock(struct repo *r, const char *pass)
 				return ARCA_OK;
 			}
 			if (rc != ARCA_ERR_AUTH) {
+				/* ARCA_ERR_CORRUPT included: a key that opens but
+				 * disagrees with config is tampering, not a wrong key. */
 				secure_wipe(gen, sizeof gen);
 				obj_list_free(&l);
 				return rc;
@@ -262,11 +324,14 @@ int keys_unlock(struct repo *r, const char *pass)
 
 int repo_key_add(struct repo *r, const char *new_passphrase, char *key_id_out)
 {
-	if (!r->keys.encrypted)
+	if (!r->keys->encrypted)
 		return err_set(ARCA_ERR_UNSUPPORTED, "destination %s: the repository is not "
 			       "encrypted (encryption = none): it has no keys", r->dest_name);
 	if (!new_passphrase || !*new_passphrase)
 		return err_set(ARCA_ERR_CONFIG, "the new passphrase is empty");
+	int bad = repo_check_new_passphrase(new_passphrase);
+	if (bad != ARCA_OK)
+		return bad;
 	char id[65];
 	int rc = keys_write(r, new_passphrase, id);
 	if (rc == ARCA_OK && key_id_out)
@@ -276,7 +341,7 @@ int repo_key_add(struct repo *r, const char *new_passphrase, char *key_id_out)
 
 int repo_key_remove(struct repo *r, const char *key_id)
 {
-	if (!r->keys.encrypted)
+	if (!r->keys->encrypted)
 		return err_set(ARCA_ERR_UNSUPPORTED, "destination %s: the repository is not "
 			       "encrypted: it has no keys", r->dest_name);
 	struct obj_list l;
@@ -317,7 +382,7 @@ int repo_key_remove(struct repo *r, const char *key_id)
 int repo_key_list(struct repo *r, void (*cb)(void *arg, const char *id, const char *host,
 					     int64_t created, int current), void *arg)
 {
-	if (!r->keys.encrypted)
+	if (!r->keys->encrypted)
 		return ARCA_OK;
 	struct obj_list l;
 	int rc = dest_list_all(r, "keys/", &l);
@@ -326,7 +391,12 @@ int repo_key_list(struct repo *r, void (*cb)(void *arg, const char *id, const ch
 	struct buf raw = {0};
 	for (size_t i = 0; i < l.n && rc == ARCA_OK; i++) {
 		raw.len = 0;
-		rc = dest_get(r, l.v[i].name, 0, UINT64_MAX, &raw);
+		rc = dest_get_bounded(r, l.v[i].name, KEY_OBJECT_MAX_BYTES, &raw);
+		if (rc == ARCA_ERR_CORRUPT) {
+			cb(arg, l.v[i].name + 5, "(unreadable key object)", 0, 0);
+			rc = ARCA_OK;
+			continue;
+		}
 		if (rc != ARCA_OK)
 			break;
 		json_t *doc = json_loadb((const char *)raw.data, raw.len, 0, NULL);

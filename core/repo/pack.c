@@ -10,6 +10,7 @@
 #define PACK_TRAILER_MAGIC "ARP1"
 #define PACK_TRAILER_LEN 8
 #define PACK_ENTRY_LEN (ID_LEN + 16)
+#define PACK_HEADER_MAX_RAW (8 + (size_t)PACK_MAX_ENTRIES * PACK_ENTRY_LEN)
 
 void pack_builder_free(struct pack_builder *b)
 {
@@ -70,7 +71,9 @@ int pack_builder_finish(struct repo *r, struct pack_builder *b, unsigned char id
 	}
 	size_t before = b->data.len;
 	/* Ids do not compress: the header is stored raw. */
-	int rc = blob_seal(&r->keys, NULL, 0, h.data, h.len, &b->data);
+	struct aad aad;
+	repo_aad(r, BK_PACK_HEADER, NULL, 0, &aad);
+	int rc = blob_seal(r->keys, &aad, NULL, 0, h.data, h.len, &b->data);
 	buf_free(&h);
 	if (rc != ARCA_OK)
 		return rc;
@@ -94,6 +97,9 @@ static int parse_tail(struct repo *r, const unsigned char *tail, size_t tail_len
 		return err_set(ARCA_ERR_CORRUPT, "pack %s is corrupt: no pack trailer at its end "
 			       "(truncated or damaged)", name);
 	uint32_t hlen = get_le32(tail + tail_len - PACK_TRAILER_LEN);
+	if (hlen > PACK_HEADER_MAX_RAW + blob_overhead(r->keys))
+		return err_set(ARCA_ERR_CORRUPT, "pack %s is corrupt: header length %u exceeds "
+			       "the largest header (%u entries)", name, hlen, PACK_MAX_ENTRIES);
 	if ((uint64_t)hlen + PACK_TRAILER_LEN > pack_size)
 		return err_set(ARCA_ERR_CORRUPT, "pack %s is corrupt: header length %u exceeds "
 			       "the pack's %llu bytes", name, hlen, (unsigned long long)pack_size);
@@ -104,8 +110,10 @@ static int parse_tail(struct repo *r, const unsigned char *tail, size_t tail_len
 	char what[200];
 	snprintf(what, sizeof what, "header of pack %s", name);
 	struct buf h = {0};
-	int rc = blob_open(&r->keys, tail + tail_len - PACK_TRAILER_LEN - hlen, hlen,
-			   MAX_OBJECT_RAW, &h, what);
+	struct aad aad;
+	repo_aad(r, BK_PACK_HEADER, NULL, 0, &aad);
+	int rc = blob_open(r->keys, &aad, tail + tail_len - PACK_TRAILER_LEN - hlen, hlen,
+			   PACK_HEADER_MAX_RAW, &h, what);
 	if (rc != ARCA_OK) {
 		buf_free(&h);
 		return rc;
@@ -129,6 +137,13 @@ static int parse_tail(struct repo *r, const unsigned char *tail, size_t tail_len
 			buf_free(&h);
 			return err_set(ARCA_ERR_CORRUPT, "%s is corrupt: entry %u lies outside "
 				       "the pack's data", what, i);
+		}
+		if (!entry_in_bounds(&e[i], r->cdc.max, (uint32_t)blob_overhead(r->keys))) {
+			free(e);
+			buf_free(&h);
+			return err_set(ARCA_ERR_CORRUPT, "%s is corrupt: entry %u claims a chunk "
+				       "of %u bytes; chunks are at most %u", what, i,
+				       e[i].raw_length, r->cdc.max);
 		}
 	}
 	buf_free(&h);
@@ -222,12 +237,14 @@ int chunk_fetch(struct repo *r, const unsigned char id[ID_LEN], struct buf *data
 			     "at offset %u is cut short", r->dest_name, name, hex, loc.offset);
 	if (rc == ARCA_OK) {
 		char what[256];
+		struct aad aad;
+		repo_aad(r, BK_CHUNK, id, ID_LEN, &aad);
 		snprintf(what, sizeof what, "destination %s: chunk %s in pack %s", r->dest_name,
 			 hex, name);
-		rc = blob_open(&r->keys, sealed.data, sealed.len, loc.raw_length, data, what);
+		rc = blob_open(r->keys, &aad, sealed.data, sealed.len, loc.raw_length, data, what);
 		unsigned char got[ID_LEN];
 		if (rc == ARCA_OK && (data->len != loc.raw_length ||
-				      chunk_id(&r->keys, data->data, data->len, got) ||
+				      chunk_id(r->keys, data->data, data->len, got) ||
 				      memcmp(got, id, ID_LEN)))
 			rc = err_set(ARCA_ERR_CORRUPT, "%s is corrupt: its content does not hash "
 				     "to its id", what);

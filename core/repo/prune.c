@@ -29,6 +29,8 @@ int repo_forget(struct repo *r, const char *const *ids, size_t n)
 		snprintf(name, sizeof name, "snapshots/%s", full);
 		rc = dest_remove(r, name);
 		cache_remove(r, name);
+		if (rc == ARCA_OK)
+			seen_forget(r, full);
 		snprintf(name, sizeof name, "summaries/%s", full);
 		cache_remove(r, name);
 	}
@@ -119,7 +121,7 @@ static int repack(struct repo *r, struct scan *s, struct prune_plan *pl, uint32_
 	char name[96];
 	pack_name(s->idx.packs[pk - 1].id, name);
 	struct buf data = {0}, plain = {0};
-	int rc = dest_get(r, name, 0, UINT64_MAX, &data);
+	int rc = dest_get_bounded(r, name, s->idx.packs[pk - 1].size, &data);
 	for (size_t k = s->slot_start[pk]; rc == ARCA_OK && k < s->slot_start[pk + 1]; k++) {
 		size_t si = s->slot_list[k];
 		if (!pl->used[si])
@@ -131,10 +133,13 @@ static int repack(struct repo *r, struct scan *s, struct prune_plan *pl, uint32_
 		unsigned char cid[ID_LEN];
 		if ((uint64_t)sl->offset + sl->length > data.len)
 			rc = err_set(ARCA_ERR_CORRUPT, "%s lies beyond the end of the pack", what);
-		else
-			rc = blob_open(&r->keys, data.data + sl->offset, sl->length, sl->raw_length,
-				       &plain, what);
-		if (rc == ARCA_OK && (chunk_id(&r->keys, plain.data, plain.len, cid) ||
+		else {
+			struct aad aad;
+			repo_aad(r, BK_CHUNK, sl->id, ID_LEN, &aad);
+			rc = blob_open(r->keys, &aad, data.data + sl->offset, sl->length,
+				       sl->raw_length, &plain, what);
+		}
+		if (rc == ARCA_OK && (chunk_id(r->keys, plain.data, plain.len, cid) ||
 				      memcmp(cid, sl->id, ID_LEN)))
 			rc = err_set(ARCA_ERR_CORRUPT, "%s does not hash to its id", what);
 		if (rc != ARCA_OK) {
@@ -143,7 +148,7 @@ static int repack(struct repo *r, struct scan *s, struct prune_plan *pl, uint32_
 			break;
 		}
 		pack_builder_add(b, sl->id, data.data + sl->offset, sl->length, sl->raw_length);
-		if (b->data.len >= r->pack_size)
+		if (b->data.len >= r->pack_size || b->n >= PACK_MAX_ENTRIES)
 			rc = flush_new_pack(r, b, newp, nnew, written);
 	}
 	buf_free(&data);

@@ -31,8 +31,23 @@ static struct repo *repo_new(const struct repo_dest *d, const struct repo_params
 	r->workers = p && p->workers > 0 ? p->workers : cpu_count();
 	r->cdc = (struct cdc_params){CDC_MIN_DEFAULT, CDC_AVG_DEFAULT, CDC_MAX_DEFAULT};
 	r->lock_refresh_sec = LOCK_REFRESH_SEC;
+	r->keys = secure_alloc(sizeof *r->keys);
 	pthread_mutex_init(&r->idx_mu, NULL);
 	return r;
+}
+
+/* A passphrase shorter than this is refused when it is set (init, key
+ * add/passwd); existing repositories still open with a shorter one. A key
+ * from arca key generate is always long enough. */
+#define PASSPHRASE_MIN 10
+
+int repo_check_new_passphrase(const char *pass)
+{
+	if (!pass || strlen(pass) < PASSPHRASE_MIN)
+		return err_set(ARCA_ERR_CONFIG, "the passphrase is %zu characters; use at least %d "
+			       "(a sentence of several words), or a key from arca key generate",
+			       pass ? strlen(pass) : (size_t)0, PASSPHRASE_MIN);
+	return ARCA_OK;
 }
 
 static int check_params(const struct repo_params *p)
@@ -50,8 +65,8 @@ static char *config_text(const struct repo *r)
 {
 	json_t *c = json_pack("{s:i,s:s,s:s,s:s,s:{s:s,s:i,s:i,s:i},s:s,s:i,s:I,s:I}",
 			      "version", REPO_FORMAT_VERSION, "id", r->id,
-			      "encryption", r->keys.encrypted ? "aes-256-gcm" : "none",
-			      "chunk_id", r->keys.encrypted ? "hmac-sha256" : "sha256",
+			      "encryption", r->keys->encrypted ? "aes-256-gcm" : "none",
+			      "chunk_id", r->keys->encrypted ? "hmac-sha256" : "sha256",
 			      "chunker", "algorithm", "fastcdc", "min", (int)r->cdc.min,
 			      "avg", (int)r->cdc.avg, "max", (int)r->cdc.max,
 			      "compression", "zstd", "zstd_level", r->zstd_level,
@@ -83,25 +98,34 @@ int repo_init(const struct repo_dest *d, const struct repo_params *p)
 			     "encryption = none to opt out", r->dest_name);
 		goto out;
 	}
+	if (p->encrypt && (rc = repo_check_new_passphrase(p->passphrase)) != ARCA_OK) {
+		rc = err_wrap(rc, "destination %s", r->dest_name);
+		goto out;
+	}
 	unsigned char rid[ID_LEN];
 	if (random_bytes(rid, sizeof rid) ||
-	    (p->encrypt && (random_bytes(r->keys.enc, KEY_LEN) ||
-			    random_bytes(r->keys.mac, KEY_LEN) ||
-			    random_bytes(r->keys.chunker, KEY_LEN)))) {
+	    (p->encrypt && (random_bytes(r->keys->enc, KEY_LEN) ||
+			    random_bytes(r->keys->mac, KEY_LEN) ||
+			    random_bytes(r->keys->chunker, KEY_LEN)))) {
 		rc = err_set(ARCA_ERR_INTERNAL, "no random bytes from libcrypto");
 		goto out;
 	}
 	id_hex(rid, r->id);
-	r->keys.encrypted = p->encrypt ? 1 : 0;
+	memcpy(r->id_raw, rid, ID_LEN);
+	r->keys->encrypted = p->encrypt ? 1 : 0;
 	/* Keys first, config last: `config` is what makes it a repository, so
-	 * an interrupted init leaves nothing that opens. */
+	 * an interrupted init leaves nothing that opens. Each key binds the
+	 * config's hash, so the config is authenticated once a key opens. */
+	char *text = config_text(r);
+	sha256(text, strlen(text), r->config_sha);
 	if (p->encrypt) {
 		char kid[65];
 		rc = keys_write(r, p->passphrase, kid);
-		if (rc != ARCA_OK)
+		if (rc != ARCA_OK) {
+			free(text);
 			goto out;
+		}
 	}
-	char *text = config_text(r);
 	rc = dest_put(r, "config", text, strlen(text), ARCA_PUT_EXCLUSIVE);
 	free(text);
 	if (rc == ARCA_ERR_EXISTS)
@@ -109,10 +133,18 @@ int repo_init(const struct repo_dest *d, const struct repo_params *p)
 		             "destination %s: another arca initialised a repository"
 		             " here at the same time; refusing to touch it",
 		             r->dest_name);
+	if (rc == ARCA_OK && p->state_dir && *p->state_dir)
+		pin_write(r, p->state_dir);
 out:
 	repo_close(r);
 	return rc;
 }
+
+/* Security parameters come from the config, which a key authenticates
+ * (encrypted repositories) and which must respect these floors either way:
+ * a config asking for tiny chunks would leak chunk sizes. */
+#define CDC_MIN_FLOOR (64u * 1024)
+#define CDC_AVG_FLOOR (256u * 1024)
 
 static int parse_config(struct repo *r, const struct repo_params *p, const unsigned char *data,
 			size_t len)
@@ -123,35 +155,47 @@ static int parse_config(struct repo *r, const struct repo_params *p, const unsig
 		return err_set(ARCA_ERR_CORRUPT, "destination %s: object config is not valid JSON "
 			       "(line %d: %s)", r->dest_name, jerr.line, jerr.text);
 	int rc = ARCA_OK;
-	json_int_t version = json_integer_value(json_object_get(c, "version"));
+	json_t *jv = json_object_get(c, "version");
+	json_int_t version = json_integer_value(jv);
 	const char *id = json_string_value(json_object_get(c, "id"));
 	const char *enc = json_string_value(json_object_get(c, "encryption"));
+	const char *cid = json_string_value(json_object_get(c, "chunk_id"));
 	json_t *ch = json_object_get(c, "chunker");
-	unsigned char rid[ID_LEN];
-	if (version != REPO_FORMAT_VERSION) {
-		rc =
-		    err_set(version > REPO_FORMAT_VERSION ? ARCA_ERR_UNSUPPORTED : ARCA_ERR_CORRUPT,
-		            "destination %s: repository format version %lld is not supported by "
-		            "this arca (it reads version %d)%s",
-		            r->dest_name, (long long)version, REPO_FORMAT_VERSION,
-		            version > REPO_FORMAT_VERSION ? "; upgrade arca" : "");
+	if (!json_is_integer(jv) || version != REPO_FORMAT_VERSION) {
+		rc = err_set(ARCA_ERR_UNSUPPORTED,
+		             "destination %s: the repository has format version %lld; this arca "
+		             "reads only version %d%s",
+		             r->dest_name, (long long)version, REPO_FORMAT_VERSION,
+		             version > REPO_FORMAT_VERSION ? ": upgrade arca"
+		             : version == 1 ? " (version 1 is not read any more: restore from it "
+				      "with the arca that wrote it, and start a new repository "
+				      "with arca init)"
+				    : "");
 		goto out;
 	}
-	if (!id || id_parse(id, rid) || !enc || (strcmp(enc, "none") &&
-						  strcmp(enc, "aes-256-gcm"))) {
-		rc = err_set(ARCA_ERR_CORRUPT, "destination %s: object config lacks a valid id or "
-			     "encryption", r->dest_name);
+	if (!id || id_parse(id, r->id_raw) || !enc ||
+	    (strcmp(enc, "none") && strcmp(enc, "aes-256-gcm")) || !cid ||
+	    strcmp(cid, strcmp(enc, "none") ? "hmac-sha256" : "sha256")) {
+		rc = err_set(ARCA_ERR_CORRUPT, "destination %s: object config lacks a valid id, "
+			     "encryption or chunk_id", r->dest_name);
 		goto out;
 	}
 	snprintf(r->id, sizeof r->id, "%s", id);
-	r->keys.encrypted = strcmp(enc, "none") != 0;
-	r->cdc.min = (uint32_t)json_integer_value(json_object_get(ch, "min"));
-	r->cdc.avg = (uint32_t)json_integer_value(json_object_get(ch, "avg"));
-	r->cdc.max = (uint32_t)json_integer_value(json_object_get(ch, "max"));
+	r->keys->encrypted = strcmp(enc, "none") != 0;
+	json_int_t mn = json_integer_value(json_object_get(ch, "min"));
+	json_int_t av = json_integer_value(json_object_get(ch, "avg"));
+	json_int_t mx = json_integer_value(json_object_get(ch, "max"));
 	const char *alg = json_string_value(json_object_get(ch, "algorithm"));
-	if (!alg || strcmp(alg, "fastcdc") || cdc_params_valid(&r->cdc)) {
+	r->cdc.min = (uint32_t)mn;
+	r->cdc.avg = (uint32_t)av;
+	r->cdc.max = (uint32_t)mx;
+	if (!alg || strcmp(alg, "fastcdc") || mn < CDC_MIN_FLOOR || av < CDC_AVG_FLOOR ||
+	    mx < 2 * av || mx > UINT32_MAX || cdc_params_valid(&r->cdc)) {
 		rc = err_set(ARCA_ERR_CORRUPT, "destination %s: object config has invalid chunker "
-			     "parameters", r->dest_name);
+			     "parameters (min %lld, avg %lld, max %lld; arca needs fastcdc with "
+			     "min >= %u, avg >= %u a power of two, max >= 2 * avg)", r->dest_name,
+			     (long long)mn, (long long)av, (long long)mx, CDC_MIN_FLOOR,
+			     CDC_AVG_FLOOR);
 		goto out;
 	}
 	/* The repository's defaults apply unless this run overrides them. */
@@ -182,7 +226,7 @@ int repo_open(const struct repo_dest *d, const struct repo_params *p, struct rep
 		return rc;
 	struct repo *r = repo_new(d, p);
 	struct buf cfg = {0};
-	rc = dest_get(r, "config", 0, UINT64_MAX, &cfg);
+	rc = dest_get_bounded(r, "config", CONFIG_MAX_BYTES, &cfg);
 	if (rc == ARCA_ERR_NOT_FOUND) {
 		rc = err_set(ARCA_ERR_NOT_FOUND, "destination %s holds no repository (no object "
 			     "'config'); create one with arca init", r->dest_name);
@@ -190,10 +234,25 @@ int repo_open(const struct repo_dest *d, const struct repo_params *p, struct rep
 	}
 	if (rc != ARCA_OK)
 		goto fail;
+	sha256(cfg.data, cfg.len, r->config_sha);
 	rc = parse_config(r, p, cfg.data, cfg.len);
 	if (rc != ARCA_OK)
 		goto fail;
-	if (r->keys.encrypted) {
+	if (p->state_dir && *p->state_dir && (rc = pin_check(r, p->state_dir)) != ARCA_OK)
+		goto fail;
+	if (!r->keys->encrypted && p->encrypt) {
+		/* This host holds a secret for it: a repository that says it is
+		 * not encrypted was tampered with (or is not the one meant). */
+		rc = err_set(ARCA_ERR_CORRUPT,
+			     "destination %s: the repository's config says it is not encrypted, "
+			     "but this host is configured to encrypt it (a passphrase is set and "
+			     "encryption is not 'none'): config looks tampered with; refusing to "
+			     "read or write unencrypted data. If the repository really is "
+			     "unencrypted, write encryption = none in the [destination %s] section",
+			     r->dest_name, r->dest_name);
+		goto fail;
+	}
+	if (r->keys->encrypted) {
 		if (!p->passphrase || !*p->passphrase) {
 			rc = err_set(
 			    ARCA_ERR_AUTH,
@@ -221,8 +280,10 @@ int repo_open(const struct repo_dest *d, const struct repo_params *p, struct rep
 			goto fail;
 		}
 	}
-	if (p->state_dir && *p->state_dir)
+	if (p->state_dir && *p->state_dir) {
 		r->cache_dir = xasprintf("%s/%s", p->state_dir, r->id);
+		pin_write(r, p->state_dir);
+	}
 	buf_free(&cfg);
 	*out = r;
 	return ARCA_OK;
@@ -237,7 +298,7 @@ void repo_close(struct repo *r)
 	if (!r)
 		return;
 	lock_release(r);
-	secure_wipe(&r->keys, sizeof r->keys);
+	secure_free(r->keys, sizeof *r->keys);
 	idx_free(&r->idx);
 	pack_info_free(r->unsaved, r->n_unsaved);
 	pthread_mutex_destroy(&r->idx_mu);

@@ -21,9 +21,10 @@ int index_load(struct repo *r)
 	for (size_t i = 0; i < l.n; i++) {
 		struct pack_info *packs;
 		size_t np;
-		rc = get_sealed_object(r, l.v[i].name, &plain);
+		rc = get_sealed_object(r, l.v[i].name, BK_INDEX, INDEX_OBJECT_MAX_RAW, &plain);
 		if (rc == ARCA_OK)
-			rc = idx_decode(plain.data, plain.len, l.v[i].name, &packs, &np);
+			rc = idx_decode(plain.data, plain.len, l.v[i].name, r->cdc.max,
+					(uint32_t)blob_overhead(r->keys), &packs, &np);
 		if (rc == ARCA_ERR_CORRUPT) {
 			/* Chunks it lists will be stored again; verify names it. */
 			log_warn("%s (skipped; run arca verify, then arca repair index)", err_msg());
@@ -66,7 +67,7 @@ int index_write(struct repo *r, const struct pack_info *packs, size_t n)
 		struct buf plain = {0};
 		unsigned char id[ID_LEN];
 		idx_encode(packs + start, end - start, &plain);
-		int rc = put_sealed_object(r, "index/", plain.data, plain.len, id);
+		int rc = put_sealed_object(r, "index/", BK_INDEX, plain.data, plain.len, id);
 		buf_free(&plain);
 		if (rc != ARCA_OK)
 			return rc;

@@ -19,9 +19,10 @@ int scan_load(struct repo *r, struct scan *s, void (*report)(void *arg, const ch
 		struct pack_info *packs;
 		size_t np;
 		const char *name = s->index_objs.v[i].name;
-		rc = get_sealed_object(r, name, &plain);
+		rc = get_sealed_object(r, name, BK_INDEX, INDEX_OBJECT_MAX_RAW, &plain);
 		if (rc == ARCA_OK)
-			rc = idx_decode(plain.data, plain.len, name, &packs, &np);
+			rc = idx_decode(plain.data, plain.len, name, r->cdc.max,
+					(uint32_t)blob_overhead(r->keys), &packs, &np);
 		if (rc == ARCA_ERR_CORRUPT) {
 			s->index_bad++;
 			if (report)

@@ -15,8 +15,18 @@ void mw_free(struct manifest_writer *m)
 	memset(m, 0, sizeof *m);
 }
 
+/* The AAD of item frame `seq` of a snapshot of `target`. */
+static void frame_aad(struct repo *r, uint32_t seq, const char *target, struct aad *aad)
+{
+	unsigned char s4[4];
+	put_le32(s4, seq);
+	repo_aad(r, BK_FRAME, s4, 4, aad);
+	aad_add(aad, target, strlen(target));
+}
+
 /* Append one frame: u32 LE sealed length, then the sealed JSON. */
-static int put_frame(struct repo *r, struct buf *obj, json_t *doc, size_t *sealed_len)
+static int put_frame(struct repo *r, struct buf *obj, json_t *doc, const struct aad *aad,
+		     size_t *sealed_len)
 {
 	char *text = json_dumps(doc, JSON_COMPACT);
 	if (!text)
@@ -25,7 +35,7 @@ static int put_frame(struct repo *r, struct buf *obj, json_t *doc, size_t *seale
 	size_t at = obj->len;
 	unsigned char len4[4] = {0};
 	buf_append(obj, len4, 4);
-	int rc = blob_seal(&r->keys, NULL, r->zstd_level, text, strlen(text), obj);
+	int rc = blob_seal(r->keys, aad, NULL, r->zstd_level, text, strlen(text), obj);
 	free(text);
 	if (rc != ARCA_OK)
 		return rc;
@@ -40,7 +50,9 @@ static int flush_frame(struct repo *r, struct manifest_writer *m)
 		return ARCA_OK;
 	json_t *f = json_pack("{s:I,s:O}", "seq", (json_int_t)m->frames, "items", m->items);
 	size_t sl;
-	int rc = put_frame(r, &m->obj, f, &sl);
+	struct aad aad;
+	frame_aad(r, m->frames, m->target, &aad);
+	int rc = put_frame(r, &m->obj, f, &aad, &sl);
 	json_decref(f);
 	json_array_clear(m->items);
 	m->frame_bytes = 0;
@@ -68,9 +80,17 @@ int mw_finish(struct repo *r, struct manifest_writer *m, json_t *summary,
 		json_decref(summary);
 		return rc;
 	}
+	/* The summary authenticates every frame: a snapshot is one whole. */
+	unsigned char fh[ID_LEN];
+	char fhex[65];
+	sha256(m->obj.data, m->obj.len, fh);
+	id_hex(fh, fhex);
 	json_object_set_new(summary, "frames", json_integer(m->frames));
+	json_object_set_new(summary, "frames_sha256", json_string(fhex));
 	size_t sl;
-	rc = put_frame(r, &m->obj, summary, &sl);
+	struct aad aad;
+	repo_aad(r, BK_SUMMARY, NULL, 0, &aad);
+	rc = put_frame(r, &m->obj, summary, &aad, &sl);
 	json_decref(summary);
 	if (rc != ARCA_OK)
 		return rc;
@@ -97,6 +117,10 @@ static int open_summary(struct repo *r, const char *name, const unsigned char *t
 		return err_set(ARCA_ERR_CORRUPT, "destination %s: snapshot %s is corrupt: no "
 			       "trailer at its end (truncated or damaged)", r->dest_name, name);
 	uint32_t sl = get_le32(tail + len - SNAP_TRAILER_LEN);
+	if (sl > SUMMARY_PLAIN_MAX + blob_overhead(r->keys))
+		return err_set(ARCA_ERR_CORRUPT, "destination %s: snapshot %s is corrupt: its "
+			       "summary claims %u bytes, more than a summary can have",
+			       r->dest_name, name, sl);
 	if ((size_t)sl + 4 + SNAP_TRAILER_LEN > len) {
 		*need = (size_t)sl + 4 + SNAP_TRAILER_LEN;
 		return ARCA_OK;
@@ -108,7 +132,9 @@ static int open_summary(struct repo *r, const char *name, const unsigned char *t
 	char what[256];
 	snprintf(what, sizeof what, "destination %s: summary of snapshot %s", r->dest_name, name);
 	struct buf plain = {0};
-	int rc = blob_open(&r->keys, frame, sl, FRAME_MAX_BYTES * 4, &plain, what);
+	struct aad aad;
+	repo_aad(r, BK_SUMMARY, NULL, 0, &aad);
+	int rc = blob_open(r->keys, &aad, frame, sl, SUMMARY_PLAIN_MAX, &plain, what);
 	if (rc != ARCA_OK) {
 		buf_free(&plain);
 		return rc;
@@ -116,10 +142,14 @@ static int open_summary(struct repo *r, const char *name, const unsigned char *t
 	json_error_t jerr;
 	*out = json_loadb((const char *)plain.data, plain.len, 0, &jerr);
 	buf_free(&plain);
-	if (!*out || !json_is_object(*out)) {
+	const char *target = json_string_value(json_object_get(*out, "target"));
+	if (!*out || !json_is_object(*out) ||
+	    json_integer_value(json_object_get(*out, "version")) != REPO_FORMAT_VERSION ||
+	    !target || !*target || strlen(target) > TARGET_NAME_MAX) {
 		json_decref(*out);
 		*out = NULL;
-		return err_set(ARCA_ERR_CORRUPT, "%s is corrupt: not a JSON object", what);
+		return err_set(ARCA_ERR_CORRUPT, "%s is corrupt: not a version %d summary naming "
+			       "its target", what, REPO_FORMAT_VERSION);
 	}
 	return ARCA_OK;
 }
@@ -213,7 +243,7 @@ int manifest_load(struct repo *r, const char *id, struct manifest *m)
 	snprintf(m->id, sizeof m->id, "%s", id);
 	char name[128];
 	snprintf(name, sizeof name, "snapshots/%s", id);
-	int rc = get_checked_object(r, name, &m->obj);
+	int rc = get_checked_object(r, name, SNAPSHOT_OBJECT_MAX, &m->obj);
 	if (rc != ARCA_OK)
 		return rc;
 	size_t need;
@@ -244,10 +274,55 @@ int manifest_load(struct repo *r, const char *id, struct manifest *m)
 	}
 	if (off != end)
 		goto bad;
+	/* The frames are exactly the ones the summary was sealed over. */
+	const char *want = json_string_value(json_object_get(m->summary, "frames_sha256"));
+	unsigned char got[ID_LEN];
+	char hex[65];
+	sha256(m->obj.data, end, got);
+	id_hex(got, hex);
+	if (!want || strcmp(want, hex))
+		return err_set(ARCA_ERR_CORRUPT, "destination %s: snapshot %s is corrupt: its "
+			       "item frames are not the ones its summary was written with "
+			       "(spliced or tampered with)", r->dest_name, id);
+	m->target = xstrdup(json_string_value(json_object_get(m->summary, "target")));
 	return ARCA_OK;
 bad:
 	return err_set(ARCA_ERR_CORRUPT, "snapshot %s is corrupt: its item frames do not add up",
 		       id);
+}
+
+/* JSON values in `text` (objects, arrays, strings, numbers, literals),
+ * counted without parsing: refuses a frame whose parse would cost far more
+ * memory than its bytes (FORMAT.md, "Bounds"). */
+static size_t json_tokens(const unsigned char *p, size_t n)
+{
+	size_t tokens = 0;
+	int in_str = 0, in_atom = 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = p[i];
+		if (in_str) {
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_str = 0;
+			continue;
+		}
+		if (c == '"') {
+			in_str = 1;
+			tokens++;
+			in_atom = 0;
+		} else if (c == '{' || c == '[') {
+			tokens++;
+			in_atom = 0;
+		} else if (c == ',' || c == ':' || c == '}' || c == ']' || c == ' ' || c == '\n' ||
+			   c == '\t' || c == '\r') {
+			in_atom = 0;
+		} else if (!in_atom) {
+			tokens++;
+			in_atom = 1;
+		}
+	}
+	return tokens;
 }
 
 int manifest_frame(struct repo *r, struct manifest *m, uint32_t i, json_t **items)
@@ -256,17 +331,25 @@ int manifest_frame(struct repo *r, struct manifest *m, uint32_t i, json_t **item
 	snprintf(what, sizeof what, "destination %s: frame %u of snapshot %s", r->dest_name, i,
 		 m->id);
 	struct buf plain = {0};
-	int rc = blob_open(&r->keys, m->obj.data + m->frame_off[i], m->frame_len[i],
-			   FRAME_MAX_BYTES * 16, &plain, what);
+	struct aad aad;
+	frame_aad(r, i, m->target, &aad);
+	int rc = blob_open(r->keys, &aad, m->obj.data + m->frame_off[i], m->frame_len[i],
+			   FRAME_PLAIN_MAX, &plain, what);
 	if (rc != ARCA_OK) {
 		buf_free(&plain);
 		return rc;
+	}
+	if (json_tokens(plain.data, plain.len) > FRAME_MAX_TOKENS) {
+		buf_free(&plain);
+		return err_set(ARCA_ERR_CORRUPT, "%s is corrupt: more than %d JSON values",
+			       what, FRAME_MAX_TOKENS);
 	}
 	json_error_t jerr;
 	json_t *f = json_loadb((const char *)plain.data, plain.len, 0, &jerr);
 	buf_free(&plain);
 	json_t *arr = json_object_get(f, "items");
-	if (!f || json_integer_value(json_object_get(f, "seq")) != i || !json_is_array(arr)) {
+	if (!f || json_integer_value(json_object_get(f, "seq")) != i || !json_is_array(arr) ||
+	    json_array_size(arr) > FRAME_MAX_ITEMS) {
 		json_decref(f);
 		return err_set(ARCA_ERR_CORRUPT, "%s is corrupt: malformed or out of order", what);
 	}
@@ -277,6 +360,7 @@ int manifest_frame(struct repo *r, struct manifest *m, uint32_t i, json_t **item
 
 void manifest_free(struct manifest *m)
 {
+	free(m->target);
 	buf_free(&m->obj);
 	free(m->frame_off);
 	free(m->frame_len);
@@ -349,7 +433,7 @@ json_t *item_to_json(const struct arca_item_info *info, uint64_t bytes)
 		set_bytes(o, "meta", info->meta);
 	if (info->fingerprint)
 		set_bytes(o, "fp", info->fingerprint);
-	json_object_set_new(o, "chunks", json_array());
+	json_object_set_new(o, "chunks", json_string(""));
 	return o;
 }
 
@@ -360,7 +444,8 @@ int item_from_json(json_t *item, struct arca_item_info *info)
 	info->name = item_string(item, "name");
 	const char *type = json_string_value(json_object_get(item, "type"));
 	json_t *chunks = json_object_get(item, "chunks");
-	if (!info->name || !type || !json_is_array(chunks))
+	if (!info->name || !type || !json_is_string(chunks) ||
+	    json_string_length(chunks) % (2 * ID_LEN))
 		return -1;
 	info->type = ARCA_ITEM_STREAM;
 	size_t t;
@@ -384,13 +469,19 @@ int item_from_json(json_t *item, struct arca_item_info *info)
 
 size_t item_chunk_count(json_t *item)
 {
-	return json_array_size(json_object_get(item, "chunks"));
+	return json_string_length(json_object_get(item, "chunks")) / (2 * ID_LEN);
 }
 
 int item_chunk(json_t *item, size_t i, unsigned char id[ID_LEN])
 {
-	const char *hex = json_string_value(json_array_get(json_object_get(item, "chunks"), i));
-	return hex ? id_parse(hex, id) : -1;
+	json_t *c = json_object_get(item, "chunks");
+	const char *hex = json_string_value(c);
+	if (!hex || i >= json_string_length(c) / (2 * ID_LEN))
+		return -1;
+	char one[2 * ID_LEN + 1];
+	memcpy(one, hex + i * 2 * ID_LEN, 2 * ID_LEN);
+	one[2 * ID_LEN] = 0;
+	return id_parse(one, id);
 }
 
 static int is_hex_prefix(const char *s)
@@ -472,6 +563,7 @@ int repo_snapshots(struct repo *r, const char *target, struct repo_snapshot **li
 	obj_list_free(&l);
 	if (k)
 		qsort(v, k, sizeof *v, cmp_snap);
+	seen_record(r, v, k);
 	*list = v;
 	*n = k;
 	return ARCA_OK;

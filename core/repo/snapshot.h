@@ -8,8 +8,16 @@
 
 #define FRAME_MAX_ITEMS 4096
 #define FRAME_MAX_BYTES (4u * 1024 * 1024)
+/* Bounds on reading (FORMAT.md, "Bounds"). */
+#define FRAME_PLAIN_MAX (256u * 1024 * 1024)   /* one frame's JSON */
+#define FRAME_MAX_TOKENS 262144                 /* JSON values in one frame */
+#define SUMMARY_PLAIN_MAX 65536
+#define SNAPSHOT_OBJECT_MAX (4ull << 30)
+/* An item's chunk list is one hex string inside one frame. */
+#define ITEM_MAX_CHUNKS ((FRAME_PLAIN_MAX - (1u << 20)) / (2 * ID_LEN))
 
 struct manifest_writer {
+	const char *target;       /* bound into every frame (borrowed) */
 	struct buf obj;           /* frames written so far (sealed) */
 	json_t *items;            /* the frame being filled */
 	size_t frame_bytes;       /* its approximate JSON size */
@@ -25,6 +33,7 @@ int mw_finish(struct repo *r, struct manifest_writer *m, json_t *summary,
 
 struct manifest {
 	char id[65];
+	char *target;             /* from the authenticated summary */
 	struct buf obj;           /* the whole object as stored */
 	size_t *frame_off;        /* offset of each item frame's sealed bytes */
 	size_t *frame_len;
@@ -46,7 +55,7 @@ int item_from_json(json_t *item, struct arca_item_info *info);
 /* A byte-string field of an item ("name", "link", "meta", "fp"), decoding
  * the "<key>_hex" form of non-UTF-8 values; NULL when absent. */
 const char *item_string(json_t *item, const char *key);
-/* Chunk ids of an item: count and the i-th id. */
+/* Chunk ids of an item (one string of hex ids): count and the i-th id. */
 size_t item_chunk_count(json_t *item);
 int item_chunk(json_t *item, size_t i, unsigned char id[ID_LEN]);
 

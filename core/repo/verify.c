@@ -79,7 +79,7 @@ static void read_pack(struct vctx *v, uint32_t pk)
 	char name[96];
 	pack_name(ip->id, name);
 	struct buf data = {0};
-	int rc = dest_get(r, name, 0, UINT64_MAX, &data);
+	int rc = dest_get_bounded(r, name, ip->size, &data);
 	if (rc != ARCA_OK) {
 		problem(v, "pack %s cannot be read: %s", name, err_msg());
 		v->pack_state[pk] = PK_CORRUPT;
@@ -113,11 +113,13 @@ static void read_pack(struct vctx *v, uint32_t pk)
 			v->bad_chunk[si] = 1;
 			continue;
 		}
-		rc = blob_open(&r->keys, data.data + sl->offset, sl->length, sl->raw_length, &plain,
-			       what);
+		struct aad aad;
+		repo_aad(r, BK_CHUNK, sl->id, ID_LEN, &aad);
+		rc = blob_open(r->keys, &aad, data.data + sl->offset, sl->length, sl->raw_length,
+			       &plain, what);
 		unsigned char cid[ID_LEN];
 		if (rc == ARCA_OK && (plain.len != sl->raw_length ||
-				      chunk_id(&r->keys, plain.data, plain.len, cid) ||
+				      chunk_id(r->keys, plain.data, plain.len, cid) ||
 				      memcmp(cid, sl->id, ID_LEN)))
 			rc = err_set(ARCA_ERR_CORRUPT,
 			             "%s is corrupt: its content does not hash to "
@@ -212,9 +214,7 @@ static void check_blobs(struct vctx *v, int percent)
 		raw.len = 0;
 		char what[300];
 		snprintf(what, sizeof what, "blob object %s", l.v[i].name);
-		if (dest_get(v->r, l.v[i].name, 0, UINT64_MAX, &raw) != ARCA_OK ||
-		    blob_open(&v->r->keys, raw.data, raw.len, MAX_OBJECT_RAW, &plain, what) !=
-			    ARCA_OK)
+		if (named_blob_read(v->r, l.v[i].name, &raw, &plain) != ARCA_OK)
 			problem(v, "%s", err_msg());
 	}
 	buf_free(&raw);
@@ -257,6 +257,9 @@ int repo_verify(struct repo *r, int read_data_percent, repo_report_fn report, vo
 		obj_list_free(&snaps);
 	}
 	r->cache_bypass = 0;
+	size_t gone;
+	if (rc == ARCA_OK)
+		rc = repo_missing_snapshots(r, NULL, index_problem, &v, &gone);
 	size_t problems = v.problems;
 	free(v.pack_state);
 	free(v.bad_chunk);

@@ -136,7 +136,7 @@ static int process_chunk(struct snap_writer *w, struct worker *c, struct job *j)
 {
 	struct repo *r = w->r;
 	unsigned char id[ID_LEN];
-	if (chunk_id(&r->keys, j->data, j->len, id))
+	if (chunk_id(r->keys, j->data, j->len, id))
 		return err_set(ARCA_ERR_INTERNAL, "HMAC-SHA-256 failed in libcrypto");
 	memcpy(j->id_out, id, ID_LEN);
 	int added;
@@ -149,14 +149,16 @@ static int process_chunk(struct snap_writer *w, struct worker *c, struct job *j)
 	if (!pk->data.cap)
 		buf_reserve(&pk->data, r->pack_size + w->cdc.max + 65536);
 	size_t before = pk->data.len;
-	int rc = blob_seal(&r->keys, c->cctx, r->zstd_level, j->data, j->len, &pk->data);
+	struct aad aad;
+	repo_aad(r, BK_CHUNK, id, ID_LEN, &aad);
+	int rc = blob_seal(r->keys, &aad, c->cctx, r->zstd_level, j->data, j->len, &pk->data);
 	if (rc != ARCA_OK)
 		return rc;
 	pack_builder_record(pk, id, before, pk->data.len - before, (uint32_t)j->len);
 	pthread_mutex_lock(&w->mu);
 	w->new_bytes += pk->data.len - before;
 	pthread_mutex_unlock(&w->mu);
-	if (pk->data.len >= r->pack_size) {
+	if (pk->data.len >= r->pack_size || pk->n >= PACK_MAX_ENTRIES) {
 		rc = pack_upload(r, pk, NULL);
 		pack_builder_reset(pk);
 	}
@@ -245,6 +247,10 @@ static void witem_free(struct witem *it)
  * full (this is what bounds memory). */
 static int emit_chunk(struct snap_writer *w)
 {
+	if (w->cur->n_chunks >= ITEM_MAX_CHUNKS)
+		return err_set(ARCA_ERR_UNSUPPORTED, "item '%s' has more than %u chunks, the "
+			       "most one item can have (FORMAT.md, \"Bounds\"); split it",
+			       item_string(w->cur->json, "name"), (unsigned)ITEM_MAX_CHUNKS);
 	struct job *j = xmalloc(sizeof *j);
 	j->next = NULL;
 	j->data = w->cbuf;
@@ -312,15 +318,15 @@ static int drain_items(struct snap_writer *w, int wait)
 		if (!w->done_head)
 			w->done_tail = NULL;
 		pthread_mutex_unlock(&w->mu);
-		json_t *chunks = json_object_get(it->json, "chunks");
-		size_t approx = 256;
+		/* The chunk list is one string of hex ids: cheap to parse back. */
+		size_t approx = 256 + it->n_chunks * 2 * ID_LEN;
+		char *hex = xmalloc(it->n_chunks * 2 * ID_LEN + 1), *q = hex;
 		for (struct idblock *b = it->head; b; b = b->next)
-			for (size_t i = 0; i < b->n; i++) {
-				char hex[65];
-				id_hex(b->ids[i], hex);
-				json_array_append_new(chunks, json_string(hex));
-				approx += 67;
-			}
+			for (size_t i = 0; i < b->n; i++, q += 2 * ID_LEN)
+				id_hex(b->ids[i], q);
+		*q = 0;
+		json_object_set_new(it->json, "chunks", json_stringn(hex, (size_t)(q - hex)));
+		free(hex);
 		remember_item(w, it);
 		int rc = mw_add_item(w->r, &w->mw, json_incref(it->json), approx);
 		witem_free(it);
@@ -335,14 +341,16 @@ int repo_snap_begin(struct repo *r, const char *target, const char *driver,
 		    const char *recovery_point, struct snap_writer **out)
 {
 	*out = NULL;
-	if (!target || !*target)
-		return err_set(ARCA_ERR_INTERNAL, "repo_snap_begin: no target name");
+	if (!target || !*target || strlen(target) > TARGET_NAME_MAX)
+		return err_set(ARCA_ERR_CONFIG, "target name '%s' is empty or longer than %d bytes",
+			       target ? target : "", TARGET_NAME_MAX);
 	int rc = index_load(r);
 	if (rc != ARCA_OK)
 		return err_wrap(rc, "snapshot of %s: loading the index", target);
 	struct snap_writer *w = xcalloc(1, sizeof *w);
 	w->r = r;
 	w->target = xstrdup(target);
+	w->mw.target = w->target;
 	w->driver = xstrdup(driver ? driver : "");
 	w->recovery_point = recovery_point ? xstrdup(recovery_point) : NULL;
 	struct timespec ts;
@@ -353,7 +361,7 @@ int repo_snap_begin(struct repo *r, const char *target, const char *driver,
 	pthread_cond_init(&w->cv_job, NULL);
 	pthread_cond_init(&w->cv_space, NULL);
 	pthread_cond_init(&w->cv_done, NULL);
-	if (cdc_init(&w->cdc, &r->cdc, r->keys.encrypted ? r->keys.chunker : NULL)) {
+	if (cdc_init(&w->cdc, &r->cdc, r->keys->encrypted ? r->keys->chunker : NULL)) {
 		free(w);
 		return err_set(ARCA_ERR_INTERNAL, "cannot set up the chunker (libcrypto failed)");
 	}
@@ -658,6 +666,9 @@ int repo_snap_commit(struct snap_writer *w, struct repo_snapshot *out)
 		free(path);
 		free(dir);
 	}
+	struct repo_snapshot rec = {.target = w->target, .host = r->hostname, .time = w->time};
+	id_hex(id, rec.id);
+	seen_record(r, &rec, 1);
 	if (out) {
 		memset(out, 0, sizeof *out);
 		id_hex(id, out->id);

@@ -13,6 +13,9 @@
 #include "repo/blob.h"
 #include "test_repo_dest.h"
 
+static const unsigned char repo_id[ID_LEN] = {1, 2, 3};
+static struct aad aad_x;
+
 static struct repo_keys enc_keys(unsigned char fill)
 {
 	struct repo_keys k = {.encrypted = 1};
@@ -25,7 +28,7 @@ static void roundtrip(const struct repo_keys *k, const unsigned char *data, size
 		      int expect_flag)
 {
 	struct buf sealed = {0}, plain = {0};
-	assert_int_equal(blob_seal(k, NULL, 3, data, len, &sealed), ARCA_OK);
+	assert_int_equal(blob_seal(k, &aad_x, NULL, 3, data, len, &sealed), ARCA_OK);
 	size_t flag_at = k->encrypted ? GCM_NONCE_LEN : 0;
 	if (!k->encrypted)
 		assert_int_equal(sealed.data[flag_at], expect_flag);
@@ -33,7 +36,7 @@ static void roundtrip(const struct repo_keys *k, const unsigned char *data, size
 		assert_int_equal(sealed.len, len + blob_overhead(k));
 	else
 		assert_true(sealed.len < len);
-	assert_int_equal(blob_open(k, sealed.data, sealed.len, len, &plain, "t"), ARCA_OK);
+	assert_int_equal(blob_open(k, &aad_x, sealed.data, sealed.len, len, &plain, "t"), ARCA_OK);
 	assert_int_equal(plain.len, len);
 	if (len)
 		assert_memory_equal(plain.data, data, len);
@@ -62,20 +65,20 @@ static void every_flip_and_cut(const struct repo_keys *k)
 	test_fill_random(data, sizeof data, 2);
 	memset(data, 'x', 1000);
 	struct buf sealed = {0}, plain = {0};
-	assert_int_equal(blob_seal(k, NULL, 3, data, sizeof data, &sealed), ARCA_OK);
+	assert_int_equal(blob_seal(k, &aad_x, NULL, 3, data, sizeof data, &sealed), ARCA_OK);
 	for (size_t i = 0; i < sealed.len; i++) {
 		for (int bit = 0; bit < 8; bit += 7) {
 			sealed.data[i] ^= (unsigned char)(1 << bit);
 			assert_int_equal(
-			    blob_open(k, sealed.data, sealed.len, 1 << 20, &plain, "t"),
+			    blob_open(k, &aad_x, sealed.data, sealed.len, 1 << 20, &plain, "t"),
 			    ARCA_ERR_CORRUPT);
 			sealed.data[i] ^= (unsigned char)(1 << bit);
 		}
 	}
 	for (size_t n = 0; n < sealed.len; n++)
-		assert_int_equal(blob_open(k, sealed.data, n, 1 << 20, &plain, "t"),
+		assert_int_equal(blob_open(k, &aad_x, sealed.data, n, 1 << 20, &plain, "t"),
 				 ARCA_ERR_CORRUPT);
-	assert_int_equal(blob_open(k, sealed.data, sealed.len, 1 << 20, &plain, "t"), ARCA_OK);
+	assert_int_equal(blob_open(k, &aad_x, sealed.data, sealed.len, 1 << 20, &plain, "t"), ARCA_OK);
 	buf_free(&sealed);
 	buf_free(&plain);
 }
@@ -94,14 +97,14 @@ static void test_wrong_key_and_limits(void **state)
 	struct repo_keys a = enc_keys(1), b = enc_keys(2);
 	unsigned char zeros[100000] = {0};
 	struct buf s1 = {0}, s2 = {0}, plain = {0};
-	assert_int_equal(blob_seal(&a, NULL, 3, zeros, sizeof zeros, &s1), ARCA_OK);
-	assert_int_equal(blob_open(&b, s1.data, s1.len, sizeof zeros, &plain, "chunk X"),
+	assert_int_equal(blob_seal(&a, &aad_x, NULL, 3, zeros, sizeof zeros, &s1), ARCA_OK);
+	assert_int_equal(blob_open(&b, &aad_x, s1.data, s1.len, sizeof zeros, &plain, "chunk X"),
 			 ARCA_ERR_CORRUPT);
 	assert_non_null(strstr(err_msg(), "chunk X"));
 	/* The declared size is bounded before allocating. */
-	assert_int_equal(blob_open(&a, s1.data, s1.len, 1000, &plain, "t"), ARCA_ERR_CORRUPT);
+	assert_int_equal(blob_open(&a, &aad_x, s1.data, s1.len, 1000, &plain, "t"), ARCA_ERR_CORRUPT);
 	/* Fresh nonce: the same plaintext seals differently each time. */
-	assert_int_equal(blob_seal(&a, NULL, 3, zeros, sizeof zeros, &s2), ARCA_OK);
+	assert_int_equal(blob_seal(&a, &aad_x, NULL, 3, zeros, sizeof zeros, &s2), ARCA_OK);
 	assert_int_equal(s1.len, s2.len);
 	assert_memory_not_equal(s1.data, s2.data, s1.len);
 	buf_free(&s1);
@@ -131,6 +134,42 @@ static void test_chunk_ids(void **state)
 	                    "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
 }
 
+/* A blob opens only under the AAD it was sealed with: another kind, another
+ * chunk id, another repository or another frame number is refused. */
+static void test_binding(void **state)
+{
+	(void)state;
+	struct repo_keys e = enc_keys(5), p = {0};
+	unsigned char id1[ID_LEN] = {9}, id2[ID_LEN] = {8}, other_repo[ID_LEN] = {7};
+	struct aad chunk1, chunk2, frame0, frame1, named, foreign;
+	aad_make(&chunk1, BK_CHUNK, repo_id, id1, ID_LEN);
+	aad_make(&chunk2, BK_CHUNK, repo_id, id2, ID_LEN);
+	aad_make(&frame0, BK_FRAME, repo_id, "\0\0\0\0t", 5);
+	aad_make(&frame1, BK_FRAME, repo_id, "\1\0\0\0t", 5);
+	aad_make(&named, BK_NAMED, repo_id, "blobs/t/a", 9);
+	aad_make(&foreign, BK_CHUNK, other_repo, id1, ID_LEN);
+	for (int i = 0; i < 2; i++) {
+		const struct repo_keys *k = i ? &p : &e;
+		struct buf s1 = {0}, s2 = {0}, plain = {0};
+		assert_int_equal(blob_seal(k, &chunk1, NULL, 3, "{\"seq\":0}", 9, &s1), ARCA_OK);
+		assert_int_equal(blob_open(k, &chunk1, s1.data, s1.len, 100, &plain, "t"), ARCA_OK);
+		assert_int_equal(blob_open(k, &chunk2, s1.data, s1.len, 100, &plain, "t"),
+				 ARCA_ERR_CORRUPT);
+		assert_int_equal(blob_open(k, &frame0, s1.data, s1.len, 100, &plain, "t"),
+				 ARCA_ERR_CORRUPT);
+		assert_int_equal(blob_open(k, &named, s1.data, s1.len, 100, &plain, "t"),
+				 ARCA_ERR_CORRUPT);
+		assert_int_equal(blob_open(k, &foreign, s1.data, s1.len, 100, &plain, "t"),
+				 ARCA_ERR_CORRUPT);
+		assert_int_equal(blob_seal(k, &frame0, NULL, 3, "x", 1, &s2), ARCA_OK);
+		assert_int_equal(blob_open(k, &frame1, s2.data, s2.len, 100, &plain, "t"),
+				 ARCA_ERR_CORRUPT);
+		buf_free(&s1);
+		buf_free(&s2);
+		buf_free(&plain);
+	}
+}
+
 /* RFC 5869, test case 1: the first 32 bytes of its 42-byte OKM are T(1),
  * which is what hkdf_sha256_32 computes. */
 static void test_hkdf_rfc5869(void **state)
@@ -156,6 +195,8 @@ int main(void)
 		cmocka_unit_test(test_wrong_key_and_limits),
 		cmocka_unit_test(test_chunk_ids),
 		cmocka_unit_test(test_hkdf_rfc5869),
+		cmocka_unit_test(test_binding),
 	};
+	aad_make(&aad_x, BK_CHUNK, repo_id, "x", 1);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

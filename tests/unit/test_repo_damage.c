@@ -27,7 +27,7 @@ struct fixture {
 static int setup_common(void **state, int encrypt)
 {
 	struct fixture *f = calloc(1, sizeof *f);
-	repo_fixture_init(&f->rf, &(struct repo_params){.passphrase = "pw", .encrypt = encrypt,
+	repo_fixture_init(&f->rf, &(struct repo_params){.passphrase = "pw-long-enough", .encrypt = encrypt,
 							.workers = 1, .hostname = "h"});
 	assert_int_equal(repo_open(&f->rf.d, &f->rf.p, &f->r), ARCA_OK);
 	struct snap_writer *w;
