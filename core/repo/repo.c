@@ -177,7 +177,8 @@ static int parse_config(struct repo *r, const struct repo_params *p, const unsig
 	    (strcmp(enc, "none") && strcmp(enc, "aes-256-gcm")) || !cid ||
 	    strcmp(cid, strcmp(enc, "none") ? "hmac-sha256" : "sha256")) {
 		rc = err_set(ARCA_ERR_CORRUPT, "destination %s: object config lacks a valid id, "
-			     "encryption or chunk_id", r->dest_name);
+			     "or its encryption and chunk_id disagree (damaged or tampered with)",
+			     r->dest_name);
 		goto out;
 	}
 	snprintf(r->id, sizeof r->id, "%s", id);

@@ -25,17 +25,21 @@ ARCA_NEW_PASSPHRASE="second one" arca key add > "$T/add" || fail "key add"
 arca key list > "$T/keys" || fail "key list"
 [ "$(grep -c '^[ *] ' "$T/keys")" -eq 2 ] || { cat "$T/keys" >&2; fail "expected 2 keys"; }
 ARCA_PASSPHRASE="second one" arca list > /dev/null || fail "second passphrase does not open"
-ARCA_PASSPHRASE="second one" ARCA_NEW_PASSPHRASE="third" arca key passwd > /dev/null ||
+ARCA_PASSPHRASE="second one" ARCA_NEW_PASSPHRASE="third passphrase" arca key passwd > /dev/null ||
 	fail "key passwd"
 ARCA_PASSPHRASE="second one" expect_fail 5 "$ARCA" list
-ARCA_PASSPHRASE="third" arca list > /dev/null || fail "new passphrase does not open"
+ARCA_PASSPHRASE="third passphrase" arca list > /dev/null || fail "new passphrase does not open"
 arca list > /dev/null || fail "first passphrase no longer opens"
-other=$(ARCA_PASSPHRASE=third arca key list | awk '$1 == "*" {print $2}')
+other=$(ARCA_PASSPHRASE="third passphrase" arca key list | awk '$1 == "*" {print $2}')
 [ -n "$other" ] || fail "no current key shown"
 arca key remove "$other" > /dev/null || fail "key remove"
-ARCA_PASSPHRASE=third expect_fail 5 "$ARCA" list
+ARCA_PASSPHRASE="third passphrase" expect_fail 5 "$ARCA" list
 expect_fail 11 "$ARCA" key remove "$(arca key list | awk '$1 == "*" {print $2}')"
 expect_stderr "only key"
+
+step "a short new passphrase is refused"
+ARCA_NEW_PASSPHRASE="short" expect_fail 3 "$ARCA" key add
+expect_stderr "use at least 10"
 
 step "generated keys"
 "$ARCA" key generate > "$T/k1" || fail "key generate"
@@ -90,7 +94,22 @@ ARCA_PASSPHRASE= arca snapshot tree2 > /dev/null || fail "snapshot without encry
 grep -q '"encryption": "none"' "$T/plain/config" || fail "config does not say none"
 step "config switched to none in an encrypted repository is refused"
 chmod u+w "$T/repo/config"
+cp "$T/repo/config" "$T/config.orig"
 sed -i 's/"aes-256-gcm"/"none"/' "$T/repo/config"
 expect_fail 7 "$ARCA" snapshot tree
-expect_stderr "refusing to write unencrypted data"
+expect_stderr "tampered with"
+# The whole attack: keys moved aside, config consistent with "none".
+mv "$T/repo/keys" "$T/keys.aside"
+sed -i 's/"hmac-sha256"/"sha256"/' "$T/repo/config"
+before=$(find "$T/repo/packs" -type f | wc -l)
+expect_fail 7 "$ARCA" snapshot tree
+expect_stderr "config was tampered with"
+# Without the pin (a new state_dir), the configured secret still refuses it.
+rm -rf "$T/state/pins"
+expect_fail 7 "$ARCA" snapshot tree
+expect_stderr "configured to encrypt it"
+[ "$(find "$T/repo/packs" -type f | wc -l)" -eq "$before" ] || fail "data written to a downgraded repository"
+mv "$T/keys.aside" "$T/repo/keys"
+cp "$T/config.orig" "$T/repo/config"
+arca snapshot tree > /dev/null || fail "the restored config no longer opens"
 pass
