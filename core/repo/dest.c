@@ -140,6 +140,22 @@ int dest_get_bounded(struct repo *r, const char *name, uint64_t max_bytes, struc
 	return size ? dest_get(r, name, 0, size, out) : ARCA_OK;
 }
 
+int parse_pack_name(const char *name, unsigned char id[ID_LEN])
+{
+	char want[96];
+	const char *base = strrchr(name, '/');
+	if (!base || id_parse(base + 1, id))
+		return -1;
+	pack_name(id, want);
+	return strcmp(want, name) ? -1 : 0;
+}
+
+int parse_object_name(const char *name, const char *prefix)
+{
+	unsigned char id[ID_LEN];
+	return str_starts(name, prefix) && !id_parse(name + strlen(prefix), id) ? 0 : -1;
+}
+
 int put_sealed_object(struct repo *r, const char *prefix, enum blob_kind kind,
 		      const void *plain, size_t len, unsigned char id_out[ID_LEN])
 {

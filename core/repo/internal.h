@@ -91,6 +91,11 @@ void repo_aad(const struct repo *r, enum blob_kind kind, const void *ctx, size_t
 void id_hex(const unsigned char id[ID_LEN], char out[65]);
 int id_parse(const char *hex, unsigned char id[ID_LEN]);
 void pack_name(const unsigned char id[ID_LEN], char out[96]);
+/* 0 when `name` is exactly pack_name(id) (id out), -1 for any other name:
+ * nothing arca did not name itself is ever read as, or deleted as, a pack. */
+int parse_pack_name(const char *name, unsigned char id[ID_LEN]);
+/* 0 when `name` is exactly prefix + 64 lower-case hex digits. */
+int parse_object_name(const char *name, const char *prefix);
 /* Seal `plain`, store it as prefix + hex(id); id of the stored bytes out. */
 int put_sealed_object(struct repo *r, const char *prefix, enum blob_kind kind,
 		      const void *plain, size_t len, unsigned char id_out[ID_LEN]);

@@ -209,11 +209,16 @@ int repo_prune(struct repo *r, double repack_unused_threshold, int dry_run,
 			freed += size - used;
 		}
 	}
-	/* Orphans: packs in no index (interrupted snapshots). */
+	/* Orphans: packs in no index (interrupted snapshots). Only names of
+	 * the exact form arca writes are ever deleted. */
 	for (size_t i = 0; i < s.packs.n; i++) {
 		unsigned char id[ID_LEN];
-		const char *base = strrchr(s.packs.v[i].name, '/');
-		if (!base || id_parse(base + 1, id) || !idx_find_pack(&s.idx, id)) {
+		if (parse_pack_name(s.packs.v[i].name, id)) {
+			log_warn("destination %s: %s is not a name arca writes (left alone)",
+				 r->dest_name, s.packs.v[i].name);
+			continue;
+		}
+		if (!idx_find_pack(&s.idx, id)) {
 			stats->packs_deleted++;
 			freed += s.packs.v[i].size;
 		}
@@ -267,7 +272,8 @@ int repo_prune(struct repo *r, double repack_unused_threshold, int dry_run,
 
 	/* 3. Old index objects, then 4. packs no index names any more. */
 	for (size_t i = 0; i < s.index_objs.n && rc == ARCA_OK; i++)
-		rc = dest_remove(r, s.index_objs.v[i].name);
+		if (!parse_object_name(s.index_objs.v[i].name, "index/"))
+			rc = dest_remove(r, s.index_objs.v[i].name);
 	for (uint32_t pk = 1; pk <= s.idx.npacks && rc == ARCA_OK; pk++) {
 		if (pl.action[pk] == KEEP)
 			continue;
@@ -277,8 +283,7 @@ int repo_prune(struct repo *r, double repack_unused_threshold, int dry_run,
 	}
 	for (size_t i = 0; i < s.packs.n && rc == ARCA_OK; i++) {
 		unsigned char id[ID_LEN];
-		const char *base = strrchr(s.packs.v[i].name, '/');
-		if (!base || id_parse(base + 1, id) || !idx_find_pack(&s.idx, id))
+		if (!parse_pack_name(s.packs.v[i].name, id) && !idx_find_pack(&s.idx, id))
 			rc = dest_remove(r, s.packs.v[i].name);
 	}
 	stats->bytes_freed = freed > written ? freed - written : 0;

@@ -23,9 +23,8 @@ int repo_rebuild_index(struct repo *r, repo_report_fn report, void *arg, size_t 
 	struct pack_info *pi = xcalloc(packs.n + 1, sizeof *pi);
 	size_t n = 0, bad = 0;
 	for (size_t i = 0; rc == ARCA_OK && i < packs.n; i++) {
-		const char *base = strrchr(packs.v[i].name, '/');
 		struct pack_info *p = &pi[n];
-		if (!base || id_parse(base + 1, p->id)) {
+		if (parse_pack_name(packs.v[i].name, p->id)) {
 			log_warn("destination %s: %s is not a pack name (skipped)", r->dest_name,
 				 packs.v[i].name);
 			continue;
@@ -48,7 +47,8 @@ int repo_rebuild_index(struct repo *r, repo_report_fn report, void *arg, size_t 
 	if (rc == ARCA_OK)
 		rc = index_write(r, pi, n);
 	for (size_t i = 0; rc == ARCA_OK && i < old.n; i++)
-		rc = dest_remove(r, old.v[i].name);
+		if (!parse_object_name(old.v[i].name, "index/"))
+			rc = dest_remove(r, old.v[i].name);
 	if (rc == ARCA_OK) {
 		*packs_indexed = n;
 		log_info("destination %s: index rebuilt from %zu pack(s)%s", r->dest_name, n,

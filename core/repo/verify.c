@@ -62,8 +62,11 @@ static void check_packs(struct vctx *v)
 	}
 	for (size_t i = 0; i < v->s.packs.n; i++) {
 		unsigned char id[ID_LEN];
-		const char *base = strrchr(v->s.packs.v[i].name, '/');
-		if (!base || id_parse(base + 1, id) || !idx_find_pack(&v->s.idx, id))
+		if (parse_pack_name(v->s.packs.v[i].name, id))
+			problem(v, "%s in destination %s is not a name arca writes (placed there "
+				"by someone else; arca leaves it alone)", v->s.packs.v[i].name,
+				v->r->dest_name);
+		else if (!idx_find_pack(&v->s.idx, id))
 			orphans++;
 	}
 	if (orphans)
