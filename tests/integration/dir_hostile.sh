@@ -10,6 +10,7 @@
 #      not show the secret;
 #   5. symlinks at snapshots/<id> and index/<id>: list and verify skip them
 #      with a warning.
+# The configured path itself may be a symlink: that one is followed.
 . "$ARCA_SRCDIR/tests/lib/common.sh"
 
 SRC=$T/src
@@ -126,9 +127,16 @@ expect_fail '!' arca verify tree --read-data
 expect_stderr "skipping index/$idx: a symbolic link"
 [ -L "$REPO/index/$idx" ] && [ -f "$T/planted/index" ] || fail "the planted index or its link was removed"
 
-step "the intact repository still works"
+step "the intact repository still works, also through a configured symlink"
 reset_repo
 arca verify tree --read-data > /dev/null || fail "verify of the intact repository"
 arca prune > /dev/null || fail "prune of the intact repository"
+# The admin's path may itself be a symlink: only links below it are refused.
+ln -s "$REPO" "$T/repo.link"
+sed -i "s|^path = $REPO\$|path = $T/repo.link|" "$ARCA_CONFIG"
+grep -q "^path = $T/repo.link\$" "$ARCA_CONFIG" || fail "could not point path at the symlink"
+echo later > "$SRC/later"
+arca snapshot tree > /dev/null || fail "snapshot through a symlinked root"
+arca verify tree --read-data > /dev/null || fail "verify through a symlinked root"
 
 pass
