@@ -152,7 +152,7 @@ static int open_sub(struct dir_inst *d, int at, const char *path, size_t start, 
 {
 	char comp[NAME_MAX + 1];
 	struct stat st;
-	int fd, made = 0;
+	int fd, e, made = 0;
 
 	if (len - start > NAME_MAX)
 		return dir_errno_at(d, ENAMETOOLONG, "open directory", path, len);
@@ -175,13 +175,14 @@ static int open_sub(struct dir_inst *d, int at, const char *path, size_t start, 
 			return dir_errno_at(d, errno, "create directory", path, len);
 		}
 	}
-	if (errno == ENOENT)
+	e = errno;
+	if (e == ENOENT)
 		return ARCA_ERR_NOT_FOUND;
 	/* O_NOFOLLOW gives ELOOP on a symlink, O_DIRECTORY ENOTDIR on the rest */
-	if ((errno == ELOOP || errno == ENOTDIR) &&
-	    fstatat(at, comp, &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(st.st_mode))
+	if ((e == ELOOP || e == ENOTDIR) && fstatat(at, comp, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    !S_ISDIR(st.st_mode))
 		return not_dir(d, path, len, st.st_mode);
-	return dir_errno_at(d, errno, "open directory", path, len);
+	return dir_errno_at(d, e, "open directory", path, len);
 }
 
 int dir_open_dirs(struct dir_inst *d, const char *path, size_t len, int create, int *fd)
