@@ -1,6 +1,7 @@
 /* dir.c — the `dir` destination driver: descriptor, options, open, check,
  * and the rules shared by every op (object names, errno -> status). */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,6 +110,9 @@ static int dir_open(const struct arca_config *cfg, void **instance)
 	while (n > 1 && d->root[n - 1] == '/')
 		d->root[--n] = '\0';
 	d->fsync = dir_host->config_bool(cfg, "fsync", 1);
+	/* The configured path may be a symlink; nothing below it is followed.
+	 * Missing (before init) or unusable: ops retry, check reports why. */
+	atomic_init(&d->root_fd, open(d->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
 	*instance = d;
 	return ARCA_OK;
 }
@@ -153,6 +157,8 @@ static void dir_close(void *instance)
 
 	if (!d)
 		return;
+	if (atomic_load(&d->root_fd) >= 0)
+		close(atomic_load(&d->root_fd));
 	free(d->root);
 	free(d);
 }

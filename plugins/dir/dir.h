@@ -1,15 +1,32 @@
 /* dir.h — the `dir` destination driver: a repository in a local (or
  * mounted) directory. Shared between dir.c (descriptor, open, check, name
- * rules, errno mapping), dir_put.c (durable atomic writes) and dir_read.c
- * (get, list, stat, remove).
+ * rules, errno mapping), dir_walk.c (reaching directories below the root),
+ * dir_put.c (durable atomic writes) and dir_read.c (get, list, stat,
+ * remove).
+ *
+ * Other people may be able to write the repository directory, so nothing
+ * below the root is trusted. The driver works from one descriptor of the
+ * root (opened at open time with O_DIRECTORY; the configured path itself
+ * may be a symlink, that one is followed) and reaches every directory and
+ * object by openat/mkdirat/fstatat/renameat/linkat/unlinkat relative to
+ * descriptors, one component at a time, with O_NOFOLLOW or
+ * AT_SYMLINK_NOFOLLOW. A symlink, FIFO, device or socket where a directory
+ * or object should be is an error naming it (ARCA_ERR_CORRUPT), never
+ * followed, opened for reading or deleted through; list skips such entries
+ * (warning about symlinks). Objects are opened with O_NONBLOCK and checked
+ * with fstat before a byte is read, and no error quotes file content.
  *
  * Every op may run concurrently on one instance: the instance is read-only
- * after open and every call keeps its state on its own stack. */
+ * after open, except that a root missing at open (before `arca init`) is
+ * opened, once, by the first op that finds it (created by the first put),
+ * and every call keeps its state on its own stack. */
 #ifndef ARCA_DIR_H
 #define ARCA_DIR_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include "arca/plugin.h"
 
 /* Objects are read and written in pieces of this size. */
@@ -20,6 +37,7 @@
 struct dir_inst {
 	char *root;         /* the configured path, without trailing '/' */
 	int fsync;          /* fsync files and directories (option fsync) */
+	atomic_int root_fd; /* the root directory; -1 until it exists */
 };
 
 /* Set once by arca_driver_entry, read-only afterwards. */
@@ -32,6 +50,26 @@ int dir_check_name(const struct dir_inst *d, const char *name);
 int dir_object_path(const struct dir_inst *d, const char *name, char *out, size_t cap);
 /* Map errno to a status and record "dir ROOT: cannot VERB PATH: strerror". */
 int dir_errno(const struct dir_inst *d, int err, const char *verb, const char *path);
+
+/* Open the root or a directory below it: the '/'-separated components
+ * path[0..len), each a directory reached with O_NOFOLLOW from the one
+ * before (len 0: the root). With `create`, missing ones are made (0700)
+ * and their parents flushed if the fsync option is on. Returns ARCA_OK
+ * with *fd (give it back with dir_release), ARCA_ERR_NOT_FOUND without a
+ * recorded message when something is missing, or a recorded error. */
+int dir_open_dirs(struct dir_inst *d, const char *path, size_t len, int create, int *fd);
+/* dir_open_dirs of the directory holding object `name` (a checked name);
+ * *base points at the object's last component inside `name`. */
+int dir_parent(struct dir_inst *d, const char *name, int create, int *fd, const char **base);
+/* Close a descriptor from dir_open_dirs (the shared root fd stays open). */
+void dir_release(struct dir_inst *d, int fd);
+/* fsync a directory; 0, or -1 with errno (EINVAL, no dir fsync, is 0). */
+int dir_sync(int fd);
+/* "a FIFO", "a symbolic link", ...: what a file of this mode is. */
+const char *dir_kind(mode_t mode);
+/* Record that object `name` is not a regular file but of `mode`:
+ * ARCA_ERR_CORRUPT. */
+int dir_not_regular(const struct dir_inst *d, const char *name, mode_t mode);
 
 int dir_put(void *instance, const char *name, const void *data, size_t len, unsigned flags);
 int dir_get(void *instance, const char *name, uint64_t offset, uint64_t length,

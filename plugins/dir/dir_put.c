@@ -4,7 +4,12 @@
  * with fsync, then renamed into place (or, for exclusive puts, hard-linked,
  * which fails if the name exists), and the directory is flushed so the new
  * name survives a crash. A reader therefore sees either no object or the
- * whole object, never a prefix of it. */
+ * whole object, never a prefix of it.
+ *
+ * All of it happens inside the object's directory, held open by descriptor
+ * (dir_parent): the temporary file is created there with O_EXCL and
+ * O_NOFOLLOW, and linkat/renameat never follow a symlink, so a writer of
+ * the repository cannot redirect a put elsewhere. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -17,64 +22,6 @@
 #include <unistd.h>
 
 #include "dir.h"
-
-/* Flush a directory so the names created in it are durable. */
-static int fsync_dir(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int saved;
-
-	if (fd < 0)
-		return -1;
-	if (fsync(fd) != 0 && errno != EINVAL) {   /* EINVAL: fs without dir fsync */
-		saved = errno;
-		close(fd);
-		errno = saved;
-		return -1;
-	}
-	close(fd);
-	return 0;
-}
-
-/* mkdir -p for `path` (a directory under the root) with mode 0700; each
- * parent of a directory created here is flushed. */
-static int make_dirs(const struct dir_inst *d, char *path)
-{
-	char *slash;
-	int rc;
-
-	if (mkdir(path, 0700) == 0)
-		goto created;
-	if (errno == EEXIST)
-		return ARCA_OK;
-	if (errno != ENOENT)
-		return dir_errno(d, errno, "create directory", path);
-	slash = strrchr(path, '/');
-	if (!slash || slash == path)
-		return dir_errno(d, ENOENT, "create directory", path);
-	*slash = '\0';
-	rc = make_dirs(d, path);
-	*slash = '/';
-	if (rc != ARCA_OK)
-		return rc;
-	if (mkdir(path, 0700) != 0) {
-		if (errno == EEXIST)   /* another thread made it meanwhile */
-			return ARCA_OK;
-		return dir_errno(d, errno, "create directory", path);
-	}
-created:
-	if (!d->fsync)
-		return ARCA_OK;
-	slash = strrchr(path, '/');
-	if (slash && slash != path) {
-		*slash = '\0';
-		rc = fsync_dir(path);
-		*slash = '/';
-		if (rc != 0)
-			return dir_errno(d, errno, "flush directory", path);
-	}
-	return ARCA_OK;
-}
 
 static uint64_t tmp_random(void)
 {
@@ -105,51 +52,48 @@ static int write_all(int fd, const unsigned char *p, size_t len)
 	return 0;
 }
 
-/* Create the temporary file in `dirpath` (made if missing); fd or -status. */
-static int open_tmp(const struct dir_inst *d, char *dirpath, const char *base, const char *full,
+/* Create a temporary file for object `base` in directory `dfd`; its name
+ * goes to tmp. Returns the fd or -status. */
+static int open_tmp(const struct dir_inst *d, int dfd, const char *base, const char *full,
 		    char *tmp, size_t cap)
 {
-	int made = 0, tries = 0, fd, rc, n;
+	int tries = 0, fd, n;
 
 	for (;;) {
-		n = snprintf(tmp, cap, "%s/%s%.120s.%ld.%016llx", dirpath, DIR_TMP_PREFIX, base,
+		n = snprintf(tmp, cap, "%s%.120s.%ld.%016llx", DIR_TMP_PREFIX, base,
 			     (long)getpid(), (unsigned long long)tmp_random());
 		if (n < 0 || (size_t)n >= cap)
 			return -dir_host->error(ARCA_ERR_IO, "dir %s: path for %s is too long",
 						d->root, full);
-		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (fd >= 0)
 			return fd;
 		if (errno == EEXIST && ++tries < 16)
 			continue;
-		if (errno == ENOENT && !made) {
-			made = 1;
-			rc = make_dirs(d, dirpath);
-			if (rc != ARCA_OK)
-				return -rc;
-			continue;
-		}
 		return -dir_errno(d, errno, "write", full);
 	}
 }
 
-/* Put `tmp` in place as `full` only if no object of that name exists. */
-static int publish_exclusive(const struct dir_inst *d, const char *tmp, const char *full)
+/* Put `tmp` in place as `base` (both in `dfd`) only if no object of that
+ * name exists. A symlink of that name counts as existing: linkat and a
+ * no-replace rename never follow it. */
+static int publish_exclusive(const struct dir_inst *d, int dfd, const char *tmp,
+			     const char *base, const char *full)
 {
 	int e;
 
-	if (link(tmp, full) == 0) {
-		unlink(tmp);
+	if (linkat(dfd, tmp, dfd, base, 0) == 0) {
+		unlinkat(dfd, tmp, 0);
 		return ARCA_OK;
 	}
 	e = errno;
 	if (e == EPERM || e == EOPNOTSUPP || e == EMLINK || e == ENOSYS) {
 		/* filesystems without hard links (vfat, some FUSE): no-replace rename */
-		if (renameat2(AT_FDCWD, tmp, AT_FDCWD, full, RENAME_NOREPLACE) == 0)
+		if (renameat2(dfd, tmp, dfd, base, RENAME_NOREPLACE) == 0)
 			return ARCA_OK;
 		e = errno;
 		if (e == EINVAL || e == ENOSYS) {
-			unlink(tmp);
+			unlinkat(dfd, tmp, 0);
 			return dir_host->error(ARCA_ERR_UNSUPPORTED,
 					       "dir %s: the filesystem supports neither hard links "
 					       "nor no-replace renames, so exclusive writes of %s "
@@ -158,56 +102,67 @@ static int publish_exclusive(const struct dir_inst *d, const char *tmp, const ch
 					       d->root, full);
 		}
 	}
-	unlink(tmp);
+	unlinkat(dfd, tmp, 0);
 	if (e == EEXIST)
 		return dir_host->error(ARCA_ERR_EXISTS, "dir %s: object %s already exists",
 				       d->root, full);
 	return dir_errno(d, e, "write", full);
 }
 
-int dir_put(void *instance, const char *name, const void *data, size_t len, unsigned flags)
+/* Write data to a new temporary file in dfd and put it in place as base. */
+static int put_in(const struct dir_inst *d, int dfd, const char *name, const char *base,
+		  const char *full, const void *data, size_t len, unsigned flags)
 {
-	const struct dir_inst *d = instance;
-	char full[PATH_MAX], dirpath[PATH_MAX], tmp[PATH_MAX];
-	const char *base;
-	char *slash;
-	int fd, rc, e;
+	char tmp[NAME_MAX + 1];
+	int fd, e;
 
-	rc = dir_check_name(d, name);
-	if (rc == ARCA_OK)
-		rc = dir_object_path(d, name, full, sizeof(full));
-	if (rc != ARCA_OK)
-		return rc;
-	memcpy(dirpath, full, strlen(full) + 1);
-	slash = strrchr(dirpath, '/');   /* exists: full is root + "/" + name */
-	*slash = '\0';
-	base = full + (slash - dirpath) + 1;
-
-	fd = open_tmp(d, dirpath, base, full, tmp, sizeof(tmp));
+	fd = open_tmp(d, dfd, base, full, tmp, sizeof(tmp));
 	if (fd < 0)
 		return -fd;
 	if (write_all(fd, data, len) != 0 || (d->fsync && fsync(fd) != 0)) {
 		e = errno;
 		close(fd);
-		unlink(tmp);
+		unlinkat(dfd, tmp, 0);
 		return dir_errno(d, e, "write", full);
 	}
 	if (close(fd) != 0) {   /* NFS reports deferred write errors here */
 		e = errno;
-		unlink(tmp);
+		unlinkat(dfd, tmp, 0);
 		return dir_errno(d, e, "write", full);
 	}
-
-	if (flags & ARCA_PUT_EXCLUSIVE) {
-		rc = publish_exclusive(d, tmp, full);
-		if (rc != ARCA_OK)
-			return rc;
-	} else if (rename(tmp, full) != 0) {
+	if (flags & ARCA_PUT_EXCLUSIVE)
+		return publish_exclusive(d, dfd, tmp, base, full);
+	if (renameat(dfd, tmp, dfd, base) != 0) {
 		e = errno;
-		unlink(tmp);
+		unlinkat(dfd, tmp, 0);
+		if (e == EISDIR || e == ENOTEMPTY || e == EEXIST)   /* a directory there */
+			return dir_not_regular(d, name, S_IFDIR);
 		return dir_errno(d, e, "write", full);
 	}
-	if (d->fsync && fsync_dir(dirpath) != 0)
-		return dir_errno(d, errno, "flush directory", dirpath);
 	return ARCA_OK;
+}
+
+int dir_put(void *instance, const char *name, const void *data, size_t len, unsigned flags)
+{
+	struct dir_inst *d = instance;
+	char full[PATH_MAX];
+	const char *base;
+	int dfd, rc;
+
+	rc = dir_check_name(d, name);
+	if (rc == ARCA_OK)
+		rc = dir_object_path(d, name, full, sizeof(full));
+	if (rc == ARCA_OK)
+		rc = dir_parent(d, name, 1, &dfd, &base);
+	if (rc == ARCA_ERR_NOT_FOUND)   /* removed again while being made */
+		return dir_errno(d, ENOENT, "write", full);
+	if (rc != ARCA_OK)
+		return rc;
+	rc = put_in(d, dfd, name, base, full, data, len, flags);
+	if (rc == ARCA_OK && d->fsync && dir_sync(dfd) != 0) {
+		full[strlen(full) - strlen(base) - 1] = '\0';
+		rc = dir_errno(d, errno, "flush directory", full);
+	}
+	dir_release(d, dfd);
+	return rc;
 }

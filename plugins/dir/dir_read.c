@@ -1,5 +1,6 @@
 /* dir_read.c — reading the repository directory: get (with byte ranges),
- * list (recursive, by name prefix), stat and remove. */
+ * list (recursive, by name prefix), stat and remove. Everything is reached
+ * from directory descriptors without following symlinks (see dir.h). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -31,39 +32,122 @@ static ssize_t pread_full(int fd, unsigned char *buf, size_t len, off_t off)
 	return (ssize_t)got;
 }
 
+static int not_found(const struct dir_inst *d, const char *name)
+{
+	return dir_host->error(ARCA_ERR_NOT_FOUND, "dir %s: object %s not found", d->root, name);
+}
+
+/* Look at object `name` (`base` in directory dfd) without following a
+ * symlink: ARCA_OK with *st only for a regular file. */
+static int stat_object(const struct dir_inst *d, int dfd, const char *name, const char *base,
+		       const char *path, struct stat *st)
+{
+	if (fstatat(dfd, base, st, AT_SYMLINK_NOFOLLOW) != 0)
+		return errno == ENOENT ? not_found(d, name) : dir_errno(d, errno, "stat", path);
+	if (!S_ISREG(st->st_mode))
+		return dir_not_regular(d, name, st->st_mode);
+	return ARCA_OK;
+}
+
+/* Open object `name` for reading: a regular file only, checked before the
+ * open (a device is not even opened) and again on the descriptor, as it
+ * may have been swapped meanwhile; O_NONBLOCK so a FIFO cannot hang us. */
+static int open_object(const struct dir_inst *d, int dfd, const char *name, const char *base,
+		       const char *path, int *out, struct stat *st)
+{
+	int fd, rc, e;
+
+	rc = stat_object(d, dfd, name, base, path, st);
+	if (rc != ARCA_OK)
+		return rc;
+	fd = openat(dfd, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return not_found(d, name);
+		if (errno == ELOOP)
+			return dir_not_regular(d, name, S_IFLNK);
+		return dir_errno(d, errno, "read", path);
+	}
+	if (fstat(fd, st) != 0) {
+		e = errno;
+		close(fd);
+		return dir_errno(d, e, "read", path);
+	}
+	if (!S_ISREG(st->st_mode)) {
+		close(fd);
+		return dir_not_regular(d, name, st->st_mode);
+	}
+	*out = fd;
+	return ARCA_OK;
+}
+
+/* Check `name`, build its path (for messages) and open its directory. */
+static int locate(struct dir_inst *d, const char *name, char *path, int *dfd, const char **base)
+{
+	int rc = dir_check_name(d, name);
+
+	if (rc == ARCA_OK)
+		rc = dir_object_path(d, name, path, PATH_MAX);
+	if (rc == ARCA_OK)
+		rc = dir_parent(d, name, 0, dfd, base);
+	return rc;
+}
+
+/* Send bytes [offset, end) of the open object to sink. */
+static int send_range(const struct dir_inst *d, int fd, const char *path, uint64_t offset,
+		      uint64_t end, arca_sink_fn sink, void *arg)
+{
+	unsigned char *buf;
+	int rc = ARCA_OK;
+
+	if (end > offset)
+		posix_fadvise(fd, (off_t)offset, (off_t)(end - offset), POSIX_FADV_SEQUENTIAL);
+	buf = malloc(DIR_IO_BLOCK);
+	if (!buf)
+		return dir_host->error(ARCA_ERR_INTERNAL, "dir: out of memory reading %s", path);
+	while (offset < end) {
+		size_t want = end - offset < DIR_IO_BLOCK ? (size_t)(end - offset) : DIR_IO_BLOCK;
+		ssize_t n = pread_full(fd, buf, want, (off_t)offset);
+
+		if (n < 0) {
+			rc = dir_errno(d, errno, "read", path);
+			break;
+		}
+		if ((size_t)n < want) {
+			rc = dir_host->error(ARCA_ERR_CORRUPT,
+					     "dir %s: %s ended at byte %llu while being read",
+					     d->root, path,
+					     (unsigned long long)(offset + (uint64_t)n));
+			break;
+		}
+		rc = sink(arg, buf, (size_t)n);
+		if (rc != 0)
+			break;
+		offset += (uint64_t)n;
+	}
+	free(buf);
+	return rc;
+}
+
 int dir_get(void *instance, const char *name, uint64_t offset, uint64_t length,
 	    arca_sink_fn sink, void *arg)
 {
-	const struct dir_inst *d = instance;
+	struct dir_inst *d = instance;
 	char path[PATH_MAX];
-	unsigned char *buf = NULL;
+	const char *base;
 	struct stat st;
 	uint64_t size, end;
-	int fd, rc, e;
+	int dfd, fd = -1, rc, e;
 
-	rc = dir_check_name(d, name);
-	if (rc == ARCA_OK)
-		rc = dir_object_path(d, name, path, sizeof(path));
+	rc = locate(d, name, path, &dfd, &base);
+	if (rc == ARCA_ERR_NOT_FOUND)
+		return not_found(d, name);
 	if (rc != ARCA_OK)
 		return rc;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return dir_host->error(ARCA_ERR_NOT_FOUND, "dir %s: object %s not found",
-					       d->root, name);
-		return dir_errno(d, errno, "read", path);
-	}
-	if (fstat(fd, &st) != 0) {
-		rc = dir_errno(d, errno, "read", path);
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		rc = dir_host->error(ARCA_ERR_CORRUPT,
-				     "dir %s: %s is not a regular file; something other than "
-				     "arca changed the repository",
-				     d->root, path);
-		goto out;
-	}
+	rc = open_object(d, dfd, name, base, path, &fd, &st);
+	dir_release(d, dfd);
+	if (rc != ARCA_OK)
+		return rc;
 	size = (uint64_t)st.st_size;
 	end = length == UINT64_MAX ? size : offset + length;
 	if (offset > size || end < offset || end > size) {
@@ -74,39 +158,10 @@ int dir_get(void *instance, const char *name, uint64_t offset, uint64_t length,
 				     d->root, path, (unsigned long long)size,
 				     (unsigned long long)(end < offset || offset > size ? offset
 											: end));
-		goto out;
+	} else {
+		rc = send_range(d, fd, path, offset, end, sink, arg);
 	}
-	if (end > offset)
-		posix_fadvise(fd, (off_t)offset, (off_t)(end - offset), POSIX_FADV_SEQUENTIAL);
-	buf = malloc(DIR_IO_BLOCK);
-	if (!buf) {
-		rc = dir_host->error(ARCA_ERR_INTERNAL, "dir: out of memory reading %s", path);
-		goto out;
-	}
-	while (offset < end) {
-		size_t want = end - offset < DIR_IO_BLOCK ? (size_t)(end - offset) : DIR_IO_BLOCK;
-		ssize_t n = pread_full(fd, buf, want, (off_t)offset);
-
-		if (n < 0) {
-			rc = dir_errno(d, errno, "read", path);
-			goto out;
-		}
-		if ((size_t)n < want) {
-			rc = dir_host->error(ARCA_ERR_CORRUPT,
-					     "dir %s: %s ended at byte %llu while being read",
-					     d->root, path,
-					     (unsigned long long)(offset + (uint64_t)n));
-			goto out;
-		}
-		rc = sink(arg, buf, (size_t)n);
-		if (rc != 0)
-			goto out;
-		offset += (uint64_t)n;
-	}
-	rc = ARCA_OK;
-out:
 	e = errno;
-	free(buf);
 	close(fd);
 	errno = e;
 	return rc;
@@ -114,48 +169,49 @@ out:
 
 int dir_stat(void *instance, const char *name, uint64_t *size)
 {
-	const struct dir_inst *d = instance;
+	struct dir_inst *d = instance;
 	char path[PATH_MAX];
+	const char *base;
 	struct stat st;
-	int rc;
+	int dfd, rc;
 
-	rc = dir_check_name(d, name);
-	if (rc == ARCA_OK)
-		rc = dir_object_path(d, name, path, sizeof(path));
+	rc = locate(d, name, path, &dfd, &base);
+	if (rc == ARCA_ERR_NOT_FOUND)
+		return not_found(d, name);
 	if (rc != ARCA_OK)
 		return rc;
-	if (stat(path, &st) != 0) {
-		if (errno == ENOENT)
-			return dir_host->error(ARCA_ERR_NOT_FOUND, "dir %s: object %s not found",
-					       d->root, name);
-		return dir_errno(d, errno, "stat", path);
-	}
-	if (!S_ISREG(st.st_mode))
-		return dir_host->error(ARCA_ERR_CORRUPT,
-				       "dir %s: %s is not a regular file; something other "
-				       "than arca changed the repository",
-				       d->root, path);
-	*size = (uint64_t)st.st_size;
-	return ARCA_OK;
+	rc = stat_object(d, dfd, name, base, path, &st);
+	dir_release(d, dfd);
+	if (rc == ARCA_OK)
+		*size = (uint64_t)st.st_size;
+	return rc;
 }
 
 /* Removing is not flushed: a removed object that comes back after a crash
  * is unreferenced (prune deletes only what the new index no longer needs)
- * and the next prune removes it again. */
+ * and the next prune removes it again. Only a regular file is removed: a
+ * symlink in its place is reported, not removed (nor anything it names). */
 int dir_remove(void *instance, const char *name)
 {
-	const struct dir_inst *d = instance;
+	struct dir_inst *d = instance;
 	char path[PATH_MAX];
-	int rc;
+	const char *base;
+	struct stat st;
+	int dfd, rc;
 
-	rc = dir_check_name(d, name);
-	if (rc == ARCA_OK)
-		rc = dir_object_path(d, name, path, sizeof(path));
+	rc = locate(d, name, path, &dfd, &base);
+	if (rc == ARCA_ERR_NOT_FOUND)
+		return ARCA_OK;
 	if (rc != ARCA_OK)
 		return rc;
-	if (unlink(path) != 0 && errno != ENOENT)
-		return dir_errno(d, errno, "remove", path);
-	return ARCA_OK;
+	if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) != 0)
+		rc = errno == ENOENT ? ARCA_OK : dir_errno(d, errno, "remove", path);
+	else if (!S_ISREG(st.st_mode))
+		rc = dir_not_regular(d, name, st.st_mode);
+	else if (unlinkat(dfd, base, 0) != 0 && errno != ENOENT)
+		rc = dir_errno(d, errno, "remove", path);
+	dir_release(d, dfd);
+	return rc;
 }
 
 /* ---- list ---------------------------------------------------------- */
@@ -182,22 +238,67 @@ static int is_tmp_name(const char *base)
 	return strncmp(base, DIR_TMP_PREFIX, strlen(DIR_TMP_PREFIX)) == 0;
 }
 
+static int list_dir(struct lister *l, int fd, size_t len);
+
+/* An entry list does not follow. A symlink is worth a warning (someone
+ * put it there); nothing else that is not a file or directory is. */
+static void skip_entry(const struct lister *l, size_t len, mode_t mode)
+{
+	if (S_ISLNK(mode) && dir_may_match(l, len) && dir_host->log)
+		dir_host->log(ARCA_LOG_WARN,
+			      "dir %s: skipping %s: a symbolic link, never followed inside "
+			      "the repository; the repository may have been tampered with",
+			      l->d->root, l->name);
+}
+
+/* Look at entry l->name[len..len+n), named `base`, in directory dfd. */
+static int list_entry(struct lister *l, int dfd, const char *base, size_t len, size_t n)
+{
+	struct stat st;
+	int sub;
+
+	if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+		if (errno == ENOENT)   /* removed while listing */
+			return ARCA_OK;
+		return dir_errno(l->d, errno, "list", l->name);
+	}
+	if (S_ISREG(st.st_mode)) {
+		if (len + n < l->prefix_len || memcmp(l->name, l->prefix, l->prefix_len) != 0)
+			return ARCA_OK;
+		return l->cb(l->arg, l->name, (uint64_t)st.st_size);
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		skip_entry(l, len + n, st.st_mode);
+		return ARCA_OK;
+	}
+	l->name[len + n] = '/';
+	l->name[len + n + 1] = '\0';
+	if (!dir_may_match(l, len + n + 1))
+		return ARCA_OK;
+	sub = openat(dfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (sub < 0) {
+		/* removed, or swapped for something else, while listing */
+		if (errno == ENOENT || errno == ELOOP || errno == ENOTDIR)
+			return ARCA_OK;
+		return dir_errno(l->d, errno, "list", l->name);
+	}
+	return list_dir(l, sub, len + n + 1);
+}
+
 /* List the directory open as `fd` whose object-name prefix is l->name[0..len)
  * (empty, or ending in '/'). Takes ownership of fd. */
 static int list_dir(struct lister *l, int fd, size_t len)
 {
 	DIR *dir = fdopendir(fd);
 	struct dirent *de;
-	struct stat st;
 	int rc = ARCA_OK;
+	size_t n;
 
 	if (!dir) {
 		close(fd);
 		return dir_errno(l->d, errno, "list", l->d->root);
 	}
 	for (;;) {
-		size_t n;
-
 		errno = 0;
 		de = readdir(dir);
 		if (!de) {
@@ -212,42 +313,7 @@ static int list_dir(struct lister *l, int fd, size_t len)
 		if (len + n + 2 > sizeof(l->name))
 			continue;   /* put could never have created it */
 		memcpy(l->name + len, de->d_name, n + 1);
-
-		if (fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-			if (errno == ENOENT)   /* removed while listing */
-				continue;
-			rc = dir_errno(l->d, errno, "list", l->name);
-			break;
-		}
-		if (S_ISLNK(st.st_mode)) {
-			/* a symlinked object is listed; symlinked dirs are not followed */
-			if (fstatat(dirfd(dir), de->d_name, &st, 0) != 0 || !S_ISREG(st.st_mode))
-				continue;
-		} else if (S_ISDIR(st.st_mode)) {
-			int sub;
-
-			l->name[len + n] = '/';
-			l->name[len + n + 1] = '\0';
-			if (!dir_may_match(l, len + n + 1))
-				continue;
-			sub = openat(dirfd(dir), de->d_name,
-				     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			if (sub < 0) {
-				if (errno == ENOENT)
-					continue;
-				rc = dir_errno(l->d, errno, "list", l->name);
-				break;
-			}
-			rc = list_dir(l, sub, len + n + 1);
-			if (rc != 0)
-				break;
-			continue;
-		}
-		if (!S_ISREG(st.st_mode))
-			continue;
-		if (len + n < l->prefix_len || memcmp(l->name, l->prefix, l->prefix_len) != 0)
-			continue;
-		rc = l->cb(l->arg, l->name, (uint64_t)st.st_size);
+		rc = list_entry(l, dirfd(dir), de->d_name, len, n);
 		if (rc != 0)
 			break;
 	}
@@ -258,15 +324,20 @@ static int list_dir(struct lister *l, int fd, size_t len)
 int dir_list(void *instance, const char *prefix,
 	     int (*cb)(void *arg, const char *name, uint64_t size), void *arg)
 {
-	const struct dir_inst *d = instance;
+	struct dir_inst *d = instance;
 	struct lister *l;
-	char start[PATH_MAX];
 	const char *slash;
 	size_t len = 0;
-	int fd, rc, n;
+	int fd, rc;
 
 	if (!prefix)
 		prefix = "";
+	/* start at the deepest directory the prefix names in full */
+	slash = strrchr(prefix, '/');
+	if (slash)
+		len = (size_t)(slash - prefix) + 1;
+	if (len + 1 > PATH_MAX)
+		return ARCA_OK;   /* no object can have such a long name */
 	l = calloc(1, sizeof(*l));
 	if (!l)
 		return dir_host->error(ARCA_ERR_INTERNAL, "dir: out of memory listing %s", d->root);
@@ -275,43 +346,27 @@ int dir_list(void *instance, const char *prefix,
 	l->prefix_len = strlen(prefix);
 	l->cb = cb;
 	l->arg = arg;
-
-	/* start at the deepest directory the prefix names in full */
-	slash = strrchr(prefix, '/');
-	if (slash)
-		len = (size_t)(slash - prefix) + 1;
-	if (len + 1 > sizeof(l->name)) {
-		free(l);
-		return ARCA_OK;   /* no object can have such a long name */
-	}
 	memcpy(l->name, prefix, len);
 	l->name[len] = '\0';
+	rc = ARCA_OK;
 	if (len > 0) {
 		/* the directory part follows the object name rules: no escaping */
 		l->name[len - 1] = '\0';
 		rc = dir_check_name(d, l->name);
 		l->name[len - 1] = '/';
-		if (rc != ARCA_OK) {
-			free(l);
-			return rc;
-		}
 	}
-	n = snprintf(start, sizeof(start), "%s/%s", d->root, l->name);
-	if (n < 0 || (size_t)n >= sizeof(start)) {
-		free(l);
-		return ARCA_OK;
+	if (rc == ARCA_OK)
+		rc = dir_open_dirs(d, l->name, len ? len - 1 : 0, 0, &fd);
+	if (rc == ARCA_OK && len == 0) {
+		/* readdir moves the offset: never share it with other threads */
+		fd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0)
+			rc = dir_errno(d, errno, "list", d->root);
 	}
-	fd = open(start, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0) {
-		int e = errno;
-
-		free(l);
-		/* a directory that does not exist holds no objects */
-		if (e == ENOENT || (e == ENOTDIR && len > 0))
-			return ARCA_OK;
-		return dir_errno(d, e, "list", start);
-	}
-	rc = list_dir(l, fd, len);
+	if (rc == ARCA_OK)
+		rc = list_dir(l, fd, len);
+	else if (rc == ARCA_ERR_NOT_FOUND)
+		rc = ARCA_OK;   /* a directory that does not exist holds no objects */
 	free(l);
 	return rc;
 }
