@@ -183,10 +183,14 @@ int repo_prune(struct repo *r, double repack_unused_threshold, int dry_run,
 	rc = mark_used(r, &s, &pl, &missing);
 	if (rc != ARCA_OK)
 		goto out;
+	/* Chunks that kept snapshots need but no index names may sit in packs
+	 * no index names (an index object lost or deleted from the storage):
+	 * those packs are then kept, never deleted as orphans. */
+	int keep_orphans = missing != 0;
 	if (missing)
-		log_warn("destination %s: %zu chunk reference(s) of kept snapshots are in no index "
-			 "(those snapshots are already damaged; run arca verify)", r->dest_name,
-			 missing);
+		log_warn("destination %s: %zu chunk reference(s) of kept snapshots are in no index; "
+			 "packs in no index are kept (run arca repair index, which rebuilds the "
+			 "index from the packs, then arca verify)", r->dest_name, missing);
 
 	/* Decide per pack. */
 	uint64_t freed = 0;
@@ -218,7 +222,7 @@ int repo_prune(struct repo *r, double repack_unused_threshold, int dry_run,
 				 r->dest_name, s.packs.v[i].name);
 			continue;
 		}
-		if (!idx_find_pack(&s.idx, id)) {
+		if (!idx_find_pack(&s.idx, id) && !keep_orphans) {
 			stats->packs_deleted++;
 			freed += s.packs.v[i].size;
 		}
@@ -283,7 +287,8 @@ int repo_prune(struct repo *r, double repack_unused_threshold, int dry_run,
 	}
 	for (size_t i = 0; i < s.packs.n && rc == ARCA_OK; i++) {
 		unsigned char id[ID_LEN];
-		if (!parse_pack_name(s.packs.v[i].name, id) && !idx_find_pack(&s.idx, id))
+		if (!parse_pack_name(s.packs.v[i].name, id) && !idx_find_pack(&s.idx, id) &&
+		    !keep_orphans)
 			rc = dest_remove(r, s.packs.v[i].name);
 	}
 	stats->bytes_freed = freed > written ? freed - written : 0;

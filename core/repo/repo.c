@@ -152,8 +152,9 @@ static int parse_config(struct repo *r, const struct repo_params *p, const unsig
 	json_error_t jerr;
 	json_t *c = json_loadb((const char *)data, len, 0, &jerr);
 	if (!c)
+		/* Not jerr.text: it quotes the file, which may not be ours. */
 		return err_set(ARCA_ERR_CORRUPT, "destination %s: object config is not valid JSON "
-			       "(line %d: %s)", r->dest_name, jerr.line, jerr.text);
+			       "(line %d, column %d)", r->dest_name, jerr.line, jerr.column);
 	int rc = ARCA_OK;
 	json_t *jv = json_object_get(c, "version");
 	json_int_t version = json_integer_value(jv);

@@ -105,4 +105,16 @@ arca restore tree --into "$T/after-repair" > /dev/null || fail "restore after re
 expect_fail 2 "$ARCA" repair
 expect_stderr "arca repair index"
 
+step "index objects deleted from the storage: prune keeps the packs they named"
+packs_before=$(find "$T/repo/packs" -type f | sort)
+rm -f "$T/repo/index/"*
+rm -rf "$T/state"/*
+arca prune > "$T/prune.out" 2> "$T/prune.err" || { cat "$T/prune.err" >&2; fail "prune"; }
+grep -q "packs in no index are kept" "$T/prune.err" || { cat "$T/prune.err" >&2; fail "prune gave no warning"; }
+[ "$(find "$T/repo/packs" -type f | sort)" = "$packs_before" ] || fail "prune deleted packs of kept snapshots"
+arca repair index > /dev/null || fail "repair index after deletion"
+arca restore tree --into "$T/after-delete" > /dev/null || fail "restore after index deletion"
+[ "$(tree_manifest "$SRC")" = "$(tree_manifest "$T/after-delete")" ] ||
+	fail "restore after index deletion differs from the source"
+
 pass "$n_objects objects, every flip and truncation named"
