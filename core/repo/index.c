@@ -56,6 +56,11 @@ struct idx_slot *idx_find(const struct idx *x, const unsigned char id[ID_LEN])
 	}
 }
 
+int idx_slot_usable(const struct idx *x, const struct idx_slot *s)
+{
+	return s && s->pack != PACK_NONE && s->pack != PACK_PENDING && !x->packs[s->pack - 1].gone;
+}
+
 static void idx_grow(struct idx *x)
 {
 	size_t ncap = x->cap ? x->cap * 2 : 1024;
@@ -137,6 +142,7 @@ uint32_t idx_add_pack(struct idx *x, const unsigned char id[ID_LEN], uint64_t si
 	}
 	memcpy(x->packs[x->npacks].id, id, ID_LEN);
 	x->packs[x->npacks].size = size;
+	x->packs[x->npacks].gone = 0;
 	v = (uint32_t)++x->npacks;
 	pack_slot_put(x->pack_slots, x->pack_slots_cap, id, v);
 	return v;

@@ -27,6 +27,7 @@ struct idx_slot {
 struct idx_pack {
 	unsigned char id[ID_LEN];
 	uint64_t size;            /* size of the pack object */
+	int gone;                 /* not in the destination's listing: store its chunks again */
 };
 
 struct idx {
@@ -41,6 +42,8 @@ struct idx {
 void idx_free(struct idx *x);
 /* NULL when absent. The pointer is valid until the next insert. */
 struct idx_slot *idx_find(const struct idx *x, const unsigned char id[ID_LEN]);
+/* Whether a found slot's data can be used: written, and its pack not gone. */
+int idx_slot_usable(const struct idx *x, const struct idx_slot *s);
 /* Insert unless present; returns the slot (existing or new) and sets *added. */
 struct idx_slot *idx_insert(struct idx *x, const unsigned char id[ID_LEN], int *added);
 /* Register a pack (or find it); returns 1 + its index. */

@@ -40,7 +40,6 @@ struct repo {
 	unsigned char config_sha[ID_LEN];   /* SHA-256 of the config object */
 	struct repo_keys *keys;     /* secure_alloc'd: locked, not dumped, wiped */
 	char key_id[65];            /* the key the passphrase opened ("" if plain) */
-	char *passphrase;           /* kept for nothing but key_add checks; wiped */
 	struct cdc_params cdc;
 	int zstd_level;
 	uint64_t pack_size;
@@ -53,6 +52,8 @@ struct repo {
 	struct idx idx;
 	int idx_loaded;
 	int idx_stale;              /* in-memory index may name unsaved packs: reload */
+	int packs_checked;          /* index packs compared with the listing (this load) */
+	uint64_t chunks_restored;   /* chunks stored again because their pack was gone */
 	size_t idx_bad;             /* index objects skipped as unreadable */
 	/* Packs written but not yet covered by an index object. */
 	struct pack_info *unsaved;
@@ -128,6 +129,10 @@ void cache_sync(struct repo *r, const char *prefix, const struct obj_list *keep)
 
 /* ---- index (repo_index.c) ---- */
 int index_load(struct repo *r);           /* loads once; reloads when stale */
+/* Mark index packs the destination no longer lists as gone (one listing
+ * per load), so a snapshot stores their chunks again rather than naming
+ * data that no longer exists. */
+int index_check_packs(struct repo *r);
 /* Write one index object for `packs` (prefix "index/"). */
 int index_write(struct repo *r, const struct pack_info *packs, size_t n);
 /* Write index objects for every unsaved pack (takes idx_mu). */

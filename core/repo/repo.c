@@ -307,7 +307,6 @@ void repo_close(struct repo *r)
 	free(r->cache_dir);
 	free(r->hostname);
 	free(r->dest_name);
-	free(r->passphrase);
 	free(r);
 }
 

@@ -48,11 +48,56 @@ int index_load(struct repo *r)
 	r->idx = fresh;
 	r->idx_loaded = 1;
 	r->idx_stale = 0;
+	r->packs_checked = 0;
 	r->idx_bad = bad;
 	pack_info_free(r->unsaved, r->n_unsaved);
 	r->unsaved = NULL;
 	r->n_unsaved = r->unsaved_cap = 0;
 	pthread_mutex_unlock(&r->idx_mu);
+	return ARCA_OK;
+}
+
+static int has_obj(const struct obj_list *l, const char *name)
+{
+	size_t lo = 0, hi = l->n;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = strcmp(l->v[mid].name, name);
+		if (!c)
+			return 1;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
+int index_check_packs(struct repo *r)
+{
+	if (r->packs_checked)
+		return ARCA_OK;
+	struct obj_list l;
+	int rc = dest_list_all(r, "packs/", &l);
+	if (rc != ARCA_OK)
+		return rc;
+	size_t gone = 0;
+	pthread_mutex_lock(&r->idx_mu);
+	for (size_t i = 0; i < r->idx.npacks; i++) {
+		char name[96];
+		pack_name(r->idx.packs[i].id, name);
+		if (!has_obj(&l, name) && !r->idx.packs[i].gone) {
+			r->idx.packs[i].gone = 1;
+			gone++;
+		}
+	}
+	r->packs_checked = 1;
+	pthread_mutex_unlock(&r->idx_mu);
+	obj_list_free(&l);
+	if (gone)
+		log_warn("destination %s: %zu pack(s) named by the index are missing (deleted or "
+			 "lost); data they held is stored again by this snapshot (run arca verify "
+			 "to see which snapshots are damaged)", r->dest_name, gone);
 	return ARCA_OK;
 }
 

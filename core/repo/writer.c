@@ -141,7 +141,13 @@ static int process_chunk(struct snap_writer *w, struct worker *c, struct job *j)
 	memcpy(j->id_out, id, ID_LEN);
 	int added;
 	pthread_mutex_lock(&r->idx_mu);
-	idx_insert(&r->idx, id, &added);
+	struct idx_slot *slot = idx_insert(&r->idx, id, &added);
+	if (!added && slot->pack != PACK_PENDING && r->idx.packs[slot->pack - 1].gone) {
+		/* Its only copy was in a pack that is gone: store it again. */
+		slot->pack = PACK_PENDING;
+		r->chunks_restored++;
+		added = 1;
+	}
 	pthread_mutex_unlock(&r->idx_mu);
 	if (!added)
 		return ARCA_OK;   /* stored before, or claimed by another worker */
@@ -345,6 +351,8 @@ int repo_snap_begin(struct repo *r, const char *target, const char *driver,
 		return err_set(ARCA_ERR_CONFIG, "target name '%s' is empty or longer than %d bytes",
 			       target ? target : "", TARGET_NAME_MAX);
 	int rc = index_load(r);
+	if (rc == ARCA_OK)
+		rc = index_check_packs(r);
 	if (rc != ARCA_OK)
 		return err_wrap(rc, "snapshot of %s: loading the index", target);
 	struct snap_writer *w = xcalloc(1, sizeof *w);
@@ -475,7 +483,7 @@ static int try_unchanged(struct snap_writer *w, const struct arca_item_info *inf
 	int ok = 1;
 	pthread_mutex_lock(&w->r->idx_mu);
 	for (size_t i = 0; i < old->n_chunks && ok; i++)
-		ok = idx_find(&w->r->idx, prevmap_chunk(&w->prev, old, i)) != NULL;
+		ok = idx_slot_usable(&w->r->idx, idx_find(&w->r->idx, prevmap_chunk(&w->prev, old, i)));
 	pthread_mutex_unlock(&w->r->idx_mu);
 	if (ok) {
 		for (size_t i = 0; i < old->n_chunks; i++)

@@ -117,4 +117,13 @@ arca restore tree --into "$T/after-delete" > /dev/null || fail "restore after in
 [ "$(tree_manifest "$SRC")" = "$(tree_manifest "$T/after-delete")" ] ||
 	fail "restore after index deletion differs from the source"
 
+step "a pack deleted from the storage: the next snapshot stores its data again"
+gone=$(find "$T/repo/packs" -type f -printf '%s %p\n' | sort -n | tail -n 1 | cut -d' ' -f2)
+rm -f "$gone"
+arca snapshot tree > "$T/snap.out" 2> "$T/snap.err" || { cat "$T/snap.err" >&2; fail "snapshot after a pack was deleted"; }
+grep -q "missing (deleted or lost)" "$T/snap.err" || { cat "$T/snap.err" >&2; fail "the missing pack was not reported"; }
+arca restore tree --into "$T/after-pack" > /dev/null || fail "restore of the snapshot taken after the pack was deleted"
+[ "$(tree_manifest "$SRC")" = "$(tree_manifest "$T/after-pack")" ] ||
+	fail "the snapshot taken after the pack was deleted differs from the source"
+
 pass "$n_objects objects, every flip and truncation named"
