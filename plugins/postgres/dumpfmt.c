@@ -51,6 +51,20 @@ static int64_t rd_str(struct dump_reader *r)
 	return n;
 }
 
+/* Read a string in place: *s (not NUL-terminated) and its length, or NULL
+ * for a NULL string. */
+static void rd_strv(struct dump_reader *r, const char **s, size_t *n)
+{
+	size_t at = r->pos;
+	int64_t len = rd_str(r);
+	*s = NULL;
+	*n = 0;
+	if (!r->short_read && !r->bad && len >= 0) {
+		*s = (const char *)r->p + at + 1 + r->int_size;
+		*n = (size_t)len;
+	}
+}
+
 static int rd_str_is(struct dump_reader *r, const char *want)
 {
 	int64_t n = dump_rd_int(r);
@@ -207,6 +221,43 @@ int dump_toc_deps(const unsigned char *p, size_t len, const struct dump_prefix *
 		}
 		dump_rd_byte(&r); /* data offset */
 		dump_rd_skip(&r, (uint64_t)pre->off_size);
+	}
+	return r.short_read || r.bad || r.pos != pre->toc_end ? -1 : 0;
+}
+
+int dump_toc_entries(const unsigned char *p, size_t len, const struct dump_prefix *pre,
+                     void (*fn)(void *arg, const struct dump_toc_text *e), void *arg)
+{
+	struct dump_reader r = {p, len, pre->toc_start, pre->int_size, pre->off_size, 0, 0};
+	int64_t count = dump_rd_int(&r);
+	if ((size_t)count != pre->n_toc)
+		return -1;
+	for (size_t i = 0; i < pre->n_toc && !r.short_read && !r.bad; i++) {
+		struct dump_toc_text e;
+		const char *skip;
+		size_t skip_n;
+		e.dump_id = dump_rd_int(&r);
+		dump_rd_int(&r);                 /* hadDumper */
+		rd_str(&r);                      /* tableoid */
+		rd_str(&r);                      /* oid */
+		rd_strv(&r, &e.tag, &e.tag_len);
+		rd_strv(&r, &e.desc, &e.desc_len);
+		e.section = (int)dump_rd_int(&r);
+		rd_strv(&r, &e.defn, &e.defn_len);
+		for (int k = 0; k < 4; k++)
+			rd_strv(&r, &skip, &skip_n); /* dropStmt .. tablespace */
+		if (pre->version >= 0x010e00)
+			rd_str(&r); /* tableam */
+		if (pre->version >= 0x011000)
+			dump_rd_int(&r); /* relkind */
+		rd_strv(&r, &e.owner, &e.owner_len);
+		rd_str(&r); /* "false" */
+		while (!r.short_read && !r.bad && rd_str(&r) >= 0)
+			; /* dependencies */
+		dump_rd_byte(&r); /* data offset */
+		dump_rd_skip(&r, (uint64_t)pre->off_size);
+		if (!r.short_read && !r.bad)
+			fn(arg, &e);
 	}
 	return r.short_read || r.bad || r.pos != pre->toc_end ? -1 : 0;
 }

@@ -69,4 +69,18 @@ int dump_parse_prefix(const unsigned char *p, size_t len, struct dump_prefix *pr
 int dump_toc_deps(const unsigned char *p, size_t len, const struct dump_prefix *pre,
                   void (*fn)(void *arg, size_t entry, int section, int64_t dep), void *arg);
 
+/* The text fields of one TOC entry, pointing into the dump's bytes (not
+ * NUL-terminated; NULL when the field is NULL). */
+struct dump_toc_text {
+	int64_t dump_id;
+	int section;
+	const char *tag, *desc, *defn, *owner;
+	size_t tag_len, desc_len, defn_len, owner_len;
+};
+
+/* Walk the TOC of a parsed prefix, calling fn with each entry's text
+ * fields. 0, or -1 when the TOC does not read as it did. */
+int dump_toc_entries(const unsigned char *p, size_t len, const struct dump_prefix *pre,
+                     void (*fn)(void *arg, const struct dump_toc_text *e), void *arg);
+
 #endif

@@ -10,7 +10,9 @@
  * first as "globals.sql".
  *
  * Restore: pg_restore --clean --if-exists into the original database or
- * --into CONNINFO, creating the database when it does not exist; with
+ * --into CONNINFO; a database holding user objects only with --overwrite,
+ * and a missing one created with its owner, encoding, locale, settings,
+ * comment and privileges as the dump recorded them (dbprops.c); with
  * --jobs > 1 the dump is first copied out, because parallel pg_restore
  * needs a seekable file, and given back the data offsets a piped dump
  * lacks, laid out so that pg_restore loads the tables with the most work
@@ -599,20 +601,39 @@ static int restore_globals(struct pg_target *t, struct arca_ctx *ctx, const char
 	return rc;
 }
 
-/* Connect to the restore target; when its database is missing, send
- * CREATE DATABASE without waiting for it (*creating = 1): the copy of the
- * dump is made meanwhile, and create_finish collects the result. An
+/* Connect to the restore target. An existing database that holds user
+ * objects is replaced only with --overwrite (and says what it replaces).
+ * A missing one is created as the dump recorded it (props: encoding,
+ * locale; owner and the rest are applied once the roles are back), the
+ * CREATE DATABASE sent without waiting for it (*creating = 1): the copy of
+ * the dump is made meanwhile, and create_finish collects the result. An
  * existing database needs the admin connection only to replay globals
  * (need_admin); a SCRAM login costs ~20 ms. */
-static int prepare_database(struct pg_target *t, const char *into, const char *db, int need_admin,
-                            PGconn **admin_out, int *creating)
+static int prepare_database(struct pg_target *t, struct arca_ctx *ctx, const char *dump,
+                            const char *into, const char *db, int need_admin,
+                            PGconn **admin_out, int *creating, struct db_props *props)
 {
 	PGconn *c = NULL;
 	*admin_out = NULL;
 	*creating = 0;
 	int rc = pg_connect(t, into, db, 0, &c);
 	if (rc == ARCA_OK) {
+		char what[512];
+		int any = 0;
+		rc = dbprops_user_objects(t, c, db, what, sizeof what, &any);
 		PQfinish(c);
+		if (rc != ARCA_OK)
+			return rc;
+		if (any && !pg_host->option(ctx, "overwrite"))
+			return PG_ERR(ARCA_ERR_EXISTS,
+			              "[target %s]: database \"%s\" is not empty (it holds %s); "
+			              "refusing to replace it. Restore beside it with --into "
+			              "'dbname=NEWNAME' (arca creates that database), or replace "
+			              "it with --overwrite",
+			              t->name, db, what);
+		if (any)
+			PG_LOG(ARCA_LOG_WARN, "--overwrite: replacing what database \"%s\" holds "
+			       "(%s) with the snapshot's objects", db, what);
 		if (!need_admin)
 			return ARCA_OK;
 		return pg_connect(t, into, "postgres", 0, admin_out) == ARCA_OK
@@ -624,14 +645,21 @@ static int prepare_database(struct pg_target *t, const char *into, const char *d
 	rc = pg_connect(t, into, "postgres", 0, &c);
 	if (rc != ARCA_OK)
 		return rc;
+	rc = dbprops_read(t, ctx, dump, c, db, props);
 	char *ident = PQescapeIdentifier(c, db, strlen(db));
 	char *sql = NULL;
-	if (!ident || asprintf(&sql, "CREATE DATABASE %s TEMPLATE template0", ident) < 0) {
+	if (rc == ARCA_OK && !props->create && ident &&
+	    asprintf(&sql, "CREATE DATABASE %s TEMPLATE template0", ident) < 0)
+		sql = NULL;
+	const char *create = props->create ? props->create : sql;
+	if (rc != ARCA_OK || !create) {
+		if (rc == ARCA_OK)
+			rc = PG_ERR(ARCA_ERR_INTERNAL, "out of memory");
 		PQfreemem(ident);
 		PQfinish(c);
-		return PG_ERR(ARCA_ERR_INTERNAL, "out of memory");
+		return rc;
 	}
-	if (!PQsendQuery(c, sql)) {
+	if (!PQsendQuery(c, create)) {
 		char msg[1024];
 		rc = PG_ERR(ARCA_ERR_IO, "[target %s]: sending CREATE DATABASE failed: %s", t->name,
 		            pg_conn_error(c, msg, sizeof msg));
@@ -657,7 +685,9 @@ static int create_finish(struct pg_target *t, PGconn *c, const char *db)
 			                ? ARCA_ERR_AUTH
 			                : ARCA_ERR_IO,
 			            "[target %s]: database \"%s\" does not exist and creating it "
-			            "failed: %s",
+			            "failed: %s (arca creates it with the encoding and locale the "
+			            "dump recorded; for other settings, create it yourself and "
+			            "restore again)",
 			            t->name, db, pg_conn_error(c, msg, sizeof msg));
 		}
 		PQclear(r);
@@ -728,7 +758,9 @@ int logical_restore(struct pg_target *t, struct arca_ctx *ctx, struct item_walk 
 	PGconn *admin = NULL;
 	char *conninfo = NULL, *admin_conninfo = NULL, *password = NULL, *into_db = NULL;
 	char *pg_restore = NULL;
-	int creating = 0;
+	struct db_props props;
+	memset(&props, 0, sizeof props);
+	int creating = 0, created = 0;
 	int64_t jobs;
 	int rc = pg_option_int(ctx, "jobs", t->restore_jobs, &jobs);
 	if (rc != ARCA_OK)
@@ -761,7 +793,8 @@ int logical_restore(struct pg_target *t, struct arca_ctx *ctx, struct item_walk 
 	if (!(pg_restore = pg_program(t, "pg_restore")))
 		goto out;
 	int globals = li.has_globals && strcmp(t->restore_globals, "no") != 0;
-	if ((rc = prepare_database(t, into, db, globals, &admin, &creating)) != ARCA_OK)
+	if ((rc = prepare_database(t, ctx, li.dump, into, db, globals, &admin, &creating,
+	                           &props)) != ARCA_OK)
 		goto out;
 
 	if (jobs > 1) {
@@ -776,12 +809,16 @@ int logical_restore(struct pg_target *t, struct arca_ctx *ctx, struct item_walk 
 		creating = 0;
 		if ((rc = create_finish(t, admin, db)) != ARCA_OK)
 			goto out;
+		created = 1;
 	}
 	if (globals) {
 		rc = restore_globals(t, ctx, admin_conninfo, password, admin);
 		if (rc != ARCA_OK)
 			goto out;
 	}
+	/* Owner, settings, comment, privileges: after the roles are back. */
+	if (created)
+		dbprops_apply(t, admin, &props, db);
 	PQfinish(admin);
 	admin = NULL;
 	if (jobs == 1 && (rc = open_item(ctx, li.dump)) != ARCA_OK)
@@ -836,6 +873,7 @@ out:
 	}
 	copy_close(&copy);
 	PQfinish(admin);
+	dbprops_free(&props);
 	free_items(&li);
 	free(conninfo);
 	free(admin_conninfo);

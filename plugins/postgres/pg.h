@@ -110,6 +110,29 @@ char *pg_conninfo_build(const char *conninfo, const char *dbname, char **passwor
 /* PQerrorMessage without the trailing newline, for messages. */
 const char *pg_conn_error(PGconn *c, char *buf, size_t n);
 
+/* ---- dbprops.c: a database's own properties on a logical restore -------- */
+
+/* What the dump says about the database itself, renamed to the restore's
+ * database: CREATE DATABASE (encoding, locale), owner, and the statements
+ * for its settings, comment, privileges and security labels. */
+struct db_props {
+	char *create;
+	char *owner;
+	char **stmts;
+	size_t n;
+};
+/* Which user objects database `db` (connection c) holds: *any, and a list
+ * such as "12 tables, views or sequences, 1 schema" in what. */
+int dbprops_user_objects(struct pg_target *t, PGconn *c, const char *db, char *what,
+                         size_t what_len, int *any);
+/* Read the properties from the dump item's table of contents. */
+int dbprops_read(struct pg_target *t, struct arca_ctx *ctx, const char *item, PGconn *admin,
+                 const char *db, struct db_props *out);
+/* After the database was created from p->create: owner, then the rest.
+ * Failures (a role that does not exist) are warnings; returns their count. */
+int dbprops_apply(struct pg_target *t, PGconn *admin, const struct db_props *p, const char *db);
+void dbprops_free(struct db_props *p);
+
 /* ---- child.c ------------------------------------------------------------- */
 
 #define CHILD_STDIN  0x1u /* give the child a pipe for stdin */

@@ -17,6 +17,22 @@ pg_start fresh
 APP=$app_PORT
 pg_sql $APP postgres "CREATE ROLE vectis LOGIN PASSWORD 'vectis-pw'"
 pg_sql $APP postgres "CREATE DATABASE vectis OWNER vectis"
+# The database's own properties, which a restore onto a fresh server keeps.
+pg_sql $APP postgres "CREATE ROLE vectis_reader"
+pg_sql $APP postgres "GRANT CONNECT ON DATABASE vectis TO vectis_reader"
+pg_sql $APP postgres "REVOKE TEMPORARY ON DATABASE vectis FROM PUBLIC"
+pg_sql $APP postgres "ALTER DATABASE vectis SET work_mem = '7MB'"
+pg_sql $APP postgres "COMMENT ON DATABASE vectis IS 'Vectis; the app''s data'"
+# owner, encoding, locale, privileges, settings and comment of database $2,
+# with its own name written as DB so that copies compare equal
+db_props() {
+	pg_sql "$1" postgres "SELECT pg_get_userbyid(d.datdba), pg_encoding_to_char(d.encoding),
+		d.datcollate, d.datctype, d.datlocprovider, (SELECT array_agg(a::text ORDER BY a::text) FROM unnest(d.datacl) a)::text,
+		(SELECT array_agg(x ORDER BY x) FROM pg_db_role_setting s, unnest(s.setconfig) x
+		 WHERE s.setdatabase = d.oid AND s.setrole = 0)::text,
+		shobj_description(d.oid, 'pg_database')
+		FROM pg_database d WHERE d.datname = '$2'"
+}
 pg_sql_file $APP vectis "$PG_DATASET" -v scale=0.02 -c "SET ROLE vectis" >"$T/load.log" 2>&1 ||
 	{ cat "$T/load.log" >&2; fail "loading the dataset failed"; }
 echo vectis-pw > "$T/pg/vectis.pw"
@@ -105,6 +121,10 @@ tail -n +"$log_lines" "$T/pg/app/server.log" | grep -o 'COPY public\.[a-z_]*' | 
 	{ tail -n +"$log_lines" "$T/pg/app/server.log" | grep 'COPY public' >&2; fail "load order"; }
 pg_db_fingerprint $APP copy_j2 > "$T/fp.j2"
 diff "$T/fp.orig" "$T/fp.j2" >&2 || fail "parallel restore differs from the original"
+db_props $APP vectis > "$T/props.orig"
+grep -q "vectis_reader=c/vectis" "$T/props.orig" || { cat "$T/props.orig" >&2; fail "test setup: no grant"; }
+db_props $APP copy_j2 > "$T/props.j2"
+diff "$T/props.orig" "$T/props.j2" >&2 || fail "a new database does not get the original's properties"
 
 step "restore into a missing database the role may not create: the server's reason"
 expect_fail '!' pg_arca restore app-db --into "$(pg_conninfo $APP nocreate vectis)" --jobs 2
@@ -117,16 +137,32 @@ pg_arca restore app-db --into "$(pg_conninfo $APP copy_j1)" --jobs 1 >/dev/null 
 pg_db_fingerprint $APP copy_j1 > "$T/fp.j1"
 diff "$T/fp.orig" "$T/fp.j1" >&2 || fail "streamed restore differs from the original"
 
-step "restore over the damaged original (the copy in the scratch directory)"
+step "restore over the damaged original: refused without --overwrite, nothing touched"
 pg_sql $APP vectis "DELETE FROM order_items WHERE order_id % 3 = 0; DROP TABLE words CASCADE;
-	UPDATE products SET price_cents = 0"
+	UPDATE products SET price_cents = 0; CREATE TABLE added_later (x int);
+	INSERT INTO added_later VALUES (42)"
+pg_db_fingerprint $APP vectis > "$T/fp.damaged"
+expect_fail 11 pg_arca restore app-db
+expect_stderr 'database "vectis" is not empty \(it holds [0-9]+ tables, views or sequences'
+expect_stderr "--overwrite"
+expect_stderr "--into 'dbname=NEWNAME'"
+pg_db_fingerprint $APP vectis > "$T/fp.after-refusal"
+diff "$T/fp.damaged" "$T/fp.after-refusal" >&2 || fail "a refused restore changed the database"
+[ "$(pg_sql $APP vectis "SELECT x FROM added_later")" = 42 ] || fail "the refused restore lost a row"
+expect_fail 11 pg_arca restore app-db --into "$(pg_conninfo $APP copy_j1)"
+expect_stderr 'database "copy_j1" is not empty'
+
+step "restore --overwrite over the damaged original (the copy in the scratch directory)"
 sed -i '/^\[target app-db\]$/a restore_copy = disk' "$ARCA_CONFIG"
-pg_arca -v restore app-db >/dev/null 2>"$T/err" ||
-	{ cat "$T/err" >&2; fail "restore into the original database failed"; }
+pg_arca -v restore app-db --overwrite >/dev/null 2>"$T/err" ||
+	{ cat "$T/err" >&2; fail "restore --overwrite into the original database failed"; }
 sed -i '/^restore_copy = disk$/d' "$ARCA_CONFIG"
+grep -q -- '--overwrite: replacing what database "vectis" holds' "$T/err" ||
+	{ cat "$T/err" >&2; fail "--overwrite did not say what it replaces"; }
 grep -q "copying the dump to .*/restore.pgdump" "$T/err" ||
 	{ cat "$T/err" >&2; fail "restore_copy = disk did not copy to the scratch directory"; }
 grep -q "data offsets set" "$T/err" || { cat "$T/err" >&2; fail "no data offsets were set"; }
+pg_sql $APP vectis "DROP TABLE added_later"
 pg_db_fingerprint $APP vectis > "$T/fp.back"
 diff "$T/fp.orig" "$T/fp.back" >&2 || fail "restore over the original differs"
 
@@ -155,6 +191,9 @@ pg_arca restore app-db --into "$(pg_conninfo $fresh_PORT vectis)" >/dev/null 2>&
 	fail "globals.sql did not recreate role vectis"
 pg_db_fingerprint $fresh_PORT vectis > "$T/fp.fresh"
 diff "$T/fp.orig" "$T/fp.fresh" >&2 || fail "restore onto the fresh server differs"
+db_props $fresh_PORT vectis > "$T/props.fresh"
+diff "$T/props.orig" "$T/props.fresh" >&2 ||
+	fail "the database on the fresh server lost its owner, privileges, settings or comment"
 
 step "pg_dump killed mid-stream: no snapshot, and the error says so"
 expect_fail '!' pg_arca snapshot killed
