@@ -141,14 +141,66 @@ static int forget_one(struct cli *cli, struct engine *e, struct engine_target *t
 	return rc;
 }
 
+/* forget --snapshot ID: remove that snapshot, readable or not, from every
+ * destination of the named targets (all) that holds it. */
+static int forget_by_id(struct cli *cli, struct engine *e, struct engine_target **targets,
+			size_t nt, const char *id, int dry_run, json_t *out)
+{
+	int found = 0, worst = ARCA_OK;
+	for (size_t i = 0; i < e->n_dests; i++) {
+		struct engine_dest *d = &e->dests[i];
+		if (!targets_use_dest(targets, nt, d))
+			continue;
+		int rc = engine_open_repo(e, d);
+		char full[65];
+		if (rc == ARCA_OK)
+			rc = repo_resolve_snapshot(d->repo, id, full);
+		if (rc == ARCA_ERR_NOT_FOUND)
+			continue;
+		if (rc == ARCA_OK && !dry_run)
+			rc = repo_lock(d->repo, 1);
+		if (rc == ARCA_OK) {
+			const char *ids[] = {full};
+			if (!dry_run)
+				rc = repo_forget(d->repo, ids, 1);
+			if (!dry_run)
+				repo_unlock(d->repo);
+		}
+		if (rc != ARCA_OK) {
+			err_wrap(rc, "forget of snapshot %s in %s", id, d->cfg->name);
+			err_print(rc);
+			worst = rc;
+			continue;
+		}
+		found++;
+		if (cli->json)
+			json_array_append_new(out, json_pack("{s:s,s:s,s:b}", "id", full, "destination",
+							     d->cfg->name, "forgotten", !dry_run));
+		else
+			printf("snapshot %.12s %s destination %s\n", full,
+			       dry_run ? "would be forgotten from (dry run)" : "forgotten from",
+			       d->cfg->name);
+	}
+	if (!found && worst == ARCA_OK) {
+		worst = err_set(ARCA_ERR_NOT_FOUND, "no destination holds a snapshot '%s'; see "
+				"arca list", id);
+		err_print(worst);
+	}
+	return worst;
+}
+
 int cmd_forget(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {{"dry-run", no_argument, NULL, 'n'},
+					     {"snapshot", required_argument, NULL, 's'},
 					     {NULL, 0, NULL, 0}};
 	int c, dry_run = 0;
-	while ((c = getopt_long(argc, argv, "n", opts, NULL)) != -1) {
+	const char *snapshot = NULL;
+	while ((c = getopt_long(argc, argv, "ns:", opts, NULL)) != -1) {
 		if (c == 'n')
 			dry_run = 1;
+		else if (c == 's')
+			snapshot = optarg;
 		else
 			return cli_usage_error("forget", "unknown option");
 	}
@@ -160,6 +212,10 @@ int cmd_forget(struct cli *cli, int argc, char **argv)
 		return rc;
 	json_t *out = json_array();
 	int worst = ARCA_OK;
+	if (snapshot) {
+		worst = forget_by_id(cli, &e, targets, n, snapshot, dry_run, out);
+		n = 0;   /* no retention pass */
+	}
 	for (size_t i = 0; i < n; i++) {
 		struct engine_target *t = targets[i];
 		if (!cfg_get(t->cfg, "retention")) {

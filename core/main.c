@@ -83,11 +83,14 @@ const struct verb cli_verbs[] = {
 	 "Lists every driver module in plugin_dir (from [engine] in the config, else the\n"
 	 "built-in default) with its version, ABI, kinds and configuration keys, and\n"
 	 "every module that was refused with the reason.\n"},
-	{"forget", cmd_forget, 1, "arca forget [TARGET...] [--dry-run]",
+	{"forget", cmd_forget, 1, "arca forget [TARGET...] [--dry-run] [--snapshot ID]",
 	 "remove snapshots outside each target's retention policy",
 	 "Applies each target's `retention =` policy and removes the snapshots it does\n"
 	 "not keep (their data stays until `arca prune`). --dry-run shows the decision\n"
-	 "for every snapshot and changes nothing.\n"},
+	 "for every snapshot and changes nothing.\n\n"
+	 "--snapshot ID removes that one snapshot (a unique prefix of its id is enough)\n"
+	 "from every destination that holds it, whether or not it can still be read:\n"
+	 "the way out when a damaged snapshot blocks prune.\n"},
 	{"prune", cmd_prune, 1, "arca prune [DESTINATION...] [--dry-run] [--repack-threshold PCT]",
 	 "free space no snapshot needs",
 	 "Removes data no remaining snapshot references, repacking packs that are partly\n"

@@ -80,6 +80,10 @@ void repo_snap_abort(struct snap_writer *w);
 int repo_snapshots(struct repo *r, const char *target, struct repo_snapshot **list, size_t *n);
 void repo_snapshots_free(struct repo_snapshot *list, size_t n);
 
+/* The full id of the snapshot `id` (a unique prefix) names; ARCA_ERR_NOT_FOUND
+ * when none. Works whether or not the snapshot is readable. */
+int repo_resolve_snapshot(struct repo *r, const char *id, char full[65]);
+
 /* Reading: id is a full id or a unique prefix. */
 int repo_snap_open(struct repo *r, const char *id, struct snap_reader **out);
 int snap_next(struct snap_reader *rd, struct arca_item_info *info);   /* NOT_FOUND at end */

@@ -80,8 +80,9 @@ static int mark_used(struct repo *r, struct scan *s, struct prune_plan *pl, size
 		manifest_free(&m);
 		if (rc != ARCA_OK)
 			rc = err_wrap(rc, "prune refuses to run while snapshot %s is unreadable "
-				      "(it would not know which data that snapshot needs; run arca "
-				      "verify, then arca forget it)", id);
+				      "(it would not know which data that snapshot needs): run arca "
+				      "verify to see what is damaged, then arca forget --snapshot %.12s",
+				      id, id);
 	}
 	obj_list_free(&snaps);
 	return rc;
@@ -193,7 +194,10 @@ int repo_prune(struct repo *r, double repack_unused_threshold, int dry_run,
 			 "index from the packs, then arca verify)", r->dest_name, missing);
 
 	/* Decide per pack. */
-	uint64_t freed = 0;
+	/* freed: the estimate a dry run prints (a repacked pack frees its
+	 * unused share); removed: every byte of the packs deleted, from which
+	 * the new packs' bytes are subtracted once, after the fact. */
+	uint64_t freed = 0, removed = 0;
 	for (uint32_t pk = 1; pk <= s.idx.npacks; pk++) {
 		uint64_t used = 0, size = s.idx.packs[pk - 1].size;
 		for (size_t k = s.slot_start[pk]; k < s.slot_start[pk + 1]; k++)
@@ -207,10 +211,12 @@ int repo_prune(struct repo *r, double repack_unused_threshold, int dry_run,
 			pl.action[pk] = DELETE;
 			stats->packs_deleted++;
 			freed += size;
+			removed += size;
 		} else if ((double)(size - used) / (double)size > repack_unused_threshold) {
 			pl.action[pk] = REPACK;
 			stats->packs_repacked++;
 			freed += size - used;
+			removed += size;
 		}
 	}
 	/* Orphans: packs in no index (interrupted snapshots). Only names of
@@ -225,6 +231,7 @@ int repo_prune(struct repo *r, double repack_unused_threshold, int dry_run,
 		if (!idx_find_pack(&s.idx, id) && !keep_orphans) {
 			stats->packs_deleted++;
 			freed += s.packs.v[i].size;
+			removed += s.packs.v[i].size;
 		}
 	}
 	stats->bytes_freed = freed;
@@ -291,7 +298,7 @@ int repo_prune(struct repo *r, double repack_unused_threshold, int dry_run,
 		    !keep_orphans)
 			rc = dest_remove(r, s.packs.v[i].name);
 	}
-	stats->bytes_freed = freed > written ? freed - written : 0;
+	stats->bytes_freed = removed > written ? removed - written : 0;
 out:
 	pthread_mutex_lock(&r->idx_mu);
 	r->idx_stale = 1;

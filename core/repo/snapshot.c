@@ -516,6 +516,11 @@ int snapshot_resolve(struct repo *r, const char *id, char full[65])
 	return rc;
 }
 
+int repo_resolve_snapshot(struct repo *r, const char *id, char full[65])
+{
+	return snapshot_resolve(r, id, full);
+}
+
 static int cmp_snap(const void *a, const void *b)
 {
 	const struct repo_snapshot *x = a, *y = b;
