@@ -112,15 +112,27 @@ const struct verb cli_verbs[] = {
 	 "          then passphrase_file = /etc/arca/repo.key. A generated key opens the\n"
 	 "          repository without scrypt's deliberate ~0.2 s, which archive_command\n"
 	 "          pays per WAL segment. Keep a copy off this host, as for a passphrase.\n"},
-	{"repair", cmd_repair, 1, "arca repair index [DESTINATION...]",
-	 "rebuild a lost or damaged index from the packs",
+	{"repair", cmd_repair, 1, "arca repair index|packs|snapshots [--forget] [DESTINATION...]",
+	 "heal a damaged repository: index, packs, snapshots",
 	 "index  reads every pack's own header and writes a fresh index/ from them,\n"
 	 "       replacing the old index objects. Run it when verify or prune report\n"
 	 "       unreadable index objects (prune refuses to run until then). Packs whose\n"
 	 "       header cannot be read are named and left out (exit 7): their chunks\n"
 	 "       are lost, and verify names the snapshots that needed them. With\n"
 	 "       --json: {\"ok\", \"destinations\": [{\"destination\", \"rebuilt\",\n"
-	 "       \"packs\", \"damaged_packs\": [...], \"error\"}]}.\n"},
+	 "       \"packs\", \"damaged_packs\": [...], \"error\"}]}.\n"
+	 "packs  reads every pack (like verify --read-data) and drops chunks that fail\n"
+	 "       authentication, or whose pack is gone, from the index, so the next\n"
+	 "       snapshot stores that data again; names every snapshot, item and byte\n"
+	 "       range that lost data.\n"
+	 "snapshots  puts back snapshot objects this host has an authentic copy of in\n"
+	 "       state_dir (damaged, or deleted without arca forget), then writes, for\n"
+	 "       each snapshot that needs lost chunks, a new snapshot without the items\n"
+	 "       that cannot be restored (its summary says repaired_from). --forget also\n"
+	 "       forgets the damaged originals. Exit 7 if a snapshot is beyond repair\n"
+	 "       (arca forget --snapshot ID removes it).\n\n"
+	 "After bit rot found by arca verify --read-data:\n"
+	 "  arca repair packs && arca repair snapshots --forget && arca snapshot\n"},
 	{"wal-push", cmd_driver_verb, 1, "arca wal-push TARGET PATH",
 	 "archive one WAL segment (PostgreSQL archive_command)",
 	 "For archive_command = 'arca wal-push TARGET %p'. Exits 0 only once the\n"

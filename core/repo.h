@@ -135,6 +135,23 @@ int retention_select(const char *policy, const struct repo_snapshot *snaps, size
  * through `report` and left out (ARCA_ERR_CORRUPT after the rebuild). */
 int repo_rebuild_index(struct repo *r, repo_report_fn report, void *arg, size_t *packs_indexed);
 
+/* Healing (repair.c), under the exclusive lock; every finding goes through
+ * `report`. repair packs: read every pack, drop damaged or missing chunks
+ * from the index (so the next snapshot stores that data again) and name
+ * the snapshots, items and byte ranges that lost data. repair snapshots:
+ * put back authentic cached copies of damaged or deleted snapshot objects,
+ * then write, for each snapshot naming chunks no index has, a new one
+ * without the items that cannot be restored (forget_originals: forget the
+ * damaged one). */
+struct repo_repair_stats {
+	uint64_t packs_read, chunks_dropped, snapshots_damaged;
+	uint64_t snapshots_restored, snapshots_repaired, snapshots_unrepairable;
+};
+int repo_repair_packs(struct repo *r, repo_report_fn report, void *arg,
+		      struct repo_repair_stats *st);
+int repo_repair_snapshots(struct repo *r, int forget_originals, repo_report_fn report, void *arg,
+			  struct repo_repair_stats *st);
+
 /* Keys: list/add/remove/change passphrases wrapping the master key. A
  * secret made by repo_key_generate ("arca-key1-" + 64 hex digits, NUL:
  * outlen >= 75) is wrapped with HKDF instead of scrypt, so it opens the

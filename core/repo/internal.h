@@ -191,6 +191,8 @@ void pin_write(struct repo *r, const char *state_dir);
  * this host wrote: `host` is ours), drop one that arca forget removed. */
 void seen_record(struct repo *r, const struct repo_snapshot *list, size_t n);
 void seen_forget(struct repo *r, const char *id);
+/* Whether this host recorded snapshot `id` as seen (of any target). */
+int seen_contains(struct repo *r, const char *id);
 /* A passphrase long enough to be set (init, key add). */
 int repo_check_new_passphrase(const char *pass);
 

@@ -320,6 +320,29 @@ void seen_forget(struct repo *r, const char *id)
 	free(dir);
 }
 
+int seen_contains(struct repo *r, const char *id)
+{
+	if (!r->cache_dir)
+		return 0;
+	char *dir = seen_dir(r);
+	struct obj_list files;
+	list_names(dir, &files);
+	int found = 0;
+	for (size_t f = 0; f < files.n && !found; f++) {
+		char *t = name_decode(files.v[f].name);
+		if (!t)
+			continue;
+		struct seen s;
+		seen_load(r, t, &s);
+		found = seen_has(&s, id);
+		seen_free(&s);
+		free(t);
+	}
+	obj_list_free(&files);
+	free(dir);
+	return found;
+}
+
 static int listed(const struct obj_list *l, const char *id)
 {
 	char name[128];
