@@ -1,7 +1,9 @@
 /* child.c — running pg_dump, pg_restore, psql and pg_ctl.
  *
- * Programs are started from an argv array with fork/exec, never through a
- * shell. The password reaches a child only through PGPASSWORD in its own
+ * Programs are started from an argv array with fork/execve, never through
+ * a shell, with an environment built for them (env.c): never arca's own,
+ * which holds the repository passphrase and other targets' secrets. The
+ * password reaches a child that connects only through PGPASSWORD in that
  * environment (not argv, which `ps` shows). stderr is always captured, so
  * a failing child's own words end up in the error message; it is read
  * while stdout/stdin are pumped, so a chatty child never blocks on a full
@@ -35,37 +37,6 @@ static void close_fd(int *fd)
 		close(*fd);
 		*fd = -1;
 	}
-}
-
-/* The environment for the child: ours, with PGPASSWORD replaced when a
- * password is given. Built before fork (no allocation after it). */
-static char **child_env(const char *password, char **pwvar)
-{
-	size_t n = 0;
-	for (char **e = environ; e && *e; e++)
-		n++;
-	char **env = calloc(n + 2, sizeof *env);
-	if (!env)
-		return NULL;
-	size_t k = 0;
-	for (char **e = environ; e && *e; e++) {
-		if (password && strncmp(*e, "PGPASSWORD=", 11) == 0)
-			continue;
-		env[k++] = *e;
-	}
-	*pwvar = NULL;
-	if (password) {
-		size_t len = strlen(password) + 12;
-		*pwvar = malloc(len);
-		if (!*pwvar) {
-			free(env);
-			return NULL;
-		}
-		snprintf(*pwvar, len, "PGPASSWORD=%s", password);
-		env[k++] = *pwvar;
-	}
-	env[k] = NULL;
-	return env;
 }
 
 static void wipe_free(char *s)
@@ -141,6 +112,10 @@ int child_start(struct pg_child *c, const struct child_spec *spec)
 	c->in_fd = c->out_fd = c->err_fd = -1;
 	c->pid = -1;
 	c->what = what ? what + 1 : spec->argv[0];
+	/* Without the list of secret variables the environment cannot be built. */
+	if (!spec->t || !spec->t->secret_vars)
+		return PG_ERR(ARCA_ERR_INTERNAL, "driver bug: %s started before pg_env_load",
+		              c->what);
 
 	if (pipe2(err, O_CLOEXEC) != 0 ||
 	    ((spec->pipes & CHILD_STDIN) && pipe2(in, O_CLOEXEC) != 0) ||
@@ -159,7 +134,8 @@ int child_start(struct pg_child *c, const struct child_spec *spec)
 	if (out[0] >= 0)
 		(void)fcntl(out[0], F_SETPIPE_SZ, 1 << 20);
 	char *pwvar = NULL;
-	char **env = child_env(spec->password, &pwvar);
+	char **env =
+	    pg_env_build(environ, spec->t->secret_vars, spec->connects, spec->password, &pwvar);
 	if (!env) {
 		for (int i = 0; i < 2; i++) {
 			close_fd(&in[i]);

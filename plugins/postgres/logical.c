@@ -68,6 +68,8 @@ static int stream_child(struct pg_target *t, struct arca_ctx *ctx, char **argv,
 	struct child_pump *pump = NULL;
 	struct child_spec spec = CHILD_SPEC_INIT;
 	spec.argv = argv;
+	spec.t = t;
+	spec.connects = 1;
 	spec.password = password;
 	spec.pipes = CHILD_STDOUT;
 	int rc = child_start(&c, &spec);
@@ -567,6 +569,8 @@ static int restore_globals(struct pg_target *t, struct arca_ctx *ctx, const char
 	struct child_spec spec = CHILD_SPEC_INIT;
 	struct pg_child c;
 	spec.argv = argv;
+	spec.t = t;
+	spec.connects = 1;
 	spec.password = password;
 	spec.pipes = CHILD_STDIN;
 	rc = child_start(&c, &spec);
@@ -829,6 +833,8 @@ int logical_restore(struct pg_target *t, struct arca_ctx *ctx, struct item_walk 
 	struct child_spec spec = CHILD_SPEC_INIT;
 	struct pg_child c;
 	int closed = 0;
+	spec.t = t;
+	spec.connects = 1;
 	spec.password = password;
 	if (jobs > 1) {
 		char *argv[] = {pg_restore,      "--clean", "--if-exists",
@@ -923,6 +929,7 @@ int logical_verify(struct pg_target *t, struct arca_ctx *ctx, struct item_walk *
 	struct pg_child c;
 	int closed = 0;
 	spec.argv = argv;
+	spec.t = t;
 	spec.pipes = CHILD_STDIN;
 	if ((rc = child_start(&c, &spec)) != ARCA_OK)
 		goto out;
@@ -976,6 +983,7 @@ int logical_check(struct pg_target *t, struct arca_ctx *ctx)
 	char *argv[] = {pg_dump, "--version", NULL};
 	struct child_spec spec = CHILD_SPEC_INIT;
 	spec.argv = argv;
+	spec.t = t;
 	rc = child_run(&spec, &out);
 	if (rc == ARCA_OK) {
 		/* "pg_dump (PostgreSQL) 15.5 (Debian 15.5-0+deb12u1)" */

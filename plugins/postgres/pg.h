@@ -14,6 +14,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 #include <libpq-fe.h>
 #include "arca/plugin.h"
@@ -36,6 +37,7 @@ struct pg_target {
 	const char *restore_copy;    /* auto|memory|disk: logical.c */
 	int64_t archive_timeout;     /* seconds `check` waits for a switched segment */
 	int64_t recovery_timeout;    /* seconds `restore --start` waits for promotion */
+	char **secret_vars;          /* variables *_env keys name (env.c); NULL until loaded */
 };
 
 /* ---- postgres.c ---------------------------------------------------------- */
@@ -51,7 +53,9 @@ void pg_secret_free(char *s);
 int pg_password_for(struct pg_target *t, const char *conninfo, char **out);
 
 /* The path of a PostgreSQL program: bin_dir/NAME when it exists there,
- * else the first NAME on PATH. NULL (error set) when neither exists. */
+ * else the first NAME in an absolute directory on PATH. NULL (error set,
+ * ARCA_ERR_CONFIG) when neither exists or the one found fails the checks
+ * of trust.c. */
 char *pg_program(struct pg_target *t, const char *name);
 
 /* Integer command-line option (e.g. "jobs"), or dflt when not given. */
@@ -74,6 +78,30 @@ int walk_next(struct item_walk *w, struct arca_item_info *info);
 /* Start over at the first item. */
 int walk_rewind(struct item_walk *w);
 void walk_free(struct item_walk *w);
+
+/* ---- env.c: what a child's environment holds ------------------------------ */
+
+/* Learn which variables the config's *_env keys name (once per target;
+ * every op that runs children calls it first). */
+int pg_env_load(struct pg_target *t, struct arca_ctx *ctx);
+/* The variable names of the `KEY_env = NAME` lines of an INI file, as a
+ * malloc'd NULL-terminated array (pg_env_free). 0, or -1 out of memory. */
+int pg_env_scan(FILE *f, char ***names);
+void pg_env_free(char **names);
+/* A child's environment: of `from`, PATH, HOME, TZ, TMPDIR, LANG,
+ * LANGUAGE and LC_*, plus libpq's variables when it `connects`; never
+ * ARCA_* nor a name in `secret_vars`; then PGPASSWORD=password (malloc'd
+ * in *pwvar, wipe it) when a password is given. The array (free it)
+ * points into `from`. NULL when out of memory. */
+char **pg_env_build(char *const *from, char *const *secret_vars, int connects, const char *password,
+                    char **pwvar);
+
+/* ---- trust.c ------------------------------------------------------------- */
+
+/* 0 when the program at `path` (absolute), its symlink target and the
+ * directories leading to them are owned by root or us and not writable by
+ * others; else 1 and the reason and the fix in `why`. */
+int pg_program_unsafe(const char *path, char *why, size_t n);
 
 /* ---- io.c ---------------------------------------------------------------- */
 
@@ -149,12 +177,14 @@ struct pg_child {
 };
 
 struct child_spec {
-	char *const *argv;       /* argv[0] is the program path */
-	const char *password;    /* PGPASSWORD for the child only; NULL: none */
-	unsigned pipes;          /* CHILD_* */
-	const char *stdout_path; /* redirect stdout to this file (no pipe) */
-	const char *cwd;         /* NULL: inherit */
-	uid_t uid;               /* run as this user when running as root */
+	char *const *argv;         /* argv[0] is the program path (pg_program) */
+	const struct pg_target *t; /* whose child: its secret_vars stay out */
+	int connects;              /* it connects: gets libpq's variables */
+	const char *password;      /* PGPASSWORD for the child only; NULL: none */
+	unsigned pipes;            /* CHILD_* */
+	const char *stdout_path;   /* redirect stdout to this file (no pipe) */
+	const char *cwd;           /* NULL: inherit */
+	uid_t uid;                 /* run as this user when running as root */
 	gid_t gid;
 	int as_user; /* use uid/gid */
 	int pass_fd; /* >= 0: open in the child as fd 3 (CHILD_PASSED_FD) */
@@ -162,7 +192,7 @@ struct child_spec {
 #define CHILD_PASSED_FD 3
 #define CHILD_SPEC_INIT                                                                            \
 	{                                                                                          \
-		NULL, NULL, 0, NULL, NULL, 0, 0, 0, -1                                             \
+		.pass_fd = -1                                                                      \
 	}
 
 int child_start(struct pg_child *c, const struct child_spec *spec);

@@ -624,6 +624,7 @@ static char *cluster_state(struct restore *r, const char *pg_controldata)
 	struct child_spec spec = CHILD_SPEC_INIT;
 	char *out = NULL;
 	spec.argv = argv;
+	spec.t = r->t;
 	if (child_run(&spec, &out) != ARCA_OK)
 		return NULL;
 	char *p = strstr(out, "Database cluster state:");
@@ -678,8 +679,10 @@ static int start_server(struct restore *r)
 	if ((rc = mkdirs(r, logdir, 0700)) != ARCA_OK)
 		goto out;
 	char *argv[] = {pg_ctl, "-D", r->into, "-l", logfile, "-W", "start", NULL};
+	/* The server gets pg_ctl's environment: no passphrase, no secrets. */
 	struct child_spec spec = CHILD_SPEC_INIT;
 	spec.argv = argv;
+	spec.t = r->t;
 	spec.cwd = r->into;
 	spec.as_user = r->chown;
 	spec.uid = r->uid;
@@ -723,10 +726,19 @@ static int start_server(struct restore *r)
 			                                       "recovery target was reached")
 			                      ? "the archived WAL ends before the recovery target"
 			                      : "the server stopped during recovery";
+			/* env.c keeps the passphrase from the server we start */
+			const char *hint =
+			    tail && strstr(tail, "passphrase")
+			        ? "\nThe server arca starts gets no ARCA_PASSPHRASE, so its "
+			          "restore_command needs passphrase_file in the config (readable "
+			          "by the server's user); or start it by hand with the "
+			          "passphrase in its environment."
+			        : "";
 			rc = PG_ERR(
 			    ARCA_ERR_NOT_FOUND,
-			    "[target %s]: %s (cluster state: %s). Server log %s ends with:\n%s",
-			    r->t->name, why, state ? state : "unknown", logfile, tail ? tail : "");
+			    "[target %s]: %s (cluster state: %s). Server log %s ends with:\n%s%s",
+			    r->t->name, why, state ? state : "unknown", logfile, tail ? tail : "",
+			    hint);
 			free(tail);
 			break;
 		}

@@ -4,6 +4,7 @@
  * (mode = logical) or one whole cluster with its WAL (mode = physical).
  * Each op is dispatched to the file that implements the mode. */
 #include <errno.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,8 +30,9 @@ static const struct arca_option pg_options[] = {
      "logical restore: replay the stored globals (auto: when a role is missing on the server)",
      "auto|yes|no", 0, 0},
     {"pg_bin_dir", ARCA_OPT_PATH, 0, "/usr/lib/postgresql/15/bin",
-     "where pg_dump, pg_restore, pg_dumpall, psql and pg_ctl are; PATH is searched after it", NULL,
-     0, 0},
+     "where pg_dump, pg_restore, pg_dumpall, psql and pg_ctl are; PATH is searched after it; "
+     "a program and its directories must be writable by root or arca's user only",
+     NULL, 0, 0},
     {"restore_jobs", ARCA_OPT_INT, 0, "2",
      "logical restore: parallel pg_restore jobs when --jobs is not given", NULL, 1, 64},
     {"restore_copy", ARCA_OPT_ENUM, 0, "auto",
@@ -100,18 +102,26 @@ static int pg_open(const struct arca_config *cfg, void **instance)
 
 static void pg_close(void *instance)
 {
-	free(instance);
+	struct pg_target *t = instance;
+	pg_env_free(t->secret_vars);
+	free(t);
 }
 
 static int pg_check(void *instance, struct arca_ctx *ctx)
 {
 	struct pg_target *t = instance;
+	int rc = pg_env_load(t, ctx);
+	if (rc != ARCA_OK)
+		return rc;
 	return t->physical ? physical_check(t, ctx) : logical_check(t, ctx);
 }
 
 static int pg_snapshot(void *instance, struct arca_ctx *ctx)
 {
 	struct pg_target *t = instance;
+	int rc = pg_env_load(t, ctx);
+	if (rc != ARCA_OK)
+		return rc;
 	return t->physical ? physical_snapshot(t, ctx) : logical_snapshot(t, ctx);
 }
 
@@ -175,7 +185,10 @@ static int pg_restore_op(void *instance, struct arca_ctx *ctx)
 	struct pg_target *t = instance;
 	struct item_walk w;
 	int physical = 0;
-	int rc = open_snapshot(&w, ctx, &physical);
+	int rc = pg_env_load(t, ctx);
+	if (rc != ARCA_OK)
+		return rc;
+	rc = open_snapshot(&w, ctx, &physical);
 	if (rc == ARCA_OK)
 		rc = physical ? physical_restore(t, ctx, &w) : logical_restore(t, ctx, &w);
 	walk_free(&w);
@@ -187,7 +200,10 @@ static int pg_verify(void *instance, struct arca_ctx *ctx)
 	struct pg_target *t = instance;
 	struct item_walk w;
 	int physical = 0;
-	int rc = open_snapshot(&w, ctx, &physical);
+	int rc = pg_env_load(t, ctx);
+	if (rc != ARCA_OK)
+		return rc;
+	rc = open_snapshot(&w, ctx, &physical);
 	if (rc == ARCA_OK)
 		rc = physical ? physical_verify(t, ctx) : logical_verify(t, ctx, &w);
 	walk_free(&w);
@@ -229,37 +245,61 @@ void pg_secret_free(char *s)
 	free(s);
 }
 
-char *pg_program(struct pg_target *t, const char *name)
+/* The first NAME in an absolute directory on PATH (a relative one would
+ * depend on where arca was started), or NULL. */
+static char *on_path(const char *name)
 {
-	char *path = NULL;
-	if (t->bin_dir && t->bin_dir[0]) {
-		if (asprintf(&path, "%s/%s", t->bin_dir, name) < 0)
-			return NULL;
-		if (access(path, X_OK) == 0)
-			return path;
-		free(path);
-	}
 	const char *env = getenv("PATH");
 	char *dirs = strdup(env ? env : "/usr/local/bin:/usr/bin:/bin");
-	if (!dirs)
-		return NULL;
-	char *save = NULL;
-	for (char *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
-		if (asprintf(&path, "%s/%s", d, name) < 0)
+	char *path = NULL, *save = NULL;
+	for (char *d = dirs ? strtok_r(dirs, ":", &save) : NULL; d;
+	     d = strtok_r(NULL, ":", &save)) {
+		if (d[0] != '/')
+			continue;
+		if (asprintf(&path, "%s/%s", d, name) < 0) {
+			path = NULL;
 			break;
-		if (access(path, X_OK) == 0) {
-			free(dirs);
-			return path;
 		}
+		if (access(path, X_OK) == 0)
+			break;
 		free(path);
 		path = NULL;
 	}
 	free(dirs);
-	PG_ERR(ARCA_ERR_CONFIG,
-	       "[target %s]: cannot find the PostgreSQL program %s in pg_bin_dir (%s) or PATH; "
-	       "install the PostgreSQL client (postgresql-client-15) or set pg_bin_dir",
-	       t->name, name, t->bin_dir ? t->bin_dir : "unset");
-	return NULL;
+	return path;
+}
+
+char *pg_program(struct pg_target *t, const char *name)
+{
+	char *path = NULL;
+	int in_bin_dir = 0;
+	if (t->bin_dir && t->bin_dir[0]) {
+		if (asprintf(&path, "%s/%s", t->bin_dir, name) < 0)
+			path = NULL;
+		else if (!(in_bin_dir = access(path, X_OK) == 0)) {
+			free(path);
+			path = NULL;
+		}
+	}
+	if (!path)
+		path = on_path(name);
+	if (!path) {
+		PG_ERR(
+		    ARCA_ERR_CONFIG,
+		    "[target %s]: cannot find the PostgreSQL program %s in pg_bin_dir (%s) or "
+		    "PATH; install the PostgreSQL client (postgresql-client-15) or set pg_bin_dir",
+		    t->name, name, t->bin_dir ? t->bin_dir : "unset");
+		return NULL;
+	}
+	/* It runs with a database password in reach: as much trust as a driver. */
+	char why[2 * PATH_MAX + 512];
+	if (pg_program_unsafe(path, why, sizeof why)) {
+		PG_ERR(ARCA_ERR_CONFIG, "[target %s]: refusing to run %s (found %s): %s", t->name,
+		       path, in_bin_dir ? "in pg_bin_dir" : "on PATH", why);
+		free(path);
+		return NULL;
+	}
+	return path;
 }
 
 int pg_option_int(struct arca_ctx *ctx, const char *name, int64_t dflt, int64_t *out)

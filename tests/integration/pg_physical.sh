@@ -15,6 +15,7 @@
 pg_require
 
 write_engine_config
+pg_passphrase_file
 [ "$(id -u)" = 0 ] && chown -R postgres: "$T/repo" "$T/state"
 mkdir -p "$T/bin"
 cat > "$T/bin/arca-wal-push" <<EOF

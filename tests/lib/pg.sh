@@ -14,8 +14,13 @@
 #                              repository is shared with archive_command)
 #   pg_conninfo PORT DB [USER] libpq conninfo over TCP (password from PGPASSFILE)
 #   pg_db_fingerprint PORT DB  schema + per-table row counts and md5 of rows
-#   pg_wal_start               engine config + cluster "app" archiving to target
-#                              app-wal through arca wal-push; sets APP (its port)
+#   pg_passphrase_file         the repository passphrase from a file the postgres
+#                              user reads, not ARCA_PASSPHRASE: a server that
+#                              `restore --start` starts gets no arca secrets in its
+#                              environment, yet its restore_command runs arca
+#   pg_wal_start               engine config (pg_passphrase_file) + cluster "app"
+#                              archiving to target app-wal through arca wal-push;
+#                              sets APP (its port)
 #   pg_wal_target [LINE...]    prints the [target app-wal] section (physical, of
 #                              "app"), extra lines appended
 
@@ -101,11 +106,20 @@ pg_sql_file() {
 
 pg_conninfo() { echo "host=127.0.0.1 port=$1 dbname=$2 user=${3:-postgres}"; }
 
+pg_passphrase_file() {
+	printf '%s\n' "$ARCA_PASSPHRASE" > "$T/passphrase"
+	chmod 600 "$T/passphrase"
+	[ "$(id -u)" = 0 ] && chown postgres: "$T/passphrase"
+	sed -i "s#^passphrase_env = ARCA_PASSPHRASE\$#passphrase_file = $T/passphrase#" "$ARCA_CONFIG"
+	grep -q "^passphrase_file = " "$ARCA_CONFIG" || fail "pg_passphrase_file: no passphrase_env line"
+}
+
 # The engine config (repository and state shared with the postgres user,
 # whose archive_command writes to them) and the cluster "app" whose WAL
 # archive is target app-wal.
 pg_wal_start() {
 	write_engine_config
+	pg_passphrase_file
 	[ "$(id -u)" = 0 ] && chown -R postgres: "$T/repo" "$T/state"
 	pg_start app "wal_level = replica" "archive_mode = on" \
 		"archive_command = '$ARCA -c $ARCA_CONFIG wal-push app-wal %p'"
