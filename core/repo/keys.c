@@ -198,7 +198,8 @@ static int key_try(struct repo *r, const char *name, const char *pass,
 	const char *alg = json_string_value(json_object_get(kdf, "algorithm"));
 	const char *data = json_string_value(json_object_get(doc, "data"));
 	unsigned char salt[SALT_LEN];
-	if (!doc || !alg || (strcmp(alg, "scrypt") && strcmp(alg, "hkdf-sha256")) || !data ||
+	if (!doc || json_integer_value(json_object_get(doc, "version")) != 2 || !alg ||
+	    (strcmp(alg, "scrypt") && strcmp(alg, "hkdf-sha256")) || !data ||
 	    strlen(data) % 2 || json_hex(kdf, "salt", salt, sizeof salt)) {
 		json_decref(doc);
 		log_warn("destination %s: key %s is not a valid key object (skipped)",
@@ -255,6 +256,7 @@ static int key_try(struct repo *r, const char *name, const char *pass,
 	unsigned char cfg[ID_LEN];
 	out->encrypted = 1;
 	rc = m && repo_id && !strcmp(repo_id, r->id) &&
+		     json_integer_value(json_object_get(m, "version")) == 2 &&
 	             !json_hex(m, "encrypt", out->enc, KEY_LEN) &&
 	             !json_hex(m, "mac", out->mac, KEY_LEN) &&
 	             !json_hex(m, "chunker", out->chunker, KEY_LEN) &&
