@@ -11,18 +11,19 @@
 
 json_t *snapshot_json(const struct repo_snapshot *s, const char *dest);
 
-/* Destinations named in argv, or all. */
-static int no_options(const char *verb, int argc, char **argv)
+/* A verb without options of its own (the global ones are applied); the
+ * arguments are then argv + optind. */
+static int no_options(struct cli *cli, const char *verb, int argc, char **argv)
 {
 	static const struct option opts[] = {{NULL, 0, NULL, 0}};
-	while (getopt_long(argc, argv, "", opts, NULL) != -1)
+	while (cli_getopt(cli, argc, argv, "", opts, NULL) != -1)
 		return cli_usage_error(verb, "unknown option");
 	return 0;
 }
 
 int cmd_init(struct cli *cli, int argc, char **argv)
 {
-	if (no_options("init", argc, argv))
+	if (no_options(cli, "init", argc, argv))
 		return 2;
 	struct engine e = {0};
 	struct engine_dest **dests;
@@ -146,7 +147,7 @@ int cmd_forget(struct cli *cli, int argc, char **argv)
 	static const struct option opts[] = {{"dry-run", no_argument, NULL, 'n'},
 					     {NULL, 0, NULL, 0}};
 	int c, dry_run = 0;
-	while ((c = getopt_long(argc, argv, "n", opts, NULL)) != -1) {
+	while ((c = cli_getopt(cli, argc, argv, "n", opts, NULL)) != -1) {
 		if (c == 'n')
 			dry_run = 1;
 		else
@@ -201,7 +202,7 @@ int cmd_prune(struct cli *cli, int argc, char **argv)
 					     {NULL, 0, NULL, 0}};
 	int c, dry_run = 0;
 	int64_t threshold = 20;
-	while ((c = getopt_long(argc, argv, "n", opts, NULL)) != -1) {
+	while ((c = cli_getopt(cli, argc, argv, "n", opts, NULL)) != -1) {
 		if (c == 'n')
 			dry_run = 1;
 		else if (c == 't') {
@@ -256,7 +257,7 @@ int cmd_prune(struct cli *cli, int argc, char **argv)
 
 int cmd_unlock(struct cli *cli, int argc, char **argv)
 {
-	if (no_options("unlock", argc, argv))
+	if (no_options(cli, "unlock", argc, argv))
 		return 2;
 	struct engine e = {0};
 	struct engine_dest **dests;
@@ -301,6 +302,10 @@ static void report_repair_problem(void *arg, const char *problem)
 
 int cmd_repair(struct cli *cli, int argc, char **argv)
 {
+	if (no_options(cli, "repair", argc, argv))
+		return 2;
+	/* the arguments follow argv[0] again, as if there had been no options */
+	argc -= optind - 1, argv += optind - 1;
 	if (argc < 2 || strcmp(argv[1], "index"))
 		return cli_usage_error("repair", "say what to repair: arca repair index "
 				       "[DESTINATION...]");
@@ -382,6 +387,10 @@ static char *new_passphrase(void)
 
 int cmd_key(struct cli *cli, int argc, char **argv)
 {
+	if (no_options(cli, "key", argc, argv))
+		return 2;
+	/* the arguments follow argv[0] again, as if there had been no options */
+	argc -= optind - 1, argv += optind - 1;
 	if (argc < 2)
 		return cli_usage_error("key", "say list, add, remove ID, passwd or generate");
 	const char *sub = argv[1];
