@@ -7,12 +7,83 @@
 #include "cli.h"
 #include "util.h"
 #include "log.h"
+#include "progress.h"
+
+const struct option cli_global_options[] = {
+	{"config", required_argument, NULL, 'c'},
+	{"verbose", no_argument, NULL, 'v'},
+	{"quiet", no_argument, NULL, 'q'},
+	{"json", no_argument, NULL, CLI_OPT_JSON},
+	{"no-progress", no_argument, NULL, CLI_OPT_NO_PROGRESS},
+	{NULL, 0, NULL, 0},
+};
+
+const char cli_global_help[] =
+	"Global options (before or after the verb):\n"
+	"  -c, --config FILE  the INI file (default: $ARCA_CONFIG, else " ARCA_DEFAULT_CONFIG ")\n"
+	"  -v, --verbose      also name every item as it is stored, restored or verified;\n"
+	"                     twice (-vv) adds debug messages\n"
+	"  -q, --quiet        errors only\n"
+	"      --json         machine-readable output on stdout\n"
+	"      --no-progress  never draw a progress bar\n";
+
+int cli_global_option(struct cli *cli, int c, const char *arg)
+{
+	switch (c) {
+	case 'c':
+		cli->config_arg = arg;
+		return 1;
+	case 'v':
+		/* -v: info, and every item named; -vv: debug. The command line
+		 * wins over log_level in the file (engine.c). */
+		cli->verbose++;
+		log_verbose = 1;
+		log_level = cli->verbose > 1 ? ARCA_LOG_DEBUG : ARCA_LOG_INFO;
+		return 1;
+	case 'q':
+		cli->verbose = 0;
+		log_verbose = 0;
+		log_level = ARCA_LOG_ERROR;
+		progress_enabled = 0;
+		return 1;
+	case CLI_OPT_JSON:
+		cli->json = 1;
+		log_json = 1;
+		progress_enabled = 0;
+		return 1;
+	case CLI_OPT_NO_PROGRESS:
+		progress_enabled = 0;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+int cli_getopt(struct cli *cli, int argc, char **argv, const char *shortopts,
+	       const struct option *longopts, int *longindex)
+{
+	/* the verb's options first: its indexes into longopts stay valid */
+	struct option all[64];
+	char shorts[64];
+	size_t n = 0;
+	for (const struct option *o = longopts; o && o->name; o++)
+		if (n < ARRAY_LEN(all) - ARRAY_LEN(cli_global_options))
+			all[n++] = *o;
+	for (const struct option *o = cli_global_options; o->name; o++)
+		all[n++] = *o;
+	all[n] = (struct option){NULL, 0, NULL, 0};
+	snprintf(shorts, sizeof shorts, "%s%s", shortopts, CLI_GLOBAL_SHORTOPTS);
+	int c;
+	while ((c = getopt_long(argc, argv, shorts, all, longindex)) != -1)
+		if (!cli_global_option(cli, c, optarg))
+			return c;
+	return -1;
+}
 
 void cli_verb_help(const struct verb *v, FILE *f)
 {
-	fprintf(f, "Usage: %s\n\n%s — %s\n\n%s\nGlobal options: -c FILE, -v, -q, --json, "
-		   "--no-progress (see arca --help).\n",
-		v->usage, v->name, v->summary, v->help);
+	fprintf(f, "Usage: %s\n\n%s — %s\n\n%s\n%s", v->usage, v->name, v->summary, v->help,
+		cli_global_help);
 }
 
 int cli_usage_error(const char *verb, const char *fmt, ...)
@@ -72,10 +143,14 @@ int cli_load_dests(struct cli *cli, struct engine *e, const char *verb, int argc
 	}
 	for (int i = 0; rc == ARCA_OK && i < argc; i++) {
 		struct engine_dest *d = engine_find_dest(e, argv[i]);
-		if (!d)
-			rc = err_set(2 /* usage */, "%s: no destination '%s' in %s", verb, argv[i],
-				     e->config_path);
-		else
+		if (!d) {
+			const char **names = xcalloc(e->n_dests + 1, sizeof *names);
+			for (size_t j = 0; j < e->n_dests; j++)
+				names[j] = e->dests[j].cfg->name;
+			rc = engine_unknown_name(e, "destination", argv[i], names, e->n_dests);
+			free(names);
+			err_wrap(rc, "%s", verb);
+		} else
 			(*dests)[(*n)++] = d;
 	}
 	if (rc != ARCA_OK) {

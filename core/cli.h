@@ -4,13 +4,30 @@
 #ifndef ARCA_CLI_H
 #define ARCA_CLI_H
 
+#include <getopt.h>
 #include <stdio.h>
 #include "engine.h"
 
 struct cli {
 	const char *config_arg;  /* -c FILE, or NULL */
 	int json;                /* --json */
+	int verbose;             /* how many -v */
 };
+
+/* The global options, accepted before and after the verb: -c FILE, -v,
+ * -q (short and long) and these long-only ones. */
+enum { CLI_OPT_JSON = 0x100, CLI_OPT_NO_PROGRESS };
+#define CLI_GLOBAL_SHORTOPTS "c:vq"
+extern const struct option cli_global_options[];
+/* Their help, as printed by `arca --help` and every `arca VERB --help`. */
+extern const char cli_global_help[];
+/* Apply global option c (a getopt result, arg its optarg): 1 if it was one. */
+int cli_global_option(struct cli *cli, int c, const char *arg);
+/* getopt_long over the verb's own options plus the global ones: those are
+ * applied to cli (and the log level) and never returned. A verb's short
+ * options must not use c, v or q. */
+int cli_getopt(struct cli *cli, int argc, char **argv, const char *shortopts,
+	       const struct option *longopts, int *longindex);
 
 struct verb {
 	const char *name;

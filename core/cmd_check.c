@@ -6,12 +6,13 @@
 #include "cli.h"
 #include "jobs.h"
 #include "log.h"
+#include "util.h"
 
 int cmd_check(struct cli *cli, int argc, char **argv)
 {
 	int c;
 	static const struct option opts[] = {{NULL, 0, NULL, 0}};
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1)
+	while ((c = cli_getopt(cli, argc, argv, "", opts, NULL)) != -1)
 		return cli_usage_error("check", "unknown option");
 	struct engine e = {0};
 	struct engine_target **targets;
@@ -27,10 +28,27 @@ int cmd_check(struct cli *cli, int argc, char **argv)
 		if (!targets_use_dest(targets, n, d))
 			continue;
 		rc = engine_open_dest(&e, d);
+		int repo_rc = rc == ARCA_OK ? engine_open_repo(&e, d) : rc;
+		char *repo_err = xstrdup(err_msg());
+		if (repo_rc == ARCA_ERR_NOT_FOUND) {
+			free(repo_err);
+			/* before `arca init`: say so once, and what the driver sees */
+			if (d->drv->dest->check && (rc = d->drv->dest->check(d->inst)) != ARCA_OK) {
+				err_wrap(rc, "destination %s", d->cfg->name);
+				err_print(rc);
+			}
+			log_error("destination %s holds no repository yet: `arca init` creates one, "
+				  "then run `arca check` again (if it had one, its storage is missing, "
+				  "e.g. a backup disk that is not mounted)",
+				  d->cfg->name);
+			worst = ARCA_ERR_NOT_FOUND;
+			continue;
+		}
 		if (rc == ARCA_OK && d->drv->dest->check)
 			rc = d->drv->dest->check(d->inst);
-		if (rc == ARCA_OK)
-			rc = engine_open_repo(&e, d);
+		if (rc == ARCA_OK && repo_rc != ARCA_OK)
+			rc = err_set(repo_rc, "%s", repo_err);
+		free(repo_err);
 		if (rc != ARCA_OK) {
 			err_wrap(rc, "destination %s", d->cfg->name);
 			err_print(rc);
@@ -41,6 +59,17 @@ int cmd_check(struct cli *cli, int argc, char **argv)
 		       d->drv->name);
 	}
 	for (size_t j = 0; j < n; j++) {
+		struct engine_dest *no_repo = NULL;
+		for (size_t k = 0; k < targets[j]->n_dests && !no_repo; k++)
+			if (!targets[j]->dests[k]->repo)
+				no_repo = targets[j]->dests[k];
+		if (no_repo) {
+			/* its check may need the repository (the WAL archive does) */
+			log_error("target %s: not checked: destination %s has no usable repository "
+				  "(see above)",
+				  targets[j]->cfg->name, no_repo->cfg->name);
+			continue;
+		}
 		rc = job_check_target(&e, targets[j]);
 		if (rc != ARCA_OK) {
 			err_wrap(rc, "target %s", targets[j]->cfg->name);

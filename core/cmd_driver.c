@@ -10,6 +10,11 @@
 int cmd_driver_verb(struct cli *cli, int argc, char **argv)
 {
 	const char *verb = argv[0];
+	static const struct option opts[] = {{NULL, 0, NULL, 0}};
+	while (cli_getopt(cli, argc, argv, "", opts, NULL) != -1)
+		return cli_usage_error(verb, "unknown option");
+	/* the arguments follow argv[0] again, as if there had been no options */
+	argc -= optind - 1, argv += optind - 1;
 	if (argc < 2)
 		return cli_usage_error(verb, "name the TARGET");
 	struct engine e = {0};

@@ -48,14 +48,10 @@ static void warn_missing(void *arg, const char *problem)
 
 int cmd_list(struct cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = {{"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
-	int c;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (c == 'j')
-			cli->json = 1;
-		else
-			return cli_usage_error("list", "unknown option");
-	}
+	/* --json is a global option */
+	static const struct option opts[] = {{NULL, 0, NULL, 0}};
+	while (cli_getopt(cli, argc, argv, "", opts, NULL) != -1)
+		return cli_usage_error("list", "unknown option");
 	struct engine e = {0};
 	struct engine_target **targets;
 	size_t nt;

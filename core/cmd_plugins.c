@@ -68,15 +68,13 @@ static const char *plugin_dir_from_config(struct cli *cli, struct cfg_file **cf)
 
 int cmd_plugins(struct cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
-					     {"plugin-dir", required_argument, NULL, 'd'},
+	/* --json is a global option */
+	static const struct option opts[] = {{"plugin-dir", required_argument, NULL, 'd'},
 					     {NULL, 0, NULL, 0}};
 	const char *dir = NULL;
 	int c;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (c == 'j')
-			cli->json = 1;
-		else if (c == 'd')
+	while ((c = cli_getopt(cli, argc, argv, "", opts, NULL)) != -1) {
+		if (c == 'd')
 			dir = optarg;
 		else
 			return cli_usage_error("plugins", "unknown option");

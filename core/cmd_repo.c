@@ -11,18 +11,19 @@
 
 json_t *snapshot_json(const struct repo_snapshot *s, const char *dest);
 
-/* Destinations named in argv, or all. */
-static int no_options(const char *verb, int argc, char **argv)
+/* A verb without options of its own (the global ones are applied); the
+ * arguments are then argv + optind. */
+static int no_options(struct cli *cli, const char *verb, int argc, char **argv)
 {
 	static const struct option opts[] = {{NULL, 0, NULL, 0}};
-	while (getopt_long(argc, argv, "", opts, NULL) != -1)
+	while (cli_getopt(cli, argc, argv, "", opts, NULL) != -1)
 		return cli_usage_error(verb, "unknown option");
 	return 0;
 }
 
 int cmd_init(struct cli *cli, int argc, char **argv)
 {
-	if (no_options("init", argc, argv))
+	if (no_options(cli, "init", argc, argv))
 		return 2;
 	struct engine e = {0};
 	struct engine_dest **dests;
@@ -196,7 +197,7 @@ int cmd_forget(struct cli *cli, int argc, char **argv)
 					     {NULL, 0, NULL, 0}};
 	int c, dry_run = 0;
 	const char *snapshot = NULL;
-	while ((c = getopt_long(argc, argv, "ns:", opts, NULL)) != -1) {
+	while ((c = cli_getopt(cli, argc, argv, "ns:", opts, NULL)) != -1) {
 		if (c == 'n')
 			dry_run = 1;
 		else if (c == 's')
@@ -257,7 +258,7 @@ int cmd_prune(struct cli *cli, int argc, char **argv)
 					     {NULL, 0, NULL, 0}};
 	int c, dry_run = 0;
 	int64_t threshold = 20;
-	while ((c = getopt_long(argc, argv, "n", opts, NULL)) != -1) {
+	while ((c = cli_getopt(cli, argc, argv, "n", opts, NULL)) != -1) {
 		if (c == 'n')
 			dry_run = 1;
 		else if (c == 't') {
@@ -312,7 +313,7 @@ int cmd_prune(struct cli *cli, int argc, char **argv)
 
 int cmd_unlock(struct cli *cli, int argc, char **argv)
 {
-	if (no_options("unlock", argc, argv))
+	if (no_options(cli, "unlock", argc, argv))
 		return 2;
 	struct engine e = {0};
 	struct engine_dest **dests;
@@ -356,11 +357,9 @@ static void report_repair_problem(void *arg, const char *problem)
 }
 
 /* repair packs | snapshots [--forget]: one destination at a time. */
-static int repair_data(struct cli *cli, int argc, char **argv)
+static int repair_data(struct cli *cli, int argc, char **argv, int forget)
 {
-	int packs = !strcmp(argv[1], "packs"), forget = 0, first = 2;
-	if (!packs && argc > 2 && !strcmp(argv[2], "--forget"))
-		forget = 1, first = 3;
+	int packs = !strcmp(argv[1], "packs"), first = 2;
 	struct engine e = {0};
 	struct engine_dest **dests;
 	size_t n;
@@ -427,8 +426,21 @@ static int repair_data(struct cli *cli, int argc, char **argv)
 
 int cmd_repair(struct cli *cli, int argc, char **argv)
 {
+	static const struct option opts[] = {{"forget", no_argument, NULL, 'F'},
+					     {NULL, 0, NULL, 0}};
+	int c, forget = 0;
+	while ((c = cli_getopt(cli, argc, argv, "", opts, NULL)) != -1) {
+		if (c == 'F')
+			forget = 1;
+		else
+			return cli_usage_error("repair", "unknown option");
+	}
+	/* the arguments follow argv[0] again, as if there had been no options */
+	argc -= optind - 1, argv += optind - 1;
 	if (argc >= 2 && (!strcmp(argv[1], "packs") || !strcmp(argv[1], "snapshots")))
-		return repair_data(cli, argc, argv);
+		return repair_data(cli, argc, argv, forget);
+	if (forget)
+		return cli_usage_error("repair", "--forget goes with arca repair snapshots");
 	if (argc < 2 || strcmp(argv[1], "index"))
 		return cli_usage_error("repair", "say what to repair: arca repair index|packs|"
 				       "snapshots [DESTINATION...]");
@@ -510,6 +522,10 @@ static char *new_passphrase(void)
 
 int cmd_key(struct cli *cli, int argc, char **argv)
 {
+	if (no_options(cli, "key", argc, argv))
+		return 2;
+	/* the arguments follow argv[0] again, as if there had been no options */
+	argc -= optind - 1, argv += optind - 1;
 	if (argc < 2)
 		return cli_usage_error("key", "say list, add, remove ID, passwd or generate");
 	const char *sub = argv[1];

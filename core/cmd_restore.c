@@ -23,7 +23,7 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 	size_t n_opt = 0;
 	const char *snapshot = NULL, *from = NULL;
 	int c, idx, pitr = 0;
-	while ((c = getopt_long(argc, argv, "", opts, &idx)) != -1) {
+	while ((c = cli_getopt(cli, argc, argv, "", opts, &idx)) != -1) {
 		if (c == '?')
 			return cli_usage_error("restore", "unknown option");
 		if (c == 's') {

@@ -23,7 +23,7 @@ int cmd_snapshot(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {{NULL, 0, NULL, 0}};
 	int c;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1)
+	while ((c = cli_getopt(cli, argc, argv, "", opts, NULL)) != -1)
 		return cli_usage_error("snapshot", "unknown option");
 	struct engine e = {0};
 	struct engine_target **targets;

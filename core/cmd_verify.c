@@ -28,6 +28,27 @@ static void report_problem(void *arg, const char *problem)
 	fflush(stdout);
 }
 
+/* The last line of a clean verify, as a sentence a newcomer understands. */
+static void print_clean_summary(size_t n_repos, size_t n_checked, int read_pct)
+{
+	printf("verify found no problems: %s %zu destination%s %s complete (every snapshot's "
+	       "data is indexed and every pack is there)",
+	       n_repos == 1 ? "the repository in" : "the repositories in", n_repos,
+	       n_repos == 1 ? "" : "s", n_repos == 1 ? "is" : "are");
+	if (read_pct >= 100)
+		printf(", and all of the data was read back, decrypted and matched its hashes");
+	else if (read_pct > 0)
+		printf(", and %d%% of the packs, picked at random, were read back, decrypted and "
+		       "matched their hashes",
+		       read_pct);
+	if (n_checked == 1)
+		printf("; the latest snapshot of 1 target passed its driver's own check");
+	else if (n_checked)
+		printf("; the latest snapshots of %zu targets passed their drivers' own checks",
+		       n_checked);
+	printf(".%s\n", read_pct > 0 ? "" : " Add --read-data to also read the data back.");
+}
+
 int cmd_verify(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -37,7 +58,7 @@ int cmd_verify(struct cli *cli, int argc, char **argv)
 	};
 	int c, read_pct = -1;
 	const char *snapshot = NULL;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = cli_getopt(cli, argc, argv, "", opts, NULL)) != -1) {
 		if (c == 'r') {
 			int64_t p = 100;
 			if (optarg && (parse_int64(str_trim(optarg), &p) < 0 || p < 0 || p > 100)) {
@@ -62,7 +83,7 @@ int cmd_verify(struct cli *cli, int argc, char **argv)
 		return rc;
 	int worst = ARCA_OK;
 	json_t *problems = json_array();
-	size_t n_problems = 0;
+	size_t n_problems = 0, n_repos = 0, n_checked = 0;
 	for (size_t i = 0; i < e.n_dests; i++) {
 		struct engine_dest *d = &e.dests[i];
 		if (!targets_use_dest(targets, n, d))
@@ -82,8 +103,10 @@ int cmd_verify(struct cli *cli, int argc, char **argv)
 			if (!r.n)
 				err_print(rc);
 			worst = rc;
-		} else if (!cli->json) {
-			printf("destination %s: repository ok\n", d->cfg->name);
+		} else {
+			n_repos++;
+			if (!cli->json)
+				printf("destination %s: repository ok\n", d->cfg->name);
 		}
 	}
 	/* the drivers' own checks of their latest (or chosen) snapshot */
@@ -95,8 +118,10 @@ int cmd_verify(struct cli *cli, int argc, char **argv)
 				json_array_append_new(problems, json_pack("{s:s,s:s}", "target",
 						targets[j]->cfg->name, "problem", err_msg()));
 			n_problems++;
-		} else if (!cli->json && targets[j]->drv->target->verify) {
-			printf("target %s: driver check ok\n", targets[j]->cfg->name);
+		} else if (targets[j]->drv->target->verify) {
+			n_checked++;
+			if (!cli->json)
+				printf("target %s: driver check ok\n", targets[j]->cfg->name);
 		}
 	}
 	if (cli->json)
@@ -104,7 +129,10 @@ int cmd_verify(struct cli *cli, int argc, char **argv)
 	else {
 		json_decref(problems);
 		if (n_problems)
-			printf("verify found %zu problem%s\n", n_problems, n_problems == 1 ? "" : "s");
+			printf("verify found %zu problem%s, listed above\n", n_problems,
+			       n_problems == 1 ? "" : "s");
+		else if (worst == ARCA_OK)
+			print_clean_summary(n_repos, n_checked, read_pct);
 	}
 	free(targets);
 	engine_close(&e);

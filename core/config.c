@@ -49,7 +49,8 @@ const struct arca_option cfg_engine_options[] = {
 
 const struct arca_option cfg_dest_common_options[] = {
 	{.name = "driver", .type = ARCA_OPT_STRING, .flags = ARCA_OPT_REQUIRED,
-	 .help = "the destination driver that stores the repository, e.g. dir or s3"},
+	 .help = "the destination driver that stores the repository, e.g. dir "
+		 "(`arca plugins` lists them)"},
 	{.name = "passphrase", .type = ARCA_OPT_STRING, .flags = ARCA_OPT_SECRET,
 	 .help = "passphrase that unlocks the repository key"},
 	{.name = "encryption", .type = ARCA_OPT_ENUM, .default_value = "aes-256-gcm",

@@ -1,5 +1,6 @@
 /* engine.c — loading the config and drivers, opening destinations,
  * repositories and targets. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,10 +11,6 @@
 #include "log.h"
 #include "util.h"
 
-#ifndef ARCA_SYSCONFDIR
-#define ARCA_SYSCONFDIR "/etc"
-#endif
-
 const char *engine_config_path(const char *cli_path)
 {
 	if (cli_path)
@@ -21,7 +18,7 @@ const char *engine_config_path(const char *cli_path)
 	const char *env = getenv("ARCA_CONFIG");
 	if (env && *env)
 		return env;
-	return "/etc/arca/arca.ini";
+	return ARCA_DEFAULT_CONFIG;
 }
 
 static const struct arca_driver *lookup_driver(const char *name, void *arg)
@@ -39,11 +36,54 @@ static int print_config_errors(struct cfg_errors *errs)
 	return errs->n ? ARCA_ERR_CONFIG : ARCA_OK;
 }
 
+/* The module of a driver the config names but the loader refused, by the
+ * file name a driver's module has: NAME.so. */
+static const struct refused_module *refused_module_of(const struct loader *ld, const char *name)
+{
+	for (size_t i = 0; i < ld->n_refused; i++) {
+		const char *base = strrchr(ld->refused[i].path, '/');
+		base = base ? base + 1 : ld->refused[i].path;
+		size_t n = strlen(name);
+		if (n && !strncmp(base, name, n) && !strcmp(base + n, ".so"))
+			return &ld->refused[i];
+	}
+	return NULL;
+}
+
+/* A section naming a driver whose module the loader refused was reported
+ * as an unknown driver: say instead which module was refused and why, at
+ * the line of `driver =`. Returns how many sections did. */
+static size_t explain_refused_drivers(struct engine *e, struct cfg_errors *errs)
+{
+	size_t found = 0;
+	for (size_t i = 0; i < e->cf->n_sections; i++) {
+		struct arca_config *s = &e->cf->sections[i];
+		const struct cfg_entry *d = cfg_entry(s, "driver");
+		if (s->driver || !d || (s->kind != CFG_TARGET && s->kind != CFG_DESTINATION))
+			continue;
+		const struct refused_module *m = refused_module_of(&e->ld, d->value);
+		if (!m)
+			continue;
+		for (size_t j = 0; j < errs->n; j++) {
+			if (errs->lines[j] != d->line || !strstr(errs->msgs[j], "unknown driver"))
+				continue;
+			free(errs->msgs[j]);
+			errs->msgs[j] = xasprintf("%s:%d: [%s %s] names driver '%s', whose module %s "
+						  "the loader refused: %s",
+						  e->cf->path, d->line, cfg_kind_name(s->kind),
+						  s->name, d->value, m->path, m->reason);
+			found++;
+			break;
+		}
+	}
+	return found;
+}
+
 static void set_log_level(const char *level)
 {
 	static const char *names[] = {"error", "warn", "info", "debug"};
 	for (size_t i = 0; level && i < ARRAY_LEN(names); i++)
-		if (!strcmp(level, names[i]) && log_level == ARCA_LOG_INFO)
+		if (!strcmp(level, names[i]) && log_level == ARCA_LOG_INFO && !log_verbose)
 			log_level = (int)i;   /* the CLI's -v/-q win over the file */
 }
 
@@ -86,6 +126,63 @@ static void bind_sections(struct engine *e)
 	}
 }
 
+/* The line a driver's complaint about its section belongs to: that of the
+ * first of the section's keys the message names (after a "[target NAME]"
+ * prefix), else the section header's. */
+static int line_of_message(const struct arca_config *s, const char *msg)
+{
+	if (msg[0] == '[' && strchr(msg, ']'))
+		msg = strchr(msg, ']') + 1;
+	const char *best = NULL;
+	int line = s->line;
+	for (size_t i = 0; i < s->n_entries; i++) {
+		const char *key = s->entries[i].key;
+		size_t n = strlen(key);
+		for (const char *p = strstr(msg, key); p; p = strstr(p + 1, key)) {
+			int word = (p == msg || !(isalnum((unsigned char)p[-1]) || p[-1] == '_')) &&
+				   !(isalnum((unsigned char)p[n]) || p[n] == '_');
+			if (!word)
+				continue;
+			if (!best || p < best) {
+				best = p;
+				line = s->entries[i].line;
+			}
+			break;
+		}
+	}
+	return line;
+}
+
+/* Every target's driver opens its instance while the config is validated:
+ * open must not connect (arca/plugin.h), and a value it rejects
+ * (ARCA_ERR_CONFIG) is reported as FILE:LINE like any other config error,
+ * before anything runs. Other failures are left for engine_open_target to
+ * report when the target is used. */
+static int open_targets(struct engine *e)
+{
+	struct cfg_errors errs = {0};
+	for (size_t i = 0; i < e->n_targets; i++) {
+		struct engine_target *t = &e->targets[i];
+		err_clear();
+		int rc = t->drv->target->open(t->cfg, &t->inst);
+		if (rc == ARCA_OK)
+			continue;
+		t->inst = NULL;
+		if (rc != ARCA_ERR_CONFIG)
+			continue;
+		const char *msg = err_msg()[0] ? err_msg() : "the driver rejects this section";
+		if (msg[0] == '[')
+			cfg_errors_add(&errs, t->cfg->file, line_of_message(t->cfg, msg), "%s", msg);
+		else
+			cfg_errors_add(&errs, t->cfg->file, line_of_message(t->cfg, msg),
+				       "[target %s] (driver %s): %s", t->cfg->name, t->drv->name, msg);
+	}
+	err_clear();
+	int rc = print_config_errors(&errs);
+	cfg_errors_free(&errs);
+	return rc;
+}
+
 static int load(struct engine *e, const char *config_path)
 {
 	struct cfg_errors errs = {0};
@@ -122,12 +219,14 @@ static int load(struct engine *e, const char *config_path)
 		names[i] = e->ld.drivers[i].drv->name;
 	cfg_validate(e->cf, lookup_driver, &e->ld, names, e->ld.n_drivers, &errs);
 	free(names);
+	/* a refused module is exit 14 even when the config then names it */
+	size_t refused = explain_refused_drivers(e, &errs);
 	rc = print_config_errors(&errs);
 	cfg_errors_free(&errs);
 	if (rc != ARCA_OK)
-		return rc;
+		return refused ? ARCA_ERR_PLUGIN : rc;
 	bind_sections(e);
-	return ARCA_OK;
+	return open_targets(e);
 }
 
 int engine_load(struct engine *e, const char *config_path)
@@ -245,6 +344,31 @@ int engine_open_target(struct engine *e, struct engine_target *t)
 	return ARCA_OK;
 }
 
+int engine_unknown_name(struct engine *e, const char *kind, const char *name,
+			const char *const *names, size_t n)
+{
+	const char *hint = did_you_mean(name, names, n);
+	if (hint)
+		return err_set(2, "no %s '%s' in %s (did you mean '%s'?)", kind, name,
+			       e->config_path, hint);
+	size_t len = 1;
+	for (size_t i = 0; i < n; i++)
+		len += strlen(names[i]) + 2;
+	char *list = xcalloc(len, 1);
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			strcat(list, ", ");
+		strcat(list, names[i]);
+	}
+	if (n)
+		err_set(2, "no %s '%s' in %s (its %ss: %s)", kind, name, e->config_path, kind, list);
+	else
+		err_set(2, "no %s '%s' in %s (it has no [%s NAME] section)", kind, name,
+			e->config_path, kind);
+	free(list);
+	return 2;
+}
+
 int engine_select_targets(struct engine *e, int argc, char **argv,
 			  struct engine_target ***out, size_t *n)
 {
@@ -264,9 +388,7 @@ int engine_select_targets(struct engine *e, int argc, char **argv,
 			const char **names = xcalloc(e->n_targets + 1, sizeof *names);
 			for (size_t j = 0; j < e->n_targets; j++)
 				names[j] = e->targets[j].cfg->name;
-			const char *hint = did_you_mean(argv[i], names, e->n_targets);
-			err_set(2, "no target '%s' in %s%s%s%s", argv[i], e->config_path,
-				hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
+			engine_unknown_name(e, "target", argv[i], names, e->n_targets);
 			free(names);
 			free(*out);
 			*out = NULL;

@@ -38,6 +38,12 @@ struct engine {
 	int workers;
 };
 
+/* $(sysconfdir) as configured (core/Makefile.am passes it). */
+#ifndef ARCA_SYSCONFDIR
+#define ARCA_SYSCONFDIR "/etc"
+#endif
+#define ARCA_DEFAULT_CONFIG ARCA_SYSCONFDIR "/arca/arca.ini"
+
 /* Where the config comes from: -c, else $ARCA_CONFIG, else the default. */
 const char *engine_config_path(const char *cli_path);
 
@@ -59,6 +65,11 @@ int engine_open_target(struct engine *e, struct engine_target *t);
  * which the caller wipes and frees). */
 int engine_repo_params(struct engine *e, struct engine_dest *d, struct repo_params *p,
 		       char **secret);
+
+/* A name on the command line that is no [KIND NAME] of the config: records
+ * a usage error (2) with "did you mean", else the names there are. */
+int engine_unknown_name(struct engine *e, const char *kind, const char *name,
+			const char *const *names, size_t n);
 
 /* Select targets by name (argv) or all; unknown names are a usage error
  * with a suggestion. *out is malloc'd. */

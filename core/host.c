@@ -106,6 +106,9 @@ static int host_item_begin(struct arca_ctx *ctx, const struct arca_item_info *in
 	ctx->in_item = 1;
 	ctx->items++;
 	progress_item(ctx->progress, info->name);
+	if (log_verbose)
+		log_info("%s%s", info->name,
+			 unchanged && unchanged == (int)ctx->n_writers ? " (unchanged)" : "");
 	/* Skip content only when every destination already has it. A writer
 	 * that said "unchanged" while another wants content takes the bytes
 	 * anyway (snap_item_write on a reused item is a no-op there). */
@@ -165,6 +168,8 @@ static int host_item_next(struct arca_ctx *ctx, struct arca_item_info *info)
 		ctx->cur = *info;
 		progress_item(ctx->progress, info->name);
 		progress_add(ctx->progress, 0, 1);
+		if (log_verbose)
+			log_info("%s", info->name);
 	}
 	return rc;
 }

@@ -7,6 +7,7 @@
 
 int log_level = ARCA_LOG_INFO;
 int log_json;
+int log_verbose;
 
 static _Thread_local char scope_buf[128];
 static _Thread_local int err_code;

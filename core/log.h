@@ -11,6 +11,7 @@
 
 extern int log_level;        /* ARCA_LOG_*; default ARCA_LOG_INFO */
 extern int log_json;         /* nonzero: machine output, human logs stay on stderr */
+extern int log_verbose;      /* -v: name every item as it is stored, restored or verified */
 
 /* Prefix shown before log lines from this thread (e.g. "target app-db"). */
 void log_set_scope(const char *scope);

@@ -15,6 +15,9 @@
 #include "progress.h"
 #include "util.h"
 
+/* where the example config keeps the repository key */
+#define REPO_KEY ARCA_SYSCONFDIR "/arca/repo.key"
+
 #define EXIT_CODES_HELP \
 	"Exit codes:\n" \
 	"  0 success            6 I/O error           11 refusing to overwrite\n" \
@@ -36,7 +39,8 @@ const struct verb cli_verbs[] = {
 	 "back up targets (all when none is named)",
 	 "Takes one snapshot of each named target (all targets when none is named) into\n"
 	 "every destination of that target. Snapshots taken by one run share a recovery\n"
-	 "point id, so `arca recover` can bring all stores back to the same moment.\n"
+	 "point id (`recovery_point` in `arca list --json`): restore those to bring the\n"
+	 "stores back to the same moment.\n"
 	 "A target whose driver fails records nothing; the other targets still run.\n\n"
 	 "Examples:\n  arca snapshot                 # everything, e.g. from a systemd timer\n"
 	 "  arca snapshot app-db media    # two targets\n"},
@@ -108,8 +112,8 @@ const struct verb cli_verbs[] = {
 	 "remove    remove a key by id (not the one in use)\n"
 	 "passwd    add the new passphrase, then remove the current one\n"
 	 "generate  print a new random key (256 bits) to use instead of a passphrase:\n"
-	 "            arca key generate > /etc/arca/repo.key; chmod 600 /etc/arca/repo.key\n"
-	 "          then passphrase_file = /etc/arca/repo.key. A generated key opens the\n"
+	 "            arca key generate > " REPO_KEY "; chmod 600 " REPO_KEY "\n"
+	 "          then passphrase_file = " REPO_KEY ". A generated key opens the\n"
 	 "          repository without scrypt's deliberate ~0.2 s, which archive_command\n"
 	 "          pays per WAL segment. Keep a copy off this host, as for a passphrase.\n"},
 	{"repair", cmd_repair, 1, "arca repair index|packs|snapshots [--forget] [DESTINATION...]",
@@ -148,26 +152,26 @@ const struct verb cli_verbs[] = {
 static void main_help(FILE *f)
 {
 	fprintf(f,
-		"arca %s — one backup engine for PostgreSQL, object storage, Redis,\n"
-		"Meilisearch and files: deduplicated, compressed, encrypted, verified.\n\n"
+		"arca %s — one backup engine for PostgreSQL and files: deduplicated,\n"
+		"compressed, encrypted, verified. `arca plugins` lists the installed drivers.\n\n"
 		"Usage: arca [GLOBAL OPTIONS] VERB [ARGS]\n\nVerbs:\n",
 		PACKAGE_VERSION);
 	for (const struct verb *v = cli_verbs; v->name; v++)
 		fprintf(f, "  %-10s %s\n", v->name, v->summary);
 	fprintf(f,
-		"\nGlobal options:\n"
-		"  -c, --config FILE  the INI file (default: $ARCA_CONFIG, else /etc/arca/arca.ini)\n"
-		"  -v, --verbose      more detail (repeat for debug)\n"
-		"  -q, --quiet        errors only\n"
-		"      --json         machine-readable output on stdout\n"
-		"      --no-progress  never draw a progress bar\n"
+		"\n%s"
 		"  -V, --version      print the version\n"
 		"  -h, --help         this help; `arca VERB --help` for a verb\n\n"
-		"A first run:\n"
-		"  cp /usr/share/doc/arca/arca.ini.example /etc/arca/arca.ini   # and edit it\n"
-		"  arca check && arca init && arca snapshot && arca list\n\n"
+		"A first run, in this order:\n"
+		"  mkdir -p " ARCA_SYSCONFDIR "/arca\n"
+		"  cp " ARCA_DOCDIR "/arca.ini.example " ARCA_DEFAULT_CONFIG "   # then edit it\n"
+		"  arca key generate > " REPO_KEY " && chmod 600 " REPO_KEY "\n"
+		"  arca init && arca check && arca snapshot && arca list\n"
+		"init validates the whole config before it creates anything; check then reaches\n"
+		"every target and destination, through the repositories init created.\n\n"
 		EXIT_CODES_HELP
-		"\nSee arca(1) and arca.ini(5).\n");
+		"\nSee arca(1) and arca.ini(5).\n",
+		cli_global_help);
 }
 
 /* Started with stdin, stdout or stderr closed (cron and daemons do that),
@@ -190,27 +194,26 @@ int main(int argc, char **argv)
 	std_fds_open();
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, 'c'}, {"verbose", no_argument, NULL, 'v'},
-		{"quiet", no_argument, NULL, 'q'},        {"json", no_argument, NULL, 'j'},
-		{"no-progress", no_argument, NULL, 'P'},  {"version", no_argument, NULL, 'V'},
+		{"quiet", no_argument, NULL, 'q'},        {"json", no_argument, NULL, CLI_OPT_JSON},
+		{"no-progress", no_argument, NULL, CLI_OPT_NO_PROGRESS},
+		{"version", no_argument, NULL, 'V'},
 		{"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
 	};
 	struct cli cli = {0};
 	int c;
 	/* results on stdout and errors on stderr stay in order when both are piped */
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	/* '+': stop at the verb; its options are its own */
+	/* '+': stop at the verb; it parses its own options and the global ones */
 	while ((c = getopt_long(argc, argv, "+c:vqVh", opts, NULL)) != -1) {
 		switch (c) {
-		case 'c': cli.config_arg = optarg; break;
-		case 'v': log_level = log_level < ARCA_LOG_DEBUG ? log_level + 1 : log_level; break;
-		case 'q': log_level = ARCA_LOG_ERROR; progress_enabled = 0; break;
-		case 'j': cli.json = 1; log_json = 1; break;
-		case 'P': progress_enabled = 0; break;
 		case 'V': printf("arca %s (driver ABI %d.%d)\n", PACKAGE_VERSION, ARCA_ABI_MAJOR,
 				 ARCA_ABI_MINOR);
 			  return 0;
 		case 'h': main_help(stdout); return 0;
-		default: return cli_usage_error(NULL, "unknown global option");
+		default:
+			/* -c, -v, -q, --json, --no-progress: also after the verb */
+			if (!cli_global_option(&cli, c, optarg))
+				return cli_usage_error(NULL, "unknown global option");
 		}
 	}
 	if (optind >= argc) {
@@ -240,8 +243,6 @@ int main(int argc, char **argv)
 			return 0;
 		}
 	}
-	if (cli.json)
-		progress_enabled = 0;
 	host_install_signal_handlers();
 	int first = optind;
 	optind = 0;   /* reset getopt for the verb (0 also re-inits GNU getopt) */

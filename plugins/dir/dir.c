@@ -125,10 +125,10 @@ static int dir_check(void *instance)
 	if (stat(d->root, &st) != 0) {
 		if (errno == ENOENT)
 			return dir_host->error(ARCA_ERR_CONNECT,
-					       "dir %s: the directory does not exist; create it "
-					       "with `mkdir -p %s` (or mount the backup disk) and "
-					       "run `arca init`",
-					       d->root, d->root);
+					       "dir %s: the directory does not exist; `arca init` "
+					       "creates it (if a backup disk belongs there, mount "
+					       "it first)",
+					       d->root);
 		return dir_errno(d, errno, "reach", d->root);
 	}
 	if (!S_ISDIR(st.st_mode))

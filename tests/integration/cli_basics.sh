@@ -1,15 +1,29 @@
 #!/bin/sh
-# The CLI without any repository data: --help/--version, `arca plugins`
-# loading dir and files from plugin_dir, config errors reported as FILE:LINE
-# with nothing touched, and the SDK example driver built out of tree.
+# The CLI: --help/--version (every verb's help lists the global options),
+# `arca plugins` loading dir and files from plugin_dir, config errors
+# reported as FILE:LINE with nothing touched (also a password in a postgres
+# conninfo), the first run printed by --help working in its order, global
+# options after the verb, -v/-vv, unknown target names, a refused module
+# (exit 14), the configured paths in the installed man pages, units and
+# example, and the SDK example driver built out of tree.
 . "$ARCA_SRCDIR/tests/lib/common.sh"
 
 step "--version and --help"
 arca --version | grep -q '^arca .*ABI 1' || fail "--version"
 arca --help | grep -q 'snapshot' || fail "--help lists verbs"
-for v in init snapshot list restore verify check plugins forget prune unlock key wal-push wal-get; do
-	arca $v --help | grep -q "Usage: arca $v" || fail "arca $v --help"
+for v in init snapshot list restore verify check plugins forget prune unlock key repair wal-push wal-get; do
+	arca $v --help > "$T/help.txt"
+	grep -q "Usage: arca $v" "$T/help.txt" || fail "arca $v --help"
+	for o in 'before or after the verb' '-c, --config FILE' '-v, --verbose' '-q, --quiet' \
+		'    --json ' '    --no-progress '; do
+		grep -qF -- "$o" "$T/help.txt" || fail "arca $v --help does not list '$o'"
+	done
 done
+# what ships: no verb, section or driver that does not exist
+arca --help > "$T/help.txt"
+for v in init snapshot restore; do arca $v --help >> "$T/help.txt"; done
+grep -Ei 'arca recover|\[recovery\]|redis|meilisearch|object storage' "$T/help.txt" &&
+	fail "--help describes what does not ship"
 expect_fail 2 arca snapshto
 expect_stderr "did you mean 'snapshot'"
 expect_fail 2 arca restore --bogus x
@@ -68,6 +82,120 @@ grep -q hunter2 "$T/err" && fail "a secret was echoed back in an error"
 step "missing config file"
 expect_fail 3 arca -c "$T/nope.ini" list
 expect_stderr "nope.ini"
+
+step "the first run printed by arca --help works in its order; check before init says so"
+write_engine_config
+rmdir "$T/repo"
+mkdir -p "$T/src"
+echo hello > "$T/src/verbose-probe.txt"
+files_target tree "$T/src"
+expect_fail 8 arca check
+expect_stderr "destination local holds no repository yet: .arca init. creates one"
+grep -q mkdir "$T/err" && fail "check before init tells the user to mkdir what init creates"
+first_run=$(arca --help | grep -E '^  arca init')
+case "$first_run" in
+*"arca init && arca check"*) ;;
+*) fail "the first run printed by --help does not init before it checks: '$first_run'" ;;
+esac
+eval "$first_run" > "$T/first-run.out" || fail "the first run as printed: $first_run"
+grep -q '^target tree: ok' "$T/first-run.out" || fail "the first run's check did not reach the target"
+
+step "global options after the verb"
+arca snapshot -q > "$T/out" 2> "$T/err" || { cat "$T/err" >&2; fail "arca snapshot -q"; }
+[ ! -s "$T/err" ] || fail "arca snapshot -q printed: $(cat "$T/err")"
+arca snapshot tree --json --no-progress > "$T/snap.json" || fail "arca snapshot TARGET --json"
+python3 - "$T/snap.json" <<'PY' || fail "arca snapshot TARGET --json: not the JSON array"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert len(d) == 1 and d[0]["target"] == "tree" and d[0]["id"], d
+PY
+[ "$(arca list --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" = 3 ] ||
+	fail "arca list --json after the verb"
+ARCA_CONFIG="$T/nope.ini" arca list -c "$T/arca.ini" > /dev/null || fail "arca list -c FILE"
+arca key list -q > /dev/null || fail "arca key list -q"
+arca unlock --no-progress local > /dev/null || fail "arca unlock --no-progress DESTINATION"
+expect_fail 2 arca snapshot --bogus
+
+step "-v names every item, -vv adds debug messages"
+arca snapshot tree > /dev/null 2> "$T/err0"
+grep -q verbose-probe.txt "$T/err0" && fail "an item was named without -v"
+arca snapshot tree -v > /dev/null 2> "$T/err1"
+grep -q 'target tree: verbose-probe.txt' "$T/err1" || { cat "$T/err1" >&2; fail "-v does not name the items"; }
+grep -q 'debug:' "$T/err1" && fail "-v printed debug messages"
+arca -v restore tree --into "$T/restored" > /dev/null 2> "$T/err1"
+grep -q 'target tree: verbose-probe.txt' "$T/err1" || fail "-v restore does not name the items"
+arca -v snapshot tree -v > /dev/null 2> "$T/err2"
+grep -q 'debug: loaded driver files' "$T/err2" || { cat "$T/err2" >&2; fail "-vv prints no debug messages"; }
+
+step "unknown target and destination names: usage error with a suggestion"
+expect_fail 2 arca snapshot tre
+expect_stderr "no target 'tre' in .*arca.ini \(did you mean 'tree'\?\)"
+expect_fail 2 arca list bogus
+expect_stderr "no target 'bogus' in .*arca.ini \(its targets: tree\)"
+expect_fail 2 arca unlock locl
+expect_stderr "no destination 'locl' in .*did you mean 'local'"
+
+step "a refused module is exit 14, also when the config names its driver"
+mkdir "$T/plugins-refused"
+cp "$PLUGIN_DIR"/*.so "$T/plugins-refused/"
+chmod 755 "$T/plugins-refused" "$T/plugins-refused"/*.so
+chmod g+w "$T/plugins-refused/files.so"
+sed "s#^plugin_dir = .*#plugin_dir = $T/plugins-refused#" "$ARCA_CONFIG" > "$T/refused.ini"
+line=$(grep -n '^driver = files' "$T/refused.ini" | cut -d: -f1)
+expect_fail 14 arca -c "$T/refused.ini" snapshot
+expect_stderr "module $T/plugins-refused/files.so refused: it is group-writable"
+expect_stderr "refused.ini:$line: \[target tree\] names driver 'files', whose module .*files.so the loader refused"
+
+if [ -e "$PLUGIN_DIR/postgres.so" ]; then
+	step "a password inside a postgres conninfo: FILE:LINE, exit 3, before anything runs"
+	cp "$ARCA_CONFIG" "$T/pw.ini"
+	printf '\n[target db]\ndriver = postgres\ndestinations = local\nconninfo = host=127.0.0.1 user=backup password=hunter2 dbname=app\n' >> "$T/pw.ini"
+	line=$(grep -n '^conninfo' "$T/pw.ini" | cut -d: -f1)
+	expect_fail 3 arca -c "$T/pw.ini" check
+	expect_stderr "pw.ini:$line: \[target db\]: conninfo contains a password"
+	grep -q ': ok' "$T/out" && fail "check said ok before it reported the password"
+	[ "$(grep -c 'target db' "$T/err")" = 1 ] || { cat "$T/err" >&2; fail "the target is reported more than once"; }
+	grep -q hunter2 "$T/out" "$T/err" && fail "the password was echoed"
+fi
+
+step "installed man pages, units, example and help name the configured directories"
+if [ -f "$ARCA_SRCDIR/config.status" ]; then
+	echo "(the source tree is configured in place: no second build from it; skipped)"
+else
+	pb="$T/prefix-build"
+	mkdir -p "$pb"
+	(cd "$pb" && unset MAKEFLAGS MFLAGS MAKELEVEL &&
+		CFLAGS=-O0 "$ARCA_SRCDIR/configure" -q --prefix=/opt/arca-test \
+			--sysconfdir=/etc/arca-test --without-postgres &&
+		make -s -C etc install DESTDIR="$T/dest" && make -s -C core arca) > "$pb/build.log" 2>&1 ||
+		{ tail -30 "$pb/build.log" >&2; fail "configure --prefix=/opt/arca-test and install"; }
+	d="$T/dest/opt/arca-test"
+	for u in arca-snapshot.service arca-verify.service; do
+		grep -q '^ExecStart=/opt/arca-test/bin/arca ' "$d/lib/systemd/system/$u" ||
+			fail "$u does not run the configured bindir"
+	done
+	grep -q '/etc/arca-test/arca/arca.ini' "$d/share/man/man1/arca.1" || fail "arca(1): config path"
+	grep -q '/opt/arca-test/share/doc/arca/arca.ini.example' "$d/share/man/man1/arca.1" ||
+		fail "arca(1): example path"
+	grep -q '/etc/arca-test/arca/arca.ini' "$d/share/man/man5/arca.ini.5" || fail "arca.ini(5): config path"
+	grep -q '^plugin_dir = /opt/arca-test/lib/arca$' "$d/share/doc/arca/arca.ini.example" ||
+		fail "arca.ini.example: plugin_dir"
+	grep -rnE '/usr/local|/usr/share|@[a-z_]+@' "$T/dest" && fail "a path written by hand or not substituted"
+	grep -rniE 'arca recover|\[recovery\]' "$T/dest" && fail "installed files describe what does not ship"
+	"$pb/core/arca" --help > "$T/help.txt"
+	grep -qF 'cp /opt/arca-test/share/doc/arca/arca.ini.example /etc/arca-test/arca/arca.ini' "$T/help.txt" ||
+		{ cat "$T/help.txt" >&2; fail "--help: first run paths"; }
+	grep -qF 'else /etc/arca-test/arca/arca.ini)' "$T/help.txt" || fail "--help: default config path"
+	if [ -e "$PLUGIN_DIR/postgres.so" ]; then
+		# the example validates against the drivers that ship
+		sed -e "s#^plugin_dir = .*#plugin_dir = $PLUGIN_DIR#" -e "s#^state_dir = .*#state_dir = $T/state-ex#" \
+			"$d/share/doc/arca/arca.ini.example" > "$T/example.ini"
+		expect_fail '!' arca -c "$T/example.ini" list
+		grep -q 'in the configuration' "$T/err" && { cat "$T/err" >&2; fail "arca.ini.example does not validate"; }
+	fi
+fi
+
+rm -rf "$T/repo" "$T/state"   # the SDK step starts with a new repository
 
 step "SDK: build the example driver out of tree and load it"
 if command -v pkg-config >/dev/null && command -v cc >/dev/null; then

@@ -1,6 +1,6 @@
 #!/bin/sh
-# The dir destination under trouble: a missing directory is reported with
-# the command that fixes it; `arca init` creates it; a full disk fails a
+# The dir destination under trouble: a missing directory is reported as
+# what `arca init` creates (exit 8: no repository yet); `arca init` creates it; a full disk fails a
 # snapshot with exit 12, records nothing, leaves no temporary files and the
 # repository keeps working once space is back; a truncated object is
 # reported as corrupt (exit 7), never restored short; an unwritable
@@ -13,10 +13,12 @@ files_target tree "$SRC"
 mkdir -p "$SRC"
 echo small > "$SRC/small"
 
-step "a missing directory: check says how to fix it, init creates it"
+step "a missing directory: check says init creates it, init creates it"
 rmdir "$T/repo"
-expect_fail '!' arca check
-expect_stderr "does not exist.*mkdir -p $T/repo"
+expect_fail 8 arca check
+expect_stderr "dir $T/repo: the directory does not exist; .arca init. creates it"
+expect_stderr "destination local holds no repository yet: .arca init. creates one"
+grep -q "mkdir" "$T/err" && fail "check before init tells the user to mkdir what init creates"
 arca init > /dev/null || fail "arca init into a missing directory"
 [ -d "$T/repo" ] || fail "init did not create the directory"
 [ "$(stat -c %a "$T/repo")" = 700 ] || fail "repository directory is not private (0700)"

@@ -284,8 +284,12 @@ struct arca_host {
 
 struct arca_target_ops {
 	size_t struct_size;
-	/* Create an instance for one [target] section. Must not connect yet
-	 * (config validation runs for every target before any work). */
+	/* Create an instance for one [target] section. Must not connect yet:
+	 * the engine opens every target while it validates the config, before
+	 * any work. A value the driver rejects is ARCA_ERR_CONFIG with a
+	 * message that names the key ("conninfo contains a password; ..."):
+	 * the engine reports it as FILE:LINE of that key, with the other
+	 * config errors. */
 	int (*open)(const struct arca_config *cfg, void **instance);
 	/* Reach the store without writing anything; report what is wrong. */
 	int (*check)(void *instance, struct arca_ctx *ctx);
