@@ -254,6 +254,12 @@ int cmd_prune(struct cli *cli, int argc, char **argv)
 	return worst;
 }
 
+/* Each lock `arca unlock` removes, on stdout. */
+static void print_unlocked(void *arg, const char *what)
+{
+	printf("destination %s: removed %s\n", (const char *)arg, what);
+}
+
 int cmd_unlock(struct cli *cli, int argc, char **argv)
 {
 	if (no_options("unlock", argc, argv))
@@ -266,17 +272,22 @@ int cmd_unlock(struct cli *cli, int argc, char **argv)
 		return rc;
 	int worst = rc;
 	for (size_t i = 0; rc == ARCA_OK && i < n; i++) {
-		int removed = 0;
+		const char *name = dests[i]->cfg->name;
+		int stale = 0, invalid = 0;
 		int r = engine_open_repo(&e, dests[i]);
 		if (r == ARCA_OK)
-			r = repo_unlock_stale(dests[i]->repo, &removed);
+			r = repo_unlock_stale(dests[i]->repo, print_unlocked, (void *)name, &stale,
+					      &invalid);
 		if (r != ARCA_OK) {
 			err_print(r);
 			worst = r;
 			continue;
 		}
-		printf("destination %s: %d stale lock%s removed\n", dests[i]->cfg->name, removed,
-		       removed == 1 ? "" : "s");
+		printf("destination %s: %d stale lock%s removed", name, stale, stale == 1 ? "" : "s");
+		if (invalid)
+			printf(", and %d invalid lock%s (unreadable, oversized or absurd)", invalid,
+			       invalid == 1 ? "" : "s");
+		printf("\n");
 	}
 	if (rc != ARCA_OK)
 		err_print(rc);

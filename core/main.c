@@ -96,7 +96,9 @@ const struct verb cli_verbs[] = {
 	{"unlock", cmd_unlock, 1, "arca unlock [DESTINATION...]",
 	 "remove stale locks",
 	 "Removes locks whose process is gone (same host) or that were not refreshed\n"
-	 "within the stale timeout. Live locks are never removed.\n"},
+	 "within the stale timeout, and objects in locks/ that no arca writes\n"
+	 "(unreadable, oversized or with absurd fields), which block locking until\n"
+	 "then. Each removed lock is listed. Valid live locks are never removed.\n"},
 	{"key", cmd_key, 1, "arca key list|add|remove ID|passwd|generate [DESTINATION]",
 	 "manage the passphrases and keys of a repository",
 	 "list      show the keys (passphrases) that open the repository\n"

@@ -375,8 +375,9 @@ void format_time_utc(int64_t epoch, char *out, size_t n)
 {
 	time_t t = (time_t)epoch;
 	struct tm tm;
-	gmtime_r(&t, &tm);
-	strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	/* a time no struct tm holds (from a damaged object) prints as "?" */
+	if (!gmtime_r(&t, &tm) || !strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(out, n, "?");
 }
 
 void format_bytes(uint64_t n, char *out, size_t len)
