@@ -1,9 +1,11 @@
 /* engine.c — loading the config and drivers, opening destinations,
  * repositories and targets. */
 #include <errno.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "engine.h"
 #include "host.h"
@@ -86,6 +88,45 @@ static void bind_sections(struct engine *e)
 	}
 }
 
+/* Who should own state_dir: the user arca runs as, by name if it has one. */
+static void effective_user(char *out, size_t n)
+{
+	struct passwd pw, *res = NULL;
+	char buf[1024];
+	if (getpwuid_r(geteuid(), &pw, buf, sizeof buf, &res) == 0 && res)
+		snprintf(out, n, "%s", res->pw_name);
+	else
+		snprintf(out, n, "%u", (unsigned)geteuid());
+}
+
+/* state_dir holds what arca trusts from one run to the next (the cached
+ * snapshot summaries are used as they are) and drivers' scratch files, so
+ * it lives by plugin_dir's rule: only root or the user arca runs as may
+ * change it or a directory above it. Created 0700 when missing; when it
+ * cannot be created, arca runs without it (the cache is only a cache). */
+static int check_state_dir(struct engine *e)
+{
+	struct stat st;
+	if (stat(e->state_dir, &st) < 0 && errno == ENOENT && mkdir_p(e->state_dir, 0700) < 0) {
+		log_warn("cannot create state_dir %s: %s; running without the local cache",
+			 e->state_dir, strerror(errno));
+		e->state_dir = NULL;
+		return ARCA_OK;
+	}
+	char me[256];
+	effective_user(me, sizeof me);
+	char *reason = loader_unsafe_dir(e->state_dir, "plant or change the cache and "
+					 "scratch files arca trusts", me);
+	if (!reason)
+		return ARCA_OK;
+	int root = geteuid() == 0;
+	err_set(ARCA_ERR_CONFIG, "state_dir %s refused: %s (or set state_dir in [engine] of %s "
+		"to a directory only root%s%s can write)", e->state_dir, reason, e->config_path,
+		root ? "" : " or ", root ? "" : me);
+	free(reason);
+	return err_print(ARCA_ERR_CONFIG);
+}
+
 static int load(struct engine *e, const char *config_path)
 {
 	struct cfg_errors errs = {0};
@@ -124,6 +165,8 @@ static int load(struct engine *e, const char *config_path)
 	free(names);
 	rc = print_config_errors(&errs);
 	cfg_errors_free(&errs);
+	if (rc == ARCA_OK)
+		rc = check_state_dir(e);
 	if (rc != ARCA_OK)
 		return rc;
 	bind_sections(e);

@@ -32,7 +32,7 @@ struct engine {
 	size_t n_dests;
 	struct engine_target *targets;
 	size_t n_targets;
-	const char *state_dir;
+	const char *state_dir;      /* NULL: none could be created (no cache) */
 	const char *plugin_dir;
 	char hostname[256];
 	int workers;
