@@ -127,6 +127,35 @@ static int check_state_dir(struct engine *e)
 	return err_print(ARCA_ERR_CONFIG);
 }
 
+/* The environment variable a destination's passphrase comes from, or NULL
+ * when it comes from passphrase_file (cfg_secret's order). */
+static const char *passphrase_var(const struct arca_config *sec)
+{
+	if (cfg_entry(sec, "passphrase_file"))
+		return NULL;
+	const struct cfg_entry *e = cfg_entry(sec, "passphrase_env");
+	return e ? e->value : "ARCA_PASSPHRASE";
+}
+
+/* Children (pg_dump, hooks, a started server) must not inherit the
+ * repository passphrase: keep a copy for each destination, then remove the
+ * variables. All are read before any is removed, since several
+ * destinations may name the same one. */
+static void take_env_passphrases(struct engine *e)
+{
+	for (size_t i = 0; i < e->n_dests; i++) {
+		const char *var = passphrase_var(e->dests[i].cfg);
+		const char *v = var ? getenv(var) : NULL;
+		if (v && *v)
+			e->dests[i].env_passphrase = xstrdup(v);
+	}
+	for (size_t i = 0; i < e->n_dests; i++) {
+		const char *var = passphrase_var(e->dests[i].cfg);
+		if (e->dests[i].env_passphrase && getenv(var))
+			unsetenv(var);
+	}
+}
+
 static int load(struct engine *e, const char *config_path)
 {
 	struct cfg_errors errs = {0};
@@ -170,6 +199,7 @@ static int load(struct engine *e, const char *config_path)
 	if (rc != ARCA_OK)
 		return rc;
 	bind_sections(e);
+	take_env_passphrases(e);
 	return ARCA_OK;
 }
 
@@ -225,14 +255,12 @@ int engine_repo_params(struct engine *e, struct engine_dest *d, struct repo_para
 	p->state_dir = e->state_dir;
 	p->workers = e->workers;
 	p->hostname = e->hostname;
-	int rc = cfg_secret(d->cfg, "passphrase", secret);
-	if (rc == ARCA_ERR_NOT_FOUND) {
-		const char *env = getenv("ARCA_PASSPHRASE");
-		if (env && *env) {
-			*secret = xstrdup(env);
-			rc = ARCA_OK;
-		}
-	}
+	/* passphrase_env or ARCA_PASSPHRASE: taken at load, gone from environ */
+	int rc = ARCA_OK;
+	if (d->env_passphrase)
+		*secret = xstrdup(d->env_passphrase);
+	else
+		rc = cfg_secret(d->cfg, "passphrase", secret);
 	if (rc == ARCA_ERR_NOT_FOUND) {
 		if (p->encrypt)
 			return err_set(ARCA_ERR_CONFIG,
@@ -328,6 +356,7 @@ void engine_close(struct engine *e)
 		free(e->targets[i].dests);
 	}
 	for (size_t i = 0; i < e->n_dests; i++) {
+		free_secret(e->dests[i].env_passphrase);
 		if (e->dests[i].repo)
 			repo_close(e->dests[i].repo);
 		if (e->dests[i].inst)

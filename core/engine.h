@@ -13,6 +13,7 @@ struct engine_dest {
 	const struct arca_driver *drv;
 	void *inst;                 /* driver instance, NULL until opened */
 	struct repo *repo;          /* NULL until opened */
+	char *env_passphrase;       /* taken from the environment at load (wiped) */
 };
 
 struct engine_target {
@@ -43,7 +44,9 @@ const char *engine_config_path(const char *cli_path);
 
 /* Read and validate the whole config and load the drivers it needs.
  * Prints every config problem as FILE:LINE and returns ARCA_ERR_CONFIG
- * without touching anything when there is one. */
+ * without touching anything when there is one. Then takes every
+ * destination passphrase that comes from the environment (passphrase_env,
+ * or ARCA_PASSPHRASE) and removes those variables, so no child sees them. */
 int engine_load(struct engine *e, const char *config_path);
 void engine_close(struct engine *e);
 
