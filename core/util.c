@@ -451,6 +451,72 @@ int write_file_at(int dfd, const char *name, const void *data, size_t len)
 	return 0;
 }
 
+static int bad_component(const char *s)
+{
+	return !*s || !strcmp(s, ".") || !strcmp(s, "..");
+}
+
+/* One directory below dfd, not a symlink; made 0700 when `create`. */
+static int open_below(int dfd, const char *name, int create)
+{
+	const int flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+	int fd = openat(dfd, name, flags);
+	if (fd < 0 && errno == ENOENT && create) {
+		if (mkdirat(dfd, name, 0700) < 0 && errno != EEXIST)
+			return -1;
+		fd = openat(dfd, name, flags);
+	}
+	return fd;
+}
+
+/* Where the last `depth` components of `path` start (after a '/'), or 0. */
+static size_t split_tail(const char *path, int depth)
+{
+	size_t i = strlen(path);
+	for (int k = 0; k < depth; k++) {
+		if (k && i)
+			i--;   /* step over the '/' before the component just passed */
+		while (i > 0 && path[i - 1] != '/')
+			i--;
+		if (i == 0)
+			return 0;
+	}
+	return i;
+}
+
+int open_dir_nofollow(const char *path, int depth, int create)
+{
+	size_t i = split_tail(path, depth);
+	if (!i) {
+		errno = EINVAL;   /* nothing above the `depth` components */
+		return -1;
+	}
+	char *top = i > 1 ? xstrndup(path, i - 1) : xstrdup("/");
+	int dfd = open(top, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 && errno == ENOENT && create && mkdir_p(top, 0700) == 0)
+		dfd = open(top, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	free(top);
+	/* then each component below it, none followed */
+	char *rest = xstrdup(path + i), *part = rest;
+	for (int k = 0; dfd >= 0 && k < depth; k++) {
+		char *slash = strchr(part, '/');
+		if (slash)
+			*slash = 0;
+		int next = -1;
+		if (bad_component(part))
+			errno = EINVAL;
+		else
+			next = open_below(dfd, part, create);
+		int e = errno;
+		close(dfd);
+		errno = e;
+		dfd = next;
+		part = slash ? slash + 1 : part + strlen(part);
+	}
+	free(rest);
+	return dfd;
+}
+
 int mkdir_p(const char *path, unsigned mode)
 {
 	char *p = xstrdup(path);

@@ -6,9 +6,10 @@
  *
  * The engine checked state_dir (only root or this user can change it).
  * Below it nothing is followed: every directory is opened O_NOFOLLOW from
- * state_dir down, files are read O_NOFOLLOW with a size bound and written
- * under a new random name then renamed (see read_file_at/write_file_at),
- * so a symlink planted anywhere in the cache leads nowhere. */
+ * state_dir down (open_dir_nofollow), files are read O_NOFOLLOW with a
+ * size bound and written under a new random name then renamed (see
+ * read_file_at/write_file_at), so a symlink planted anywhere in the cache
+ * leads nowhere. */
 #include "repo/internal.h"
 
 #include <dirent.h>
@@ -36,50 +37,24 @@ static size_t cache_max(const char *name)
 	return max < SIZE_MAX ? (size_t)max : SIZE_MAX;
 }
 
-static int bad_component(const char *s, size_t n)
-{
-	return n == 0 || (n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.');
-}
-
-/* One directory below `dfd`, not a symlink; made 0700 when `create`. */
-static int open_below(int dfd, const char *name, int create)
-{
-	int flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
-	int fd = openat(dfd, name, flags);
-	if (fd < 0 && errno == ENOENT && create) {
-		if (mkdirat(dfd, name, 0700) < 0 && errno != EEXIST)
-			return -1;
-		fd = openat(dfd, name, flags);
-	}
-	return fd;
-}
-
-/* The directory holding cache entry `name` ("index/<hex>"): state_dir as
- * the engine checked it, then <repository id>/ and the parts of name, none
- * of them followed if a symlink. *base is name's last part. -1: no cache. */
+/* The directory holding cache entry `name` ("index/<hex>"), opened from
+ * state_dir down with <repository id>/ and every part of name not followed
+ * if a symlink; *base is name's last part. -1: no cache this time. */
 static int entry_dir(struct repo *r, const char *name, int create, const char **base)
 {
-	const char *id = strrchr(r->cache_dir, '/');
-	if (!id || !id[1])
+	const char *slash = strrchr(name, '/');
+	*base = slash ? slash + 1 : name;
+	if (!**base || !strcmp(*base, ".") || !strcmp(*base, "..")) {
+		errno = EINVAL;
 		return -1;
-	char *state = xstrndup(r->cache_dir, (size_t)(id - r->cache_dir) + 1);
-	int dfd = open(state, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0 && errno == ENOENT && create && mkdir_p(state, 0700) == 0)
-		dfd = open(state, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	free(state);
-	char *rel = xasprintf("%s/%s", id + 1, name), *part = rel;
-	for (char *slash; dfd >= 0 && (slash = strchr(part, '/')); part = slash + 1) {
-		*slash = 0;
-		int next = bad_component(part, strlen(part)) ? -1 : open_below(dfd, part, create);
-		close(dfd);
-		dfd = next;
 	}
-	if (dfd >= 0 && bad_component(part, strlen(part))) {
-		close(dfd);
-		dfd = -1;
-	}
-	*base = dfd >= 0 ? name + strlen(name) - strlen(part) : NULL;
-	free(rel);
+	int depth = 1;
+	for (const char *p = name; p < *base; p++)
+		depth += *p == '/';
+	char *dir = slash ? xasprintf("%s/%.*s", r->cache_dir, (int)(slash - name), name)
+			  : xstrdup(r->cache_dir);
+	int dfd = open_dir_nofollow(dir, depth, create);
+	free(dir);
 	return dfd;
 }
 

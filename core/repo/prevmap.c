@@ -1,9 +1,9 @@
 /* prevmap.c — compact name -> previous item map (see prevmap.h). */
 #include "repo/prevmap.h"
 
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "repo/index.h"
 
 static uint64_t name_hash(const char *s)
@@ -115,6 +115,21 @@ static void put_entry(unsigned char *q, const struct prev_entry *e)
 	put_le32(q + 36, e->type);
 }
 
+/* The directory of a metadata cache file, state_dir/<repository id>/meta/
+ * (writer.c makes it), opened with <repository id>/ and meta/ not followed
+ * if symlinks; *base is the file's name. */
+static int meta_dir(const char *path, const char **base)
+{
+	const char *slash = strrchr(path, '/');
+	if (!slash || !slash[1])
+		return -1;
+	*base = slash + 1;
+	char *dir = xstrndup(path, (size_t)(slash - path));
+	int dfd = open_dir_nofollow(dir, 2, 0);
+	free(dir);
+	return dfd;
+}
+
 int prevmap_save(const struct prevmap *m, const char *path, const char *snap_id)
 {
 	struct buf b = {0};
@@ -137,8 +152,13 @@ int prevmap_save(const struct prevmap *m, const char *path, const char *snap_id)
 	sha256(b.data, b.len, sum);
 	buf_append(&b, sum, sizeof sum);
 	/* a new file of a random name renamed over path: nothing planted at
-	 * path is followed or written through */
-	int rc = write_file_at(AT_FDCWD, path, b.data, b.len) < 0 ? -1 : 0;
+	 * path or in the cache directories above it is followed */
+	const char *base;
+	int dfd = meta_dir(path, &base), rc = -1;
+	if (dfd >= 0) {
+		rc = write_file_at(dfd, base, b.data, b.len) < 0 ? -1 : 0;
+		close(dfd);
+	}
 	buf_free(&b);
 	return rc;
 }
@@ -148,7 +168,13 @@ int prevmap_load(struct prevmap *m, const char *path, const char *snap_id)
 	char *data;
 	size_t len;
 	/* a regular file, not followed if a symlink, of a sane size */
-	if (read_file_at(AT_FDCWD, path, PM_MAX_BYTES, &data, &len))
+	const char *base;
+	int dfd = meta_dir(path, &base);
+	if (dfd < 0)
+		return -1;
+	int got = read_file_at(dfd, base, PM_MAX_BYTES, &data, &len);
+	close(dfd);
+	if (got)
 		return -1;
 	const unsigned char *p = (const unsigned char *)data;
 	unsigned char sum[ID_LEN];

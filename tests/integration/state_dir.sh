@@ -83,15 +83,16 @@ links=$(find "$cache" -type l)
 
 step "a symlink at a cache directory is not followed"
 mkdir "$T/victim-dir"
-rm -rf "$cache/summaries" "$cache/index"
-ln -s "$T/victim-dir" "$cache/summaries"
-ln -s "$T/victim-dir" "$cache/index"
+rm -rf "$cache/summaries" "$cache/index" "$cache/meta"
+for d in summaries index meta; do ln -s "$T/victim-dir" "$cache/$d"; done
 arca list > /dev/null || fail "list with a symlinked cache directory"
+echo again >> "$T/src/b"
 arca snapshot tree > /dev/null || fail "snapshot with a symlinked cache directory"
+arca snapshot tree > /dev/null || fail "second snapshot with a symlinked cache directory"
 [ -z "$(ls -A "$T/victim-dir")" ] || fail "files written through a symlinked directory: $(ls "$T/victim-dir")"
 
 step "a FIFO at a cache file does not hang arca"
-rm -f "$cache/summaries" "$cache/index"
+rm -f "$cache/summaries" "$cache/index" "$cache/meta"
 arca list > /dev/null || fail "list refilling the cache"
 for f in "$cache"/summaries/*; do
 	rm -f "$f"
