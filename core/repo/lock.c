@@ -69,13 +69,15 @@ static int sink_capped(void *arg, const void *data, size_t len)
 	return 0;
 }
 
+/* A host name arca could have written (the engine's is at most 255 bytes)
+ * and that prints without control characters; UTF-8 is fine. */
 static int printable_host(const char *s)
 {
 	size_t n = strlen(s);
 	if (!n || n > LOCK_HOST_MAX)
 		return 0;
 	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
 			return 0;
 	return 1;
 }
@@ -95,7 +97,7 @@ static const char *parse_lock(struct repo *r, json_t *j, struct lock_info *li)
 		return "a field is missing or of the wrong type (a lock has host, pid, time, "
 		       "exclusive and repository)";
 	if (!printable_host(json_string_value(host)))
-		return "its host is empty, too long or not printable";
+		return "its host is empty, longer than 255 bytes or has control characters";
 	json_int_t p = json_integer_value(pid), t = json_integer_value(time);
 	if (p <= 0 || p > INT32_MAX)
 		return "its pid is not a process id (1 to 2147483647)";
