@@ -311,6 +311,12 @@ int cmd_prune(struct cli *cli, int argc, char **argv)
 	return worst;
 }
 
+/* Each lock `arca unlock` removes, on stdout. */
+static void print_unlocked(void *arg, const char *what)
+{
+	printf("destination %s: removed %s\n", (const char *)arg, what);
+}
+
 int cmd_unlock(struct cli *cli, int argc, char **argv)
 {
 	if (no_options(cli, "unlock", argc, argv))
@@ -323,17 +329,22 @@ int cmd_unlock(struct cli *cli, int argc, char **argv)
 		return rc;
 	int worst = rc;
 	for (size_t i = 0; rc == ARCA_OK && i < n; i++) {
-		int removed = 0;
+		const char *name = dests[i]->cfg->name;
+		int stale = 0, invalid = 0;
 		int r = engine_open_repo(&e, dests[i]);
 		if (r == ARCA_OK)
-			r = repo_unlock_stale(dests[i]->repo, &removed);
+			r = repo_unlock_stale(dests[i]->repo, print_unlocked, (void *)name, &stale,
+					      &invalid);
 		if (r != ARCA_OK) {
 			err_print(r);
 			worst = r;
 			continue;
 		}
-		printf("destination %s: %d stale lock%s removed\n", dests[i]->cfg->name, removed,
-		       removed == 1 ? "" : "s");
+		printf("destination %s: %d stale lock%s removed", name, stale, stale == 1 ? "" : "s");
+		if (invalid)
+			printf(", and %d invalid lock%s (unreadable, oversized or absurd)", invalid,
+			       invalid == 1 ? "" : "s");
+		printf("\n");
 	}
 	if (rc != ARCA_OK)
 		err_print(rc);
@@ -505,12 +516,16 @@ static void remember_current(void *arg, const char *id, const char *host, int64_
 }
 
 /* The new passphrase for `key add|passwd`: ARCA_NEW_PASSPHRASE, or the file
- * named by ARCA_NEW_PASSPHRASE_FILE (never argv). */
+ * named by ARCA_NEW_PASSPHRASE_FILE (never argv). The variable is removed
+ * once read, so no child inherits it. */
 static char *new_passphrase(void)
 {
 	const char *v = getenv("ARCA_NEW_PASSPHRASE");
-	if (v && *v)
-		return xstrdup(v);
+	if (v && *v) {
+		char *np = xstrdup(v);
+		unsetenv("ARCA_NEW_PASSPHRASE");
+		return np;
+	}
 	const char *f = getenv("ARCA_NEW_PASSPHRASE_FILE");
 	char *data;
 	if (f && read_file(f, &data, NULL) == 0) {
@@ -550,18 +565,26 @@ int cmd_key(struct cli *cli, int argc, char **argv)
 	if (want_id && argc < 3)
 		return cli_usage_error("key", "remove needs the key ID (see arca key list)");
 	int first_dest = want_id ? 3 : 2;
+	/* taken before the drivers are loaded, which could start children */
+	char *np = NULL;
+	if (!strcmp(sub, "add") || !strcmp(sub, "passwd")) {
+		np = new_passphrase();
+		if (!np) {
+			err_set(2, "set ARCA_NEW_PASSPHRASE or ARCA_NEW_PASSPHRASE_FILE to the new "
+				   "passphrase (it is never read from the command line)");
+			return err_print(2);
+		}
+	}
 	struct engine e = {0};
 	struct engine_dest **dests;
 	size_t n;
 	int rc = cli_load_dests(cli, &e, "key", argc - first_dest, argv + first_dest, &dests, &n);
-	if (rc != ARCA_OK)
+	if (rc != ARCA_OK) {
+		if (np) {
+			explicit_bzero(np, strlen(np));
+			free(np);
+		}
 		return rc;
-	char *np = NULL;
-	if (rc == ARCA_OK && (!strcmp(sub, "add") || !strcmp(sub, "passwd"))) {
-		np = new_passphrase();
-		if (!np)
-			rc = err_set(2, "set ARCA_NEW_PASSPHRASE or ARCA_NEW_PASSPHRASE_FILE to the "
-					"new passphrase (it is never read from the command line)");
 	}
 	for (size_t i = 0; rc == ARCA_OK && i < n; i++) {
 		struct engine_dest *d = dests[i];

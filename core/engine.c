@@ -2,9 +2,11 @@
  * repositories and targets. */
 #include <ctype.h>
 #include <errno.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "engine.h"
 #include "host.h"
@@ -183,6 +185,74 @@ static int open_targets(struct engine *e)
 	return rc;
 }
 
+/* Who should own state_dir: the user arca runs as, by name if it has one. */
+static void effective_user(char *out, size_t n)
+{
+	struct passwd pw, *res = NULL;
+	char buf[1024];
+	if (getpwuid_r(geteuid(), &pw, buf, sizeof buf, &res) == 0 && res)
+		snprintf(out, n, "%s", res->pw_name);
+	else
+		snprintf(out, n, "%u", (unsigned)geteuid());
+}
+
+/* state_dir holds what arca trusts from one run to the next (the cached
+ * snapshot summaries are used as they are) and drivers' scratch files, so
+ * it lives by plugin_dir's rule: only root or the user arca runs as may
+ * change it or a directory above it. Created 0700 when missing; when it
+ * cannot be created, arca runs without it (the cache is only a cache). */
+static int check_state_dir(struct engine *e)
+{
+	struct stat st;
+	if (stat(e->state_dir, &st) < 0 && errno == ENOENT && mkdir_p(e->state_dir, 0700) < 0) {
+		log_warn("cannot create state_dir %s: %s; running without the local cache",
+			 e->state_dir, strerror(errno));
+		e->state_dir = NULL;
+		return ARCA_OK;
+	}
+	char me[256];
+	effective_user(me, sizeof me);
+	char *reason = loader_unsafe_dir(e->state_dir, "plant or change the cache and "
+					 "scratch files arca trusts", me);
+	if (!reason)
+		return ARCA_OK;
+	int root = geteuid() == 0;
+	err_set(ARCA_ERR_CONFIG, "state_dir %s refused: %s (or set state_dir in [engine] of %s "
+		"to a directory only root%s%s can write)", e->state_dir, reason, e->config_path,
+		root ? "" : " or ", root ? "" : me);
+	free(reason);
+	return err_print(ARCA_ERR_CONFIG);
+}
+
+/* The environment variable a destination's passphrase comes from, or NULL
+ * when it comes from passphrase_file (cfg_secret's order). */
+static const char *passphrase_var(const struct arca_config *sec)
+{
+	if (cfg_entry(sec, "passphrase_file"))
+		return NULL;
+	const struct cfg_entry *e = cfg_entry(sec, "passphrase_env");
+	return e ? e->value : "ARCA_PASSPHRASE";
+}
+
+/* Children (pg_dump, hooks, a started server) must not inherit the
+ * repository passphrase: keep a copy for each destination, then remove the
+ * variables. All are read before any is removed, since several
+ * destinations may name the same one. */
+static void take_env_passphrases(struct engine *e)
+{
+	for (size_t i = 0; i < e->n_dests; i++) {
+		const char *var = passphrase_var(e->dests[i].cfg);
+		const char *v = var ? getenv(var) : NULL;
+		if (v && *v)
+			e->dests[i].env_passphrase = xstrdup(v);
+	}
+	for (size_t i = 0; i < e->n_dests; i++) {
+		const char *var = passphrase_var(e->dests[i].cfg);
+		if (e->dests[i].env_passphrase && getenv(var))
+			unsetenv(var);
+	}
+}
+
 static int load(struct engine *e, const char *config_path)
 {
 	struct cfg_errors errs = {0};
@@ -223,9 +293,12 @@ static int load(struct engine *e, const char *config_path)
 	size_t refused = explain_refused_drivers(e, &errs);
 	rc = print_config_errors(&errs);
 	cfg_errors_free(&errs);
+	if (rc == ARCA_OK)
+		rc = check_state_dir(e);
 	if (rc != ARCA_OK)
 		return refused ? ARCA_ERR_PLUGIN : rc;
 	bind_sections(e);
+	take_env_passphrases(e);
 	return open_targets(e);
 }
 
@@ -281,14 +354,12 @@ int engine_repo_params(struct engine *e, struct engine_dest *d, struct repo_para
 	p->state_dir = e->state_dir;
 	p->workers = e->workers;
 	p->hostname = e->hostname;
-	int rc = cfg_secret(d->cfg, "passphrase", secret);
-	if (rc == ARCA_ERR_NOT_FOUND) {
-		const char *env = getenv("ARCA_PASSPHRASE");
-		if (env && *env) {
-			*secret = xstrdup(env);
-			rc = ARCA_OK;
-		}
-	}
+	/* passphrase_env or ARCA_PASSPHRASE: taken at load, gone from environ */
+	int rc = ARCA_OK;
+	if (d->env_passphrase)
+		*secret = xstrdup(d->env_passphrase);
+	else
+		rc = cfg_secret(d->cfg, "passphrase", secret);
 	if (rc == ARCA_ERR_NOT_FOUND) {
 		if (p->encrypt)
 			return err_set(ARCA_ERR_CONFIG,
@@ -407,6 +478,7 @@ void engine_close(struct engine *e)
 		free(e->targets[i].dests);
 	}
 	for (size_t i = 0; i < e->n_dests; i++) {
+		free_secret(e->dests[i].env_passphrase);
 		if (e->dests[i].repo)
 			repo_close(e->dests[i].repo);
 		if (e->dests[i].inst)

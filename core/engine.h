@@ -13,6 +13,7 @@ struct engine_dest {
 	const struct arca_driver *drv;
 	void *inst;                 /* driver instance, NULL until opened */
 	struct repo *repo;          /* NULL until opened */
+	char *env_passphrase;       /* taken from the environment at load (wiped) */
 };
 
 struct engine_target {
@@ -32,7 +33,7 @@ struct engine {
 	size_t n_dests;
 	struct engine_target *targets;
 	size_t n_targets;
-	const char *state_dir;
+	const char *state_dir;      /* NULL: none could be created (no cache) */
 	const char *plugin_dir;
 	char hostname[256];
 	int workers;
@@ -49,7 +50,9 @@ const char *engine_config_path(const char *cli_path);
 
 /* Read and validate the whole config and load the drivers it needs.
  * Prints every config problem as FILE:LINE and returns ARCA_ERR_CONFIG
- * without touching anything when there is one. */
+ * without touching anything when there is one. Then takes every
+ * destination passphrase that comes from the environment (passphrase_env,
+ * or ARCA_PASSPHRASE) and removes those variables, so no child sees them. */
 int engine_load(struct engine *e, const char *config_path);
 void engine_close(struct engine *e);
 

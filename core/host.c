@@ -3,11 +3,13 @@
  * Drivers reach the engine only through these functions; each one checks
  * that it is called in the right kind of operation, so a driver bug gives a
  * clear error rather than a crash. */
+#include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "autoconf.h"
 #include "config.h"
@@ -221,15 +223,32 @@ static int host_cancelled(struct arca_ctx *ctx)
 	return arca_cancel_requested;
 }
 
+/* Where scratch directories go: state_dir/tmp when it is a directory of
+ * ours that no one else can write (not a symlink: lstat), else TMPDIR or
+ * /tmp. mkdtemp makes each one 0700 under a random name either way. */
+static char *scratch_base(const char *state_dir)
+{
+	char *base = state_dir ? xasprintf("%s/tmp", state_dir) : NULL;
+	struct stat st;
+	if (base && (mkdir(base, 0700) == 0 || errno == EEXIST) && lstat(base, &st) == 0) {
+		if (S_ISDIR(st.st_mode) && st.st_uid == geteuid() &&
+		    !(st.st_mode & (S_IWGRP | S_IWOTH)))
+			return base;
+		if (!S_ISDIR(st.st_mode) || (st.st_mode & (S_IWGRP | S_IWOTH)))
+			log_warn("%s is not a directory only this user can write (mode %04o): "
+				 "scratch files go to TMPDIR instead; remove it", base,
+				 (unsigned)(st.st_mode & 07777));
+	}
+	free(base);
+	const char *tmp = getenv("TMPDIR");
+	return xstrdup(tmp && *tmp ? tmp : "/tmp");
+}
+
 static const char *host_scratch_dir(struct arca_ctx *ctx)
 {
 	if (ctx->scratch)
 		return ctx->scratch;
-	char *base = xasprintf("%s/tmp", ctx->e->state_dir);
-	if (mkdir_p(base, 0700) < 0) {
-		free(base);
-		base = xstrdup(getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	}
+	char *base = scratch_base(ctx->e->state_dir);
 	char *tmpl = xasprintf("%s/%s.XXXXXX", base, ctx->t ? ctx->t->cfg->name : "job");
 	free(base);
 	if (!mkdtemp(tmpl)) {

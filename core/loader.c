@@ -54,35 +54,48 @@ static void describe_uid(uid_t uid, char *out, size_t n)
 		snprintf(out, n, "uid %u", (unsigned)uid);
 }
 
+/* What someone else could do with a path they can change, and to whom
+ * the fix gives it (the loader: code, to root; state_dir: arca's own
+ * files, to the user arca runs as). */
+struct trust {
+	const char *risk;
+	const char *chown_to;
+};
+static const struct trust code_trust = {"replace the code arca runs", "root"};
+
 /* Why `st` (of `path`, shown as `what`) could be changed by someone other
  * than root or us; NULL when it is safe. `sticky_ok` accepts a writable
  * directory with the sticky bit (like /tmp): there others may add entries
  * but cannot rename or replace ours. */
 static char *unsafe_owner_or_mode(const char *what, const char *path, const struct stat *st,
-				  int sticky_ok)
+				  int sticky_ok, const struct trust *t)
 {
+	unsigned mode = (unsigned)(st->st_mode & 07777);
+	char owner[160];
+	describe_uid(st->st_uid, owner, sizeof owner);
 	if (!trusted_owner(st->st_uid)) {
-		char owner[160], me[200] = "";
-		describe_uid(st->st_uid, owner, sizeof owner);
+		char me[200] = "";
 		if (geteuid() != 0) {
 			char uid[160];
 			describe_uid(geteuid(), uid, sizeof uid);
 			snprintf(me, sizeof me, " or by %s that arca runs as", uid);
 		}
-		return xasprintf("%s is owned by %s, not by root%s, so that user could replace "
-				 "the code arca runs: chown root %s", what, owner, me, path);
+		return xasprintf("%s (mode %04o) is owned by %s, not by root%s, so that user "
+				 "could %s: chown %s %s", what, mode, owner, me, t->risk,
+				 t->chown_to, path);
 	}
 	mode_t w = st->st_mode & (S_IWGRP | S_IWOTH);
 	if (!w || (sticky_ok && (st->st_mode & S_ISVTX)))
 		return NULL;
 	const char *who = w == (S_IWGRP | S_IWOTH) ? "group- and world-writable"
 			  : w == S_IWOTH ? "world-writable" : "group-writable";
-	return xasprintf("%s is %s (mode %04o), so others could replace the code arca runs: "
-			 "chmod go-w %s", what, who, (unsigned)(st->st_mode & 07777), path);
+	return xasprintf("%s (owned by %s) is %s (mode %04o), so others could %s: "
+			 "chmod go-w %s", what, owner, who, mode, t->risk, path);
 }
 
-/* Check one directory on the way to a module. */
-static char *unsafe_dir_step(const char *prefix, const char *dir, int last)
+/* Check one directory on the way to `dir`. */
+static char *unsafe_dir_step(const char *prefix, const char *dir, int last,
+			     const struct trust *t)
 {
 	struct stat st;
 	if (stat(prefix, &st) < 0)
@@ -91,7 +104,7 @@ static char *unsafe_dir_step(const char *prefix, const char *dir, int last)
 		return xasprintf("%s is not a directory", prefix);
 	char *what = last ? xasprintf("the directory %s", prefix)
 		     : xasprintf("%s (a parent of %s)", prefix, dir);
-	char *reason = unsafe_owner_or_mode(what, prefix, &st, !last);
+	char *reason = unsafe_owner_or_mode(what, prefix, &st, !last, t);
 	free(what);
 	return reason;
 }
@@ -100,19 +113,19 @@ static char *unsafe_dir_step(const char *prefix, const char *dir, int last)
  * stat'ed, so a symlinked component is judged by the directory it leads to
  * (and the symlink itself by the directory holding it, checked just
  * before). Returns the reason it is unsafe, or NULL. */
-static char *unsafe_dir_chain(const char *dir)
+static char *unsafe_dir_chain(const char *dir, const struct trust *t)
 {
 	char *p = xstrdup(dir);
 	size_t len = strlen(p);
 	while (len > 1 && p[len - 1] == '/')
 		p[--len] = 0;
-	char *reason = unsafe_dir_step("/", dir, len == 1);
+	char *reason = unsafe_dir_step("/", dir, len == 1, t);
 	for (size_t i = 1; i <= len && len > 1 && !reason; i++) {
 		if (i < len && p[i] != '/')
 			continue;
 		char saved = p[i];
 		p[i] = 0;
-		reason = unsafe_dir_step(p, dir, i == len);
+		reason = unsafe_dir_step(p, dir, i == len, t);
 		p[i] = saved;
 	}
 	free(p);
@@ -131,18 +144,29 @@ static char *dir_of(const char *path)
 /* Check a directory given by the user, both as written and as resolved, so
  * that a symlink on the way is judged by where it leads and by who could
  * repoint it. */
-static char *unsafe_dir(const char *dir)
+static char *unsafe_dir_for(const char *dir, const struct trust *t)
 {
-	char *reason = unsafe_dir_chain(dir);
+	char *reason = unsafe_dir_chain(dir, t);
 	if (reason)
 		return reason;
 	char *real = realpath(dir, NULL);
 	if (!real)
 		return xasprintf("cannot resolve %s: %s", dir, strerror(errno));
 	if (strcmp(real, dir) != 0)
-		reason = unsafe_dir_chain(real);
+		reason = unsafe_dir_chain(real, t);
 	free(real);
 	return reason;
+}
+
+static char *unsafe_dir(const char *dir)
+{
+	return unsafe_dir_for(dir, &code_trust);
+}
+
+char *loader_unsafe_dir(const char *dir, const char *risk, const char *chown_to)
+{
+	const struct trust t = {risk, chown_to};
+	return unsafe_dir_for(dir, &t);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -306,7 +330,7 @@ static char *unsafe_file(int fd, const char *what, const char *path, struct stat
 		return xasprintf("cannot inspect %s: %s", path, strerror(errno));
 	if (!S_ISREG(st->st_mode))
 		return xasprintf("%s is not a regular file", what);
-	return unsafe_owner_or_mode(what, path, st, 0);
+	return unsafe_owner_or_mode(what, path, st, 0, &code_trust);
 }
 
 /* Why lt_dlopen failed. libltdl reports "file not found" for any failure of

@@ -41,4 +41,11 @@ void loader_unload(struct loaded_driver *d);
 const struct arca_driver *loader_find(const struct loader *ld, const char *name);
 void loader_close(struct loader *ld);
 
+/* The rule modules live by, for other directories arca trusts (state_dir):
+ * why `dir` or a directory above it could be changed by anyone but root or
+ * the user arca runs as, ending in what they could then do (`risk`) and the
+ * fix ("chown CHOWN_TO DIR" or "chmod go-w DIR"); NULL when it is safe.
+ * Parents may be writable if sticky (/tmp). The reason is malloc'd. */
+char *loader_unsafe_dir(const char *dir, const char *risk, const char *chown_to);
+
 #endif

@@ -2,10 +2,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <jansson.h>
 #include "autoconf.h"
@@ -103,7 +106,9 @@ const struct verb cli_verbs[] = {
 	{"unlock", cmd_unlock, 1, "arca unlock [DESTINATION...]",
 	 "remove stale locks",
 	 "Removes locks whose process is gone (same host) or that were not refreshed\n"
-	 "within the stale timeout. Live locks are never removed.\n"},
+	 "within the stale timeout, and objects in locks/ that no arca writes\n"
+	 "(unreadable, oversized or with absurd fields), which block locking until\n"
+	 "then. Each removed lock is listed. Valid live locks are never removed.\n"},
 	{"key", cmd_key, 1, "arca key list|add|remove ID|passwd|generate [DESTINATION]",
 	 "manage the passphrases and keys of a repository",
 	 "list      show the keys (passphrases) that open the repository\n"
@@ -189,8 +194,34 @@ static void std_fds_open(void)
 	}
 }
 
+/* Keys and passphrases must not land in a core dump, nor be readable by
+ * another process of this user through ptrace or /proc/PID/mem: no core
+ * (soft limit 0; the hard one stays, for children such as a started
+ * PostgreSQL) and not dumpable (execve resets it for children). */
+static void no_core_dumps(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_CORE, &rl) == 0) {
+		rl.rlim_cur = 0;
+		(void)setrlimit(RLIMIT_CORE, &rl);
+	}
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
+/* jansson holds copies of secrets (the key hex strings of a key object's
+ * plaintext, the JSON a driver parses): every block it frees is wiped. */
+static void json_free_wiped(void *p)
+{
+	if (p) {
+		explicit_bzero(p, malloc_usable_size(p));
+		free(p);
+	}
+}
+
 int main(int argc, char **argv)
 {
+	no_core_dumps();   /* before any secret is read */
+	json_set_alloc_funcs(malloc, json_free_wiped);
 	std_fds_open();
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, 'c'}, {"verbose", no_argument, NULL, 'v'},

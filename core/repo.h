@@ -48,8 +48,13 @@ void repo_close(struct repo *r);
  * Held until repo_unlock or repo_close; refreshed in the background. */
 int repo_lock(struct repo *r, int exclusive);
 void repo_unlock(struct repo *r);
-/* Remove stale locks; *removed counts them. */
-int repo_unlock_stale(struct repo *r, int *removed);
+/* `arca unlock`: remove stale locks (*stale counts them) and objects in
+ * locks/ that are no valid lock (unreadable, oversized, absurd fields;
+ * *invalid counts them). Each removal is told to `report` (may be NULL) as
+ * "stale lock NAME of HOST pid N (why)" or "NAME, which is not ...". */
+typedef void (*repo_unlock_report_fn)(void *arg, const char *what);
+int repo_unlock_stale(struct repo *r, repo_unlock_report_fn report, void *arg, int *stale,
+		      int *invalid);
 
 struct repo_snapshot {
 	char id[65];              /* hex id */

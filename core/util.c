@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -330,6 +331,192 @@ int read_file(const char *path, char **data, size_t *len)
 	return 0;
 }
 
+/* Read what is left of fd, at most `max` bytes (-1 with EFBIG beyond);
+ * `hint` is the size fstat gave, so the buffer is sized once. */
+static int read_bounded(int fd, size_t max, size_t hint, struct buf *b)
+{
+	buf_reserve(b, (hint < max ? hint : max) + 2);   /* + a byte too many + NUL */
+	for (;;) {
+		if (b->cap - b->len < 2)
+			buf_reserve(b, 65536);
+		size_t room = max - b->len, want = b->cap - b->len - 1;
+		if (want > room)
+			want = room + 1;   /* one byte more tells "too long" */
+		ssize_t r = read(fd, b->data + b->len, want);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			return 0;
+		b->len += (size_t)r;
+		if (b->len > max) {
+			errno = EFBIG;
+			return -1;
+		}
+	}
+}
+
+int read_file_at(int dfd, const char *name, size_t max, char **data, size_t *len)
+{
+	int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	struct stat st;
+	struct buf b = {0};
+	int rc = -1;
+	if (fstat(fd, &st) < 0)
+		goto out;
+	if (!S_ISREG(st.st_mode)) {
+		errno = EINVAL;   /* a FIFO, device or directory planted there */
+		goto out;
+	}
+	if ((uint64_t)st.st_size > max) {
+		errno = EFBIG;    /* refused before reading a byte */
+		goto out;
+	}
+	rc = read_bounded(fd, max, (size_t)st.st_size, &b);
+out:
+	if (rc == 0) {
+		buf_reserve(&b, 1);
+		b.data[b.len] = 0;
+		*data = (char *)b.data;
+		if (len)
+			*len = b.len;
+	} else {
+		int e = errno;
+		buf_free(&b);
+		errno = e;
+	}
+	close(fd);
+	return rc;
+}
+
+static int write_all(int fd, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	while (len) {
+		ssize_t w = write(fd, p, len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Create a new temporary file beside `name`: a random name, and never an
+ * existing file or a symlink someone planted (O_EXCL, O_NOFOLLOW). */
+static int create_temp(int dfd, const char *name, char **tmp)
+{
+	for (int tries = 0; tries < 16; tries++) {
+		unsigned char rnd[8];
+		char hex[17];
+		if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
+			return -1;
+		hex_encode(rnd, sizeof rnd, hex);
+		*tmp = xasprintf("%s.tmp.%s", name, hex);
+		int fd = openat(dfd, *tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+				0600);
+		if (fd >= 0)
+			return fd;
+		free(*tmp);
+		*tmp = NULL;
+		if (errno != EEXIST)
+			return -1;
+	}
+	return -1;
+}
+
+int write_file_at(int dfd, const char *name, const void *data, size_t len)
+{
+	char *tmp;
+	int fd = create_temp(dfd, name, &tmp);
+	if (fd < 0)
+		return -1;
+	int bad = write_all(fd, data, len);
+	bad |= close(fd);
+	/* rename replaces whatever is at name, a symlink included, and
+	 * follows nothing */
+	if (bad || renameat(dfd, tmp, dfd, name) < 0) {
+		int e = errno;
+		unlinkat(dfd, tmp, 0);
+		free(tmp);
+		errno = e;
+		return -1;
+	}
+	free(tmp);
+	return 0;
+}
+
+static int bad_component(const char *s)
+{
+	return !*s || !strcmp(s, ".") || !strcmp(s, "..");
+}
+
+/* One directory below dfd, not a symlink; made 0700 when `create`. */
+static int open_below(int dfd, const char *name, int create)
+{
+	const int flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+	int fd = openat(dfd, name, flags);
+	if (fd < 0 && errno == ENOENT && create) {
+		if (mkdirat(dfd, name, 0700) < 0 && errno != EEXIST)
+			return -1;
+		fd = openat(dfd, name, flags);
+	}
+	return fd;
+}
+
+/* Where the last `depth` components of `path` start (after a '/'), or 0. */
+static size_t split_tail(const char *path, int depth)
+{
+	size_t i = strlen(path);
+	for (int k = 0; k < depth; k++) {
+		if (k && i)
+			i--;   /* step over the '/' before the component just passed */
+		while (i > 0 && path[i - 1] != '/')
+			i--;
+		if (i == 0)
+			return 0;
+	}
+	return i;
+}
+
+int open_dir_nofollow(const char *path, int depth, int create)
+{
+	size_t i = split_tail(path, depth);
+	if (!i) {
+		errno = EINVAL;   /* nothing above the `depth` components */
+		return -1;
+	}
+	char *top = i > 1 ? xstrndup(path, i - 1) : xstrdup("/");
+	int dfd = open(top, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 && errno == ENOENT && create && mkdir_p(top, 0700) == 0)
+		dfd = open(top, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	free(top);
+	/* then each component below it, none followed */
+	char *rest = xstrdup(path + i), *part = rest;
+	for (int k = 0; dfd >= 0 && k < depth; k++) {
+		char *slash = strchr(part, '/');
+		if (slash)
+			*slash = 0;
+		int next = -1;
+		if (bad_component(part))
+			errno = EINVAL;
+		else
+			next = open_below(dfd, part, create);
+		int e = errno;
+		close(dfd);
+		errno = e;
+		dfd = next;
+		part = slash ? slash + 1 : part + strlen(part);
+	}
+	free(rest);
+	return dfd;
+}
+
 int mkdir_p(const char *path, unsigned mode)
 {
 	char *p = xstrdup(path);
@@ -375,8 +562,9 @@ void format_time_utc(int64_t epoch, char *out, size_t n)
 {
 	time_t t = (time_t)epoch;
 	struct tm tm;
-	gmtime_r(&t, &tm);
-	strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	/* a time no struct tm holds (from a damaged object) prints as "?" */
+	if (!gmtime_r(&t, &tm) || !strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(out, n, "?");
 }
 
 void format_bytes(uint64_t n, char *out, size_t len)

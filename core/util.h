@@ -49,6 +49,23 @@ int hex_decode(const char *in, unsigned char *out, size_t n);
 
 /* Whole-file helpers. read_file returns malloc'd data NUL-terminated. */
 int read_file(const char *path, char **data, size_t *len);
+/* Files where someone else may have planted something (the local cache).
+ * read_file_at opens `name` (relative to dfd, or AT_FDCWD) without
+ * following a final symlink or blocking on a FIFO, needs a regular file and
+ * reads at most `max` bytes (-1 with EFBIG for more, EINVAL for no regular
+ * file); data is malloc'd and NUL-terminated. write_file_at writes a new
+ * file of a random name beside `name` (O_CREAT|O_EXCL|O_NOFOLLOW, 0600)
+ * and renames it over `name`: whatever was there, a symlink included, is
+ * replaced, never followed. Both 0 or -1 (errno set). */
+int read_file_at(int dfd, const char *name, size_t max, char **data, size_t *len);
+int write_file_at(int dfd, const char *name, const void *data, size_t len);
+/* Open the directory `path` (absolute) whose last `depth` components are
+ * arca's own: what is above them is opened as usual (a state_dir the
+ * engine checked may be a symlink), each of them O_NOFOLLOW from the one
+ * above, so a symlink planted there leads nowhere; "", "." and ".." are
+ * refused. With `create`, missing directories are made 0700. A directory
+ * fd, or -1 with errno. */
+int open_dir_nofollow(const char *path, int depth, int create);
 /* mkdir -p with mode; 0 or -1 (errno set). */
 int mkdir_p(const char *path, unsigned mode);
 /* rm -rf; 0 or -1. */

@@ -3,7 +3,11 @@
  * exclusive ones; an exclusive lock excludes all others. A holder rewrites
  * its lock (new object, then removes the old one) every LOCK_REFRESH_SEC;
  * a lock is stale when it was not refreshed for LOCK_STALE_SEC, or at once
- * when it names this host and a pid that no longer exists. */
+ * when it names this host and a pid that no longer exists.
+ *
+ * The storage may be written by others: a lock is read with a bound and
+ * every field range-checked. An object that is no valid lock blocks locking
+ * (it may hide a live holder) and `arca unlock` removes it. */
 #include "repo/internal.h"
 
 #include <errno.h>
@@ -25,40 +29,21 @@ struct repo_lock_state {
 	int stop;
 };
 
+/* A lock is about 150 bytes: more cannot be one, and is never read whole
+ * (a huge object in locks/ must not cost memory). */
+#define LOCK_MAX_BYTES 4096
+/* Clock skew tolerated in a lock's time; further ahead is absurd. */
+#define LOCK_FUTURE_SEC 86400
+#define LOCK_HOST_MAX   255
+
 struct lock_info {
 	char *name;
 	char *host;
 	long pid;
 	int64_t time;
 	int exclusive;
+	char why[512];    /* set: not a valid lock of this repository, and why */
 };
-
-static int read_lock(struct repo *r, const char *name, struct lock_info *li)
-{
-	memset(li, 0, sizeof *li);
-	struct buf raw = {0};
-	int rc = dest_get(r, name, 0, UINT64_MAX, &raw);
-	if (rc != ARCA_OK) {
-		buf_free(&raw);
-		return rc;
-	}
-	json_t *j = json_loadb((const char *)raw.data, raw.len, 0, NULL);
-	buf_free(&raw);
-	const char *host = json_string_value(json_object_get(j, "host"));
-	li->name = xstrdup(name);
-	li->host = xstrdup(host ? host : "?");
-	li->pid = (long)json_integer_value(json_object_get(j, "pid"));
-	li->time = json_integer_value(json_object_get(j, "time"));
-	li->exclusive = json_is_true(json_object_get(j, "exclusive"));
-	json_decref(j);
-	/* An unreadable lock counts as exclusive and fresh: safe side. A
-	 * partly written one cannot exist (puts are atomic). */
-	if (!host) {
-		li->exclusive = 1;
-		li->time = now_epoch();
-	}
-	return ARCA_OK;
-}
 
 static void lock_info_free(struct lock_info *li)
 {
@@ -66,9 +51,119 @@ static void lock_info_free(struct lock_info *li)
 	free(li->host);
 }
 
+/* Collects at most `cap` bytes of a get; more sets `over`. */
+struct capped_buf {
+	struct buf b;
+	size_t cap;
+	int over;
+};
+
+static int sink_capped(void *arg, const void *data, size_t len)
+{
+	struct capped_buf *c = arg;
+	if (len > c->cap - c->b.len) {
+		c->over = 1;
+		return 1;   /* aborts the get: nothing more is read */
+	}
+	buf_append(&c->b, data, len);
+	return 0;
+}
+
+/* A host name arca could have written (the engine's is at most 255 bytes)
+ * and that prints without control characters; UTF-8 is fine. */
+static int printable_host(const char *s)
+{
+	size_t n = strlen(s);
+	if (!n || n > LOCK_HOST_MAX)
+		return 0;
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 0;
+	return 1;
+}
+
+/* Fill li from the lock JSON, or say what makes it absurd. No value is
+ * kept before its range is checked: pid fits a pid_t and time is at most a
+ * day ahead, so nothing computed from them can overflow. */
+static const char *parse_lock(struct repo *r, json_t *j, struct lock_info *li)
+{
+	json_t *host = json_object_get(j, "host"), *pid = json_object_get(j, "pid");
+	json_t *time = json_object_get(j, "time"), *excl = json_object_get(j, "exclusive");
+	json_t *repo = json_object_get(j, "repository");
+	if (!json_is_object(j))
+		return "not a JSON object";
+	if (!json_is_string(host) || !json_is_integer(pid) || !json_is_integer(time) ||
+	    !json_is_boolean(excl) || !json_is_string(repo))
+		return "a field is missing or of the wrong type (a lock has host, pid, time, "
+		       "exclusive and repository)";
+	if (!printable_host(json_string_value(host)))
+		return "its host is empty, longer than 255 bytes or has control characters";
+	json_int_t p = json_integer_value(pid), t = json_integer_value(time);
+	if (p <= 0 || p > INT32_MAX)
+		return "its pid is not a process id (1 to 2147483647)";
+	if (t < 0)
+		return "its time is before 1970";
+	if (t > now_epoch() + LOCK_FUTURE_SEC)
+		return "its time is more than a day in the future";
+	if (strcmp(json_string_value(repo), r->id))
+		return "it belongs to another repository";
+	free(li->host);
+	li->host = xstrdup(json_string_value(host));
+	li->pid = (long)p;
+	li->time = (int64_t)t;
+	li->exclusive = json_is_true(excl);
+	return NULL;
+}
+
+/* Read the lock `o` (name and listed size) with a bound. ARCA_OK with
+ * li->why set for an object that is no valid lock; ARCA_ERR_NOT_FOUND when
+ * it went away; another status when the destination could not be read. */
+static int read_lock(struct repo *r, const struct obj *o, struct lock_info *li)
+{
+	memset(li, 0, sizeof *li);
+	li->name = xstrdup(o->name);
+	li->host = xstrdup("?");
+	li->exclusive = 1;   /* an invalid lock counts as exclusive and fresh */
+	li->time = now_epoch();
+	if (o->size > LOCK_MAX_BYTES) {
+		snprintf(li->why, sizeof li->why, "it is %llu bytes, more than a lock's %d",
+			 (unsigned long long)o->size, LOCK_MAX_BYTES);
+		return ARCA_OK;
+	}
+	/* Never more than LOCK_MAX_BYTES + 1, whatever the object holds. */
+	struct capped_buf c = {.cap = LOCK_MAX_BYTES + 1};
+	int rc = r->d.ops->get(r->d.inst, o->name, 0, o->size, sink_capped, &c);
+	const char *why = NULL;
+	if (c.over || c.b.len > LOCK_MAX_BYTES) {
+		why = "it holds more bytes than a lock can have";
+	} else if (rc == ARCA_ERR_CORRUPT) {
+		snprintf(li->why, sizeof li->why, "it cannot be read: %s", err_msg());
+	} else if (rc != ARCA_OK) {
+		buf_free(&c.b);
+		lock_info_free(li);
+		if (rc == ARCA_ERR_NOT_FOUND)
+			return rc;
+		return err_wrap(rc, "destination %s: reading %s", r->dest_name, o->name);
+	} else {
+		json_t *j = json_loadb((const char *)c.b.data, c.b.len, 0, NULL);
+		why = j ? parse_lock(r, j, li) : "it is not valid JSON";
+		json_decref(j);
+	}
+	if (why)
+		snprintf(li->why, sizeof li->why, "%s", why);
+	buf_free(&c.b);
+	return ARCA_OK;
+}
+
+/* Seconds since `t`, 0 for a time ahead of now; cannot overflow. */
+static uint64_t lock_age(int64_t now, int64_t t)
+{
+	return t >= now ? 0 : (uint64_t)now - (uint64_t)t;
+}
+
 static int lock_is_stale(struct repo *r, const struct lock_info *li, const char **why)
 {
-	if (li->time + LOCK_STALE_SEC < now_epoch()) {
+	if (lock_age(now_epoch(), li->time) > LOCK_STALE_SEC) {
 		*why = "not refreshed for 30 minutes";
 		return 1;
 	}
@@ -80,7 +175,29 @@ static int lock_is_stale(struct repo *r, const struct lock_info *li, const char 
 	return 0;
 }
 
-/* ARCA_OK when no live lock other than ours conflicts with `exclusive`. */
+static void warn_invalid(struct repo *r, const struct lock_info *li)
+{
+	log_warn("destination %s: %s is not a valid lock: %s", r->dest_name, li->name, li->why);
+}
+
+/* The error for a live lock `li` that conflicts with ours. */
+static int locked_by(struct repo *r, const struct lock_info *li)
+{
+	if (li->why[0])
+		return err_set(ARCA_ERR_LOCKED, "destination %s is locked by %s, which is not a "
+			       "valid lock (%s); it counts as held until removed: if no arca is "
+			       "working on this repository, arca unlock removes it",
+			       r->dest_name, li->name, li->why);
+	char when[64];
+	format_time_utc(li->time, when, sizeof when);
+	return err_set(ARCA_ERR_LOCKED, "destination %s is locked (%s) by %s pid %ld since %s "
+		       "(%s); wait for it to finish, or if that process is gone run arca unlock",
+		       r->dest_name, li->exclusive ? "exclusive" : "shared", li->host, li->pid,
+		       when, li->name);
+}
+
+/* ARCA_OK when no live lock other than ours conflicts with `exclusive`.
+ * An invalid lock conflicts with everything: it may hide a live holder. */
 static int check_conflicts(struct repo *r, int exclusive, const char *own)
 {
 	struct obj_list l;
@@ -91,23 +208,18 @@ static int check_conflicts(struct repo *r, int exclusive, const char *own)
 		if (own && !strcmp(l.v[i].name, own))
 			continue;
 		struct lock_info li;
-		int g = read_lock(r, l.v[i].name, &li);
+		int g = read_lock(r, &l.v[i], &li);
 		if (g == ARCA_ERR_NOT_FOUND)
 			continue;   /* released meanwhile */
 		if (g != ARCA_OK) {
 			rc = g;
 			break;
 		}
+		if (li.why[0])
+			warn_invalid(r, &li);
 		const char *why;
-		if (!lock_is_stale(r, &li, &why) && (exclusive || li.exclusive)) {
-			char when[64];
-			format_time_utc(li.time, when, sizeof when);
-			rc = err_set(ARCA_ERR_LOCKED, "destination %s is locked (%s) by %s pid %ld "
-				     "since %s (%s); wait for it to finish, or if that process is "
-				     "gone run arca unlock", r->dest_name,
-				     li.exclusive ? "exclusive" : "shared", li.host, li.pid, when,
-				     li.name);
-		}
+		if (li.why[0] || (!lock_is_stale(r, &li, &why) && (exclusive || li.exclusive)))
+			rc = locked_by(r, &li);
 		lock_info_free(&li);
 	}
 	obj_list_free(&l);
@@ -221,9 +333,26 @@ void repo_unlock(struct repo *r)
 	lock_release(r);
 }
 
-int repo_unlock_stale(struct repo *r, int *removed)
+/* Remove one lock that is stale or invalid; say so through `report`. */
+static int unlock_one(struct repo *r, const struct lock_info *li, const char *stale_why,
+		      repo_unlock_report_fn report, void *arg)
 {
-	*removed = 0;
+	int rc = dest_remove(r, li->name);
+	if (rc != ARCA_OK || !report)
+		return rc;
+	char *what = li->why[0]
+		     ? xasprintf("%s, which is not a valid lock (%s)", li->name, li->why)
+		     : xasprintf("stale lock %s of %s pid %ld (%s)", li->name, li->host, li->pid,
+				 stale_why);
+	report(arg, what);
+	free(what);
+	return ARCA_OK;
+}
+
+int repo_unlock_stale(struct repo *r, repo_unlock_report_fn report, void *arg, int *stale,
+		      int *invalid)
+{
+	*stale = *invalid = 0;
 	struct obj_list l;
 	int rc = dest_list_all(r, "locks/", &l);
 	if (rc != ARCA_OK)
@@ -232,21 +361,23 @@ int repo_unlock_stale(struct repo *r, int *removed)
 		if (r->lock && !strcmp(l.v[i].name, r->lock->name))
 			continue;
 		struct lock_info li;
-		int g = read_lock(r, l.v[i].name, &li);
+		int g = read_lock(r, &l.v[i], &li);
 		if (g == ARCA_ERR_NOT_FOUND)
 			continue;
 		if (g != ARCA_OK) {
 			rc = g;
 			break;
 		}
-		const char *why;
-		if (lock_is_stale(r, &li, &why)) {
-			rc = dest_remove(r, li.name);
-			if (rc == ARCA_OK) {
-				log_info("removed stale lock %s of %s pid %ld (%s)", li.name,
-				         li.host, li.pid, why);
-				(*removed)++;
-			}
+		/* No arca writes an invalid lock: whatever wrote it holds nothing
+		 * arca could wait for, so unlock removes it (and says so). */
+		const char *why = NULL;
+		if (li.why[0]) {
+			warn_invalid(r, &li);
+			if ((rc = unlock_one(r, &li, NULL, report, arg)) == ARCA_OK)
+				(*invalid)++;
+		} else if (lock_is_stale(r, &li, &why)) {
+			if ((rc = unlock_one(r, &li, why, report, arg)) == ARCA_OK)
+				(*stale)++;
 		}
 		lock_info_free(&li);
 	}

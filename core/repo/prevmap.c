@@ -1,9 +1,6 @@
 /* prevmap.c — compact name -> previous item map (see prevmap.h). */
 #include "repo/prevmap.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -104,6 +101,9 @@ const unsigned char *prevmap_chunk(const struct prevmap *m, const struct prev_en
 #define PM_MAGIC "APM1"
 #define PM_HEAD (4 + 64 + 24)
 #define PM_ENTRY (8 * 4 + 4 + 4)
+/* ~160 bytes an item: 4 GiB is some 25 million items. A larger file is not
+ * read; the latest manifest is used instead. */
+#define PM_MAX_BYTES ((size_t)(SIZE_MAX < (4ull << 30) ? SIZE_MAX : (4ull << 30)))
 
 static void put_entry(unsigned char *q, const struct prev_entry *e)
 {
@@ -113,6 +113,21 @@ static void put_entry(unsigned char *q, const struct prev_entry *e)
 	put_le64(q + 24, e->chunk_off);
 	put_le32(q + 32, e->n_chunks);
 	put_le32(q + 36, e->type);
+}
+
+/* The directory of a metadata cache file, state_dir/<repository id>/meta/
+ * (writer.c makes it), opened with <repository id>/ and meta/ not followed
+ * if symlinks; *base is the file's name. */
+static int meta_dir(const char *path, const char **base)
+{
+	const char *slash = strrchr(path, '/');
+	if (!slash || !slash[1])
+		return -1;
+	*base = slash + 1;
+	char *dir = xstrndup(path, (size_t)(slash - path));
+	int dfd = open_dir_nofollow(dir, 2, 0);
+	free(dir);
+	return dfd;
 }
 
 int prevmap_save(const struct prevmap *m, const char *path, const char *snap_id)
@@ -136,25 +151,14 @@ int prevmap_save(const struct prevmap *m, const char *path, const char *snap_id)
 	unsigned char sum[ID_LEN];
 	sha256(b.data, b.len, sum);
 	buf_append(&b, sum, sizeof sum);
-	char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	int rc = -1;
-	if (fd >= 0) {
-		size_t off = 0;
-		while (off < b.len) {
-			ssize_t w = write(fd, b.data + off, b.len - off);
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w <= 0)
-				break;
-			off += (size_t)w;
-		}
-		if (!close(fd) && off == b.len && !rename(tmp, path))
-			rc = 0;
+	/* a new file of a random name renamed over path: nothing planted at
+	 * path or in the cache directories above it is followed */
+	const char *base;
+	int dfd = meta_dir(path, &base), rc = -1;
+	if (dfd >= 0) {
+		rc = write_file_at(dfd, base, b.data, b.len) < 0 ? -1 : 0;
+		close(dfd);
 	}
-	if (rc)
-		unlink(tmp);
-	free(tmp);
 	buf_free(&b);
 	return rc;
 }
@@ -163,7 +167,14 @@ int prevmap_load(struct prevmap *m, const char *path, const char *snap_id)
 {
 	char *data;
 	size_t len;
-	if (read_file(path, &data, &len))
+	/* a regular file, not followed if a symlink, of a sane size */
+	const char *base;
+	int dfd = meta_dir(path, &base);
+	if (dfd < 0)
+		return -1;
+	int got = read_file_at(dfd, base, PM_MAX_BYTES, &data, &len);
+	close(dfd);
+	if (got)
 		return -1;
 	const unsigned char *p = (const unsigned char *)data;
 	unsigned char sum[ID_LEN];

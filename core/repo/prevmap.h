@@ -39,8 +39,11 @@ const unsigned char *prevmap_chunk(const struct prevmap *m, const struct prev_en
 
 /* The map as a file in state_dir, tagged with the snapshot it describes:
  * "APM1" | snapshot id (64 hex) | u64 entries, strings, ids | entries |
- * strings | ids | SHA-256 of all before. Written atomically (temp +
- * rename). Load returns 0 only for an intact file of that snapshot. */
+ * strings | ids | SHA-256 of all before. Written atomically (new file of a
+ * random name + rename). Load returns 0 only for an intact regular file of
+ * that snapshot of at most 4 GiB. `path` is state_dir/<repository id>/meta/
+ * NAME: neither <repository id>/ nor meta/ nor NAME is followed if a
+ * symlink. */
 int prevmap_save(const struct prevmap *m, const char *path, const char *snap_id);
 int prevmap_load(struct prevmap *m, const char *path, const char *snap_id);
 

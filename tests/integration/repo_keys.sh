@@ -2,7 +2,9 @@
 # Passphrases: a wrong or missing passphrase is a clear error (exit 5);
 # keys can be added, listed, removed and changed; an unencrypted repository
 # works without one; init refuses an existing repository; a generated key
-# (arca key generate) works in place of a passphrase, through HKDF.
+# (arca key generate) works in place of a passphrase, through HKDF; several
+# destinations reading their passphrase from one variable all open (arca
+# takes it from its environment once, for all of them, then removes it).
 . "$ARCA_SRCDIR/tests/lib/common.sh"
 
 SRC=$T/src
@@ -92,6 +94,47 @@ ARCA_PASSPHRASE= arca init plain > /dev/null || fail "init without encryption"
 ARCA_PASSPHRASE= arca snapshot tree2 > /dev/null || fail "snapshot without encryption"
 [ ! -d "$T/plain/keys" ] || [ -z "$(ls "$T/plain/keys")" ] || fail "keys/ in a plain repository"
 grep -q '"encryption": "none"' "$T/plain/config" || fail "config does not say none"
+step "destinations sharing a passphrase variable all open"
+mkdir -p "$T/twin1" "$T/twin2" "$T/fallback"
+cat >> "$ARCA_CONFIG" <<EOC
+
+[destination twin1]
+driver = dir
+path = $T/twin1
+passphrase_env = SHARED_PASS
+
+[destination twin2]
+driver = dir
+path = $T/twin2
+passphrase_env = SHARED_PASS
+
+# no passphrase_file/_env: ARCA_PASSPHRASE, which local names too
+[destination fallback]
+driver = dir
+path = $T/fallback
+
+[target twins]
+driver = files
+destinations = local, twin1, twin2, fallback
+path = $SRC
+EOC
+export SHARED_PASS="shared secret"
+arca init twin1 twin2 fallback > "$T/out" || fail "init of destinations sharing a variable"
+[ "$(grep -c 'created repository' "$T/out")" -eq 3 ] || { cat "$T/out" >&2; fail "init count"; }
+arca snapshot twins > /dev/null || fail "snapshot into destinations sharing a variable"
+n=$(arca list twins --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
+[ "$n" -eq 4 ] || fail "expected the snapshot in 4 destinations, listed $n"
+for d in local twin1 twin2 fallback; do
+	rm -rf "$T/out-$d"
+	arca restore twins --from $d --into "$T/out-$d" > /dev/null || fail "restore from $d"
+	cmp "$SRC/a" "$T/out-$d/a" || fail "restored file from $d differs"
+done
+ARCA_PASSPHRASE="correct horse battery staple" SHARED_PASS=wrong expect_fail 5 "$ARCA" list twins
+expect_stderr "wrong passphrase for repository in destination twin1"
+unset SHARED_PASS
+expect_fail 3 "$ARCA" list twins
+expect_stderr "passphrase_env names the variable SHARED_PASS .*not set"
+
 step "config switched to none in an encrypted repository is refused"
 chmod u+w "$T/repo/config"
 cp "$T/repo/config" "$T/config.orig"

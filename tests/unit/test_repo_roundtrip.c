@@ -541,15 +541,16 @@ static void test_stale_lock(void **state)
 	mkdir_p(path, 0700);
 	free(path);
 	path = test_dir_path(f->dir, "locks/00aa");
+	struct repo *r = open_repo(f);
 	FILE *fp = fopen(path, "w");
 	fprintf(fp, "{\"host\":\"unit-host\",\"pid\":999999999,\"time\":%lld,"
-		"\"exclusive\":true}", (long long)now_epoch());
+		"\"exclusive\":true,\"repository\":\"%s\"}", (long long)now_epoch(), r->id);
 	fclose(fp);
-	struct repo *r = open_repo(f);
 	assert_int_equal(repo_lock(r, 1), ARCA_OK);
-	int removed;
-	assert_int_equal(repo_unlock_stale(r, &removed), ARCA_OK);
+	int removed, invalid;
+	assert_int_equal(repo_unlock_stale(r, NULL, NULL, &removed, &invalid), ARCA_OK);
 	assert_int_equal(removed, 1);
+	assert_int_equal(invalid, 0);
 	assert_int_equal(access(path, F_OK), -1);
 	/* A live exclusive lock (ours) blocks another handle. */
 	struct repo *other = open_repo(f);
@@ -728,18 +729,19 @@ static void test_lock_refresh_and_age(void **state)
 	/* Another host's exclusive lock: live while fresh, stale when old. */
 	char *path = test_dir_path(f->dir, "locks/00bb");
 	FILE *fp = fopen(path, "w");
-	fprintf(fp, "{\"host\":\"elsewhere\",\"pid\":1,\"time\":%lld,\"exclusive\":true}",
-		(long long)now_epoch() - 60);
+	fprintf(fp, "{\"host\":\"elsewhere\",\"pid\":1,\"time\":%lld,\"exclusive\":true,"
+		"\"repository\":\"%s\"}", (long long)now_epoch() - 60, r->id);
 	fclose(fp);
 	assert_int_equal(repo_lock(r, 0), ARCA_ERR_LOCKED);
 	fp = fopen(path, "w");
-	fprintf(fp, "{\"host\":\"elsewhere\",\"pid\":1,\"time\":%lld,\"exclusive\":true}",
-		(long long)now_epoch() - 1801);
+	fprintf(fp, "{\"host\":\"elsewhere\",\"pid\":1,\"time\":%lld,\"exclusive\":true,"
+		"\"repository\":\"%s\"}", (long long)now_epoch() - 1801, r->id);
 	fclose(fp);
 	assert_int_equal(repo_lock(r, 1), ARCA_OK);
-	int removed;
-	assert_int_equal(repo_unlock_stale(r, &removed), ARCA_OK);
+	int removed, invalid;
+	assert_int_equal(repo_unlock_stale(r, NULL, NULL, &removed, &invalid), ARCA_OK);
 	assert_int_equal(removed, 1);
+	assert_int_equal(invalid, 0);
 	/* An unreadable lock object counts as a live exclusive lock. */
 	repo_unlock(r);
 	fp = fopen(path, "w");
@@ -748,6 +750,63 @@ static void test_lock_refresh_and_age(void **state)
 	assert_int_equal(repo_lock(r, 0), ARCA_ERR_LOCKED);
 	unlink(path);
 	free(path);
+	repo_close(r);
+}
+
+/* Objects in locks/ that no arca writes (garbage, absurd fields, another
+ * repository's, oversized) block locking, and `arca unlock` removes them. */
+static void test_invalid_locks(void **state)
+{
+	struct repo_fixture *f = *state;
+	struct repo *r = open_repo(f);
+	char *dir = test_dir_path(f->dir, "locks");
+	mkdir_p(dir, 0700);
+	char *lock = xasprintf("%s/00cc", dir);
+	char now[32], ahead[32];
+	snprintf(now, sizeof now, "%lld", (long long)now_epoch());
+	snprintf(ahead, sizeof ahead, "%lld", (long long)now_epoch() + 2 * 86400);
+	const char *cases[][5] = {
+		{"garbage", NULL, NULL, NULL, "not valid JSON"},
+		{"elsewhere", "1", "9223372036854775807", r->id, "more than a day in the future"},
+		{"elsewhere", "1", ahead, r->id, "more than a day in the future"},
+		{"elsewhere", "-4", now, r->id, "not a process id"},
+		{"elsewhere", "4294967295", now, r->id, "not a process id"},
+		{"elsewhere", "1", "-1", r->id, "before 1970"},
+		{"elsewhere", "1", now, "00ff", "another repository"},
+		{"", "1", now, r->id, "host is empty"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		FILE *fp = fopen(lock, "w");
+		if (cases[i][1])
+			fprintf(fp, "{\"host\":\"%s\",\"pid\":%s,\"time\":%s,\"exclusive\":false,"
+				"\"repository\":\"%s\"}", cases[i][0], cases[i][1], cases[i][2],
+				cases[i][3]);
+		else
+			fputs(cases[i][0], fp);
+		fclose(fp);
+		assert_int_equal(repo_lock(r, 0), ARCA_ERR_LOCKED);
+		assert_non_null(strstr(err_msg(), "locks/00cc, which is not a valid lock"));
+		assert_non_null(strstr(err_msg(), cases[i][4]));
+		assert_non_null(strstr(err_msg(), "arca unlock removes it"));
+		int stale, invalid;
+		assert_int_equal(repo_unlock_stale(r, NULL, NULL, &stale, &invalid), ARCA_OK);
+		assert_int_equal(stale, 0);
+		assert_int_equal(invalid, 1);
+		assert_int_equal(access(lock, F_OK), -1);
+		assert_int_equal(repo_lock(r, 0), ARCA_OK);
+		repo_unlock(r);
+	}
+	/* Oversized: refused by its listed size, never read. */
+	FILE *fp = fopen(lock, "w");
+	fclose(fp);
+	assert_int_equal(truncate(lock, 1ll << 30), 0);
+	assert_int_equal(repo_lock(r, 1), ARCA_ERR_LOCKED);
+	assert_non_null(strstr(err_msg(), "1073741824 bytes, more than a lock's 4096"));
+	int stale, invalid;
+	assert_int_equal(repo_unlock_stale(r, NULL, NULL, &stale, &invalid), ARCA_OK);
+	assert_int_equal(invalid, 1);
+	free(lock);
+	free(dir);
 	repo_close(r);
 }
 
@@ -812,6 +871,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_exclusive_needed, setup_plain, teardown),
 		cmocka_unit_test_setup_teardown(test_metadata_cache_checked, setup_enc, teardown),
 		cmocka_unit_test_setup_teardown(test_lock_refresh_and_age, setup_plain, teardown),
+		cmocka_unit_test_setup_teardown(test_invalid_locks, setup_plain, teardown),
 		cmocka_unit_test_setup_teardown(test_rebuild_index, setup_enc, teardown),
 		cmocka_unit_test_setup_teardown(test_rebuild_index, setup_plain, teardown),
 	};
