@@ -7,40 +7,85 @@
 
 #define INDEX_OBJECT_MAX_ENTRIES 262144   /* ~12 MiB of plaintext per object */
 
+static int has_obj(const struct obj_list *l, const char *name);
+
+/* Whether the destination lists this pack. */
+static int pack_listed(const struct obj_list *packs, const unsigned char id[ID_LEN])
+{
+	char name[96];
+	pack_name(id, name);
+	return has_obj(packs, name);
+}
+
+/*
+ * The index is the union of the index objects. A chunk may be named in
+ * several packs (stored again after its first pack was lost); the packs
+ * the destination still lists are added first, so their locations win,
+ * and packs it does not list are marked gone (one listing per load): a
+ * snapshot stores their chunks again and a restore reads the good copy.
+ */
 int index_load(struct repo *r)
 {
 	if (r->idx_loaded && !r->idx_stale)
 		return ARCA_OK;
-	struct obj_list l;
+	struct obj_list l, packs;
 	int rc = dest_list_all(r, "index/", &l);
 	if (rc != ARCA_OK)
 		return rc;
+	rc = dest_list_all(r, "packs/", &packs);
+	if (rc != ARCA_OK) {
+		obj_list_free(&l);
+		return rc;
+	}
 	struct idx fresh = {0};
-	size_t bad = 0;
+	size_t bad = 0, n_all = 0;
+	struct pack_info **all = xcalloc(l.n + 1, sizeof *all);
+	size_t *all_n = xcalloc(l.n + 1, sizeof *all_n);
 	struct buf plain = {0};
 	for (size_t i = 0; i < l.n; i++) {
-		struct pack_info *packs;
-		size_t np;
 		rc = get_sealed_object(r, l.v[i].name, BK_INDEX, INDEX_OBJECT_MAX_RAW, &plain);
 		if (rc == ARCA_OK)
 			rc = idx_decode(plain.data, plain.len, l.v[i].name, r->cdc.max,
-					(uint32_t)blob_overhead(r->keys), &packs, &np);
+					(uint32_t)blob_overhead(r->keys), &all[n_all], &all_n[n_all]);
 		if (rc == ARCA_ERR_CORRUPT) {
 			/* Chunks it lists will be stored again; verify names it. */
 			log_warn("%s (skipped; run arca verify, then arca repair index)", err_msg());
 			bad++;
 			continue;
 		}
-		if (rc != ARCA_OK) {
-			idx_free(&fresh);
-			buf_free(&plain);
-			obj_list_free(&l);
-			return rc;
-		}
-		idx_add_packs(&fresh, packs, np);
-		pack_info_free(packs, np);
+		if (rc != ARCA_OK)
+			break;
+		n_all++;
 	}
 	buf_free(&plain);
+	size_t gone = 0;
+	for (int pass = 0; rc == ARCA_OK && pass < 2; pass++)
+		for (size_t i = 0; i < n_all; i++)
+			for (size_t k = 0; k < all_n[i]; k++) {
+				int listed = pack_listed(&packs, all[i][k].id);
+				if (listed != !pass)
+					continue;
+				idx_add_packs(&fresh, &all[i][k], 1);
+				if (!listed) {
+					uint32_t v = idx_find_pack(&fresh, all[i][k].id);
+					gone += !fresh.packs[v - 1].gone;
+					fresh.packs[v - 1].gone = 1;
+				}
+			}
+	for (size_t i = 0; i < n_all; i++)
+		pack_info_free(all[i], all_n[i]);
+	free(all);
+	free(all_n);
+	obj_list_free(&packs);
+	if (rc != ARCA_OK) {
+		idx_free(&fresh);
+		obj_list_free(&l);
+		return rc;
+	}
+	if (gone)
+		log_warn("destination %s: %zu pack(s) named by the index are missing (deleted or "
+			 "lost); a snapshot stores what they held again, and arca repair packs "
+			 "drops them from the index", r->dest_name, gone);
 	cache_sync(r, "index/", &l);
 	obj_list_free(&l);
 	pthread_mutex_lock(&r->idx_mu);
@@ -48,7 +93,7 @@ int index_load(struct repo *r)
 	r->idx = fresh;
 	r->idx_loaded = 1;
 	r->idx_stale = 0;
-	r->packs_checked = 0;
+	r->packs_checked = 1;
 	r->idx_bad = bad;
 	pack_info_free(r->unsaved, r->n_unsaved);
 	r->unsaved = NULL;

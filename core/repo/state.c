@@ -27,13 +27,21 @@
 #define SEEN_MAX_BYTES (16u * 1024 * 1024)
 #define SEEN_LINE_LEN (64 + 1 + 20 + 1)
 
-/* The names in a directory (none when it cannot be read). */
-static void list_names(const char *dir, struct obj_list *out)
+/* Files below state_dir are reached without following a symlink (util.h:
+ * open_dir_nofollow, read_file_at, write_file_at); `depth` is how many of
+ * the directory's last components are arca's own. */
+
+/* The names of the regular files in a directory (none when it cannot be read). */
+static void list_names(const char *dir, int depth, struct obj_list *out)
 {
 	memset(out, 0, sizeof *out);
-	DIR *d = opendir(dir);
-	if (!d)
+	int dfd = open_dir_nofollow(dir, depth, 0);
+	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+	if (!d) {
+		if (dfd >= 0)
+			close(dfd);
 		return;
+	}
 	struct dirent *e;
 	while ((e = readdir(d))) {
 		if (e->d_name[0] == '.' || e->d_type != DT_REG)
@@ -45,58 +53,47 @@ static void list_names(const char *dir, struct obj_list *out)
 	closedir(d);
 }
 
-/* Read a small regular file; 0, or -1 (errno set; ENOENT when absent). */
-static int read_small(const char *path, size_t max, struct buf *out)
+/* Read a small regular file dir/name; 0, or -1 (errno set; ENOENT when absent). */
+static int read_small(const char *dir, int depth, const char *name, size_t max, struct buf *out)
 {
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0)
+	int dfd = open_dir_nofollow(dir, depth, 0);
+	if (dfd < 0)
 		return -1;
-	struct stat st;
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > max) {
-		close(fd);
-		errno = EINVAL;
-		return -1;
+	char *data = NULL;
+	size_t len = 0;
+	int rc = read_file_at(dfd, name, max, &data, &len);
+	int saved = errno;
+	close(dfd);
+	if (rc == 0) {
+		out->len = 0;
+		buf_append(out, data, len);
 	}
-	buf_reserve(out, (size_t)st.st_size + 1);
-	ssize_t n = read(fd, out->data, (size_t)st.st_size);
-	close(fd);
-	if (n != st.st_size) {
-		errno = EIO;
-		return -1;
-	}
-	out->len = (size_t)n;
-	return 0;
+	free(data);
+	errno = saved;
+	return rc;
 }
 
-/* Replace `path` atomically; the temporary name is random and exclusive. */
-static int write_atomic(const char *dir, const char *path, const void *data, size_t len)
+/* Replace dir/name atomically (the directory made 0700 if missing). */
+static int write_atomic(const char *dir, int depth, const char *name, const void *data,
+			size_t len)
 {
-	if (mkdir_p(dir, 0700))
+	int dfd = open_dir_nofollow(dir, depth, 1);
+	if (dfd < 0)
 		return -1;
-	unsigned char rnd[8];
-	char hex[17];
-	if (random_bytes(rnd, sizeof rnd))
-		return -1;
-	hex_encode(rnd, sizeof rnd, hex);
-	char *tmp = xasprintf("%s/.tmp.%s", dir, hex);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	int ok = fd >= 0 && write(fd, data, len) == (ssize_t)len && !fsync(fd);
-	if (fd >= 0)
-		close(fd);
-	ok = ok && !rename(tmp, path);
-	if (!ok)
-		unlink(tmp);
-	free(tmp);
-	return ok ? 0 : -1;
+	int rc = write_file_at(dfd, name, data, len);
+	int saved = errno;
+	close(dfd);
+	errno = saved;
+	return rc;
 }
 
-static char *pin_path(const struct repo *r, const char *state_dir, char **dir)
+/* The pin's directory (state_dir/pins) and file name; *path for messages. */
+static char *pin_name(const struct repo *r, const char *state_dir, char **dir, char **path)
 {
 	char *e = name_encode(r->dest_name);
 	*dir = xasprintf("%s/pins", state_dir);
-	char *p = xasprintf("%s/%s", *dir, e);
-	free(e);
-	return p;
+	*path = xasprintf("%s/%s", *dir, e);
+	return e;
 }
 
 static char *pin_text(const struct repo *r)
@@ -110,15 +107,15 @@ static char *pin_text(const struct repo *r)
 
 int pin_check(struct repo *r, const char *state_dir)
 {
-	char *dir, *path = pin_path(r, state_dir, &dir);
+	char *dir, *path, *name = pin_name(r, state_dir, &dir, &path);
 	struct buf b = {0};
 	int rc = ARCA_OK;
-	if (read_small(path, PIN_MAX_BYTES, &b)) {
+	if (read_small(dir, 1, name, PIN_MAX_BYTES, &b)) {
 		if (errno != ENOENT)
 			rc = err_set(ARCA_ERR_CONFIG, "%s: cannot read this host's pin of destination "
 				     "%s (%s); remove it if it is not a regular file arca wrote",
-				     path, r->dest_name, errno == EINVAL ? "not a small regular file"
-				     : strerror(errno));
+				     path, r->dest_name, errno == EINVAL || errno == EFBIG ||
+				     errno == ELOOP ? "not a small regular file" : strerror(errno));
 		goto out;
 	}
 	json_t *j = json_loadb((const char *)b.data, b.len, 0, NULL);
@@ -149,6 +146,7 @@ int pin_check(struct repo *r, const char *state_dir)
 	json_decref(j);
 out:
 	buf_free(&b);
+	free(name);
 	free(path);
 	free(dir);
 	return rc;
@@ -156,16 +154,17 @@ out:
 
 void pin_write(struct repo *r, const char *state_dir)
 {
-	char *dir, *path = pin_path(r, state_dir, &dir);
+	char *dir, *path, *name = pin_name(r, state_dir, &dir, &path);
 	char *text = pin_text(r);
 	struct buf old = {0};
 	/* Unchanged pins are not rewritten: opening stays read-only. */
-	if (read_small(path, PIN_MAX_BYTES, &old) || old.len != strlen(text) ||
+	if (read_small(dir, 1, name, PIN_MAX_BYTES, &old) || old.len != strlen(text) ||
 	    memcmp(old.data, text, old.len))
-		if (write_atomic(dir, path, text, strlen(text)))
+		if (write_atomic(dir, 1, name, text, strlen(text)))
 			log_debug("could not write the pin %s: %s", path, strerror(errno));
 	buf_free(&old);
 	free(text);
+	free(name);
 	free(path);
 	free(dir);
 }
@@ -177,13 +176,8 @@ static char *seen_dir(const struct repo *r)
 	return xasprintf("%s/seen", r->cache_dir);
 }
 
-static char *seen_path(const struct repo *r, const char *target)
-{
-	char *e = name_encode(target);
-	char *p = xasprintf("%s/seen/%s", r->cache_dir, e);
-	free(e);
-	return p;
-}
+/* seen/ is two levels below state_dir: <repository id>/seen. */
+#define SEEN_DEPTH 2
 
 /* The seen file of one target: lines "<64 hex id> <time>\n", sorted. */
 struct seen {
@@ -202,14 +196,15 @@ static void seen_free(struct seen *s)
 static void seen_load(const struct repo *r, const char *target, struct seen *s)
 {
 	memset(s, 0, sizeof *s);
-	char *path = seen_path(r, target);
+	char *dir = seen_dir(r), *name = name_encode(target);
 	struct buf b = {0};
-	if (read_small(path, SEEN_MAX_BYTES, &b)) {
-		free(path);
+	int bad = read_small(dir, SEEN_DEPTH, name, SEEN_MAX_BYTES, &b);
+	free(dir);
+	free(name);
+	if (bad) {
 		buf_free(&b);
 		return;
 	}
-	free(path);
 	size_t cap = b.len / 66 + 1;
 	s->id = xcalloc(cap, sizeof *s->id);
 	s->time = xcalloc(cap, sizeof *s->time);
@@ -236,12 +231,12 @@ static void seen_save(const struct repo *r, const char *target, const struct see
 		int k = snprintf(line, sizeof line, "%s %lld\n", s->id[i], (long long)s->time[i]);
 		buf_append(&b, line, (size_t)k);
 	}
-	char *dir = seen_dir(r), *path = seen_path(r, target);
-	if (b.len <= SEEN_MAX_BYTES && write_atomic(dir, path, b.data ? b.data : (void *)"",
-						    b.len))
-		log_debug("could not record seen snapshots in %s: %s", path, strerror(errno));
+	char *dir = seen_dir(r), *name = name_encode(target);
+	if (b.len <= SEEN_MAX_BYTES &&
+	    write_atomic(dir, SEEN_DEPTH, name, b.data ? b.data : (void *)"", b.len))
+		log_debug("could not record seen snapshots in %s/%s: %s", dir, name, strerror(errno));
 	free(dir);
-	free(path);
+	free(name);
 	buf_free(&b);
 }
 
@@ -296,7 +291,7 @@ void seen_forget(struct repo *r, const char *id)
 		return;
 	char *dir = seen_dir(r);
 	struct obj_list files;
-	list_names(dir, &files);
+	list_names(dir, SEEN_DEPTH, &files);
 	for (size_t f = 0; f < files.n; f++) {
 		char *t = name_decode(files.v[f].name);
 		if (!t)
@@ -326,7 +321,7 @@ int seen_contains(struct repo *r, const char *id)
 		return 0;
 	char *dir = seen_dir(r);
 	struct obj_list files;
-	list_names(dir, &files);
+	list_names(dir, SEEN_DEPTH, &files);
 	int found = 0;
 	for (size_t f = 0; f < files.n && !found; f++) {
 		char *t = name_decode(files.v[f].name);
@@ -378,7 +373,7 @@ int repo_missing_snapshots(struct repo *r, const char *target, repo_report_fn re
 		files.v[0].name = name_encode(target);
 		files.n = 1;
 	} else {
-		list_names(dir, &files);
+		list_names(dir, SEEN_DEPTH, &files);
 	}
 	for (size_t f = 0; f < files.n; f++) {
 		char *t = name_decode(files.v[f].name);

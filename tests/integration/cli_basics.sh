@@ -143,7 +143,7 @@ chmod g+w "$T/plugins-refused/files.so"
 sed "s#^plugin_dir = .*#plugin_dir = $T/plugins-refused#" "$ARCA_CONFIG" > "$T/refused.ini"
 line=$(grep -n '^driver = files' "$T/refused.ini" | cut -d: -f1)
 expect_fail 14 arca -c "$T/refused.ini" snapshot
-expect_stderr "module $T/plugins-refused/files.so refused: it is group-writable"
+expect_stderr "module $T/plugins-refused/files.so refused: it .*is group-writable"
 expect_stderr "refused.ini:$line: \[target tree\] names driver 'files', whose module .*files.so the loader refused"
 
 if [ -e "$PLUGIN_DIR/postgres.so" ]; then
