@@ -33,11 +33,20 @@ struct lock_info {
 	int exclusive;
 };
 
+/* A lock object is a few hundred bytes; a larger one is not read (storage
+ * may hold anything) and counts as unreadable. */
+#define LOCK_MAX_BYTES 4096
+
 static int read_lock(struct repo *r, const char *name, struct lock_info *li)
 {
 	memset(li, 0, sizeof *li);
 	struct buf raw = {0};
-	int rc = dest_get(r, name, 0, UINT64_MAX, &raw);
+	int rc = dest_get_bounded(r, name, LOCK_MAX_BYTES, &raw);
+	if (rc == ARCA_ERR_CORRUPT) {
+		log_warn("%s", err_msg());
+		raw.len = 0;
+		rc = ARCA_OK;
+	}
 	if (rc != ARCA_OK) {
 		buf_free(&raw);
 		return rc;
