@@ -139,11 +139,12 @@ static int parse_tail(struct repo *r, const unsigned char *tail, size_t tail_len
 				       "the pack's data", what, i);
 		}
 		if (!entry_in_bounds(&e[i], r->cdc.max, (uint32_t)blob_overhead(r->keys))) {
+			uint32_t raw = e[i].raw_length;
 			free(e);
 			buf_free(&h);
 			return err_set(ARCA_ERR_CORRUPT, "%s is corrupt: entry %u claims a chunk "
-				       "of %u bytes; chunks are at most %u", what, i,
-				       e[i].raw_length, r->cdc.max);
+				       "of %u bytes; chunks are at most %u", what, i, raw,
+				       r->cdc.max);
 		}
 	}
 	buf_free(&h);
