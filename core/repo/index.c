@@ -223,10 +223,11 @@ int idx_decode(const unsigned char *p, size_t len, const char *name, uint32_t ma
 					       "outside its pack", name);
 			}
 			if (!entry_in_bounds(e, max_raw, overhead)) {
+				uint32_t raw = e->raw_length, sealed = e->length;
 				pack_info_free(pi, np);
 				return err_set(ARCA_ERR_CORRUPT, "%s is corrupt: an entry claims a "
 					       "chunk of %u bytes (%u sealed); chunks are at most %u",
-					       name, e->raw_length, e->length, max_raw);
+					       name, raw, sealed, max_raw);
 			}
 		}
 	}
