@@ -211,6 +211,15 @@ int idx_decode(const unsigned char *p, size_t len, const char *name, uint32_t ma
 		memcpy(pi[i].id, p + off, ID_LEN);
 		pi[i].size = get_le64(p + off + ID_LEN);
 		uint32_t ne = get_le32(p + off + ID_LEN + 8);
+		if (pi[i].size > PACK_OBJECT_MAX) {
+			char hex[2 * ID_LEN + 1];
+			unsigned long long size = pi[i].size;
+			hex_encode(pi[i].id, ID_LEN, hex);
+			pack_info_free(pi, np);
+			return err_set(ARCA_ERR_CORRUPT, "%s is corrupt: pack %s is %llu bytes, more "
+				       "than any pack arca writes (%llu)", name, hex, size,
+				       (unsigned long long)PACK_OBJECT_MAX);
+		}
 		off += ID_LEN + 12;
 		if (ne > (len - off) / ENTRY_LEN)
 			goto trunc;

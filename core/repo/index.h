@@ -13,6 +13,12 @@
 #include "repo/crypto.h"
 #include "util.h"
 
+/* The largest pack a writer makes: pack_size (at most 1 GiB) plus the chunk
+ * that crossed it (at most 64 MiB) and the header (at most 12 MiB). Packs
+ * are read whole (verify --read-data, prune): an index object claiming a
+ * larger one is refused (FORMAT.md, "Bounds"). */
+#define PACK_OBJECT_MAX ((1ull << 30) + (128ull << 20))
+
 #define PACK_NONE 0u              /* empty slot */
 #define PACK_PENDING UINT32_MAX   /* claimed by a worker, pack not yet written */
 
