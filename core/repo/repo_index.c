@@ -51,6 +51,7 @@ int index_load(struct repo *r)
 			/* Chunks it lists will be stored again; verify names it. */
 			log_warn("%s (skipped; run arca verify, then arca repair index)", err_msg());
 			bad++;
+			rc = ARCA_OK;
 			continue;
 		}
 		if (rc != ARCA_OK)
