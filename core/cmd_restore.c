@@ -26,14 +26,10 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 	while ((c = cli_getopt(cli, argc, argv, "", opts, &idx)) != -1) {
 		if (c == '?')
 			return cli_usage_error("restore", "unknown option");
-		if (c == 's') {
+		if (c == 's')
 			snapshot = optarg;
-			continue;
-		}
-		if (c == 'f') {
+		if (c == 'f')
 			from = optarg;
-			continue;
-		}
 		if (c == 'j') {
 			int64_t j;
 			if (parse_int64(optarg, &j) < 0 || j < 1 || j > 256)
@@ -41,8 +37,14 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 		}
 		if (c == 'T' || c == 'L' || c == 'X')
 			pitr++;
-		options[n_opt].name = opts[idx].name;
-		options[n_opt++].value = optarg ? optarg : "yes";
+		/* a repeated option replaces its value, as getopt users expect;
+		 * it does not take another slot of the array */
+		size_t k = 0;
+		while (k < n_opt && strcmp(options[k].name, opts[idx].name))
+			k++;
+		options[k].name = opts[idx].name;
+		options[k].value = optarg ? optarg : "yes";
+		n_opt += k == n_opt;
 	}
 	options[n_opt].name = NULL;
 	if (pitr > 1)

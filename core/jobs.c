@@ -194,6 +194,85 @@ static int run_reader(struct engine *e, struct engine_target *t, struct engine_d
 	return rc;
 }
 
+/* The recovery point of snapshot `id` of `target` in r (malloc'd), or NULL. */
+static char *recovery_point_of(struct repo *r, const char *target, const char *id)
+{
+	struct repo_snapshot *list;
+	size_t n;
+	char *rp = NULL;
+	if (repo_snapshots(r, target, &list, &n) != ARCA_OK)
+		return NULL;
+	for (size_t i = 0; i < n && !rp; i++)
+		if (!strcmp(list[i].id, id) && list[i].recovery_point)
+			rp = xstrdup(list[i].recovery_point);
+	repo_snapshots_free(list, n);
+	return rp;
+}
+
+/* One clause per other destination holding snapshots of t: the one of the
+ * same run (same recovery point; ids differ between destinations) or how
+ * many others. NULL when no other destination can be read. */
+static char *other_sources(struct engine *e, struct engine_target *t, struct engine_dest *bad,
+			   const char *snapshot_id)
+{
+	const char *name = t->cfg->name;
+	char id[65], *rp = NULL, *out = NULL;
+	if (bad->repo && job_resolve_snapshot(bad->repo, name, snapshot_id, id) == ARCA_OK)
+		rp = recovery_point_of(bad->repo, name, id);
+	for (size_t i = 0; i < t->n_dests; i++) {
+		struct engine_dest *d = t->dests[i];
+		struct repo_snapshot *list;
+		size_t n;
+		if (d == bad || engine_open_repo(e, d) != ARCA_OK ||
+		    repo_snapshots(d->repo, name, &list, &n) != ARCA_OK)
+			continue;
+		const struct repo_snapshot *same = NULL;
+		for (size_t k = 0; k < n && rp; k++)
+			if (list[k].recovery_point && !strcmp(list[k].recovery_point, rp))
+				same = &list[k];
+		const char *dn = d->cfg->name;
+		char *clause = NULL;
+		if (same)
+			clause = xasprintf("destination %s holds this snapshot too, as %.12s: retry "
+					   "with --from %s --snapshot %.12s",
+					   dn, same->id, dn, same->id);
+		else if (n)
+			clause = xasprintf("destination %s holds %zu other snapshot%s of %s (arca "
+					   "list %s): retry with --from %s --snapshot ID",
+					   dn, n, n == 1 ? "" : "s", name, name, dn);
+		if (clause) {
+			char *joined = out ? xasprintf("%s; %s", out, clause) : clause;
+			if (out) {
+				free(out);
+				free(clause);
+			}
+			out = joined;
+		}
+		repo_snapshots_free(list, n);
+	}
+	free(rp);
+	return out;
+}
+
+/* A snapshot damaged in one destination may be intact in another: the
+ * error names those that hold one and the --from that reads them. */
+static int suggest_other_dests(struct engine *e, struct engine_target *t, struct engine_dest *bad,
+			       const char *snapshot_id, int rc)
+{
+	if (rc != ARCA_ERR_CORRUPT || t->n_dests < 2)
+		return rc;
+	char *saved = xstrdup(err_msg());
+	char *more = other_sources(e, t, bad, snapshot_id);
+	/* the message first, cut if need be so the way out is not lost */
+	if (more)
+		err_set(rc, "%.3000s; %s", saved, more);
+	else
+		err_set(rc, "%s", saved);
+	free(saved);
+	free(more);
+	return rc;
+}
+
 int job_restore(struct engine *e, struct engine_target *t, const char *snapshot_id,
 		const char *from, const struct ctx_option *options)
 {
@@ -201,9 +280,13 @@ int job_restore(struct engine *e, struct engine_target *t, const char *snapshot_
 	if (rc != ARCA_OK)
 		return rc;
 	if (from) {
-		for (size_t i = 0; i < t->n_dests; i++)
-			if (!strcmp(t->dests[i]->cfg->name, from))
-				return run_reader(e, t, t->dests[i], CTX_RESTORE, snapshot_id, options);
+		for (size_t i = 0; i < t->n_dests; i++) {
+			struct engine_dest *d = t->dests[i];
+			if (!strcmp(d->cfg->name, from))
+				return suggest_other_dests(
+					e, t, d, snapshot_id,
+					run_reader(e, t, d, CTX_RESTORE, snapshot_id, options));
+		}
 		return err_set(2, "target %s has no destination '%s' (its destinations: %s)",
 			       t->cfg->name, from, cfg_get(t->cfg, "destinations"));
 	}
@@ -216,7 +299,8 @@ int job_restore(struct engine *e, struct engine_target *t, const char *snapshot_
 			char id[65];
 			rc = job_resolve_snapshot(d->repo, t->cfg->name, snapshot_id, id);
 			if (rc == ARCA_OK)
-				return run_reader(e, t, d, CTX_RESTORE, id, options);
+				return suggest_other_dests(
+					e, t, d, id, run_reader(e, t, d, CTX_RESTORE, id, options));
 		}
 		if (i + 1 < t->n_dests)
 			log_warn("destination %s cannot serve this restore (%s); trying %s",

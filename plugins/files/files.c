@@ -127,6 +127,7 @@ static void files_close(void *instance)
 		free(fi->exclude[i]);
 	free(fi->exclude);
 	free(fi->root);
+	free(fi->name);
 	free(fi);
 }
 
@@ -179,7 +180,9 @@ static int files_open(const struct arca_config *cfg, void **instance)
 					 "files: path must be an absolute directory, got \"%s\"",
 					 path ? path : "");
 	fi = calloc(1, sizeof(*fi));
-	if (!fi || !(fi->root = strdup(path)) || (exclude && parse_excludes(fi, exclude) != 0)) {
+	if (!fi || !(fi->root = strdup(path)) ||
+	    !(fi->name = strdup(files_host->config_section(cfg))) ||
+	    (exclude && parse_excludes(fi, exclude) != 0)) {
 		files_close(fi);
 		return files_host->error(ARCA_ERR_INTERNAL, "files: out of memory");
 	}

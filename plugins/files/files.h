@@ -4,6 +4,7 @@
  *   files_walk.c      deterministic tree walk (openat, no symlinks followed)
  *   files_snapshot.c  snapshot: the walk streamed as items
  *   files_restore.c   restore: items written back under a root, never outside
+ *   files_stage.c     restore: the staging directory and its move into place
  *   files_verify.c    verify: every item read back and checked
  *
  * The engine calls the target ops of one instance from one thread at a time;
@@ -28,6 +29,7 @@
 #define FILES_IO_BLOCK (1024 * 1024)
 
 struct files_inst {
+	char *name;             /* the [target NAME] section, for commands we print */
 	char *root;             /* option path, without trailing '/' */
 	char **exclude;         /* option exclude: fnmatch patterns */
 	size_t n_exclude;
@@ -85,6 +87,60 @@ struct walker {
 /* Walk fi->root in name order, parents before children, calling w->visit
  * for every entry except the root itself. Stops at the first error. */
 int files_walk(struct walker *w);
+
+/* ---- staging (files_stage.c) ---- */
+
+enum stage_kind {
+	STAGE_IN_PLACE,         /* no staging: items go straight into DIR */
+	STAGE_BESIDE,           /* a staging directory in DIR's parent */
+	STAGE_INSIDE,           /* a staging directory in DIR itself */
+};
+
+enum stage_dest {
+	STAGE_DEST_ABSENT,      /* DIR did not exist */
+	STAGE_DEST_EMPTY,       /* DIR was an empty directory */
+	STAGE_DEST_USED,        /* DIR held entries (--overwrite) */
+};
+
+struct stage {
+	struct arca_ctx *ctx;
+	const struct files_inst *fi;
+	enum stage_kind kind;
+	enum stage_dest state;
+	char *dest;             /* DIR: as given, trailing '/' dropped, a symlink resolved */
+	char *path;             /* where items are written: the staging directory, or DIR */
+	int pfd;                /* the directory holding the staging directory, or -1 */
+	char *name;             /* the staging directory's name in pfd */
+	int destfd;             /* DIR, when it existed before the restore, else -1 */
+	mode_t dest_mode;       /* a new DIR's mode when the snapshot has no "." item */
+	char *made;             /* topmost directory made for DIR (mkdir -p), or NULL */
+	char *why;              /* in place: why there is no staging directory */
+	int merging;            /* a merge into DIR began: DIR is no longer as it was */
+	int committed;          /* the restored tree is in DIR: nothing to undo */
+};
+
+/* Decide where the restore into `root` writes (see files_stage.c), refusing
+ * a non-empty root without --overwrite, and open it: *fd is the directory to
+ * write items into, owned by the caller. On failure nothing is left. */
+int stage_open(struct stage *sg, struct arca_ctx *ctx, const struct files_inst *fi,
+	       const char *root, int overwrite, int *fd);
+/* Does the commit move the written directory itself (or is the restore in
+ * place)? Then directory metadata is applied before stage_commit, where the
+ * items were written; otherwise after it, in *final_fd. */
+int stage_renames(const struct stage *sg);
+/* Move what was written into fd into DIR. has_root_item: the snapshot gave
+ * DIR's own metadata ("."); without it DIR keeps the mode it would have had.
+ * *final_fd: DIR, when it differs from fd (a merge), else -1. */
+int stage_commit(struct stage *sg, int fd, int has_root_item, int *final_fd);
+/* After a failure: remove the staging directory, undo mkdir -p, and log what
+ * is left in DIR and the command that resumes or cleans it. */
+void stage_abort(struct stage *sg);
+void stage_free(struct stage *sg);
+
+/* rm -rf of `name` in dfd without following symlinks; 0 or -1 (errno). */
+int files_remove_tree(int dfd, const char *name);
+/* The status for a failed system call and a hint for the user ("" if none). */
+int files_errno_status(int err, const char **hint);
 
 int files_snapshot(void *instance, struct arca_ctx *ctx);
 int files_restore(void *instance, struct arca_ctx *ctx);

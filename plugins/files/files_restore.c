@@ -2,7 +2,10 @@
  *
  * The restore root is --into, else the configured path. A non-empty root is
  * refused unless --overwrite is given; with it, files and symlinks from the
- * snapshot replace what is there and everything else is left alone.
+ * snapshot replace what is there and everything else is left alone. Items
+ * are written into a staging directory that reaches the root only once the
+ * whole snapshot was read (files_stage.c): a failed or interrupted restore
+ * leaves the root as it was.
  *
  * Safety: every item name is checked, and every directory is opened
  * relative to its parent with O_NOFOLLOW, so neither a hostile snapshot nor
@@ -39,7 +42,8 @@ struct dir_meta {
 
 struct restore {
 	struct arca_ctx *ctx;
-	const char *root;          /* shown in messages */
+	const char *root;          /* where items are written, shown in messages */
+	const char *dest;          /* the restore root the user named */
 	int rootfd;
 	int overwrite, as_root;
 	char *cur_parent;          /* relpath of the cached parent directory */
@@ -52,18 +56,9 @@ struct restore {
 
 static int rs_errno(const struct restore *rs, int err, const char *verb, const char *name)
 {
-	int status = ARCA_ERR_IO;
-	const char *hint = "";
+	const char *hint;
+	int status = files_errno_status(err, &hint);
 
-	if (err == ENOSPC || err == EDQUOT) {
-		status = ARCA_ERR_NOSPACE;
-		hint = "; free space on that filesystem or restore --into another one";
-	} else if (err == EACCES || err == EPERM) {
-		status = ARCA_ERR_AUTH;
-		hint = "; check the permissions of the restore directory";
-	} else if (err == ENOMEM) {
-		status = ARCA_ERR_INTERNAL;
-	}
 	return files_host->error(status, "files: cannot %s %s%s%s: %s%s", verb, rs->root,
 				 name[0] ? "/" : "", name, strerror(err), hint);
 }
@@ -112,37 +107,6 @@ static int write_sparse(int fd, const unsigned char *p, size_t len)
 		len -= run;
 	}
 	return 0;
-}
-
-/* rm -rf of `name` in dfd, without following symlinks. */
-static int remove_tree_at(int dfd, const char *name)
-{
-	struct stat st;
-	struct dirent *de;
-	DIR *dir;
-	int fd, rc = 0;
-
-	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
-		return errno == ENOENT ? 0 : -1;
-	if (!S_ISDIR(st.st_mode))
-		return unlinkat(dfd, name, 0) == 0 || errno == ENOENT ? 0 : -1;
-	fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	fchmod(fd, 0700);   /* a read-only directory cannot be emptied */
-	dir = fdopendir(fd);
-	if (!dir) {
-		close(fd);
-		return -1;
-	}
-	while (rc == 0 && (de = readdir(dir)) != NULL) {
-		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
-			rc = remove_tree_at(dirfd(dir), de->d_name);
-	}
-	closedir(dir);
-	if (rc != 0)
-		return rc;
-	return unlinkat(dfd, name, AT_REMOVEDIR) == 0 || errno == ENOENT ? 0 : -1;
 }
 
 static void forget_parent(struct restore *rs)
@@ -258,7 +222,7 @@ static int put_in_place(struct restore *rs, int pfd, const char *tmp, const char
 		 * (base's parent), which must stay open for the rename */
 		if (pfd != rs->cur_fd)
 			forget_parent(rs);
-		if (remove_tree_at(pfd, base) == 0 && renameat(pfd, tmp, pfd, base) == 0)
+		if (files_remove_tree(pfd, base) == 0 && renameat(pfd, tmp, pfd, base) == 0)
 			return ARCA_OK;
 		err = errno;
 	}
@@ -279,6 +243,12 @@ static void item_times(const struct arca_item_info *info, struct timespec ts[2])
 	ts[1].tv_nsec = info->mtime_nsec;
 }
 
+static int interrupted(const struct restore *rs)
+{
+	return files_host->error(ARCA_ERR_CANCELLED, "files: restore into %s interrupted",
+				 rs->dest);
+}
+
 /* Next piece of content: from the current item (src < 0) or read from the
  * restored file src (src_name, for messages); *got == 0 at the end. */
 static int read_piece(struct restore *rs, int src, const char *src_name, size_t *got)
@@ -289,10 +259,7 @@ static int read_piece(struct restore *rs, int src, const char *src_name, size_t 
 	if (src < 0)
 		return files_host->item_read(rs->ctx, rs->buf, FILES_IO_BLOCK, got);
 	if (files_host->cancelled(rs->ctx))
-		return files_host->error(ARCA_ERR_CANCELLED,
-					 "files: restore into %s interrupted; what was written "
-					 "so far stays",
-					 rs->root);
+		return interrupted(rs);
 	do
 		n = read(src, rs->buf, FILES_IO_BLOCK);
 	while (n < 0 && errno == EINTR);
@@ -645,110 +612,51 @@ static int deepest_first(const void *a, const void *b)
 	return x->order < y->order ? 1 : (x->order > y->order ? -1 : 0);
 }
 
-static int apply_dir_metadata(struct restore *rs)
+static int apply_one_dir(struct restore *rs, const struct dir_meta *m)
 {
-	size_t i;
+	struct timespec ts[2] = { { 0, UTIME_OMIT }, { (time_t)m->mtime_sec, m->mtime_nsec } };
+	const char *base;
+	int pfd, fd, rc = ARCA_OK;
 
-	if (rs->n_dirs > 1)
-		qsort(rs->dirs, rs->n_dirs, sizeof(*rs->dirs), deepest_first);
-	for (i = 0; i < rs->n_dirs; i++) {
-		const struct dir_meta *m = &rs->dirs[i];
-		struct timespec ts[2] = { { 0, UTIME_OMIT },
-					  { (time_t)m->mtime_sec, m->mtime_nsec } };
-		const char *base;
-		int pfd, fd, rc = ARCA_OK;
-
-		if (!strcmp(m->name, ".")) {
-			fd = dup(rs->rootfd);
-		} else {
-			pfd = open_parent(rs, m->name, &base);
-			if (pfd < 0)
-				return -pfd;
-			fd = openat(pfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		}
-		if (fd < 0)
-			return rs_errno(rs, errno, "open directory", m->name);
-		if (rs->as_root && fchown(fd, m->uid, m->gid) != 0 && errno != EPERM &&
-		    errno != EINVAL)
-			rc = rs_errno(rs, errno, "set the owner of", m->name);
-		else if (fchmod(fd, m->mode) != 0 || futimens(fd, ts) != 0)
-			rc = rs_errno(rs, errno, "set the metadata of", m->name);
-		close(fd);
-		if (rc != ARCA_OK)
-			return rc;
+	if (!strcmp(m->name, ".")) {
+		fd = dup(rs->rootfd);
+	} else {
+		pfd = open_parent(rs, m->name, &base);
+		if (pfd < 0)
+			return -pfd;
+		fd = openat(pfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	}
-	return ARCA_OK;
-}
-
-/* mkdir -p with the usual mode (umask applies), for a missing root. */
-static int make_root(const char *path)
-{
-	char *p = strdup(path), *s, c;
-	int rc = 0;
-
-	if (!p)
-		return -1;
-	for (s = p + 1; rc == 0; s++) {
-		if (*s != '/' && *s != '\0')
-			continue;
-		c = *s;
-		*s = '\0';
-		if (mkdir(p, 0777) != 0 && errno != EEXIST)
-			rc = -1;
-		*s = c;
-		if (c == '\0')
-			break;
-	}
-	free(p);
+	if (fd < 0)
+		return rs_errno(rs, errno, "open directory", m->name);
+	if (rs->as_root && fchown(fd, m->uid, m->gid) != 0 && errno != EPERM && errno != EINVAL)
+		rc = rs_errno(rs, errno, "set the owner of", m->name);
+	else if (fchmod(fd, m->mode) != 0 || futimens(fd, ts) != 0)
+		rc = rs_errno(rs, errno, "set the metadata of", m->name);
+	close(fd);
 	return rc;
 }
 
-/* Open the root, refusing a non-empty one without --overwrite. */
-static int open_root(struct restore *rs)
+static int apply_dir_metadata(struct restore *rs)
 {
-	struct dirent *de;
-	DIR *dir;
-	int fd, used = 0;
+	size_t i;
+	int rc = ARCA_OK;
 
-	fd = open(rs->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 && errno == ENOENT) {
-		if (make_root(rs->root) != 0)
-			return rs_errno(rs, errno, "create", "");
-		fd = open(rs->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	}
-	if (fd < 0) {
-		if (errno == ENOTDIR)
-			return files_host->error(ARCA_ERR_EXISTS,
-						 "files: cannot restore into %s: it exists and is "
-						 "not a directory; choose --into a new or empty "
-						 "directory",
-						 rs->root);
-		return rs_errno(rs, errno, "open", "");
-	}
-	if (!rs->overwrite) {
-		dir = fdopendir(dup(fd));
-		if (!dir) {
-			close(fd);
-			return rs_errno(rs, errno, "read", "");
-		}
-		while ((de = readdir(dir)) != NULL) {
-			if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
-				used = 1;
-				break;
-			}
-		}
-		closedir(dir);
-		if (used) {
-			close(fd);
-			return files_host->error(ARCA_ERR_EXISTS,
-						 "files: refusing to restore into %s: it is not "
-						 "empty; pass --overwrite to restore over it, or "
-						 "choose --into an empty directory",
-						 rs->root);
-		}
-	}
-	rs->rootfd = fd;
-	return ARCA_OK;
+	if (rs->n_dirs > 1)
+		qsort(rs->dirs, rs->n_dirs, sizeof(*rs->dirs), deepest_first);
+	for (i = 0; i < rs->n_dirs && rc == ARCA_OK; i++)
+		rc = apply_one_dir(rs, &rs->dirs[i]);
+	return rc;
+}
+
+/* The root's own item ("."), or NULL when the snapshot has none. */
+static const struct dir_meta *root_meta(const struct restore *rs)
+{
+	size_t i;
+
+	for (i = 0; i < rs->n_dirs; i++)
+		if (!strcmp(rs->dirs[i].name, "."))
+			return &rs->dirs[i];
+	return NULL;
 }
 
 static int restore_item(struct restore *rs, const struct arca_item_info *info)
@@ -786,28 +694,64 @@ static int restore_item(struct restore *rs, const struct arca_item_info *info)
 	}
 }
 
+/* Every byte read and written: metadata, a flush, and into place. Where the
+ * commit renames the written directory, its metadata is set first (the tree
+ * appears complete) and the root's again after the rename; a merge needs
+ * the staged directories writable, so it goes first there. */
+static int finish(struct restore *rs, struct stage *sg)
+{
+	const struct dir_meta *root;
+	int rc, final_fd;
+
+	if (stage_renames(sg)) {
+		rc = apply_dir_metadata(rs);
+		root = root_meta(rs);   /* after the sort */
+		/* durable before it appears under DIR's name */
+		if (rc == ARCA_OK && syncfs(rs->rootfd) != 0)
+			rc = rs_errno(rs, errno, "flush", "");
+		if (rc == ARCA_OK)
+			rc = stage_commit(sg, rs->rootfd, root != NULL, &final_fd);
+		rs->root = sg->dest;
+		if (rc == ARCA_OK && root && sg->kind != STAGE_IN_PLACE)
+			rc = apply_one_dir(rs, root);
+		return rc;
+	}
+	if (syncfs(rs->rootfd) != 0)
+		return rs_errno(rs, errno, "flush", "");
+	forget_parent(rs);
+	rc = stage_commit(sg, rs->rootfd, root_meta(rs) != NULL, &final_fd);
+	if (rc != ARCA_OK)
+		return rc;
+	close(rs->rootfd);
+	rs->rootfd = final_fd;
+	rs->root = sg->dest;
+	rc = apply_dir_metadata(rs);
+	if (rc == ARCA_OK && syncfs(rs->rootfd) != 0)
+		rc = rs_errno(rs, errno, "flush", "");
+	return rc;
+}
+
 int files_restore(void *instance, struct arca_ctx *ctx)
 {
 	const struct files_inst *fi = instance;
 	struct restore rs = { .ctx = ctx, .rootfd = -1, .cur_fd = -1 };
 	struct arca_item_info info;
+	struct stage sg;
 	const char *into = files_host->option(ctx, "into");
 	size_t i;
 	int rc;
 
-	rs.root = into && into[0] ? into : fi->root;
 	rs.overwrite = files_host->option(ctx, "overwrite") != NULL;
 	rs.as_root = geteuid() == 0;
 	rs.buf = malloc(FILES_IO_BLOCK);
 	if (!rs.buf)
 		return files_host->error(ARCA_ERR_INTERNAL, "files: out of memory");
-	rc = open_root(&rs);
+	rc = stage_open(&sg, ctx, fi, into && into[0] ? into : fi->root, rs.overwrite, &rs.rootfd);
+	rs.root = sg.path;
+	rs.dest = sg.dest;
 	while (rc == ARCA_OK) {
 		if (files_host->cancelled(ctx)) {
-			rc = files_host->error(ARCA_ERR_CANCELLED,
-					       "files: restore into %s interrupted; what was "
-					       "written so far stays",
-					       rs.root);
+			rc = interrupted(&rs);
 			break;
 		}
 		memset(&info, 0, sizeof(info));
@@ -820,14 +764,17 @@ int files_restore(void *instance, struct arca_ctx *ctx)
 		if (rc == ARCA_OK)
 			rc = restore_item(&rs, &info);
 	}
+	/* the last moment to stop with DIR as it was */
+	if (rc == ARCA_OK && sg.kind != STAGE_IN_PLACE && files_host->cancelled(ctx))
+		rc = interrupted(&rs);
 	if (rc == ARCA_OK)
-		rc = apply_dir_metadata(&rs);
-	/* durable before we say it is done: one flush for the whole tree */
-	if (rc == ARCA_OK && syncfs(rs.rootfd) != 0)
-		rc = rs_errno(&rs, errno, "flush", "");
+		rc = finish(&rs, &sg);
 	forget_parent(&rs);
 	if (rs.rootfd >= 0)
 		close(rs.rootfd);
+	if (rc != ARCA_OK && rs.root)   /* stage_open failed: it left nothing */
+		stage_abort(&sg);
+	stage_free(&sg);
 	for (i = 0; i < rs.n_dirs; i++)
 		free(rs.dirs[i].name);
 	free(rs.dirs);
