@@ -15,6 +15,7 @@ const struct option cli_global_options[] = {
 	{"quiet", no_argument, NULL, 'q'},
 	{"json", no_argument, NULL, CLI_OPT_JSON},
 	{"no-progress", no_argument, NULL, CLI_OPT_NO_PROGRESS},
+	{"no-lock", no_argument, NULL, CLI_OPT_NO_LOCK},
 	{NULL, 0, NULL, 0},
 };
 
@@ -25,7 +26,10 @@ const char cli_global_help[] =
 	"                     twice (-vv) adds debug messages\n"
 	"  -q, --quiet        errors only\n"
 	"      --json         machine-readable output on stdout\n"
-	"      --no-progress  never draw a progress bar\n";
+	"      --no-progress  never draw a progress bar\n"
+	"      --no-lock      list, restore and verify without writing a lock (a\n"
+	"                     repository on read-only media; done by itself, with a\n"
+	"                     warning, when the lock cannot be written)\n";
 
 int cli_global_option(struct cli *cli, int c, const char *arg)
 {
@@ -45,6 +49,9 @@ int cli_global_option(struct cli *cli, int c, const char *arg)
 		log_verbose = 0;
 		log_level = ARCA_LOG_ERROR;
 		progress_enabled = 0;
+		return 1;
+	case CLI_OPT_NO_LOCK:
+		cli->no_lock = 1;
 		return 1;
 	case CLI_OPT_JSON:
 		cli->json = 1;
@@ -99,6 +106,7 @@ int cli_usage_error(const char *verb, const char *fmt, ...)
 
 int cli_load(struct cli *cli, struct engine *e)
 {
+	e->no_lock = cli->no_lock;
 	return engine_load(e, engine_config_path(cli->config_arg));
 }
 

@@ -12,11 +12,12 @@ struct cli {
 	const char *config_arg;  /* -c FILE, or NULL */
 	int json;                /* --json */
 	int verbose;             /* how many -v */
+	int no_lock;             /* --no-lock: read without taking a lock */
 };
 
 /* The global options, accepted before and after the verb: -c FILE, -v,
  * -q (short and long) and these long-only ones. */
-enum { CLI_OPT_JSON = 0x100, CLI_OPT_NO_PROGRESS };
+enum { CLI_OPT_JSON = 0x100, CLI_OPT_NO_PROGRESS, CLI_OPT_NO_LOCK };
 #define CLI_GLOBAL_SHORTOPTS "c:vq"
 extern const struct option cli_global_options[];
 /* Their help, as printed by `arca --help` and every `arca VERB --help`. */

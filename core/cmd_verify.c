@@ -91,7 +91,7 @@ int cmd_verify(struct cli *cli, int argc, char **argv)
 		struct report r = {d->cfg->name, problems, cli->json, 0};
 		rc = engine_open_repo(&e, d);
 		if (rc == ARCA_OK)
-			rc = repo_lock(d->repo, 0);
+			rc = repo_lock_reading(d->repo);
 		if (rc == ARCA_OK) {
 			log_info("verifying repository in destination %s%s", d->cfg->name,
 				 read_pct < 0 ? " (structure; --read-data also checks the data)" : "");

@@ -354,6 +354,7 @@ int engine_repo_params(struct engine *e, struct engine_dest *d, struct repo_para
 	p->state_dir = e->state_dir;
 	p->workers = e->workers;
 	p->hostname = e->hostname;
+	p->no_lock = e->no_lock;
 	/* passphrase_env or ARCA_PASSPHRASE: taken at load, gone from environ */
 	int rc = ARCA_OK;
 	if (d->env_passphrase)

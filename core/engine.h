@@ -37,6 +37,7 @@ struct engine {
 	const char *plugin_dir;
 	char hostname[256];
 	int workers;
+	int no_lock;                /* --no-lock (set before engine_load) */
 };
 
 /* $(sysconfdir) as configured (core/Makefile.am passes it). */

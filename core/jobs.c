@@ -156,7 +156,7 @@ static int run_reader(struct engine *e, struct engine_target *t, struct engine_d
 	if (rc == ARCA_OK)
 		rc = job_resolve_snapshot(d->repo, t->cfg->name, snapshot_id, id);
 	if (rc == ARCA_OK)
-		rc = repo_lock(d->repo, 0);
+		rc = repo_lock_reading(d->repo);
 	if (rc != ARCA_OK)
 		return rc;
 	struct arca_ctx ctx = {.kind = kind, .e = e, .t = t, .options = options,

@@ -228,6 +228,7 @@ int main(int argc, char **argv)
 		{"config", required_argument, NULL, 'c'}, {"verbose", no_argument, NULL, 'v'},
 		{"quiet", no_argument, NULL, 'q'},        {"json", no_argument, NULL, CLI_OPT_JSON},
 		{"no-progress", no_argument, NULL, CLI_OPT_NO_PROGRESS},
+		{"no-lock", no_argument, NULL, CLI_OPT_NO_LOCK},
 		{"version", no_argument, NULL, 'V'},
 		{"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
 	};

@@ -38,6 +38,7 @@ struct repo_params {
 	const char *state_dir;    /* where the local cache lives (may be NULL: no cache) */
 	int workers;              /* hash/compress/encrypt threads; 0 = all cores */
 	const char *hostname;     /* for locks and snapshot metadata */
+	int no_lock;              /* shared locks are not written (--no-lock) */
 };
 
 int repo_init(const struct repo_dest *d, const struct repo_params *p);
@@ -47,6 +48,10 @@ void repo_close(struct repo *r);
 /* Locks: shared for snapshot/restore/verify, exclusive for forget/prune.
  * Held until repo_unlock or repo_close; refreshed in the background. */
 int repo_lock(struct repo *r, int exclusive);
+/* The shared lock of a command that only reads (restore, verify): with
+ * --no-lock, or when the lock cannot be written (read-only or full media),
+ * it reads without one, after a warning. */
+int repo_lock_reading(struct repo *r);
 void repo_unlock(struct repo *r);
 /* `arca unlock`: remove stale locks (*stale counts them) and objects in
  * locks/ that are no valid lock (unreadable, oversized, absurd fields;

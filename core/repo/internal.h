@@ -60,6 +60,7 @@ struct repo {
 	size_t n_unsaved, unsaved_cap;
 
 	struct repo_lock_state *lock;
+	int no_lock;                /* --no-lock: reading commands write no lock */
 	int lock_refresh_sec;       /* LOCK_REFRESH_SEC; tests shorten it */
 };
 

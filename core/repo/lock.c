@@ -308,6 +308,25 @@ int repo_lock(struct repo *r, int exclusive)
 	return ARCA_OK;
 }
 
+int repo_lock_reading(struct repo *r)
+{
+	if (r->no_lock) {
+		log_warn("destination %s: --no-lock: reading without a lock (a prune running now "
+			 "could remove data this command needs)", r->dest_name);
+		return ARCA_OK;
+	}
+	int rc = repo_lock(r, 0);
+	/* Read-only, immutable or full media: a lock cannot be written, and a
+	 * prune cannot run there either; reading is still safe. */
+	if (rc == ARCA_ERR_AUTH || rc == ARCA_ERR_IO || rc == ARCA_ERR_NOSPACE) {
+		log_warn("%s; reading without a lock (the repository cannot be written, so no "
+			 "prune can run meanwhile; --no-lock skips this attempt)", err_msg());
+		err_clear();
+		return ARCA_OK;
+	}
+	return rc;
+}
+
 void lock_release(struct repo *r)
 {
 	struct repo_lock_state *ls = r->lock;
@@ -320,8 +339,21 @@ void lock_release(struct repo *r)
 		pthread_mutex_unlock(&ls->mu);
 		pthread_join(ls->thread, NULL);
 	}
-	if (dest_remove(r, ls->name) != ARCA_OK)
-		log_warn("could not remove lock %s: %s", ls->name, err_msg());
+	/* The first failure is what the user reads: a lock that cannot be
+	 * removed is added after the error that ended the command. */
+	int st = err_status();
+	char *first = st ? xstrdup(err_msg()) : NULL;
+	if (dest_remove(r, ls->name) != ARCA_OK) {
+		if (st)
+			err_set(st, "%s; cleaning up, lock %s could not be removed either (%s): arca "
+				"unlock removes it", first, ls->name, err_msg());
+		else
+			log_warn("could not remove lock %s: %s (arca unlock removes it)", ls->name,
+				 err_msg());
+	} else if (st) {
+		err_set(st, "%s", first);
+	}
+	free(first);
 	pthread_mutex_destroy(&ls->mu);
 	pthread_cond_destroy(&ls->cv);
 	free(ls);
