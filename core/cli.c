@@ -16,6 +16,7 @@ const struct option cli_global_options[] = {
 	{"json", no_argument, NULL, CLI_OPT_JSON},
 	{"no-progress", no_argument, NULL, CLI_OPT_NO_PROGRESS},
 	{"no-lock", no_argument, NULL, CLI_OPT_NO_LOCK},
+	{"lock-wait", required_argument, NULL, CLI_OPT_LOCK_WAIT},
 	{NULL, 0, NULL, 0},
 };
 
@@ -29,7 +30,9 @@ const char cli_global_help[] =
 	"      --no-progress  never draw a progress bar\n"
 	"      --no-lock      list, restore and verify without writing a lock (a\n"
 	"                     repository on read-only media; done by itself, with a\n"
-	"                     warning, when the lock cannot be written)\n";
+	"                     warning, when the lock cannot be written)\n"
+	"      --lock-wait D  wait up to D (30s, 10m, 1h) for another arca's lock instead\n"
+	"                     of failing at once (exit 13); the systemd units use 10m\n";
 
 int cli_global_option(struct cli *cli, int c, const char *arg)
 {
@@ -52,6 +55,12 @@ int cli_global_option(struct cli *cli, int c, const char *arg)
 		return 1;
 	case CLI_OPT_NO_LOCK:
 		cli->no_lock = 1;
+		return 1;
+	case CLI_OPT_LOCK_WAIT:
+		if (parse_duration(arg, &cli->lock_wait) || cli->lock_wait < 0) {
+			fprintf(stderr, "arca: --lock-wait '%s' is not a duration (30s, 10m, 1h)\n", arg);
+			cli->lock_wait = -2;
+		}
 		return 1;
 	case CLI_OPT_JSON:
 		cli->json = 1;
@@ -107,6 +116,9 @@ int cli_usage_error(const char *verb, const char *fmt, ...)
 int cli_load(struct cli *cli, struct engine *e)
 {
 	e->no_lock = cli->no_lock;
+	if (cli->lock_wait == -2)
+		return 2;   /* the usage error was printed as the option was read */
+	e->lock_wait = cli->lock_wait;
 	return engine_load(e, engine_config_path(cli->config_arg));
 }
 

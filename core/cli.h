@@ -13,11 +13,12 @@ struct cli {
 	int json;                /* --json */
 	int verbose;             /* how many -v */
 	int no_lock;             /* --no-lock: read without taking a lock */
+	int64_t lock_wait;       /* --lock-wait seconds; -1: the default */
 };
 
 /* The global options, accepted before and after the verb: -c FILE, -v,
  * -q (short and long) and these long-only ones. */
-enum { CLI_OPT_JSON = 0x100, CLI_OPT_NO_PROGRESS, CLI_OPT_NO_LOCK };
+enum { CLI_OPT_JSON = 0x100, CLI_OPT_NO_PROGRESS, CLI_OPT_NO_LOCK, CLI_OPT_LOCK_WAIT };
 #define CLI_GLOBAL_SHORTOPTS "c:vq"
 extern const struct option cli_global_options[];
 /* Their help, as printed by `arca --help` and every `arca VERB --help`. */

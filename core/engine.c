@@ -355,6 +355,9 @@ int engine_repo_params(struct engine *e, struct engine_dest *d, struct repo_para
 	p->workers = e->workers;
 	p->hostname = e->hostname;
 	p->no_lock = e->no_lock;
+	/* No waiting unless asked: the shipped systemd units ask for 10m, so a
+	 * scheduled snapshot outlasts a running prune instead of failing. */
+	p->lock_wait = e->lock_wait >= 0 ? e->lock_wait : 0;
 	/* passphrase_env or ARCA_PASSPHRASE: taken at load, gone from environ */
 	int rc = ARCA_OK;
 	if (d->env_passphrase)

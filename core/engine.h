@@ -38,6 +38,7 @@ struct engine {
 	char hostname[256];
 	int workers;
 	int no_lock;                /* --no-lock (set before engine_load) */
+	int64_t lock_wait;          /* --lock-wait seconds, -1 for the default */
 };
 
 /* $(sysconfdir) as configured (core/Makefile.am passes it). */

@@ -229,10 +229,12 @@ int main(int argc, char **argv)
 		{"quiet", no_argument, NULL, 'q'},        {"json", no_argument, NULL, CLI_OPT_JSON},
 		{"no-progress", no_argument, NULL, CLI_OPT_NO_PROGRESS},
 		{"no-lock", no_argument, NULL, CLI_OPT_NO_LOCK},
+		{"lock-wait", required_argument, NULL, CLI_OPT_LOCK_WAIT},
 		{"version", no_argument, NULL, 'V'},
 		{"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
 	};
 	struct cli cli = {0};
+	cli.lock_wait = -1;
 	int c;
 	/* results on stdout and errors on stderr stay in order when both are piped */
 	setvbuf(stdout, NULL, _IOLBF, 0);

@@ -39,6 +39,7 @@ struct repo_params {
 	int workers;              /* hash/compress/encrypt threads; 0 = all cores */
 	const char *hostname;     /* for locks and snapshot metadata */
 	int no_lock;              /* shared locks are not written (--no-lock) */
+	int64_t lock_wait;        /* seconds to wait for a conflicting lock */
 };
 
 int repo_init(const struct repo_dest *d, const struct repo_params *p);

@@ -61,6 +61,7 @@ struct repo {
 
 	struct repo_lock_state *lock;
 	int no_lock;                /* --no-lock: reading commands write no lock */
+	int64_t lock_wait;          /* seconds repo_lock waits for another's lock */
 	int lock_refresh_sec;       /* LOCK_REFRESH_SEC; tests shorten it */
 };
 

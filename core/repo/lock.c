@@ -272,7 +272,36 @@ static void *refresher(void *arg)
 	return NULL;
 }
 
+static int lock_once(struct repo *r, int exclusive);
+
+/* Another arca's lock is retried until r->lock_wait runs out, every 5 to
+ * 15 s (jittered, so waiting hosts do not retry in step). */
 int repo_lock(struct repo *r, int exclusive)
+{
+	double deadline = now_monotonic() + (double)r->lock_wait;
+	int told = 0;
+	for (;;) {
+		int rc = lock_once(r, exclusive);
+		if (rc != ARCA_ERR_LOCKED || now_monotonic() >= deadline)
+			return rc;
+		if (!told++)
+			log_info("%s; waiting up to %llds for it (--lock-wait)", err_msg(),
+				 (long long)r->lock_wait);
+		unsigned char j = 0;
+		(void)random_bytes(&j, 1);
+		double left = deadline - now_monotonic();
+		double nap = 5.0 + 10.0 * j / 255.0;
+		if (nap > left)
+			nap = left > 0 ? left : 0;
+		struct timespec ts = {(time_t)nap, (long)((nap - (time_t)nap) * 1e9)};
+		if (nanosleep(&ts, NULL) != 0 && errno == EINTR)
+			return err_set(ARCA_ERR_CANCELLED, "interrupted while waiting for the lock "
+				       "of destination %s", r->dest_name);
+		err_clear();
+	}
+}
+
+static int lock_once(struct repo *r, int exclusive)
 {
 	if (r->lock) {
 		if (r->lock->exclusive || !exclusive)

@@ -32,6 +32,7 @@ static struct repo *repo_new(const struct repo_dest *d, const struct repo_params
 	r->cdc = (struct cdc_params){CDC_MIN_DEFAULT, CDC_AVG_DEFAULT, CDC_MAX_DEFAULT};
 	r->lock_refresh_sec = LOCK_REFRESH_SEC;
 	r->no_lock = p ? p->no_lock : 0;
+	r->lock_wait = p ? p->lock_wait : 0;
 	r->keys = secure_alloc(sizeof *r->keys);
 	pthread_mutex_init(&r->idx_mu, NULL);
 	return r;

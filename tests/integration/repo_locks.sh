@@ -38,6 +38,18 @@ expect_stderr "arca unlock"
 arca unlock > "$T/unlock.out" || fail "unlock"
 [ -e "$lock" ] || fail "unlock removed a live lock"
 
+step "--lock-wait waits for the lock, then gives up with exit 13"
+start=$(date +%s)
+expect_fail 13 "$ARCA" --lock-wait 7s prune
+took=$(( $(date +%s) - start ))
+[ "$took" -ge 6 ] && [ "$took" -le 30 ] || fail "--lock-wait 7s took ${took}s"
+expect_stderr "locked \(shared\)"
+( sleep 3; rm -f "$lock" ) &
+arca --lock-wait 60s prune > /dev/null 2> "$T/err" || { cat "$T/err" >&2; fail "prune did not wait for the lock to go"; }
+grep -q "waiting up to 60s" "$T/err" || { cat "$T/err" >&2; fail "--lock-wait said nothing"; }
+expect_fail 2 "$ARCA" --lock-wait soon prune
+lock=$(write_lock $holder false)
+
 step "a live exclusive lock blocks snapshots too"
 rm -f "$lock"
 lock=$(write_lock $holder true)
