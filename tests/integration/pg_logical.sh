@@ -107,7 +107,7 @@ pg_arca verify app-db >/dev/null 2>&1 || { pg_arca verify app-db; fail "verify f
 
 step "restore --jobs 2 into a new database (the copy in memory; run as cron may, stdin closed)"
 log_lines=$(wc -l < "$T/pg/app/server.log")
-PGOPTIONS="-c log_statement=all" pg_arca -v restore app-db --into "$(pg_conninfo $APP copy_j2)" \
+PGOPTIONS="-c log_statement=all" pg_arca -vv restore app-db --into "$(pg_conninfo $APP copy_j2)" \
 	--jobs 2 <&- >/dev/null 2>"$T/err" || { cat "$T/err" >&2; fail "restore -j2"; }
 grep -q "copying the dump to memory" "$T/err" || { cat "$T/err" >&2; fail "no copy in memory"; }
 cp "$T/err" "$T/copy_j2.err"
@@ -154,7 +154,7 @@ expect_stderr 'database "copy_j1" is not empty'
 
 step "restore --overwrite over the damaged original (the copy in the scratch directory)"
 sed -i '/^\[target app-db\]$/a restore_copy = disk' "$ARCA_CONFIG"
-pg_arca -v restore app-db --overwrite >/dev/null 2>"$T/err" ||
+pg_arca -vv restore app-db --overwrite >/dev/null 2>"$T/err" ||
 	{ cat "$T/err" >&2; fail "restore --overwrite into the original database failed"; }
 sed -i '/^restore_copy = disk$/d' "$ARCA_CONFIG"
 grep -q -- '--overwrite: replacing what database "vectis" holds' "$T/err" ||
@@ -174,7 +174,7 @@ set -- $sizes
 limit_kib=$((($1 + $2) / 2 / 1024))
 pg_sql $APP postgres "DROP DATABASE copy_j2" >/dev/null
 sed -i '/^\[target app-db\]$/a restore_copy = disk' "$ARCA_CONFIG"
-(ulimit -f "$limit_kib" && pg_arca -v restore app-db --into "$(pg_conninfo $APP copy_j2)" \
+(ulimit -f "$limit_kib" && pg_arca -vv restore app-db --into "$(pg_conninfo $APP copy_j2)" \
 	--jobs 2 >/dev/null 2>"$T/err") || { cat "$T/err" >&2; fail "restore under a file size limit"; }
 sed -i '/^restore_copy = disk$/d' "$ARCA_CONFIG"
 grep -q "larger than .* allows; copying it again as it is" "$T/err" ||
