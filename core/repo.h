@@ -61,6 +61,10 @@ void repo_unlock(struct repo *r);
 typedef void (*repo_unlock_report_fn)(void *arg, const char *what);
 int repo_unlock_stale(struct repo *r, repo_unlock_report_fn report, void *arg, int *stale,
 		      int *invalid);
+/* Remove temporary objects interrupted writers left (this host's dead
+ * processes', or older than a day), through the destination's sweep op
+ * (ABI 1.1; a no-op for drivers without one). Prune and unlock call it. */
+int repo_sweep(struct repo *r, unsigned *removed);
 
 struct repo_snapshot {
 	char id[65];              /* hex id */

@@ -2,6 +2,7 @@
  * listings, content-addressed sealed objects, object-name encoding. */
 #include "repo/internal.h"
 
+#include <stddef.h>
 #include <string.h>
 #include <unistd.h>
 #include "log.h"
@@ -43,6 +44,25 @@ int dest_remove(struct repo *r, const char *name)
 	int rc = r->d.ops->remove(r->d.inst, name);
 	if (rc != ARCA_OK)
 		return err_wrap(rc, "destination %s: removing %s", r->dest_name, name);
+	return ARCA_OK;
+}
+
+/* Temporary objects older than this are left by a dead writer wherever it ran. */
+#define SWEEP_MAX_AGE (24 * 3600)
+
+int repo_sweep(struct repo *r, unsigned *removed)
+{
+	*removed = 0;
+	const struct arca_dest_ops *o = r->d.ops;
+	if (o->struct_size < offsetof(struct arca_dest_ops, sweep) + sizeof o->sweep || !o->sweep)
+		return ARCA_OK;
+	int rc = o->sweep(r->d.inst, r->hostname, SWEEP_MAX_AGE, removed);
+	if (rc != ARCA_OK)
+		return err_wrap(rc, "destination %s: removing leftover temporary objects",
+				r->dest_name);
+	if (*removed)
+		log_info("destination %s: %u temporary object(s) left by interrupted writers "
+			 "removed", r->dest_name, *removed);
 	return ARCA_OK;
 }
 

@@ -443,6 +443,9 @@ int repo_unlock_stale(struct repo *r, repo_unlock_report_fn report, void *arg, i
 		lock_info_free(&li);
 	}
 	obj_list_free(&l);
+	unsigned swept;
+	if (rc == ARCA_OK)
+		rc = repo_sweep(r, &swept);
 	return rc;
 }
 

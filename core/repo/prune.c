@@ -300,6 +300,10 @@ int repo_prune(struct repo *r, double repack_unused_threshold, int dry_run,
 	}
 	stats->bytes_freed = removed > written ? removed - written : 0;
 out:
+	if (rc == ARCA_OK && !dry_run) {
+		unsigned swept;
+		rc = repo_sweep(r, &swept);
+	}
 	pthread_mutex_lock(&r->idx_mu);
 	r->idx_stale = 1;
 	pthread_mutex_unlock(&r->idx_mu);

@@ -110,6 +110,10 @@ static int dir_open(const struct arca_config *cfg, void **instance)
 	while (n > 1 && d->root[n - 1] == '/')
 		d->root[--n] = '\0';
 	d->fsync = dir_host->config_bool(cfg, "fsync", 1);
+	char host[256] = "";
+	if (gethostname(host, sizeof(host) - 1) != 0)
+		snprintf(host, sizeof(host), "localhost");
+	dir_host_tag(host, d->host_tag);
 	/* The configured path may be a symlink; nothing below it is followed.
 	 * Missing (before init) or unusable: ops retry, check reports why. */
 	atomic_init(&d->root_fd, open(d->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -174,6 +178,7 @@ static const struct arca_dest_ops dir_dest_ops = {
 	.remove = dir_remove,
 	.stat = dir_stat,
 	.close = dir_close,
+	.sweep = dir_sweep,
 };
 
 static const struct arca_driver dir_driver = {

@@ -38,6 +38,7 @@ struct dir_inst {
 	char *root;         /* the configured path, without trailing '/' */
 	int fsync;          /* fsync files and directories (option fsync) */
 	atomic_int root_fd; /* the root directory; -1 until it exists */
+	char host_tag[9];   /* dir_host_tag of this host, in temp file names */
 };
 
 /* Set once by arca_driver_entry, read-only afterwards. */
@@ -78,5 +79,9 @@ int dir_list(void *instance, const char *prefix,
 	     int (*cb)(void *arg, const char *name, uint64_t size), void *arg);
 int dir_remove(void *instance, const char *name);
 int dir_stat(void *instance, const char *name, uint64_t *size);
+int dir_sweep(void *instance, const char *hostname, int64_t max_age_sec, unsigned *removed);
+/* The host part of a temporary file's name: 8 hex digits of a hash of
+ * the host name, so a sweep can tell this host's files from others'. */
+void dir_host_tag(const char *hostname, char out[9]);
 
 #endif

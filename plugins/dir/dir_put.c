@@ -60,8 +60,8 @@ static int open_tmp(const struct dir_inst *d, int dfd, const char *base, const c
 	int tries = 0, fd, n;
 
 	for (;;) {
-		n = snprintf(tmp, cap, "%s%.120s.%ld.%016llx", DIR_TMP_PREFIX, base,
-			     (long)getpid(), (unsigned long long)tmp_random());
+		n = snprintf(tmp, cap, "%s%.120s.%s.%ld.%016llx", DIR_TMP_PREFIX, base,
+			     d->host_tag, (long)getpid(), (unsigned long long)tmp_random());
 		if (n < 0 || (size_t)n >= cap)
 			return -dir_host->error(ARCA_ERR_IO, "dir %s: path for %s is too long",
 						d->root, full);

@@ -59,4 +59,30 @@ expect_fail 8 "$ARCA" forget --snapshot "$(echo "$id" | cut -c1-12)"
 expect_stderr "no destination holds a snapshot"
 arca restore tree --into "$T/out2" > /dev/null || fail "restore of the remaining snapshot"
 
+step "temporary files of interrupted writers: prune and unlock remove the dead ones"
+tag=$(python3 -c 'import socket
+h = 2166136261
+for b in socket.gethostname().encode():
+    h = ((h ^ b) * 16777619) & 0xffffffff
+print("%08x" % h)')
+sleep 300 & live=$!
+on_exit "kill $live"
+sh -c 'exit 0' & dead=$!; wait $dead
+rnd=0123456789abcdef
+mkdir -p "$T/repo/index" "$T/repo/snapshots"
+: > "$T/repo/index/.tmp.x.$tag.$dead.$rnd"                    # this host, process gone
+: > "$T/repo/index/.tmp.y.$tag.$live.$rnd"                    # this host, still running
+: > "$T/repo/snapshots/.tmp.z.00000000.1.$rnd"               # another host, recent
+: > "$T/repo/snapshots/.tmp.w.00000000.1.$rnd"               # another host, two days old
+touch -d '2 days ago' "$T/repo/snapshots/.tmp.w.00000000.1.$rnd"
+arca prune > /dev/null 2> "$T/err" || { cat "$T/err" >&2; fail "prune with leftover temporary files"; }
+[ ! -e "$T/repo/index/.tmp.x.$tag.$dead.$rnd" ] || fail "prune left a dead writer's temporary file"
+[ ! -e "$T/repo/snapshots/.tmp.w.00000000.1.$rnd" ] || fail "prune left a two-day-old temporary file"
+[ -e "$T/repo/index/.tmp.y.$tag.$live.$rnd" ] || fail "prune removed a live writer's temporary file"
+[ -e "$T/repo/snapshots/.tmp.z.00000000.1.$rnd" ] || fail "prune removed another host's recent temporary file"
+kill $live; wait $live 2> /dev/null || true
+arca unlock > /dev/null || fail "unlock"
+[ ! -e "$T/repo/index/.tmp.y.$tag.$live.$rnd" ] || fail "unlock left a dead writer's temporary file"
+[ -e "$T/repo/snapshots/.tmp.z.00000000.1.$rnd" ] || fail "unlock removed another host's recent temporary file"
+
 pass

@@ -48,7 +48,7 @@ extern "C" {
 #endif
 
 #define ARCA_ABI_MAJOR 1
-#define ARCA_ABI_MINOR 0
+#define ARCA_ABI_MINOR 1
 
 #define ARCA_DRIVER_ENTRY_SYMBOL "arca_driver_entry"
 
@@ -358,6 +358,19 @@ struct arca_dest_ops {
 	/* Size of an object; ARCA_ERR_NOT_FOUND if absent. */
 	int (*stat)(void *instance, const char *name, uint64_t *size);
 	void (*close)(void *instance);
+
+	/* --- added in ABI 1.1: read only when struct_size reaches it ----- */
+
+	/*
+	 * Remove what interrupted puts left behind (a driver that stages a put
+	 * in a temporary object): those written on this host (`hostname`) by a
+	 * process that is gone, and any older than max_age_sec seconds, never
+	 * one a live writer may still finish. *removed counts them. Called by
+	 * `arca prune` and `arca unlock` from the engine thread. NULL when the
+	 * driver leaves nothing behind.
+	 */
+	int (*sweep)(void *instance, const char *hostname, int64_t max_age_sec,
+		     unsigned *removed);
 };
 
 /* ---------------------------------------------------------------------- */
