@@ -73,22 +73,7 @@ static int forget_driver_hook(struct engine *e, struct engine_target *t, struct 
 {
 	if (!t->drv->target->command)
 		return ARCA_OK;
-	int rc = engine_open_target(e, t);
-	if (rc != ARCA_OK)
-		return rc;
-	struct arca_ctx ctx = {.kind = CTX_COMMAND, .e = e, .t = t, .repos = &d->repo,
-			       .n_repos = 1};
-	rc = repo_snap_open(d->repo, oldest_kept, &ctx.reader);
-	if (rc == ARCA_OK) {
-		char *scope = xasprintf("target %s", t->cfg->name);
-		log_set_scope(scope);
-		err_clear();
-		rc = t->drv->target->command(t->inst, &ctx, "wal-prune", 0, NULL);
-		log_set_scope(NULL);
-		snap_close(ctx.reader);
-		free(scope);
-	}
-	ctx_cleanup(&ctx);
+	int rc = job_command_on_snapshot(e, t, d, oldest_kept, "wal-prune");
 	return rc == ARCA_ERR_UNSUPPORTED ? ARCA_OK : rc;
 }
 
