@@ -80,6 +80,14 @@ int cli_getopt(struct cli *cli, int argc, char **argv, const char *shortopts,
 	return -1;
 }
 
+int cli_no_options(struct cli *cli, const char *verb, int argc, char **argv)
+{
+	static const struct option opts[] = {{NULL, 0, NULL, 0}};
+	while (cli_getopt(cli, argc, argv, "", opts, NULL) != -1)
+		return cli_usage_error(verb, "unknown option");
+	return 0;
+}
+
 void cli_verb_help(const struct verb *v, FILE *f)
 {
 	fprintf(f, "Usage: %s\n\n%s — %s\n\n%s\n%s", v->usage, v->name, v->summary, v->help,

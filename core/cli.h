@@ -42,6 +42,9 @@ extern const struct verb cli_verbs[];
 
 /* Print `arca VERB --help` to f. */
 void cli_verb_help(const struct verb *v, FILE *f);
+/* For a verb without options of its own: apply the global ones (the
+ * arguments are then argv + optind); a usage error (2) for any other. */
+int cli_no_options(struct cli *cli, const char *verb, int argc, char **argv);
 /* A usage error: message, hint to --help; returns 2. */
 int cli_usage_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Load config + drivers; prints problems; returns exit code. */
