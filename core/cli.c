@@ -107,7 +107,7 @@ int cli_usage_error(const char *verb, const char *fmt, ...)
 
 int cli_load(struct cli *cli, struct engine *e)
 {
-	return engine_load(e, engine_config_path(cli->config_arg));
+	return engine_load(e, engine_config_path(cli->config_arg), cli->host);
 }
 
 void cli_print_json(void *json)

@@ -12,6 +12,7 @@ struct cli {
 	const char *config_arg;  /* -c FILE, or NULL */
 	int json;                /* --json */
 	int verbose;             /* how many -v */
+	const struct arca_host *host; /* what drivers get: host_table() */
 };
 
 /* The global options, accepted before and after the verb: -c FILE, -v,
