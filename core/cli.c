@@ -171,6 +171,27 @@ int cli_load_dests(struct cli *cli, struct engine *e, const char *verb, int argc
 	return rc;
 }
 
+int cli_each_dest(struct cli *cli, const char *verb, int argc, char **argv,
+		  int (*each)(struct cli *cli, struct engine *e, struct engine_dest *d, void *arg),
+		  void *arg)
+{
+	struct engine e = {0};
+	struct engine_dest **dests;
+	size_t n;
+	int rc = cli_load_dests(cli, &e, verb, argc, argv, &dests, &n);
+	if (rc != ARCA_OK)
+		return rc;
+	int worst = ARCA_OK;
+	for (size_t i = 0; i < n; i++) {
+		int r = each(cli, &e, dests[i], arg);
+		if (r != ARCA_OK)
+			worst = r;
+	}
+	free(dests);
+	engine_close(&e);
+	return worst;
+}
+
 int targets_use_dest(struct engine_target **targets, size_t n, const struct engine_dest *d)
 {
 	for (size_t j = 0; j < n; j++)

@@ -58,6 +58,14 @@ int cli_load_targets(struct cli *cli, struct engine *e, int argc, char **argv,
  * cli_load_targets does for targets. */
 int cli_load_dests(struct cli *cli, struct engine *e, const char *verb, int argc, char **argv,
 		   struct engine_dest ***dests, size_t *n);
+/* A verb that works on destinations one at a time (init, prune, unlock,
+ * repair): cli_load_dests, then each() for every destination in turn, then
+ * the engine is closed. Each call prints what it has to say, errors too, and
+ * returns its status; the result is the last failing one, or ARCA_OK (or
+ * the failure of cli_load_dests, before any each()). */
+int cli_each_dest(struct cli *cli, const char *verb, int argc, char **argv,
+		  int (*each)(struct cli *cli, struct engine *e, struct engine_dest *d, void *arg),
+		  void *arg);
 /* Whether any of the targets writes to destination d. */
 int targets_use_dest(struct engine_target **targets, size_t n, const struct engine_dest *d);
 /* Print a JSON value (jansson json_t *) to stdout and free it. */
