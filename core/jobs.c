@@ -376,52 +376,55 @@ int job_verify_target(struct engine *e, struct engine_target *t, const char *sna
 	return worst;
 }
 
-int job_check_target(struct engine *e, struct engine_target *t)
+/* Run op on target t with the repositories of all its destinations open. */
+static int run_with_repos(struct engine *e, struct engine_target *t, enum ctx_kind kind,
+			  const struct ctx_option *options, struct driver_op *op)
 {
-	int rc = engine_open_target(e, t);
-	if (rc != ARCA_OK)
-		return rc;
-	struct repo **repos = NULL;
-	rc = open_target_repos(e, t, &repos);
-	if (rc != ARCA_OK)
-		return rc;
-	struct arca_ctx ctx = {.kind = CTX_CHECK, .e = e, .t = t, .repos = repos,
-			       .n_repos = t->n_dests};
-	struct driver_op op = {0};
-	rc = run_driver_op(&ctx, &op);
-	ctx_cleanup(&ctx);
-	free(repos);
-	return rc;
-}
-
-int job_command(struct engine *e, struct engine_target *t, const char *verb, int argc,
-		char **argv, const struct ctx_option *options)
-{
-	if (!t->drv->target->command)
-		return err_set(ARCA_ERR_UNSUPPORTED, "driver %s of target %s has no '%s' command",
-			       t->drv->name, t->cfg->name, verb);
 	int rc = engine_open_target(e, t);
 	struct repo **repos = NULL;
 	if (rc == ARCA_OK)
 		rc = open_target_repos(e, t, &repos);
 	if (rc != ARCA_OK)
 		return rc;
-	struct arca_ctx ctx = {.kind = CTX_COMMAND, .e = e, .t = t, .repos = repos,
+	struct arca_ctx ctx = {.kind = kind, .e = e, .t = t, .repos = repos,
 			       .n_repos = t->n_dests, .options = options};
-	struct driver_op op = {.verb = verb, .argc = argc, .argv = argv};
-	rc = run_driver_op(&ctx, &op);
+	rc = run_driver_op(&ctx, op);
 	ctx_cleanup(&ctx);
 	free(repos);
 	return rc;
 }
 
+int job_check_target(struct engine *e, struct engine_target *t)
+{
+	struct driver_op op = {0};
+	return run_with_repos(e, t, CTX_CHECK, NULL, &op);
+}
+
+/* ARCA_OK when t's driver has commands, such as verb. */
+static int has_commands(struct engine_target *t, const char *verb)
+{
+	if (t->drv->target->command)
+		return ARCA_OK;
+	return err_set(ARCA_ERR_UNSUPPORTED, "driver %s of target %s has no '%s' command",
+		       t->drv->name, t->cfg->name, verb);
+}
+
+int job_command(struct engine *e, struct engine_target *t, const char *verb, int argc,
+		char **argv, const struct ctx_option *options)
+{
+	int rc = has_commands(t, verb);
+	if (rc != ARCA_OK)
+		return rc;
+	struct driver_op op = {.verb = verb, .argc = argc, .argv = argv};
+	return run_with_repos(e, t, CTX_COMMAND, options, &op);
+}
+
 int job_command_on_snapshot(struct engine *e, struct engine_target *t, struct engine_dest *d,
 			    const char *snapshot_id, const char *verb)
 {
-	if (!t->drv->target->command)
-		return err_set(ARCA_ERR_UNSUPPORTED, "driver %s of target %s has no '%s' command",
-			       t->drv->name, t->cfg->name, verb);
-	int rc = engine_open_target(e, t);
+	int rc = has_commands(t, verb);
+	if (rc == ARCA_OK)
+		rc = engine_open_target(e, t);
 	if (rc != ARCA_OK)
 		return rc;
 	struct arca_ctx ctx = {.kind = CTX_COMMAND, .e = e, .t = t, .repos = &d->repo,
