@@ -96,6 +96,14 @@ int cli_getopt(struct cli *cli, int argc, char **argv, const char *shortopts,
 	return -1;
 }
 
+int cli_no_options(struct cli *cli, const char *verb, int argc, char **argv)
+{
+	static const struct option opts[] = {{NULL, 0, NULL, 0}};
+	while (cli_getopt(cli, argc, argv, "", opts, NULL) != -1)
+		return cli_usage_error(verb, "unknown option");
+	return 0;
+}
+
 void cli_verb_help(const struct verb *v, FILE *f)
 {
 	fprintf(f, "Usage: %s\n\n%s — %s\n\n%s\n%s", v->usage, v->name, v->summary, v->help,
@@ -119,7 +127,7 @@ int cli_load(struct cli *cli, struct engine *e)
 	if (cli->lock_wait == -2)
 		return 2;   /* the usage error was printed as the option was read */
 	e->lock_wait = cli->lock_wait;
-	return engine_load(e, engine_config_path(cli->config_arg));
+	return engine_load(e, engine_config_path(cli->config_arg), cli->host);
 }
 
 void cli_print_json(void *json)
@@ -181,6 +189,27 @@ int cli_load_dests(struct cli *cli, struct engine *e, const char *verb, int argc
 		engine_close(e);
 	}
 	return rc;
+}
+
+int cli_each_dest(struct cli *cli, const char *verb, int argc, char **argv,
+		  int (*each)(struct cli *cli, struct engine *e, struct engine_dest *d, void *arg),
+		  void *arg)
+{
+	struct engine e = {0};
+	struct engine_dest **dests;
+	size_t n;
+	int rc = cli_load_dests(cli, &e, verb, argc, argv, &dests, &n);
+	if (rc != ARCA_OK)
+		return rc;
+	int worst = ARCA_OK;
+	for (size_t i = 0; i < n; i++) {
+		int r = each(cli, &e, dests[i], arg);
+		if (r != ARCA_OK)
+			worst = r;
+	}
+	free(dests);
+	engine_close(&e);
+	return worst;
 }
 
 int targets_use_dest(struct engine_target **targets, size_t n, const struct engine_dest *d)

@@ -14,6 +14,7 @@ struct cli {
 	int verbose;             /* how many -v */
 	int no_lock;             /* --no-lock: read without taking a lock */
 	int64_t lock_wait;       /* --lock-wait seconds; -1: the default */
+	const struct arca_host *host; /* what drivers get: host_table() */
 };
 
 /* The global options, accepted before and after the verb: -c FILE, -v,
@@ -44,6 +45,9 @@ extern const struct verb cli_verbs[];
 
 /* Print `arca VERB --help` to f. */
 void cli_verb_help(const struct verb *v, FILE *f);
+/* For a verb without options of its own: apply the global ones (the
+ * arguments are then argv + optind); a usage error (2) for any other. */
+int cli_no_options(struct cli *cli, const char *verb, int argc, char **argv);
 /* A usage error: message, hint to --help; returns 2. */
 int cli_usage_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Load config + drivers; prints problems; returns exit code. */
@@ -56,6 +60,14 @@ int cli_load_targets(struct cli *cli, struct engine *e, int argc, char **argv,
  * cli_load_targets does for targets. */
 int cli_load_dests(struct cli *cli, struct engine *e, const char *verb, int argc, char **argv,
 		   struct engine_dest ***dests, size_t *n);
+/* A verb that works on destinations one at a time (init, prune, unlock,
+ * repair): cli_load_dests, then each() for every destination in turn, then
+ * the engine is closed. Each call prints what it has to say, errors too, and
+ * returns its status; the result is the last failing one, or ARCA_OK (or
+ * the failure of cli_load_dests, before any each()). */
+int cli_each_dest(struct cli *cli, const char *verb, int argc, char **argv,
+		  int (*each)(struct cli *cli, struct engine *e, struct engine_dest *d, void *arg),
+		  void *arg);
 /* Whether any of the targets writes to destination d. */
 int targets_use_dest(struct engine_target **targets, size_t n, const struct engine_dest *d);
 /* Print a JSON value (jansson json_t *) to stdout and free it. */

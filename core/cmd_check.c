@@ -10,10 +10,8 @@
 
 int cmd_check(struct cli *cli, int argc, char **argv)
 {
-	int c;
-	static const struct option opts[] = {{NULL, 0, NULL, 0}};
-	while ((c = cli_getopt(cli, argc, argv, "", opts, NULL)) != -1)
-		return cli_usage_error("check", "unknown option");
+	if (cli_no_options(cli, "check", argc, argv))
+		return 2;
 	struct engine e = {0};
 	struct engine_target **targets;
 	size_t n;

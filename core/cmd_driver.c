@@ -10,9 +10,8 @@
 int cmd_driver_verb(struct cli *cli, int argc, char **argv)
 {
 	const char *verb = argv[0];
-	static const struct option opts[] = {{NULL, 0, NULL, 0}};
-	while (cli_getopt(cli, argc, argv, "", opts, NULL) != -1)
-		return cli_usage_error(verb, "unknown option");
+	if (cli_no_options(cli, verb, argc, argv))
+		return 2;
 	/* the arguments follow argv[0] again, as if there had been no options */
 	argc -= optind - 1, argv += optind - 1;
 	if (argc < 2)

@@ -49,9 +49,8 @@ static void warn_missing(void *arg, const char *problem)
 int cmd_list(struct cli *cli, int argc, char **argv)
 {
 	/* --json is a global option */
-	static const struct option opts[] = {{NULL, 0, NULL, 0}};
-	while (cli_getopt(cli, argc, argv, "", opts, NULL) != -1)
-		return cli_usage_error("list", "unknown option");
+	if (cli_no_options(cli, "list", argc, argv))
+		return 2;
 	struct engine e = {0};
 	struct engine_target **targets;
 	size_t nt;

@@ -7,7 +7,6 @@
 #include <jansson.h>
 #include "cli.h"
 #include "config.h"
-#include "host.h"
 #include "loader.h"
 #include "log.h"
 #include "util.h"
@@ -85,7 +84,7 @@ int cmd_plugins(struct cli *cli, int argc, char **argv)
 	if (!dir)
 		dir = plugin_dir_from_config(cli, &cf);
 	struct loader ld = {0};
-	int rc = loader_open(&ld, dir, &arca_host_table);
+	int rc = loader_open(&ld, dir, cli->host);
 	if (rc != ARCA_OK) {
 		if (cf)
 			cfg_free(cf);

@@ -21,10 +21,8 @@ static void new_recovery_point(char out[33])
 
 int cmd_snapshot(struct cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = {{NULL, 0, NULL, 0}};
-	int c;
-	while ((c = cli_getopt(cli, argc, argv, "", opts, NULL)) != -1)
-		return cli_usage_error("snapshot", "unknown option");
+	if (cli_no_options(cli, "snapshot", argc, argv))
+		return 2;
 	struct engine e = {0};
 	struct engine_target **targets;
 	size_t n;

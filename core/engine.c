@@ -9,7 +9,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "engine.h"
-#include "host.h"
 #include "log.h"
 #include "util.h"
 
@@ -253,7 +252,7 @@ static void take_env_passphrases(struct engine *e)
 	}
 }
 
-static int load(struct engine *e, const char *config_path)
+static int load(struct engine *e, const char *config_path, const struct arca_host *host)
 {
 	struct cfg_errors errs = {0};
 	e->config_path = config_path;
@@ -279,7 +278,7 @@ static int load(struct engine *e, const char *config_path)
 	else if (gethostname(e->hostname, sizeof e->hostname) < 0)
 		snprintf(e->hostname, sizeof e->hostname, "localhost");
 
-	int rc = loader_open(&e->ld, e->plugin_dir, &arca_host_table);
+	int rc = loader_open(&e->ld, e->plugin_dir, host);
 	if (rc != ARCA_OK) {
 		cfg_errors_free(&errs);
 		return err_print(rc);
@@ -302,9 +301,9 @@ static int load(struct engine *e, const char *config_path)
 	return open_targets(e);
 }
 
-int engine_load(struct engine *e, const char *config_path)
+int engine_load(struct engine *e, const char *config_path, const struct arca_host *host)
 {
-	int rc = load(e, config_path);
+	int rc = load(e, config_path, host);
 	if (rc != ARCA_OK) {
 		/* keep the message: engine_close must not clobber it */
 		engine_close(e);

@@ -51,11 +51,12 @@ struct engine {
 const char *engine_config_path(const char *cli_path);
 
 /* Read and validate the whole config and load the drivers it needs.
+ * The drivers get host as their services table (host_table()).
  * Prints every config problem as FILE:LINE and returns ARCA_ERR_CONFIG
  * without touching anything when there is one. Then takes every
  * destination passphrase that comes from the environment (passphrase_env,
  * or ARCA_PASSPHRASE) and removes those variables, so no child sees them. */
-int engine_load(struct engine *e, const char *config_path);
+int engine_load(struct engine *e, const char *config_path, const struct arca_host *host);
 void engine_close(struct engine *e);
 
 struct engine_target *engine_find_target(struct engine *e, const char *name);

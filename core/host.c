@@ -324,7 +324,7 @@ static int host_blob_remove(struct arca_ctx *ctx, const char *name)
 	return ARCA_OK;
 }
 
-const struct arca_host arca_host_table = {
+static const struct arca_host table = {
 	.struct_size = sizeof(struct arca_host),
 	.abi_major = ARCA_ABI_MAJOR,
 	.abi_minor = ARCA_ABI_MINOR,
@@ -351,3 +351,8 @@ const struct arca_host arca_host_table = {
 	.blob_list = host_blob_list,
 	.blob_remove = host_blob_remove,
 };
+
+const struct arca_host *host_table(void)
+{
+	return &table;
+}

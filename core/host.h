@@ -35,7 +35,9 @@ struct arca_ctx {
 	uint64_t items;
 };
 
-extern const struct arca_host arca_host_table;
+/* The services table every driver gets: main hands it to the verbs
+ * (struct cli), and they to the loader through engine_load. */
+const struct arca_host *host_table(void);
 
 /* Set by the SIGINT/SIGTERM handler. */
 extern volatile int arca_cancel_requested;

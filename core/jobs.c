@@ -7,9 +7,75 @@
 #include "log.h"
 #include "util.h"
 
-static char *scope_for(struct engine_target *t)
+/* One call into the driver, as every job makes it (run_driver_op). */
+struct driver_op {
+	const char *what;  /* "snapshot", "restore" or "verify": the progress
+			    * bar's label is "WHAT TARGET"; NULL: no bar */
+	const char *intro; /* logged in the target's scope before the call */
+	const char *done;  /* on success, logged with the bar's counts */
+	const char *verb;  /* CTX_COMMAND: the driver verb and its arguments */
+	int argc;
+	char **argv;
+	uint64_t bytes, items; /* out: what the bar counted */
+	double seconds;
+};
+
+/* Call the operation of ctx->t's driver that ctx->kind names: in the
+ * target's log scope, under op->what's progress bar, with the error state
+ * cleared first. A snapshot that returns OK inside an item is a driver bug,
+ * and one that returns OK after ^C was interrupted. The ctx stays the
+ * caller's to clean up. */
+static int run_driver_op(struct arca_ctx *ctx, struct driver_op *op)
 {
-	return xasprintf("target %s", t->cfg->name);
+	struct engine_target *t = ctx->t;
+	const struct arca_target_ops *ops = t->drv->target;
+	char *scope = xasprintf("target %s", t->cfg->name);
+	log_set_scope(scope);
+	if (op->intro)
+		log_info("%s", op->intro);
+	if (op->what) {
+		char *label = xasprintf("%s %s", op->what, t->cfg->name);
+		ctx->progress = progress_start(label);
+		free(label);
+	}
+	err_clear();
+	int rc = ARCA_OK;
+	switch (ctx->kind) {
+	case CTX_SNAPSHOT:
+		rc = ops->snapshot(t->inst, ctx);
+		if (rc == ARCA_OK && ctx->in_item)
+			rc = err_set(ARCA_ERR_INTERNAL,
+				     "driver %s bug: snapshot returned inside an item",
+				     t->drv->name);
+		if (rc == ARCA_OK && arca_cancel_requested)
+			rc = err_set(ARCA_ERR_CANCELLED, "interrupted");
+		break;
+	case CTX_RESTORE:
+		rc = ops->restore(t->inst, ctx);
+		break;
+	case CTX_VERIFY:
+		rc = ops->verify(t->inst, ctx);
+		break;
+	case CTX_CHECK:
+		rc = ops->check ? ops->check(t->inst, ctx) : ARCA_OK;
+		break;
+	case CTX_COMMAND:
+		rc = ops->command(t->inst, ctx, op->verb, op->argc, op->argv);
+		break;
+	}
+	if (op->what) {
+		op->seconds = progress_finish(ctx->progress, &op->bytes, &op->items);
+		ctx->progress = NULL;
+	}
+	if (rc == ARCA_OK && op->done) {
+		char b[32];
+		format_bytes(op->bytes, b, sizeof b);
+		log_info("%s: %llu items, %s in %.1f s", op->done,
+			 (unsigned long long)op->items, b, op->seconds);
+	}
+	log_set_scope(NULL);
+	free(scope);
+	return rc;
 }
 
 /* Open the repositories of all the target's destinations (all must work:
@@ -73,20 +139,12 @@ int job_snapshot(struct engine *e, struct engine_target *t, const char *recovery
 		if (rc == ARCA_OK)
 			ctx.n_writers++;
 	}
-	char *scope = scope_for(t);
-	char *label = xasprintf("snapshot %s", t->cfg->name);
 	if (rc == ARCA_OK) {
-		log_set_scope(scope);
-		ctx.progress = progress_start(label);
-		err_clear();
-		rc = t->drv->target->snapshot(t->inst, &ctx);
-		if (rc == ARCA_OK && ctx.in_item)
-			rc = err_set(ARCA_ERR_INTERNAL, "driver %s bug: snapshot returned inside an item",
-				     t->drv->name);
-		if (rc == ARCA_OK && arca_cancel_requested)
-			rc = err_set(ARCA_ERR_CANCELLED, "interrupted");
-		res->seconds = progress_finish(ctx.progress, &res->bytes, &res->items);
-		log_set_scope(NULL);
+		struct driver_op op = {.what = "snapshot"};
+		rc = run_driver_op(&ctx, &op);
+		res->seconds = op.seconds;
+		res->bytes = op.bytes;
+		res->items = op.items;
 	}
 	for (size_t i = 0; i < ctx.n_writers; i++) {
 		if (rc != ARCA_OK) {
@@ -112,8 +170,6 @@ int job_snapshot(struct engine *e, struct engine_target *t, const char *recovery
 	unlock_all(repos, t->n_dests);
 	free(ctx.writers);
 	free(repos);
-	free(scope);
-	free(label);
 	if (rc != ARCA_OK)
 		return err_wrap(rc, "snapshot of %s failed, nothing was recorded", t->cfg->name);
 	return ARCA_OK;
@@ -163,31 +219,16 @@ static int run_reader(struct engine *e, struct engine_target *t, struct engine_d
 			       .repos = &d->repo, .n_repos = 1};
 	rc = repo_snap_open(d->repo, id, &ctx.reader);
 	if (rc == ARCA_OK) {
-		char *scope = scope_for(t);
-		char *label = xasprintf("%s %s", kind == CTX_RESTORE ? "restore" : "verify",
-					t->cfg->name);
-		log_set_scope(scope);
-		log_info("%s snapshot %.12s from destination %s",
-			 kind == CTX_RESTORE ? "restoring" : "verifying", id, d->cfg->name);
-		ctx.progress = progress_start(label);
-		err_clear();
-		if (kind == CTX_RESTORE)
-			rc = t->drv->target->restore(t->inst, &ctx);
-		else
-			rc = t->drv->target->verify(t->inst, &ctx);
-		uint64_t bytes, items;
-		double secs = progress_finish(ctx.progress, &bytes, &items);
-		if (rc == ARCA_OK) {
-			char b[32];
-			format_bytes(bytes, b, sizeof b);
-			log_info("%s of snapshot %.12s done: %llu items, %s in %.1f s",
-				 kind == CTX_RESTORE ? "restore" : "verify", id,
-				 (unsigned long long)items, b, secs);
-		}
-		log_set_scope(NULL);
+		const char *what = kind == CTX_RESTORE ? "restore" : "verify";
+		char *intro = xasprintf("%s snapshot %.12s from destination %s",
+					kind == CTX_RESTORE ? "restoring" : "verifying", id,
+					d->cfg->name);
+		char *done = xasprintf("%s of snapshot %.12s done", what, id);
+		struct driver_op op = {.what = what, .intro = intro, .done = done};
+		rc = run_driver_op(&ctx, &op);
 		snap_close(ctx.reader);
-		free(scope);
-		free(label);
+		free(intro);
+		free(done);
 	}
 	ctx_cleanup(&ctx);
 	repo_unlock(d->repo);
@@ -335,49 +376,65 @@ int job_verify_target(struct engine *e, struct engine_target *t, const char *sna
 	return worst;
 }
 
-int job_check_target(struct engine *e, struct engine_target *t)
+/* Run op on target t with the repositories of all its destinations open. */
+static int run_with_repos(struct engine *e, struct engine_target *t, enum ctx_kind kind,
+			  const struct ctx_option *options, struct driver_op *op)
 {
-	int rc = engine_open_target(e, t);
-	if (rc != ARCA_OK)
-		return rc;
-	struct repo **repos = NULL;
-	rc = open_target_repos(e, t, &repos);
-	if (rc != ARCA_OK)
-		return rc;
-	struct arca_ctx ctx = {.kind = CTX_CHECK, .e = e, .t = t, .repos = repos,
-			       .n_repos = t->n_dests};
-	char *scope = scope_for(t);
-	log_set_scope(scope);
-	err_clear();
-	rc = t->drv->target->check ? t->drv->target->check(t->inst, &ctx) : ARCA_OK;
-	log_set_scope(NULL);
-	ctx_cleanup(&ctx);
-	free(scope);
-	free(repos);
-	return rc;
-}
-
-int job_command(struct engine *e, struct engine_target *t, const char *verb, int argc,
-		char **argv, const struct ctx_option *options)
-{
-	if (!t->drv->target->command)
-		return err_set(ARCA_ERR_UNSUPPORTED, "driver %s of target %s has no '%s' command",
-			       t->drv->name, t->cfg->name, verb);
 	int rc = engine_open_target(e, t);
 	struct repo **repos = NULL;
 	if (rc == ARCA_OK)
 		rc = open_target_repos(e, t, &repos);
 	if (rc != ARCA_OK)
 		return rc;
-	struct arca_ctx ctx = {.kind = CTX_COMMAND, .e = e, .t = t, .repos = repos,
+	struct arca_ctx ctx = {.kind = kind, .e = e, .t = t, .repos = repos,
 			       .n_repos = t->n_dests, .options = options};
-	char *scope = scope_for(t);
-	log_set_scope(scope);
-	err_clear();
-	rc = t->drv->target->command(t->inst, &ctx, verb, argc, argv);
-	log_set_scope(NULL);
+	rc = run_driver_op(&ctx, op);
 	ctx_cleanup(&ctx);
-	free(scope);
 	free(repos);
+	return rc;
+}
+
+int job_check_target(struct engine *e, struct engine_target *t)
+{
+	struct driver_op op = {0};
+	return run_with_repos(e, t, CTX_CHECK, NULL, &op);
+}
+
+/* ARCA_OK when t's driver has commands, such as verb. */
+static int has_commands(struct engine_target *t, const char *verb)
+{
+	if (t->drv->target->command)
+		return ARCA_OK;
+	return err_set(ARCA_ERR_UNSUPPORTED, "driver %s of target %s has no '%s' command",
+		       t->drv->name, t->cfg->name, verb);
+}
+
+int job_command(struct engine *e, struct engine_target *t, const char *verb, int argc,
+		char **argv, const struct ctx_option *options)
+{
+	int rc = has_commands(t, verb);
+	if (rc != ARCA_OK)
+		return rc;
+	struct driver_op op = {.verb = verb, .argc = argc, .argv = argv};
+	return run_with_repos(e, t, CTX_COMMAND, options, &op);
+}
+
+int job_command_on_snapshot(struct engine *e, struct engine_target *t, struct engine_dest *d,
+			    const char *snapshot_id, const char *verb)
+{
+	int rc = has_commands(t, verb);
+	if (rc == ARCA_OK)
+		rc = engine_open_target(e, t);
+	if (rc != ARCA_OK)
+		return rc;
+	struct arca_ctx ctx = {.kind = CTX_COMMAND, .e = e, .t = t, .repos = &d->repo,
+			       .n_repos = 1};
+	rc = repo_snap_open(d->repo, snapshot_id, &ctx.reader);
+	if (rc == ARCA_OK) {
+		struct driver_op op = {.verb = verb};
+		rc = run_driver_op(&ctx, &op);
+		snap_close(ctx.reader);
+	}
+	ctx_cleanup(&ctx);
 	return rc;
 }

@@ -233,8 +233,7 @@ int main(int argc, char **argv)
 		{"version", no_argument, NULL, 'V'},
 		{"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
 	};
-	struct cli cli = {0};
-	cli.lock_wait = -1;
+	struct cli cli = {.host = host_table(), .lock_wait = -1};
 	int c;
 	/* results on stdout and errors on stderr stay in order when both are piped */
 	setvbuf(stdout, NULL, _IOLBF, 0);
