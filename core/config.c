@@ -18,6 +18,7 @@
 #include <ini.h>
 #include "config.h"
 #include "log.h"
+#include "repo.h"
 #include "util.h"
 
 #ifndef ARCA_PLUGIN_DIR
@@ -713,90 +714,6 @@ int cfg_secret(const struct arca_config *sec, const char *key, char **out)
 }
 
 /* ---------------------------------------------------------------------- */
-/* Retention policies.                                                    */
-/* ---------------------------------------------------------------------- */
-
-static const char *const retention_rules[] = {
-	"last", "hourly", "daily", "weekly", "monthly", "yearly", "within",
-};
-
-static int64_t *retention_field(struct cfg_retention *r, size_t rule)
-{
-	int64_t *fields[] = {&r->last, &r->hourly, &r->daily, &r->weekly,
-			     &r->monthly, &r->yearly, &r->within};
-	return fields[rule];
-}
-
-static long retention_rule(const char *name)
-{
-	for (size_t i = 0; i < ARRAY_LEN(retention_rules); i++)
-		if (!strcmp(name, retention_rules[i]))
-			return (long)i;
-	return -1;
-}
-
-static int retention_unknown(const char *name, char *why, size_t n)
-{
-	const char *hint = did_you_mean(name, retention_rules, ARRAY_LEN(retention_rules));
-	if (hint)
-		snprintf(why, n, "unknown rule '%s' (did you mean '%s'?)", name, hint);
-	else
-		snprintf(why, n, "unknown rule '%s': the rules are last, hourly, daily, weekly, "
-			 "monthly, yearly and within", name);
-	return -1;
-}
-
-/* One "rule=value" item; `seen` has a bit per rule already given. */
-static int retention_item(char *item, struct cfg_retention *r, unsigned *seen, char *why,
-			  size_t n)
-{
-	char *eq = strchr(item, '=');
-	if (!*item) {
-		snprintf(why, n, "empty rule (two commas in a row?)");
-		return -1;
-	}
-	if (!eq) {
-		snprintf(why, n, "'%s' is not rule=value", item);
-		return -1;
-	}
-	*eq = 0;
-	char *name = str_trim(item), *value = str_trim(eq + 1);
-	long rule = retention_rule(name);
-	if (rule < 0)
-		return retention_unknown(name, why, n);
-	if (*seen & (1u << rule)) {
-		snprintf(why, n, "'%s' is given twice", name);
-		return -1;
-	}
-	*seen |= 1u << rule;
-	int64_t *field = retention_field(r, (size_t)rule);
-	if (!strcmp(name, "within")) {
-		if (parse_duration(value, field) < 0) {
-			snprintf(why, n, "within=%s is not a duration like 30d, 12h or 2w", value);
-			return -1;
-		}
-	} else if (parse_int64(value, field) < 0 || *field < 0) {
-		snprintf(why, n, "%s=%s is not a count of snapshots (0 or more)", name, value);
-		return -1;
-	}
-	return 0;
-}
-
-int cfg_parse_retention(const char *text, struct cfg_retention *out, char *why, size_t why_len)
-{
-	memset(out, 0, sizeof *out);
-	size_t n;
-	char **items = list_split(text, &n);
-	unsigned seen = 0;
-	int rc = 0;
-	/* an empty policy has no rules: everything is kept (as retention_select) */
-	for (size_t i = 0; i < n && rc == 0; i++)
-		rc = retention_item(items[i], out, &seen, why, why_len);
-	cfg_list_free(items, n);
-	return rc;
-}
-
-/* ---------------------------------------------------------------------- */
 /* Validation.                                                            */
 /* ---------------------------------------------------------------------- */
 
@@ -1240,13 +1157,15 @@ static void check_refs(struct validator *v, const struct vsec *vs, const struct 
 	names_free(&known);
 }
 
+/* The policy is parsed by the same function `arca forget` uses. */
 static void check_retention(struct validator *v, const struct vsec *vs, const struct cfg_entry *e)
 {
-	struct cfg_retention r;
-	char why[256];
-	if (cfg_parse_retention(e->value, &r, why, sizeof why) < 0)
-		verr(v, e->line, "'retention' in %s is not a valid policy: %s; write e.g. "
-		     "retention = last=7, daily=30, within=30d", vs->label, why);
+	int64_t counts[7];
+	if (retention_parse(e->value, counts) == ARCA_OK)
+		return;
+	verr(v, e->line, "'retention' in %s is not a valid policy: %s; write e.g. "
+	     "retention = last=7, daily=30, within=30d", vs->label, err_msg());
+	err_clear(); /* the message is in errs now */
 }
 
 /* Rules of particular engine keys beyond their type. */

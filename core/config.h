@@ -88,16 +88,6 @@ void cfg_list_free(char **items, size_t n);
 /* "engine", "destination", "target", "recovery". */
 const char *cfg_kind_name(enum cfg_kind kind);
 
-/* A target's `retention`, e.g. "last=7, daily=30, weekly=8, within=30d".
- * Counts are snapshots to keep per rule; 0 means the rule is not used. An
- * empty policy has no rules (everything is kept, as retention_select does). */
-struct cfg_retention {
-	int64_t last, hourly, daily, weekly, monthly, yearly;
-	int64_t within;           /* seconds; keep everything newer than this */
-};
-/* 0, or -1 with a sentence in `why` saying what is wrong. */
-int cfg_parse_retention(const char *text, struct cfg_retention *out, char *why, size_t why_len);
-
 /* The engine-owned option tables (shown by `arca plugins --engine`). */
 extern const struct arca_option cfg_engine_options[];
 extern const struct arca_option cfg_target_common_options[];
