@@ -25,6 +25,10 @@
 #define ARCA_PLUGIN_DIR "/usr/local/lib/arca"
 #endif
 
+/* "2" from a macro that expands to 2 */
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x) STRINGIFY_(x)
+
 #define KIB 1024LL
 #define MIB (1024LL * KIB)
 #define GIB (1024LL * MIB)
@@ -56,8 +60,10 @@ const struct arca_option cfg_dest_common_options[] = {
 	 .help = "passphrase that unlocks the repository key"},
 	{.name = "encryption", .type = ARCA_OPT_ENUM, .default_value = "aes-256-gcm",
 	 .help = "encryption of the repository's objects", .choices = "aes-256-gcm|none"},
-	{.name = "compression", .type = ARCA_OPT_INT, .default_value = "2",
-	 .help = "zstd level of stored chunks (2: see ZSTD_LEVEL_DEFAULT)", .min = 1, .max = 19},
+	{.name = "compression", .type = ARCA_OPT_INT,
+	 .default_value = STRINGIFY(REPO_ZSTD_LEVEL_DEFAULT),
+	 .help = "zstd level of stored chunks (the README's design notes say why the default)",
+	 .min = REPO_ZSTD_LEVEL_MIN, .max = REPO_ZSTD_LEVEL_MAX},
 	{.name = "pack_size", .type = ARCA_OPT_SIZE, .default_value = "32M",
 	 .help = "target size of the pack objects chunks are grouped into",
 	 .min = 4 * MIB, .max = GIB},
@@ -713,6 +719,17 @@ int cfg_secret(const struct arca_config *sec, const char *key, char **out)
 		       label, key, key, sec->file, sec->line);
 }
 
+const char *cfg_passphrase_var(const struct arca_config *dest, int *fallback)
+{
+	const struct cfg_entry *file = secret_entry(dest, "passphrase", "_file");
+	const struct cfg_entry *env = secret_entry(dest, "passphrase", "_env");
+	if (fallback)
+		*fallback = !file && !env;
+	if (file)
+		return NULL;
+	return env ? env->value : CFG_PASSPHRASE_FALLBACK_ENV;
+}
+
 /* ---------------------------------------------------------------------- */
 /* Validation.                                                            */
 /* ---------------------------------------------------------------------- */
@@ -894,13 +911,14 @@ static void check_required_in(struct validator *v, const struct vsec *vs,
 static void check_passphrase(struct validator *v, const struct vsec *vs)
 {
 	const char *enc = cfg_get(vs->sec, "encryption");
-	const struct arca_option *pass = table_find(cfg_dest_common_options, "passphrase");
-	/* ARCA_PASSPHRASE in the environment is the documented fallback */
-	const char *env = getenv("ARCA_PASSPHRASE");
-	if (enc && strcmp(enc, "none") && !option_is_set(vs->sec, pass) && !(env && *env))
+	int fallback;
+	const char *var = cfg_passphrase_var(vs->sec, &fallback);
+	/* a named source is checked when it is read; the fallback must be set now */
+	const char *env = fallback ? getenv(var) : NULL;
+	if (enc && strcmp(enc, "none") && fallback && !(env && *env))
 		verr(v, vs->sec->line, "%s needs 'passphrase_file' or 'passphrase_env' "
-		     "(encryption is %s), or ARCA_PASSPHRASE in the environment, or set "
-		     "encryption = none", vs->label, enc);
+		     "(encryption is %s), or " CFG_PASSPHRASE_FALLBACK_ENV " in the environment, "
+		     "or set encryption = none", vs->label, enc);
 }
 
 static void check_required(struct validator *v, const struct vsec *vs)

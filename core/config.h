@@ -80,6 +80,16 @@ int cfg_get_bool(const struct arca_config *sec, const char *key, int dflt);
  * thread's error says why, without the secret). */
 int cfg_secret(const struct arca_config *sec, const char *key, char **out);
 
+/* A destination that sets neither passphrase_file nor passphrase_env takes
+ * its passphrase from this environment variable. */
+#define CFG_PASSPHRASE_FALLBACK_ENV "ARCA_PASSPHRASE"
+/* The one rule of where a destination's passphrase comes from, for the
+ * validator and the engine: the variable to read (passphrase_env's, else
+ * CFG_PASSPHRASE_FALLBACK_ENV), or NULL when passphrase_file is set (it
+ * wins, as in cfg_secret). *fallback (may be NULL): 1 when the variable is
+ * the fallback, i.e. the section names no passphrase source at all. */
+const char *cfg_passphrase_var(const struct arca_config *dest, int *fallback);
+
 /* A LIST value split at commas, items trimmed; NULL with *n == 0 when the
  * key is absent. Free with cfg_list_free. */
 char **cfg_get_list(const struct arca_config *sec, const char *key, size_t *n);

@@ -29,11 +29,16 @@ struct repo_dest {
  * 0.7% less but costs ~30% more CPU, and a snapshot shares two cores with
  * pg_dump and the server; measured by tests/bench/pg_bench.sh. */
 #define REPO_ZSTD_LEVEL_DEFAULT 2
+/* The levels a destination's `compression` may set, and the repository
+ * accepts: zstd's 20..22 ("ultra") need far more memory per thread. */
+#define REPO_ZSTD_LEVEL_MIN 1
+#define REPO_ZSTD_LEVEL_MAX 19
 
 struct repo_params {
 	const char *passphrase;   /* NULL: none given */
 	int encrypt;              /* repo_init only: 1 = AES-256-GCM, 0 = none */
-	int zstd_level;           /* repo_init default, and for new data; 0 = default 3 */
+	int zstd_level;           /* repo_init default, and for new data; 0: the repository's
+				   * (repo_open), else REPO_ZSTD_LEVEL_DEFAULT */
 	uint64_t pack_size;       /* target pack size; 0 = default */
 	const char *state_dir;    /* where the local cache lives (may be NULL: no cache) */
 	int workers;              /* hash/compress/encrypt threads; 0 = all cores */
