@@ -5,7 +5,12 @@
  * destinations (driver, destinations, retention, passphrase, ...) are
  * declared in config.c with the same struct arca_option drivers use for
  * theirs, so one validator checks everything and reports every problem
- * as "FILE:LINE: message" before any work starts. */
+ * as "FILE:LINE: message" before any work starts.
+ *
+ * The one public header of three files: config_read.c (cfg_load: inih,
+ * sections, entries and their lines), config_check.c (cfg_validate and
+ * the error collector) and config.c (the option tables, lookups, secrets).
+ * What only they share is in config_internal.h. */
 #ifndef ARCA_CONFIG_H
 #define ARCA_CONFIG_H
 
