@@ -18,11 +18,14 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 		{"start", no_argument, NULL, 'S'},          {"no-archive", no_argument, NULL, 'N'},
 		{NULL, 0, NULL, 0},
 	};
-	/* every option is handed to the driver by its long name */
+	/* every option is handed to the driver by its long name; the driver
+	 * checks what the values mean and which combinations make sense (e.g.
+	 * postgres: at most one of --to-time, --to-lsn, --to-xid). Only the
+	 * range of --jobs is checked here, as plugin.h promises drivers. */
 	struct ctx_option options[ARRAY_LEN(opts)];
 	size_t n_opt = 0;
 	const char *snapshot = NULL, *from = NULL;
-	int c, idx, pitr = 0;
+	int c, idx;
 	while ((c = cli_getopt(cli, argc, argv, "", opts, &idx)) != -1) {
 		if (c == '?')
 			return cli_usage_error("restore", "unknown option");
@@ -32,11 +35,10 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 			from = optarg;
 		if (c == 'j') {
 			int64_t j;
-			if (parse_int64(optarg, &j) < 0 || j < 1 || j > 256)
-				return cli_usage_error("restore", "--jobs needs a number from 1 to 256");
+			if (parse_int64(optarg, &j) < 0 || j < 1 || j > ARCA_JOBS_MAX)
+				return cli_usage_error("restore", "--jobs needs a number from 1 to %d",
+						       ARCA_JOBS_MAX);
 		}
-		if (c == 'T' || c == 'L' || c == 'X')
-			pitr++;
 		/* a repeated option replaces its value, as getopt users expect;
 		 * it does not take another slot of the array */
 		size_t k = 0;
@@ -47,8 +49,6 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 		n_opt += k == n_opt;
 	}
 	options[n_opt].name = NULL;
-	if (pitr > 1)
-		return cli_usage_error("restore", "give at most one of --to-time, --to-lsn, --to-xid");
 	if (optind + 1 != argc)
 		return cli_usage_error("restore", "name exactly one TARGET");
 	struct engine e = {0};

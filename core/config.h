@@ -5,7 +5,12 @@
  * destinations (driver, destinations, retention, passphrase, ...) are
  * declared in config.c with the same struct arca_option drivers use for
  * theirs, so one validator checks everything and reports every problem
- * as "FILE:LINE: message" before any work starts. */
+ * as "FILE:LINE: message" before any work starts.
+ *
+ * The one public header of three files: config_read.c (cfg_load: inih,
+ * sections, entries and their lines), config_check.c (cfg_validate and
+ * the error collector) and config.c (the option tables, lookups, secrets).
+ * What only they share is in config_internal.h. */
 #ifndef ARCA_CONFIG_H
 #define ARCA_CONFIG_H
 
@@ -80,6 +85,16 @@ int cfg_get_bool(const struct arca_config *sec, const char *key, int dflt);
  * thread's error says why, without the secret). */
 int cfg_secret(const struct arca_config *sec, const char *key, char **out);
 
+/* A destination that sets neither passphrase_file nor passphrase_env takes
+ * its passphrase from this environment variable. */
+#define CFG_PASSPHRASE_FALLBACK_ENV "ARCA_PASSPHRASE"
+/* The one rule of where a destination's passphrase comes from, for the
+ * validator and the engine: the variable to read (passphrase_env's, else
+ * CFG_PASSPHRASE_FALLBACK_ENV), or NULL when passphrase_file is set (it
+ * wins, as in cfg_secret). *fallback (may be NULL): 1 when the variable is
+ * the fallback, i.e. the section names no passphrase source at all. */
+const char *cfg_passphrase_var(const struct arca_config *dest, int *fallback);
+
 /* A LIST value split at commas, items trimmed; NULL with *n == 0 when the
  * key is absent. Free with cfg_list_free. */
 char **cfg_get_list(const struct arca_config *sec, const char *key, size_t *n);
@@ -87,16 +102,6 @@ void cfg_list_free(char **items, size_t n);
 
 /* "engine", "destination", "target", "recovery". */
 const char *cfg_kind_name(enum cfg_kind kind);
-
-/* A target's `retention`, e.g. "last=7, daily=30, weekly=8, within=30d".
- * Counts are snapshots to keep per rule; 0 means the rule is not used. An
- * empty policy has no rules (everything is kept, as retention_select does). */
-struct cfg_retention {
-	int64_t last, hourly, daily, weekly, monthly, yearly;
-	int64_t within;           /* seconds; keep everything newer than this */
-};
-/* 0, or -1 with a sentence in `why` saying what is wrong. */
-int cfg_parse_retention(const char *text, struct cfg_retention *out, char *why, size_t why_len);
 
 /* The engine-owned option tables (shown by `arca plugins --engine`). */
 extern const struct arca_option cfg_engine_options[];

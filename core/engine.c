@@ -223,16 +223,6 @@ static int check_state_dir(struct engine *e)
 	return err_print(ARCA_ERR_CONFIG);
 }
 
-/* The environment variable a destination's passphrase comes from, or NULL
- * when it comes from passphrase_file (cfg_secret's order). */
-static const char *passphrase_var(const struct arca_config *sec)
-{
-	if (cfg_entry(sec, "passphrase_file"))
-		return NULL;
-	const struct cfg_entry *e = cfg_entry(sec, "passphrase_env");
-	return e ? e->value : "ARCA_PASSPHRASE";
-}
-
 /* Children (pg_dump, hooks, a started server) must not inherit the
  * repository passphrase: keep a copy for each destination, then remove the
  * variables. All are read before any is removed, since several
@@ -240,13 +230,13 @@ static const char *passphrase_var(const struct arca_config *sec)
 static void take_env_passphrases(struct engine *e)
 {
 	for (size_t i = 0; i < e->n_dests; i++) {
-		const char *var = passphrase_var(e->dests[i].cfg);
+		const char *var = cfg_passphrase_var(e->dests[i].cfg, NULL);
 		const char *v = var ? getenv(var) : NULL;
 		if (v && *v)
 			e->dests[i].env_passphrase = xstrdup(v);
 	}
 	for (size_t i = 0; i < e->n_dests; i++) {
-		const char *var = passphrase_var(e->dests[i].cfg);
+		const char *var = cfg_passphrase_var(e->dests[i].cfg, NULL);
 		if (e->dests[i].env_passphrase && getenv(var))
 			unsetenv(var);
 	}
@@ -357,7 +347,7 @@ int engine_repo_params(struct engine *e, struct engine_dest *d, struct repo_para
 	/* No waiting unless asked: the shipped systemd units ask for 10m, so a
 	 * scheduled snapshot outlasts a running prune instead of failing. */
 	p->lock_wait = e->lock_wait >= 0 ? e->lock_wait : 0;
-	/* passphrase_env or ARCA_PASSPHRASE: taken at load, gone from environ */
+	/* from the environment (cfg_passphrase_var): taken at load, gone from environ */
 	int rc = ARCA_OK;
 	if (d->env_passphrase)
 		*secret = xstrdup(d->env_passphrase);
@@ -367,7 +357,8 @@ int engine_repo_params(struct engine *e, struct engine_dest *d, struct repo_para
 		if (p->encrypt)
 			return err_set(ARCA_ERR_CONFIG,
 				       "%s:%d: destination %s is encrypted but has no passphrase: set "
-				       "passphrase_file = /path (mode 0600) or ARCA_PASSPHRASE, or "
+				       "passphrase_file = /path (mode 0600) or "
+				       CFG_PASSPHRASE_FALLBACK_ENV ", or "
 				       "encryption = none to opt out",
 				       d->cfg->file, d->cfg->line, d->cfg->name);
 		rc = ARCA_OK;

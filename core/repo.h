@@ -29,11 +29,16 @@ struct repo_dest {
  * 0.7% less but costs ~30% more CPU, and a snapshot shares two cores with
  * pg_dump and the server; measured by tests/bench/pg_bench.sh. */
 #define REPO_ZSTD_LEVEL_DEFAULT 2
+/* The levels a destination's `compression` may set, and the repository
+ * accepts: zstd's 20..22 ("ultra") need far more memory per thread. */
+#define REPO_ZSTD_LEVEL_MIN 1
+#define REPO_ZSTD_LEVEL_MAX 19
 
 struct repo_params {
 	const char *passphrase;   /* NULL: none given */
 	int encrypt;              /* repo_init only: 1 = AES-256-GCM, 0 = none */
-	int zstd_level;           /* repo_init default, and for new data; 0 = default 3 */
+	int zstd_level;           /* repo_init default, and for new data; 0: the repository's
+				   * (repo_open), else REPO_ZSTD_LEVEL_DEFAULT */
 	uint64_t pack_size;       /* target pack size; 0 = default */
 	const char *state_dir;    /* where the local cache lives (may be NULL: no cache) */
 	int workers;              /* hash/compress/encrypt threads; 0 = all cores */
@@ -135,15 +140,6 @@ struct repo_prune_stats {
 int repo_prune(struct repo *r, double repack_unused_threshold, int dry_run,
 	       struct repo_prune_stats *stats);
 
-/* Retention: decide which of `snaps` (one target, oldest first) the policy
- * "last=N, hourly=N, daily=N, weekly=N, monthly=N, yearly=N, within=DURATION"
- * keeps. keep[i] is set to 1 for kept snapshots; why[i] (if why != NULL)
- * gets a malloc'd reason ("last 7", "daily 2026-11-20", "within 30d") or
- * NULL. An empty/NULL policy keeps everything. ARCA_ERR_CONFIG on a bad
- * policy (err_msg says why). */
-int retention_select(const char *policy, const struct repo_snapshot *snaps, size_t n,
-		     int64_t now, unsigned char *keep, char **why);
-
 /* Rebuild index/ from the packs' own headers (after index objects were
  * lost or damaged; prune refuses to run until then). Takes the exclusive
  * lock if none is held. Packs whose header cannot be read are reported
@@ -182,11 +178,18 @@ int repo_key_list(struct repo *r, void (*cb)(void *arg, const char *id, const ch
  * yearly=3, within=14d". keep[i] = 1 to keep; why (optional) gets a malloc'd
  * reason per kept snapshot ("newest, daily") and NULL for the others.
  * Calendar buckets are UTC; the newest snapshot is always kept; an empty or
- * NULL policy keeps all. ARCA_ERR_CONFIG for a malformed policy. */
+ * NULL policy keeps all. ARCA_ERR_CONFIG for a malformed policy (err_msg
+ * says why, as retention_parse does, after "retention policy 'POLICY': "). */
 int retention_select(const char *policy, const struct repo_snapshot *snaps, size_t n,
 		     int64_t now, unsigned char *keep, char **why);
-/* Parse only (for config validation): counts[7] = last, hourly, daily,
- * weekly, monthly, yearly, within seconds; -1 where absent. */
+/* The one parser of a policy, used by retention_select and by config
+ * validation: counts[7] = last, hourly, daily, weekly, monthly, yearly,
+ * within seconds; -1 where absent (0 is a rule that keeps none: only the
+ * newest snapshot stays). Items are separated by commas and trimmed; a
+ * NULL or all-blank policy has no rules, but an empty item ("daily=7,,
+ * weekly=4", or a trailing comma) is an error, as are an unknown or
+ * repeated rule and a negative or malformed value. ARCA_ERR_CONFIG with a
+ * sentence in err_msg, e.g. "unknown rule 'dayly' (did you mean 'daily'?)". */
 int retention_parse(const char *policy, int64_t counts[7]);
 
 #endif

@@ -16,7 +16,6 @@
 #define REPO_FORMAT_VERSION 2
 #define PACK_SIZE_DEFAULT (32ull * 1024 * 1024)
 #define PACK_SIZE_MAX (1024ull * 1024 * 1024)   /* in-memory offsets are 32-bit */
-#define ZSTD_LEVEL_DEFAULT REPO_ZSTD_LEVEL_DEFAULT
 #define MAX_OBJECT_RAW (1024ull * 1024 * 1024)  /* plaintext limit of any sealed blob */
 /* Bounds on what is read from storage (FORMAT.md, "Bounds"): each is checked
  * before anything of that size is allocated. */

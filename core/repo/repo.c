@@ -26,7 +26,7 @@ static struct repo *repo_new(const struct repo_dest *d, const struct repo_params
 	r->d = *d;
 	r->d.name = r->dest_name;
 	r->hostname = default_hostname(p);
-	r->zstd_level = p && p->zstd_level ? p->zstd_level : ZSTD_LEVEL_DEFAULT;
+	r->zstd_level = p && p->zstd_level ? p->zstd_level : REPO_ZSTD_LEVEL_DEFAULT;
 	r->pack_size = p && p->pack_size ? p->pack_size : PACK_SIZE_DEFAULT;
 	r->workers = p && p->workers > 0 ? p->workers : cpu_count();
 	r->cdc = (struct cdc_params){CDC_MIN_DEFAULT, CDC_AVG_DEFAULT, CDC_MAX_DEFAULT};
@@ -54,9 +54,10 @@ int repo_check_new_passphrase(const char *pass)
 
 static int check_params(const struct repo_params *p)
 {
-	if (p->zstd_level < 0 || p->zstd_level > 22)
-		return err_set(ARCA_ERR_CONFIG, "zstd level %d is out of range (1..22)",
-			       p->zstd_level);
+	if (p->zstd_level &&
+	    (p->zstd_level < REPO_ZSTD_LEVEL_MIN || p->zstd_level > REPO_ZSTD_LEVEL_MAX))
+		return err_set(ARCA_ERR_CONFIG, "zstd level %d is out of range (%d..%d)",
+			       p->zstd_level, REPO_ZSTD_LEVEL_MIN, REPO_ZSTD_LEVEL_MAX);
 	if (p->pack_size && (p->pack_size < 1024 * 1024 || p->pack_size > PACK_SIZE_MAX))
 		return err_set(ARCA_ERR_CONFIG, "pack size %llu is out of range (1 MiB..1 GiB)",
 			       (unsigned long long)p->pack_size);
@@ -205,7 +206,7 @@ static int parse_config(struct repo *r, const struct repo_params *p, const unsig
 	/* The repository's defaults apply unless this run overrides them. */
 	json_int_t level = json_integer_value(json_object_get(c, "zstd_level"));
 	json_int_t psize = json_integer_value(json_object_get(c, "pack_size"));
-	if (!p->zstd_level && level >= 1 && level <= 22)
+	if (!p->zstd_level && level >= REPO_ZSTD_LEVEL_MIN && level <= REPO_ZSTD_LEVEL_MAX)
 		r->zstd_level = (int)level;
 	if (!p->pack_size && psize >= 1024 * 1024 && (uint64_t)psize <= PACK_SIZE_MAX)
 		r->pack_size = (uint64_t)psize;

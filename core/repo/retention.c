@@ -10,7 +10,10 @@
  *   daily, weekly (ISO weeks, Monday first), monthly, yearly: likewise
  *   within=D    every snapshot not older than D (s, m, h, d, w suffixes)
  * Calendar buckets are in UTC. The newest snapshot is always kept, so a
- * policy can never remove everything. An empty policy keeps everything. */
+ * policy can never remove everything. An empty policy keeps everything.
+ *
+ * retention_parse is the one parser of a policy: config validation (`arca
+ * check` and every command, at FILE:LINE) and `arca forget` both call it. */
 #include "repo.h"
 
 #include <stdlib.h>
@@ -48,56 +51,61 @@ static int64_t bucket(enum rule r, int64_t t)
 	}
 }
 
+static int unknown_rule(const char *name)
+{
+	const char *hint = did_you_mean(name, rule_names, R_COUNT);
+	if (hint)
+		return err_set(ARCA_ERR_CONFIG, "unknown rule '%s' (did you mean '%s'?)", name,
+			       hint);
+	return err_set(ARCA_ERR_CONFIG, "unknown rule '%s': the rules are last, hourly, daily, "
+		       "weekly, monthly, yearly and within", name);
+}
+
+/* One trimmed "rule=value" item into counts (-1: not given yet). */
+static int parse_item(char *item, int64_t counts[R_COUNT])
+{
+	if (!*item)
+		return err_set(ARCA_ERR_CONFIG, "empty rule (two commas in a row?)");
+	char *eq = strchr(item, '=');
+	if (!eq)
+		return err_set(ARCA_ERR_CONFIG, "'%s' is not rule=value", item);
+	*eq = 0;
+	char *name = str_trim(item), *value = str_trim(eq + 1);
+	int r;
+	for (r = 0; r < R_COUNT; r++)
+		if (!strcmp(name, rule_names[r]))
+			break;
+	if (r == R_COUNT)
+		return unknown_rule(name);
+	if (counts[r] >= 0)
+		return err_set(ARCA_ERR_CONFIG, "'%s' is given twice", name);
+	int64_t v;
+	if (r == R_WITHIN) {
+		if (parse_duration(value, &v) < 0)
+			return err_set(ARCA_ERR_CONFIG,
+				       "within=%s is not a duration like 30d, 12h or 2w", value);
+	} else if (parse_int64(value, &v) < 0 || v < 0) {
+		return err_set(ARCA_ERR_CONFIG, "%s=%s is not a count of snapshots (0 or more)",
+			       name, value);
+	}
+	counts[r] = v;
+	return ARCA_OK;
+}
+
 int retention_parse(const char *policy, int64_t counts[7])
 {
 	for (int i = 0; i < R_COUNT; i++)
 		counts[i] = -1;
-	if (!policy)
-		return ARCA_OK;
-	char *copy = xstrdup(policy), *save = NULL;
+	char *copy = xstrdup(policy ? policy : "");
 	int rc = ARCA_OK;
-	for (char *tok = strtok_r(copy, ",", &save); tok && rc == ARCA_OK;
-	     tok = strtok_r(NULL, ",", &save)) {
-		char *eq = strchr(tok, '=');
-		str_trim(tok);
-		if (!*tok)
-			continue;
-		if (!eq) {
-			rc = err_set(ARCA_ERR_CONFIG, "retention rule '%s' has no '=' (write e.g. "
-				     "daily=7)", tok);
-			break;
-		}
-		*eq = 0;
-		char *key = str_trim(tok), *val = str_trim(eq + 1);
-		int r;
-		for (r = 0; r < R_COUNT; r++)
-			if (!strcmp(key, rule_names[r]))
-				break;
-		if (r == R_COUNT) {
-			const char *dym = did_you_mean(key, rule_names, R_COUNT);
-			rc = err_set(ARCA_ERR_CONFIG,
-			             "unknown retention rule '%s'%s%s%s (known: last, "
-			             "hourly, daily, weekly, monthly, yearly, within)",
-			             key, dym ? "; did you mean '" : "", dym ? dym : "",
-			             dym ? "'?" : "");
-			break;
-		}
-		int64_t v;
-		if (r == R_WITHIN ? parse_duration(val, &v) : parse_int64(val, &v)) {
-			rc = err_set(ARCA_ERR_CONFIG, "retention rule %s=%s: not a %s", key, val,
-				     r == R_WITHIN ? "duration (e.g. 30d, 12h, 2w)" : "number");
-			break;
-		}
-		if (v < 0) {
-			rc = err_set(ARCA_ERR_CONFIG, "retention rule %s=%s: must not be negative",
-				     key, val);
-			break;
-		}
-		if (counts[r] >= 0) {
-			rc = err_set(ARCA_ERR_CONFIG, "retention rule %s is given twice", key);
-			break;
-		}
-		counts[r] = v;
+	/* an all-blank policy has no rules; otherwise every item must be one */
+	char *item = *str_trim(copy) ? copy : NULL;
+	while (item && rc == ARCA_OK) {
+		char *next = strchr(item, ',');
+		if (next)
+			*next++ = 0;
+		rc = parse_item(str_trim(item), counts);
+		item = next;
 	}
 	free(copy);
 	return rc;
@@ -135,7 +143,7 @@ int retention_select(const char *policy, const struct repo_snapshot *snaps, size
 	int64_t counts[R_COUNT];
 	int rc = retention_parse(policy, counts);
 	if (rc != ARCA_OK)
-		return rc;
+		return err_wrap(rc, "retention policy '%s'", policy);
 	int any = 0;
 	for (int r = 0; r < R_COUNT; r++)
 		any |= counts[r] >= 0;

@@ -58,7 +58,8 @@ int pg_password_for(struct pg_target *t, const char *conninfo, char **out);
  * of trust.c. */
 char *pg_program(struct pg_target *t, const char *name);
 
-/* Integer command-line option (e.g. "jobs"), or dflt when not given. */
+/* Integer command-line option (e.g. "jobs"), or dflt when not given;
+ * 1..ARCA_JOBS_MAX, the bound the engine already applied to --jobs. */
 int pg_option_int(struct arca_ctx *ctx, const char *name, int64_t dflt, int64_t *out);
 
 /*

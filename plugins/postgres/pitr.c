@@ -778,10 +778,8 @@ static int recovery_target(struct restore *r, const char **kind, const char **va
 	const char *time_v = pg_host->option(r->ctx, "to-time");
 	const char *lsn_v = pg_host->option(r->ctx, "to-lsn");
 	const char *xid_v = pg_host->option(r->ctx, "to-xid");
-	int n = !!time_v + !!lsn_v + !!xid_v;
+	/* at most one is given: pg_restore_op checked that */
 	*kind = *value = NULL;
-	if (n > 1)
-		return PG_ERR(ARCA_ERR_CONFIG, "give at most one of --to-time, --to-lsn, --to-xid");
 	if (time_v && strcmp(time_v, "latest") != 0) {
 		if (time_v[0] < '0' || time_v[0] > '9')
 			return PG_ERR(ARCA_ERR_CONFIG,

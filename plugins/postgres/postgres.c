@@ -180,12 +180,26 @@ static int open_snapshot(struct item_walk *w, struct arca_ctx *ctx, int *physica
 	return walk_rewind(w);
 }
 
+/* The engine hands the --to-* options through unchecked: at most one
+ * recovery target, refused before anything is read, in either mode. */
+static int check_recovery_target_options(struct arca_ctx *ctx)
+{
+	int n = !!pg_host->option(ctx, "to-time") + !!pg_host->option(ctx, "to-lsn") +
+	        !!pg_host->option(ctx, "to-xid");
+	if (n > 1)
+		return PG_ERR(ARCA_ERR_CONFIG, "give at most one of --to-time, --to-lsn, --to-xid");
+	return ARCA_OK;
+}
+
 static int pg_restore_op(void *instance, struct arca_ctx *ctx)
 {
 	struct pg_target *t = instance;
 	struct item_walk w;
 	int physical = 0;
-	int rc = pg_env_load(t, ctx);
+	int rc = check_recovery_target_options(ctx);
+	if (rc != ARCA_OK)
+		return rc;
+	rc = pg_env_load(t, ctx);
 	if (rc != ARCA_OK)
 		return rc;
 	rc = open_snapshot(&w, ctx, &physical);
@@ -311,9 +325,9 @@ int pg_option_int(struct arca_ctx *ctx, const char *name, int64_t dflt, int64_t 
 	char *end = NULL;
 	errno = 0;
 	long long n = strtoll(v, &end, 10);
-	if (errno || end == v || *end || n < 1 || n > 1024)
-		return PG_ERR(ARCA_ERR_CONFIG, "--%s %s: expected a whole number from 1 to 1024",
-		              name, v);
+	if (errno || end == v || *end || n < 1 || n > ARCA_JOBS_MAX)
+		return PG_ERR(ARCA_ERR_CONFIG, "--%s %s: expected a whole number from 1 to %d",
+		              name, v, ARCA_JOBS_MAX);
 	*out = n;
 	return ARCA_OK;
 }

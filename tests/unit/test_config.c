@@ -711,51 +711,6 @@ static void test_references(void **state)
 
 /* ---- retention ---- */
 
-static void test_retention_parse(void **state)
-{
-	(void)state;
-	struct cfg_retention r;
-	char why[256];
-	assert_int_equal(cfg_parse_retention("last=7, daily=30, weekly=8, monthly=12, "
-					     "yearly=2, hourly=0, within=30d", &r, why,
-					     sizeof why), 0);
-	assert_int_equal(r.last, 7);
-	assert_int_equal(r.daily, 30);
-	assert_int_equal(r.weekly, 8);
-	assert_int_equal(r.monthly, 12);
-	assert_int_equal(r.yearly, 2);
-	assert_int_equal(r.hourly, 0);
-	assert_int_equal(r.within, 30 * 86400);
-
-	/* no rules: everything is kept, the same as repo.h's retention_select */
-	assert_int_equal(cfg_parse_retention("  ", &r, why, sizeof why), 0);
-	assert_int_equal(r.last + r.hourly + r.daily + r.weekly + r.monthly + r.yearly, 0);
-	assert_int_equal(r.within, 0);
-
-	assert_int_equal(cfg_parse_retention(" daily = 3 ", &r, why, sizeof why), 0);
-	assert_int_equal(r.daily, 3);
-	assert_int_equal(r.last, 0);
-
-	static const struct {
-		const char *text, *why;
-	} bad[] = {
-		{"dayly=3", "did you mean 'daily'?"},
-		{"forever=1", "the rules are last, hourly"},
-		{"daily=-1", "not a count"},
-		{"daily=many", "not a count"},
-		{"within=soon", "not a duration"},
-		{"daily", "not rule=value"},
-		{"daily=1,,last=2", "empty rule"},
-		{"daily=1, daily=2", "given twice"},
-	};
-	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
-		why[0] = 0;
-		assert_int_equal(cfg_parse_retention(bad[i].text, &r, why, sizeof why), -1);
-		if (!strstr(why, bad[i].why))
-			fail_msg("'%s': '%s' lacks '%s'", bad[i].text, why, bad[i].why);
-	}
-}
-
 static void test_retention_in_config(void **state)
 {
 	(void)state;
@@ -766,6 +721,31 @@ static void test_retention_in_config(void **state)
 	expect_count(&errs, 1);
 	expect_msg(&errs, 0, 9, "'retention' in [target db] is not a valid policy",
 		   "unknown rule 'dayly' (did you mean 'daily'?)", NULL);
+	done(cf, &errs);
+}
+
+/* Validation and `arca forget` share retention_parse: an empty item is an
+ * error for both (test_repo_retention.c checks the forget side). */
+static void test_retention_empty_item(void **state)
+{
+	(void)state;
+	struct cfg_file *cf;
+	struct cfg_errors errs;
+	check(DEST_LOCAL "[target db]\ndriver = postgres\nconninfo = x\ndestinations = local\n"
+	      "retention = daily=7,,weekly=4\n", &cf, &errs);
+	expect_count(&errs, 1);
+	expect_msg(&errs, 0, 9, "'retention' in [target db] is not a valid policy",
+		   "empty rule (two commas in a row?)", NULL);
+	done(cf, &errs);
+	check(DEST_LOCAL "[target db]\ndriver = postgres\nconninfo = x\ndestinations = local\n"
+	      "retention = daily=7,\n", &cf, &errs);
+	expect_count(&errs, 1);
+	expect_msg(&errs, 0, 9, "empty rule", NULL);
+	done(cf, &errs);
+	/* an all-blank policy has no rules: everything is kept */
+	check(DEST_LOCAL "[target db]\ndriver = postgres\nconninfo = x\ndestinations = local\n"
+	      "retention =   \n", &cf, &errs);
+	expect_count(&errs, 0);
 	done(cf, &errs);
 }
 
@@ -869,8 +849,8 @@ int main(void)
 		cmocka_unit_test(test_drivers),
 		cmocka_unit_test(test_lookup_called_once_per_section),
 		cmocka_unit_test(test_references),
-		cmocka_unit_test(test_retention_parse),
 		cmocka_unit_test(test_retention_in_config),
+		cmocka_unit_test(test_retention_empty_item),
 		cmocka_unit_test(test_errors_in_file_order),
 		cmocka_unit_test(test_load_file),
 		cmocka_unit_test(test_load_missing_file),

@@ -1,5 +1,6 @@
 /* test_repo_retention.c — retention_select: each rule alone, combinations,
- * the newest-is-kept guarantee, and malformed policies. */
+ * the newest-is-kept guarantee, and malformed policies; retention_parse,
+ * the one parser of a policy. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -157,6 +158,65 @@ static void test_bad_policies(void **state)
 	free(s);
 }
 
+/* retention_parse is the one parser (config validation calls it too): its
+ * values and its messages, which `arca check` shows at FILE:LINE. */
+static void test_parse(void **state)
+{
+	(void)state;
+	int64_t c[7];
+	assert_int_equal(retention_parse("last=7, daily=30, weekly=8, monthly=12, yearly=2, "
+					 "hourly=0, within=30d", c), ARCA_OK);
+	static const int64_t want[7] = {7, 0, 30, 8, 12, 2, 30 * DAY};
+	for (size_t i = 0; i < 7; i++)
+		assert_int_equal(c[i], want[i]);
+	/* no rules: everything is kept */
+	assert_int_equal(retention_parse("  ", c), ARCA_OK);
+	for (size_t i = 0; i < 7; i++)
+		assert_int_equal(c[i], -1);
+	assert_int_equal(retention_parse(" daily = 3 ", c), ARCA_OK);
+	assert_int_equal(c[2], 3);
+	assert_int_equal(c[0], -1);
+
+	static const struct {
+		const char *text, *why;
+	} bad[] = {
+		{"dayly=3", "unknown rule 'dayly' (did you mean 'daily'?)"},
+		{"forever=1", "the rules are last, hourly"},
+		{"daily=-1", "not a count"},
+		{"daily=many", "not a count"},
+		{"within=soon", "not a duration"},
+		{"daily", "not rule=value"},
+		{"daily=1,,last=2", "empty rule"},
+		{"daily=1, daily=2", "given twice"},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		err_clear();
+		assert_int_equal(retention_parse(bad[i].text, c), ARCA_ERR_CONFIG);
+		if (!strstr(err_msg(), bad[i].why))
+			fail_msg("'%s': '%s' lacks '%s'", bad[i].text, err_msg(), bad[i].why);
+	}
+}
+
+/* An empty item is an error, as config validation says it is: forget
+ * used to skip it (strtok), validation to refuse it. */
+static void test_empty_items(void **state)
+{
+	(void)state;
+	struct repo_snapshot *s = make(3, T0, DAY);
+	unsigned char keep[3];
+	static const char *const bad[] = {"daily=7,,weekly=4", "daily=7,", ",daily=7", " , "};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		err_clear();
+		assert_int_equal(retention_select(bad[i], s, 3, 0, keep, NULL), ARCA_ERR_CONFIG);
+		if (!strstr(err_msg(), "empty rule"))
+			fail_msg("'%s': '%s' lacks 'empty rule'", bad[i], err_msg());
+	}
+	/* all blank: no rules, everything is kept */
+	assert_int_equal(retention_select(" \t ", s, 3, 0, keep, NULL), ARCA_OK);
+	assert_int_equal(count(keep, 3), 3);
+	free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -166,6 +226,8 @@ int main(void)
 		cmocka_unit_test(test_within_and_union),
 		cmocka_unit_test(test_newest_always_kept),
 		cmocka_unit_test(test_bad_policies),
+		cmocka_unit_test(test_parse),
+		cmocka_unit_test(test_empty_items),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -175,6 +175,11 @@ struct arca_item_info {
 /* Returned by host->item_begin (not an error). */
 #define ARCA_ITEM_UNCHANGED 100
 
+/* The bound of a restore's "jobs" option (host->option(ctx, "jobs"), from
+ * `arca restore --jobs N`): the engine refuses N outside 1..ARCA_JOBS_MAX
+ * before a driver runs. A driver that checks the value uses this bound. */
+#define ARCA_JOBS_MAX 256
+
 /* ---------------------------------------------------------------------- */
 /* Host services: the engine's side, passed to arca_driver_entry.         */
 /* ---------------------------------------------------------------------- */
@@ -242,9 +247,9 @@ struct arca_host {
 	 * checks hashes and authentication as it reads: ARCA_ERR_CORRUPT. */
 	int (*item_read)(struct arca_ctx *ctx, void *buf, size_t cap, size_t *got);
 
-	/* Operation options given on the command line, e.g. "into", "jobs",
-	 * "to-time", "to-lsn", "to-xid", "overwrite", "start", "snapshot".
-	 * NULL when not given. */
+	/* Operation options given on the command line, e.g. "into", "jobs"
+	 * (1..ARCA_JOBS_MAX), "to-time", "to-lsn", "to-xid", "overwrite",
+	 * "start", "snapshot". NULL when not given. */
 	const char *(*option)(struct arca_ctx *ctx, const char *name);
 
 	/* --- progress and cancellation ------------------------------------ */
