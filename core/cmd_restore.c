@@ -1,5 +1,6 @@
 /* cmd_restore.c — `arca restore TARGET [options]`. */
 #include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +8,77 @@
 #include "jobs.h"
 #include "log.h"
 #include "util.h"
+
+/* Whether a declared option applies to this target ("KEY=VALUE" against
+ * its config, defaults included). */
+static int applies(const struct engine_target *t, const struct arca_op_option *o)
+{
+	if (!o->when)
+		return 1;
+	const char *eq = strchr(o->when, '=');
+	if (!eq)
+		return 0;
+	char key[64];
+	snprintf(key, sizeof key, "%.*s", (int)(eq - o->when), o->when);
+	const char *v = cfg_get(t->cfg, key);
+	return v && !strcmp(v, eq + 1);
+}
+
+static const struct arca_op_option *declared(const struct arca_op_option *list,
+					     const char *name)
+{
+	for (; list && list->name; list++)
+		if (!strcmp(list->name, name))
+			return list;
+	return NULL;
+}
+
+static int in_list(const char *csv, const char *name)
+{
+	size_t n = strlen(name);
+	for (const char *p = csv; p && *p;) {
+		const char *e = strchr(p, ',');
+		size_t len = e ? (size_t)(e - p) : strlen(p);
+		if (len == n && !strncmp(p, name, n))
+			return 1;
+		p = e ? e + 1 : NULL;
+	}
+	return 0;
+}
+
+/* Refuse, before any work, an option the target's driver does not take
+ * (for this target's config) and options that exclude each other. A 1.0
+ * driver declares nothing: everything is handed over, as before. */
+static int check_options(const struct engine_target *t, const struct ctx_option *opts)
+{
+	const struct arca_target_ops *ops = t->drv->target;
+	if (ops->struct_size < offsetof(struct arca_target_ops, restore_options) +
+				   sizeof ops->restore_options || !ops->restore_options)
+		return ARCA_OK;
+	for (const struct ctx_option *o = opts; o->name; o++) {
+		if (!strcmp(o->name, "snapshot") || !strcmp(o->name, "from"))
+			continue;
+		const struct arca_op_option *d = declared(ops->restore_options, o->name);
+		if (d && applies(t, d)) {
+			for (const struct ctx_option *x = o + 1; x->name; x++)
+				if (in_list(d->excludes, x->name))
+					return cli_usage_error("restore", "--%s and --%s exclude each "
+							       "other: give one", o->name, x->name);
+			continue;
+		}
+		char takes[512] = "";
+		size_t at = 0;
+		for (const struct arca_op_option *a = ops->restore_options; a->name; a++)
+			if (applies(t, a) && at < sizeof takes)
+				at += (size_t)snprintf(takes + at, sizeof takes - at, "%s--%s",
+						       at ? ", " : "", a->name);
+		return cli_usage_error("restore", "target %s (driver %s) does not take --%s%s%s; "
+				       "it takes %s, besides --snapshot and --from", t->cfg->name,
+				       t->drv->name, o->name, d ? " here: that option needs " : "",
+				       d ? d->when : "", at ? takes : "nothing else");
+	}
+	return ARCA_OK;
+}
 
 int cmd_restore(struct cli *cli, int argc, char **argv)
 {
@@ -57,6 +129,12 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 	int rc = cli_load_targets(cli, &e, 1, argv + optind, &t, &n);
 	if (rc != ARCA_OK)
 		return rc;
+	rc = check_options(t[0], options);
+	if (rc != ARCA_OK) {
+		free(t);
+		engine_close(&e);
+		return rc;
+	}
 	rc = job_restore(&e, t[0], snapshot, from, options);
 	free(t);
 	if (rc != ARCA_OK)

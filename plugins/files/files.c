@@ -223,8 +223,15 @@ static int files_check(void *instance, struct arca_ctx *ctx)
 	return ARCA_OK;
 }
 
+static const struct arca_op_option files_restore_options[] = {
+	{"into", 1, "a directory to restore into instead of path", NULL, NULL},
+	{"overwrite", 0, "restore over existing files", NULL, NULL},
+	{NULL, 0, NULL, NULL, NULL},
+};
+
 static const struct arca_target_ops files_target_ops = {
 	.struct_size = sizeof(struct arca_target_ops),
+	.restore_options = files_restore_options,
 	.open = files_open,
 	.check = files_check,
 	.snapshot = files_snapshot,

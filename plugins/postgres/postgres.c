@@ -332,8 +332,24 @@ int pg_option_int(struct arca_ctx *ctx, const char *name, int64_t dflt, int64_t 
 	return ARCA_OK;
 }
 
+static const struct arca_op_option pg_restore_options[] = {
+    {"into", 1, "a conninfo (logical) or an empty data directory (physical)", NULL, NULL},
+    {"overwrite", 0, "replace a database that holds objects, or a non-empty data directory",
+     NULL, NULL},
+    {"jobs", 1, "parallel pg_restore jobs", "mode=logical", NULL},
+    {"to-time", 1, "recover to this time (point-in-time recovery)", "mode=physical",
+     "to-lsn,to-xid"},
+    {"to-lsn", 1, "recover to this WAL position", "mode=physical", "to-time,to-xid"},
+    {"to-xid", 1, "recover to this transaction id", "mode=physical", "to-time,to-lsn"},
+    {"start", 0, "start a server on the restored data directory", "mode=physical", NULL},
+    {"no-archive", 0, "with --start: the server runs with archive_mode = off", "mode=physical",
+     NULL},
+    {NULL, 0, NULL, NULL, NULL},
+};
+
 static const struct arca_target_ops pg_target_ops = {
     .struct_size = sizeof(struct arca_target_ops),
+    .restore_options = pg_restore_options,
     .open = pg_open,
     .check = pg_check,
     .snapshot = pg_snapshot,

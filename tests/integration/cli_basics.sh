@@ -227,4 +227,34 @@ EOC
 		fail "a failed dump was recorded as a snapshot"
 	: "${pcdir:=}"
 fi
+
+step "restore options a target does not take are refused before anything is touched"
+write_engine_config
+files_target tree "$T/src"
+cat >> "$ARCA_CONFIG" <<EOC
+
+[target pglog]
+driver = postgres
+destinations = local
+conninfo = host=127.0.0.1 port=1 dbname=nowhere user=nobody
+
+[target pgphys]
+driver = postgres
+destinations = local
+mode = physical
+conninfo = host=127.0.0.1 port=1 dbname=nowhere user=nobody
+EOC
+expect_fail 2 "$ARCA" restore tree --into "$T/opt-out" --to-time 2026-01-01
+expect_stderr "target tree \(driver files\) does not take --to-time; it takes --into, --overwrite"
+[ ! -e "$T/opt-out" ] || fail "a refused restore created its directory"
+expect_fail 2 "$ARCA" restore tree --jobs 2
+expect_stderr "does not take --jobs"
+expect_fail 2 "$ARCA" restore tree --start --to-lsn 0/1
+expect_stderr "does not take --start"
+expect_fail 2 "$ARCA" restore pglog --to-time 2026-01-01
+expect_stderr "does not take --to-time here: that option needs mode=physical"
+expect_fail 2 "$ARCA" restore pgphys --jobs 2
+expect_stderr "needs mode=logical"
+expect_fail 2 "$ARCA" restore pgphys --into "$T/opt-out" --to-time 2026-01-01 --to-lsn 0/1
+expect_stderr "--to-time and --to-lsn exclude each other"
 pass

@@ -287,6 +287,19 @@ struct arca_host {
 /* Target ops: a data store to protect.                                   */
 /* ---------------------------------------------------------------------- */
 
+/* An option of an operation that a target driver accepts (added in ABI
+ * 1.1), e.g. {"to-time", 1, "recover to this time", "mode=physical",
+ * "to-lsn,to-xid"}. The engine refuses, before any work, an option the
+ * target's driver does not declare (exit 2, naming those it does) and
+ * options given together that exclude each other. */
+struct arca_op_option {
+	const char *name;      /* the long option without "--" */
+	int takes_value;       /* 1: --name VALUE; 0: a flag (its value is "yes") */
+	const char *help;      /* one line */
+	const char *when;      /* NULL, or "KEY=VALUE": only for targets whose config says so */
+	const char *excludes;  /* NULL, or a comma-separated list of option names */
+};
+
 struct arca_target_ops {
 	size_t struct_size;
 	/* Create an instance for one [target] section. Must not connect yet:
@@ -320,6 +333,13 @@ struct arca_target_ops {
 	 */
 	int (*command)(void *instance, struct arca_ctx *ctx, const char *verb,
 		       int argc, char **argv);
+
+	/* --- added in ABI 1.1: read only when struct_size reaches it ----- */
+
+	/* The options `arca restore` may hand this driver (host->option), a
+	 * {NULL}-terminated array; NULL: any (the 1.0 behaviour). The engine's
+	 * own --snapshot and --from are not listed. */
+	const struct arca_op_option *restore_options;
 };
 
 /* ---------------------------------------------------------------------- */
