@@ -35,7 +35,16 @@ struct parser {
 	int read_errno;     /* set when reading the FILE failed */
 	char *line;         /* the current raw line */
 	size_t cap;
+	/* Values too long for inih's line buffer (INI_MAX_LINE, compiled into
+	 * Debian's library): the reader hands inih a placeholder instead and
+	 * the handler puts the value back, so lines of any sensible length
+	 * (long paths, exclude lists) can be written. */
+	char **long_values;
+	size_t n_long;
 };
+
+#define LONG_VALUE_MARK "\001arca-long-value-"
+#define LINE_MAX_LEN 65536   /* longer lines are refused: not a sensible config */
 
 __attribute__((format(printf, 2, 3)))
 static void parse_error(struct parser *p, const char *fmt, ...)
@@ -186,7 +195,7 @@ static int check_header_line(struct parser *p, const char *s)
 static int check_line(struct parser *p, const char *s, size_t raw_len, int max)
 {
 	if (strlen(s) + 3 > (size_t)max) {
-		parse_error(p, "line is %zu characters long; at most %d fit: shorten it "
+		parse_error(p, "line is %zu characters long; at most %d fit here: shorten it "
 			    "(e.g. move a long command into a script)", raw_len, max - 3);
 		return 0;
 	}
@@ -200,6 +209,32 @@ static int check_line(struct parser *p, const char *s, size_t raw_len, int max)
 		return 0;
 	}
 	return 1;
+}
+
+/* A key = value line too long for inih: "key = <mark>N" goes to inih and
+ * the value (trimmed, inline comment dropped, as inih would) is kept. */
+static const char *shorten_value(struct parser *p, const char *s, char *out, int max)
+{
+	const char *eq = find_before_comment(s, "=:");
+	const char *v = eq + 1, *end = v;
+	/* an inline comment starts at a ';' after whitespace, as for inih */
+	for (int was_space = 1; *end && !(was_space && *end == ';'); end++)
+		was_space = isspace((unsigned char)*end);
+	while (isspace((unsigned char)*v))
+		v++;
+	while (end > v && isspace((unsigned char)end[-1]))
+		end--;
+	size_t klen = (size_t)(eq - s);
+	if (klen + sizeof LONG_VALUE_MARK + 24 > (size_t)max) {
+		check_line(p, s, strlen(s), max);   /* the key itself is too long */
+		out[0] = 0;
+		return out;
+	}
+	p->long_values = xrealloc(p->long_values, (p->n_long + 1) * sizeof *p->long_values);
+	p->long_values[p->n_long] = xstrndup(v, (size_t)(end - v));
+	snprintf(out, (size_t)max, "%.*s= %s%zu", (int)klen, s, LONG_VALUE_MARK, p->n_long);
+	p->n_long++;
+	return out;
 }
 
 /* ini_reader: fgets-like, called once per line. */
@@ -221,6 +256,14 @@ static char *ini_read_line(char *out, int max, void *stream)
 	 * the continuation of the previous value: indented keys are keys. */
 	while (isspace((unsigned char)*s))
 		s++;
+	if ((size_t)len > LINE_MAX_LEN) {
+		parse_error(p, "line is %zd characters long; at most %d are read", len, LINE_MAX_LEN);
+		s = "";
+	} else if (strlen(s) + 3 > (size_t)max && *s != '[' && *s != ';' && *s != '#' &&
+		   *find_before_comment(s, "=:")) {
+		s = shorten_value(p, s, out, max);
+		return out;
+	}
 	if (!check_line(p, s, (size_t)len, max))
 		s = "";
 	snprintf(out, (size_t)max, "%s", s);
@@ -252,6 +295,11 @@ static int ini_on_key(void *user, const char *section, const char *name, const c
 	if (!*name) {
 		parse_error(p, "the key name is missing before '='");
 		return 1;
+	}
+	if (value && !strncmp(value, LONG_VALUE_MARK, strlen(LONG_VALUE_MARK))) {
+		size_t k = (size_t)strtoul(value + strlen(LONG_VALUE_MARK), NULL, 10);
+		if (k < p->n_long)
+			value = p->long_values[k];
 	}
 	append_entry(&p->cf->sections[p->section], name, value ? value : "", p->lineno);
 	return 1;
@@ -291,6 +339,9 @@ int cfg_load_string(const char *name, const char *text, struct cfg_file **out,
 	p.cf = new_file(name ? name : "<string>");
 	parse(&p);
 	free(p.line);
+	for (size_t i = 0; i < p.n_long; i++)
+		free(p.long_values[i]);
+	free(p.long_values);
 	*out = p.cf;
 	return 0;
 }
@@ -308,6 +359,9 @@ int cfg_load(const char *path, struct cfg_file **out, struct cfg_errors *errs)
 	p.cf = new_file(path);
 	parse(&p);
 	free(p.line);
+	for (size_t i = 0; i < p.n_long; i++)
+		free(p.long_values[i]);
+	free(p.long_values);
 	fclose(fp);
 	if (p.read_errno) {
 		cfg_errors_add(errs, path, 0, "cannot read the config file: %s",
