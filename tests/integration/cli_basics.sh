@@ -199,11 +199,16 @@ rm -rf "$T/repo" "$T/state"   # the SDK step starts with a new repository
 
 step "SDK: build the example driver out of tree and load it"
 if command -v pkg-config >/dev/null && command -v cc >/dev/null; then
-	pcdir=$(dirname "$(find "$ARCA_STAGE" -name arca-plugin.pc | head -1)")
+	# the installed SDK alone, found through pkg-config (the stage is a
+	# `make install DESTDIR=...` of this build)
+	pcdir=$ARCA_STAGE$ARCA_PREFIX/lib/pkgconfig
+	[ -f "$pcdir/arca-plugin.pc" ] || fail "arca-plugin.pc is not installed in \$(libdir)/pkgconfig"
+	[ -f "$ARCA_STAGE$ARCA_PREFIX/include/arca/plugin.h" ] ||
+		fail "plugin.h is not installed as \$(includedir)/arca/plugin.h"
 	mkdir -p "$T/sdk" "$T/plugins"
 	cp "$ARCA_SRCDIR/sdk/example/command.c" "$ARCA_SRCDIR/sdk/example/Makefile" "$T/sdk/"
-	cflags="-I$(find "$ARCA_STAGE" -path '*/include/arca' -type d | head -1)/.."
-	(cd "$T/sdk" && make -s PKG_CFLAGS="$cflags" CFLAGS="-O2 -Wall -Wextra -Werror") || fail "example driver does not build"
+	(cd "$T/sdk" && PKG_CONFIG_PATH="$pcdir" make -s PKG_CONFIG="pkg-config --define-prefix" \
+		CFLAGS="-O2 -Wall -Wextra -Werror") || fail "example driver does not build from the installed SDK"
 	cp "$PLUGIN_DIR"/*.so "$T/plugins/" && cp "$T/sdk/command.so" "$T/plugins/" && chmod 755 "$T/plugins"/*.so
 	arca plugins --plugin-dir "$T/plugins" | grep -Eq '^  command 1.0.0' || fail "example driver not loaded"
 	write_engine_config
