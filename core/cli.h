@@ -43,6 +43,17 @@ struct verb {
 
 extern const struct verb cli_verbs[];
 
+/* The plugin_dir the config names (cf: the loaded file, free it with
+ * cfg_free), else the built-in one; nothing is validated or printed. */
+const char *plugin_dir_from_config(struct cli *cli, struct cfg_file **cf);
+/* Verbs that drivers declare (ABI 1.1), from the modules in plugin_dir:
+ * list them under `arca --help`, or print one's `arca VERB --help`
+ * (0 when a driver declares it). Quiet: no module's refusal is shown. */
+void driver_verbs_list(struct cli *cli, FILE *f);
+int driver_verb_help(struct cli *cli, const char *verb, FILE *f);
+/* A driver's declared verb, or NULL (a 1.0 driver declares none). */
+const struct arca_verb *driver_verb(const struct arca_driver *drv, const char *name);
+
 /* Print `arca VERB --help` to f. */
 void cli_verb_help(const struct verb *v, FILE *f);
 /* For a verb without options of its own: apply the global ones (the

@@ -1,11 +1,83 @@
-/* cmd_driver.c — verbs a driver implements itself through its `command`
- * op (wal-push, wal-get): `arca VERB TARGET ARGS...`. */
+/* cmd_driver.c — verbs that target drivers declare (ABI 1.1, e.g. the
+ * postgres driver's wal-push and wal-get): `arca VERB TARGET ARGS...` runs
+ * the `command` op of TARGET's driver. Core knows no driver verb by name. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
 #include "jobs.h"
+#include "loader.h"
 #include "log.h"
+#include "util.h"
+
+const struct arca_verb *driver_verb(const struct arca_driver *drv, const char *name)
+{
+	const struct arca_target_ops *ops = drv ? drv->target : NULL;
+	if (!ops || ops->struct_size < offsetof(struct arca_target_ops, verbs) + sizeof ops->verbs)
+		return NULL;
+	for (const struct arca_verb *v = ops->verbs; v && v->name; v++)
+		if (!strcmp(v->name, name))
+			return v;
+	return NULL;
+}
+
+/* The modules of plugin_dir, loaded without a word about refused ones. */
+static int load_quietly(struct cli *cli, struct loader *ld)
+{
+	struct cfg_file *cf = NULL;
+	const char *dir = plugin_dir_from_config(cli, &cf);
+	int saved = log_level;
+	log_level = ARCA_LOG_ERROR - 1;
+	memset(ld, 0, sizeof *ld);
+	int rc = loader_open(ld, dir, cli->host);
+	log_level = saved;
+	err_clear();
+	if (cf)
+		cfg_free(cf);
+	return rc;
+}
+
+void driver_verbs_list(struct cli *cli, FILE *f)
+{
+	struct loader ld;
+	if (load_quietly(cli, &ld) != ARCA_OK)
+		return;
+	int header = 0;
+	for (size_t i = 0; i < ld.n_drivers; i++) {
+		const struct arca_driver *drv = ld.drivers[i].drv;
+		const struct arca_target_ops *ops = drv->target;
+		if (!ops || ops->struct_size < offsetof(struct arca_target_ops, verbs) +
+						   sizeof ops->verbs)
+			continue;
+		for (const struct arca_verb *v = ops->verbs; v && v->name; v++) {
+			if (!header++)
+				fprintf(f, "\nVerbs of the installed drivers (arca VERB TARGET ...):\n");
+			fprintf(f, "  %-10s %s (driver %s)\n", v->name, v->summary ? v->summary : "",
+				drv->name);
+		}
+	}
+	loader_close(&ld);
+}
+
+int driver_verb_help(struct cli *cli, const char *verb, FILE *f)
+{
+	struct loader ld;
+	if (load_quietly(cli, &ld) != ARCA_OK)
+		return -1;
+	int found = -1;
+	for (size_t i = 0; i < ld.n_drivers && found; i++) {
+		const struct arca_verb *v = driver_verb(ld.drivers[i].drv, verb);
+		if (!v)
+			continue;
+		fprintf(f, "Usage: arca %s TARGET %s\n\n%s — %s (a verb of driver %s)\n\n%s\n%s",
+			v->name, v->synopsis ? v->synopsis : "", v->name, v->summary ? v->summary : "",
+			ld.drivers[i].drv->name, v->help ? v->help : "", cli_global_help);
+		found = 0;
+	}
+	loader_close(&ld);
+	return found;
+}
 
 int cmd_driver_verb(struct cli *cli, int argc, char **argv)
 {
@@ -15,20 +87,31 @@ int cmd_driver_verb(struct cli *cli, int argc, char **argv)
 	/* the arguments follow argv[0] again, as if there had been no options */
 	argc -= optind - 1, argv += optind - 1;
 	if (argc < 2)
-		return cli_usage_error(verb, "name the TARGET");
+		return cli_usage_error(NULL, "unknown verb '%s' (a driver's verb needs a TARGET "
+				       "after it: arca %s TARGET ...)", verb, verb);
 	struct engine e = {0};
 	struct engine_target **t;
 	size_t n;
 	int rc = cli_load_targets(cli, &e, 1, argv + 1, &t, &n);
 	if (rc != ARCA_OK)
 		return rc;
-	rc = job_command(&e, t[0], verb, argc - 2, argv + 2, NULL);
+	const struct arca_verb *v = driver_verb(t[0]->drv, verb);
+	int nargs = argc - 2;
+	if (!v || !t[0]->drv->target->command) {
+		rc = cli_usage_error(NULL, "unknown verb '%s': neither arca nor driver %s of target "
+				     "%s has it (arca --help lists both)", verb, t[0]->drv->name,
+				     t[0]->cfg->name);
+	} else if (nargs < v->min_args || (v->max_args >= 0 && nargs > v->max_args)) {
+		rc = cli_usage_error(verb, "usage: arca %s TARGET %s", verb,
+				     v->synopsis ? v->synopsis : "");
+	} else {
+		rc = job_command(&e, t[0], verb, nargs, argv + 2, NULL);
+		if (rc == ARCA_ERR_NOT_FOUND && (v->flags & ARCA_VERB_QUIET_NOT_FOUND))
+			log_info("%s", err_msg());
+		else if (rc != ARCA_OK)
+			err_print(rc);
+	}
 	free(t);
-	/* wal-get of an absent segment is routine during recovery: no noise */
-	if (rc == ARCA_ERR_NOT_FOUND && !strcmp(verb, "wal-get"))
-		log_info("%s", err_msg());
-	else if (rc != ARCA_OK)
-		err_print(rc);
 	engine_close(&e);
 	return rc;
 }

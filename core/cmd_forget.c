@@ -13,15 +13,11 @@ json_t *snapshot_json(const struct repo_snapshot *s, const char *dest);
 
 /* After forget: a driver that keeps data outside snapshots (the postgres
  * driver's archived WAL) drops what the oldest kept snapshot no longer
- * needs. Its "wal-prune" verb runs with that snapshot open for reading;
- * UNSUPPORTED (a driver without such data) means nothing to do. */
+ * needs, through its after_forget op (ABI 1.1), with that snapshot open. */
 static int forget_driver_hook(struct engine *e, struct engine_target *t, struct engine_dest *d,
 			      const char *oldest_kept)
 {
-	if (!t->drv->target->command)
-		return ARCA_OK;
-	int rc = job_command_on_snapshot(e, t, d, oldest_kept, "wal-prune");
-	return rc == ARCA_ERR_UNSUPPORTED ? ARCA_OK : rc;
+	return job_after_forget(e, t, d, oldest_kept);
 }
 
 /* forget: per target and destination, apply the retention policy. */

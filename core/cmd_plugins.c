@@ -51,7 +51,7 @@ static void print_options(const char *title, const struct arca_option *o)
 	}
 }
 
-static const char *plugin_dir_from_config(struct cli *cli, struct cfg_file **cf)
+const char *plugin_dir_from_config(struct cli *cli, struct cfg_file **cf)
 {
 	const char *path = engine_config_path(cli->config_arg);
 	struct cfg_errors errs = {0};

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
 #include "jobs.h"
 #include "log.h"
 #include "util.h"
@@ -14,6 +15,7 @@ struct driver_op {
 	const char *intro; /* logged in the target's scope before the call */
 	const char *done;  /* on success, logged with the bar's counts */
 	const char *verb;  /* CTX_COMMAND: the driver verb and its arguments */
+	int after_forget;  /* CTX_COMMAND: the after_forget op instead of a verb */
 	int argc;
 	char **argv;
 	uint64_t bytes, items; /* out: what the bar counted */
@@ -60,7 +62,8 @@ static int run_driver_op(struct arca_ctx *ctx, struct driver_op *op)
 		rc = ops->check ? ops->check(t->inst, ctx) : ARCA_OK;
 		break;
 	case CTX_COMMAND:
-		rc = ops->command(t->inst, ctx, op->verb, op->argc, op->argv);
+		rc = op->after_forget ? ops->after_forget(t->inst, ctx)
+				      : ops->command(t->inst, ctx, op->verb, op->argc, op->argv);
 		break;
 	}
 	if (op->what) {
@@ -419,19 +422,21 @@ int job_command(struct engine *e, struct engine_target *t, const char *verb, int
 	return run_with_repos(e, t, CTX_COMMAND, options, &op);
 }
 
-int job_command_on_snapshot(struct engine *e, struct engine_target *t, struct engine_dest *d,
-			    const char *snapshot_id, const char *verb)
+int job_after_forget(struct engine *e, struct engine_target *t, struct engine_dest *d,
+		     const char *snapshot_id)
 {
-	int rc = has_commands(t, verb);
-	if (rc == ARCA_OK)
-		rc = engine_open_target(e, t);
+	const struct arca_target_ops *ops = t->drv->target;
+	if (ops->struct_size < offsetof(struct arca_target_ops, after_forget) +
+				   sizeof ops->after_forget || !ops->after_forget)
+		return ARCA_OK;   /* nothing kept outside snapshots */
+	int rc = engine_open_target(e, t);
 	if (rc != ARCA_OK)
 		return rc;
 	struct arca_ctx ctx = {.kind = CTX_COMMAND, .e = e, .t = t, .repos = &d->repo,
 			       .n_repos = 1};
 	rc = repo_snap_open(d->repo, snapshot_id, &ctx.reader);
 	if (rc == ARCA_OK) {
-		struct driver_op op = {.verb = verb};
+		struct driver_op op = {.verb = "after_forget", .after_forget = 1};
 		rc = run_driver_op(&ctx, &op);
 		snap_close(ctx.reader);
 	}

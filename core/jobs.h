@@ -24,11 +24,11 @@ int job_verify_target(struct engine *e, struct engine_target *t, const char *sna
 int job_check_target(struct engine *e, struct engine_target *t);
 int job_command(struct engine *e, struct engine_target *t, const char *verb, int argc,
 		char **argv, const struct ctx_option *options);
-/* Driver command `verb`, without arguments or options, with snapshot
- * snapshot_id (a full id) of destination d open for reading, whose
- * repository is open. */
-int job_command_on_snapshot(struct engine *e, struct engine_target *t, struct engine_dest *d,
-			    const char *snapshot_id, const char *verb);
+/* The driver's after_forget op (ABI 1.1; nothing for a driver without
+ * one), with snapshot snapshot_id (a full id, the oldest kept) of
+ * destination d open for reading, whose repository is open. */
+int job_after_forget(struct engine *e, struct engine_target *t, struct engine_dest *d,
+		     const char *snapshot_id);
 
 /* Resolve "latest"/prefix to a snapshot of target t in repo r. */
 int job_resolve_snapshot(struct repo *r, const char *target, const char *id, char out[65]);

@@ -143,15 +143,6 @@ const struct verb cli_verbs[] = {
 	 "       (arca forget --snapshot ID removes it).\n\n"
 	 "After bit rot found by arca verify --read-data:\n"
 	 "  arca repair packs && arca repair snapshots --forget && arca snapshot\n"},
-	{"wal-push", cmd_driver_verb, 1, "arca wal-push TARGET PATH",
-	 "archive one WAL segment (PostgreSQL archive_command)",
-	 "For archive_command = 'arca wal-push TARGET %p'. Exits 0 only once the\n"
-	 "segment is durable in every destination of TARGET. Pushing an identical\n"
-	 "segment again succeeds; a different one under the same name fails.\n"},
-	{"wal-get", cmd_driver_verb, 1, "arca wal-get TARGET NAME PATH",
-	 "fetch one WAL segment (PostgreSQL restore_command)",
-	 "For restore_command = 'arca wal-get TARGET %f %p'. Exits 8 when the segment\n"
-	 "does not exist, which ends recovery cleanly.\n"},
 	{NULL, NULL, 0, NULL, NULL, NULL},
 };
 
@@ -243,7 +234,10 @@ int main(int argc, char **argv)
 		case 'V': printf("arca %s (driver ABI %d.%d)\n", PACKAGE_VERSION, ARCA_ABI_MAJOR,
 				 ARCA_ABI_MINOR);
 			  return 0;
-		case 'h': main_help(stdout); return 0;
+		case 'h':
+			main_help(stdout);
+			driver_verbs_list(&cli, stdout);
+			return 0;
 		default:
 			/* -c, -v, -q, --json, --no-progress: also after the verb */
 			if (!cli_global_option(&cli, c, optarg))
@@ -260,6 +254,18 @@ int main(int argc, char **argv)
 		if (!strcmp(v->name, name))
 			break;
 	if (!v->name) {
+		/* Not arca's own: a verb of the driver of the TARGET that follows
+		 * (arca VERB TARGET ...), its --help from the installed drivers. */
+		for (int i = optind + 1; i < argc && strcmp(argv[i], "--"); i++)
+			if ((!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) &&
+			    driver_verb_help(&cli, name, stdout) == 0)
+				return 0;
+		if (optind + 1 < argc && argv[optind + 1][0] != '-') {
+			host_install_signal_handlers();
+			int first = optind;
+			optind = 0;
+			return cmd_driver_verb(&cli, argc - first, argv + first);
+		}
 		const char *names[ARRAY_LEN(cli_verbs)];
 		size_t n = 0;
 		for (const struct verb *w = cli_verbs; w->name; w++)

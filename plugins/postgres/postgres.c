@@ -231,11 +231,8 @@ static int pg_command(void *instance, struct arca_ctx *ctx, const char *verb, in
 		return wal_push(t, ctx, argc, argv);
 	if (strcmp(verb, "wal-get") == 0)
 		return wal_get(t, ctx, argc, argv);
-	if (strcmp(verb, "wal-prune") == 0)
-		return wal_prune(t, ctx, argc, argv);
-	return PG_ERR(
-	    ARCA_ERR_UNSUPPORTED,
-	    "the postgres driver has no verb '%s' (it offers wal-push, wal-get, wal-prune)", verb);
+	return PG_ERR(ARCA_ERR_UNSUPPORTED,
+	              "the postgres driver has no verb '%s' (it offers wal-push, wal-get)", verb);
 }
 
 int pg_password(struct pg_target *t, char **out)
@@ -347,9 +344,30 @@ static const struct arca_op_option pg_restore_options[] = {
     {NULL, 0, NULL, NULL, NULL},
 };
 
+static const struct arca_verb pg_verbs[] = {
+    {"wal-push", "PATH", "archive one WAL segment (PostgreSQL archive_command)",
+     "For archive_command = 'arca wal-push TARGET %p'. Exits 0 only once the\n"
+     "segment is durable in every destination of TARGET. Pushing an identical\n"
+     "segment again succeeds; a different one under the same name fails.\n",
+     1, 1, 0},
+    {"wal-get", "NAME PATH", "fetch one WAL segment (PostgreSQL restore_command)",
+     "For restore_command = 'arca wal-get TARGET %f %p'. Exits 8 when the segment\n"
+     "does not exist, which ends recovery cleanly.\n",
+     2, 2, ARCA_VERB_QUIET_NOT_FOUND},
+    {NULL, NULL, NULL, NULL, 0, 0, 0},
+};
+
+/* After forget: archived WAL the oldest kept base backup no longer needs. */
+static int pg_after_forget(void *instance, struct arca_ctx *ctx)
+{
+    return wal_prune(instance, ctx, 0, NULL);
+}
+
 static const struct arca_target_ops pg_target_ops = {
     .struct_size = sizeof(struct arca_target_ops),
     .restore_options = pg_restore_options,
+    .verbs = pg_verbs,
+    .after_forget = pg_after_forget,
     .open = pg_open,
     .check = pg_check,
     .snapshot = pg_snapshot,

@@ -9,8 +9,10 @@
 . "$ARCA_SRCDIR/tests/lib/common.sh"
 
 step "--version and --help"
+write_engine_config   # plugin_dir: the drivers' own verbs (wal-push, wal-get) come from there
 arca --version | grep -q '^arca .*ABI 1' || fail "--version"
 arca --help | grep -q 'snapshot' || fail "--help lists verbs"
+arca --help | grep -Eq '^  wal-push .*\(driver postgres\)' || fail "--help does not list the drivers' verbs"
 for v in init snapshot list restore verify check plugins forget prune unlock key repair wal-push wal-get; do
 	arca $v --help > "$T/help.txt"
 	grep -q "Usage: arca $v" "$T/help.txt" || fail "arca $v --help"

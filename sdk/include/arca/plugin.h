@@ -300,6 +300,20 @@ struct arca_op_option {
 	const char *excludes;  /* NULL, or a comma-separated list of option names */
 };
 
+/* A verb a target driver adds to the CLI (added in ABI 1.1):
+ * `arca NAME TARGET ARGS...` runs the driver's `command` op with ARGS. */
+struct arca_verb {
+	const char *name;      /* "wal-push": [a-z0-9-]+, no core verb's name */
+	const char *synopsis;  /* after "arca NAME TARGET": "PATH" */
+	const char *summary;   /* one line for `arca --help` */
+	const char *help;      /* the body of `arca NAME --help` */
+	int min_args, max_args; /* ARGS after TARGET; max_args -1: no limit */
+	unsigned flags;        /* ARCA_VERB_* */
+};
+/* ARCA_ERR_NOT_FOUND is an answer, not a failure: exit 8 with the message
+ * at info level (restore_command asking for a segment that does not exist). */
+#define ARCA_VERB_QUIET_NOT_FOUND 0x1u
+
 struct arca_target_ops {
 	size_t struct_size;
 	/* Create an instance for one [target] section. Must not connect yet:
@@ -323,13 +337,9 @@ struct arca_target_ops {
 	/*
 	 * Driver-specific verbs (e.g. "wal-push", "wal-get"), NULL if none.
 	 * argv holds the verb's arguments after the target name.
-	 * ARCA_ERR_UNSUPPORTED for verbs the driver does not know.
-	 *
-	 * The engine itself calls verb "wal-prune" (argc 0) after `arca forget`
-	 * removed snapshots of the target, with the oldest kept snapshot open
-	 * for reading (item_next/item_open/item_read), so a driver that keeps
-	 * blobs outside snapshots (archived WAL) can remove those that snapshot
-	 * no longer needs.
+	 * ARCA_ERR_UNSUPPORTED for verbs the driver does not know. Since ABI
+	 * 1.1 the verbs are declared in `verbs` below; the engine calls only
+	 * those.
 	 */
 	int (*command)(void *instance, struct arca_ctx *ctx, const char *verb,
 		       int argc, char **argv);
@@ -340,6 +350,15 @@ struct arca_target_ops {
 	 * {NULL}-terminated array; NULL: any (the 1.0 behaviour). The engine's
 	 * own --snapshot and --from are not listed. */
 	const struct arca_op_option *restore_options;
+	/* The verbs `command` implements, {NULL}-terminated; NULL: none. */
+	const struct arca_verb *verbs;
+	/*
+	 * After `arca forget` removed snapshots of the target, called with the
+	 * oldest kept snapshot open for reading (item_next/item_open/
+	 * item_read), so a driver that keeps blobs outside snapshots (archived
+	 * WAL) removes those no kept snapshot needs. NULL: nothing to do.
+	 */
+	int (*after_forget)(void *instance, struct arca_ctx *ctx);
 };
 
 /* ---------------------------------------------------------------------- */
