@@ -37,7 +37,45 @@ json_t *snapshot_json(const struct repo_snapshot *s, const char *dest)
 	json_object_set_new(o, "recovery_point",
 			    json_string(s->recovery_point ? s->recovery_point : ""));
 	json_object_set_new(o, "destination", json_string(dest));
+	if (s->skipped) {
+		json_t *names = json_array();
+		for (size_t i = 0; i < s->n_skipped_items; i++)
+			json_array_append_new(names, json_string(s->skipped_items[i]));
+		json_object_set_new(o, "partial",
+				    json_pack("{s:I,s:o}", "skipped", (json_int_t)s->skipped,
+					      "items", names));
+	}
 	return o;
+}
+
+/* The names are the driver's: a control character must not reach the
+ * terminal as itself. */
+static void print_name(const char *name)
+{
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+		if (*p < 0x20 || *p == 0x7f)
+			printf("\\x%02x", *p);
+		else
+			putchar(*p);
+	}
+}
+
+/* Under a partial snapshot's row: how many items it lacks, and which. */
+#define LIST_NAMES_SHOWN 10
+static void print_partial(const struct repo_snapshot *s)
+{
+	printf("%14spartial: %llu item%s left out", "", (unsigned long long)s->skipped,
+	       s->skipped == 1 ? "" : "s");
+	size_t shown = s->n_skipped_items < LIST_NAMES_SHOWN ? s->n_skipped_items
+							      : LIST_NAMES_SHOWN;
+	for (size_t i = 0; i < shown; i++) {
+		printf("%s", i ? ", " : ": ");
+		print_name(s->skipped_items[i]);
+	}
+	if (shown && s->skipped > shown)
+		printf(", and %llu more%s", (unsigned long long)(s->skipped - shown),
+		       s->n_skipped_items > shown ? " (--json names up to 100)" : "");
+	printf("\n");
 }
 
 static void warn_missing(void *arg, const char *problem)
@@ -92,8 +130,11 @@ int cmd_list(struct cli *cli, int argc, char **argv)
 			format_time_utc(list[j].time, t, sizeof t);
 			format_bytes(list[j].bytes, b, sizeof b);
 			format_bytes(list[j].new_bytes, nb, sizeof nb);
-			printf("%-12.12s  %-20s  %-16s  %8llu  %10s  %10s  %s\n", list[j].id, t,
-			       list[j].target, (unsigned long long)list[j].items, b, nb, d->cfg->name);
+			printf("%-12.12s  %-20s  %-16s  %8llu  %10s  %10s  %s%s\n", list[j].id, t,
+			       list[j].target, (unsigned long long)list[j].items, b, nb, d->cfg->name,
+			       list[j].skipped ? "  PARTIAL" : "");
+			if (list[j].skipped)
+				print_partial(&list[j]);
 		}
 		repo_snapshots_free(list, n);
 	}

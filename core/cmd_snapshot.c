@@ -32,7 +32,7 @@ int cmd_snapshot(struct cli *cli, int argc, char **argv)
 	char rp[33];
 	new_recovery_point(rp);
 	json_t *out = json_array();
-	int worst = ARCA_OK, failed = 0;
+	int worst = ARCA_OK, failed = 0, partial = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct snapshot_result res;
 		rc = job_snapshot(&e, targets[i], rp, &res);
@@ -49,10 +49,24 @@ int cmd_snapshot(struct cli *cli, int argc, char **argv)
 			format_bytes(res.bytes, b, sizeof b);
 			format_bytes(res.new_bytes, nb, sizeof nb);
 			if (!cli->json)
-				printf("snapshot %s of %s: %llu items, %s, %s new, %.1f s\n", res.id,
+				printf("snapshot %s of %s: %llu items, %s, %s new, %.1f s%s\n", res.id,
 				       targets[i]->cfg->name, (unsigned long long)res.items, b, nb,
-				       res.seconds);
+				       res.seconds, res.skipped ? ", PARTIAL" : "");
 			fflush(stdout);
+			if (res.skipped) {
+				/* recorded, but not all of it: said on stderr, and exit 15 */
+				log_warn("target %s: snapshot %.12s was recorded partial: %llu "
+					 "item%s left out (named above and by `arca list %s`); "
+					 "fix what kept %s from being read, or exclude %s",
+					 targets[i]->cfg->name, res.id,
+					 (unsigned long long)res.skipped, res.skipped == 1 ? "" : "s",
+					 targets[i]->cfg->name, res.skipped == 1 ? "it" : "them",
+					 res.skipped == 1 ? "it" : "them");
+				json_object_set_new(o, "partial",
+						    json_pack("{s:I}", "skipped",
+							      (json_int_t)res.skipped));
+				partial++;
+			}
 			json_object_set_new(o, "id", json_string(res.id));
 			json_object_set_new(o, "items", json_integer((json_int_t)res.items));
 			json_object_set_new(o, "bytes", json_integer((json_int_t)res.bytes));
@@ -68,6 +82,8 @@ int cmd_snapshot(struct cli *cli, int argc, char **argv)
 		json_decref(out);
 	if (failed && n > 1)
 		log_error("%d of %zu targets failed; the others were recorded", failed, n);
+	if (!failed && partial)
+		worst = ARCA_PARTIAL;
 	free(targets);
 	engine_close(&e);
 	return worst;

@@ -97,6 +97,9 @@ static int host_item_begin(struct arca_ctx *ctx, const struct arca_item_info *in
 			       info->name);
 	if (!info->name || !info->name[0])
 		return err_set(ARCA_ERR_INTERNAL, "driver bug: item without a name");
+	if ((unsigned)info->type > ARCA_ITEM_BLOCKDEV)
+		return err_set(ARCA_ERR_INTERNAL, "driver bug: item %s has type %d, which this "
+			       "engine does not know", info->name, (int)info->type);
 	int unchanged = 0;
 	for (size_t i = 0; i < ctx->n_writers; i++) {
 		int rc = snap_item_begin(ctx->writers[i], info);
@@ -148,6 +151,23 @@ static int host_item_end(struct arca_ctx *ctx)
 		if (rc != ARCA_OK)
 			return rc;
 	}
+	return ARCA_OK;
+}
+
+/* Nothing of an open item is recorded; the snapshot is recorded partial. */
+static int host_item_skipped(struct arca_ctx *ctx, const char *name, const char *reason)
+{
+	if (ctx->kind != CTX_SNAPSHOT)
+		return wrong_kind("item_skipped", CTX_SNAPSHOT);
+	if (!name || !name[0])
+		return err_set(ARCA_ERR_INTERNAL, "driver bug: item_skipped without a name");
+	if (ctx->in_item) {
+		ctx->in_item = 0;
+		ctx->items--;
+	}
+	for (size_t i = 0; i < ctx->n_writers; i++)
+		snap_item_skipped(ctx->writers[i], name);
+	log_warn("%s not stored: %s", name, reason && reason[0] ? reason : "skipped by the driver");
 	return ARCA_OK;
 }
 
@@ -350,6 +370,7 @@ static const struct arca_host table = {
 	.blob_get = host_blob_get,
 	.blob_list = host_blob_list,
 	.blob_remove = host_blob_remove,
+	.item_skipped = host_item_skipped,
 };
 
 const struct arca_host *host_table(void)

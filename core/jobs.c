@@ -165,6 +165,7 @@ int job_snapshot(struct engine *e, struct engine_target *t, const char *recovery
 			memcpy(res->id, meta.id, sizeof res->id);
 			res->bytes = meta.bytes;
 			res->items = meta.items;
+			res->skipped = meta.skipped;
 		}
 		res->new_bytes += meta.new_bytes;
 		repo_snapshot_clear(&meta);

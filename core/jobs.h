@@ -10,6 +10,7 @@
 struct snapshot_result {
 	char id[65];
 	uint64_t items, bytes, new_bytes;
+	uint64_t skipped;       /* items the driver left out: a partial snapshot */
 	double seconds;
 };
 

@@ -122,6 +122,7 @@ const char *status_name(int status)
 	case ARCA_ERR_NOSPACE: return "no space left";
 	case ARCA_ERR_LOCKED: return "repository is locked";
 	case ARCA_ERR_PLUGIN: return "driver module refused";
+	case ARCA_PARTIAL: return "snapshot recorded without some items (partial)";
 	default: return "unknown error";
 	}
 }

@@ -27,8 +27,8 @@
 	"  1 internal error     7 data corrupt        12 no space left\n" \
 	"  2 usage error        8 not found           13 repository locked\n" \
 	"  3 config error       9 not supported       14 driver module refused\n" \
-	"  4 cannot connect    10 cancelled (signal)\n" \
-	"  5 auth/privilege refused\n"
+	"  4 cannot connect    10 cancelled (signal)  15 snapshot recorded partial\n" \
+	"  5 auth/privilege refused                      (items left out, see list)\n"
 
 const struct verb cli_verbs[] = {
 	{"init", cmd_init, 1, "arca init [DESTINATION...]",
@@ -44,13 +44,18 @@ const struct verb cli_verbs[] = {
 	 "every destination of that target. Snapshots taken by one run share a recovery\n"
 	 "point id (`recovery_point` in `arca list --json`): restore those to bring the\n"
 	 "stores back to the same moment.\n"
-	 "A target whose driver fails records nothing; the other targets still run.\n\n"
+	 "A target whose driver fails records nothing; the other targets still run.\n"
+	 "What a driver cannot read (a file arca may not open, an I/O error) is left\n"
+	 "out with a warning naming it: the snapshot is recorded, marked partial in\n"
+	 "`arca list`, and the run exits 15 unless something failed.\n\n"
 	 "Examples:\n  arca snapshot                 # everything, e.g. from a systemd timer\n"
 	 "  arca snapshot app-db media    # two targets\n"},
 	{"list", cmd_list, 1, "arca list [TARGET...] [--json]",
 	 "list snapshots",
 	 "Lists the snapshots of the named targets (all when none) in every destination,\n"
-	 "oldest first. --json prints an array of objects for scripts.\n"},
+	 "oldest first. --json prints an array of objects for scripts. A partial snapshot\n"
+	 "(items left out) is marked PARTIAL, with a line naming what it lacks (--json:\n"
+	 "\"partial\": {\"skipped\": N, \"items\": [the first 100 names]}).\n"},
 	{"restore", cmd_restore, 1,
 	 "arca restore TARGET [--snapshot ID|latest] [--into WHERE] [options]",
 	 "restore a target from a snapshot",

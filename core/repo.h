@@ -82,7 +82,17 @@ struct repo_snapshot {
 	uint64_t bytes;           /* logical bytes of all items */
 	uint64_t new_bytes;       /* bytes stored new (after dedup+compression) */
 	int32_t time_nsec;        /* sub-second part of time: orders snapshots of one second */
+	/* A partial snapshot: items its driver left out (host->item_skipped),
+	 * and the names of the first of them (summary "partial"). 0 and
+	 * NULL for a complete one. */
+	uint64_t skipped;
+	char **skipped_items;
+	size_t n_skipped_items;
 };
+/* The most names a summary keeps of the items a snapshot skipped, and the
+ * most bytes they take together (a summary is at most 64 KiB). */
+#define REPO_SKIPPED_NAMES_MAX 100
+#define REPO_SKIPPED_BYTES_MAX 16384
 void repo_snapshot_clear(struct repo_snapshot *s);
 
 /* Writing a snapshot: begin, items (see arca_item_info), commit or abort.
@@ -93,6 +103,9 @@ int repo_snap_begin(struct repo *r, const char *target, const char *driver,
 int snap_item_begin(struct snap_writer *w, const struct arca_item_info *info);
 int snap_item_write(struct snap_writer *w, const void *data, size_t len);
 int snap_item_end(struct snap_writer *w);
+/* The driver left item `name` out: the snapshot is recorded partial. An
+ * item still open (begun, not ended) is dropped: nothing of it is recorded. */
+void snap_item_skipped(struct snap_writer *w, const char *name);
 int repo_snap_commit(struct snap_writer *w, struct repo_snapshot *out);
 void repo_snap_abort(struct snap_writer *w);
 

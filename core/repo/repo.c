@@ -319,5 +319,8 @@ void repo_snapshot_clear(struct repo_snapshot *s)
 	free(s->driver);
 	free(s->host);
 	free(s->recovery_point);
+	for (size_t i = 0; i < s->n_skipped_items; i++)
+		free(s->skipped_items[i]);
+	free(s->skipped_items);
 	memset(s, 0, sizeof *s);
 }

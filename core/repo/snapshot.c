@@ -173,6 +173,21 @@ int summary_to_snapshot(json_t *s, const char *id, struct repo_snapshot *out)
 	out->items = (uint64_t)json_integer_value(json_object_get(s, "items"));
 	out->bytes = (uint64_t)json_integer_value(json_object_get(s, "bytes"));
 	out->new_bytes = (uint64_t)json_integer_value(json_object_get(s, "new_bytes"));
+	json_t *partial = json_object_get(s, "partial");
+	if (json_is_object(partial)) {
+		json_int_t skipped = json_integer_value(json_object_get(partial, "skipped"));
+		json_t *names = json_object_get(partial, "items");
+		size_t k = json_array_size(names);
+		out->skipped = skipped > 0 ? (uint64_t)skipped : 1;
+		if (k > REPO_SKIPPED_NAMES_MAX)
+			k = REPO_SKIPPED_NAMES_MAX;
+		out->skipped_items = k ? xcalloc(k, sizeof *out->skipped_items) : NULL;
+		for (size_t i = 0; i < k; i++) {
+			v = json_string_value(json_array_get(names, i));
+			if (v)
+				out->skipped_items[out->n_skipped_items++] = xstrdup(v);
+		}
+	}
 	return ARCA_OK;
 }
 
@@ -368,7 +383,9 @@ void manifest_free(struct manifest *m)
 	memset(m, 0, sizeof *m);
 }
 
-static const char *const type_names[] = {"stream", "file", "dir", "symlink"};
+/* Indexed by enum arca_item_type. */
+static const char *const type_names[] = {"stream", "file",    "dir",     "symlink",
+					 "fifo",   "chardev", "blockdev"};
 
 /* Names are bytes, not text: a string that is not valid UTF-8 (a latin-1
  * file name) is stored as "<key>_hex" instead of "<key>". */

@@ -33,6 +33,7 @@ struct witem {
 	size_t n_chunks;
 	size_t pending;           /* chunks not yet through a worker (w->mu) */
 	int unchanged;
+	int dropped;              /* skipped by the driver: freed, never recorded */
 };
 
 struct job {
@@ -70,6 +71,10 @@ struct snap_writer {
 	struct witem *done_head, *done_tail;   /* ended, in order */
 	struct manifest_writer mw;
 	uint64_t items, bytes;
+
+	uint64_t skipped;         /* items the driver left out (host->item_skipped) */
+	json_t *skipped_names;    /* the first of them; NULL until one */
+	size_t skipped_bytes;     /* their length together */
 
 	struct prevmap prev;      /* name -> item of the previous snapshot */
 	struct prevmap next;      /* the same for this snapshot (saved at commit) */
@@ -324,6 +329,11 @@ static int drain_items(struct snap_writer *w, int wait)
 		if (!w->done_head)
 			w->done_tail = NULL;
 		pthread_mutex_unlock(&w->mu);
+		if (it->dropped) {
+			/* its chunks are packed but referenced by nothing: prune's */
+			witem_free(it);
+			continue;
+		}
 		/* The chunk list is one string of hex ids: cheap to parse back. */
 		size_t approx = 256 + it->n_chunks * 2 * ID_LEN;
 		char *hex = xmalloc(it->n_chunks * 2 * ID_LEN + 1), *q = hex;
@@ -575,6 +585,63 @@ int snap_item_end(struct snap_writer *w)
 	return drain_items(w, 0);
 }
 
+/* A name as JSON text; in one that is not UTF-8 each byte above 0x7f
+ * becomes \xHH (the list is for people; items keep their exact names). */
+static json_t *name_text(const char *name)
+{
+	json_t *j = json_string(name);
+	if (j)
+		return j;
+	size_t n = strlen(name);
+	char *t = xmalloc(4 * n + 1), *q = t;
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+		if (*p < 0x80)
+			*q++ = (char)*p;
+		else
+			q += sprintf(q, "\\x%02x", *p);
+	}
+	*q = 0;
+	j = json_string(t);
+	free(t);
+	return j;
+}
+
+void snap_item_skipped(struct snap_writer *w, const char *name)
+{
+	struct witem *it = w->cur;
+	if (it) {
+		/* Its queued chunks still point at it: it waits in line with
+		 * the others and drain_items frees it. */
+		w->cur = NULL;
+		it->dropped = 1;
+		cdc_reset(&w->cdc);
+		w->clen = 0;
+		pthread_mutex_lock(&w->mu);
+		if (w->done_tail)
+			w->done_tail->next = it;
+		else
+			w->done_head = it;
+		w->done_tail = it;
+		pthread_mutex_unlock(&w->mu);
+	}
+	w->skipped++;
+	if (json_array_size(w->skipped_names) >= REPO_SKIPPED_NAMES_MAX)
+		return;
+	json_t *j = name_text(name);
+	/* its size in the summary: what JSON escapes takes up to 6 bytes */
+	size_t cost = 0, len = json_string_length(j);
+	for (const char *p = json_string_value(j); p && p < json_string_value(j) + len; p++)
+		cost += (unsigned char)*p < 0x20 ? 6 : (*p == '"' || *p == '\\') ? 2 : 1;
+	if (!j || w->skipped_bytes + cost > REPO_SKIPPED_BYTES_MAX) {
+		json_decref(j);
+		return;
+	}
+	if (!w->skipped_names)
+		w->skipped_names = json_array();
+	json_array_append_new(w->skipped_names, j);
+	w->skipped_bytes += cost;
+}
+
 static void stop_workers(struct snap_writer *w)
 {
 	pthread_mutex_lock(&w->mu);
@@ -608,6 +675,7 @@ static void writer_free(struct snap_writer *w)
 	mw_free(&w->mw);
 	prevmap_free(&w->prev);
 	prevmap_free(&w->next);
+	json_decref(w->skipped_names);
 	pthread_mutex_destroy(&w->mu);
 	pthread_cond_destroy(&w->cv_job);
 	pthread_cond_destroy(&w->cv_space);
@@ -659,6 +727,14 @@ int repo_snap_commit(struct snap_writer *w, struct repo_snapshot *out)
 		json_object_set_new(sum, "time_nsec", json_integer(w->time_nsec));
 		if (w->recovery_point)
 			json_object_set_new(sum, "recovery_point", json_string(w->recovery_point));
+		if (w->skipped) {
+			json_t *part = json_object();
+			json_object_set_new(part, "skipped", json_integer((json_int_t)w->skipped));
+			if (!w->skipped_names)
+				w->skipped_names = json_array();
+			json_object_set(part, "items", w->skipped_names);
+			json_object_set_new(sum, "partial", part);
+		}
 		rc = mw_finish(r, &w->mw, sum, id);
 	}
 	if (rc != ARCA_OK) {
@@ -689,6 +765,13 @@ int repo_snap_commit(struct snap_writer *w, struct repo_snapshot *out)
 		out->items = w->items;
 		out->bytes = w->bytes;
 		out->new_bytes = w->new_bytes;
+		out->skipped = w->skipped;
+		size_t k = json_array_size(w->skipped_names);
+		out->skipped_items = k ? xcalloc(k, sizeof *out->skipped_items) : NULL;
+		for (size_t i = 0; i < k; i++)
+			out->skipped_items[i] = xstrdup(
+				json_string_value(json_array_get(w->skipped_names, i)));
+		out->n_skipped_items = k;
 	}
 	writer_free(w);
 	return ARCA_OK;

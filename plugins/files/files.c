@@ -97,6 +97,26 @@ const char *files_hardlink_target(const char *meta, int *known)
 	return NULL;
 }
 
+int files_rdev_parse(const char *meta, unsigned *major_out, unsigned *minor_out)
+{
+	size_t n = sizeof(FILES_RDEV_META) - 1;
+	unsigned long long ma, mi;
+	char *end;
+
+	if (!meta || strncmp(meta, FILES_RDEV_META, n) != 0 || meta[n] < '0' || meta[n] > '9')
+		return -1;
+	errno = 0;
+	ma = strtoull(meta + n, &end, 10);
+	if (errno || *end != ':' || end[1] < '0' || end[1] > '9' || ma > 0xffffffffull)
+		return -1;
+	mi = strtoull(end + 1, &end, 10);
+	if (errno || *end || mi > 0xffffffffull)
+		return -1;
+	*major_out = (unsigned)ma;
+	*minor_out = (unsigned)mi;
+	return 0;
+}
+
 int files_excluded(const struct files_inst *fi, const char *relpath, const char *base)
 {
 	size_t i;
@@ -245,10 +265,11 @@ static const struct arca_driver files_driver = {
 	.abi_major = ARCA_ABI_MAJOR,
 	.struct_size = sizeof(struct arca_driver),
 	.name = "files",
-	/* 1.1: hard-link items (files.h); 1.0 would restore them as empty files */
-	.version = "1.1.0",
-	.description = "directory trees: files (hard links kept), directories and symlinks with "
-		       "their metadata",
+	/* 1.1: hard-link items (files.h); 1.0 would restore them as empty files.
+	 * 1.2: fifo and device items, partial snapshots; 1.1 refuses those items */
+	.version = "1.2.0",
+	.description = "directory trees: files (hard links kept), directories, symlinks, fifos and "
+		       "device nodes with their metadata",
 	.target_options = files_options,
 	.target = &files_target_ops,
 };

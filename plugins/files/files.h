@@ -16,7 +16,20 @@
  * "hardlink=" followed by the first path's item name, verbatim (no quoting:
  * the rest of the string, which may hold any byte but NUL). Restore links
  * it to the first path, or copies that file when a link cannot be made.
- * A FILE item with any other metadata is refused, never restored empty. */
+ * A FILE item with any other metadata is refused, never restored empty.
+ *
+ * Special files (with an engine of ABI 1.1 or later): a FIFO is a FIFO
+ * item, a device node a CHARDEV or BLOCKDEV item whose driver metadata is
+ * exactly "rdev=MAJOR:MINOR" (decimal); both without content, with mode,
+ * owner and mtime. Restore makes them again (a device only as root: as
+ * anyone else it is named and left out). Sockets are never stored: one is
+ * made by the program that listens on it; each is named at normal
+ * verbosity and counted.
+ *
+ * What cannot be read (a file or directory arca may not open, a read that
+ * fails) is left out with host->item_skipped: the snapshot is recorded,
+ * marked partial, naming it. A file that changes size while it is read is
+ * stored as read, with a warning. */
 #ifndef ARCA_FILES_H
 #define ARCA_FILES_H
 
@@ -61,6 +74,10 @@ int files_name_safe(const char *name);
 /* The first path named by a FILE item's metadata: NULL for a plain file
  * (no metadata), *known = 0 when the metadata is not a hard link's. */
 const char *files_hardlink_target(const char *meta, int *known);
+/* The device number in a device item's metadata ("rdev=MAJOR:MINOR");
+ * -1 when the metadata is not that. */
+int files_rdev_parse(const char *meta, unsigned *major_out, unsigned *minor_out);
+#define FILES_RDEV_META "rdev="
 /* Does an exclude pattern match this relative path? */
 int files_excluded(const struct files_inst *fi, const char *relpath, const char *base);
 
@@ -87,6 +104,15 @@ struct walker {
 /* Walk fi->root in name order, parents before children, calling w->visit
  * for every entry except the root itself. Stops at the first error. */
 int files_walk(struct walker *w);
+/* May an entry that failed with errno `err` be left out (or is the host
+ * itself out of memory or descriptors)? */
+int files_skippable(int err);
+/* Leave `relpath` out of the snapshot, which failed with errno `err` as
+ * arca tried to `what` it ("open", "read"): host->item_skipped, after which
+ * the snapshot is recorded partial, and ARCA_OK. An item still open is
+ * dropped. With an engine older than ABI 1.1 the snapshot fails instead:
+ * the error (never ARCA_OK). */
+int files_skip(struct walker *w, const char *relpath, int err, const char *what);
 
 /* ---- staging (files_stage.c) ---- */
 

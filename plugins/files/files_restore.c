@@ -20,7 +20,12 @@
  * then renamed into place like a file. When the link cannot be made (the
  * filesystem refuses links, FIRST is on another mount or is missing) it is
  * restored as a copy, with a warning: of FIRST as restored, else of FIRST's
- * content read from the snapshot. */
+ * content read from the snapshot.
+ *
+ * A fifo or device item (files.h) is made under a temporary name (mkfifoat,
+ * mknodat), given its owner, mode and mtime, and renamed into place. Only
+ * root may make a device node: as anyone else each is named in a warning
+ * and left out, and the restore goes on. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -28,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "files.h"
@@ -541,6 +547,81 @@ static int restore_symlink(struct restore *rs, const struct arca_item_info *info
 	return put_in_place(rs, pfd, tmp, base, info->name);
 }
 
+/* chmod of `name` in dfd, never through a symlink. A C library that
+ * cannot do that without /proc (ENOTSUP, also its answer for a symlink)
+ * gets a plain chmod once lstat says it is no symlink. */
+static int chmod_nofollow(int dfd, const char *name, mode_t mode)
+{
+	struct stat st;
+
+	if (fchmodat(dfd, name, mode, AT_SYMLINK_NOFOLLOW) == 0)
+		return 0;
+	if (errno != ENOTSUP && errno != EOPNOTSUPP && errno != ENOSYS)
+		return -1;
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+		return -1;
+	if (S_ISLNK(st.st_mode)) {
+		errno = ELOOP;
+		return -1;
+	}
+	return fchmodat(dfd, name, mode, 0);
+}
+
+/* A fifo or a device node. Its metadata is set by name with nothing
+ * followed: it is ours (made with O_EXCL semantics under a fresh name) in a
+ * directory opened without following symlinks. */
+static int restore_special(struct restore *rs, const struct arca_item_info *info)
+{
+	struct timespec ts[2];
+	const char *base;
+	char tmp[64];
+	unsigned maj = 0, min = 0;
+	mode_t kind = info->type == ARCA_ITEM_FIFO      ? S_IFIFO
+		      : info->type == ARCA_ITEM_CHARDEV ? S_IFCHR
+							: S_IFBLK;
+	int pfd, rc;
+
+	if (kind != S_IFIFO && files_rdev_parse(info->meta, &maj, &min) != 0)
+		return files_host->error(ARCA_ERR_CORRUPT,
+					 "files: device item %s has no device number (metadata "
+					 "\"%.40s\"); the snapshot is damaged",
+					 info->name, info->meta ? info->meta : "");
+	pfd = open_parent(rs, info->name, &base);
+	if (pfd < 0)
+		return -pfd;
+	for (;;) {
+		tmp_name(rs, tmp, sizeof(tmp));
+		if (kind == S_IFIFO ? mkfifoat(pfd, tmp, 0600) == 0
+				    : mknodat(pfd, tmp, kind | 0600, makedev(maj, min)) == 0)
+			break;
+		if (errno == EEXIST)
+			continue;
+		if (kind != S_IFIFO && (errno == EPERM || errno == EACCES)) {
+			files_host->log(ARCA_LOG_WARN,
+					"files: %s/%s is a %s device (%u:%u) and cannot be made "
+					"here: %s; not restored (restore as root to have it)",
+					rs->dest, info->name, kind == S_IFCHR ? "character" : "block",
+					maj, min, strerror(errno));
+			return ARCA_OK;
+		}
+		return rs_errno(rs, errno, "create", info->name);
+	}
+	if (rs->as_root && fchownat(pfd, tmp, info->uid, info->gid, AT_SYMLINK_NOFOLLOW) != 0 &&
+	    errno != EPERM && errno != EINVAL) {
+		rc = rs_errno(rs, errno, "set the owner of", info->name);
+		unlinkat(pfd, tmp, 0);
+		return rc;
+	}
+	item_times(info, ts);
+	if (chmod_nofollow(pfd, tmp, info->mode & 07777) != 0 ||
+	    utimensat(pfd, tmp, ts, AT_SYMLINK_NOFOLLOW) != 0) {
+		rc = rs_errno(rs, errno, "set the metadata of", info->name);
+		unlinkat(pfd, tmp, 0);
+		return rc;
+	}
+	return put_in_place(rs, pfd, tmp, base, info->name);
+}
+
 static int remember_dir(struct restore *rs, const struct arca_item_info *info)
 {
 	struct dir_meta *m;
@@ -686,6 +767,10 @@ static int restore_item(struct restore *rs, const struct arca_item_info *info)
 		return restore_dir(rs, info);
 	case ARCA_ITEM_SYMLINK:
 		return restore_symlink(rs, info);
+	case ARCA_ITEM_FIFO:
+	case ARCA_ITEM_CHARDEV:
+	case ARCA_ITEM_BLOCKDEV:
+		return restore_special(rs, info);
 	default:
 		return files_host->error(ARCA_ERR_CORRUPT,
 					 "files: item %s has type %d, which the files driver "

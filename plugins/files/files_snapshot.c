@@ -1,11 +1,18 @@
 /* files_snapshot.c — the tree streamed to the engine as items.
  *
- * Directories, regular files and symlinks are stored with their permission
- * bits, owner, group and mtime; sockets, fifos and devices are skipped.
+ * Directories, regular files, symlinks, fifos and device nodes are stored
+ * with their permission bits, owner, group and mtime (a device also with
+ * its number, files.h); a socket is not stored (the program listening on
+ * it makes it): each is named at normal verbosity and counted. With an
+ * engine older than ABI 1.1, fifos and devices are named and counted too.
  * A regular file carries a fingerprint (dev:ino:size:mtime_ns:ctime_ns), so
  * the engine's metadata cache can skip reading files that did not change.
- * An entry that vanishes mid-walk is a warning (the tree is live); one that
- * cannot be read is an error, so an incomplete backup is never recorded.
+ * An entry that vanishes mid-walk is a warning (the tree is live). One that
+ * cannot be read (open or read fails, a directory cannot be opened) is left
+ * out with host->item_skipped: the snapshot is recorded, marked partial,
+ * naming it. A file is read to its end whatever its size was when it was
+ * opened, and stored as read: one that shrank or grew meanwhile is named in
+ * a warning (it is read again next time: its fingerprint changed).
  *
  * Hard links: a regular file with st_nlink > 1 is remembered by (st_dev,
  * st_ino) once it is stored. A later path of the same inode is sent as a
@@ -23,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "files.h"
@@ -46,6 +54,8 @@ struct link_map {
 struct snap {
 	unsigned char *buf;       /* FILES_IO_BLOCK bytes */
 	uint64_t items, bytes;    /* pre-count for the progress bar */
+	uint64_t not_stored;      /* sockets (and, for an old engine, fifos, devices) */
+	int specials;             /* the engine takes fifo and device items (ABI 1.1) */
 	struct link_map links;
 };
 
@@ -113,7 +123,8 @@ static int count_visit(struct walker *w, const struct walk_entry *e)
 	struct snap *s = w->arg;
 	mode_t m = e->st->st_mode;
 
-	if (S_ISREG(m) || S_ISDIR(m) || S_ISLNK(m))
+	if (S_ISREG(m) || S_ISDIR(m) || S_ISLNK(m) ||
+	    (s->specials && (S_ISFIFO(m) || S_ISCHR(m) || S_ISBLK(m))))
 		s->items++;
 	if (S_ISREG(m)) {
 		if (e->st->st_nlink > 1) {
@@ -212,55 +223,60 @@ static int open_file(const struct walk_entry *e)
 	return fd;
 }
 
-/* Send exactly info->size bytes: a file that shrinks while being read is
- * padded with zeros and one that grows is cut, so the item always matches
- * its recorded size (as tar does); both are reported. */
+/* Send the file's content to its end. What is stored is what was read:
+ * a file that shrank or grew since it was opened is stored at its new
+ * length, and named in a warning. A read that fails leaves the file out of
+ * the snapshot (*dropped; the engine drops the open item). */
 static int stream_content(struct walker *w, struct snap *s, int fd, const char *relpath,
-			  const struct stat *before)
+			  const struct stat *before, int *dropped)
 {
 	uint64_t size = (uint64_t)before->st_size, done = 0;
 	struct stat after;
-	int rc, shrank = 0;
+	int rc;
 
 	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-	while (done < size) {
-		size_t want = size - done < FILES_IO_BLOCK ? (size_t)(size - done) : FILES_IO_BLOCK;
+	for (;;) {
 		ssize_t n;
 
 		if (files_host->cancelled(w->ctx))
 			return files_host->error(ARCA_ERR_CANCELLED,
 						 "files %s: snapshot interrupted", w->fi->root);
-		if (shrank) {
-			n = (ssize_t)want;
-		} else {
-			n = read(fd, s->buf, want);
-			if (n < 0) {
-				if (errno == EINTR || errno == EAGAIN)
-					continue;
-				return files_host->error(ARCA_ERR_IO,
-							 "files %s: cannot read %s at byte "
-							 "%" PRIu64 ": %s",
-							 w->fi->root, relpath, done,
-							 strerror(errno));
-			}
-			if (n == 0) {
-				files_host->log(ARCA_LOG_WARN,
-						"files %s: %s shrank while it was being read; "
-						"stored padded with zeros to %" PRIu64 " bytes",
-						w->fi->root, relpath, size);
-				shrank = 1;
-				memset(s->buf, 0, FILES_IO_BLOCK);
+		n = read(fd, s->buf, FILES_IO_BLOCK);
+		if (n < 0) {
+			int err = errno;
+
+			if (err == EINTR || err == EAGAIN)
 				continue;
+			if (files_skippable(err)) {
+				char what[64];
+
+				snprintf(what, sizeof(what), "read at byte %" PRIu64, done);
+				rc = files_skip(w, relpath, err, what);
+				if (rc == ARCA_OK)
+					*dropped = 1;
+				return rc;
 			}
+			return files_host->error(ARCA_ERR_IO,
+						 "files %s: cannot read %s at byte %" PRIu64 ": %s",
+						 w->fi->root, relpath, done, strerror(err));
 		}
+		if (n == 0)
+			break;
 		rc = files_host->item_write(w->ctx, s->buf, (size_t)n);
 		if (rc != ARCA_OK)
 			return rc;
 		done += (uint64_t)n;
 	}
-	if (!shrank && fstat(fd, &after) == 0 &&
-	    (after.st_size != before->st_size || after.st_mtim.tv_sec != before->st_mtim.tv_sec ||
-	     after.st_mtim.tv_nsec != before->st_mtim.tv_nsec))
+	if (done != size)
+		files_host->log(ARCA_LOG_WARN,
+				"files %s: %s %s while it was being read: stored the %" PRIu64
+				" bytes read, not the %" PRIu64 " it had when opened (it is "
+				"read again next time)",
+				w->fi->root, relpath, done < size ? "shrank" : "grew", done, size);
+	else if (fstat(fd, &after) == 0 &&
+		 (after.st_size != before->st_size ||
+		  after.st_mtim.tv_sec != before->st_mtim.tv_sec ||
+		  after.st_mtim.tv_nsec != before->st_mtim.tv_nsec))
 		files_host->log(ARCA_LOG_WARN,
 				"files %s: %s changed while it was being read; the stored copy "
 				"may mix old and new content (it is read again next time)",
@@ -318,7 +334,7 @@ static int snap_file(struct walker *w, const struct walk_entry *e)
 	struct stat st;
 	struct link *link = NULL;
 	char fingerprint[128];
-	int fd, rc;
+	int fd, rc, dropped = 0;
 
 	fd = open_file(e);
 	if (fd < 0) {
@@ -329,13 +345,8 @@ static int snap_file(struct walker *w, const struct walk_entry *e)
 					errno == ENOENT ? "disappeared" : "became a symlink");
 			return ARCA_OK;
 		}
-		if (errno == EACCES || errno == EPERM)
-			return files_host->error(ARCA_ERR_AUTH,
-						 "files %s: cannot read %s: %s; the snapshot "
-						 "would be incomplete: run arca as a user who "
-						 "can read the whole tree (often root) or add it "
-						 "to exclude",
-						 w->fi->root, e->relpath, strerror(errno));
+		if (files_skippable(errno))
+			return files_skip(w, e->relpath, errno, "open");
 		return files_host->error(ARCA_ERR_IO, "files %s: cannot open %s: %s", w->fi->root,
 					 e->relpath, strerror(errno));
 	}
@@ -370,11 +381,11 @@ static int snap_file(struct walker *w, const struct walk_entry *e)
 
 	rc = files_host->item_begin(w->ctx, &info);
 	if (rc == ARCA_OK)
-		rc = stream_content(w, s, fd, e->relpath, &st);
+		rc = stream_content(w, s, fd, e->relpath, &st, &dropped);
 	else if (rc == ARCA_ITEM_UNCHANGED)
 		rc = ARCA_OK;
 	close(fd);
-	if (rc != ARCA_OK)
+	if (rc != ARCA_OK || dropped)
 		return rc;
 	rc = files_host->item_end(w->ctx);
 	if (rc == ARCA_OK && link)
@@ -395,8 +406,26 @@ static const char *kind_name(mode_t m)
 	return "special file";
 }
 
+/* A fifo or a device node: metadata only (a device's number in meta). */
+static int snap_special(struct walker *w, const struct walk_entry *e)
+{
+	struct arca_item_info info;
+	mode_t m = e->st->st_mode;
+	char meta[64];
+
+	fill_info(&info, e->relpath, e->st,
+		  S_ISFIFO(m) ? ARCA_ITEM_FIFO : S_ISCHR(m) ? ARCA_ITEM_CHARDEV : ARCA_ITEM_BLOCKDEV);
+	if (!S_ISFIFO(m)) {
+		snprintf(meta, sizeof(meta), FILES_RDEV_META "%u:%u", major(e->st->st_rdev),
+			 minor(e->st->st_rdev));
+		info.meta = meta;
+	}
+	return send_bare(w->ctx, &info);
+}
+
 static int snap_visit(struct walker *w, const struct walk_entry *e)
 {
+	struct snap *s = w->arg;
 	struct arca_item_info info;
 	mode_t m = e->st->st_mode;
 
@@ -408,8 +437,13 @@ static int snap_visit(struct walker *w, const struct walk_entry *e)
 	}
 	if (S_ISLNK(m))
 		return snap_symlink(w, e);
-	files_host->log(ARCA_LOG_DEBUG, "files %s: %s is a %s; not stored", w->fi->root,
-			e->relpath, kind_name(m));
+	if (s->specials && (S_ISFIFO(m) || S_ISCHR(m) || S_ISBLK(m)))
+		return snap_special(w, e);
+	s->not_stored++;
+	files_host->log(ARCA_LOG_INFO, "files %s: %s is a %s; not stored (%s)", w->fi->root,
+			e->relpath, kind_name(m),
+			S_ISSOCK(m) ? "the program listening on a socket makes it again"
+				    : "this arca engine is older than driver ABI 1.1");
 	return ARCA_OK;
 }
 
@@ -419,6 +453,8 @@ int files_snapshot(void *instance, struct arca_ctx *ctx)
 	struct walker w = { .fi = instance, .ctx = ctx, .arg = &s };
 	int rc;
 
+	/* an older engine would store other item types as plain streams */
+	s.specials = files_host->abi_major == 1 && files_host->abi_minor >= 1;
 	/* a stat-only pass first: cheap next to reading, and it warms the
 	 * inode cache for the real pass */
 	w.quiet = 1;
@@ -449,6 +485,10 @@ int files_snapshot(void *instance, struct arca_ctx *ctx)
 		rc = files_walk(&w);
 		pathbuf_free(&w.path);
 	}
+	if (rc == ARCA_OK && s.not_stored)
+		files_host->log(ARCA_LOG_INFO, "files %s: %" PRIu64 " special file%s not stored "
+				"(named above)", w.fi->root, s.not_stored,
+				s.not_stored == 1 ? "" : "s");
 	free(s.buf);
 	link_map_free(&s.links);
 	return rc;

@@ -3,7 +3,8 @@
  * Every item is read to its end (the engine authenticates and hashes what
  * passes through item_read) and checked against what restore needs: a safe
  * name, a known type, content exactly as long as recorded for files, none
- * for directories and symlinks, a target for each symlink. A hard-link item
+ * for directories, symlinks, fifos and devices, a target for each symlink,
+ * a device number for each device. A hard-link item
  * (see files.h) must have no content and name a file item with content
  * stored before it, which restore links it to: that is checked with a set
  * of 64-bit hashes of the names of such items (11 to 21 bytes per file; a
@@ -175,6 +176,21 @@ static int verify_item(struct verify *v, const struct arca_item_info *info)
 				   "content",
 				info->name, total);
 		break;
+	case ARCA_ITEM_FIFO:
+	case ARCA_ITEM_CHARDEV:
+	case ARCA_ITEM_BLOCKDEV: {
+		unsigned maj, min;
+
+		if (total != 0)
+			PROBLEM(v, "files: special file item %s carries %" PRIu64 " bytes of "
+				   "content",
+				info->name, total);
+		else if (info->type != ARCA_ITEM_FIFO && files_rdev_parse(info->meta, &maj, &min))
+			PROBLEM(v, "files: device item %s has no device number (metadata "
+				   "\"%.40s\")",
+				info->name, info->meta ? info->meta : "");
+		break;
+	}
 	default:
 		PROBLEM(v, "files: item %s has type %d, which the files driver never stores",
 			info->name, (int)info->type);

@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -91,6 +92,34 @@ static int walk_error(struct walker *w, int err, const char *what)
 				 where, strerror(err));
 }
 
+int files_skippable(int err)
+{
+	/* out of memory or descriptors: the host is in trouble, not the file */
+	return err != ENOMEM && err != EMFILE && err != ENFILE;
+}
+
+int files_skip(struct walker *w, const char *relpath, int err, const char *what)
+{
+	char reason[256];
+
+	if (!ARCA_HOST_HAS(files_host, item_skipped)) {
+		/* an engine before ABI 1.1 cannot record a partial snapshot */
+		if (err == EACCES || err == EPERM)
+			return files_host->error(ARCA_ERR_AUTH,
+						 "files %s: cannot %s %s: %s; the snapshot would "
+						 "be incomplete: run arca as a user who can read "
+						 "the whole tree (often root) or add it to exclude",
+						 w->fi->root, what, relpath, strerror(err));
+		return files_host->error(ARCA_ERR_IO, "files %s: cannot %s %s: %s", w->fi->root,
+					 what, relpath, strerror(err));
+	}
+	snprintf(reason, sizeof(reason), "cannot %s: %s%s", what, strerror(err),
+		 err == EACCES || err == EPERM ? " (run arca as a user who can read it, or "
+						 "add it to exclude)"
+					       : "");
+	return files_host->item_skipped(w->ctx, relpath, reason);
+}
+
 static int walk_dir(struct walker *w, int fd);
 
 /* One name in the directory open as dfd; w->path already names it. */
@@ -110,7 +139,11 @@ static int walk_entry(struct walker *w, int dfd, const char *name)
 			vanished(w, "disappeared");
 			return ARCA_OK;
 		}
-		return w->quiet ? ARCA_OK : walk_error(w, errno, "stat");
+		if (w->quiet)
+			return ARCA_OK;
+		if (files_skippable(errno))
+			return files_skip(w, w->path.s, errno, "stat");
+		return walk_error(w, errno, "stat");
 	}
 	e.st = &st;
 	if (!S_ISDIR(st.st_mode))
@@ -126,12 +159,21 @@ static int walk_entry(struct walker *w, int dfd, const char *name)
 			vanished(w, "stopped being a directory");
 			return ARCA_OK;
 		}
-		return w->quiet ? ARCA_OK : walk_error(w, errno, "open directory");
+		if (w->quiet)
+			return ARCA_OK;
+		/* not stored at all: an empty directory would look complete */
+		if (files_skippable(errno))
+			return files_skip(w, w->path.s, errno, "open directory");
+		return walk_error(w, errno, "open directory");
 	}
 	if (fstat(sub, &st) != 0) {
-		rc = w->quiet ? ARCA_OK : walk_error(w, errno, "stat");
+		int err = errno;
+
 		close(sub);
-		return rc;
+		if (w->quiet)
+			return ARCA_OK;
+		return files_skippable(err) ? files_skip(w, w->path.s, err, "stat")
+					    : walk_error(w, err, "stat");
 	}
 	e.fd = sub;
 	rc = w->visit(w, &e);
@@ -151,6 +193,15 @@ static int walk_entry(struct walker *w, int dfd, const char *name)
 	return walk_dir(w, sub);
 }
 
+/* The directory w->path cannot be listed. Its item is stored already: its
+ * contents are what is left out (not the root's: that is the whole tree). */
+static int list_error(struct walker *w, int err)
+{
+	if (w->path.s && w->path.s[0] && files_skippable(err))
+		return files_skip(w, w->path.s, err, "read directory (stored empty)");
+	return walk_error(w, err, "read directory");
+}
+
 /* Visit everything in the directory open as fd (closed here). */
 static int walk_dir(struct walker *w, int fd)
 {
@@ -160,12 +211,12 @@ static int walk_dir(struct walker *w, int fd)
 	int rc = ARCA_OK;
 
 	if (!dir) {
-		rc = w->quiet ? ARCA_OK : walk_error(w, errno, "read directory");
+		rc = w->quiet ? ARCA_OK : list_error(w, errno);
 		close(fd);
 		return rc;
 	}
 	if (read_names(dir, &ns) != 0) {
-		rc = w->quiet ? ARCA_OK : walk_error(w, errno, "read directory");
+		rc = w->quiet ? ARCA_OK : list_error(w, errno);
 		goto out;
 	}
 	for (i = 0; i < ns.n && rc == ARCA_OK; i++) {

@@ -849,6 +849,91 @@ static void test_non_utf8_names(void **state)
 	repo_close(r);
 }
 
+/* A driver's host->item_skipped: an item dropped while open, and names of
+ * items never begun, make a partial snapshot that keeps the rest; fifo and
+ * device items round-trip with their metadata. */
+static void test_partial_snapshot(void **state)
+{
+	struct repo_fixture *f = *state;
+	struct repo *r = open_repo(f);
+	struct snap_writer *w;
+	struct repo_snapshot s;
+	unsigned char *data = malloc(6 * 1024 * 1024);
+	test_fill_random(data, 6 * 1024 * 1024, 7);
+	assert_int_equal(repo_snap_begin(r, "p", "unit", NULL, &w), ARCA_OK);
+	struct arca_item_info a = {.struct_size = sizeof a, .name = "a", .type = ARCA_ITEM_FILE};
+	assert_int_equal(snap_item_begin(w, &a), ARCA_OK);
+	assert_int_equal(snap_item_write(w, data, 1024 * 1024), ARCA_OK);
+	assert_int_equal(snap_item_end(w), ARCA_OK);
+	/* several chunks on their way through the workers, then dropped */
+	struct arca_item_info b = {.struct_size = sizeof b, .name = "b", .type = ARCA_ITEM_FILE};
+	assert_int_equal(snap_item_begin(w, &b), ARCA_OK);
+	assert_int_equal(snap_item_write(w, data + 1024 * 1024, 5 * 1024 * 1024), ARCA_OK);
+	snap_item_skipped(w, "b");
+	snap_item_skipped(w, "c-\xff");
+	struct arca_item_info d = {.struct_size = sizeof d, .name = "d", .type = ARCA_ITEM_FIFO,
+				   .mode = 0640};
+	struct arca_item_info e = {.struct_size = sizeof e, .name = "e",
+				   .type = ARCA_ITEM_CHARDEV, .meta = "rdev=1:3"};
+	assert_int_equal(snap_item_begin(w, &d), ARCA_OK);
+	assert_int_equal(snap_item_end(w), ARCA_OK);
+	assert_int_equal(snap_item_begin(w, &e), ARCA_OK);
+	assert_int_equal(snap_item_end(w), ARCA_OK);
+	assert_int_equal(repo_snap_commit(w, &s), ARCA_OK);
+	assert_int_equal(s.items, 3);
+	assert_int_equal(s.bytes, 1024 * 1024);
+	assert_int_equal(s.skipped, 2);
+	assert_int_equal(s.n_skipped_items, 2);
+	assert_string_equal(s.skipped_items[0], "b");
+	assert_string_equal(s.skipped_items[1], "c-\\xff");
+
+	struct snap_reader *rd;
+	struct arca_item_info info;
+	assert_int_equal(repo_snap_open(r, s.id, &rd), ARCA_OK);
+	assert_int_equal(snap_next(rd, &info), ARCA_OK);
+	assert_string_equal(info.name, "a");
+	assert_int_equal(info.size, 1024 * 1024);
+	assert_int_equal(snap_next(rd, &info), ARCA_OK);
+	assert_string_equal(info.name, "d");
+	assert_int_equal(info.type, ARCA_ITEM_FIFO);
+	assert_int_equal(info.mode, 0640);
+	assert_int_equal(snap_next(rd, &info), ARCA_OK);
+	assert_string_equal(info.name, "e");
+	assert_int_equal(info.type, ARCA_ITEM_CHARDEV);
+	assert_string_equal(info.meta, "rdev=1:3");
+	assert_int_equal(snap_next(rd, &info), ARCA_ERR_NOT_FOUND);
+	snap_close(rd);
+	repo_snapshot_clear(&s);
+
+	/* The summary names at most 100, and not past its byte budget. */
+	char *longname = malloc(REPO_SKIPPED_BYTES_MAX + 2);
+	memset(longname, 'x', REPO_SKIPPED_BYTES_MAX + 1);
+	longname[REPO_SKIPPED_BYTES_MAX + 1] = 0;
+	assert_int_equal(repo_snap_begin(r, "p", "unit", NULL, &w), ARCA_OK);
+	snap_item_skipped(w, longname);
+	for (int i = 0; i < 150; i++) {
+		char name[32];
+		snprintf(name, sizeof name, "n%03d", i);
+		snap_item_skipped(w, name);
+	}
+	assert_int_equal(repo_snap_commit(w, &s), ARCA_OK);
+	repo_snapshot_clear(&s);
+	struct repo_snapshot *list;
+	size_t n;
+	assert_int_equal(repo_snapshots(r, "p", &list, &n), ARCA_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(list[0].skipped, 2);
+	assert_int_equal(list[1].items, 0);
+	assert_int_equal(list[1].skipped, 151);
+	assert_int_equal(list[1].n_skipped_items, REPO_SKIPPED_NAMES_MAX);
+	assert_string_equal(list[1].skipped_items[0], "n000");
+	repo_snapshots_free(list, n);
+	assert_int_equal(repo_verify(r, 100, NULL, NULL), ARCA_OK);
+	free(longname);
+	free(data);
+	repo_close(r);
+}
+
 int main(void)
 {
 	log_level = ARCA_LOG_ERROR;
@@ -867,6 +952,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_abort_then_snapshot, setup_enc, teardown),
 		cmocka_unit_test_setup_teardown(test_stale_lock, setup_enc, teardown),
 		cmocka_unit_test_setup_teardown(test_non_utf8_names, setup_enc, teardown),
+		cmocka_unit_test_setup_teardown(test_partial_snapshot, setup_enc, teardown),
 		cmocka_unit_test_setup_teardown(test_order_within_a_second, setup_plain, teardown),
 		cmocka_unit_test_setup_teardown(test_exclusive_needed, setup_plain, teardown),
 		cmocka_unit_test_setup_teardown(test_metadata_cache_checked, setup_enc, teardown),

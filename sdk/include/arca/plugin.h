@@ -81,6 +81,13 @@ enum arca_status {
 	ARCA_ERR_NOSPACE = 12,     /* disk or quota full */
 	ARCA_ERR_LOCKED = 13,      /* the repository is locked by someone else */
 	ARCA_ERR_PLUGIN = 14,      /* a driver module could not be loaded */
+	/*
+	 * Not an error (added in ABI 1.1): the exit code of `arca snapshot`
+	 * when every snapshot was recorded but at least one is partial, its
+	 * driver having skipped items with host->item_skipped. Drivers never
+	 * return it.
+	 */
+	ARCA_PARTIAL = 15,
 };
 
 /* Log levels for host->log. */
@@ -140,6 +147,12 @@ enum arca_item_type {
 	ARCA_ITEM_FILE = 1,    /* a regular file */
 	ARCA_ITEM_DIR = 2,     /* a directory (no content) */
 	ARCA_ITEM_SYMLINK = 3, /* a symbolic link (no content; see link_target) */
+	/* Added in ABI 1.1 (an older engine must not be given them: check
+	 * host->abi_minor >= 1). No content. A device's number is the driver's
+	 * to keep in `meta` (the files driver: "rdev=MAJOR:MINOR"). */
+	ARCA_ITEM_FIFO = 4,     /* a named pipe */
+	ARCA_ITEM_CHARDEV = 5,  /* a character device node */
+	ARCA_ITEM_BLOCKDEV = 6, /* a block device node */
 };
 
 struct arca_item_info {
@@ -281,7 +294,32 @@ struct arca_host {
 	int (*blob_list)(struct arca_ctx *ctx, const char *prefix,
 			 int (*cb)(void *arg, const char *name), void *arg);
 	int (*blob_remove)(struct arca_ctx *ctx, const char *name);
+
+	/* --- added in ABI 1.1: check ARCA_HOST_HAS(host, item_skipped) ----- */
+
+	/*
+	 * Snapshot only. Record that the item `name` is left out of this
+	 * snapshot and why (`reason`: short text such as "cannot open:
+	 * Permission denied"). The engine logs it as a warning, and the
+	 * snapshot is still recorded when ->snapshot returns ARCA_OK, marked
+	 * partial: its summary counts the skipped items and names the first of
+	 * them (`arca list` shows them), and `arca snapshot` exits ARCA_PARTIAL.
+	 * Called while an item is open (after item_begin, before item_end),
+	 * that item is dropped: nothing of it is recorded, and the driver does
+	 * not call item_end for it. Returns ARCA_OK or an error (called
+	 * outside a snapshot).
+	 *
+	 * Use it for what cannot be read (permissions, I/O errors), not for
+	 * what the user excluded. With an older engine, fail the snapshot as
+	 * before.
+	 */
+	int (*item_skipped)(struct arca_ctx *ctx, const char *name, const char *reason);
 };
+
+/* Does the engine's host table have `member` (added after ABI 1.0)? */
+#define ARCA_HOST_HAS(host, member)                                              \
+	((host)->struct_size >= offsetof(struct arca_host, member) + sizeof((host)->member) && \
+	 (host)->member != NULL)
 
 /* ---------------------------------------------------------------------- */
 /* Target ops: a data store to protect.                                   */
@@ -326,7 +364,8 @@ struct arca_target_ops {
 	/* Reach the store without writing anything; report what is wrong. */
 	int (*check)(void *instance, struct arca_ctx *ctx);
 	/* Stream the store's current state as items. The snapshot is recorded
-	 * only if this returns ARCA_OK. */
+	 * only if this returns ARCA_OK (partial when items were reported with
+	 * host->item_skipped). */
 	int (*snapshot)(void *instance, struct arca_ctx *ctx);
 	/* Read items back and rebuild the store (options via host->option). */
 	int (*restore)(void *instance, struct arca_ctx *ctx);
