@@ -77,7 +77,7 @@ static int forget_driver_hook(struct engine *e, struct engine_target *t, struct 
 	if (rc != ARCA_OK)
 		return rc;
 	struct arca_ctx ctx = {.kind = CTX_COMMAND, .e = e, .t = t, .repos = &d->repo,
-			       .n_repos = 1};
+			       .n_repos = 1, .snapshot_id = oldest_kept};
 	rc = repo_snap_open(d->repo, oldest_kept, &ctx.reader);
 	if (rc == ARCA_OK) {
 		char *scope = xasprintf("target %s", t->cfg->name);

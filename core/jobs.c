@@ -160,7 +160,7 @@ static int run_reader(struct engine *e, struct engine_target *t, struct engine_d
 	if (rc != ARCA_OK)
 		return rc;
 	struct arca_ctx ctx = {.kind = kind, .e = e, .t = t, .options = options,
-			       .repos = &d->repo, .n_repos = 1};
+			       .repos = &d->repo, .n_repos = 1, .snapshot_id = id};
 	rc = repo_snap_open(d->repo, id, &ctx.reader);
 	if (rc == ARCA_OK) {
 		char *scope = scope_for(t);
@@ -309,6 +309,48 @@ int job_restore(struct engine *e, struct engine_target *t, const char *snapshot_
 	return rc;
 }
 
+/* After verify passed for a target's latest snapshot in d: a driver that
+ * keeps data outside snapshots (the postgres driver's archived WAL) checks
+ * that the oldest snapshot, when there is an older one, can still use it.
+ * Its "wal-verify" verb runs with that snapshot open for reading, as
+ * "wal-prune" does after forget; UNSUPPORTED (a driver without such data)
+ * means nothing to check. */
+static int verify_driver_hook(struct engine *e, struct engine_target *t, struct engine_dest *d,
+			      const struct ctx_option *options)
+{
+	struct repo_snapshot *list;
+	size_t n;
+	if (!t->drv->target->command)
+		return ARCA_OK;
+	int rc = repo_snapshots(d->repo, t->cfg->name, &list, &n);
+	if (rc != ARCA_OK)
+		return rc;
+	char oldest[65];
+	int older = n > 1;
+	if (older)
+		memcpy(oldest, list[0].id, sizeof oldest);
+	repo_snapshots_free(list, n);
+	if (!older)
+		return ARCA_OK;
+	if ((rc = repo_lock_reading(d->repo)) != ARCA_OK)
+		return rc;
+	struct arca_ctx ctx = {.kind = CTX_COMMAND, .e = e, .t = t, .options = options,
+			       .repos = &d->repo, .n_repos = 1, .snapshot_id = oldest};
+	rc = repo_snap_open(d->repo, oldest, &ctx.reader);
+	if (rc == ARCA_OK) {
+		char *scope = scope_for(t);
+		log_set_scope(scope);
+		err_clear();
+		rc = t->drv->target->command(t->inst, &ctx, "wal-verify", 0, NULL);
+		log_set_scope(NULL);
+		snap_close(ctx.reader);
+		free(scope);
+	}
+	ctx_cleanup(&ctx);
+	repo_unlock(d->repo);
+	return rc == ARCA_ERR_UNSUPPORTED ? ARCA_OK : rc;
+}
+
 int job_verify_target(struct engine *e, struct engine_target *t, const char *snapshot_id,
 		      const struct ctx_option *options)
 {
@@ -320,6 +362,8 @@ int job_verify_target(struct engine *e, struct engine_target *t, const char *sna
 	int worst = ARCA_OK;
 	for (size_t i = 0; i < t->n_dests; i++) {
 		rc = run_reader(e, t, t->dests[i], CTX_VERIFY, snapshot_id, options);
+		if (rc == ARCA_OK && !snapshot_id)
+			rc = verify_driver_hook(e, t, t->dests[i], options);
 		if (rc == ARCA_ERR_NOT_FOUND && !snapshot_id) {
 			log_info("target %s has no snapshot in %s yet", t->cfg->name,
 				 t->dests[i]->cfg->name);

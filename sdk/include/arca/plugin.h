@@ -243,8 +243,12 @@ struct arca_host {
 	int (*item_read)(struct arca_ctx *ctx, void *buf, size_t cap, size_t *got);
 
 	/* Operation options given on the command line, e.g. "into", "jobs",
-	 * "to-time", "to-lsn", "to-xid", "overwrite", "start", "snapshot".
-	 * NULL when not given. */
+	 * "to-time", "to-lsn", "to-xid", "overwrite", "start", "snapshot";
+	 * verify gives "read-data" (the percentage, "1" to "100") when
+	 * `--read-data` asks to read the data back. NULL when not given.
+	 * "snapshot-id" is the full id of the snapshot open for reading
+	 * (restore, verify, and the verbs the engine runs with a snapshot
+	 * open); "config" the path of the config file. */
 	const char *(*option)(struct arca_ctx *ctx, const char *name);
 
 	/* --- progress and cancellation ------------------------------------ */
@@ -311,7 +315,11 @@ struct arca_target_ops {
 	 * removed snapshots of the target, with the oldest kept snapshot open
 	 * for reading (item_next/item_open/item_read), so a driver that keeps
 	 * blobs outside snapshots (archived WAL) can remove those that snapshot
-	 * no longer needs.
+	 * no longer needs. Likewise verb "wal-verify" (argc 0) after `arca
+	 * verify` (without --snapshot) passed for the latest snapshot, when an
+	 * older one exists: with the oldest snapshot open, so the driver can
+	 * check that those blobs still serve it. A failure fails the verify;
+	 * UNSUPPORTED means nothing to check, for either verb.
 	 */
 	int (*command)(void *instance, struct arca_ctx *ctx, const char *verb,
 		       int argc, char **argv);
