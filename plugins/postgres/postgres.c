@@ -219,9 +219,12 @@ static int pg_command(void *instance, struct arca_ctx *ctx, const char *verb, in
 		return wal_get(t, ctx, argc, argv);
 	if (strcmp(verb, "wal-prune") == 0)
 		return wal_prune(t, ctx, argc, argv);
-	return PG_ERR(
-	    ARCA_ERR_UNSUPPORTED,
-	    "the postgres driver has no verb '%s' (it offers wal-push, wal-get, wal-prune)", verb);
+	if (strcmp(verb, "wal-verify") == 0)
+		return physical_verify_oldest(t, ctx, argc, argv);
+	return PG_ERR(ARCA_ERR_UNSUPPORTED,
+	              "the postgres driver has no verb '%s' (it offers wal-push, wal-get, "
+	              "wal-prune)",
+	              verb);
 }
 
 int pg_password(struct pg_target *t, char **out)
