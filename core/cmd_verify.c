@@ -109,9 +109,13 @@ int cmd_verify(struct cli *cli, int argc, char **argv)
 				printf("destination %s: repository ok\n", d->cfg->name);
 		}
 	}
-	/* the drivers' own checks of their latest (or chosen) snapshot */
+	/* the drivers' own checks of their latest (or chosen) snapshot; a
+	 * driver sees --read-data as option "read-data" (the percentage) */
+	char pct[16];
+	snprintf(pct, sizeof pct, "%d", read_pct);
+	const struct ctx_option options[] = {{read_pct > 0 ? "read-data" : NULL, pct}, {NULL, NULL}};
 	for (size_t j = 0; j < n; j++) {
-		rc = job_verify_target(&e, targets[j], snapshot, NULL);
+		rc = job_verify_target(&e, targets[j], snapshot, options);
 		if (rc != ARCA_OK) {
 			worst = rc;
 			if (cli->json)

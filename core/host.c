@@ -226,6 +226,8 @@ static const char *host_option(struct arca_ctx *ctx, const char *name)
 {
 	if (!strcmp(name, "config"))
 		return ctx->e->config_path;
+	if (!strcmp(name, "snapshot-id"))
+		return ctx->reader ? ctx->snapshot_id : NULL;
 	for (const struct ctx_option *o = ctx->options; o && o->name; o++)
 		if (!strcmp(o->name, name))
 			return o->value;

@@ -25,6 +25,7 @@ struct arca_ctx {
 	int in_item;
 	/* restore/verify: the snapshot being read */
 	struct snap_reader *reader;
+	const char *snapshot_id;     /* its full id: host->option "snapshot-id" */
 	struct arca_item_info cur;   /* last item returned to the driver */
 	/* repositories for blobs: the target's opened destinations */
 	struct repo **repos;

@@ -220,7 +220,7 @@ static int run_reader(struct engine *e, struct engine_target *t, struct engine_d
 	if (rc != ARCA_OK)
 		return rc;
 	struct arca_ctx ctx = {.kind = kind, .e = e, .t = t, .options = options,
-			       .repos = &d->repo, .n_repos = 1};
+			       .repos = &d->repo, .n_repos = 1, .snapshot_id = id};
 	rc = repo_snap_open(d->repo, id, &ctx.reader);
 	if (rc == ARCA_OK) {
 		const char *what = kind == CTX_RESTORE ? "restore" : "verify";
@@ -354,6 +354,48 @@ int job_restore(struct engine *e, struct engine_target *t, const char *snapshot_
 	return rc;
 }
 
+/* After verify passed for a target's latest snapshot in d: a driver that
+ * keeps data outside snapshots (the postgres driver's archived WAL) checks
+ * that the oldest snapshot, when there is an older one, can still use it,
+ * through its verify_oldest op (ABI 1.1) with that snapshot open. */
+static int verify_driver_hook(struct engine *e, struct engine_target *t, struct engine_dest *d,
+			      const struct ctx_option *options)
+{
+	struct repo_snapshot *list;
+	size_t n;
+	const struct arca_target_ops *ops = t->drv->target;
+	if (ops->struct_size < offsetof(struct arca_target_ops, verify_oldest) +
+				   sizeof ops->verify_oldest || !ops->verify_oldest)
+		return ARCA_OK;
+	int rc = repo_snapshots(d->repo, t->cfg->name, &list, &n);
+	if (rc != ARCA_OK)
+		return rc;
+	char oldest[65];
+	int older = n > 1;
+	if (older)
+		memcpy(oldest, list[0].id, sizeof oldest);
+	repo_snapshots_free(list, n);
+	if (!older)
+		return ARCA_OK;
+	if ((rc = repo_lock_reading(d->repo)) != ARCA_OK)
+		return rc;
+	struct arca_ctx ctx = {.kind = CTX_COMMAND, .e = e, .t = t, .options = options,
+			       .repos = &d->repo, .n_repos = 1, .snapshot_id = oldest};
+	rc = repo_snap_open(d->repo, oldest, &ctx.reader);
+	if (rc == ARCA_OK) {
+		char *scope = scope_for(t);
+		log_set_scope(scope);
+		err_clear();
+		rc = ops->verify_oldest(t->inst, &ctx);
+		log_set_scope(NULL);
+		snap_close(ctx.reader);
+		free(scope);
+	}
+	ctx_cleanup(&ctx);
+	repo_unlock(d->repo);
+	return rc;
+}
+
 int job_verify_target(struct engine *e, struct engine_target *t, const char *snapshot_id,
 		      const struct ctx_option *options)
 {
@@ -365,6 +407,8 @@ int job_verify_target(struct engine *e, struct engine_target *t, const char *sna
 	int worst = ARCA_OK;
 	for (size_t i = 0; i < t->n_dests; i++) {
 		rc = run_reader(e, t, t->dests[i], CTX_VERIFY, snapshot_id, options);
+		if (rc == ARCA_OK && !snapshot_id)
+			rc = verify_driver_hook(e, t, t->dests[i], options);
 		if (rc == ARCA_ERR_NOT_FOUND && !snapshot_id) {
 			log_info("target %s has no snapshot in %s yet", t->cfg->name,
 				 t->dests[i]->cfg->name);
@@ -434,7 +478,7 @@ int job_after_forget(struct engine *e, struct engine_target *t, struct engine_de
 	if (rc != ARCA_OK)
 		return rc;
 	struct arca_ctx ctx = {.kind = CTX_COMMAND, .e = e, .t = t, .repos = &d->repo,
-			       .n_repos = 1};
+			       .n_repos = 1, .snapshot_id = snapshot_id};
 	rc = repo_snap_open(d->repo, snapshot_id, &ctx.reader);
 	if (rc == ARCA_OK) {
 		struct driver_op op = {.verb = "after_forget", .after_forget = 1};

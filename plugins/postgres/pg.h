@@ -279,6 +279,8 @@ void dump_frame_free(struct dump_frame *f);
 
 int physical_snapshot(struct pg_target *t, struct arca_ctx *ctx);
 int physical_verify(struct pg_target *t, struct arca_ctx *ctx);
+/* The "wal-verify" verb arca verify runs with the oldest snapshot open. */
+int physical_verify_oldest(struct pg_target *t, struct arca_ctx *ctx, int argc, char **argv);
 int physical_check(struct pg_target *t, struct arca_ctx *ctx);
 /* Settings that physical backups and WAL archiving need; `for_snapshot`
  * also names what the base backup will be missing. */
@@ -373,6 +375,37 @@ int wal_chain(struct arca_ctx *ctx, const char *from, uint64_t seg_size, char *l
               char *newest);
 /* The archived cluster's WAL segment size (16 MiB when nothing is archived). */
 uint64_t wal_segment_size(struct arca_ctx *ctx);
+
+/* The chain a base backup needs, as recovery reads it: from its first
+ * segment on, following timeline switches to the latest timeline (history
+ * files probed as PostgreSQL does), each segment from the newest timeline
+ * begun by then, up to the newest segment archived on that path. One
+ * listing of the archive (plus the latest timeline's history file); with
+ * read_pct, that share of the segments is read back and their first page
+ * header checked. A timeline that cannot be followed (history file
+ * missing or malformed, the latest timeline not descending from the
+ * backup) is ARCA_ERR_CORRUPT with the reason. */
+struct wal_walk {
+	/* in */
+	const char *start;  /* the backup's first segment */
+	const char *end;    /* its last one (NULL: none) */
+	uint64_t start_lsn; /* where the backup starts (0: at `start`) */
+	uint64_t seg_size;
+	int read_pct; /* 0: presence only */
+	/* out */
+	uint32_t latest_tli;
+	size_t n_timelines;          /* on the path */
+	char brk[WAL_NAME_LEN + 1];  /* first missing or unreadable segment ("") */
+	char why[200];               /* what is wrong with it */
+	char last[WAL_NAME_LEN + 1]; /* the segment before brk, or newest ("") */
+	char newest[WAL_NAME_LEN + 1];
+	char next[WAL_NAME_LEN + 1]; /* the one after last: brk, or the first not yet archived */
+	uint64_t last_segno;
+	int has_last;   /* last is set: a run of segments from start is there */
+	int consistent; /* that run reaches `end` */
+	uint64_t n_archived, n_missing, n_after, n_read; /* n_after: archived after brk */
+};
+int wal_walk(struct arca_ctx *ctx, struct wal_walk *w);
 
 /* ---- pitr.c -------------------------------------------------------------- */
 

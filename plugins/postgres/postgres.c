@@ -363,11 +363,18 @@ static int pg_after_forget(void *instance, struct arca_ctx *ctx)
     return wal_prune(instance, ctx, 0, NULL);
 }
 
+/* After verify: the WAL the oldest kept base backup needs is still there. */
+static int pg_verify_oldest(void *instance, struct arca_ctx *ctx)
+{
+    return physical_verify_oldest(instance, ctx, 0, NULL);
+}
+
 static const struct arca_target_ops pg_target_ops = {
     .struct_size = sizeof(struct arca_target_ops),
     .restore_options = pg_restore_options,
     .verbs = pg_verbs,
     .after_forget = pg_after_forget,
+    .verify_oldest = pg_verify_oldest,
     .open = pg_open,
     .check = pg_check,
     .snapshot = pg_snapshot,

@@ -1,5 +1,6 @@
 /* wal.c — WAL archiving: `arca wal-push TARGET %p`, `arca wal-get TARGET %f %p`
- * and `arca wal-prune TARGET [SEGMENT]`.
+ * and `arca wal-prune TARGET [SEGMENT]`; and wal_walk, the chain of segments
+ * a base backup needs, which verify follows across timelines.
  *
  * Each WAL file is one blob "wal/<name in lower case>" (blob names are
  * lower case; WAL names are upper-case hex). blob_put returns only once the
@@ -25,6 +26,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include "pg.h"
 
@@ -533,5 +535,430 @@ int wal_prune(struct pg_target *t, struct arca_ctx *ctx, int argc, char **argv)
 	free_names(&l);
 	if (rc == ARCA_OK)
 		PG_LOG(ARCA_LOG_INFO, "removed %zu WAL files older than %s", removed, keep);
+	return rc;
+}
+
+/* ---- verify: the WAL a base backup needs, across timeline switches -------
+ *
+ * Recovery (recovery_target_timeline = 'latest', as arca restore writes
+ * it) starts on the backup's timeline, takes the newest timeline whose
+ * history files follow it without a gap (PostgreSQL probes TLI+1, TLI+2,
+ * ...), and reads each segment from the newest timeline of that history
+ * that had begun by then. wal_walk finds the segments that path needs from
+ * the backup's first segment to the newest one archived on it, from one
+ * listing of the archive (and the latest timeline's history file), and
+ * the first of them that is missing or, when asked, cannot be read or is
+ * not the segment its name says. */
+
+struct seg_ref {
+	uint32_t tli;
+	uint64_t segno;
+};
+
+/* One step of the path: timeline `tli` supplies the segments from
+ * `begin_seg` on (until the next step's begin). */
+struct tl_step {
+	uint32_t tli;
+	uint64_t begin_seg;
+};
+
+struct archive_index {
+	struct seg_ref *segs; /* every segment, in name order */
+	size_t n_segs;
+	uint32_t *hist; /* timelines with a history file, ascending */
+	size_t n_hist;
+	uint32_t max_tli;  /* highest timeline of any segment or history file */
+	char max_name[32]; /* a file of that timeline, for messages */
+};
+
+static void free_archive(struct archive_index *a)
+{
+	free(a->segs);
+	free(a->hist);
+}
+
+static int load_archive(struct arca_ctx *ctx, uint64_t seg_size, struct archive_index *a)
+{
+	struct name_list l;
+	memset(a, 0, sizeof *a);
+	int rc = list_wal(ctx, NULL, &l);
+	if (rc != ARCA_OK)
+		return rc;
+	a->segs = malloc((l.n ? l.n : 1) * sizeof *a->segs);
+	a->hist = malloc((l.n ? l.n : 1) * sizeof *a->hist);
+	if (!a->segs || !a->hist) {
+		free_names(&l);
+		free_archive(a);
+		return PG_ERR(ARCA_ERR_INTERNAL, "out of memory");
+	}
+	for (size_t i = 0; i < l.n; i++) {
+		const char *n = l.names[i];
+		uint32_t tli;
+		if (wal_is_segment(n)) {
+			struct seg_ref *s = &a->segs[a->n_segs++];
+			parse_segment(n, seg_size, &s->tli, &s->segno);
+			tli = s->tli;
+		} else if (strlen(n) == 16 && all_hex(n, 8) && strcmp(n + 8, ".history") == 0) {
+			tli = (uint32_t)strtoul(n, NULL, 16);
+			a->hist[a->n_hist++] = tli; /* names sort by timeline */
+		} else {
+			continue;
+		}
+		if (tli > a->max_tli) {
+			a->max_tli = tli;
+			snprintf(a->max_name, sizeof a->max_name, "%s", n);
+			for (char *p = a->max_name; *p && *p != '.'; p++)
+				*p = (char)toupper((unsigned char)*p);
+		}
+	}
+	free_names(&l);
+	return ARCA_OK;
+}
+
+static int has_history(const struct archive_index *a, uint32_t tli)
+{
+	size_t lo = 0, hi = a->n_hist;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (a->hist[mid] == tli)
+			return 1;
+		if (a->hist[mid] < tli)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
+/* Parse a timeline history file ("parentTLI <tab> switchpoint <tab>
+ * reason" per line, '#' comments) as PostgreSQL's readTimeLineHistory.
+ * The parents must be in increasing order and below `tli`. */
+static int parse_history(uint32_t tli, const char *text, size_t len, struct tl_step **out,
+                         size_t *n)
+{
+	struct tl_step *e = NULL;
+	size_t cap = 0;
+	*n = 0;
+	for (size_t pos = 0; pos < len;) {
+		const char *nl = memchr(text + pos, '\n', len - pos);
+		size_t ll = nl ? (size_t)(nl - text - pos) : len - pos;
+		char line[256];
+		snprintf(line, sizeof line, "%.*s", (int)(ll < 255 ? ll : 255), text + pos);
+		pos += ll + 1;
+		char *p = line;
+		while (*p == ' ' || *p == '\t' || *p == '\r')
+			p++;
+		if (!*p || *p == '#')
+			continue;
+		unsigned parent, hi, lo;
+		if (sscanf(p, "%u %X/%X", &parent, &hi, &lo) != 3 ||
+		    (*n && parent <= e[*n - 1].tli) || parent >= tli) {
+			free(e);
+			return PG_ERR(ARCA_ERR_CORRUPT,
+			              "timeline history file %08X.history is malformed at \"%s\" "
+			              "(expected increasing parent timelines below %u, each with "
+			              "its switch point)",
+			              tli, p, tli);
+		}
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 8;
+			struct tl_step *ne = realloc(e, cap * sizeof *e);
+			if (!ne) {
+				free(e);
+				return PG_ERR(ARCA_ERR_INTERNAL, "out of memory");
+			}
+			e = ne;
+		}
+		/* begin_seg holds the parent's switch point (an LSN) here */
+		e[*n].tli = parent;
+		e[*n].begin_seg = ((uint64_t)hi << 32) | lo;
+		(*n)++;
+	}
+	*out = e;
+	return ARCA_OK;
+}
+
+/* The timelines recovery from (b, start_lsn) goes through to the latest. */
+static int timeline_path(struct arca_ctx *ctx, const struct archive_index *a, uint32_t b,
+                         uint64_t start_lsn, uint64_t seg_size, struct tl_step **path,
+                         size_t *n_path, uint32_t *latest)
+{
+	*path = NULL;
+	*n_path = 0;
+	if (b > 1 && !has_history(a, b))
+		return PG_ERR(
+		    ARCA_ERR_CORRUPT,
+		    "the timeline history file %08X.history of the base backup's timeline "
+		    "%u is missing from the archive: recovery cannot start without it",
+		    b, b);
+	uint32_t l = b;
+	while (l < UINT32_MAX && has_history(a, l + 1))
+		l++;
+	*latest = l;
+	if (a->max_tli > l)
+		return PG_ERR(ARCA_ERR_CORRUPT,
+		              "the archive holds timeline %u (%s), but the timeline history file "
+		              "%08X.history is missing: recovery would stay on timeline %u and "
+		              "never reach the WAL after it",
+		              a->max_tli, a->max_name, l + 1, l);
+	struct tl_step *hist = NULL, *p = NULL;
+	size_t n_hist = 0;
+	if (l > b) {
+		char blob[32];
+		void *data = NULL;
+		size_t len = 0;
+		snprintf(blob, sizeof blob, "wal/%08x.history", l);
+		int rc = pg_host->blob_get(ctx, blob, &data, &len);
+		if (rc != ARCA_OK)
+			return rc == ARCA_ERR_NOT_FOUND
+			           ? PG_ERR(ARCA_ERR_CORRUPT,
+			                    "timeline history file %08X.history vanished while "
+			                    "verify read the archive",
+			                    l)
+			           : rc;
+		rc = parse_history(l, data, len, &hist, &n_hist);
+		free(data);
+		if (rc != ARCA_OK)
+			return rc;
+	}
+	size_t j = 0;
+	if (l > b) {
+		while (j < n_hist && hist[j].tli != b)
+			j++;
+		if (j == n_hist || hist[j].begin_seg <= start_lsn) {
+			int rc = PG_ERR(
+			    ARCA_ERR_CORRUPT,
+			    "the latest timeline %u does not descend from this base backup: %s; "
+			    "recovery with recovery_target_timeline = 'latest' (what arca restore "
+			    "writes) refuses to start (\"requested timeline %u is not a child of "
+			    "this server's history\"). A restored copy archived its own timeline "
+			    "into this target (drills need --no-archive)",
+			    l,
+			    j == n_hist
+			        ? "its timeline is not in that timeline's history"
+			        : "that history left the backup's timeline before the backup "
+			          "started",
+			    l);
+			free(hist);
+			return rc;
+		}
+	}
+	p = malloc((n_hist - j + 1) * sizeof *p);
+	if (!p) {
+		free(hist);
+		return PG_ERR(ARCA_ERR_INTERNAL, "out of memory");
+	}
+	p[0].tli = b;
+	p[0].begin_seg = 0;
+	size_t k = 1;
+	for (size_t i = j + 1; l > b && i <= n_hist; i++, k++) {
+		p[k].tli = i < n_hist ? hist[i].tli : l;
+		p[k].begin_seg = hist[i - 1].begin_seg / seg_size;
+	}
+	free(hist);
+	*path = p;
+	*n_path = k;
+	return ARCA_OK;
+}
+
+static uint32_t tli_of_segment(const struct tl_step *path, size_t n, uint64_t segno)
+{
+	while (n > 1 && path[n - 1].begin_seg > segno)
+		n--;
+	return path[n - 1].tli;
+}
+
+static int cmp_segno(const void *a, const void *b)
+{
+	uint64_t x = ((const struct seg_ref *)a)->segno, y = ((const struct seg_ref *)b)->segno;
+	return x < y ? -1 : x > y;
+}
+
+/* The cluster blob's system identifier (0 when unknown). */
+static uint64_t cluster_sysid(struct arca_ctx *ctx)
+{
+	void *data = NULL;
+	size_t len = 0;
+	uint64_t id = 0;
+	if (pg_host->blob_get(ctx, CLUSTER_BLOB, &data, &len) != ARCA_OK)
+		return 0;
+	char text[128];
+	snprintf(text, sizeof text, "%.*s", (int)(len < 127 ? len : 127), (char *)data);
+	free(data);
+	const char *p = strstr(text, "system_identifier=");
+	if (p)
+		id = strtoull(p + 18, NULL, 10);
+	return id;
+}
+
+/* Is `p` segment `segno` of timeline `tli` of this cluster? NULL when it
+ * looks so, else why not (in `why`). The first page's long header: magic
+ * u16, info u16, tli u32, pageaddr u64, rem_len u32, padding, sysid u64,
+ * seg_size u32, blcksz u32. The magic changes with the major version, so
+ * every segment must have the first one's. A segment that begins a
+ * timeline starts with pages copied from its parent's: page timelines may
+ * be lower than the file's, never higher. */
+static const char *segment_problem(const unsigned char *p, size_t len, uint32_t tli, uint64_t segno,
+                                   uint64_t seg_size, uint64_t sysid, uint16_t *magic, char *why,
+                                   size_t n)
+{
+	uint16_t m, info;
+	uint32_t page_tli, size;
+	uint64_t pageaddr, id;
+	if (len != seg_size) {
+		snprintf(why, n, "is %zu bytes where segments have %" PRIu64, len, seg_size);
+		return why;
+	}
+	if (len < 40) {
+		snprintf(why, n, "is too short for a page header");
+		return why;
+	}
+	memcpy(&m, p, 2);
+	memcpy(&info, p + 2, 2);
+	memcpy(&page_tli, p + 4, 4);
+	memcpy(&pageaddr, p + 8, 8);
+	memcpy(&id, p + 24, 8);
+	memcpy(&size, p + 32, 4);
+	if ((m & 0xFE00) != 0xD000)
+		snprintf(why, n, "has page magic 0x%04X, which no WAL page has", m);
+	else if (*magic && m != *magic)
+		snprintf(why, n, "has page magic 0x%04X where the segments before it have 0x%04X",
+		         m, *magic);
+	else if (!(info & XLP_LONG_HEADER))
+		snprintf(why, n, "does not start with a segment's long page header");
+	else if (!page_tli || page_tli > tli)
+		snprintf(why, n,
+		         "starts with a page of timeline %" PRIu32
+		         " in a file of timeline %" PRIu32,
+		         page_tli, tli);
+	else if (pageaddr != segno * seg_size)
+		snprintf(why, n, "holds the WAL at %X/%X, not this segment's (%X/%X)",
+		         (unsigned)(pageaddr >> 32), (unsigned)pageaddr,
+		         (unsigned)((segno * seg_size) >> 32), (unsigned)(segno * seg_size));
+	else if (sysid && id != sysid)
+		snprintf(why, n,
+		         "comes from the cluster with system_identifier=%" PRIu64 ", not %" PRIu64,
+		         id, sysid);
+	else if (size != seg_size)
+		snprintf(why, n, "gives a segment size of %" PRIu32 " bytes, not %" PRIu64, size,
+		         seg_size);
+	else {
+		*magic = m;
+		return NULL;
+	}
+	return why;
+}
+
+int wal_walk(struct arca_ctx *ctx, struct wal_walk *w)
+{
+	uint32_t b;
+	uint64_t s;
+	w->latest_tli = 0;
+	w->brk[0] = w->last[0] = w->newest[0] = w->next[0] = w->why[0] = 0;
+	w->n_archived = w->n_missing = w->n_after = w->n_read = 0;
+	w->n_timelines = 1;
+	w->consistent = 0;
+	if (!w->seg_size || (w->seg_size & (w->seg_size - 1)) || w->seg_size > (1u << 30))
+		return PG_ERR(ARCA_ERR_CORRUPT,
+		              "wal_segment_size %llu recorded in the repository is not a "
+		              "PostgreSQL segment size (a power of two up to 1 GiB)",
+		              (unsigned long long)w->seg_size);
+	if (!wal_is_segment(w->start))
+		return PG_ERR(ARCA_ERR_CORRUPT, "bad start_wal %s", w->start);
+	parse_segment(w->start, w->seg_size, &b, &s);
+	uint64_t start_lsn = w->start_lsn ? w->start_lsn : s * w->seg_size;
+	struct archive_index a;
+	struct tl_step *path = NULL;
+	size_t n_path = 0;
+	int rc = load_archive(ctx, w->seg_size, &a);
+	if (rc != ARCA_OK)
+		return rc;
+	if ((rc = timeline_path(ctx, &a, b, start_lsn, w->seg_size, &path, &n_path,
+	                        &w->latest_tli)) != ARCA_OK)
+		goto out;
+	w->n_timelines = n_path;
+	/* the segments on the path, in order: one per segment number */
+	size_t k = 0;
+	for (size_t i = 0; i < a.n_segs; i++)
+		if (a.segs[i].segno >= s &&
+		    a.segs[i].tli == tli_of_segment(path, n_path, a.segs[i].segno))
+			a.segs[k++] = a.segs[i];
+	qsort(a.segs, k, sizeof *a.segs, cmp_segno);
+	uint64_t want = s, sysid = w->read_pct ? cluster_sysid(ctx) : 0;
+	uint64_t brk_seg = 0;
+	uint16_t magic = 0;
+	int broken = 0;
+	for (size_t i = 0; i < k; i++) {
+		const struct seg_ref *g = &a.segs[i];
+		if (g->segno > want) {
+			w->n_missing += g->segno - want;
+			if (!broken) {
+				broken = 1;
+				brk_seg = want;
+				segment_from_number(tli_of_segment(path, n_path, want), want,
+				                    w->seg_size, w->brk);
+				snprintf(w->why, sizeof w->why, "is missing from the archive");
+			}
+		}
+		want = g->segno + 1;
+		w->n_archived++;
+		if (broken && g->segno > brk_seg)
+			w->n_after++;
+		segment_from_number(g->tli, g->segno, w->seg_size, w->newest);
+		if (broken || !w->read_pct ||
+		    (w->read_pct < 100 && (g->segno * 2654435761u + (uint64_t)time(NULL)) % 100 >=
+		                              (uint64_t)w->read_pct))
+			continue;
+		if (pg_host->cancelled(ctx)) {
+			rc = PG_ERR(ARCA_ERR_CANCELLED, "verify interrupted");
+			goto out;
+		}
+		char blob[64], why[200];
+		void *data = NULL;
+		size_t len = 0;
+		wal_blob_name(w->newest, blob, sizeof blob);
+		rc = pg_host->blob_get(ctx, blob, &data, &len);
+		if (rc == ARCA_ERR_NOT_FOUND || rc == ARCA_ERR_CORRUPT) {
+			snprintf(
+			    why, sizeof why, "%s",
+			    rc == ARCA_ERR_NOT_FOUND
+			        ? "was removed from the archive while verify read it"
+			        : "cannot be read: its blob is damaged (see the message above)");
+		} else if (rc != ARCA_OK) {
+			goto out;
+		} else {
+			const char *bad = segment_problem(data, len, g->tli, g->segno, w->seg_size,
+			                                  sysid, &magic, why, sizeof why);
+			free(data);
+			w->n_read++;
+			if (!bad)
+				continue;
+		}
+		rc = ARCA_OK;
+		broken = 1;
+		brk_seg = g->segno;
+		snprintf(w->brk, sizeof w->brk, "%s", w->newest);
+		snprintf(w->why, sizeof w->why, "%s", why);
+	}
+	if (broken && brk_seg > s)
+		segment_from_number(tli_of_segment(path, n_path, brk_seg - 1), brk_seg - 1,
+		                    w->seg_size, w->last);
+	else if (!broken)
+		snprintf(w->last, sizeof w->last, "%s", w->newest);
+	if (broken)
+		snprintf(w->next, sizeof w->next, "%s", w->brk);
+	else
+		segment_from_number(tli_of_segment(path, n_path, want), want, w->seg_size, w->next);
+	w->last_segno = broken ? brk_seg - 1 : want - 1;
+	w->has_last = k > 0 && (!broken || brk_seg > s);
+	if (w->end && wal_is_segment(w->end)) {
+		uint32_t end_tli;
+		uint64_t end_seg;
+		parse_segment(w->end, w->seg_size, &end_tli, &end_seg);
+		w->consistent = w->has_last && w->last_segno >= end_seg;
+	}
+out:
+	free(path);
+	free_archive(&a);
 	return rc;
 }

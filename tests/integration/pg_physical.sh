@@ -8,8 +8,12 @@
 #    to the end of the archive, to a time and to an LSN between them show
 #    exactly the rows before the target;
 #  - a non-empty target directory and a full disk are refused clearly;
-#  - a segment lost in the middle of the WAL chain is named by wal-get,
-#    restore and verify.
+#  - a segment lost in the middle of the WAL chain is named by wal-get and
+#    restore, and verify fails (exit 7) naming it, the snapshot that needs
+#    it and the way out; after a new base backup verify passes and warns
+#    that the older backup cannot recover past the gap, until that snapshot
+#    is forgotten; verify --read-data reads the chain back and names a
+#    damaged segment.
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/pg.sh"
 pg_require
@@ -59,8 +63,11 @@ step "base backup, verify"
 pg_sql $APP postgres "CREATE TABLE t (id int PRIMARY KEY, at timestamptz DEFAULT clock_timestamp(),
 	pad text DEFAULT repeat('x', 200))"
 pg_sql $APP postgres "INSERT INTO t (id) SELECT generate_series(1, 100)"
-pg_arca snapshot app-wal >/dev/null 2>"$T/err" || { cat "$T/err"; fail "physical snapshot failed"; }
-pg_arca verify app-wal >/dev/null 2>"$T/err" || { cat "$T/err"; fail "verify failed"; }
+pg_arca snapshot app-wal >"$T/out" 2>"$T/err" || { cat "$T/err"; fail "physical snapshot failed"; }
+SNAP1=$(awk '$1 == "snapshot" { print substr($2, 1, 12) }' "$T/out")
+[ -n "$SNAP1" ] || { cat "$T/out"; fail "snapshot printed no id"; }
+pg_arca verify app-wal >"$T/out" 2>&1 || { cat "$T/out"; fail "verify failed"; }
+grep -q "without a gap" "$T/out" || { cat "$T/out"; fail "verify did not check the WAL chain"; }
 
 step "restored copy passes pg_verifybackup"
 pg_arca restore app-wal --into "$T/pg/copy" >/dev/null 2>"$T/err" ||
@@ -145,7 +152,47 @@ expect_stderr "$LOST.*missing"
 expect_fail 8 pg_arca restore app-wal --into "$T/pg/hole"
 expect_stderr "$LOST is missing"
 [ -z "$(ls -A "$T/pg/hole" 2>/dev/null)" ] || fail "a refused restore wrote files"
-pg_arca verify app-wal >"$T/out" 2>&1 || { cat "$T/out"; fail "verify failed"; }
-grep -q "$LOST is missing" "$T/out" || { cat "$T/out"; fail "verify does not warn about $LOST"; }
 
-pass "base backup, manifest verify, PITR to time/LSN/end, refusals, WAL hole"
+step "verify fails on the broken chain: the gap, the snapshot that needs it, what to do"
+expect_fail 7 pg_arca verify app-wal
+expect_stderr "segment $LOST is missing from the archive"
+expect_stderr "snapshot $SNAP1 .*needs it"
+expect_stderr "Take a new base backup with arca snapshot app-wal"
+
+step "after a new base backup verify passes, and warns about the older one's gap"
+pg_ctl_start "$T/pg/app/data"
+pg_sql $APP postgres "INSERT INTO t (id) SELECT generate_series(701, 800)"
+pg_arca snapshot app-wal >"$T/out" 2>"$T/err" || { cat "$T/err"; fail "second base backup failed"; }
+SNAP2=$(awk '$1 == "snapshot" { print substr($2, 1, 12) }' "$T/out")
+pg_sql $APP postgres "INSERT INTO t (id) SELECT generate_series(801, 900)"
+NEWEST=$(pg_switch_wait $APP)
+pg_arca verify app-wal >"$T/out" 2>&1 || { cat "$T/out"; fail "verify fails after a new base backup"; }
+grep -q "WAL segment $LOST is missing.*snapshot $SNAP1 .*the oldest kept" "$T/out" ||
+	{ cat "$T/out"; fail "verify does not warn that $SNAP1 cannot recover past $LOST"; }
+
+step "verify --read-data reads the chain back and names a damaged segment"
+pg_arca verify --read-data app-wal >"$T/out" 2>&1 || { cat "$T/out"; fail "verify --read-data failed"; }
+grep -q "each read back with a valid header" "$T/out" || { cat "$T/out"; fail "verify --read-data read no WAL"; }
+OBJ=$T/repo/blobs/app-wal/wal_2f$(echo "$NEWEST" | tr A-F a-f)
+[ -f "$OBJ" ] || { find "$T/repo/blobs" >&2; fail "no blob object for $NEWEST"; }
+cp -p "$OBJ" "$T/blob.orig"
+python3 -c 'import sys
+with open(sys.argv[1], "r+b") as f:
+    n = len(f.read()) // 2
+    f.seek(n)
+    b = f.read(1)[0]
+    f.seek(n)
+    f.write(bytes([b ^ 0xFF]))' "$OBJ"
+cmp -s "$OBJ" "$T/blob.orig" && fail "the byte flip changed nothing"
+expect_fail 7 pg_arca verify --read-data app-wal
+expect_stderr "the WAL chain is broken: segment $NEWEST cannot be read"
+expect_stderr "snapshot $SNAP2 .*needs it"
+cp -p "$T/blob.orig" "$OBJ"
+
+step "once the snapshot taken before the gap is forgotten, verify is clean"
+pg_arca forget --snapshot "$SNAP1" >/dev/null 2>&1 || fail "forget --snapshot $SNAP1 failed"
+pg_arca verify --read-data app-wal >"$T/out" 2>&1 || { cat "$T/out"; fail "verify failed after forget"; }
+grep -q "$LOST" "$T/out" && { cat "$T/out"; fail "verify still reports $LOST"; }
+grep -q "without a gap" "$T/out" || { cat "$T/out"; fail "verify did not check the WAL chain"; }
+
+pass "base backup, manifest verify, PITR to time/LSN/end, refusals, WAL hole named by restore and verify"

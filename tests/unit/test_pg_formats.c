@@ -1,6 +1,7 @@
 /* Unit tests of the postgres driver's parsers of outside bytes: the tar
  * stream of BASE_BACKUP, backup_manifest (its own SHA-256, file CRC32C),
- * the custom-format dump regrouping and offset repair, WAL file names. */
+ * the custom-format dump regrouping and offset repair, WAL file names, and
+ * the WAL chain verify follows across timelines (over fake blobs). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -433,6 +434,339 @@ static void test_wal_names(void **state)
 	assert_string_equal(seg, "00000003000000160000002C");
 }
 
+/* ---- the WAL chain a base backup needs (wal_walk over fake blobs) --------- */
+
+#define T_SEG (1u << 16) /* small synthetic segments */
+
+struct fake_blob {
+	char name[64];
+	unsigned char *data;
+	size_t len;
+};
+static struct fake_blob blobs[64];
+static size_t n_blobs;
+
+static int fb_list(struct arca_ctx *ctx, const char *prefix, int (*cb)(void *, const char *),
+                   void *arg)
+{
+	(void)ctx;
+	for (size_t i = 0; i < n_blobs; i++)
+		if (strncmp(blobs[i].name, prefix, strlen(prefix)) == 0) {
+			int rc = cb(arg, blobs[i].name);
+			if (rc)
+				return rc;
+		}
+	return 0;
+}
+
+static int fb_get(struct arca_ctx *ctx, const char *name, void **data, size_t *len)
+{
+	(void)ctx;
+	for (size_t i = 0; i < n_blobs; i++)
+		if (strcmp(blobs[i].name, name) == 0) {
+			*data = malloc(blobs[i].len + 1);
+			assert_non_null(*data);
+			memcpy(*data, blobs[i].data, blobs[i].len);
+			*len = blobs[i].len;
+			return ARCA_OK;
+		}
+	return fake_host.error(ARCA_ERR_NOT_FOUND, "%s not found", name);
+}
+
+static int fb_cancelled(struct arca_ctx *ctx)
+{
+	(void)ctx;
+	return 0;
+}
+
+static void fb_reset(void)
+{
+	for (size_t i = 0; i < n_blobs; i++)
+		free(blobs[i].data);
+	n_blobs = 0;
+	fake_host.blob_list = fb_list;
+	fake_host.blob_get = fb_get;
+	fake_host.cancelled = fb_cancelled;
+}
+
+static void fb_put(const char *name, const void *data, size_t len)
+{
+	assert_true(n_blobs < sizeof blobs / sizeof blobs[0]);
+	struct fake_blob *b = &blobs[n_blobs++];
+	snprintf(b->name, sizeof b->name, "%s", name);
+	b->data = malloc(len ? len : 1);
+	assert_non_null(b->data);
+	memcpy(b->data, data, len);
+	b->len = len;
+}
+
+static void fb_remove(const char *name)
+{
+	for (size_t i = 0; i < n_blobs; i++)
+		if (strcmp(blobs[i].name, name) == 0) {
+			free(blobs[i].data);
+			blobs[i] = blobs[--n_blobs];
+			return;
+		}
+	fail_msg("no blob %s", name);
+}
+
+static const char *seg_name(uint32_t tli, uint64_t segno)
+{
+	static char names[4][WAL_NAME_LEN + 1];
+	static int k;
+	char *out = names[k++ % 4];
+	wal_segment_name(tli, segno * T_SEG, T_SEG, out);
+	return out;
+}
+
+static const char *seg_blob(uint32_t tli, uint64_t segno)
+{
+	static char blob[64];
+	wal_blob_name(seg_name(tli, segno), blob, sizeof blob);
+	return blob;
+}
+
+/* A segment whose first page header says: timeline page_tli, position
+ * pageaddr, cluster 7, T_SEG bytes per segment. */
+static void put_segment_as(uint32_t tli, uint64_t segno, uint32_t page_tli, uint64_t pageaddr)
+{
+	unsigned char *p = calloc(1, T_SEG);
+	assert_non_null(p);
+	uint16_t magic = 0xD110, info = 0x0002;
+	uint64_t sysid = 7;
+	uint32_t size = T_SEG;
+	memcpy(p, &magic, 2);
+	memcpy(p + 2, &info, 2);
+	memcpy(p + 4, &page_tli, 4);
+	memcpy(p + 8, &pageaddr, 8);
+	memcpy(p + 24, &sysid, 8);
+	memcpy(p + 32, &size, 4);
+	fb_put(seg_blob(tli, segno), p, T_SEG);
+	free(p);
+}
+
+static void put_segment(uint32_t tli, uint64_t segno)
+{
+	put_segment_as(tli, segno, tli, segno * T_SEG);
+}
+
+static void put_history(uint32_t tli, const char *text)
+{
+	char name[32];
+	snprintf(name, sizeof name, "wal/%08x.history", tli);
+	fb_put(name, text, strlen(text));
+}
+
+static int walk(uint32_t tli, uint64_t segno, int read_pct, struct wal_walk *w)
+{
+	memset(w, 0, sizeof *w);
+	w->start = seg_name(tli, segno);
+	w->start_lsn = segno * T_SEG + 0x28;
+	w->seg_size = T_SEG;
+	w->read_pct = read_pct;
+	return wal_walk(NULL, w);
+}
+
+static void test_wal_walk_gap(void **state)
+{
+	(void)state;
+	struct wal_walk w;
+	fb_reset();
+	for (uint64_t n = 2; n <= 6; n++)
+		if (n != 4)
+			put_segment(1, n);
+	fb_put("wal/000000010000000000000002.00000028.backup", "x", 1);
+	fb_put("wal/000000010000000000000006.partial", "x", 1);
+	assert_int_equal(walk(1, 2, 0, &w), ARCA_OK);
+	assert_string_equal(w.brk, seg_name(1, 4));
+	assert_string_equal(w.next, seg_name(1, 4));
+	assert_string_equal(w.why, "is missing from the archive");
+	assert_string_equal(w.last, seg_name(1, 3));
+	assert_string_equal(w.newest, seg_name(1, 6));
+	assert_true(w.has_last);
+	assert_int_equal(w.last_segno, 3);
+	assert_int_equal(w.n_after, 2);
+	assert_int_equal(w.n_missing, 1);
+	assert_int_equal(w.n_archived, 4);
+	assert_int_equal(w.latest_tli, 1);
+	/* a backup after the gap: whole */
+	assert_int_equal(walk(1, 5, 0, &w), ARCA_OK);
+	assert_string_equal(w.brk, "");
+	assert_string_equal(w.last, seg_name(1, 6));
+	assert_string_equal(w.newest, seg_name(1, 6));
+	assert_string_equal(w.next, seg_name(1, 7));
+	w.end = seg_name(1, 6);
+	assert_int_equal(wal_walk(NULL, &w), ARCA_OK);
+	assert_true(w.consistent);
+	w.end = seg_name(1, 7); /* its last segment is not archived (yet) */
+	assert_int_equal(wal_walk(NULL, &w), ARCA_OK);
+	assert_false(w.consistent);
+	/* its first segment missing */
+	assert_int_equal(walk(1, 1, 0, &w), ARCA_OK);
+	assert_string_equal(w.brk, seg_name(1, 1));
+	assert_string_equal(w.next, seg_name(1, 1));
+	assert_false(w.has_last);
+	w.end = seg_name(1, 1);
+	assert_int_equal(wal_walk(NULL, &w), ARCA_OK);
+	assert_false(w.consistent);
+	/* nothing archived from there on */
+	assert_int_equal(walk(1, 9, 0, &w), ARCA_OK);
+	assert_string_equal(w.brk, "");
+	assert_string_equal(w.newest, "");
+	assert_false(w.has_last);
+	fb_reset();
+}
+
+static void test_wal_walk_timelines(void **state)
+{
+	(void)state;
+	struct wal_walk w;
+	fb_reset();
+	/* timeline 1 to segment 8 (the old primary went on), timeline 2
+	 * branched off in segment 5 */
+	for (uint64_t n = 1; n <= 8; n++)
+		put_segment(1, n);
+	put_history(2, "1\t0/50100\tno recovery target specified\n");
+	put_segment_as(2, 5, 1, 5 * T_SEG); /* begins with timeline 1's pages */
+	put_segment(2, 6);
+	put_segment(2, 7);
+	assert_int_equal(walk(1, 2, 100, &w), ARCA_OK);
+	assert_string_equal(w.brk, "");
+	assert_int_equal(w.latest_tli, 2);
+	assert_int_equal(w.n_timelines, 2);
+	assert_string_equal(w.newest, seg_name(2, 7));
+	assert_string_equal(w.next, seg_name(2, 8)); /* not timeline 1's, which is there */
+	assert_int_equal(w.n_archived, 6);           /* 1/2..1/4, 2/5..2/7 */
+	/* no cluster blob: the system identifier is not compared */
+	assert_int_equal(w.n_read, 6);
+	/* timeline 1's own segments 5-8 are not on the path: a hole there
+	 * does not matter, one on timeline 2 does */
+	fb_remove(seg_blob(1, 6));
+	assert_int_equal(walk(1, 2, 0, &w), ARCA_OK);
+	assert_string_equal(w.brk, "");
+	fb_remove(seg_blob(2, 6));
+	assert_int_equal(walk(1, 2, 0, &w), ARCA_OK);
+	assert_string_equal(w.brk, seg_name(2, 6));
+	assert_string_equal(w.last, seg_name(2, 5));
+	assert_int_equal(w.n_after, 1);
+	put_segment(2, 6);
+	/* a backup on timeline 2 */
+	assert_int_equal(walk(2, 6, 0, &w), ARCA_OK);
+	assert_string_equal(w.brk, "");
+	assert_int_equal(w.n_timelines, 1);
+	/* a backup of timeline 1 taken after timeline 2 left it: recovery to
+	 * 'latest' refuses it */
+	assert_int_equal(walk(1, 6, 0, &w), ARCA_ERR_CORRUPT);
+	assert_non_null(strstr(fake_last_error, "does not descend from this base backup"));
+	/* timeline 3 from timeline 2; timeline 2's segments stop at 6 */
+	put_history(3, "1\t0/50100\tno recovery target specified\n"
+	               "# a comment\n\n"
+	               "2\t0/70200\tbefore transaction 1234\n");
+	put_segment(3, 7);
+	put_segment(3, 8);
+	fb_remove(seg_blob(2, 7));
+	assert_int_equal(walk(1, 2, 0, &w), ARCA_OK);
+	assert_string_equal(w.brk, "");
+	assert_int_equal(w.latest_tli, 3);
+	assert_int_equal(w.n_timelines, 3);
+	assert_string_equal(w.newest, seg_name(3, 8));
+	fb_reset();
+}
+
+static void test_wal_walk_history_damage(void **state)
+{
+	(void)state;
+	struct wal_walk w;
+	fb_reset();
+	put_segment(1, 2);
+	put_history(2, "1\t0/30000\tno recovery target specified\n");
+	put_segment(2, 3);
+	put_history(4, "1\t0/30000\t\n2\t0/40000\t\n3\t0/40000\t\n");
+	put_segment(4, 4);
+	/* 00000003.history is gone: recovery would stay on timeline 2 */
+	assert_int_equal(walk(1, 2, 0, &w), ARCA_ERR_CORRUPT);
+	assert_non_null(strstr(fake_last_error, "00000003.history is missing"));
+	/* a backup on timeline 3 needs its own history file */
+	assert_int_equal(walk(3, 4, 0, &w), ARCA_ERR_CORRUPT);
+	assert_non_null(strstr(fake_last_error, "00000003.history of the base backup's timeline"));
+	fb_reset();
+	put_segment(1, 2);
+	put_history(2, "1\tnonsense\n");
+	assert_int_equal(walk(1, 2, 0, &w), ARCA_ERR_CORRUPT);
+	assert_non_null(strstr(fake_last_error, "malformed"));
+	fb_reset();
+	put_segment(1, 2);
+	put_history(2, "2\t0/30000\tits own timeline as a parent\n");
+	assert_int_equal(walk(1, 2, 0, &w), ARCA_ERR_CORRUPT);
+	fb_reset();
+}
+
+static void test_wal_walk_read(void **state)
+{
+	(void)state;
+	struct wal_walk w;
+	const char *cluster = "system_identifier=7\nwal_segment_size=65536\n";
+	fb_reset();
+	fb_put("wal/cluster", cluster, strlen(cluster));
+	for (uint64_t n = 1; n <= 5; n++)
+		put_segment(1, n);
+	assert_int_equal(walk(1, 1, 100, &w), ARCA_OK);
+	assert_string_equal(w.brk, "");
+	assert_int_equal(w.n_read, 5);
+	/* presence only: nothing read */
+	assert_int_equal(walk(1, 1, 0, &w), ARCA_OK);
+	assert_int_equal(w.n_read, 0);
+	struct {
+		uint32_t page_tli;
+		uint64_t pageaddr;
+		const char *why;
+	} bad[] = {
+	    {1, 4 * T_SEG, "holds the WAL at 0/40000, not this segment's (0/30000)"},
+	    {2, 3 * T_SEG, "starts with a page of timeline 2 in a file of timeline 1"},
+	    {0, 3 * T_SEG, "starts with a page of timeline 0"},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		fb_remove(seg_blob(1, 3));
+		put_segment_as(1, 3, bad[i].page_tli, bad[i].pageaddr);
+		assert_int_equal(walk(1, 1, 100, &w), ARCA_OK);
+		assert_string_equal(w.brk, seg_name(1, 3));
+		assert_non_null(strstr(w.why, bad[i].why));
+		assert_string_equal(w.last, seg_name(1, 2));
+		assert_int_equal(w.n_after, 2);
+		assert_int_equal(w.n_read, 3); /* reading stops at the first bad one */
+	}
+	/* another cluster's segment; a short one; another version's magic */
+	fb_remove(seg_blob(1, 3));
+	put_segment(1, 3);
+	unsigned char *p = malloc(T_SEG);
+	assert_non_null(p);
+	memcpy(p, blobs[n_blobs - 1].data, T_SEG);
+	p[24] = 8;
+	fb_remove(seg_blob(1, 3));
+	fb_put(seg_blob(1, 3), p, T_SEG);
+	assert_int_equal(walk(1, 1, 100, &w), ARCA_OK);
+	assert_non_null(strstr(w.why, "system_identifier=8"));
+	p[24] = 7;
+	fb_remove(seg_blob(1, 3));
+	fb_put(seg_blob(1, 3), p, T_SEG - 1);
+	assert_int_equal(walk(1, 1, 100, &w), ARCA_OK);
+	assert_non_null(strstr(w.why, "is 65535 bytes"));
+	p[0] = 0x0D; /* 0xD10D: PostgreSQL 14's magic after 15's */
+	fb_remove(seg_blob(1, 3));
+	fb_put(seg_blob(1, 3), p, T_SEG);
+	assert_int_equal(walk(1, 1, 100, &w), ARCA_OK);
+	assert_non_null(strstr(w.why, "page magic 0xD10D"));
+	p[0] = 0x10;
+	p[2] = 0; /* no long header */
+	fb_remove(seg_blob(1, 3));
+	fb_put(seg_blob(1, 3), p, T_SEG);
+	assert_int_equal(walk(1, 1, 100, &w), ARCA_OK);
+	assert_non_null(strstr(w.why, "long page header"));
+	free(p);
+	fb_reset();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -444,6 +778,10 @@ int main(void)
 	    cmocka_unit_test_setup(test_dump_offsets_pieces, setup),
 	    cmocka_unit_test_setup(test_dump_offsets_plan, setup),
 	    cmocka_unit_test_setup(test_wal_names, setup),
+	    cmocka_unit_test_setup(test_wal_walk_gap, setup),
+	    cmocka_unit_test_setup(test_wal_walk_timelines, setup),
+	    cmocka_unit_test_setup(test_wal_walk_history_damage, setup),
+	    cmocka_unit_test_setup(test_wal_walk_read, setup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

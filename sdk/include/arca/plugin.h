@@ -260,9 +260,13 @@ struct arca_host {
 	 * checks hashes and authentication as it reads: ARCA_ERR_CORRUPT. */
 	int (*item_read)(struct arca_ctx *ctx, void *buf, size_t cap, size_t *got);
 
-	/* Operation options given on the command line, e.g. "into", "jobs"
-	 * (1..ARCA_JOBS_MAX), "to-time", "to-lsn", "to-xid", "overwrite",
-	 * "start", "snapshot". NULL when not given. */
+	/* Operation options given on the command line, e.g. "into", "jobs",
+	 * "to-time", "to-lsn", "to-xid", "overwrite", "start", "snapshot";
+	 * verify gives "read-data" (the percentage, "1" to "100") when
+	 * `--read-data` asks to read the data back. NULL when not given.
+	 * "snapshot-id" is the full id of the snapshot open for reading
+	 * (restore, verify, and the verbs the engine runs with a snapshot
+	 * open); "config" the path of the config file. */
 	const char *(*option)(struct arca_ctx *ctx, const char *name);
 
 	/* --- progress and cancellation ------------------------------------ */
@@ -379,6 +383,9 @@ struct arca_target_ops {
 	 * ARCA_ERR_UNSUPPORTED for verbs the driver does not know. Since ABI
 	 * 1.1 the verbs are declared in `verbs` below; the engine calls only
 	 * those.
+	 *
+	 * What the engine itself asks of a driver is an op, never a verb
+	 * (after_forget, verify_oldest below).
 	 */
 	int (*command)(void *instance, struct arca_ctx *ctx, const char *verb,
 		       int argc, char **argv);
@@ -398,6 +405,14 @@ struct arca_target_ops {
 	 * WAL) removes those no kept snapshot needs. NULL: nothing to do.
 	 */
 	int (*after_forget)(void *instance, struct arca_ctx *ctx);
+	/*
+	 * After `arca verify` (without --snapshot) passed for the latest
+	 * snapshot, when an older one is kept: called with the oldest kept
+	 * snapshot open, so a driver that keeps blobs outside snapshots checks
+	 * they still serve it (the archived WAL its base backup needs). A
+	 * failure fails the verify. NULL: nothing to check.
+	 */
+	int (*verify_oldest)(void *instance, struct arca_ctx *ctx);
 };
 
 /* ---------------------------------------------------------------------- */
