@@ -383,7 +383,7 @@ static int verify_driver_hook(struct engine *e, struct engine_target *t, struct 
 			       .repos = &d->repo, .n_repos = 1, .snapshot_id = oldest};
 	rc = repo_snap_open(d->repo, oldest, &ctx.reader);
 	if (rc == ARCA_OK) {
-		char *scope = scope_for(t);
+		char *scope = xasprintf("target %s", t->cfg->name);
 		log_set_scope(scope);
 		err_clear();
 		rc = ops->verify_oldest(t->inst, &ctx);
