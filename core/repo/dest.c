@@ -105,6 +105,22 @@ int dest_list_all(struct repo *r, const char *prefix, struct obj_list *out)
 	return ARCA_OK;
 }
 
+int obj_list_has(const struct obj_list *l, const char *name)
+{
+	size_t lo = 0, hi = l->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(l->v[mid].name, name);
+		if (!c)
+			return 1;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
 void obj_list_free(struct obj_list *l)
 {
 	for (size_t i = 0; i < l->n; i++)

@@ -84,6 +84,8 @@ struct obj_list {
 };
 int dest_list_all(struct repo *r, const char *prefix, struct obj_list *out);
 void obj_list_free(struct obj_list *l);
+/* Whether the (sorted) list holds `name`. */
+int obj_list_has(const struct obj_list *l, const char *name);
 
 /* The AAD of a blob of this repository (blob.h). */
 void repo_aad(const struct repo *r, enum blob_kind kind, const void *ctx, size_t n,

@@ -46,38 +46,38 @@ struct prune_plan {
 
 enum { KEEP, DELETE, REPACK };
 
+struct mark {
+	struct scan *s;
+	struct prune_plan *pl;
+	size_t *missing;
+};
+
+static int mark_item(void *arg, const struct manifest *m, json_t *it)
+{
+	struct mark *k = arg;
+	(void)m;
+	size_t nc = item_chunk_count(it);
+	for (size_t c = 0; c < nc; c++) {
+		unsigned char cid[ID_LEN];
+		size_t si = item_chunk(it, c, cid) ? (size_t)-1 : scan_slot(k->s, cid);
+		if (si == (size_t)-1)
+			(*k->missing)++;
+		else
+			k->pl->used[si] = 1;
+	}
+	return ARCA_OK;
+}
+
 static int mark_used(struct repo *r, struct scan *s, struct prune_plan *pl, size_t *missing)
 {
 	struct obj_list snaps;
 	int rc = dest_list_all(r, "snapshots/", &snaps);
 	if (rc != ARCA_OK)
 		return rc;
+	struct mark k = {s, pl, missing};
 	for (size_t i = 0; i < snaps.n && rc == ARCA_OK; i++) {
-		struct manifest m;
 		const char *id = snaps.v[i].name + strlen("snapshots/");
-		rc = manifest_load(r, id, &m);
-		for (uint32_t f = 0; rc == ARCA_OK && f < m.frames; f++) {
-			json_t *items;
-			rc = manifest_frame(r, &m, f, &items);
-			if (rc != ARCA_OK)
-				break;
-			size_t k;
-			json_t *it;
-			json_array_foreach(items, k, it) {
-				size_t nc = item_chunk_count(it);
-				for (size_t c = 0; c < nc; c++) {
-					unsigned char cid[ID_LEN];
-					size_t si = item_chunk(it, c, cid) ? (size_t)-1 :
-						    scan_slot(s, cid);
-					if (si == (size_t)-1)
-						(*missing)++;
-					else
-						pl->used[si] = 1;
-				}
-			}
-			json_decref(items);
-		}
-		manifest_free(&m);
+		rc = manifest_each_item(r, id, mark_item, &k);
 		if (rc != ARCA_OK)
 			rc = err_wrap(rc, "prune refuses to run while snapshot %s is unreadable "
 				      "(it would not know which data that snapshot needs): run arca "

@@ -175,60 +175,58 @@ static int rewrite_index(struct repo *r, struct scan *s, struct repack *rp)
 /* Whether chunk `id` can be read: in the index, not dropped, pack listed. */
 typedef int (*chunk_ok_fn)(void *arg, const unsigned char id[ID_LEN], uint32_t *raw_len);
 
+struct damage {
+	const char *id;
+	chunk_ok_fn chunk_ok;
+	void *ok_arg;
+	repo_report_fn report;
+	void *arg;
+	size_t *items_bad;
+	struct buf *bad_items;
+};
+
+static int damaged_item(void *arg, const struct manifest *m, json_t *it)
+{
+	struct damage *d = arg;
+	size_t nc = item_chunk_count(it);
+	uint64_t at = 0;
+	int64_t lost_from = -1, lost_to = -1;
+	for (size_t c = 0; c < nc; c++) {
+		unsigned char cid[ID_LEN];
+		uint32_t raw = 0;
+		int ok = !item_chunk(it, c, cid) && d->chunk_ok(d->ok_arg, cid, &raw);
+		if (!ok && lost_from < 0)
+			lost_from = (int64_t)at;
+		if (!ok)
+			lost_to = raw ? (int64_t)(at + raw) : -2;
+		at += raw;
+	}
+	unsigned char flag = lost_from >= 0;
+	if (d->bad_items)
+		buf_append(d->bad_items, &flag, 1);
+	if (!flag)
+		return ARCA_OK;
+	(*d->items_bad)++;
+	const char *name = item_string(it, "name");
+	if (lost_to == -2)
+		say(d->report, d->arg, "snapshot %.12s (target %s), item '%s': bytes from %lld on "
+		    "cannot be restored", d->id, m->target, name ? name : "?", (long long)lost_from);
+	else
+		say(d->report, d->arg, "snapshot %.12s (target %s), item '%s': bytes %lld to %lld "
+		    "cannot be restored", d->id, m->target, name ? name : "?",
+		    (long long)lost_from, (long long)lost_to - 1);
+	return ARCA_OK;
+}
+
 /* Name every item of snapshot `id` that needs a chunk chunk_ok refuses,
  * with the byte range lost. *items_bad counts them; bad_items (when not
  * NULL) gets 1 per item index (frame-major) that is damaged. */
 static int damaged_items(struct repo *r, const char *id, chunk_ok_fn chunk_ok, void *ok_arg,
 			 repo_report_fn report, void *arg, size_t *items_bad, struct buf *bad_items)
 {
-	struct manifest m;
-	int rc = manifest_load(r, id, &m);
 	*items_bad = 0;
-	if (rc != ARCA_OK) {
-		manifest_free(&m);
-		return rc;
-	}
-	for (uint32_t f = 0; f < m.frames && rc == ARCA_OK; f++) {
-		json_t *items;
-		rc = manifest_frame(r, &m, f, &items);
-		if (rc != ARCA_OK)
-			break;
-		size_t i;
-		json_t *it;
-		json_array_foreach(items, i, it) {
-			size_t nc = item_chunk_count(it);
-			uint64_t at = 0;
-			int64_t lost_from = -1, lost_to = -1;
-			for (size_t c = 0; c < nc; c++) {
-				unsigned char cid[ID_LEN];
-				uint32_t raw = 0;
-				int ok = !item_chunk(it, c, cid) && chunk_ok(ok_arg, cid, &raw);
-				if (!ok && lost_from < 0)
-					lost_from = (int64_t)at;
-				if (!ok)
-					lost_to = raw ? (int64_t)(at + raw) : -2;
-				at += raw;
-			}
-			unsigned char flag = lost_from >= 0;
-			if (bad_items)
-				buf_append(bad_items, &flag, 1);
-			if (!flag)
-				continue;
-			(*items_bad)++;
-			const char *name = item_string(it, "name");
-			if (lost_to == -2)
-				say(report, arg, "snapshot %.12s (target %s), item '%s': bytes from %lld "
-				    "on cannot be restored", id, m.target, name ? name : "?",
-				    (long long)lost_from);
-			else
-				say(report, arg, "snapshot %.12s (target %s), item '%s': bytes %lld to "
-				    "%lld cannot be restored", id, m.target, name ? name : "?",
-				    (long long)lost_from, (long long)lost_to - 1);
-		}
-		json_decref(items);
-	}
-	manifest_free(&m);
-	return rc;
+	struct damage d = {id, chunk_ok, ok_arg, report, arg, items_bad, bad_items};
+	return manifest_each_item(r, id, damaged_item, &d);
 }
 
 struct scan_ok {

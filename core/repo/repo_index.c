@@ -7,14 +7,13 @@
 
 #define INDEX_OBJECT_MAX_ENTRIES 262144   /* ~12 MiB of plaintext per object */
 
-static int has_obj(const struct obj_list *l, const char *name);
 
 /* Whether the destination lists this pack. */
 static int pack_listed(const struct obj_list *packs, const unsigned char id[ID_LEN])
 {
 	char name[96];
 	pack_name(id, name);
-	return has_obj(packs, name);
+	return obj_list_has(packs, name);
 }
 
 /*
@@ -103,21 +102,6 @@ int index_load(struct repo *r)
 	return ARCA_OK;
 }
 
-static int has_obj(const struct obj_list *l, const char *name)
-{
-	size_t lo = 0, hi = l->n;
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		int c = strcmp(l->v[mid].name, name);
-		if (!c)
-			return 1;
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return 0;
-}
 
 int index_check_packs(struct repo *r)
 {
@@ -132,7 +116,7 @@ int index_check_packs(struct repo *r)
 	for (size_t i = 0; i < r->idx.npacks; i++) {
 		char name[96];
 		pack_name(r->idx.packs[i].id, name);
-		if (!has_obj(&l, name) && !r->idx.packs[i].gone) {
+		if (!obj_list_has(&l, name) && !r->idx.packs[i].gone) {
 			r->idx.packs[i].gone = 1;
 			gone++;
 		}

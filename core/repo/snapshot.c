@@ -373,6 +373,26 @@ int manifest_frame(struct repo *r, struct manifest *m, uint32_t i, json_t **item
 	return ARCA_OK;
 }
 
+int manifest_each_item(struct repo *r, const char *id, manifest_item_fn fn, void *arg)
+{
+	struct manifest m;
+	int rc = manifest_load(r, id, &m);
+	for (uint32_t f = 0; rc == ARCA_OK && f < m.frames; f++) {
+		json_t *items, *it;
+		size_t i;
+		rc = manifest_frame(r, &m, f, &items);
+		if (rc != ARCA_OK)
+			break;
+		json_array_foreach(items, i, it) {
+			if ((rc = fn(arg, &m, it)) != ARCA_OK)
+				break;
+		}
+		json_decref(items);
+	}
+	manifest_free(&m);
+	return rc;
+}
+
 void manifest_free(struct manifest *m)
 {
 	free(m->target);

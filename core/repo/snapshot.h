@@ -45,6 +45,10 @@ int manifest_load(struct repo *r, const char *id, struct manifest *m);
 /* Open item frame i: a JSON array of items (new reference). */
 int manifest_frame(struct repo *r, struct manifest *m, uint32_t i, json_t **items);
 void manifest_free(struct manifest *m);
+/* Load snapshot `id` and call fn with each item of each frame in order;
+ * the first non-OK return (of loading or of fn) stops it and is returned. */
+typedef int (*manifest_item_fn)(void *arg, const struct manifest *m, json_t *item);
+int manifest_each_item(struct repo *r, const char *id, manifest_item_fn fn, void *arg);
 
 /* Summary JSON -> struct repo_snapshot (strings copied). */
 int summary_to_snapshot(json_t *s, const char *id, struct repo_snapshot *out);

@@ -342,18 +342,7 @@ static int listed(const struct obj_list *l, const char *id)
 {
 	char name[128];
 	snprintf(name, sizeof name, "snapshots/%s", id);
-	size_t lo = 0, hi = l->n;
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		int c = strcmp(l->v[mid].name, name);
-		if (!c)
-			return 1;
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return 0;
+	return obj_list_has(l, name);
 }
 
 int repo_missing_snapshots(struct repo *r, const char *target, repo_report_fn report, void *arg,
