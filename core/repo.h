@@ -25,9 +25,9 @@ struct repo_dest {
 	void *inst;
 };
 
-/* Level 2, not zstd's usual 3: on the Vectis dump (318 MB) level 3 stores
- * 0.7% less but costs ~30% more CPU, and a snapshot shares two cores with
- * pg_dump and the server; measured by tests/bench/pg_bench.sh. */
+/* Level 2, not zstd's usual 3: level 3 stores barely less for much more CPU,
+ * and a snapshot shares the host's cores with pg_dump and the server (the
+ * figures are in README.md, "Design notes"; tests/bench/pg_bench.sh measures). */
 #define REPO_ZSTD_LEVEL_DEFAULT 2
 /* The levels a destination's `compression` may set, and the repository
  * accepts: zstd's 20..22 ("ultra") need far more memory per thread. */
