@@ -32,12 +32,16 @@ step() { echo "--- $*"; }
 
 arca() { "$ARCA" "$@"; }
 
-# expect_fail CODE CMD... : the command must exit with CODE (or non-zero if CODE is '!')
+# expect_fail CODE CMD... : the command must exit with exactly CODE (the
+# README's exit code table); follow it with expect_stderr to name the
+# failure. A crash or a sanitizer report never passes as "some failure".
 expect_fail() {
 	want=$1; shift
+	case "$want" in
+	'' | *[!0-9]*) fail "expect_fail needs an exit code, not '$want': $*" ;;
+	esac
 	set +e; "$@" >"$T/out" 2>"$T/err"; got=$?; set -e
-	if [ "$want" = '!' ]; then [ "$got" -ne 0 ] || fail "expected failure: $*"; 
-	elif [ "$got" -ne "$want" ]; then cat "$T/out" "$T/err" >&2; fail "expected exit $want, got $got: $*"; fi
+	if [ "$got" -ne "$want" ]; then cat "$T/out" "$T/err" >&2; fail "expected exit $want, got $got: $*"; fi
 }
 # expect_stderr PATTERN : the last expect_fail's stderr matches (grep -E)
 expect_stderr() { grep -Eq -- "$1" "$T/err" || { cat "$T/err" >&2; fail "stderr lacks /$1/"; }; }
