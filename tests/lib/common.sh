@@ -2,7 +2,7 @@
 #
 # Gives: $ARCA (the staged binary), $PLUGIN_DIR (staged modules), $T (a
 # fresh temp dir removed on exit), arca() (runs the binary with $T/arca.ini),
-# fail/pass/skip, and helpers to compare trees and to find free ports.
+# fail/pass/skip/skip_step, and helpers to compare trees and to find free ports.
 # Exit codes follow automake: 0 pass, 77 skip, anything else fail.
 set -eu
 
@@ -27,8 +27,26 @@ trap _cleanup EXIT
 
 fail() { echo "FAIL: $TEST_NAME: $*" >&2; exit 1; }
 skip() { echo "SKIP: $TEST_NAME: $*" >&2; exit 77; }
-pass() { echo "PASS: $TEST_NAME${1:+: $1}"; exit 0; }
+steps_skipped=0
+pass() {
+	if [ "$steps_skipped" -gt 0 ]; then
+		echo "PASS: $TEST_NAME${1:+: $1} ($steps_skipped step(s) skipped, see SKIP-STEP lines)"
+	else
+		echo "PASS: $TEST_NAME${1:+: $1}"
+	fi
+	exit 0
+}
 step() { echo "--- $*"; }
+# skip_step WHY: the current step cannot run here (not root, no tmpfs, no
+# compiler): the test goes on, and the log gets one "SKIP-STEP: TEST: WHY"
+# line, which tests/run counts in its "N skipped". A whole test that cannot
+# run calls skip (exit 77) instead. With ARCA_TESTS_NO_SKIP=1 a skipped step
+# fails the test (for machines, like CI, where every step must run).
+skip_step() {
+	[ -z "${ARCA_TESTS_NO_SKIP:-}" ] || fail "a step was skipped and ARCA_TESTS_NO_SKIP is set: $*"
+	echo "SKIP-STEP: $TEST_NAME: $*"
+	steps_skipped=$((steps_skipped + 1))
+}
 
 arca() { "$ARCA" "$@"; }
 
