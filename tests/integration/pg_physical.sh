@@ -5,8 +5,8 @@
 #  - a base backup (least-privilege role) verifies against its manifest, and
 #    a restored copy passes PostgreSQL's own pg_verifybackup;
 #  - rows committed at known times, then point-in-time restores (--start)
-#    to the end of the archive, to a time and to an LSN between them show
-#    exactly the rows before the target;
+#    to the end of the archive, to a time, to an LSN and to a transaction id
+#    between them show exactly the rows before the target;
 #  - a non-empty target directory and a full disk are refused clearly;
 #  - a segment lost in the middle of the WAL chain is named by wal-get,
 #    restore and verify.
@@ -74,7 +74,9 @@ grep -q "^restore_command = '.*wal-get app-wal %f %p'" "$T/pg/copy/postgresql.au
 	fail "restored files have the wrong owner"
 
 step "rows committed at known times"
-pg_sql $APP postgres "INSERT INTO t (id) SELECT generate_series(101, 200)"
+# one transaction: its id is the target of --to-xid below
+XID1=$(pg_sql $APP postgres "INSERT INTO t (id) SELECT generate_series(101, 200); SELECT pg_current_xact_id()")
+case "$XID1" in '' | *[!0-9]*) fail "not a transaction id: '$XID1'" ;; esac
 sleep 1.1
 T1=$(pg_sql $APP postgres "SELECT clock_timestamp()")
 sleep 1.1
@@ -104,6 +106,14 @@ pg_arca restore app-wal --into "$T/pg/at-lsn" --to-lsn "$LSN2" --start >/dev/nul
 	{ cat "$T/err"; fail "restore --to-lsn failed"; }
 [ "$(rows $APP)" = "300 300" ] || fail "restore --to-lsn $LSN2 has rows '$(rows $APP)', want 300"
 pg_stop "$T/pg/at-lsn"
+
+step "restore to a transaction id (--to-xid: that transaction included)"
+expect_fail 3 pg_arca restore app-wal --into "$T/pg/at-xid" --to-xid 12x --start
+expect_stderr "--to-xid 12x: expected a transaction id"
+pg_arca restore app-wal --into "$T/pg/at-xid" --to-xid "$XID1" --start >/dev/null 2>"$T/err" ||
+	{ cat "$T/err"; fail "restore --to-xid failed"; }
+[ "$(rows $APP)" = "200 200" ] || fail "restore --to-xid $XID1 has rows '$(rows $APP)', want 200"
+pg_stop "$T/pg/at-xid"
 
 step "a non-empty target directory is refused"
 expect_fail 11 pg_arca restore app-wal --into "$T/pg/at-lsn"
@@ -147,4 +157,4 @@ expect_stderr "$LOST is missing"
 pg_arca verify app-wal >"$T/out" 2>&1 || { cat "$T/out"; fail "verify failed"; }
 grep -q "$LOST is missing" "$T/out" || { cat "$T/out"; fail "verify does not warn about $LOST"; }
 
-pass "base backup, manifest verify, PITR to time/LSN/end, refusals, WAL hole"
+pass "base backup, manifest verify, PITR to time/LSN/xid/end, refusals, WAL hole"

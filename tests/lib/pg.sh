@@ -14,8 +14,9 @@
 #                              repository is shared with archive_command)
 #   pg_conninfo PORT DB [USER] libpq conninfo over TCP (password from PGPASSFILE)
 #   pg_db_fingerprint PORT DB  schema + per-table row counts and md5 of rows
-#   pg_wal_start               engine config + cluster "app" archiving to target
-#                              app-wal through arca wal-push; sets APP (its port)
+#   pg_wal_start [COPY_DIR]    engine config + cluster "app" archiving to target
+#                              app-wal through arca wal-push; sets APP (its port);
+#                              with COPY_DIR a copy of each pushed file lands there
 #   pg_wal_target [LINE...]    prints the [target app-wal] section (physical, of
 #                              "app"), extra lines appended
 
@@ -103,12 +104,18 @@ pg_conninfo() { echo "host=127.0.0.1 port=$1 dbname=$2 user=${3:-postgres}"; }
 
 # The engine config (repository and state shared with the postgres user,
 # whose archive_command writes to them) and the cluster "app" whose WAL
-# archive is target app-wal.
+# archive is target app-wal. With COPY_DIR, archive_command first copies
+# each file there: the bytes that were pushed, for comparisons.
 pg_wal_start() {
 	write_engine_config
 	[ "$(id -u)" = 0 ] && chown -R postgres: "$T/repo" "$T/state"
+	pws_copy=
+	if [ -n "${1:-}" ]; then
+		as_pg mkdir -p "$1"
+		pws_copy="cp %p $1/%f && "
+	fi
 	pg_start app "wal_level = replica" "archive_mode = on" \
-		"archive_command = '$ARCA -c $ARCA_CONFIG wal-push app-wal %p'"
+		"archive_command = '$pws_copy$ARCA -c $ARCA_CONFIG wal-push app-wal %p'"
 	APP=$app_PORT
 }
 
