@@ -76,7 +76,7 @@ cp "$T/good.ini" "$ARCA_CONFIG"
 
 step "4: cannot connect (a PostgreSQL target whose server is down)"
 if [ -f "$PLUGIN_DIR/postgres.so" ]; then
-	port=$(free_port)
+	closed_port port
 	cat >> "$ARCA_CONFIG" <<EOC
 
 [target pgdown]

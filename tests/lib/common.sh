@@ -144,9 +144,39 @@ for _, line in sorted(lines):
 PY
 }
 
+# free_port: a port free at the time of asking. A server started in a
+# parallel test (make -j2) may take it before ours binds: whoever starts a
+# server on it retries with another port when the bind fails (pg_start).
 free_port() {
 	python3 - <<'PY'
 import socket
 s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()
 PY
+}
+
+# closed_port VAR: sets VAR to a port on 127.0.0.1 where connections are
+# refused for the rest of the test: a socket stays bound there without
+# listening (and without SO_REUSEADDR), so no server of a parallel test can
+# take the port, as it could one from free_port.
+closed_port() {
+	rm -f "$T/closed_port.$1"
+	python3 - "$T/closed_port.$1" <<'PY' &
+import os, socket, sys, time
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+with open(sys.argv[1] + ".tmp", "w") as f:
+    f.write("%d\n" % s.getsockname()[1])
+os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+parent = os.getppid()
+while os.getppid() == parent:   # until the test is gone
+    time.sleep(1)
+PY
+	on_exit "kill $! 2>/dev/null"
+	cp_i=0
+	while [ ! -s "$T/closed_port.$1" ]; do
+		cp_i=$((cp_i + 1))
+		[ "$cp_i" -le 200 ] || fail "closed_port: no port bound in 10 s"
+		sleep 0.05
+	done
+	eval "$1=\$(cat \"\$T/closed_port.$1\")"
 }

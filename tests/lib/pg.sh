@@ -74,8 +74,20 @@ pg_start() {
 		echo "log_min_messages = warning"
 		for line in "$@"; do echo "$line"; done
 	} | as_pg tee -a "$home/data/postgresql.conf" >/dev/null
-	as_pg "$PG_BIN/pg_ctl" -D "$home/data" -l "$home/server.log" -w -t 60 start >/dev/null ||
-		{ cat "$home/server.log" >&2; fail "starting PostgreSQL $name failed"; }
+	# The port was free when free_port asked; a server of a parallel test
+	# (make -j2) may have taken it since: then another port, a few times.
+	tries=1
+	until as_pg "$PG_BIN/pg_ctl" -D "$home/data" -l "$home/server.log" -w -t 60 start >/dev/null; do
+		if [ $tries -ge 5 ] || ! grep -q "could not bind .*Address already in use" "$home/server.log"; then
+			cat "$home/server.log" >&2
+			fail "starting PostgreSQL $name failed"
+		fi
+		echo "PostgreSQL $name: port $port was taken meanwhile; trying another"
+		as_pg mv "$home/server.log" "$home/server.log.$tries"
+		port=$(free_port)
+		echo "port = $port" | as_pg tee -a "$home/data/postgresql.conf" >/dev/null
+		tries=$((tries + 1))
+	done
 	on_exit "pg_stop '$home/data'"
 	PG_PORT=$port; PG_DATA="$home/data"; PG_HOME=$home
 	eval "${name}_PORT=$port; ${name}_DATA='$home/data'"
