@@ -117,7 +117,8 @@ static int host_item_begin(struct arca_ctx *ctx, const struct arca_item_info *in
 	/* Skip content only when every destination already has it. A writer
 	 * that said "unchanged" while another wants content takes the bytes
 	 * anyway (snap_item_write on a reused item is a no-op there). */
-	if (unchanged && unchanged == (int)ctx->n_writers) {
+	ctx->item_unchanged = unchanged && unchanged == (int)ctx->n_writers;
+	if (ctx->item_unchanged) {
 		if (info->size != UINT64_MAX)
 			progress_add(ctx->progress, info->size, 1);
 		return ARCA_ITEM_UNCHANGED;
@@ -130,6 +131,9 @@ static int host_item_write(struct arca_ctx *ctx, const void *data, size_t len)
 {
 	if (ctx->kind != CTX_SNAPSHOT || !ctx->in_item)
 		return wrong_kind("item_write", CTX_SNAPSHOT);
+	if (ctx->item_unchanged)
+		return err_set(ARCA_ERR_INTERNAL, "item_write to an item reported unchanged "
+			       "(driver bug: after ARCA_ITEM_UNCHANGED send no content)");
 	if (arca_cancel_requested)
 		return err_set(ARCA_ERR_CANCELLED, "interrupted");
 	for (size_t i = 0; i < ctx->n_writers; i++) {
@@ -146,6 +150,7 @@ static int host_item_end(struct arca_ctx *ctx)
 	if (ctx->kind != CTX_SNAPSHOT || !ctx->in_item)
 		return wrong_kind("item_end", CTX_SNAPSHOT);
 	ctx->in_item = 0;
+	ctx->item_unchanged = 0;
 	for (size_t i = 0; i < ctx->n_writers; i++) {
 		int rc = snap_item_end(ctx->writers[i]);
 		if (rc != ARCA_OK)

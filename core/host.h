@@ -23,6 +23,7 @@ struct arca_ctx {
 	struct snap_writer **writers;
 	size_t n_writers;
 	int in_item;
+	int item_unchanged;   /* item_begin told the driver ARCA_ITEM_UNCHANGED */
 	/* restore/verify: the snapshot being read */
 	struct snap_reader *reader;
 	const char *snapshot_id;     /* its full id: host->option "snapshot-id" */

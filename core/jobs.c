@@ -149,6 +149,7 @@ int job_snapshot(struct engine *e, struct engine_target *t, const char *recovery
 		res->bytes = op.bytes;
 		res->items = op.items;
 	}
+	char *recorded = NULL;   /* destinations that committed before a failure */
 	for (size_t i = 0; i < ctx.n_writers; i++) {
 		if (rc != ARCA_OK) {
 			repo_snap_abort(ctx.writers[i]);
@@ -161,6 +162,10 @@ int job_snapshot(struct engine *e, struct engine_target *t, const char *recovery
 			/* the remaining writers are aborted: the run failed */
 			continue;
 		}
+		char *more = recorded ? xasprintf("%s, %s", recorded, t->dests[i]->cfg->name)
+				      : xstrdup(t->dests[i]->cfg->name);
+		free(recorded);
+		recorded = more;
 		if (i == 0) {
 			memcpy(res->id, meta.id, sizeof res->id);
 			res->bytes = meta.bytes;
@@ -174,6 +179,15 @@ int job_snapshot(struct engine *e, struct engine_target *t, const char *recovery
 	unlock_all(repos, t->n_dests);
 	free(ctx.writers);
 	free(repos);
+	if (rc != ARCA_OK && recorded) {
+		/* not "nothing was recorded": the destinations before the failed
+		 * one hold a complete snapshot of this run */
+		err_wrap(rc, "snapshot of %s failed; it was recorded in destination %s only, the "
+			 "others hold no snapshot of this run", t->cfg->name, recorded);
+		free(recorded);
+		return rc;
+	}
+	free(recorded);
 	if (rc != ARCA_OK)
 		return err_wrap(rc, "snapshot of %s failed, nothing was recorded", t->cfg->name);
 	return ARCA_OK;

@@ -318,10 +318,23 @@ int keys_unlock(struct repo *r, const char *pass)
 		}
 	}
 	secure_wipe(gen, sizeof gen);
+	/* A damaged key object cannot be told from a wrong secret (both fail
+	 * authentication): name the objects tried, as verify names damage. */
+	char tried[512];
+	size_t off = 0;
+	tried[0] = 0;
+	for (size_t i = 0; i < l.n && i < 4 && off < sizeof tried; i++)
+		off += (size_t)snprintf(tried + off, sizeof tried - off, "%s%s", i ? ", " : "",
+					l.v[i].name);
+	if (l.n > 4 && off < sizeof tried)
+		snprintf(tried + off, sizeof tried - off, " and %zu more", l.n - 4);
+	rc = err_set(ARCA_ERR_AUTH, "wrong %s for repository in destination %s (no "
+		     "key in keys/ opens with it; tried %s: if the %s is right, those key "
+		     "objects are damaged); check passphrase_file or ARCA_PASSPHRASE",
+		     kind == SECRET_KEY ? "key" : "passphrase", r->dest_name, tried,
+		     kind == SECRET_KEY ? "key" : "passphrase");
 	obj_list_free(&l);
-	return err_set(ARCA_ERR_AUTH, "wrong %s for repository in destination %s (no "
-		       "key in keys/ opens with it); check passphrase_file or ARCA_PASSPHRASE",
-		       kind == SECRET_KEY ? "key" : "passphrase", r->dest_name);
+	return rc;
 }
 
 int repo_key_add(struct repo *r, const char *new_passphrase, char *key_id_out)

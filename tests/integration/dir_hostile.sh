@@ -110,7 +110,8 @@ arca list --json > "$T/list.json" 2> "$T/err" || { cat "$T/err" >&2; fail "arca 
 n=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$T/list.json")
 [ "$n" = 0 ] || fail "list followed the symlink at snapshots/$snap ($n snapshots listed)"
 expect_stderr "skipping snapshots/$snap: a symbolic link"
-expect_fail '!' arca restore tree --into "$T/restored"
+expect_fail 8 arca restore tree --into "$T/restored"
+expect_stderr "no snapshot of target tree"
 [ ! -e "$T/restored/small" ] || fail "restore read a snapshot through a symlink"
 
 reset_repo
@@ -123,8 +124,9 @@ arca verify > "$T/out" 2> "$T/err"
 set -e
 expect_stderr "skipping index/$idx: a symbolic link"
 # Without the index, the snapshot's chunks are unknown: reading it fails.
-expect_fail '!' arca verify tree --read-data
+expect_fail 7 arca verify tree --read-data
 expect_stderr "skipping index/$idx: a symbolic link"
+expect_stderr "item 'small': chunk [0-9a-f]{64} is not in the index of destination local"
 [ -L "$REPO/index/$idx" ] && [ -f "$T/planted/index" ] || fail "the planted index or its link was removed"
 
 step "the intact repository still works, also through a configured symlink"

@@ -76,7 +76,7 @@ if [ "$(id -u)" = 0 ] && mkdir "$T/small" && mount -t tmpfs -o size=1m tmpfs "$T
 	expect_stderr "big"
 	expect_stderr "space"
 else
-	echo "(no tmpfs mount here: full-disk restore not tested)"
+	skip_step "not root or no tmpfs mount here: a restore onto a full filesystem is not tested"
 fi
 
 pass

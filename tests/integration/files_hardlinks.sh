@@ -81,6 +81,8 @@ cp "$SRC/pair-a" "$SRC/same-content-not-linked"       # equal content is not a l
 if [ "$(id -u)" = 0 ]; then
 	echo owned > "$SRC/sub2/owned" && ln "$SRC/sub2/owned" "$SRC/sub1/owned-too"
 	chown 65534:65534 "$SRC/sub2/owned"
+else
+	skip_step "not root: a hard-linked file owned by another user is not in the tree"
 fi
 touch -d '2011-11-11 11:11:11' "$SRC/sub1" "$SRC/sub2" "$SRC/sub2/deeper"
 [ "$(nlink "$SRC" lone-outside)" = 2 ] && [ "$(nlink "$SRC" sub2/deeper/t3)" = 3 ] ||
@@ -153,7 +155,7 @@ arca verify tree --read-data > /dev/null 2>&1 || fail "verify of the third snaps
 
 step "a filesystem that refuses the link: copied, with a warning"
 if [ "$(id -u)" != 0 ] || ! mkdir -p "$T/r4/sub2/deeper" || ! mount -t tmpfs arca-test "$T/r4/sub2/deeper" 2>/dev/null; then
-	echo "(not root or cannot mount a tmpfs here: skipped this step)"
+	skip_step "not root or no tmpfs mount here: a filesystem refusing the link (EXDEV) is not tested"
 else
 	on_exit "umount '$T/r4/sub2/deeper'"
 	# t3 sits on the tmpfs, its first path t1 does not: link(2) says EXDEV

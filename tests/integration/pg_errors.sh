@@ -14,7 +14,7 @@ DB=$db_PORT
 pg_sql $DB postgres "CREATE ROLE backup LOGIN REPLICATION PASSWORD 'Backup-Pw-1'"
 pg_sql $DB postgres "CREATE ROLE plain LOGIN PASSWORD 'Plain-Pw-2'"
 export ARCA_TEST_BACKUP_PW=Backup-Pw-1 ARCA_TEST_PLAIN_PW=Plain-Pw-2 ARCA_TEST_WRONG_PW=Wrong-Pw-3
-DOWN=$(free_port)
+closed_port DOWN
 for tgt in "good backup BACKUP" "wrong backup WRONG" "norepl plain PLAIN"; do
 	set -- $tgt
 	cat >> "$ARCA_CONFIG" <<EOF

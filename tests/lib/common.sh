@@ -2,7 +2,7 @@
 #
 # Gives: $ARCA (the staged binary), $PLUGIN_DIR (staged modules), $T (a
 # fresh temp dir removed on exit), arca() (runs the binary with $T/arca.ini),
-# fail/pass/skip, and helpers to compare trees and to find free ports.
+# fail/pass/skip/skip_step, and helpers to compare trees and to find free ports.
 # Exit codes follow automake: 0 pass, 77 skip, anything else fail.
 set -eu
 
@@ -27,17 +27,39 @@ trap _cleanup EXIT
 
 fail() { echo "FAIL: $TEST_NAME: $*" >&2; exit 1; }
 skip() { echo "SKIP: $TEST_NAME: $*" >&2; exit 77; }
-pass() { echo "PASS: $TEST_NAME${1:+: $1}"; exit 0; }
+steps_skipped=0
+pass() {
+	if [ "$steps_skipped" -gt 0 ]; then
+		echo "PASS: $TEST_NAME${1:+: $1} ($steps_skipped step(s) skipped, see SKIP-STEP lines)"
+	else
+		echo "PASS: $TEST_NAME${1:+: $1}"
+	fi
+	exit 0
+}
 step() { echo "--- $*"; }
+# skip_step WHY: the current step cannot run here (not root, no tmpfs, no
+# compiler): the test goes on, and the log gets one "SKIP-STEP: TEST: WHY"
+# line, which tests/run counts in its "N skipped". A whole test that cannot
+# run calls skip (exit 77) instead. With ARCA_TESTS_NO_SKIP=1 a skipped step
+# fails the test (for machines, like CI, where every step must run).
+skip_step() {
+	[ -z "${ARCA_TESTS_NO_SKIP:-}" ] || fail "a step was skipped and ARCA_TESTS_NO_SKIP is set: $*"
+	echo "SKIP-STEP: $TEST_NAME: $*"
+	steps_skipped=$((steps_skipped + 1))
+}
 
 arca() { "$ARCA" "$@"; }
 
-# expect_fail CODE CMD... : the command must exit with CODE (or non-zero if CODE is '!')
+# expect_fail CODE CMD... : the command must exit with exactly CODE (the
+# README's exit code table); follow it with expect_stderr to name the
+# failure. A crash or a sanitizer report never passes as "some failure".
 expect_fail() {
 	want=$1; shift
+	case "$want" in
+	'' | *[!0-9]*) fail "expect_fail needs an exit code, not '$want': $*" ;;
+	esac
 	set +e; "$@" >"$T/out" 2>"$T/err"; got=$?; set -e
-	if [ "$want" = '!' ]; then [ "$got" -ne 0 ] || fail "expected failure: $*"; 
-	elif [ "$got" -ne "$want" ]; then cat "$T/out" "$T/err" >&2; fail "expected exit $want, got $got: $*"; fi
+	if [ "$got" -ne "$want" ]; then cat "$T/out" "$T/err" >&2; fail "expected exit $want, got $got: $*"; fi
 }
 # expect_stderr PATTERN : the last expect_fail's stderr matches (grep -E)
 expect_stderr() { grep -Eq -- "$1" "$T/err" || { cat "$T/err" >&2; fail "stderr lacks /$1/"; }; }
@@ -122,9 +144,39 @@ for _, line in sorted(lines):
 PY
 }
 
+# free_port: a port free at the time of asking. A server started in a
+# parallel test (make -j2) may take it before ours binds: whoever starts a
+# server on it retries with another port when the bind fails (pg_start).
 free_port() {
 	python3 - <<'PY'
 import socket
 s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()
 PY
+}
+
+# closed_port VAR: sets VAR to a port on 127.0.0.1 where connections are
+# refused for the rest of the test: a socket stays bound there without
+# listening (and without SO_REUSEADDR), so no server of a parallel test can
+# take the port, as it could one from free_port.
+closed_port() {
+	rm -f "$T/closed_port.$1"
+	python3 - "$T/closed_port.$1" <<'PY' &
+import os, socket, sys, time
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+with open(sys.argv[1] + ".tmp", "w") as f:
+    f.write("%d\n" % s.getsockname()[1])
+os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+parent = os.getppid()
+while os.getppid() == parent:   # until the test is gone
+    time.sleep(1)
+PY
+	on_exit "kill $! 2>/dev/null"
+	cp_i=0
+	while [ ! -s "$T/closed_port.$1" ]; do
+		cp_i=$((cp_i + 1))
+		[ "$cp_i" -le 200 ] || fail "closed_port: no port bound in 10 s"
+		sleep 0.05
+	done
+	eval "$1=\$(cat \"\$T/closed_port.$1\")"
 }

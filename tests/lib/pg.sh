@@ -18,9 +18,10 @@
 #                              user reads, not ARCA_PASSPHRASE: a server that
 #                              `restore --start` starts gets no arca secrets in its
 #                              environment, yet its restore_command runs arca
-#   pg_wal_start               engine config (pg_passphrase_file) + cluster "app"
+#   pg_wal_start [COPY_DIR]    engine config (pg_passphrase_file) + cluster "app"
 #                              archiving to target app-wal through arca wal-push;
-#                              sets APP (its port)
+#                              sets APP (its port); with COPY_DIR a copy of each
+#                              pushed file lands there
 #   pg_wal_target [LINE...]    prints the [target app-wal] section (physical, of
 #                              "app"), extra lines appended
 
@@ -78,8 +79,20 @@ pg_start() {
 		echo "log_min_messages = warning"
 		for line in "$@"; do echo "$line"; done
 	} | as_pg tee -a "$home/data/postgresql.conf" >/dev/null
-	as_pg "$PG_BIN/pg_ctl" -D "$home/data" -l "$home/server.log" -w -t 60 start >/dev/null ||
-		{ cat "$home/server.log" >&2; fail "starting PostgreSQL $name failed"; }
+	# The port was free when free_port asked; a server of a parallel test
+	# (make -j2) may have taken it since: then another port, a few times.
+	tries=1
+	until as_pg "$PG_BIN/pg_ctl" -D "$home/data" -l "$home/server.log" -w -t 60 start >/dev/null; do
+		if [ $tries -ge 5 ] || ! grep -q "could not bind .*Address already in use" "$home/server.log"; then
+			cat "$home/server.log" >&2
+			fail "starting PostgreSQL $name failed"
+		fi
+		echo "PostgreSQL $name: port $port was taken meanwhile; trying another"
+		as_pg mv "$home/server.log" "$home/server.log.$tries"
+		port=$(free_port)
+		echo "port = $port" | as_pg tee -a "$home/data/postgresql.conf" >/dev/null
+		tries=$((tries + 1))
+	done
 	on_exit "pg_stop '$home/data'"
 	PG_PORT=$port; PG_DATA="$home/data"; PG_HOME=$home
 	eval "${name}_PORT=$port; ${name}_DATA='$home/data'"
@@ -116,13 +129,19 @@ pg_passphrase_file() {
 
 # The engine config (repository and state shared with the postgres user,
 # whose archive_command writes to them) and the cluster "app" whose WAL
-# archive is target app-wal.
+# archive is target app-wal. With COPY_DIR, archive_command first copies
+# each file there: the bytes that were pushed, for comparisons.
 pg_wal_start() {
 	write_engine_config
 	pg_passphrase_file
 	[ "$(id -u)" = 0 ] && chown -R postgres: "$T/repo" "$T/state"
+	pws_copy=
+	if [ -n "${1:-}" ]; then
+		as_pg mkdir -p "$1"
+		pws_copy="cp %p $1/%f && "
+	fi
 	pg_start app "wal_level = replica" "archive_mode = on" \
-		"archive_command = '$ARCA -c $ARCA_CONFIG wal-push app-wal %p'"
+		"archive_command = '$pws_copy$ARCA -c $ARCA_CONFIG wal-push app-wal %p'"
 	APP=$app_PORT
 }
 

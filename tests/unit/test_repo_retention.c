@@ -1,6 +1,7 @@
 /* test_repo_retention.c — retention_select: each rule alone, combinations,
- * the newest-is-kept guarantee, and malformed policies; retention_parse,
- * the one parser of a policy. */
+ * the newest-is-kept guarantee, malformed policies, gaps in the series,
+ * several snapshots in one second, ISO weeks across a year's end; and
+ * retention_parse, the one parser of a policy. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -13,6 +14,7 @@
 #include <time.h>
 #include "log.h"
 #include "repo.h"
+#include "util.h"
 
 #define DAY 86400
 /* 2026-01-01T00:00:00Z, a Thursday. */
@@ -214,6 +216,104 @@ static void test_empty_items(void **state)
 	/* all blank: no rules, everything is kept */
 	assert_int_equal(retention_select(" \t ", s, 3, 0, keep, NULL), ARCA_OK);
 	assert_int_equal(count(keep, 3), 3);
+/* Snapshots at T0 + days[i] days + i minutes. */
+static struct repo_snapshot *at_days(const int *days, size_t n)
+{
+	struct repo_snapshot *s = calloc(n, sizeof *s);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(s[i].id, sizeof s[i].id, "%064zx", i);
+		s[i].time = T0 + (int64_t)days[i] * DAY + (int64_t)i * 60;
+	}
+	return s;
+}
+
+/* Gaps in the series: daily/weekly=N keep the newest of each of the N
+ * newest days/weeks that have a snapshot, however far apart they are. */
+static void test_gaps(void **state)
+{
+	(void)state;
+	static const int days[] = {0, 1, 5, 9, 9, 30};
+	size_t n = ARRAY_LEN(days);
+	struct repo_snapshot *s = at_days(days, n);
+	unsigned char keep[ARRAY_LEN(days)];
+	assert_int_equal(retention_select("daily=3", s, n, T0 + 40 * DAY, keep, NULL), ARCA_OK);
+	/* day 30, the later of day 9's two, day 5 */
+	static const unsigned char want_daily[] = {0, 0, 1, 0, 1, 1};
+	assert_memory_equal(keep, want_daily, n);
+	/* weeks (Monday first; T0 is a Thursday): days 0-3 | 4-10 | 25-31 */
+	assert_int_equal(retention_select("weekly=2", s, n, T0 + 40 * DAY, keep, NULL), ARCA_OK);
+	static const unsigned char want_weekly[] = {0, 0, 0, 0, 1, 1};
+	assert_memory_equal(keep, want_weekly, n);
+	assert_int_equal(retention_select("weekly=3", s, n, T0 + 40 * DAY, keep, NULL), ARCA_OK);
+	static const unsigned char want_weekly3[] = {0, 1, 0, 0, 1, 1};
+	assert_memory_equal(keep, want_weekly3, n);
+	free(s);
+}
+
+/* Several snapshots in one second: last=N counts each, a calendar rule
+ * keeps one per bucket, and which one does not depend on the order the
+ * storage listed them in (forget --dry-run and forget agree): the newest by
+ * nanoseconds, then by id. */
+static void test_same_second(void **state)
+{
+	(void)state;
+	struct repo_snapshot s[5];
+	static const int32_t nsec[5] = {100, 900, 0, 900, 500};
+	memset(s, 0, sizeof s);
+	for (int i = 0; i < 5; i++) {
+		snprintf(s[i].id, sizeof s[i].id, "%064x", 0xa0 + i);
+		s[i].time = T0 + 3600;
+		s[i].time_nsec = nsec[i];
+	}
+	unsigned char keep[5];
+	assert_int_equal(retention_select("last=2", s, 5, T0 + DAY, keep, NULL), ARCA_OK);
+	assert_int_equal(count(keep, 5), 2);
+	assert_true(keep[1] && keep[3]);   /* the two at .9 s */
+	char kept_id[65] = "";
+	for (int rot = 0; rot < 10; rot++) {
+		/* every rotation of the list, forwards and backwards */
+		struct repo_snapshot t[5];
+		for (int i = 0; i < 5; i++)
+			t[i] = s[rot < 5 ? (i + rot) % 5 : (4 - i + rot) % 5];
+		assert_int_equal(retention_select("daily=1", t, 5, T0 + DAY, keep, NULL), ARCA_OK);
+		assert_int_equal(count(keep, 5), 1);
+		for (int i = 0; i < 5; i++)
+			if (keep[i]) {
+				assert_int_equal(t[i].time_nsec, 900);
+				if (!kept_id[0])
+					snprintf(kept_id, sizeof kept_id, "%.64s", t[i].id);
+				assert_string_equal(t[i].id, kept_id);
+			}
+	}
+}
+
+/* ISO weeks run Monday to Sunday across a year's end: 2026-12-28 (Mon) to
+ * 2027-01-03 (Sun) is one week (2026-W53); years and months are calendar
+ * ones (UTC). */
+static void test_iso_week_year_end(void **state)
+{
+	(void)state;
+	/* 2026-12-27 Sun, 12-28 Mon, 12-31 Thu, 2027-01-01 Fri, 01-03 Sun, 01-04 Mon */
+	static const int days[] = {360, 361, 364, 365, 367, 368};
+	size_t n = ARRAY_LEN(days);
+	struct repo_snapshot *s = at_days(days, n);
+	for (size_t i = 0; i < n; i++) {
+		time_t t = (time_t)s[i].time;
+		struct tm tm;
+		gmtime_r(&t, &tm);
+		static const int wday[] = {0, 1, 4, 5, 0, 1};
+		assert_int_equal(tm.tm_wday, wday[i]);   /* the test's own dates */
+	}
+	unsigned char keep[ARRAY_LEN(days)];
+	int64_t now = T0 + 370 * DAY;
+	assert_int_equal(retention_select("weekly=3", s, n, now, keep, NULL), ARCA_OK);
+	static const unsigned char want_weekly[] = {1, 0, 0, 0, 1, 1};
+	assert_memory_equal(keep, want_weekly, n);
+	assert_int_equal(retention_select("yearly=2", s, n, now, keep, NULL), ARCA_OK);
+	static const unsigned char want_yearly[] = {0, 0, 1, 0, 0, 1};
+	assert_memory_equal(keep, want_yearly, n);
+	assert_int_equal(retention_select("monthly=5", s, n, now, keep, NULL), ARCA_OK);
+	assert_memory_equal(keep, want_yearly, n);   /* December's newest, January's */
 	free(s);
 }
 
@@ -228,6 +328,9 @@ int main(void)
 		cmocka_unit_test(test_bad_policies),
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_empty_items),
+		cmocka_unit_test(test_gaps),
+		cmocka_unit_test(test_same_second),
+		cmocka_unit_test(test_iso_week_year_end),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
