@@ -97,7 +97,15 @@ int cmd_driver_verb(struct cli *cli, int argc, char **argv)
 		return rc;
 	const struct arca_verb *v = driver_verb(t[0]->drv, verb);
 	int nargs = argc - 2;
-	if (!v || !t[0]->drv->target->command) {
+	const char *owner = NULL;   /* a driver that has the verb, when this one does not */
+	for (size_t i = 0; !v && i < e.ld.n_drivers && !owner; i++)
+		if (driver_verb(e.ld.drivers[i].drv, verb))
+			owner = e.ld.drivers[i].drv->name;
+	if ((!v || !t[0]->drv->target->command) && owner) {
+		rc = err_print(err_set(ARCA_ERR_UNSUPPORTED, "driver %s of target %s has no '%s' "
+				       "command (it is a verb of driver %s)", t[0]->drv->name,
+				       t[0]->cfg->name, verb, owner));
+	} else if (!v || !t[0]->drv->target->command) {
 		rc = cli_usage_error(NULL, "unknown verb '%s': neither arca nor driver %s of target "
 				     "%s has it (arca --help lists both)", verb, t[0]->drv->name,
 				     t[0]->cfg->name);

@@ -216,6 +216,9 @@ static void test_empty_items(void **state)
 	/* all blank: no rules, everything is kept */
 	assert_int_equal(retention_select(" \t ", s, 3, 0, keep, NULL), ARCA_OK);
 	assert_int_equal(count(keep, 3), 3);
+	free(s);
+}
+
 /* Snapshots at T0 + days[i] days + i minutes. */
 static struct repo_snapshot *at_days(const int *days, size_t n)
 {
