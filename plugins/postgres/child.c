@@ -565,6 +565,12 @@ void child_describe(const struct pg_child *c, char *out, size_t n)
 		snprintf(out, n, "%s ended abnormally", c->what);
 }
 
+int child_error_status(const struct pg_child *c)
+{
+	int s = pg_classify_error(c->err);
+	return s == ARCA_ERR_CONNECT && !strstr(c->err, "connection to server") ? ARCA_ERR_IO : s;
+}
+
 const char *child_stderr(struct pg_child *c)
 {
 	while (c->err_len > 0 && (c->err[c->err_len - 1] == '\n' || c->err[c->err_len - 1] == ' '))
