@@ -12,8 +12,8 @@
  * memory available, else to the scratch directory (restore_copy chooses),
  * so a restore needs no scratch space for the dump and writes nothing to
  * disk but the database. The copy is bound by decrypting, checking and
- * decompressing (0.7 s for the 318 MB Vectis dump, to memory or to disk
- * alike); CREATE DATABASE (0.2 s: a checkpoint) runs meanwhile. */
+ * decompressing, to memory or to disk alike; CREATE DATABASE (which waits
+ * for a checkpoint) runs meanwhile. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -301,7 +301,7 @@ static int restore_globals(struct pg_target *t, struct arca_ctx *ctx, const char
  * CREATE DATABASE sent without waiting for it (*creating = 1): the copy of
  * the dump is made meanwhile, and create_finish collects the result. An
  * existing database needs the admin connection only to replay globals
- * (need_admin); a SCRAM login costs ~20 ms. */
+ * (need_admin): each login is a SCRAM exchange, not free. */
 static int prepare_database(struct pg_target *t, struct arca_ctx *ctx, const char *dump,
                             const char *into, const char *db, int need_admin,
                             PGconn **admin_out, int *creating, struct db_props *props)
