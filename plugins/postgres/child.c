@@ -281,10 +281,11 @@ int child_read(struct pg_child *c, void *buf, size_t cap, size_t *got)
 #define PUMP_SLOTS 4
 #define PUMP_READ  (256u << 10)
 /* pg_dump writes its output 4 KiB at a time. A reader that wakes for each
- * write preempted pg_dump ~20000 times for the 318 MB Vectis dump; on VMs a
- * wake-up costs as much as copying the bytes. After a short read the pump
- * therefore naps, letting the 1 MiB pipe fill (pg_dump makes ~150 kB per
- * ms); a reader that is behind finds full reads and never naps. */
+ * write preempts pg_dump once per 4 KiB, and on VMs a wake-up costs as
+ * much as copying the bytes. After a short read the pump therefore naps,
+ * letting pg_dump fill more of the 1 MiB pipe; the nap is short enough
+ * that the pipe does not fill up meanwhile, and a reader that is behind
+ * finds full reads and never naps. */
 #define PUMP_SHORT_READ (64u << 10)
 #define PUMP_NAP_NS     1000000L
 
@@ -563,6 +564,12 @@ void child_describe(const struct pg_child *c, char *out, size_t n)
 		         strsignal(WTERMSIG(c->status)));
 	else
 		snprintf(out, n, "%s ended abnormally", c->what);
+}
+
+int child_error_status(const struct pg_child *c)
+{
+	int s = pg_classify_error(c->err);
+	return s == ARCA_ERR_CONNECT && !strstr(c->err, "connection to server") ? ARCA_ERR_IO : s;
 }
 
 const char *child_stderr(struct pg_child *c)

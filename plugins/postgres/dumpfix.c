@@ -3,8 +3,8 @@
  * pg_dump writing to a pipe cannot seek back to fill in where each table's
  * data starts, so its table of contents says "position not set". Parallel
  * pg_restore then has every worker scan the file for the block it needs,
- * which made a -j2 restore three times slower than from a file pg_dump
- * wrote itself. The restore's scratch copy is therefore watched as it is
+ * which makes a parallel restore several times slower than from a file
+ * pg_dump wrote itself. The restore's scratch copy is therefore watched as it is
  * written (header, TOC, then each data block's framing, skipping the data)
  * and afterwards each TOC entry's offset field is rewritten in place,
  * exactly as pg_dump does when its output is seekable.
@@ -20,14 +20,14 @@
  * block's size to be the distance to the next block's offset. Largest
  * bytes first is a poor order: a table's indexes and constraints are built
  * after its rows, one at a time (they lock the table), and cost by rows,
- * not bytes. On the Vectis-like dump it loads products (140 MB, 0.2M rows)
- * first and order_items (52 MB, 2.5M rows, three indexes and foreign keys)
- * last, whose chain of index builds then runs alone for 3.5 s at the end.
- * So each block is followed by a hole that makes its size read as the
- * work it stands for (its bytes, plus per row ROW_WORK, plus POST_WORK for
- * each post-data entry built on its table): order_items, orders, products,
- * users. pg_restore -j2 then took 8.4-8.7 s instead of 10.3-10.8 s. The
- * holes cost nothing: the copy is sparse. */
+ * not bytes: a table of few wide rows is loaded first, and one of many
+ * narrow rows with indexes and foreign keys last, whose chain of index
+ * builds then runs alone on one core at the end. So each block is
+ * followed by a hole that makes its size read as the work it stands for
+ * (its bytes, plus per row ROW_WORK, plus POST_WORK for each post-data
+ * entry built on its table), and the tables with the most work start
+ * first. The holes cost nothing: the copy is sparse. The measurements
+ * behind this are in the README's benchmark section. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -41,8 +41,8 @@
 #define PREFIX_MAX (64u << 20) /* as dumpframe.c: a TOC larger than this is not fixed */
 /* The server's work per row, in bytes of COPY text that cost as much:
  * loading a row, and building an index or checking a constraint over it.
- * Fitted to the Vectis-like tables (COPY: ~15 ns per byte plus 0.2 us per
- * row; each index or foreign key: ~0.7 us per row). */
+ * The ratios of the server's time per row to its time per byte of COPY,
+ * measured on the benchmark data set (README, benchmark section). */
 #define ROW_WORK  13u
 #define POST_WORK 47u
 /* Holes stop where the copy would grow past this: every file system the

@@ -2,8 +2,8 @@
  *
  * Without compression pg_dump frames every row of COPY data as its own
  * chunk: a 5-byte length before each row. Those lengths are close to
- * random bytes to a compressor: on the Vectis-like data they cost 5% of
- * the compressed size, and make pg_restore call the server once per row.
+ * random bytes to a compressor: they cost a noticeable share of the
+ * compressed size, and make pg_restore call the server once per row.
  * This filter, run on the stream before it reaches the engine, joins
  * consecutive chunks of a data block into frames of 16-256 KiB. The
  * result is the same archive format (a chunk may hold any number of bytes;

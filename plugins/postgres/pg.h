@@ -1,11 +1,29 @@
 /* pg.h — internals shared by the files of the postgres driver.
  *
- * The driver has two modes. Logical (logical.c) streams `pg_dump -Fc -Z0`
- * into one item and restores with pg_restore. Physical (physical.c, tar.c,
- * manifest.c) takes a base backup over the replication protocol, one item
- * per file, and restores it for point-in-time recovery (pitr.c) with the
- * WAL archived by `arca wal-push` (wal.c). child.c runs the PostgreSQL
- * client programs, conn.c opens libpq connections.
+ * The driver has two modes. Logical streams `pg_dump -Fc -Z0` into one
+ * item and restores with pg_restore. Physical takes a base backup over the
+ * replication protocol, one item per file, and restores it for
+ * point-in-time recovery with the WAL archived by `arca wal-push`.
+ *
+ * The files, each calling only files below it (README.md has the graph):
+ *
+ *   postgres.c           descriptor, options, verbs, open/close, dispatch
+ *   logical_snapshot.c   logical: snapshot (pg_dump streamed) and check
+ *   logical_restore.c    logical: restore (pg_restore, piped or parallel)
+ *   logical_verify.c     logical: verify (pg_restore reads the dump)
+ *   physical_snapshot.c  physical: snapshot (BASE_BACKUP) and check
+ *   physical_verify.c    physical: verify (files vs manifest, WAL chain)
+ *   physical_restore.c   physical: restore for point-in-time recovery
+ *   wal.c                the wal-push/wal-get verbs, pruning, WAL chains
+ *   items.c              the item walk and readers of a stored snapshot
+ *   dbprops.c            a database's own properties (logical restore)
+ *   child.c              running the PostgreSQL programs
+ *   conn.c               libpq connections and conninfo strings
+ *   target.c             a target's password, programs and --options
+ *   env.c, trust.c       a child's environment; trusting a program
+ *   dumpfix.c, dumpframe.c, dumpfmt.c   custom-format dump parsers
+ *   tar.c, manifest.c    BASE_BACKUP's tar stream and backup_manifest
+ *   io.c                 whole writes
  *
  * Nothing here is global except the host table, which is the same for
  * every instance: two targets with this driver run side by side. */
@@ -34,13 +52,13 @@ struct pg_target {
 	int globals;
 	int64_t restore_jobs;
 	const char *restore_globals; /* auto|yes|no */
-	const char *restore_copy;    /* auto|memory|disk: logical.c */
+	const char *restore_copy;    /* auto|memory|disk: logical_restore.c */
 	int64_t archive_timeout;     /* seconds `check` waits for a switched segment */
 	int64_t recovery_timeout;    /* seconds `restore --start` waits for promotion */
 	char **secret_vars;          /* variables *_env keys name (env.c); NULL until loaded */
 };
 
-/* ---- postgres.c ---------------------------------------------------------- */
+/* ---- target.c ------------------------------------------------------------ */
 
 /* The password secret (malloc'd, wipe with pg_secret_free), or NULL when
  * none is configured (libpq may still find one in PGPASSFILE). A broken
@@ -62,23 +80,6 @@ char *pg_program(struct pg_target *t, const char *name);
  * 1..ARCA_JOBS_MAX, the bound the engine already applied to --jobs. */
 int pg_option_int(struct arca_ctx *ctx, const char *name, int64_t dflt, int64_t *out);
 
-/*
- * Walking a stored snapshot. The engine's item_open moves item_next to the
- * item after the opened one, so a second walk starts by opening the first
- * item again and handing it out once more.
- */
-struct item_walk {
-	struct arca_ctx *ctx;
-	char *first; /* name of the snapshot's first item, once seen */
-	int replay;  /* the next walk_next returns `opened` */
-	struct arca_item_info opened;
-};
-void walk_init(struct item_walk *w, struct arca_ctx *ctx);
-/* Like item_next (the item becomes current for item_read); NOT_FOUND at the end. */
-int walk_next(struct item_walk *w, struct arca_item_info *info);
-/* Start over at the first item. */
-int walk_rewind(struct item_walk *w);
-void walk_free(struct item_walk *w);
 
 /* ---- env.c: what a child's environment holds ------------------------------ */
 
@@ -234,16 +235,64 @@ void child_kill(struct pg_child *c);
 void child_describe(const struct pg_child *c, char *out, size_t n);
 /* The collected stderr, trimmed, from a line start when truncated. */
 const char *child_stderr(struct pg_child *c);
+/* The status for a failed child's error: its stderr classified as a
+ * libpq message would be, a "connection" failure that is not about the
+ * server (a broken pipe) being ARCA_ERR_IO. */
+int child_error_status(const struct pg_child *c);
 /* Run to completion; *out is its stdout (malloc'd, NUL-terminated). A
  * non-zero exit is an error carrying its stderr. */
 int child_run(const struct child_spec *spec, char **out);
 
-/* ---- logical.c ----------------------------------------------------------- */
+/* ---- items.c: reading a stored snapshot back ------------------------------ */
 
-int logical_snapshot(struct pg_target *t, struct arca_ctx *ctx);
-int logical_restore(struct pg_target *t, struct arca_ctx *ctx, struct item_walk *w);
-int logical_verify(struct pg_target *t, struct arca_ctx *ctx, struct item_walk *w);
-int logical_check(struct pg_target *t, struct arca_ctx *ctx);
+/*
+ * Walking a stored snapshot. The engine's item_open moves item_next to the
+ * item after the opened one, so a second walk starts by opening the first
+ * item again and handing it out once more.
+ */
+struct item_walk {
+	struct arca_ctx *ctx;
+	char *first; /* name of the snapshot's first item, once seen */
+	int replay;  /* the next walk_next returns `opened` */
+	struct arca_item_info opened;
+};
+void walk_init(struct item_walk *w, struct arca_ctx *ctx);
+/* Like item_next (the item becomes current for item_read); NOT_FOUND at the end. */
+int walk_next(struct item_walk *w, struct arca_item_info *info);
+/* Start over at the first item. */
+int walk_rewind(struct item_walk *w);
+void walk_free(struct item_walk *w);
+
+/* Open an item by name (it becomes current for item_read). */
+int pg_item_open(struct arca_ctx *ctx, const char *name);
+/* Read the rest of the current item into memory (malloc'd, NUL-terminated;
+ * len may be NULL); ARCA_ERR_CORRUPT when it outgrows `limit` bytes. */
+int pg_read_current(struct arca_ctx *ctx, char **out, size_t *len, size_t limit);
+/* Pipe the rest of the current item into a child's stdin (CHILD_STDIN),
+ * then close it; *child_closed when the child stopped reading (its exit
+ * status says why). */
+int pg_pipe_current(struct arca_ctx *ctx, struct pg_child *c, int *child_closed);
+/* The value of "key=value" in item metadata (malloc'd), or NULL. */
+char *pg_meta_value(const char *meta, const char *key);
+
+/* A logical snapshot's items. */
+#define DUMP_PREFIX  "dump/"
+#define DUMP_SUFFIX  ".pgdump"
+#define GLOBALS_ITEM "globals.sql"
+struct logical_items {
+	char *dump;    /* item name */
+	char *dump_db; /* database the dump was taken from */
+	int has_globals;
+};
+/* Walk to the end: the first dump item (ARCA_ERR_CORRUPT when none) and
+ * whether globals.sql is there. Free with logical_items_free even on error. */
+int logical_items_find(struct pg_target *t, struct item_walk *w, struct logical_items *li);
+void logical_items_free(struct logical_items *li);
+
+/* Read the physical snapshot's backup_manifest (and its item metadata, malloc'd). */
+struct manifest;
+int pg_read_manifest(struct arca_ctx *ctx, struct manifest *m, char **meta);
+
 
 /* dumpfix.c: fill in the data offsets of a custom-format dump written to a
  * pipe, so parallel pg_restore can seek. Feed the bytes as they are copied
@@ -275,16 +324,7 @@ int dump_frame_finish(struct dump_frame *f, struct fbuf *out);
 const char *dump_frame_note(const struct dump_frame *f);
 void dump_frame_free(struct dump_frame *f);
 
-/* ---- physical.c / tar.c / manifest.c -------------------------------------- */
-
-int physical_snapshot(struct pg_target *t, struct arca_ctx *ctx);
-int physical_verify(struct pg_target *t, struct arca_ctx *ctx);
-/* The "wal-verify" verb arca verify runs with the oldest snapshot open. */
-int physical_verify_oldest(struct pg_target *t, struct arca_ctx *ctx, int argc, char **argv);
-int physical_check(struct pg_target *t, struct arca_ctx *ctx);
-/* Settings that physical backups and WAL archiving need; `for_snapshot`
- * also names what the base backup will be missing. */
-int physical_check_settings(struct pg_target *t, PGconn *c);
+/* ---- tar.c / manifest.c --------------------------------------------------- */
 
 /* Streaming ustar parser: feeds entries to callbacks as bytes arrive. */
 struct tar_entry {
@@ -341,13 +381,6 @@ struct file_check *file_check_new(const struct manifest_file *f);
 void file_check_update(struct file_check *fc, const void *p, size_t n);
 /* 0 when size and checksum match; else -1 and a reason in `why`. */
 int file_check_done(struct file_check *fc, char *why, size_t n);
-
-/* Read the rest of the current item into memory (malloc'd, NUL-terminated). */
-int pg_read_current(struct arca_ctx *ctx, char **out, size_t *len);
-/* Read the snapshot's backup_manifest (and its item metadata, malloc'd). */
-int pg_read_manifest(struct arca_ctx *ctx, struct manifest *m, char **meta);
-/* The value of "key=value" in item metadata (malloc'd), or NULL. */
-char *pg_meta_value(const char *meta, const char *key);
 
 uint32_t crc32c_update(uint32_t crc, const void *p, size_t n);
 
@@ -407,8 +440,24 @@ struct wal_walk {
 };
 int wal_walk(struct arca_ctx *ctx, struct wal_walk *w);
 
-/* ---- pitr.c -------------------------------------------------------------- */
+/* ---- the operations, dispatched by postgres.c ------------------------------ */
 
+/* logical_snapshot.c */
+int logical_snapshot(struct pg_target *t, struct arca_ctx *ctx);
+int logical_check(struct pg_target *t, struct arca_ctx *ctx);
+/* logical_restore.c */
+int logical_restore(struct pg_target *t, struct arca_ctx *ctx, struct item_walk *w);
+/* logical_verify.c */
+int logical_verify(struct pg_target *t, struct arca_ctx *ctx, struct item_walk *w);
+
+/* physical_snapshot.c */
+int physical_snapshot(struct pg_target *t, struct arca_ctx *ctx);
+int physical_check(struct pg_target *t, struct arca_ctx *ctx);
+/* physical_verify.c */
+int physical_verify(struct pg_target *t, struct arca_ctx *ctx);
+/* The hook arca verify runs with the oldest snapshot open. */
+int physical_verify_oldest(struct pg_target *t, struct arca_ctx *ctx, int argc, char **argv);
+/* physical_restore.c */
 int physical_restore(struct pg_target *t, struct arca_ctx *ctx, struct item_walk *w);
 
 #endif

@@ -3,13 +3,9 @@
  * A [target] with `driver = postgres` protects one PostgreSQL database
  * (mode = logical) or one whole cluster with its WAL (mode = physical).
  * Each op is dispatched to the file that implements the mode. */
-#include <errno.h>
-#include <limits.h>
 #include <stddef.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include "pg.h"
 
 const struct arca_host *pg_host;
@@ -125,44 +121,6 @@ static int pg_snapshot(void *instance, struct arca_ctx *ctx)
 	return t->physical ? physical_snapshot(t, ctx) : logical_snapshot(t, ctx);
 }
 
-void walk_init(struct item_walk *w, struct arca_ctx *ctx)
-{
-	memset(w, 0, sizeof *w);
-	w->ctx = ctx;
-}
-
-int walk_next(struct item_walk *w, struct arca_item_info *info)
-{
-	if (w->replay) {
-		w->replay = 0;
-		*info = w->opened;
-		return ARCA_OK;
-	}
-	memset(info, 0, sizeof *info);
-	info->struct_size = sizeof *info;
-	int rc = pg_host->item_next(w->ctx, info);
-	if (rc == ARCA_OK && !w->first && !(w->first = strdup(info->name)))
-		return PG_ERR(ARCA_ERR_INTERNAL, "out of memory");
-	return rc;
-}
-
-int walk_rewind(struct item_walk *w)
-{
-	if (!w->first)
-		return ARCA_OK;
-	memset(&w->opened, 0, sizeof w->opened);
-	w->opened.struct_size = sizeof w->opened;
-	int rc = pg_host->item_open(w->ctx, w->first, &w->opened);
-	w->replay = rc == ARCA_OK;
-	return rc;
-}
-
-void walk_free(struct item_walk *w)
-{
-	free(w->first);
-	w->first = NULL;
-}
-
 /* The stored snapshot decides how to read it, not the current mode: a
  * target switched from logical to physical still restores its old dumps.
  * A base backup's items start with tblspc/ (tablespaces) or base/ (the
@@ -233,100 +191,6 @@ static int pg_command(void *instance, struct arca_ctx *ctx, const char *verb, in
 		return wal_get(t, ctx, argc, argv);
 	return PG_ERR(ARCA_ERR_UNSUPPORTED,
 	              "the postgres driver has no verb '%s' (it offers wal-push, wal-get)", verb);
-}
-
-int pg_password(struct pg_target *t, char **out)
-{
-	*out = NULL;
-	int rc = pg_host->secret(t->cfg, "password", out);
-	if (rc == ARCA_ERR_NOT_FOUND) {
-		*out = NULL;
-		return ARCA_OK;
-	}
-	return rc;
-}
-
-void pg_secret_free(char *s)
-{
-	if (!s)
-		return;
-	volatile char *p = s;
-	while (*p)
-		*p++ = 0;
-	free(s);
-}
-
-/* The first NAME in an absolute directory on PATH (a relative one would
- * depend on where arca was started), or NULL. */
-static char *on_path(const char *name)
-{
-	const char *env = getenv("PATH");
-	char *dirs = strdup(env ? env : "/usr/local/bin:/usr/bin:/bin");
-	char *path = NULL, *save = NULL;
-	for (char *d = dirs ? strtok_r(dirs, ":", &save) : NULL; d;
-	     d = strtok_r(NULL, ":", &save)) {
-		if (d[0] != '/')
-			continue;
-		if (asprintf(&path, "%s/%s", d, name) < 0) {
-			path = NULL;
-			break;
-		}
-		if (access(path, X_OK) == 0)
-			break;
-		free(path);
-		path = NULL;
-	}
-	free(dirs);
-	return path;
-}
-
-char *pg_program(struct pg_target *t, const char *name)
-{
-	char *path = NULL;
-	int in_bin_dir = 0;
-	if (t->bin_dir && t->bin_dir[0]) {
-		if (asprintf(&path, "%s/%s", t->bin_dir, name) < 0)
-			path = NULL;
-		else if (!(in_bin_dir = access(path, X_OK) == 0)) {
-			free(path);
-			path = NULL;
-		}
-	}
-	if (!path)
-		path = on_path(name);
-	if (!path) {
-		PG_ERR(
-		    ARCA_ERR_CONFIG,
-		    "[target %s]: cannot find the PostgreSQL program %s in pg_bin_dir (%s) or "
-		    "PATH; install the PostgreSQL client (postgresql-client-15) or set pg_bin_dir",
-		    t->name, name, t->bin_dir ? t->bin_dir : "unset");
-		return NULL;
-	}
-	/* It runs with a database password in reach: as much trust as a driver. */
-	char why[2 * PATH_MAX + 512];
-	if (pg_program_unsafe(path, why, sizeof why)) {
-		PG_ERR(ARCA_ERR_CONFIG, "[target %s]: refusing to run %s (found %s): %s", t->name,
-		       path, in_bin_dir ? "in pg_bin_dir" : "on PATH", why);
-		free(path);
-		return NULL;
-	}
-	return path;
-}
-
-int pg_option_int(struct arca_ctx *ctx, const char *name, int64_t dflt, int64_t *out)
-{
-	const char *v = pg_host->option(ctx, name);
-	*out = dflt;
-	if (!v)
-		return ARCA_OK;
-	char *end = NULL;
-	errno = 0;
-	long long n = strtoll(v, &end, 10);
-	if (errno || end == v || *end || n < 1 || n > ARCA_JOBS_MAX)
-		return PG_ERR(ARCA_ERR_CONFIG, "--%s %s: expected a whole number from 1 to %d",
-		              name, v, ARCA_JOBS_MAX);
-	*out = n;
-	return ARCA_OK;
 }
 
 static const struct arca_op_option pg_restore_options[] = {

@@ -131,7 +131,7 @@ static int read_whole(const char *path, unsigned char **data, size_t *len)
 		return PG_ERR(ARCA_ERR_INTERNAL, "out of memory reading %s", path);
 	}
 	/* One fault per 2 MiB instead of per 4 KiB while the segment is read
-	 * in: on a VM that was a third of a wal-push. */
+	 * in: on a VM page faults are a large share of a wal-push. */
 	if (st.st_size >= (4 << 20)) {
 		uintptr_t a = ((uintptr_t)buf + (2u << 20) - 1) & ~(uintptr_t)((2u << 20) - 1);
 		uintptr_t e = ((uintptr_t)buf + (size_t)st.st_size) & ~(uintptr_t)((2u << 20) - 1);

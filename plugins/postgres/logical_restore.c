@@ -1,15 +1,6 @@
-/* logical.c — mode = logical: one database as a pg_dump custom-format stream.
+/* logical_restore.c — mode = logical: restore a pg_dump custom-format stream.
  *
- * Snapshot: `pg_dump -Fc -Z0` writes to a pipe that goes straight into the
- * item "dump/DBNAME.pgdump" (no temp file; the engine compresses and
- * deduplicates, which -Z0 leaves it free to do). A reader thread keeps
- * the pipe drained and regroups pg_dump's per-row chunks (dumpframe.c) on
- * the way. pg_dump's exit status is checked after the stream ends: a dump
- * that fails or is killed half way is an error, and the engine then records
- * no snapshot. With globals = yes `pg_dumpall --globals-only` is stored
- * first as "globals.sql".
- *
- * Restore: pg_restore --clean --if-exists into the original database or
+ * pg_restore --clean --if-exists into the original database or
  * --into CONNINFO; a database holding user objects only with --overwrite,
  * and a missing one created with its owner, encoding, locale, settings,
  * comment and privileges as the dump recorded them (dbprops.c); with
@@ -21,321 +12,19 @@
  * memory available, else to the scratch directory (restore_copy chooses),
  * so a restore needs no scratch space for the dump and writes nothing to
  * disk but the database. The copy is bound by decrypting, checking and
- * decompressing (0.7 s for the 318 MB Vectis dump, to memory or to disk
- * alike); CREATE DATABASE (0.2 s: a checkpoint) runs meanwhile.
- *
- * Verify: the dump must start with the custom format's "PGDMP" magic and
- * pg_restore must read it to the end (table of contents and every data
- * block) without an error. */
+ * decompressing, to memory or to disk alike; CREATE DATABASE (which waits
+ * for a checkpoint) runs meanwhile. */
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 #include "pg.h"
 
-#define DUMP_PREFIX  "dump/"
-#define DUMP_SUFFIX  ".pgdump"
-#define GLOBALS_ITEM "globals.sql"
-#define IO_BUF       (1u << 20)
-
-static int child_status(const struct pg_child *c)
-{
-	int s = pg_classify_error(c->err);
-	return s == ARCA_ERR_CONNECT && !strstr(c->err, "connection to server") ? ARCA_ERR_IO : s;
-}
-
-/* The pump's filter for pg_dump's output: regroup its per-row chunks. */
-static int frame_filter(void *arg, const void *in, size_t n, struct fbuf *out)
-{
-	struct dump_frame *f = arg;
-	return in ? dump_frame_feed(f, in, n, out) : dump_frame_finish(f, out);
-}
-
-/* Stream a child's stdout into one item. A reader thread keeps the pipe
- * drained while the engine works on the previous buffer; `frame` (may be
- * NULL) regroups a custom-format dump on the way. */
-static int stream_child(struct pg_target *t, struct arca_ctx *ctx, char **argv,
-                        const char *password, const struct arca_item_info *info, const char *what,
-                        struct dump_frame *frame)
-{
-	struct pg_child c;
-	struct child_pump *pump = NULL;
-	struct child_spec spec = CHILD_SPEC_INIT;
-	spec.argv = argv;
-	spec.t = t;
-	spec.connects = 1;
-	spec.password = password;
-	spec.pipes = CHILD_STDOUT;
-	int rc = child_start(&c, &spec);
-	if (rc != ARCA_OK)
-		return rc;
-	if ((rc = pump_start(&pump, &c, IO_BUF, frame ? frame_filter : NULL, frame)) != ARCA_OK ||
-	    (rc = pg_host->item_begin(ctx, info)) != ARCA_OK)
-		goto fail;
-	uint64_t total = 0;
-	for (;;) {
-		const void *data;
-		size_t len;
-		if (pg_host->cancelled(ctx)) {
-			rc = PG_ERR(ARCA_ERR_CANCELLED, "%s interrupted", what);
-			goto fail;
-		}
-		if ((rc = pump_next(pump, &data, &len)) != ARCA_OK)
-			goto fail;
-		if (len == 0)
-			break;
-		rc = pg_host->item_write(ctx, data, len);
-		pump_release(pump);
-		if (rc != ARCA_OK)
-			goto fail;
-		total += len;
-	}
-	pump_stop(pump);
-	if (child_wait(&c) != 0) {
-		char how[160];
-		child_describe(&c, how, sizeof how);
-		return PG_ERR(child_status(&c),
-		              "[target %s]: %s failed after %llu bytes: %s; its last words: %s",
-		              t->name, what, (unsigned long long)total, how, child_stderr(&c));
-	}
-	if (total == 0)
-		return PG_ERR(ARCA_ERR_IO, "[target %s]: %s wrote nothing: %s", t->name, what,
-		              child_stderr(&c));
-	if (c.err_len)
-		PG_LOG(ARCA_LOG_WARN, "%s said: %s", what, child_stderr(&c));
-	if (frame && dump_frame_note(frame))
-		PG_LOG(ARCA_LOG_INFO, "%s stored as pg_dump wrote it: %s", what,
-		       dump_frame_note(frame));
-	return pg_host->item_end(ctx);
-fail:
-	/* The reader thread may be blocked on the pipe: end the child (its
-	 * stdout closes), then the thread, then reap. */
-	if (c.pid > 0)
-		kill(c.pid, SIGKILL);
-	pump_stop(pump);
-	child_kill(&c);
-	return rc;
-}
-
-/* "dump/" + the database name, '/' escaped so it stays one path part. */
-static char *dump_item_name(const char *db)
-{
-	size_t n = strlen(db);
-	char *s = malloc(sizeof DUMP_PREFIX + 3 * n + sizeof DUMP_SUFFIX);
-	if (!s)
-		return NULL;
-	char *p = stpcpy(s, DUMP_PREFIX);
-	for (const char *d = db; *d; d++) {
-		if (*d == '/' || *d == '%')
-			p += sprintf(p, "%%%02X", (unsigned char)*d);
-		else
-			*p++ = *d;
-	}
-	strcpy(p, DUMP_SUFFIX);
-	return s;
-}
-
-int logical_snapshot(struct pg_target *t, struct arca_ctx *ctx)
-{
-	PGconn *c = NULL;
-	char *password = NULL, *super = NULL, *item = NULL, *conninfo = NULL;
-	char *pg_dump = NULL, *pg_dumpall = NULL, meta[1024], gmeta[1100], dmeta[1100];
-	/* Connect first: a wrong password or a missing database is reported
-	 * as such, before any child program runs. */
-	int rc = pg_connect(t, NULL, NULL, 0, &c);
-	if (rc != ARCA_OK)
-		return rc;
-	const char *version = PQparameterStatus(c, "server_version");
-	char *db = strdup(PQdb(c));
-	rc =
-	    pg_query_value(c, "SELECT rolsuper FROM pg_roles WHERE rolname = current_user", &super);
-	snprintf(meta, sizeof meta, "database=%s\nserver_version=%s\n", db ? db : "",
-	         version ? version : "unknown");
-	snprintf(gmeta, sizeof gmeta, "format=sql\n%s", meta);
-	snprintf(dmeta, sizeof dmeta, "format=custom\n%s", meta);
-	PQfinish(c);
-	if (rc != ARCA_OK || !db)
-		goto out;
-	if ((rc = pg_password(t, &password)) != ARCA_OK)
-		goto out;
-	rc = ARCA_ERR_INTERNAL;
-	if (!(item = dump_item_name(db)) ||
-	    !(conninfo = pg_conninfo_build(t->conninfo, NULL, NULL)))
-		goto out;
-
-	struct arca_item_info info;
-	memset(&info, 0, sizeof info);
-	info.struct_size = sizeof info;
-	info.type = ARCA_ITEM_STREAM;
-	info.mode = 0600;
-	info.mtime_sec = time(NULL);
-	info.size = UINT64_MAX;
-
-	if (t->globals) {
-		rc = ARCA_ERR_CONFIG;
-		if (!(pg_dumpall = pg_program(t, "pg_dumpall")))
-			goto out;
-		int is_super = super && strcmp(super, "t") == 0;
-		char *argv[] = {
-		    pg_dumpall, "--globals-only", "--no-password",
-		    "-d",       conninfo,         is_super ? NULL : "--no-role-passwords",
-		    NULL};
-		if (!is_super)
-			PG_LOG(ARCA_LOG_WARN, "the role is not a superuser: role "
-			                      "passwords are left out of globals.sql");
-		info.name = GLOBALS_ITEM;
-		info.meta = gmeta;
-		rc = stream_child(t, ctx, argv, password, &info, "pg_dumpall --globals-only", NULL);
-		if (rc != ARCA_OK)
-			goto out;
-	}
-
-	rc = ARCA_ERR_CONFIG;
-	if (!(pg_dump = pg_program(t, "pg_dump")))
-		goto out;
-	char *argv[] = {pg_dump, "--format=custom", "--compress=0", "--no-password", "-d", conninfo,
-	                NULL};
-	info.name = item;
-	info.meta = dmeta;
-	char what[512];
-	snprintf(what, sizeof what, "pg_dump of database \"%s\"", db);
-	struct dump_frame *frame = dump_frame_new();
-	if (!frame) {
-		rc = PG_ERR(ARCA_ERR_INTERNAL, "out of memory");
-		goto out;
-	}
-	rc = stream_child(t, ctx, argv, password, &info, what, frame);
-	dump_frame_free(frame);
-out:
-	pg_secret_free(password);
-	free(super);
-	free(db);
-	free(item);
-	free(conninfo);
-	free(pg_dump);
-	free(pg_dumpall);
-	return rc;
-}
-
-/* ---- reading the snapshot back ------------------------------------------ */
-
-struct logical_items {
-	char *dump;    /* item name */
-	char *dump_db; /* database the dump was taken from */
-	int has_globals;
-};
-
-static int find_items(struct pg_target *t, struct item_walk *w, struct logical_items *li)
-{
-	struct arca_item_info info;
-	memset(li, 0, sizeof *li);
-	for (;;) {
-		int rc = walk_next(w, &info);
-		if (rc == ARCA_ERR_NOT_FOUND)
-			break;
-		if (rc != ARCA_OK)
-			return rc;
-		if (strcmp(info.name, GLOBALS_ITEM) == 0) {
-			li->has_globals = 1;
-		} else if (strncmp(info.name, DUMP_PREFIX, strlen(DUMP_PREFIX)) == 0 && !li->dump) {
-			li->dump = strdup(info.name);
-			li->dump_db = pg_meta_value(info.meta, "database");
-			if (!li->dump)
-				return PG_ERR(ARCA_ERR_INTERNAL, "out of memory");
-		}
-	}
-	if (!li->dump)
-		return PG_ERR(ARCA_ERR_CORRUPT,
-		              "[target %s]: the snapshot holds no dump item (dump/*.pgdump); "
-		              "it was not made by the postgres driver in logical mode",
-		              t->name);
-	return ARCA_OK;
-}
-
-static void free_items(struct logical_items *li)
-{
-	free(li->dump);
-	free(li->dump_db);
-}
-
-/* Read the current item to its end into a NUL-terminated buffer. */
-static int read_item_all(struct arca_ctx *ctx, char **out, size_t *out_len, size_t limit)
-{
-	size_t len = 0, cap = 65536;
-	char *buf = malloc(cap);
-	if (!buf)
-		return PG_ERR(ARCA_ERR_INTERNAL, "out of memory");
-	for (;;) {
-		if (len + 1 >= cap) {
-			if (cap >= limit) {
-				free(buf);
-				return PG_ERR(ARCA_ERR_CORRUPT, "item larger than %zu bytes",
-				              limit);
-			}
-			char *n = realloc(buf, cap * 2);
-			if (!n) {
-				free(buf);
-				return PG_ERR(ARCA_ERR_INTERNAL, "out of memory");
-			}
-			buf = n;
-			cap *= 2;
-		}
-		size_t got = 0;
-		int rc = pg_host->item_read(ctx, buf + len, cap - 1 - len, &got);
-		if (rc != ARCA_OK) {
-			free(buf);
-			return rc;
-		}
-		if (got == 0)
-			break;
-		len += got;
-	}
-	buf[len] = 0;
-	*out = buf;
-	if (out_len)
-		*out_len = len;
-	return ARCA_OK;
-}
-
-static int open_item(struct arca_ctx *ctx, const char *name)
-{
-	struct arca_item_info info;
-	memset(&info, 0, sizeof info);
-	info.struct_size = sizeof info;
-	return pg_host->item_open(ctx, name, &info);
-}
-
-/* Pipe the current item into a child's stdin. */
-static int pipe_item(struct arca_ctx *ctx, struct pg_child *c, int *child_closed)
-{
-	unsigned char *buf = malloc(IO_BUF);
-	if (!buf)
-		return PG_ERR(ARCA_ERR_INTERNAL, "out of memory");
-	int rc = ARCA_OK;
-	*child_closed = 0;
-	for (;;) {
-		size_t got = 0;
-		if (pg_host->cancelled(ctx)) {
-			rc = PG_ERR(ARCA_ERR_CANCELLED, "interrupted");
-			break;
-		}
-		if ((rc = pg_host->item_read(ctx, buf, IO_BUF, &got)) != ARCA_OK || got == 0)
-			break;
-		if (child_write(c, buf, got) != ARCA_OK) {
-			*child_closed = 1; /* the child's exit status says why */
-			break;
-		}
-	}
-	free(buf);
-	child_close_stdin(c);
-	return rc;
-}
+#define IO_BUF (1u << 20)
 
 /* Where a parallel restore's seekable copy of the dump is kept. */
 struct dump_copy {
@@ -546,9 +235,9 @@ static int restore_globals(struct pg_target *t, struct arca_ctx *ctx, const char
 {
 	char *sql = NULL;
 	size_t len = 0;
-	int rc = open_item(ctx, GLOBALS_ITEM);
+	int rc = pg_item_open(ctx, GLOBALS_ITEM);
 	if (rc == ARCA_OK)
-		rc = read_item_all(ctx, &sql, &len, 64u << 20);
+		rc = pg_read_current(ctx, &sql, &len, 64u << 20);
 	if (rc != ARCA_OK)
 		return rc;
 	if (strcmp(t->restore_globals, "auto") == 0 && !globals_roles_missing(admin, sql)) {
@@ -580,7 +269,7 @@ static int restore_globals(struct pg_target *t, struct arca_ctx *ctx, const char
 		if (failed || closed) {
 			char how[160];
 			child_describe(&c, how, sizeof how);
-			rc = PG_ERR(child_status(&c),
+			rc = PG_ERR(child_error_status(&c),
 			            "[target %s]: replaying globals.sql failed: %s: %s", t->name,
 			            how, child_stderr(&c));
 		} else {
@@ -612,7 +301,7 @@ static int restore_globals(struct pg_target *t, struct arca_ctx *ctx, const char
  * CREATE DATABASE sent without waiting for it (*creating = 1): the copy of
  * the dump is made meanwhile, and create_finish collects the result. An
  * existing database needs the admin connection only to replay globals
- * (need_admin); a SCRAM login costs ~20 ms. */
+ * (need_admin): each login is a SCRAM exchange, not free. */
 static int prepare_database(struct pg_target *t, struct arca_ctx *ctx, const char *dump,
                             const char *into, const char *db, int need_admin,
                             PGconn **admin_out, int *creating, struct db_props *props)
@@ -769,9 +458,9 @@ int logical_restore(struct pg_target *t, struct arca_ctx *ctx, struct item_walk 
 	int rc = pg_option_int(ctx, "jobs", t->restore_jobs, &jobs);
 	if (rc != ARCA_OK)
 		return rc;
-	rc = find_items(t, w, &li);
+	rc = logical_items_find(t, w, &li);
 	if (rc != ARCA_OK) {
-		free_items(&li);
+		logical_items_free(&li);
 		return rc;
 	}
 	const char *into = pg_host->option(ctx, "into");
@@ -825,7 +514,7 @@ int logical_restore(struct pg_target *t, struct arca_ctx *ctx, struct item_walk 
 		dbprops_apply(t, admin, &props, db);
 	PQfinish(admin);
 	admin = NULL;
-	if (jobs == 1 && (rc = open_item(ctx, li.dump)) != ARCA_OK)
+	if (jobs == 1 && (rc = pg_item_open(ctx, li.dump)) != ARCA_OK)
 		goto out;
 
 	char jobs_arg[32];
@@ -852,7 +541,7 @@ int logical_restore(struct pg_target *t, struct arca_ctx *ctx, struct item_walk 
 		spec.pipes = CHILD_STDIN;
 		if ((rc = child_start(&c, &spec)) != ARCA_OK)
 			goto out;
-		if ((rc = pipe_item(ctx, &c, &closed)) != ARCA_OK) {
+		if ((rc = pg_pipe_current(ctx, &c, &closed)) != ARCA_OK) {
 			child_kill(&c);
 			goto out;
 		}
@@ -860,7 +549,7 @@ int logical_restore(struct pg_target *t, struct arca_ctx *ctx, struct item_walk 
 	if (child_wait(&c) != 0 || closed) {
 		char how[160];
 		child_describe(&c, how, sizeof how);
-		rc = PG_ERR(child_status(&c),
+		rc = PG_ERR(child_error_status(&c),
 		            "[target %s]: pg_restore into database \"%s\" failed: "
 		            "%s: %s",
 		            t->name, db, how, child_stderr(&c));
@@ -880,126 +569,11 @@ out:
 	copy_close(&copy);
 	PQfinish(admin);
 	dbprops_free(&props);
-	free_items(&li);
+	logical_items_free(&li);
 	free(conninfo);
 	free(admin_conninfo);
 	pg_secret_free(password);
 	free(into_db);
 	free(pg_restore);
-	return rc;
-}
-
-int logical_verify(struct pg_target *t, struct arca_ctx *ctx, struct item_walk *w)
-{
-	struct logical_items li;
-	int rc = find_items(t, w, &li);
-	if (rc != ARCA_OK) {
-		free_items(&li);
-		return rc;
-	}
-	char *pg_restore = pg_program(t, "pg_restore");
-	if (!pg_restore) {
-		free_items(&li);
-		return ARCA_ERR_CONFIG;
-	}
-	char magic[5];
-	size_t have = 0;
-	if ((rc = open_item(ctx, li.dump)) != ARCA_OK)
-		goto out;
-	while (have < sizeof magic) {
-		size_t got = 0;
-		if ((rc = pg_host->item_read(ctx, magic + have, sizeof magic - have, &got)) !=
-		    ARCA_OK)
-			goto out;
-		if (got == 0)
-			break;
-		have += got;
-	}
-	if (have < sizeof magic || memcmp(magic, "PGDMP", 5) != 0) {
-		rc = PG_ERR(ARCA_ERR_CORRUPT,
-		            "[target %s]: %s is not a pg_dump custom-format "
-		            "archive (no PGDMP header)",
-		            t->name, li.dump);
-		goto out;
-	}
-	/* pg_restore reads the whole archive from stdin: the table of contents
-	 * and every data block must parse. The output script is thrown away. */
-	char *argv[] = {pg_restore, "--file=/dev/null", NULL};
-	struct child_spec spec = CHILD_SPEC_INIT;
-	struct pg_child c;
-	int closed = 0;
-	spec.argv = argv;
-	spec.t = t;
-	spec.pipes = CHILD_STDIN;
-	if ((rc = child_start(&c, &spec)) != ARCA_OK)
-		goto out;
-	if (child_write(&c, magic, sizeof magic) != ARCA_OK)
-		closed = 1;
-	else if ((rc = pipe_item(ctx, &c, &closed)) != ARCA_OK) {
-		child_kill(&c);
-		goto out;
-	}
-	if (child_wait(&c) != 0 || closed) {
-		char how[160];
-		child_describe(&c, how, sizeof how);
-		rc = PG_ERR(ARCA_ERR_CORRUPT, "[target %s]: %s does not read back: %s: %s", t->name,
-		            li.dump, how, child_stderr(&c));
-		goto out;
-	}
-	if (li.has_globals) {
-		char *sql = NULL;
-		if ((rc = open_item(ctx, GLOBALS_ITEM)) != ARCA_OK ||
-		    (rc = read_item_all(ctx, &sql, NULL, 64u << 20)) != ARCA_OK)
-			goto out;
-		if (!strstr(sql, "PostgreSQL database cluster dump"))
-			rc = PG_ERR(ARCA_ERR_CORRUPT, "[target %s]: %s is not pg_dumpall output",
-			            t->name, GLOBALS_ITEM);
-		free(sql);
-		if (rc != ARCA_OK)
-			goto out;
-	}
-	PG_LOG(ARCA_LOG_INFO, "%s: custom-format archive reads back completely", li.dump);
-out:
-	free(pg_restore);
-	free_items(&li);
-	return rc;
-}
-
-int logical_check(struct pg_target *t, struct arca_ctx *ctx)
-{
-	(void)ctx;
-	PGconn *c = NULL;
-	char *out = NULL;
-	int rc = pg_connect(t, NULL, NULL, 0, &c);
-	if (rc != ARCA_OK)
-		return rc;
-	int server = PQserverVersion(c);
-	char where[512];
-	pg_describe(c, where, sizeof where);
-	PQfinish(c);
-	char *pg_dump = pg_program(t, "pg_dump");
-	if (!pg_dump)
-		return ARCA_ERR_CONFIG;
-	char *argv[] = {pg_dump, "--version", NULL};
-	struct child_spec spec = CHILD_SPEC_INIT;
-	spec.argv = argv;
-	spec.t = t;
-	rc = child_run(&spec, &out);
-	if (rc == ARCA_OK) {
-		/* "pg_dump (PostgreSQL) 15.5 (Debian 15.5-0+deb12u1)" */
-		const char *v = strstr(out, ") ");
-		int major = v ? atoi(v + 2) : 0;
-		if (major * 10000 < server / 10000 * 10000)
-			rc = PG_ERR(
-			    ARCA_ERR_CONFIG,
-			    "[target %s]: %s is version %d but the server is %d: pg_dump must "
-			    "be at least as new as the server; point pg_bin_dir at a newer one",
-			    t->name, pg_dump, major, server / 10000);
-		else
-			PG_LOG(ARCA_LOG_INFO, "reached %s (server %d.%d); %s is version %d", where,
-			       server / 10000, server % 10000, pg_dump, major);
-	}
-	free(out);
-	free(pg_dump);
 	return rc;
 }

@@ -1,4 +1,4 @@
-/* pitr.c — restore a base backup into a data directory for point-in-time
+/* physical_restore.c — restore a base backup into a data directory for point-in-time
  * recovery.
  *
  * `arca restore TARGET --into DATADIR [--to-time T | --to-lsn L | --to-xid X]
@@ -822,7 +822,7 @@ static int scan_backup(struct restore *r, struct item_walk *w, struct manifest *
 		size_t len = 0;
 		if (!(*meta = strdup(info.meta ? info.meta : "")))
 			return PG_ERR(ARCA_ERR_INTERNAL, "out of memory");
-		if ((rc = pg_read_current(w->ctx, &text, &len)) == ARCA_OK)
+		if ((rc = pg_read_current(w->ctx, &text, &len, SIZE_MAX)) == ARCA_OK)
 			rc = manifest_parse(text, len, m);
 		free(text);
 		if (rc != ARCA_OK)
