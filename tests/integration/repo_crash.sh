@@ -161,6 +161,9 @@ for r in $(seq 1 "$ROUNDS"); do
 	check_after "prune round $r"
 done
 arca forget tree > /dev/null && arca prune > /dev/null || fail "final prune"
+# what the killed writers left mid-put: prune removes it (their processes are gone)
+left=$(find "$T/repo" -name '.tmp.*')
+[ -z "$left" ] || fail "temporary files of killed writers are left after prune: $left"
 arca verify --read-data > /dev/null || fail "final verify"
 echo "killed $killed_snap snapshots and $killed_prune prunes while running"
 [ "$killed_snap" -ge "$MIN_KILLS" ] ||
