@@ -364,8 +364,7 @@ static int verify_driver_hook(struct engine *e, struct engine_target *t, struct 
 	struct repo_snapshot *list;
 	size_t n;
 	const struct arca_target_ops *ops = t->drv->target;
-	if (ops->struct_size < offsetof(struct arca_target_ops, verify_oldest) +
-				   sizeof ops->verify_oldest || !ops->verify_oldest)
+	if (!ARCA_OPS_HAS(ops, verify_oldest))
 		return ARCA_OK;
 	int rc = repo_snapshots(d->repo, t->cfg->name, &list, &n);
 	if (rc != ARCA_OK)
@@ -471,8 +470,7 @@ int job_after_forget(struct engine *e, struct engine_target *t, struct engine_de
 		     const char *snapshot_id)
 {
 	const struct arca_target_ops *ops = t->drv->target;
-	if (ops->struct_size < offsetof(struct arca_target_ops, after_forget) +
-				   sizeof ops->after_forget || !ops->after_forget)
+	if (!ARCA_OPS_HAS(ops, after_forget))
 		return ARCA_OK;   /* nothing kept outside snapshots */
 	int rc = engine_open_target(e, t);
 	if (rc != ARCA_OK)
