@@ -66,6 +66,16 @@ static int run_driver_op(struct arca_ctx *ctx, struct driver_op *op)
 				      : ops->command(t->inst, ctx, op->verb, op->argc, op->argv);
 		break;
 	}
+	/* The message left is the driver's only when its status is the one
+	 * returned: one a host call left for a failure the driver went past
+	 * (an optional secret's NOT_FOUND) is not the reason of this one. */
+	if (rc != ARCA_OK && (err_status() != rc || !err_msg()[0])) {
+		if (rc == ARCA_ERR_CANCELLED)
+			err_set(rc, "interrupted");
+		else
+			err_set(rc, "driver %s failed (%s) without a message: a driver bug, "
+				"report it to the driver's author", t->drv->name, status_name(rc));
+	}
 	if (op->what) {
 		op->seconds = progress_finish(ctx->progress, &op->bytes, &op->items);
 		ctx->progress = NULL;
