@@ -35,6 +35,18 @@
  *
  * No global state: two instances of one driver (two targets using the same
  * driver) run side by side in one process. Keep everything in the instance.
+ *
+ * Conformance: `arca-driver-check MODULE.so SECTION-FILE` (installed with
+ * this header; README.md, "Writing a driver") loads a module and runs this
+ * contract against it with the engine's own code: the option table, a
+ * snapshot -> restore -> verify round trip, a cancelled and a failing
+ * snapshot recording nothing, a message with every failing return, and for
+ * destinations put/get/list/remove/stat semantics, ranged reads, exclusive
+ * create, not-found and concurrent calls from 8 threads.
+ *
+ * Compatibility is tested against the 1.0 header as it shipped
+ * (tests/unit/modules/plugin_v1_0.h): a driver built against it loads and
+ * round-trips, and the engine reads nothing past the struct_size it declares.
  */
 #ifndef ARCA_PLUGIN_H
 #define ARCA_PLUGIN_H
