@@ -934,5 +934,12 @@ int main(int argc, char **argv)
 		printf("work directory kept: %s\n", work);
 	else
 		remove_tree(work);
+	free(silent);
+	free(cfg_path);
+	free(name);
+	free(lines);
+	free(copy);
+	free(plugins);
+	free(work);
 	return n_failed ? 1 : 0;
 }
