@@ -14,7 +14,7 @@
 const struct arca_verb *driver_verb(const struct arca_driver *drv, const char *name)
 {
 	const struct arca_target_ops *ops = drv ? drv->target : NULL;
-	if (!ops || ops->struct_size < offsetof(struct arca_target_ops, verbs) + sizeof ops->verbs)
+	if (!ops || !ARCA_OPS_HAS(ops, verbs))
 		return NULL;
 	for (const struct arca_verb *v = ops->verbs; v && v->name; v++)
 		if (!strcmp(v->name, name))
@@ -47,8 +47,7 @@ void driver_verbs_list(struct cli *cli, FILE *f)
 	for (size_t i = 0; i < ld.n_drivers; i++) {
 		const struct arca_driver *drv = ld.drivers[i].drv;
 		const struct arca_target_ops *ops = drv->target;
-		if (!ops || ops->struct_size < offsetof(struct arca_target_ops, verbs) +
-						   sizeof ops->verbs)
+		if (!ops || !ARCA_OPS_HAS(ops, verbs))
 			continue;
 		for (const struct arca_verb *v = ops->verbs; v && v->name; v++) {
 			if (!header++)

@@ -52,8 +52,7 @@ static int in_list(const char *csv, const char *name)
 static int check_options(const struct engine_target *t, const struct ctx_option *opts)
 {
 	const struct arca_target_ops *ops = t->drv->target;
-	if (ops->struct_size < offsetof(struct arca_target_ops, restore_options) +
-				   sizeof ops->restore_options || !ops->restore_options)
+	if (!ARCA_OPS_HAS(ops, restore_options))
 		return ARCA_OK;
 	for (const struct ctx_option *o = opts; o->name; o++) {
 		if (!strcmp(o->name, "snapshot") || !strcmp(o->name, "from"))

@@ -74,7 +74,7 @@ static const char *host_config_section(const struct arca_config *cfg)
 	return cfg->name;
 }
 
-static int host_secret(const struct arca_config *cfg, const char *key, char **out)
+static int do_secret(const struct arca_config *cfg, const char *key, char **out)
 {
 	return cfg_secret(cfg, key, out);
 }
@@ -88,7 +88,7 @@ static int wrong_kind(const char *call, enum ctx_kind want)
 
 /* ---- snapshot ---------------------------------------------------------- */
 
-static int host_item_begin(struct arca_ctx *ctx, const struct arca_item_info *info)
+static int do_item_begin(struct arca_ctx *ctx, const struct arca_item_info *info)
 {
 	if (ctx->kind != CTX_SNAPSHOT)
 		return wrong_kind("item_begin", CTX_SNAPSHOT);
@@ -127,7 +127,7 @@ static int host_item_begin(struct arca_ctx *ctx, const struct arca_item_info *in
 	return ARCA_OK;
 }
 
-static int host_item_write(struct arca_ctx *ctx, const void *data, size_t len)
+static int do_item_write(struct arca_ctx *ctx, const void *data, size_t len)
 {
 	if (ctx->kind != CTX_SNAPSHOT || !ctx->in_item)
 		return wrong_kind("item_write", CTX_SNAPSHOT);
@@ -145,7 +145,7 @@ static int host_item_write(struct arca_ctx *ctx, const void *data, size_t len)
 	return ARCA_OK;
 }
 
-static int host_item_end(struct arca_ctx *ctx)
+static int do_item_end(struct arca_ctx *ctx)
 {
 	if (ctx->kind != CTX_SNAPSHOT || !ctx->in_item)
 		return wrong_kind("item_end", CTX_SNAPSHOT);
@@ -160,7 +160,7 @@ static int host_item_end(struct arca_ctx *ctx)
 }
 
 /* Nothing of an open item is recorded; the snapshot is recorded partial. */
-static int host_item_skipped(struct arca_ctx *ctx, const char *name, const char *reason)
+static int do_item_skipped(struct arca_ctx *ctx, const char *name, const char *reason)
 {
 	if (ctx->kind != CTX_SNAPSHOT)
 		return wrong_kind("item_skipped", CTX_SNAPSHOT);
@@ -185,7 +185,7 @@ static int reading(struct arca_ctx *ctx, const char *call)
 	return wrong_kind(call, CTX_RESTORE);
 }
 
-static int host_item_next(struct arca_ctx *ctx, struct arca_item_info *info)
+static int do_item_next(struct arca_ctx *ctx, struct arca_item_info *info)
 {
 	int rc = reading(ctx, "item_next");
 	if (rc)
@@ -201,7 +201,7 @@ static int host_item_next(struct arca_ctx *ctx, struct arca_item_info *info)
 	return rc;
 }
 
-static int host_item_open(struct arca_ctx *ctx, const char *name, struct arca_item_info *info)
+static int do_item_open(struct arca_ctx *ctx, const char *name, struct arca_item_info *info)
 {
 	int rc = reading(ctx, "item_open");
 	if (rc)
@@ -214,7 +214,7 @@ static int host_item_open(struct arca_ctx *ctx, const char *name, struct arca_it
 	return rc;
 }
 
-static int host_item_read(struct arca_ctx *ctx, void *buf, size_t cap, size_t *got)
+static int do_item_read(struct arca_ctx *ctx, void *buf, size_t cap, size_t *got)
 {
 	int rc = reading(ctx, "item_read");
 	if (rc)
@@ -303,8 +303,8 @@ static const char *target_name(struct arca_ctx *ctx)
 	return ctx->t->cfg->name;
 }
 
-static int host_blob_put(struct arca_ctx *ctx, const char *name, const void *data, size_t len,
-			 int exclusive)
+static int do_blob_put(struct arca_ctx *ctx, const char *name, const void *data, size_t len,
+		       int exclusive)
 {
 	if (!ctx->n_repos)
 		return err_set(ARCA_ERR_INTERNAL, "no repository open for blobs");
@@ -317,7 +317,7 @@ static int host_blob_put(struct arca_ctx *ctx, const char *name, const void *dat
 	return ARCA_OK;
 }
 
-static int host_blob_get(struct arca_ctx *ctx, const char *name, void **data, size_t *len)
+static int do_blob_get(struct arca_ctx *ctx, const char *name, void **data, size_t *len)
 {
 	int rc = ARCA_ERR_NOT_FOUND;
 	for (size_t i = 0; i < ctx->n_repos; i++) {
@@ -333,15 +333,15 @@ static int host_blob_get(struct arca_ctx *ctx, const char *name, void **data, si
 	return rc;
 }
 
-static int host_blob_list(struct arca_ctx *ctx, const char *prefix,
-			  int (*cb)(void *arg, const char *name), void *arg)
+static int do_blob_list(struct arca_ctx *ctx, const char *prefix,
+			int (*cb)(void *arg, const char *name), void *arg)
 {
 	if (!ctx->n_repos)
 		return err_set(ARCA_ERR_INTERNAL, "no repository open for blobs");
 	return repo_blob_list(ctx->repos[0], target_name(ctx), prefix, cb, arg);
 }
 
-static int host_blob_remove(struct arca_ctx *ctx, const char *name)
+static int do_blob_remove(struct arca_ctx *ctx, const char *name)
 {
 	for (size_t i = 0; i < ctx->n_repos; i++) {
 		int rc = repo_blob_remove(ctx->repos[i], target_name(ctx), name);
@@ -349,6 +349,60 @@ static int host_blob_remove(struct arca_ctx *ctx, const char *name)
 			return rc;
 	}
 	return ARCA_OK;
+}
+
+/* ---- honest errors -------------------------------------------------------- */
+
+/*
+ * What a host call leaves in the error state (the message the engine
+ * reports when the driver returns a failure): a failure returned to the
+ * driver leaves its own message (a generic one when the engine's code had
+ * none); a call that succeeds leaves the state as the driver had it, even
+ * when the engine met and handled failures on the way (a destination that
+ * failed before the next served a blob). The engine, for its part, shows
+ * a message only when its status is the one the driver returned
+ * (run_driver_op), so an expected NOT_FOUND the driver went past does not
+ * become the message of a later failure.
+ */
+static int honest(const char *call, unsigned mark, int rc, int own_status)
+{
+	if (rc == ARCA_OK || rc == ARCA_ITEM_UNCHANGED)
+		err_since(mark);
+	else if (own_status && (!err_changed_since(mark) || err_status() != rc))
+		err_set(rc, "host->%s: %s", call, status_name(rc));
+	return rc;
+}
+
+#define HONEST(call, params, args)                                            \
+	static int host_##call params                                         \
+	{                                                                     \
+		unsigned mark = err_mark();                                   \
+		return honest(#call, mark, do_##call args, 1);                \
+	}
+
+HONEST(secret, (const struct arca_config *cfg, const char *key, char **out), (cfg, key, out))
+HONEST(item_begin, (struct arca_ctx *ctx, const struct arca_item_info *info), (ctx, info))
+HONEST(item_write, (struct arca_ctx *ctx, const void *data, size_t len), (ctx, data, len))
+HONEST(item_end, (struct arca_ctx *ctx), (ctx))
+HONEST(item_skipped, (struct arca_ctx *ctx, const char *name, const char *reason),
+       (ctx, name, reason))
+HONEST(item_next, (struct arca_ctx *ctx, struct arca_item_info *info), (ctx, info))
+HONEST(item_open, (struct arca_ctx *ctx, const char *name, struct arca_item_info *info),
+       (ctx, name, info))
+HONEST(item_read, (struct arca_ctx *ctx, void *buf, size_t cap, size_t *got), (ctx, buf, cap, got))
+HONEST(blob_put, (struct arca_ctx *ctx, const char *name, const void *data, size_t len,
+		  int exclusive), (ctx, name, data, len, exclusive))
+HONEST(blob_get, (struct arca_ctx *ctx, const char *name, void **data, size_t *len),
+       (ctx, name, data, len))
+HONEST(blob_remove, (struct arca_ctx *ctx, const char *name), (ctx, name))
+
+/* A nonzero return of the driver's own callback is the driver's: no message
+ * is made up for it. */
+static int host_blob_list(struct arca_ctx *ctx, const char *prefix,
+			  int (*cb)(void *arg, const char *name), void *arg)
+{
+	unsigned mark = err_mark();
+	return honest("blob_list", mark, do_blob_list(ctx, prefix, cb, arg), 0);
 }
 
 static const struct arca_host table = {

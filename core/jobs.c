@@ -66,6 +66,16 @@ static int run_driver_op(struct arca_ctx *ctx, struct driver_op *op)
 				      : ops->command(t->inst, ctx, op->verb, op->argc, op->argv);
 		break;
 	}
+	/* The message left is the driver's only when its status is the one
+	 * returned: one a host call left for a failure the driver went past
+	 * (an optional secret's NOT_FOUND) is not the reason of this one. */
+	if (rc != ARCA_OK && (err_status() != rc || !err_msg()[0])) {
+		if (rc == ARCA_ERR_CANCELLED)
+			err_set(rc, "interrupted");
+		else
+			err_set(rc, "driver %s failed (%s) without a message: a driver bug, "
+				"report it to the driver's author", t->drv->name, status_name(rc));
+	}
 	if (op->what) {
 		op->seconds = progress_finish(ctx->progress, &op->bytes, &op->items);
 		ctx->progress = NULL;
@@ -378,8 +388,7 @@ static int verify_driver_hook(struct engine *e, struct engine_target *t, struct 
 	struct repo_snapshot *list;
 	size_t n;
 	const struct arca_target_ops *ops = t->drv->target;
-	if (ops->struct_size < offsetof(struct arca_target_ops, verify_oldest) +
-				   sizeof ops->verify_oldest || !ops->verify_oldest)
+	if (!ARCA_OPS_HAS(ops, verify_oldest))
 		return ARCA_OK;
 	int rc = repo_snapshots(d->repo, t->cfg->name, &list, &n);
 	if (rc != ARCA_OK)
@@ -485,8 +494,7 @@ int job_after_forget(struct engine *e, struct engine_target *t, struct engine_de
 		     const char *snapshot_id)
 {
 	const struct arca_target_ops *ops = t->drv->target;
-	if (ops->struct_size < offsetof(struct arca_target_ops, after_forget) +
-				   sizeof ops->after_forget || !ops->after_forget)
+	if (!ARCA_OPS_HAS(ops, after_forget))
 		return ARCA_OK;   /* nothing kept outside snapshots */
 	int rc = engine_open_target(e, t);
 	if (rc != ARCA_OK)

@@ -10,6 +10,15 @@
 #include <stddef.h>
 #include "arca/plugin.h"
 
+/* Does the driver's table `ops` (any struct starting with struct_size)
+ * reach `member` by the size the driver declared, and is it set? Every read
+ * of a member added after ABI 1.0 goes through this: a table built against
+ * an older header ends before it, and the bytes after its end are not the
+ * driver's (tests/unit/test_abi.c). */
+#define ARCA_OPS_HAS(ops, member)                                                   \
+	((ops)->struct_size >= offsetof(__typeof__(*(ops)), member) + sizeof((ops)->member) && \
+	 (ops)->member != NULL)
+
 struct loaded_driver {
 	char *path;                        /* absolute path of the module */
 	void *handle;                      /* lt_dlhandle */

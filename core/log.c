@@ -12,6 +12,11 @@ int log_verbose;
 static _Thread_local char scope_buf[128];
 static _Thread_local int err_code;
 static _Thread_local char err_buf[4096];
+/* err_mark/err_since: each change of the error state counts in err_gen; the
+ * first change after a mark saves the state as it was at the mark. */
+static _Thread_local unsigned err_gen, err_marked;
+static _Thread_local int saved_code;
+static _Thread_local char saved_buf[sizeof err_buf];
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 
 void log_set_scope(const char *scope)
@@ -57,8 +62,43 @@ void log_msg(enum arca_log_level level, const char *fmt, ...)
 	va_end(ap);
 }
 
+static void err_changing(void)
+{
+	if (err_gen == err_marked) {
+		saved_code = err_code;
+		memcpy(saved_buf, err_buf, strlen(err_buf) + 1);
+	}
+	err_gen++;
+}
+
+unsigned err_mark(void)
+{
+	err_marked = err_gen;
+	return err_gen;
+}
+
+int err_changed_since(unsigned mark)
+{
+	return err_gen != mark;
+}
+
+void err_since(unsigned mark)
+{
+	if (err_gen == mark)
+		return;
+	if (err_marked == mark) {
+		err_code = saved_code;
+		memcpy(err_buf, saved_buf, strlen(saved_buf) + 1);
+	} else {
+		err_code = 0;
+		err_buf[0] = 0;
+	}
+	err_gen++;
+}
+
 int err_vset(int status, const char *fmt, va_list ap)
 {
+	err_changing();
 	err_code = status;
 	vsnprintf(err_buf, sizeof err_buf, fmt, ap);
 	return status;
@@ -82,6 +122,7 @@ int err_wrap(int status, const char *fmt, ...)
 	va_end(ap);
 	snprintf(joined, sizeof joined, "%s: %s", prefix, err_buf[0] ? err_buf : status_name(status));
 	size_t n = strnlen(joined, sizeof err_buf - 1);
+	err_changing();
 	memcpy(err_buf, joined, n);
 	err_buf[n] = 0;
 	err_code = status;
@@ -100,6 +141,7 @@ int err_status(void)
 
 void err_clear(void)
 {
+	err_changing();
 	err_code = 0;
 	err_buf[0] = 0;
 }

@@ -32,6 +32,14 @@ int err_wrap(int status, const char *fmt, ...) ARCA_PRINTF(2, 3);
 const char *err_msg(void);   /* "" when none */
 int err_status(void);
 void err_clear(void);
+/* Undoing what a call that succeeded did to the error state (the host
+ * calls: a failure the engine met and handled on the way must not outlive
+ * the call): m = err_mark() before, err_since(m) after restores the state
+ * as it was at the mark. err_changed_since(m): was anything recorded since.
+ * Per thread; marks do not nest. */
+unsigned err_mark(void);
+void err_since(unsigned mark);
+int err_changed_since(unsigned mark);
 /* Print "arca: error: MSG" (the recorded message, or a generic one for
  * status) and return status. */
 int err_print(int status);

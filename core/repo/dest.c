@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "log.h"
+#include "loader.h"
 #include "repo/blob.h"
 
 int dest_put(struct repo *r, const char *name, const void *data, size_t len, unsigned flags)
@@ -54,7 +55,7 @@ int repo_sweep(struct repo *r, unsigned *removed)
 {
 	*removed = 0;
 	const struct arca_dest_ops *o = r->d.ops;
-	if (o->struct_size < offsetof(struct arca_dest_ops, sweep) + sizeof o->sweep || !o->sweep)
+	if (!ARCA_OPS_HAS(o, sweep))
 		return ARCA_OK;
 	int rc = o->sweep(r->d.inst, r->hostname, SWEEP_MAX_AGE, removed);
 	if (rc != ARCA_OK)

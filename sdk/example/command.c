@@ -112,13 +112,16 @@ static int cmd_snapshot(void *inst, struct arca_ctx *ctx)
 		rc = host->item_write(ctx, buf, (size_t)n);
 	}
 	close(fd);
-	if (rc != ARCA_OK)
+	if (rc != ARCA_OK) {
+		/* return the failure that stopped us with its own message: the
+		 * child killed here is no news (arca/plugin.h, host->error) */
 		kill(pid, SIGTERM);
-	int child = reap(pid, command);
-	if (rc == ARCA_OK)
-		rc = host->item_end(ctx);
+		waitpid(pid, NULL, 0);
+		return rc;
+	}
 	/* a dump that failed half way must not be recorded as a backup */
-	return rc != ARCA_OK ? rc : child;
+	rc = reap(pid, command);
+	return rc != ARCA_OK ? rc : host->item_end(ctx);
 }
 
 static int cmd_restore(void *inst, struct arca_ctx *ctx)
@@ -154,8 +157,11 @@ static int cmd_restore(void *inst, struct arca_ctx *ctx)
 			break;
 	}
 	close(fd);
-	int child = reap(pid, command);
-	return rc != ARCA_OK ? rc : child;
+	if (rc != ARCA_OK) {
+		waitpid(pid, NULL, 0);   /* its own failure would not be the news */
+		return rc;
+	}
+	return reap(pid, command);
 }
 
 static int cmd_check(void *inst, struct arca_ctx *ctx)

@@ -35,6 +35,18 @@
  *
  * No global state: two instances of one driver (two targets using the same
  * driver) run side by side in one process. Keep everything in the instance.
+ *
+ * Conformance: `arca-driver-check MODULE.so SECTION-FILE` (installed with
+ * this header; README.md, "Writing a driver") loads a module and runs this
+ * contract against it with the engine's own code: the option table, a
+ * snapshot -> restore -> verify round trip, a cancelled and a failing
+ * snapshot recording nothing, a message with every failing return, and for
+ * destinations put/get/list/remove/stat semantics, ranged reads, exclusive
+ * create, not-found and concurrent calls from 8 threads.
+ *
+ * Compatibility is tested against the 1.0 header as it shipped
+ * (tests/unit/modules/plugin_v1_0.h): a driver built against it loads and
+ * round-trips, and the engine reads nothing past the struct_size it declares.
  */
 #ifndef ARCA_PLUGIN_H
 #define ARCA_PLUGIN_H
@@ -215,6 +227,31 @@ struct arca_host {
 	 * write `return host->error(ARCA_ERR_IO, "...")`.
 	 */
 	int (*error)(int status, const char *fmt, ...) ARCA_PRINTF(2, 3);
+	/*
+	 * Which host calls set the message (the rule since ABI 1.1; a 1.0
+	 * engine could leave the message of a failure the driver went past):
+	 *  - error sets it, always;
+	 *  - the calls that return a status (secret, item_begin, item_write,
+	 *    item_end, item_skipped, item_next, item_open, item_read,
+	 *    blob_put, blob_get, blob_remove) set it when, and only when,
+	 *    they return a failure, and then it is about that failure: a
+	 *    driver that returns the status unchanged needs no message of
+	 *    its own. When one of them succeeds (ARCA_OK, ARCA_ITEM_UNCHANGED)
+	 *    the message is as the driver left it, even if the engine met and
+	 *    handled failures on the way (a destination that failed before the
+	 *    next one served a blob);
+	 *  - blob_list sets it for its own failures, not for a nonzero value
+	 *    of the driver's callback, which it returns as it is;
+	 *  - log, config_get, config_int, config_bool, config_section, option,
+	 *    progress_total, cancelled and scratch_dir never touch it.
+	 * The engine reports the message after a failing op only when its
+	 * status is the status the op returned: an expected failure the driver
+	 * went past (an optional secret's NOT_FOUND, item_next's end) is never
+	 * the reason shown for a later one. An op that fails with a status no
+	 * message was set for is reported as a driver bug, except
+	 * ARCA_ERR_CANCELLED, reported as "interrupted". So: return a host
+	 * call's failure as it came, or call error() for the status returned.
+	 */
 
 	/* Typed configuration lookup for the section the instance was opened
 	 * with. Values are already validated against the driver's declared

@@ -1,0 +1,381 @@
+/*
+ * arca/plugin.h — the arca driver ABI, version 1.
+ *
+ * This is the only header a driver includes. A driver is a shared module
+ * (libtool -module) that exports exactly one symbol:
+ *
+ *     ARCA_DRIVER_EXPORT const struct arca_driver *
+ *     arca_driver_entry(const struct arca_host *host);
+ *
+ * The engine calls it once, right after loading, from the main thread. The
+ * driver keeps `host` (it stays valid until the module is unloaded) and
+ * returns a pointer to a static descriptor. The engine refuses the module
+ * when descriptor->abi_major != ARCA_ABI_MAJOR.
+ *
+ * Compatibility rules (as SQLite's sqlite3_api_routines, OpenSSL's dispatch
+ * tables):
+ *  - every struct here starts with `struct_size` (or is only ever read up to
+ *    its documented size) and only ever grows at the end;
+ *  - a reader checks struct_size before touching a member added later;
+ *  - enums only gain values; unknown values are treated as errors, never
+ *    silently ignored;
+ *  - ARCA_ABI_MAJOR changes only when something is removed or changes
+ *    meaning, and then every driver must be rebuilt.
+ *
+ * Threads: the engine calls target ops of one instance from one thread at a
+ * time (never concurrently). Destination ops of one instance may be called
+ * concurrently from several engine threads (uploads run in parallel): a
+ * destination driver must be thread-safe per instance. Host calls may be
+ * made from any thread that the engine called into; a driver must not call
+ * host functions from threads of its own unless the function says so.
+ *
+ * Memory: strings passed to a driver are owned by the engine and valid for
+ * the duration of the call unless stated otherwise. Strings a driver passes
+ * to the engine are copied by the engine before the call returns.
+ *
+ * No global state: two instances of one driver (two targets using the same
+ * driver) run side by side in one process. Keep everything in the instance.
+ */
+#ifndef ARCA_PLUGIN_H
+#define ARCA_PLUGIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdarg.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ARCA_ABI_MAJOR 1
+#define ARCA_ABI_MINOR 0
+
+#define ARCA_DRIVER_ENTRY_SYMBOL "arca_driver_entry"
+
+#if defined(__GNUC__)
+#define ARCA_DRIVER_EXPORT __attribute__((visibility("default")))
+#define ARCA_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define ARCA_DRIVER_EXPORT
+#define ARCA_PRINTF(f, a)
+#endif
+
+/*
+ * Status codes. Stable: the numeric value of each is also the exit code of
+ * the `arca` command when an operation fails with it (see arca(1)).
+ * 0 is success; 2 is reserved for command-line usage errors.
+ */
+enum arca_status {
+	ARCA_OK = 0,
+	ARCA_ERR_INTERNAL = 1,     /* a bug or an unexpected condition */
+	/* 2 is the CLI's usage error; drivers never return it */
+	ARCA_ERR_CONFIG = 3,       /* bad configuration value or combination */
+	ARCA_ERR_CONNECT = 4,      /* cannot reach a server or a path */
+	ARCA_ERR_AUTH = 5,         /* credentials refused, or missing privilege */
+	ARCA_ERR_IO = 6,           /* read/write failed (disk, network, child) */
+	ARCA_ERR_CORRUPT = 7,      /* data failed a check: hash, CRC, format */
+	ARCA_ERR_NOT_FOUND = 8,    /* object, item, snapshot or segment absent */
+	ARCA_ERR_UNSUPPORTED = 9,  /* operation not offered by this driver */
+	ARCA_ERR_CANCELLED = 10,   /* the user interrupted (SIGINT/SIGTERM) */
+	ARCA_ERR_EXISTS = 11,      /* refusing to overwrite something */
+	ARCA_ERR_NOSPACE = 12,     /* disk or quota full */
+	ARCA_ERR_LOCKED = 13,      /* the repository is locked by someone else */
+	ARCA_ERR_PLUGIN = 14,      /* a driver module could not be loaded */
+};
+
+/* Log levels for host->log. */
+enum arca_log_level {
+	ARCA_LOG_ERROR = 0,
+	ARCA_LOG_WARN = 1,
+	ARCA_LOG_INFO = 2,
+	ARCA_LOG_DEBUG = 3,
+};
+
+/* ---------------------------------------------------------------------- */
+/* Configuration options a driver declares.                               */
+/* ---------------------------------------------------------------------- */
+
+enum arca_opt_type {
+	ARCA_OPT_STRING = 0,   /* any text */
+	ARCA_OPT_INT = 1,      /* decimal integer, checked against min/max */
+	ARCA_OPT_BOOL = 2,     /* yes/no, true/false, on/off, 1/0 */
+	ARCA_OPT_PATH = 3,     /* filesystem path; must be absolute */
+	ARCA_OPT_SIZE = 4,     /* bytes with optional K/M/G/T suffix (1024-based) */
+	ARCA_OPT_DURATION = 5, /* seconds with optional s/m/h/d/w suffix */
+	ARCA_OPT_ENUM = 6,     /* one of `choices`, a '|'-separated list */
+	ARCA_OPT_LIST = 7,     /* comma-separated list of strings */
+};
+
+/* Option flags. */
+#define ARCA_OPT_REQUIRED 0x1u
+/*
+ * A secret is never written inline in the INI file. For a secret option
+ * named NAME the user writes `NAME_file = /path` (the first line of the
+ * file, without its newline, is the value) or `NAME_env = VARIABLE`. The
+ * engine rejects `NAME = value`. Drivers read it with host->secret() and
+ * must never log it.
+ */
+#define ARCA_OPT_SECRET 0x2u
+
+struct arca_option {
+	const char *name;          /* lower-case key, e.g. "conninfo" */
+	enum arca_opt_type type;
+	unsigned flags;            /* ARCA_OPT_* flags */
+	const char *default_value; /* NULL: no default */
+	const char *help;          /* one line, shown by `arca plugins` */
+	const char *choices;       /* ENUM only: "a|b|c" */
+	int64_t min, max;          /* INT/SIZE/DURATION bounds; min==max==0: none */
+};
+
+/* Opaque handles owned by the engine. */
+struct arca_config;  /* the options of one [target] or [destination] section */
+struct arca_ctx;     /* one running operation (snapshot/restore/verify/check) */
+
+/* ---------------------------------------------------------------------- */
+/* Items: the named byte streams a target driver stores and reads back.   */
+/* ---------------------------------------------------------------------- */
+
+enum arca_item_type {
+	ARCA_ITEM_STREAM = 0,  /* opaque bytes (a dump, a segment, an object) */
+	ARCA_ITEM_FILE = 1,    /* a regular file */
+	ARCA_ITEM_DIR = 2,     /* a directory (no content) */
+	ARCA_ITEM_SYMLINK = 3, /* a symbolic link (no content; see link_target) */
+};
+
+struct arca_item_info {
+	size_t struct_size;        /* sizeof(struct arca_item_info) of the writer */
+	const char *name;          /* unique within a snapshot, '/'-separated,
+	                              no leading '/', no "." or ".." parts;
+	                              exactly "." (type DIR) is the root of a
+	                              tree, so its own mode/owner/mtime survive */
+	enum arca_item_type type;
+	uint32_t mode;             /* permission bits (07777); 0 when unknown */
+	uint32_t uid, gid;
+	int64_t mtime_sec;         /* seconds since the epoch */
+	int32_t mtime_nsec;
+	uint64_t size;             /* content length if known, else UINT64_MAX */
+	const char *link_target;   /* SYMLINK only */
+	/*
+	 * Optional driver metadata stored with the item and given back on
+	 * restore (e.g. an S3 object's content type, a dump's format). Text,
+	 * NUL-terminated; NULL for none. At most 64 KiB.
+	 */
+	const char *meta;
+	/*
+	 * Optional change fingerprint (e.g. "dev:ino:size:mtime:ctime" for a
+	 * file, the ETag for an S3 object). When the engine's metadata cache
+	 * says the item with this name and fingerprint was stored before,
+	 * item_begin returns ARCA_ITEM_UNCHANGED and the driver must not send
+	 * the content: it calls item_end at once and the engine reuses the
+	 * stored content. NULL disables the shortcut for this item.
+	 */
+	const char *fingerprint;
+};
+
+/* Returned by host->item_begin (not an error). */
+#define ARCA_ITEM_UNCHANGED 100
+
+/* ---------------------------------------------------------------------- */
+/* Host services: the engine's side, passed to arca_driver_entry.         */
+/* ---------------------------------------------------------------------- */
+
+struct arca_host {
+	size_t struct_size;
+	int abi_major;
+	int abi_minor;
+	const char *engine_version;
+
+	/* Logging. Any thread. Lines are prefixed with the running target or
+	 * destination name by the engine. Never pass secrets. */
+	void (*log)(enum arca_log_level level, const char *fmt, ...) ARCA_PRINTF(2, 3);
+
+	/*
+	 * Report why the call that is about to return `status` failed. The
+	 * message says what failed, where and, when known, what to do. Any
+	 * thread; the message is kept per thread until the engine reads it
+	 * after the failing call returns. Returns `status` so a driver can
+	 * write `return host->error(ARCA_ERR_IO, "...")`.
+	 */
+	int (*error)(int status, const char *fmt, ...) ARCA_PRINTF(2, 3);
+
+	/* Typed configuration lookup for the section the instance was opened
+	 * with. Values are already validated against the driver's declared
+	 * options, and defaults are applied. Missing optional keys without a
+	 * default: config_get returns NULL, the others return `dflt`. */
+	const char *(*config_get)(const struct arca_config *cfg, const char *key);
+	int64_t (*config_int)(const struct arca_config *cfg, const char *key, int64_t dflt);
+	int (*config_bool)(const struct arca_config *cfg, const char *key, int dflt);
+	/* Name of the section ("app-db" in [target app-db]). */
+	const char *(*config_section)(const struct arca_config *cfg);
+
+	/*
+	 * Secret lookup for an option declared ARCA_OPT_SECRET: reads NAME_file
+	 * or NAME_env. On success *out is a malloc'd NUL-terminated string the
+	 * driver must wipe and free(); ARCA_ERR_NOT_FOUND when neither is set.
+	 */
+	int (*secret)(const struct arca_config *cfg, const char *key, char **out);
+
+	/* --- snapshot (target ops ->snapshot only) ------------------------ */
+
+	/* Start an item. Returns ARCA_OK (send content with item_write, then
+	 * item_end), ARCA_ITEM_UNCHANGED (see fingerprint), or an error. */
+	int (*item_begin)(struct arca_ctx *ctx, const struct arca_item_info *info);
+	/* Append content to the current item. Blocks while the engine's
+	 * bounded pipeline is full. */
+	int (*item_write)(struct arca_ctx *ctx, const void *data, size_t len);
+	/* Finish the current item. */
+	int (*item_end)(struct arca_ctx *ctx);
+
+	/* --- restore / verify (reading a stored snapshot) ------------------ */
+
+	/*
+	 * Iterate the snapshot's items in stored order. Returns ARCA_OK and
+	 * fills *info (strings valid until the next item_next/item_open), or
+	 * ARCA_ERR_NOT_FOUND after the last item.
+	 */
+	int (*item_next)(struct arca_ctx *ctx, struct arca_item_info *info);
+	/* Position on the item called `name`; ARCA_ERR_NOT_FOUND if absent.
+	 * Afterwards item_next continues with the item stored after it, so a
+	 * driver can rewind with item_open of the first item's name. */
+	int (*item_open)(struct arca_ctx *ctx, const char *name, struct arca_item_info *info);
+	/* Read content of the current item; *got == 0 at its end. The engine
+	 * checks hashes and authentication as it reads: ARCA_ERR_CORRUPT. */
+	int (*item_read)(struct arca_ctx *ctx, void *buf, size_t cap, size_t *got);
+
+	/* Operation options given on the command line, e.g. "into", "jobs",
+	 * "to-time", "to-lsn", "to-xid", "overwrite", "start", "snapshot".
+	 * NULL when not given. */
+	const char *(*option)(struct arca_ctx *ctx, const char *name);
+
+	/* --- progress and cancellation ------------------------------------ */
+
+	/* Announce the expected totals (0 = unknown). The engine counts bytes
+	 * and items itself as they pass through item_write/item_read. */
+	void (*progress_total)(struct arca_ctx *ctx, uint64_t bytes, uint64_t items);
+	/* Nonzero once the user asked to stop; return ARCA_ERR_CANCELLED. */
+	int (*cancelled)(struct arca_ctx *ctx);
+
+	/* A private scratch directory for this operation (created on first
+	 * call, removed with its contents when the operation ends). */
+	const char *(*scratch_dir)(struct arca_ctx *ctx);
+
+	/* --- blobs: whole objects outside snapshots (e.g. WAL segments) ---- */
+	/*
+	 * Stored under the target's own namespace in every destination of the
+	 * target, compressed and encrypted like chunks, not deduplicated.
+	 * blob_put returns only when the blob is durable in every destination.
+	 * With `exclusive`, an existing blob with different content fails
+	 * with ARCA_ERR_EXISTS and an identical one succeeds.
+	 */
+	int (*blob_put)(struct arca_ctx *ctx, const char *name, const void *data,
+			size_t len, int exclusive);
+	/* Reads a blob into a malloc'd buffer the driver frees. */
+	int (*blob_get)(struct arca_ctx *ctx, const char *name, void **data, size_t *len);
+	/* Calls cb for each blob name under `prefix`; stop early by returning
+	 * nonzero from cb. */
+	int (*blob_list)(struct arca_ctx *ctx, const char *prefix,
+			 int (*cb)(void *arg, const char *name), void *arg);
+	int (*blob_remove)(struct arca_ctx *ctx, const char *name);
+};
+
+/* ---------------------------------------------------------------------- */
+/* Target ops: a data store to protect.                                   */
+/* ---------------------------------------------------------------------- */
+
+struct arca_target_ops {
+	size_t struct_size;
+	/* Create an instance for one [target] section. Must not connect yet
+	 * (config validation runs for every target before any work). */
+	int (*open)(const struct arca_config *cfg, void **instance);
+	/* Reach the store without writing anything; report what is wrong. */
+	int (*check)(void *instance, struct arca_ctx *ctx);
+	/* Stream the store's current state as items. The snapshot is recorded
+	 * only if this returns ARCA_OK. */
+	int (*snapshot)(void *instance, struct arca_ctx *ctx);
+	/* Read items back and rebuild the store (options via host->option). */
+	int (*restore)(void *instance, struct arca_ctx *ctx);
+	/* Semantic check of a stored snapshot (read via item_next/item_read).
+	 * NULL when the driver has nothing beyond the engine's own checks. */
+	int (*verify)(void *instance, struct arca_ctx *ctx);
+	void (*close)(void *instance);
+	/*
+	 * Driver-specific verbs (e.g. "wal-push", "wal-get"), NULL if none.
+	 * argv holds the verb's arguments after the target name.
+	 * ARCA_ERR_UNSUPPORTED for verbs the driver does not know.
+	 *
+	 * The engine itself calls verb "wal-prune" (argc 0) after `arca forget`
+	 * removed snapshots of the target, with the oldest kept snapshot open
+	 * for reading (item_next/item_open/item_read), so a driver that keeps
+	 * blobs outside snapshots (archived WAL) can remove those that snapshot
+	 * no longer needs.
+	 */
+	int (*command)(void *instance, struct arca_ctx *ctx, const char *verb,
+		       int argc, char **argv);
+};
+
+/* ---------------------------------------------------------------------- */
+/* Destination ops: a place that holds objects of a repository.           */
+/* ---------------------------------------------------------------------- */
+
+/* Capability flags. */
+#define ARCA_CAP_ATOMIC_PUT 0x1u  /* put is all-or-nothing, never partial */
+#define ARCA_CAP_EXCLUSIVE 0x2u   /* put with ARCA_PUT_EXCLUSIVE is atomic */
+#define ARCA_CAP_SERVER_COPY 0x4u /* copy without download (reserved) */
+#define ARCA_CAP_MULTIPART 0x8u   /* large puts are split by the driver */
+#define ARCA_CAP_RANGE_GET 0x10u  /* get honours offset/length cheaply */
+
+/* put flags */
+#define ARCA_PUT_EXCLUSIVE 0x1u   /* fail with ARCA_ERR_EXISTS if present */
+
+/* Sink for get: called with consecutive pieces of the object; a nonzero
+ * return aborts the get and is returned by it. */
+typedef int (*arca_sink_fn)(void *arg, const void *data, size_t len);
+
+struct arca_dest_ops {
+	size_t struct_size;
+	unsigned caps;
+	int (*open)(const struct arca_config *cfg, void **instance);
+	/* Reach the destination without writing; report what is wrong. */
+	int (*check)(void *instance);
+	/* Store `name` (e.g. "packs/ab/ab12..."; '/'-separated, [a-z0-9._-/])
+	 * with `len` bytes. Returns only when the object is durable. */
+	int (*put)(void *instance, const char *name, const void *data, size_t len,
+		   unsigned flags);
+	/* Read `length` bytes at `offset` (length UINT64_MAX: to the end).
+	 * ARCA_ERR_NOT_FOUND if the object does not exist. */
+	int (*get)(void *instance, const char *name, uint64_t offset, uint64_t length,
+		   arca_sink_fn sink, void *arg);
+	/* Call cb for every object whose name starts with `prefix`, in no
+	 * particular order. A nonzero return from cb stops and is returned. */
+	int (*list)(void *instance, const char *prefix,
+		    int (*cb)(void *arg, const char *name, uint64_t size), void *arg);
+	/* Remove; removing an absent object is ARCA_OK. */
+	int (*remove)(void *instance, const char *name);
+	/* Size of an object; ARCA_ERR_NOT_FOUND if absent. */
+	int (*stat)(void *instance, const char *name, uint64_t *size);
+	void (*close)(void *instance);
+};
+
+/* ---------------------------------------------------------------------- */
+/* The driver descriptor returned by arca_driver_entry.                   */
+/* ---------------------------------------------------------------------- */
+
+struct arca_driver {
+	int abi_major;              /* ARCA_ABI_MAJOR the driver was built for */
+	size_t struct_size;         /* sizeof(struct arca_driver) at build time */
+	const char *name;           /* the `driver =` value, [a-z0-9_-]+ */
+	const char *version;        /* the driver's own version */
+	const char *description;    /* one line */
+	const struct arca_option *target_options; /* {NULL}-terminated; or NULL */
+	const struct arca_option *dest_options;   /* {NULL}-terminated; or NULL */
+	const struct arca_target_ops *target;     /* NULL: not a target driver */
+	const struct arca_dest_ops *dest;         /* NULL: not a destination */
+};
+
+typedef const struct arca_driver *(*arca_driver_entry_fn)(const struct arca_host *host);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ARCA_PLUGIN_H */
