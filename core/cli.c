@@ -10,29 +10,29 @@
 #include "progress.h"
 
 const struct option cli_global_options[] = {
-	{"config", required_argument, NULL, 'c'},
-	{"verbose", no_argument, NULL, 'v'},
-	{"quiet", no_argument, NULL, 'q'},
-	{"json", no_argument, NULL, CLI_OPT_JSON},
-	{"no-progress", no_argument, NULL, CLI_OPT_NO_PROGRESS},
-	{"no-lock", no_argument, NULL, CLI_OPT_NO_LOCK},
-	{"lock-wait", required_argument, NULL, CLI_OPT_LOCK_WAIT},
-	{NULL, 0, NULL, 0},
+    {"config", required_argument, NULL, 'c'},
+    {"verbose", no_argument, NULL, 'v'},
+    {"quiet", no_argument, NULL, 'q'},
+    {"json", no_argument, NULL, CLI_OPT_JSON},
+    {"no-progress", no_argument, NULL, CLI_OPT_NO_PROGRESS},
+    {"no-lock", no_argument, NULL, CLI_OPT_NO_LOCK},
+    {"lock-wait", required_argument, NULL, CLI_OPT_LOCK_WAIT},
+    {NULL, 0, NULL, 0},
 };
 
 const char cli_global_help[] =
-	"Global options (before or after the verb):\n"
-	"  -c, --config FILE  the INI file (default: $ARCA_CONFIG, else " ARCA_DEFAULT_CONFIG ")\n"
-	"  -v, --verbose      also name every item as it is stored, restored or verified;\n"
-	"                     twice (-vv) adds debug messages\n"
-	"  -q, --quiet        errors only\n"
-	"      --json         machine-readable output on stdout\n"
-	"      --no-progress  never draw a progress bar\n"
-	"      --no-lock      list, restore and verify without writing a lock (a\n"
-	"                     repository on read-only media; done by itself, with a\n"
-	"                     warning, when the lock cannot be written)\n"
-	"      --lock-wait D  wait up to D (30s, 10m, 1h) for another arca's lock instead\n"
-	"                     of failing at once (exit 13); the systemd units use 10m\n";
+    "Global options (before or after the verb):\n"
+    "  -c, --config FILE  the INI file (default: $ARCA_CONFIG, else " ARCA_DEFAULT_CONFIG ")\n"
+    "  -v, --verbose      also name every item as it is stored, restored or verified;\n"
+    "                     twice (-vv) adds debug messages\n"
+    "  -q, --quiet        errors only\n"
+    "      --json         machine-readable output on stdout\n"
+    "      --no-progress  never draw a progress bar\n"
+    "      --no-lock      list, restore and verify without writing a lock (a\n"
+    "                     repository on read-only media; done by itself, with a\n"
+    "                     warning, when the lock cannot be written)\n"
+    "      --lock-wait D  wait up to D (30s, 10m, 1h) for another arca's lock instead\n"
+    "                     of failing at once (exit 13); the systemd units use 10m\n";
 
 int cli_global_option(struct cli *cli, int c, const char *arg)
 {
@@ -58,7 +58,8 @@ int cli_global_option(struct cli *cli, int c, const char *arg)
 		return 1;
 	case CLI_OPT_LOCK_WAIT:
 		if (parse_duration(arg, &cli->lock_wait) || cli->lock_wait < 0) {
-			fprintf(stderr, "arca: --lock-wait '%s' is not a duration (30s, 10m, 1h)\n", arg);
+			fprintf(stderr, "arca: --lock-wait '%s' is not a duration (30s, 10m, 1h)\n",
+			        arg);
 			cli->lock_wait = -2;
 		}
 		return 1;
@@ -76,7 +77,7 @@ int cli_global_option(struct cli *cli, int c, const char *arg)
 }
 
 int cli_getopt(struct cli *cli, int argc, char **argv, const char *shortopts,
-	       const struct option *longopts, int *longindex)
+               const struct option *longopts, int *longindex)
 {
 	/* the verb's options first: its indexes into longopts stay valid */
 	struct option all[64];
@@ -107,7 +108,7 @@ int cli_no_options(struct cli *cli, const char *verb, int argc, char **argv)
 void cli_verb_help(const struct verb *v, FILE *f)
 {
 	fprintf(f, "Usage: %s\n\n%s — %s\n\n%s\n%s", v->usage, v->name, v->summary, v->help,
-		cli_global_help);
+	        cli_global_help);
 }
 
 int cli_usage_error(const char *verb, const char *fmt, ...)
@@ -125,7 +126,7 @@ int cli_load(struct cli *cli, struct engine *e)
 {
 	e->no_lock = cli->no_lock;
 	if (cli->lock_wait == -2)
-		return 2;   /* the usage error was printed as the option was read */
+		return 2; /* the usage error was printed as the option was read */
 	e->lock_wait = cli->lock_wait;
 	return engine_load(e, engine_config_path(cli->config_arg), cli->host);
 }
@@ -141,7 +142,7 @@ void cli_print_json(void *json)
 }
 
 int cli_load_targets(struct cli *cli, struct engine *e, int argc, char **argv,
-		     struct engine_target ***targets, size_t *n)
+                     struct engine_target ***targets, size_t *n)
 {
 	int rc = cli_load(cli, e);
 	if (rc != ARCA_OK)
@@ -155,7 +156,7 @@ int cli_load_targets(struct cli *cli, struct engine *e, int argc, char **argv,
 }
 
 int cli_load_dests(struct cli *cli, struct engine *e, const char *verb, int argc, char **argv,
-		   struct engine_dest ***dests, size_t *n)
+                   struct engine_dest ***dests, size_t *n)
 {
 	int rc = cli_load(cli, e);
 	if (rc != ARCA_OK)
@@ -167,7 +168,7 @@ int cli_load_dests(struct cli *cli, struct engine *e, const char *verb, int argc
 			(*dests)[(*n)++] = &e->dests[i];
 		if (!*n)
 			rc = err_set(ARCA_ERR_CONFIG, "%s has no [destination NAME] section",
-				     e->config_path);
+			             e->config_path);
 	}
 	for (int i = 0; rc == ARCA_OK && i < argc; i++) {
 		struct engine_dest *d = engine_find_dest(e, argv[i]);
@@ -192,8 +193,8 @@ int cli_load_dests(struct cli *cli, struct engine *e, const char *verb, int argc
 }
 
 int cli_each_dest(struct cli *cli, const char *verb, int argc, char **argv,
-		  int (*each)(struct cli *cli, struct engine *e, struct engine_dest *d, void *arg),
-		  void *arg)
+                  int (*each)(struct cli *cli, struct engine *e, struct engine_dest *d, void *arg),
+                  void *arg)
 {
 	struct engine e = {0};
 	struct engine_dest **dests;

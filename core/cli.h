@@ -9,11 +9,11 @@
 #include "engine.h"
 
 struct cli {
-	const char *config_arg;  /* -c FILE, or NULL */
-	int json;                /* --json */
-	int verbose;             /* how many -v */
-	int no_lock;             /* --no-lock: read without taking a lock */
-	int64_t lock_wait;       /* --lock-wait seconds; -1: the default */
+	const char *config_arg;       /* -c FILE, or NULL */
+	int json;                     /* --json */
+	int verbose;                  /* how many -v */
+	int no_lock;                  /* --no-lock: read without taking a lock */
+	int64_t lock_wait;            /* --lock-wait seconds; -1: the default */
 	const struct arca_host *host; /* what drivers get: host_table() */
 };
 
@@ -30,15 +30,15 @@ int cli_global_option(struct cli *cli, int c, const char *arg);
  * applied to cli (and the log level) and never returned. A verb's short
  * options must not use c, v or q. */
 int cli_getopt(struct cli *cli, int argc, char **argv, const char *shortopts,
-	       const struct option *longopts, int *longindex);
+               const struct option *longopts, int *longindex);
 
 struct verb {
 	const char *name;
 	int (*run)(struct cli *cli, int argc, char **argv);
 	int needs_config;
-	const char *usage;       /* "arca restore TARGET [options]" */
-	const char *summary;     /* one line for `arca --help` */
-	const char *help;        /* the rest of `arca VERB --help` */
+	const char *usage;   /* "arca restore TARGET [options]" */
+	const char *summary; /* one line for `arca --help` */
+	const char *help;    /* the rest of `arca VERB --help` */
 };
 
 extern const struct verb cli_verbs[];
@@ -66,19 +66,19 @@ int cli_load(struct cli *cli, struct engine *e);
 /* cli_load, then the targets named in argv (all when argc == 0). On
  * failure the problem is printed, e is closed and the exit code returned. */
 int cli_load_targets(struct cli *cli, struct engine *e, int argc, char **argv,
-		     struct engine_target ***targets, size_t *n);
+                     struct engine_target ***targets, size_t *n);
 /* cli_load, then the destinations named in argv (all when argc == 0), as
  * cli_load_targets does for targets. */
 int cli_load_dests(struct cli *cli, struct engine *e, const char *verb, int argc, char **argv,
-		   struct engine_dest ***dests, size_t *n);
+                   struct engine_dest ***dests, size_t *n);
 /* A verb that works on destinations one at a time (init, prune, unlock,
  * repair): cli_load_dests, then each() for every destination in turn, then
  * the engine is closed. Each call prints what it has to say, errors too, and
  * returns its status; the result is the last failing one, or ARCA_OK (or
  * the failure of cli_load_dests, before any each()). */
 int cli_each_dest(struct cli *cli, const char *verb, int argc, char **argv,
-		  int (*each)(struct cli *cli, struct engine *e, struct engine_dest *d, void *arg),
-		  void *arg);
+                  int (*each)(struct cli *cli, struct engine *e, struct engine_dest *d, void *arg),
+                  void *arg);
 /* Whether any of the targets writes to destination d. */
 int targets_use_dest(struct engine_target **targets, size_t n, const struct engine_dest *d);
 /* Print a JSON value (jansson json_t *) to stdout and free it. */

@@ -35,10 +35,11 @@ int cmd_check(struct cli *cli, int argc, char **argv)
 				err_wrap(rc, "destination %s", d->cfg->name);
 				err_print(rc);
 			}
-			log_error("destination %s holds no repository yet: `arca init` creates one, "
-				  "then run `arca check` again (if it had one, its storage is missing, "
-				  "e.g. a backup disk that is not mounted)",
-				  d->cfg->name);
+			log_error(
+			    "destination %s holds no repository yet: `arca init` creates one, "
+			    "then run `arca check` again (if it had one, its storage is missing, "
+			    "e.g. a backup disk that is not mounted)",
+			    d->cfg->name);
 			worst = ARCA_ERR_NOT_FOUND;
 			continue;
 		}
@@ -64,8 +65,8 @@ int cmd_check(struct cli *cli, int argc, char **argv)
 		if (no_repo) {
 			/* its check may need the repository (the WAL archive does) */
 			log_error("target %s: not checked: destination %s has no usable repository "
-				  "(see above)",
-				  targets[j]->cfg->name, no_repo->cfg->name);
+			          "(see above)",
+			          targets[j]->cfg->name, no_repo->cfg->name);
 			continue;
 		}
 		rc = job_check_target(&e, targets[j]);

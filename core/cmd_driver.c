@@ -51,9 +51,11 @@ void driver_verbs_list(struct cli *cli, FILE *f)
 			continue;
 		for (const struct arca_verb *v = ops->verbs; v && v->name; v++) {
 			if (!header++)
-				fprintf(f, "\nVerbs of the installed drivers (arca VERB TARGET ...):\n");
-			fprintf(f, "  %-10s %s (driver %s)\n", v->name, v->summary ? v->summary : "",
-				drv->name);
+				fprintf(
+				    f,
+				    "\nVerbs of the installed drivers (arca VERB TARGET ...):\n");
+			fprintf(f, "  %-10s %s (driver %s)\n", v->name,
+			        v->summary ? v->summary : "", drv->name);
 		}
 	}
 	loader_close(&ld);
@@ -70,8 +72,9 @@ int driver_verb_help(struct cli *cli, const char *verb, FILE *f)
 		if (!v)
 			continue;
 		fprintf(f, "Usage: arca %s TARGET %s\n\n%s — %s (a verb of driver %s)\n\n%s\n%s",
-			v->name, v->synopsis ? v->synopsis : "", v->name, v->summary ? v->summary : "",
-			ld.drivers[i].drv->name, v->help ? v->help : "", cli_global_help);
+		        v->name, v->synopsis ? v->synopsis : "", v->name,
+		        v->summary ? v->summary : "", ld.drivers[i].drv->name,
+		        v->help ? v->help : "", cli_global_help);
 		found = 0;
 	}
 	loader_close(&ld);
@@ -86,8 +89,10 @@ int cmd_driver_verb(struct cli *cli, int argc, char **argv)
 	/* the arguments follow argv[0] again, as if there had been no options */
 	argc -= optind - 1, argv += optind - 1;
 	if (argc < 2)
-		return cli_usage_error(NULL, "unknown verb '%s' (a driver's verb needs a TARGET "
-				       "after it: arca %s TARGET ...)", verb, verb);
+		return cli_usage_error(NULL,
+		                       "unknown verb '%s' (a driver's verb needs a TARGET "
+		                       "after it: arca %s TARGET ...)",
+		                       verb, verb);
 	struct engine e = {0};
 	struct engine_target **t;
 	size_t n;
@@ -96,21 +101,23 @@ int cmd_driver_verb(struct cli *cli, int argc, char **argv)
 		return rc;
 	const struct arca_verb *v = driver_verb(t[0]->drv, verb);
 	int nargs = argc - 2;
-	const char *owner = NULL;   /* a driver that has the verb, when this one does not */
+	const char *owner = NULL; /* a driver that has the verb, when this one does not */
 	for (size_t i = 0; !v && i < e.ld.n_drivers && !owner; i++)
 		if (driver_verb(e.ld.drivers[i].drv, verb))
 			owner = e.ld.drivers[i].drv->name;
 	if ((!v || !t[0]->drv->target->command) && owner) {
-		rc = err_print(err_set(ARCA_ERR_UNSUPPORTED, "driver %s of target %s has no '%s' "
-				       "command (it is a verb of driver %s)", t[0]->drv->name,
-				       t[0]->cfg->name, verb, owner));
+		rc = err_print(err_set(ARCA_ERR_UNSUPPORTED,
+		                       "driver %s of target %s has no '%s' "
+		                       "command (it is a verb of driver %s)",
+		                       t[0]->drv->name, t[0]->cfg->name, verb, owner));
 	} else if (!v || !t[0]->drv->target->command) {
-		rc = cli_usage_error(NULL, "unknown verb '%s': neither arca nor driver %s of target "
-				     "%s has it (arca --help lists both)", verb, t[0]->drv->name,
-				     t[0]->cfg->name);
+		rc = cli_usage_error(NULL,
+		                     "unknown verb '%s': neither arca nor driver %s of target "
+		                     "%s has it (arca --help lists both)",
+		                     verb, t[0]->drv->name, t[0]->cfg->name);
 	} else if (nargs < v->min_args || (v->max_args >= 0 && nargs > v->max_args)) {
 		rc = cli_usage_error(verb, "usage: arca %s TARGET %s", verb,
-				     v->synopsis ? v->synopsis : "");
+		                     v->synopsis ? v->synopsis : "");
 	} else {
 		rc = job_command(&e, t[0], verb, nargs, argv + 2, NULL);
 		if (rc == ARCA_ERR_NOT_FOUND && (v->flags & ARCA_VERB_QUIET_NOT_FOUND))

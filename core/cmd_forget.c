@@ -15,14 +15,14 @@ json_t *snapshot_json(const struct repo_snapshot *s, const char *dest);
  * driver's archived WAL) drops what the oldest kept snapshot no longer
  * needs, through its after_forget op (ABI 1.1), with that snapshot open. */
 static int forget_driver_hook(struct engine *e, struct engine_target *t, struct engine_dest *d,
-			      const char *oldest_kept)
+                              const char *oldest_kept)
 {
 	return job_after_forget(e, t, d, oldest_kept);
 }
 
 /* forget: per target and destination, apply the retention policy. */
 static int forget_one(struct cli *cli, struct engine *e, struct engine_target *t,
-		      struct engine_dest *d, int dry_run, json_t *out)
+                      struct engine_dest *d, int dry_run, json_t *out)
 {
 	struct repo_snapshot *list;
 	size_t n;
@@ -44,8 +44,8 @@ static int forget_one(struct cli *cli, struct engine *e, struct engine_target *t
 			json_object_set_new(o, "reason", json_string(why[i] ? why[i] : ""));
 			json_array_append_new(out, o);
 		} else {
-			printf("%s %.12s %s %s%s%s\n", keep[i] ? "keep  " : "forget", list[i].id, tm,
-			       t->cfg->name, why[i] ? "  # " : "", why[i] ? why[i] : "");
+			printf("%s %.12s %s %s%s%s\n", keep[i] ? "keep  " : "forget", list[i].id,
+			       tm, t->cfg->name, why[i] ? "  # " : "", why[i] ? why[i] : "");
 		}
 		if (!keep[i])
 			drop[n_drop++] = list[i].id;
@@ -59,8 +59,8 @@ static int forget_one(struct cli *cli, struct engine *e, struct engine_target *t
 		}
 	}
 	if (rc == ARCA_OK && !cli->json)
-		printf("target %s in %s: %zu kept, %zu %s\n", t->cfg->name, d->cfg->name, n - n_drop,
-		       n_drop, dry_run ? "would be forgotten (dry run)" : "forgotten");
+		printf("target %s in %s: %zu kept, %zu %s\n", t->cfg->name, d->cfg->name,
+		       n - n_drop, n_drop, dry_run ? "would be forgotten (dry run)" : "forgotten");
 	for (size_t i = 0; i < n; i++)
 		free(why[i]);
 	free(why);
@@ -73,7 +73,7 @@ static int forget_one(struct cli *cli, struct engine *e, struct engine_target *t
 /* forget --snapshot ID: remove that snapshot, readable or not, from every
  * destination of the named targets (all) that holds it. */
 static int forget_by_id(struct cli *cli, struct engine *e, struct engine_target **targets,
-			size_t nt, const char *id, int dry_run, json_t *out)
+                        size_t nt, const char *id, int dry_run, json_t *out)
 {
 	int found = 0, worst = ARCA_OK;
 	for (size_t i = 0; i < e->n_dests; i++) {
@@ -103,16 +103,19 @@ static int forget_by_id(struct cli *cli, struct engine *e, struct engine_target 
 		}
 		found++;
 		if (cli->json)
-			json_array_append_new(out, json_pack("{s:s,s:s,s:b}", "id", full, "destination",
-							     d->cfg->name, "forgotten", !dry_run));
+			json_array_append_new(out,
+			                      json_pack("{s:s,s:s,s:b}", "id", full, "destination",
+			                                d->cfg->name, "forgotten", !dry_run));
 		else
 			printf("snapshot %.12s %s destination %s\n", full,
 			       dry_run ? "would be forgotten from (dry run)" : "forgotten from",
 			       d->cfg->name);
 	}
 	if (!found && worst == ARCA_OK) {
-		worst = err_set(ARCA_ERR_NOT_FOUND, "no destination holds a snapshot '%s'; see "
-				"arca list", id);
+		worst = err_set(ARCA_ERR_NOT_FOUND,
+		                "no destination holds a snapshot '%s'; see "
+		                "arca list",
+		                id);
 		err_print(worst);
 	}
 	return worst;
@@ -121,8 +124,8 @@ static int forget_by_id(struct cli *cli, struct engine *e, struct engine_target 
 int cmd_forget(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {{"dry-run", no_argument, NULL, 'n'},
-					     {"snapshot", required_argument, NULL, 's'},
-					     {NULL, 0, NULL, 0}};
+	                                     {"snapshot", required_argument, NULL, 's'},
+	                                     {NULL, 0, NULL, 0}};
 	int c, dry_run = 0;
 	const char *snapshot = NULL;
 	while ((c = cli_getopt(cli, argc, argv, "ns:", opts, NULL)) != -1) {
@@ -143,7 +146,7 @@ int cmd_forget(struct cli *cli, int argc, char **argv)
 	int worst = ARCA_OK;
 	if (snapshot) {
 		worst = forget_by_id(cli, &e, targets, n, snapshot, dry_run, out);
-		n = 0;   /* no retention pass */
+		n = 0; /* no retention pass */
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct engine_target *t = targets[i];
@@ -164,7 +167,8 @@ int cmd_forget(struct cli *cli, int argc, char **argv)
 					repo_unlock(d->repo);
 			}
 			if (rc != ARCA_OK) {
-				err_wrap(rc, "forget in %s for target %s", d->cfg->name, t->cfg->name);
+				err_wrap(rc, "forget in %s for target %s", d->cfg->name,
+				         t->cfg->name);
 				err_print(rc);
 				worst = rc;
 			}

@@ -28,7 +28,7 @@ static int init_dest(struct cli *cli, struct engine *e, struct engine_dest *d, v
 	}
 	printf("created repository in destination %s (%s)\n", d->cfg->name,
 	       p.encrypt ? "encrypted with AES-256-GCM; keep the passphrase safe, off this host"
-			 : "NOT encrypted: encryption = none");
+	                 : "NOT encrypted: encryption = none");
 	return ARCA_OK;
 }
 

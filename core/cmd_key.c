@@ -16,7 +16,7 @@ static void print_key(void *arg, const char *id, const char *host, int64_t creat
 }
 
 static void remember_current(void *arg, const char *id, const char *host, int64_t created,
-			     int current)
+                             int current)
 {
 	(void)host, (void)created;
 	if (current)
@@ -79,7 +79,7 @@ int cmd_key(struct cli *cli, int argc, char **argv)
 		np = new_passphrase();
 		if (!np) {
 			err_set(2, "set ARCA_NEW_PASSPHRASE or ARCA_NEW_PASSPHRASE_FILE to the new "
-				   "passphrase (it is never read from the command line)");
+			           "passphrase (it is never read from the command line)");
 			return err_print(2);
 		}
 	}
@@ -116,7 +116,8 @@ int cmd_key(struct cli *cli, int argc, char **argv)
 				if (rc == ARCA_OK && cur[0] && strcmp(cur, id))
 					rc = repo_key_remove(d->repo, cur);
 				if (rc == ARCA_OK)
-					printf("  removed key %.12s: use the new passphrase from now on\n",
+					printf("  removed key %.12s: use the new passphrase from "
+					       "now on\n",
 					       cur);
 			}
 		}

@@ -35,15 +35,15 @@ json_t *snapshot_json(const struct repo_snapshot *s, const char *dest)
 	json_object_set_new(o, "bytes", json_integer((json_int_t)s->bytes));
 	json_object_set_new(o, "new_bytes", json_integer((json_int_t)s->new_bytes));
 	json_object_set_new(o, "recovery_point",
-			    json_string(s->recovery_point ? s->recovery_point : ""));
+	                    json_string(s->recovery_point ? s->recovery_point : ""));
 	json_object_set_new(o, "destination", json_string(dest));
 	if (s->skipped) {
 		json_t *names = json_array();
 		for (size_t i = 0; i < s->n_skipped_items; i++)
 			json_array_append_new(names, json_string(s->skipped_items[i]));
-		json_object_set_new(o, "partial",
-				    json_pack("{s:I,s:o}", "skipped", (json_int_t)s->skipped,
-					      "items", names));
+		json_object_set_new(
+		    o, "partial",
+		    json_pack("{s:I,s:o}", "skipped", (json_int_t)s->skipped, "items", names));
 	}
 	return o;
 }
@@ -66,8 +66,8 @@ static void print_partial(const struct repo_snapshot *s)
 {
 	printf("%14spartial: %llu item%s left out", "", (unsigned long long)s->skipped,
 	       s->skipped == 1 ? "" : "s");
-	size_t shown = s->n_skipped_items < LIST_NAMES_SHOWN ? s->n_skipped_items
-							      : LIST_NAMES_SHOWN;
+	size_t shown =
+	    s->n_skipped_items < LIST_NAMES_SHOWN ? s->n_skipped_items : LIST_NAMES_SHOWN;
 	for (size_t i = 0; i < shown; i++) {
 		printf("%s", i ? ", " : ": ");
 		print_name(s->skipped_items[i]);
@@ -114,8 +114,8 @@ int cmd_list(struct cli *cli, int argc, char **argv)
 		}
 		/* A warning, not a failure: arca verify fails on it. */
 		size_t gone = 0;
-		(void)repo_missing_snapshots(d->repo, argc == 1 ? argv[0] : NULL, warn_missing, NULL,
-					     &gone);
+		(void)repo_missing_snapshots(d->repo, argc == 1 ? argv[0] : NULL, warn_missing,
+		                             NULL, &gone);
 		for (size_t j = 0; j < n; j++) {
 			if (!wanted(list[j].target, argc, argv))
 				continue;
@@ -124,15 +124,16 @@ int cmd_list(struct cli *cli, int argc, char **argv)
 				continue;
 			}
 			if (!header++)
-				printf("%-12s  %-20s  %-16s  %8s  %10s  %10s  %s\n", "ID", "TIME (UTC)",
-				       "TARGET", "ITEMS", "SIZE", "NEW", "DESTINATION");
+				printf("%-12s  %-20s  %-16s  %8s  %10s  %10s  %s\n", "ID",
+				       "TIME (UTC)", "TARGET", "ITEMS", "SIZE", "NEW",
+				       "DESTINATION");
 			char t[32], b[32], nb[32];
 			format_time_utc(list[j].time, t, sizeof t);
 			format_bytes(list[j].bytes, b, sizeof b);
 			format_bytes(list[j].new_bytes, nb, sizeof nb);
 			printf("%-12.12s  %-20s  %-16s  %8llu  %10s  %10s  %s%s\n", list[j].id, t,
-			       list[j].target, (unsigned long long)list[j].items, b, nb, d->cfg->name,
-			       list[j].skipped ? "  PARTIAL" : "");
+			       list[j].target, (unsigned long long)list[j].items, b, nb,
+			       d->cfg->name, list[j].skipped ? "  PARTIAL" : "");
 			if (list[j].skipped)
 				print_partial(&list[j]);
 		}

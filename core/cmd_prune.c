@@ -31,11 +31,10 @@ static int prune_dest(struct cli *cli, struct engine *e, struct engine_dest *d, 
 	char b[32];
 	format_bytes(st.bytes_freed, b, sizeof b);
 	if (cli->json)
-		cli_print_json(json_pack("{s:s,s:b,s:I,s:I,s:I}", "destination", d->cfg->name,
-					 "dry_run", dry_run, "packs_deleted",
-					 (json_int_t)st.packs_deleted, "packs_repacked",
-					 (json_int_t)st.packs_repacked, "bytes_freed",
-					 (json_int_t)st.bytes_freed));
+		cli_print_json(json_pack(
+		    "{s:s,s:b,s:I,s:I,s:I}", "destination", d->cfg->name, "dry_run", dry_run,
+		    "packs_deleted", (json_int_t)st.packs_deleted, "packs_repacked",
+		    (json_int_t)st.packs_repacked, "bytes_freed", (json_int_t)st.bytes_freed));
 	else
 		printf("destination %s: %s%llu packs deleted, %llu repacked, %s freed\n",
 		       d->cfg->name, dry_run ? "(dry run) " : "",
@@ -47,8 +46,8 @@ static int prune_dest(struct cli *cli, struct engine *e, struct engine_dest *d, 
 int cmd_prune(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {{"dry-run", no_argument, NULL, 'n'},
-					     {"repack-threshold", required_argument, NULL, 't'},
-					     {NULL, 0, NULL, 0}};
+	                                     {"repack-threshold", required_argument, NULL, 't'},
+	                                     {NULL, 0, NULL, 0}};
 	int c;
 	struct prune_opts o = {.dry_run = 0, .threshold = 20};
 	while ((c = cli_getopt(cli, argc, argv, "n", opts, NULL)) != -1) {

@@ -24,8 +24,7 @@ static int applies(const struct engine_target *t, const struct arca_op_option *o
 	return v && !strcmp(v, eq + 1);
 }
 
-static const struct arca_op_option *declared(const struct arca_op_option *list,
-					     const char *name)
+static const struct arca_op_option *declared(const struct arca_op_option *list, const char *name)
 {
 	for (; list && list->name; list++)
 		if (!strcmp(list->name, name))
@@ -61,8 +60,10 @@ static int check_options(const struct engine_target *t, const struct ctx_option 
 		if (d && applies(t, d)) {
 			for (const struct ctx_option *x = o + 1; x->name; x++)
 				if (in_list(d->excludes, x->name))
-					return cli_usage_error("restore", "--%s and --%s exclude each "
-							       "other: give one", o->name, x->name);
+					return cli_usage_error("restore",
+					                       "--%s and --%s exclude each "
+					                       "other: give one",
+					                       o->name, x->name);
 			continue;
 		}
 		char takes[512] = "";
@@ -70,11 +71,13 @@ static int check_options(const struct engine_target *t, const struct ctx_option 
 		for (const struct arca_op_option *a = ops->restore_options; a->name; a++)
 			if (applies(t, a) && at < sizeof takes)
 				at += (size_t)snprintf(takes + at, sizeof takes - at, "%s--%s",
-						       at ? ", " : "", a->name);
-		return cli_usage_error("restore", "target %s (driver %s) does not take --%s%s%s; "
-				       "it takes %s, besides --snapshot and --from", t->cfg->name,
-				       t->drv->name, o->name, d ? " here: that option needs " : "",
-				       d ? d->when : "", at ? takes : "nothing else");
+				                       at ? ", " : "", a->name);
+		return cli_usage_error("restore",
+		                       "target %s (driver %s) does not take --%s%s%s; "
+		                       "it takes %s, besides --snapshot and --from",
+		                       t->cfg->name, t->drv->name, o->name,
+		                       d ? " here: that option needs " : "", d ? d->when : "",
+		                       at ? takes : "nothing else");
 	}
 	return ARCA_OK;
 }
@@ -82,12 +85,17 @@ static int check_options(const struct engine_target *t, const struct ctx_option 
 int cmd_restore(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"snapshot", required_argument, NULL, 's'}, {"into", required_argument, NULL, 'i'},
-		{"from", required_argument, NULL, 'f'},     {"overwrite", no_argument, NULL, 'o'},
-		{"jobs", required_argument, NULL, 'j'},     {"to-time", required_argument, NULL, 'T'},
-		{"to-lsn", required_argument, NULL, 'L'},   {"to-xid", required_argument, NULL, 'X'},
-		{"start", no_argument, NULL, 'S'},          {"no-archive", no_argument, NULL, 'N'},
-		{NULL, 0, NULL, 0},
+	    {"snapshot", required_argument, NULL, 's'},
+	    {"into", required_argument, NULL, 'i'},
+	    {"from", required_argument, NULL, 'f'},
+	    {"overwrite", no_argument, NULL, 'o'},
+	    {"jobs", required_argument, NULL, 'j'},
+	    {"to-time", required_argument, NULL, 'T'},
+	    {"to-lsn", required_argument, NULL, 'L'},
+	    {"to-xid", required_argument, NULL, 'X'},
+	    {"start", no_argument, NULL, 'S'},
+	    {"no-archive", no_argument, NULL, 'N'},
+	    {NULL, 0, NULL, 0},
 	};
 	/* every option is handed to the driver by its long name; the driver
 	 * checks what the values mean and which combinations make sense (e.g.
@@ -107,8 +115,8 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 		if (c == 'j') {
 			int64_t j;
 			if (parse_int64(optarg, &j) < 0 || j < 1 || j > ARCA_JOBS_MAX)
-				return cli_usage_error("restore", "--jobs needs a number from 1 to %d",
-						       ARCA_JOBS_MAX);
+				return cli_usage_error(
+				    "restore", "--jobs needs a number from 1 to %d", ARCA_JOBS_MAX);
 		}
 		/* a repeated option replaces its value, as getopt users expect;
 		 * it does not take another slot of the array */

@@ -49,28 +49,30 @@ int cmd_snapshot(struct cli *cli, int argc, char **argv)
 			format_bytes(res.bytes, b, sizeof b);
 			format_bytes(res.new_bytes, nb, sizeof nb);
 			if (!cli->json)
-				printf("snapshot %s of %s: %llu items, %s, %s new, %.1f s%s\n", res.id,
-				       targets[i]->cfg->name, (unsigned long long)res.items, b, nb,
-				       res.seconds, res.skipped ? ", PARTIAL" : "");
+				printf("snapshot %s of %s: %llu items, %s, %s new, %.1f s%s\n",
+				       res.id, targets[i]->cfg->name, (unsigned long long)res.items,
+				       b, nb, res.seconds, res.skipped ? ", PARTIAL" : "");
 			fflush(stdout);
 			if (res.skipped) {
 				/* recorded, but not all of it: said on stderr, and exit 15 */
 				log_warn("target %s: snapshot %.12s was recorded partial: %llu "
-					 "item%s left out (named above and by `arca list %s`); "
-					 "fix what kept %s from being read, or exclude %s",
-					 targets[i]->cfg->name, res.id,
-					 (unsigned long long)res.skipped, res.skipped == 1 ? "" : "s",
-					 targets[i]->cfg->name, res.skipped == 1 ? "it" : "them",
-					 res.skipped == 1 ? "it" : "them");
-				json_object_set_new(o, "partial",
-						    json_pack("{s:I}", "skipped",
-							      (json_int_t)res.skipped));
+				         "item%s left out (named above and by `arca list %s`); "
+				         "fix what kept %s from being read, or exclude %s",
+				         targets[i]->cfg->name, res.id,
+				         (unsigned long long)res.skipped,
+				         res.skipped == 1 ? "" : "s", targets[i]->cfg->name,
+				         res.skipped == 1 ? "it" : "them",
+				         res.skipped == 1 ? "it" : "them");
+				json_object_set_new(
+				    o, "partial",
+				    json_pack("{s:I}", "skipped", (json_int_t)res.skipped));
 				partial++;
 			}
 			json_object_set_new(o, "id", json_string(res.id));
 			json_object_set_new(o, "items", json_integer((json_int_t)res.items));
 			json_object_set_new(o, "bytes", json_integer((json_int_t)res.bytes));
-			json_object_set_new(o, "new_bytes", json_integer((json_int_t)res.new_bytes));
+			json_object_set_new(o, "new_bytes",
+			                    json_integer((json_int_t)res.new_bytes));
 			json_object_set_new(o, "seconds", json_real(res.seconds));
 		}
 		json_object_set_new(o, "recovery_point", json_string(rp));

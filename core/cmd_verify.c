@@ -22,7 +22,7 @@ static void report_problem(void *arg, const char *problem)
 	r->n++;
 	if (r->json)
 		json_array_append_new(r->problems, json_pack("{s:s,s:s}", "destination", r->dest,
-							     "problem", problem));
+		                                             "problem", problem));
 	else
 		printf("DAMAGED destination %s: %s\n", r->dest, problem);
 	fflush(stdout);
@@ -52,9 +52,9 @@ static void print_clean_summary(size_t n_repos, size_t n_checked, int read_pct)
 int cmd_verify(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"read-data", optional_argument, NULL, 'r'},
-		{"snapshot", required_argument, NULL, 's'},
-		{NULL, 0, NULL, 0},
+	    {"read-data", optional_argument, NULL, 'r'},
+	    {"snapshot", required_argument, NULL, 's'},
+	    {NULL, 0, NULL, 0},
 	};
 	int c, read_pct = -1;
 	const char *snapshot = NULL;
@@ -66,7 +66,8 @@ int cmd_verify(struct cli *cli, int argc, char **argv)
 				if (pc)
 					*pc = 0;
 				if (parse_int64(optarg, &p) < 0 || p < 0 || p > 100)
-					return cli_usage_error("verify", "--read-data=PERCENT takes 0..100");
+					return cli_usage_error("verify",
+					                       "--read-data=PERCENT takes 0..100");
 			}
 			read_pct = (int)p;
 		} else if (c == 's') {
@@ -94,7 +95,8 @@ int cmd_verify(struct cli *cli, int argc, char **argv)
 			rc = repo_lock_reading(d->repo);
 		if (rc == ARCA_OK) {
 			log_info("verifying repository in destination %s%s", d->cfg->name,
-				 read_pct < 0 ? " (structure; --read-data also checks the data)" : "");
+			         read_pct < 0 ? " (structure; --read-data also checks the data)"
+			                      : "");
 			rc = repo_verify(d->repo, read_pct, report_problem, &r);
 			repo_unlock(d->repo);
 		}
@@ -113,14 +115,16 @@ int cmd_verify(struct cli *cli, int argc, char **argv)
 	 * driver sees --read-data as option "read-data" (the percentage) */
 	char pct[16];
 	snprintf(pct, sizeof pct, "%d", read_pct);
-	const struct ctx_option options[] = {{read_pct > 0 ? "read-data" : NULL, pct}, {NULL, NULL}};
+	const struct ctx_option options[] = {{read_pct > 0 ? "read-data" : NULL, pct},
+	                                     {NULL, NULL}};
 	for (size_t j = 0; j < n; j++) {
 		rc = job_verify_target(&e, targets[j], snapshot, options);
 		if (rc != ARCA_OK) {
 			worst = rc;
 			if (cli->json)
 				json_array_append_new(problems, json_pack("{s:s,s:s}", "target",
-						targets[j]->cfg->name, "problem", err_msg()));
+				                                          targets[j]->cfg->name,
+				                                          "problem", err_msg()));
 			n_problems++;
 		} else if (targets[j]->drv->target->verify) {
 			n_checked++;
@@ -129,7 +133,8 @@ int cmd_verify(struct cli *cli, int argc, char **argv)
 		}
 	}
 	if (cli->json)
-		cli_print_json(json_pack("{s:b,s:o}", "ok", worst == ARCA_OK, "problems", problems));
+		cli_print_json(
+		    json_pack("{s:b,s:o}", "ok", worst == ARCA_OK, "problems", problems));
 	else {
 		json_decref(problems);
 		if (n_problems)

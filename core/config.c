@@ -22,70 +22,105 @@
 
 /* "2" from a macro that expands to 2 */
 #define STRINGIFY_(x) #x
-#define STRINGIFY(x) STRINGIFY_(x)
+#define STRINGIFY(x)  STRINGIFY_(x)
 
 /* ---------------------------------------------------------------------- */
 /* The engine-owned option tables.                                        */
 /* ---------------------------------------------------------------------- */
 
 const struct arca_option cfg_engine_options[] = {
-	{.name = "plugin_dir", .type = ARCA_OPT_PATH, .default_value = ARCA_PLUGIN_DIR,
-	 .help = "directory the driver modules (*.so) are loaded from"},
-	{.name = "state_dir", .type = ARCA_OPT_PATH, .default_value = "/var/lib/arca",
-	 .help = "local cache of repository indexes and file metadata"},
-	{.name = "log_level", .type = ARCA_OPT_ENUM, .default_value = "info",
-	 .help = "how much to log", .choices = "error|warn|info|debug"},
-	{.name = "workers", .type = ARCA_OPT_INT, .default_value = "0",
-	 .help = "threads that hash, compress and encrypt; 0 = one per CPU core",
-	 .min = 0, .max = 256},
-	{.name = "hostname", .type = ARCA_OPT_STRING,
-	 .help = "name recorded in snapshots and locks (default: the system's host name)"},
-	{.name = NULL},
+    {.name = "plugin_dir",
+     .type = ARCA_OPT_PATH,
+     .default_value = ARCA_PLUGIN_DIR,
+     .help = "directory the driver modules (*.so) are loaded from"},
+    {.name = "state_dir",
+     .type = ARCA_OPT_PATH,
+     .default_value = "/var/lib/arca",
+     .help = "local cache of repository indexes and file metadata"},
+    {.name = "log_level",
+     .type = ARCA_OPT_ENUM,
+     .default_value = "info",
+     .help = "how much to log",
+     .choices = "error|warn|info|debug"},
+    {.name = "workers",
+     .type = ARCA_OPT_INT,
+     .default_value = "0",
+     .help = "threads that hash, compress and encrypt; 0 = one per CPU core",
+     .min = 0,
+     .max = 256},
+    {.name = "hostname",
+     .type = ARCA_OPT_STRING,
+     .help = "name recorded in snapshots and locks (default: the system's host name)"},
+    {.name = NULL},
 };
 
 const struct arca_option cfg_dest_common_options[] = {
-	{.name = "driver", .type = ARCA_OPT_STRING, .flags = ARCA_OPT_REQUIRED,
-	 .help = "the destination driver that stores the repository, e.g. dir "
-		 "(`arca plugins` lists them)"},
-	{.name = "passphrase", .type = ARCA_OPT_STRING, .flags = ARCA_OPT_SECRET,
-	 .help = "passphrase that unlocks the repository key"},
-	{.name = "encryption", .type = ARCA_OPT_ENUM, .default_value = "aes-256-gcm",
-	 .help = "encryption of the repository's objects", .choices = "aes-256-gcm|none"},
-	{.name = "compression", .type = ARCA_OPT_INT,
-	 .default_value = STRINGIFY(REPO_ZSTD_LEVEL_DEFAULT),
-	 .help = "zstd level of stored chunks (the README's design notes say why the default)",
-	 .min = REPO_ZSTD_LEVEL_MIN, .max = REPO_ZSTD_LEVEL_MAX},
-	{.name = "pack_size", .type = ARCA_OPT_SIZE, .default_value = "32M",
-	 .help = "target size of the pack objects chunks are grouped into",
-	 .min = 4 * MIB, .max = GIB},
-	{.name = NULL},
+    {.name = "driver",
+     .type = ARCA_OPT_STRING,
+     .flags = ARCA_OPT_REQUIRED,
+     .help = "the destination driver that stores the repository, e.g. dir "
+             "(`arca plugins` lists them)"},
+    {.name = "passphrase",
+     .type = ARCA_OPT_STRING,
+     .flags = ARCA_OPT_SECRET,
+     .help = "passphrase that unlocks the repository key"},
+    {.name = "encryption",
+     .type = ARCA_OPT_ENUM,
+     .default_value = "aes-256-gcm",
+     .help = "encryption of the repository's objects",
+     .choices = "aes-256-gcm|none"},
+    {.name = "compression",
+     .type = ARCA_OPT_INT,
+     .default_value = STRINGIFY(REPO_ZSTD_LEVEL_DEFAULT),
+     .help = "zstd level of stored chunks (the README's design notes say why the default)",
+     .min = REPO_ZSTD_LEVEL_MIN,
+     .max = REPO_ZSTD_LEVEL_MAX},
+    {.name = "pack_size",
+     .type = ARCA_OPT_SIZE,
+     .default_value = "32M",
+     .help = "target size of the pack objects chunks are grouped into",
+     .min = 4 * MIB,
+     .max = GIB},
+    {.name = NULL},
 };
 
 const struct arca_option cfg_target_common_options[] = {
-	{.name = "driver", .type = ARCA_OPT_STRING, .flags = ARCA_OPT_REQUIRED,
-	 .help = "the target driver that reads the data store, e.g. postgres or files"},
-	{.name = "destinations", .type = ARCA_OPT_LIST, .flags = ARCA_OPT_REQUIRED,
-	 .help = "the [destination NAME] sections that receive this target's snapshots"},
-	{.name = "retention", .type = ARCA_OPT_STRING,
-	 .help = "snapshots to keep, e.g. last=7, daily=30, weekly=8, monthly=12, within=30d"},
-	{.name = "description", .type = ARCA_OPT_STRING, .help = "free text shown by arca list"},
-	{.name = NULL},
+    {.name = "driver",
+     .type = ARCA_OPT_STRING,
+     .flags = ARCA_OPT_REQUIRED,
+     .help = "the target driver that reads the data store, e.g. postgres or files"},
+    {.name = "destinations",
+     .type = ARCA_OPT_LIST,
+     .flags = ARCA_OPT_REQUIRED,
+     .help = "the [destination NAME] sections that receive this target's snapshots"},
+    {.name = "retention",
+     .type = ARCA_OPT_STRING,
+     .help = "snapshots to keep, e.g. last=7, daily=30, weekly=8, monthly=12, within=30d"},
+    {.name = "description", .type = ARCA_OPT_STRING, .help = "free text shown by arca list"},
+    {.name = NULL},
 };
 
 const struct arca_option cfg_recovery_options[] = {
-	{.name = "order", .type = ARCA_OPT_LIST,
-	 .help = "targets restored by arca recover, in this order"},
-	{.name = "pre_hook", .type = ARCA_OPT_STRING,
-	 .help = "command run before the recovery (e.g. stop the application)"},
-	{.name = "post_hook", .type = ARCA_OPT_STRING,
-	 .help = "command run after the recovery (e.g. start the application)"},
-	{.name = "scratch_dir", .type = ARCA_OPT_PATH,
-	 .help = "where arca drill and arca recover put temporary instances"},
-	{.name = NULL},
+    {.name = "order",
+     .type = ARCA_OPT_LIST,
+     .help = "targets restored by arca recover, in this order"},
+    {.name = "pre_hook",
+     .type = ARCA_OPT_STRING,
+     .help = "command run before the recovery (e.g. stop the application)"},
+    {.name = "post_hook",
+     .type = ARCA_OPT_STRING,
+     .help = "command run after the recovery (e.g. start the application)"},
+    {.name = "scratch_dir",
+     .type = ARCA_OPT_PATH,
+     .help = "where arca drill and arca recover put temporary instances"},
+    {.name = NULL},
 };
 
 const char *const cfg_kind_names[CFG_KIND_COUNT] = {
-	"engine", "destination", "target", "recovery",
+    "engine",
+    "destination",
+    "target",
+    "recovery",
 };
 
 const char *cfg_kind_name(enum cfg_kind kind)
@@ -264,7 +299,7 @@ void cfg_list_free(char **items, size_t n)
 /* ---------------------------------------------------------------------- */
 
 const struct cfg_entry *cfg_secret_entry(const struct arca_config *sec, const char *key,
-					 const char *suffix)
+                                         const char *suffix)
 {
 	char *name = xasprintf("%s%s", key, suffix);
 	const struct cfg_entry *e = cfg_entry(sec, name);
@@ -280,14 +315,14 @@ static void warn_if_world_readable(const char *key, const char *path)
 }
 
 static int secret_from_file(const struct arca_config *sec, const char *key,
-			    const struct cfg_entry *e, char **out)
+                            const struct cfg_entry *e, char **out)
 {
 	char label[256], *data;
 	size_t len;
 	cfg_section_label(sec, label, sizeof label);
 	if (read_file(e->value, &data, &len) < 0)
-		return err_set(ARCA_ERR_CONFIG, "cannot read %s_file %s (%s, %s:%d): %s",
-			       key, e->value, label, sec->file, e->line, strerror(errno));
+		return err_set(ARCA_ERR_CONFIG, "cannot read %s_file %s (%s, %s:%d): %s", key,
+		               e->value, label, sec->file, e->line, strerror(errno));
 	size_t first = strcspn(data, "\n");
 	if (first > 0 && data[first - 1] == '\r')
 		first--;
@@ -296,25 +331,30 @@ static int secret_from_file(const struct arca_config *sec, const char *key,
 	explicit_bzero(data, len);
 	free(data);
 	if (!*out)
-		return err_set(ARCA_ERR_CONFIG, "%s_file %s (%s, %s:%d) has an empty first line: "
-			       "write the secret on it", key, e->value, label, sec->file, e->line);
+		return err_set(ARCA_ERR_CONFIG,
+		               "%s_file %s (%s, %s:%d) has an empty first line: "
+		               "write the secret on it",
+		               key, e->value, label, sec->file, e->line);
 	warn_if_world_readable(key, e->value);
 	return ARCA_OK;
 }
 
 static int secret_from_env(const struct arca_config *sec, const char *key,
-			   const struct cfg_entry *e, char **out)
+                           const struct cfg_entry *e, char **out)
 {
 	char label[256];
 	cfg_section_label(sec, label, sizeof label);
 	const char *v = getenv(e->value);
 	if (!v)
-		return err_set(ARCA_ERR_CONFIG, "%s_env names the variable %s (%s, %s:%d), which "
-			       "is not set in the environment", key, e->value, label, sec->file,
-			       e->line);
+		return err_set(ARCA_ERR_CONFIG,
+		               "%s_env names the variable %s (%s, %s:%d), which "
+		               "is not set in the environment",
+		               key, e->value, label, sec->file, e->line);
 	if (!*v)
-		return err_set(ARCA_ERR_CONFIG, "%s_env names the variable %s (%s, %s:%d), which "
-			       "is empty", key, e->value, label, sec->file, e->line);
+		return err_set(ARCA_ERR_CONFIG,
+		               "%s_env names the variable %s (%s, %s:%d), which "
+		               "is empty",
+		               key, e->value, label, sec->file, e->line);
 	*out = xstrdup(v);
 	return ARCA_OK;
 }
@@ -330,8 +370,8 @@ int cfg_secret(const struct arca_config *sec, const char *key, char **out)
 		return secret_from_env(sec, key, e, out);
 	char label[256];
 	cfg_section_label(sec, label, sizeof label);
-	return err_set(ARCA_ERR_NOT_FOUND, "%s sets neither %s_file nor %s_env (%s:%d)",
-		       label, key, key, sec->file, sec->line);
+	return err_set(ARCA_ERR_NOT_FOUND, "%s sets neither %s_file nor %s_env (%s:%d)", label, key,
+	               key, sec->file, sec->line);
 }
 
 const char *cfg_passphrase_var(const struct arca_config *dest, int *fallback)

@@ -28,12 +28,12 @@ struct cfg_entry {
 /* One section. This is also the struct arca_config a driver instance gets. */
 struct arca_config {
 	enum cfg_kind kind;
-	char *name;               /* "app-db"; NULL for [engine]/[recovery] */
-	int line;                 /* line of the section header */
-	const char *file;         /* path of the INI file */
+	char *name;       /* "app-db"; NULL for [engine]/[recovery] */
+	int line;         /* line of the section header */
+	const char *file; /* path of the INI file */
 	struct cfg_entry *entries;
 	size_t n_entries;
-	const struct arca_driver *driver;   /* set by cfg_validate */
+	const struct arca_driver *driver;         /* set by cfg_validate */
 	const struct arca_option *driver_options; /* target or dest table */
 };
 
@@ -48,12 +48,12 @@ typedef const struct arca_driver *(*cfg_driver_lookup)(const char *name, void *a
 
 /* Error collector: every problem found, in file order. */
 struct cfg_errors {
-	char **msgs;              /* "FILE:LINE: message" */
+	char **msgs; /* "FILE:LINE: message" */
 	size_t n;
-	int *lines;               /* line of each message (0: the whole file) */
+	int *lines; /* line of each message (0: the whole file) */
 };
 void cfg_errors_add(struct cfg_errors *e, const char *file, int line, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 void cfg_errors_free(struct cfg_errors *e);
 
 /* Parse; syntax errors go to errs. Returns 0 if the file was read (even
@@ -61,7 +61,7 @@ void cfg_errors_free(struct cfg_errors *e);
 int cfg_load(const char *path, struct cfg_file **out, struct cfg_errors *errs);
 /* Parse from memory (tests); `name` is used in messages. */
 int cfg_load_string(const char *name, const char *text, struct cfg_file **out,
-		    struct cfg_errors *errs);
+                    struct cfg_errors *errs);
 void cfg_free(struct cfg_file *cf);
 
 /* Validate against the engine's and each driver's declared options: unknown
@@ -71,8 +71,7 @@ void cfg_free(struct cfg_file *cf);
  * destination, secrets written inline, duplicate sections/keys.
  * Returns the number of errors added to errs. */
 int cfg_validate(struct cfg_file *cf, cfg_driver_lookup lookup, void *lookup_arg,
-		 const char *const *installed_drivers, size_t n_installed,
-		 struct cfg_errors *errs);
+                 const char *const *installed_drivers, size_t n_installed, struct cfg_errors *errs);
 
 /* Lookup helpers (defaults from the declaring option table applied). */
 struct arca_config *cfg_section(struct cfg_file *cf, enum cfg_kind kind, const char *name);

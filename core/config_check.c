@@ -17,8 +17,7 @@
 /* Error collector.                                                       */
 /* ---------------------------------------------------------------------- */
 
-void cfg_errors_vadd(struct cfg_errors *e, const char *file, int line, const char *fmt,
-		     va_list ap)
+void cfg_errors_vadd(struct cfg_errors *e, const char *file, int line, const char *fmt, va_list ap)
 {
 	char *msg, *full;
 	if (vasprintf(&msg, fmt, ap) < 0)
@@ -91,11 +90,11 @@ struct validator {
 struct vsec {
 	struct arca_config *sec;
 	char label[256];
-	int driver_ok;      /* a usable driver was found (or none is needed) */
+	int driver_ok; /* a usable driver was found (or none is needed) */
 };
 
-__attribute__((format(printf, 3, 4)))
-static void verr(struct validator *v, int line, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void verr(struct validator *v, int line,
+                                                       const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -196,20 +195,24 @@ static int resolve_driver(struct validator *v, struct vsec *vs)
 	const struct cfg_entry *e = cfg_entry(sec, "driver");
 	if (!e)
 		return 0; /* reported as a missing required key */
-	const struct arca_driver *d = *e->value && v->lookup ? v->lookup(e->value, v->lookup_arg)
-							   : NULL;
+	const struct arca_driver *d =
+	    *e->value && v->lookup ? v->lookup(e->value, v->lookup_arg) : NULL;
 	if (!d) {
 		report_unknown_driver(v, e);
 		return 0;
 	}
 	if (sec->kind == CFG_TARGET && !d->target) {
-		verr(v, e->line, "driver '%s' is a destination driver, it cannot back up %s: "
-		     "use it in a [destination NAME] section", d->name, vs->label);
+		verr(v, e->line,
+		     "driver '%s' is a destination driver, it cannot back up %s: "
+		     "use it in a [destination NAME] section",
+		     d->name, vs->label);
 		return 0;
 	}
 	if (sec->kind == CFG_DESTINATION && !d->dest) {
-		verr(v, e->line, "driver '%s' is a target driver, it cannot store %s: "
-		     "use it in a [target NAME] section", d->name, vs->label);
+		verr(v, e->line,
+		     "driver '%s' is a target driver, it cannot store %s: "
+		     "use it in a [target NAME] section",
+		     d->name, vs->label);
 		return 0;
 	}
 	sec->driver = d;
@@ -228,11 +231,11 @@ static int option_is_set(const struct arca_config *sec, const struct arca_option
 }
 
 static void report_missing(struct validator *v, const struct vsec *vs,
-			   const struct arca_option *opt, const struct arca_driver *drv)
+                           const struct arca_option *opt, const struct arca_driver *drv)
 {
 	char *want = opt->flags & ARCA_OPT_SECRET
-		     ? xasprintf("'%s_file' or '%s_env'", opt->name, opt->name)
-		     : xasprintf("'%s'", opt->name);
+	                 ? xasprintf("'%s_file' or '%s_env'", opt->name, opt->name)
+	                 : xasprintf("'%s'", opt->name);
 	const char *help = opt->help ? opt->help : "no description";
 	if (drv)
 		verr(v, vs->sec->line, "%s needs %s (driver %s: %s)", vs->label, want, drv->name,
@@ -243,7 +246,7 @@ static void report_missing(struct validator *v, const struct vsec *vs,
 }
 
 static void check_required_in(struct validator *v, const struct vsec *vs,
-			      const struct arca_option *table, const struct arca_driver *drv)
+                              const struct arca_option *table, const struct arca_driver *drv)
 {
 	for (; table && table->name; table++)
 		if ((table->flags & ARCA_OPT_REQUIRED) && !option_is_set(vs->sec, table))
@@ -259,9 +262,11 @@ static void check_passphrase(struct validator *v, const struct vsec *vs)
 	/* a named source is checked when it is read; the fallback must be set now */
 	const char *env = fallback ? getenv(var) : NULL;
 	if (enc && strcmp(enc, "none") && fallback && !(env && *env))
-		verr(v, vs->sec->line, "%s needs 'passphrase_file' or 'passphrase_env' "
+		verr(v, vs->sec->line,
+		     "%s needs 'passphrase_file' or 'passphrase_env' "
 		     "(encryption is %s), or " CFG_PASSPHRASE_FALLBACK_ENV " in the environment, "
-		     "or set encryption = none", vs->label, enc);
+		     "or set encryption = none",
+		     vs->label, enc);
 }
 
 static void check_required(struct validator *v, const struct vsec *vs)
@@ -284,7 +289,7 @@ struct key_ref {
 
 /* NAME_file / NAME_env of a secret option in `table`. */
 static int resolve_secret_form(const struct arca_option *table, const char *key,
-			       struct key_ref *ref)
+                               struct key_ref *ref)
 {
 	static const struct {
 		const char *suffix;
@@ -321,7 +326,7 @@ static int resolve_key(const struct arca_config *sec, const char *key, struct ke
 }
 
 static void report_unknown_key(struct validator *v, const struct vsec *vs,
-			       const struct cfg_entry *e)
+                               const struct cfg_entry *e)
 {
 	struct names keys = {0};
 	names_add_keys(&keys, cfg_engine_table(vs->sec->kind));
@@ -347,7 +352,7 @@ struct unit {
 
 static const struct unit size_units[] = {{'T', 1024 * GIB}, {'G', GIB}, {'M', MIB}, {'K', KIB}};
 static const struct unit duration_units[] = {
-	{'w', 604800}, {'d', 86400}, {'h', 3600}, {'m', 60}, {'s', 1},
+    {'w', 604800}, {'d', 86400}, {'h', 3600}, {'m', 60}, {'s', 1},
 };
 
 /* "4M", "1G", "30d": a bound in the unit the user would write. */
@@ -467,7 +472,7 @@ static int bad_value(const struct arca_option *opt, const char *value, char *why
 }
 
 static void check_value(struct validator *v, const struct vsec *vs, const struct cfg_entry *e,
-			const struct arca_option *opt)
+                        const struct arca_option *opt)
 {
 	char why[512];
 	if (!*e->value && (opt->flags & ARCA_OPT_REQUIRED)) {
@@ -491,7 +496,7 @@ static int named_before(char **items, size_t i)
 
 /* Each item of a LIST must name a section of `kind`, once. */
 static void check_refs(struct validator *v, const struct vsec *vs, const struct cfg_entry *e,
-		       enum cfg_kind kind)
+                       enum cfg_kind kind)
 {
 	struct names known = {0};
 	names_of_sections(&known, v->cf, kind);
@@ -508,11 +513,15 @@ static void check_refs(struct validator *v, const struct vsec *vs, const struct 
 			continue;
 		const char *hint = names_suggest(&known, items[i]);
 		if (hint)
-			verr(v, e->line, "'%s' in %s names [%s %s], which is not defined (did you "
-			     "mean '%s'?)", e->key, vs->label, cfg_kind_name(kind), items[i], hint);
+			verr(v, e->line,
+			     "'%s' in %s names [%s %s], which is not defined (did you "
+			     "mean '%s'?)",
+			     e->key, vs->label, cfg_kind_name(kind), items[i], hint);
 		else
-			verr(v, e->line, "'%s' in %s names [%s %s], which is not defined in this "
-			     "file", e->key, vs->label, cfg_kind_name(kind), items[i]);
+			verr(v, e->line,
+			     "'%s' in %s names [%s %s], which is not defined in this "
+			     "file",
+			     e->key, vs->label, cfg_kind_name(kind), items[i]);
 	}
 	cfg_list_free(items, n);
 	names_free(&known);
@@ -524,8 +533,10 @@ static void check_retention(struct validator *v, const struct vsec *vs, const st
 	int64_t counts[7];
 	if (retention_parse(e->value, counts) == ARCA_OK)
 		return;
-	verr(v, e->line, "'retention' in %s is not a valid policy: %s; write e.g. "
-	     "retention = last=7, daily=30, within=30d", vs->label, err_msg());
+	verr(v, e->line,
+	     "'retention' in %s is not a valid policy: %s; write e.g. "
+	     "retention = last=7, daily=30, within=30d",
+	     vs->label, err_msg());
 	err_clear(); /* the message is in errs now */
 }
 
@@ -553,18 +564,22 @@ static int valid_env_name(const char *s)
 	return 1;
 }
 
-static void check_secret_form(struct validator *v, const struct vsec *vs,
-			      const struct cfg_entry *e, const struct key_ref *ref)
+static void check_secret_form(struct validator *v, const struct vsec *vs, const struct cfg_entry *e,
+                              const struct key_ref *ref)
 {
 	const char *name = ref->opt->name;
 	const struct cfg_entry *f = cfg_secret_entry(vs->sec, name, "_file");
 	const struct cfg_entry *env = cfg_secret_entry(vs->sec, name, "_env");
 	if (ref->form == KEY_FILE && e->value[0] != '/')
-		verr(v, e->line, "'%s' in %s must be an absolute path (starting with '/'), "
-		     "got '%s'", e->key, vs->label, e->value);
+		verr(v, e->line,
+		     "'%s' in %s must be an absolute path (starting with '/'), "
+		     "got '%s'",
+		     e->key, vs->label, e->value);
 	if (ref->form == KEY_ENV && !valid_env_name(e->value))
-		verr(v, e->line, "'%s' in %s must name an environment variable (letters, digits, "
-		     "'_'), got '%s'", e->key, vs->label, e->value);
+		verr(v, e->line,
+		     "'%s' in %s must name an environment variable (letters, digits, "
+		     "'_'), got '%s'",
+		     e->key, vs->label, e->value);
 	/* reported once, at whichever of the two comes second */
 	if (f && env && e == (f->line > env->line ? f : env))
 		verr(v, e->line, "both %s_file and %s_env are set in %s: keep one", name, name,
@@ -595,9 +610,10 @@ static void check_entry(struct validator *v, const struct vsec *vs, const struct
 	if (cfg_kind_has_name(vs->sec->kind) && !strcmp(e->key, "driver"))
 		return; /* resolve_driver checked it */
 	if (ref.opt->flags & ARCA_OPT_SECRET) {
-		verr(v, e->line, "'%s' in %s is a secret, and secrets are not written in the "
-		     "config: use %s_file = /path or %s_env = VARIABLE", e->key, vs->label,
-		     e->key, e->key);
+		verr(v, e->line,
+		     "'%s' in %s is a secret, and secrets are not written in the "
+		     "config: use %s_file = /path or %s_env = VARIABLE",
+		     e->key, vs->label, e->key, e->key);
 		return;
 	}
 	check_value(v, vs, e, ref.opt);
@@ -606,7 +622,7 @@ static void check_entry(struct validator *v, const struct vsec *vs, const struct
 }
 
 static const struct arca_config *first_like(const struct cfg_file *cf,
-					    const struct arca_config *sec)
+                                            const struct arca_config *sec)
 {
 	for (size_t i = 0; i < cf->n_sections; i++)
 		if (cfg_same_section(&cf->sections[i], sec->kind, sec->name))
@@ -634,12 +650,15 @@ static void check_section(struct validator *v, struct arca_config *sec)
 }
 
 int cfg_validate(struct cfg_file *cf, cfg_driver_lookup lookup, void *lookup_arg,
-		 const char *const *installed_drivers, size_t n_installed,
-		 struct cfg_errors *errs)
+                 const char *const *installed_drivers, size_t n_installed, struct cfg_errors *errs)
 {
 	struct validator v = {
-		.cf = cf, .lookup = lookup, .lookup_arg = lookup_arg,
-		.installed = installed_drivers, .n_installed = n_installed, .errs = errs,
+	    .cf = cf,
+	    .lookup = lookup,
+	    .lookup_arg = lookup_arg,
+	    .installed = installed_drivers,
+	    .n_installed = n_installed,
+	    .errs = errs,
 	};
 	for (size_t i = 0; i < cf->n_sections; i++)
 		check_section(&v, &cf->sections[i]);

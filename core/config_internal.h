@@ -33,11 +33,11 @@ int cfg_parse_number(enum arca_opt_type type, const char *s, int64_t *out);
 char **cfg_list_split(const char *value, size_t *n);
 /* The entry KEY SUFFIX ("passphrase" "_file") of a section, or NULL. */
 const struct cfg_entry *cfg_secret_entry(const struct arca_config *sec, const char *key,
-					 const char *suffix);
+                                         const char *suffix);
 
 /* ---- config_check.c: the error collector ---- */
 
-void cfg_errors_vadd(struct cfg_errors *e, const char *file, int line, const char *fmt,
-		     va_list ap) __attribute__((format(printf, 4, 0)));
+void cfg_errors_vadd(struct cfg_errors *e, const char *file, int line, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
 
 #endif

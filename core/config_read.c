@@ -27,13 +27,13 @@ struct parser {
 	struct cfg_file *cf;
 	struct cfg_errors *errs;
 	int lineno;
-	long section;       /* index of the open section in cf->sections; -1: none */
-	int skip_keys;      /* the open section is unusable: drop its keys quietly */
+	long section;  /* index of the open section in cf->sections; -1: none */
+	int skip_keys; /* the open section is unusable: drop its keys quietly */
 	/* the source: a FILE, or a string */
 	FILE *fp;
 	const char *text;
-	int read_errno;     /* set when reading the FILE failed */
-	char *line;         /* the current raw line */
+	int read_errno; /* set when reading the FILE failed */
+	char *line;     /* the current raw line */
 	size_t cap;
 	/* Values too long for inih's line buffer (INI_MAX_LINE, compiled into
 	 * Debian's library): the reader hands inih a placeholder instead and
@@ -44,10 +44,10 @@ struct parser {
 };
 
 #define LONG_VALUE_MARK "\001arca-long-value-"
-#define LINE_MAX_LEN 65536   /* longer lines are refused: not a sensible config */
+#define LINE_MAX_LEN    65536 /* longer lines are refused: not a sensible config */
 
-__attribute__((format(printf, 2, 3)))
-static void parse_error(struct parser *p, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void parse_error(struct parser *p, const char *fmt,
+                                                              ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -122,11 +122,13 @@ static void report_unknown_section(struct parser *p, const char *type, const cha
 	const char *hint = did_you_mean(type, cfg_kind_names, CFG_KIND_COUNT);
 	const char *sp = *name ? " " : "";
 	if (hint)
-		parse_error(p, "unknown section [%s%s%s] (did you mean [%s%s%s]?)",
-			    type, sp, name, hint, sp, name);
+		parse_error(p, "unknown section [%s%s%s] (did you mean [%s%s%s]?)", type, sp, name,
+		            hint, sp, name);
 	else
-		parse_error(p, "unknown section [%s%s%s]: the sections are [engine], "
-			    "[destination NAME], [target NAME] and [recovery]", type, sp, name);
+		parse_error(p,
+		            "unknown section [%s%s%s]: the sections are [engine], "
+		            "[destination NAME], [target NAME] and [recovery]",
+		            type, sp, name);
 }
 
 static void append_section(struct parser *p, enum cfg_kind kind, const char *name)
@@ -157,11 +159,13 @@ static void open_section(struct parser *p, char *header)
 	else if (cfg_kind_has_name(kind) && !*name)
 		parse_error(p, "[%s] needs a name: write [%s NAME]", header, header);
 	else if (!cfg_kind_has_name(kind) && *name)
-		parse_error(p, "[%s] takes no name: write [%s] (there is only one)",
-			    header, header);
+		parse_error(p, "[%s] takes no name: write [%s] (there is only one)", header,
+		            header);
 	else if (cfg_kind_has_name(kind) && !valid_section_name(name))
-		parse_error(p, "bad name '%s' in [%s %s]: use only letters, digits, '_', '.' "
-			    "and '-'", name, header, name);
+		parse_error(p,
+		            "bad name '%s' in [%s %s]: use only letters, digits, '_', '.' "
+		            "and '-'",
+		            name, header, name);
 	else
 		append_section(p, (enum cfg_kind)kind, name);
 }
@@ -195,8 +199,10 @@ static int check_header_line(struct parser *p, const char *s)
 static int check_line(struct parser *p, const char *s, size_t raw_len, int max)
 {
 	if (strlen(s) + 3 > (size_t)max) {
-		parse_error(p, "line is %zu characters long; at most %d fit here: shorten it "
-			    "(e.g. move a long command into a script)", raw_len, max - 3);
+		parse_error(p,
+		            "line is %zu characters long; at most %d fit here: shorten it "
+		            "(e.g. move a long command into a script)",
+		            raw_len, max - 3);
 		return 0;
 	}
 	if (!*s || *s == ';' || *s == '#')
@@ -226,7 +232,7 @@ static const char *shorten_value(struct parser *p, const char *s, char *out, int
 		end--;
 	size_t klen = (size_t)(eq - s);
 	if (klen + sizeof LONG_VALUE_MARK + 24 > (size_t)max) {
-		check_line(p, s, strlen(s), max);   /* the key itself is too long */
+		check_line(p, s, strlen(s), max); /* the key itself is too long */
 		out[0] = 0;
 		return out;
 	}
@@ -257,10 +263,11 @@ static char *ini_read_line(char *out, int max, void *stream)
 	while (isspace((unsigned char)*s))
 		s++;
 	if ((size_t)len > LINE_MAX_LEN) {
-		parse_error(p, "line is %zd characters long; at most %d are read", len, LINE_MAX_LEN);
+		parse_error(p, "line is %zd characters long; at most %d are read", len,
+		            LINE_MAX_LEN);
 		s = "";
 	} else if (strlen(s) + 3 > (size_t)max && *s != '[' && *s != ';' && *s != '#' &&
-		   *find_before_comment(s, "=:")) {
+	           *find_before_comment(s, "=:")) {
 		s = shorten_value(p, s, out, max);
 		return out;
 	}
@@ -287,8 +294,10 @@ static int ini_on_key(void *user, const char *section, const char *name, const c
 	if (p->skip_keys)
 		return 1;
 	if (p->section < 0) {
-		parse_error(p, "'%s' is set before any section: put it under [engine], "
-			    "[destination NAME], [target NAME] or [recovery]", name);
+		parse_error(p,
+		            "'%s' is set before any section: put it under [engine], "
+		            "[destination NAME], [target NAME] or [recovery]",
+		            name);
 		p->skip_keys = 1;
 		return 1;
 	}
@@ -333,7 +342,7 @@ static struct cfg_file *new_file(const char *name)
 }
 
 int cfg_load_string(const char *name, const char *text, struct cfg_file **out,
-		    struct cfg_errors *errs)
+                    struct cfg_errors *errs)
 {
 	struct parser p = {.errs = errs, .section = -1, .text = text};
 	p.cf = new_file(name ? name : "<string>");
@@ -351,8 +360,10 @@ int cfg_load(const char *path, struct cfg_file **out, struct cfg_errors *errs)
 	*out = NULL;
 	FILE *fp = fopen(path, "re");
 	if (!fp) {
-		cfg_errors_add(errs, path, 0, "cannot open the config file: %s (give another "
-			       "with -c FILE or the ARCA_CONFIG variable)", strerror(errno));
+		cfg_errors_add(errs, path, 0,
+		               "cannot open the config file: %s (give another "
+		               "with -c FILE or the ARCA_CONFIG variable)",
+		               strerror(errno));
 		return -1;
 	}
 	struct parser p = {.errs = errs, .section = -1, .fp = fp};
@@ -365,7 +376,7 @@ int cfg_load(const char *path, struct cfg_file **out, struct cfg_errors *errs)
 	fclose(fp);
 	if (p.read_errno) {
 		cfg_errors_add(errs, path, 0, "cannot read the config file: %s",
-			       strerror(p.read_errno));
+		               strerror(p.read_errno));
 		cfg_free(p.cf);
 		return -1;
 	}

@@ -43,7 +43,7 @@
 #include "util.h"
 
 static int n_ok, n_failed;
-static char *work;            /* the work directory */
+static char *work; /* the work directory */
 
 static void result(const char *check, const char *why)
 {
@@ -65,7 +65,7 @@ static void result_rc(const char *check, int rc)
 		return;
 	}
 	char *why = xasprintf("%s (status %d: %s)", err_msg()[0] ? err_msg() : "no message", rc,
-			      status_name(rc));
+	                      status_name(rc));
 	result(check, why);
 	free(why);
 }
@@ -76,7 +76,7 @@ static void result_rc(const char *check, int rc)
 
 static pthread_mutex_t msg_mu = PTHREAD_MUTEX_INITIALIZER;
 static int n_failing_returns;
-static char *first_silent;    /* the first failing return without its message */
+static char *first_silent; /* the first failing return without its message */
 
 /* Judge one op's return: call with the error state cleared before the op. */
 static int judged(const char *op, int rc)
@@ -86,11 +86,12 @@ static int judged(const char *op, int rc)
 	pthread_mutex_lock(&msg_mu);
 	n_failing_returns++;
 	if (!first_silent && (err_status() != rc || !err_msg()[0]))
-		first_silent = err_msg()[0]
-			? xasprintf("%s returned %d (%s), but the message is of status %d: \"%s\"",
-				    op, rc, status_name(rc), err_status(), err_msg())
-			: xasprintf("%s returned %d (%s) without a message (host->error)", op,
-				    rc, status_name(rc));
+		first_silent =
+		    err_msg()[0]
+		        ? xasprintf("%s returned %d (%s), but the message is of status %d: \"%s\"",
+		                    op, rc, status_name(rc), err_status(), err_msg())
+		        : xasprintf("%s returned %d (%s) without a message (host->error)", op, rc,
+		                    status_name(rc));
 	pthread_mutex_unlock(&msg_mu);
 	return rc;
 }
@@ -125,7 +126,8 @@ static int in_choices(const char *choices, const char *v)
 static char *bad_option(const struct arca_option *o, const struct arca_option *engine_keys)
 {
 	if (declared_by(engine_keys, o->name))
-		return xasprintf("\"%s\" is a key the engine itself reads in that section", o->name);
+		return xasprintf("\"%s\" is a key the engine itself reads in that section",
+		                 o->name);
 	if (!o->help || !o->help[0])
 		return xasprintf("\"%s\" has no help (arca plugins shows it)", o->name);
 	if ((o->flags & ARCA_OPT_SECRET) && o->default_value)
@@ -169,10 +171,10 @@ static char *bad_option(const struct arca_option *o, const struct arca_option *e
 	}
 	if (!ok)
 		return xasprintf("the default \"%s\" of \"%s\" is not a valid value of its type", v,
-				 o->name);
+		                 o->name);
 	if (bounded && (i < o->min || i > o->max))
 		return xasprintf("the default \"%s\" of \"%s\" is outside %lld..%lld", v, o->name,
-				 (long long)o->min, (long long)o->max);
+		                 (long long)o->min, (long long)o->max);
 	return NULL;
 }
 
@@ -192,8 +194,10 @@ static char *bad_declarations(const struct arca_target_ops *t)
 	if (ARCA_OPS_HAS(t, restore_options))
 		for (const struct arca_op_option *o = t->restore_options; o->name; o++) {
 			if (!valid_cli_name(o->name) || !o->help)
-				return xasprintf("restore option \"%s\": a name of a-z, 0-9 and '-' "
-						 "and a help line", o->name);
+				return xasprintf(
+				    "restore option \"%s\": a name of a-z, 0-9 and '-' "
+				    "and a help line",
+				    o->name);
 			for (const char *x = o->excludes; x && *x;) {
 				const char *c = strchr(x, ',');
 				size_t n = c ? (size_t)(c - x) : strlen(x);
@@ -202,7 +206,8 @@ static char *bad_declarations(const struct arca_target_ops *t)
 					y++;
 				if (!y->name)
 					return xasprintf("restore option \"%s\" excludes \"%.*s\", "
-							 "which is not declared", o->name, (int)n, x);
+					                 "which is not declared",
+					                 o->name, (int)n, x);
 				x = c ? c + 1 : NULL;
 			}
 		}
@@ -210,11 +215,12 @@ static char *bad_declarations(const struct arca_target_ops *t)
 		if (!t->command)
 			return xasprintf("verbs are declared but there is no command op");
 		for (const struct arca_verb *v = t->verbs; v->name; v++)
-			if (!valid_cli_name(v->name) || !v->summary || !v->help || v->min_args < 0 ||
-			    (v->max_args >= 0 && v->max_args < v->min_args))
+			if (!valid_cli_name(v->name) || !v->summary || !v->help ||
+			    v->min_args < 0 || (v->max_args >= 0 && v->max_args < v->min_args))
 				return xasprintf("verb \"%s\": a name of a-z, 0-9 and '-', a "
-						 "summary, a help, and 0 <= min_args <= max_args "
-						 "(or max_args -1)", v->name);
+				                 "summary, a help, and 0 <= min_args <= max_args "
+				                 "(or max_args -1)",
+				                 v->name);
 	}
 	return NULL;
 }
@@ -249,7 +255,7 @@ static int inject_now(void)
 {
 	injected = 1;
 	if (inject == INJECT_CANCEL) {
-		arca_cancel_requested = 1;   /* as ^C does */
+		arca_cancel_requested = 1; /* as ^C does */
 		return kit_host.error(ARCA_ERR_CANCELLED, "interrupted");
 	}
 	return kit_host.error(ARCA_ERR_IO, "I/O error injected by arca-driver-check");
@@ -343,7 +349,7 @@ static int takes(const struct arca_target_ops *t, const char *name)
 }
 
 static void snapshot_failing(struct engine *e, struct engine_target *t, struct engine_dest *d,
-			     enum inject how, const char *check)
+                             enum inject how, const char *check)
 {
 	struct snapshot_result res;
 	size_t before = count_snapshots(e, d, t->cfg->name);
@@ -362,18 +368,18 @@ static void snapshot_failing(struct engine *e, struct engine_target *t, struct e
 		why = xasprintf("a failed snapshot was recorded");
 	else if (last_snapshot_rc == ARCA_OK)
 		why = xasprintf("snapshot returned ARCA_OK after a host call failed with %s",
-				how == INJECT_CANCEL ? "ARCA_ERR_CANCELLED" : "ARCA_ERR_IO");
+		                how == INJECT_CANCEL ? "ARCA_ERR_CANCELLED" : "ARCA_ERR_IO");
 	else if (how == INJECT_CANCEL && last_snapshot_rc != ARCA_ERR_CANCELLED)
 		why = xasprintf("snapshot returned %s after cancellation, not ARCA_ERR_CANCELLED",
-				status_name(last_snapshot_rc));
+		                status_name(last_snapshot_rc));
 	result(check, why);
 	free(why);
 }
 
 /* extra: {NULL}-terminated restore options from the command line. */
 static void round_trip(struct engine *e, struct engine_target *t, struct engine_dest *d,
-		       struct ctx_option *extra, size_t n_extra, const char *after_restore,
-		       int with_faults)
+                       struct ctx_option *extra, size_t n_extra, const char *after_restore,
+                       int with_faults)
 {
 	struct snapshot_result res;
 	result_rc("check", job_check_target(e, t));
@@ -402,7 +408,7 @@ static void round_trip(struct engine *e, struct engine_target *t, struct engine_
 		int st = system(after_restore);
 		if (st != 0)
 			rc = err_set(ARCA_ERR_CORRUPT, "--after-restore '%s' failed (status %d)",
-				     after_restore, st);
+			             after_restore, st);
 	}
 	result_rc("restore", rc);
 	free(opts);
@@ -425,8 +431,10 @@ static void round_trip(struct engine *e, struct engine_target *t, struct engine_
 	result_rc("verify (every byte read back)", rc);
 
 	if (with_faults) {
-		snapshot_failing(e, t, d, INJECT_CANCEL, "cancellation mid-snapshot records nothing");
-		snapshot_failing(e, t, d, INJECT_IO, "a failing host call (I/O error) records nothing");
+		snapshot_failing(e, t, d, INJECT_CANCEL,
+		                 "cancellation mid-snapshot records nothing");
+		snapshot_failing(e, t, d, INJECT_IO,
+		                 "a failing host call (I/O error) records nothing");
 	}
 }
 
@@ -470,7 +478,7 @@ static int d_remove(const char *name)
 }
 
 struct listing {
-	const char *want;     /* a name to look for */
+	const char *want; /* a name to look for */
 	uint64_t want_size;
 	int found, n, stop_at;
 };
@@ -513,7 +521,7 @@ static char *differs(const char *name, const unsigned char *data, size_t len)
 		why = xasprintf("get %s: %s", name, err_msg());
 	else if (b.len != len || (len && memcmp(b.data, data, len)))
 		why = xasprintf("get %s returned %zu bytes that differ from the %zu put", name,
-				b.len, len);
+		                b.len, len);
 	else if ((rc = d_stat(name, &size)) != ARCA_OK || size != len)
 		why = xasprintf("stat %s: %s", name, rc ? err_msg() : "wrong size");
 	buf_free(&b);
@@ -521,7 +529,7 @@ static char *differs(const char *name, const unsigned char *data, size_t len)
 }
 
 #define OBJ_LEN 100007
-#define PREFIX "kit-check/"
+#define PREFIX  "kit-check/"
 
 static char *dest_basics(void)
 {
@@ -535,16 +543,17 @@ static char *dest_basics(void)
 	if (!why)
 		why = differs(PREFIX "a", a, OBJ_LEN);
 	/* ranged reads at odd offsets */
-	static const uint64_t ranges[][2] = {{1, 1}, {4093, 5003}, {OBJ_LEN - 1, 1},
-					     {65537, UINT64_MAX}, {0, 3}};
+	static const uint64_t ranges[][2] = {
+	    {1, 1}, {4093, 5003}, {OBJ_LEN - 1, 1}, {65537, UINT64_MAX}, {0, 3}};
 	for (size_t i = 0; !why && i < sizeof ranges / sizeof *ranges; i++) {
 		uint64_t off = ranges[i][0], len = ranges[i][1];
 		uint64_t want = len == UINT64_MAX ? OBJ_LEN - off : len;
 		if (d_get(PREFIX "a", off, len, &got) != ARCA_OK)
-			why = xasprintf("get at offset %llu: %s", (unsigned long long)off, err_msg());
+			why =
+			    xasprintf("get at offset %llu: %s", (unsigned long long)off, err_msg());
 		else if (got.len != want || memcmp(got.data, a + off, (size_t)want))
 			why = xasprintf("get of %llu bytes at offset %llu returned %zu other bytes",
-					(unsigned long long)want, (unsigned long long)off, got.len);
+			                (unsigned long long)want, (unsigned long long)off, got.len);
 	}
 	/* overwrite, exclusive create */
 	if (!why && d_put(PREFIX "a", b, OBJ_LEN, 0) != ARCA_OK)
@@ -554,7 +563,8 @@ static char *dest_basics(void)
 	int rc;
 	if (!why && (rc = d_put(PREFIX "a", a, 10, ARCA_PUT_EXCLUSIVE)) != ARCA_ERR_EXISTS)
 		why = xasprintf("exclusive put of an existing object returned %s, not "
-				"ARCA_ERR_EXISTS", status_name(rc));
+		                "ARCA_ERR_EXISTS",
+		                status_name(rc));
 	if (!why)
 		why = differs(PREFIX "a", b, OBJ_LEN);
 	if (!why && d_put(PREFIX "b/c", a, 5, ARCA_PUT_EXCLUSIVE) != ARCA_OK)
@@ -567,31 +577,33 @@ static char *dest_basics(void)
 	struct listing l = {.want = PREFIX "b/c", .want_size = 5};
 	if (!why && (d_list(PREFIX, &l) != ARCA_OK || !l.found || l.n != 3))
 		why = xasprintf("list of %s found %d objects (3 put)%s", PREFIX, l.n,
-				l.found ? "" : ", not b/c with its size");
+		                l.found ? "" : ", not b/c with its size");
 	l = (struct listing){.want = PREFIX "b/c", .want_size = 5};
 	if (!why && (d_list(PREFIX "b", &l) != ARCA_OK || l.n != 1 || !l.found))
 		why = xasprintf("list of prefix %sb found %d objects, not just %sb/c", PREFIX, l.n,
-				PREFIX);
+		                PREFIX);
 	l = (struct listing){.stop_at = 1};
 	if (!why && (rc = d_list(PREFIX, &l)) != 7)
 		why = xasprintf("list did not stop and return the callback's 7 (returned %d, "
-				"called %d times)", rc, l.n);
+		                "called %d times)",
+		                rc, l.n);
 	/* remove and not-found */
 	uint64_t size;
 	if (!why && d_remove(PREFIX "a") != ARCA_OK)
 		why = xasprintf("remove: %s", err_msg());
 	if (!why && (rc = d_stat(PREFIX "a", &size)) != ARCA_ERR_NOT_FOUND)
 		why = xasprintf("stat of a removed object returned %s, not ARCA_ERR_NOT_FOUND",
-				status_name(rc));
+		                status_name(rc));
 	if (!why && (rc = d_get(PREFIX "a", 0, UINT64_MAX, &got)) != ARCA_ERR_NOT_FOUND)
 		why = xasprintf("get of a removed object returned %s, not ARCA_ERR_NOT_FOUND",
-				status_name(rc));
+		                status_name(rc));
 	if (!why && (rc = d_get(PREFIX "never/was", 3, 5, &got)) != ARCA_ERR_NOT_FOUND)
 		why = xasprintf("ranged get of an absent object returned %s, not "
-				"ARCA_ERR_NOT_FOUND", status_name(rc));
+		                "ARCA_ERR_NOT_FOUND",
+		                status_name(rc));
 	if (!why && (rc = d_remove(PREFIX "a")) != ARCA_OK)
 		why = xasprintf("removing an absent object returned %s, not ARCA_OK",
-				status_name(rc));
+		                status_name(rc));
 	l = (struct listing){0};
 	if (!why && (d_list(PREFIX "a", &l) != ARCA_OK || l.n != 0))
 		why = xasprintf("a removed object is still listed");
@@ -604,7 +616,7 @@ static char *dest_basics(void)
 }
 
 #define THREADS 8
-#define ROUNDS 20
+#define ROUNDS  20
 
 struct worker {
 	pthread_t th;
@@ -663,7 +675,8 @@ static char *dest_concurrent(void)
 	}
 	if (!why && winners != 1)
 		why = xasprintf("%d of %d threads created the same object with ARCA_PUT_EXCLUSIVE "
-				"(exactly 1 may)", winners, THREADS);
+		                "(exactly 1 may)",
+		                winners, THREADS);
 	d_remove(PREFIX "race");
 	return why;
 }
@@ -687,7 +700,8 @@ static void check_dest(struct engine *e, struct engine_dest *d)
 	if (ARCA_OPS_HAS(dops, sweep)) {
 		unsigned removed = 0;
 		err_clear();
-		result_rc("sweep", judged("sweep", dops->sweep(dinst, e->hostname, 86400, &removed)));
+		result_rc("sweep",
+		          judged("sweep", dops->sweep(dinst, e->hostname, 86400, &removed)));
 	}
 }
 
@@ -712,34 +726,34 @@ static int copy_file(const char *from, const char *to)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: arca-driver-check [OPTIONS] MODULE.so [SECTION]\n"
-		"Check a driver module against the arca driver ABI (arca/plugin.h).\n"
-		"SECTION is a file with the driver's config section as key = value lines,\n"
-		"without its [header].\n\n"
-		"  --plugin-dir DIR          where dir.so (and files.so) are (default %s)\n"
-		"  --restore-option NAME=VALUE  hand restore this option (repeatable); a\n"
-		"                            target that takes --into restores into WORK/restore\n"
-		"  --after-restore CMD       run CMD (sh -c) after the restore; it must exit 0.\n"
-		"                            $ARCA_CHECK_RESTORED and $ARCA_CHECK_WORKDIR are set\n"
-		"  --kind target|destination  which kind to check of a module of both\n"
-		"                            (default: target)\n"
-		"  --keep                    keep the work directory\n"
-		"  -v, --verbose             show the engine's messages\n"
-		"Exit: 0 every check passed, 1 one failed, 2 usage, 14 module refused.\n",
-		ARCA_PLUGIN_DIR);
+	        "Usage: arca-driver-check [OPTIONS] MODULE.so [SECTION]\n"
+	        "Check a driver module against the arca driver ABI (arca/plugin.h).\n"
+	        "SECTION is a file with the driver's config section as key = value lines,\n"
+	        "without its [header].\n\n"
+	        "  --plugin-dir DIR          where dir.so (and files.so) are (default %s)\n"
+	        "  --restore-option NAME=VALUE  hand restore this option (repeatable); a\n"
+	        "                            target that takes --into restores into WORK/restore\n"
+	        "  --after-restore CMD       run CMD (sh -c) after the restore; it must exit 0.\n"
+	        "                            $ARCA_CHECK_RESTORED and $ARCA_CHECK_WORKDIR are set\n"
+	        "  --kind target|destination  which kind to check of a module of both\n"
+	        "                            (default: target)\n"
+	        "  --keep                    keep the work directory\n"
+	        "  -v, --verbose             show the engine's messages\n"
+	        "Exit: 0 every check passed, 1 one failed, 2 usage, 14 module refused.\n",
+	        ARCA_PLUGIN_DIR);
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"plugin-dir", required_argument, NULL, 'p'},
-		{"restore-option", required_argument, NULL, 'o'},
-		{"after-restore", required_argument, NULL, 'a'},
-		{"keep", no_argument, NULL, 'k'},
-		{"kind", required_argument, NULL, 'K'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"plugin-dir", required_argument, NULL, 'p'},
+	    {"restore-option", required_argument, NULL, 'o'},
+	    {"after-restore", required_argument, NULL, 'a'},
+	    {"keep", no_argument, NULL, 'k'},
+	    {"kind", required_argument, NULL, 'K'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *plugin_dir = ARCA_PLUGIN_DIR, *after_restore = NULL;
 	struct ctx_option extra[32];
@@ -748,9 +762,15 @@ int main(int argc, char **argv)
 	log_level = ARCA_LOG_WARN;
 	while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
 		switch (c) {
-		case 'p': plugin_dir = optarg; break;
-		case 'a': after_restore = optarg; break;
-		case 'k': keep = 1; break;
+		case 'p':
+			plugin_dir = optarg;
+			break;
+		case 'a':
+			after_restore = optarg;
+			break;
+		case 'k':
+			keep = 1;
+			break;
 		case 'K':
 			if (strcmp(optarg, "target") && strcmp(optarg, "destination")) {
 				usage(stderr);
@@ -758,8 +778,12 @@ int main(int argc, char **argv)
 			}
 			want_dest = !strcmp(optarg, "destination");
 			break;
-		case 'v': log_level = ARCA_LOG_INFO; break;
-		case 'h': usage(stdout); return 0;
+		case 'v':
+			log_level = ARCA_LOG_INFO;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
 		case 'o': {
 			char *eq = strchr(optarg, '=');
 			if (!eq || n_extra == sizeof extra / sizeof *extra - 1) {
@@ -770,13 +794,15 @@ int main(int argc, char **argv)
 			extra[n_extra++] = (struct ctx_option){optarg, eq + 1};
 			break;
 		}
-		default: usage(stderr); return 2;
+		default:
+			usage(stderr);
+			return 2;
 		}
 	}
 	extra[n_extra] = (struct ctx_option){NULL, NULL};
 	if (optind >= argc || argc - optind > 2 || argv[optind][0] != '/') {
 		fprintf(stderr, "arca-driver-check: give the module's absolute path%s\n",
-			optind < argc ? "" : " (and its config section)");
+		        optind < argc ? "" : " (and its config section)");
 		usage(stderr);
 		return 2;
 	}
@@ -788,8 +814,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (lines && (lines[0] == '[' || strstr(lines, "\n["))) {
-		fprintf(stderr, "arca-driver-check: %s: give the section's keys only, without a "
-			"[header]\n", section);
+		fprintf(stderr,
+		        "arca-driver-check: %s: give the section's keys only, without a "
+		        "[header]\n",
+		        section);
 		return 2;
 	}
 	host_install_signal_handlers();
@@ -810,8 +838,8 @@ int main(int argc, char **argv)
 	/* 1. The module loads, and its tables are sane. */
 	struct loaded_driver ld;
 	int rc = copy_file(module, copy) < 0
-			 ? err_set(ARCA_ERR_PLUGIN, "cannot copy %s: %s", module, strerror(errno))
-			 : loader_load_file(copy, &kit_host, &ld);
+	             ? err_set(ARCA_ERR_PLUGIN, "cannot copy %s: %s", module, strerror(errno))
+	             : loader_load_file(copy, &kit_host, &ld);
 	result_rc("the module loads", rc);
 	if (rc != ARCA_OK) {
 		if (!keep)
@@ -828,7 +856,7 @@ int main(int argc, char **argv)
 	int is_dest = drv->dest && (want_dest == 1 || !drv->target);
 	if (!is_target && !is_dest) {
 		fprintf(stderr, "arca-driver-check: driver %s is no %s driver\n", drv->name,
-			want_dest ? "destination" : "target");
+		        want_dest ? "destination" : "target");
 		return 2;
 	}
 	loader_unload(&ld);
@@ -844,14 +872,17 @@ int main(int argc, char **argv)
 		free(to);
 	}
 	if (!is_dest && !have[0]) {
-		fprintf(stderr, "arca-driver-check: no dir.so in %s: a target driver is checked "
-			"against a dir destination (--plugin-dir)\n", plugin_dir);
+		fprintf(stderr,
+		        "arca-driver-check: no dir.so in %s: a target driver is checked "
+		        "against a dir destination (--plugin-dir)\n",
+		        plugin_dir);
 		return 2;
 	}
 	int files_round_trip = !is_target && have[1];
 	if (!is_target && !have[1])
 		printf("     (no files.so in %s: no snapshot round trip through the "
-		       "destination)\n", plugin_dir);
+		       "destination)\n",
+		       plugin_dir);
 	char *cfg_path = xasprintf("%s/arca.ini", work);
 	FILE *f = fopen(cfg_path, "w");
 	if (!f)
@@ -862,12 +893,13 @@ int main(int argc, char **argv)
 		fprintf(f, "[destination kit]\ndriver = %s\nencryption = none\n%s\n\n", name, body);
 	else
 		fprintf(f, "[destination kit]\ndriver = dir\npath = %s/repo\nencryption = none\n\n",
-			work);
+		        work);
 	if (is_target)
 		fprintf(f, "[target kit]\ndriver = %s\ndestinations = kit\n%s\n", name,
-			is_dest ? "" : body);
+		        is_dest ? "" : body);
 	else if (files_round_trip)
-		fprintf(f, "[target kit]\ndriver = files\ndestinations = kit\npath = %s/src\n", work);
+		fprintf(f, "[target kit]\ndriver = files\ndestinations = kit\npath = %s/src\n",
+		        work);
 	fclose(f);
 	char *p = xasprintf("%s/repo", work);
 	mkdir(p, 0700);
@@ -911,15 +943,19 @@ int main(int argc, char **argv)
 			rc = repo_init(&rd, &rp);
 		}
 		free(secret);
-		result_rc(is_dest ? "a repository on it (arca init)" : "arca init of the dir destination", rc);
+		result_rc(is_dest ? "a repository on it (arca init)"
+		                  : "arca init of the dir destination",
+		          rc);
 		if (rc == ARCA_OK && t) {
 			if (is_target)
 				wrap_target(t);
-			char *cmp = is_target ? NULL
-					      : xasprintf("diff -r '%s/src' '%s/restore'", work, work);
+			char *cmp = is_target
+			                ? NULL
+			                : xasprintf("diff -r '%s/src' '%s/restore'", work, work);
 			if (!is_target)
 				printf("     round trip of a files snapshot through it:\n");
-			round_trip(&e, t, d, extra, n_extra, is_target ? after_restore : cmp, is_target);
+			round_trip(&e, t, d, extra, n_extra, is_target ? after_restore : cmp,
+			           is_target);
 			free(cmp);
 		}
 		engine_close(&e);

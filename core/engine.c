@@ -32,8 +32,8 @@ static int print_config_errors(struct cfg_errors *errs)
 	for (size_t i = 0; i < errs->n; i++)
 		fprintf(stderr, "%s\n", errs->msgs[i]);
 	if (errs->n)
-		fprintf(stderr, "arca: %zu problem%s in the configuration; nothing was done\n", errs->n,
-			errs->n == 1 ? "" : "s");
+		fprintf(stderr, "arca: %zu problem%s in the configuration; nothing was done\n",
+		        errs->n, errs->n == 1 ? "" : "s");
 	return errs->n ? ARCA_ERR_CONFIG : ARCA_OK;
 }
 
@@ -69,10 +69,11 @@ static size_t explain_refused_drivers(struct engine *e, struct cfg_errors *errs)
 			if (errs->lines[j] != d->line || !strstr(errs->msgs[j], "unknown driver"))
 				continue;
 			free(errs->msgs[j]);
-			errs->msgs[j] = xasprintf("%s:%d: [%s %s] names driver '%s', whose module %s "
-						  "the loader refused: %s",
-						  e->cf->path, d->line, cfg_kind_name(s->kind),
-						  s->name, d->value, m->path, m->reason);
+			errs->msgs[j] =
+			    xasprintf("%s:%d: [%s %s] names driver '%s', whose module %s "
+			              "the loader refused: %s",
+			              e->cf->path, d->line, cfg_kind_name(s->kind), s->name,
+			              d->value, m->path, m->reason);
 			found++;
 			break;
 		}
@@ -85,7 +86,7 @@ static void set_log_level(const char *level)
 	static const char *names[] = {"error", "warn", "info", "debug"};
 	for (size_t i = 0; level && i < ARRAY_LEN(names); i++)
 		if (!strcmp(level, names[i]) && log_level == ARCA_LOG_INFO && !log_verbose)
-			log_level = (int)i;   /* the CLI's -v/-q win over the file */
+			log_level = (int)i; /* the CLI's -v/-q win over the file */
 }
 
 static void bind_sections(struct engine *e)
@@ -118,7 +119,8 @@ static void bind_sections(struct engine *e)
 		struct engine_target *t = &e->targets[i];
 		char *list = xstrdup(cfg_get(t->cfg, "destinations"));
 		t->dests = xcalloc(e->n_dests + 1, sizeof *t->dests);
-		for (char *save, *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		for (char *save, *tok = strtok_r(list, ",", &save); tok;
+		     tok = strtok_r(NULL, ",", &save)) {
 			struct engine_dest *d = engine_find_dest(e, str_trim(tok));
 			if (d)
 				t->dests[t->n_dests++] = d;
@@ -141,7 +143,7 @@ static int line_of_message(const struct arca_config *s, const char *msg)
 		size_t n = strlen(key);
 		for (const char *p = strstr(msg, key); p; p = strstr(p + 1, key)) {
 			int word = (p == msg || !(isalnum((unsigned char)p[-1]) || p[-1] == '_')) &&
-				   !(isalnum((unsigned char)p[n]) || p[n] == '_');
+			           !(isalnum((unsigned char)p[n]) || p[n] == '_');
 			if (!word)
 				continue;
 			if (!best || p < best) {
@@ -173,10 +175,12 @@ static int open_targets(struct engine *e)
 			continue;
 		const char *msg = err_msg()[0] ? err_msg() : "the driver rejects this section";
 		if (msg[0] == '[')
-			cfg_errors_add(&errs, t->cfg->file, line_of_message(t->cfg, msg), "%s", msg);
+			cfg_errors_add(&errs, t->cfg->file, line_of_message(t->cfg, msg), "%s",
+			               msg);
 		else
 			cfg_errors_add(&errs, t->cfg->file, line_of_message(t->cfg, msg),
-				       "[target %s] (driver %s): %s", t->cfg->name, t->drv->name, msg);
+			               "[target %s] (driver %s): %s", t->cfg->name, t->drv->name,
+			               msg);
 	}
 	err_clear();
 	int rc = print_config_errors(&errs);
@@ -205,20 +209,23 @@ static int check_state_dir(struct engine *e)
 	struct stat st;
 	if (stat(e->state_dir, &st) < 0 && errno == ENOENT && mkdir_p(e->state_dir, 0700) < 0) {
 		log_warn("cannot create state_dir %s: %s; running without the local cache",
-			 e->state_dir, strerror(errno));
+		         e->state_dir, strerror(errno));
 		e->state_dir = NULL;
 		return ARCA_OK;
 	}
 	char me[256];
 	effective_user(me, sizeof me);
-	char *reason = loader_unsafe_dir(e->state_dir, "plant or change the cache and "
-					 "scratch files arca trusts", me);
+	char *reason = loader_unsafe_dir(e->state_dir,
+	                                 "plant or change the cache and "
+	                                 "scratch files arca trusts",
+	                                 me);
 	if (!reason)
 		return ARCA_OK;
 	int root = geteuid() == 0;
-	err_set(ARCA_ERR_CONFIG, "state_dir %s refused: %s (or set state_dir in [engine] of %s "
-		"to a directory only root%s%s can write)", e->state_dir, reason, e->config_path,
-		root ? "" : " or ", root ? "" : me);
+	err_set(ARCA_ERR_CONFIG,
+	        "state_dir %s refused: %s (or set state_dir in [engine] of %s "
+	        "to a directory only root%s%s can write)",
+	        e->state_dir, reason, e->config_path, root ? "" : " or ", root ? "" : me);
 	free(reason);
 	return err_print(ARCA_ERR_CONFIG);
 }
@@ -332,7 +339,7 @@ int engine_open_dest(struct engine *e, struct engine_dest *d)
 }
 
 int engine_repo_params(struct engine *e, struct engine_dest *d, struct repo_params *p,
-		       char **secret)
+                       char **secret)
 {
 	memset(p, 0, sizeof *p);
 	*secret = NULL;
@@ -355,12 +362,13 @@ int engine_repo_params(struct engine *e, struct engine_dest *d, struct repo_para
 		rc = cfg_secret(d->cfg, "passphrase", secret);
 	if (rc == ARCA_ERR_NOT_FOUND) {
 		if (p->encrypt)
-			return err_set(ARCA_ERR_CONFIG,
-				       "%s:%d: destination %s is encrypted but has no passphrase: set "
-				       "passphrase_file = /path (mode 0600) or "
-				       CFG_PASSPHRASE_FALLBACK_ENV ", or "
-				       "encryption = none to opt out",
-				       d->cfg->file, d->cfg->line, d->cfg->name);
+			return err_set(
+			    ARCA_ERR_CONFIG,
+			    "%s:%d: destination %s is encrypted but has no passphrase: set "
+			    "passphrase_file = /path (mode 0600) or " CFG_PASSPHRASE_FALLBACK_ENV
+			    ", or "
+			    "encryption = none to opt out",
+			    d->cfg->file, d->cfg->line, d->cfg->name);
 		rc = ARCA_OK;
 	}
 	if (rc != ARCA_OK)
@@ -410,12 +418,12 @@ int engine_open_target(struct engine *e, struct engine_target *t)
 }
 
 int engine_unknown_name(struct engine *e, const char *kind, const char *name,
-			const char *const *names, size_t n)
+                        const char *const *names, size_t n)
 {
 	const char *hint = did_you_mean(name, names, n);
 	if (hint)
 		return err_set(2, "no %s '%s' in %s (did you mean '%s'?)", kind, name,
-			       e->config_path, hint);
+		               e->config_path, hint);
 	size_t len = 1;
 	for (size_t i = 0; i < n; i++)
 		len += strlen(names[i]) + 2;
@@ -426,16 +434,17 @@ int engine_unknown_name(struct engine *e, const char *kind, const char *name,
 		strcat(list, names[i]);
 	}
 	if (n)
-		err_set(2, "no %s '%s' in %s (its %ss: %s)", kind, name, e->config_path, kind, list);
+		err_set(2, "no %s '%s' in %s (its %ss: %s)", kind, name, e->config_path, kind,
+		        list);
 	else
 		err_set(2, "no %s '%s' in %s (it has no [%s NAME] section)", kind, name,
-			e->config_path, kind);
+		        e->config_path, kind);
 	free(list);
 	return 2;
 }
 
-int engine_select_targets(struct engine *e, int argc, char **argv,
-			  struct engine_target ***out, size_t *n)
+int engine_select_targets(struct engine *e, int argc, char **argv, struct engine_target ***out,
+                          size_t *n)
 {
 	*out = xcalloc(e->n_targets + (size_t)argc + 1, sizeof **out);
 	*n = 0;
@@ -443,8 +452,9 @@ int engine_select_targets(struct engine *e, int argc, char **argv,
 		for (size_t i = 0; i < e->n_targets; i++)
 			(*out)[(*n)++] = &e->targets[i];
 		if (!*n)
-			return err_set(ARCA_ERR_CONFIG, "%s has no [target NAME] section: nothing to do",
-				       e->config_path);
+			return err_set(ARCA_ERR_CONFIG,
+			               "%s has no [target NAME] section: nothing to do",
+			               e->config_path);
 		return ARCA_OK;
 	}
 	for (int i = 0; i < argc; i++) {

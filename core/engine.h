@@ -11,9 +11,9 @@
 struct engine_dest {
 	struct arca_config *cfg;
 	const struct arca_driver *drv;
-	void *inst;                 /* driver instance, NULL until opened */
-	struct repo *repo;          /* NULL until opened */
-	char *env_passphrase;       /* taken from the environment at load (wiped) */
+	void *inst;           /* driver instance, NULL until opened */
+	struct repo *repo;    /* NULL until opened */
+	char *env_passphrase; /* taken from the environment at load (wiped) */
 };
 
 struct engine_target {
@@ -28,17 +28,17 @@ struct engine {
 	const char *config_path;
 	struct cfg_file *cf;
 	struct loader ld;
-	struct arca_config *engine_sec;    /* may be NULL: all defaults */
+	struct arca_config *engine_sec; /* may be NULL: all defaults */
 	struct engine_dest *dests;
 	size_t n_dests;
 	struct engine_target *targets;
 	size_t n_targets;
-	const char *state_dir;      /* NULL: none could be created (no cache) */
+	const char *state_dir; /* NULL: none could be created (no cache) */
 	const char *plugin_dir;
 	char hostname[256];
 	int workers;
-	int no_lock;                /* --no-lock (set before engine_load) */
-	int64_t lock_wait;          /* --lock-wait seconds, -1 for the default */
+	int no_lock;       /* --no-lock (set before engine_load) */
+	int64_t lock_wait; /* --lock-wait seconds, -1 for the default */
 };
 
 /* $(sysconfdir) as configured (core/Makefile.am passes it). */
@@ -70,16 +70,16 @@ int engine_open_target(struct engine *e, struct engine_target *t);
 /* The repo_params for a destination (passphrase is read into *secret,
  * which the caller wipes and frees). */
 int engine_repo_params(struct engine *e, struct engine_dest *d, struct repo_params *p,
-		       char **secret);
+                       char **secret);
 
 /* A name on the command line that is no [KIND NAME] of the config: records
  * a usage error (2) with "did you mean", else the names there are. */
 int engine_unknown_name(struct engine *e, const char *kind, const char *name,
-			const char *const *names, size_t n);
+                        const char *const *names, size_t n);
 
 /* Select targets by name (argv) or all; unknown names are a usage error
  * with a suggestion. *out is malloc'd. */
-int engine_select_targets(struct engine *e, int argc, char **argv,
-			  struct engine_target ***out, size_t *n);
+int engine_select_targets(struct engine *e, int argc, char **argv, struct engine_target ***out,
+                          size_t *n);
 
 #endif

@@ -33,8 +33,8 @@ void host_install_signal_handlers(void)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);   /* a dead child or socket is an error code */
-	signal(SIGXFSZ, SIG_IGN);   /* so is a file grown past RLIMIT_FSIZE (EFBIG) */
+	signal(SIGPIPE, SIG_IGN); /* a dead child or socket is an error code */
+	signal(SIGXFSZ, SIG_IGN); /* so is a file grown past RLIMIT_FSIZE (EFBIG) */
 }
 
 static void host_log(enum arca_log_level level, const char *fmt, ...)
@@ -83,7 +83,7 @@ static int wrong_kind(const char *call, enum ctx_kind want)
 {
 	static const char *names[] = {"snapshot", "restore", "verify", "check", "command"};
 	return err_set(ARCA_ERR_INTERNAL, "driver bug: host->%s called outside a %s", call,
-		       names[want]);
+	               names[want]);
 }
 
 /* ---- snapshot ---------------------------------------------------------- */
@@ -94,12 +94,14 @@ static int do_item_begin(struct arca_ctx *ctx, const struct arca_item_info *info
 		return wrong_kind("item_begin", CTX_SNAPSHOT);
 	if (ctx->in_item)
 		return err_set(ARCA_ERR_INTERNAL, "driver bug: item_begin(%s) before item_end",
-			       info->name);
+		               info->name);
 	if (!info->name || !info->name[0])
 		return err_set(ARCA_ERR_INTERNAL, "driver bug: item without a name");
 	if ((unsigned)info->type > ARCA_ITEM_BLOCKDEV)
-		return err_set(ARCA_ERR_INTERNAL, "driver bug: item %s has type %d, which this "
-			       "engine does not know", info->name, (int)info->type);
+		return err_set(ARCA_ERR_INTERNAL,
+		               "driver bug: item %s has type %d, which this "
+		               "engine does not know",
+		               info->name, (int)info->type);
 	int unchanged = 0;
 	for (size_t i = 0; i < ctx->n_writers; i++) {
 		int rc = snap_item_begin(ctx->writers[i], info);
@@ -113,7 +115,7 @@ static int do_item_begin(struct arca_ctx *ctx, const struct arca_item_info *info
 	progress_item(ctx->progress, info->name);
 	if (log_verbose)
 		log_info("%s%s", info->name,
-			 unchanged && unchanged == (int)ctx->n_writers ? " (unchanged)" : "");
+		         unchanged && unchanged == (int)ctx->n_writers ? " (unchanged)" : "");
 	/* Skip content only when every destination already has it. A writer
 	 * that said "unchanged" while another wants content takes the bytes
 	 * anyway (snap_item_write on a reused item is a no-op there). */
@@ -132,8 +134,9 @@ static int do_item_write(struct arca_ctx *ctx, const void *data, size_t len)
 	if (ctx->kind != CTX_SNAPSHOT || !ctx->in_item)
 		return wrong_kind("item_write", CTX_SNAPSHOT);
 	if (ctx->item_unchanged)
-		return err_set(ARCA_ERR_INTERNAL, "item_write to an item reported unchanged "
-			       "(driver bug: after ARCA_ITEM_UNCHANGED send no content)");
+		return err_set(ARCA_ERR_INTERNAL,
+		               "item_write to an item reported unchanged "
+		               "(driver bug: after ARCA_ITEM_UNCHANGED send no content)");
 	if (arca_cancel_requested)
 		return err_set(ARCA_ERR_CANCELLED, "interrupted");
 	for (size_t i = 0; i < ctx->n_writers; i++) {
@@ -263,8 +266,8 @@ static char *scratch_base(const char *state_dir)
 			return base;
 		if (!S_ISDIR(st.st_mode) || (st.st_mode & (S_IWGRP | S_IWOTH)))
 			log_warn("%s is not a directory only this user can write (mode %04o): "
-				 "scratch files go to TMPDIR instead; remove it", base,
-				 (unsigned)(st.st_mode & 07777));
+			         "scratch files go to TMPDIR instead; remove it",
+			         base, (unsigned)(st.st_mode & 07777));
 	}
 	free(base);
 	const char *tmp = getenv("TMPDIR");
@@ -304,7 +307,7 @@ static const char *target_name(struct arca_ctx *ctx)
 }
 
 static int do_blob_put(struct arca_ctx *ctx, const char *name, const void *data, size_t len,
-		       int exclusive)
+                       int exclusive)
 {
 	if (!ctx->n_repos)
 		return err_set(ARCA_ERR_INTERNAL, "no repository open for blobs");
@@ -325,8 +328,8 @@ static int do_blob_get(struct arca_ctx *ctx, const char *name, void **data, size
 		if (rc == ARCA_OK)
 			return rc;
 		if (rc != ARCA_ERR_NOT_FOUND)
-			log_warn("destination %s: %s; trying the next one", ctx->t->dests[i]->cfg->name,
-				 err_msg());
+			log_warn("destination %s: %s; trying the next one",
+			         ctx->t->dests[i]->cfg->name, err_msg());
 	}
 	if (rc == ARCA_ERR_NOT_FOUND)
 		err_set(rc, "%s not found in any destination of target %s", name, target_name(ctx));
@@ -334,7 +337,7 @@ static int do_blob_get(struct arca_ctx *ctx, const char *name, void **data, size
 }
 
 static int do_blob_list(struct arca_ctx *ctx, const char *prefix,
-			int (*cb)(void *arg, const char *name), void *arg)
+                        int (*cb)(void *arg, const char *name), void *arg)
 {
 	if (!ctx->n_repos)
 		return err_set(ARCA_ERR_INTERNAL, "no repository open for blobs");
@@ -373,65 +376,66 @@ static int honest(const char *call, unsigned mark, int rc, int own_status)
 	return rc;
 }
 
-#define HONEST(call, params, args)                                            \
-	static int host_##call params                                         \
-	{                                                                     \
-		unsigned mark = err_mark();                                   \
-		return honest(#call, mark, do_##call args, 1);                \
+#define HONEST(call, params, args)                                                                 \
+	static int host_##call params                                                              \
+	{                                                                                          \
+		unsigned mark = err_mark();                                                        \
+		return honest(#call, mark, do_##call args, 1);                                     \
 	}
 
 HONEST(secret, (const struct arca_config *cfg, const char *key, char **out), (cfg, key, out))
-HONEST(item_begin, (struct arca_ctx *ctx, const struct arca_item_info *info), (ctx, info))
-HONEST(item_write, (struct arca_ctx *ctx, const void *data, size_t len), (ctx, data, len))
-HONEST(item_end, (struct arca_ctx *ctx), (ctx))
-HONEST(item_skipped, (struct arca_ctx *ctx, const char *name, const char *reason),
+HONEST(item_begin, (struct arca_ctx * ctx, const struct arca_item_info *info), (ctx, info))
+HONEST(item_write, (struct arca_ctx * ctx, const void *data, size_t len), (ctx, data, len))
+HONEST(item_end, (struct arca_ctx * ctx), (ctx))
+HONEST(item_skipped, (struct arca_ctx * ctx, const char *name, const char *reason),
        (ctx, name, reason))
-HONEST(item_next, (struct arca_ctx *ctx, struct arca_item_info *info), (ctx, info))
-HONEST(item_open, (struct arca_ctx *ctx, const char *name, struct arca_item_info *info),
+HONEST(item_next, (struct arca_ctx * ctx, struct arca_item_info *info), (ctx, info))
+HONEST(item_open, (struct arca_ctx * ctx, const char *name, struct arca_item_info *info),
        (ctx, name, info))
-HONEST(item_read, (struct arca_ctx *ctx, void *buf, size_t cap, size_t *got), (ctx, buf, cap, got))
-HONEST(blob_put, (struct arca_ctx *ctx, const char *name, const void *data, size_t len,
-		  int exclusive), (ctx, name, data, len, exclusive))
-HONEST(blob_get, (struct arca_ctx *ctx, const char *name, void **data, size_t *len),
+HONEST(item_read, (struct arca_ctx * ctx, void *buf, size_t cap, size_t *got), (ctx, buf, cap, got))
+HONEST(blob_put,
+       (struct arca_ctx * ctx, const char *name, const void *data, size_t len, int exclusive),
+       (ctx, name, data, len, exclusive))
+HONEST(blob_get, (struct arca_ctx * ctx, const char *name, void **data, size_t *len),
        (ctx, name, data, len))
-HONEST(blob_remove, (struct arca_ctx *ctx, const char *name), (ctx, name))
+HONEST(blob_remove, (struct arca_ctx * ctx, const char *name), (ctx, name))
 
 /* A nonzero return of the driver's own callback is the driver's: no message
  * is made up for it. */
 static int host_blob_list(struct arca_ctx *ctx, const char *prefix,
-			  int (*cb)(void *arg, const char *name), void *arg)
+                          int (*cb)(void *arg, const char *name), void *arg)
 {
 	unsigned mark = err_mark();
 	return honest("blob_list", mark, do_blob_list(ctx, prefix, cb, arg), 0);
 }
 
 static const struct arca_host table = {
-	.struct_size = sizeof(struct arca_host),
-	.abi_major = ARCA_ABI_MAJOR,
-	.abi_minor = ARCA_ABI_MINOR,
-	.engine_version = PACKAGE_VERSION,
-	.log = host_log,
-	.error = host_error,
-	.config_get = host_config_get,
-	.config_int = host_config_int,
-	.config_bool = host_config_bool,
-	.config_section = host_config_section,
-	.secret = host_secret,
-	.item_begin = host_item_begin,
-	.item_write = host_item_write,
-	.item_end = host_item_end,
-	.item_next = host_item_next,
-	.item_open = host_item_open,
-	.item_read = host_item_read,
-	.option = host_option,
-	.progress_total = host_progress_total,
-	.cancelled = host_cancelled,
-	.scratch_dir = host_scratch_dir,
-	.blob_put = host_blob_put,
-	.blob_get = host_blob_get,
-	.blob_list = host_blob_list,
-	.blob_remove = host_blob_remove,
-	.item_skipped = host_item_skipped,
+    .struct_size = sizeof(struct arca_host),
+    .abi_major = ARCA_ABI_MAJOR,
+    .abi_minor = ARCA_ABI_MINOR,
+    .engine_version = PACKAGE_VERSION,
+    .log = host_log,
+    .error = host_error,
+    .config_get = host_config_get,
+    .config_int = host_config_int,
+    .config_bool = host_config_bool,
+    .config_section = host_config_section,
+    .secret = host_secret,
+    .item_begin = host_item_begin,
+    .item_write = host_item_write,
+    .item_end = host_item_end,
+    .item_next = host_item_next,
+    .item_open = host_item_open,
+    .item_read = host_item_read,
+    .option = host_option,
+    .progress_total = host_progress_total,
+    .cancelled = host_cancelled,
+    .scratch_dir = host_scratch_dir,
+    .blob_put = host_blob_put,
+    .blob_get = host_blob_get,
+    .blob_list = host_blob_list,
+    .blob_remove = host_blob_remove,
+    .item_skipped = host_item_skipped,
 };
 
 const struct arca_host *host_table(void)

@@ -23,11 +23,11 @@ struct arca_ctx {
 	struct snap_writer **writers;
 	size_t n_writers;
 	int in_item;
-	int item_unchanged;   /* item_begin told the driver ARCA_ITEM_UNCHANGED */
+	int item_unchanged; /* item_begin told the driver ARCA_ITEM_UNCHANGED */
 	/* restore/verify: the snapshot being read */
 	struct snap_reader *reader;
-	const char *snapshot_id;     /* its full id: host->option "snapshot-id" */
-	struct arca_item_info cur;   /* last item returned to the driver */
+	const char *snapshot_id;   /* its full id: host->option "snapshot-id" */
+	struct arca_item_info cur; /* last item returned to the driver */
 	/* repositories for blobs: the target's opened destinations */
 	struct repo **repos;
 	size_t n_repos;

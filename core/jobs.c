@@ -11,7 +11,7 @@
 /* One call into the driver, as every job makes it (run_driver_op). */
 struct driver_op {
 	const char *what;  /* "snapshot", "restore" or "verify": the progress
-			    * bar's label is "WHAT TARGET"; NULL: no bar */
+	                    * bar's label is "WHAT TARGET"; NULL: no bar */
 	const char *intro; /* logged in the target's scope before the call */
 	const char *done;  /* on success, logged with the bar's counts */
 	const char *verb;  /* CTX_COMMAND: the driver verb and its arguments */
@@ -47,8 +47,8 @@ static int run_driver_op(struct arca_ctx *ctx, struct driver_op *op)
 		rc = ops->snapshot(t->inst, ctx);
 		if (rc == ARCA_OK && ctx->in_item)
 			rc = err_set(ARCA_ERR_INTERNAL,
-				     "driver %s bug: snapshot returned inside an item",
-				     t->drv->name);
+			             "driver %s bug: snapshot returned inside an item",
+			             t->drv->name);
 		if (rc == ARCA_OK && arca_cancel_requested)
 			rc = err_set(ARCA_ERR_CANCELLED, "interrupted");
 		break;
@@ -63,7 +63,7 @@ static int run_driver_op(struct arca_ctx *ctx, struct driver_op *op)
 		break;
 	case CTX_COMMAND:
 		rc = op->after_forget ? ops->after_forget(t->inst, ctx)
-				      : ops->command(t->inst, ctx, op->verb, op->argc, op->argv);
+		                      : ops->command(t->inst, ctx, op->verb, op->argc, op->argv);
 		break;
 	}
 	/* The message left is the driver's only when its status is the one
@@ -73,8 +73,10 @@ static int run_driver_op(struct arca_ctx *ctx, struct driver_op *op)
 		if (rc == ARCA_ERR_CANCELLED)
 			err_set(rc, "interrupted");
 		else
-			err_set(rc, "driver %s failed (%s) without a message: a driver bug, "
-				"report it to the driver's author", t->drv->name, status_name(rc));
+			err_set(rc,
+			        "driver %s failed (%s) without a message: a driver bug, "
+			        "report it to the driver's author",
+			        t->drv->name, status_name(rc));
 	}
 	if (op->what) {
 		op->seconds = progress_finish(ctx->progress, &op->bytes, &op->items);
@@ -83,8 +85,8 @@ static int run_driver_op(struct arca_ctx *ctx, struct driver_op *op)
 	if (rc == ARCA_OK && op->done) {
 		char b[32];
 		format_bytes(op->bytes, b, sizeof b);
-		log_info("%s: %llu items, %s in %.1f s", op->done,
-			 (unsigned long long)op->items, b, op->seconds);
+		log_info("%s: %llu items, %s in %.1f s", op->done, (unsigned long long)op->items, b,
+		         op->seconds);
 	}
 	log_set_scope(NULL);
 	free(scope);
@@ -128,7 +130,7 @@ static int lock_all(struct repo **repos, size_t n, int exclusive)
 }
 
 int job_snapshot(struct engine *e, struct engine_target *t, const char *recovery_point,
-		 struct snapshot_result *res)
+                 struct snapshot_result *res)
 {
 	memset(res, 0, sizeof *res);
 	struct repo **repos = NULL;
@@ -143,12 +145,12 @@ int job_snapshot(struct engine *e, struct engine_target *t, const char *recovery
 		return err_wrap(rc, "snapshot of %s", t->cfg->name);
 	}
 
-	struct arca_ctx ctx = {.kind = CTX_SNAPSHOT, .e = e, .t = t, .repos = repos,
-			       .n_repos = t->n_dests};
+	struct arca_ctx ctx = {
+	    .kind = CTX_SNAPSHOT, .e = e, .t = t, .repos = repos, .n_repos = t->n_dests};
 	ctx.writers = xcalloc(t->n_dests, sizeof *ctx.writers);
 	for (size_t i = 0; i < t->n_dests && rc == ARCA_OK; i++) {
 		rc = repo_snap_begin(repos[i], t->cfg->name, t->drv->name, recovery_point,
-				     &ctx.writers[i]);
+		                     &ctx.writers[i]);
 		if (rc == ARCA_OK)
 			ctx.n_writers++;
 	}
@@ -159,7 +161,7 @@ int job_snapshot(struct engine *e, struct engine_target *t, const char *recovery
 		res->bytes = op.bytes;
 		res->items = op.items;
 	}
-	char *recorded = NULL;   /* destinations that committed before a failure */
+	char *recorded = NULL; /* destinations that committed before a failure */
 	for (size_t i = 0; i < ctx.n_writers; i++) {
 		if (rc != ARCA_OK) {
 			repo_snap_abort(ctx.writers[i]);
@@ -173,7 +175,7 @@ int job_snapshot(struct engine *e, struct engine_target *t, const char *recovery
 			continue;
 		}
 		char *more = recorded ? xasprintf("%s, %s", recorded, t->dests[i]->cfg->name)
-				      : xstrdup(t->dests[i]->cfg->name);
+		                      : xstrdup(t->dests[i]->cfg->name);
 		free(recorded);
 		recorded = more;
 		if (i == 0) {
@@ -192,8 +194,10 @@ int job_snapshot(struct engine *e, struct engine_target *t, const char *recovery
 	if (rc != ARCA_OK && recorded) {
 		/* not "nothing was recorded": the destinations before the failed
 		 * one hold a complete snapshot of this run */
-		err_wrap(rc, "snapshot of %s failed; it was recorded in destination %s only, the "
-			 "others hold no snapshot of this run", t->cfg->name, recorded);
+		err_wrap(rc,
+		         "snapshot of %s failed; it was recorded in destination %s only, the "
+		         "others hold no snapshot of this run",
+		         t->cfg->name, recorded);
 		free(recorded);
 		return rc;
 	}
@@ -223,8 +227,9 @@ int job_resolve_snapshot(struct repo *r, const char *target, const char *id, cha
 		memcpy(out, list[found].id, 65);
 	repo_snapshots_free(list, n);
 	if (matches == 0)
-		return err_set(ARCA_ERR_NOT_FOUND, "no snapshot %s%sof target %s (see `arca list %s`)",
-			       id ? id : "", id ? " " : "", target, target);
+		return err_set(ARCA_ERR_NOT_FOUND,
+		               "no snapshot %s%sof target %s (see `arca list %s`)", id ? id : "",
+		               id ? " " : "", target, target);
 	if (matches > 1)
 		return err_set(2, "snapshot id prefix '%s' is ambiguous: give more characters", id);
 	return ARCA_OK;
@@ -232,8 +237,7 @@ int job_resolve_snapshot(struct repo *r, const char *target, const char *id, cha
 
 /* Run a reading operation (restore or verify) of one snapshot. */
 static int run_reader(struct engine *e, struct engine_target *t, struct engine_dest *d,
-		      enum ctx_kind kind, const char *snapshot_id,
-		      const struct ctx_option *options)
+                      enum ctx_kind kind, const char *snapshot_id, const struct ctx_option *options)
 {
 	int rc = engine_open_repo(e, d);
 	char id[65];
@@ -243,14 +247,19 @@ static int run_reader(struct engine *e, struct engine_target *t, struct engine_d
 		rc = repo_lock_reading(d->repo);
 	if (rc != ARCA_OK)
 		return rc;
-	struct arca_ctx ctx = {.kind = kind, .e = e, .t = t, .options = options,
-			       .repos = &d->repo, .n_repos = 1, .snapshot_id = id};
+	struct arca_ctx ctx = {.kind = kind,
+	                       .e = e,
+	                       .t = t,
+	                       .options = options,
+	                       .repos = &d->repo,
+	                       .n_repos = 1,
+	                       .snapshot_id = id};
 	rc = repo_snap_open(d->repo, id, &ctx.reader);
 	if (rc == ARCA_OK) {
 		const char *what = kind == CTX_RESTORE ? "restore" : "verify";
-		char *intro = xasprintf("%s snapshot %.12s from destination %s",
-					kind == CTX_RESTORE ? "restoring" : "verifying", id,
-					d->cfg->name);
+		char *intro =
+		    xasprintf("%s snapshot %.12s from destination %s",
+		              kind == CTX_RESTORE ? "restoring" : "verifying", id, d->cfg->name);
 		char *done = xasprintf("%s of snapshot %.12s done", what, id);
 		struct driver_op op = {.what = what, .intro = intro, .done = done};
 		rc = run_driver_op(&ctx, &op);
@@ -282,7 +291,7 @@ static char *recovery_point_of(struct repo *r, const char *target, const char *i
  * same run (same recovery point; ids differ between destinations) or how
  * many others. NULL when no other destination can be read. */
 static char *other_sources(struct engine *e, struct engine_target *t, struct engine_dest *bad,
-			   const char *snapshot_id)
+                           const char *snapshot_id)
 {
 	const char *name = t->cfg->name;
 	char id[65], *rp = NULL, *out = NULL;
@@ -302,13 +311,14 @@ static char *other_sources(struct engine *e, struct engine_target *t, struct eng
 		const char *dn = d->cfg->name;
 		char *clause = NULL;
 		if (same)
-			clause = xasprintf("destination %s holds this snapshot too, as %.12s: retry "
-					   "with --from %s --snapshot %.12s",
-					   dn, same->id, dn, same->id);
+			clause =
+			    xasprintf("destination %s holds this snapshot too, as %.12s: retry "
+			              "with --from %s --snapshot %.12s",
+			              dn, same->id, dn, same->id);
 		else if (n)
 			clause = xasprintf("destination %s holds %zu other snapshot%s of %s (arca "
-					   "list %s): retry with --from %s --snapshot ID",
-					   dn, n, n == 1 ? "" : "s", name, name, dn);
+			                   "list %s): retry with --from %s --snapshot ID",
+			                   dn, n, n == 1 ? "" : "s", name, name, dn);
 		if (clause) {
 			char *joined = out ? xasprintf("%s; %s", out, clause) : clause;
 			if (out) {
@@ -326,7 +336,7 @@ static char *other_sources(struct engine *e, struct engine_target *t, struct eng
 /* A snapshot damaged in one destination may be intact in another: the
  * error names those that hold one and the --from that reads them. */
 static int suggest_other_dests(struct engine *e, struct engine_target *t, struct engine_dest *bad,
-			       const char *snapshot_id, int rc)
+                               const char *snapshot_id, int rc)
 {
 	if (rc != ARCA_ERR_CORRUPT || t->n_dests < 2)
 		return rc;
@@ -343,7 +353,7 @@ static int suggest_other_dests(struct engine *e, struct engine_target *t, struct
 }
 
 int job_restore(struct engine *e, struct engine_target *t, const char *snapshot_id,
-		const char *from, const struct ctx_option *options)
+                const char *from, const struct ctx_option *options)
 {
 	int rc = engine_open_target(e, t);
 	if (rc != ARCA_OK)
@@ -353,11 +363,11 @@ int job_restore(struct engine *e, struct engine_target *t, const char *snapshot_
 			struct engine_dest *d = t->dests[i];
 			if (!strcmp(d->cfg->name, from))
 				return suggest_other_dests(
-					e, t, d, snapshot_id,
-					run_reader(e, t, d, CTX_RESTORE, snapshot_id, options));
+				    e, t, d, snapshot_id,
+				    run_reader(e, t, d, CTX_RESTORE, snapshot_id, options));
 		}
 		return err_set(2, "target %s has no destination '%s' (its destinations: %s)",
-			       t->cfg->name, from, cfg_get(t->cfg, "destinations"));
+		               t->cfg->name, from, cfg_get(t->cfg, "destinations"));
 	}
 	/* First destination that can serve the snapshot. Only failures to reach
 	 * a repository fall through to the next; a failed restore does not. */
@@ -369,11 +379,11 @@ int job_restore(struct engine *e, struct engine_target *t, const char *snapshot_
 			rc = job_resolve_snapshot(d->repo, t->cfg->name, snapshot_id, id);
 			if (rc == ARCA_OK)
 				return suggest_other_dests(
-					e, t, d, id, run_reader(e, t, d, CTX_RESTORE, id, options));
+				    e, t, d, id, run_reader(e, t, d, CTX_RESTORE, id, options));
 		}
 		if (i + 1 < t->n_dests)
 			log_warn("destination %s cannot serve this restore (%s); trying %s",
-				 d->cfg->name, err_msg(), t->dests[i + 1]->cfg->name);
+			         d->cfg->name, err_msg(), t->dests[i + 1]->cfg->name);
 	}
 	return rc;
 }
@@ -383,7 +393,7 @@ int job_restore(struct engine *e, struct engine_target *t, const char *snapshot_
  * that the oldest snapshot, when there is an older one, can still use it,
  * through its verify_oldest op (ABI 1.1) with that snapshot open. */
 static int verify_driver_hook(struct engine *e, struct engine_target *t, struct engine_dest *d,
-			      const struct ctx_option *options)
+                              const struct ctx_option *options)
 {
 	struct repo_snapshot *list;
 	size_t n;
@@ -402,8 +412,13 @@ static int verify_driver_hook(struct engine *e, struct engine_target *t, struct 
 		return ARCA_OK;
 	if ((rc = repo_lock_reading(d->repo)) != ARCA_OK)
 		return rc;
-	struct arca_ctx ctx = {.kind = CTX_COMMAND, .e = e, .t = t, .options = options,
-			       .repos = &d->repo, .n_repos = 1, .snapshot_id = oldest};
+	struct arca_ctx ctx = {.kind = CTX_COMMAND,
+	                       .e = e,
+	                       .t = t,
+	                       .options = options,
+	                       .repos = &d->repo,
+	                       .n_repos = 1,
+	                       .snapshot_id = oldest};
 	rc = repo_snap_open(d->repo, oldest, &ctx.reader);
 	if (rc == ARCA_OK) {
 		char *scope = xasprintf("target %s", t->cfg->name);
@@ -420,7 +435,7 @@ static int verify_driver_hook(struct engine *e, struct engine_target *t, struct 
 }
 
 int job_verify_target(struct engine *e, struct engine_target *t, const char *snapshot_id,
-		      const struct ctx_option *options)
+                      const struct ctx_option *options)
 {
 	if (!t->drv->target->verify)
 		return ARCA_OK;
@@ -434,12 +449,12 @@ int job_verify_target(struct engine *e, struct engine_target *t, const char *sna
 			rc = verify_driver_hook(e, t, t->dests[i], options);
 		if (rc == ARCA_ERR_NOT_FOUND && !snapshot_id) {
 			log_info("target %s has no snapshot in %s yet", t->cfg->name,
-				 t->dests[i]->cfg->name);
+			         t->dests[i]->cfg->name);
 			continue;
 		}
 		if (rc != ARCA_OK) {
 			err_wrap(rc, "verify of target %s in destination %s", t->cfg->name,
-				 t->dests[i]->cfg->name);
+			         t->dests[i]->cfg->name);
 			err_print(rc);
 			worst = rc;
 		}
@@ -449,7 +464,7 @@ int job_verify_target(struct engine *e, struct engine_target *t, const char *sna
 
 /* Run op on target t with the repositories of all its destinations open. */
 static int run_with_repos(struct engine *e, struct engine_target *t, enum ctx_kind kind,
-			  const struct ctx_option *options, struct driver_op *op)
+                          const struct ctx_option *options, struct driver_op *op)
 {
 	int rc = engine_open_target(e, t);
 	struct repo **repos = NULL;
@@ -457,8 +472,12 @@ static int run_with_repos(struct engine *e, struct engine_target *t, enum ctx_ki
 		rc = open_target_repos(e, t, &repos);
 	if (rc != ARCA_OK)
 		return rc;
-	struct arca_ctx ctx = {.kind = kind, .e = e, .t = t, .repos = repos,
-			       .n_repos = t->n_dests, .options = options};
+	struct arca_ctx ctx = {.kind = kind,
+	                       .e = e,
+	                       .t = t,
+	                       .repos = repos,
+	                       .n_repos = t->n_dests,
+	                       .options = options};
 	rc = run_driver_op(&ctx, op);
 	ctx_cleanup(&ctx);
 	free(repos);
@@ -477,11 +496,11 @@ static int has_commands(struct engine_target *t, const char *verb)
 	if (t->drv->target->command)
 		return ARCA_OK;
 	return err_set(ARCA_ERR_UNSUPPORTED, "driver %s of target %s has no '%s' command",
-		       t->drv->name, t->cfg->name, verb);
+	               t->drv->name, t->cfg->name, verb);
 }
 
-int job_command(struct engine *e, struct engine_target *t, const char *verb, int argc,
-		char **argv, const struct ctx_option *options)
+int job_command(struct engine *e, struct engine_target *t, const char *verb, int argc, char **argv,
+                const struct ctx_option *options)
 {
 	int rc = has_commands(t, verb);
 	if (rc != ARCA_OK)
@@ -491,16 +510,20 @@ int job_command(struct engine *e, struct engine_target *t, const char *verb, int
 }
 
 int job_after_forget(struct engine *e, struct engine_target *t, struct engine_dest *d,
-		     const char *snapshot_id)
+                     const char *snapshot_id)
 {
 	const struct arca_target_ops *ops = t->drv->target;
 	if (!ARCA_OPS_HAS(ops, after_forget))
-		return ARCA_OK;   /* nothing kept outside snapshots */
+		return ARCA_OK; /* nothing kept outside snapshots */
 	int rc = engine_open_target(e, t);
 	if (rc != ARCA_OK)
 		return rc;
-	struct arca_ctx ctx = {.kind = CTX_COMMAND, .e = e, .t = t, .repos = &d->repo,
-			       .n_repos = 1, .snapshot_id = snapshot_id};
+	struct arca_ctx ctx = {.kind = CTX_COMMAND,
+	                       .e = e,
+	                       .t = t,
+	                       .repos = &d->repo,
+	                       .n_repos = 1,
+	                       .snapshot_id = snapshot_id};
 	rc = repo_snap_open(d->repo, snapshot_id, &ctx.reader);
 	if (rc == ARCA_OK) {
 		struct driver_op op = {.verb = "after_forget", .after_forget = 1};

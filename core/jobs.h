@@ -10,26 +10,26 @@
 struct snapshot_result {
 	char id[65];
 	uint64_t items, bytes, new_bytes;
-	uint64_t skipped;       /* items the driver left out: a partial snapshot */
+	uint64_t skipped; /* items the driver left out: a partial snapshot */
 	double seconds;
 };
 
 int job_snapshot(struct engine *e, struct engine_target *t, const char *recovery_point,
-		 struct snapshot_result *res);
+                 struct snapshot_result *res);
 /* snapshot_id: full id, unique prefix, or "latest"/NULL. from: destination
  * name or NULL (first that works). */
 int job_restore(struct engine *e, struct engine_target *t, const char *snapshot_id,
-		const char *from, const struct ctx_option *options);
+                const char *from, const struct ctx_option *options);
 int job_verify_target(struct engine *e, struct engine_target *t, const char *snapshot_id,
-		      const struct ctx_option *options);
+                      const struct ctx_option *options);
 int job_check_target(struct engine *e, struct engine_target *t);
-int job_command(struct engine *e, struct engine_target *t, const char *verb, int argc,
-		char **argv, const struct ctx_option *options);
+int job_command(struct engine *e, struct engine_target *t, const char *verb, int argc, char **argv,
+                const struct ctx_option *options);
 /* The driver's after_forget op (ABI 1.1; nothing for a driver without
  * one), with snapshot snapshot_id (a full id, the oldest kept) of
  * destination d open for reading, whose repository is open. */
 int job_after_forget(struct engine *e, struct engine_target *t, struct engine_dest *d,
-		     const char *snapshot_id);
+                     const char *snapshot_id);
 
 /* Resolve "latest"/prefix to a snapshot of target t in repo r. */
 int job_resolve_snapshot(struct repo *r, const char *target, const char *id, char out[65]);

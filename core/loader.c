@@ -27,9 +27,9 @@
  * the last member ABI 1.0 defined. Later minor versions only add members
  * after these, so these numbers never change within ABI 1. */
 #define END_OF(type, member) (offsetof(type, member) + sizeof(((type *)0)->member))
-#define DRIVER_V1_SIZE END_OF(struct arca_driver, dest)
-#define TARGET_OPS_V1_SIZE END_OF(struct arca_target_ops, command)
-#define DEST_OPS_V1_SIZE END_OF(struct arca_dest_ops, close)
+#define DRIVER_V1_SIZE       END_OF(struct arca_driver, dest)
+#define TARGET_OPS_V1_SIZE   END_OF(struct arca_target_ops, command)
+#define DEST_OPS_V1_SIZE     END_OF(struct arca_dest_ops, close)
 
 /* An option table longer than this is taken to be missing its {NULL} end. */
 #define MAX_OPTIONS 512
@@ -68,7 +68,7 @@ static const struct trust code_trust = {"replace the code arca runs", "root"};
  * directory with the sticky bit (like /tmp): there others may add entries
  * but cannot rename or replace ours. */
 static char *unsafe_owner_or_mode(const char *what, const char *path, const struct stat *st,
-				  int sticky_ok, const struct trust *t)
+                                  int sticky_ok, const struct trust *t)
 {
 	unsigned mode = (unsigned)(st->st_mode & 07777);
 	char owner[160];
@@ -81,21 +81,22 @@ static char *unsafe_owner_or_mode(const char *what, const char *path, const stru
 			snprintf(me, sizeof me, " or by %s that arca runs as", uid);
 		}
 		return xasprintf("%s (mode %04o) is owned by %s, not by root%s, so that user "
-				 "could %s: chown %s %s", what, mode, owner, me, t->risk,
-				 t->chown_to, path);
+		                 "could %s: chown %s %s",
+		                 what, mode, owner, me, t->risk, t->chown_to, path);
 	}
 	mode_t w = st->st_mode & (S_IWGRP | S_IWOTH);
 	if (!w || (sticky_ok && (st->st_mode & S_ISVTX)))
 		return NULL;
 	const char *who = w == (S_IWGRP | S_IWOTH) ? "group- and world-writable"
-			  : w == S_IWOTH ? "world-writable" : "group-writable";
+	                  : w == S_IWOTH           ? "world-writable"
+	                                           : "group-writable";
 	return xasprintf("%s (owned by %s) is %s (mode %04o), so others could %s: "
-			 "chmod go-w %s", what, owner, who, mode, t->risk, path);
+	                 "chmod go-w %s",
+	                 what, owner, who, mode, t->risk, path);
 }
 
 /* Check one directory on the way to `dir`. */
-static char *unsafe_dir_step(const char *prefix, const char *dir, int last,
-			     const struct trust *t)
+static char *unsafe_dir_step(const char *prefix, const char *dir, int last, const struct trust *t)
 {
 	struct stat st;
 	if (stat(prefix, &st) < 0)
@@ -103,7 +104,7 @@ static char *unsafe_dir_step(const char *prefix, const char *dir, int last,
 	if (!S_ISDIR(st.st_mode))
 		return xasprintf("%s is not a directory", prefix);
 	char *what = last ? xasprintf("the directory %s", prefix)
-		     : xasprintf("%s (a parent of %s)", prefix, dir);
+	                  : xasprintf("%s (a parent of %s)", prefix, dir);
 	char *reason = unsafe_owner_or_mode(what, prefix, &st, !last, t);
 	free(what);
 	return reason;
@@ -215,17 +216,18 @@ static char *bad_options(const struct arca_option *opts, const char *which)
 		printable(o->name, name, sizeof name);
 		if (!valid_name(o->name, 1))
 			return xasprintf("its %s declare an invalid key \"%s\" "
-					 "(keys are made of a-z, 0-9, '_' and '-')", which, name);
+			                 "(keys are made of a-z, 0-9, '_' and '-')",
+			                 which, name);
 		if ((unsigned)o->type > ARCA_OPT_LIST)
 			return xasprintf("its %s give key \"%s\" the unknown type %d "
-					 "(ABI 1 knows types 0 to %d)",
-					 which, name, (int)o->type, ARCA_OPT_LIST);
+			                 "(ABI 1 knows types 0 to %d)",
+			                 which, name, (int)o->type, ARCA_OPT_LIST);
 		if (o->type == ARCA_OPT_ENUM && (!o->choices || !*o->choices))
-			return xasprintf("its %s declare enum key \"%s\" without choices",
-					 which, name);
+			return xasprintf("its %s declare enum key \"%s\" without choices", which,
+			                 name);
 		if (o->min > o->max)
 			return xasprintf("its %s give key \"%s\" a minimum above its maximum",
-					 which, name);
+			                 which, name);
 		for (size_t k = 0; k < n; k++) {
 			if (strcmp(opts[k].name, o->name) == 0)
 				return xasprintf("its %s declare key \"%s\" twice", which, name);
@@ -233,24 +235,26 @@ static char *bad_options(const struct arca_option *opts, const char *which)
 	}
 	if (n == MAX_OPTIONS)
 		return xasprintf("its %s have %d or more entries: the table is probably "
-				 "missing its {NULL} terminator", which, MAX_OPTIONS);
+		                 "missing its {NULL} terminator",
+		                 which, MAX_OPTIONS);
 	return NULL;
 }
 
 /* One required function pointer of an ops table. */
-#define REQUIRE_OP(ops, fn, kind)                                                  \
-	do {                                                                       \
-		if (!(ops)->fn)                                                    \
-			return xasprintf("its %s ops lack `" #fn "`, which every " \
-					 "%s driver must provide", kind, kind);    \
+#define REQUIRE_OP(ops, fn, kind)                                                                  \
+	do {                                                                                       \
+		if (!(ops)->fn)                                                                    \
+			return xasprintf("its %s ops lack `" #fn "`, which every "                 \
+			                 "%s driver must provide",                                 \
+			                 kind, kind);                                              \
 	} while (0)
 
 static char *bad_target_ops(const struct arca_target_ops *t)
 {
 	if (t->struct_size < TARGET_OPS_V1_SIZE)
 		return xasprintf("its target ops table declares struct_size %zu, smaller than the "
-				 "%zu bytes of ABI %d: rebuild the driver against arca/plugin.h",
-				 t->struct_size, (size_t)TARGET_OPS_V1_SIZE, ARCA_ABI_MAJOR);
+		                 "%zu bytes of ABI %d: rebuild the driver against arca/plugin.h",
+		                 t->struct_size, (size_t)TARGET_OPS_V1_SIZE, ARCA_ABI_MAJOR);
 	REQUIRE_OP(t, open, "target");
 	REQUIRE_OP(t, check, "target");
 	REQUIRE_OP(t, snapshot, "target");
@@ -262,9 +266,10 @@ static char *bad_target_ops(const struct arca_target_ops *t)
 static char *bad_dest_ops(const struct arca_dest_ops *d)
 {
 	if (d->struct_size < DEST_OPS_V1_SIZE)
-		return xasprintf("its destination ops table declares struct_size %zu, smaller than "
-				 "the %zu bytes of ABI %d: rebuild the driver against arca/plugin.h",
-				 d->struct_size, (size_t)DEST_OPS_V1_SIZE, ARCA_ABI_MAJOR);
+		return xasprintf(
+		    "its destination ops table declares struct_size %zu, smaller than "
+		    "the %zu bytes of ABI %d: rebuild the driver against arca/plugin.h",
+		    d->struct_size, (size_t)DEST_OPS_V1_SIZE, ARCA_ABI_MAJOR);
 	REQUIRE_OP(d, open, "destination");
 	REQUIRE_OP(d, check, "destination");
 	REQUIRE_OP(d, put, "destination");
@@ -280,34 +285,37 @@ static char *bad_descriptor(const struct arca_driver *drv, const struct arca_hos
 {
 	if (!drv)
 		return xasprintf("%s returned NULL: the driver declined to start "
-				 "(its own messages above say why)", ARCA_DRIVER_ENTRY_SYMBOL);
+		                 "(its own messages above say why)",
+		                 ARCA_DRIVER_ENTRY_SYMBOL);
 	if (drv->abi_major != ARCA_ABI_MAJOR) {
 		char sdk[96] = "the arca-plugin SDK of this arca";
 		if (host && host->engine_version)
 			snprintf(sdk, sizeof sdk, "arca-plugin >= %s", host->engine_version);
 		return xasprintf("it was built for ABI %d, this arca speaks ABI %d: rebuild the "
-				 "driver against %s (ABI %d)%s", drv->abi_major, ARCA_ABI_MAJOR,
-				 sdk, ARCA_ABI_MAJOR,
-				 drv->abi_major > ARCA_ABI_MAJOR ? ", or upgrade arca" : "");
+		                 "driver against %s (ABI %d)%s",
+		                 drv->abi_major, ARCA_ABI_MAJOR, sdk, ARCA_ABI_MAJOR,
+		                 drv->abi_major > ARCA_ABI_MAJOR ? ", or upgrade arca" : "");
 	}
 	if (drv->struct_size < DRIVER_V1_SIZE)
 		return xasprintf("its descriptor declares struct_size %zu, smaller than the %zu "
-				 "bytes of an ABI %d descriptor: rebuild the driver against "
-				 "arca/plugin.h", drv->struct_size, (size_t)DRIVER_V1_SIZE,
-				 ARCA_ABI_MAJOR);
+		                 "bytes of an ABI %d descriptor: rebuild the driver against "
+		                 "arca/plugin.h",
+		                 drv->struct_size, (size_t)DRIVER_V1_SIZE, ARCA_ABI_MAJOR);
 	if (!valid_name(drv->name, 1)) {
 		char name[80];
 		printable(drv->name, name, sizeof name);
 		return xasprintf("its name \"%s\" is not valid: a driver name is made of a-z, 0-9, "
-				 "'_' and '-' (it is what `driver =` says in arca.ini)", name);
+		                 "'_' and '-' (it is what `driver =` says in arca.ini)",
+		                 name);
 	}
 	/* `arca plugins` prints these; NULL would crash it later, not here. */
 	if (!drv->version || !drv->description)
 		return xasprintf("driver \"%s\" has no %s string", drv->name,
-				 drv->version ? "description" : "version");
+		                 drv->version ? "description" : "version");
 	if (!drv->target && !drv->dest)
 		return xasprintf("driver \"%s\" has neither target ops nor destination ops, so "
-				 "arca has no use for it", drv->name);
+		                 "arca has no use for it",
+		                 drv->name);
 	char *why;
 	if (drv->target && (why = bad_target_ops(drv->target)))
 		return why;
@@ -387,7 +395,8 @@ static char *open_module(const char *real, const struct stat *checked, lt_dlhand
 	    now.st_ino != checked->st_ino) {
 		lt_dlclose(h);
 		return xasprintf("%s was replaced while it was being loaded: try again, and find "
-				 "out who is changing it", real);
+		                 "out who is changing it",
+		                 real);
 	}
 	*out = h;
 	return NULL;
@@ -399,7 +408,7 @@ static char *load_module(const char *path, const struct arca_host *host, struct 
 	memset(out, 0, sizeof *out);
 	if (!path || path[0] != '/')
 		return xasprintf("driver modules are only loaded by absolute path, never searched "
-				 "for");
+		                 "for");
 
 	/* A symlink is followed (a libtool install without -avoid-version makes
 	 * foo.so -> foo.so.0.0.0), and the file it leads to must pass the same
@@ -411,8 +420,8 @@ static char *load_module(const char *path, const struct arca_host *host, struct 
 	if (!real)
 		return xasprintf("cannot resolve it: %s", strerror(errno));
 	int is_link = S_ISLNK(lst.st_mode);
-	char *what = is_link ? xasprintf("it is a symbolic link and its target %s", real)
-			     : xstrdup("it");
+	char *what =
+	    is_link ? xasprintf("it is a symbolic link and its target %s", real) : xstrdup("it");
 
 	/* Never open() a device or FIFO that happens to be called *.so. */
 	struct stat target;
@@ -470,9 +479,10 @@ static char *load_module(const char *path, const struct arca_host *host, struct 
 
 	void *sym = lt_dlsym(h, ARCA_DRIVER_ENTRY_SYMBOL);
 	if (!sym) {
-		reason = xasprintf("it does not export %s: it is not an arca driver, or was built "
-				   "without ARCA_DRIVER_EXPORT on that function (see arca/plugin.h)",
-				   ARCA_DRIVER_ENTRY_SYMBOL);
+		reason =
+		    xasprintf("it does not export %s: it is not an arca driver, or was built "
+		              "without ARCA_DRIVER_EXPORT on that function (see arca/plugin.h)",
+		              ARCA_DRIVER_ENTRY_SYMBOL);
 	} else {
 		arca_driver_entry_fn entry = (arca_driver_entry_fn)sym;
 		const struct arca_driver *drv = entry(host);
@@ -548,8 +558,8 @@ static void load_one(struct loader *ld, const char *path, const struct arca_host
 	for (size_t i = 0; i < ld->n_drivers; i++) {
 		if (strcmp(ld->drivers[i].drv->name, d.drv->name) == 0) {
 			reason = xasprintf("driver name \"%s\" is already taken by %s (loaded "
-					   "first): remove or rename one of the two modules",
-					   d.drv->name, ld->drivers[i].path);
+			                   "first): remove or rename one of the two modules",
+			                   d.drv->name, ld->drivers[i].path);
 			loader_unload(&d);
 			refuse(ld, path, reason);
 			return;
@@ -564,19 +574,22 @@ int loader_open(struct loader *ld, const char *plugin_dir, const struct arca_hos
 {
 	memset(ld, 0, sizeof *ld);
 	if (!plugin_dir || plugin_dir[0] != '/')
-		return err_set(ARCA_ERR_PLUGIN, "plugin directory \"%s\" is not an absolute path: "
-			       "set plugin_dir in [engine] to an absolute directory (drivers are "
-			       "never searched for relative to the working directory)",
-			       plugin_dir ? plugin_dir : "");
+		return err_set(ARCA_ERR_PLUGIN,
+		               "plugin directory \"%s\" is not an absolute path: "
+		               "set plugin_dir in [engine] to an absolute directory (drivers are "
+		               "never searched for relative to the working directory)",
+		               plugin_dir ? plugin_dir : "");
 	struct stat st;
 	if (stat(plugin_dir, &st) < 0)
-		return err_set(ARCA_ERR_PLUGIN, "plugin directory %s: %s: install the drivers "
-			       "there, or set plugin_dir in [engine] to where they are",
-			       plugin_dir, strerror(errno));
+		return err_set(ARCA_ERR_PLUGIN,
+		               "plugin directory %s: %s: install the drivers "
+		               "there, or set plugin_dir in [engine] to where they are",
+		               plugin_dir, strerror(errno));
 	if (!S_ISDIR(st.st_mode))
-		return err_set(ARCA_ERR_PLUGIN, "plugin directory %s is not a directory: set "
-			       "plugin_dir in [engine] to the directory holding the drivers",
-			       plugin_dir);
+		return err_set(ARCA_ERR_PLUGIN,
+		               "plugin directory %s is not a directory: set "
+		               "plugin_dir in [engine] to the directory holding the drivers",
+		               plugin_dir);
 	char *reason = unsafe_dir(plugin_dir);
 	if (reason) {
 		err_set(ARCA_ERR_PLUGIN, "plugin directory %s refused: %s", plugin_dir, reason);
@@ -588,7 +601,7 @@ int loader_open(struct loader *ld, const char *plugin_dir, const struct arca_hos
 	int n = scandir(plugin_dir, &list, module_name, by_name);
 	if (n < 0)
 		return err_set(ARCA_ERR_PLUGIN, "cannot read plugin directory %s: %s", plugin_dir,
-			       strerror(errno));
+		               strerror(errno));
 	ld->plugin_dir = xstrdup(plugin_dir);
 	const char *sep = str_ends(plugin_dir, "/") ? "" : "/";
 	for (int i = 0; i < n; i++) {

@@ -15,19 +15,19 @@
  * of a member added after ABI 1.0 goes through this: a table built against
  * an older header ends before it, and the bytes after its end are not the
  * driver's (tests/unit/test_abi.c). */
-#define ARCA_OPS_HAS(ops, member)                                                   \
-	((ops)->struct_size >= offsetof(__typeof__(*(ops)), member) + sizeof((ops)->member) && \
+#define ARCA_OPS_HAS(ops, member)                                                                  \
+	((ops)->struct_size >= offsetof(__typeof__(*(ops)), member) + sizeof((ops)->member) &&     \
 	 (ops)->member != NULL)
 
 struct loaded_driver {
-	char *path;                        /* absolute path of the module */
-	void *handle;                      /* lt_dlhandle */
+	char *path;   /* absolute path of the module */
+	void *handle; /* lt_dlhandle */
 	const struct arca_driver *drv;
 };
 
 struct refused_module {
 	char *path;
-	char *reason;                      /* human sentence: why it was refused */
+	char *reason; /* human sentence: why it was refused */
 };
 
 struct loader {

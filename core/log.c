@@ -120,7 +120,8 @@ int err_wrap(int status, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(prefix, sizeof prefix, fmt, ap);
 	va_end(ap);
-	snprintf(joined, sizeof joined, "%s: %s", prefix, err_buf[0] ? err_buf : status_name(status));
+	snprintf(joined, sizeof joined, "%s: %s", prefix,
+	         err_buf[0] ? err_buf : status_name(status));
 	size_t n = strnlen(joined, sizeof err_buf - 1);
 	err_changing();
 	memcpy(err_buf, joined, n);
@@ -149,23 +150,40 @@ void err_clear(void)
 const char *status_name(int status)
 {
 	switch (status) {
-	case ARCA_OK: return "ok";
-	case ARCA_ERR_INTERNAL: return "internal error";
-	case 2: return "usage error";
-	case ARCA_ERR_CONFIG: return "configuration error";
-	case ARCA_ERR_CONNECT: return "cannot connect";
-	case ARCA_ERR_AUTH: return "authentication failed";
-	case ARCA_ERR_IO: return "I/O error";
-	case ARCA_ERR_CORRUPT: return "data is corrupt";
-	case ARCA_ERR_NOT_FOUND: return "not found";
-	case ARCA_ERR_UNSUPPORTED: return "not supported";
-	case ARCA_ERR_CANCELLED: return "cancelled";
-	case ARCA_ERR_EXISTS: return "already exists";
-	case ARCA_ERR_NOSPACE: return "no space left";
-	case ARCA_ERR_LOCKED: return "repository is locked";
-	case ARCA_ERR_PLUGIN: return "driver module refused";
-	case ARCA_PARTIAL: return "snapshot recorded without some items (partial)";
-	default: return "unknown error";
+	case ARCA_OK:
+		return "ok";
+	case ARCA_ERR_INTERNAL:
+		return "internal error";
+	case 2:
+		return "usage error";
+	case ARCA_ERR_CONFIG:
+		return "configuration error";
+	case ARCA_ERR_CONNECT:
+		return "cannot connect";
+	case ARCA_ERR_AUTH:
+		return "authentication failed";
+	case ARCA_ERR_IO:
+		return "I/O error";
+	case ARCA_ERR_CORRUPT:
+		return "data is corrupt";
+	case ARCA_ERR_NOT_FOUND:
+		return "not found";
+	case ARCA_ERR_UNSUPPORTED:
+		return "not supported";
+	case ARCA_ERR_CANCELLED:
+		return "cancelled";
+	case ARCA_ERR_EXISTS:
+		return "already exists";
+	case ARCA_ERR_NOSPACE:
+		return "no space left";
+	case ARCA_ERR_LOCKED:
+		return "repository is locked";
+	case ARCA_ERR_PLUGIN:
+		return "driver module refused";
+	case ARCA_PARTIAL:
+		return "snapshot recorded without some items (partial)";
+	default:
+		return "unknown error";
 	}
 }
 

@@ -21,159 +21,156 @@
 /* where the example config keeps the repository key */
 #define REPO_KEY ARCA_SYSCONFDIR "/arca/repo.key"
 
-#define EXIT_CODES_HELP \
-	"Exit codes:\n" \
-	"  0 success            6 I/O error           11 refusing to overwrite\n" \
-	"  1 internal error     7 data corrupt        12 no space left\n" \
-	"  2 usage error        8 not found           13 repository locked\n" \
-	"  3 config error       9 not supported       14 driver module refused\n" \
-	"  4 cannot connect    10 cancelled (signal)  15 snapshot recorded partial\n" \
+#define EXIT_CODES_HELP                                                                            \
+	"Exit codes:\n"                                                                            \
+	"  0 success            6 I/O error           11 refusing to overwrite\n"                  \
+	"  1 internal error     7 data corrupt        12 no space left\n"                          \
+	"  2 usage error        8 not found           13 repository locked\n"                      \
+	"  3 config error       9 not supported       14 driver module refused\n"                  \
+	"  4 cannot connect    10 cancelled (signal)  15 snapshot recorded partial\n"              \
 	"  5 auth/privilege refused                      (items left out, see list)\n"
 
 const struct verb cli_verbs[] = {
-	{"init", cmd_init, 1, "arca init [DESTINATION...]",
-	 "create an empty repository in destinations",
-	 "Creates the repository in each named destination (all when none is named).\n"
-	 "Refuses to touch a destination that already holds one. Encryption is on by\n"
-	 "default: the passphrase comes from passphrase_file/passphrase_env in the\n"
-	 "[destination] section or from ARCA_PASSPHRASE, never from the command line.\n"
-	 "Keep a copy of the passphrase off this host: without it the backups are lost.\n"},
-	{"snapshot", cmd_snapshot, 1, "arca snapshot [TARGET...]",
-	 "back up targets (all when none is named)",
-	 "Takes one snapshot of each named target (all targets when none is named) into\n"
-	 "every destination of that target. Snapshots taken by one run share a recovery\n"
-	 "point id (`recovery_point` in `arca list --json`): restore those to bring the\n"
-	 "stores back to the same moment.\n"
-	 "A target whose driver fails records nothing; the other targets still run.\n"
-	 "What a driver cannot read (a file arca may not open, an I/O error) is left\n"
-	 "out with a warning naming it: the snapshot is recorded, marked partial in\n"
-	 "`arca list`, and the run exits 15 unless something failed.\n\n"
-	 "Examples:\n  arca snapshot                 # everything, e.g. from a systemd timer\n"
-	 "  arca snapshot app-db media    # two targets\n"},
-	{"list", cmd_list, 1, "arca list [TARGET...] [--json]",
-	 "list snapshots",
-	 "Lists the snapshots of the named targets (all when none) in every destination,\n"
-	 "oldest first. --json prints an array of objects for scripts. A partial snapshot\n"
-	 "(items left out) is marked PARTIAL, with a line naming what it lacks (--json:\n"
-	 "\"partial\": {\"skipped\": N, \"items\": [the first 100 names]}).\n"},
-	{"restore", cmd_restore, 1,
-	 "arca restore TARGET [--snapshot ID|latest] [--into WHERE] [options]",
-	 "restore a target from a snapshot",
-	 "Restores TARGET from its latest snapshot (or --snapshot ID; a unique prefix of\n"
-	 "the id is enough) taken from the first destination that can serve it.\n\n"
-	 "Options:\n"
-	 "  --snapshot ID     which snapshot (default: latest)\n"
-	 "  --from DEST       read from this destination only\n"
-	 "  --into WHERE      restore elsewhere: a directory for files, a conninfo for a\n"
-	 "                    logical PostgreSQL dump, an empty data directory for a\n"
-	 "                    physical PostgreSQL backup\n"
-	 "  --overwrite       allow restoring over existing data (a files restore is\n"
-	 "                    staged beside DIR and merged into it when complete)\n"
-	 "  --jobs N          parallel restore where the driver supports it\n"
-	 "  --to-time T, --to-lsn L, --to-xid X\n"
-	 "                    point-in-time recovery target (PostgreSQL physical)\n"
-	 "  --start           start the restored server and wait for recovery\n"
-	 "  --no-archive      the restored server does not archive WAL (archive_mode =\n"
-	 "                    off): for drills and copies, which must not push WAL into\n"
-	 "                    the production archive\n\n"
-	 "Examples:\n  arca restore media --into /srv/media.restored\n"
-	 "  arca restore app-db --into 'host=127.0.0.1 dbname=scratch' --jobs 4\n"},
-	{"verify", cmd_verify, 1, "arca verify [TARGET...] [--read-data[=PERCENT]] [--snapshot ID]",
-	 "check repositories and snapshots",
-	 "Checks the structure of every repository the named targets use (every\n"
-	 "snapshot's data is indexed, every pack exists with its size). --read-data\n"
-	 "also downloads, authenticates, decrypts, decompresses and hashes the data\n"
-	 "(all of it, or PERCENT of the packs, chosen at random). Then each target's\n"
-	 "driver checks its latest snapshot (or --snapshot ID) in its own terms.\n"
-	 "Every damaged snapshot, item and object is named; exit 7 when any is found.\n"},
-	{"check", cmd_check, 1, "arca check [TARGET...]",
-	 "validate the config and reach every target and destination",
-	 "Validates the whole configuration, opens every destination's repository\n"
-	 "(checking the passphrase) and reaches every target without writing anything.\n"
-	 "Use it after editing the config and before trusting a new host.\n"},
-	{"plugins", cmd_plugins, 0, "arca plugins [--json] [--plugin-dir DIR]",
-	 "list installed drivers and their options",
-	 "Lists every driver module in plugin_dir (from [engine] in the config, else the\n"
-	 "built-in default) with its version, ABI, kinds and configuration keys, and\n"
-	 "every module that was refused with the reason.\n"},
-	{"forget", cmd_forget, 1, "arca forget [TARGET...] [--dry-run] [--snapshot ID]",
-	 "remove snapshots outside each target's retention policy",
-	 "Applies each target's `retention =` policy and removes the snapshots it does\n"
-	 "not keep (their data stays until `arca prune`). --dry-run shows the decision\n"
-	 "for every snapshot and changes nothing.\n\n"
-	 "--snapshot ID removes that one snapshot (a unique prefix of its id is enough)\n"
-	 "from every destination that holds it, whether or not it can still be read:\n"
-	 "the way out when a damaged snapshot blocks prune.\n"},
-	{"prune", cmd_prune, 1, "arca prune [DESTINATION...] [--dry-run] [--repack-threshold PCT]",
-	 "free space no snapshot needs",
-	 "Removes data no remaining snapshot references, repacking packs that are partly\n"
-	 "used (more than --repack-threshold percent unused, default 20). Takes an\n"
-	 "exclusive lock: it waits for no one and fails if a snapshot is running.\n"},
-	{"unlock", cmd_unlock, 1, "arca unlock [DESTINATION...]",
-	 "remove stale locks",
-	 "Removes locks whose process is gone (same host) or that were not refreshed\n"
-	 "within the stale timeout, and objects in locks/ that no arca writes\n"
-	 "(unreadable, oversized or with absurd fields), which block locking until\n"
-	 "then. Each removed lock is listed. Valid live locks are never removed.\n"},
-	{"key", cmd_key, 1, "arca key list|add|remove ID|passwd|generate [DESTINATION]",
-	 "manage the passphrases and keys of a repository",
-	 "list      show the keys (passphrases) that open the repository\n"
-	 "add       add a passphrase, read from ARCA_NEW_PASSPHRASE or the file named\n"
-	 "          by ARCA_NEW_PASSPHRASE_FILE\n"
-	 "remove    remove a key by id (not the one in use)\n"
-	 "passwd    add the new passphrase, then remove the current one\n"
-	 "generate  print a new random key (256 bits) to use instead of a passphrase:\n"
-	 "            arca key generate > " REPO_KEY "; chmod 600 " REPO_KEY "\n"
-	 "          then passphrase_file = " REPO_KEY ". A generated key opens the\n"
-	 "          repository without scrypt's deliberate ~0.2 s, which archive_command\n"
-	 "          pays per WAL segment. Keep a copy off this host, as for a passphrase.\n"},
-	{"repair", cmd_repair, 1, "arca repair index|packs|snapshots [--forget] [DESTINATION...]",
-	 "heal a damaged repository: index, packs, snapshots",
-	 "index  reads every pack's own header and writes a fresh index/ from them,\n"
-	 "       replacing the old index objects. Run it when verify or prune report\n"
-	 "       unreadable index objects (prune refuses to run until then). Packs whose\n"
-	 "       header cannot be read are named and left out (exit 7): their chunks\n"
-	 "       are lost, and verify names the snapshots that needed them. With\n"
-	 "       --json: {\"ok\", \"destinations\": [{\"destination\", \"rebuilt\",\n"
-	 "       \"packs\", \"damaged_packs\": [...], \"error\"}]}.\n"
-	 "packs  reads every pack (like verify --read-data) and drops chunks that fail\n"
-	 "       authentication, or whose pack is gone, from the index, so the next\n"
-	 "       snapshot stores that data again; names every snapshot, item and byte\n"
-	 "       range that lost data.\n"
-	 "snapshots  puts back snapshot objects this host has an authentic copy of in\n"
-	 "       state_dir (damaged, or deleted without arca forget), then writes, for\n"
-	 "       each snapshot that needs lost chunks, a new snapshot without the items\n"
-	 "       that cannot be restored (its summary says repaired_from). --forget also\n"
-	 "       forgets the damaged originals. Exit 7 if a snapshot is beyond repair\n"
-	 "       (arca forget --snapshot ID removes it).\n\n"
-	 "After bit rot found by arca verify --read-data:\n"
-	 "  arca repair packs && arca repair snapshots --forget && arca snapshot\n"},
-	{NULL, NULL, 0, NULL, NULL, NULL},
+    {"init", cmd_init, 1, "arca init [DESTINATION...]",
+     "create an empty repository in destinations",
+     "Creates the repository in each named destination (all when none is named).\n"
+     "Refuses to touch a destination that already holds one. Encryption is on by\n"
+     "default: the passphrase comes from passphrase_file/passphrase_env in the\n"
+     "[destination] section or from ARCA_PASSPHRASE, never from the command line.\n"
+     "Keep a copy of the passphrase off this host: without it the backups are lost.\n"},
+    {"snapshot", cmd_snapshot, 1, "arca snapshot [TARGET...]",
+     "back up targets (all when none is named)",
+     "Takes one snapshot of each named target (all targets when none is named) into\n"
+     "every destination of that target. Snapshots taken by one run share a recovery\n"
+     "point id (`recovery_point` in `arca list --json`): restore those to bring the\n"
+     "stores back to the same moment.\n"
+     "A target whose driver fails records nothing; the other targets still run.\n"
+     "What a driver cannot read (a file arca may not open, an I/O error) is left\n"
+     "out with a warning naming it: the snapshot is recorded, marked partial in\n"
+     "`arca list`, and the run exits 15 unless something failed.\n\n"
+     "Examples:\n  arca snapshot                 # everything, e.g. from a systemd timer\n"
+     "  arca snapshot app-db media    # two targets\n"},
+    {"list", cmd_list, 1, "arca list [TARGET...] [--json]", "list snapshots",
+     "Lists the snapshots of the named targets (all when none) in every destination,\n"
+     "oldest first. --json prints an array of objects for scripts. A partial snapshot\n"
+     "(items left out) is marked PARTIAL, with a line naming what it lacks (--json:\n"
+     "\"partial\": {\"skipped\": N, \"items\": [the first 100 names]}).\n"},
+    {"restore", cmd_restore, 1,
+     "arca restore TARGET [--snapshot ID|latest] [--into WHERE] [options]",
+     "restore a target from a snapshot",
+     "Restores TARGET from its latest snapshot (or --snapshot ID; a unique prefix of\n"
+     "the id is enough) taken from the first destination that can serve it.\n\n"
+     "Options:\n"
+     "  --snapshot ID     which snapshot (default: latest)\n"
+     "  --from DEST       read from this destination only\n"
+     "  --into WHERE      restore elsewhere: a directory for files, a conninfo for a\n"
+     "                    logical PostgreSQL dump, an empty data directory for a\n"
+     "                    physical PostgreSQL backup\n"
+     "  --overwrite       allow restoring over existing data (a files restore is\n"
+     "                    staged beside DIR and merged into it when complete)\n"
+     "  --jobs N          parallel restore where the driver supports it\n"
+     "  --to-time T, --to-lsn L, --to-xid X\n"
+     "                    point-in-time recovery target (PostgreSQL physical)\n"
+     "  --start           start the restored server and wait for recovery\n"
+     "  --no-archive      the restored server does not archive WAL (archive_mode =\n"
+     "                    off): for drills and copies, which must not push WAL into\n"
+     "                    the production archive\n\n"
+     "Examples:\n  arca restore media --into /srv/media.restored\n"
+     "  arca restore app-db --into 'host=127.0.0.1 dbname=scratch' --jobs 4\n"},
+    {"verify", cmd_verify, 1, "arca verify [TARGET...] [--read-data[=PERCENT]] [--snapshot ID]",
+     "check repositories and snapshots",
+     "Checks the structure of every repository the named targets use (every\n"
+     "snapshot's data is indexed, every pack exists with its size). --read-data\n"
+     "also downloads, authenticates, decrypts, decompresses and hashes the data\n"
+     "(all of it, or PERCENT of the packs, chosen at random). Then each target's\n"
+     "driver checks its latest snapshot (or --snapshot ID) in its own terms.\n"
+     "Every damaged snapshot, item and object is named; exit 7 when any is found.\n"},
+    {"check", cmd_check, 1, "arca check [TARGET...]",
+     "validate the config and reach every target and destination",
+     "Validates the whole configuration, opens every destination's repository\n"
+     "(checking the passphrase) and reaches every target without writing anything.\n"
+     "Use it after editing the config and before trusting a new host.\n"},
+    {"plugins", cmd_plugins, 0, "arca plugins [--json] [--plugin-dir DIR]",
+     "list installed drivers and their options",
+     "Lists every driver module in plugin_dir (from [engine] in the config, else the\n"
+     "built-in default) with its version, ABI, kinds and configuration keys, and\n"
+     "every module that was refused with the reason.\n"},
+    {"forget", cmd_forget, 1, "arca forget [TARGET...] [--dry-run] [--snapshot ID]",
+     "remove snapshots outside each target's retention policy",
+     "Applies each target's `retention =` policy and removes the snapshots it does\n"
+     "not keep (their data stays until `arca prune`). --dry-run shows the decision\n"
+     "for every snapshot and changes nothing.\n\n"
+     "--snapshot ID removes that one snapshot (a unique prefix of its id is enough)\n"
+     "from every destination that holds it, whether or not it can still be read:\n"
+     "the way out when a damaged snapshot blocks prune.\n"},
+    {"prune", cmd_prune, 1, "arca prune [DESTINATION...] [--dry-run] [--repack-threshold PCT]",
+     "free space no snapshot needs",
+     "Removes data no remaining snapshot references, repacking packs that are partly\n"
+     "used (more than --repack-threshold percent unused, default 20). Takes an\n"
+     "exclusive lock: it waits for no one and fails if a snapshot is running.\n"},
+    {"unlock", cmd_unlock, 1, "arca unlock [DESTINATION...]", "remove stale locks",
+     "Removes locks whose process is gone (same host) or that were not refreshed\n"
+     "within the stale timeout, and objects in locks/ that no arca writes\n"
+     "(unreadable, oversized or with absurd fields), which block locking until\n"
+     "then. Each removed lock is listed. Valid live locks are never removed.\n"},
+    {"key", cmd_key, 1, "arca key list|add|remove ID|passwd|generate [DESTINATION]",
+     "manage the passphrases and keys of a repository",
+     "list      show the keys (passphrases) that open the repository\n"
+     "add       add a passphrase, read from ARCA_NEW_PASSPHRASE or the file named\n"
+     "          by ARCA_NEW_PASSPHRASE_FILE\n"
+     "remove    remove a key by id (not the one in use)\n"
+     "passwd    add the new passphrase, then remove the current one\n"
+     "generate  print a new random key (256 bits) to use instead of a passphrase:\n"
+     "            arca key generate > " REPO_KEY "; chmod 600 " REPO_KEY "\n"
+     "          then passphrase_file = " REPO_KEY ". A generated key opens the\n"
+     "          repository without scrypt's deliberate ~0.2 s, which archive_command\n"
+     "          pays per WAL segment. Keep a copy off this host, as for a passphrase.\n"},
+    {"repair", cmd_repair, 1, "arca repair index|packs|snapshots [--forget] [DESTINATION...]",
+     "heal a damaged repository: index, packs, snapshots",
+     "index  reads every pack's own header and writes a fresh index/ from them,\n"
+     "       replacing the old index objects. Run it when verify or prune report\n"
+     "       unreadable index objects (prune refuses to run until then). Packs whose\n"
+     "       header cannot be read are named and left out (exit 7): their chunks\n"
+     "       are lost, and verify names the snapshots that needed them. With\n"
+     "       --json: {\"ok\", \"destinations\": [{\"destination\", \"rebuilt\",\n"
+     "       \"packs\", \"damaged_packs\": [...], \"error\"}]}.\n"
+     "packs  reads every pack (like verify --read-data) and drops chunks that fail\n"
+     "       authentication, or whose pack is gone, from the index, so the next\n"
+     "       snapshot stores that data again; names every snapshot, item and byte\n"
+     "       range that lost data.\n"
+     "snapshots  puts back snapshot objects this host has an authentic copy of in\n"
+     "       state_dir (damaged, or deleted without arca forget), then writes, for\n"
+     "       each snapshot that needs lost chunks, a new snapshot without the items\n"
+     "       that cannot be restored (its summary says repaired_from). --forget also\n"
+     "       forgets the damaged originals. Exit 7 if a snapshot is beyond repair\n"
+     "       (arca forget --snapshot ID removes it).\n\n"
+     "After bit rot found by arca verify --read-data:\n"
+     "  arca repair packs && arca repair snapshots --forget && arca snapshot\n"},
+    {NULL, NULL, 0, NULL, NULL, NULL},
 };
 
 static void main_help(FILE *f)
 {
 	fprintf(f,
-		"arca %s — one backup engine for PostgreSQL and files: deduplicated,\n"
-		"compressed, encrypted, verified. `arca plugins` lists the installed drivers.\n\n"
-		"Usage: arca [GLOBAL OPTIONS] VERB [ARGS]\n\nVerbs:\n",
-		PACKAGE_VERSION);
+	        "arca %s — one backup engine for PostgreSQL and files: deduplicated,\n"
+	        "compressed, encrypted, verified. `arca plugins` lists the installed drivers.\n\n"
+	        "Usage: arca [GLOBAL OPTIONS] VERB [ARGS]\n\nVerbs:\n",
+	        PACKAGE_VERSION);
 	for (const struct verb *v = cli_verbs; v->name; v++)
 		fprintf(f, "  %-10s %s\n", v->name, v->summary);
 	fprintf(f,
-		"\n%s"
-		"  -V, --version      print the version\n"
-		"  -h, --help         this help; `arca VERB --help` for a verb\n\n"
-		"A first run, in this order:\n"
-		"  mkdir -p " ARCA_SYSCONFDIR "/arca\n"
-		"  cp " ARCA_DOCDIR "/arca.ini.example " ARCA_DEFAULT_CONFIG "   # then edit it\n"
-		"  arca key generate > " REPO_KEY " && chmod 600 " REPO_KEY "\n"
-		"  arca init && arca check && arca snapshot && arca list\n"
-		"init validates the whole config before it creates anything; check then reaches\n"
-		"every target and destination, through the repositories init created.\n\n"
-		EXIT_CODES_HELP
-		"\nSee arca(1) and arca.ini(5).\n",
-		cli_global_help);
+	        "\n%s"
+	        "  -V, --version      print the version\n"
+	        "  -h, --help         this help; `arca VERB --help` for a verb\n\n"
+	        "A first run, in this order:\n"
+	        "  mkdir -p " ARCA_SYSCONFDIR "/arca\n"
+	        "  cp " ARCA_DOCDIR "/arca.ini.example " ARCA_DEFAULT_CONFIG "   # then edit it\n"
+	        "  arca key generate > " REPO_KEY " && chmod 600 " REPO_KEY "\n"
+	        "  arca init && arca check && arca snapshot && arca list\n"
+	        "init validates the whole config before it creates anything; check then reaches\n"
+	        "every target and destination, through the repositories init "
+	        "created.\n\n" EXIT_CODES_HELP "\nSee arca(1) and arca.ini(5).\n",
+	        cli_global_help);
 }
 
 /* Started with stdin, stdout or stderr closed (cron and daemons do that),
@@ -217,17 +214,20 @@ static void json_free_wiped(void *p)
 
 int main(int argc, char **argv)
 {
-	no_core_dumps();   /* before any secret is read */
+	no_core_dumps(); /* before any secret is read */
 	json_set_alloc_funcs(malloc, json_free_wiped);
 	std_fds_open();
 	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'}, {"verbose", no_argument, NULL, 'v'},
-		{"quiet", no_argument, NULL, 'q'},        {"json", no_argument, NULL, CLI_OPT_JSON},
-		{"no-progress", no_argument, NULL, CLI_OPT_NO_PROGRESS},
-		{"no-lock", no_argument, NULL, CLI_OPT_NO_LOCK},
-		{"lock-wait", required_argument, NULL, CLI_OPT_LOCK_WAIT},
-		{"version", no_argument, NULL, 'V'},
-		{"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"json", no_argument, NULL, CLI_OPT_JSON},
+	    {"no-progress", no_argument, NULL, CLI_OPT_NO_PROGRESS},
+	    {"no-lock", no_argument, NULL, CLI_OPT_NO_LOCK},
+	    {"lock-wait", required_argument, NULL, CLI_OPT_LOCK_WAIT},
+	    {"version", no_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct cli cli = {.host = host_table(), .lock_wait = -1};
 	int c;
@@ -236,9 +236,10 @@ int main(int argc, char **argv)
 	/* '+': stop at the verb; it parses its own options and the global ones */
 	while ((c = getopt_long(argc, argv, "+c:vqVh", opts, NULL)) != -1) {
 		switch (c) {
-		case 'V': printf("arca %s (driver ABI %d.%d)\n", PACKAGE_VERSION, ARCA_ABI_MAJOR,
-				 ARCA_ABI_MINOR);
-			  return 0;
+		case 'V':
+			printf("arca %s (driver ABI %d.%d)\n", PACKAGE_VERSION, ARCA_ABI_MAJOR,
+			       ARCA_ABI_MINOR);
+			return 0;
 		case 'h':
 			main_help(stdout);
 			driver_verbs_list(&cli, stdout);
@@ -277,7 +278,7 @@ int main(int argc, char **argv)
 			names[n++] = w->name;
 		const char *hint = did_you_mean(name, names, n);
 		fprintf(stderr, "arca: unknown verb '%s'%s%s%s\nTry 'arca --help'.\n", name,
-			hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
+		        hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
 		return 2;
 	}
 	for (int i = optind + 1; i < argc; i++) {
@@ -290,6 +291,6 @@ int main(int argc, char **argv)
 	}
 	host_install_signal_handlers();
 	int first = optind;
-	optind = 0;   /* reset getopt for the verb (0 also re-inits GNU getopt) */
+	optind = 0; /* reset getopt for the verb (0 also re-inits GNU getopt) */
 	return v->run(&cli, argc - first, argv + first);
 }

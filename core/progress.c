@@ -12,7 +12,7 @@
 #include "progress.h"
 #include "util.h"
 
-int progress_enabled = -1;   /* -1: decide from isatty(2) */
+int progress_enabled = -1; /* -1: decide from isatty(2) */
 
 extern void (*log_before_line)(void);
 extern void (*log_after_line)(void);
@@ -26,7 +26,7 @@ struct progress {
 	pthread_mutex_t lock;
 };
 
-static struct progress *active;   /* the bar currently on screen */
+static struct progress *active; /* the bar currently on screen */
 
 static int enabled(void)
 {
@@ -63,10 +63,10 @@ static void draw(struct progress *p)
 		bar[width + 2] = 0;
 		format_bytes(p->total_bytes, total, sizeof total);
 		fprintf(stderr, "\r\033[K%s %s %3d%% %s/%s %s/s %llu items  %.30s", p->label, bar,
-			(int)(f * 100), done, total, rate, (unsigned long long)p->items, p->item);
+		        (int)(f * 100), done, total, rate, (unsigned long long)p->items, p->item);
 	} else {
 		fprintf(stderr, "\r\033[K%s %s %s/s %llu items  %.40s", p->label, done, rate,
-			(unsigned long long)p->items, p->item);
+		        (unsigned long long)p->items, p->item);
 	}
 	fflush(stderr);
 	p->drawn = 1;

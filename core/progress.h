@@ -13,6 +13,6 @@ void progress_add(struct progress *p, uint64_t bytes, uint64_t items);
 void progress_item(struct progress *p, const char *name);
 /* Clears the bar and returns elapsed seconds; frees p. */
 double progress_finish(struct progress *p, uint64_t *bytes, uint64_t *items);
-extern int progress_enabled;   /* 0 with --quiet/--json or when not a TTY */
+extern int progress_enabled; /* 0 with --quiet/--json or when not a TTY */
 
 #endif

@@ -20,7 +20,7 @@ struct snap_writer;
 struct snap_reader;
 
 struct repo_dest {
-	const char *name;                  /* destination section name */
+	const char *name; /* destination section name */
 	const struct arca_dest_ops *ops;
 	void *inst;
 };
@@ -35,16 +35,16 @@ struct repo_dest {
 #define REPO_ZSTD_LEVEL_MAX 19
 
 struct repo_params {
-	const char *passphrase;   /* NULL: none given */
-	int encrypt;              /* repo_init only: 1 = AES-256-GCM, 0 = none */
-	int zstd_level;           /* repo_init default, and for new data; 0: the repository's
-				   * (repo_open), else REPO_ZSTD_LEVEL_DEFAULT */
-	uint64_t pack_size;       /* target pack size; 0 = default */
-	const char *state_dir;    /* where the local cache lives (may be NULL: no cache) */
-	int workers;              /* hash/compress/encrypt threads; 0 = all cores */
-	const char *hostname;     /* for locks and snapshot metadata */
-	int no_lock;              /* shared locks are not written (--no-lock) */
-	int64_t lock_wait;        /* seconds to wait for a conflicting lock */
+	const char *passphrase; /* NULL: none given */
+	int encrypt;            /* repo_init only: 1 = AES-256-GCM, 0 = none */
+	int zstd_level;         /* repo_init default, and for new data; 0: the repository's
+	                         * (repo_open), else REPO_ZSTD_LEVEL_DEFAULT */
+	uint64_t pack_size;     /* target pack size; 0 = default */
+	const char *state_dir;  /* where the local cache lives (may be NULL: no cache) */
+	int workers;            /* hash/compress/encrypt threads; 0 = all cores */
+	const char *hostname;   /* for locks and snapshot metadata */
+	int no_lock;            /* shared locks are not written (--no-lock) */
+	int64_t lock_wait;      /* seconds to wait for a conflicting lock */
 };
 
 int repo_init(const struct repo_dest *d, const struct repo_params *p);
@@ -65,23 +65,23 @@ void repo_unlock(struct repo *r);
  * "stale lock NAME of HOST pid N (why)" or "NAME, which is not ...". */
 typedef void (*repo_unlock_report_fn)(void *arg, const char *what);
 int repo_unlock_stale(struct repo *r, repo_unlock_report_fn report, void *arg, int *stale,
-		      int *invalid);
+                      int *invalid);
 /* Remove temporary objects interrupted writers left (this host's dead
  * processes', or older than a day), through the destination's sweep op
  * (ABI 1.1; a no-op for drivers without one). Prune and unlock call it. */
 int repo_sweep(struct repo *r, unsigned *removed);
 
 struct repo_snapshot {
-	char id[65];              /* hex id */
-	char *target;             /* target section name */
-	char *driver;             /* driver name */
+	char id[65];  /* hex id */
+	char *target; /* target section name */
+	char *driver; /* driver name */
 	char *host;
-	char *recovery_point;     /* id shared by snapshots of one `arca snapshot` run */
-	int64_t time;             /* epoch seconds, start of the snapshot */
+	char *recovery_point; /* id shared by snapshots of one `arca snapshot` run */
+	int64_t time;         /* epoch seconds, start of the snapshot */
 	uint64_t items;
-	uint64_t bytes;           /* logical bytes of all items */
-	uint64_t new_bytes;       /* bytes stored new (after dedup+compression) */
-	int32_t time_nsec;        /* sub-second part of time: orders snapshots of one second */
+	uint64_t bytes;     /* logical bytes of all items */
+	uint64_t new_bytes; /* bytes stored new (after dedup+compression) */
+	int32_t time_nsec;  /* sub-second part of time: orders snapshots of one second */
 	/* A partial snapshot: items its driver left out (host->item_skipped),
 	 * and the names of the first of them (summary "partial"). 0 and
 	 * NULL for a complete one. */
@@ -98,7 +98,7 @@ void repo_snapshot_clear(struct repo_snapshot *s);
 /* Writing a snapshot: begin, items (see arca_item_info), commit or abort.
  * Nothing is visible to repo_snapshots() before commit. */
 int repo_snap_begin(struct repo *r, const char *target, const char *driver,
-		    const char *recovery_point, struct snap_writer **out);
+                    const char *recovery_point, struct snap_writer **out);
 /* ARCA_OK, ARCA_ITEM_UNCHANGED (metadata cache hit: send no content), or error. */
 int snap_item_begin(struct snap_writer *w, const struct arca_item_info *info);
 int snap_item_write(struct snap_writer *w, const void *data, size_t len);
@@ -119,17 +119,17 @@ int repo_resolve_snapshot(struct repo *r, const char *id, char full[65]);
 
 /* Reading: id is a full id or a unique prefix. */
 int repo_snap_open(struct repo *r, const char *id, struct snap_reader **out);
-int snap_next(struct snap_reader *rd, struct arca_item_info *info);   /* NOT_FOUND at end */
+int snap_next(struct snap_reader *rd, struct arca_item_info *info); /* NOT_FOUND at end */
 int snap_open_item(struct snap_reader *rd, const char *name, struct arca_item_info *info);
 int snap_read(struct snap_reader *rd, void *buf, size_t cap, size_t *got);
 void snap_close(struct snap_reader *rd);
 
 /* Blobs: one object per name, compressed+encrypted, not chunked. */
-int repo_blob_put(struct repo *r, const char *target, const char *name,
-		  const void *data, size_t len, int exclusive);
+int repo_blob_put(struct repo *r, const char *target, const char *name, const void *data,
+                  size_t len, int exclusive);
 int repo_blob_get(struct repo *r, const char *target, const char *name, void **data, size_t *len);
 int repo_blob_list(struct repo *r, const char *target, const char *prefix,
-		   int (*cb)(void *arg, const char *name), void *arg);
+                   int (*cb)(void *arg, const char *name), void *arg);
 int repo_blob_remove(struct repo *r, const char *target, const char *name);
 
 /* Verification. read_data_percent < 0: structure only; 0..100: also
@@ -143,7 +143,7 @@ int repo_verify(struct repo *r, int read_data_percent, repo_report_fn report, vo
  * host wrote and has seen of `target` (all targets: NULL) that the
  * destination no longer lists although arca forget did not remove it. */
 int repo_missing_snapshots(struct repo *r, const char *target, repo_report_fn report, void *arg,
-			   size_t *missing);
+                           size_t *missing);
 
 /* Retention and space. */
 int repo_forget(struct repo *r, const char *const *ids, size_t n);
@@ -151,7 +151,7 @@ struct repo_prune_stats {
 	uint64_t packs_deleted, packs_repacked, bytes_freed;
 };
 int repo_prune(struct repo *r, double repack_unused_threshold, int dry_run,
-	       struct repo_prune_stats *stats);
+               struct repo_prune_stats *stats);
 
 /* Rebuild index/ from the packs' own headers (after index objects were
  * lost or damaged; prune refuses to run until then). Takes the exclusive
@@ -172,9 +172,9 @@ struct repo_repair_stats {
 	uint64_t snapshots_restored, snapshots_repaired, snapshots_unrepairable;
 };
 int repo_repair_packs(struct repo *r, repo_report_fn report, void *arg,
-		      struct repo_repair_stats *st);
+                      struct repo_repair_stats *st);
 int repo_repair_snapshots(struct repo *r, int forget_originals, repo_report_fn report, void *arg,
-			  struct repo_repair_stats *st);
+                          struct repo_repair_stats *st);
 
 /* Keys: list/add/remove/change passphrases wrapping the master key. A
  * secret made by repo_key_generate ("arca-key1-" + 64 hex digits, NUL:
@@ -183,8 +183,10 @@ int repo_repair_snapshots(struct repo *r, int forget_originals, repo_report_fn r
 int repo_key_generate(char *out, size_t outlen);
 int repo_key_add(struct repo *r, const char *new_passphrase, char *key_id_out /* 65 */);
 int repo_key_remove(struct repo *r, const char *key_id);
-int repo_key_list(struct repo *r, void (*cb)(void *arg, const char *id, const char *host,
-					     int64_t created, int current), void *arg);
+int repo_key_list(struct repo *r,
+                  void (*cb)(void *arg, const char *id, const char *host, int64_t created,
+                             int current),
+                  void *arg);
 
 /* Retention (core/repo/retention.c): which of n snapshots (of one target)
  * the policy keeps, e.g. "last=7, daily=30, weekly=8, monthly=12,
@@ -193,8 +195,8 @@ int repo_key_list(struct repo *r, void (*cb)(void *arg, const char *id, const ch
  * Calendar buckets are UTC; the newest snapshot is always kept; an empty or
  * NULL policy keeps all. ARCA_ERR_CONFIG for a malformed policy (err_msg
  * says why, as retention_parse does, after "retention policy 'POLICY': "). */
-int retention_select(const char *policy, const struct repo_snapshot *snaps, size_t n,
-		     int64_t now, unsigned char *keep, char **why);
+int retention_select(const char *policy, const struct repo_snapshot *snaps, size_t n, int64_t now,
+                     unsigned char *keep, char **why);
 /* The one parser of a policy, used by retention_select and by config
  * validation: counts[7] = last, hourly, daily, weekly, monthly, yearly,
  * within seconds; -1 where absent (0 is a rule that keeps none: only the

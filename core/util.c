@@ -212,7 +212,8 @@ size_t edit_distance(const char *a, const char *b)
 		row[0] = i;
 		for (size_t j = 1; j <= lb; j++) {
 			size_t tmp = row[j];
-			size_t cost = tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]);
+			size_t cost =
+			    tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]);
 			size_t best = prev + cost;
 			if (row[j] + 1 < best)
 				best = row[j] + 1;
@@ -335,13 +336,13 @@ int read_file(const char *path, char **data, size_t *len)
  * `hint` is the size fstat gave, so the buffer is sized once. */
 static int read_bounded(int fd, size_t max, size_t hint, struct buf *b)
 {
-	buf_reserve(b, (hint < max ? hint : max) + 2);   /* + a byte too many + NUL */
+	buf_reserve(b, (hint < max ? hint : max) + 2); /* + a byte too many + NUL */
 	for (;;) {
 		if (b->cap - b->len < 2)
 			buf_reserve(b, 65536);
 		size_t room = max - b->len, want = b->cap - b->len - 1;
 		if (want > room)
-			want = room + 1;   /* one byte more tells "too long" */
+			want = room + 1; /* one byte more tells "too long" */
 		ssize_t r = read(fd, b->data + b->len, want);
 		if (r < 0 && errno == EINTR)
 			continue;
@@ -368,11 +369,11 @@ int read_file_at(int dfd, const char *name, size_t max, char **data, size_t *len
 	if (fstat(fd, &st) < 0)
 		goto out;
 	if (!S_ISREG(st.st_mode)) {
-		errno = EINVAL;   /* a FIFO, device or directory planted there */
+		errno = EINVAL; /* a FIFO, device or directory planted there */
 		goto out;
 	}
 	if ((uint64_t)st.st_size > max) {
-		errno = EFBIG;    /* refused before reading a byte */
+		errno = EFBIG; /* refused before reading a byte */
 		goto out;
 	}
 	rc = read_bounded(fd, max, (size_t)st.st_size, &b);
@@ -418,8 +419,8 @@ static int create_temp(int dfd, const char *name, char **tmp)
 			return -1;
 		hex_encode(rnd, sizeof rnd, hex);
 		*tmp = xasprintf("%s.tmp.%s", name, hex);
-		int fd = openat(dfd, *tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-				0600);
+		int fd =
+		    openat(dfd, *tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (fd >= 0)
 			return fd;
 		free(*tmp);
@@ -475,7 +476,7 @@ static size_t split_tail(const char *path, int depth)
 	size_t i = strlen(path);
 	for (int k = 0; k < depth; k++) {
 		if (k && i)
-			i--;   /* step over the '/' before the component just passed */
+			i--; /* step over the '/' before the component just passed */
 		while (i > 0 && path[i - 1] != '/')
 			i--;
 		if (i == 0)
@@ -488,7 +489,7 @@ int open_dir_nofollow(const char *path, int depth, int create)
 {
 	size_t i = split_tail(path, depth);
 	if (!i) {
-		errno = EINVAL;   /* nothing above the `depth` components */
+		errno = EINVAL; /* nothing above the `depth` components */
 		return -1;
 	}
 	char *top = i > 1 ? xstrndup(path, i - 1) : xstrdup("/");

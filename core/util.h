@@ -31,8 +31,8 @@ void buf_free(struct buf *b);
 /* Parsers: return 0 on success, -1 on a malformed value. */
 int parse_bool(const char *s, int *out);
 int parse_int64(const char *s, int64_t *out);
-int parse_size(const char *s, uint64_t *out);      /* 10, 4K, 16M, 1G, 2T */
-int parse_duration(const char *s, int64_t *out);  /* 30, 90s, 15m, 2h, 30d, 2w */
+int parse_size(const char *s, uint64_t *out);    /* 10, 4K, 16M, 1G, 2T */
+int parse_duration(const char *s, int64_t *out); /* 30, 90s, 15m, 2h, 30d, 2w */
 
 /* Levenshtein distance, for "did you mean". */
 size_t edit_distance(const char *a, const char *b);

@@ -5,7 +5,7 @@
 #include "log.h"
 
 void aad_make(struct aad *a, enum blob_kind kind, const unsigned char repo_id[ID_LEN],
-	      const void *ctx, size_t ctxlen)
+              const void *ctx, size_t ctxlen)
 {
 	a->len = 0;
 	aad_add(a, AAD_MAGIC, strlen(AAD_MAGIC));
@@ -18,7 +18,7 @@ void aad_make(struct aad *a, enum blob_kind kind, const unsigned char repo_id[ID
 void aad_add(struct aad *a, const void *p, size_t n)
 {
 	if (n > AAD_MAX - a->len)
-		abort();   /* callers bound every name they bind */
+		abort(); /* callers bound every name they bind */
 	if (n)
 		memcpy(a->b + a->len, p, n);
 	a->len += n;
@@ -27,7 +27,7 @@ void aad_add(struct aad *a, const void *p, size_t n)
 /* The check value of an unencrypted blob: SHA-256(u32 aad_len || aad ||
  * flag || body), truncated. */
 static void plain_check(const struct aad *aad, const unsigned char *flag_body, size_t len,
-			unsigned char out[ID_LEN])
+                        unsigned char out[ID_LEN])
 {
 	unsigned char l4[4];
 	for (int i = 0; i < 4; i++)
@@ -56,7 +56,7 @@ static int looks_compressible(ZSTD_CCtx *cctx, const unsigned char *data, size_t
 }
 
 int blob_seal(const struct repo_keys *k, const struct aad *aad, ZSTD_CCtx *cctx, int level,
-	      const void *data, size_t len, struct buf *out)
+              const void *data, size_t len, struct buf *out)
 {
 	size_t bound = len;
 	ZSTD_CCtx *own = NULL;
@@ -86,8 +86,9 @@ int blob_seal(const struct repo_keys *k, const struct aad *aad, ZSTD_CCtx *cctx,
 	const void *src = flag == BLOB_ZSTD ? body : data;
 	if (k->encrypted) {
 		if (gcm_seal(k->enc, aad->b, aad->len, &flag, 1, src, body_len, start))
-			return err_set(ARCA_ERR_INTERNAL,
-				       "AES-256-GCM encryption failed in libcrypto (out of memory?)");
+			return err_set(
+			    ARCA_ERR_INTERNAL,
+			    "AES-256-GCM encryption failed in libcrypto (out of memory?)");
 	} else {
 		start[0] = flag;
 		if (flag == BLOB_RAW && len)
@@ -101,7 +102,7 @@ int blob_seal(const struct repo_keys *k, const struct aad *aad, ZSTD_CCtx *cctx,
 }
 
 static int decompress(const unsigned char *z, size_t zlen, size_t max_raw, struct buf *out,
-		      const char *what)
+                      const char *what)
 {
 	unsigned long long raw = ZSTD_getFrameContentSize(z, zlen);
 	if (raw == ZSTD_CONTENTSIZE_ERROR || raw == ZSTD_CONTENTSIZE_UNKNOWN || raw > max_raw)
@@ -110,7 +111,7 @@ static int decompress(const unsigned char *z, size_t zlen, size_t max_raw, struc
 	size_t d = ZSTD_decompress(out->data, (size_t)raw + 1, z, zlen);
 	if (ZSTD_isError(d) || d != raw)
 		return err_set(ARCA_ERR_CORRUPT, "%s is corrupt: zstd: %s", what,
-			       ZSTD_isError(d) ? ZSTD_getErrorName(d) : "short frame");
+		               ZSTD_isError(d) ? ZSTD_getErrorName(d) : "short frame");
 	out->len = d;
 	return ARCA_OK;
 }
@@ -118,12 +119,12 @@ static int decompress(const unsigned char *z, size_t zlen, size_t max_raw, struc
 static int too_big(size_t n, size_t max_raw, const char *what)
 {
 	return err_set(ARCA_ERR_CORRUPT, "%s is corrupt: %zu bytes exceeds the limit of %zu", what,
-		       n, max_raw);
+	               n, max_raw);
 }
 
 static int open_encrypted(const struct repo_keys *k, const struct aad *aad,
-			  const unsigned char *sealed, size_t body_len, size_t max_raw,
-			  struct buf *out, const char *what)
+                          const unsigned char *sealed, size_t body_len, size_t max_raw,
+                          struct buf *out, const char *what)
 {
 	const unsigned char *ct = sealed + GCM_NONCE_LEN;
 	const unsigned char *tag = ct + 1 + body_len;
@@ -161,19 +162,21 @@ static int open_encrypted(const struct repo_keys *k, const struct aad *aad,
 	free(tmp);
 	return rc;
 auth:
-	return err_set(ARCA_ERR_CORRUPT, "%s is corrupt: AES-256-GCM authentication failed "
-		       "(damaged, tampered with, or moved from another object)", what);
+	return err_set(ARCA_ERR_CORRUPT,
+	               "%s is corrupt: AES-256-GCM authentication failed "
+	               "(damaged, tampered with, or moved from another object)",
+	               what);
 }
 
 int blob_open(const struct repo_keys *k, const struct aad *aad, const void *sealed, size_t len,
-	      size_t max_raw, struct buf *out, const char *what)
+              size_t max_raw, struct buf *out, const char *what)
 {
 	size_t over = blob_overhead(k);
 	out->len = 0;
 	if (len < over)
 		return err_set(ARCA_ERR_CORRUPT,
-			       "%s is corrupt: %zu bytes is shorter than any sealed blob", what,
-			       len);
+		               "%s is corrupt: %zu bytes is shorter than any sealed blob", what,
+		               len);
 	size_t body_len = len - over;
 	if (k->encrypted)
 		return open_encrypted(k, aad, sealed, body_len, max_raw, out, what);
@@ -181,8 +184,10 @@ int blob_open(const struct repo_keys *k, const struct aad *aad, const void *seal
 	unsigned char check[ID_LEN];
 	plain_check(aad, plain, 1 + body_len, check);
 	if (memcmp(check, plain + 1 + body_len, PLAIN_CHECK_LEN))
-		return err_set(ARCA_ERR_CORRUPT, "%s is corrupt: its SHA-256 check value does not "
-			       "match (damaged data, or moved from another object)", what);
+		return err_set(ARCA_ERR_CORRUPT,
+		               "%s is corrupt: its SHA-256 check value does not "
+		               "match (damaged data, or moved from another object)",
+		               what);
 	if (plain[0] == BLOB_RAW) {
 		if (body_len > max_raw)
 			return too_big(body_len, max_raw, what);

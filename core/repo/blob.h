@@ -12,25 +12,25 @@
 #include "repo/crypto.h"
 #include "util.h"
 
-#define BLOB_RAW 0          /* flag byte: body is the data as is */
-#define BLOB_ZSTD 1         /* flag byte: body is one zstd frame */
-#define PLAIN_CHECK_LEN 16  /* truncated SHA-256 of an unencrypted blob */
+#define BLOB_RAW        0  /* flag byte: body is the data as is */
+#define BLOB_ZSTD       1  /* flag byte: body is one zstd frame */
+#define PLAIN_CHECK_LEN 16 /* truncated SHA-256 of an unencrypted blob */
 
 /* The kind of object a sealed blob is (the AAD's kind byte). A blob sealed
  * as one kind never opens as another, so a chunk cannot pose as a manifest
  * frame nor one WAL segment as another. */
 enum blob_kind {
-	BK_KEY = 'k',          /* key payload; context: none */
-	BK_CHUNK = 'c',        /* context: the chunk id (32 bytes) */
-	BK_PACK_HEADER = 'h',  /* context: none */
-	BK_INDEX = 'i',        /* context: none */
-	BK_FRAME = 'f',        /* context: u32 frame number, then the target name */
-	BK_SUMMARY = 's',      /* context: none */
-	BK_NAMED = 'b',        /* context: the object name ("blobs/<t>/<n>") */
+	BK_KEY = 'k',         /* key payload; context: none */
+	BK_CHUNK = 'c',       /* context: the chunk id (32 bytes) */
+	BK_PACK_HEADER = 'h', /* context: none */
+	BK_INDEX = 'i',       /* context: none */
+	BK_FRAME = 'f',       /* context: u32 frame number, then the target name */
+	BK_SUMMARY = 's',     /* context: none */
+	BK_NAMED = 'b',       /* context: the object name ("blobs/<t>/<n>") */
 };
 
 #define AAD_MAGIC "arca-aad2"
-#define AAD_MAX 4096
+#define AAD_MAX   4096
 struct aad {
 	size_t len;
 	unsigned char b[AAD_MAX];
@@ -38,7 +38,7 @@ struct aad {
 /* AAD = "arca-aad2" || kind (1 byte) || repository id (32 bytes) || context.
  * The context must fit (callers bound names); aborts otherwise. */
 void aad_make(struct aad *a, enum blob_kind kind, const unsigned char repo_id[ID_LEN],
-	      const void *ctx, size_t ctxlen);
+              const void *ctx, size_t ctxlen);
 /* Append to the context (after aad_make). */
 void aad_add(struct aad *a, const void *p, size_t n);
 
@@ -52,7 +52,7 @@ size_t blob_overhead(const struct repo_keys *k);
  * Returns ARCA_OK or an error with err_set().
  */
 int blob_seal(const struct repo_keys *k, const struct aad *aad, ZSTD_CCtx *cctx, int level,
-	      const void *data, size_t len, struct buf *out);
+              const void *data, size_t len, struct buf *out);
 
 /*
  * Open a sealed blob into `out` (replacing its content); it must have been
@@ -61,6 +61,6 @@ int blob_seal(const struct repo_keys *k, const struct aad *aad, ZSTD_CCtx *cctx,
  * the error: "chunk X in pack Y". Returns ARCA_OK or ARCA_ERR_CORRUPT.
  */
 int blob_open(const struct repo_keys *k, const struct aad *aad, const void *sealed, size_t len,
-	      size_t max_raw, struct buf *out, const char *what);
+              size_t max_raw, struct buf *out, const char *what);
 
 #endif

@@ -18,22 +18,26 @@ static char *blob_object(const char *target, const char *name)
 static int check_names(const char *target, const char *name)
 {
 	if (!target || !*target || strlen(target) > TARGET_NAME_MAX)
-		return err_set(ARCA_ERR_INTERNAL, "blob operation without a target name, or "
-			       "one longer than %d bytes", TARGET_NAME_MAX);
+		return err_set(ARCA_ERR_INTERNAL,
+		               "blob operation without a target name, or "
+		               "one longer than %d bytes",
+		               TARGET_NAME_MAX);
 	if (!name || !*name || strlen(name) > 512)
 		return err_set(ARCA_ERR_INTERNAL, "blob name is empty or longer than 512 bytes");
 	return ARCA_OK;
 }
 
-int repo_blob_put(struct repo *r, const char *target, const char *name,
-		  const void *data, size_t len, int exclusive)
+int repo_blob_put(struct repo *r, const char *target, const char *name, const void *data,
+                  size_t len, int exclusive)
 {
 	int rc = check_names(target, name);
 	if (rc != ARCA_OK)
 		return rc;
 	if (len > MAX_OBJECT_RAW)
-		return err_set(ARCA_ERR_UNSUPPORTED, "blob %s of %s is %zu bytes; the limit is "
-			       "1 GiB", name, target, len);
+		return err_set(ARCA_ERR_UNSUPPORTED,
+		               "blob %s of %s is %zu bytes; the limit is "
+		               "1 GiB",
+		               name, target, len);
 	char *obj = blob_object(target, name);
 	struct buf sealed = {0};
 	struct aad aad;
@@ -74,7 +78,7 @@ int repo_blob_get(struct repo *r, const char *target, const char *name, void **d
 	rc = named_blob_read(r, obj, &raw, &plain);
 	if (rc == ARCA_ERR_NOT_FOUND)
 		rc = err_set(ARCA_ERR_NOT_FOUND, "blob %s of target %s is not in destination %s",
-			     name, target, r->dest_name);
+		             name, target, r->dest_name);
 	buf_free(&raw);
 	free(obj);
 	if (rc != ARCA_OK) {
@@ -89,8 +93,10 @@ int repo_blob_get(struct repo *r, const char *target, const char *name, void **d
 int named_blob_read(struct repo *r, const char *obj, struct buf *raw, struct buf *plain)
 {
 	if (strlen(obj) > AAD_MAX - 64)
-		return err_set(ARCA_ERR_CORRUPT, "destination %s: object %s has a name longer "
-			       "than any blob arca writes", r->dest_name, obj);
+		return err_set(ARCA_ERR_CORRUPT,
+		               "destination %s: object %s has a name longer "
+		               "than any blob arca writes",
+		               r->dest_name, obj);
 	raw->len = 0;
 	int rc = dest_get_bounded(r, obj, MAX_OBJECT_RAW + blob_overhead(r->keys), raw);
 	if (rc != ARCA_OK)
@@ -115,7 +121,7 @@ static int list_cb(void *arg, const char *name, uint64_t size)
 	struct list_ctx *c = arg;
 	char *dec = name_decode(name + c->skip);
 	if (!dec)
-		return 0;   /* not a name we wrote */
+		return 0; /* not a name we wrote */
 	int stop = c->cb(c->arg, dec);
 	free(dec);
 	if (stop)
@@ -124,7 +130,7 @@ static int list_cb(void *arg, const char *name, uint64_t size)
 }
 
 int repo_blob_list(struct repo *r, const char *target, const char *prefix,
-		   int (*cb)(void *arg, const char *name), void *arg)
+                   int (*cb)(void *arg, const char *name), void *arg)
 {
 	int rc = check_names(target, "x");
 	if (rc != ARCA_OK)

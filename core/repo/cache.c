@@ -23,14 +23,14 @@
  * their own: 4 GiB is far beyond any a host could hold in memory. A larger
  * file is never read; the object is fetched from the destination. */
 #define CACHE_MAX_SUMMARY (1ull << 20)
-#define CACHE_MAX_INDEX (MAX_OBJECT_RAW + (1ull << 20))
-#define CACHE_MAX_OBJECT (4ull << 30)
+#define CACHE_MAX_INDEX   (MAX_OBJECT_RAW + (1ull << 20))
+#define CACHE_MAX_OBJECT  (4ull << 30)
 
 static size_t cache_max(const char *name)
 {
 	uint64_t max = str_starts(name, "summaries/") ? CACHE_MAX_SUMMARY
-		       : str_starts(name, "index/")   ? CACHE_MAX_INDEX
-						      : CACHE_MAX_OBJECT;
+	               : str_starts(name, "index/")   ? CACHE_MAX_INDEX
+	                                              : CACHE_MAX_OBJECT;
 	return max < SIZE_MAX ? (size_t)max : SIZE_MAX;
 }
 
@@ -49,7 +49,7 @@ static int entry_dir(struct repo *r, const char *name, int create, const char **
 	for (const char *p = name; p < *base; p++)
 		depth += *p == '/';
 	char *dir = slash ? xasprintf("%s/%.*s", r->cache_dir, (int)(slash - name), name)
-			  : xstrdup(r->cache_dir);
+	                  : xstrdup(r->cache_dir);
 	int dfd = open_dir_nofollow(dir, depth, create);
 	free(dir);
 	return dfd;
@@ -83,7 +83,7 @@ void cache_put(struct repo *r, const char *name, const void *data, size_t len)
 	int dfd = entry_dir(r, name, 1, &base);
 	if (dfd < 0) {
 		log_debug("cache: cannot open the directory of %s/%s: %s", r->cache_dir, name,
-			  strerror(errno));
+		          strerror(errno));
 		return;
 	}
 	if (write_file_at(dfd, base, data, len) < 0)

@@ -14,16 +14,16 @@
 #define CDC_MAX_DEFAULT (4096u * 1024)
 
 struct cdc_params {
-	uint32_t min, avg, max;   /* avg a power of two; min < avg < max */
+	uint32_t min, avg, max; /* avg a power of two; min < avg < max */
 };
 
 struct cdc {
 	uint64_t gear[256];
 	uint32_t min, avg, max;
-	uint64_t mask_small;      /* used below avg: more one bits, cuts rarer */
-	uint64_t mask_large;      /* used from avg on: fewer one bits */
-	size_t pos;               /* bytes in the current chunk so far */
-	uint64_t fp;              /* rolling gear fingerprint */
+	uint64_t mask_small; /* used below avg: more one bits, cuts rarer */
+	uint64_t mask_large; /* used from avg on: fewer one bits */
+	size_t pos;          /* bytes in the current chunk so far */
+	uint64_t fp;         /* rolling gear fingerprint */
 };
 
 /* 0, or -1 when the parameters are not usable. seed: 32 bytes or NULL. */

@@ -48,7 +48,7 @@ void sha256_parts(const void *const *parts, const size_t *lens, int n, unsigned 
 }
 
 int hmac_sha256(const unsigned char *key, size_t keylen, const void *data, size_t len,
-		unsigned char out[ID_LEN])
+                unsigned char out[ID_LEN])
 {
 	pthread_once(&fetch_once, fetch_algorithms);
 	if (!hmac_alg)
@@ -58,18 +58,17 @@ int hmac_sha256(const unsigned char *key, size_t keylen, const void *data, size_
 		return -1;
 	char digest[] = "SHA256";
 	OSSL_PARAM params[] = {
-		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
-		OSSL_PARAM_construct_end(),
+	    OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+	    OSSL_PARAM_construct_end(),
 	};
 	size_t outl = 0;
 	int ok = EVP_MAC_init(ctx, key, keylen, params) && EVP_MAC_update(ctx, data, len) &&
-		 EVP_MAC_final(ctx, out, &outl, ID_LEN) && outl == ID_LEN;
+	         EVP_MAC_final(ctx, out, &outl, ID_LEN) && outl == ID_LEN;
 	EVP_MAC_CTX_free(ctx);
 	return ok ? 0 : -1;
 }
 
-int chunk_id(const struct repo_keys *keys, const void *data, size_t len,
-	     unsigned char out[ID_LEN])
+int chunk_id(const struct repo_keys *keys, const void *data, size_t len, unsigned char out[ID_LEN])
 {
 	if (keys->encrypted)
 		return hmac_sha256(keys->mac, KEY_LEN, data, len, out);
@@ -80,7 +79,7 @@ int chunk_id(const struct repo_keys *keys, const void *data, size_t len,
 /* HKDF-SHA-256 (RFC 5869) for one 32-byte block: PRK = HMAC(salt, key),
  * OKM = HMAC(PRK, info || 0x01). */
 int hkdf_sha256_32(const unsigned char *key, size_t keylen, const unsigned char *salt,
-		   size_t saltlen, const void *info, size_t infolen, unsigned char out[KEY_LEN])
+                   size_t saltlen, const void *info, size_t infolen, unsigned char out[KEY_LEN])
 {
 	unsigned char prk[ID_LEN], msg[256];
 	if (infolen + 1 > sizeof msg || hmac_sha256(salt, saltlen, key, keylen, prk))
@@ -98,7 +97,7 @@ int random_bytes(void *buf, size_t n)
 }
 
 int gcm_seal(const unsigned char key[KEY_LEN], const void *aad, size_t aadlen, const void *a,
-	     size_t alen, const void *b, size_t blen, unsigned char *out)
+             size_t alen, const void *b, size_t blen, unsigned char *out)
 {
 	pthread_once(&fetch_once, fetch_algorithms);
 	if (!gcm_alg || alen > INT32_MAX || blen > INT32_MAX || aadlen > INT32_MAX ||
@@ -110,11 +109,11 @@ int gcm_seal(const unsigned char key[KEY_LEN], const void *aad, size_t aadlen, c
 		return -1;
 	int l0 = 0, l1 = 0, l2 = 0, l3 = 0;
 	int ok = EVP_EncryptInit_ex2(ctx, gcm_alg, key, out, NULL) &&
-		 (!aadlen || EVP_EncryptUpdate(ctx, NULL, &l0, aad, (int)aadlen)) &&
-		 (!alen || EVP_EncryptUpdate(ctx, ct, &l1, a, (int)alen)) &&
-		 (!blen || EVP_EncryptUpdate(ctx, ct + l1, &l2, b, (int)blen)) &&
-		 EVP_EncryptFinal_ex(ctx, ct + l1 + l2, &l3) &&
-		 EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, GCM_TAG_LEN, ct + alen + blen);
+	         (!aadlen || EVP_EncryptUpdate(ctx, NULL, &l0, aad, (int)aadlen)) &&
+	         (!alen || EVP_EncryptUpdate(ctx, ct, &l1, a, (int)alen)) &&
+	         (!blen || EVP_EncryptUpdate(ctx, ct + l1, &l2, b, (int)blen)) &&
+	         EVP_EncryptFinal_ex(ctx, ct + l1 + l2, &l3) &&
+	         EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, GCM_TAG_LEN, ct + alen + blen);
 	EVP_CIPHER_CTX_free(ctx);
 	return ok ? 0 : -1;
 }
@@ -125,8 +124,8 @@ struct gcm_open_ctx {
 };
 
 struct gcm_open_ctx *gcm_open_begin(const unsigned char key[KEY_LEN],
-				    const unsigned char nonce[GCM_NONCE_LEN], const void *aad,
-				    size_t aadlen)
+                                    const unsigned char nonce[GCM_NONCE_LEN], const void *aad,
+                                    size_t aadlen)
 {
 	pthread_once(&fetch_once, fetch_algorithms);
 	struct gcm_open_ctx *c = calloc(1, sizeof *c);
@@ -141,8 +140,7 @@ struct gcm_open_ctx *gcm_open_begin(const unsigned char key[KEY_LEN],
 	return c;
 }
 
-int gcm_open_update(struct gcm_open_ctx *c, const unsigned char *in, size_t len,
-		    unsigned char *out)
+int gcm_open_update(struct gcm_open_ctx *c, const unsigned char *in, size_t len, unsigned char *out)
 {
 	int outl = 0;
 	if (!c)
@@ -161,22 +159,23 @@ int gcm_open_end(struct gcm_open_ctx *c, const unsigned char tag[GCM_TAG_LEN])
 	memcpy(t, tag, GCM_TAG_LEN);
 	int outl = 0;
 	int ok = !c->failed && EVP_CIPHER_CTX_ctrl(c->ctx, EVP_CTRL_GCM_SET_TAG, GCM_TAG_LEN, t) &&
-		 EVP_DecryptFinal_ex(c->ctx, fin, &outl) > 0;
+	         EVP_DecryptFinal_ex(c->ctx, fin, &outl) > 0;
 	EVP_CIPHER_CTX_free(c->ctx);
 	free(c);
 	return ok ? 0 : -1;
 }
 
-int scrypt_derive(const char *pass, const unsigned char *salt, size_t saltlen,
-		  uint64_t n, uint64_t r, uint64_t p, unsigned char out[KEY_LEN])
+int scrypt_derive(const char *pass, const unsigned char *salt, size_t saltlen, uint64_t n,
+                  uint64_t r, uint64_t p, unsigned char out[KEY_LEN])
 {
 	/* 128*N*r bytes of memory, plus slack; refuse absurd stored parameters. */
 	uint64_t maxmem = 1024ull * 1024 * 1024;
 	if (n < 2 || (n & (n - 1)) || r == 0 || p == 0 || r > 64 || p > 64 ||
 	    128 * n * r > maxmem / 2)
 		return -1;
-	return EVP_PBE_scrypt(pass, strlen(pass), salt, saltlen, n, r, p, maxmem, out,
-			      KEY_LEN) == 1 ? 0 : -1;
+	return EVP_PBE_scrypt(pass, strlen(pass), salt, saltlen, n, r, p, maxmem, out, KEY_LEN) == 1
+	           ? 0
+	           : -1;
 }
 
 void secure_wipe(void *p, size_t n)
@@ -189,7 +188,7 @@ void *secure_alloc(size_t n)
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
 	size_t len = (n + page - 1) / page * page;
 	void *p = mmap(NULL, len ? len : page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-		       -1, 0);
+	               -1, 0);
 	if (p == MAP_FAILED)
 		abort();
 	/* Best effort: RLIMIT_MEMLOCK may forbid locking; DONTDUMP still holds. */
@@ -220,12 +219,22 @@ static void sip_init(void)
 }
 
 #define ROTL(x, b) (((x) << (b)) | ((x) >> (64 - (b))))
-#define SIPROUND                                                                              \
-	do {                                                                                  \
-		v0 += v1; v1 = ROTL(v1, 13); v1 ^= v0; v0 = ROTL(v0, 32);                    \
-		v2 += v3; v3 = ROTL(v3, 16); v3 ^= v2;                                        \
-		v0 += v3; v3 = ROTL(v3, 21); v3 ^= v0;                                        \
-		v2 += v1; v1 = ROTL(v1, 17); v1 ^= v2; v2 = ROTL(v2, 32);                    \
+#define SIPROUND                                                                                   \
+	do {                                                                                       \
+		v0 += v1;                                                                          \
+		v1 = ROTL(v1, 13);                                                                 \
+		v1 ^= v0;                                                                          \
+		v0 = ROTL(v0, 32);                                                                 \
+		v2 += v3;                                                                          \
+		v3 = ROTL(v3, 16);                                                                 \
+		v3 ^= v2;                                                                          \
+		v0 += v3;                                                                          \
+		v3 = ROTL(v3, 21);                                                                 \
+		v3 ^= v0;                                                                          \
+		v2 += v1;                                                                          \
+		v1 = ROTL(v1, 17);                                                                 \
+		v1 ^= v2;                                                                          \
+		v2 = ROTL(v2, 32);                                                                 \
 	} while (0)
 
 static uint64_t le64(const unsigned char *p)

@@ -32,7 +32,7 @@ int dest_get(struct repo *r, const char *name, uint64_t off, uint64_t len, struc
 }
 
 int dest_list(struct repo *r, const char *prefix,
-	      int (*cb)(void *arg, const char *name, uint64_t size), void *arg)
+              int (*cb)(void *arg, const char *name, uint64_t size), void *arg)
 {
 	int rc = r->d.ops->list(r->d.inst, prefix, cb, arg);
 	if (rc != ARCA_OK && err_status() == rc && err_msg()[0])
@@ -60,10 +60,11 @@ int repo_sweep(struct repo *r, unsigned *removed)
 	int rc = o->sweep(r->d.inst, r->hostname, SWEEP_MAX_AGE, removed);
 	if (rc != ARCA_OK)
 		return err_wrap(rc, "destination %s: removing leftover temporary objects",
-				r->dest_name);
+		                r->dest_name);
 	if (*removed)
 		log_info("destination %s: %u temporary object(s) left by interrupted writers "
-			 "removed", r->dest_name, *removed);
+		         "removed",
+		         r->dest_name, *removed);
 	return ARCA_OK;
 }
 
@@ -152,8 +153,7 @@ void pack_name(const unsigned char id[ID_LEN], char out[96])
 	snprintf(out, 96, "packs/%.2s/%s", hex, hex);
 }
 
-void repo_aad(const struct repo *r, enum blob_kind kind, const void *ctx, size_t n,
-	      struct aad *out)
+void repo_aad(const struct repo *r, enum blob_kind kind, const void *ctx, size_t n, struct aad *out)
 {
 	aad_make(out, kind, r->id_raw, ctx, n);
 }
@@ -166,14 +166,15 @@ int dest_get_bounded(struct repo *r, const char *name, uint64_t max_bytes, struc
 	int rc = dest_stat(r, name, &size);
 	if (rc == ARCA_ERR_NOT_FOUND)
 		return err_set(rc, "destination %s: reading %s: no such object", r->dest_name,
-			       name);
+		               name);
 	if (rc != ARCA_OK)
 		return rc;
 	if (size > max_bytes)
-		return err_set(ARCA_ERR_CORRUPT, "destination %s: object %s is %llu bytes, more "
-			       "than the %llu such an object can have (damaged or tampered with)",
-			       r->dest_name, name, (unsigned long long)size,
-			       (unsigned long long)max_bytes);
+		return err_set(ARCA_ERR_CORRUPT,
+		               "destination %s: object %s is %llu bytes, more "
+		               "than the %llu such an object can have (damaged or tampered with)",
+		               r->dest_name, name, (unsigned long long)size,
+		               (unsigned long long)max_bytes);
 	return size ? dest_get(r, name, 0, size, out) : ARCA_OK;
 }
 
@@ -193,8 +194,8 @@ int parse_object_name(const char *name, const char *prefix)
 	return str_starts(name, prefix) && !id_parse(name + strlen(prefix), id) ? 0 : -1;
 }
 
-int put_sealed_object(struct repo *r, const char *prefix, enum blob_kind kind,
-		      const void *plain, size_t len, unsigned char id_out[ID_LEN])
+int put_sealed_object(struct repo *r, const char *prefix, enum blob_kind kind, const void *plain,
+                      size_t len, unsigned char id_out[ID_LEN])
 {
 	struct buf sealed = {0};
 	struct aad aad;
@@ -225,8 +226,10 @@ int get_checked_object(struct repo *r, const char *name, uint64_t max_bytes, str
 	unsigned char want[ID_LEN], got[ID_LEN];
 	raw->len = 0;
 	if (id_parse(name_id(name), want))
-		return err_set(ARCA_ERR_CORRUPT, "destination %s: object %s has no valid id in its "
-			       "name (not written by arca?)", r->dest_name, name);
+		return err_set(ARCA_ERR_CORRUPT,
+		               "destination %s: object %s has no valid id in its "
+		               "name (not written by arca?)",
+		               r->dest_name, name);
 	if (!r->cache_bypass && cache_get(r, name, raw) == 0) {
 		sha256(raw->data, raw->len, got);
 		if (!memcmp(got, want, ID_LEN) && raw->len <= max_bytes)
@@ -239,15 +242,17 @@ int get_checked_object(struct repo *r, const char *name, uint64_t max_bytes, str
 		return rc;
 	sha256(raw->data, raw->len, got);
 	if (memcmp(got, want, ID_LEN))
-		return err_set(ARCA_ERR_CORRUPT, "destination %s: object %s is corrupt: its %zu "
-			       "bytes do not hash to its name (damaged or truncated; run arca "
-			       "verify)", r->dest_name, name, raw->len);
+		return err_set(ARCA_ERR_CORRUPT,
+		               "destination %s: object %s is corrupt: its %zu "
+		               "bytes do not hash to its name (damaged or truncated; run arca "
+		               "verify)",
+		               r->dest_name, name, raw->len);
 	cache_put(r, name, raw->data, raw->len);
 	return ARCA_OK;
 }
 
 int get_sealed_object(struct repo *r, const char *name, enum blob_kind kind, size_t max_raw,
-		      struct buf *plain)
+                      struct buf *plain)
 {
 	struct buf raw = {0};
 	int rc = get_checked_object(r, name, max_raw + blob_overhead(r->keys), &raw);
@@ -264,8 +269,7 @@ int get_sealed_object(struct repo *r, const char *name, enum blob_kind kind, siz
 
 static int name_plain(int c, int first)
 {
-	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-	       (c == '.' && !first);
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || (c == '.' && !first);
 }
 
 char *name_encode(const char *s)

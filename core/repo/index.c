@@ -193,7 +193,7 @@ int entry_in_bounds(const struct pack_entry *e, uint32_t max_raw, uint32_t overh
 }
 
 int idx_decode(const unsigned char *p, size_t len, const char *name, uint32_t max_raw,
-	       uint32_t overhead, struct pack_info **packs, size_t *n)
+               uint32_t overhead, struct pack_info **packs, size_t *n)
 {
 	*packs = NULL;
 	*n = 0;
@@ -203,7 +203,7 @@ int idx_decode(const unsigned char *p, size_t len, const char *name, uint32_t ma
 	size_t off = 8;
 	if (np > (len - off) / (ID_LEN + 12))
 		return err_set(ARCA_ERR_CORRUPT, "%s is corrupt: %u packs cannot fit in %zu bytes",
-			       name, np, len);
+		               name, np, len);
 	struct pack_info *pi = xcalloc(np ? np : 1, sizeof *pi);
 	for (uint32_t i = 0; i < np; i++) {
 		if (len - off < ID_LEN + 12)
@@ -216,9 +216,10 @@ int idx_decode(const unsigned char *p, size_t len, const char *name, uint32_t ma
 			unsigned long long size = pi[i].size;
 			hex_encode(pi[i].id, ID_LEN, hex);
 			pack_info_free(pi, np);
-			return err_set(ARCA_ERR_CORRUPT, "%s is corrupt: pack %s is %llu bytes, more "
-				       "than any pack arca writes (%llu)", name, hex, size,
-				       (unsigned long long)PACK_OBJECT_MAX);
+			return err_set(ARCA_ERR_CORRUPT,
+			               "%s is corrupt: pack %s is %llu bytes, more "
+			               "than any pack arca writes (%llu)",
+			               name, hex, size, (unsigned long long)PACK_OBJECT_MAX);
 		}
 		off += ID_LEN + 12;
 		if (ne > (len - off) / ENTRY_LEN)
@@ -234,15 +235,19 @@ int idx_decode(const unsigned char *p, size_t len, const char *name, uint32_t ma
 			if (e->offset > pi[i].size || e->length > pi[i].size - e->offset ||
 			    e->offset > UINT32_MAX) {
 				pack_info_free(pi, np);
-				return err_set(ARCA_ERR_CORRUPT, "%s is corrupt: an entry lies "
-					       "outside its pack", name);
+				return err_set(ARCA_ERR_CORRUPT,
+				               "%s is corrupt: an entry lies "
+				               "outside its pack",
+				               name);
 			}
 			if (!entry_in_bounds(e, max_raw, overhead)) {
 				uint32_t raw = e->raw_length, sealed = e->length;
 				pack_info_free(pi, np);
-				return err_set(ARCA_ERR_CORRUPT, "%s is corrupt: an entry claims a "
-					       "chunk of %u bytes (%u sealed); chunks are at most %u",
-					       name, raw, sealed, max_raw);
+				return err_set(
+				    ARCA_ERR_CORRUPT,
+				    "%s is corrupt: an entry claims a "
+				    "chunk of %u bytes (%u sealed); chunks are at most %u",
+				    name, raw, sealed, max_raw);
 			}
 		}
 	}

@@ -19,29 +19,29 @@
  * larger one is refused (FORMAT.md, "Bounds"). */
 #define PACK_OBJECT_MAX ((1ull << 30) + (128ull << 20))
 
-#define PACK_NONE 0u              /* empty slot */
-#define PACK_PENDING UINT32_MAX   /* claimed by a worker, pack not yet written */
+#define PACK_NONE    0u         /* empty slot */
+#define PACK_PENDING UINT32_MAX /* claimed by a worker, pack not yet written */
 
 struct idx_slot {
 	unsigned char id[ID_LEN];
-	uint32_t pack;            /* 1 + index into idx.packs, or PACK_* */
-	uint32_t offset;          /* byte offset of the sealed blob in the pack */
-	uint32_t length;          /* sealed length */
-	uint32_t raw_length;      /* plaintext length */
+	uint32_t pack;       /* 1 + index into idx.packs, or PACK_* */
+	uint32_t offset;     /* byte offset of the sealed blob in the pack */
+	uint32_t length;     /* sealed length */
+	uint32_t raw_length; /* plaintext length */
 };
 
 struct idx_pack {
 	unsigned char id[ID_LEN];
-	uint64_t size;            /* size of the pack object */
-	int gone;                 /* not in the destination's listing: store its chunks again */
+	uint64_t size; /* size of the pack object */
+	int gone;      /* not in the destination's listing: store its chunks again */
 };
 
 struct idx {
 	struct idx_slot *slots;
-	size_t cap, n;            /* cap is a power of two */
+	size_t cap, n; /* cap is a power of two */
 	struct idx_pack *packs;
 	size_t npacks, packs_cap;
-	uint32_t *pack_slots;     /* open addressing over packs (1 + index), 0 = empty */
+	uint32_t *pack_slots; /* open addressing over packs (1 + index), 0 = empty */
 	size_t pack_slots_cap;
 };
 
@@ -79,7 +79,7 @@ void idx_encode(const struct pack_info *packs, size_t n, struct buf *out);
  * length of at most raw_length + overhead (FORMAT.md, "Bounds"). The caller
  * frees with pack_info_free. ARCA_OK or ARCA_ERR_CORRUPT. */
 int idx_decode(const unsigned char *p, size_t len, const char *name, uint32_t max_raw,
-	       uint32_t overhead, struct pack_info **packs, size_t *n);
+               uint32_t overhead, struct pack_info **packs, size_t *n);
 /* Whether one entry respects those bounds. */
 int entry_in_bounds(const struct pack_entry *e, uint32_t max_raw, uint32_t overhead);
 /* Add decoded packs to the in-memory index (first location of a chunk wins). */

@@ -14,19 +14,19 @@
 #include "util.h"
 
 #define REPO_FORMAT_VERSION 2
-#define PACK_SIZE_DEFAULT (32ull * 1024 * 1024)
-#define PACK_SIZE_MAX (1024ull * 1024 * 1024)   /* in-memory offsets are 32-bit */
-#define MAX_OBJECT_RAW (1024ull * 1024 * 1024)  /* plaintext limit of any sealed blob */
+#define PACK_SIZE_DEFAULT   (32ull * 1024 * 1024)
+#define PACK_SIZE_MAX       (1024ull * 1024 * 1024) /* in-memory offsets are 32-bit */
+#define MAX_OBJECT_RAW      (1024ull * 1024 * 1024) /* plaintext limit of any sealed blob */
 /* Bounds on what is read from storage (FORMAT.md, "Bounds"): each is checked
  * before anything of that size is allocated. */
-#define CONFIG_MAX_BYTES 65536                   /* config object */
+#define CONFIG_MAX_BYTES     65536               /* config object */
 #define KEY_OBJECT_MAX_BYTES 65536               /* keys/ object */
 #define INDEX_OBJECT_MAX_RAW (64u * 1024 * 1024) /* index plaintext */
-#define PACK_MAX_ENTRIES 262144                  /* chunks per pack (header <= 12 MiB) */
-#define TARGET_NAME_MAX 256                      /* bytes of a target name */
-#define INDEX_FLUSH_PACKS 64                     /* write an index every N packs */
-#define LOCK_REFRESH_SEC 300                     /* a held lock is rewritten this often */
-#define LOCK_STALE_SEC 1800                      /* an unrefreshed lock is stale after */
+#define PACK_MAX_ENTRIES     262144              /* chunks per pack (header <= 12 MiB) */
+#define TARGET_NAME_MAX      256                 /* bytes of a target name */
+#define INDEX_FLUSH_PACKS    64                  /* write an index every N packs */
+#define LOCK_REFRESH_SEC     300                 /* a held lock is rewritten this often */
+#define LOCK_STALE_SEC       1800                /* an unrefreshed lock is stale after */
 
 struct repo_lock_state;
 
@@ -34,34 +34,34 @@ struct repo {
 	struct repo_dest d;
 	char *dest_name;
 	char *hostname;
-	char id[65];                /* repository id, hex */
+	char id[65]; /* repository id, hex */
 	unsigned char id_raw[ID_LEN];
-	unsigned char config_sha[ID_LEN];   /* SHA-256 of the config object */
-	struct repo_keys *keys;     /* secure_alloc'd: locked, not dumped, wiped */
-	char key_id[65];            /* the key the passphrase opened ("" if plain) */
+	unsigned char config_sha[ID_LEN]; /* SHA-256 of the config object */
+	struct repo_keys *keys;           /* secure_alloc'd: locked, not dumped, wiped */
+	char key_id[65];                  /* the key the passphrase opened ("" if plain) */
 	struct cdc_params cdc;
 	int zstd_level;
 	uint64_t pack_size;
 	int workers;
-	char *cache_dir;            /* state_dir/<repo id>, or NULL */
-	int cache_bypass;           /* verify: read what the destination holds */
+	char *cache_dir;  /* state_dir/<repo id>, or NULL */
+	int cache_bypass; /* verify: read what the destination holds */
 
 	/* The chunk index, shared by the pipeline's workers. */
 	pthread_mutex_t idx_mu;
 	struct idx idx;
 	int idx_loaded;
-	int idx_stale;              /* in-memory index may name unsaved packs: reload */
-	int packs_checked;          /* index packs compared with the listing (this load) */
-	uint64_t chunks_restored;   /* chunks stored again because their pack was gone */
-	size_t idx_bad;             /* index objects skipped as unreadable */
+	int idx_stale;            /* in-memory index may name unsaved packs: reload */
+	int packs_checked;        /* index packs compared with the listing (this load) */
+	uint64_t chunks_restored; /* chunks stored again because their pack was gone */
+	size_t idx_bad;           /* index objects skipped as unreadable */
 	/* Packs written but not yet covered by an index object. */
 	struct pack_info *unsaved;
 	size_t n_unsaved, unsaved_cap;
 
 	struct repo_lock_state *lock;
-	int no_lock;                /* --no-lock: reading commands write no lock */
-	int64_t lock_wait;          /* seconds repo_lock waits for another's lock */
-	int lock_refresh_sec;       /* LOCK_REFRESH_SEC; tests shorten it */
+	int no_lock;          /* --no-lock: reading commands write no lock */
+	int64_t lock_wait;    /* seconds repo_lock waits for another's lock */
+	int lock_refresh_sec; /* LOCK_REFRESH_SEC; tests shorten it */
 };
 
 /* ---- objects in the destination (dest.c) ---- */
@@ -69,7 +69,7 @@ int dest_put(struct repo *r, const char *name, const void *data, size_t len, uns
 /* Whole object (length UINT64_MAX) or a range, appended to out. */
 int dest_get(struct repo *r, const char *name, uint64_t off, uint64_t len, struct buf *out);
 int dest_list(struct repo *r, const char *prefix,
-	      int (*cb)(void *arg, const char *name, uint64_t size), void *arg);
+              int (*cb)(void *arg, const char *name, uint64_t size), void *arg);
 int dest_remove(struct repo *r, const char *name);
 int dest_stat(struct repo *r, const char *name, uint64_t *size);
 
@@ -79,7 +79,7 @@ struct obj {
 	uint64_t size;
 };
 struct obj_list {
-	struct obj *v;            /* sorted by name */
+	struct obj *v; /* sorted by name */
 	size_t n, cap;
 };
 int dest_list_all(struct repo *r, const char *prefix, struct obj_list *out);
@@ -89,7 +89,7 @@ int obj_list_has(const struct obj_list *l, const char *name);
 
 /* The AAD of a blob of this repository (blob.h). */
 void repo_aad(const struct repo *r, enum blob_kind kind, const void *ctx, size_t n,
-	      struct aad *out);
+              struct aad *out);
 
 /* Content-addressed objects: name = prefix + hex(SHA-256(bytes)). */
 void id_hex(const unsigned char id[ID_LEN], char out[65]);
@@ -101,13 +101,13 @@ int parse_pack_name(const char *name, unsigned char id[ID_LEN]);
 /* 0 when `name` is exactly prefix + 64 lower-case hex digits. */
 int parse_object_name(const char *name, const char *prefix);
 /* Seal `plain`, store it as prefix + hex(id); id of the stored bytes out. */
-int put_sealed_object(struct repo *r, const char *prefix, enum blob_kind kind,
-		      const void *plain, size_t len, unsigned char id_out[ID_LEN]);
+int put_sealed_object(struct repo *r, const char *prefix, enum blob_kind kind, const void *plain,
+                      size_t len, unsigned char id_out[ID_LEN]);
 /* Fetch a content-addressed object of at most max_raw plaintext bytes
  * (through the local cache when it has one), check that its bytes hash to
  * its name, open it as `kind`. */
 int get_sealed_object(struct repo *r, const char *name, enum blob_kind kind, size_t max_raw,
-		      struct buf *plain);
+                      struct buf *plain);
 /* Fetch and check the hash of a content-addressed object of at most
  * max_bytes, no opening. */
 int get_checked_object(struct repo *r, const char *name, uint64_t max_bytes, struct buf *raw);
@@ -124,14 +124,14 @@ char *name_encode(const char *s);
 char *name_decode(const char *s);
 
 /* ---- local cache (cache.c) ---- */
-int cache_get(struct repo *r, const char *name, struct buf *out);  /* 0 hit, -1 miss */
+int cache_get(struct repo *r, const char *name, struct buf *out); /* 0 hit, -1 miss */
 void cache_put(struct repo *r, const char *name, const void *data, size_t len);
 void cache_remove(struct repo *r, const char *name);
 /* Remove cached objects under prefix that `keep` does not list. */
 void cache_sync(struct repo *r, const char *prefix, const struct obj_list *keep);
 
 /* ---- index (repo_index.c) ---- */
-int index_load(struct repo *r);           /* loads once; reloads when stale */
+int index_load(struct repo *r); /* loads once; reloads when stale */
 /* Mark index packs the destination no longer lists as gone (one listing
  * per load), so a snapshot stores their chunks again rather than naming
  * data that no longer exists. */
@@ -150,21 +150,21 @@ struct pack_builder {
 };
 void pack_builder_free(struct pack_builder *b);
 /* Append a sealed blob already in `sealed` for chunk `id` of raw length. */
-void pack_builder_add(struct pack_builder *b, const unsigned char id[ID_LEN],
-		      const void *sealed, size_t len, uint32_t raw_len);
+void pack_builder_add(struct pack_builder *b, const unsigned char id[ID_LEN], const void *sealed,
+                      size_t len, uint32_t raw_len);
 /* Record a blob the caller already sealed into b->data at `offset`. */
 void pack_builder_record(struct pack_builder *b, const unsigned char id[ID_LEN], size_t offset,
-			 size_t len, uint32_t raw_len);
+                         size_t len, uint32_t raw_len);
 /* Empty the builder for the next pack, keeping its memory. */
 void pack_builder_reset(struct pack_builder *b);
 /* Append the sealed header + trailer; id = SHA-256 of the whole pack. */
 int pack_builder_finish(struct repo *r, struct pack_builder *b, unsigned char id[ID_LEN]);
 /* Parse the header of a pack held in memory. */
 int pack_parse(struct repo *r, const unsigned char *p, size_t len, const char *name,
-	       struct pack_entry **e, size_t *n);
+               struct pack_entry **e, size_t *n);
 /* Read the header of a pack from the destination (tail range). */
 int pack_read_header(struct repo *r, const char *name, uint64_t size, struct pack_entry **e,
-		     size_t *n);
+                     size_t *n);
 /* Finish and upload a pack, register it in the index and the unsaved list.
  * The builder then holds the finished pack: reset or free it. */
 int pack_upload(struct repo *r, struct pack_builder *b, uint64_t *stored);
@@ -172,8 +172,7 @@ int pack_upload(struct repo *r, struct pack_builder *b, uint64_t *stored);
 int chunk_fetch(struct repo *r, const unsigned char id[ID_LEN], struct buf *data);
 
 /* ---- snapshots list (snapshot.c) ---- */
-int snapshot_read_summary(struct repo *r, const char *name, uint64_t size,
-			  struct repo_snapshot *s);
+int snapshot_read_summary(struct repo *r, const char *name, uint64_t size, struct repo_snapshot *s);
 int snapshot_resolve(struct repo *r, const char *id, char full[65]);
 
 /* ---- locks (lock.c) ---- */

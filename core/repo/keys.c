@@ -11,20 +11,20 @@
 #include "repo/keys.h"
 
 #define SCRYPT_N_DEFAULT (1u << 15)
-#define SCRYPT_R 8
-#define SCRYPT_P 1
-#define SALT_LEN 32
+#define SCRYPT_R         8
+#define SCRYPT_P         1
+#define SALT_LEN         32
 /* What a key object may ask for (FORMAT.md, "Bounds"): at least the
  * default's work (N*r), at most 256 MiB of memory and 8 times its time. */
 #ifdef ARCA_TEST_KDF
 /* Built with --enable-test-kdf only (the test suite): ARCA_TEST_FAST_KDF=1
  * writes N = 2^10, and such keys are accepted. Never in an installed build. */
-#define SCRYPT_N_TEST (1u << 10)
+#define SCRYPT_N_TEST     (1u << 10)
 #define SCRYPT_WORK_FLOOR ((uint64_t)SCRYPT_N_TEST * SCRYPT_R)
 #else
 #define SCRYPT_WORK_FLOOR ((uint64_t)SCRYPT_N_DEFAULT * SCRYPT_R)
 #endif
-#define SCRYPT_MEM_MAX (256ull * 1024 * 1024)
+#define SCRYPT_MEM_MAX  (256ull * 1024 * 1024)
 #define SCRYPT_WORK_MAX ((uint64_t)SCRYPT_N_DEFAULT * SCRYPT_R * 8)
 #define KEY_PAYLOAD_MAX 4096
 
@@ -36,7 +36,7 @@
  * once per WAL segment. Anything else is a passphrase and gets scrypt.
  */
 #define GEN_KEY_PREFIX "arca-key1-"
-#define HKDF_INFO "arca key object v1"
+#define HKDF_INFO      "arca key object v1"
 
 enum secret_kind { SECRET_PASSPHRASE, SECRET_KEY };
 
@@ -48,10 +48,12 @@ static int secret_kind(const char *pass, unsigned char key[KEY_LEN])
 	if (strncmp(pass, GEN_KEY_PREFIX, plen))
 		return SECRET_PASSPHRASE;
 	if (strlen(pass + plen) != 2 * KEY_LEN || hex_decode(pass + plen, key, KEY_LEN))
-		return err_set(ARCA_ERR_CONFIG, "the secret starts with \"%s\" but is not a key "
-			       "made by arca key generate (that prefix and 64 hex digits); "
-			       "generate a new one, or use a passphrase without that prefix",
-			       GEN_KEY_PREFIX), -1;
+		return err_set(ARCA_ERR_CONFIG,
+		               "the secret starts with \"%s\" but is not a key "
+		               "made by arca key generate (that prefix and 64 hex digits); "
+		               "generate a new one, or use a passphrase without that prefix",
+		               GEN_KEY_PREFIX),
+		       -1;
 	return SECRET_KEY;
 }
 
@@ -67,7 +69,7 @@ static int scrypt_params_ok(json_int_t n, json_int_t r, json_int_t p)
 }
 
 static int hkdf_kek(const unsigned char key[KEY_LEN], const unsigned char *salt,
-		    unsigned char kek[KEY_LEN])
+                    unsigned char kek[KEY_LEN])
 {
 	return hkdf_sha256_32(key, KEY_LEN, salt, SALT_LEN, HKDF_INFO, strlen(HKDF_INFO), kek);
 }
@@ -121,14 +123,14 @@ int keys_write(struct repo *r, const char *pass, char id_out[65])
 			return err_set(ARCA_ERR_INTERNAL, "HKDF failed in libcrypto");
 	} else if (scrypt_derive(pass, salt, sizeof salt, n, SCRYPT_R, SCRYPT_P, kek.enc)) {
 		return err_set(ARCA_ERR_INTERNAL, "scrypt key derivation failed in libcrypto "
-			       "(out of memory?)");
+		                                  "(out of memory?)");
 	}
 	char *enc = hex_string(r->keys->enc, KEY_LEN), *mac = hex_string(r->keys->mac, KEY_LEN);
 	char *chk = hex_string(r->keys->chunker, KEY_LEN);
 	char cfg_hex[65];
 	id_hex(r->config_sha, cfg_hex);
 	json_t *master = json_pack("{s:i,s:s,s:s,s:s,s:s,s:s}", "version", 2, "repository", r->id,
-				   "config", cfg_hex, "encrypt", enc, "mac", mac, "chunker", chk);
+	                           "config", cfg_hex, "encrypt", enc, "mac", mac, "chunker", chk);
 	char *mtext = json_dumps(master, JSON_COMPACT);
 	json_decref(master);
 	secure_wipe(enc, strlen(enc));
@@ -148,16 +150,17 @@ int keys_write(struct repo *r, const char *pass, char id_out[65])
 		buf_free(&sealed);
 		return rc;
 	}
-	char *salt_hex = hex_string(salt, sizeof salt), *data_hex = hex_string(sealed.data,
-									       sealed.len);
+	char *salt_hex = hex_string(salt, sizeof salt),
+	     *data_hex = hex_string(sealed.data, sealed.len);
 	buf_free(&sealed);
-	json_t *kdf = kind == SECRET_KEY
-		? json_pack("{s:s,s:s}", "algorithm", "hkdf-sha256", "salt", salt_hex)
-		: json_pack("{s:s,s:I,s:i,s:i,s:s}", "algorithm", "scrypt", "n", (json_int_t)n,
-			    "r", SCRYPT_R, "p", SCRYPT_P, "salt", salt_hex);
-	json_t *doc = json_pack("{s:i,s:I,s:s,s:o,s:s}", "version", 2, "created",
-				(json_int_t)now_epoch(), "host", r->hostname, "kdf", kdf, "data",
-				data_hex);
+	json_t *kdf =
+	    kind == SECRET_KEY
+	        ? json_pack("{s:s,s:s}", "algorithm", "hkdf-sha256", "salt", salt_hex)
+	        : json_pack("{s:s,s:I,s:i,s:i,s:s}", "algorithm", "scrypt", "n", (json_int_t)n, "r",
+	                    SCRYPT_R, "p", SCRYPT_P, "salt", salt_hex);
+	json_t *doc =
+	    json_pack("{s:i,s:I,s:s,s:o,s:s}", "version", 2, "created", (json_int_t)now_epoch(),
+	              "host", r->hostname, "kdf", kdf, "data", data_hex);
 	free(salt_hex);
 	free(data_hex);
 	char *text = json_dumps(doc, JSON_INDENT(1) | JSON_SORT_KEYS);
@@ -176,9 +179,8 @@ int keys_write(struct repo *r, const char *pass, char id_out[65])
  * others are skipped). ARCA_OK (keys filled), ARCA_ERR_AUTH (skipped, does
  * not open with this secret or belongs to another repository), or an error.
  * gen: the generated key's bytes, or NULL when the secret is a passphrase. */
-static int key_try(struct repo *r, const char *name, const char *pass,
-		   const unsigned char *gen, const char *want, struct repo_keys *out,
-		   json_t **doc_out)
+static int key_try(struct repo *r, const char *name, const char *pass, const unsigned char *gen,
+                   const char *want, struct repo_keys *out, json_t **doc_out)
 {
 	struct buf raw = {0};
 	int rc = dest_get_bounded(r, name, KEY_OBJECT_MAX_BYTES, &raw);
@@ -199,15 +201,15 @@ static int key_try(struct repo *r, const char *name, const char *pass,
 	const char *data = json_string_value(json_object_get(doc, "data"));
 	unsigned char salt[SALT_LEN];
 	if (!doc || json_integer_value(json_object_get(doc, "version")) != 2 || !alg ||
-	    (strcmp(alg, "scrypt") && strcmp(alg, "hkdf-sha256")) || !data ||
-	    strlen(data) % 2 || json_hex(kdf, "salt", salt, sizeof salt)) {
+	    (strcmp(alg, "scrypt") && strcmp(alg, "hkdf-sha256")) || !data || strlen(data) % 2 ||
+	    json_hex(kdf, "salt", salt, sizeof salt)) {
 		json_decref(doc);
-		log_warn("destination %s: key %s is not a valid key object (skipped)",
-			 r->dest_name, name);
+		log_warn("destination %s: key %s is not a valid key object (skipped)", r->dest_name,
+		         name);
 		return ARCA_ERR_AUTH;
 	}
 	if (strcmp(alg, want) || (!strcmp(alg, "hkdf-sha256") && !gen)) {
-		json_decref(doc);   /* another pass's, or a key object no passphrase opens */
+		json_decref(doc); /* another pass's, or a key object no passphrase opens */
 		return ARCA_ERR_AUTH;
 	}
 	struct repo_keys kek = {.encrypted = 1};
@@ -222,29 +224,30 @@ static int key_try(struct repo *r, const char *name, const char *pass,
 	} else if (!scrypt_params_ok(n, kr, kp)) {
 		json_decref(doc);
 		log_warn("destination %s: key %s asks for scrypt parameters outside arca's bounds "
-			 "(N=%lld r=%lld p=%lld; skipped: too weak, or too costly to try)",
-			 r->dest_name, name, (long long)n, (long long)kr, (long long)kp);
+		         "(N=%lld r=%lld p=%lld; skipped: too weak, or too costly to try)",
+		         r->dest_name, name, (long long)n, (long long)kr, (long long)kp);
 		return ARCA_ERR_AUTH;
-	} else if (scrypt_derive(pass, salt, sizeof salt, (uint64_t)n, (uint64_t)kr,
-				 (uint64_t)kp, kek.enc)) {
+	} else if (scrypt_derive(pass, salt, sizeof salt, (uint64_t)n, (uint64_t)kr, (uint64_t)kp,
+	                         kek.enc)) {
 		json_decref(doc);
 		return err_set(ARCA_ERR_INTERNAL, "scrypt key derivation failed in libcrypto "
-			       "(out of memory?)");
+		                                  "(out of memory?)");
 	}
 	size_t slen = strlen(data) / 2;
 	if (slen > KEY_PAYLOAD_MAX + blob_overhead(&kek)) {
 		json_decref(doc);
 		secure_wipe(&kek, sizeof kek);
-		log_warn("destination %s: key %s is not a valid key object (skipped)",
-			 r->dest_name, name);
+		log_warn("destination %s: key %s is not a valid key object (skipped)", r->dest_name,
+		         name);
 		return ARCA_ERR_AUTH;
 	}
 	unsigned char *sealed = xmalloc(slen + 1);
 	struct buf plain = {0};
 	struct aad aad;
 	repo_aad(r, BK_KEY, NULL, 0, &aad);
-	rc = hex_decode(data, sealed, slen) ? ARCA_ERR_CORRUPT
-		: blob_open(&kek, &aad, sealed, slen, KEY_PAYLOAD_MAX, &plain, name);
+	rc = hex_decode(data, sealed, slen)
+	         ? ARCA_ERR_CORRUPT
+	         : blob_open(&kek, &aad, sealed, slen, KEY_PAYLOAD_MAX, &plain, name);
 	secure_wipe(&kek, sizeof kek);
 	free(sealed);
 	json_t *m =
@@ -256,19 +259,20 @@ static int key_try(struct repo *r, const char *name, const char *pass,
 	unsigned char cfg[ID_LEN];
 	out->encrypted = 1;
 	rc = m && repo_id && !strcmp(repo_id, r->id) &&
-		     json_integer_value(json_object_get(m, "version")) == 2 &&
+	             json_integer_value(json_object_get(m, "version")) == 2 &&
 	             !json_hex(m, "encrypt", out->enc, KEY_LEN) &&
 	             !json_hex(m, "mac", out->mac, KEY_LEN) &&
 	             !json_hex(m, "chunker", out->chunker, KEY_LEN) &&
-		     !json_hex(m, "config", cfg, ID_LEN)
+	             !json_hex(m, "config", cfg, ID_LEN)
 	         ? ARCA_OK
 	         : ARCA_ERR_AUTH;
 	if (rc == ARCA_OK && memcmp(cfg, r->config_sha, ID_LEN)) {
 		secure_wipe(out, sizeof *out);
-		rc = err_set(ARCA_ERR_CORRUPT, "destination %s: object config is not the one key "
-			     "%s was made with: its encryption, chunker or id was altered "
-			     "(tampered with or damaged); refusing to use the repository",
-			     r->dest_name, name);
+		rc = err_set(ARCA_ERR_CORRUPT,
+		             "destination %s: object config is not the one key "
+		             "%s was made with: its encryption, chunker or id was altered "
+		             "(tampered with or damaged); refusing to use the repository",
+		             r->dest_name, name);
 	}
 	json_decref(m);
 	if (rc == ARCA_OK && doc_out)
@@ -286,8 +290,10 @@ int keys_unlock(struct repo *r, const char *pass)
 		return rc;
 	if (!l.n) {
 		obj_list_free(&l);
-		return err_set(ARCA_ERR_CORRUPT, "destination %s: the repository is encrypted but "
-			       "holds no key in keys/ (damaged repository)", r->dest_name);
+		return err_set(ARCA_ERR_CORRUPT,
+		               "destination %s: the repository is encrypted but "
+		               "holds no key in keys/ (damaged repository)",
+		               r->dest_name);
 	}
 	unsigned char gen[KEY_LEN];
 	int kind = secret_kind(pass, gen);
@@ -301,7 +307,7 @@ int keys_unlock(struct repo *r, const char *pass)
 	for (int p = kind == SECRET_KEY ? 0 : 1; p < 2; p++) {
 		for (size_t i = 0; i < l.n; i++) {
 			rc = key_try(r, l.v[i].name, pass, kind == SECRET_KEY ? gen : NULL,
-				     passes[p], r->keys, NULL);
+			             passes[p], r->keys, NULL);
 			if (rc == ARCA_OK) {
 				snprintf(r->key_id, sizeof r->key_id, "%s", l.v[i].name + 5);
 				secure_wipe(gen, sizeof gen);
@@ -325,14 +331,15 @@ int keys_unlock(struct repo *r, const char *pass)
 	tried[0] = 0;
 	for (size_t i = 0; i < l.n && i < 4 && off < sizeof tried; i++)
 		off += (size_t)snprintf(tried + off, sizeof tried - off, "%s%s", i ? ", " : "",
-					l.v[i].name);
+		                        l.v[i].name);
 	if (l.n > 4 && off < sizeof tried)
 		snprintf(tried + off, sizeof tried - off, " and %zu more", l.n - 4);
-	rc = err_set(ARCA_ERR_AUTH, "wrong %s for repository in destination %s (no "
-		     "key in keys/ opens with it; tried %s: if the %s is right, those key "
-		     "objects are damaged); check passphrase_file or ARCA_PASSPHRASE",
-		     kind == SECRET_KEY ? "key" : "passphrase", r->dest_name, tried,
-		     kind == SECRET_KEY ? "key" : "passphrase");
+	rc = err_set(ARCA_ERR_AUTH,
+	             "wrong %s for repository in destination %s (no "
+	             "key in keys/ opens with it; tried %s: if the %s is right, those key "
+	             "objects are damaged); check passphrase_file or ARCA_PASSPHRASE",
+	             kind == SECRET_KEY ? "key" : "passphrase", r->dest_name, tried,
+	             kind == SECRET_KEY ? "key" : "passphrase");
 	obj_list_free(&l);
 	return rc;
 }
@@ -340,8 +347,10 @@ int keys_unlock(struct repo *r, const char *pass)
 int repo_key_add(struct repo *r, const char *new_passphrase, char *key_id_out)
 {
 	if (!r->keys->encrypted)
-		return err_set(ARCA_ERR_UNSUPPORTED, "destination %s: the repository is not "
-			       "encrypted (encryption = none): it has no keys", r->dest_name);
+		return err_set(ARCA_ERR_UNSUPPORTED,
+		               "destination %s: the repository is not "
+		               "encrypted (encryption = none): it has no keys",
+		               r->dest_name);
 	if (!new_passphrase || !*new_passphrase)
 		return err_set(ARCA_ERR_CONFIG, "the new passphrase is empty");
 	int bad = repo_check_new_passphrase(new_passphrase);
@@ -357,8 +366,10 @@ int repo_key_add(struct repo *r, const char *new_passphrase, char *key_id_out)
 int repo_key_remove(struct repo *r, const char *key_id)
 {
 	if (!r->keys->encrypted)
-		return err_set(ARCA_ERR_UNSUPPORTED, "destination %s: the repository is not "
-			       "encrypted: it has no keys", r->dest_name);
+		return err_set(ARCA_ERR_UNSUPPORTED,
+		               "destination %s: the repository is not "
+		               "encrypted: it has no keys",
+		               r->dest_name);
 	struct obj_list l;
 	int rc = dest_list_all(r, "keys/", &l);
 	if (rc != ARCA_OK)
@@ -373,15 +384,15 @@ int repo_key_remove(struct repo *r, const char *key_id)
 	if (matches != 1) {
 		obj_list_free(&l);
 		return err_set(matches ? ARCA_ERR_CONFIG : ARCA_ERR_NOT_FOUND,
-			       "destination %s: key id '%s' %s; see arca key list", r->dest_name,
-			       key_id ? key_id : "", matches ? "is ambiguous" : "does not exist");
+		               "destination %s: key id '%s' %s; see arca key list", r->dest_name,
+		               key_id ? key_id : "", matches ? "is ambiguous" : "does not exist");
 	}
 	if (l.n == 1) {
 		obj_list_free(&l);
 		return err_set(ARCA_ERR_EXISTS,
-			       "destination %s: refusing to remove key %s: it is the only key, and "
-			       "without it nothing can read the repository; add another first",
-			       r->dest_name, key_id);
+		               "destination %s: refusing to remove key %s: it is the only key, and "
+		               "without it nothing can read the repository; add another first",
+		               r->dest_name, key_id);
 	}
 	/* Removing the key this run opened with is allowed (key passwd does it):
 	 * the master keys stay in memory and another key still wraps them. */
@@ -394,8 +405,10 @@ int repo_key_remove(struct repo *r, const char *key_id)
 	return rc;
 }
 
-int repo_key_list(struct repo *r, void (*cb)(void *arg, const char *id, const char *host,
-					     int64_t created, int current), void *arg)
+int repo_key_list(struct repo *r,
+                  void (*cb)(void *arg, const char *id, const char *host, int64_t created,
+                             int current),
+                  void *arg)
 {
 	if (!r->keys->encrypted)
 		return ARCA_OK;

@@ -18,7 +18,6 @@
 #include <unistd.h>
 #include "log.h"
 
-
 struct repo_lock_state {
 	char name[128];
 	int exclusive;
@@ -42,7 +41,7 @@ struct lock_info {
 	long pid;
 	int64_t time;
 	int exclusive;
-	char why[512];    /* set: not a valid lock of this repository, and why */
+	char why[512]; /* set: not a valid lock of this repository, and why */
 };
 
 static void lock_info_free(struct lock_info *li)
@@ -63,7 +62,7 @@ static int sink_capped(void *arg, const void *data, size_t len)
 	struct capped_buf *c = arg;
 	if (len > c->cap - c->b.len) {
 		c->over = 1;
-		return 1;   /* aborts the get: nothing more is read */
+		return 1; /* aborts the get: nothing more is read */
 	}
 	buf_append(&c->b, data, len);
 	return 0;
@@ -123,11 +122,11 @@ static int read_lock(struct repo *r, const struct obj *o, struct lock_info *li)
 	memset(li, 0, sizeof *li);
 	li->name = xstrdup(o->name);
 	li->host = xstrdup("?");
-	li->exclusive = 1;   /* an invalid lock counts as exclusive and fresh */
+	li->exclusive = 1; /* an invalid lock counts as exclusive and fresh */
 	li->time = now_epoch();
 	if (o->size > LOCK_MAX_BYTES) {
 		snprintf(li->why, sizeof li->why, "it is %llu bytes, more than a lock's %d",
-			 (unsigned long long)o->size, LOCK_MAX_BYTES);
+		         (unsigned long long)o->size, LOCK_MAX_BYTES);
 		return ARCA_OK;
 	}
 	/* Never more than LOCK_MAX_BYTES + 1, whatever the object holds. */
@@ -167,8 +166,8 @@ static int lock_is_stale(struct repo *r, const struct lock_info *li, const char 
 		*why = "not refreshed for 30 minutes";
 		return 1;
 	}
-	if (!strcmp(li->host, r->hostname) && li->pid > 0 &&
-	    kill((pid_t)li->pid, 0) == -1 && errno == ESRCH) {
+	if (!strcmp(li->host, r->hostname) && li->pid > 0 && kill((pid_t)li->pid, 0) == -1 &&
+	    errno == ESRCH) {
 		*why = "its process is gone";
 		return 1;
 	}
@@ -184,16 +183,18 @@ static void warn_invalid(struct repo *r, const struct lock_info *li)
 static int locked_by(struct repo *r, const struct lock_info *li)
 {
 	if (li->why[0])
-		return err_set(ARCA_ERR_LOCKED, "destination %s is locked by %s, which is not a "
-			       "valid lock (%s); it counts as held until removed: if no arca is "
-			       "working on this repository, arca unlock removes it",
-			       r->dest_name, li->name, li->why);
+		return err_set(ARCA_ERR_LOCKED,
+		               "destination %s is locked by %s, which is not a "
+		               "valid lock (%s); it counts as held until removed: if no arca is "
+		               "working on this repository, arca unlock removes it",
+		               r->dest_name, li->name, li->why);
 	char when[64];
 	format_time_utc(li->time, when, sizeof when);
-	return err_set(ARCA_ERR_LOCKED, "destination %s is locked (%s) by %s pid %ld since %s "
-		       "(%s); wait for it to finish, or if that process is gone run arca unlock",
-		       r->dest_name, li->exclusive ? "exclusive" : "shared", li->host, li->pid,
-		       when, li->name);
+	return err_set(ARCA_ERR_LOCKED,
+	               "destination %s is locked (%s) by %s pid %ld since %s "
+	               "(%s); wait for it to finish, or if that process is gone run arca unlock",
+	               r->dest_name, li->exclusive ? "exclusive" : "shared", li->host, li->pid,
+	               when, li->name);
 }
 
 /* ARCA_OK when no live lock other than ours conflicts with `exclusive`.
@@ -210,7 +211,7 @@ static int check_conflicts(struct repo *r, int exclusive, const char *own)
 		struct lock_info li;
 		int g = read_lock(r, &l.v[i], &li);
 		if (g == ARCA_ERR_NOT_FOUND)
-			continue;   /* released meanwhile */
+			continue; /* released meanwhile */
 		if (g != ARCA_OK) {
 			rc = g;
 			break;
@@ -234,9 +235,9 @@ static int write_lock(struct repo *r, int exclusive, char name[128])
 		return err_set(ARCA_ERR_INTERNAL, "no random bytes from libcrypto");
 	id_hex(rnd, hex);
 	snprintf(name, 128, "locks/%s", hex);
-	json_t *j = json_pack("{s:s,s:I,s:I,s:b,s:s}", "host", r->hostname, "pid",
-			      (json_int_t)getpid(), "time", (json_int_t)now_epoch(), "exclusive",
-			      exclusive, "repository", r->id);
+	json_t *j =
+	    json_pack("{s:s,s:I,s:I,s:b,s:s}", "host", r->hostname, "pid", (json_int_t)getpid(),
+	              "time", (json_int_t)now_epoch(), "exclusive", exclusive, "repository", r->id);
 	char *text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(j);
 	int rc = dest_put(r, name, text, strlen(text), ARCA_PUT_EXCLUSIVE);
@@ -265,7 +266,7 @@ static void *refresher(void *arg)
 				log_warn("could not remove old lock %s: %s", old, err_msg());
 		} else {
 			log_warn("could not refresh the lock in destination %s: %s", r->dest_name,
-				 err_msg());
+			         err_msg());
 		}
 	}
 	pthread_mutex_unlock(&ls->mu);
@@ -286,7 +287,7 @@ int repo_lock(struct repo *r, int exclusive)
 			return rc;
 		if (!told++)
 			log_info("%s; waiting up to %llds for it (--lock-wait)", err_msg(),
-				 (long long)r->lock_wait);
+			         (long long)r->lock_wait);
 		unsigned char j = 0;
 		(void)random_bytes(&j, 1);
 		double left = deadline - now_monotonic();
@@ -295,8 +296,10 @@ int repo_lock(struct repo *r, int exclusive)
 			nap = left > 0 ? left : 0;
 		struct timespec ts = {(time_t)nap, (long)((nap - (time_t)nap) * 1e9)};
 		if (nanosleep(&ts, NULL) != 0 && errno == EINTR)
-			return err_set(ARCA_ERR_CANCELLED, "interrupted while waiting for the lock "
-				       "of destination %s", r->dest_name);
+			return err_set(ARCA_ERR_CANCELLED,
+			               "interrupted while waiting for the lock "
+			               "of destination %s",
+			               r->dest_name);
 		err_clear();
 	}
 }
@@ -341,7 +344,8 @@ int repo_lock_reading(struct repo *r)
 {
 	if (r->no_lock) {
 		log_warn("destination %s: --no-lock: reading without a lock (a prune running now "
-			 "could remove data this command needs)", r->dest_name);
+		         "could remove data this command needs)",
+		         r->dest_name);
 		return ARCA_OK;
 	}
 	int rc = repo_lock(r, 0);
@@ -349,7 +353,8 @@ int repo_lock_reading(struct repo *r)
 	 * prune cannot run there either; reading is still safe. */
 	if (rc == ARCA_ERR_AUTH || rc == ARCA_ERR_IO || rc == ARCA_ERR_NOSPACE) {
 		log_warn("%s; reading without a lock (the repository cannot be written, so no "
-			 "prune can run meanwhile; --no-lock skips this attempt)", err_msg());
+		         "prune can run meanwhile; --no-lock skips this attempt)",
+		         err_msg());
 		err_clear();
 		return ARCA_OK;
 	}
@@ -374,11 +379,13 @@ void lock_release(struct repo *r)
 	char *first = st ? xstrdup(err_msg()) : NULL;
 	if (dest_remove(r, ls->name) != ARCA_OK) {
 		if (st)
-			err_set(st, "%s; cleaning up, lock %s could not be removed either (%s): arca "
-				"unlock removes it", first, ls->name, err_msg());
+			err_set(st,
+			        "%s; cleaning up, lock %s could not be removed either (%s): arca "
+			        "unlock removes it",
+			        first, ls->name, err_msg());
 		else
 			log_warn("could not remove lock %s: %s (arca unlock removes it)", ls->name,
-				 err_msg());
+			         err_msg());
 	} else if (st) {
 		err_set(st, "%s", first);
 	}
@@ -396,22 +403,21 @@ void repo_unlock(struct repo *r)
 
 /* Remove one lock that is stale or invalid; say so through `report`. */
 static int unlock_one(struct repo *r, const struct lock_info *li, const char *stale_why,
-		      repo_unlock_report_fn report, void *arg)
+                      repo_unlock_report_fn report, void *arg)
 {
 	int rc = dest_remove(r, li->name);
 	if (rc != ARCA_OK || !report)
 		return rc;
-	char *what = li->why[0]
-		     ? xasprintf("%s, which is not a valid lock (%s)", li->name, li->why)
-		     : xasprintf("stale lock %s of %s pid %ld (%s)", li->name, li->host, li->pid,
-				 stale_why);
+	char *what = li->why[0] ? xasprintf("%s, which is not a valid lock (%s)", li->name, li->why)
+	                        : xasprintf("stale lock %s of %s pid %ld (%s)", li->name, li->host,
+	                                    li->pid, stale_why);
 	report(arg, what);
 	free(what);
 	return ARCA_OK;
 }
 
 int repo_unlock_stale(struct repo *r, repo_unlock_report_fn report, void *arg, int *stale,
-		      int *invalid)
+                      int *invalid)
 {
 	*stale = *invalid = 0;
 	struct obj_list l;
@@ -465,7 +471,9 @@ int lock_exclusive_for(struct repo *r, const char *what, int *took)
 		return rc;
 	}
 	if (!lock_held_exclusive(r))
-		return err_set(ARCA_ERR_LOCKED, "%s needs the exclusive lock of destination %s "
-			       "(engine holds a shared one)", what, r->dest_name);
+		return err_set(ARCA_ERR_LOCKED,
+		               "%s needs the exclusive lock of destination %s "
+		               "(engine holds a shared one)",
+		               what, r->dest_name);
 	return ARCA_OK;
 }

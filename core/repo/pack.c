@@ -6,10 +6,10 @@
 #include "log.h"
 #include "repo/blob.h"
 
-#define PACK_HEADER_MAGIC "APH1"
-#define PACK_TRAILER_MAGIC "ARP1"
-#define PACK_TRAILER_LEN 8
-#define PACK_ENTRY_LEN (ID_LEN + 16)
+#define PACK_HEADER_MAGIC   "APH1"
+#define PACK_TRAILER_MAGIC  "ARP1"
+#define PACK_TRAILER_LEN    8
+#define PACK_ENTRY_LEN      (ID_LEN + 16)
 #define PACK_HEADER_MAX_RAW (8 + (size_t)PACK_MAX_ENTRIES * PACK_ENTRY_LEN)
 
 void pack_builder_free(struct pack_builder *b)
@@ -19,8 +19,8 @@ void pack_builder_free(struct pack_builder *b)
 	memset(b, 0, sizeof *b);
 }
 
-void pack_builder_add(struct pack_builder *b, const unsigned char id[ID_LEN],
-		      const void *sealed, size_t len, uint32_t raw_len)
+void pack_builder_add(struct pack_builder *b, const unsigned char id[ID_LEN], const void *sealed,
+                      size_t len, uint32_t raw_len)
 {
 	if (b->n == b->cap) {
 		b->cap = b->cap ? b->cap * 2 : 64;
@@ -35,7 +35,7 @@ void pack_builder_add(struct pack_builder *b, const unsigned char id[ID_LEN],
 }
 
 void pack_builder_record(struct pack_builder *b, const unsigned char id[ID_LEN], size_t offset,
-			 size_t len, uint32_t raw_len)
+                         size_t len, uint32_t raw_len)
 {
 	if (b->n == b->cap) {
 		b->cap = b->cap ? b->cap * 2 : 64;
@@ -88,21 +88,26 @@ int pack_builder_finish(struct repo *r, struct pack_builder *b, unsigned char id
 /* Parse a header found in `tail` (the last tail_len bytes of a pack of
  * pack_size bytes). *need > 0 asks for that many tail bytes instead. */
 static int parse_tail(struct repo *r, const unsigned char *tail, size_t tail_len,
-		      uint64_t pack_size, const char *name, struct pack_entry **out, size_t *n,
-		      size_t *need)
+                      uint64_t pack_size, const char *name, struct pack_entry **out, size_t *n,
+                      size_t *need)
 {
 	*need = 0;
-	if (tail_len < PACK_TRAILER_LEN ||
-	    memcmp(tail + tail_len - 4, PACK_TRAILER_MAGIC, 4))
-		return err_set(ARCA_ERR_CORRUPT, "pack %s is corrupt: no pack trailer at its end "
-			       "(truncated or damaged)", name);
+	if (tail_len < PACK_TRAILER_LEN || memcmp(tail + tail_len - 4, PACK_TRAILER_MAGIC, 4))
+		return err_set(ARCA_ERR_CORRUPT,
+		               "pack %s is corrupt: no pack trailer at its end "
+		               "(truncated or damaged)",
+		               name);
 	uint32_t hlen = get_le32(tail + tail_len - PACK_TRAILER_LEN);
 	if (hlen > PACK_HEADER_MAX_RAW + blob_overhead(r->keys))
-		return err_set(ARCA_ERR_CORRUPT, "pack %s is corrupt: header length %u exceeds "
-			       "the largest header (%u entries)", name, hlen, PACK_MAX_ENTRIES);
+		return err_set(ARCA_ERR_CORRUPT,
+		               "pack %s is corrupt: header length %u exceeds "
+		               "the largest header (%u entries)",
+		               name, hlen, PACK_MAX_ENTRIES);
 	if ((uint64_t)hlen + PACK_TRAILER_LEN > pack_size)
-		return err_set(ARCA_ERR_CORRUPT, "pack %s is corrupt: header length %u exceeds "
-			       "the pack's %llu bytes", name, hlen, (unsigned long long)pack_size);
+		return err_set(ARCA_ERR_CORRUPT,
+		               "pack %s is corrupt: header length %u exceeds "
+		               "the pack's %llu bytes",
+		               name, hlen, (unsigned long long)pack_size);
 	if ((size_t)hlen + PACK_TRAILER_LEN > tail_len) {
 		*need = (size_t)hlen + PACK_TRAILER_LEN;
 		return ARCA_OK;
@@ -113,7 +118,7 @@ static int parse_tail(struct repo *r, const unsigned char *tail, size_t tail_len
 	struct aad aad;
 	repo_aad(r, BK_PACK_HEADER, NULL, 0, &aad);
 	int rc = blob_open(r->keys, &aad, tail + tail_len - PACK_TRAILER_LEN - hlen, hlen,
-			   PACK_HEADER_MAX_RAW, &h, what);
+	                   PACK_HEADER_MAX_RAW, &h, what);
 	if (rc != ARCA_OK) {
 		buf_free(&h);
 		return rc;
@@ -135,16 +140,19 @@ static int parse_tail(struct repo *r, const unsigned char *tail, size_t tail_len
 		if (e[i].offset > data_end || e[i].length > data_end - e[i].offset) {
 			free(e);
 			buf_free(&h);
-			return err_set(ARCA_ERR_CORRUPT, "%s is corrupt: entry %u lies outside "
-				       "the pack's data", what, i);
+			return err_set(ARCA_ERR_CORRUPT,
+			               "%s is corrupt: entry %u lies outside "
+			               "the pack's data",
+			               what, i);
 		}
 		if (!entry_in_bounds(&e[i], r->cdc.max, (uint32_t)blob_overhead(r->keys))) {
 			uint32_t claimed = e[i].raw_length;
 			free(e);
 			buf_free(&h);
-			return err_set(ARCA_ERR_CORRUPT, "%s is corrupt: entry %u claims a chunk "
-				       "of %u bytes; chunks are at most %u", what, i, claimed,
-				       r->cdc.max);
+			return err_set(ARCA_ERR_CORRUPT,
+			               "%s is corrupt: entry %u claims a chunk "
+			               "of %u bytes; chunks are at most %u",
+			               what, i, claimed, r->cdc.max);
 		}
 	}
 	buf_free(&h);
@@ -154,22 +162,24 @@ static int parse_tail(struct repo *r, const unsigned char *tail, size_t tail_len
 }
 
 int pack_parse(struct repo *r, const unsigned char *p, size_t len, const char *name,
-	       struct pack_entry **e, size_t *n)
+               struct pack_entry **e, size_t *n)
 {
 	size_t need;
 	return parse_tail(r, p, len, len, name, e, n, &need);
 }
 
 int pack_read_header(struct repo *r, const char *name, uint64_t size, struct pack_entry **e,
-		     size_t *n)
+                     size_t *n)
 {
 	size_t want = size < 65536 ? (size_t)size : 65536;
 	for (int attempt = 0; attempt < 2; attempt++) {
 		struct buf tail = {0};
 		int rc = dest_get(r, name, size - want, want, &tail);
 		if (rc == ARCA_OK && tail.len != want)
-			rc = err_set(ARCA_ERR_CORRUPT, "pack %s is corrupt: expected %llu bytes, "
-				     "it is shorter", name, (unsigned long long)size);
+			rc = err_set(ARCA_ERR_CORRUPT,
+			             "pack %s is corrupt: expected %llu bytes, "
+			             "it is shorter",
+			             name, (unsigned long long)size);
 		size_t need = 0;
 		if (rc == ARCA_OK)
 			rc = parse_tail(r, tail.data, tail.len, size, name, e, n, &need);
@@ -224,31 +234,38 @@ int chunk_fetch(struct repo *r, const unsigned char id[ID_LEN], struct buf *data
 		memcpy(pack_id, r->idx.packs[s->pack - 1].id, ID_LEN);
 	pthread_mutex_unlock(&r->idx_mu);
 	if (!s || loc.pack == PACK_PENDING)
-		return err_set(ARCA_ERR_CORRUPT, "chunk %s is not in the index of destination %s "
-			       "(its pack or index object is missing; run arca verify)",
-			       hex, r->dest_name);
+		return err_set(ARCA_ERR_CORRUPT,
+		               "chunk %s is not in the index of destination %s "
+		               "(its pack or index object is missing; run arca verify)",
+		               hex, r->dest_name);
 	pack_name(pack_id, name);
 	struct buf sealed = {0};
 	int rc = dest_get(r, name, loc.offset, loc.length, &sealed);
 	if (rc == ARCA_ERR_NOT_FOUND)
-		rc = err_set(ARCA_ERR_CORRUPT, "destination %s: pack %s holding chunk %s is missing"
-			     " (run arca verify)", r->dest_name, name, hex);
+		rc = err_set(ARCA_ERR_CORRUPT,
+		             "destination %s: pack %s holding chunk %s is missing"
+		             " (run arca verify)",
+		             r->dest_name, name, hex);
 	if (rc == ARCA_OK && sealed.len != loc.length)
-		rc = err_set(ARCA_ERR_CORRUPT, "destination %s: pack %s is truncated: chunk %s "
-			     "at offset %u is cut short", r->dest_name, name, hex, loc.offset);
+		rc = err_set(ARCA_ERR_CORRUPT,
+		             "destination %s: pack %s is truncated: chunk %s "
+		             "at offset %u is cut short",
+		             r->dest_name, name, hex, loc.offset);
 	if (rc == ARCA_OK) {
 		char what[256];
 		struct aad aad;
 		repo_aad(r, BK_CHUNK, id, ID_LEN, &aad);
 		snprintf(what, sizeof what, "destination %s: chunk %s in pack %s", r->dest_name,
-			 hex, name);
+		         hex, name);
 		rc = blob_open(r->keys, &aad, sealed.data, sealed.len, loc.raw_length, data, what);
 		unsigned char got[ID_LEN];
-		if (rc == ARCA_OK && (data->len != loc.raw_length ||
-				      chunk_id(r->keys, data->data, data->len, got) ||
-				      memcmp(got, id, ID_LEN)))
-			rc = err_set(ARCA_ERR_CORRUPT, "%s is corrupt: its content does not hash "
-				     "to its id", what);
+		if (rc == ARCA_OK &&
+		    (data->len != loc.raw_length || chunk_id(r->keys, data->data, data->len, got) ||
+		     memcmp(got, id, ID_LEN)))
+			rc = err_set(ARCA_ERR_CORRUPT,
+			             "%s is corrupt: its content does not hash "
+			             "to its id",
+			             what);
 	}
 	buf_free(&sealed);
 	return rc;

@@ -8,7 +8,7 @@
 
 static uint64_t name_hash(const char *s)
 {
-	uint64_t h = 1469598103934665603ull;   /* FNV-1a */
+	uint64_t h = 1469598103934665603ull; /* FNV-1a */
 	for (; *s; s++)
 		h = (h ^ (unsigned char)*s) * 1099511628211ull;
 	return h;
@@ -57,8 +57,8 @@ static uint64_t add_string(struct buf *b, const char *s)
 	return off;
 }
 
-void prevmap_add(struct prevmap *m, const char *name, const char *fp, uint32_t type,
-		 uint64_t size, const unsigned char *ids, size_t n_chunks)
+void prevmap_add(struct prevmap *m, const char *name, const char *fp, uint32_t type, uint64_t size,
+                 const unsigned char *ids, size_t n_chunks)
 {
 	if (prevmap_get(m, name))
 		return;
@@ -92,14 +92,13 @@ const char *prevmap_fp(const struct prevmap *m, const struct prev_entry *e)
 	return (const char *)m->strings.data + e->fp_off;
 }
 
-const unsigned char *prevmap_chunk(const struct prevmap *m, const struct prev_entry *e,
-				   size_t i)
+const unsigned char *prevmap_chunk(const struct prevmap *m, const struct prev_entry *e, size_t i)
 {
 	return m->ids.data + e->chunk_off + i * ID_LEN;
 }
 
 #define PM_MAGIC "APM1"
-#define PM_HEAD (4 + 64 + 24)
+#define PM_HEAD  (4 + 64 + 24)
 #define PM_ENTRY (8 * 4 + 4 + 4)
 /* ~160 bytes an item: 4 GiB is some 25 million items. A larger file is not
  * read; the latest manifest is used instead. */
@@ -201,7 +200,7 @@ int prevmap_load(struct prevmap *m, const char *path, const char *snap_id)
 			goto out;
 		}
 		prevmap_add(m, (const char *)strs + no, (const char *)strs + fo, get_le32(q + 36),
-			    get_le64(q + 16), ids + co, nc);
+		            get_le64(q + 16), ids + co, nc);
 	}
 	rc = 0;
 out:

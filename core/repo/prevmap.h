@@ -12,17 +12,17 @@
 #include "util.h"
 
 struct prev_entry {
-	uint64_t name_off, fp_off;   /* into strings */
+	uint64_t name_off, fp_off; /* into strings */
 	uint64_t size;
-	uint64_t chunk_off;          /* first id, into ids (in ids) */
+	uint64_t chunk_off; /* first id, into ids (in ids) */
 	uint32_t n_chunks;
 	uint32_t type;
 };
 
 struct prevmap {
 	struct prev_entry *e;
-	size_t n, cap;               /* entries */
-	uint32_t *slots;             /* 1 + entry index, 0 = empty */
+	size_t n, cap;   /* entries */
+	uint32_t *slots; /* 1 + entry index, 0 = empty */
 	size_t slots_cap;
 	struct buf strings;
 	struct buf ids;
@@ -30,12 +30,11 @@ struct prevmap {
 
 void prevmap_free(struct prevmap *m);
 /* Add an item (a later duplicate name replaces nothing: first wins). */
-void prevmap_add(struct prevmap *m, const char *name, const char *fp, uint32_t type,
-		 uint64_t size, const unsigned char *ids, size_t n_chunks);
+void prevmap_add(struct prevmap *m, const char *name, const char *fp, uint32_t type, uint64_t size,
+                 const unsigned char *ids, size_t n_chunks);
 const struct prev_entry *prevmap_get(const struct prevmap *m, const char *name);
 const char *prevmap_fp(const struct prevmap *m, const struct prev_entry *e);
-const unsigned char *prevmap_chunk(const struct prevmap *m, const struct prev_entry *e,
-				   size_t i);
+const unsigned char *prevmap_chunk(const struct prevmap *m, const struct prev_entry *e, size_t i);
 
 /* The map as a file in state_dir, tagged with the snapshot it describes:
  * "APM1" | snapshot id (64 hex) | u64 entries, strings, ids | entries |

@@ -40,8 +40,8 @@ int repo_forget(struct repo *r, const char *const *ids, size_t n)
 }
 
 struct prune_plan {
-	unsigned char *used;       /* per scan slot */
-	unsigned char *action;     /* per pack: 0 keep, 1 delete, 2 repack */
+	unsigned char *used;   /* per scan slot */
+	unsigned char *action; /* per pack: 0 keep, 1 delete, 2 repack */
 };
 
 enum { KEEP, DELETE, REPACK };
@@ -79,10 +79,12 @@ static int mark_used(struct repo *r, struct scan *s, struct prune_plan *pl, size
 		const char *id = snaps.v[i].name + strlen("snapshots/");
 		rc = manifest_each_item(r, id, mark_item, &k);
 		if (rc != ARCA_OK)
-			rc = err_wrap(rc, "prune refuses to run while snapshot %s is unreadable "
-				      "(it would not know which data that snapshot needs): run arca "
-				      "verify to see what is damaged, then arca forget --snapshot %.12s",
-				      id, id);
+			rc = err_wrap(
+			    rc,
+			    "prune refuses to run while snapshot %s is unreadable "
+			    "(it would not know which data that snapshot needs): run arca "
+			    "verify to see what is damaged, then arca forget --snapshot %.12s",
+			    id, id);
 	}
 	obj_list_free(&snaps);
 	return rc;
@@ -90,8 +92,8 @@ static int mark_used(struct repo *r, struct scan *s, struct prune_plan *pl, size
 
 /* Repacked chunks go into packs written here, not through the snapshot
  * pipeline: they are already sealed and are copied as they are. */
-static int flush_new_pack(struct repo *r, struct pack_builder *b, struct pack_info **out,
-			  size_t *n, uint64_t *written)
+static int flush_new_pack(struct repo *r, struct pack_builder *b, struct pack_info **out, size_t *n,
+                          uint64_t *written)
 {
 	if (!b->n)
 		return ARCA_OK;
@@ -117,7 +119,7 @@ static int flush_new_pack(struct repo *r, struct pack_builder *b, struct pack_in
 }
 
 static int repack(struct repo *r, struct scan *s, struct prune_plan *pl, uint32_t pk,
-		  struct pack_builder *b, struct pack_info **newp, size_t *nnew, uint64_t *written)
+                  struct pack_builder *b, struct pack_info **newp, size_t *nnew, uint64_t *written)
 {
 	char name[96];
 	pack_name(s->idx.packs[pk - 1].id, name);
@@ -138,14 +140,14 @@ static int repack(struct repo *r, struct scan *s, struct prune_plan *pl, uint32_
 			struct aad aad;
 			repo_aad(r, BK_CHUNK, sl->id, ID_LEN, &aad);
 			rc = blob_open(r->keys, &aad, data.data + sl->offset, sl->length,
-				       sl->raw_length, &plain, what);
+			               sl->raw_length, &plain, what);
 		}
-		if (rc == ARCA_OK && (chunk_id(r->keys, plain.data, plain.len, cid) ||
-				      memcmp(cid, sl->id, ID_LEN)))
+		if (rc == ARCA_OK &&
+		    (chunk_id(r->keys, plain.data, plain.len, cid) || memcmp(cid, sl->id, ID_LEN)))
 			rc = err_set(ARCA_ERR_CORRUPT, "%s does not hash to its id", what);
 		if (rc != ARCA_OK) {
 			rc = err_wrap(rc, "prune stopped before deleting anything: a chunk to keep "
-				      "is damaged (run arca verify --read-data)");
+			                  "is damaged (run arca verify --read-data)");
 			break;
 		}
 		pack_builder_add(b, sl->id, data.data + sl->offset, sl->length, sl->raw_length);
@@ -158,7 +160,7 @@ static int repack(struct repo *r, struct scan *s, struct prune_plan *pl, uint32_
 }
 
 int repo_prune(struct repo *r, double repack_unused_threshold, int dry_run,
-	       struct repo_prune_stats *stats)
+               struct repo_prune_stats *stats)
 {
 	memset(stats, 0, sizeof *stats);
 	int took, rc = lock_exclusive_for(r, "prune", &took);
@@ -173,10 +175,11 @@ int repo_prune(struct repo *r, double repack_unused_threshold, int dry_run,
 	uint64_t written = 0;
 	rc = scan_load(r, &s, NULL, NULL);
 	if (rc == ARCA_OK && s.index_bad)
-		rc = err_set(ARCA_ERR_CORRUPT, "prune refuses to run: %zu index object(s) of "
-			     "destination %s are unreadable, so it cannot know which packs are "
-			     "used (run arca repair index, which rebuilds it from the packs)",
-			     s.index_bad, r->dest_name);
+		rc = err_set(ARCA_ERR_CORRUPT,
+		             "prune refuses to run: %zu index object(s) of "
+		             "destination %s are unreadable, so it cannot know which packs are "
+		             "used (run arca repair index, which rebuilds it from the packs)",
+		             s.index_bad, r->dest_name);
 	if (rc != ARCA_OK)
 		goto out;
 	pl.used = xcalloc(s.idx.cap + 1, 1);
@@ -189,9 +192,11 @@ int repo_prune(struct repo *r, double repack_unused_threshold, int dry_run,
 	 * those packs are then kept, never deleted as orphans. */
 	int keep_orphans = missing != 0;
 	if (missing)
-		log_warn("destination %s: %zu chunk reference(s) of kept snapshots are in no index; "
-			 "packs in no index are kept (run arca repair index, which rebuilds the "
-			 "index from the packs, then arca verify)", r->dest_name, missing);
+		log_warn(
+		    "destination %s: %zu chunk reference(s) of kept snapshots are in no index; "
+		    "packs in no index are kept (run arca repair index, which rebuilds the "
+		    "index from the packs, then arca verify)",
+		    r->dest_name, missing);
 
 	/* Decide per pack. */
 	/* freed: the estimate a dry run prints (a repacked pack frees its
@@ -204,7 +209,7 @@ int repo_prune(struct repo *r, double repack_unused_threshold, int dry_run,
 			if (pl.used[s.slot_list[k]])
 				used += s.idx.slots[s.slot_list[k]].length;
 		if (scan_pack_size(&s, s.idx.packs[pk - 1].id) < 0) {
-			pl.action[pk] = DELETE;   /* gone already: drop from the index */
+			pl.action[pk] = DELETE; /* gone already: drop from the index */
 			continue;
 		}
 		if (!used) {
@@ -225,7 +230,7 @@ int repo_prune(struct repo *r, double repack_unused_threshold, int dry_run,
 		unsigned char id[ID_LEN];
 		if (parse_pack_name(s.packs.v[i].name, id)) {
 			log_warn("destination %s: %s is not a name arca writes (left alone)",
-				 r->dest_name, s.packs.v[i].name);
+			         r->dest_name, s.packs.v[i].name);
 			continue;
 		}
 		if (!idx_find_pack(&s.idx, id) && !keep_orphans) {

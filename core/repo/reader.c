@@ -17,7 +17,7 @@ enum { SLOT_QUEUED, SLOT_TAKEN, SLOT_DONE };
 
 struct slot {
 	uint32_t frame;
-	size_t item, chunk;       /* position in the frame's items */
+	size_t item, chunk; /* position in the frame's items */
 	unsigned char id[ID_LEN];
 	int state;
 	int rc;
@@ -28,12 +28,12 @@ struct slot {
 struct snap_reader {
 	struct repo *r;
 	struct manifest m;
-	uint32_t frame;           /* frame loaded in `items` */
-	json_t *items;            /* NULL before the first frame */
-	size_t next;              /* index in `items` of the next item */
-	json_t *cur;              /* current item (borrowed from items) */
-	size_t chunk;             /* next chunk of cur to fetch */
-	struct buf data;          /* current chunk's plaintext */
+	uint32_t frame;  /* frame loaded in `items` */
+	json_t *items;   /* NULL before the first frame */
+	size_t next;     /* index in `items` of the next item */
+	json_t *cur;     /* current item (borrowed from items) */
+	size_t chunk;    /* next chunk of cur to fetch */
+	struct buf data; /* current chunk's plaintext */
 	size_t data_off;
 
 	/* prefetch */
@@ -41,9 +41,9 @@ struct snap_reader {
 	pthread_cond_t cv_work, cv_done;
 	pthread_t *threads;
 	int nthreads, stop;
-	struct slot *ring;        /* planned chunks in read order */
+	struct slot *ring; /* planned chunks in read order */
 	size_t cap, head, count;
-	json_t *plan_items;       /* frame being planned */
+	json_t *plan_items; /* frame being planned */
 	uint32_t plan_frame;
 	size_t plan_item, plan_chunk;
 };
@@ -114,7 +114,7 @@ static void plan_fill_locked(struct snap_reader *rd)
 		}
 		struct slot *s = ring_at(rd, rd->count);
 		if (item_chunk(it, rd->plan_chunk, s->id)) {
-			rd->plan_items = NULL;   /* malformed: the reader reports it */
+			rd->plan_items = NULL; /* malformed: the reader reports it */
 			break;
 		}
 		s->frame = rd->plan_frame;
@@ -176,7 +176,7 @@ static int next_chunk(struct snap_reader *rd)
 	struct slot *s = ring_at(rd, 0);
 	if (!rd->count || s->frame != rd->frame || s->item != item || s->chunk != rd->chunk) {
 		pthread_mutex_unlock(&rd->mu);
-		return ARCA_ERR_CORRUPT;   /* malformed chunk id: caller reports */
+		return ARCA_ERR_CORRUPT; /* malformed chunk id: caller reports */
 	}
 	while (s->state != SLOT_DONE)
 		pthread_cond_wait(&rd->cv_done, &rd->mu);
@@ -239,8 +239,10 @@ static int set_current(struct snap_reader *rd, json_t *item, struct arca_item_in
 	rd->data.len = 0;
 	rd->data_off = 0;
 	if (item_from_json(item, info))
-		return err_set(ARCA_ERR_CORRUPT, "snapshot %s is corrupt: item %zu of frame %u is "
-			       "malformed", rd->m.id, rd->next - 1, rd->frame);
+		return err_set(ARCA_ERR_CORRUPT,
+		               "snapshot %s is corrupt: item %zu of frame %u is "
+		               "malformed",
+		               rd->m.id, rd->next - 1, rd->frame);
 	return ARCA_OK;
 }
 
@@ -274,7 +276,8 @@ int snap_open_item(struct snap_reader *rd, const char *name, struct arca_item_in
 		}
 		size_t i;
 		json_t *it;
-		json_array_foreach(rd->items, i, it) {
+		json_array_foreach(rd->items, i, it)
+		{
 			const char *n = item_string(it, "name");
 			if (n && !strcmp(n, name)) {
 				rd->next = i + 1;
@@ -291,7 +294,7 @@ int snap_read(struct snap_reader *rd, void *buf, size_t cap, size_t *got)
 	*got = 0;
 	if (!rd->cur)
 		return err_set(ARCA_ERR_INTERNAL, "item_read without a current item (call "
-			       "item_next or item_open first)");
+		                                  "item_next or item_open first)");
 	unsigned char *out = buf;
 	while (*got < cap) {
 		if (rd->data_off == rd->data.len) {
@@ -308,7 +311,7 @@ int snap_read(struct snap_reader *rd, void *buf, size_t cap, size_t *got)
 			int rc = next_chunk(rd);
 			if (rc != ARCA_OK)
 				return err_wrap(rc, "snapshot %.12s, item '%s'", rd->m.id,
-						item_string(rd->cur, "name"));
+				                item_string(rd->cur, "name"));
 			rd->chunk++;
 			rd->data_off = 0;
 			continue;

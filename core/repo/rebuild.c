@@ -26,7 +26,7 @@ int repo_rebuild_index(struct repo *r, repo_report_fn report, void *arg, size_t 
 		struct pack_info *p = &pi[n];
 		if (parse_pack_name(packs.v[i].name, p->id)) {
 			log_warn("destination %s: %s is not a pack name (skipped)", r->dest_name,
-				 packs.v[i].name);
+			         packs.v[i].name);
 			continue;
 		}
 		int h = pack_read_header(r, packs.v[i].name, packs.v[i].size, &p->e, &p->n);
@@ -52,7 +52,7 @@ int repo_rebuild_index(struct repo *r, repo_report_fn report, void *arg, size_t 
 	if (rc == ARCA_OK) {
 		*packs_indexed = n;
 		log_info("destination %s: index rebuilt from %zu pack(s)%s", r->dest_name, n,
-			 bad ? "; some packs are damaged (see above)" : "");
+		         bad ? "; some packs are damaged (see above)" : "");
 	}
 	pthread_mutex_lock(&r->idx_mu);
 	r->idx_stale = 1;
@@ -63,7 +63,9 @@ int repo_rebuild_index(struct repo *r, repo_report_fn report, void *arg, size_t 
 	if (took)
 		lock_release(r);
 	if (rc == ARCA_OK && bad)
-		rc = err_set(ARCA_ERR_CORRUPT, "destination %s: index rebuilt, but %zu pack(s) have "
-			     "unreadable headers and were left out", r->dest_name, bad);
+		rc = err_set(ARCA_ERR_CORRUPT,
+		             "destination %s: index rebuilt, but %zu pack(s) have "
+		             "unreadable headers and were left out",
+		             r->dest_name, bad);
 	return rc;
 }

@@ -37,9 +37,9 @@ static void say(repo_report_fn report, void *arg, const char *fmt, ...)
 
 struct repack {
 	struct pack_builder b;
-	struct pack_info *newp;   /* packs written with the good chunks of damaged ones */
+	struct pack_info *newp; /* packs written with the good chunks of damaged ones */
 	size_t nnew;
-	unsigned char *drop;      /* per pack (1-based): damaged, replaced by newp */
+	unsigned char *drop; /* per pack (1-based): damaged, replaced by newp */
 };
 
 static int repack_flush(struct repo *r, struct repack *rp)
@@ -70,18 +70,20 @@ static int repack_flush(struct repo *r, struct repack *rp)
  * damaged pack are copied (sealed, as they are) into new packs, and the
  * damaged pack is dropped: afterwards every indexed pack is whole. */
 static size_t check_pack(struct repo *r, struct scan *s, uint32_t pk, unsigned char *bad,
-			 struct repack *rp, int *err, repo_report_fn report, void *arg)
+                         struct repack *rp, int *err, repo_report_fn report, void *arg)
 {
 	const struct idx_pack *ip = &s->idx.packs[pk - 1];
 	char name[96];
 	pack_name(ip->id, name);
 	struct buf data = {0}, plain = {0};
 	size_t n_bad = 0;
-	int have = scan_pack_size(s, ip->id) >= 0 &&
-		   dest_get_bounded(r, name, ip->size, &data) == ARCA_OK;
+	int have =
+	    scan_pack_size(s, ip->id) >= 0 && dest_get_bounded(r, name, ip->size, &data) == ARCA_OK;
 	if (!have)
-		say(report, arg, "pack %s is missing or unreadable: its chunks are dropped from "
-		    "the index", name);
+		say(report, arg,
+		    "pack %s is missing or unreadable: its chunks are dropped from "
+		    "the index",
+		    name);
 	for (size_t k = s->slot_start[pk]; k < s->slot_start[pk + 1]; k++) {
 		size_t si = s->slot_list[k];
 		const struct idx_slot *sl = &s->idx.slots[si];
@@ -92,10 +94,10 @@ static size_t check_pack(struct repo *r, struct scan *s, uint32_t pk, unsigned c
 			char hex[65], what[256];
 			id_hex(sl->id, hex);
 			snprintf(what, sizeof what, "chunk %s at offset %u of pack %s", hex,
-				 sl->offset, name);
+			         sl->offset, name);
 			repo_aad(r, BK_CHUNK, sl->id, ID_LEN, &aad);
 			ok = blob_open(r->keys, &aad, data.data + sl->offset, sl->length,
-				       sl->raw_length, &plain, what) == ARCA_OK &&
+			               sl->raw_length, &plain, what) == ARCA_OK &&
 			     plain.len == sl->raw_length &&
 			     !chunk_id(r->keys, plain.data, plain.len, cid) &&
 			     !memcmp(cid, sl->id, ID_LEN);
@@ -115,7 +117,7 @@ static size_t check_pack(struct repo *r, struct scan *s, uint32_t pk, unsigned c
 			if (bad[si])
 				continue;
 			pack_builder_add(&rp->b, sl->id, data.data + sl->offset, sl->length,
-					 sl->raw_length);
+			                 sl->raw_length);
 			if (rp->b.data.len >= r->pack_size || rp->b.n >= PACK_MAX_ENTRIES)
 				*err = repack_flush(r, rp);
 		}
@@ -143,7 +145,8 @@ static int rewrite_index(struct repo *r, struct scan *s, struct repack *rp)
 		pi->size = s->idx.packs[pk - 1].size;
 		pi->e = xmalloc((cnt ? cnt : 1) * sizeof *pi->e);
 		for (size_t k = 0; k < cnt; k++) {
-			const struct idx_slot *sl = &s->idx.slots[s->slot_list[s->slot_start[pk] + k]];
+			const struct idx_slot *sl =
+			    &s->idx.slots[s->slot_list[s->slot_start[pk] + k]];
 			struct pack_entry *e = &pi->e[pi->n++];
 			memcpy(e->id, sl->id, ID_LEN);
 			e->offset = sl->offset;
@@ -209,12 +212,16 @@ static int damaged_item(void *arg, const struct manifest *m, json_t *it)
 	(*d->items_bad)++;
 	const char *name = item_string(it, "name");
 	if (lost_to == -2)
-		say(d->report, d->arg, "snapshot %.12s (target %s), item '%s': bytes from %lld on "
-		    "cannot be restored", d->id, m->target, name ? name : "?", (long long)lost_from);
+		say(d->report, d->arg,
+		    "snapshot %.12s (target %s), item '%s': bytes from %lld on "
+		    "cannot be restored",
+		    d->id, m->target, name ? name : "?", (long long)lost_from);
 	else
-		say(d->report, d->arg, "snapshot %.12s (target %s), item '%s': bytes %lld to %lld "
-		    "cannot be restored", d->id, m->target, name ? name : "?",
-		    (long long)lost_from, (long long)lost_to - 1);
+		say(d->report, d->arg,
+		    "snapshot %.12s (target %s), item '%s': bytes %lld to %lld "
+		    "cannot be restored",
+		    d->id, m->target, name ? name : "?", (long long)lost_from,
+		    (long long)lost_to - 1);
 	return ARCA_OK;
 }
 
@@ -222,7 +229,7 @@ static int damaged_item(void *arg, const struct manifest *m, json_t *it)
  * with the byte range lost. *items_bad counts them; bad_items (when not
  * NULL) gets 1 per item index (frame-major) that is damaged. */
 static int damaged_items(struct repo *r, const char *id, chunk_ok_fn chunk_ok, void *ok_arg,
-			 repo_report_fn report, void *arg, size_t *items_bad, struct buf *bad_items)
+                         repo_report_fn report, void *arg, size_t *items_bad, struct buf *bad_items)
 {
 	*items_bad = 0;
 	struct damage d = {id, chunk_ok, ok_arg, report, arg, items_bad, bad_items};
@@ -245,7 +252,7 @@ static int scan_chunk_ok(void *arg, const unsigned char id[ID_LEN], uint32_t *ra
 }
 
 int repo_repair_packs(struct repo *r, repo_report_fn report, void *arg,
-		      struct repo_repair_stats *st)
+                      struct repo_repair_stats *st)
 {
 	memset(st, 0, sizeof *st);
 	int took, rc = lock_exclusive_for(r, "repairing packs", &took);
@@ -254,9 +261,10 @@ int repo_repair_packs(struct repo *r, repo_report_fn report, void *arg,
 	struct scan s;
 	rc = scan_load(r, &s, NULL, NULL);
 	if (rc == ARCA_OK && s.index_bad)
-		rc = err_set(ARCA_ERR_CORRUPT, "destination %s: %zu index object(s) are unreadable; "
-			     "run arca repair index first (it rebuilds the index from the packs)",
-			     r->dest_name, s.index_bad);
+		rc = err_set(ARCA_ERR_CORRUPT,
+		             "destination %s: %zu index object(s) are unreadable; "
+		             "run arca repair index first (it rebuilds the index from the packs)",
+		             r->dest_name, s.index_bad);
 	unsigned char *bad = rc == ARCA_OK ? xcalloc(s.idx.cap + 1, 1) : NULL;
 	struct repack rp = {0};
 	rp.drop = rc == ARCA_OK ? xcalloc(s.idx.npacks + 2, 1) : NULL;
@@ -280,9 +288,11 @@ int repo_repair_packs(struct repo *r, repo_report_fn report, void *arg,
 		size_t n_bad = 0;
 		int m = damaged_items(r, id, scan_chunk_ok, &ok, report, arg, &n_bad, NULL);
 		if (m == ARCA_ERR_CORRUPT)
-			say(report, arg, "snapshot %.12s is unreadable (%s): arca repair snapshots puts "
+			say(report, arg,
+			    "snapshot %.12s is unreadable (%s): arca repair snapshots puts "
 			    "back a cached copy if this host has one, else arca forget --snapshot "
-			    "%.12s", id, err_msg(), id);
+			    "%.12s",
+			    id, err_msg(), id);
 		else if (m != ARCA_OK)
 			rc = m;
 		if (n_bad || m == ARCA_ERR_CORRUPT)
@@ -338,7 +348,7 @@ static void cached_snapshots(struct repo *r, struct obj_list *out)
  * destination damaged them, or deleted them although this host never
  * forgot them (they are in its seen/ record). */
 static void put_back_cached(struct repo *r, const struct obj_list *listed, repo_report_fn report,
-			    void *arg, struct repo_repair_stats *st)
+                            void *arg, struct repo_repair_stats *st)
 {
 	struct obj_list cached;
 	cached_snapshots(r, &cached);
@@ -350,13 +360,14 @@ static void put_back_cached(struct repo *r, const struct obj_list *listed, repo_
 			in_dest |= !strcmp(listed->v[k].name, name);
 		if (in_dest) {
 			r->cache_bypass = 1;
-			int good = get_checked_object(r, name, SNAPSHOT_OBJECT_MAX, &have) == ARCA_OK;
+			int good =
+			    get_checked_object(r, name, SNAPSHOT_OBJECT_MAX, &have) == ARCA_OK;
 			r->cache_bypass = 0;
 			buf_free(&have);
 			if (good)
 				continue;
 		} else if (!seen_contains(r, id)) {
-			continue;   /* forgotten, here or on another host */
+			continue; /* forgotten, here or on another host */
 		}
 		/* The cached copy must be whole and authentic before it goes back. */
 		struct manifest m;
@@ -365,8 +376,10 @@ static void put_back_cached(struct repo *r, const struct obj_list *listed, repo_
 			manifest_free(&m);
 		if (ok && dest_put(r, name, want.data, want.len, 0) == ARCA_OK) {
 			st->snapshots_restored++;
-			say(report, arg, "snapshot %.12s was %s in destination %s: put back from this "
-			    "host's cache", id, in_dest ? "damaged" : "missing", r->dest_name);
+			say(report, arg,
+			    "snapshot %.12s was %s in destination %s: put back from this "
+			    "host's cache",
+			    id, in_dest ? "damaged" : "missing", r->dest_name);
 		}
 		buf_free(&want);
 	}
@@ -375,7 +388,7 @@ static void put_back_cached(struct repo *r, const struct obj_list *listed, repo_
 
 /* A new snapshot: the original's summary and its restorable items. */
 static int write_repaired(struct repo *r, const char *id, const struct buf *bad_items,
-			  char new_id[65])
+                          char new_id[65])
 {
 	struct manifest m;
 	int rc = manifest_load(r, id, &m);
@@ -393,7 +406,8 @@ static int write_repaired(struct repo *r, const char *id, const struct buf *bad_
 		json_t *it;
 		if (rc != ARCA_OK)
 			break;
-		json_array_foreach(items, i, it) {
+		json_array_foreach(items, i, it)
+		{
 			if (k < bad_items->len && bad_items->data[k++])
 				continue;
 			json_t *copy = json_deep_copy(it);
@@ -408,8 +422,8 @@ static int write_repaired(struct repo *r, const char *id, const struct buf *bad_
 				json_object_del(copy, "fp");
 			bytes += (uint64_t)json_integer_value(json_object_get(copy, "size"));
 			kept++;
-			rc = mw_add_item(r, &mw, copy, 256 + json_string_length(json_object_get(copy,
-							"chunks")));
+			rc = mw_add_item(r, &mw, copy,
+			                 256 + json_string_length(json_object_get(copy, "chunks")));
 			if (rc != ARCA_OK)
 				break;
 		}
@@ -440,7 +454,7 @@ static int write_repaired(struct repo *r, const char *id, const struct buf *bad_
 }
 
 int repo_repair_snapshots(struct repo *r, int forget_originals, repo_report_fn report, void *arg,
-			  struct repo_repair_stats *st)
+                          struct repo_repair_stats *st)
 {
 	memset(st, 0, sizeof *st);
 	int took, rc = lock_exclusive_for(r, "repairing snapshots", &took);
@@ -461,7 +475,7 @@ int repo_repair_snapshots(struct repo *r, int forget_originals, repo_report_fn r
 	}
 	if (rc == ARCA_OK)
 		rc = index_check_packs(r);
-	r->cache_bypass = 1;   /* judge what the destination holds */
+	r->cache_bypass = 1; /* judge what the destination holds */
 	for (size_t i = 0; rc == ARCA_OK && i < snaps.n; i++) {
 		const char *id = snaps.v[i].name + strlen("snapshots/");
 		size_t n_bad = 0;
@@ -469,8 +483,10 @@ int repo_repair_snapshots(struct repo *r, int forget_originals, repo_report_fn r
 		int m = damaged_items(r, id, idx_chunk_ok, r, report, arg, &n_bad, &bad_items);
 		if (m == ARCA_ERR_CORRUPT) {
 			st->snapshots_unrepairable++;
-			say(report, arg, "snapshot %.12s cannot be read and this host has no copy of "
-			    "it: arca forget --snapshot %.12s removes it", id, id);
+			say(report, arg,
+			    "snapshot %.12s cannot be read and this host has no copy of "
+			    "it: arca forget --snapshot %.12s removes it",
+			    id, id);
 		} else if (m != ARCA_OK) {
 			rc = m;
 		} else if (n_bad) {
@@ -478,10 +494,13 @@ int repo_repair_snapshots(struct repo *r, int forget_originals, repo_report_fn r
 			rc = write_repaired(r, id, &bad_items, new_id);
 			if (rc == ARCA_OK) {
 				st->snapshots_repaired++;
-				say(report, arg, "snapshot %.12s: wrote %.12s without the %zu item(s) "
-				    "that cannot be restored%s", id, new_id, n_bad,
-				    forget_originals ? "; the original is forgotten"
-						     : " (the original stays: --forget removes it)");
+				say(report, arg,
+				    "snapshot %.12s: wrote %.12s without the %zu item(s) "
+				    "that cannot be restored%s",
+				    id, new_id, n_bad,
+				    forget_originals
+				        ? "; the original is forgotten"
+				        : " (the original stays: --forget removes it)");
 			}
 			if (rc == ARCA_OK && forget_originals) {
 				const char *ids[] = {id};

@@ -46,9 +46,10 @@ static struct repo *repo_new(const struct repo_dest *d, const struct repo_params
 int repo_check_new_passphrase(const char *pass)
 {
 	if (!pass || strlen(pass) < PASSPHRASE_MIN)
-		return err_set(ARCA_ERR_CONFIG, "the passphrase is %zu characters; use at least %d "
-			       "(a sentence of several words), or a key from arca key generate",
-			       pass ? strlen(pass) : (size_t)0, PASSPHRASE_MIN);
+		return err_set(ARCA_ERR_CONFIG,
+		               "the passphrase is %zu characters; use at least %d "
+		               "(a sentence of several words), or a key from arca key generate",
+		               pass ? strlen(pass) : (size_t)0, PASSPHRASE_MIN);
 	return ARCA_OK;
 }
 
@@ -57,24 +58,22 @@ static int check_params(const struct repo_params *p)
 	if (p->zstd_level &&
 	    (p->zstd_level < REPO_ZSTD_LEVEL_MIN || p->zstd_level > REPO_ZSTD_LEVEL_MAX))
 		return err_set(ARCA_ERR_CONFIG, "zstd level %d is out of range (%d..%d)",
-			       p->zstd_level, REPO_ZSTD_LEVEL_MIN, REPO_ZSTD_LEVEL_MAX);
+		               p->zstd_level, REPO_ZSTD_LEVEL_MIN, REPO_ZSTD_LEVEL_MAX);
 	if (p->pack_size && (p->pack_size < 1024 * 1024 || p->pack_size > PACK_SIZE_MAX))
 		return err_set(ARCA_ERR_CONFIG, "pack size %llu is out of range (1 MiB..1 GiB)",
-			       (unsigned long long)p->pack_size);
+		               (unsigned long long)p->pack_size);
 	return ARCA_OK;
 }
 
 static char *config_text(const struct repo *r)
 {
-	json_t *c = json_pack("{s:i,s:s,s:s,s:s,s:{s:s,s:i,s:i,s:i},s:s,s:i,s:I,s:I}",
-			      "version", REPO_FORMAT_VERSION, "id", r->id,
-			      "encryption", r->keys->encrypted ? "aes-256-gcm" : "none",
-			      "chunk_id", r->keys->encrypted ? "hmac-sha256" : "sha256",
-			      "chunker", "algorithm", "fastcdc", "min", (int)r->cdc.min,
-			      "avg", (int)r->cdc.avg, "max", (int)r->cdc.max,
-			      "compression", "zstd", "zstd_level", r->zstd_level,
-			      "pack_size", (json_int_t)r->pack_size,
-			      "created", (json_int_t)now_epoch());
+	json_t *c = json_pack(
+	    "{s:i,s:s,s:s,s:s,s:{s:s,s:i,s:i,s:i},s:s,s:i,s:I,s:I}", "version", REPO_FORMAT_VERSION,
+	    "id", r->id, "encryption", r->keys->encrypted ? "aes-256-gcm" : "none", "chunk_id",
+	    r->keys->encrypted ? "hmac-sha256" : "sha256", "chunker", "algorithm", "fastcdc", "min",
+	    (int)r->cdc.min, "avg", (int)r->cdc.avg, "max", (int)r->cdc.max, "compression", "zstd",
+	    "zstd_level", r->zstd_level, "pack_size", (json_int_t)r->pack_size, "created",
+	    (json_int_t)now_epoch());
 	char *s = json_dumps(c, JSON_INDENT(1) | JSON_SORT_KEYS);
 	json_decref(c);
 	return s;
@@ -89,16 +88,20 @@ int repo_init(const struct repo_dest *d, const struct repo_params *p)
 	struct repo *r = repo_new(d, p);
 	rc = dest_stat(r, "config", &size);
 	if (rc == ARCA_OK) {
-		rc = err_set(ARCA_ERR_EXISTS, "destination %s already holds a repository (object "
-			     "'config' exists); refusing to touch it", r->dest_name);
+		rc = err_set(ARCA_ERR_EXISTS,
+		             "destination %s already holds a repository (object "
+		             "'config' exists); refusing to touch it",
+		             r->dest_name);
 		goto out;
 	}
 	if (rc != ARCA_ERR_NOT_FOUND)
 		goto out;
 	if (p->encrypt && (!p->passphrase || !*p->passphrase)) {
-		rc = err_set(ARCA_ERR_CONFIG, "destination %s: an encrypted repository needs a "
-			     "passphrase: set passphrase_file (or ARCA_PASSPHRASE), or write "
-			     "encryption = none to opt out", r->dest_name);
+		rc = err_set(ARCA_ERR_CONFIG,
+		             "destination %s: an encrypted repository needs a "
+		             "passphrase: set passphrase_file (or ARCA_PASSPHRASE), or write "
+		             "encryption = none to opt out",
+		             r->dest_name);
 		goto out;
 	}
 	if (p->encrypt && (rc = repo_check_new_passphrase(p->passphrase)) != ARCA_OK) {
@@ -107,9 +110,9 @@ int repo_init(const struct repo_dest *d, const struct repo_params *p)
 	}
 	unsigned char rid[ID_LEN];
 	if (random_bytes(rid, sizeof rid) ||
-	    (p->encrypt && (random_bytes(r->keys->enc, KEY_LEN) ||
-			    random_bytes(r->keys->mac, KEY_LEN) ||
-			    random_bytes(r->keys->chunker, KEY_LEN)))) {
+	    (p->encrypt &&
+	     (random_bytes(r->keys->enc, KEY_LEN) || random_bytes(r->keys->mac, KEY_LEN) ||
+	      random_bytes(r->keys->chunker, KEY_LEN)))) {
 		rc = err_set(ARCA_ERR_INTERNAL, "no random bytes from libcrypto");
 		goto out;
 	}
@@ -150,14 +153,16 @@ out:
 #define CDC_AVG_FLOOR (256u * 1024)
 
 static int parse_config(struct repo *r, const struct repo_params *p, const unsigned char *data,
-			size_t len)
+                        size_t len)
 {
 	json_error_t jerr;
 	json_t *c = json_loadb((const char *)data, len, 0, &jerr);
 	if (!c)
 		/* Not jerr.text: it quotes the file, which may not be ours. */
-		return err_set(ARCA_ERR_CORRUPT, "destination %s: object config is not valid JSON "
-			       "(line %d, column %d)", r->dest_name, jerr.line, jerr.column);
+		return err_set(ARCA_ERR_CORRUPT,
+		               "destination %s: object config is not valid JSON "
+		               "(line %d, column %d)",
+		               r->dest_name, jerr.line, jerr.column);
 	int rc = ARCA_OK;
 	json_t *jv = json_object_get(c, "version");
 	json_int_t version = json_integer_value(jv);
@@ -171,18 +176,20 @@ static int parse_config(struct repo *r, const struct repo_params *p, const unsig
 		             "reads only version %d%s",
 		             r->dest_name, (long long)version, REPO_FORMAT_VERSION,
 		             version > REPO_FORMAT_VERSION ? ": upgrade arca"
-		             : version == 1 ? " (version 1 is not read any more: restore from it "
-				      "with the arca that wrote it, and start a new repository "
-				      "with arca init)"
-				    : "");
+		             : version == 1
+		                 ? " (version 1 is not read any more: restore from it "
+		                   "with the arca that wrote it, and start a new repository "
+		                   "with arca init)"
+		                 : "");
 		goto out;
 	}
 	if (!id || id_parse(id, r->id_raw) || !enc ||
 	    (strcmp(enc, "none") && strcmp(enc, "aes-256-gcm")) || !cid ||
 	    strcmp(cid, strcmp(enc, "none") ? "hmac-sha256" : "sha256")) {
-		rc = err_set(ARCA_ERR_CORRUPT, "destination %s: object config lacks a valid id, "
-			     "or its encryption and chunk_id disagree (damaged or tampered with)",
-			     r->dest_name);
+		rc = err_set(ARCA_ERR_CORRUPT,
+		             "destination %s: object config lacks a valid id, "
+		             "or its encryption and chunk_id disagree (damaged or tampered with)",
+		             r->dest_name);
 		goto out;
 	}
 	snprintf(r->id, sizeof r->id, "%s", id);
@@ -196,11 +203,12 @@ static int parse_config(struct repo *r, const struct repo_params *p, const unsig
 	r->cdc.max = (uint32_t)mx;
 	if (!alg || strcmp(alg, "fastcdc") || mn < CDC_MIN_FLOOR || av < CDC_AVG_FLOOR ||
 	    mx < 2 * av || mx > UINT32_MAX || cdc_params_valid(&r->cdc)) {
-		rc = err_set(ARCA_ERR_CORRUPT, "destination %s: object config has invalid chunker "
-			     "parameters (min %lld, avg %lld, max %lld; arca needs fastcdc with "
-			     "min >= %u, avg >= %u a power of two, max >= 2 * avg)", r->dest_name,
-			     (long long)mn, (long long)av, (long long)mx, CDC_MIN_FLOOR,
-			     CDC_AVG_FLOOR);
+		rc = err_set(ARCA_ERR_CORRUPT,
+		             "destination %s: object config has invalid chunker "
+		             "parameters (min %lld, avg %lld, max %lld; arca needs fastcdc with "
+		             "min >= %u, avg >= %u a power of two, max >= 2 * avg)",
+		             r->dest_name, (long long)mn, (long long)av, (long long)mx,
+		             CDC_MIN_FLOOR, CDC_AVG_FLOOR);
 		goto out;
 	}
 	/* The repository's defaults apply unless this run overrides them. */
@@ -233,8 +241,10 @@ int repo_open(const struct repo_dest *d, const struct repo_params *p, struct rep
 	struct buf cfg = {0};
 	rc = dest_get_bounded(r, "config", CONFIG_MAX_BYTES, &cfg);
 	if (rc == ARCA_ERR_NOT_FOUND) {
-		rc = err_set(ARCA_ERR_NOT_FOUND, "destination %s holds no repository (no object "
-			     "'config'); create one with arca init", r->dest_name);
+		rc = err_set(ARCA_ERR_NOT_FOUND,
+		             "destination %s holds no repository (no object "
+		             "'config'); create one with arca init",
+		             r->dest_name);
 		goto fail;
 	}
 	if (rc != ARCA_OK)
@@ -249,12 +259,12 @@ int repo_open(const struct repo_dest *d, const struct repo_params *p, struct rep
 		/* This host holds a secret for it: a repository that says it is
 		 * not encrypted was tampered with (or is not the one meant). */
 		rc = err_set(ARCA_ERR_CORRUPT,
-			     "destination %s: the repository's config says it is not encrypted, "
-			     "but this host is configured to encrypt it (a passphrase is set and "
-			     "encryption is not 'none'): config looks tampered with; refusing to "
-			     "read or write unencrypted data. If the repository really is "
-			     "unencrypted, write encryption = none in the [destination %s] section",
-			     r->dest_name, r->dest_name);
+		             "destination %s: the repository's config says it is not encrypted, "
+		             "but this host is configured to encrypt it (a passphrase is set and "
+		             "encryption is not 'none'): config looks tampered with; refusing to "
+		             "read or write unencrypted data. If the repository really is "
+		             "unencrypted, write encryption = none in the [destination %s] section",
+		             r->dest_name, r->dest_name);
 		goto fail;
 	}
 	if (r->keys->encrypted) {

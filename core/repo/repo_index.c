@@ -5,8 +5,7 @@
 #include <string.h>
 #include "log.h"
 
-#define INDEX_OBJECT_MAX_ENTRIES 262144   /* ~12 MiB of plaintext per object */
-
+#define INDEX_OBJECT_MAX_ENTRIES 262144 /* ~12 MiB of plaintext per object */
 
 /* Whether the destination lists this pack. */
 static int pack_listed(const struct obj_list *packs, const unsigned char id[ID_LEN])
@@ -45,10 +44,12 @@ int index_load(struct repo *r)
 		rc = get_sealed_object(r, l.v[i].name, BK_INDEX, INDEX_OBJECT_MAX_RAW, &plain);
 		if (rc == ARCA_OK)
 			rc = idx_decode(plain.data, plain.len, l.v[i].name, r->cdc.max,
-					(uint32_t)blob_overhead(r->keys), &all[n_all], &all_n[n_all]);
+			                (uint32_t)blob_overhead(r->keys), &all[n_all],
+			                &all_n[n_all]);
 		if (rc == ARCA_ERR_CORRUPT) {
 			/* Chunks it lists will be stored again; verify names it. */
-			log_warn("%s (skipped; run arca verify, then arca repair index)", err_msg());
+			log_warn("%s (skipped; run arca verify, then arca repair index)",
+			         err_msg());
 			bad++;
 			rc = ARCA_OK;
 			continue;
@@ -84,8 +85,9 @@ int index_load(struct repo *r)
 	}
 	if (gone)
 		log_warn("destination %s: %zu pack(s) named by the index are missing (deleted or "
-			 "lost); a snapshot stores what they held again, and arca repair packs "
-			 "drops them from the index", r->dest_name, gone);
+		         "lost); a snapshot stores what they held again, and arca repair packs "
+		         "drops them from the index",
+		         r->dest_name, gone);
 	cache_sync(r, "index/", &l);
 	obj_list_free(&l);
 	pthread_mutex_lock(&r->idx_mu);
@@ -101,7 +103,6 @@ int index_load(struct repo *r)
 	pthread_mutex_unlock(&r->idx_mu);
 	return ARCA_OK;
 }
-
 
 int index_check_packs(struct repo *r)
 {
@@ -126,8 +127,9 @@ int index_check_packs(struct repo *r)
 	obj_list_free(&l);
 	if (gone)
 		log_warn("destination %s: %zu pack(s) named by the index are missing (deleted or "
-			 "lost); data they held is stored again by this snapshot (run arca verify "
-			 "to see which snapshots are damaged)", r->dest_name, gone);
+		         "lost); data they held is stored again by this snapshot (run arca verify "
+		         "to see which snapshots are damaged)",
+		         r->dest_name, gone);
 	return ARCA_OK;
 }
 

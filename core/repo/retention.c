@@ -24,7 +24,7 @@
 
 enum rule { R_LAST, R_HOURLY, R_DAILY, R_WEEKLY, R_MONTHLY, R_YEARLY, R_WITHIN, R_COUNT };
 static const char *const rule_names[R_COUNT] = {
-	"last", "hourly", "daily", "weekly", "monthly", "yearly", "within",
+    "last", "hourly", "daily", "weekly", "monthly", "yearly", "within",
 };
 
 static int64_t floor_div(int64_t a, int64_t b)
@@ -38,16 +38,20 @@ static int64_t bucket(enum rule r, int64_t t)
 	struct tm tm;
 	time_t tt = (time_t)t;
 	switch (r) {
-	case R_HOURLY: return floor_div(t, 3600);
-	case R_DAILY: return days;
-	case R_WEEKLY: return floor_div(days + 3, 7);   /* 1970-01-01 was a Thursday */
+	case R_HOURLY:
+		return floor_div(t, 3600);
+	case R_DAILY:
+		return days;
+	case R_WEEKLY:
+		return floor_div(days + 3, 7); /* 1970-01-01 was a Thursday */
 	case R_MONTHLY:
 		gmtime_r(&tt, &tm);
 		return (int64_t)tm.tm_year * 12 + tm.tm_mon;
 	case R_YEARLY:
 		gmtime_r(&tt, &tm);
 		return tm.tm_year;
-	default: return 0;
+	default:
+		return 0;
 	}
 }
 
@@ -56,9 +60,11 @@ static int unknown_rule(const char *name)
 	const char *hint = did_you_mean(name, rule_names, R_COUNT);
 	if (hint)
 		return err_set(ARCA_ERR_CONFIG, "unknown rule '%s' (did you mean '%s'?)", name,
-			       hint);
-	return err_set(ARCA_ERR_CONFIG, "unknown rule '%s': the rules are last, hourly, daily, "
-		       "weekly, monthly, yearly and within", name);
+		               hint);
+	return err_set(ARCA_ERR_CONFIG,
+	               "unknown rule '%s': the rules are last, hourly, daily, "
+	               "weekly, monthly, yearly and within",
+	               name);
 }
 
 /* One trimmed "rule=value" item into counts (-1: not given yet). */
@@ -83,10 +89,10 @@ static int parse_item(char *item, int64_t counts[R_COUNT])
 	if (r == R_WITHIN) {
 		if (parse_duration(value, &v) < 0)
 			return err_set(ARCA_ERR_CONFIG,
-				       "within=%s is not a duration like 30d, 12h or 2w", value);
+			               "within=%s is not a duration like 30d, 12h or 2w", value);
 	} else if (parse_int64(value, &v) < 0 || v < 0) {
 		return err_set(ARCA_ERR_CONFIG, "%s=%s is not a count of snapshots (0 or more)",
-			       name, value);
+		               name, value);
 	}
 	counts[r] = v;
 	return ARCA_OK;
@@ -137,8 +143,8 @@ static void add_why(char **why, size_t i, const char *reason)
 	free(old);
 }
 
-int retention_select(const char *policy, const struct repo_snapshot *snaps, size_t n,
-		     int64_t now, unsigned char *keep, char **why)
+int retention_select(const char *policy, const struct repo_snapshot *snaps, size_t n, int64_t now,
+                     unsigned char *keep, char **why)
 {
 	int64_t counts[R_COUNT];
 	int rc = retention_parse(policy, counts);

@@ -4,8 +4,7 @@
 #include <string.h>
 #include "log.h"
 
-int scan_load(struct repo *r, struct scan *s, void (*report)(void *arg, const char *msg),
-	      void *arg)
+int scan_load(struct repo *r, struct scan *s, void (*report)(void *arg, const char *msg), void *arg)
 {
 	memset(s, 0, sizeof *s);
 	int rc = dest_list_all(r, "index/", &s->index_objs);
@@ -22,7 +21,7 @@ int scan_load(struct repo *r, struct scan *s, void (*report)(void *arg, const ch
 		rc = get_sealed_object(r, name, BK_INDEX, INDEX_OBJECT_MAX_RAW, &plain);
 		if (rc == ARCA_OK)
 			rc = idx_decode(plain.data, plain.len, name, r->cdc.max,
-					(uint32_t)blob_overhead(r->keys), &packs, &np);
+			                (uint32_t)blob_overhead(r->keys), &packs, &np);
 		if (rc == ARCA_ERR_CORRUPT) {
 			s->index_bad++;
 			if (report)
@@ -78,8 +77,8 @@ int64_t scan_pack_size(const struct scan *s, const unsigned char id[ID_LEN])
 	pack_name(id, name);
 	if (!s->packs.n)
 		return -1;
-	const struct obj *o = bsearch(name, s->packs.v, s->packs.n, sizeof *s->packs.v,
-				      cmp_obj_key);
+	const struct obj *o =
+	    bsearch(name, s->packs.v, s->packs.n, sizeof *s->packs.v, cmp_obj_key);
 	return o ? (int64_t)o->size : -1;
 }
 

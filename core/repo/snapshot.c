@@ -6,7 +6,7 @@
 #include "repo/blob.h"
 
 #define SNAP_TRAILER_MAGIC "ASN1"
-#define SNAP_TRAILER_LEN 8
+#define SNAP_TRAILER_LEN   8
 
 void mw_free(struct manifest_writer *m)
 {
@@ -26,7 +26,7 @@ static void frame_aad(struct repo *r, uint32_t seq, const char *target, struct a
 
 /* Append one frame: u32 LE sealed length, then the sealed JSON. */
 static int put_frame(struct repo *r, struct buf *obj, json_t *doc, const struct aad *aad,
-		     size_t *sealed_len)
+                     size_t *sealed_len)
 {
 	char *text = json_dumps(doc, JSON_COMPACT);
 	if (!text)
@@ -72,8 +72,7 @@ int mw_add_item(struct repo *r, struct manifest_writer *m, json_t *item, size_t 
 	return ARCA_OK;
 }
 
-int mw_finish(struct repo *r, struct manifest_writer *m, json_t *summary,
-	      unsigned char id[ID_LEN])
+int mw_finish(struct repo *r, struct manifest_writer *m, json_t *summary, unsigned char id[ID_LEN])
 {
 	int rc = flush_frame(r, m);
 	if (rc != ARCA_OK) {
@@ -110,25 +109,30 @@ int mw_finish(struct repo *r, struct manifest_writer *m, json_t *summary,
 
 /* Locate and open the summary in the last `len` bytes of a manifest. */
 static int open_summary(struct repo *r, const char *name, const unsigned char *tail, size_t len,
-			json_t **out, size_t *need)
+                        json_t **out, size_t *need)
 {
 	*need = 0;
 	if (len < SNAP_TRAILER_LEN || memcmp(tail + len - 4, SNAP_TRAILER_MAGIC, 4))
-		return err_set(ARCA_ERR_CORRUPT, "destination %s: snapshot %s is corrupt: no "
-			       "trailer at its end (truncated or damaged)", r->dest_name, name);
+		return err_set(ARCA_ERR_CORRUPT,
+		               "destination %s: snapshot %s is corrupt: no "
+		               "trailer at its end (truncated or damaged)",
+		               r->dest_name, name);
 	uint32_t sl = get_le32(tail + len - SNAP_TRAILER_LEN);
 	if (sl > SUMMARY_PLAIN_MAX + blob_overhead(r->keys))
-		return err_set(ARCA_ERR_CORRUPT, "destination %s: snapshot %s is corrupt: its "
-			       "summary claims %u bytes, more than a summary can have",
-			       r->dest_name, name, sl);
+		return err_set(ARCA_ERR_CORRUPT,
+		               "destination %s: snapshot %s is corrupt: its "
+		               "summary claims %u bytes, more than a summary can have",
+		               r->dest_name, name, sl);
 	if ((size_t)sl + 4 + SNAP_TRAILER_LEN > len) {
 		*need = (size_t)sl + 4 + SNAP_TRAILER_LEN;
 		return ARCA_OK;
 	}
 	const unsigned char *frame = tail + len - SNAP_TRAILER_LEN - sl;
 	if (get_le32(frame - 4) != sl)
-		return err_set(ARCA_ERR_CORRUPT, "destination %s: snapshot %s is corrupt: summary "
-			       "frame length disagrees with the trailer", r->dest_name, name);
+		return err_set(ARCA_ERR_CORRUPT,
+		               "destination %s: snapshot %s is corrupt: summary "
+		               "frame length disagrees with the trailer",
+		               r->dest_name, name);
 	char what[256];
 	snprintf(what, sizeof what, "destination %s: summary of snapshot %s", r->dest_name, name);
 	struct buf plain = {0};
@@ -148,8 +152,10 @@ static int open_summary(struct repo *r, const char *name, const unsigned char *t
 	    !target || !*target || strlen(target) > TARGET_NAME_MAX) {
 		json_decref(*out);
 		*out = NULL;
-		return err_set(ARCA_ERR_CORRUPT, "%s is corrupt: not a version %d summary naming "
-			       "its target", what, REPO_FORMAT_VERSION);
+		return err_set(ARCA_ERR_CORRUPT,
+		               "%s is corrupt: not a version %d summary naming "
+		               "its target",
+		               what, REPO_FORMAT_VERSION);
 	}
 	return ARCA_OK;
 }
@@ -159,8 +165,10 @@ int summary_to_snapshot(json_t *s, const char *id, struct repo_snapshot *out)
 	memset(out, 0, sizeof *out);
 	const char *target = json_string_value(json_object_get(s, "target"));
 	if (!target)
-		return err_set(ARCA_ERR_CORRUPT, "snapshot %s is corrupt: its summary names no "
-			       "target", id);
+		return err_set(ARCA_ERR_CORRUPT,
+		               "snapshot %s is corrupt: its summary names no "
+		               "target",
+		               id);
 	snprintf(out->id, sizeof out->id, "%s", id);
 	const char *v;
 	out->target = xstrdup(target);
@@ -218,8 +226,7 @@ static void cache_summary(struct repo *r, const char *id, json_t *sum)
 	free(text);
 }
 
-int snapshot_read_summary(struct repo *r, const char *name, uint64_t size,
-			  struct repo_snapshot *s)
+int snapshot_read_summary(struct repo *r, const char *name, uint64_t size, struct repo_snapshot *s)
 {
 	size_t want = size < 65536 ? (size_t)size : 65536;
 	const char *id = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
@@ -264,13 +271,15 @@ int manifest_load(struct repo *r, const char *id, struct manifest *m)
 	size_t need;
 	rc = open_summary(r, id, m->obj.data, m->obj.len, &m->summary, &need);
 	if (rc == ARCA_OK && need)
-		rc = err_set(ARCA_ERR_CORRUPT, "snapshot %s is corrupt: summary larger than the "
-			     "object", id);
+		rc = err_set(ARCA_ERR_CORRUPT,
+		             "snapshot %s is corrupt: summary larger than the "
+		             "object",
+		             id);
 	if (rc != ARCA_OK)
 		return rc;
 	json_int_t frames = json_integer_value(json_object_get(m->summary, "frames"));
-	size_t end = m->obj.len - SNAP_TRAILER_LEN - get_le32(m->obj.data + m->obj.len -
-							      SNAP_TRAILER_LEN) - 4;
+	size_t end = m->obj.len - SNAP_TRAILER_LEN -
+	             get_le32(m->obj.data + m->obj.len - SNAP_TRAILER_LEN) - 4;
 	if (frames < 0 || (uint64_t)frames > end / 5)
 		return err_set(ARCA_ERR_CORRUPT, "snapshot %s is corrupt: bad frame count", id);
 	m->frames = (uint32_t)frames;
@@ -296,14 +305,16 @@ int manifest_load(struct repo *r, const char *id, struct manifest *m)
 	sha256(m->obj.data, end, got);
 	id_hex(got, hex);
 	if (!want || strcmp(want, hex))
-		return err_set(ARCA_ERR_CORRUPT, "destination %s: snapshot %s is corrupt: its "
-			       "item frames are not the ones its summary was written with "
-			       "(spliced or tampered with)", r->dest_name, id);
+		return err_set(ARCA_ERR_CORRUPT,
+		               "destination %s: snapshot %s is corrupt: its "
+		               "item frames are not the ones its summary was written with "
+		               "(spliced or tampered with)",
+		               r->dest_name, id);
 	m->target = xstrdup(json_string_value(json_object_get(m->summary, "target")));
 	return ARCA_OK;
 bad:
 	return err_set(ARCA_ERR_CORRUPT, "snapshot %s is corrupt: its item frames do not add up",
-		       id);
+	               id);
 }
 
 /* JSON values in `text` (objects, arrays, strings, numbers, literals),
@@ -330,7 +341,7 @@ static size_t json_tokens(const unsigned char *p, size_t n)
 			tokens++;
 			in_atom = 0;
 		} else if (c == ',' || c == ':' || c == '}' || c == ']' || c == ' ' || c == '\n' ||
-			   c == '\t' || c == '\r') {
+		           c == '\t' || c == '\r') {
 			in_atom = 0;
 		} else if (!in_atom) {
 			tokens++;
@@ -344,20 +355,20 @@ int manifest_frame(struct repo *r, struct manifest *m, uint32_t i, json_t **item
 {
 	char what[200];
 	snprintf(what, sizeof what, "destination %s: frame %u of snapshot %s", r->dest_name, i,
-		 m->id);
+	         m->id);
 	struct buf plain = {0};
 	struct aad aad;
 	frame_aad(r, i, m->target, &aad);
 	int rc = blob_open(r->keys, &aad, m->obj.data + m->frame_off[i], m->frame_len[i],
-			   FRAME_PLAIN_MAX, &plain, what);
+	                   FRAME_PLAIN_MAX, &plain, what);
 	if (rc != ARCA_OK) {
 		buf_free(&plain);
 		return rc;
 	}
 	if (json_tokens(plain.data, plain.len) > FRAME_MAX_TOKENS) {
 		buf_free(&plain);
-		return err_set(ARCA_ERR_CORRUPT, "%s is corrupt: more than %d JSON values",
-			       what, FRAME_MAX_TOKENS);
+		return err_set(ARCA_ERR_CORRUPT, "%s is corrupt: more than %d JSON values", what,
+		               FRAME_MAX_TOKENS);
 	}
 	json_error_t jerr;
 	json_t *f = json_loadb((const char *)plain.data, plain.len, 0, &jerr);
@@ -383,7 +394,8 @@ int manifest_each_item(struct repo *r, const char *id, manifest_item_fn fn, void
 		rc = manifest_frame(r, &m, f, &items);
 		if (rc != ARCA_OK)
 			break;
-		json_array_foreach(items, i, it) {
+		json_array_foreach(items, i, it)
+		{
 			if ((rc = fn(arg, &m, it)) != ARCA_OK)
 				break;
 		}
@@ -405,7 +417,7 @@ void manifest_free(struct manifest *m)
 
 /* Indexed by enum arca_item_type. */
 static const char *const type_names[] = {"stream", "file",    "dir",     "symlink",
-					 "fifo",   "chardev", "blockdev"};
+                                         "fifo",   "chardev", "blockdev"};
 
 /* Names are bytes, not text: a string that is not valid UTF-8 (a latin-1
  * file name) is stored as "<key>_hex" instead of "<key>". */
@@ -452,8 +464,10 @@ json_t *item_to_json(const struct arca_item_info *info, uint64_t bytes)
 {
 	json_t *o = json_object();
 	set_bytes(o, "name", info->name);
-	json_object_set_new(o, "type", json_string(
-		(unsigned)info->type < ARRAY_LEN(type_names) ? type_names[info->type] : "stream"));
+	json_object_set_new(o, "type",
+	                    json_string((unsigned)info->type < ARRAY_LEN(type_names)
+	                                    ? type_names[info->type]
+	                                    : "stream"));
 	if (info->mode)
 		json_object_set_new(o, "mode", json_integer(info->mode));
 	if (info->uid)
@@ -534,8 +548,10 @@ static int is_hex_prefix(const char *s)
 int snapshot_resolve(struct repo *r, const char *id, char full[65])
 {
 	if (!is_hex_prefix(id) || strlen(id) > 64)
-		return err_set(ARCA_ERR_NOT_FOUND, "'%s' is not a snapshot id (hex digits); see "
-			       "arca list", id);
+		return err_set(ARCA_ERR_NOT_FOUND,
+		               "'%s' is not a snapshot id (hex digits); see "
+		               "arca list",
+		               id);
 	char prefix[128];
 	snprintf(prefix, sizeof prefix, "snapshots/%s", id);
 	struct obj_list l;
@@ -543,9 +559,11 @@ int snapshot_resolve(struct repo *r, const char *id, char full[65])
 	if (rc != ARCA_OK)
 		return rc;
 	if (l.n != 1) {
-		rc = err_set(l.n ? ARCA_ERR_CONFIG : ARCA_ERR_NOT_FOUND, "destination %s: snapshot "
-			     "id '%s' %s; see arca list", r->dest_name, id,
-			     l.n ? "is ambiguous: give more digits" : "does not exist");
+		rc = err_set(l.n ? ARCA_ERR_CONFIG : ARCA_ERR_NOT_FOUND,
+		             "destination %s: snapshot "
+		             "id '%s' %s; see arca list",
+		             r->dest_name, id,
+		             l.n ? "is ambiguous: give more digits" : "does not exist");
 	} else {
 		snprintf(full, 65, "%s", l.v[0].name + strlen("snapshots/"));
 	}
@@ -599,7 +617,8 @@ int repo_snapshots(struct repo *r, const char *target, struct repo_snapshot **li
 	struct obj_list keep = {0};
 	keep.v = xcalloc(l.n + 1, sizeof *keep.v);
 	for (size_t i = 0; i < l.n; i++)
-		keep.v[keep.n++].name = xasprintf("summaries/%s", l.v[i].name + strlen("snapshots/"));
+		keep.v[keep.n++].name =
+		    xasprintf("summaries/%s", l.v[i].name + strlen("snapshots/"));
 	cache_sync(r, "summaries/", &keep);
 	obj_list_free(&keep);
 	obj_list_free(&l);

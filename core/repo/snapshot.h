@@ -9,18 +9,18 @@
 #define FRAME_MAX_ITEMS 4096
 #define FRAME_MAX_BYTES (4u * 1024 * 1024)
 /* Bounds on reading (FORMAT.md, "Bounds"). */
-#define FRAME_PLAIN_MAX (256u * 1024 * 1024)   /* one frame's JSON */
-#define FRAME_MAX_TOKENS 262144                 /* JSON values in one frame */
-#define SUMMARY_PLAIN_MAX 65536
+#define FRAME_PLAIN_MAX     (256u * 1024 * 1024) /* one frame's JSON */
+#define FRAME_MAX_TOKENS    262144               /* JSON values in one frame */
+#define SUMMARY_PLAIN_MAX   65536
 #define SNAPSHOT_OBJECT_MAX (4ull << 30)
 /* An item's chunk list is one hex string inside one frame. */
 #define ITEM_MAX_CHUNKS ((FRAME_PLAIN_MAX - (1u << 20)) / (2 * ID_LEN))
 
 struct manifest_writer {
-	const char *target;       /* bound into every frame (borrowed) */
-	struct buf obj;           /* frames written so far (sealed) */
-	json_t *items;            /* the frame being filled */
-	size_t frame_bytes;       /* its approximate JSON size */
+	const char *target; /* bound into every frame (borrowed) */
+	struct buf obj;     /* frames written so far (sealed) */
+	json_t *items;      /* the frame being filled */
+	size_t frame_bytes; /* its approximate JSON size */
 	uint32_t frames;
 };
 void mw_free(struct manifest_writer *m);
@@ -28,14 +28,13 @@ void mw_free(struct manifest_writer *m);
 int mw_add_item(struct repo *r, struct manifest_writer *m, json_t *item, size_t approx);
 /* Seal the last frame and the summary (stolen), add the trailer, put the
  * object as snapshots/<id>. */
-int mw_finish(struct repo *r, struct manifest_writer *m, json_t *summary,
-	      unsigned char id[ID_LEN]);
+int mw_finish(struct repo *r, struct manifest_writer *m, json_t *summary, unsigned char id[ID_LEN]);
 
 struct manifest {
 	char id[65];
-	char *target;             /* from the authenticated summary */
-	struct buf obj;           /* the whole object as stored */
-	size_t *frame_off;        /* offset of each item frame's sealed bytes */
+	char *target;      /* from the authenticated summary */
+	struct buf obj;    /* the whole object as stored */
+	size_t *frame_off; /* offset of each item frame's sealed bytes */
 	size_t *frame_len;
 	uint32_t frames;
 	json_t *summary;

@@ -23,9 +23,9 @@
 #include "log.h"
 #include "repo/snapshot.h"
 
-#define PIN_MAX_BYTES 4096
+#define PIN_MAX_BYTES  4096
 #define SEEN_MAX_BYTES (16u * 1024 * 1024)
-#define SEEN_LINE_LEN (64 + 1 + 20 + 1)
+#define SEEN_LINE_LEN  (64 + 1 + 20 + 1)
 
 /* Files below state_dir are reached without following a symlink (util.h:
  * open_dir_nofollow, read_file_at, write_file_at); `depth` is how many of
@@ -74,8 +74,7 @@ static int read_small(const char *dir, int depth, const char *name, size_t max, 
 }
 
 /* Replace dir/name atomically (the directory made 0700 if missing). */
-static int write_atomic(const char *dir, int depth, const char *name, const void *data,
-			size_t len)
+static int write_atomic(const char *dir, int depth, const char *name, const void *data, size_t len)
 {
 	int dfd = open_dir_nofollow(dir, depth, 1);
 	if (dfd < 0)
@@ -101,8 +100,8 @@ static char *pin_text(const struct repo *r)
 	char cfg[65];
 	id_hex(r->config_sha, cfg);
 	return xasprintf("{\"repository\": \"%s\", \"encryption\": \"%s\", "
-			 "\"config_sha256\": \"%s\"}\n",
-			 r->id, r->keys->encrypted ? "aes-256-gcm" : "none", cfg);
+	                 "\"config_sha256\": \"%s\"}\n",
+	                 r->id, r->keys->encrypted ? "aes-256-gcm" : "none", cfg);
 }
 
 int pin_check(struct repo *r, const char *state_dir)
@@ -112,10 +111,13 @@ int pin_check(struct repo *r, const char *state_dir)
 	int rc = ARCA_OK;
 	if (read_small(dir, 1, name, PIN_MAX_BYTES, &b)) {
 		if (errno != ENOENT)
-			rc = err_set(ARCA_ERR_CONFIG, "%s: cannot read this host's pin of destination "
-				     "%s (%s); remove it if it is not a regular file arca wrote",
-				     path, r->dest_name, errno == EINVAL || errno == EFBIG ||
-				     errno == ELOOP ? "not a small regular file" : strerror(errno));
+			rc = err_set(ARCA_ERR_CONFIG,
+			             "%s: cannot read this host's pin of destination "
+			             "%s (%s); remove it if it is not a regular file arca wrote",
+			             path, r->dest_name,
+			             errno == EINVAL || errno == EFBIG || errno == ELOOP
+			                 ? "not a small regular file"
+			                 : strerror(errno));
 		goto out;
 	}
 	json_t *j = json_loadb((const char *)b.data, b.len, 0, NULL);
@@ -126,22 +128,29 @@ int pin_check(struct repo *r, const char *state_dir)
 	id_hex(r->config_sha, have);
 	const char *now_enc = r->keys->encrypted ? "aes-256-gcm" : "none";
 	if (!id || !enc || !cfg) {
-		rc = err_set(ARCA_ERR_CONFIG, "%s: this host's pin of destination %s is damaged; "
-			     "remove it and run the command again", path, r->dest_name);
+		rc = err_set(ARCA_ERR_CONFIG,
+		             "%s: this host's pin of destination %s is damaged; "
+		             "remove it and run the command again",
+		             path, r->dest_name);
 	} else if (strcmp(id, r->id)) {
-		rc = err_set(ARCA_ERR_CORRUPT, "destination %s now holds repository %.12s, not "
-			     "%.12s which this host used until now (pinned in %s): the storage "
-			     "was replaced or tampered with. If you re-created the repository on "
-			     "purpose, remove %s", r->dest_name, r->id, id, path, path);
+		rc = err_set(ARCA_ERR_CORRUPT,
+		             "destination %s now holds repository %.12s, not "
+		             "%.12s which this host used until now (pinned in %s): the storage "
+		             "was replaced or tampered with. If you re-created the repository on "
+		             "purpose, remove %s",
+		             r->dest_name, r->id, id, path, path);
 	} else if (strcmp(enc, now_enc)) {
-		rc = err_set(ARCA_ERR_CORRUPT, "destination %s: the repository's config now says "
-			     "encryption %s, but it was %s when this host first used it (pinned "
-			     "in %s): config was tampered with; refusing to use it", r->dest_name,
-			     now_enc, enc, path);
+		rc = err_set(ARCA_ERR_CORRUPT,
+		             "destination %s: the repository's config now says "
+		             "encryption %s, but it was %s when this host first used it (pinned "
+		             "in %s): config was tampered with; refusing to use it",
+		             r->dest_name, now_enc, enc, path);
 	} else if (strcmp(cfg, have)) {
-		rc = err_set(ARCA_ERR_CORRUPT, "destination %s: the repository's config object "
-			     "changed since this host first used it (pinned in %s); a config is "
-			     "never rewritten, so it was tampered with", r->dest_name, path);
+		rc = err_set(ARCA_ERR_CORRUPT,
+		             "destination %s: the repository's config object "
+		             "changed since this host first used it (pinned in %s); a config is "
+		             "never rewritten, so it was tampered with",
+		             r->dest_name, path);
 	}
 	json_decref(j);
 out:
@@ -234,7 +243,8 @@ static void seen_save(const struct repo *r, const char *target, const struct see
 	char *dir = seen_dir(r), *name = name_encode(target);
 	if (b.len <= SEEN_MAX_BYTES &&
 	    write_atomic(dir, SEEN_DEPTH, name, b.data ? b.data : (void *)"", b.len))
-		log_debug("could not record seen snapshots in %s/%s: %s", dir, name, strerror(errno));
+		log_debug("could not record seen snapshots in %s/%s: %s", dir, name,
+		          strerror(errno));
 	free(dir);
 	free(name);
 	buf_free(&b);
@@ -263,7 +273,7 @@ void seen_record(struct repo *r, const struct repo_snapshot *list, size_t n)
 			if (list[j].target && !strcmp(list[j].target, target))
 				break;
 		if (j < i)
-			continue;   /* this target was handled at its first snapshot */
+			continue; /* this target was handled at its first snapshot */
 		struct seen s;
 		seen_load(r, target, &s);
 		size_t added = 0, cap = s.n;
@@ -346,7 +356,7 @@ static int listed(const struct obj_list *l, const char *id)
 }
 
 int repo_missing_snapshots(struct repo *r, const char *target, repo_report_fn report, void *arg,
-			   size_t *missing)
+                           size_t *missing)
 {
 	*missing = 0;
 	if (!r->cache_dir)
@@ -377,11 +387,12 @@ int repo_missing_snapshots(struct repo *r, const char *target, repo_report_fn re
 				continue;
 			char when[64] = "?", msg[1024];
 			format_time_utc(s.time[i], when, sizeof when);
-			snprintf(msg, sizeof msg, "snapshot %.12s of target %s (%s) disappeared from "
-				 "destination %s without arca forget: deleted or rolled back by "
-				 "someone who can write the storage (if another host forgot it on "
-				 "purpose, remove its line from %s/%s)", s.id[i], t, when,
-				 r->dest_name, dir, files.v[f].name);
+			snprintf(msg, sizeof msg,
+			         "snapshot %.12s of target %s (%s) disappeared from "
+			         "destination %s without arca forget: deleted or rolled back by "
+			         "someone who can write the storage (if another host forgot it on "
+			         "purpose, remove its line from %s/%s)",
+			         s.id[i], t, when, r->dest_name, dir, files.v[f].name);
 			(*missing)++;
 			if (report)
 				report(arg, msg);

@@ -20,8 +20,8 @@ struct vctx {
 	void *arg;
 	size_t problems;
 	struct scan s;
-	unsigned char *pack_state;   /* per idx pack (1-based) */
-	unsigned char *bad_chunk;    /* per idx slot: failed read-data */
+	unsigned char *pack_state; /* per idx pack (1-based) */
+	unsigned char *bad_chunk;  /* per idx slot: failed read-data */
 };
 
 static void problem(struct vctx *v, const char *fmt, ...) ARCA_PRINTF(2, 3);
@@ -53,25 +53,29 @@ static void check_packs(struct vctx *v)
 		if (size < 0) {
 			v->pack_state[p + 1] = PK_MISSING;
 			problem(v, "pack %s is listed in the index but missing from destination %s",
-				name, v->r->dest_name);
+			        name, v->r->dest_name);
 		} else if ((uint64_t)size != pk->size) {
 			v->pack_state[p + 1] = PK_SIZE;
-			problem(v, "pack %s is %lld bytes but the index says %llu (truncated or "
-				"damaged)", name, (long long)size, (unsigned long long)pk->size);
+			problem(v,
+			        "pack %s is %lld bytes but the index says %llu (truncated or "
+			        "damaged)",
+			        name, (long long)size, (unsigned long long)pk->size);
 		}
 	}
 	for (size_t i = 0; i < v->s.packs.n; i++) {
 		unsigned char id[ID_LEN];
 		if (parse_pack_name(v->s.packs.v[i].name, id))
-			problem(v, "%s in destination %s is not a name arca writes (placed there "
-				"by someone else; arca leaves it alone)", v->s.packs.v[i].name,
-				v->r->dest_name);
+			problem(v,
+			        "%s in destination %s is not a name arca writes (placed there "
+			        "by someone else; arca leaves it alone)",
+			        v->s.packs.v[i].name, v->r->dest_name);
 		else if (!idx_find_pack(&v->s.idx, id))
 			orphans++;
 	}
 	if (orphans)
 		log_info("destination %s: %zu pack(s) are in no index (left by an interrupted "
-			 "run; arca prune removes them)", v->r->dest_name, orphans);
+		         "run; arca prune removes them)",
+		         v->r->dest_name, orphans);
 }
 
 /* Download one pack and check everything in it. */
@@ -93,7 +97,7 @@ static void read_pack(struct vctx *v, uint32_t pk)
 	sha256(data.data, data.len, got);
 	if (memcmp(got, ip->id, ID_LEN)) {
 		problem(v, "pack %s is corrupt: its %zu bytes do not hash to its name", name,
-			data.len);
+		        data.len);
 		v->pack_state[pk] = PK_CORRUPT;
 	}
 	struct pack_entry *e = NULL;
@@ -119,11 +123,11 @@ static void read_pack(struct vctx *v, uint32_t pk)
 		struct aad aad;
 		repo_aad(r, BK_CHUNK, sl->id, ID_LEN, &aad);
 		rc = blob_open(r->keys, &aad, data.data + sl->offset, sl->length, sl->raw_length,
-			       &plain, what);
+		               &plain, what);
 		unsigned char cid[ID_LEN];
-		if (rc == ARCA_OK && (plain.len != sl->raw_length ||
-				      chunk_id(r->keys, plain.data, plain.len, cid) ||
-				      memcmp(cid, sl->id, ID_LEN)))
+		if (rc == ARCA_OK &&
+		    (plain.len != sl->raw_length || chunk_id(r->keys, plain.data, plain.len, cid) ||
+		     memcmp(cid, sl->id, ID_LEN)))
 			rc = err_set(ARCA_ERR_CORRUPT,
 			             "%s is corrupt: its content does not hash to "
 			             "its id",
@@ -151,12 +155,13 @@ static void check_snapshot(struct vctx *v, const char *id)
 		json_t *items;
 		if (manifest_frame(v->r, &m, f, &items) != ARCA_OK) {
 			problem(v, "snapshot %s (target %s): %s", id, target ? target : "?",
-				err_msg());
+			        err_msg());
 			continue;
 		}
 		size_t i;
 		json_t *it;
-		json_array_foreach(items, i, it) {
+		json_array_foreach(items, i, it)
+		{
 			const char *item = item_string(it, "name");
 			size_t nc = item_chunk_count(it), bad = 0;
 			char first[512] = "";
@@ -193,8 +198,8 @@ static void check_snapshot(struct vctx *v, const char *id)
 			}
 			if (bad)
 				problem(v, "snapshot %s (target %s), item '%s': %s%s", id,
-					target ? target : "?", item ? item : "?", first,
-					bad > 1 ? " (and more chunks)" : "");
+				        target ? target : "?", item ? item : "?", first,
+				        bad > 1 ? " (and more chunks)" : "");
 		}
 		json_decref(items);
 	}
@@ -270,7 +275,9 @@ int repo_verify(struct repo *r, int read_data_percent, repo_report_fn report, vo
 	if (rc != ARCA_OK)
 		return rc;
 	if (problems)
-		return err_set(ARCA_ERR_CORRUPT, "destination %s: verify found %zu problem(s); the "
-			       "snapshots named above are damaged", r->dest_name, problems);
+		return err_set(ARCA_ERR_CORRUPT,
+		               "destination %s: verify found %zu problem(s); the "
+		               "snapshots named above are damaged",
+		               r->dest_name, problems);
 	return ARCA_OK;
 }

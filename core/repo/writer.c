@@ -25,15 +25,15 @@ struct idblock {
 
 struct witem {
 	struct witem *next;
-	json_t *json;             /* metadata; "chunks" filled when complete */
+	json_t *json; /* metadata; "chunks" filled when complete */
 	uint64_t bytes;
-	char *name, *fp;          /* for the metadata cache (fp NULL: not cached) */
+	char *name, *fp; /* for the metadata cache (fp NULL: not cached) */
 	int type;
 	struct idblock *head, *tail;
 	size_t n_chunks;
-	size_t pending;           /* chunks not yet through a worker (w->mu) */
+	size_t pending; /* chunks not yet through a worker (w->mu) */
 	int unchanged;
-	int dropped;              /* skipped by the driver: freed, never recorded */
+	int dropped; /* skipped by the driver: freed, never recorded */
 };
 
 struct job {
@@ -41,7 +41,7 @@ struct job {
 	unsigned char *data;
 	size_t len;
 	struct witem *item;
-	unsigned char *id_out;    /* slot in the item's id list */
+	unsigned char *id_out; /* slot in the item's id list */
 };
 
 struct snap_writer {
@@ -56,28 +56,28 @@ struct snap_writer {
 	size_t qlen, qcap, busy;
 	int closing;
 	struct worker *workers;
-	int nworkers;             /* allocated */
-	int nthreads;             /* running */
-	int flush_packs;          /* workers upload their partial pack on exit */
-	int err;                  /* first failure of any thread */
+	int nworkers;    /* allocated */
+	int nthreads;    /* running */
+	int flush_packs; /* workers upload their partial pack on exit */
+	int err;         /* first failure of any thread */
 	char errmsg[1024];
 	uint64_t new_bytes;
-	struct pool_buf *pool;    /* free chunk buffers (cdc.max bytes each) */
+	struct pool_buf *pool; /* free chunk buffers (cdc.max bytes each) */
 
 	struct cdc cdc;
 	unsigned char *cbuf;
 	size_t clen;
 	struct witem *cur;
-	struct witem *done_head, *done_tail;   /* ended, in order */
+	struct witem *done_head, *done_tail; /* ended, in order */
 	struct manifest_writer mw;
 	uint64_t items, bytes;
 
-	uint64_t skipped;         /* items the driver left out (host->item_skipped) */
-	json_t *skipped_names;    /* the first of them; NULL until one */
-	size_t skipped_bytes;     /* their length together */
+	uint64_t skipped;      /* items the driver left out (host->item_skipped) */
+	json_t *skipped_names; /* the first of them; NULL until one */
+	size_t skipped_bytes;  /* their length together */
 
-	struct prevmap prev;      /* name -> item of the previous snapshot */
-	struct prevmap next;      /* the same for this snapshot (saved at commit) */
+	struct prevmap prev; /* name -> item of the previous snapshot */
+	struct prevmap next; /* the same for this snapshot (saved at commit) */
 	int prev_loaded;
 };
 
@@ -155,7 +155,7 @@ static int process_chunk(struct snap_writer *w, struct worker *c, struct job *j)
 	}
 	pthread_mutex_unlock(&r->idx_mu);
 	if (!added)
-		return ARCA_OK;   /* stored before, or claimed by another worker */
+		return ARCA_OK; /* stored before, or claimed by another worker */
 	struct pack_builder *pk = &c->pack;
 	if (!pk->data.cap)
 		buf_reserve(&pk->data, r->pack_size + w->cdc.max + 65536);
@@ -259,9 +259,10 @@ static void witem_free(struct witem *it)
 static int emit_chunk(struct snap_writer *w)
 {
 	if (w->cur->n_chunks >= ITEM_MAX_CHUNKS)
-		return err_set(ARCA_ERR_UNSUPPORTED, "item '%s' has more than %u chunks, the "
-			       "most one item can have (FORMAT.md, \"Bounds\"); split it",
-			       item_string(w->cur->json, "name"), (unsigned)ITEM_MAX_CHUNKS);
+		return err_set(ARCA_ERR_UNSUPPORTED,
+		               "item '%s' has more than %u chunks, the "
+		               "most one item can have (FORMAT.md, \"Bounds\"); split it",
+		               item_string(w->cur->json, "name"), (unsigned)ITEM_MAX_CHUNKS);
 	struct job *j = xmalloc(sizeof *j);
 	j->next = NULL;
 	j->data = w->cbuf;
@@ -354,12 +355,12 @@ static int drain_items(struct snap_writer *w, int wait)
 }
 
 int repo_snap_begin(struct repo *r, const char *target, const char *driver,
-		    const char *recovery_point, struct snap_writer **out)
+                    const char *recovery_point, struct snap_writer **out)
 {
 	*out = NULL;
 	if (!target || !*target || strlen(target) > TARGET_NAME_MAX)
 		return err_set(ARCA_ERR_CONFIG, "target name '%s' is empty or longer than %d bytes",
-			       target ? target : "", TARGET_NAME_MAX);
+		               target ? target : "", TARGET_NAME_MAX);
 	int rc = index_load(r);
 	if (rc == ARCA_OK)
 		rc = index_check_packs(r);
@@ -407,7 +408,7 @@ static int valid_item_name(const char *name)
 	if (!name || !*name || *name == '/')
 		return 0;
 	if (!strcmp(name, "."))
-		return 1;   /* the root of a tree (see plugin.h) */
+		return 1; /* the root of a tree (see plugin.h) */
 	for (const char *p = name; *p;) {
 		const char *e = strchr(p, '/');
 		size_t n = e ? (size_t)(e - p) : strlen(p);
@@ -451,7 +452,8 @@ static void load_prev(struct snap_writer *w)
 				break;
 			size_t i;
 			json_t *it;
-			json_array_foreach(items, i, it) {
+			json_array_foreach(items, i, it)
+			{
 				struct arca_item_info oi;
 				if (item_from_json(it, &oi) || !oi.fingerprint)
 					continue;
@@ -463,15 +465,15 @@ static void load_prev(struct snap_writer *w)
 						break;
 				if (c == nc)
 					prevmap_add(&w->prev, oi.name, oi.fingerprint, oi.type,
-						    oi.size, ids.data, nc);
+					            oi.size, ids.data, nc);
 			}
 			json_decref(items);
 		}
 		if (rc != ARCA_OK) {
 			log_warn("metadata cache of %s unusable (every item is read again): %s",
-				 w->target, err_msg());
+			         w->target, err_msg());
 			prevmap_free(&w->prev);
-	prevmap_free(&w->next);
+			prevmap_free(&w->next);
 		}
 		buf_free(&ids);
 		manifest_free(&m);
@@ -481,8 +483,7 @@ static void load_prev(struct snap_writer *w)
 
 /* Reuse the previous snapshot's entry when its fingerprint matches and
  * every chunk it names is still in the index. */
-static int try_unchanged(struct snap_writer *w, const struct arca_item_info *info,
-			 struct witem *it)
+static int try_unchanged(struct snap_writer *w, const struct arca_item_info *info, struct witem *it)
 {
 	if (!w->prev_loaded)
 		load_prev(w);
@@ -493,7 +494,8 @@ static int try_unchanged(struct snap_writer *w, const struct arca_item_info *inf
 	int ok = 1;
 	pthread_mutex_lock(&w->r->idx_mu);
 	for (size_t i = 0; i < old->n_chunks && ok; i++)
-		ok = idx_slot_usable(&w->r->idx, idx_find(&w->r->idx, prevmap_chunk(&w->prev, old, i)));
+		ok = idx_slot_usable(&w->r->idx,
+		                     idx_find(&w->r->idx, prevmap_chunk(&w->prev, old, i)));
 	pthread_mutex_unlock(&w->r->idx_mu);
 	if (ok) {
 		for (size_t i = 0; i < old->n_chunks; i++)
@@ -510,13 +512,15 @@ int snap_item_begin(struct snap_writer *w, const struct arca_item_info *info)
 	if (rc)
 		return rc;
 	if (w->cur)
-		return err_set(ARCA_ERR_INTERNAL, "item_begin of '%s' while item '%s' is open "
-			       "(driver bug: call item_end first)", info->name ? info->name : "?",
-			       item_string(w->cur->json, "name"));
+		return err_set(ARCA_ERR_INTERNAL,
+		               "item_begin of '%s' while item '%s' is open "
+		               "(driver bug: call item_end first)",
+		               info->name ? info->name : "?", item_string(w->cur->json, "name"));
 	if (!valid_item_name(info->name))
-		return err_set(ARCA_ERR_INTERNAL, "invalid item name '%s' (driver bug: names are "
-			       "'/'-separated, relative, without '.' or '..' parts, or '.' alone)",
-			       info->name ? info->name : "(null)");
+		return err_set(ARCA_ERR_INTERNAL,
+		               "invalid item name '%s' (driver bug: names are "
+		               "'/'-separated, relative, without '.' or '..' parts, or '.' alone)",
+		               info->name ? info->name : "(null)");
 	rc = drain_items(w, 0);
 	if (rc)
 		return rc;
@@ -695,9 +699,10 @@ int repo_snap_commit(struct snap_writer *w, struct repo_snapshot *out)
 	struct repo *r = w->r;
 	int rc = ARCA_OK;
 	if (w->cur)
-		rc = err_set(ARCA_ERR_INTERNAL, "snapshot of %s committed with item '%s' still "
-			     "open (driver bug)", w->target,
-			     item_string(w->cur->json, "name"));
+		rc = err_set(ARCA_ERR_INTERNAL,
+		             "snapshot of %s committed with item '%s' still "
+		             "open (driver bug)",
+		             w->target, item_string(w->cur->json, "name"));
 	/* Every chunk through the workers, every item into the manifest. */
 	if (rc == ARCA_OK)
 		rc = drain_items(w, 1);
@@ -771,8 +776,8 @@ int repo_snap_commit(struct snap_writer *w, struct repo_snapshot *out)
 		size_t k = json_array_size(w->skipped_names);
 		out->skipped_items = k ? xcalloc(k, sizeof *out->skipped_items) : NULL;
 		for (size_t i = 0; i < k; i++)
-			out->skipped_items[i] = xstrdup(
-				json_string_value(json_array_get(w->skipped_names, i)));
+			out->skipped_items[i] =
+			    xstrdup(json_string_value(json_array_get(w->skipped_names, i)));
 		out->n_skipped_items = k;
 	}
 	writer_free(w);

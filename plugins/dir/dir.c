@@ -14,11 +14,15 @@
 const struct arca_host *dir_host;
 
 static const struct arca_option dir_options[] = {
-	{ .name = "path", .type = ARCA_OPT_PATH, .flags = ARCA_OPT_REQUIRED,
-	  .help = "directory that holds the repository (local disk or a mount)" },
-	{ .name = "fsync", .type = ARCA_OPT_BOOL, .default_value = "yes",
-	  .help = "fsync every object and directory before a put returns (crash safety)" },
-	{ .name = NULL },
+    {.name = "path",
+     .type = ARCA_OPT_PATH,
+     .flags = ARCA_OPT_REQUIRED,
+     .help = "directory that holds the repository (local disk or a mount)"},
+    {.name = "fsync",
+     .type = ARCA_OPT_BOOL,
+     .default_value = "yes",
+     .help = "fsync every object and directory before a put returns (crash safety)"},
+    {.name = NULL},
 };
 
 int dir_errno(const struct dir_inst *d, int err, const char *verb, const char *path)
@@ -50,7 +54,7 @@ int dir_errno(const struct dir_inst *d, int err, const char *verb, const char *p
 		break;
 	}
 	return dir_host->error(status, "dir %s: cannot %s %s: %s%s", d->root, verb, path,
-			       strerror(err), hint);
+	                       strerror(err), hint);
 }
 
 int dir_check_name(const struct dir_inst *d, const char *name)
@@ -76,9 +80,9 @@ int dir_check_name(const struct dir_inst *d, const char *name)
 	}
 bad:
 	return dir_host->error(ARCA_ERR_INTERNAL,
-			       "dir %s: refusing object name \"%s\": names are relative, "
-			       "'/'-separated, without empty, \".\", \"..\" or \"%s*\" parts",
-			       d->root, name, DIR_TMP_PREFIX);
+	                       "dir %s: refusing object name \"%s\": names are relative, "
+	                       "'/'-separated, without empty, \".\", \"..\" or \"%s*\" parts",
+	                       d->root, name, DIR_TMP_PREFIX);
 }
 
 int dir_object_path(const struct dir_inst *d, const char *name, char *out, size_t cap)
@@ -87,7 +91,7 @@ int dir_object_path(const struct dir_inst *d, const char *name, char *out, size_
 
 	if (n < 0 || (size_t)n >= cap)
 		return dir_host->error(ARCA_ERR_IO, "dir %s: object path for %s is too long",
-				       d->root, name);
+		                       d->root, name);
 	return ARCA_OK;
 }
 
@@ -99,8 +103,8 @@ static int dir_open(const struct arca_config *cfg, void **instance)
 
 	if (!path || path[0] != '/')
 		return dir_host->error(ARCA_ERR_CONFIG,
-				       "dir: path must be an absolute directory, got \"%s\"",
-				       path ? path : "");
+		                       "dir: path must be an absolute directory, got \"%s\"",
+		                       path ? path : "");
 	d = calloc(1, sizeof(*d));
 	if (!d || !(d->root = strdup(path))) {
 		free(d);
@@ -129,28 +133,28 @@ static int dir_check(void *instance)
 	if (stat(d->root, &st) != 0) {
 		if (errno == ENOENT)
 			return dir_host->error(ARCA_ERR_CONNECT,
-					       "dir %s: the directory does not exist; `arca init` "
-					       "creates it (if a backup disk belongs there, mount "
-					       "it first)",
-					       d->root);
+			                       "dir %s: the directory does not exist; `arca init` "
+			                       "creates it (if a backup disk belongs there, mount "
+			                       "it first)",
+			                       d->root);
 		return dir_errno(d, errno, "reach", d->root);
 	}
 	if (!S_ISDIR(st.st_mode))
 		return dir_host->error(ARCA_ERR_CONFIG,
-				       "dir %s: exists but is not a directory; point path at "
-				       "a directory",
-				       d->root);
+		                       "dir %s: exists but is not a directory; point path at "
+		                       "a directory",
+		                       d->root);
 	if (access(d->root, W_OK | X_OK) != 0) {
 		if (errno == EROFS)
 			return dir_host->error(ARCA_ERR_IO,
-					       "dir %s: the filesystem is mounted read-only; "
-					       "remount it read-write",
-					       d->root);
+			                       "dir %s: the filesystem is mounted read-only; "
+			                       "remount it read-write",
+			                       d->root);
 		return dir_host->error(ARCA_ERR_AUTH,
-				       "dir %s: not writable by uid %u: %s; run arca as the "
-				       "directory's owner (uid %u) or fix its permissions",
-				       d->root, (unsigned)geteuid(), strerror(errno),
-				       (unsigned)st.st_uid);
+		                       "dir %s: not writable by uid %u: %s; run arca as the "
+		                       "directory's owner (uid %u) or fix its permissions",
+		                       d->root, (unsigned)geteuid(), strerror(errno),
+		                       (unsigned)st.st_uid);
 	}
 	return ARCA_OK;
 }
@@ -168,27 +172,27 @@ static void dir_close(void *instance)
 }
 
 static const struct arca_dest_ops dir_dest_ops = {
-	.struct_size = sizeof(struct arca_dest_ops),
-	.caps = ARCA_CAP_ATOMIC_PUT | ARCA_CAP_EXCLUSIVE | ARCA_CAP_RANGE_GET,
-	.open = dir_open,
-	.check = dir_check,
-	.put = dir_put,
-	.get = dir_get,
-	.list = dir_list,
-	.remove = dir_remove,
-	.stat = dir_stat,
-	.close = dir_close,
-	.sweep = dir_sweep,
+    .struct_size = sizeof(struct arca_dest_ops),
+    .caps = ARCA_CAP_ATOMIC_PUT | ARCA_CAP_EXCLUSIVE | ARCA_CAP_RANGE_GET,
+    .open = dir_open,
+    .check = dir_check,
+    .put = dir_put,
+    .get = dir_get,
+    .list = dir_list,
+    .remove = dir_remove,
+    .stat = dir_stat,
+    .close = dir_close,
+    .sweep = dir_sweep,
 };
 
 static const struct arca_driver dir_driver = {
-	.abi_major = ARCA_ABI_MAJOR,
-	.struct_size = sizeof(struct arca_driver),
-	.name = "dir",
-	.version = "1.0.0",
-	.description = "repository in a local or mounted directory",
-	.dest_options = dir_options,
-	.dest = &dir_dest_ops,
+    .abi_major = ARCA_ABI_MAJOR,
+    .struct_size = sizeof(struct arca_driver),
+    .name = "dir",
+    .version = "1.0.0",
+    .description = "repository in a local or mounted directory",
+    .dest_options = dir_options,
+    .dest = &dir_dest_ops,
 };
 
 /* Exported with a prototype so -Wmissing-prototypes stays quiet. */

@@ -73,10 +73,10 @@ const char *dir_kind(mode_t mode);
 int dir_not_regular(const struct dir_inst *d, const char *name, mode_t mode);
 
 int dir_put(void *instance, const char *name, const void *data, size_t len, unsigned flags);
-int dir_get(void *instance, const char *name, uint64_t offset, uint64_t length,
-	    arca_sink_fn sink, void *arg);
+int dir_get(void *instance, const char *name, uint64_t offset, uint64_t length, arca_sink_fn sink,
+            void *arg);
 int dir_list(void *instance, const char *prefix,
-	     int (*cb)(void *arg, const char *name, uint64_t size), void *arg);
+             int (*cb)(void *arg, const char *name, uint64_t size), void *arg);
 int dir_remove(void *instance, const char *name);
 int dir_stat(void *instance, const char *name, uint64_t *size);
 int dir_sweep(void *instance, const char *hostname, int64_t max_age_sec, unsigned *removed);

@@ -55,16 +55,16 @@ static int write_all(int fd, const unsigned char *p, size_t len)
 /* Create a temporary file for object `base` in directory `dfd`; its name
  * goes to tmp. Returns the fd or -status. */
 static int open_tmp(const struct dir_inst *d, int dfd, const char *base, const char *full,
-		    char *tmp, size_t cap)
+                    char *tmp, size_t cap)
 {
 	int tries = 0, fd, n;
 
 	for (;;) {
-		n = snprintf(tmp, cap, "%s%.120s.%s.%ld.%016llx", DIR_TMP_PREFIX, base,
-			     d->host_tag, (long)getpid(), (unsigned long long)tmp_random());
+		n = snprintf(tmp, cap, "%s%.120s.%s.%ld.%016llx", DIR_TMP_PREFIX, base, d->host_tag,
+		             (long)getpid(), (unsigned long long)tmp_random());
 		if (n < 0 || (size_t)n >= cap)
 			return -dir_host->error(ARCA_ERR_IO, "dir %s: path for %s is too long",
-						d->root, full);
+			                        d->root, full);
 		fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (fd >= 0)
 			return fd;
@@ -77,8 +77,8 @@ static int open_tmp(const struct dir_inst *d, int dfd, const char *base, const c
 /* Put `tmp` in place as `base` (both in `dfd`) only if no object of that
  * name exists. A symlink of that name counts as existing: linkat and a
  * no-replace rename never follow it. */
-static int publish_exclusive(const struct dir_inst *d, int dfd, const char *tmp,
-			     const char *base, const char *full)
+static int publish_exclusive(const struct dir_inst *d, int dfd, const char *tmp, const char *base,
+                             const char *full)
 {
 	int e;
 
@@ -95,23 +95,23 @@ static int publish_exclusive(const struct dir_inst *d, int dfd, const char *tmp,
 		if (e == EINVAL || e == ENOSYS) {
 			unlinkat(dfd, tmp, 0);
 			return dir_host->error(ARCA_ERR_UNSUPPORTED,
-					       "dir %s: the filesystem supports neither hard links "
-					       "nor no-replace renames, so exclusive writes of %s "
-					       "cannot be atomic; use a local filesystem "
-					       "(ext4, xfs, btrfs, zfs) or NFS",
-					       d->root, full);
+			                       "dir %s: the filesystem supports neither hard links "
+			                       "nor no-replace renames, so exclusive writes of %s "
+			                       "cannot be atomic; use a local filesystem "
+			                       "(ext4, xfs, btrfs, zfs) or NFS",
+			                       d->root, full);
 		}
 	}
 	unlinkat(dfd, tmp, 0);
 	if (e == EEXIST)
-		return dir_host->error(ARCA_ERR_EXISTS, "dir %s: object %s already exists",
-				       d->root, full);
+		return dir_host->error(ARCA_ERR_EXISTS, "dir %s: object %s already exists", d->root,
+		                       full);
 	return dir_errno(d, e, "write", full);
 }
 
 /* Write data to a new temporary file in dfd and put it in place as base. */
 static int put_in(const struct dir_inst *d, int dfd, const char *name, const char *base,
-		  const char *full, const void *data, size_t len, unsigned flags)
+                  const char *full, const void *data, size_t len, unsigned flags)
 {
 	char tmp[NAME_MAX + 1];
 	int fd, e;
@@ -125,7 +125,7 @@ static int put_in(const struct dir_inst *d, int dfd, const char *name, const cha
 		unlinkat(dfd, tmp, 0);
 		return dir_errno(d, e, "write", full);
 	}
-	if (close(fd) != 0) {   /* NFS reports deferred write errors here */
+	if (close(fd) != 0) { /* NFS reports deferred write errors here */
 		e = errno;
 		unlinkat(dfd, tmp, 0);
 		return dir_errno(d, e, "write", full);
@@ -135,7 +135,7 @@ static int put_in(const struct dir_inst *d, int dfd, const char *name, const cha
 	if (renameat(dfd, tmp, dfd, base) != 0) {
 		e = errno;
 		unlinkat(dfd, tmp, 0);
-		if (e == EISDIR || e == ENOTEMPTY || e == EEXIST)   /* a directory there */
+		if (e == EISDIR || e == ENOTEMPTY || e == EEXIST) /* a directory there */
 			return dir_not_regular(d, name, S_IFDIR);
 		return dir_errno(d, e, "write", full);
 	}
@@ -154,7 +154,7 @@ int dir_put(void *instance, const char *name, const void *data, size_t len, unsi
 		rc = dir_object_path(d, name, full, sizeof(full));
 	if (rc == ARCA_OK)
 		rc = dir_parent(d, name, 1, &dfd, &base);
-	if (rc == ARCA_ERR_NOT_FOUND)   /* removed again while being made */
+	if (rc == ARCA_ERR_NOT_FOUND) /* removed again while being made */
 		return dir_errno(d, ENOENT, "write", full);
 	if (rc != ARCA_OK)
 		return rc;

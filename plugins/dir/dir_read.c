@@ -40,7 +40,7 @@ static int not_found(const struct dir_inst *d, const char *name)
 /* Look at object `name` (`base` in directory dfd) without following a
  * symlink: ARCA_OK with *st only for a regular file. */
 static int stat_object(const struct dir_inst *d, int dfd, const char *name, const char *base,
-		       const char *path, struct stat *st)
+                       const char *path, struct stat *st)
 {
 	if (fstatat(dfd, base, st, AT_SYMLINK_NOFOLLOW) != 0)
 		return errno == ENOENT ? not_found(d, name) : dir_errno(d, errno, "stat", path);
@@ -53,7 +53,7 @@ static int stat_object(const struct dir_inst *d, int dfd, const char *name, cons
  * open (a device is not even opened) and again on the descriptor, as it
  * may have been swapped meanwhile; O_NONBLOCK so a FIFO cannot hang us. */
 static int open_object(const struct dir_inst *d, int dfd, const char *name, const char *base,
-		       const char *path, int *out, struct stat *st)
+                       const char *path, int *out, struct stat *st)
 {
 	int fd, rc, e;
 
@@ -95,7 +95,7 @@ static int locate(struct dir_inst *d, const char *name, char *path, int *dfd, co
 
 /* Send bytes [offset, end) of the open object to sink. */
 static int send_range(const struct dir_inst *d, int fd, const char *path, uint64_t offset,
-		      uint64_t end, arca_sink_fn sink, void *arg)
+                      uint64_t end, arca_sink_fn sink, void *arg)
 {
 	unsigned char *buf;
 	int rc = ARCA_OK;
@@ -114,10 +114,9 @@ static int send_range(const struct dir_inst *d, int fd, const char *path, uint64
 			break;
 		}
 		if ((size_t)n < want) {
-			rc = dir_host->error(ARCA_ERR_CORRUPT,
-					     "dir %s: %s ended at byte %llu while being read",
-					     d->root, path,
-					     (unsigned long long)(offset + (uint64_t)n));
+			rc = dir_host->error(
+			    ARCA_ERR_CORRUPT, "dir %s: %s ended at byte %llu while being read",
+			    d->root, path, (unsigned long long)(offset + (uint64_t)n));
 			break;
 		}
 		rc = sink(arg, buf, (size_t)n);
@@ -129,8 +128,8 @@ static int send_range(const struct dir_inst *d, int fd, const char *path, uint64
 	return rc;
 }
 
-int dir_get(void *instance, const char *name, uint64_t offset, uint64_t length,
-	    arca_sink_fn sink, void *arg)
+int dir_get(void *instance, const char *name, uint64_t offset, uint64_t length, arca_sink_fn sink,
+            void *arg)
 {
 	struct dir_inst *d = instance;
 	char path[PATH_MAX];
@@ -152,12 +151,12 @@ int dir_get(void *instance, const char *name, uint64_t offset, uint64_t length,
 	end = length == UINT64_MAX ? size : offset + length;
 	if (offset > size || end < offset || end > size) {
 		/* the caller knows the object's length from the index */
-		rc = dir_host->error(ARCA_ERR_CORRUPT,
-				     "dir %s: %s has %llu bytes but bytes up to %llu were "
-				     "requested: the object is truncated",
-				     d->root, path, (unsigned long long)size,
-				     (unsigned long long)(end < offset || offset > size ? offset
-											: end));
+		rc = dir_host->error(
+		    ARCA_ERR_CORRUPT,
+		    "dir %s: %s has %llu bytes but bytes up to %llu were "
+		    "requested: the object is truncated",
+		    d->root, path, (unsigned long long)size,
+		    (unsigned long long)(end < offset || offset > size ? offset : end));
 	} else {
 		rc = send_range(d, fd, path, offset, end, sink, arg);
 	}
@@ -222,7 +221,7 @@ struct lister {
 	size_t prefix_len;
 	int (*cb)(void *arg, const char *name, uint64_t size);
 	void *arg;
-	char name[PATH_MAX];   /* object name of the entry being looked at */
+	char name[PATH_MAX]; /* object name of the entry being looked at */
 };
 
 /* Could an object under directory `name` (ending in '/') match the prefix? */
@@ -246,9 +245,9 @@ static void skip_entry(const struct lister *l, size_t len, mode_t mode)
 {
 	if (S_ISLNK(mode) && dir_may_match(l, len) && dir_host->log)
 		dir_host->log(ARCA_LOG_WARN,
-			      "dir %s: skipping %s: a symbolic link, never followed inside "
-			      "the repository; the repository may have been tampered with",
-			      l->d->root, l->name);
+		              "dir %s: skipping %s: a symbolic link, never followed inside "
+		              "the repository; the repository may have been tampered with",
+		              l->d->root, l->name);
 }
 
 /* Look at entry l->name[len..len+n), named `base`, in directory dfd. */
@@ -258,7 +257,7 @@ static int list_entry(struct lister *l, int dfd, const char *base, size_t len, s
 	int sub;
 
 	if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-		if (errno == ENOENT)   /* removed while listing */
+		if (errno == ENOENT) /* removed while listing */
 			return ARCA_OK;
 		return dir_errno(l->d, errno, "list", l->name);
 	}
@@ -311,7 +310,7 @@ static int list_dir(struct lister *l, int fd, size_t len)
 			continue;
 		n = strlen(de->d_name);
 		if (len + n + 2 > sizeof(l->name))
-			continue;   /* put could never have created it */
+			continue; /* put could never have created it */
 		memcpy(l->name + len, de->d_name, n + 1);
 		rc = list_entry(l, dirfd(dir), de->d_name, len, n);
 		if (rc != 0)
@@ -322,7 +321,7 @@ static int list_dir(struct lister *l, int fd, size_t len)
 }
 
 int dir_list(void *instance, const char *prefix,
-	     int (*cb)(void *arg, const char *name, uint64_t size), void *arg)
+             int (*cb)(void *arg, const char *name, uint64_t size), void *arg)
 {
 	struct dir_inst *d = instance;
 	struct lister *l;
@@ -337,7 +336,7 @@ int dir_list(void *instance, const char *prefix,
 	if (slash)
 		len = (size_t)(slash - prefix) + 1;
 	if (len + 1 > PATH_MAX)
-		return ARCA_OK;   /* no object can have such a long name */
+		return ARCA_OK; /* no object can have such a long name */
 	l = calloc(1, sizeof(*l));
 	if (!l)
 		return dir_host->error(ARCA_ERR_INTERNAL, "dir: out of memory listing %s", d->root);
@@ -366,7 +365,7 @@ int dir_list(void *instance, const char *prefix,
 	if (rc == ARCA_OK)
 		rc = list_dir(l, fd, len);
 	else if (rc == ARCA_ERR_NOT_FOUND)
-		rc = ARCA_OK;   /* a directory that does not exist holds no objects */
+		rc = ARCA_OK; /* a directory that does not exist holds no objects */
 	free(l);
 	return rc;
 }

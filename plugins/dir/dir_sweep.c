@@ -19,11 +19,11 @@
 
 #include "dir.h"
 
-#define SWEEP_DEPTH 4   /* root/blobs/<target>/...: nothing arca writes is deeper */
+#define SWEEP_DEPTH 4 /* root/blobs/<target>/...: nothing arca writes is deeper */
 
 void dir_host_tag(const char *hostname, char out[9])
 {
-	uint32_t h = 2166136261u;   /* FNV-1a */
+	uint32_t h = 2166136261u; /* FNV-1a */
 
 	for (const unsigned char *p = (const unsigned char *)hostname; *p; p++)
 		h = (h ^ *p) * 16777619u;
@@ -41,7 +41,7 @@ static int parse_tmp(const char *name, char tag[9], long *pid)
 			p--;
 		if (p == name)
 			return -1;
-		dots[k] = --p;   /* at the '.' */
+		dots[k] = --p; /* at the '.' */
 	}
 	/* dots[0]: before the random part, dots[1]: before the pid, dots[2]:
 	 * before the tag */
@@ -57,7 +57,7 @@ static int parse_tmp(const char *name, char tag[9], long *pid)
 }
 
 static int stale(const char *name, const struct stat *st, const char *tag_a, const char *tag_b,
-		 int64_t max_age)
+                 int64_t max_age)
 {
 	char tag[9];
 	long pid;
@@ -65,12 +65,12 @@ static int stale(const char *name, const struct stat *st, const char *tag_a, con
 	if (time(NULL) - st->st_mtime > max_age)
 		return 1;
 	if (parse_tmp(name, tag, &pid) != 0 || (strcmp(tag, tag_a) && strcmp(tag, tag_b)))
-		return 0;   /* another host's, or a name we cannot read: age decides */
+		return 0; /* another host's, or a name we cannot read: age decides */
 	return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
 }
 
 static void sweep_dir(int dfd, int depth, const char *tag_a, const char *tag_b, int64_t max_age,
-		      unsigned *removed)
+                      unsigned *removed)
 {
 	DIR *dir = fdopendir(dfd);
 	struct dirent *e;
@@ -87,13 +87,13 @@ static void sweep_dir(int dfd, int depth, const char *tag_a, const char *tag_b, 
 			continue;
 		if (S_ISDIR(st.st_mode) && depth > 0) {
 			int sub = openat(dirfd(dir), e->d_name,
-					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			                 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (sub >= 0)
 				sweep_dir(sub, depth - 1, tag_a, tag_b, max_age, removed);
 		} else if (S_ISREG(st.st_mode) &&
-			   !strncmp(e->d_name, DIR_TMP_PREFIX, strlen(DIR_TMP_PREFIX)) &&
-			   stale(e->d_name, &st, tag_a, tag_b, max_age) &&
-			   unlinkat(dirfd(dir), e->d_name, 0) == 0) {
+		           !strncmp(e->d_name, DIR_TMP_PREFIX, strlen(DIR_TMP_PREFIX)) &&
+		           stale(e->d_name, &st, tag_a, tag_b, max_age) &&
+		           unlinkat(dirfd(dir), e->d_name, 0) == 0) {
 			(*removed)++;
 		}
 	}

@@ -14,7 +14,7 @@
 
 int dir_sync(int fd)
 {
-	if (fsync(fd) != 0 && errno != EINVAL)   /* EINVAL: fs without dir fsync */
+	if (fsync(fd) != 0 && errno != EINVAL) /* EINVAL: fs without dir fsync */
 		return -1;
 	return 0;
 }
@@ -44,23 +44,23 @@ const char *dir_kind(mode_t mode)
 int dir_not_regular(const struct dir_inst *d, const char *name, mode_t mode)
 {
 	return dir_host->error(ARCA_ERR_CORRUPT,
-			       "dir %s: %s is not a regular file (%s); the repository may have "
-			       "been tampered with",
-			       d->root, name, dir_kind(mode));
+	                       "dir %s: %s is not a regular file (%s); the repository may have "
+	                       "been tampered with",
+	                       d->root, name, dir_kind(mode));
 }
 
 /* path[0..len) is something other than a directory, of `mode`. */
 static int not_dir(const struct dir_inst *d, const char *path, size_t len, mode_t mode)
 {
 	return dir_host->error(ARCA_ERR_CORRUPT,
-			       "dir %s: %.*s is not a directory (%s); the repository may have "
-			       "been tampered with",
-			       d->root, (int)len, path, dir_kind(mode));
+	                       "dir %s: %.*s is not a directory (%s); the repository may have "
+	                       "been tampered with",
+	                       d->root, (int)len, path, dir_kind(mode));
 }
 
 /* dir_errno for the directory path[0..len) below the root. */
 static int dir_errno_at(const struct dir_inst *d, int err, const char *verb, const char *path,
-			size_t len)
+                        size_t len)
 {
 	char full[PATH_MAX];
 
@@ -91,7 +91,7 @@ static int make_root(const struct dir_inst *d, char *path)
 	if (rc != ARCA_OK)
 		return rc;
 	if (mkdir(path, 0700) != 0) {
-		if (errno == EEXIST)   /* another thread made it meanwhile */
+		if (errno == EEXIST) /* another thread made it meanwhile */
 			return ARCA_OK;
 		return dir_errno(d, errno, "create directory", path);
 	}
@@ -133,7 +133,7 @@ static int root_fd(struct dir_inst *d, int create, int *out)
 		return dir_errno(d, errno, "open", d->root);
 	}
 	if (!atomic_compare_exchange_strong(&d->root_fd, &none, fd)) {
-		close(fd);   /* another thread was first */
+		close(fd); /* another thread was first */
 		fd = none;
 	}
 	*out = fd;
@@ -148,7 +148,7 @@ void dir_release(struct dir_inst *d, int fd)
 
 /* Open directory path[start..len) inside `at`, the directory path[0..start). */
 static int open_sub(struct dir_inst *d, int at, const char *path, size_t start, size_t len,
-		    int create, int *out)
+                    int create, int *out)
 {
 	char comp[NAME_MAX + 1];
 	struct stat st;
@@ -170,8 +170,8 @@ static int open_sub(struct dir_inst *d, int at, const char *path, size_t start, 
 		if (mkdirat(at, comp, 0700) == 0) {
 			if (d->fsync && dir_sync(at) != 0)
 				return dir_errno_at(d, errno, "flush directory", path,
-						    start ? start - 1 : 0);
-		} else if (errno != EEXIST) {   /* EEXIST: another thread made it */
+				                    start ? start - 1 : 0);
+		} else if (errno != EEXIST) { /* EEXIST: another thread made it */
 			return dir_errno_at(d, errno, "create directory", path, len);
 		}
 	}

@@ -13,16 +13,21 @@
 const struct arca_host *files_host;
 
 static const struct arca_option files_options[] = {
-	{ .name = "path", .type = ARCA_OPT_PATH, .flags = ARCA_OPT_REQUIRED,
-	  .help = "directory tree to protect (symlinks inside it are stored, not followed)" },
-	{ .name = "exclude", .type = ARCA_OPT_LIST,
-	  .help = "glob patterns (fnmatch) matched against each path relative to `path` "
-		  "and against its base name; a leading '/' anchors a pattern to the top; "
-		  "an excluded directory is skipped whole" },
-	{ .name = "one_file_system", .type = ARCA_OPT_BOOL, .default_value = "no",
-	  .help = "do not descend into directories on other filesystems (mount points "
-		  "are stored empty)" },
-	{ .name = NULL },
+    {.name = "path",
+     .type = ARCA_OPT_PATH,
+     .flags = ARCA_OPT_REQUIRED,
+     .help = "directory tree to protect (symlinks inside it are stored, not followed)"},
+    {.name = "exclude",
+     .type = ARCA_OPT_LIST,
+     .help = "glob patterns (fnmatch) matched against each path relative to `path` "
+             "and against its base name; a leading '/' anchors a pattern to the top; "
+             "an excluded directory is skipped whole"},
+    {.name = "one_file_system",
+     .type = ARCA_OPT_BOOL,
+     .default_value = "no",
+     .help = "do not descend into directories on other filesystems (mount points "
+             "are stored empty)"},
+    {.name = NULL},
 };
 
 /* ---- shared helpers ------------------------------------------------ */
@@ -197,8 +202,8 @@ static int files_open(const struct arca_config *cfg, void **instance)
 
 	if (!path || path[0] != '/')
 		return files_host->error(ARCA_ERR_CONFIG,
-					 "files: path must be an absolute directory, got \"%s\"",
-					 path ? path : "");
+		                         "files: path must be an absolute directory, got \"%s\"",
+		                         path ? path : "");
 	fi = calloc(1, sizeof(*fi));
 	if (!fi || !(fi->root = strdup(path)) ||
 	    !(fi->name = strdup(files_host->config_section(cfg))) ||
@@ -223,55 +228,54 @@ static int files_check(void *instance, struct arca_ctx *ctx)
 	if (stat(fi->root, &st) != 0) {
 		if (errno == ENOENT)
 			return files_host->error(ARCA_ERR_CONNECT,
-						 "files %s: does not exist; fix path or create "
-						 "the directory",
-						 fi->root);
+			                         "files %s: does not exist; fix path or create "
+			                         "the directory",
+			                         fi->root);
 		return files_host->error(errno == EACCES ? ARCA_ERR_AUTH : ARCA_ERR_IO,
-					 "files %s: cannot reach: %s", fi->root,
-					 strerror(errno));
+		                         "files %s: cannot reach: %s", fi->root, strerror(errno));
 	}
 	if (!S_ISDIR(st.st_mode))
 		return files_host->error(ARCA_ERR_CONFIG,
-					 "files %s: is not a directory; path must name the "
-					 "top of the tree to protect",
-					 fi->root);
+		                         "files %s: is not a directory; path must name the "
+		                         "top of the tree to protect",
+		                         fi->root);
 	if (access(fi->root, R_OK | X_OK) != 0)
 		return files_host->error(ARCA_ERR_AUTH,
-					 "files %s: not readable by uid %u: %s; run arca as a "
-					 "user who can read the whole tree (often root)",
-					 fi->root, (unsigned)geteuid(), strerror(errno));
+		                         "files %s: not readable by uid %u: %s; run arca as a "
+		                         "user who can read the whole tree (often root)",
+		                         fi->root, (unsigned)geteuid(), strerror(errno));
 	return ARCA_OK;
 }
 
 static const struct arca_op_option files_restore_options[] = {
-	{"into", 1, "a directory to restore into instead of path", NULL, NULL},
-	{"overwrite", 0, "restore over existing files", NULL, NULL},
-	{NULL, 0, NULL, NULL, NULL},
+    {"into", 1, "a directory to restore into instead of path", NULL, NULL},
+    {"overwrite", 0, "restore over existing files", NULL, NULL},
+    {NULL, 0, NULL, NULL, NULL},
 };
 
 static const struct arca_target_ops files_target_ops = {
-	.struct_size = sizeof(struct arca_target_ops),
-	.restore_options = files_restore_options,
-	.open = files_open,
-	.check = files_check,
-	.snapshot = files_snapshot,
-	.restore = files_restore,
-	.verify = files_verify,
-	.close = files_close,
-	.command = NULL,
+    .struct_size = sizeof(struct arca_target_ops),
+    .restore_options = files_restore_options,
+    .open = files_open,
+    .check = files_check,
+    .snapshot = files_snapshot,
+    .restore = files_restore,
+    .verify = files_verify,
+    .close = files_close,
+    .command = NULL,
 };
 
 static const struct arca_driver files_driver = {
-	.abi_major = ARCA_ABI_MAJOR,
-	.struct_size = sizeof(struct arca_driver),
-	.name = "files",
-	/* 1.1: hard-link items (files.h); 1.0 would restore them as empty files.
-	 * 1.2: fifo and device items, partial snapshots; 1.1 refuses those items */
-	.version = "1.2.0",
-	.description = "directory trees: files (hard links kept), directories, symlinks, fifos and "
-		       "device nodes with their metadata",
-	.target_options = files_options,
-	.target = &files_target_ops,
+    .abi_major = ARCA_ABI_MAJOR,
+    .struct_size = sizeof(struct arca_driver),
+    .name = "files",
+    /* 1.1: hard-link items (files.h); 1.0 would restore them as empty files.
+     * 1.2: fifo and device items, partial snapshots; 1.1 refuses those items */
+    .version = "1.2.0",
+    .description = "directory trees: files (hard links kept), directories, symlinks, fifos and "
+                   "device nodes with their metadata",
+    .target_options = files_options,
+    .target = &files_target_ops,
 };
 
 /* Exported with a prototype so -Wmissing-prototypes stays quiet. */

@@ -42,11 +42,11 @@
 #define FILES_IO_BLOCK (1024 * 1024)
 
 struct files_inst {
-	char *name;             /* the [target NAME] section, for commands we print */
-	char *root;             /* option path, without trailing '/' */
-	char **exclude;         /* option exclude: fnmatch patterns */
+	char *name;     /* the [target NAME] section, for commands we print */
+	char *root;     /* option path, without trailing '/' */
+	char **exclude; /* option exclude: fnmatch patterns */
 	size_t n_exclude;
-	int one_file_system;    /* option one_file_system */
+	int one_file_system; /* option one_file_system */
 };
 
 /* Set once by arca_driver_entry, read-only afterwards. */
@@ -55,7 +55,7 @@ extern const struct arca_host *files_host;
 /* The driver metadata of a hard-link item (see the top of this file) and
  * the ABI's limit on metadata, terminating NUL included. */
 #define FILES_HARDLINK_META "hardlink="
-#define FILES_META_MAX 65536
+#define FILES_META_MAX      65536
 
 /* A growable relative path ("a/b/c"). */
 struct pathbuf {
@@ -84,17 +84,17 @@ int files_excluded(const struct files_inst *fi, const char *relpath, const char 
 /* ---- the walk ---- */
 
 struct walk_entry {
-	const char *relpath;    /* path below the root, "a/b/c" */
-	const char *name;       /* last part, "c" */
-	int parent_fd;          /* the directory that holds it */
-	int fd;                 /* a directory's own open fd; -1 for the rest */
-	const struct stat *st;  /* lstat of the entry (fstat of fd for dirs) */
+	const char *relpath;   /* path below the root, "a/b/c" */
+	const char *name;      /* last part, "c" */
+	int parent_fd;         /* the directory that holds it */
+	int fd;                /* a directory's own open fd; -1 for the rest */
+	const struct stat *st; /* lstat of the entry (fstat of fd for dirs) */
 };
 
 struct walker {
 	const struct files_inst *fi;
 	struct arca_ctx *ctx;
-	int quiet;              /* pre-count: no messages, skip what fails */
+	int quiet; /* pre-count: no messages, skip what fails */
 	int (*visit)(struct walker *w, const struct walk_entry *e);
 	void *arg;
 	dev_t root_dev;
@@ -117,15 +117,15 @@ int files_skip(struct walker *w, const char *relpath, int err, const char *what)
 /* ---- staging (files_stage.c) ---- */
 
 enum stage_kind {
-	STAGE_IN_PLACE,         /* no staging: items go straight into DIR */
-	STAGE_BESIDE,           /* a staging directory in DIR's parent */
-	STAGE_INSIDE,           /* a staging directory in DIR itself */
+	STAGE_IN_PLACE, /* no staging: items go straight into DIR */
+	STAGE_BESIDE,   /* a staging directory in DIR's parent */
+	STAGE_INSIDE,   /* a staging directory in DIR itself */
 };
 
 enum stage_dest {
-	STAGE_DEST_ABSENT,      /* DIR did not exist */
-	STAGE_DEST_EMPTY,       /* DIR was an empty directory */
-	STAGE_DEST_USED,        /* DIR held entries (--overwrite) */
+	STAGE_DEST_ABSENT, /* DIR did not exist */
+	STAGE_DEST_EMPTY,  /* DIR was an empty directory */
+	STAGE_DEST_USED,   /* DIR held entries (--overwrite) */
 };
 
 struct stage {
@@ -133,23 +133,23 @@ struct stage {
 	const struct files_inst *fi;
 	enum stage_kind kind;
 	enum stage_dest state;
-	char *dest;             /* DIR: as given, trailing '/' dropped, a symlink resolved */
-	char *path;             /* where items are written: the staging directory, or DIR */
-	int pfd;                /* the directory holding the staging directory, or -1 */
-	char *name;             /* the staging directory's name in pfd */
-	int destfd;             /* DIR, when it existed before the restore, else -1 */
-	mode_t dest_mode;       /* a new DIR's mode when the snapshot has no "." item */
-	char *made;             /* topmost directory made for DIR (mkdir -p), or NULL */
-	char *why;              /* in place: why there is no staging directory */
-	int merging;            /* a merge into DIR began: DIR is no longer as it was */
-	int committed;          /* the restored tree is in DIR: nothing to undo */
+	char *dest;       /* DIR: as given, trailing '/' dropped, a symlink resolved */
+	char *path;       /* where items are written: the staging directory, or DIR */
+	int pfd;          /* the directory holding the staging directory, or -1 */
+	char *name;       /* the staging directory's name in pfd */
+	int destfd;       /* DIR, when it existed before the restore, else -1 */
+	mode_t dest_mode; /* a new DIR's mode when the snapshot has no "." item */
+	char *made;       /* topmost directory made for DIR (mkdir -p), or NULL */
+	char *why;        /* in place: why there is no staging directory */
+	int merging;      /* a merge into DIR began: DIR is no longer as it was */
+	int committed;    /* the restored tree is in DIR: nothing to undo */
 };
 
 /* Decide where the restore into `root` writes (see files_stage.c), refusing
  * a non-empty root without --overwrite, and open it: *fd is the directory to
  * write items into, owned by the caller. On failure nothing is left. */
 int stage_open(struct stage *sg, struct arca_ctx *ctx, const struct files_inst *fi,
-	       const char *root, int overwrite, int *fd);
+               const char *root, int overwrite, int *fd);
 /* Does the commit move the written directory itself (or is the restore in
  * place)? Then directory metadata is applied before stage_commit, where the
  * items were written; otherwise after it, in *final_fd. */

@@ -48,15 +48,15 @@ struct dir_meta {
 
 struct restore {
 	struct arca_ctx *ctx;
-	const char *root;          /* where items are written, shown in messages */
-	const char *dest;          /* the restore root the user named */
+	const char *root; /* where items are written, shown in messages */
+	const char *dest; /* the restore root the user named */
 	int rootfd;
 	int overwrite, as_root;
-	char *cur_parent;          /* relpath of the cached parent directory */
+	char *cur_parent; /* relpath of the cached parent directory */
 	int cur_fd;
 	struct dir_meta *dirs;
 	size_t n_dirs, cap_dirs;
-	unsigned char *buf;        /* FILES_IO_BLOCK bytes */
+	unsigned char *buf; /* FILES_IO_BLOCK bytes */
 	unsigned long tmp_seq;
 };
 
@@ -66,7 +66,7 @@ static int rs_errno(const struct restore *rs, int err, const char *verb, const c
 	int status = files_errno_status(err, &hint);
 
 	return files_host->error(status, "files: cannot %s %s%s%s: %s%s", verb, rs->root,
-				 name[0] ? "/" : "", name, strerror(err), hint);
+	                         name[0] ? "/" : "", name, strerror(err), hint);
 }
 
 static int write_all(int fd, const unsigned char *p, size_t len)
@@ -168,23 +168,22 @@ static int open_parent(struct restore *rs, const char *name, const char **base)
 	rs->cur_parent = parent;
 	rs->cur_fd = fd;
 	return fd;
-fail:
-	{
-		int err = errno, rc;
+fail : {
+	int err = errno, rc;
 
-		if (fd != rs->rootfd)
-			close(fd);
-		if (err == ENOTDIR || err == ELOOP)
-			rc = files_host->error(ARCA_ERR_EXISTS,
-					       "files: cannot restore %s/%s: %s is not a "
-					       "directory (a file or a symlink); refusing to write "
-					       "through it",
-					       rs->root, name, parent);
-		else
-			rc = rs_errno(rs, err, "open directory", parent);
-		free(parent);
-		return -rc;
-	}
+	if (fd != rs->rootfd)
+		close(fd);
+	if (err == ENOTDIR || err == ELOOP)
+		rc = files_host->error(ARCA_ERR_EXISTS,
+		                       "files: cannot restore %s/%s: %s is not a "
+		                       "directory (a file or a symlink); refusing to write "
+		                       "through it",
+		                       rs->root, name, parent);
+	else
+		rc = rs_errno(rs, err, "open directory", parent);
+	free(parent);
+	return -rc;
+}
 }
 
 static void tmp_name(struct restore *rs, char *tmp, size_t cap)
@@ -194,7 +193,7 @@ static void tmp_name(struct restore *rs, char *tmp, size_t cap)
 
 /* Create a unique temporary name next to the item; fd or -status. */
 static int make_tmp(struct restore *rs, int pfd, const char *name, const char *link_target,
-		    char *tmp, size_t cap)
+                    char *tmp, size_t cap)
 {
 	for (;;) {
 		int fd = 0;
@@ -205,7 +204,7 @@ static int make_tmp(struct restore *rs, int pfd, const char *name, const char *l
 				fd = -1;
 		} else {
 			fd = openat(pfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-				    0600);
+			            0600);
 		}
 		if (fd >= 0)
 			return fd;
@@ -216,7 +215,7 @@ static int make_tmp(struct restore *rs, int pfd, const char *name, const char *l
 
 /* Rename tmp over base; with --overwrite a directory in the way goes. */
 static int put_in_place(struct restore *rs, int pfd, const char *tmp, const char *base,
-			const char *name)
+                        const char *name)
 {
 	int err;
 
@@ -235,16 +234,16 @@ static int put_in_place(struct restore *rs, int pfd, const char *tmp, const char
 	unlinkat(pfd, tmp, 0);
 	if (err == EISDIR || err == ENOTEMPTY || err == EEXIST)
 		return files_host->error(ARCA_ERR_EXISTS,
-					 "files: cannot restore %s/%s: a directory is in the way; "
-					 "pass --overwrite to replace it",
-					 rs->root, name);
+		                         "files: cannot restore %s/%s: a directory is in the way; "
+		                         "pass --overwrite to replace it",
+		                         rs->root, name);
 	return rs_errno(rs, err, "rename into", name);
 }
 
 static void item_times(const struct arca_item_info *info, struct timespec ts[2])
 {
 	ts[0].tv_sec = 0;
-	ts[0].tv_nsec = UTIME_OMIT;   /* atime: leave as the restore made it */
+	ts[0].tv_nsec = UTIME_OMIT; /* atime: leave as the restore made it */
 	ts[1].tv_sec = (time_t)info->mtime_sec;
 	ts[1].tv_nsec = info->mtime_nsec;
 }
@@ -252,7 +251,7 @@ static void item_times(const struct arca_item_info *info, struct timespec ts[2])
 static int interrupted(const struct restore *rs)
 {
 	return files_host->error(ARCA_ERR_CANCELLED, "files: restore into %s interrupted",
-				 rs->dest);
+	                         rs->dest);
 }
 
 /* Next piece of content: from the current item (src < 0) or read from the
@@ -279,7 +278,7 @@ static int read_piece(struct restore *rs, int src, const char *src_name, size_t 
  * item (src < 0; it must be `want` bytes long unless that is UINT64_MAX,
  * src_name names it in messages) or copied from the open file src. */
 static int write_file(struct restore *rs, const struct arca_item_info *info, int src,
-		      const char *src_name, uint64_t want)
+                      const char *src_name, uint64_t want)
 {
 	struct timespec ts[2];
 	const char *base;
@@ -307,15 +306,15 @@ static int write_file(struct restore *rs, const struct arca_item_info *info, int
 		}
 		total += got;
 	}
-	if (ftruncate(fd, (off_t)total) != 0) {   /* the length a trailing hole left out */
+	if (ftruncate(fd, (off_t)total) != 0) { /* the length a trailing hole left out */
 		rc = rs_errno(rs, errno, "write", info->name);
 		goto fail;
 	}
 	if (want != UINT64_MAX && total != want) {
 		rc = files_host->error(ARCA_ERR_CORRUPT,
-				       "files: item %s has %" PRIu64 " bytes of content but the "
-				       "snapshot recorded %" PRIu64,
-				       src_name, total, want);
+		                       "files: item %s has %" PRIu64 " bytes of content but the "
+		                       "snapshot recorded %" PRIu64,
+		                       src_name, total, want);
 		goto fail;
 	}
 	/* owner first: chown clears set-id bits that chmod then sets */
@@ -329,7 +328,7 @@ static int write_file(struct restore *rs, const struct arca_item_info *info, int
 		rc = rs_errno(rs, errno, "set the metadata of", info->name);
 		goto fail;
 	}
-	if (close(fd) != 0) {   /* deferred write errors (NFS, quotas) */
+	if (close(fd) != 0) { /* deferred write errors (NFS, quotas) */
 		fd = -1;
 		rc = rs_errno(rs, errno, "write", info->name);
 		goto fail;
@@ -387,7 +386,7 @@ static int open_dir_of(struct restore *rs, const char *name, const char **base)
 /* The fallback of last resort: `first`'s content read from the snapshot.
  * The item is reopened afterwards, so item_next goes on after it. */
 static int copy_from_snapshot(struct restore *rs, const struct arca_item_info *info,
-			      const char *first)
+                              const char *first)
 {
 	struct arca_item_info link = *info, src;
 	char *name = strdup(info->name), *from = strdup(first);
@@ -407,19 +406,19 @@ static int copy_from_snapshot(struct restore *rs, const struct arca_item_info *i
 	rc = files_host->item_open(rs->ctx, from, &src);
 	if (rc == ARCA_ERR_NOT_FOUND) {
 		rc = files_host->error(ARCA_ERR_CORRUPT,
-				       "files: item %s is a hard link to %s, which the snapshot "
-				       "does not hold; the snapshot is damaged",
-				       name, from);
+		                       "files: item %s is a hard link to %s, which the snapshot "
+		                       "does not hold; the snapshot is damaged",
+		                       name, from);
 		goto out;
 	}
 	if (rc != ARCA_OK)
 		goto out;
 	if (src.type != ARCA_ITEM_FILE || src.meta) {
 		rc = files_host->error(ARCA_ERR_CORRUPT,
-				       "files: item %s is a hard link to %s, which is not a "
-				       "file with content in the snapshot; the snapshot is "
-				       "damaged",
-				       name, from);
+		                       "files: item %s is a hard link to %s, which is not a "
+		                       "file with content in the snapshot; the snapshot is "
+		                       "damaged",
+		                       name, from);
 		goto out;
 	}
 	rc = write_file(rs, &link, -1, from, src.size);
@@ -438,7 +437,7 @@ out:
  * it; copy when that cannot be done. The inode already carries the item's
  * metadata (the snapshot links only an unchanged inode). */
 static int restore_hardlink(struct restore *rs, const struct arca_item_info *info,
-			    const char *first)
+                            const char *first)
 {
 	struct stat st, cur;
 	const char *base, *fbase, *why = NULL;
@@ -447,17 +446,17 @@ static int restore_hardlink(struct restore *rs, const struct arca_item_info *inf
 
 	if (info->size != 0)
 		return files_host->error(ARCA_ERR_CORRUPT,
-					 "files: hard-link item %s records %" PRIu64 " bytes of "
-					 "content; the snapshot is damaged",
-					 info->name, info->size);
+		                         "files: hard-link item %s records %" PRIu64 " bytes of "
+		                         "content; the snapshot is damaged",
+		                         info->name, info->size);
 	if (!files_name_safe(first) || !strcmp(first, info->name))
 		return files_host->error(ARCA_ERR_CORRUPT,
-					 "files: refusing hard-link item %s: it names \"%s\" as "
-					 "its first path, which is %s; the snapshot is damaged "
-					 "or hostile",
-					 info->name, first,
-					 strcmp(first, info->name) ? "not a safe relative path"
-								  : "itself");
+		                         "files: refusing hard-link item %s: it names \"%s\" as "
+		                         "its first path, which is %s; the snapshot is damaged "
+		                         "or hostile",
+		                         info->name, first,
+		                         strcmp(first, info->name) ? "not a safe relative path"
+		                                                   : "itself");
 	pfd = open_parent(rs, info->name, &base);
 	if (pfd < 0)
 		return -pfd;
@@ -503,10 +502,10 @@ copy:
 		close(sdfd);
 	}
 	files_host->log(ARCA_LOG_WARN,
-			"files: cannot restore %s/%s as a hard link to %s: %s; restoring it "
-			"as a separate copy of %s",
-			rs->root, info->name, first, why,
-			src >= 0 ? "that file" : "its content in the snapshot");
+	                "files: cannot restore %s/%s as a hard link to %s: %s; restoring it "
+	                "as a separate copy of %s",
+	                rs->root, info->name, first, why,
+	                src >= 0 ? "that file" : "its content in the snapshot");
 	if (src < 0)
 		return copy_from_snapshot(rs, info, first);
 	rc = write_file(rs, info, src, first, UINT64_MAX);
@@ -523,9 +522,9 @@ static int restore_symlink(struct restore *rs, const struct arca_item_info *info
 
 	if (!info->link_target || !info->link_target[0])
 		return files_host->error(ARCA_ERR_CORRUPT,
-					 "files: symlink item %s has no target; the snapshot is "
-					 "damaged",
-					 info->name);
+		                         "files: symlink item %s has no target; the snapshot is "
+		                         "damaged",
+		                         info->name);
 	pfd = open_parent(rs, info->name, &base);
 	if (pfd < 0)
 		return -pfd;
@@ -577,31 +576,32 @@ static int restore_special(struct restore *rs, const struct arca_item_info *info
 	char tmp[64];
 	unsigned maj = 0, min = 0;
 	mode_t kind = info->type == ARCA_ITEM_FIFO      ? S_IFIFO
-		      : info->type == ARCA_ITEM_CHARDEV ? S_IFCHR
-							: S_IFBLK;
+	              : info->type == ARCA_ITEM_CHARDEV ? S_IFCHR
+	                                                : S_IFBLK;
 	int pfd, rc;
 
 	if (kind != S_IFIFO && files_rdev_parse(info->meta, &maj, &min) != 0)
 		return files_host->error(ARCA_ERR_CORRUPT,
-					 "files: device item %s has no device number (metadata "
-					 "\"%.40s\"); the snapshot is damaged",
-					 info->name, info->meta ? info->meta : "");
+		                         "files: device item %s has no device number (metadata "
+		                         "\"%.40s\"); the snapshot is damaged",
+		                         info->name, info->meta ? info->meta : "");
 	pfd = open_parent(rs, info->name, &base);
 	if (pfd < 0)
 		return -pfd;
 	for (;;) {
 		tmp_name(rs, tmp, sizeof(tmp));
 		if (kind == S_IFIFO ? mkfifoat(pfd, tmp, 0600) == 0
-				    : mknodat(pfd, tmp, kind | 0600, makedev(maj, min)) == 0)
+		                    : mknodat(pfd, tmp, kind | 0600, makedev(maj, min)) == 0)
 			break;
 		if (errno == EEXIST)
 			continue;
 		if (kind != S_IFIFO && (errno == EPERM || errno == EACCES)) {
 			files_host->log(ARCA_LOG_WARN,
-					"files: %s/%s is a %s device (%u:%u) and cannot be made "
-					"here: %s; not restored (restore as root to have it)",
-					rs->dest, info->name, kind == S_IFCHR ? "character" : "block",
-					maj, min, strerror(errno));
+			                "files: %s/%s is a %s device (%u:%u) and cannot be made "
+			                "here: %s; not restored (restore as root to have it)",
+			                rs->dest, info->name,
+			                kind == S_IFCHR ? "character" : "block", maj, min,
+			                strerror(errno));
 			return ARCA_OK;
 		}
 		return rs_errno(rs, errno, "create", info->name);
@@ -673,10 +673,10 @@ static int restore_dir(struct restore *rs, const struct arca_item_info *info)
 				return rs_errno(rs, errno, "make writable", info->name);
 		} else if (!rs->overwrite) {
 			return files_host->error(ARCA_ERR_EXISTS,
-						 "files: cannot restore directory %s/%s: something "
-						 "else is in the way; pass --overwrite to replace "
-						 "it",
-						 rs->root, info->name);
+			                         "files: cannot restore directory %s/%s: something "
+			                         "else is in the way; pass --overwrite to replace "
+			                         "it",
+			                         rs->root, info->name);
 		} else if (unlinkat(pfd, base, 0) != 0 || mkdirat(pfd, base, 0700) != 0) {
 			return rs_errno(rs, errno, "replace with a directory", info->name);
 		}
@@ -695,7 +695,7 @@ static int deepest_first(const void *a, const void *b)
 
 static int apply_one_dir(struct restore *rs, const struct dir_meta *m)
 {
-	struct timespec ts[2] = { { 0, UTIME_OMIT }, { (time_t)m->mtime_sec, m->mtime_nsec } };
+	struct timespec ts[2] = {{0, UTIME_OMIT}, {(time_t)m->mtime_sec, m->mtime_nsec}};
 	const char *base;
 	int pfd, fd, rc = ARCA_OK;
 
@@ -746,22 +746,22 @@ static int restore_item(struct restore *rs, const struct arca_item_info *info)
 	int known;
 
 	if (!strcmp(info->name, ".") && info->type == ARCA_ITEM_DIR)
-		return remember_dir(rs, info);   /* the root: metadata applied last */
+		return remember_dir(rs, info); /* the root: metadata applied last */
 	if (!files_name_safe(info->name))
 		return files_host->error(ARCA_ERR_CORRUPT,
-					 "files: refusing item \"%s\": not a safe relative "
-					 "path, it could write outside %s; the snapshot is "
-					 "damaged or hostile",
-					 info->name, rs->root);
+		                         "files: refusing item \"%s\": not a safe relative "
+		                         "path, it could write outside %s; the snapshot is "
+		                         "damaged or hostile",
+		                         info->name, rs->root);
 	switch (info->type) {
 	case ARCA_ITEM_FILE:
 		first = files_hardlink_target(info->meta, &known);
 		if (!known)
 			return files_host->error(ARCA_ERR_CORRUPT,
-						 "files: item %s carries driver metadata this "
-						 "version of the files driver does not know "
-						 "(\"%.40s\"); restore it with a newer arca",
-						 info->name, info->meta);
+			                         "files: item %s carries driver metadata this "
+			                         "version of the files driver does not know "
+			                         "(\"%.40s\"); restore it with a newer arca",
+			                         info->name, info->meta);
 		return first ? restore_hardlink(rs, info, first) : restore_file(rs, info);
 	case ARCA_ITEM_DIR:
 		return restore_dir(rs, info);
@@ -773,9 +773,9 @@ static int restore_item(struct restore *rs, const struct arca_item_info *info)
 		return restore_special(rs, info);
 	default:
 		return files_host->error(ARCA_ERR_CORRUPT,
-					 "files: item %s has type %d, which the files driver "
-					 "never stores",
-					 info->name, (int)info->type);
+		                         "files: item %s has type %d, which the files driver "
+		                         "never stores",
+		                         info->name, (int)info->type);
 	}
 }
 
@@ -790,7 +790,7 @@ static int finish(struct restore *rs, struct stage *sg)
 
 	if (stage_renames(sg)) {
 		rc = apply_dir_metadata(rs);
-		root = root_meta(rs);   /* after the sort */
+		root = root_meta(rs); /* after the sort */
 		/* durable before it appears under DIR's name */
 		if (rc == ARCA_OK && syncfs(rs->rootfd) != 0)
 			rc = rs_errno(rs, errno, "flush", "");
@@ -819,7 +819,7 @@ static int finish(struct restore *rs, struct stage *sg)
 int files_restore(void *instance, struct arca_ctx *ctx)
 {
 	const struct files_inst *fi = instance;
-	struct restore rs = { .ctx = ctx, .rootfd = -1, .cur_fd = -1 };
+	struct restore rs = {.ctx = ctx, .rootfd = -1, .cur_fd = -1};
 	struct arca_item_info info;
 	struct stage sg;
 	const char *into = files_host->option(ctx, "into");
@@ -857,7 +857,7 @@ int files_restore(void *instance, struct arca_ctx *ctx)
 	forget_parent(&rs);
 	if (rs.rootfd >= 0)
 		close(rs.rootfd);
-	if (rc != ARCA_OK && rs.root)   /* stage_open failed: it left nothing */
+	if (rc != ARCA_OK && rs.root) /* stage_open failed: it left nothing */
 		stage_abort(&sg);
 	stage_free(&sg);
 	for (i = 0; i < rs.n_dirs; i++)

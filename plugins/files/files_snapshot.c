@@ -39,23 +39,23 @@
 struct link {
 	dev_t dev;
 	ino_t ino;
-	int used;                 /* the slot holds an entry */
-	char *path;               /* item stored with the content; NULL: none yet */
-	off_t size;               /* size and ctime as stored: a later path is */
-	struct timespec ctime;    /* linked only while both still match */
+	int used;              /* the slot holds an entry */
+	char *path;            /* item stored with the content; NULL: none yet */
+	off_t size;            /* size and ctime as stored: a later path is */
+	struct timespec ctime; /* linked only while both still match */
 };
 
 /* Open addressing, linear probing, at most half full. */
 struct link_map {
 	struct link *v;
-	size_t n, cap;            /* cap: 0 or a power of two */
+	size_t n, cap; /* cap: 0 or a power of two */
 };
 
 struct snap {
-	unsigned char *buf;       /* FILES_IO_BLOCK bytes */
-	uint64_t items, bytes;    /* pre-count for the progress bar */
-	uint64_t not_stored;      /* sockets (and, for an old engine, fifos, devices) */
-	int specials;             /* the engine takes fifo and device items (ABI 1.1) */
+	unsigned char *buf;    /* FILES_IO_BLOCK bytes */
+	uint64_t items, bytes; /* pre-count for the progress bar */
+	uint64_t not_stored;   /* sockets (and, for an old engine, fifos, devices) */
+	int specials;          /* the engine takes fifo and device items (ABI 1.1) */
 	struct link_map links;
 };
 
@@ -80,7 +80,7 @@ static struct link *link_get(struct link_map *m, dev_t dev, ino_t ino)
 				return &m->v[i];
 	}
 	if (2 * (m->n + 1) > m->cap) {
-		struct link_map g = { .cap = m->cap ? 2 * m->cap : 256 };
+		struct link_map g = {.cap = m->cap ? 2 * m->cap : 256};
 		size_t k;
 
 		g.v = calloc(g.cap, sizeof(*g.v));
@@ -131,10 +131,9 @@ static int count_visit(struct walker *w, const struct walk_entry *e)
 			size_t before = s->links.n;
 
 			if (!link_get(&s->links, e->st->st_dev, e->st->st_ino))
-				return files_host->error(ARCA_ERR_INTERNAL,
-							 "files: out of memory");
+				return files_host->error(ARCA_ERR_INTERNAL, "files: out of memory");
 			if (s->links.n == before)
-				return ARCA_OK;   /* another path of a counted inode */
+				return ARCA_OK; /* another path of a counted inode */
 		}
 		s->bytes += (uint64_t)e->st->st_size;
 	}
@@ -142,7 +141,7 @@ static int count_visit(struct walker *w, const struct walk_entry *e)
 }
 
 static void fill_info(struct arca_item_info *info, const char *name, const struct stat *st,
-		      enum arca_item_type type)
+                      enum arca_item_type type)
 {
 	memset(info, 0, sizeof(*info));
 	info->struct_size = sizeof(*info);
@@ -175,7 +174,7 @@ static int snap_symlink(struct walker *w, const struct walk_entry *e)
 	int rc;
 
 	if (cap < 64)
-		cap = 64;   /* st_size is 0 on some filesystems */
+		cap = 64; /* st_size is 0 on some filesystems */
 	for (;;) {
 		char *grown = realloc(target, cap);
 
@@ -191,14 +190,14 @@ static int snap_symlink(struct walker *w, const struct walk_entry *e)
 			free(target);
 			if (err == ENOENT || err == EINVAL) {
 				files_host->log(ARCA_LOG_WARN,
-						"files %s: %s changed while it was being read; "
-						"skipped",
-						w->fi->root, e->relpath);
+				                "files %s: %s changed while it was being read; "
+				                "skipped",
+				                w->fi->root, e->relpath);
 				return ARCA_OK;
 			}
 			return files_host->error(ARCA_ERR_IO,
-						 "files %s: cannot read symlink %s: %s",
-						 w->fi->root, e->relpath, strerror(err));
+			                         "files %s: cannot read symlink %s: %s",
+			                         w->fi->root, e->relpath, strerror(err));
 		}
 		if ((size_t)n < cap)
 			break;
@@ -218,7 +217,7 @@ static int open_file(const struct walk_entry *e)
 	int flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
 	int fd = openat(e->parent_fd, e->name, flags | O_NOATIME);
 
-	if (fd < 0 && errno == EPERM)   /* O_NOATIME needs ownership or root */
+	if (fd < 0 && errno == EPERM) /* O_NOATIME needs ownership or root */
 		fd = openat(e->parent_fd, e->name, flags);
 	return fd;
 }
@@ -228,7 +227,7 @@ static int open_file(const struct walk_entry *e)
  * length, and named in a warning. A read that fails leaves the file out of
  * the snapshot (*dropped; the engine drops the open item). */
 static int stream_content(struct walker *w, struct snap *s, int fd, const char *relpath,
-			  const struct stat *before, int *dropped)
+                          const struct stat *before, int *dropped)
 {
 	uint64_t size = (uint64_t)before->st_size, done = 0;
 	struct stat after;
@@ -240,7 +239,7 @@ static int stream_content(struct walker *w, struct snap *s, int fd, const char *
 
 		if (files_host->cancelled(w->ctx))
 			return files_host->error(ARCA_ERR_CANCELLED,
-						 "files %s: snapshot interrupted", w->fi->root);
+			                         "files %s: snapshot interrupted", w->fi->root);
 		n = read(fd, s->buf, FILES_IO_BLOCK);
 		if (n < 0) {
 			int err = errno;
@@ -257,8 +256,8 @@ static int stream_content(struct walker *w, struct snap *s, int fd, const char *
 				return rc;
 			}
 			return files_host->error(ARCA_ERR_IO,
-						 "files %s: cannot read %s at byte %" PRIu64 ": %s",
-						 w->fi->root, relpath, done, strerror(err));
+			                         "files %s: cannot read %s at byte %" PRIu64 ": %s",
+			                         w->fi->root, relpath, done, strerror(err));
 		}
 		if (n == 0)
 			break;
@@ -269,18 +268,17 @@ static int stream_content(struct walker *w, struct snap *s, int fd, const char *
 	}
 	if (done != size)
 		files_host->log(ARCA_LOG_WARN,
-				"files %s: %s %s while it was being read: stored the %" PRIu64
-				" bytes read, not the %" PRIu64 " it had when opened (it is "
-				"read again next time)",
-				w->fi->root, relpath, done < size ? "shrank" : "grew", done, size);
-	else if (fstat(fd, &after) == 0 &&
-		 (after.st_size != before->st_size ||
-		  after.st_mtim.tv_sec != before->st_mtim.tv_sec ||
-		  after.st_mtim.tv_nsec != before->st_mtim.tv_nsec))
+		                "files %s: %s %s while it was being read: stored the %" PRIu64
+		                " bytes read, not the %" PRIu64 " it had when opened (it is "
+		                "read again next time)",
+		                w->fi->root, relpath, done < size ? "shrank" : "grew", done, size);
+	else if (fstat(fd, &after) == 0 && (after.st_size != before->st_size ||
+	                                    after.st_mtim.tv_sec != before->st_mtim.tv_sec ||
+	                                    after.st_mtim.tv_nsec != before->st_mtim.tv_nsec))
 		files_host->log(ARCA_LOG_WARN,
-				"files %s: %s changed while it was being read; the stored copy "
-				"may mix old and new content (it is read again next time)",
-				w->fi->root, relpath);
+		                "files %s: %s changed while it was being read; the stored copy "
+		                "may mix old and new content (it is read again next time)",
+		                w->fi->root, relpath);
 	/* a backup should not push the working set out of the page cache */
 	posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
 	return ARCA_OK;
@@ -289,7 +287,7 @@ static int stream_content(struct walker *w, struct snap *s, int fd, const char *
 /* A later path of an inode already stored under link->path: an item
  * without content that names it (format in files.h). */
 static int snap_hardlink(struct walker *w, const struct walk_entry *e, const struct stat *st,
-			 const struct link *link)
+                         const struct link *link)
 {
 	struct arca_item_info info;
 	size_t n = strlen(link->path);
@@ -340,21 +338,21 @@ static int snap_file(struct walker *w, const struct walk_entry *e)
 	if (fd < 0) {
 		if (errno == ENOENT || errno == ELOOP) {
 			files_host->log(ARCA_LOG_WARN,
-					"files %s: %s %s while it was being read; skipped",
-					w->fi->root, e->relpath,
-					errno == ENOENT ? "disappeared" : "became a symlink");
+			                "files %s: %s %s while it was being read; skipped",
+			                w->fi->root, e->relpath,
+			                errno == ENOENT ? "disappeared" : "became a symlink");
 			return ARCA_OK;
 		}
 		if (files_skippable(errno))
 			return files_skip(w, e->relpath, errno, "open");
 		return files_host->error(ARCA_ERR_IO, "files %s: cannot open %s: %s", w->fi->root,
-					 e->relpath, strerror(errno));
+		                         e->relpath, strerror(errno));
 	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		files_host->log(ARCA_LOG_WARN,
-				"files %s: %s stopped being a regular file while it was being "
-				"read; skipped",
-				w->fi->root, e->relpath);
+		                "files %s: %s stopped being a regular file while it was being "
+		                "read; skipped",
+		                w->fi->root, e->relpath);
 		close(fd);
 		return ARCA_OK;
 	}
@@ -374,9 +372,9 @@ static int snap_file(struct walker *w, const struct walk_entry *e)
 	}
 	fill_info(&info, e->relpath, &st, ARCA_ITEM_FILE);
 	snprintf(fingerprint, sizeof(fingerprint), "%ju:%ju:%jd:%jd:%jd", (uintmax_t)st.st_dev,
-		 (uintmax_t)st.st_ino, (intmax_t)st.st_size,
-		 (intmax_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec,
-		 (intmax_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec);
+	         (uintmax_t)st.st_ino, (intmax_t)st.st_size,
+	         (intmax_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec,
+	         (intmax_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec);
 	info.fingerprint = fingerprint;
 
 	rc = files_host->item_begin(w->ctx, &info);
@@ -414,10 +412,12 @@ static int snap_special(struct walker *w, const struct walk_entry *e)
 	char meta[64];
 
 	fill_info(&info, e->relpath, e->st,
-		  S_ISFIFO(m) ? ARCA_ITEM_FIFO : S_ISCHR(m) ? ARCA_ITEM_CHARDEV : ARCA_ITEM_BLOCKDEV);
+	          S_ISFIFO(m)  ? ARCA_ITEM_FIFO
+	          : S_ISCHR(m) ? ARCA_ITEM_CHARDEV
+	                       : ARCA_ITEM_BLOCKDEV);
 	if (!S_ISFIFO(m)) {
 		snprintf(meta, sizeof(meta), FILES_RDEV_META "%u:%u", major(e->st->st_rdev),
-			 minor(e->st->st_rdev));
+		         minor(e->st->st_rdev));
 		info.meta = meta;
 	}
 	return send_bare(w->ctx, &info);
@@ -441,16 +441,16 @@ static int snap_visit(struct walker *w, const struct walk_entry *e)
 		return snap_special(w, e);
 	s->not_stored++;
 	files_host->log(ARCA_LOG_INFO, "files %s: %s is a %s; not stored (%s)", w->fi->root,
-			e->relpath, kind_name(m),
-			S_ISSOCK(m) ? "the program listening on a socket makes it again"
-				    : "this arca engine is older than driver ABI 1.1");
+	                e->relpath, kind_name(m),
+	                S_ISSOCK(m) ? "the program listening on a socket makes it again"
+	                            : "this arca engine is older than driver ABI 1.1");
 	return ARCA_OK;
 }
 
 int files_snapshot(void *instance, struct arca_ctx *ctx)
 {
-	struct snap s = { 0 };
-	struct walker w = { .fi = instance, .ctx = ctx, .arg = &s };
+	struct snap s = {0};
+	struct walker w = {.fi = instance, .ctx = ctx, .arg = &s};
 	int rc;
 
 	/* an older engine would store other item types as plain streams */
@@ -472,7 +472,7 @@ int files_snapshot(void *instance, struct arca_ctx *ctx)
 	struct arca_item_info root;
 	if (lstat(w.fi->root, &root_st) != 0)
 		rc = files_host->error(ARCA_ERR_IO, "files: cannot stat %s: %s", w.fi->root,
-				       strerror(errno));
+		                       strerror(errno));
 	if (rc == ARCA_OK) {
 		fill_info(&root, ".", &root_st, ARCA_ITEM_DIR);
 		rc = send_bare(ctx, &root);
@@ -486,9 +486,10 @@ int files_snapshot(void *instance, struct arca_ctx *ctx)
 		pathbuf_free(&w.path);
 	}
 	if (rc == ARCA_OK && s.not_stored)
-		files_host->log(ARCA_LOG_INFO, "files %s: %" PRIu64 " special file%s not stored "
-				"(named above)", w.fi->root, s.not_stored,
-				s.not_stored == 1 ? "" : "s");
+		files_host->log(ARCA_LOG_INFO,
+		                "files %s: %" PRIu64 " special file%s not stored "
+		                "(named above)",
+		                w.fi->root, s.not_stored, s.not_stored == 1 ? "" : "s");
 	free(s.buf);
 	link_map_free(&s.links);
 	return rc;

@@ -62,7 +62,7 @@ static int sg_errno(int err, const char *verb, const char *path)
 	int status = files_errno_status(err, &hint);
 
 	return files_host->error(status, "files: cannot %s %s: %s%s", verb, path, strerror(err),
-				 hint);
+	                         hint);
 }
 
 int files_remove_tree(int dfd, const char *name)
@@ -79,7 +79,7 @@ int files_remove_tree(int dfd, const char *name)
 	fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	fchmod(fd, 0700);   /* a read-only directory cannot be emptied */
+	fchmod(fd, 0700); /* a read-only directory cannot be emptied */
 	dir = fdopendir(fd);
 	if (!dir) {
 		close(fd);
@@ -101,8 +101,9 @@ int files_remove_tree(int dfd, const char *name)
 static void put_quoted(FILE *f, const char *s)
 {
 	if (s[0] && s[0] != '-' &&
-	    s[strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./:@%+=,-")] ==
-		    '\0') {
+	    s[strspn(s,
+	             "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./:@%+=,-")] ==
+	        '\0') {
 		fputs(s, f);
 		return;
 	}
@@ -136,7 +137,7 @@ static char *command(const char *verb, const char *path, const char *tail)
  * was run, with --overwrite (DIR is not empty any more). */
 static char *resume_command(const struct stage *sg)
 {
-	static const char *const passed[] = { "snapshot", "from" };
+	static const char *const passed[] = {"snapshot", "from"};
 	const char *cfg = files_host->option(sg->ctx, "config");
 	char *s = NULL;
 	size_t n = 0, i;
@@ -222,11 +223,11 @@ static int inspect_dest(struct stage *sg, int overwrite)
 	}
 	if (err && err != ENOTDIR)
 		return sg_errno(err, "inspect", sg->dest);
-	if (err || !S_ISDIR(st.st_mode))   /* a dangling symlink too */
+	if (err || !S_ISDIR(st.st_mode)) /* a dangling symlink too */
 		return files_host->error(ARCA_ERR_EXISTS,
-					 "files: cannot restore into %s: it exists and is not a "
-					 "directory; choose --into a new or empty directory",
-					 sg->dest);
+		                         "files: cannot restore into %s: it exists and is not a "
+		                         "directory; choose --into a new or empty directory",
+		                         sg->dest);
 	sg->destfd = open(sg->dest, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (sg->destfd < 0 || fstat(sg->destfd, &st) != 0)
 		return sg_errno(errno, "open", sg->dest);
@@ -236,10 +237,10 @@ static int inspect_dest(struct stage *sg, int overwrite)
 	sg->state = used ? STAGE_DEST_USED : STAGE_DEST_EMPTY;
 	if (used && !overwrite)
 		return files_host->error(ARCA_ERR_EXISTS,
-					 "files: refusing to restore into %s: it is not empty; "
-					 "pass --overwrite to restore over it, or choose --into "
-					 "an empty directory",
-					 sg->dest);
+		                         "files: refusing to restore into %s: it is not empty; "
+		                         "pass --overwrite to restore over it, or choose --into "
+		                         "an empty directory",
+		                         sg->dest);
 	return ARCA_OK;
 }
 
@@ -351,7 +352,7 @@ static void stage_name(char *out, size_t cap, const char *base)
 		clock_gettime(CLOCK_REALTIME, &ts);
 		for (i = 0; i < sizeof(r); i++)
 			r[i] = (unsigned char)((unsigned long)ts.tv_nsec >> (i * 5) ^
-					       (unsigned long)getpid() >> i);
+			                       (unsigned long)getpid() >> i);
 	}
 	for (i = 0; i < sizeof(r); i++)
 		suffix[i] = set[r[i] % (sizeof(set) - 1)];
@@ -391,7 +392,7 @@ static int make_stage(struct stage *sg, int pfd, const char *base, const char *w
 	}
 	sg->name = strdup(name);
 	if (asprintf(&sg->path, "%s%s%s", where,
-		     where[0] && where[strlen(where) - 1] != '/' ? "/" : "", name) < 0)
+	             where[0] && where[strlen(where) - 1] != '/' ? "/" : "", name) < 0)
 		sg->path = NULL;
 	if (!sg->name || !sg->path) {
 		close(fd);
@@ -415,7 +416,7 @@ static int stage_beside(struct stage *sg)
 	char *parent;
 	int pfd, fd = -1, err;
 
-	if (slash == sg->dest + strlen(sg->dest) - 1) {   /* DIR is "/" */
+	if (slash == sg->dest + strlen(sg->dest) - 1) { /* DIR is "/" */
 		errno = EBUSY;
 		return -1;
 	}
@@ -432,7 +433,9 @@ static int stage_beside(struct stage *sg)
 	pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (pfd >= 0) {
 		fd = make_stage(sg, pfd, slash ? slash + 1 : sg->dest,
-				!slash ? "" : slash == sg->dest ? "/" : parent);
+		                !slash              ? ""
+		                : slash == sg->dest ? "/"
+		                                    : parent);
 		if (fd < 0) {
 			err = errno;
 			close(pfd);
@@ -469,14 +472,14 @@ static int stage_in_place(struct stage *sg, int *fd)
 		return sg_errno(err, "open", sg->dest);
 	}
 	files_host->log(ARCA_LOG_INFO,
-			"files: restoring straight into %s, without a staging directory: %s; "
-			"a failure leaves a partial restore there",
-			sg->dest, sg->why ? sg->why : "");
+	                "files: restoring straight into %s, without a staging directory: %s; "
+	                "a failure leaves a partial restore there",
+	                sg->dest, sg->why ? sg->why : "");
 	return ARCA_OK;
 }
 
 int stage_open(struct stage *sg, struct arca_ctx *ctx, const struct files_inst *fi,
-	       const char *root, int overwrite, int *fd)
+               const char *root, int overwrite, int *fd)
 {
 	char *below = NULL;
 	int at = 0, err = 0, rc;
@@ -493,9 +496,10 @@ int stage_open(struct stage *sg, struct arca_ctx *ctx, const struct files_inst *
 	if (sg->state != STAGE_DEST_ABSENT)
 		find_mounts(sg->dest, &at, &below);
 	if (below) {
-		rc = asprintf(&sg->why, "%s is a mount point below it, and a staged restore "
-					"cannot be moved across filesystems",
-			      below);
+		rc = asprintf(&sg->why,
+		              "%s is a mount point below it, and a staged restore "
+		              "cannot be moved across filesystems",
+		              below);
 		free(below);
 		if (rc < 0)
 			sg->why = NULL;
@@ -520,8 +524,8 @@ int stage_open(struct stage *sg, struct arca_ctx *ctx, const struct files_inst *
 	free(sg->path);
 	free(sg->name);
 	sg->path = sg->name = NULL;
-	if (asprintf(&sg->why, "cannot make a staging directory %s it: %s",
-		     at ? "in" : "beside", strerror(err)) < 0)
+	if (asprintf(&sg->why, "cannot make a staging directory %s it: %s", at ? "in" : "beside",
+	             strerror(err)) < 0)
 		sg->why = NULL;
 	return stage_in_place(sg, fd);
 }
@@ -545,10 +549,10 @@ static int rename_onto(struct stage *sg, int fd, int has_root_item)
 	if (renameat(sg->pfd, sg->name, sg->pfd, base) != 0) {
 		if (errno == ENOTEMPTY || errno == EEXIST || errno == ENOTDIR || errno == EISDIR)
 			return files_host->error(ARCA_ERR_EXISTS,
-						 "files: refusing to move the restored tree onto "
-						 "%s: something was put there during the restore; "
-						 "run the restore again",
-						 sg->dest);
+			                         "files: refusing to move the restored tree onto "
+			                         "%s: something was put there during the restore; "
+			                         "run the restore again",
+			                         sg->dest);
 		return sg_errno(errno, "rename the restored tree onto", sg->dest);
 	}
 	sg->committed = 1;
@@ -601,12 +605,12 @@ static int merge_error(struct stage *sg, int err, const char *verb, const struct
 	int status = files_errno_status(err, &hint);
 
 	return files_host->error(status, "files: cannot %s %s%s%s: %s%s", verb, sg->dest,
-				 rel->len ? "/" : "", rel->len ? rel->s : "", strerror(err), hint);
+	                         rel->len ? "/" : "", rel->len ? rel->s : "", strerror(err), hint);
 }
 
 /* Directory `name` is in both: its entries go over; the staged one goes. */
 static int merge_subdir(struct stage *sg, int sfd, int dfd, const char *name,
-			const struct stat *dst, struct pathbuf *rel)
+                        const struct stat *dst, struct pathbuf *rel)
 {
 	int sub_s, sub_d = -1, rc;
 
@@ -634,8 +638,7 @@ out:
 	return rc;
 }
 
-static int merge_entry(struct stage *sg, int sfd, int dfd, const char *name,
-		       struct pathbuf *rel)
+static int merge_entry(struct stage *sg, int sfd, int dfd, const char *name, struct pathbuf *rel)
 {
 	struct stat s, d;
 
@@ -681,7 +684,7 @@ static int merge_dir(struct stage *sg, int sfd, int dfd, struct pathbuf *rel)
 
 int stage_commit(struct stage *sg, int fd, int has_root_item, int *final_fd)
 {
-	struct pathbuf rel = { 0 };
+	struct pathbuf rel = {0};
 	int rc;
 
 	*final_fd = -1;
@@ -701,9 +704,10 @@ int stage_commit(struct stage *sg, int fd, int has_root_item, int *final_fd)
 	    files_remove_tree(sg->pfd, sg->name) != 0) {
 		char *rm = command("rm -rf -- ", sg->path, "");
 
-		files_host->log(ARCA_LOG_WARN, "files: cannot remove the empty staging directory "
-				"%s: %s; remove it with: %s",
-				sg->path, strerror(errno), rm ? rm : "rm -rf");
+		files_host->log(ARCA_LOG_WARN,
+		                "files: cannot remove the empty staging directory "
+		                "%s: %s; remove it with: %s",
+		                sg->path, strerror(errno), rm ? rm : "rm -rf");
 		free(rm);
 	}
 	*final_fd = dup(sg->destfd);
@@ -724,12 +728,12 @@ static void log_in_place_left(const struct stage *sg)
 	else if (sg->state == STAGE_DEST_EMPTY)
 		clean = command("find ", sg->dest, " -mindepth 1 -delete");
 	files_host->log(ARCA_LOG_ERROR,
-			"files: the restore stopped part-way and was written straight into %s "
-			"(%s): %s now holds part of the snapshot%s. Finish it with: %s%s%s",
-			sg->dest, sg->why ? sg->why : "no staging directory", sg->dest,
-			sg->state == STAGE_DEST_USED ? " over what it held before" : "",
-			resume ? resume : "the same command with --overwrite",
-			clean ? "; or remove what it wrote with: " : "", clean ? clean : "");
+	                "files: the restore stopped part-way and was written straight into %s "
+	                "(%s): %s now holds part of the snapshot%s. Finish it with: %s%s%s",
+	                sg->dest, sg->why ? sg->why : "no staging directory", sg->dest,
+	                sg->state == STAGE_DEST_USED ? " over what it held before" : "",
+	                resume ? resume : "the same command with --overwrite",
+	                clean ? "; or remove what it wrote with: " : "", clean ? clean : "");
 	free(resume);
 	free(clean);
 }
@@ -747,22 +751,22 @@ void stage_abort(struct stage *sg)
 	if (files_remove_tree(sg->pfd, sg->name) != 0) {
 		rm = command("rm -rf -- ", sg->path, "");
 		files_host->log(ARCA_LOG_ERROR,
-				"files: cannot remove the partial restore %s: %s; remove it "
-				"with: %s",
-				sg->path, strerror(errno), rm ? rm : "rm -rf");
+		                "files: cannot remove the partial restore %s: %s; remove it "
+		                "with: %s",
+		                sg->path, strerror(errno), rm ? rm : "rm -rf");
 		free(rm);
 	} else if (!sg->merging) {
 		files_host->log(ARCA_LOG_INFO,
-				"files: nothing was written to %s; the partial restore in %s "
-				"was removed",
-				sg->dest, sg->path);
+		                "files: nothing was written to %s; the partial restore in %s "
+		                "was removed",
+		                sg->dest, sg->path);
 	}
 	if (sg->merging) {
 		resume = resume_command(sg);
 		files_host->log(ARCA_LOG_ERROR,
-				"files: %s was partly updated from the snapshot when the "
-				"restore failed; finish it with: %s",
-				sg->dest, resume ? resume : "the same command with --overwrite");
+		                "files: %s was partly updated from the snapshot when the "
+		                "restore failed; finish it with: %s",
+		                sg->dest, resume ? resume : "the same command with --overwrite");
 		free(resume);
 	}
 	/* DIR's parents, made for it (an absent DIR has nothing merged) */

@@ -21,13 +21,13 @@ struct verify {
 	unsigned char *buf;
 	uint64_t problems;
 	int first_status;
-	uint64_t *files;          /* name hashes of file items with content; 0: free */
-	size_t n_files, cap_files;   /* cap: 0 or a power of two */
+	uint64_t *files;           /* name hashes of file items with content; 0: free */
+	size_t n_files, cap_files; /* cap: 0 or a power of two */
 };
 
 static uint64_t name_hash(const char *name)
 {
-	uint64_t h = 0xcbf29ce484222325u;   /* FNV-1a, then a final mix */
+	uint64_t h = 0xcbf29ce484222325u; /* FNV-1a, then a final mix */
 
 	for (; *name; name++)
 		h = (h ^ (unsigned char)*name) * 0x100000001b3u;
@@ -81,13 +81,12 @@ static int file_add(struct verify *v, uint64_t h)
 }
 
 /* Log a problem of one item; the first becomes the operation's error. */
-#define PROBLEM(v, ...)                                                          \
-	do {                                                                     \
-		if ((v)->problems++ == 0)                                        \
-			(v)->first_status = files_host->error(ARCA_ERR_CORRUPT,  \
-							      __VA_ARGS__);      \
-		else                                                             \
-			files_host->log(ARCA_LOG_ERROR, __VA_ARGS__);            \
+#define PROBLEM(v, ...)                                                                            \
+	do {                                                                                       \
+		if ((v)->problems++ == 0)                                                          \
+			(v)->first_status = files_host->error(ARCA_ERR_CORRUPT, __VA_ARGS__);      \
+		else                                                                               \
+			files_host->log(ARCA_LOG_ERROR, __VA_ARGS__);                              \
 	} while (0)
 
 /* Read the current item to its end; returns the engine's status. */
@@ -112,30 +111,35 @@ static int verify_file(struct verify *v, const struct arca_item_info *info, uint
 	const char *first = files_hardlink_target(info->meta, &known);
 
 	if (!known) {
-		PROBLEM(v, "files: item %s carries driver metadata the files driver does not "
-			   "know (\"%.40s\")",
-			info->name, info->meta);
+		PROBLEM(v,
+		        "files: item %s carries driver metadata the files driver does not "
+		        "know (\"%.40s\")",
+		        info->name, info->meta);
 		return ARCA_OK;
 	}
 	if (first) {
 		if (total != 0 || info->size != 0)
-			PROBLEM(v, "files: hard-link item %s carries %" PRIu64 " bytes of "
-				   "content",
-				info->name, total ? total : info->size);
+			PROBLEM(v,
+			        "files: hard-link item %s carries %" PRIu64 " bytes of "
+			        "content",
+			        info->name, total ? total : info->size);
 		else if (!files_name_safe(first) || !strcmp(first, info->name))
-			PROBLEM(v, "files: hard-link item %s names \"%s\" as its first path, "
-				   "which restore would refuse",
-				info->name, first);
+			PROBLEM(v,
+			        "files: hard-link item %s names \"%s\" as its first path, "
+			        "which restore would refuse",
+			        info->name, first);
 		else if (!file_seen(v, name_hash(first)))
-			PROBLEM(v, "files: hard-link item %s names %s as its first path, but "
-				   "no file item with content of that name is stored before it",
-				info->name, first);
+			PROBLEM(v,
+			        "files: hard-link item %s names %s as its first path, but "
+			        "no file item with content of that name is stored before it",
+			        info->name, first);
 		return ARCA_OK;
 	}
 	if (info->size != UINT64_MAX && total != info->size) {
-		PROBLEM(v, "files: item %s has %" PRIu64 " bytes of content but the "
-			   "snapshot recorded %" PRIu64,
-			info->name, total, info->size);
+		PROBLEM(v,
+		        "files: item %s has %" PRIu64 " bytes of content but the "
+		        "snapshot recorded %" PRIu64,
+		        info->name, total, info->size);
 		return ARCA_OK;
 	}
 	if (file_add(v, name_hash(info->name)) != 0)
@@ -150,13 +154,14 @@ static int verify_item(struct verify *v, const struct arca_item_info *info)
 
 	rc = read_content(v, &total);
 	if (rc != ARCA_OK)
-		return rc;        /* the engine recorded what failed */
+		return rc; /* the engine recorded what failed */
 	if (!strcmp(info->name, ".") && info->type == ARCA_ITEM_DIR)
-		return ARCA_OK;   /* the root's metadata */
+		return ARCA_OK; /* the root's metadata */
 	if (!files_name_safe(info->name)) {
-		PROBLEM(v, "files: item \"%s\" has a name restore would refuse (absolute, "
-			   "empty part, \".\" or \"..\")",
-			info->name ? info->name : "");
+		PROBLEM(v,
+		        "files: item \"%s\" has a name restore would refuse (absolute, "
+		        "empty part, \".\" or \"..\")",
+		        info->name ? info->name : "");
 		return ARCA_OK;
 	}
 	switch (info->type) {
@@ -164,17 +169,19 @@ static int verify_item(struct verify *v, const struct arca_item_info *info)
 		return verify_file(v, info, total);
 	case ARCA_ITEM_DIR:
 		if (total != 0)
-			PROBLEM(v, "files: directory item %s carries %" PRIu64 " bytes of "
-				   "content",
-				info->name, total);
+			PROBLEM(v,
+			        "files: directory item %s carries %" PRIu64 " bytes of "
+			        "content",
+			        info->name, total);
 		break;
 	case ARCA_ITEM_SYMLINK:
 		if (!info->link_target || !info->link_target[0])
 			PROBLEM(v, "files: symlink item %s has no target", info->name);
 		else if (total != 0)
-			PROBLEM(v, "files: symlink item %s carries %" PRIu64 " bytes of "
-				   "content",
-				info->name, total);
+			PROBLEM(v,
+			        "files: symlink item %s carries %" PRIu64 " bytes of "
+			        "content",
+			        info->name, total);
 		break;
 	case ARCA_ITEM_FIFO:
 	case ARCA_ITEM_CHARDEV:
@@ -182,18 +189,20 @@ static int verify_item(struct verify *v, const struct arca_item_info *info)
 		unsigned maj, min;
 
 		if (total != 0)
-			PROBLEM(v, "files: special file item %s carries %" PRIu64 " bytes of "
-				   "content",
-				info->name, total);
+			PROBLEM(v,
+			        "files: special file item %s carries %" PRIu64 " bytes of "
+			        "content",
+			        info->name, total);
 		else if (info->type != ARCA_ITEM_FIFO && files_rdev_parse(info->meta, &maj, &min))
-			PROBLEM(v, "files: device item %s has no device number (metadata "
-				   "\"%.40s\")",
-				info->name, info->meta ? info->meta : "");
+			PROBLEM(v,
+			        "files: device item %s has no device number (metadata "
+			        "\"%.40s\")",
+			        info->name, info->meta ? info->meta : "");
 		break;
 	}
 	default:
 		PROBLEM(v, "files: item %s has type %d, which the files driver never stores",
-			info->name, (int)info->type);
+		        info->name, (int)info->type);
 		break;
 	}
 	return ARCA_OK;
@@ -201,7 +210,7 @@ static int verify_item(struct verify *v, const struct arca_item_info *info)
 
 int files_verify(void *instance, struct arca_ctx *ctx)
 {
-	struct verify v = { .ctx = ctx };
+	struct verify v = {.ctx = ctx};
 	struct arca_item_info info;
 	int rc;
 
@@ -232,6 +241,6 @@ int files_verify(void *instance, struct arca_ctx *ctx)
 		return rc;
 	if (v.problems > 1)
 		files_host->log(ARCA_LOG_ERROR, "files: %" PRIu64 " items failed the check",
-				v.problems);
+		                v.problems);
 	return v.problems ? v.first_status : ARCA_OK;
 }

@@ -72,7 +72,7 @@ static void vanished(struct walker *w, const char *what)
 {
 	if (!w->quiet)
 		files_host->log(ARCA_LOG_WARN, "files %s: %s %s while it was being read; skipped",
-				w->fi->root, w->path.s, what);
+		                w->fi->root, w->path.s, what);
 }
 
 static int walk_error(struct walker *w, int err, const char *what)
@@ -81,15 +81,15 @@ static int walk_error(struct walker *w, int err, const char *what)
 
 	if (err == EACCES || err == EPERM)
 		return files_host->error(ARCA_ERR_AUTH,
-					 "files %s: cannot %s %s: %s; the snapshot would be "
-					 "incomplete: run arca as a user who can read the whole "
-					 "tree (often root) or add it to exclude",
-					 w->fi->root, what, where, strerror(err));
+		                         "files %s: cannot %s %s: %s; the snapshot would be "
+		                         "incomplete: run arca as a user who can read the whole "
+		                         "tree (often root) or add it to exclude",
+		                         w->fi->root, what, where, strerror(err));
 	if (err == ENOMEM)
 		return files_host->error(ARCA_ERR_INTERNAL, "files %s: out of memory at %s",
-					 w->fi->root, where);
+		                         w->fi->root, where);
 	return files_host->error(ARCA_ERR_IO, "files %s: cannot %s %s: %s", w->fi->root, what,
-				 where, strerror(err));
+	                         where, strerror(err));
 }
 
 int files_skippable(int err)
@@ -106,17 +106,17 @@ int files_skip(struct walker *w, const char *relpath, int err, const char *what)
 		/* an engine before ABI 1.1 cannot record a partial snapshot */
 		if (err == EACCES || err == EPERM)
 			return files_host->error(ARCA_ERR_AUTH,
-						 "files %s: cannot %s %s: %s; the snapshot would "
-						 "be incomplete: run arca as a user who can read "
-						 "the whole tree (often root) or add it to exclude",
-						 w->fi->root, what, relpath, strerror(err));
+			                         "files %s: cannot %s %s: %s; the snapshot would "
+			                         "be incomplete: run arca as a user who can read "
+			                         "the whole tree (often root) or add it to exclude",
+			                         w->fi->root, what, relpath, strerror(err));
 		return files_host->error(ARCA_ERR_IO, "files %s: cannot %s %s: %s", w->fi->root,
-					 what, relpath, strerror(err));
+		                         what, relpath, strerror(err));
 	}
 	snprintf(reason, sizeof(reason), "cannot %s: %s%s", what, strerror(err),
-		 err == EACCES || err == EPERM ? " (run arca as a user who can read it, or "
-						 "add it to exclude)"
-					       : "");
+	         err == EACCES || err == EPERM ? " (run arca as a user who can read it, or "
+	                                         "add it to exclude)"
+	                                       : "");
 	return files_host->item_skipped(w->ctx, relpath, reason);
 }
 
@@ -125,7 +125,7 @@ static int walk_dir(struct walker *w, int fd);
 /* One name in the directory open as dfd; w->path already names it. */
 static int walk_entry(struct walker *w, int dfd, const char *name)
 {
-	struct walk_entry e = { .relpath = w->path.s, .name = name, .parent_fd = dfd, .fd = -1 };
+	struct walk_entry e = {.relpath = w->path.s, .name = name, .parent_fd = dfd, .fd = -1};
 	struct stat st;
 	int rc, sub;
 
@@ -173,7 +173,7 @@ static int walk_entry(struct walker *w, int dfd, const char *name)
 		if (w->quiet)
 			return ARCA_OK;
 		return files_skippable(err) ? files_skip(w, w->path.s, err, "stat")
-					    : walk_error(w, err, "stat");
+		                            : walk_error(w, err, "stat");
 	}
 	e.fd = sub;
 	rc = w->visit(w, &e);
@@ -184,9 +184,9 @@ static int walk_entry(struct walker *w, int dfd, const char *name)
 	if (w->fi->one_file_system && st.st_dev != w->root_dev) {
 		if (!w->quiet)
 			files_host->log(ARCA_LOG_INFO,
-					"files %s: %s is on another filesystem; stored empty "
-					"(one_file_system = yes)",
-					w->fi->root, w->path.s);
+			                "files %s: %s is on another filesystem; stored empty "
+			                "(one_file_system = yes)",
+			                w->fi->root, w->path.s);
 		close(sub);
 		return ARCA_OK;
 	}
@@ -205,7 +205,7 @@ static int list_error(struct walker *w, int err)
 /* Visit everything in the directory open as fd (closed here). */
 static int walk_dir(struct walker *w, int fd)
 {
-	struct names ns = { 0 };
+	struct names ns = {0};
 	DIR *dir = fdopendir(fd);
 	size_t i;
 	int rc = ARCA_OK;
@@ -224,7 +224,7 @@ static int walk_dir(struct walker *w, int fd)
 
 		if (!w->quiet && files_host->cancelled(w->ctx)) {
 			rc = files_host->error(ARCA_ERR_CANCELLED, "files %s: snapshot interrupted",
-					       w->fi->root);
+			                       w->fi->root);
 			break;
 		}
 		mark = pathbuf_push(&w->path, ns.v[i]);
@@ -255,9 +255,9 @@ int files_walk(struct walker *w)
 			close(fd);
 		if (e == ENOENT)
 			return files_host->error(ARCA_ERR_CONNECT,
-						 "files %s: does not exist; fix path in the "
-						 "target's section",
-						 w->fi->root);
+			                         "files %s: does not exist; fix path in the "
+			                         "target's section",
+			                         w->fi->root);
 		if (pathbuf_push(&w->path, "") == (size_t)-1)
 			return walk_error(w, ENOMEM, "walk");
 		return walk_error(w, e, "open");

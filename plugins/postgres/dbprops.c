@@ -20,32 +20,32 @@
 #define PREFIX_MAX (64u << 20) /* a TOC larger than this is not read for properties */
 
 static const char *const user_objects_sql =
-	"SELECT (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-	"        WHERE c.relkind IN ('r','p','v','m','S','f') AND n.nspname NOT IN "
-	"        ('pg_catalog','information_schema') AND n.nspname NOT LIKE 'pg_toast%' "
-	"        AND n.nspname NOT LIKE 'pg_temp%' AND NOT EXISTS (SELECT 1 FROM pg_depend d "
-	"        WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')),"
-	"       (SELECT count(*) FROM pg_namespace WHERE nspname NOT IN ('pg_catalog', "
-	"        'information_schema','public') AND nspname NOT LIKE 'pg_toast%' "
-	"        AND nspname NOT LIKE 'pg_temp%'),"
-	"       (SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
-	"        WHERE n.nspname NOT IN ('pg_catalog','information_schema') AND NOT EXISTS "
-	"        (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass "
-	"        AND d.objid = p.oid AND d.deptype = 'e')),"
-	"       (SELECT count(*) FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace "
-	"        WHERE t.typtype IN ('e','d','r','m') AND n.nspname NOT IN "
-	"        ('pg_catalog','information_schema') AND NOT EXISTS (SELECT 1 FROM pg_depend d "
-	"        WHERE d.classid = 'pg_type'::regclass AND d.objid = t.oid AND d.deptype = 'e')),"
-	"       (SELECT count(*) FROM pg_extension WHERE extname <> 'plpgsql'),"
-	"       (SELECT count(*) FROM pg_largeobject_metadata)";
+    "SELECT (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "        WHERE c.relkind IN ('r','p','v','m','S','f') AND n.nspname NOT IN "
+    "        ('pg_catalog','information_schema') AND n.nspname NOT LIKE 'pg_toast%' "
+    "        AND n.nspname NOT LIKE 'pg_temp%' AND NOT EXISTS (SELECT 1 FROM pg_depend d "
+    "        WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')),"
+    "       (SELECT count(*) FROM pg_namespace WHERE nspname NOT IN ('pg_catalog', "
+    "        'information_schema','public') AND nspname NOT LIKE 'pg_toast%' "
+    "        AND nspname NOT LIKE 'pg_temp%'),"
+    "       (SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+    "        WHERE n.nspname NOT IN ('pg_catalog','information_schema') AND NOT EXISTS "
+    "        (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass "
+    "        AND d.objid = p.oid AND d.deptype = 'e')),"
+    "       (SELECT count(*) FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace "
+    "        WHERE t.typtype IN ('e','d','r','m') AND n.nspname NOT IN "
+    "        ('pg_catalog','information_schema') AND NOT EXISTS (SELECT 1 FROM pg_depend d "
+    "        WHERE d.classid = 'pg_type'::regclass AND d.objid = t.oid AND d.deptype = 'e')),"
+    "       (SELECT count(*) FROM pg_extension WHERE extname <> 'plpgsql'),"
+    "       (SELECT count(*) FROM pg_largeobject_metadata)";
 
 static const char *const kind_names[][2] = {
-	{"table, view or sequence", "tables, views or sequences"},
-	{"schema", "schemas"},
-	{"function", "functions"},
-	{"type", "types"},
-	{"extension", "extensions"},
-	{"large object", "large objects"},
+    {"table, view or sequence", "tables, views or sequences"},
+    {"schema", "schemas"},
+    {"function", "functions"},
+    {"type", "types"},
+    {"extension", "extensions"},
+    {"large object", "large objects"},
 };
 
 int dbprops_user_objects(struct pg_target *t, PGconn *c, const char *db, char *what,
@@ -56,8 +56,9 @@ int dbprops_user_objects(struct pg_target *t, PGconn *c, const char *db, char *w
 	PGresult *r = PQexec(c, user_objects_sql);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
 		char msg[1024];
-		int rc = PG_ERR(ARCA_ERR_IO, "[target %s]: cannot tell what database \"%s\" holds: %s",
-		                t->name, db, pg_conn_error(c, msg, sizeof msg));
+		int rc =
+		    PG_ERR(ARCA_ERR_IO, "[target %s]: cannot tell what database \"%s\" holds: %s",
+		           t->name, db, pg_conn_error(c, msg, sizeof msg));
 		PQclear(r);
 		return rc;
 	}
@@ -80,10 +81,10 @@ int dbprops_user_objects(struct pg_target *t, PGconn *c, const char *db, char *w
 /* ---- properties from the dump's TOC ---- */
 
 struct collect {
-	const char *orig;      /* the database the dump came from (its TOC's tag) */
+	const char *orig; /* the database the dump came from (its TOC's tag) */
 	size_t orig_len;
-	char *create, *owner;  /* the DATABASE entry */
-	char **stmts;          /* other entries about the database, in TOC order */
+	char *create, *owner; /* the DATABASE entry */
+	char **stmts;         /* other entries about the database, in TOC order */
 	size_t n;
 	int failed;
 };
@@ -117,11 +118,11 @@ static void on_entry(void *arg, const struct dump_toc_text *e)
 		c->orig_len = e->tag_len;
 		return;
 	}
-	int about_db = field_is(e->desc, e->desc_len, "DATABASE PROPERTIES") ||
-	               ((field_is(e->desc, e->desc_len, "COMMENT") ||
-	                 field_is(e->desc, e->desc_len, "ACL") ||
-	                 field_is(e->desc, e->desc_len, "SECURITY LABEL")) &&
-	                e->tag && e->tag_len > 9 && !memcmp(e->tag, "DATABASE ", 9));
+	int about_db =
+	    field_is(e->desc, e->desc_len, "DATABASE PROPERTIES") ||
+	    ((field_is(e->desc, e->desc_len, "COMMENT") || field_is(e->desc, e->desc_len, "ACL") ||
+	      field_is(e->desc, e->desc_len, "SECURITY LABEL")) &&
+	     e->tag && e->tag_len > 9 && !memcmp(e->tag, "DATABASE ", 9));
 	if (!about_db)
 		return;
 	char **v = realloc(c->stmts, (c->n + 1) * sizeof *v);
@@ -155,9 +156,9 @@ static size_t written_ident(const char *s)
  * continues on lines that start otherwise). */
 static char *rename_db(const char *sql, const char *old, const char *new_ident)
 {
-	static const char *const starts[] = {"CREATE DATABASE ", "COMMENT ON DATABASE ",
-	                                     "ALTER DATABASE ", "GRANT ", "REVOKE ",
-	                                     "ALTER ROLE ", "SECURITY LABEL "};
+	static const char *const starts[] = {
+	    "CREATE DATABASE ", "COMMENT ON DATABASE ", "ALTER DATABASE ", "GRANT ",
+	    "REVOKE ",          "ALTER ROLE ",          "SECURITY LABEL "};
 	size_t cap = 2 * strlen(sql) + strlen(new_ident) * 16 + 64, len = 0;
 	char *out = malloc(cap);
 	if (!out)
@@ -175,7 +176,8 @@ static char *rename_db(const char *sql, const char *old, const char *new_ident)
 			known |= !strncmp(line, starts[k], strlen(starts[k]));
 		char *hit = known ? strstr(line, pat) : NULL;
 		char after = hit ? hit[strlen(pat)] : 0;
-		if (hit && (size_t)(hit - line) < n && (after == ' ' || after == ';' || after == '\n')) {
+		if (hit && (size_t)(hit - line) < n &&
+		    (after == ' ' || after == ';' || after == '\n')) {
 			size_t pre = (size_t)(hit - line);
 			if (len + n + strlen(new_ident) + 16 >= cap)
 				break;
@@ -234,8 +236,10 @@ static int read_prefix(struct arca_ctx *ctx, const char *item, unsigned char **b
 		if (*len == cap) {
 			unsigned char *n = cap < PREFIX_MAX ? realloc(*buf, cap * 2) : NULL;
 			if (!n)
-				return PG_ERR(ARCA_ERR_UNSUPPORTED, "%s: its table of contents is larger "
-				              "than %u MiB", item, PREFIX_MAX >> 20);
+				return PG_ERR(ARCA_ERR_UNSUPPORTED,
+				              "%s: its table of contents is larger "
+				              "than %u MiB",
+				              item, PREFIX_MAX >> 20);
 			*buf = n;
 			cap *= 2;
 		}
@@ -244,7 +248,8 @@ static int read_prefix(struct arca_ctx *ctx, const char *item, unsigned char **b
 		if (rc != ARCA_OK)
 			return rc;
 		if (!got)
-			return PG_ERR(ARCA_ERR_CORRUPT, "%s ends inside its table of contents", item);
+			return PG_ERR(ARCA_ERR_CORRUPT, "%s ends inside its table of contents",
+			              item);
 		*len += got;
 	}
 }
@@ -271,8 +276,10 @@ int dbprops_read(struct pg_target *t, struct arca_ctx *ctx, const char *item, PG
 		char *old = wl ? dup_n(ws, wl) : NULL;
 		char *ident = PQescapeIdentifier(admin, db, strlen(db));
 		if (!old || !ident) {
-			rc = PG_ERR(ARCA_ERR_CORRUPT, "%s: its DATABASE entry is not a CREATE DATABASE "
-			            "this driver understands", item);
+			rc = PG_ERR(ARCA_ERR_CORRUPT,
+			            "%s: its DATABASE entry is not a CREATE DATABASE "
+			            "this driver understands",
+			            item);
 		} else {
 			out->create = rename_db(c.create, old, ident);
 			out->owner = c.owner ? strdup(c.owner) : NULL;
@@ -306,13 +313,16 @@ int dbprops_apply(struct pg_target *t, PGconn *admin, const struct db_props *p, 
 		char *ident = PQescapeIdentifier(admin, db, strlen(db));
 		char *role = PQescapeIdentifier(admin, p->owner, strlen(p->owner));
 		char *sql = NULL;
-		if (ident && role && asprintf(&sql, "ALTER DATABASE %s OWNER TO %s", ident, role) > 0) {
+		if (ident && role &&
+		    asprintf(&sql, "ALTER DATABASE %s OWNER TO %s", ident, role) > 0) {
 			PGresult *r = PQexec(admin, sql);
 			if (PQresultStatus(r) != PGRES_COMMAND_OK) {
 				char msg[1024];
-				PG_LOG(ARCA_LOG_WARN, "[target %s]: database \"%s\" could not be given "
-				       "to its owner %s: %s (restore the roles first: globals = yes)",
-				       t->name, db, p->owner, pg_conn_error(admin, msg, sizeof msg));
+				PG_LOG(
+				    ARCA_LOG_WARN,
+				    "[target %s]: database \"%s\" could not be given "
+				    "to its owner %s: %s (restore the roles first: globals = yes)",
+				    t->name, db, p->owner, pg_conn_error(admin, msg, sizeof msg));
 				failed++;
 			}
 			PQclear(r);
@@ -325,15 +335,19 @@ int dbprops_apply(struct pg_target *t, PGconn *admin, const struct db_props *p, 
 		PGresult *r = PQexec(admin, p->stmts[i]);
 		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
 			char msg[1024];
-			PG_LOG(ARCA_LOG_WARN, "[target %s]: a property of database \"%s\" could not be "
-			       "restored (%.*s): %s", t->name, db, (int)strcspn(p->stmts[i], "\n"),
-			       p->stmts[i], pg_conn_error(admin, msg, sizeof msg));
+			PG_LOG(ARCA_LOG_WARN,
+			       "[target %s]: a property of database \"%s\" could not be "
+			       "restored (%.*s): %s",
+			       t->name, db, (int)strcspn(p->stmts[i], "\n"), p->stmts[i],
+			       pg_conn_error(admin, msg, sizeof msg));
 			failed++;
 		}
 		PQclear(r);
 	}
 	if (!failed)
-		PG_LOG(ARCA_LOG_INFO, "database \"%s\" has its owner%s, settings, comment and "
-		       "privileges as dumped", db, p->owner ? "" : " (none recorded)");
+		PG_LOG(ARCA_LOG_INFO,
+		       "database \"%s\" has its owner%s, settings, comment and "
+		       "privileges as dumped",
+		       db, p->owner ? "" : " (none recorded)");
 	return failed;
 }

@@ -237,9 +237,9 @@ int dump_toc_entries(const unsigned char *p, size_t len, const struct dump_prefi
 		const char *skip;
 		size_t skip_n;
 		e.dump_id = dump_rd_int(&r);
-		dump_rd_int(&r);                 /* hadDumper */
-		rd_str(&r);                      /* tableoid */
-		rd_str(&r);                      /* oid */
+		dump_rd_int(&r); /* hadDumper */
+		rd_str(&r);      /* tableoid */
+		rd_str(&r);      /* oid */
 		rd_strv(&r, &e.tag, &e.tag_len);
 		rd_strv(&r, &e.desc, &e.desc_len);
 		e.section = (int)dump_rd_int(&r);
@@ -253,7 +253,7 @@ int dump_toc_entries(const unsigned char *p, size_t len, const struct dump_prefi
 		rd_strv(&r, &e.owner, &e.owner_len);
 		rd_str(&r); /* "false" */
 		while (!r.short_read && !r.bad && rd_str(&r) >= 0)
-			; /* dependencies */
+			;         /* dependencies */
 		dump_rd_byte(&r); /* data offset */
 		dump_rd_skip(&r, (uint64_t)pre->off_size);
 		if (!r.short_read && !r.bad)

@@ -142,7 +142,6 @@ char *pg_meta_value(const char *meta, const char *key)
 	return NULL;
 }
 
-
 /* ---- what a logical snapshot holds ----------------------------------------- */
 
 int logical_items_find(struct pg_target *t, struct item_walk *w, struct logical_items *li)

@@ -303,8 +303,8 @@ static int restore_globals(struct pg_target *t, struct arca_ctx *ctx, const char
  * existing database needs the admin connection only to replay globals
  * (need_admin): each login is a SCRAM exchange, not free. */
 static int prepare_database(struct pg_target *t, struct arca_ctx *ctx, const char *dump,
-                            const char *into, const char *db, int need_admin,
-                            PGconn **admin_out, int *creating, struct db_props *props)
+                            const char *into, const char *db, int need_admin, PGconn **admin_out,
+                            int *creating, struct db_props *props)
 {
 	PGconn *c = NULL;
 	*admin_out = NULL;
@@ -325,8 +325,10 @@ static int prepare_database(struct pg_target *t, struct arca_ctx *ctx, const cha
 			              "it with --overwrite",
 			              t->name, db, what);
 		if (any)
-			PG_LOG(ARCA_LOG_WARN, "--overwrite: replacing what database \"%s\" holds "
-			       "(%s) with the snapshot's objects", db, what);
+			PG_LOG(ARCA_LOG_WARN,
+			       "--overwrite: replacing what database \"%s\" holds "
+			       "(%s) with the snapshot's objects",
+			       db, what);
 		if (!need_admin)
 			return ARCA_OK;
 		return pg_connect(t, into, "postgres", 0, admin_out) == ARCA_OK

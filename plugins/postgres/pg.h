@@ -80,7 +80,6 @@ char *pg_program(struct pg_target *t, const char *name);
  * 1..ARCA_JOBS_MAX, the bound the engine already applied to --jobs. */
 int pg_option_int(struct arca_ctx *ctx, const char *name, int64_t dflt, int64_t *out);
 
-
 /* ---- env.c: what a child's environment holds ------------------------------ */
 
 /* Learn which variables the config's *_env keys name (once per target;
@@ -292,7 +291,6 @@ void logical_items_free(struct logical_items *li);
 /* Read the physical snapshot's backup_manifest (and its item metadata, malloc'd). */
 struct manifest;
 int pg_read_manifest(struct arca_ctx *ctx, struct manifest *m, char **meta);
-
 
 /* dumpfix.c: fill in the data offsets of a custom-format dump written to a
  * pipe, so parallel pg_restore can seek. Feed the bytes as they are copied

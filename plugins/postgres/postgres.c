@@ -195,8 +195,8 @@ static int pg_command(void *instance, struct arca_ctx *ctx, const char *verb, in
 
 static const struct arca_op_option pg_restore_options[] = {
     {"into", 1, "a conninfo (logical) or an empty data directory (physical)", NULL, NULL},
-    {"overwrite", 0, "replace a database that holds objects, or a non-empty data directory",
-     NULL, NULL},
+    {"overwrite", 0, "replace a database that holds objects, or a non-empty data directory", NULL,
+     NULL},
     {"jobs", 1, "parallel pg_restore jobs", "mode=logical", NULL},
     {"to-time", 1, "recover to this time (point-in-time recovery)", "mode=physical",
      "to-lsn,to-xid"},
@@ -224,13 +224,13 @@ static const struct arca_verb pg_verbs[] = {
 /* After forget: archived WAL the oldest kept base backup no longer needs. */
 static int pg_after_forget(void *instance, struct arca_ctx *ctx)
 {
-    return wal_prune(instance, ctx, 0, NULL);
+	return wal_prune(instance, ctx, 0, NULL);
 }
 
 /* After verify: the WAL the oldest kept base backup needs is still there. */
 static int pg_verify_oldest(void *instance, struct arca_ctx *ctx)
 {
-    return physical_verify_oldest(instance, ctx, 0, NULL);
+	return physical_verify_oldest(instance, ctx, 0, NULL);
 }
 
 static const struct arca_target_ops pg_target_ops = {

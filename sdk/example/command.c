@@ -32,11 +32,11 @@ struct instance {
 };
 
 static const struct arca_option options[] = {
-	{"dump_command", ARCA_OPT_STRING, ARCA_OPT_REQUIRED, NULL,
-	 "shell command whose standard output is backed up", NULL, 0, 0},
-	{"restore_command", ARCA_OPT_STRING, 0, NULL,
-	 "shell command that receives the stored bytes on standard input", NULL, 0, 0},
-	{NULL, 0, 0, NULL, NULL, NULL, 0, 0},
+    {"dump_command", ARCA_OPT_STRING, ARCA_OPT_REQUIRED, NULL,
+     "shell command whose standard output is backed up", NULL, 0, 0},
+    {"restore_command", ARCA_OPT_STRING, 0, NULL,
+     "shell command that receives the stored bytes on standard input", NULL, 0, 0},
+    {NULL, 0, 0, NULL, NULL, NULL, 0, 0},
 };
 
 static int cmd_open(const struct arca_config *cfg, void **out)
@@ -80,12 +80,13 @@ static int reap(pid_t pid, const char *command)
 	int st;
 	while (waitpid(pid, &st, 0) < 0)
 		if (errno != EINTR)
-			return host->error(ARCA_ERR_IO, "waiting for '%s': %s", command, strerror(errno));
+			return host->error(ARCA_ERR_IO, "waiting for '%s': %s", command,
+			                   strerror(errno));
 	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
 		return ARCA_OK;
 	return host->error(ARCA_ERR_IO, "'%s' %s %d", command,
-			   WIFEXITED(st) ? "exited with status" : "was killed by signal",
-			   WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+	                   WIFEXITED(st) ? "exited with status" : "was killed by signal",
+	                   WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
 }
 
 static int cmd_snapshot(void *inst, struct arca_ctx *ctx)
@@ -96,9 +97,11 @@ static int cmd_snapshot(void *inst, struct arca_ctx *ctx)
 	pid_t pid = spawn(command, 1, &fd);
 	if (pid < 0)
 		return host->error(ARCA_ERR_IO, "cannot start '%s': %s", command, strerror(errno));
-	struct arca_item_info info = {.struct_size = sizeof info, .name = "stdout",
-				      .type = ARCA_ITEM_STREAM, .size = UINT64_MAX,
-				      .meta = command};
+	struct arca_item_info info = {.struct_size = sizeof info,
+	                              .name = "stdout",
+	                              .type = ARCA_ITEM_STREAM,
+	                              .size = UINT64_MAX,
+	                              .meta = command};
 	int rc = host->item_begin(ctx, &info);
 	char buf[1 << 16];
 	while (rc == ARCA_OK) {
@@ -106,7 +109,8 @@ static int cmd_snapshot(void *inst, struct arca_ctx *ctx)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			rc = host->error(ARCA_ERR_IO, "reading from '%s': %s", command, strerror(errno));
+			rc = host->error(ARCA_ERR_IO, "reading from '%s': %s", command,
+			                 strerror(errno));
 		if (n <= 0)
 			break;
 		rc = host->item_write(ctx, buf, (size_t)n);
@@ -130,7 +134,7 @@ static int cmd_restore(void *inst, struct arca_ctx *ctx)
 	const char *command = host->config_get(in->cfg, "restore_command");
 	if (!command)
 		return host->error(ARCA_ERR_CONFIG, "target %s has no restore_command",
-				   host->config_section(in->cfg));
+		                   host->config_section(in->cfg));
 	struct arca_item_info info;
 	int rc = host->item_open(ctx, "stdout", &info);
 	if (rc != ARCA_OK)
@@ -148,7 +152,7 @@ static int cmd_restore(void *inst, struct arca_ctx *ctx)
 				continue;
 			if (w < 0) {
 				rc = host->error(ARCA_ERR_IO, "writing to '%s': %s", command,
-						 strerror(errno));
+				                 strerror(errno));
 				break;
 			}
 			off += (size_t)w;
@@ -158,7 +162,7 @@ static int cmd_restore(void *inst, struct arca_ctx *ctx)
 	}
 	close(fd);
 	if (rc != ARCA_OK) {
-		waitpid(pid, NULL, 0);   /* its own failure would not be the news */
+		waitpid(pid, NULL, 0); /* its own failure would not be the news */
 		return rc;
 	}
 	return reap(pid, command);
@@ -168,31 +172,31 @@ static int cmd_check(void *inst, struct arca_ctx *ctx)
 {
 	(void)inst, (void)ctx;
 	return access("/bin/sh", X_OK) == 0 ? ARCA_OK
-					    : host->error(ARCA_ERR_CONNECT, "/bin/sh is missing");
+	                                    : host->error(ARCA_ERR_CONNECT, "/bin/sh is missing");
 }
 
 static const struct arca_target_ops target_ops = {
-	.struct_size = sizeof(struct arca_target_ops),
-	.open = cmd_open,
-	.check = cmd_check,
-	.snapshot = cmd_snapshot,
-	.restore = cmd_restore,
-	.verify = NULL,   /* nothing to add to the engine's own hash checks */
-	.close = cmd_close,
+    .struct_size = sizeof(struct arca_target_ops),
+    .open = cmd_open,
+    .check = cmd_check,
+    .snapshot = cmd_snapshot,
+    .restore = cmd_restore,
+    .verify = NULL, /* nothing to add to the engine's own hash checks */
+    .close = cmd_close,
 };
 
 static const struct arca_driver driver = {
-	.abi_major = ARCA_ABI_MAJOR,
-	.struct_size = sizeof(struct arca_driver),
-	.name = "command",
-	.version = "1.0.0",
-	.description = "backs up the standard output of a command (example driver)",
-	.target_options = options,
-	.target = &target_ops,
+    .abi_major = ARCA_ABI_MAJOR,
+    .struct_size = sizeof(struct arca_driver),
+    .name = "command",
+    .version = "1.0.0",
+    .description = "backs up the standard output of a command (example driver)",
+    .target_options = options,
+    .target = &target_ops,
 };
 
 ARCA_DRIVER_EXPORT const struct arca_driver *arca_driver_entry(const struct arca_host *h)
 {
-	host = h;   /* the host table is the one global a driver may keep */
+	host = h; /* the host table is the one global a driver may keep */
 	return &driver;
 }

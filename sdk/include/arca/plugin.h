@@ -66,7 +66,7 @@ extern "C" {
 
 #if defined(__GNUC__)
 #define ARCA_DRIVER_EXPORT __attribute__((visibility("default")))
-#define ARCA_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define ARCA_PRINTF(f, a)  __attribute__((format(printf, f, a)))
 #else
 #define ARCA_DRIVER_EXPORT
 #define ARCA_PRINTF(f, a)
@@ -79,20 +79,20 @@ extern "C" {
  */
 enum arca_status {
 	ARCA_OK = 0,
-	ARCA_ERR_INTERNAL = 1,     /* a bug or an unexpected condition */
+	ARCA_ERR_INTERNAL = 1, /* a bug or an unexpected condition */
 	/* 2 is the CLI's usage error; drivers never return it */
-	ARCA_ERR_CONFIG = 3,       /* bad configuration value or combination */
-	ARCA_ERR_CONNECT = 4,      /* cannot reach a server or a path */
-	ARCA_ERR_AUTH = 5,         /* credentials refused, or missing privilege */
-	ARCA_ERR_IO = 6,           /* read/write failed (disk, network, child) */
-	ARCA_ERR_CORRUPT = 7,      /* data failed a check: hash, CRC, format */
-	ARCA_ERR_NOT_FOUND = 8,    /* object, item, snapshot or segment absent */
-	ARCA_ERR_UNSUPPORTED = 9,  /* operation not offered by this driver */
-	ARCA_ERR_CANCELLED = 10,   /* the user interrupted (SIGINT/SIGTERM) */
-	ARCA_ERR_EXISTS = 11,      /* refusing to overwrite something */
-	ARCA_ERR_NOSPACE = 12,     /* disk or quota full */
-	ARCA_ERR_LOCKED = 13,      /* the repository is locked by someone else */
-	ARCA_ERR_PLUGIN = 14,      /* a driver module could not be loaded */
+	ARCA_ERR_CONFIG = 3,      /* bad configuration value or combination */
+	ARCA_ERR_CONNECT = 4,     /* cannot reach a server or a path */
+	ARCA_ERR_AUTH = 5,        /* credentials refused, or missing privilege */
+	ARCA_ERR_IO = 6,          /* read/write failed (disk, network, child) */
+	ARCA_ERR_CORRUPT = 7,     /* data failed a check: hash, CRC, format */
+	ARCA_ERR_NOT_FOUND = 8,   /* object, item, snapshot or segment absent */
+	ARCA_ERR_UNSUPPORTED = 9, /* operation not offered by this driver */
+	ARCA_ERR_CANCELLED = 10,  /* the user interrupted (SIGINT/SIGTERM) */
+	ARCA_ERR_EXISTS = 11,     /* refusing to overwrite something */
+	ARCA_ERR_NOSPACE = 12,    /* disk or quota full */
+	ARCA_ERR_LOCKED = 13,     /* the repository is locked by someone else */
+	ARCA_ERR_PLUGIN = 14,     /* a driver module could not be loaded */
 	/*
 	 * Not an error (added in ABI 1.1): the exit code of `arca snapshot`
 	 * when every snapshot was recorded but at least one is partial, its
@@ -137,7 +137,7 @@ enum arca_opt_type {
 #define ARCA_OPT_SECRET 0x2u
 
 struct arca_option {
-	const char *name;          /* lower-case key, e.g. "conninfo" */
+	const char *name; /* lower-case key, e.g. "conninfo" */
 	enum arca_opt_type type;
 	unsigned flags;            /* ARCA_OPT_* flags */
 	const char *default_value; /* NULL: no default */
@@ -147,8 +147,8 @@ struct arca_option {
 };
 
 /* Opaque handles owned by the engine. */
-struct arca_config;  /* the options of one [target] or [destination] section */
-struct arca_ctx;     /* one running operation (snapshot/restore/verify/check) */
+struct arca_config; /* the options of one [target] or [destination] section */
+struct arca_ctx;    /* one running operation (snapshot/restore/verify/check) */
 
 /* ---------------------------------------------------------------------- */
 /* Items: the named byte streams a target driver stores and reads back.   */
@@ -168,18 +168,18 @@ enum arca_item_type {
 };
 
 struct arca_item_info {
-	size_t struct_size;        /* sizeof(struct arca_item_info) of the writer */
-	const char *name;          /* unique within a snapshot, '/'-separated,
-	                              no leading '/', no "." or ".." parts;
-	                              exactly "." (type DIR) is the root of a
-	                              tree, so its own mode/owner/mtime survive */
+	size_t struct_size; /* sizeof(struct arca_item_info) of the writer */
+	const char *name;   /* unique within a snapshot, '/'-separated,
+	                       no leading '/', no "." or ".." parts;
+	                       exactly "." (type DIR) is the root of a
+	                       tree, so its own mode/owner/mtime survive */
 	enum arca_item_type type;
-	uint32_t mode;             /* permission bits (07777); 0 when unknown */
+	uint32_t mode; /* permission bits (07777); 0 when unknown */
 	uint32_t uid, gid;
-	int64_t mtime_sec;         /* seconds since the epoch */
+	int64_t mtime_sec; /* seconds since the epoch */
 	int32_t mtime_nsec;
-	uint64_t size;             /* content length if known, else UINT64_MAX */
-	const char *link_target;   /* SYMLINK only */
+	uint64_t size;           /* content length if known, else UINT64_MAX */
+	const char *link_target; /* SYMLINK only */
 	/*
 	 * Optional driver metadata stored with the item and given back on
 	 * restore (e.g. an S3 object's content type, a dump's format). Text,
@@ -326,14 +326,14 @@ struct arca_host {
 	 * With `exclusive`, an existing blob with different content fails
 	 * with ARCA_ERR_EXISTS and an identical one succeeds.
 	 */
-	int (*blob_put)(struct arca_ctx *ctx, const char *name, const void *data,
-			size_t len, int exclusive);
+	int (*blob_put)(struct arca_ctx *ctx, const char *name, const void *data, size_t len,
+	                int exclusive);
 	/* Reads a blob into a malloc'd buffer the driver frees. */
 	int (*blob_get)(struct arca_ctx *ctx, const char *name, void **data, size_t *len);
 	/* Calls cb for each blob name under `prefix`; stop early by returning
 	 * nonzero from cb. */
 	int (*blob_list)(struct arca_ctx *ctx, const char *prefix,
-			 int (*cb)(void *arg, const char *name), void *arg);
+	                 int (*cb)(void *arg, const char *name), void *arg);
 	int (*blob_remove)(struct arca_ctx *ctx, const char *name);
 
 	/* --- added in ABI 1.1: check ARCA_HOST_HAS(host, item_skipped) ----- */
@@ -358,8 +358,8 @@ struct arca_host {
 };
 
 /* Does the engine's host table have `member` (added after ABI 1.0)? */
-#define ARCA_HOST_HAS(host, member)                                              \
-	((host)->struct_size >= offsetof(struct arca_host, member) + sizeof((host)->member) && \
+#define ARCA_HOST_HAS(host, member)                                                                \
+	((host)->struct_size >= offsetof(struct arca_host, member) + sizeof((host)->member) &&     \
 	 (host)->member != NULL)
 
 /* ---------------------------------------------------------------------- */
@@ -372,22 +372,22 @@ struct arca_host {
  * target's driver does not declare (exit 2, naming those it does) and
  * options given together that exclude each other. */
 struct arca_op_option {
-	const char *name;      /* the long option without "--" */
-	int takes_value;       /* 1: --name VALUE; 0: a flag (its value is "yes") */
-	const char *help;      /* one line */
-	const char *when;      /* NULL, or "KEY=VALUE": only for targets whose config says so */
-	const char *excludes;  /* NULL, or a comma-separated list of option names */
+	const char *name;     /* the long option without "--" */
+	int takes_value;      /* 1: --name VALUE; 0: a flag (its value is "yes") */
+	const char *help;     /* one line */
+	const char *when;     /* NULL, or "KEY=VALUE": only for targets whose config says so */
+	const char *excludes; /* NULL, or a comma-separated list of option names */
 };
 
 /* A verb a target driver adds to the CLI (added in ABI 1.1):
  * `arca NAME TARGET ARGS...` runs the driver's `command` op with ARGS. */
 struct arca_verb {
-	const char *name;      /* "wal-push": [a-z0-9-]+, no core verb's name */
-	const char *synopsis;  /* after "arca NAME TARGET": "PATH" */
-	const char *summary;   /* one line for `arca --help` */
-	const char *help;      /* the body of `arca NAME --help` */
+	const char *name;       /* "wal-push": [a-z0-9-]+, no core verb's name */
+	const char *synopsis;   /* after "arca NAME TARGET": "PATH" */
+	const char *summary;    /* one line for `arca --help` */
+	const char *help;       /* the body of `arca NAME --help` */
 	int min_args, max_args; /* ARGS after TARGET; max_args -1: no limit */
-	unsigned flags;        /* ARCA_VERB_* */
+	unsigned flags;         /* ARCA_VERB_* */
 };
 /* ARCA_ERR_NOT_FOUND is an answer, not a failure: exit 8 with the message
  * at info level (restore_command asking for a segment that does not exist). */
@@ -424,8 +424,8 @@ struct arca_target_ops {
 	 * What the engine itself asks of a driver is an op, never a verb
 	 * (after_forget, verify_oldest below).
 	 */
-	int (*command)(void *instance, struct arca_ctx *ctx, const char *verb,
-		       int argc, char **argv);
+	int (*command)(void *instance, struct arca_ctx *ctx, const char *verb, int argc,
+	               char **argv);
 
 	/* --- added in ABI 1.1: read only when struct_size reaches it ----- */
 
@@ -457,14 +457,14 @@ struct arca_target_ops {
 /* ---------------------------------------------------------------------- */
 
 /* Capability flags. */
-#define ARCA_CAP_ATOMIC_PUT 0x1u  /* put is all-or-nothing, never partial */
-#define ARCA_CAP_EXCLUSIVE 0x2u   /* put with ARCA_PUT_EXCLUSIVE is atomic */
-#define ARCA_CAP_SERVER_COPY 0x4u /* copy without download (reserved) */
-#define ARCA_CAP_MULTIPART 0x8u   /* large puts are split by the driver */
-#define ARCA_CAP_RANGE_GET 0x10u  /* get honours offset/length cheaply */
+#define ARCA_CAP_ATOMIC_PUT  0x1u  /* put is all-or-nothing, never partial */
+#define ARCA_CAP_EXCLUSIVE   0x2u  /* put with ARCA_PUT_EXCLUSIVE is atomic */
+#define ARCA_CAP_SERVER_COPY 0x4u  /* copy without download (reserved) */
+#define ARCA_CAP_MULTIPART   0x8u  /* large puts are split by the driver */
+#define ARCA_CAP_RANGE_GET   0x10u /* get honours offset/length cheaply */
 
 /* put flags */
-#define ARCA_PUT_EXCLUSIVE 0x1u   /* fail with ARCA_ERR_EXISTS if present */
+#define ARCA_PUT_EXCLUSIVE 0x1u /* fail with ARCA_ERR_EXISTS if present */
 
 /* Sink for get: called with consecutive pieces of the object; a nonzero
  * return aborts the get and is returned by it. */
@@ -478,16 +478,15 @@ struct arca_dest_ops {
 	int (*check)(void *instance);
 	/* Store `name` (e.g. "packs/ab/ab12..."; '/'-separated, [a-z0-9._-/])
 	 * with `len` bytes. Returns only when the object is durable. */
-	int (*put)(void *instance, const char *name, const void *data, size_t len,
-		   unsigned flags);
+	int (*put)(void *instance, const char *name, const void *data, size_t len, unsigned flags);
 	/* Read `length` bytes at `offset` (length UINT64_MAX: to the end).
 	 * ARCA_ERR_NOT_FOUND if the object does not exist. */
 	int (*get)(void *instance, const char *name, uint64_t offset, uint64_t length,
-		   arca_sink_fn sink, void *arg);
+	           arca_sink_fn sink, void *arg);
 	/* Call cb for every object whose name starts with `prefix`, in no
 	 * particular order. A nonzero return from cb stops and is returned. */
 	int (*list)(void *instance, const char *prefix,
-		    int (*cb)(void *arg, const char *name, uint64_t size), void *arg);
+	            int (*cb)(void *arg, const char *name, uint64_t size), void *arg);
 	/* Remove; removing an absent object is ARCA_OK. */
 	int (*remove)(void *instance, const char *name);
 	/* Size of an object; ARCA_ERR_NOT_FOUND if absent. */
@@ -504,8 +503,7 @@ struct arca_dest_ops {
 	 * `arca prune` and `arca unlock` from the engine thread. NULL when the
 	 * driver leaves nothing behind.
 	 */
-	int (*sweep)(void *instance, const char *hostname, int64_t max_age_sec,
-		     unsigned *removed);
+	int (*sweep)(void *instance, const char *hostname, int64_t max_age_sec, unsigned *removed);
 };
 
 /* ---------------------------------------------------------------------- */
@@ -513,11 +511,11 @@ struct arca_dest_ops {
 /* ---------------------------------------------------------------------- */
 
 struct arca_driver {
-	int abi_major;              /* ARCA_ABI_MAJOR the driver was built for */
-	size_t struct_size;         /* sizeof(struct arca_driver) at build time */
-	const char *name;           /* the `driver =` value, [a-z0-9_-]+ */
-	const char *version;        /* the driver's own version */
-	const char *description;    /* one line */
+	int abi_major;                            /* ARCA_ABI_MAJOR the driver was built for */
+	size_t struct_size;                       /* sizeof(struct arca_driver) at build time */
+	const char *name;                         /* the `driver =` value, [a-z0-9_-]+ */
+	const char *version;                      /* the driver's own version */
+	const char *description;                  /* one line */
 	const struct arca_option *target_options; /* {NULL}-terminated; or NULL */
 	const struct arca_option *dest_options;   /* {NULL}-terminated; or NULL */
 	const struct arca_target_ops *target;     /* NULL: not a target driver */
