@@ -32,19 +32,6 @@ static const struct arca_op_option *declared(const struct arca_op_option *list, 
 	return NULL;
 }
 
-static int in_list(const char *csv, const char *name)
-{
-	size_t n = strlen(name);
-	for (const char *p = csv; p && *p;) {
-		const char *e = strchr(p, ',');
-		size_t len = e ? (size_t)(e - p) : strlen(p);
-		if (len == n && !strncmp(p, name, n))
-			return 1;
-		p = e ? e + 1 : NULL;
-	}
-	return 0;
-}
-
 /* Refuse, before any work, an option the target's driver does not take
  * (for this target's config) and options that exclude each other. A 1.0
  * driver declares nothing: everything is handed over, as before. */
@@ -59,7 +46,7 @@ static int check_options(const struct engine_target *t, const struct ctx_option 
 		const struct arca_op_option *d = declared(ops->restore_options, o->name);
 		if (d && applies(t, d)) {
 			for (const struct ctx_option *x = o + 1; x->name; x++)
-				if (in_list(d->excludes, x->name))
+				if (str_in_list(d->excludes, ',', x->name))
 					return cli_usage_error("restore",
 					                       "--%s and --%s exclude each "
 					                       "other: give one",

@@ -108,19 +108,6 @@ static int declared_by(const struct arca_option *opts, const char *name)
 	return 0;
 }
 
-static int in_choices(const char *choices, const char *v)
-{
-	size_t n = strlen(v);
-	for (const char *p = choices; p;) {
-		const char *bar = strchr(p, '|');
-		size_t len = bar ? (size_t)(bar - p) : strlen(p);
-		if (len == n && !strncmp(p, v, n))
-			return 1;
-		p = bar ? bar + 1 : NULL;
-	}
-	return 0;
-}
-
 /* Why option o is not sane (malloc'd), or NULL. The loader already refused
  * bad names, types, enums without choices, min > max and duplicates. */
 static char *bad_option(const struct arca_option *o, const struct arca_option *engine_keys)
@@ -162,7 +149,7 @@ static char *bad_option(const struct arca_option *o, const struct arca_option *e
 		bounded = 0;
 		break;
 	case ARCA_OPT_ENUM:
-		ok = in_choices(o->choices, v);
+		ok = str_in_list(o->choices, '|', v);
 		bounded = 0;
 		break;
 	default:

@@ -19,6 +19,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include "log.h"
 #include "repo/scan.h"
 #include "repo/snapshot.h"
@@ -326,8 +327,12 @@ static void cached_snapshots(struct repo *r, struct obj_list *out)
 	memset(out, 0, sizeof *out);
 	if (!r->cache_dir)
 		return;
+	/* below state_dir nothing is followed (util.h) */
 	char *dir = xasprintf("%s/snapshots", r->cache_dir);
-	DIR *d = opendir(dir);
+	int dfd = open_dir_nofollow(dir, 2, 0);
+	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+	if (!d && dfd >= 0)
+		close(dfd);
 	struct dirent *e;
 	while (d && (e = readdir(d))) {
 		char *name = xasprintf("snapshots/%s", e->d_name);
