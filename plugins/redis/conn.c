@@ -417,6 +417,7 @@ static int tls_start(struct rconn *c, const struct redis_addr *a)
 int rconn_open(struct rconn *c, const struct redis_addr *a, struct arca_ctx *ctx)
 {
 	memset(c, 0, offsetof(struct rconn, buf));
+	c->pos = c->len = 0;
 	c->fd = -1;
 	c->ctx = ctx;
 	c->timeout_ms = a->timeout_ms > 0 ? a->timeout_ms : 60000;
