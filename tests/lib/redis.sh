@@ -12,7 +12,9 @@ rcli() { rc_port=$1; shift; redis-cli --no-auth-warning -h 127.0.0.1 -p "$rc_por
 # redis_wait PORT: until PING answers PONG (not LOADING), at most 60 s
 redis_wait() {
 	rw_i=0
-	while [ "$(rcli "$1" ${REDIS_WAIT_AUTH:-} ping 2>/dev/null)" != PONG ]; do
+	while :; do
+		rw_ans=$(rcli "$1" ping 2>/dev/null) || rw_ans=
+		case "$rw_ans" in PONG | NOAUTH*) break ;; esac
 		rw_i=$((rw_i + 1))
 		[ "$rw_i" -le 600 ] || fail "redis-server on port $1 did not answer PONG within 60 s"
 		sleep 0.1
@@ -42,12 +44,12 @@ redis_start() {
 	done
 	on_exit "kill -9 $(cat "$rs_dir/redis.pid") 2>/dev/null"
 	eval "${rs_name}_PORT=$rs_port ${rs_name}_DIR='$rs_dir'"
-	REDIS_WAIT_AUTH="${REDIS_WAIT_AUTH:-}" redis_wait "$rs_port"
+	redis_wait "$rs_port"
 }
 
 # redis_stop PORT: SHUTDOWN NOSAVE and wait until the port is closed
 redis_stop() {
-	rcli "$1" ${REDIS_WAIT_AUTH:-} shutdown nosave >/dev/null 2>&1 || true
+	rcli "$1" shutdown nosave >/dev/null 2>&1 || true
 	rst_i=0
 	while rcli "$1" ping >/dev/null 2>&1; do
 		rst_i=$((rst_i + 1))

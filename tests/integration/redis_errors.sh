@@ -1,0 +1,109 @@
+#!/bin/sh
+# redis_errors: the redis driver's failures against real servers, each with
+# its exit code and a message naming the cause, none recording anything:
+# a refused connection (4), a wrong password (5), no password (5), an ACL
+# user without +psync (5, naming +psync +sync +replconf and method =
+# bgsave), a server still loading (4), a server killed (kill -9) in the
+# middle of the transfer (6). And what works besides replication: a unix
+# socket, method = bgsave, TLS with verification (and its refusal of an
+# untrusted certificate).
+. "$(dirname "$0")/../lib/common.sh"
+. "$(dirname "$0")/../lib/redis.sh"
+redis_require
+
+write_engine_config
+redis_start sec --requirepass Right-Pw-1 --unixsocket "$T/redis.sock" --unixsocketperm 700
+rcli "$sec_PORT" -a Right-Pw-1 --no-auth-warning acl setuser nopsync on '>Nopsync-Pw-2' '~*' '&*' '+@all' -psync -sync >/dev/null
+rcli "$sec_PORT" -a Right-Pw-1 --no-auth-warning set k v >/dev/null
+export RIGHT_PW=Right-Pw-1 WRONG_PW=Wrong-Pw-3 NOPSYNC_PW=Nopsync-Pw-2
+closed_port DOWN
+redis_target good "$sec_PORT" "password_env = RIGHT_PW"
+redis_target wrong "$sec_PORT" "password_env = WRONG_PW"
+redis_target nopw "$sec_PORT"
+redis_target nopsync "$sec_PORT" "username = nopsync" "password_env = NOPSYNC_PW"
+redis_target down "$DOWN"
+redis_target sock 1 "socket = $T/redis.sock" "password_env = RIGHT_PW"
+redis_target bgs "$sec_PORT" "password_env = RIGHT_PW" "method = bgsave"
+arca init >/dev/null
+
+step "refused connection: 4"
+expect_fail 4 arca snapshot down
+expect_stderr "cannot connect"
+step "wrong password: 5, the password never shown"
+expect_fail 5 arca snapshot wrong
+expect_stderr "password was refused"
+grep -q "Wrong-Pw-3" "$T/err" && fail "the password leaked into a message"
+step "no password: 5"
+expect_fail 5 arca snapshot nopw
+expect_stderr "wants a password"
+step "ACL user without +psync: 5, naming the permissions and method = bgsave"
+expect_fail 5 arca snapshot nopsync
+expect_stderr "\+psync \+sync \+replconf"
+expect_stderr "method = bgsave"
+step "unix socket, method = bgsave: work"
+arca snapshot sock good bgs 2>"$T/err" || { cat "$T/err"; fail "snapshot over the socket / bgsave failed"; }
+arca verify --read-data sock bgs 2>"$T/err" || { cat "$T/err"; fail "verify failed"; }
+[ "$(arca list --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" = 3 ] || fail "expected 3 snapshots"
+
+step "a server still loading: 4, nothing recorded"
+redis_start loader
+rcli "$loader_PORT" debug populate 3000 k 10 >/dev/null
+rcli "$loader_PORT" save >/dev/null
+redis_stop "$loader_PORT"
+LPORT=$(free_port)
+redis-server --port "$LPORT" --bind 127.0.0.1 --dir "$loader_DIR" --daemonize yes \
+	--pidfile "$loader_DIR/redis2.pid" --logfile "$loader_DIR/redis2.log" --appendonly no \
+	--key-load-delay 5000 --loading-process-events-interval-bytes 1024
+i=0
+while [ ! -s "$loader_DIR/redis2.pid" ]; do i=$((i + 1)); [ $i -lt 100 ] || fail "no pid"; sleep 0.05; done
+on_exit "kill -9 $(cat "$loader_DIR/redis2.pid") 2>/dev/null"
+i=0
+until rcli "$LPORT" info persistence 2>/dev/null | grep -q '^loading:1'; do
+	i=$((i + 1)); [ $i -lt 200 ] || fail "the server did not start loading"; sleep 0.05
+done
+redis_target loading "$LPORT"
+expect_fail 4 arca snapshot loading
+expect_stderr "still loading"
+kill -9 "$(cat "$loader_DIR/redis2.pid")"
+
+step "kill -9 of the server in the middle of the transfer: 6, nothing recorded"
+redis_start victim --rdb-key-save-delay 2000
+rcli "$victim_PORT" debug populate 5000 k 100 >/dev/null
+redis_target victim "$victim_PORT"
+"$ARCA" snapshot victim >"$T/vout" 2>"$T/verr" &
+SNAP=$!
+i=0
+until rcli "$victim_PORT" info persistence | grep -q '^rdb_bgsave_in_progress:1'; do
+	i=$((i + 1)); [ $i -lt 400 ] || fail "the transfer did not start"; sleep 0.05
+done
+# under way: arca has read 100 KB of the RDB (the save takes 10 s)
+i=0
+until [ "$(sed -n 's/^rchar: //p' /proc/$SNAP/io 2>/dev/null || echo 0)" -gt 102400 ]; do
+	i=$((i + 1)); [ $i -lt 400 ] || fail "arca read no RDB bytes"; sleep 0.05
+done
+pkill -9 -P "$(cat "$victim_DIR/redis.pid")" 2>/dev/null || true
+kill -9 "$(cat "$victim_DIR/redis.pid")"
+set +e; wait $SNAP; rc=$?; set -e
+[ "$rc" = 6 ] || { cat "$T/verr"; fail "expected exit 6, got $rc"; }
+grep -q "nothing was recorded" "$T/verr" || { cat "$T/verr"; fail "no 'nothing was recorded'"; }
+arca list victim 2>&1 | grep -q "no snapshots yet" || fail "a snapshot was recorded"
+
+step "TLS: verified against ca_file; an untrusted certificate refused (4)"
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/tls.key" -out "$T/tls.crt" -days 2 \
+	-subj /CN=localhost -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" 2>/dev/null
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/other.key" -out "$T/other.crt" -days 2 \
+	-subj /CN=other 2>/dev/null
+TPORT=$(free_port)
+redis_start tls --tls-port "$TPORT" --tls-cert-file "$T/tls.crt" --tls-key-file "$T/tls.key" \
+	--tls-ca-cert-file "$T/tls.crt" --tls-auth-clients optional
+rcli "$tls_PORT" set tlskey v >/dev/null
+redis_target tlsgood "$TPORT" "tls = yes" "ca_file = $T/tls.crt"
+redis_target tlsbad "$TPORT" "tls = yes" "ca_file = $T/other.crt"
+redis_target tlsname "$TPORT" "tls = yes" "ca_file = $T/tls.crt" "tls_server_name = wrong.example"
+arca snapshot tlsgood 2>"$T/err" || { cat "$T/err"; fail "TLS snapshot failed"; }
+arca verify --read-data tlsgood 2>"$T/err" || { cat "$T/err"; fail "TLS verify failed"; }
+expect_fail 4 arca snapshot tlsbad
+expect_stderr "not trusted"
+expect_fail 4 arca snapshot tlsname
+expect_stderr "not trusted"
+pass
