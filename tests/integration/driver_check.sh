@@ -1,9 +1,9 @@
 #!/bin/sh
 # The conformance kit (issue 15, item 9): the installed arca-driver-check
 # passes dir, files, the SDK example (built from the installed SDK), the
-# ABI 1.0 test driver compat10 as both kinds, and postgres (logical, when
-# the PostgreSQL 15 binaries are there); and it fails a driver that breaks
-# the contract, naming what broke.
+# ABI 1.0 test driver compat10 as both kinds, postgres (logical, when the
+# PostgreSQL 15 binaries are there) and redis (when redis-server is); and it
+# fails a driver that breaks the contract, naming what broke.
 . "$ARCA_SRCDIR/tests/lib/common.sh"
 
 KIT="$ARCA_STAGE$ARCA_BINDIR/arca-driver-check"
@@ -85,5 +85,15 @@ if [ -e "$PLUGIN_DIR/postgres.so" ] && [ -x /usr/lib/postgresql/15/bin/initdb ];
 		"$PLUGIN_DIR/postgres.so" "$T/pg.sec"
 	[ "$(pg_sql "$PG_PORT" dst "SELECT sum(i) FROM t")" = 12502500 ] ||
 		fail "postgres: the restored database differs"
+fi
+if [ -e "$PLUGIN_DIR/redis.so" ] && command -v redis-server >/dev/null; then
+	step "redis, restored to a directory and checked by redis-check-rdb"
+	. "$ARCA_SRCDIR/tests/lib/redis.sh"
+	redis_start kitsrc
+	redis_populate "$kitsrc_PORT"
+	printf 'port = %s\n' "$kitsrc_PORT" > "$T/redis.sec"
+	kit_pass redis --restore-option into="$T/redis.out" \
+		--after-restore "redis-check-rdb '$T/redis.out/dump.rdb' >/dev/null" \
+		"$PLUGIN_DIR/redis.so" "$T/redis.sec"
 fi
 pass
