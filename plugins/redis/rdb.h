@@ -48,7 +48,9 @@ struct rdb_walker {
 	int (*on_key)(void *arg, const struct rdb_key *k);
 	rdb_sink_fn on_value;
 	int (*on_value_end)(void *arg);
-	void *key_arg; /* for on_key, on_value, on_value_end */
+	/* a function library's code (RDB 10+), when set */
+	int (*on_function)(void *arg, const char *code, size_t len);
+	void *key_arg; /* for on_key, on_value, on_value_end, on_function */
 	int (*cancelled)(void *arg);
 	void *cancel_arg;
 

@@ -703,7 +703,20 @@ static int walk_body(struct rdb_walker *w)
 		case OP_FUNCTION2:
 			w->where = "function library";
 			w->has_functions = 1;
-			if ((rc = skip_string(w)) != ARCA_OK)
+			if (w->on_function) {
+				char *code = NULL;
+				size_t cl = 0;
+				rc = read_string(w, RDB_KEY_MAX, &code, &cl);
+				if (rc == ARCA_OK && !code)
+					rc = fail(w, "a function library over %u bytes",
+					          RDB_KEY_MAX);
+				if (rc == ARCA_OK)
+					rc = w->on_function(w->key_arg, code, cl);
+				free(code);
+			} else {
+				rc = skip_string(w);
+			}
+			if (rc != ARCA_OK)
 				return rc;
 			break;
 		case OP_FUNCTION_PRE_GA:

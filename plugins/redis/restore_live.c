@@ -34,7 +34,8 @@ struct live {
 	/* the output and the replies owed */
 	unsigned char *out;
 	size_t olen;
-	uint64_t owed, sent_keys, restored;
+	uint64_t owed, sent_keys, functions;
+	int64_t restored; /* replies that were not errors, less those of SELECT and FUNCTION */
 	int version;
 	char first_err[512];
 };
@@ -229,6 +230,24 @@ static int on_value_end(void *arg)
 	return rc;
 }
 
+/* A function library: FUNCTION LOAD [REPLACE] code, in the pipeline. */
+static int on_function(void *arg, const char *code, size_t len)
+{
+	struct live *l = arg;
+	int rc = out_put(l,
+	                 l->replace ? "*4\r\n$8\r\nFUNCTION\r\n$4\r\nLOAD\r\n$7\r\nREPLACE\r\n"
+	                            : "*3\r\n$8\r\nFUNCTION\r\n$4\r\nLOAD\r\n",
+	                 l->replace ? 41 : 28);
+	if (rc == ARCA_OK)
+		rc = out_arg(l, code, len);
+	if (rc == ARCA_OK) {
+		l->owed++;
+		l->restored--; /* its +OK, or the library's name, is no key */
+		l->functions++;
+	}
+	return rc;
+}
+
 /* redis://[user@]host:port[/db][?password_file=PATH] */
 static int parse_url(struct redis_target *t, const char *url, struct redis_addr *a)
 {
@@ -384,11 +403,24 @@ int redis_restore_live(struct redis_target *t, struct arca_ctx *ctx, const char 
 		size_t bl = strlen(busy);
 		snprintf(busy + bl, sizeof busy - bl, "%sdb%d", bl ? ", " : "", db);
 	}
+	/* Function libraries count as data too (Redis 7+; older servers
+	 * answer an error: none). */
+	redisReply *fl = NULL;
+	const char *flist[] = {"FUNCTION", "LIST"};
+	if ((rc = rconn_send(&c, 2, flist, NULL)) != ARCA_OK ||
+	    (rc = rconn_reply(&c, &fl)) != ARCA_OK)
+		goto out;
+	if (fl->type == REDIS_REPLY_ARRAY && fl->elements > 0) {
+		size_t bl = strlen(busy);
+		snprintf(busy + bl, sizeof busy - bl, "%s%zu function librar%s", bl ? ", " : "",
+		         fl->elements, fl->elements == 1 ? "y" : "ies");
+	}
+	freeReplyObject(fl);
 	if (busy[0] && !overwrite) {
 		rc = R_ERR(
 		    ARCA_ERR_EXISTS,
-		    "%s holds keys (%s); restore into an empty server, or give --overwrite to "
-		    "replace the keys the snapshot holds (other keys stay)",
+		    "%s holds data (%s); restore into an empty server, or give --overwrite to "
+		    "replace the keys and libraries the snapshot holds (others stay)",
 		    c.where, busy);
 		goto out;
 	}
@@ -414,6 +446,7 @@ int redis_restore_live(struct redis_target *t, struct arca_ctx *ctx, const char 
 		w.on_key = on_key;
 		w.on_value = on_value;
 		w.on_value_end = on_value_end;
+		w.on_function = on_function;
 		w.key_arg = &l;
 		w.cancelled = redis_item_cancelled;
 		w.cancel_arg = &src;

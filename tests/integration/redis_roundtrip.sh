@@ -67,12 +67,13 @@ redis_start live
 arca restore cache --into "redis://127.0.0.1:$live_PORT" >"$T/out" 2>"$T/err" || { cat "$T/err"; fail "live restore failed"; }
 [ "$(redis_digest "$live_PORT")" = "$SRC_DIGEST" ] || fail "DEBUG DIGEST differs after the live restore"
 [ "$(redis_ttls "$live_PORT")" = "$SRC_TTLS" ] || fail "TTLs differ after the live restore"
+rcli "$live_PORT" function list | grep -q '^mylib$' || fail "the function library was not restored"
 
 step "a server holding keys is refused without --overwrite, untouched"
 redis_start busy
 rcli "$busy_PORT" set str mine >/dev/null
 expect_fail 11 arca restore cache --into "redis://127.0.0.1:$busy_PORT"
-expect_stderr "holds keys \(db0\)"
+expect_stderr "holds data \(db0\)"
 [ "$(rcli "$busy_PORT" dbsize)" = 1 ] || fail "keys were written to a non-empty server"
 [ "$(rcli "$busy_PORT" get str)" = mine ] || fail "a key of a non-empty server changed"
 arca restore cache --into "redis://127.0.0.1:$busy_PORT" --overwrite 2>"$T/err" || { cat "$T/err"; fail "--overwrite failed"; }
@@ -80,6 +81,9 @@ arca restore cache --into "redis://127.0.0.1:$busy_PORT" --overwrite 2>"$T/err" 
 
 step "restore into the target's own server (no --into), after a flush"
 rcli "$src_PORT" flushall >/dev/null
+expect_fail 11 arca restore cache
+expect_stderr "holds data \(1 function library\)"
+rcli "$src_PORT" function flush >/dev/null
 arca restore cache 2>"$T/err" || { cat "$T/err"; fail "restore into the own server failed"; }
 [ "$(redis_digest "$src_PORT")" = "$SRC_DIGEST" ] || fail "DEBUG DIGEST differs after restoring into the own server"
 pass
