@@ -290,6 +290,10 @@ static int snapshot_replication(struct redis_target *t, struct arca_ctx *ctx, st
 		return rc;
 	if (line[0] == '-' && !strncmp(line + 1, "NOPERM", 6))
 		return perm_error(c, "PSYNC", line + 1);
+	if (line[0] == '-' && !strstr(line, "unknown command")) {
+		struct redisReply fake = {.type = REDIS_REPLY_ERROR, .str = line + 1};
+		return rconn_reply_status(c, &fake, "PSYNC");
+	}
 	if (line[0] == '-') {
 		/* A server without PSYNC (before 2.8): SYNC. */
 		R_LOG(ARCA_LOG_INFO, "%s: PSYNC refused (%s); trying SYNC", c->where, line + 1);
