@@ -350,7 +350,9 @@ static int stored_version(struct arca_ctx *ctx, int *version)
 		return rc;
 	if (n < 9 || memcmp(h, "REDIS", 5) != 0)
 		return R_ERR(ARCA_ERR_CORRUPT, "%s: not an RDB file", REDIS_ITEM);
-	*version = atoi((const char *)h + 5) % 10000;
+	*version = 0;
+	for (int i = 5; i < 9; i++)
+		*version = *version * 10 + (h[i] >= '0' && h[i] <= '9' ? h[i] - '0' : 0);
 	return redis_open_item(ctx, &info); /* back to the start */
 }
 
