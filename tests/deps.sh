@@ -7,7 +7,7 @@ PACKAGES=(
 	libinih-dev libzstd-dev libssl-dev libjansson-dev libcmocka-dev
 	libpq-dev libhiredis-dev libcurl4-openssl-dev
 	postgresql-15 postgresql-client-15 redis-server
-	python3 openssl zstd clang-format
+	python3 openssl zstd clang-format time
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
