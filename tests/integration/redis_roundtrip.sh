@@ -1,7 +1,8 @@
 #!/bin/sh
 # redis_roundtrip: a real Redis 7 with every value type and encoding (streams
 # with consumer groups, intsets, listpacks, quicklists, LZF strings), TTLs,
-# several databases, a 100 MiB value and many keys (REDIS_TEST_KEYS, default
+# several databases, a 100 MiB value, a 20 MiB LZF-compressed value, a long
+# LZF-compressed key and many keys (REDIS_TEST_KEYS, default
 # 1000000) is snapshotted over the replication protocol; the snapshot
 # verifies; restored to a directory and started (--start), and restored live
 # into an empty server, DEBUG DIGEST and every key's expiry time equal the
@@ -24,6 +25,9 @@ redis_populate "$src_PORT"
 head -c $((BIG_MB * 1024 * 1024)) /dev/urandom > "$T/big"
 rcli "$src_PORT" -x set bigvalue < "$T/big" >/dev/null
 rm -f "$T/big"
+# 20 MiB the RDB stores LZF-compressed: walked by positions, restored through
+# the scratch file (over 8 MiB)
+python3 -c 'import sys; sys.stdout.write("abcdefgh" * (20 << 17))' | rcli "$src_PORT" -x set bigzip >/dev/null
 rcli "$src_PORT" -n 1 debug populate "$KEYS" key 16 >/dev/null
 rcli "$src_PORT" -n 1 expire key:1 100000 >/dev/null
 SRC_DIGEST=$(redis_digest "$src_PORT")

@@ -102,6 +102,8 @@ redis_populate() {
 		echo 'XADD emptied 1-1 x 1'
 		echo 'XDEL emptied 1-1'
 		echo 'SET 42 integer-key'
+		# a long key the RDB stores LZF-compressed: decoded by a live restore
+		echo "SET $(python3 -c 'print("longkey-" + "k" * 300)') v"
 		echo 'SELECT 3'
 		echo 'SET db3key v'
 		echo 'SET db3ttl v EX 50000'
