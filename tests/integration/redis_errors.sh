@@ -26,9 +26,13 @@ redis_target sock 1 "socket = $T/redis.sock" "password_env = RIGHT_PW"
 redis_target bgs "$sec_PORT" "password_env = RIGHT_PW" "method = bgsave"
 arca init >/dev/null
 
-step "refused connection: 4"
+step "refused connection: 4 (snapshot and check)"
 expect_fail 4 arca snapshot down
 expect_stderr "cannot connect"
+expect_fail 4 arca check down
+expect_stderr "cannot connect"
+arca check good 2>"$T/err" || { cat "$T/err"; fail "check of a reachable server failed"; }
+grep -q "Redis 7" "$T/err" || { cat "$T/err"; fail "check does not name the server version"; }
 step "wrong password: 5, the password never shown"
 expect_fail 5 arca snapshot wrong
 expect_stderr "password was refused"
