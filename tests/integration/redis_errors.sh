@@ -49,6 +49,15 @@ arca snapshot sock good bgs 2>"$T/err" || { cat "$T/err"; fail "snapshot over th
 arca verify --read-data sock bgs 2>"$T/err" || { cat "$T/err"; fail "verify failed"; }
 [ "$(arca list --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" = 3 ] || fail "expected 3 snapshots"
 
+step "live restore into one database (/7) with the password from REDISCLI_AUTH"
+redis_start db7 --requirepass Other-Pw-4
+REDISCLI_AUTH=Other-Pw-4 arca restore good --into "redis://127.0.0.1:$db7_PORT/7" 2>"$T/err" ||
+	{ cat "$T/err"; fail "restore into /7 failed"; }
+[ "$(rcli "$db7_PORT" -a Other-Pw-4 --no-auth-warning -n 7 get k)" = v ] || fail "the key is not in db 7"
+[ "$(rcli "$db7_PORT" -a Other-Pw-4 --no-auth-warning -n 0 dbsize)" = 0 ] || fail "keys went to db 0"
+expect_fail 5 arca restore good --into "redis://127.0.0.1:$db7_PORT/7"
+expect_stderr "wants a password"
+
 step "a server still loading: 4, nothing recorded"
 redis_start loader
 rcli "$loader_PORT" debug populate 3000 k 10 >/dev/null
