@@ -145,7 +145,6 @@ int redis_restore_file(struct redis_target *t, struct arca_ctx *ctx, const char 
 	int overwrite = redis_host->option(ctx, "overwrite") != NULL;
 	int start = redis_host->option(ctx, "start") != NULL;
 	char tmp[4200], dst[4200];
-	struct stat st;
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
 		return R_ERR(errno == EACCES ? ARCA_ERR_AUTH : ARCA_ERR_IO, "cannot create %s: %s",
 		             dir, strerror(errno));
@@ -220,7 +219,6 @@ int redis_restore_file(struct redis_target *t, struct arca_ctx *ctx, const char 
 			      dir);
 	}
 	rdb_walker_free(&w);
-	(void)st;
 	if (rc == ARCA_OK && start)
 		rc = start_server(t, ctx, dir);
 	return rc;
