@@ -28,6 +28,9 @@ rm -f "$T/big"
 # 20 MiB the RDB stores LZF-compressed: walked by positions, restored through
 # the scratch file (over 8 MiB)
 python3 -c 'import sys; sys.stdout.write("abcdefgh" * (20 << 17))' | rcli "$src_PORT" -x set bigzip >/dev/null
+# a list node (listpack) of 24 MiB: over the walker's 16 MiB container check
+head -c $((24 * 1024 * 1024)) /dev/urandom | base64 -w0 | head -c $((24 * 1024 * 1024)) |
+	rcli "$src_PORT" -x rpush hugenode >/dev/null
 rcli "$src_PORT" -n 1 debug populate "$KEYS" key 16 >/dev/null
 rcli "$src_PORT" -n 1 expire key:1 100000 >/dev/null
 SRC_DIGEST=$(redis_digest "$src_PORT")
