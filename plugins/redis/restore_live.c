@@ -457,22 +457,24 @@ int redis_restore_live(struct redis_target *t, struct arca_ctx *ctx, const char 
 			rc = R_ERR(ARCA_ERR_CORRUPT, "%s: the stored RDB fails its check %s",
 			           REDIS_ITEM, w.err);
 	}
-	if (rc == ARCA_OK || l.owed)
-		rc = drain(&l, 0) == ARCA_OK ? rc : rc == ARCA_OK ? ARCA_ERR_IO : rc;
+	if (rc == ARCA_OK || l.owed) {
+		/* the replies owed: a failure to read them counts when nothing
+		 * failed before (its message is set) */
+		int d = drain(&l, 0);
+		if (rc == ARCA_OK)
+			rc = d;
+	}
 	if (rc == ARCA_OK && l.first_err[0])
 		rc = R_ERR(ARCA_ERR_IO,
-		           "%s: RESTORE failed: %s (%" PRIu64 " of %" PRIu64 " keys restored)",
+		           "%s: RESTORE failed: %s (%" PRId64 " of %" PRIu64 " keys restored)",
 		           c.where, l.first_err, l.restored, l.sent_keys);
-	if (rc == ARCA_OK) {
-		R_LOG(ARCA_LOG_INFO, "%s: restored %" PRIu64 " keys", c.where, l.restored);
-		if (w.has_functions)
-			R_LOG(ARCA_LOG_WARN,
-			      "the RDB holds functions; they are not restored into a "
-			      "running server (restore to a directory to keep them)");
-	} else if (l.sent_keys) {
-		R_LOG(ARCA_LOG_WARN, "%s: %" PRIu64 " keys were restored before the failure",
+	if (rc == ARCA_OK)
+		R_LOG(ARCA_LOG_INFO,
+		      "%s: restored %" PRId64 " keys and %" PRIu64 " function librar%s", c.where,
+		      l.restored, l.functions, l.functions == 1 ? "y" : "ies");
+	else if (l.sent_keys)
+		R_LOG(ARCA_LOG_WARN, "%s: %" PRId64 " keys were restored before the failure",
 		      c.where, l.restored);
-	}
 	rdb_walker_free(&w);
 	if (l.spill_fd >= 0)
 		close(l.spill_fd);
