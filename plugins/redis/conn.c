@@ -67,6 +67,17 @@ static int ssl_fail(struct rconn *c, const char *doing)
 	if (e)
 		ERR_error_string_n(e, msg, sizeof msg);
 	ERR_clear_error();
+	int why = e ? ERR_GET_REASON(e) : 0;
+	/* The server's alerts about our certificate (TLS 1.3 sends them
+	 * after the handshake, at the first read). */
+	if (why == SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED ||
+	    why == SSL_R_SSLV3_ALERT_BAD_CERTIFICATE || why == SSL_R_TLSV1_ALERT_UNKNOWN_CA ||
+	    why == SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN)
+		return R_ERR(
+		    ARCA_ERR_AUTH,
+		    "%s: the server refused the client certificate, or wants one (%s); set "
+		    "cert_file and key_file to a certificate its tls-ca-cert-file trusts",
+		    c->where, msg);
 	return R_ERR(ARCA_ERR_IO, "%s: TLS %s failed: %s", c->where, doing,
 	             msg[0] ? msg : "connection closed");
 }

@@ -5,8 +5,9 @@
 # user without +psync (5, naming +psync +sync +replconf and method =
 # bgsave), a server still loading (4), a server killed (kill -9) in the
 # middle of the transfer (6). And what works besides replication: a unix
-# socket, method = bgsave, TLS with verification (and its refusal of an
-# untrusted certificate).
+# socket, method = bgsave, a live restore into one database, TLS with
+# verification (refusing an untrusted certificate or a wrong name, 4) and
+# with a client certificate (a server that wants one and gets none: 5).
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/redis.sh"
 redis_require
@@ -119,4 +120,15 @@ expect_fail 4 arca snapshot tlsbad
 expect_stderr "not trusted"
 expect_fail 4 arca snapshot tlsname
 expect_stderr "not trusted"
+
+step "TLS with a client certificate (tls-auth-clients yes); without one: 5"
+T2PORT=$(free_port)
+redis_start tlsc --tls-port "$T2PORT" --tls-cert-file "$T/tls.crt" --tls-key-file "$T/tls.key" \
+	--tls-ca-cert-file "$T/tls.crt" --tls-auth-clients yes
+redis_target tlsclient "$T2PORT" "tls = yes" "ca_file = $T/tls.crt" "cert_file = $T/tls.crt" \
+	"key_file = $T/tls.key"
+redis_target tlsnocert "$T2PORT" "tls = yes" "ca_file = $T/tls.crt"
+arca snapshot tlsclient 2>"$T/err" || { cat "$T/err"; fail "snapshot with a client certificate failed"; }
+expect_fail 5 arca snapshot tlsnocert
+expect_stderr "client certificate"
 pass
