@@ -4,6 +4,7 @@
  * of a full resync) go through the same buffer. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -79,7 +80,9 @@ static int ssl_fail(struct rconn *c, const char *doing)
 		    "cert_file and key_file to a certificate its tls-ca-cert-file trusts",
 		    c->where, msg);
 	return R_ERR(ARCA_ERR_IO, "%s: TLS %s failed: %s", c->where, doing,
-	             msg[0] ? msg : "connection closed");
+	             msg[0] ? msg
+	                    : "connection closed (a server that wants a client certificate "
+	                      "closes it so: then set cert_file and key_file)");
 }
 
 int rconn_write(struct rconn *c, const void *p, size_t n)
@@ -368,6 +371,35 @@ static int unix_connect(struct rconn *c, const struct redis_addr *a)
 	return ARCA_OK;
 }
 
+/* With TLS 1.3 a server judges our certificate after the handshake and
+ * says so in an alert. Redis speaks only when spoken to, so anything that
+ * arrives in the first moments is that verdict (or session tickets): read
+ * it without blocking, for up to 300 ms, so a refusal is named as such
+ * rather than as a broken connection at the first command. */
+static int tls_verdict(struct rconn *c)
+{
+	if (SSL_version(c->ssl) < TLS1_3_VERSION)
+		return ARCA_OK;
+	int64_t until = now_ms() + 300;
+	while (now_ms() < until) {
+		struct pollfd p = {c->fd, POLLIN, 0};
+		if (poll(&p, 1, 50) <= 0)
+			continue;
+		char b;
+		int fl = fcntl(c->fd, F_GETFL);
+		fcntl(c->fd, F_SETFL, fl | O_NONBLOCK);
+		int r = SSL_peek(c->ssl, &b, 1);
+		int e = r > 0 ? SSL_ERROR_NONE : SSL_get_error(c->ssl, r);
+		fcntl(c->fd, F_SETFL, fl);
+		if (r > 0)
+			return ARCA_OK;
+		if (e == SSL_ERROR_WANT_READ)
+			continue;
+		return ssl_fail(c, "handshake");
+	}
+	return ARCA_OK;
+}
+
 static int tls_start(struct rconn *c, const struct redis_addr *a)
 {
 	c->sslctx = SSL_CTX_new(TLS_client_method());
@@ -422,7 +454,7 @@ static int tls_start(struct rconn *c, const struct redis_addr *a)
 		}
 		return ssl_fail(c, "handshake");
 	}
-	return ARCA_OK;
+	return tls_verdict(c);
 }
 
 int rconn_open(struct rconn *c, const struct redis_addr *a, struct arca_ctx *ctx)

@@ -7,7 +7,8 @@
 # middle of the transfer (6). And what works besides replication: a unix
 # socket, method = bgsave, a live restore into one database, TLS with
 # verification (refusing an untrusted certificate or a wrong name, 4) and
-# with a client certificate (a server that wants one and gets none: 5).
+# with a client certificate (a server that wants one and gets none: 5, the
+# message naming cert_file and key_file).
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/redis.sh"
 redis_require
@@ -129,6 +130,11 @@ redis_target tlsclient "$T2PORT" "tls = yes" "ca_file = $T/tls.crt" "cert_file =
 	"key_file = $T/tls.key"
 redis_target tlsnocert "$T2PORT" "tls = yes" "ca_file = $T/tls.crt"
 arca snapshot tlsclient 2>"$T/err" || { cat "$T/err"; fail "snapshot with a client certificate failed"; }
-expect_fail 5 arca snapshot tlsnocert
+# 5 when the server's alert is read (arca waits 300 ms for it after the
+# handshake); on a loaded machine the server may close first: 6, and the
+# message still names the client certificate
+set +e; arca snapshot tlsnocert >"$T/out" 2>"$T/err"; rc=$?; set -e
+[ "$rc" = 5 ] || [ "$rc" = 6 ] || { cat "$T/err"; fail "expected exit 5 (or 6), got $rc"; }
 expect_stderr "client certificate"
+arca list tlsnocert 2>&1 | grep -q "no snapshots yet" || fail "a snapshot was recorded without a client certificate"
 pass
