@@ -57,7 +57,7 @@ static int info(struct rconn *c, const char *section, char **out)
 }
 
 struct server_facts {
-	char version[32], role[16], loading[8];
+	char version[32], role[16], loading[8], pid[16];
 };
 
 static int server_facts(struct rconn *c, struct server_facts *f)
@@ -67,6 +67,8 @@ static int server_facts(struct rconn *c, struct server_facts *f)
 	int rc = info(c, "server", &s);
 	if (rc == ARCA_OK && s)
 		redis_info_field(s, "redis_version", f->version, sizeof f->version);
+	if (rc == ARCA_OK && s)
+		redis_info_field(s, "process_id", f->pid, sizeof f->pid);
 	free(s);
 	s = NULL;
 	if (rc == ARCA_OK)
@@ -419,6 +421,40 @@ static int persistence_field(struct rconn *c, const char *field, char *out, size
 	return rc;
 }
 
+/* The dump file is read from this host's disk: refuse when the server is
+ * elsewhere (a file at the same path here would be another server's).
+ * Redis runs in its `dir`, so /proc/PID/cwd of its process_id is `dir`. */
+static int same_host(struct rconn *c, const struct server_facts *f, const char *dir)
+{
+	char proc[64];
+	struct stat a, b;
+	if (!f->pid[0])
+		return R_ERR(ARCA_ERR_CONFIG,
+		             "%s: INFO gives no process_id: method = bgsave needs "
+		             "the server on this host",
+		             c->where);
+	snprintf(proc, sizeof proc, "/proc/%s/cwd", f->pid);
+	if (stat(proc, &a) != 0) {
+		if (errno == EACCES || errno == EPERM) {
+			R_LOG(ARCA_LOG_INFO,
+			      "%s: cannot confirm the server runs on this host (%s: %s)", c->where,
+			      proc, strerror(errno));
+			return ARCA_OK;
+		}
+		return R_ERR(ARCA_ERR_CONFIG,
+		             "%s: the server (pid %s) does not run on this host; method = bgsave "
+		             "reads its dump file here: use method = replication",
+		             c->where, f->pid);
+	}
+	if (stat(dir, &b) != 0 || a.st_dev != b.st_dev || a.st_ino != b.st_ino)
+		return R_ERR(ARCA_ERR_CONFIG,
+		             "%s: the server's dir %s is not the directory of process %s here: the "
+		             "server is on another host (or in a container); use method = "
+		             "replication",
+		             c->where, dir, f->pid);
+	return ARCA_OK;
+}
+
 static int snapshot_bgsave(struct redis_target *t, struct arca_ctx *ctx, struct rconn *c,
                            const struct server_facts *f)
 {
@@ -428,6 +464,8 @@ static int snapshot_bgsave(struct redis_target *t, struct arca_ctx *ctx, struct 
 	    (rc = config_get(c, "dbfilename", file, sizeof file)) != ARCA_OK)
 		return rc;
 	snprintf(path, sizeof path, "%s/%s", dir, file);
+	if ((rc = same_host(c, f, dir)) != ARCA_OK)
+		return rc;
 	/* Wait for a BGSAVE of someone else to end, then start ours. */
 	for (int tries = 0;; tries++) {
 		redisReply *r = NULL;

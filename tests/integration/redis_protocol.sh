@@ -5,7 +5,8 @@
 # +FULLRESYNC with $EOF:<mark> framing (replication id and offset recorded);
 # a connection closed mid-RDB (6) and a flipped byte (7, naming the byte
 # offset) record nothing; a live restore into a server too old for the RDB
-# is refused (9) naming both versions, before any key is sent.
+# is refused (9) naming both versions, before any key is sent; method =
+# bgsave against a server that is not on this host is refused (3).
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/redis.sh"
 redis_require
@@ -61,4 +62,10 @@ fake old
 expect_fail 9 arca restore t1 --into "redis://127.0.0.1:$FAKE_PORT"
 expect_stderr "RDB version 10, Redis 6.2.6 loads up to version 9"
 grep -Eqi '^(RESTORE|SELECT|FUNCTION LOAD)' "$T/fake.log" && { cat "$T/fake.log"; fail "data was sent to a server that cannot load it"; }
+step "method = bgsave against a server on another host: 3, nothing read"
+fake elsewhere
+redis_target far "$FAKE_PORT" "method = bgsave"
+expect_fail 3 arca snapshot far
+expect_stderr "does not run on this host"
+grep -q '^BGSAVE' "$T/fake.log" && fail "BGSAVE was started on a server whose file cannot be read"
 pass

@@ -9,6 +9,7 @@ MODE: sync-len     PSYNC unknown (a pre-2.8 server); SYNC: keep-alives, $<len>
       truncated    $<len>, then half of the RDB and the connection closed
       flipped      $<len> with one byte of the RDB flipped (the middle one)
       old          INFO says redis_version:6.2.6, an empty keyspace
+      elsewhere    INFO names a process that does not run here (method = bgsave)
 """
 import os, socket, sys
 
@@ -48,9 +49,14 @@ while True:
         c.sendall(b"+PONG\r\n")
     elif name == "INFO":
         ver = "6.2.6" if mode == "old" else "7.0.15"
-        body = ("# Server\r\nredis_version:%s\r\n# Replication\r\nrole:master\r\n"
-                "# Persistence\r\nloading:0\r\n# Keyspace\r\n" % ver).encode()
+        # elsewhere: a process id no process here has (pid_max is at most 2^22)
+        body = ("# Server\r\nredis_version:%s\r\nprocess_id:%d\r\n# Replication\r\n"
+                "role:master\r\n# Persistence\r\nloading:0\r\n# Keyspace\r\n"
+                % (ver, 99999999 if mode == "elsewhere" else os.getpid())).encode()
         c.sendall(b"$%d\r\n%s\r\n" % (len(body), body))
+    elif name == "CONFIG":
+        val = {b"dir": b"/tmp", b"dbfilename": b"dump.rdb"}.get(args[2], b"")
+        c.sendall(b"*2\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(args[2]), args[2], len(val), val))
     elif name == "REPLCONF":
         c.sendall(b"+OK\r\n")
     elif name == "PSYNC" and mode == "sync-len":
