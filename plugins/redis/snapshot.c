@@ -201,10 +201,50 @@ static int store_summary(struct arca_ctx *ctx, const char *text)
 	return rc;
 }
 
-/* Walk the source into the dump.rdb item and the summary item. */
-static int store(struct arca_ctx *ctx, struct snap *s, rdb_read_fn src, uint64_t size,
-                 const char *meta, struct rdb_walker *w)
+/* The RDB header, read before the item starts (its version goes into the
+ * item's metadata), then the rest of the source. */
+struct peeked {
+	rdb_read_fn src;
+	void *arg;
+	unsigned char head[9];
+	size_t n, off;
+};
+
+static int src_peeked(void *arg, void *buf, size_t cap, size_t *got)
 {
+	struct peeked *p = arg;
+	if (p->off < p->n) {
+		size_t k = p->n - p->off < cap ? p->n - p->off : cap;
+		memcpy(buf, p->head + p->off, k);
+		p->off += k;
+		*got = k;
+		return ARCA_OK;
+	}
+	return p->src(p->arg, buf, cap, got);
+}
+
+/* Walk the source into the dump.rdb item. */
+static int store(struct arca_ctx *ctx, struct snap *s, rdb_read_fn src, uint64_t size,
+                 const char *meta0, struct rdb_walker *w)
+{
+	struct peeked pk = {.src = src, .arg = s};
+	char meta[320];
+	int rc;
+	while (pk.n < sizeof pk.head) {
+		size_t got = 0;
+		if ((rc = src(s, pk.head + pk.n, sizeof pk.head - pk.n, &got)) != ARCA_OK)
+			return rc;
+		if (got == 0)
+			break;
+		pk.n += got;
+	}
+	int v = 0;
+	for (size_t i = 5; i < pk.n; i++)
+		v = pk.head[i] >= '0' && pk.head[i] <= '9' ? v * 10 + (pk.head[i] - '0') : -1000000;
+	if (pk.n == sizeof pk.head && !memcmp(pk.head, "REDIS", 5) && v >= 0)
+		snprintf(meta, sizeof meta, "%s rdb_version=%d", meta0, v);
+	else
+		snprintf(meta, sizeof meta, "%s", meta0);
 	struct arca_item_info info = {.struct_size = sizeof info,
 	                              .name = REDIS_ITEM,
 	                              .type = ARCA_ITEM_STREAM,
@@ -213,13 +253,13 @@ static int store(struct arca_ctx *ctx, struct snap *s, rdb_read_fn src, uint64_t
 	                              .mtime_sec = time(NULL),
 	                              .meta = meta};
 	redis_host->progress_total(ctx, size == UINT64_MAX ? 0 : size, 2);
-	int rc = redis_host->item_begin(ctx, &info);
+	rc = redis_host->item_begin(ctx, &info);
 	if (rc != ARCA_OK)
 		return rc == ARCA_ITEM_UNCHANGED
 		           ? R_ERR(ARCA_ERR_INTERNAL, "unexpected unchanged item")
 		           : rc;
-	w->read = src;
-	w->read_arg = s;
+	w->read = src_peeked;
+	w->read_arg = &pk;
 	w->tee = tee_item;
 	w->tee_arg = s;
 	w->cancelled = cancelled;

@@ -42,7 +42,8 @@ arca snapshot t2 2>"$T/err" || { cat "$T/err"; fail "EOF-mark framing failed"; }
 grep -q "replication id 8de1787ba490483314a4d30f1c628bc5025eb761 offset 1234" "$T/err" ||
 	{ cat "$T/err"; fail "replication id/offset not reported"; }
 arca verify --read-data t1 t2 2>"$T/err" || { cat "$T/err"; fail "verify failed"; }
-grep -q "repl_offset=1234" "$T/err" || { cat "$T/err"; fail "verify does not show the item's metadata"; }
+grep -q "repl_offset=1234 server_version=7.0.15 role=master rdb_version=10" "$T/err" ||
+	{ cat "$T/err"; fail "verify does not show the item's metadata"; }
 arca restore t2 --into "$T/restored" 2>"$T/err" || { cat "$T/err"; fail "restore failed"; }
 cmp "$RDB" "$T/restored/dump.rdb" || fail "the restored dump.rdb differs from what the server sent"
 
