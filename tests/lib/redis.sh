@@ -2,7 +2,8 @@
 # tests, each in $T/redis-NAME on a free loopback port, stopped on exit.
 
 redis_require() {
-	[ -e "$PLUGIN_DIR/redis.so" ] || skip "the redis driver is not built (configure --without-redis)"
+	[ -z "${PLUGIN_DIR:-}" ] || [ -e "$PLUGIN_DIR/redis.so" ] ||
+		skip "the redis driver is not built (configure --without-redis)"
 	command -v redis-server >/dev/null 2>&1 || skip "redis-server is not installed (tests/deps.sh)"
 	command -v redis-cli >/dev/null 2>&1 || skip "redis-cli is not installed (tests/deps.sh)"
 }
