@@ -24,6 +24,7 @@ struct arca_ctx {
 	size_t n_writers;
 	int in_item;
 	int item_unchanged; /* item_begin told the driver ARCA_ITEM_UNCHANGED */
+	int item_type;      /* of the open item (a tombstone takes no content) */
 	/* restore/verify: the snapshot being read */
 	struct snap_reader *reader;
 	const char *snapshot_id;   /* its full id: host->option "snapshot-id" */

@@ -286,7 +286,10 @@ int snap_open_item(struct snap_reader *rd, const char *name, struct arca_item_in
 		}
 	}
 	rd->cur = NULL;
-	return err_set(ARCA_ERR_NOT_FOUND, "snapshot %.12s has no item '%s'", rd->m.id, name);
+	char *shown = name_escape(name);
+	int rc = err_set(ARCA_ERR_NOT_FOUND, "snapshot %.12s has no item '%s'", rd->m.id, shown);
+	free(shown);
+	return rc;
 }
 
 int snap_read(struct snap_reader *rd, void *buf, size_t cap, size_t *got)
@@ -301,17 +304,24 @@ int snap_read(struct snap_reader *rd, void *buf, size_t cap, size_t *got)
 			if (rd->chunk >= item_chunk_count(rd->cur))
 				break;
 			unsigned char id[ID_LEN];
-			if (item_chunk(rd->cur, rd->chunk, id))
-				return err_set(ARCA_ERR_CORRUPT,
-				               "snapshot %s is corrupt: item '%s' "
-				               "has a malformed chunk id",
-				               rd->m.id, item_string(rd->cur, "name"));
+			if (item_chunk(rd->cur, rd->chunk, id)) {
+				char *n = name_escape(item_string(rd->cur, "name"));
+				int rc = err_set(ARCA_ERR_CORRUPT,
+				                 "snapshot %s is corrupt: item '%s' "
+				                 "has a malformed chunk id",
+				                 rd->m.id, n);
+				free(n);
+				return rc;
+			}
 			if (!rd->ring)
 				prefetch_start(rd);
 			int rc = next_chunk(rd);
-			if (rc != ARCA_OK)
-				return err_wrap(rc, "snapshot %.12s, item '%s'", rd->m.id,
-				                item_string(rd->cur, "name"));
+			if (rc != ARCA_OK) {
+				char *n = name_escape(item_string(rd->cur, "name"));
+				rc = err_wrap(rc, "snapshot %.12s, item '%s'", rd->m.id, n);
+				free(n);
+				return rc;
+			}
 			rd->chunk++;
 			rd->data_off = 0;
 			continue;

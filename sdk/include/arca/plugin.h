@@ -165,6 +165,11 @@ enum arca_item_type {
 	ARCA_ITEM_FIFO = 4,     /* a named pipe */
 	ARCA_ITEM_CHARDEV = 5,  /* a character device node */
 	ARCA_ITEM_BLOCKDEV = 6, /* a block device node */
+	/* Added in ABI 1.1 (same rule). No content, size 0: something that
+	 * was deleted at this name (an S3 delete marker, a deleted version in
+	 * a versioned listing); `meta` says which, as the driver wants. Given
+	 * back on restore like any item. */
+	ARCA_ITEM_TOMBSTONE = 7,
 };
 
 struct arca_item_info {
@@ -172,7 +177,8 @@ struct arca_item_info {
 	const char *name;   /* unique within a snapshot, '/'-separated,
 	                       no leading '/', no "." or ".." parts;
 	                       exactly "." (type DIR) is the root of a
-	                       tree, so its own mode/owner/mtime survive */
+	                       tree, so its own mode/owner/mtime survive;
+	                       or any bytes with ARCA_ITEM_KEY_NAME (1.1) */
 	enum arca_item_type type;
 	uint32_t mode; /* permission bits (07777); 0 when unknown */
 	uint32_t uid, gid;
@@ -195,7 +201,45 @@ struct arca_item_info {
 	 * stored content. NULL disables the shortcut for this item.
 	 */
 	const char *fingerprint;
+
+	/* --- added in ABI 1.1: the engine reads and fills these only within
+	 * struct_size (see item_next for how it knows a reader's size) --- */
+
+	uint32_t flags; /* ARCA_ITEM_KEY_NAME or 0 */
+	/*
+	 * Optional checksum of the content as the source states it, text
+	 * ("md5:HEX", "sha256:HEX", "etag:\"...\"", as the driver wants;
+	 * NUL-terminated, at most 1024 bytes), stored and given back like
+	 * meta. The engine does not check it: its own chunk hashes and
+	 * authentication already guard what it stores; this is the source's
+	 * word, for the driver's verify and restore.
+	 */
+	const char *checksum;
 };
+
+/*
+ * Added in ABI 1.1: `name` is a key, not a path — any bytes but NUL, 1 to
+ * ARCA_KEY_NAME_MAX of them: every S3 key ("/a", "a//b", "..", ".", "a/",
+ * spaces, newlines, non-UTF-8). Only for STREAM and TOMBSTONE items. The
+ * engine stores it exactly (FORMAT.md, "item") and never uses it as a
+ * path; it shows it escaped (a backslash as "\\", a control character or
+ * a byte of invalid UTF-8 as "\xHH"). A key-named and a path-named item
+ * share one namespace: a name is unique within a snapshot either way, and
+ * item_open finds the item by its bytes. A driver that writes items to a
+ * file system on restore must map keys to safe paths itself; given an
+ * item with this flag it must never use the name as a path as it is. An
+ * S3 key containing NUL (possible only with encoding-type=url) cannot be
+ * stored: report it with item_skipped.
+ *
+ * For STREAM (and TOMBSTONE) items the other attributes are the driver's
+ * to fill, all optional and given back exactly: mode the permission bits
+ * the data had if it had any (0: none), uid/gid its owner if it had one,
+ * mtime its last modification (an S3 object's Last-Modified); the engine
+ * interprets none of them, and a driver that restores to files applies
+ * them only if it documents so.
+ */
+#define ARCA_ITEM_KEY_NAME 0x1u
+#define ARCA_KEY_NAME_MAX  4096
 
 /* Returned by host->item_begin (not an error). */
 #define ARCA_ITEM_UNCHANGED 100
@@ -287,6 +331,12 @@ struct arca_host {
 	 * Iterate the snapshot's items in stored order. Returns ARCA_OK and
 	 * fills *info (strings valid until the next item_next/item_open), or
 	 * ARCA_ERR_NOT_FOUND after the last item.
+	 *
+	 * Since ABI 1.1 the driver sets info->struct_size = sizeof *info
+	 * before calling item_next and item_open; the engine fills members
+	 * up to that size (never beyond its own) and sets struct_size to
+	 * what it filled. A driver whose target ops are of the 1.0 size is
+	 * given exactly the 1.0 members, whatever its struct_size says.
 	 */
 	int (*item_next)(struct arca_ctx *ctx, struct arca_item_info *info);
 	/* Position on the item called `name`; ARCA_ERR_NOT_FOUND if absent.
@@ -355,6 +405,28 @@ struct arca_host {
 	 * before.
 	 */
 	int (*item_skipped)(struct arca_ctx *ctx, const char *name, const char *reason);
+
+	/* --- added in ABI 1.1: check ARCA_HOST_HAS(host, item_end_info) ---- */
+
+	/*
+	 * Snapshot only: item_end with the item's final attributes, for a
+	 * driver that learns them while streaming (an S3 GET of an object
+	 * whose size, ETag, Last-Modified or version is known from the
+	 * response, not the listing). `final` replaces every attribute
+	 * item_begin gave (mode, uid, gid, mtime, meta, fingerprint,
+	 * checksum) except name, type and flags, which must be equal (name
+	 * NULL: the open item's). final->size is checked against the bytes
+	 * the engine counted through item_write (UINT64_MAX: not checked):
+	 * on a mismatch nothing of the item is recorded and the call fails
+	 * with ARCA_ERR_CORRUPT, which the driver returns (the snapshot is
+	 * not recorded), or it reports the item with item_skipped and goes on.
+	 * After ARCA_ITEM_UNCHANGED the counted size is the stored one.
+	 * Same thread as item_begin; `final` and its strings are copied
+	 * before it returns. Errors as item_end, and ARCA_ERR_INTERNAL for a
+	 * call outside an open item or a name/type/flags change. A parallel
+	 * (handle-based) item API takes the same `final` for its handle.
+	 */
+	int (*item_end_info)(struct arca_ctx *ctx, const struct arca_item_info *final);
 };
 
 /* Does the engine's host table have `member` (added after ABI 1.0)? */

@@ -1,0 +1,122 @@
+#!/bin/sh
+# Item names and metadata (issue 15, item 5), through the real binary and a
+# test driver (tests/unit/modules/keys.c): STREAM items named by every kind
+# of S3 key (leading '/', 'a//b', '..', '.', trailing '/', spaces,
+# newlines, escape sequences, non-UTF-8, 1024 and 4096 bytes), tombstones,
+# and items whose size, meta and checksum come with item_end_info, into two
+# destinations at once; the driver's restore checks every name, type,
+# attribute and byte, by item_next and by item_open. Then: no name reaches
+# the terminal raw (list, --json, -v logs); a size item_end_info gets wrong
+# records nothing; driver bugs are refused; and a snapshot holding
+# '../../etc/x', '/etc/x' and friends, restored by the files driver (in
+# place and --into DIR), writes nothing anywhere.
+. "$ARCA_SRCDIR/tests/lib/common.sh"
+
+mod="$ARCA_BUILDDIR/tests/unit/modules/.libs/keys.so"
+[ -f "$mod" ] || skip "keys.so is not built (needs cmocka: tests/unit/loader.am)"
+
+mkdir -p "$T/plugins" "$T/repo2"
+cp "$PLUGIN_DIR"/dir.so "$PLUGIN_DIR"/files.so "$mod" "$T/plugins/"
+chmod 755 "$T/plugins"/*.so
+write_engine_config
+sed -i "s#^plugin_dir = .*#plugin_dir = $T/plugins#" "$ARCA_CONFIG"
+cat >> "$ARCA_CONFIG" <<EOC
+
+[destination second]
+driver = dir
+path = $T/repo2
+passphrase_env = ARCA_PASSPHRASE
+
+[target keys]
+driver = keys
+destinations = local, second
+EOC
+arca init > /dev/null || fail "init"
+
+# Bytes no output of arca may carry: ESC, BEL, CR, a C1 CSI (c2 9b), a
+# right-to-left override (e2 80 ae), and the latin-1 bytes of the names.
+raw_bytes() {
+	LC_ALL=C grep -c "$(printf '\033\|\007\|\r\|\302\233\|\342\200\256\|\351\350\377')" "$1" || true
+}
+
+step "snapshot: every key, tombstone and item_end_info item, into two destinations"
+arca -v snapshot keys > "$T/snap.out" 2>&1 || { cat "$T/snap.out" >&2; fail "snapshot"; }
+[ "$(raw_bytes "$T/snap.out")" = 0 ] || fail "snapshot -v printed a name raw"
+grep -Fq 'esc\x1b[31mred\x1b[0m' "$T/snap.out" || { cat "$T/snap.out" >&2; fail "-v does not show the escaped name"; }
+grep -Fq 'latin1-\xe9\xe8\xff' "$T/snap.out" || fail "-v does not show non-UTF-8 bytes as \\xHH"
+grep -Fq 'back\\slash\\x41' "$T/snap.out" || fail "-v does not double a backslash"
+
+step "restore from each destination gives every item back exactly"
+for from in local second; do
+	rm -f "$T/ok.txt"
+	arca restore keys --from "$from" --into "$T/ok.txt" > "$T/out" 2>&1 ||
+		{ cat "$T/out" >&2; fail "restore from $from"; }
+	[ "$(cat "$T/ok.txt")" = "ok 32" ] || fail "restore from $from checked: $(cat "$T/ok.txt")"
+done
+
+step "a second snapshot (fingerprints reused), verify --read-data, restore"
+arca snapshot keys > /dev/null || fail "second snapshot"
+arca verify keys --read-data > "$T/out" 2>&1 || { cat "$T/out" >&2; fail "verify"; }
+rm -f "$T/ok.txt"
+arca restore keys --into "$T/ok.txt" > /dev/null || fail "restore of the second snapshot"
+[ "$(cat "$T/ok.txt")" = "ok 32" ] || fail "second snapshot checked: $(cat "$T/ok.txt")"
+
+step "driver bugs are refused and the item dropped; list shows its name escaped"
+sed -i 's/^driver = keys$/driver = keys\nmode = misuse/' "$ARCA_CONFIG"
+expect_fail 15 arca snapshot keys
+arca list keys > "$T/list.txt" 2>&1 || fail "list"
+arca --json list keys > "$T/list.json" 2>&1 || fail "list --json"
+for f in "$T/list.txt" "$T/list.json" "$T/err" "$T/out"; do
+	[ "$(raw_bytes "$f")" = 0 ] || { cat -v "$f" >&2; fail "$(basename "$f") carries a raw name"; }
+done
+grep -Fq 'misuse/\x1b]0;pwned\x07tomb\x0a\\' "$T/list.txt" ||
+	{ cat "$T/list.txt" >&2; fail "list does not show the skipped name escaped"; }
+python3 - "$T/list.json" <<'EOF' || fail "list --json does not give the escaped name"
+import json, sys
+snaps = json.load(open(sys.argv[1]))
+partial = [s["partial"] for s in snaps if "partial" in s]
+assert len(partial) == 2, partial  # one snapshot in each destination
+for p in partial:
+    assert p == {"skipped": 1, "items": ["misuse/\\x1b]0;pwned\\x07tomb\\x0a\\\\"]}, p
+EOF
+rm -f "$T/ok.txt"
+arca restore keys --into "$T/ok.txt" > /dev/null || fail "restore of the partial snapshot"
+[ "$(cat "$T/ok.txt")" = "ok 32" ] || fail "partial snapshot checked: $(cat "$T/ok.txt")"
+
+step "item_end_info with a wrong size: exit 7, nothing recorded"
+sed -i 's/^mode = misuse$/mode = mismatch/' "$ARCA_CONFIG"
+before=$(arca --json list keys | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
+expect_fail 7 arca snapshot keys
+expect_stderr 'lies/about-its-size: the driver says it has 999 bytes, 1000 were written'
+after=$(arca --json list keys | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
+[ "$before" = "$after" ] || fail "a snapshot was recorded ($before -> $after)"
+
+step "keys that are paths out of the tree: the files driver writes nothing"
+mkdir -p "$T/src" "$T/sandbox/a" "$T/outside"
+cat >> "$ARCA_CONFIG" <<EOC
+
+[target trav]
+driver = keys
+mode = traversal
+outside = $T/outside/abs
+destinations = local
+EOC
+arca snapshot trav > /dev/null || fail "snapshot of the traversal keys"
+# the same target, now as the files driver sees it
+sed -i "/^\[target trav\]/,\$ { s#^driver = keys#driver = files\npath = $T/src# ; /^mode = /d ; /^outside = /d }" "$ARCA_CONFIG"
+etc_before=$(ls -la /etc/x 2>&1 || true)
+touch "$T/marker"
+expect_fail 7 arca restore trav --into "$T/sandbox/a/into"
+expect_stderr 'refusing item'
+[ "$(raw_bytes "$T/err")" = 0 ] || fail "the refusal printed a raw name"
+expect_fail 7 arca restore trav
+expect_stderr 'refusing item'
+new=$(find "$T" -newer "$T/marker" ! -path "$T/state*" ! -path "$T/repo*" \
+	! -path "$T/out" ! -path "$T/err" ! -path "$T" ! -path "$T/sandbox/a" ! -path "$T/src" \
+	-print)
+[ -z "$new" ] || fail "a refused restore left: $new"
+[ ! -e "$T/outside/abs" ] && [ ! -e "$T/sandbox/etc/x" ] && [ ! -e "$T/sandbox/x" ] &&
+	[ ! -e "$T/x" ] && [ ! -e "$T/etc/x" ] || fail "a key was written as a path"
+[ "$(ls -la /etc/x 2>&1 || true)" = "$etc_before" ] || fail "/etc/x changed"
+[ -z "$(ls -A "$T/src")" ] || fail "the in-place restore wrote into the target"
+pass
