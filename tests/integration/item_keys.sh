@@ -107,7 +107,8 @@ sed -i "/^\[target trav\]/,\$ { s#^driver = keys#driver = files\npath = $T/src# 
 etc_before=$(ls -la /etc/x 2>&1 || true)
 touch "$T/marker"
 expect_fail 7 arca restore trav --into "$T/sandbox/a/into"
-expect_stderr 'refusing item'
+# the driver's message quotes the name raw: the log defangs it
+expect_stderr 'refusing item "\.\./\\x1b\]0;owned\\x07\\xc2\\x9b2J/x"'
 [ "$(raw_bytes "$T/err")" = 0 ] || fail "the refusal printed a raw name"
 expect_fail 7 arca restore trav
 expect_stderr 'refusing item'

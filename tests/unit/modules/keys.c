@@ -9,9 +9,9 @@
  *   mode = hostile   the table below (default)
  *          mismatch  one item whose item_end_info states a wrong size (the
  *                    snapshot must fail with it: nothing recorded)
- *          traversal key-named streams "../../etc/x", "/etc/x", "../x",
- *                    `outside` and "a/../../x" (for a restore by the
- *                    files driver, which must refuse them)
+ *          traversal key-named streams "../ESC...", "../../etc/x",
+ *                    "/etc/x", "../x", "a/../../x" and `outside` (for a
+ *                    restore by the files driver, which must refuse them)
  *          misuse    driver bugs the engine must refuse, then the table
  *   outside = an absolute path for the traversal mode
  */
@@ -259,7 +259,13 @@ static int snapshot_mismatch(struct arca_ctx *ctx)
 static int snapshot_traversal(struct inst *in, struct arca_ctx *ctx)
 {
 	const char *outside = host->config_get(in->cfg, "outside");
-	const char *names[] = {"../../etc/x", "/etc/x", "../x", "a/../../x", outside};
+	const char *names[] = {"../\x1b]0;owned\x07\xc2\x9b"
+	                       "2J/x",
+	                       "../../etc/x",
+	                       "/etc/x",
+	                       "../x",
+	                       "a/../../x",
+	                       outside};
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
 		if (!names[i])
 			continue;
