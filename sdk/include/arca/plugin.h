@@ -173,7 +173,8 @@ enum arca_item_type {
 };
 
 struct arca_item_info {
-	size_t struct_size; /* sizeof(struct arca_item_info) of the writer */
+	size_t struct_size; /* sizeof(struct arca_item_info) of the writer;
+	                       since 1.1 also set by a reader (item_next) */
 	const char *name;   /* unique within a snapshot, '/'-separated,
 	                       no leading '/', no "." or ".." parts;
 	                       exactly "." (type DIR) is the root of a
@@ -227,9 +228,12 @@ struct arca_item_info {
  * share one namespace: a name is unique within a snapshot either way, and
  * item_open finds the item by its bytes. A driver that writes items to a
  * file system on restore must map keys to safe paths itself; given an
- * item with this flag it must never use the name as a path as it is. An
- * S3 key containing NUL (possible only with encoding-type=url) cannot be
- * stored: report it with item_skipped.
+ * item with this flag it must never use the name as a path as it is. A
+ * reader whose struct ends before `flags` (a 1.0 driver) is given key names
+ * too, without the flag: every driver checks a name before it makes a path
+ * of it, since the storage is hostile (the files driver refuses absolute
+ * names and ".." parts). An S3 key containing NUL (possible only with
+ * encoding-type=url) cannot be stored: report it with item_skipped.
  *
  * For STREAM (and TOMBSTONE) items the other attributes are the driver's
  * to fill, all optional and given back exactly: mode the permission bits
@@ -341,7 +345,8 @@ struct arca_host {
 	int (*item_next)(struct arca_ctx *ctx, struct arca_item_info *info);
 	/* Position on the item called `name`; ARCA_ERR_NOT_FOUND if absent.
 	 * Afterwards item_next continues with the item stored after it, so a
-	 * driver can rewind with item_open of the first item's name. */
+	 * driver can rewind with item_open of the first item's name. `name`
+	 * is matched by its bytes, a key (ARCA_ITEM_KEY_NAME) or a path. */
 	int (*item_open)(struct arca_ctx *ctx, const char *name, struct arca_item_info *info);
 	/* Read content of the current item; *got == 0 at its end. The engine
 	 * checks hashes and authentication as it reads: ARCA_ERR_CORRUPT. */
