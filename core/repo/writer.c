@@ -500,9 +500,8 @@ static int try_unchanged(struct snap_writer *w, const struct arca_item_info *inf
 {
 	if (!w->prev_loaded)
 		load_prev(w);
-	const struct prev_entry *old = prevmap_get(&w->prev, info->name);
-	if (!old || strcmp(prevmap_fp(&w->prev, old), info->fingerprint) ||
-	    old->type != (uint32_t)info->type)
+	const struct prev_entry *old = prevmap_get(&w->prev, info->name, info->fingerprint);
+	if (!old || old->type != (uint32_t)info->type)
 		return 0;
 	int ok = 1;
 	pthread_mutex_lock(&w->r->idx_mu);

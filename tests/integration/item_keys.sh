@@ -51,15 +51,20 @@ for from in local second; do
 	rm -f "$T/ok.txt"
 	arca restore keys --from "$from" --into "$T/ok.txt" > "$T/out" 2>&1 ||
 		{ cat "$T/out" >&2; fail "restore from $from"; }
-	[ "$(cat "$T/ok.txt")" = "ok 32" ] || fail "restore from $from checked: $(cat "$T/ok.txt")"
+	[ "$(cat "$T/ok.txt")" = "ok 35" ] || fail "restore from $from checked: $(cat "$T/ok.txt")"
 done
 
-step "a second snapshot (fingerprints reused), verify --read-data, restore"
-arca snapshot keys > /dev/null || fail "second snapshot"
+step "a second snapshot (fingerprints reused, each version of a key), verify --read-data, restore"
+arca -v snapshot keys > "$T/snap2.out" 2>&1 || { cat "$T/snap2.out" >&2; fail "second snapshot"; }
+for k in 'plain.txt' 'latin1-\xe9\xe8\xff' 'versioned/obj'; do
+	grep -Fq "$k (unchanged)" "$T/snap2.out" || { cat "$T/snap2.out" >&2; fail "$k not reused"; }
+done
+[ "$(grep -Fc 'versioned/obj (unchanged)' "$T/snap2.out")" = 3 ] ||
+	fail "not every version of versioned/obj was reused"
 arca verify keys --read-data > "$T/out" 2>&1 || { cat "$T/out" >&2; fail "verify"; }
 rm -f "$T/ok.txt"
 arca restore keys --into "$T/ok.txt" > /dev/null || fail "restore of the second snapshot"
-[ "$(cat "$T/ok.txt")" = "ok 32" ] || fail "second snapshot checked: $(cat "$T/ok.txt")"
+[ "$(cat "$T/ok.txt")" = "ok 35" ] || fail "second snapshot checked: $(cat "$T/ok.txt")"
 
 step "driver bugs are refused and the item dropped; list shows its name escaped"
 sed -i 's/^driver = keys$/driver = keys\nmode = misuse/' "$ARCA_CONFIG"
@@ -81,7 +86,7 @@ for p in partial:
 EOF
 rm -f "$T/ok.txt"
 arca restore keys --into "$T/ok.txt" > /dev/null || fail "restore of the partial snapshot"
-[ "$(cat "$T/ok.txt")" = "ok 32" ] || fail "partial snapshot checked: $(cat "$T/ok.txt")"
+[ "$(cat "$T/ok.txt")" = "ok 35" ] || fail "partial snapshot checked: $(cat "$T/ok.txt")"
 
 step "item_end_info with a wrong size: exit 7, nothing recorded"
 sed -i 's/^mode = misuse$/mode = mismatch/' "$ARCA_CONFIG"

@@ -179,7 +179,8 @@ struct arca_item_info {
 	                       no leading '/', no "." or ".." parts;
 	                       exactly "." (type DIR) is the root of a
 	                       tree, so its own mode/owner/mtime survive;
-	                       or any bytes with ARCA_ITEM_KEY_NAME (1.1) */
+	                       or any bytes with ARCA_ITEM_KEY_NAME (1.1:
+	                       a key may repeat, once per version) */
 	enum arca_item_type type;
 	uint32_t mode; /* permission bits (07777); 0 when unknown */
 	uint32_t uid, gid;
@@ -224,16 +225,21 @@ struct arca_item_info {
  * spaces, newlines, non-UTF-8). Only for STREAM and TOMBSTONE items. The
  * engine stores it exactly (FORMAT.md, "item") and never uses it as a
  * path; it shows it escaped (a backslash as "\\", a control character or
- * a byte of invalid UTF-8 as "\xHH"). A key-named and a path-named item
- * share one namespace: a name is unique within a snapshot either way, and
- * item_open finds the item by its bytes. A driver that writes items to a
- * file system on restore must map keys to safe paths itself; given an
- * item with this flag it must never use the name as a path as it is. A
- * reader whose struct ends before `flags` (a 1.0 driver) is given key names
- * too, without the flag: every driver checks a name before it makes a path
- * of it, since the storage is hostile (the files driver refuses absolute
- * names and ".." parts). An S3 key containing NUL (possible only with
- * encoding-type=url) cannot be stored: report it with item_skipped.
+ * a byte of invalid UTF-8 as "\xHH"). Unlike a path, a key may repeat in
+ * a snapshot: the versions of one object and its delete markers (a
+ * versioned listing), each with its own fingerprint (the version id), in
+ * the order the driver gives them. item_next gives every one; item_open
+ * finds the first item with those bytes; the metadata cache matches an
+ * item by name and fingerprint, so each version is reused on its own.
+ *
+ * A driver that writes items to a file system on restore must map keys to
+ * safe paths itself; given an item with this flag it must never use the
+ * name as a path as it is. A reader whose struct ends before `flags` (a
+ * 1.0 driver) is given key names too, without the flag: every driver
+ * checks a name before it makes a path of it, since the storage is hostile
+ * (the files driver refuses absolute names and ".." parts). An S3 key
+ * containing NUL (possible only with encoding-type=url) cannot be stored:
+ * report it with item_skipped.
  *
  * For STREAM (and TOMBSTONE) items the other attributes are the driver's
  * to fill, all optional and given back exactly: mode the permission bits

@@ -87,6 +87,11 @@ static const struct key table[] = {
     {"streamed/unchecked", ARCA_ITEM_STREAM, 17, AT_END_UNCHECKED, "final-meta", "fp-final", NULL,
      0640, 7, 8, 99, 9},
     {"deleted/at-end", ARCA_ITEM_TOMBSTONE, 0, AT_END, "version=7", NULL, NULL, 0, 0, 0, 0, 0},
+    /* the versions of one object and its delete marker: one key, three items */
+    {"versioned/obj", ARCA_ITEM_STREAM, 100, AT_BEGIN, "version=v1", "v1", NULL, 0, 0, 0, 10, 0},
+    {"versioned/obj", ARCA_ITEM_STREAM, 200, AT_BEGIN, "version=v2", "v2", NULL, 0, 0, 0, 20, 0},
+    {"versioned/obj", ARCA_ITEM_TOMBSTONE, 0, AT_BEGIN, "version=v3 delete-marker", "v3", NULL, 0,
+     0, 0, 30, 0},
     {NULL /* long1024 */, ARCA_ITEM_STREAM, 10, AT_BEGIN, NULL, NULL, NULL, 0, 0, 0, 0, 0},
     {NULL /* long4096 */, ARCA_ITEM_STREAM, 10, AT_BEGIN, NULL, NULL, NULL, 0, 0, 0, 0, 0},
 };
@@ -386,14 +391,19 @@ static int k_restore(void *p, struct arca_ctx *ctx)
 	if (n != N_KEYS)
 		return host->error(ARCA_ERR_CORRUPT, "keys: %zu items back of %zu", n,
 		                   (size_t)N_KEYS);
-	/* item_open by every key, backwards (each one a search) */
+	/* item_open by every key, backwards (each one a search): a key that
+	 * repeats (versions) opens its first item */
 	for (size_t i = N_KEYS; i-- > 0;) {
 		struct arca_item_info got;
+		size_t first = 0;
+		while (strcmp(key_name(first), key_name(i)))
+			first++;
 		memset(&got, 0, sizeof got);
 		got.struct_size = sizeof got;
 		if ((rc = host->item_open(ctx, key_name(i), &got)) != ARCA_OK)
 			return rc;
-		if ((rc = compare(i, &got)) != ARCA_OK || (rc = read_content(ctx, i)) != ARCA_OK)
+		if ((rc = compare(first, &got)) != ARCA_OK ||
+		    (rc = read_content(ctx, first)) != ARCA_OK)
 			return rc;
 	}
 	/* a 1.0-sized reader is given the 1.0 members only */
