@@ -66,6 +66,13 @@ rm -f "$T/ok.txt"
 arca restore keys --into "$T/ok.txt" > /dev/null || fail "restore of the second snapshot"
 [ "$(cat "$T/ok.txt")" = "ok 35" ] || fail "second snapshot checked: $(cat "$T/ok.txt")"
 
+step "keys.so passes the conformance kit (round trip of every key through it)"
+: > "$T/keys.sec"
+"$ARCA_STAGE$ARCA_BINDIR/arca-driver-check" --plugin-dir "$PLUGIN_DIR" \
+	--restore-option into="$T/kit-ok.txt" --after-restore "grep -qx 'ok 35' '$T/kit-ok.txt'" \
+	"$mod" "$T/keys.sec" > "$T/kit.out" 2>&1 || { cat "$T/kit.out" >&2; fail "arca-driver-check keys.so"; }
+[ "$(raw_bytes "$T/kit.out")" = 0 ] || fail "arca-driver-check printed a name raw"
+
 step "driver bugs are refused and the item dropped; list shows its name escaped"
 sed -i 's/^driver = keys$/driver = keys\nmode = misuse/' "$ARCA_CONFIG"
 expect_fail 15 arca snapshot keys
