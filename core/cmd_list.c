@@ -86,6 +86,9 @@ static void warn_missing(void *arg, const char *problem)
 
 int cmd_list(struct cli *cli, int argc, char **argv)
 {
+	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+		if (!strcmp(argv[i], "--items"))
+			return cmd_list_items(cli, argc, argv); /* cmd_list_items.c */
 	/* --json is a global option */
 	if (cli_no_options(cli, "list", argc, argv))
 		return 2;

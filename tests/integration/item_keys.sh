@@ -54,6 +54,51 @@ for from in local second; do
 	[ "$(cat "$T/ok.txt")" = "ok 35" ] || fail "restore from $from checked: $(cat "$T/ok.txt")"
 done
 
+step "list --items: every item, names escaped, in text and --json"
+arca list keys --items > "$T/items.txt" 2>&1 || { cat "$T/items.txt" >&2; fail "list --items"; }
+arca --json list keys --items --from second > "$T/items.json" 2>&1 ||
+	{ cat "$T/items.json" >&2; fail "list --items --json"; }
+for f in "$T/items.txt" "$T/items.json"; do
+	[ "$(raw_bytes "$f")" = 0 ] || { cat -v "$f" >&2; fail "$(basename "$f") carries a raw name"; }
+done
+[ "$(wc -l < "$T/items.txt")" = 36 ] || { head -c 3000 "$T/items.txt" >&2; fail "list --items: not 35 items and a header"; }
+grep -Eq '^tombstone +0 B +2023-11-14T22:15:00Z +deleted/object$' "$T/items.txt" ||
+	{ head -c 3000 "$T/items.txt" >&2; fail "list --items: no tombstone line"; }
+grep -Fq ' new\x0aline' "$T/items.txt" || fail "list --items: newline not escaped"
+python3 - "$T/items.json" <<'EOF' || fail "list --items --json"
+import json, sys
+items = json.load(open(sys.argv[1]))
+assert len(items) == 35, len(items)
+by = {}
+for i in items:
+    by.setdefault(i["name"], []).append(i)
+    assert i["key"] is True, i
+want = {
+    "/leading-slash": "stream", "a//b": "stream", "..": "stream", ".": "stream",
+    "trailing/": "stream", " ": "stream", "new\\x0aline": "stream",
+    "tab\\x09here\\x0dcr": "stream", "esc\\x1b[31mred\\x1b[0m": "stream",
+    "c1-csi-\\xc2\\x9b31m": "stream", "bidi-\\xe2\\x80\\xaetxt.exe": "stream",
+    "back\\\\slash\\\\x41": "stream", "latin1-\\xe9\\xe8\\xff": "stream",
+    "\u00fcber/\u65e5\u672c/\U0001f4e6.bin": "stream",
+    "deleted/object": "tombstone", "/../tomb\\x0astone": "tombstone",
+}
+for name, typ in want.items():
+    assert name in by and by[name][0]["type"] == typ, (name, by.get(name))
+v = by["versioned/obj"]
+assert [(x["type"], x["size"], x["meta"]) for x in v] == [
+    ("stream", 100, "version=v1"), ("stream", 200, "version=v2"),
+    ("tombstone", 0, "version=v3 delete-marker")], v
+s = by["streamed/unknown-size"][0]
+assert (s["size"], s["checksum"], s["meta"], s["mtime_nsec"]) == (
+    300000, "md5:0123456789abcdef0123456789abcdef", 'version=v42 etag="abc"', 5), s
+assert by["latin1-\\xe9\\xe8\\xff"][0]["checksum"] == "md5:\\xfe"
+assert by["new\\x0aline"][0]["meta"] == "x-amz-meta-a=b\\x0ac"
+assert sum(len(n) == 1024 for n in by) == 1, "the 1024-byte key"
+EOF
+expect_fail 2 arca list keys --items --from nowhere
+expect_stderr "target keys has no destination 'nowhere'"
+expect_fail 2 arca list keys --items extra-target
+
 step "a second snapshot (fingerprints reused, each version of a key), verify --read-data, restore"
 arca -v snapshot keys > "$T/snap2.out" 2>&1 || { cat "$T/snap2.out" >&2; fail "second snapshot"; }
 for k in 'plain.txt' 'latin1-\xe9\xe8\xff' 'versioned/obj'; do
