@@ -105,10 +105,11 @@ int cli_no_options(struct cli *cli, const char *verb, int argc, char **argv)
 	return 0;
 }
 
-void cli_verb_help(const struct verb *v, FILE *f)
+void cli_verb_help(struct cli *cli, const struct verb *v, FILE *f)
 {
-	fprintf(f, "Usage: %s\n\n%s — %s\n\n%s\n%s", v->usage, v->name, v->summary, v->help,
-	        cli_global_help);
+	fprintf(f, "Usage: %s\n\n%s — %s\n\n%s", v->usage, v->name, v->summary, v->help);
+	driver_options_help(cli, v->name, f);
+	fprintf(f, "\n%s", cli_global_help);
 }
 
 int cli_usage_error(const char *verb, const char *fmt, ...)

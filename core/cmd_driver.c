@@ -1,5 +1,5 @@
 /* cmd_driver.c — verbs that target drivers declare (ABI 1.1, e.g. the
- * postgres driver's wal-push and wal-get): `arca VERB TARGET ARGS...` runs
+ * PostgreSQL WAL archiving verbs): `arca VERB TARGET ARGS...` runs
  * the `command` op of TARGET's driver. Core knows no driver verb by name. */
 #include <stddef.h>
 #include <stdio.h>
@@ -56,6 +56,37 @@ void driver_verbs_list(struct cli *cli, FILE *f)
 				    "\nVerbs of the installed drivers (arca VERB TARGET ...):\n");
 			fprintf(f, "  %-10s %s (driver %s)\n", v->name,
 			        v->summary ? v->summary : "", drv->name);
+		}
+	}
+	loader_close(&ld);
+}
+
+void driver_options_help(struct cli *cli, const char *op, FILE *f)
+{
+	struct loader ld;
+	if (load_quietly(cli, &ld) != ARCA_OK)
+		return;
+	for (size_t i = 0; i < ld.n_drivers; i++) {
+		int any;
+		const struct arca_op_option *o =
+		    loader_op_options(ld.drivers[i].drv->target, op, &any);
+		if (o && o->name)
+			fprintf(f,
+			        "\nOptions of driver %s (refused for targets of other drivers):\n",
+			        ld.drivers[i].drv->name);
+		for (; o && o->name; o++) {
+			char flag[64];
+			snprintf(flag, sizeof flag, "--%s%s", o->name,
+			         o->takes_value ? " VALUE" : "");
+			fprintf(f, "  %-20s %s", flag, o->help ? o->help : "");
+			if (o->when)
+				fprintf(f, " (only where %s)", o->when);
+			for (const char *x = o->excludes, *c; x; x = c ? c + 1 : NULL) {
+				c = strchr(x, ',');
+				fprintf(f, "%s--%.*s", x == o->excludes ? " (not with " : ", ",
+				        c ? (int)(c - x) : (int)strlen(x), x);
+			}
+			fputs(o->excludes ? ")\n" : "\n", f);
 		}
 	}
 	loader_close(&ld);

@@ -343,7 +343,7 @@ static void snapshot_failing(struct engine *e, struct engine_target *t, struct e
 	inject = how;
 	injected = items_begun = 0;
 	last_snapshot_rc = ARCA_OK;
-	int rc = job_snapshot(e, t, NULL, &res);
+	int rc = job_snapshot(e, t, NULL, NULL, &res);
 	inject = INJECT_NONE;
 	arca_cancel_requested = 0;
 	char *why = NULL;
@@ -369,8 +369,8 @@ static void round_trip(struct engine *e, struct engine_target *t, struct engine_
                        int with_faults)
 {
 	struct snapshot_result res;
-	result_rc("check", job_check_target(e, t));
-	int rc = job_snapshot(e, t, NULL, &res);
+	result_rc("check", job_check_target(e, t, NULL));
+	int rc = job_snapshot(e, t, NULL, NULL, &res);
 	size_t n_snaps = rc == ARCA_OK ? count_snapshots(e, d, t->cfg->name) : 1;
 	if (n_snaps != 1)
 		rc = err_set(ARCA_ERR_INTERNAL, "%zu snapshots recorded, not 1", n_snaps);

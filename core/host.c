@@ -81,7 +81,8 @@ static int do_secret(const struct arca_config *cfg, const char *key, char **out)
 
 static int wrong_kind(const char *call, enum ctx_kind want)
 {
-	static const char *names[] = {"snapshot", "restore", "verify", "check", "command"};
+	static const char *names[] = {"snapshot", "restore", "verify",
+	                              "check",    "command", "health"};
 	return err_set(ARCA_ERR_INTERNAL, "driver bug: host->%s called outside a %s", call,
 	               names[want]);
 }
@@ -215,6 +216,12 @@ static int do_item_open(struct arca_ctx *ctx, const char *name, struct arca_item
 		progress_item(ctx->progress, info->name);
 	}
 	return rc;
+}
+
+static int do_item_rewind(struct arca_ctx *ctx)
+{
+	int rc = reading(ctx, "item_rewind");
+	return rc ? rc : snap_rewind(ctx->reader);
 }
 
 static int do_item_read(struct arca_ctx *ctx, void *buf, size_t cap, size_t *got)
@@ -392,6 +399,7 @@ HONEST(item_skipped, (struct arca_ctx * ctx, const char *name, const char *reaso
 HONEST(item_next, (struct arca_ctx * ctx, struct arca_item_info *info), (ctx, info))
 HONEST(item_open, (struct arca_ctx * ctx, const char *name, struct arca_item_info *info),
        (ctx, name, info))
+HONEST(item_rewind, (struct arca_ctx * ctx), (ctx))
 HONEST(item_read, (struct arca_ctx * ctx, void *buf, size_t cap, size_t *got), (ctx, buf, cap, got))
 HONEST(blob_put,
        (struct arca_ctx * ctx, const char *name, const void *data, size_t len, int exclusive),
@@ -436,6 +444,7 @@ static const struct arca_host table = {
     .blob_list = host_blob_list,
     .blob_remove = host_blob_remove,
     .item_skipped = host_item_skipped,
+    .item_rewind = host_item_rewind,
 };
 
 const struct arca_host *host_table(void)

@@ -44,7 +44,7 @@ char *str_trim(char *s);
 int str_starts(const char *s, const char *prefix);
 int str_ends(const char *s, const char *suffix);
 /* Whether `word` is one of the items of `list` separated by `sep`
- * ("to-lsn,to-xid", "logical|physical"); a NULL list has none. */
+ * ("a,b", "logical|physical"); a NULL list has none. */
 int str_in_list(const char *list, char sep, const char *word);
 
 void hex_encode(const unsigned char *in, size_t n, char *out /* 2n+1 */);
