@@ -55,16 +55,42 @@ static int applies(const struct engine_target *t, const struct arca_op_option *o
 	return v && !strcmp(v, eq + 1);
 }
 
+/* What ABI 1.0 engines handed any restore: a 1.0 driver declares nothing
+ * and still takes these. */
+static const struct arca_op_option restore_1_0[] = {
+    {"into", 1, NULL, NULL, NULL},
+    {"overwrite", 0, NULL, NULL, NULL},
+    {"jobs", 1, NULL, NULL, NULL},
+    {NULL, 0, NULL, NULL, NULL},
+};
+
+/* Add the options of a declared list to the getopt table (one entry per
+ * name; two drivers that disagree on its value make it --name=VALUE only;
+ * the verb's own, the first n_own, stay as they are). */
+static void add_declared(struct option *tab, size_t *n, size_t n_own,
+                         const struct arca_op_option *list)
+{
+	for (const struct arca_op_option *d = list; d && d->name; d++) {
+		int has_arg = d->takes_value ? required_argument : no_argument;
+		size_t k = 0;
+		while (k < *n && strcmp(tab[k].name, d->name))
+			k++;
+		if (k == *n)
+			tab[(*n)++] = (struct option){d->name, has_arg, NULL, 1};
+		else if (k >= n_own && tab[k].has_arg != has_arg)
+			tab[k].has_arg = optional_argument;
+	}
+}
+
 /* The getopt table: the verb's own options, then every option a loaded
- * target driver declares for op (one entry per name; two drivers that
- * disagree on its value make it --name=VALUE only). */
+ * target driver declares for op. */
 static struct option *option_table(const struct engine *e, const char *op, const struct option *own,
                                    size_t *n_own)
 {
-	size_t cap = 1, n = 0;
+	size_t cap = ARRAY_LEN(restore_1_0), n = 0;
+	int any, some_any = 0;
 	for (const struct option *o = own; o && o->name; o++)
 		cap++;
-	int any;
 	for (size_t i = 0; i < e->ld.n_drivers; i++)
 		for (const struct arca_op_option *d =
 		         loader_op_options(e->ld.drivers[i].drv->target, op, &any);
@@ -74,19 +100,13 @@ static struct option *option_table(const struct engine *e, const char *op, const
 	for (const struct option *o = own; o && o->name; o++) /* val: a short option, or 1 */
 		tab[n++] = (struct option){o->name, o->has_arg, NULL, o->val > ' ' ? o->val : 1};
 	*n_own = n;
-	for (size_t i = 0; i < e->ld.n_drivers; i++)
-		for (const struct arca_op_option *d =
-		         loader_op_options(e->ld.drivers[i].drv->target, op, &any);
-		     d && d->name; d++) {
-			int has_arg = d->takes_value ? required_argument : no_argument;
-			size_t k = 0;
-			while (k < n && strcmp(tab[k].name, d->name))
-				k++;
-			if (k == n)
-				tab[n++] = (struct option){d->name, has_arg, NULL, 1};
-			else if (k >= *n_own && tab[k].has_arg != has_arg)
-				tab[k].has_arg = optional_argument;
-		}
+	for (size_t i = 0; i < e->ld.n_drivers; i++) {
+		add_declared(tab, &n, *n_own,
+		             loader_op_options(e->ld.drivers[i].drv->target, op, &any));
+		some_any |= any;
+	}
+	if (some_any)
+		add_declared(tab, &n, *n_own, restore_1_0);
 	return tab;
 }
 
@@ -189,18 +209,21 @@ static int parse(struct cli *cli, struct cli_targets *ct, const char *verb,
 	while (tab[n_tab].name)
 		n_tab++;
 	ct->opts = xcalloc(n_tab + 1, sizeof *ct->opts);
-	char shorts[32] = "";
+	char shorts[32] = ":"; /* ':' for a missing value, '?' for the unknown */
 	for (size_t k = 0; k < n_tab && strlen(shorts) + 3 < sizeof shorts; k++)
 		if (tab[k].val != 1)
 			snprintf(shorts + strlen(shorts), 4, "%c%s", tab[k].val,
 			         tab[k].has_arg == required_argument ? ":" : "");
 	int c, idx;
 	while ((c = cli_getopt(cli, argc, argv, shorts, tab, &idx)) != -1) {
+		const char *arg = argv[optind - 1];
+		if (c == ':')
+			return cli_usage_error(verb, "%s needs a value", arg);
 		if (c != 1) /* a short option: its entry */
 			for (idx = 0; (size_t)idx < n_tab && tab[idx].val != c; idx++)
 				;
 		if (c == '?' || (size_t)idx == n_tab)
-			return cli_usage_error(verb, "unknown option");
+			return cli_usage_error(verb, "unknown option '%s'", arg);
 		size_t k = 0;
 		while (k < n && strcmp(ct->opts[k].name, tab[idx].name))
 			k++;

@@ -39,6 +39,7 @@
 #include <unistd.h>
 #include "config.h"
 #include "jobs.h"
+#include "loader.h"
 #include "log.h"
 #include "util.h"
 
@@ -175,29 +176,35 @@ static int valid_cli_name(const char *s)
 	return 1;
 }
 
-/* The 1.1 declarations of a target: restore options and verbs. */
+/* The 1.1 declarations of a target: operation options and verbs. */
 static char *bad_declarations(const struct arca_target_ops *t)
 {
-	if (ARCA_OPS_HAS(t, restore_options))
-		for (const struct arca_op_option *o = t->restore_options; o->name; o++) {
+	for (const char *const *op = loader_ops; *op; op++) {
+		int any;
+		const struct arca_op_option *list = loader_op_options(t, *op, &any);
+		for (const struct arca_op_option *o = list; o && o->name; o++) {
 			if (!valid_cli_name(o->name) || !o->help)
+				return xasprintf("%s option \"%s\": a name of a-z, 0-9 and '-' "
+				                 "and a help line",
+				                 *op, o->name);
+			if (o->when && !strchr(o->when, '='))
 				return xasprintf(
-				    "restore option \"%s\": a name of a-z, 0-9 and '-' "
-				    "and a help line",
-				    o->name);
+				    "%s option \"%s\": `when` is KEY=VALUE, not \"%s\"", *op,
+				    o->name, o->when);
 			for (const char *x = o->excludes; x && *x;) {
 				const char *c = strchr(x, ',');
 				size_t n = c ? (size_t)(c - x) : strlen(x);
-				const struct arca_op_option *y = t->restore_options;
+				const struct arca_op_option *y = list;
 				while (y->name && (strlen(y->name) != n || strncmp(y->name, x, n)))
 					y++;
 				if (!y->name)
-					return xasprintf("restore option \"%s\" excludes \"%.*s\", "
+					return xasprintf("%s option \"%s\" excludes \"%.*s\", "
 					                 "which is not declared",
-					                 o->name, (int)n, x);
+					                 *op, o->name, (int)n, x);
 				x = c ? c + 1 : NULL;
 			}
 		}
+	}
 	if (ARCA_OPS_HAS(t, verbs)) {
 		if (!t->command)
 			return xasprintf("verbs are declared but there is no command op");
@@ -327,12 +334,8 @@ static void report_problem(void *arg, const char *problem)
 /* Does the target take restore option `name` (a 1.0 driver takes any)? */
 static int takes(const struct arca_target_ops *t, const char *name)
 {
-	if (!ARCA_OPS_HAS(t, restore_options))
-		return 1;
-	for (const struct arca_op_option *o = t->restore_options; o->name; o++)
-		if (!strcmp(o->name, name))
-			return 1;
-	return 0;
+	int any;
+	return loader_op_option(loader_op_options(t, "restore", &any), name) || any;
 }
 
 static void snapshot_failing(struct engine *e, struct engine_target *t, struct engine_dest *d,

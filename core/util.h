@@ -8,6 +8,16 @@
 #include <stdio.h>
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+/* Append node to a singly linked list kept as head and tail pointers. */
+#define LIST_APPEND(head, tail, node)                                                              \
+	do {                                                                                       \
+		(node)->next = NULL;                                                               \
+		if (tail)                                                                          \
+			(tail)->next = (node);                                                     \
+		else                                                                               \
+			(head) = (node);                                                           \
+		(tail) = (node);                                                                   \
+	} while (0)
 
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t m);

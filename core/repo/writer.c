@@ -228,14 +228,9 @@ static unsigned char *item_slot(struct witem *it)
 		if (cap > 4096)
 			cap = 4096;
 		struct idblock *b = xmalloc(sizeof *b + cap * ID_LEN);
-		b->next = NULL;
 		b->n = 0;
 		b->cap = cap;
-		if (it->tail)
-			it->tail->next = b;
-		else
-			it->head = b;
-		it->tail = b;
+		LIST_APPEND(it->head, it->tail, b);
 	}
 	it->n_chunks++;
 	return it->tail->ids[it->tail->n++];
@@ -264,7 +259,6 @@ static int emit_chunk(struct snap_writer *w)
 		               "most one item can have (FORMAT.md, \"Bounds\"); split it",
 		               item_string(w->cur->json, "name"), (unsigned)ITEM_MAX_CHUNKS);
 	struct job *j = xmalloc(sizeof *j);
-	j->next = NULL;
 	j->data = w->cbuf;
 	j->len = w->clen;
 	j->item = w->cur;
@@ -281,11 +275,7 @@ static int emit_chunk(struct snap_writer *w)
 		return writer_error(w);
 	}
 	w->cur->pending++;
-	if (w->qtail)
-		w->qtail->next = j;
-	else
-		w->qhead = j;
-	w->qtail = j;
+	LIST_APPEND(w->qhead, w->qtail, j);
 	w->qlen++;
 	pthread_cond_signal(&w->cv_job);
 	pthread_mutex_unlock(&w->mu);

@@ -253,6 +253,11 @@ static const struct arca_op_option files_restore_options[] = {
     {NULL, 0, NULL, NULL, NULL},
 };
 
+static const struct arca_op_option files_health_options[] = {
+    {"into", 1, "look at this directory (a restored copy) instead of path", NULL, NULL},
+    {NULL, 0, NULL, NULL, NULL},
+};
+
 static const struct arca_target_ops files_target_ops = {
     .struct_size = sizeof(struct arca_target_ops),
     .restore_options = files_restore_options,
@@ -263,6 +268,8 @@ static const struct arca_target_ops files_target_ops = {
     .verify = files_verify,
     .close = files_close,
     .command = NULL,
+    .health_options = files_health_options,
+    .health = files_health,
 };
 
 static const struct arca_driver files_driver = {

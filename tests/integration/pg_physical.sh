@@ -100,7 +100,11 @@ pg_arca restore app-wal --into "$T/pg/latest" --start >/dev/null 2>"$T/err" ||
 	{ cat "$T/err"; fail "restore --start to the end failed"; }
 [ "$(rows $APP)" = "400 400" ] || fail "restore to the end has rows '$(rows $APP)', want 400"
 [ "$(pg_sql $APP postgres "SHOW archive_mode")" = on ] || fail "a recovery stopped archiving"
+pg_arca health app-wal --into "$T/pg/latest" >"$T/out" 2>&1 ||
+	{ cat "$T/out" >&2; fail "health of the restored server (by its data directory)"; }
 pg_stop "$T/pg/latest"
+expect_fail 4 pg_arca health app-wal --into "$T/pg/latest"
+expect_stderr "target app-wal is not healthy: .*no PostgreSQL server runs on $T/pg/latest"
 
 step "restore to a time between the inserts (a drill: --no-archive)"
 pg_arca restore app-wal --into "$T/pg/at-time" --to-time "$T1" --start --no-archive \
