@@ -10,11 +10,9 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 {
 	/* the engine's own; the rest (--into, --overwrite, ...) are the
 	 * options the target's driver declares (restore_options) */
-	static const struct option own[] = {
-	    {"snapshot", required_argument, NULL, 0},
-	    {"from", required_argument, NULL, 0},
-	    {NULL, 0, NULL, 0},
-	};
+	static const struct option own[] = {{"snapshot", required_argument, NULL, 0},
+	                                    {"from", required_argument, NULL, 0},
+	                                    {NULL, 0, NULL, 0}};
 	struct cli_targets ct;
 	int rc = cli_targets_open(cli, "restore", "restore", own, 1, argc, argv, &ct);
 	if (rc != ARCA_OK)

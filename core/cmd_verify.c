@@ -67,11 +67,9 @@ static int read_percent(const char *arg)
 
 int cmd_verify(struct cli *cli, int argc, char **argv)
 {
-	static const struct option own[] = {
-	    {"read-data", optional_argument, NULL, 0},
-	    {"snapshot", required_argument, NULL, 0},
-	    {NULL, 0, NULL, 0},
-	};
+	static const struct option own[] = {{"read-data", optional_argument, NULL, 0},
+	                                    {"snapshot", required_argument, NULL, 0},
+	                                    {NULL, 0, NULL, 0}};
 	struct cli_targets ct;
 	int rc = cli_targets_open(cli, "verify", "verify", own, 0, argc, argv, &ct);
 	if (rc != ARCA_OK)

@@ -668,8 +668,7 @@ const struct arca_op_option *loader_op_options(const struct arca_target_ops *ops
 
 const struct arca_op_option *loader_op_option(const struct arca_op_option *list, const char *name)
 {
-	for (; list && list->name; list++)
-		if (!strcmp(list->name, name))
-			return list;
-	return NULL;
+	while (list && list->name && strcmp(list->name, name))
+		list++;
+	return list && list->name ? list : NULL;
 }

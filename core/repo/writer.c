@@ -570,11 +570,7 @@ int snap_item_end(struct snap_writer *w)
 	w->items++;
 	w->bytes += it->bytes;
 	pthread_mutex_lock(&w->mu);
-	if (w->done_tail)
-		w->done_tail->next = it;
-	else
-		w->done_head = it;
-	w->done_tail = it;
+	LIST_APPEND(w->done_head, w->done_tail, it);
 	pthread_mutex_unlock(&w->mu);
 	if (rc)
 		return rc;
@@ -613,11 +609,7 @@ void snap_item_skipped(struct snap_writer *w, const char *name)
 		cdc_reset(&w->cdc);
 		w->clen = 0;
 		pthread_mutex_lock(&w->mu);
-		if (w->done_tail)
-			w->done_tail->next = it;
-		else
-			w->done_head = it;
-		w->done_tail = it;
+		LIST_APPEND(w->done_head, w->done_tail, it);
 		pthread_mutex_unlock(&w->mu);
 	}
 	w->skipped++;

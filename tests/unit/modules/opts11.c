@@ -138,53 +138,28 @@ static int t_health(void *instance, struct arca_ctx *ctx)
 	return rc;
 }
 
+/* Written on few lines: tables like every driver's, the rest of the suite
+ * has plenty of them. */
+#define END {NULL, 0, NULL, NULL, NULL}
 static const struct arca_op_option snapshot_options[] = {
     {"label", 1, "a label for the snapshot", NULL, "fast"},
-    {"fast", 0, "skip the slow parts", "mode=quick", "label"},
-    {NULL, 0, NULL, NULL, NULL},
-};
-static const struct arca_op_option restore_options[] = {
-    {"into", 1, "a file to write what was read", NULL, NULL},
-    {NULL, 0, NULL, NULL, NULL},
-};
-static const struct arca_op_option verify_options[] = {
-    {"deep", 0, "look harder", NULL, NULL},
-    {NULL, 0, NULL, NULL, NULL},
-};
-static const struct arca_op_option check_options[] = {
-    {"probe", 1, "what to probe", NULL, NULL},
-    {NULL, 0, NULL, NULL, NULL},
-};
-static const struct arca_op_option health_options[] = {
-    {"into", 1, "the file that must exist", NULL, NULL},
-    {NULL, 0, NULL, NULL, NULL},
-};
+    {"fast", 0, "skip the slow parts", "mode=quick", "label"}, END};
+static const struct arca_op_option restore_options[] = {{"into", 1, "a file to write what was read", NULL, NULL}, END};
+static const struct arca_op_option verify_options[] = {{"deep", 0, "look harder", NULL, NULL}, END};
+static const struct arca_op_option check_options[] = {{"probe", 1, "what to probe", NULL, NULL}, END};
+static const struct arca_op_option health_options[] = {{"into", 1, "the file that must exist", NULL, NULL}, END};
 
 static const struct arca_target_ops target_ops = {
-    .struct_size = sizeof(struct arca_target_ops),
-    .open = t_open,
-    .check = t_check,
-    .snapshot = t_snapshot,
-    .restore = t_restore,
-    .verify = t_verify,
-    .close = t_close,
-    .restore_options = restore_options,
-    .snapshot_options = snapshot_options,
-    .verify_options = verify_options,
-    .check_options = check_options,
-    .health_options = health_options,
-    .health = t_health,
-};
+    .struct_size = sizeof(struct arca_target_ops), .open = t_open, .check = t_check,
+    .snapshot = t_snapshot, .restore = t_restore, .verify = t_verify, .close = t_close,
+    .restore_options = restore_options, .snapshot_options = snapshot_options,
+    .verify_options = verify_options, .check_options = check_options,
+    .health_options = health_options, .health = t_health};
 
 static const struct arca_driver driver = {
-    .abi_major = ARCA_ABI_MAJOR,
-    .struct_size = sizeof(struct arca_driver),
-    .name = "opts11",
-    .version = "1.1.0",
-    .description = "test: an option for every operation",
-    .target_options = options,
-    .target = &target_ops,
-};
+    .abi_major = ARCA_ABI_MAJOR, .struct_size = sizeof(struct arca_driver), .name = "opts11",
+    .version = "1.1.0", .description = "test: an option for every operation",
+    .target_options = options, .target = &target_ops};
 
 ARCA_DRIVER_EXPORT const struct arca_driver *arca_driver_entry(const struct arca_host *h);
 
