@@ -14,19 +14,27 @@
 #include "util.h"
 
 /* -c FILE may follow the verb, and the config says which drivers (and so
- * which options) there are; -v and -q after the verb should hold while the
- * config loads, too. Apply these before the options can be parsed; the
- * parse applies them again, to the same effect. */
+ * which options) there are; -v, -q and --json after the verb should hold
+ * while the config loads, too. Apply those before the options can be
+ * parsed; the parse applies them again, to the same effect (--no-lock and
+ * --lock-wait are read from cli after it). */
 static void early_globals(struct cli *cli, int argc, char **argv)
 {
 	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++) {
 		const char *a = argv[i];
-		if (!strcmp(a, "--config") && i + 1 < argc)
-			cli_global_option(cli, 'c', argv[++i]);
-		else if (!strncmp(a, "--config=", 9))
-			cli_global_option(cli, 'c', a + 9);
-		else if (!strcmp(a, "--verbose") || !strcmp(a, "--quiet"))
-			cli_global_option(cli, a[2], NULL);
+		size_t len = strcspn(a, "=");
+		for (const struct option *o = cli_global_options;
+		     a[0] == '-' && a[1] == '-' && o->name; o++) {
+			if (strlen(o->name) != len - 2 || strncmp(o->name, a + 2, len - 2) ||
+			    o->val == CLI_OPT_LOCK_WAIT || o->val == CLI_OPT_NO_LOCK)
+				continue;
+			const char *val = a[len] ? a + len + 1 : NULL;
+			if (o->has_arg && !val && i + 1 < argc)
+				val = argv[++i];
+			if (!o->has_arg || val)
+				cli_global_option(cli, o->val, val);
+			break;
+		}
 		for (int k = 1; a[0] == '-' && a[1] != '-' && a[k] && strchr("vqc", a[k]); k++) {
 			if (a[k] != 'c') {
 				cli_global_option(cli, a[k], NULL);
@@ -245,6 +253,8 @@ int cli_targets_open(struct cli *cli, const char *verb, const char *op, const st
 	size_t n_own;
 	struct option *tab = option_table(&ct->e, op, own, &n_own);
 	rc = parse(cli, ct, verb, tab, argc, argv);
+	ct->e.no_lock = cli->no_lock; /* they may follow the verb */
+	ct->e.lock_wait = cli->lock_wait;
 	if (rc == ARCA_OK && one && optind + 1 != argc)
 		rc = cli_usage_error(verb, "name exactly one TARGET");
 	if (rc == ARCA_OK) {

@@ -5,7 +5,7 @@
 # check and health, through the test module opts11 (tests/unit/modules):
 #  - declared options reach the driver by name (host->option), flags as
 #    "yes", with --name VALUE and --name=VALUE; verify's own --snapshot and
-#    --read-data reach it too;
+#    --read-data reach it too; global options after the verb still count;
 #  - an option a target does not take is refused before anything is done
 #    (exit 2), naming what it takes and the targets that take it; so are a
 #    `when` the target's config does not meet and options that exclude
@@ -67,6 +67,13 @@ health into=$T/read.txt
 EOF
 diff "$T/want.log" "$T/full.log" || fail "the driver was handed other options (diff above)"
 [ "$(cat "$T/quick.log")" = "snapshot fast=yes" ] || fail "quick got '$(cat "$T/quick.log")'"
+
+step "global options after the verb still count: -c, --no-lock"
+cp "$ARCA_CONFIG" "$T/other.ini"
+ARCA_CONFIG=/nonexistent "$ARCA" verify full --deep -c "$T/other.ini" --no-lock >/dev/null 2>"$T/err" ||
+	{ cat "$T/err" >&2; fail "verify with -c and --no-lock after the verb"; }
+grep -q -- "--no-lock: reading without a lock" "$T/err" || { cat "$T/err" >&2; fail "--no-lock after the verb was lost"; }
+sed -i '$d' "$T/full.log" # that verify's line
 
 step "item_rewind: the restore read the items, rewound, and read the first again"
 printf 'a:first item\nb:second item\nrewound a:first item\n' > "$T/want.txt"

@@ -5,6 +5,8 @@
 #    restore (--jobs 1), restore over the original, restore onto a fresh
 #    server where globals.sql recreates the role;
 #  - verify reads the dump back; a damaged dump is reported;
+#  - `arca health` connects to a restored database and queries it; a missing
+#    database (8) and a closed port (4) are not healthy;
 #  - pg_dump dying mid-stream (killed, or failing) records no snapshot and
 #    says why; wrong password; a password inside conninfo.
 . "$(dirname "$0")/../lib/common.sh"
