@@ -14,7 +14,9 @@
  *
  * A target driver: its option table; check; snapshot (recorded once);
  * restore (with --into WORK/restore when it takes --into; --after-restore
- * then compares); verify with every byte read back; a snapshot cancelled
+ * then compares); health of what was restored, when the driver has the op
+ * (1.1; --into the same place when it takes that); verify with every byte
+ * read back; a snapshot cancelled
  * mid-way and one whose host call fails with an I/O error (at the first
  * item_write or the second item_begin), which must both record nothing and
  * return a failure (ARCA_ERR_CANCELLED for the cancellation).
@@ -401,6 +403,16 @@ static void round_trip(struct engine *e, struct engine_target *t, struct engine_
 			             after_restore, st);
 	}
 	result_rc("restore", rc);
+	if (rc == ARCA_OK && ARCA_OPS_HAS(t->drv->target, health)) {
+		/* the restored store serves: the copy restored --into, if there is one */
+		int any;
+		const struct arca_op_option *h = loader_op_options(t->drv->target, "health", &any);
+		struct ctx_option at[2] = {{NULL, NULL}, {NULL, NULL}};
+		for (size_t i = 0; i < n && loader_op_option(h, "into"); i++)
+			if (!strcmp(opts[i].name, "into"))
+				at[0] = opts[i];
+		result_rc("health of the restored store", job_health(e, t, at));
+	}
 	free(opts);
 	free(into);
 
