@@ -119,6 +119,11 @@ arca restore tree --into "$T/copy" > /dev/null
 arca health tree --into "$T/copy" > /dev/null || fail "health --into a restored copy"
 expect_fail 8 arca health tree --into "$T/nowhere"
 expect_stderr "target tree is not healthy: files $T/nowhere: No such file or directory"
+arca health tree --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d == {"target": "tree", "healthy": True, "status": 0}, d' ||
+	fail "health --json of a healthy tree"
+set +e; arca health tree --into "$T/nowhere" --json > "$T/out" 2>/dev/null; set -e
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert not d["healthy"] and d["status"] == 8 and "No such file" in d["error"], d' "$T/out" ||
+	fail "health --json of a missing tree: $(cat "$T/out")"
 if [ "$(id -u)" != 0 ]; then
 	chmod 000 "$T/copy/file.txt"
 	expect_fail 5 arca health tree --into "$T/copy"

@@ -475,10 +475,13 @@ struct arca_target_ops {
 	 * restore_options are, each {NULL}-terminated; NULL: none. The engine
 	 * parses them with its own options (`--name VALUE`, `--name=VALUE`
 	 * or a flag), shows them in `arca VERB --help`, and refuses before any
-	 * work an option no target named declares (exit 2, naming the targets
-	 * that take it), one whose `when` the target's config does not meet,
-	 * and options that exclude each other. verify's own --snapshot and
-	 * --read-data are not listed: every driver sees them (option). */
+	 * work an option that one of the targets named does not declare (exit
+	 * 2, naming the targets that take it), one whose `when` the target's
+	 * config does not meet, and options that exclude each other. The
+	 * arrays are the driver's and must stay valid while it is loaded. The
+	 * engine's own names win (verify's --snapshot and --read-data, which
+	 * every driver sees through option; the global --config, --verbose,
+	 * --quiet, --json, ...): do not declare them. */
 	const struct arca_op_option *snapshot_options;
 	const struct arca_op_option *verify_options;
 	const struct arca_op_option *check_options;
