@@ -124,14 +124,22 @@ arca health tree --json | python3 -c 'import json,sys; d=json.load(sys.stdin); a
 set +e; arca health tree --into "$T/nowhere" --json > "$T/out" 2>/dev/null; set -e
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert not d["healthy"] and d["status"] == 8 and "No such file" in d["error"], d' "$T/out" ||
 	fail "health --json of a missing tree: $(cat "$T/out")"
-if [ "$(id -u)" != 0 ]; then
-	chmod 000 "$T/copy/file.txt"
-	expect_fail 5 arca health tree --into "$T/copy"
-	expect_stderr "files $T/copy/file.txt: cannot be opened: Permission denied"
-	chmod 644 "$T/copy/file.txt"
+# an unreadable file: root opens every file, so as root a uid of its own asks
+chmod 000 "$T/copy/file.txt"
+if [ "$(id -u)" = 0 ]; then
+	nuid=64000
+	while getent passwd "$nuid" > /dev/null; do nuid=$((nuid + 1)); done
+	mkdir -p "$T/nstate"
+	chown "$nuid:$nuid" "$T/nstate"
+	sed "s|^state_dir = .*|state_dir = $T/nstate|" "$ARCA_CONFIG" > "$T/n.ini"
+	chmod 644 "$T/n.ini"
+	expect_fail 5 setpriv --reuid "$nuid" --regid "$nuid" --clear-groups \
+		"$ARCA" -c "$T/n.ini" health tree --into "$T/copy"
 else
-	skip_step "root opens every file: the unreadable case needs another user"
+	expect_fail 5 arca health tree --into "$T/copy"
 fi
+expect_stderr "target tree is not healthy: files $T/copy/file.txt: cannot be opened: Permission denied"
+chmod 644 "$T/copy/file.txt"
 expect_fail 2 arca health tree full
 expect_stderr "name exactly one TARGET"
 pass
