@@ -28,6 +28,7 @@ mkdir -p "$T/plugins"
 cp "$PLUGIN_DIR"/dir.so "$PLUGIN_DIR"/files.so "$mod" "$T/plugins/"
 chmod 755 "$T/plugins"/*.so
 write_engine_config
+cp "$ARCA_CONFIG" "$T/installed.ini" # the drivers as installed
 sed -i "s#^plugin_dir = .*#plugin_dir = $T/plugins#" "$ARCA_CONFIG"
 mkdir -p "$T/src"
 echo hello > "$T/src/file.txt"
@@ -110,6 +111,13 @@ grep -Eq -- "--fast +skip the slow parts \(only where mode=quick\) \(not with --
 	{ cat "$T/help.txt"; fail "snapshot --help lacks --fast"; }
 arca health --help | grep -q -- "--into VALUE" || fail "health --help lacks the drivers' --into"
 arca restore --help | grep -q "Options of driver files" || fail "restore --help lacks the files driver"
+if [ -f "$PLUGIN_DIR/postgres.so" ]; then
+	"$ARCA" -c "$T/installed.ini" restore --help > "$T/help.txt"
+	grep -Eq -- "--to-time VALUE +recover to this time.*\(only where mode=physical\) \(not with --to-lsn, --to-xid\)" \
+		"$T/help.txt" || { cat "$T/help.txt"; fail "restore --help lacks the postgres driver's --to-time"; }
+	"$ARCA" -c "$T/installed.ini" health --help | grep -q -- "--standby" ||
+		fail "health --help lacks the postgres driver's --standby"
+fi
 
 step "health of a files target"
 arca snapshot tree > /dev/null
