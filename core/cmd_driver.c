@@ -61,6 +61,24 @@ void driver_verbs_list(struct cli *cli, FILE *f)
 	loader_close(&ld);
 }
 
+/* `text` after a 23-column option name, wrapped at 79 columns. */
+static void print_wrapped(FILE *f, const char *flag, const char *text)
+{
+	fprintf(f, "  %-20s", flag);
+	size_t col = strlen(flag) > 20 ? 2 + strlen(flag) : 22;
+	while (*text) {
+		size_t word = strcspn(text, " ");
+		if (col + 1 + word > 79 && col > 22) {
+			fprintf(f, "\n%22s", "");
+			col = 22;
+		}
+		fprintf(f, " %.*s", (int)word, text);
+		col += 1 + word;
+		text += word + strspn(text + word, " ");
+	}
+	fputc('\n', f);
+}
+
 void driver_options_help(struct cli *cli, const char *op, FILE *f)
 {
 	struct loader ld;
@@ -75,18 +93,23 @@ void driver_options_help(struct cli *cli, const char *op, FILE *f)
 			        "\nOptions of driver %s (refused for targets of other drivers):\n",
 			        ld.drivers[i].drv->name);
 		for (; o && o->name; o++) {
-			char flag[64];
+			char flag[64], text[1024];
 			snprintf(flag, sizeof flag, "--%s%s", o->name,
 			         o->takes_value ? " VALUE" : "");
-			fprintf(f, "  %-20s %s", flag, o->help ? o->help : "");
-			if (o->when)
-				fprintf(f, " (only where %s)", o->when);
-			for (const char *x = o->excludes, *c; x; x = c ? c + 1 : NULL) {
+			size_t at =
+			    (size_t)snprintf(text, sizeof text, "%s", o->help ? o->help : "");
+			if (o->when && at < sizeof text)
+				at += (size_t)snprintf(text + at, sizeof text - at,
+				                       " (only where %s)", o->when);
+			for (const char *x = o->excludes, *c; x && at < sizeof text;
+			     x = c ? c + 1 : NULL) {
 				c = strchr(x, ',');
-				fprintf(f, "%s--%.*s", x == o->excludes ? " (not with " : ", ",
-				        c ? (int)(c - x) : (int)strlen(x), x);
+				at += (size_t)snprintf(text + at, sizeof text - at, "%s--%.*s%s",
+				                       x == o->excludes ? " (not with " : ", ",
+				                       c ? (int)(c - x) : (int)strlen(x), x,
+				                       c ? "" : ")");
 			}
-			fputs(o->excludes ? ")\n" : "\n", f);
+			print_wrapped(f, flag, text);
 		}
 	}
 	loader_close(&ld);

@@ -103,18 +103,23 @@ expect_stderr "arca snapshot: --label needs a value"
 [ "$(wc -l < "$T/full.log")" = "$before" ] || fail "a refused command ran the driver"
 
 step "VERB --help lists each driver's options"
+# flat: the help of an option may wrap onto the next lines
+flat() { tr '\n' ' ' | tr -s ' '; }
 arca snapshot --help > "$T/help.txt"
 grep -q "Options of driver opts11" "$T/help.txt" || { cat "$T/help.txt"; fail "snapshot --help"; }
-grep -Eq -- "--label VALUE +a label for the snapshot \(not with --fast\)" "$T/help.txt" ||
+flat < "$T/help.txt" | grep -Eq -- "--label VALUE a label for the snapshot \(not with --fast\)" ||
 	{ cat "$T/help.txt"; fail "snapshot --help lacks --label"; }
-grep -Eq -- "--fast +skip the slow parts \(only where mode=quick\) \(not with --label\)" "$T/help.txt" ||
+flat < "$T/help.txt" | grep -Eq -- "--fast skip the slow parts \(only where mode=quick\) \(not with --label\)" ||
 	{ cat "$T/help.txt"; fail "snapshot --help lacks --fast"; }
+awk '/^Options of driver/ { d = 1 } /^Global options/ { d = 0 } d && length > 79' "$T/help.txt" |
+	grep -q . && { cat "$T/help.txt"; fail "an option's help is not wrapped"; }
 arca health --help | grep -q -- "--into VALUE" || fail "health --help lacks the drivers' --into"
 arca restore --help | grep -q "Options of driver files" || fail "restore --help lacks the files driver"
 if [ -f "$PLUGIN_DIR/postgres.so" ]; then
 	"$ARCA" -c "$T/installed.ini" restore --help > "$T/help.txt"
-	grep -Eq -- "--to-time VALUE +recover to this time.*\(only where mode=physical\) \(not with --to-lsn, --to-xid\)" \
-		"$T/help.txt" || { cat "$T/help.txt"; fail "restore --help lacks the postgres driver's --to-time"; }
+	flat < "$T/help.txt" |
+		grep -Eq -- "--to-time VALUE recover to this time.*\(only where mode=physical\) \(not with --to-lsn, --to-xid\)" ||
+		{ cat "$T/help.txt"; fail "restore --help lacks the postgres driver's --to-time"; }
 	"$ARCA" -c "$T/installed.ini" health --help | grep -q -- "--standby" ||
 		fail "health --help lacks the postgres driver's --standby"
 fi
