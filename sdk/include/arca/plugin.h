@@ -232,7 +232,7 @@ struct arca_host {
 	 * engine could leave the message of a failure the driver went past):
 	 *  - error sets it, always;
 	 *  - the calls that return a status (secret, item_begin, item_write,
-	 *    item_end, item_skipped, item_next, item_open, item_read,
+	 *    item_end, item_skipped, item_next, item_open, item_read, item_rewind,
 	 *    blob_put, blob_get, blob_remove) set it when, and only when,
 	 *    they return a failure, and then it is about that failure: a
 	 *    driver that returns the status unchanged needs no message of
