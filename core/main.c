@@ -18,6 +18,11 @@
 #include "progress.h"
 #include "util.h"
 
+/* ARCA_JOBS_MAX as text, for the help */
+#define TEXT_OF(x)    #x
+#define TEXT(x)       TEXT_OF(x)
+#define JOBS_MAX_TEXT TEXT(ARCA_JOBS_MAX)
+
 /* where the example config keeps the repository key */
 #define REPO_KEY ARCA_SYSCONFDIR "/arca/repo.key"
 
@@ -65,7 +70,7 @@ const struct verb cli_verbs[] = {
      "  --from DEST          read from this destination only\n"
      "Every other option is the target's driver's (below): one that TARGET does\n"
      "not take is refused before anything is touched (exit 2). --jobs N, where a\n"
-     "driver takes it, is 1 to 256.\n\n"
+     "driver takes it, is 1 to " JOBS_MAX_TEXT ".\n\n"
      "Examples:\n  arca restore media --into /srv/media.restored\n"
      "  arca restore app-db --into 'host=127.0.0.1 dbname=scratch' --jobs 4\n"},
     {"verify", cmd_verify, 1, "arca verify [TARGET...] [--read-data[=PERCENT]] [--snapshot ID]",

@@ -249,7 +249,9 @@ static int files_check(void *instance, struct arca_ctx *ctx)
 
 static const struct arca_op_option files_restore_options[] = {
     {"into", 1, "a directory to restore into instead of path", NULL, NULL},
-    {"overwrite", 0, "restore over existing files", NULL, NULL},
+    {"overwrite", 0,
+     "restore over existing files (staged beside the directory, merged into it when complete)",
+     NULL, NULL},
     {NULL, 0, NULL, NULL, NULL},
 };
 
