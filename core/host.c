@@ -82,7 +82,8 @@ static int do_secret(const struct arca_config *cfg, const char *key, char **out)
 
 static int wrong_kind(const char *call, enum ctx_kind want)
 {
-	static const char *names[] = {"snapshot", "restore", "verify", "check", "command"};
+	static const char *names[] = {"snapshot", "restore", "verify",
+	                              "check",    "command", "health"};
 	return err_set(ARCA_ERR_INTERNAL, "driver bug: host->%s called outside a %s", call,
 	               names[want]);
 }
@@ -314,6 +315,12 @@ static int do_item_open(struct arca_ctx *ctx, const char *name, struct arca_item
 	return rc;
 }
 
+static int do_item_rewind(struct arca_ctx *ctx)
+{
+	int rc = reading(ctx, "item_rewind");
+	return rc ? rc : snap_rewind(ctx->reader);
+}
+
 static int do_item_read(struct arca_ctx *ctx, void *buf, size_t cap, size_t *got)
 {
 	int rc = reading(ctx, "item_read");
@@ -490,6 +497,7 @@ HONEST(item_end_info, (struct arca_ctx * ctx, const struct arca_item_info *final
 HONEST(item_next, (struct arca_ctx * ctx, struct arca_item_info *info), (ctx, info))
 HONEST(item_open, (struct arca_ctx * ctx, const char *name, struct arca_item_info *info),
        (ctx, name, info))
+HONEST(item_rewind, (struct arca_ctx * ctx), (ctx))
 HONEST(item_read, (struct arca_ctx * ctx, void *buf, size_t cap, size_t *got), (ctx, buf, cap, got))
 HONEST(blob_put,
        (struct arca_ctx * ctx, const char *name, const void *data, size_t len, int exclusive),
@@ -535,6 +543,7 @@ static const struct arca_host table = {
     .blob_remove = host_blob_remove,
     .item_skipped = host_item_skipped,
     .item_end_info = host_item_end_info,
+    .item_rewind = host_item_rewind,
 };
 
 const struct arca_host *host_table(void)

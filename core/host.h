@@ -8,7 +8,7 @@
 #include "progress.h"
 #include "repo.h"
 
-enum ctx_kind { CTX_SNAPSHOT, CTX_RESTORE, CTX_VERIFY, CTX_CHECK, CTX_COMMAND };
+enum ctx_kind { CTX_SNAPSHOT, CTX_RESTORE, CTX_VERIFY, CTX_CHECK, CTX_COMMAND, CTX_HEALTH };
 
 struct ctx_option {
 	const char *name;

@@ -128,6 +128,8 @@ int repo_snap_open(struct repo *r, const char *id, struct snap_reader **out);
 int snap_next(struct snap_reader *rd, struct arca_item_info *info); /* NOT_FOUND at end */
 int snap_open_item(struct snap_reader *rd, const char *name, struct arca_item_info *info);
 int snap_read(struct snap_reader *rd, void *buf, size_t cap, size_t *got);
+/* Back to before the first item: snap_next returns it next. */
+int snap_rewind(struct snap_reader *rd);
 void snap_close(struct snap_reader *rd);
 
 /* Blobs: one object per name, compressed+encrypted, not chunked. */

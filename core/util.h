@@ -8,6 +8,16 @@
 #include <stdio.h>
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+/* Append node to a singly linked list kept as head and tail pointers. */
+#define LIST_APPEND(head, tail, node)                                                              \
+	do {                                                                                       \
+		(node)->next = NULL;                                                               \
+		if (tail)                                                                          \
+			(tail)->next = (node);                                                     \
+		else                                                                               \
+			(head) = (node);                                                           \
+		(tail) = (node);                                                                   \
+	} while (0)
 
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t m);
@@ -44,7 +54,7 @@ char *str_trim(char *s);
 int str_starts(const char *s, const char *prefix);
 int str_ends(const char *s, const char *suffix);
 /* Whether `word` is one of the items of `list` separated by `sep`
- * ("to-lsn,to-xid", "logical|physical"); a NULL list has none. */
+ * ("a,b", "logical|physical"); a NULL list has none. */
 int str_in_list(const char *list, char sep, const char *word);
 
 /* A name (an item's bytes, from a driver or a snapshot) as text that is

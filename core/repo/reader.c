@@ -262,6 +262,16 @@ int snap_next(struct snap_reader *rd, struct arca_item_info *info)
 	return set_current(rd, item, info);
 }
 
+int snap_rewind(struct snap_reader *rd)
+{
+	rd->cur = NULL;
+	if (rd->items && rd->frame == 0) {
+		rd->next = 0;
+		return ARCA_OK;
+	}
+	return rd->m.frames ? load_frame(rd, 0) : ARCA_OK;
+}
+
 /* Search the rest of the current frame, the following frames, then wrap
  * around: sequential item_open calls cost O(1) each. */
 int snap_open_item(struct snap_reader *rd, const char *name, struct arca_item_info *info)

@@ -229,14 +229,9 @@ static unsigned char *item_slot(struct witem *it)
 		if (cap > 4096)
 			cap = 4096;
 		struct idblock *b = xmalloc(sizeof *b + cap * ID_LEN);
-		b->next = NULL;
 		b->n = 0;
 		b->cap = cap;
-		if (it->tail)
-			it->tail->next = b;
-		else
-			it->head = b;
-		it->tail = b;
+		LIST_APPEND(it->head, it->tail, b);
 	}
 	it->n_chunks++;
 	return it->tail->ids[it->tail->n++];
@@ -269,7 +264,6 @@ static int emit_chunk(struct snap_writer *w)
 		return rc;
 	}
 	struct job *j = xmalloc(sizeof *j);
-	j->next = NULL;
 	j->data = w->cbuf;
 	j->len = w->clen;
 	j->item = w->cur;
@@ -286,11 +280,7 @@ static int emit_chunk(struct snap_writer *w)
 		return writer_error(w);
 	}
 	w->cur->pending++;
-	if (w->qtail)
-		w->qtail->next = j;
-	else
-		w->qhead = j;
-	w->qtail = j;
+	LIST_APPEND(w->qhead, w->qtail, j);
 	w->qlen++;
 	pthread_cond_signal(&w->cv_job);
 	pthread_mutex_unlock(&w->mu);
@@ -601,11 +591,7 @@ int snap_item_end(struct snap_writer *w)
 	w->items++;
 	w->bytes += it->bytes;
 	pthread_mutex_lock(&w->mu);
-	if (w->done_tail)
-		w->done_tail->next = it;
-	else
-		w->done_head = it;
-	w->done_tail = it;
+	LIST_APPEND(w->done_head, w->done_tail, it);
 	pthread_mutex_unlock(&w->mu);
 	if (rc)
 		return rc;
@@ -634,11 +620,7 @@ void snap_item_drop(struct snap_writer *w)
 	cdc_reset(&w->cdc);
 	w->clen = 0;
 	pthread_mutex_lock(&w->mu);
-	if (w->done_tail)
-		w->done_tail->next = it;
-	else
-		w->done_head = it;
-	w->done_tail = it;
+	LIST_APPEND(w->done_head, w->done_tail, it);
 	pthread_mutex_unlock(&w->mu);
 }
 

@@ -39,6 +39,7 @@ ln -s a.bin "$T/src/link"
 printf 'path = %s\n' "$T/src" > "$T/files.sec"
 kit_pass files --after-restore "diff -r '$T/src' \"\$ARCA_CHECK_RESTORED\"" \
 	"$PLUGIN_DIR/files.so" "$T/files.sec"
+grep -Eq "^ok +health of the restored store" "$T/kit.out" || fail "files: no health check of the restored tree"
 grep -q '^ok   cancellation mid-snapshot records nothing' "$T/kit.out" || fail "files: cancellation"
 
 step "the SDK example, built from the installed SDK"
@@ -83,6 +84,8 @@ if [ -e "$PLUGIN_DIR/postgres.so" ] && [ -x /usr/lib/postgresql/15/bin/initdb ];
 	printf 'conninfo = %s\n' "$(pg_conninfo "$PG_PORT" src)" > "$T/pg.sec"
 	kit_pass postgres --restore-option into="$(pg_conninfo "$PG_PORT" dst)" \
 		"$PLUGIN_DIR/postgres.so" "$T/pg.sec"
+	grep -Eq "^ok +health of the restored store" "$T/kit.out" ||
+		fail "postgres: no health check of the restored database"
 	[ "$(pg_sql "$PG_PORT" dst "SELECT sum(i) FROM t")" = 12502500 ] ||
 		fail "postgres: the restored database differs"
 fi

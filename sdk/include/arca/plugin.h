@@ -287,7 +287,8 @@ struct arca_host {
 	 *  - error sets it, always;
 	 *  - the calls that return a status (secret, item_begin, item_write,
 	 *    item_end, item_skipped, item_end_info, item_next, item_open,
-	 *    item_read, blob_put, blob_get, blob_remove) set it when, and only when,
+	 *    item_read, item_rewind, blob_put, blob_get, blob_remove) set it
+	 *    when, and only when,
 	 *    they return a failure, and then it is about that failure: a
 	 *    driver that returns the status unchanged needs no message of
 	 *    its own. When one of them succeeds (ARCA_OK, ARCA_ITEM_UNCHANGED)
@@ -350,21 +351,24 @@ struct arca_host {
 	 */
 	int (*item_next)(struct arca_ctx *ctx, struct arca_item_info *info);
 	/* Position on the item called `name`; ARCA_ERR_NOT_FOUND if absent.
-	 * Afterwards item_next continues with the item stored after it, so a
-	 * driver can rewind with item_open of the first item's name. `name`
+	 * Afterwards item_next continues with the item stored after it (to
+	 * start again from the first item: item_rewind, ABI 1.1). `name`
 	 * is matched by its bytes, a key (ARCA_ITEM_KEY_NAME) or a path. */
 	int (*item_open)(struct arca_ctx *ctx, const char *name, struct arca_item_info *info);
 	/* Read content of the current item; *got == 0 at its end. The engine
 	 * checks hashes and authentication as it reads: ARCA_ERR_CORRUPT. */
 	int (*item_read)(struct arca_ctx *ctx, void *buf, size_t cap, size_t *got);
 
-	/* Operation options given on the command line, e.g. "into", "jobs",
-	 * "to-time", "to-lsn", "to-xid", "overwrite", "start", "snapshot";
-	 * verify gives "read-data" (the percentage, "1" to "100") when
-	 * `--read-data` asks to read the data back. NULL when not given.
-	 * "snapshot-id" is the full id of the snapshot open for reading
-	 * (restore, verify, and the verbs the engine runs with a snapshot
-	 * open); "config" the path of the config file. */
+	/* Operation options given on the command line, by long name: those
+	 * the driver declares for the operation (restore_options,
+	 * snapshot_options, ...: a flag's value is "yes") and the engine's
+	 * own: restore's "snapshot" and "from"; verify's "snapshot" (as the
+	 * user gave it) and "read-data" (the percentage, "1" to "100", only
+	 * when `--read-data` asks to read the data back: a driver's verify
+	 * can stay cheap without it). NULL when not given. "snapshot-id" is
+	 * the full id of the snapshot open for reading (restore, verify, and
+	 * the ops the engine runs with a snapshot open); "config" the path of
+	 * the config file. */
 	const char *(*option)(struct arca_ctx *ctx, const char *name);
 
 	/* --- progress and cancellation ------------------------------------ */
@@ -438,6 +442,20 @@ struct arca_host {
 	 * (handle-based) item API takes the same `final` for its handle.
 	 */
 	int (*item_end_info)(struct arca_ctx *ctx, const struct arca_item_info *final);
+
+	/* --- added in ABI 1.1: check ARCA_HOST_HAS(host, item_rewind) ------ */
+
+	/*
+	 * Restore, verify and the ops run with a snapshot open (after_forget,
+	 * verify_oldest): start reading the snapshot again, so that the next
+	 * item_next returns its first item (a driver that looks at the items
+	 * before it reads them: which kind of backup, where the manifest is).
+	 * Engine thread, as item_next. No current item afterwards: item_read
+	 * needs an item_next or item_open first. ARCA_OK, or an error (called
+	 * without a snapshot open: ARCA_ERR_INTERNAL; the snapshot cannot be
+	 * read again: its status), which sets the message.
+	 */
+	int (*item_rewind)(struct arca_ctx *ctx);
 };
 
 /* Does the engine's host table have `member` (added after ABI 1.0)? */
@@ -533,6 +551,40 @@ struct arca_target_ops {
 	 * failure fails the verify. NULL: nothing to check.
 	 */
 	int (*verify_oldest)(void *instance, struct arca_ctx *ctx);
+
+	/* --- added in ABI 1.1 (later): operation options, health --------- */
+
+	/* The options `arca snapshot`, `arca verify`, `arca check` and `arca
+	 * health` may hand this driver (host->option), declared as
+	 * restore_options are, each {NULL}-terminated; NULL: none. The engine
+	 * parses them with its own options (`--name VALUE`, `--name=VALUE`
+	 * or a flag), shows them in `arca VERB --help`, and refuses before any
+	 * work an option that one of the targets named does not declare (exit
+	 * 2, naming the targets that take it), one whose `when` the target's
+	 * config does not meet, and options that exclude each other. The
+	 * arrays are the driver's and must stay valid while it is loaded. The
+	 * engine's own names win (verify's --snapshot and --read-data, which
+	 * every driver sees through option; the global --config, --verbose,
+	 * --quiet, --json, ...): do not declare them. */
+	const struct arca_op_option *snapshot_options;
+	const struct arca_op_option *verify_options;
+	const struct arca_op_option *check_options;
+	const struct arca_op_option *health_options;
+	/*
+	 * `arca health TARGET`: is the store serving, as an application would
+	 * use it (more than check's "reachable"): e.g. for a database, accept
+	 * connections and answer a query in the database the target names,
+	 * and not be in recovery unless the options say so; for a tree, exist
+	 * and be readable. What to look at comes from the options (`--into`:
+	 * a restored copy instead of the configured store). No repository is
+	 * open: blob and item calls fail. Engine thread. ARCA_OK when healthy
+	 * (the driver logs at info level what it saw); otherwise the status
+	 * that says why (ARCA_ERR_CONNECT: not reachable; ARCA_ERR_NOT_FOUND:
+	 * what should be served is absent; ARCA_ERR_IO: it answers wrongly),
+	 * with a message. NULL: `arca health` says the driver cannot tell
+	 * (exit 9). For the recovery orchestrator: run after a restore.
+	 */
+	int (*health)(void *instance, struct arca_ctx *ctx);
 };
 
 /* ---------------------------------------------------------------------- */
