@@ -82,6 +82,8 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 	    {"to-xid", required_argument, NULL, 'X'},
 	    {"start", no_argument, NULL, 'S'},
 	    {"no-archive", no_argument, NULL, 'N'},
+	    {"index", required_argument, NULL, 'I'},
+	    {"rebuild", no_argument, NULL, 'R'},
 	    {NULL, 0, NULL, 0},
 	};
 	/* every option is handed to the driver by its long name; the driver
