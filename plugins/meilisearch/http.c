@@ -238,9 +238,11 @@ int meili_wait_task(struct meili *m, int64_t uid, const char *what, json_t **tas
 		int rc = meili_call(m, "GET", path, NULL, NULL, 0, "tasks.get", &t);
 		if (rc != ARCA_OK)
 			return rc;
-		const char *st = json_string_value(json_object_get(t, "status"));
-		if (!st)
-			st = "?";
+		char st[32];
+		snprintf(st, sizeof st, "%s",
+		         json_string_value(json_object_get(t, "status"))
+		             ? json_string_value(json_object_get(t, "status"))
+		             : "?");
 		if (!strcmp(st, "succeeded")) {
 			if (task)
 				*task = t;

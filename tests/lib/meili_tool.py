@@ -6,6 +6,8 @@
   change URL KEY INDEX PCT  rewrite PCT% of INDEX's documents
   compare URL1 KEY1 URL2 KEY2 [INDEX...]
                             same indexes, primary keys, settings, documents
+  fixture-compare DUMP URL KEY
+                            the server holds the dump's indexes, settings, documents
   dump-members FILE         sha256 of each member of a .dump, one per line
 """
 import hashlib
@@ -138,6 +140,51 @@ def dump_members(path):
             print(n, h)
 
 
+def read_dump(path):
+    """{uid: (primary key, settings, [documents])} of a v4, v5 or v6 dump."""
+    files = {}
+    with tarfile.open(path, "r:gz") as t:
+        for m in t.getmembers():
+            if m.isfile():
+                files[m.name[2:] if m.name.startswith("./") else m.name] = t.extractfile(m).read()
+    out = {}
+    lines = lambda b: [json.loads(x) for x in b.split(b"\n") if x.strip()]
+    uuids = {x["index_meta"]["uuid"]: x["uid"] for x in lines(files.get("index_uuids/data.jsonl", b""))}
+    for name in files:
+        p = name.split("/")
+        if len(p) != 3 or p[0] != "indexes" or p[2] not in ("metadata.json", "meta.json"):
+            continue
+        meta = json.loads(files[name])
+        if p[2] == "metadata.json":
+            uid, pk = meta["uid"], meta["primaryKey"]
+            settings = json.loads(files["indexes/%s/settings.json" % p[1]])
+        else:
+            uid, pk, settings = uuids[p[1]], meta["primary_key"], meta["settings"]
+        out[uid] = (pk, settings, lines(files.get("indexes/%s/documents.jsonl" % p[1], b"")))
+    return out
+
+
+def fixture_compare(path, url, key):
+    want = read_dump(path)
+    have = indexes(url, key)
+    if set(want) != set(have):
+        sys.exit("indexes differ: %s vs %s" % (sorted(want), sorted(have)))
+    n = 0
+    for uid, (pk, settings, docs) in want.items():
+        if have[uid] != pk:
+            sys.exit("%s: primary key %s, want %s" % (uid, have[uid], pk))
+        got = call(url, key, "GET", "/indexes/%s/settings" % uid)
+        for k, v in settings.items():
+            if got.get(k) != v:
+                sys.exit("%s: setting %s is %s, want %s" % (uid, k, got.get(k), v))
+        d1 = sorted(docs, key=lambda d: json.dumps(d.get(pk)))
+        d2 = sorted(fetch_all(url, key, uid), key=lambda d: json.dumps(d.get(pk)))
+        if d1 != d2:
+            sys.exit("%s: documents differ (%d vs %d)" % (uid, len(d1), len(d2)))
+        n += len(docs)
+    print("equal to %s: %d indexes, %d documents" % (path, len(want), n))
+
+
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "load":
@@ -146,6 +193,8 @@ def main():
         change(args[0], args[1], args[2], args[3])
     elif cmd == "compare":
         compare(args[0], args[1], args[2], args[3], args[4:])
+    elif cmd == "fixture-compare":
+        fixture_compare(args[0], args[1], args[2])
     elif cmd == "dump-members":
         dump_members(args[0])
     else:
