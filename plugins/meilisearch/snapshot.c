@@ -245,7 +245,8 @@ int meili_snapshot_dump(struct meili *m, struct arca_ctx *ctx)
 	if (rc == ARCA_OK)
 		rc = put_json(ctx, MEILI_INFO_ITEM, info);
 	json_decref(info);
-	if (rc == ARCA_OK && m->remove_dump && unlink(path) != 0)
+	/* removed also after a failure: a retry asks for a new dump anyway */
+	if (m->remove_dump && unlink(path) != 0 && errno != ENOENT)
 		MEILI_LOG(ARCA_LOG_WARN, "cannot remove the dump %s: %s (remove_dump = yes)", path,
 		          strerror(errno));
 	return rc;
