@@ -207,6 +207,11 @@ int meili_layout_load(struct arca_ctx *ctx, struct meili_layout *l)
 		if (!l->idx[k].uid)
 			rc = MEILI_ERR(ARCA_ERR_CORRUPT, "%s: no index uid is recorded for it",
 			               l->idx[k].dir);
+		else if (!meili_valid_uid(l->idx[k].uid))
+			rc = MEILI_ERR(ARCA_ERR_CORRUPT,
+			               "%s: the index uid is not one Meilisearch "
+			               "allows ([A-Za-z0-9_-], at most 400 bytes)",
+			               l->idx[k].dir);
 	if (rc != ARCA_OK)
 		meili_layout_free(l);
 	return rc;

@@ -66,6 +66,8 @@ int meili_server_version(struct meili *m, char *out, size_t cap);
 /* snapshot.c */
 int meili_snapshot_dump(struct meili *m, struct arca_ctx *ctx);
 int meili_snapshot_export(struct meili *m, struct arca_ctx *ctx);
+/* An index uid as Meilisearch allows it: safe in a URL path and an item name. */
+int meili_valid_uid(const char *s);
 int meili_put_item(struct arca_ctx *ctx, const char *name, enum arca_item_type type,
                    const void *data, size_t len, const char *meta);
 

@@ -133,10 +133,14 @@ static int restore_index(struct meili *m, struct arca_ctx *ctx, const struct mei
 	if (rc != ARCA_OK || !x->docs)
 		return rc;
 	struct sender s = {.m = m, .ctx = ctx, .uid = x->uid};
-	if (x->pk)
-		snprintf(s.path, sizeof s.path, "/indexes/%s/documents?primaryKey=%s", x->uid,
-		         x->pk);
-	else
+	if (x->pk) {
+		char *pk = curl_easy_escape(m->curl, x->pk, 0);
+		if (!pk)
+			return MEILI_ERR(ARCA_ERR_INTERNAL, "out of memory");
+		snprintf(s.path, sizeof s.path, "/indexes/%s/documents?primaryKey=%.400s", x->uid,
+		         pk);
+		curl_free(pk);
+	} else
 		snprintf(s.path, sizeof s.path, "/indexes/%s/documents", x->uid);
 	struct arca_item_info info;
 	rc = meili_host->item_open(ctx, x->docs, &info);
@@ -182,6 +186,12 @@ int meili_restore(struct meili *m, struct arca_ctx *ctx)
 	char version[64];
 	if (rc == ARCA_OK)
 		rc = meili_server_version(m, version, sizeof version);
+	/* the settings and document formats arca sends are those of 1.x */
+	if (rc == ARCA_OK && !strncmp(version, "0.", 2))
+		rc = MEILI_ERR(ARCA_ERR_UNSUPPORTED,
+		               "Meilisearch %s at %s predates 1.0; arca restores into 1.x servers: "
+		               "upgrade it, or write a .dump with --into DIR%s",
+		               version, m->url, meili_way_out(m));
 	size_t done = 0;
 	for (size_t i = 0; rc == ARCA_OK && i < l.n; i++) {
 		if (only && strcmp(only, l.idx[i].uid))

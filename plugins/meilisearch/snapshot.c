@@ -254,7 +254,7 @@ int meili_snapshot_dump(struct meili *m, struct arca_ctx *ctx)
 
 /* ------------------------------------------------------------ export */
 
-static int valid_uid(const char *s)
+int meili_valid_uid(const char *s)
 {
 	if (!s || !*s || strlen(s) > 400)
 		return 0;
@@ -384,7 +384,7 @@ static int export_index(struct meili *m, struct arca_ctx *ctx, json_t *ix, json_
 {
 	const char *uid = json_string_value(json_object_get(ix, "uid"));
 	char name[600], path[600];
-	if (!valid_uid(uid))
+	if (!meili_valid_uid(uid))
 		return MEILI_ERR(ARCA_ERR_IO, "Meilisearch lists an index with an invalid uid");
 	snprintf(name, sizeof name, MEILI_PREFIX "indexes/%s", uid);
 	int rc = meili_put_item(ctx, name, ARCA_ITEM_DIR, NULL, 0, NULL);

@@ -4,7 +4,8 @@
 # lacking dumps.create (5, the action named), an unreachable server (4), a
 # dump task that fails (its error), one that never finishes (task_timeout),
 # a failing document task on restore (Meilisearch's message and code),
-# method = dump without dump_dir (3); nothing is recorded by a failure.
+# a server older than 1.0 (9), method = dump without dump_dir (3); nothing
+# is recorded by a failure.
 . "$ARCA_SRCDIR/tests/lib/common.sh"
 . "$ARCA_SRCDIR/tests/lib/meili.sh"
 export MEILI_API_KEY=$MEILI_KEY WRONG_KEY=not-the-key LIMITED_KEY=limited-key-0123
@@ -66,6 +67,12 @@ arca snapshot good > /dev/null || fail "snapshot good"
 meili_start target --fail-task documentAdditionOrUpdate:invalid_document_fields
 expect_fail 6 arca restore good --into "$target_URL"
 expect_stderr "documents into index movies\) failed: the double was told to fail .*\(invalid_document_fields\).*--rebuild"
+step "a server older than 1.0: 9, naming --rebuild"
+meili_start old --version 0.30.0
+expect_fail 9 arca restore good --into "$old_URL"
+expect_stderr "Meilisearch 0.30.0 at .* predates 1.0.*arca restore good --rebuild"
+step "arca rebuild runs rebuild_command without a snapshot"
+arca rebuild good > /dev/null || fail "arca rebuild"
 step "--into URL without a usable key"
 sed -i 's/^restore_api_key_env = MEILI_API_KEY$/restore_api_key_env = WRONG_KEY/' "$ARCA_CONFIG"
 meili_start empty
