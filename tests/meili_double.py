@@ -21,6 +21,7 @@ Python 3 standard library only. State lives in memory. Options for tests:
                             (a server of that version wrote it)
   --api-key KEY:ACT,ACT     an extra key with those actions ("*": all)
   --max-limit N             page size cap of /indexes and documents/fetch
+  --tls-cert PEM --tls-key PEM  serve HTTPS
 """
 import argparse
 import datetime
@@ -576,6 +577,8 @@ def main():
     ap.add_argument("--max-limit", type=int, default=1000)
     ap.add_argument("--version", default="1.13.0")
     ap.add_argument("--verbose", action="store_true")
+    ap.add_argument("--tls-cert", help="serve HTTPS with this certificate (PEM)")
+    ap.add_argument("--tls-key")
     args = ap.parse_args()
     st = State(args)
     if args.import_dump:
@@ -583,6 +586,11 @@ def main():
     srv = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     srv.daemon_threads = True
     srv.state = st
+    if args.tls_cert:
+        import ssl
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(args.tls_cert, args.tls_key)
+        srv.socket = tls.wrap_socket(srv.socket, server_side=True)
     threading.Thread(target=st.worker, daemon=True).start()
     if args.port_file:
         with open(args.port_file + ".tmp", "w") as f:

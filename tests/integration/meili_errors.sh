@@ -62,11 +62,26 @@ for t in wrong nokey limited limited-export down failing stalled; do
 	[ "$(count $t)" = 0 ] || fail "$t: a failed snapshot was recorded"
 done
 
+step "TLS is verified: a self-signed server is refused (4) until ca_file names its CA"
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/tls.key" -out "$T/tls.pem" -days 2 \
+	-subj /CN=localhost -addext "subjectAltName=IP:127.0.0.1" 2>/dev/null || fail "openssl"
+meili_start tls --tls-cert "$T/tls.pem" --tls-key "$T/tls.key"
+tls_URL=$(echo "$tls_URL" | sed 's/^http:/https:/')
+target tls "$tls_URL" MEILI_API_KEY "method = export"
+target tls-ca "$tls_URL" MEILI_API_KEY "method = export" "ca_file = $T/tls.pem"
+expect_fail 4 arca check tls
+expect_stderr "over TLS: .*give its CA with ca_file"
+arca check tls-ca > /dev/null || fail "TLS with ca_file"
+
 step "a failing document task on restore: Meilisearch's message and code"
 arca snapshot good > /dev/null || fail "snapshot good"
 meili_start target --fail-task documentAdditionOrUpdate:invalid_document_fields
 expect_fail 6 arca restore good --into "$target_URL"
 expect_stderr "documents into index movies\) failed: the double was told to fail .*\(invalid_document_fields\).*--rebuild"
+step "restore into the target's own server: --index with --overwrite"
+arca restore good --index books --overwrite > /dev/null || fail "restore into the own server"
+n=$(curl -sf -H "Authorization: Bearer $MEILI_KEY" "$src_URL/indexes/books/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["numberOfDocuments"])')
+[ "$n" = 100 ] || fail "books holds $n documents after the restore, not 100"
 step "a server older than 1.0: 9, naming --rebuild"
 meili_start old --version 0.30.0
 expect_fail 9 arca restore good --into "$old_URL"
