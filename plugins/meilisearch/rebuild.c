@@ -15,7 +15,7 @@ const char *meili_way_out(struct meili *m)
 	if (!m || !m->rebuild_command)
 		return "";
 	snprintf(buf, sizeof buf,
-	         "; or rebuild the indexes from their source: arca restore %s --rebuild "
+	         "; or rebuild the indexes from their source: arca rebuild %s "
 	         "(runs rebuild_command)",
 	         m->name);
 	return buf;

@@ -77,7 +77,7 @@ step "a failing document task on restore: Meilisearch's message and code"
 arca snapshot good > /dev/null || fail "snapshot good"
 meili_start target --fail-task documentAdditionOrUpdate:invalid_document_fields
 expect_fail 6 arca restore good --into "$target_URL"
-expect_stderr "documents into index movies\) failed: the double was told to fail .*\(invalid_document_fields\).*--rebuild"
+expect_stderr "documents into index movies\) failed: the double was told to fail .*\(invalid_document_fields\).*arca rebuild good"
 step "restore into the target's own server: --index with --overwrite"
 arca restore good --index books --overwrite > /dev/null || fail "restore into the own server"
 n=$(curl -sf -H "Authorization: Bearer $MEILI_KEY" "$src_URL/indexes/books/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["numberOfDocuments"])')
@@ -85,7 +85,7 @@ n=$(curl -sf -H "Authorization: Bearer $MEILI_KEY" "$src_URL/indexes/books/stats
 step "a server older than 1.0: 9, naming --rebuild"
 meili_start old --version 0.30.0
 expect_fail 9 arca restore good --into "$old_URL"
-expect_stderr "Meilisearch 0.30.0 at .* predates 1.0.*arca restore good --rebuild"
+expect_stderr "Meilisearch 0.30.0 at .* predates 1.0.*arca rebuild good \\(runs rebuild_command"
 step "arca rebuild runs rebuild_command without a snapshot"
 arca rebuild good > /dev/null || fail "arca rebuild"
 step "--into URL without a usable key"
