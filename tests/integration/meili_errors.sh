@@ -97,6 +97,29 @@ step "--into a relative path: 3"
 expect_fail 3 arca restore good --into relative/dir
 expect_stderr "--into takes http\(s\)://HOST:PORT .* or an absolute directory"
 
+step "a dump with a member outside it, or a symlink: 7, nothing recorded"
+python3 - "$T" <<'PY'
+import io, sys, tarfile
+for name, kind in (("evil-dotdot", "../escape.json"), ("evil-link", "link")):
+    with tarfile.open("%s/%s.dump" % (sys.argv[1], name), "w:gz") as t:
+        m = tarfile.TarInfo("metadata.json"); data = b'{"dumpVersion":"V6"}'; m.size = len(data)
+        t.addfile(m, io.BytesIO(data))
+        m = tarfile.TarInfo(kind if kind != "link" else "keys.jsonl")
+        if kind == "link":
+            m.type, m.linkname = tarfile.SYMTYPE, "/etc/shadow"
+            t.addfile(m)
+        else:
+            m.size = 2; t.addfile(m, io.BytesIO(b"{}"))
+PY
+for e in evil-dotdot evil-link; do
+	meili_start "$(echo $e | tr - _)" --dump-file "$T/$e.dump"
+	target "$e" "$MEILI_URL" MEILI_API_KEY "dump_dir = $T/$(echo $e | tr - _)-dumps"
+	sed -i "/^\[target $e\]/,/^\[/{/^dump_dir = .*src-dumps$/d}" "$ARCA_CONFIG"
+	expect_fail 7 arca snapshot "$e"
+	expect_stderr "has a member arca does not take: (\.\./escape\.json|keys\.jsonl)"
+	[ "$(count "$e")" = 0 ] || fail "$e: recorded"
+done
+
 step "method = dump without dump_dir: 3, naming the key"
 cat > "$T/bad.ini" <<EOC
 [engine]
