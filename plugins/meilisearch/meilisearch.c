@@ -41,8 +41,9 @@ static const struct arca_option meili_options[] = {
     {"batch_size", ARCA_OPT_SIZE, 0, "8M", "restore: bytes of documents sent per request", NULL,
      65536, 1 << 30},
     {"rebuild_command", ARCA_OPT_STRING, 0, NULL,
-     "the command that reindexes from the source of truth (arca restore TARGET --rebuild)", NULL, 0,
-     0},
+     "the command that reindexes from the source of truth (arca rebuild TARGET, or arca "
+     "restore TARGET --rebuild)",
+     NULL, 0, 0},
     {NULL, 0, 0, NULL, NULL, NULL, 0, 0},
 };
 
