@@ -1,7 +1,8 @@
 #!/bin/sh
 # The conformance kit (issue 15, item 9): the installed arca-driver-check
 # passes dir, files, the SDK example (built from the installed SDK), the
-# ABI 1.0 test driver compat10 as both kinds, and postgres (logical, when
+# ABI 1.0 test driver compat10 as both kinds, meilisearch (against the
+# protocol double), and postgres (logical, when
 # the PostgreSQL 15 binaries are there); and it fails a driver that breaks
 # the contract, naming what broke.
 . "$ARCA_SRCDIR/tests/lib/common.sh"
@@ -41,6 +42,18 @@ kit_pass files --after-restore "diff -r '$T/src' \"\$ARCA_CHECK_RESTORED\"" \
 	"$PLUGIN_DIR/files.so" "$T/files.sec"
 grep -Eq "^ok +health of the restored store" "$T/kit.out" || fail "files: no health check of the restored tree"
 grep -q '^ok   cancellation mid-snapshot records nothing' "$T/kit.out" || fail "files: cancellation"
+
+if [ -e "$PLUGIN_DIR/meilisearch.so" ]; then
+	step "meilisearch (method = dump, against the protocol double), restored to a .dump"
+	. "$ARCA_SRCDIR/tests/lib/meili.sh"
+	meili_start ms
+	$MEILI_TOOL load "$ms_URL" "$MEILI_KEY" 3000 || fail "meilisearch: load"
+	export MEILI_API_KEY=$MEILI_KEY
+	printf 'url = %s\napi_key_env = MEILI_API_KEY\ndump_dir = %s\n' "$ms_URL" "$T/ms-dumps" > "$T/ms.sec"
+	kit_pass meilisearch --after-restore "python3 '$ARCA_SRCDIR/tests/lib/meili_tool.py' dump-members \"\$ARCA_CHECK_RESTORED\"/*.dump | grep -q '^indexes/movies/documents.jsonl '" \
+		"$PLUGIN_DIR/meilisearch.so" "$T/ms.sec"
+	grep -q '^ok   cancellation mid-snapshot records nothing' "$T/kit.out" || fail "meilisearch: cancellation"
+fi
 
 step "the SDK example, built from the installed SDK"
 if command -v pkg-config >/dev/null && command -v cc >/dev/null; then
