@@ -79,22 +79,24 @@ int cli_global_option(struct cli *cli, int c, const char *arg)
 int cli_getopt(struct cli *cli, int argc, char **argv, const char *shortopts,
                const struct option *longopts, int *longindex)
 {
-	/* the verb's options first: its indexes into longopts stay valid */
-	struct option all[64];
-	char shorts[64];
-	size_t n = 0;
+	/* the verb's options first: its indexes into longopts stay valid (as
+	 * many as the drivers declare: the table is built for each call) */
+	size_t n = 0, cap = ARRAY_LEN(cli_global_options);
 	for (const struct option *o = longopts; o && o->name; o++)
-		if (n < ARRAY_LEN(all) - ARRAY_LEN(cli_global_options))
-			all[n++] = *o;
+		cap++;
+	struct option *all = xcalloc(cap, sizeof *all);
+	char shorts[64];
+	for (const struct option *o = longopts; o && o->name; o++)
+		all[n++] = *o;
 	for (const struct option *o = cli_global_options; o->name; o++)
 		all[n++] = *o;
-	all[n] = (struct option){NULL, 0, NULL, 0};
 	snprintf(shorts, sizeof shorts, "%s%s", shortopts, CLI_GLOBAL_SHORTOPTS);
 	int c;
 	while ((c = getopt_long(argc, argv, shorts, all, longindex)) != -1)
 		if (!cli_global_option(cli, c, optarg))
-			return c;
-	return -1;
+			break;
+	free(all);
+	return c;
 }
 
 int cli_no_options(struct cli *cli, const char *verb, int argc, char **argv)
@@ -105,10 +107,11 @@ int cli_no_options(struct cli *cli, const char *verb, int argc, char **argv)
 	return 0;
 }
 
-void cli_verb_help(const struct verb *v, FILE *f)
+void cli_verb_help(struct cli *cli, const struct verb *v, FILE *f)
 {
-	fprintf(f, "Usage: %s\n\n%s — %s\n\n%s\n%s", v->usage, v->name, v->summary, v->help,
-	        cli_global_help);
+	fprintf(f, "Usage: %s\n\n%s — %s\n\n%s", v->usage, v->name, v->summary, v->help);
+	driver_options_help(cli, v->name, f);
+	fprintf(f, "\n%s", cli_global_help);
 }
 
 int cli_usage_error(const char *verb, const char *fmt, ...)

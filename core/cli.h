@@ -54,8 +54,8 @@ int driver_verb_help(struct cli *cli, const char *verb, FILE *f);
 /* A driver's declared verb, or NULL (a 1.0 driver declares none). */
 const struct arca_verb *driver_verb(const struct arca_driver *drv, const char *name);
 
-/* Print `arca VERB --help` to f. */
-void cli_verb_help(const struct verb *v, FILE *f);
+/* Print `arca VERB --help` to f, with the options drivers declare for it. */
+void cli_verb_help(struct cli *cli, const struct verb *v, FILE *f);
 /* For a verb without options of its own: apply the global ones (the
  * arguments are then argv + optind); a usage error (2) for any other. */
 int cli_no_options(struct cli *cli, const char *verb, int argc, char **argv);
@@ -71,6 +71,34 @@ int cli_load_targets(struct cli *cli, struct engine *e, int argc, char **argv,
  * cli_load_targets does for targets. */
 int cli_load_dests(struct cli *cli, struct engine *e, const char *verb, int argc, char **argv,
                    struct engine_dest ***dests, size_t *n);
+/* A verb that works on targets, after cli_targets_open: the engine loaded,
+ * the targets named (all when none), and the options given by long name
+ * ({NULL}-terminated, a flag's value "yes"), the verb's own and those the
+ * drivers declare for its operation, as host->option hands them over. */
+struct cli_targets {
+	struct engine e;
+	struct engine_target **t;
+	size_t n;
+	struct ctx_option *opts;
+	struct option *names; /* what opts' names point into */
+};
+/* Parse argv (argv[0] the verb): the global options, the verb's own (`own`,
+ * getopt style, {NULL}-terminated or NULL) and those that the target
+ * drivers declare for operation `op` ("snapshot", "restore", "verify",
+ * "check", "health"; NULL: none). Then load the config and pick the targets
+ * (exactly one when `one`), and refuse a driver's option that a target
+ * picked does not take, or options that exclude each other (2, naming the
+ * targets that take it). Returns the exit code; on failure everything is
+ * closed and the problem printed. */
+int cli_targets_open(struct cli *cli, const char *verb, const char *op, const struct option *own,
+                     int one, int argc, char **argv, struct cli_targets *ct);
+/* The value of option `name` given, or NULL. */
+const char *cli_option(const struct cli_targets *ct, const char *name);
+void cli_targets_close(struct cli_targets *ct);
+/* The options drivers declare for operation op, per driver, for `arca
+ * VERB --help` (nothing when none does). */
+void driver_options_help(struct cli *cli, const char *op, FILE *f);
+
 /* A verb that works on destinations one at a time (init, prune, unlock,
  * repair): cli_load_dests, then each() for every destination in turn, then
  * the engine is closed. Each call prints what it has to say, errors too, and
@@ -87,6 +115,7 @@ void cli_print_json(void *json);
 int cmd_snapshot(struct cli *cli, int argc, char **argv);
 int cmd_restore(struct cli *cli, int argc, char **argv);
 int cmd_list(struct cli *cli, int argc, char **argv);
+int cmd_list_items(struct cli *cli, int argc, char **argv);
 int cmd_verify(struct cli *cli, int argc, char **argv);
 int cmd_check(struct cli *cli, int argc, char **argv);
 int cmd_plugins(struct cli *cli, int argc, char **argv);
@@ -96,6 +125,7 @@ int cmd_prune(struct cli *cli, int argc, char **argv);
 int cmd_unlock(struct cli *cli, int argc, char **argv);
 int cmd_key(struct cli *cli, int argc, char **argv);
 int cmd_repair(struct cli *cli, int argc, char **argv);
+int cmd_health(struct cli *cli, int argc, char **argv);
 int cmd_driver_verb(struct cli *cli, int argc, char **argv);
 
 #endif

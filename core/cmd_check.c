@@ -10,23 +10,22 @@
 
 int cmd_check(struct cli *cli, int argc, char **argv)
 {
-	if (cli_no_options(cli, "check", argc, argv))
-		return 2;
-	struct engine e = {0};
-	struct engine_target **targets;
-	size_t n;
-	int rc = cli_load_targets(cli, &e, argc - optind, argv + optind, &targets, &n);
+	struct cli_targets ct;
+	int rc = cli_targets_open(cli, "check", "check", NULL, 0, argc, argv, &ct);
 	if (rc != ARCA_OK)
 		return rc;
-	printf("config %s: ok (%zu destinations, %zu targets, drivers from %s)\n", e.config_path,
-	       e.n_dests, e.n_targets, e.plugin_dir);
+	struct engine *e = &ct.e;
+	struct engine_target **targets = ct.t;
+	size_t n = ct.n;
+	printf("config %s: ok (%zu destinations, %zu targets, drivers from %s)\n", e->config_path,
+	       e->n_dests, e->n_targets, e->plugin_dir);
 	int worst = ARCA_OK;
-	for (size_t i = 0; i < e.n_dests; i++) {
-		struct engine_dest *d = &e.dests[i];
+	for (size_t i = 0; i < e->n_dests; i++) {
+		struct engine_dest *d = &e->dests[i];
 		if (!targets_use_dest(targets, n, d))
 			continue;
-		rc = engine_open_dest(&e, d);
-		int repo_rc = rc == ARCA_OK ? engine_open_repo(&e, d) : rc;
+		rc = engine_open_dest(e, d);
+		int repo_rc = rc == ARCA_OK ? engine_open_repo(e, d) : rc;
 		char *repo_err = xstrdup(err_msg());
 		if (repo_rc == ARCA_ERR_NOT_FOUND) {
 			free(repo_err);
@@ -69,7 +68,7 @@ int cmd_check(struct cli *cli, int argc, char **argv)
 			          targets[j]->cfg->name, no_repo->cfg->name);
 			continue;
 		}
-		rc = job_check_target(&e, targets[j]);
+		rc = job_check_target(e, targets[j], ct.opts);
 		if (rc != ARCA_OK) {
 			err_wrap(rc, "target %s", targets[j]->cfg->name);
 			err_print(rc);
@@ -78,7 +77,6 @@ int cmd_check(struct cli *cli, int argc, char **argv)
 		}
 		printf("target %s: ok (driver %s)\n", targets[j]->cfg->name, targets[j]->drv->name);
 	}
-	free(targets);
-	engine_close(&e);
+	cli_targets_close(&ct);
 	return worst;
 }

@@ -1,5 +1,5 @@
 /* cmd_driver.c — verbs that target drivers declare (ABI 1.1, e.g. the
- * postgres driver's wal-push and wal-get): `arca VERB TARGET ARGS...` runs
+ * PostgreSQL WAL archiving verbs): `arca VERB TARGET ARGS...` runs
  * the `command` op of TARGET's driver. Core knows no driver verb by name. */
 #include <stddef.h>
 #include <stdio.h>
@@ -56,6 +56,60 @@ void driver_verbs_list(struct cli *cli, FILE *f)
 				    "\nVerbs of the installed drivers (arca VERB TARGET ...):\n");
 			fprintf(f, "  %-10s %s (driver %s)\n", v->name,
 			        v->summary ? v->summary : "", drv->name);
+		}
+	}
+	loader_close(&ld);
+}
+
+/* `text` after a 23-column option name, wrapped at 79 columns. */
+static void print_wrapped(FILE *f, const char *flag, const char *text)
+{
+	fprintf(f, "  %-20s", flag);
+	size_t col = strlen(flag) > 20 ? 2 + strlen(flag) : 22;
+	while (*text) {
+		size_t word = strcspn(text, " ");
+		if (col + 1 + word > 79 && col > 22) {
+			fprintf(f, "\n%22s", "");
+			col = 22;
+		}
+		fprintf(f, " %.*s", (int)word, text);
+		col += 1 + word;
+		text += word + strspn(text + word, " ");
+	}
+	fputc('\n', f);
+}
+
+void driver_options_help(struct cli *cli, const char *op, FILE *f)
+{
+	struct loader ld;
+	if (load_quietly(cli, &ld) != ARCA_OK)
+		return;
+	for (size_t i = 0; i < ld.n_drivers; i++) {
+		int any;
+		const struct arca_op_option *o =
+		    loader_op_options(ld.drivers[i].drv->target, op, &any);
+		if (o && o->name)
+			fprintf(f,
+			        "\nOptions of driver %s (refused for targets of other drivers):\n",
+			        ld.drivers[i].drv->name);
+		for (; o && o->name; o++) {
+			char flag[64], text[1024];
+			snprintf(flag, sizeof flag, "--%s%s", o->name,
+			         o->takes_value ? " VALUE" : "");
+			size_t at =
+			    (size_t)snprintf(text, sizeof text, "%s", o->help ? o->help : "");
+			if (o->when && at < sizeof text)
+				at += (size_t)snprintf(text + at, sizeof text - at,
+				                       " (only where %s)", o->when);
+			for (const char *x = o->excludes, *c; x && at < sizeof text;
+			     x = c ? c + 1 : NULL) {
+				c = strchr(x, ',');
+				at += (size_t)snprintf(text + at, sizeof text - at, "%s--%.*s%s",
+				                       x == o->excludes ? " (not with " : ", ",
+				                       c ? (int)(c - x) : (int)strlen(x), x,
+				                       c ? "" : ")");
+			}
+			print_wrapped(f, flag, text);
 		}
 	}
 	loader_close(&ld);

@@ -123,29 +123,21 @@ static int forget_by_id(struct cli *cli, struct engine *e, struct engine_target 
 
 int cmd_forget(struct cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = {{"dry-run", no_argument, NULL, 'n'},
-	                                     {"snapshot", required_argument, NULL, 's'},
-	                                     {NULL, 0, NULL, 0}};
-	int c, dry_run = 0;
-	const char *snapshot = NULL;
-	while ((c = cli_getopt(cli, argc, argv, "ns:", opts, NULL)) != -1) {
-		if (c == 'n')
-			dry_run = 1;
-		else if (c == 's')
-			snapshot = optarg;
-		else
-			return cli_usage_error("forget", "unknown option");
-	}
-	struct engine e = {0};
-	struct engine_target **targets;
-	size_t n;
-	int rc = cli_load_targets(cli, &e, argc - optind, argv + optind, &targets, &n);
+	static const struct option own[] = {{"dry-run", no_argument, NULL, 'n'},
+	                                    {"snapshot", required_argument, NULL, 's'},
+	                                    {NULL, 0, NULL, 0}};
+	struct cli_targets ct;
+	int rc = cli_targets_open(cli, "forget", NULL, own, 0, argc, argv, &ct);
 	if (rc != ARCA_OK)
 		return rc;
+	int dry_run = cli_option(&ct, "dry-run") != NULL;
+	const char *snapshot = cli_option(&ct, "snapshot");
+	struct engine_target **targets = ct.t;
+	size_t n = ct.n;
 	json_t *out = json_array();
 	int worst = ARCA_OK;
 	if (snapshot) {
-		worst = forget_by_id(cli, &e, targets, n, snapshot, dry_run, out);
+		worst = forget_by_id(cli, &ct.e, targets, n, snapshot, dry_run, out);
 		n = 0; /* no retention pass */
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -158,11 +150,11 @@ int cmd_forget(struct cli *cli, int argc, char **argv)
 		}
 		for (size_t k = 0; k < t->n_dests; k++) {
 			struct engine_dest *d = t->dests[k];
-			rc = engine_open_repo(&e, d);
+			rc = engine_open_repo(&ct.e, d);
 			if (rc == ARCA_OK && !dry_run)
 				rc = repo_lock(d->repo, 1);
 			if (rc == ARCA_OK) {
-				rc = forget_one(cli, &e, t, d, dry_run, out);
+				rc = forget_one(cli, &ct.e, t, d, dry_run, out);
 				if (!dry_run)
 					repo_unlock(d->repo);
 			}
@@ -178,7 +170,6 @@ int cmd_forget(struct cli *cli, int argc, char **argv)
 		cli_print_json(out);
 	else
 		json_decref(out);
-	free(targets);
-	engine_close(&e);
+	cli_targets_close(&ct);
 	return worst;
 }

@@ -86,23 +86,25 @@ static void warn_missing(void *arg, const char *problem)
 
 int cmd_list(struct cli *cli, int argc, char **argv)
 {
+	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+		if (!strcmp(argv[i], "--items"))
+			return cmd_list_items(cli, argc, argv); /* cmd_list_items.c */
 	/* --json is a global option */
-	if (cli_no_options(cli, "list", argc, argv))
-		return 2;
-	struct engine e = {0};
-	struct engine_target **targets;
-	size_t nt;
-	argc -= optind, argv += optind;
-	int rc = cli_load_targets(cli, &e, argc, argv, &targets, &nt);
+	struct cli_targets ct;
+	int rc = cli_targets_open(cli, "list", NULL, NULL, 0, argc, argv, &ct);
 	if (rc != ARCA_OK)
 		return rc;
+	argc -= optind, argv += optind;
+	struct engine *e = &ct.e;
+	struct engine_target **targets = ct.t;
+	size_t nt = ct.n;
 	json_t *out = json_array();
 	int worst = ARCA_OK, header = 0;
-	for (size_t i = 0; i < e.n_dests; i++) {
-		struct engine_dest *d = &e.dests[i];
+	for (size_t i = 0; i < e->n_dests; i++) {
+		struct engine_dest *d = &e->dests[i];
 		if (!targets_use_dest(targets, nt, d))
 			continue;
-		rc = engine_open_repo(&e, d);
+		rc = engine_open_repo(e, d);
 		struct repo_snapshot *list = NULL;
 		size_t n = 0;
 		if (rc == ARCA_OK)
@@ -146,7 +148,6 @@ int cmd_list(struct cli *cli, int argc, char **argv)
 		if (!header && worst == ARCA_OK)
 			printf("no snapshots yet (run `arca snapshot`)\n");
 	}
-	free(targets);
-	engine_close(&e);
+	cli_targets_close(&ct);
 	return worst;
 }

@@ -21,21 +21,19 @@ static void new_recovery_point(char out[33])
 
 int cmd_snapshot(struct cli *cli, int argc, char **argv)
 {
-	if (cli_no_options(cli, "snapshot", argc, argv))
-		return 2;
-	struct engine e = {0};
-	struct engine_target **targets;
-	size_t n;
-	int rc = cli_load_targets(cli, &e, argc - optind, argv + optind, &targets, &n);
+	struct cli_targets ct;
+	int rc = cli_targets_open(cli, "snapshot", "snapshot", NULL, 0, argc, argv, &ct);
 	if (rc != ARCA_OK)
 		return rc;
+	struct engine_target **targets = ct.t;
+	size_t n = ct.n;
 	char rp[33];
 	new_recovery_point(rp);
 	json_t *out = json_array();
 	int worst = ARCA_OK, failed = 0, partial = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct snapshot_result res;
-		rc = job_snapshot(&e, targets[i], rp, &res);
+		rc = job_snapshot(&ct.e, targets[i], rp, ct.opts, &res);
 		json_t *o = json_object();
 		json_object_set_new(o, "target", json_string(targets[i]->cfg->name));
 		if (rc != ARCA_OK) {
@@ -86,7 +84,6 @@ int cmd_snapshot(struct cli *cli, int argc, char **argv)
 		log_error("%d of %zu targets failed; the others were recorded", failed, n);
 	if (!failed && partial)
 		worst = ARCA_PARTIAL;
-	free(targets);
-	engine_close(&e);
+	cli_targets_close(&ct);
 	return worst;
 }

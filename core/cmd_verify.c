@@ -49,48 +49,63 @@ static void print_clean_summary(size_t n_repos, size_t n_checked, int read_pct)
 	printf(".%s\n", read_pct > 0 ? "" : " Add --read-data to also read the data back.");
 }
 
+/* --read-data[=PERCENT] as a number 0..100 ("yes": all), or -1 when bad. */
+static int read_percent(const char *arg)
+{
+	int64_t p = 100;
+	if (!strcmp(arg, "yes"))
+		return 100;
+	char buf[32];
+	snprintf(buf, sizeof buf, "%s", arg);
+	char *pc = strchr(buf, '%');
+	if (pc && !pc[1])
+		*pc = 0;
+	if (parse_int64(str_trim(buf), &p) < 0 || p < 0 || p > 100)
+		return -1;
+	return (int)p;
+}
+
 int cmd_verify(struct cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"read-data", optional_argument, NULL, 'r'},
-	    {"snapshot", required_argument, NULL, 's'},
-	    {NULL, 0, NULL, 0},
-	};
-	int c, read_pct = -1;
-	const char *snapshot = NULL;
-	while ((c = cli_getopt(cli, argc, argv, "", opts, NULL)) != -1) {
-		if (c == 'r') {
-			int64_t p = 100;
-			if (optarg && (parse_int64(str_trim(optarg), &p) < 0 || p < 0 || p > 100)) {
-				char *pc = strchr(optarg, '%');
-				if (pc)
-					*pc = 0;
-				if (parse_int64(optarg, &p) < 0 || p < 0 || p > 100)
-					return cli_usage_error("verify",
-					                       "--read-data=PERCENT takes 0..100");
-			}
-			read_pct = (int)p;
-		} else if (c == 's') {
-			snapshot = optarg;
-		} else {
-			return cli_usage_error("verify", "unknown option");
-		}
-	}
-	struct engine e = {0};
-	struct engine_target **targets;
-	size_t n;
-	int rc = cli_load_targets(cli, &e, argc - optind, argv + optind, &targets, &n);
+	static const struct option own[] = {{"read-data", optional_argument, NULL, 0},
+	                                    {"snapshot", required_argument, NULL, 0},
+	                                    {NULL, 0, NULL, 0}};
+	struct cli_targets ct;
+	int rc = cli_targets_open(cli, "verify", "verify", own, 0, argc, argv, &ct);
 	if (rc != ARCA_OK)
 		return rc;
+	const char *rd = cli_option(&ct, "read-data");
+	int read_pct = rd ? read_percent(rd) : -1;
+	if (rd && read_pct < 0) {
+		cli_targets_close(&ct);
+		return cli_usage_error("verify", "--read-data=PERCENT takes 0..100");
+	}
+	/* drivers see --read-data as option "read-data" (the percentage, only
+	 * when data is read) and --snapshot as given */
+	char pct[16];
+	snprintf(pct, sizeof pct, "%d", read_pct);
+	for (struct ctx_option *o = ct.opts; o->name; o++) {
+		if (strcmp(o->name, "read-data"))
+			continue;
+		o->value = pct;
+		if (read_pct <= 0) /* not given, as far as a driver is concerned */
+			while ((o[0] = o[1]).name)
+				o++;
+		break;
+	}
+	const char *snapshot = cli_option(&ct, "snapshot");
+	struct engine *e = &ct.e;
+	struct engine_target **targets = ct.t;
+	size_t n = ct.n;
 	int worst = ARCA_OK;
 	json_t *problems = json_array();
 	size_t n_problems = 0, n_repos = 0, n_checked = 0;
-	for (size_t i = 0; i < e.n_dests; i++) {
-		struct engine_dest *d = &e.dests[i];
+	for (size_t i = 0; i < e->n_dests; i++) {
+		struct engine_dest *d = &e->dests[i];
 		if (!targets_use_dest(targets, n, d))
 			continue;
 		struct report r = {d->cfg->name, problems, cli->json, 0};
-		rc = engine_open_repo(&e, d);
+		rc = engine_open_repo(e, d);
 		if (rc == ARCA_OK)
 			rc = repo_lock_reading(d->repo);
 		if (rc == ARCA_OK) {
@@ -111,14 +126,9 @@ int cmd_verify(struct cli *cli, int argc, char **argv)
 				printf("destination %s: repository ok\n", d->cfg->name);
 		}
 	}
-	/* the drivers' own checks of their latest (or chosen) snapshot; a
-	 * driver sees --read-data as option "read-data" (the percentage) */
-	char pct[16];
-	snprintf(pct, sizeof pct, "%d", read_pct);
-	const struct ctx_option options[] = {{read_pct > 0 ? "read-data" : NULL, pct},
-	                                     {NULL, NULL}};
+	/* the drivers' own checks of their latest (or chosen) snapshot */
 	for (size_t j = 0; j < n; j++) {
-		rc = job_verify_target(&e, targets[j], snapshot, options);
+		rc = job_verify_target(e, targets[j], snapshot, ct.opts);
 		if (rc != ARCA_OK) {
 			worst = rc;
 			if (cli->json)
@@ -143,7 +153,6 @@ int cmd_verify(struct cli *cli, int argc, char **argv)
 		else if (worst == ARCA_OK)
 			print_clean_summary(n_repos, n_checked, read_pct);
 	}
-	free(targets);
-	engine_close(&e);
+	cli_targets_close(&ct);
 	return worst;
 }

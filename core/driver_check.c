@@ -14,7 +14,9 @@
  *
  * A target driver: its option table; check; snapshot (recorded once);
  * restore (with --into WORK/restore when it takes --into; --after-restore
- * then compares); verify with every byte read back; a snapshot cancelled
+ * then compares); health of what was restored, when the driver has the op
+ * (1.1; --into the same place when it takes that); verify with every byte
+ * read back; a snapshot cancelled
  * mid-way and one whose host call fails with an I/O error (at the first
  * item_write or the second item_begin), which must both record nothing and
  * return a failure (ARCA_ERR_CANCELLED for the cancellation).
@@ -39,6 +41,7 @@
 #include <unistd.h>
 #include "config.h"
 #include "jobs.h"
+#include "loader.h"
 #include "log.h"
 #include "util.h"
 
@@ -175,29 +178,35 @@ static int valid_cli_name(const char *s)
 	return 1;
 }
 
-/* The 1.1 declarations of a target: restore options and verbs. */
+/* The 1.1 declarations of a target: operation options and verbs. */
 static char *bad_declarations(const struct arca_target_ops *t)
 {
-	if (ARCA_OPS_HAS(t, restore_options))
-		for (const struct arca_op_option *o = t->restore_options; o->name; o++) {
+	for (const char *const *op = loader_ops; *op; op++) {
+		int any;
+		const struct arca_op_option *list = loader_op_options(t, *op, &any);
+		for (const struct arca_op_option *o = list; o && o->name; o++) {
 			if (!valid_cli_name(o->name) || !o->help)
+				return xasprintf("%s option \"%s\": a name of a-z, 0-9 and '-' "
+				                 "and a help line",
+				                 *op, o->name);
+			if (o->when && !strchr(o->when, '='))
 				return xasprintf(
-				    "restore option \"%s\": a name of a-z, 0-9 and '-' "
-				    "and a help line",
-				    o->name);
+				    "%s option \"%s\": `when` is KEY=VALUE, not \"%s\"", *op,
+				    o->name, o->when);
 			for (const char *x = o->excludes; x && *x;) {
 				const char *c = strchr(x, ',');
 				size_t n = c ? (size_t)(c - x) : strlen(x);
-				const struct arca_op_option *y = t->restore_options;
+				const struct arca_op_option *y = list;
 				while (y->name && (strlen(y->name) != n || strncmp(y->name, x, n)))
 					y++;
 				if (!y->name)
-					return xasprintf("restore option \"%s\" excludes \"%.*s\", "
+					return xasprintf("%s option \"%s\" excludes \"%.*s\", "
 					                 "which is not declared",
-					                 o->name, (int)n, x);
+					                 *op, o->name, (int)n, x);
 				x = c ? c + 1 : NULL;
 			}
 		}
+	}
 	if (ARCA_OPS_HAS(t, verbs)) {
 		if (!t->command)
 			return xasprintf("verbs are declared but there is no command op");
@@ -327,12 +336,8 @@ static void report_problem(void *arg, const char *problem)
 /* Does the target take restore option `name` (a 1.0 driver takes any)? */
 static int takes(const struct arca_target_ops *t, const char *name)
 {
-	if (!ARCA_OPS_HAS(t, restore_options))
-		return 1;
-	for (const struct arca_op_option *o = t->restore_options; o->name; o++)
-		if (!strcmp(o->name, name))
-			return 1;
-	return 0;
+	int any;
+	return loader_op_option(loader_op_options(t, "restore", &any), name) || any;
 }
 
 static void snapshot_failing(struct engine *e, struct engine_target *t, struct engine_dest *d,
@@ -343,7 +348,7 @@ static void snapshot_failing(struct engine *e, struct engine_target *t, struct e
 	inject = how;
 	injected = items_begun = 0;
 	last_snapshot_rc = ARCA_OK;
-	int rc = job_snapshot(e, t, NULL, &res);
+	int rc = job_snapshot(e, t, NULL, NULL, &res);
 	inject = INJECT_NONE;
 	arca_cancel_requested = 0;
 	char *why = NULL;
@@ -369,8 +374,8 @@ static void round_trip(struct engine *e, struct engine_target *t, struct engine_
                        int with_faults)
 {
 	struct snapshot_result res;
-	result_rc("check", job_check_target(e, t));
-	int rc = job_snapshot(e, t, NULL, &res);
+	result_rc("check", job_check_target(e, t, NULL));
+	int rc = job_snapshot(e, t, NULL, NULL, &res);
 	size_t n_snaps = rc == ARCA_OK ? count_snapshots(e, d, t->cfg->name) : 1;
 	if (n_snaps != 1)
 		rc = err_set(ARCA_ERR_INTERNAL, "%zu snapshots recorded, not 1", n_snaps);
@@ -398,6 +403,16 @@ static void round_trip(struct engine *e, struct engine_target *t, struct engine_
 			             after_restore, st);
 	}
 	result_rc("restore", rc);
+	if (rc == ARCA_OK && ARCA_OPS_HAS(t->drv->target, health)) {
+		/* the restored store serves: the copy restored --into, if there is one */
+		int any;
+		const struct arca_op_option *h = loader_op_options(t->drv->target, "health", &any);
+		struct ctx_option at[2] = {{NULL, NULL}, {NULL, NULL}};
+		for (size_t i = 0; i < n && loader_op_option(h, "into"); i++)
+			if (!strcmp(opts[i].name, "into"))
+				at[0] = opts[i];
+		result_rc("health of the restored store", job_health(e, t, at));
+	}
 	free(opts);
 	free(into);
 

@@ -14,6 +14,7 @@
 #include "autoconf.h"
 #include "config.h"
 #include "host.h"
+#include "loader.h"
 #include "log.h"
 #include "util.h"
 
@@ -81,27 +82,75 @@ static int do_secret(const struct arca_config *cfg, const char *key, char **out)
 
 static int wrong_kind(const char *call, enum ctx_kind want)
 {
-	static const char *names[] = {"snapshot", "restore", "verify", "check", "command"};
+	static const char *names[] = {"snapshot", "restore", "verify",
+	                              "check",    "command", "health"};
 	return err_set(ARCA_ERR_INTERNAL, "driver bug: host->%s called outside a %s", call,
 	               names[want]);
 }
 
+/* ---- item attributes across ABI versions (added in ABI 1.1) -------------- */
+
+/* The members ABI 1.0 defined end at `fingerprint`. */
+#define ITEM_V1_SIZE (offsetof(struct arca_item_info, fingerprint) + sizeof(const char *))
+
+/* How much of an arca_item_info the calling driver has: a driver whose
+ * target ops are of the 1.0 size was built against the 1.0 header (and
+ * its readers may leave struct_size unset); since 1.1 a driver sets it. */
+static size_t item_size(const struct arca_ctx *ctx, const struct arca_item_info *info)
+{
+	const struct arca_target_ops *t = ctx->t && ctx->t->drv ? ctx->t->drv->target : NULL;
+	if (!t ||
+	    t->struct_size < offsetof(struct arca_target_ops, restore_options) + sizeof(void *) ||
+	    info->struct_size < ITEM_V1_SIZE)
+		return ITEM_V1_SIZE;
+	return info->struct_size < sizeof *info ? info->struct_size : sizeof *info;
+}
+
+/* The driver's item as this engine's struct (later members zero). */
+static void item_in(const struct arca_ctx *ctx, const struct arca_item_info *in,
+                    struct arca_item_info *full)
+{
+	memset(full, 0, sizeof *full);
+	memcpy(full, in, item_size(ctx, in));
+	full->struct_size = sizeof *full;
+}
+
+/* Give an item back to the driver, no further than its struct reaches. */
+static void item_out(const struct arca_ctx *ctx, const struct arca_item_info *full,
+                     struct arca_item_info *out)
+{
+	size_t n = item_size(ctx, out);
+	memcpy(out, full, n);
+	out->struct_size = n;
+}
+
 /* ---- snapshot ---------------------------------------------------------- */
 
-static int do_item_begin(struct arca_ctx *ctx, const struct arca_item_info *info)
+static int do_item_begin(struct arca_ctx *ctx, const struct arca_item_info *drv_info)
 {
 	if (ctx->kind != CTX_SNAPSHOT)
 		return wrong_kind("item_begin", CTX_SNAPSHOT);
-	if (ctx->in_item)
-		return err_set(ARCA_ERR_INTERNAL, "driver bug: item_begin(%s) before item_end",
-		               info->name);
+	struct arca_item_info full;
+	const struct arca_item_info *info = &full;
+	item_in(ctx, drv_info, &full);
 	if (!info->name || !info->name[0])
 		return err_set(ARCA_ERR_INTERNAL, "driver bug: item without a name");
-	if ((unsigned)info->type > ARCA_ITEM_BLOCKDEV)
-		return err_set(ARCA_ERR_INTERNAL,
-		               "driver bug: item %s has type %d, which this "
-		               "engine does not know",
-		               info->name, (int)info->type);
+	if (ctx->in_item) {
+		char *n = name_escape(info->name);
+		int rc =
+		    err_set(ARCA_ERR_INTERNAL, "driver bug: item_begin(%s) before item_end", n);
+		free(n);
+		return rc;
+	}
+	if ((unsigned)info->type > ARCA_ITEM_TOMBSTONE) {
+		char *n = name_escape(info->name);
+		int rc = err_set(ARCA_ERR_INTERNAL,
+		                 "driver bug: item %s has type %d, which this "
+		                 "engine does not know",
+		                 n, (int)info->type);
+		free(n);
+		return rc;
+	}
 	int unchanged = 0;
 	for (size_t i = 0; i < ctx->n_writers; i++) {
 		int rc = snap_item_begin(ctx->writers[i], info);
@@ -112,10 +161,14 @@ static int do_item_begin(struct arca_ctx *ctx, const struct arca_item_info *info
 	}
 	ctx->in_item = 1;
 	ctx->items++;
+	ctx->item_type = info->type;
 	progress_item(ctx->progress, info->name);
-	if (log_verbose)
-		log_info("%s%s", info->name,
+	if (log_verbose) {
+		char *n = name_escape(info->name);
+		log_info("%s%s", n,
 		         unchanged && unchanged == (int)ctx->n_writers ? " (unchanged)" : "");
+		free(n);
+	}
 	/* Skip content only when every destination already has it. A writer
 	 * that said "unchanged" while another wants content takes the bytes
 	 * anyway (snap_item_write on a reused item is a no-op there). */
@@ -137,6 +190,10 @@ static int do_item_write(struct arca_ctx *ctx, const void *data, size_t len)
 		return err_set(ARCA_ERR_INTERNAL,
 		               "item_write to an item reported unchanged "
 		               "(driver bug: after ARCA_ITEM_UNCHANGED send no content)");
+	if (ctx->item_type == ARCA_ITEM_TOMBSTONE && len)
+		return err_set(
+		    ARCA_ERR_INTERNAL,
+		    "item_write to a tombstone (driver bug: a tombstone has no content)");
 	if (arca_cancel_requested)
 		return err_set(ARCA_ERR_CANCELLED, "interrupted");
 	for (size_t i = 0; i < ctx->n_writers; i++) {
@@ -175,7 +232,41 @@ static int do_item_skipped(struct arca_ctx *ctx, const char *name, const char *r
 	}
 	for (size_t i = 0; i < ctx->n_writers; i++)
 		snap_item_skipped(ctx->writers[i], name);
-	log_warn("%s not stored: %s", name, reason && reason[0] ? reason : "skipped by the driver");
+	char *n = name_escape(name);
+	log_warn("%s not stored: %s", n, reason && reason[0] ? reason : "skipped by the driver");
+	free(n);
+	return ARCA_OK;
+}
+
+/*
+ * item_end with the final attributes (added in ABI 1.1). Every writer
+ * counted the same bytes; a size the driver states that differs drops the
+ * item from all of them before anything is recorded.
+ */
+static int do_item_end_info(struct arca_ctx *ctx, const struct arca_item_info *drv_final)
+{
+	if (ctx->kind != CTX_SNAPSHOT || !ctx->in_item)
+		return wrong_kind("item_end_info", CTX_SNAPSHOT);
+	struct arca_item_info final;
+	item_in(ctx, drv_final, &final);
+	int rc = ARCA_OK;
+	for (size_t i = 0; i < ctx->n_writers && rc == ARCA_OK; i++)
+		rc = snap_item_check_final(ctx->writers[i], &final);
+	if (rc != ARCA_OK) {
+		for (size_t i = 0; i < ctx->n_writers; i++)
+			snap_item_drop(ctx->writers[i]);
+		ctx->in_item = 0;
+		ctx->item_unchanged = 0;
+		ctx->items--;
+		return rc;
+	}
+	ctx->in_item = 0;
+	ctx->item_unchanged = 0;
+	for (size_t i = 0; i < ctx->n_writers; i++) {
+		rc = snap_item_end_final(ctx->writers[i], &final);
+		if (rc != ARCA_OK)
+			return rc;
+	}
 	return ARCA_OK;
 }
 
@@ -193,13 +284,18 @@ static int do_item_next(struct arca_ctx *ctx, struct arca_item_info *info)
 	int rc = reading(ctx, "item_next");
 	if (rc)
 		return rc;
-	rc = snap_next(ctx->reader, info);
+	struct arca_item_info full;
+	rc = snap_next(ctx->reader, &full);
 	if (rc == ARCA_OK) {
-		ctx->cur = *info;
-		progress_item(ctx->progress, info->name);
+		item_out(ctx, &full, info);
+		ctx->cur = full;
+		progress_item(ctx->progress, full.name);
 		progress_add(ctx->progress, 0, 1);
-		if (log_verbose)
-			log_info("%s", info->name);
+		if (log_verbose) {
+			char *n = name_escape(full.name);
+			log_info("%s", n);
+			free(n);
+		}
 	}
 	return rc;
 }
@@ -209,12 +305,20 @@ static int do_item_open(struct arca_ctx *ctx, const char *name, struct arca_item
 	int rc = reading(ctx, "item_open");
 	if (rc)
 		return rc;
-	rc = snap_open_item(ctx->reader, name, info);
+	struct arca_item_info full;
+	rc = snap_open_item(ctx->reader, name, &full);
 	if (rc == ARCA_OK) {
-		ctx->cur = *info;
-		progress_item(ctx->progress, info->name);
+		item_out(ctx, &full, info);
+		ctx->cur = full;
+		progress_item(ctx->progress, full.name);
 	}
 	return rc;
+}
+
+static int do_item_rewind(struct arca_ctx *ctx)
+{
+	int rc = reading(ctx, "item_rewind");
+	return rc ? rc : snap_rewind(ctx->reader);
 }
 
 static int do_item_read(struct arca_ctx *ctx, void *buf, size_t cap, size_t *got)
@@ -389,9 +493,11 @@ HONEST(item_write, (struct arca_ctx * ctx, const void *data, size_t len), (ctx, 
 HONEST(item_end, (struct arca_ctx * ctx), (ctx))
 HONEST(item_skipped, (struct arca_ctx * ctx, const char *name, const char *reason),
        (ctx, name, reason))
+HONEST(item_end_info, (struct arca_ctx * ctx, const struct arca_item_info *final), (ctx, final))
 HONEST(item_next, (struct arca_ctx * ctx, struct arca_item_info *info), (ctx, info))
 HONEST(item_open, (struct arca_ctx * ctx, const char *name, struct arca_item_info *info),
        (ctx, name, info))
+HONEST(item_rewind, (struct arca_ctx * ctx), (ctx))
 HONEST(item_read, (struct arca_ctx * ctx, void *buf, size_t cap, size_t *got), (ctx, buf, cap, got))
 HONEST(blob_put,
        (struct arca_ctx * ctx, const char *name, const void *data, size_t len, int exclusive),
@@ -436,6 +542,8 @@ static const struct arca_host table = {
     .blob_list = host_blob_list,
     .blob_remove = host_blob_remove,
     .item_skipped = host_item_skipped,
+    .item_end_info = host_item_end_info,
+    .item_rewind = host_item_rewind,
 };
 
 const struct arca_host *host_table(void)

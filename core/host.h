@@ -8,7 +8,7 @@
 #include "progress.h"
 #include "repo.h"
 
-enum ctx_kind { CTX_SNAPSHOT, CTX_RESTORE, CTX_VERIFY, CTX_CHECK, CTX_COMMAND };
+enum ctx_kind { CTX_SNAPSHOT, CTX_RESTORE, CTX_VERIFY, CTX_CHECK, CTX_COMMAND, CTX_HEALTH };
 
 struct ctx_option {
 	const char *name;
@@ -24,6 +24,7 @@ struct arca_ctx {
 	size_t n_writers;
 	int in_item;
 	int item_unchanged; /* item_begin told the driver ARCA_ITEM_UNCHANGED */
+	int item_type;      /* of the open item (a tombstone takes no content) */
 	/* restore/verify: the snapshot being read */
 	struct snap_reader *reader;
 	const char *snapshot_id;   /* its full id: host->option "snapshot-id" */

@@ -61,6 +61,9 @@ static int run_driver_op(struct arca_ctx *ctx, struct driver_op *op)
 	case CTX_CHECK:
 		rc = ops->check ? ops->check(t->inst, ctx) : ARCA_OK;
 		break;
+	case CTX_HEALTH:
+		rc = ops->health(t->inst, ctx);
+		break;
 	case CTX_COMMAND:
 		rc = op->after_forget ? ops->after_forget(t->inst, ctx)
 		                      : ops->command(t->inst, ctx, op->verb, op->argc, op->argv);
@@ -130,7 +133,7 @@ static int lock_all(struct repo **repos, size_t n, int exclusive)
 }
 
 int job_snapshot(struct engine *e, struct engine_target *t, const char *recovery_point,
-                 struct snapshot_result *res)
+                 const struct ctx_option *options, struct snapshot_result *res)
 {
 	memset(res, 0, sizeof *res);
 	struct repo **repos = NULL;
@@ -145,8 +148,12 @@ int job_snapshot(struct engine *e, struct engine_target *t, const char *recovery
 		return err_wrap(rc, "snapshot of %s", t->cfg->name);
 	}
 
-	struct arca_ctx ctx = {
-	    .kind = CTX_SNAPSHOT, .e = e, .t = t, .repos = repos, .n_repos = t->n_dests};
+	struct arca_ctx ctx = {.kind = CTX_SNAPSHOT,
+	                       .e = e,
+	                       .t = t,
+	                       .repos = repos,
+	                       .n_repos = t->n_dests,
+	                       .options = options};
 	ctx.writers = xcalloc(t->n_dests, sizeof *ctx.writers);
 	for (size_t i = 0; i < t->n_dests && rc == ARCA_OK; i++) {
 		rc = repo_snap_begin(repos[i], t->cfg->name, t->drv->name, recovery_point,
@@ -484,10 +491,28 @@ static int run_with_repos(struct engine *e, struct engine_target *t, enum ctx_ki
 	return rc;
 }
 
-int job_check_target(struct engine *e, struct engine_target *t)
+int job_check_target(struct engine *e, struct engine_target *t, const struct ctx_option *options)
 {
 	struct driver_op op = {0};
-	return run_with_repos(e, t, CTX_CHECK, NULL, &op);
+	return run_with_repos(e, t, CTX_CHECK, options, &op);
+}
+
+int job_health(struct engine *e, struct engine_target *t, const struct ctx_option *options)
+{
+	if (!ARCA_OPS_HAS(t->drv->target, health))
+		return err_set(ARCA_ERR_UNSUPPORTED,
+		               "driver %s of target %s cannot tell whether its store is serving "
+		               "(it has no health op): check it by hand",
+		               t->drv->name, t->cfg->name);
+	int rc = engine_open_target(e, t);
+	if (rc != ARCA_OK)
+		return rc;
+	/* no repository: the store is looked at, not the backups */
+	struct arca_ctx ctx = {.kind = CTX_HEALTH, .e = e, .t = t, .options = options};
+	struct driver_op op = {0};
+	rc = run_driver_op(&ctx, &op);
+	ctx_cleanup(&ctx);
+	return rc;
 }
 
 /* ARCA_OK when t's driver has commands, such as verb. */

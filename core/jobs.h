@@ -15,14 +15,17 @@ struct snapshot_result {
 };
 
 int job_snapshot(struct engine *e, struct engine_target *t, const char *recovery_point,
-                 struct snapshot_result *res);
+                 const struct ctx_option *options, struct snapshot_result *res);
 /* snapshot_id: full id, unique prefix, or "latest"/NULL. from: destination
  * name or NULL (first that works). */
 int job_restore(struct engine *e, struct engine_target *t, const char *snapshot_id,
                 const char *from, const struct ctx_option *options);
 int job_verify_target(struct engine *e, struct engine_target *t, const char *snapshot_id,
                       const struct ctx_option *options);
-int job_check_target(struct engine *e, struct engine_target *t);
+int job_check_target(struct engine *e, struct engine_target *t, const struct ctx_option *options);
+/* The driver's health op (ABI 1.1): is the store serving? No repository is
+ * opened. ARCA_ERR_UNSUPPORTED for a driver without one. */
+int job_health(struct engine *e, struct engine_target *t, const struct ctx_option *options);
 int job_command(struct engine *e, struct engine_target *t, const char *verb, int argc, char **argv,
                 const struct ctx_option *options);
 /* The driver's after_forget op (ABI 1.1; nothing for a driver without

@@ -240,44 +240,47 @@ static char *bad_options(const struct arca_option *opts, const char *which)
 	return NULL;
 }
 
-/* One required function pointer of an ops table. */
-#define REQUIRE_OP(ops, fn, kind)                                                                  \
-	do {                                                                                       \
-		if (!(ops)->fn)                                                                    \
-			return xasprintf("its %s ops lack `" #fn "`, which every "                 \
-			                 "%s driver must provide",                                 \
-			                 kind, kind);                                              \
-	} while (0)
+/* A function pointer every driver of a kind must set, by its offset in the
+ * ops table (one check for target and destination tables alike). */
+struct required_op {
+	const char *name;
+	size_t offset;
+};
+#define REQUIRED(type, member)                                                                     \
+	{                                                                                          \
+#member, offsetof(type, member)                                                    \
+	}
 
-static char *bad_target_ops(const struct arca_target_ops *t)
-{
-	if (t->struct_size < TARGET_OPS_V1_SIZE)
-		return xasprintf("its target ops table declares struct_size %zu, smaller than the "
-		                 "%zu bytes of ABI %d: rebuild the driver against arca/plugin.h",
-		                 t->struct_size, (size_t)TARGET_OPS_V1_SIZE, ARCA_ABI_MAJOR);
-	REQUIRE_OP(t, open, "target");
-	REQUIRE_OP(t, check, "target");
-	REQUIRE_OP(t, snapshot, "target");
-	REQUIRE_OP(t, restore, "target");
-	REQUIRE_OP(t, close, "target");
-	return NULL;
-}
+static const struct required_op target_required[] = {
+    REQUIRED(struct arca_target_ops, open),     REQUIRED(struct arca_target_ops, check),
+    REQUIRED(struct arca_target_ops, snapshot), REQUIRED(struct arca_target_ops, restore),
+    REQUIRED(struct arca_target_ops, close),    {NULL, 0}};
+static const struct required_op dest_required[] = {REQUIRED(struct arca_dest_ops, open),
+                                                   REQUIRED(struct arca_dest_ops, check),
+                                                   REQUIRED(struct arca_dest_ops, put),
+                                                   REQUIRED(struct arca_dest_ops, get),
+                                                   REQUIRED(struct arca_dest_ops, list),
+                                                   REQUIRED(struct arca_dest_ops, remove),
+                                                   REQUIRED(struct arca_dest_ops, stat),
+                                                   REQUIRED(struct arca_dest_ops, close),
+                                                   {NULL, 0}};
 
-static char *bad_dest_ops(const struct arca_dest_ops *d)
+/* An ops table (`kind` "target" or "destination") of at least the ABI 1.0
+ * size (v1_size) with every required op set; else why not. */
+static char *bad_ops(const void *ops, size_t struct_size, size_t v1_size, const char *kind,
+                     const struct required_op *required)
 {
-	if (d->struct_size < DEST_OPS_V1_SIZE)
-		return xasprintf(
-		    "its destination ops table declares struct_size %zu, smaller than "
-		    "the %zu bytes of ABI %d: rebuild the driver against arca/plugin.h",
-		    d->struct_size, (size_t)DEST_OPS_V1_SIZE, ARCA_ABI_MAJOR);
-	REQUIRE_OP(d, open, "destination");
-	REQUIRE_OP(d, check, "destination");
-	REQUIRE_OP(d, put, "destination");
-	REQUIRE_OP(d, get, "destination");
-	REQUIRE_OP(d, list, "destination");
-	REQUIRE_OP(d, remove, "destination");
-	REQUIRE_OP(d, stat, "destination");
-	REQUIRE_OP(d, close, "destination");
+	if (struct_size < v1_size)
+		return xasprintf("its %s ops table declares struct_size %zu, smaller than the %zu "
+		                 "bytes of ABI %d: rebuild the driver against arca/plugin.h",
+		                 kind, struct_size, v1_size, ARCA_ABI_MAJOR);
+	for (const struct required_op *r = required; r->name; r++) {
+		void (*fn)(void);
+		memcpy(&fn, (const char *)ops + r->offset, sizeof fn);
+		if (!fn)
+			return xasprintf("its %s ops lack `%s`, which every %s driver must provide",
+			                 kind, r->name, kind);
+	}
 	return NULL;
 }
 
@@ -317,9 +320,11 @@ static char *bad_descriptor(const struct arca_driver *drv, const struct arca_hos
 		                 "arca has no use for it",
 		                 drv->name);
 	char *why;
-	if (drv->target && (why = bad_target_ops(drv->target)))
+	if (drv->target && (why = bad_ops(drv->target, drv->target->struct_size, TARGET_OPS_V1_SIZE,
+	                                  "target", target_required)))
 		return why;
-	if (drv->dest && (why = bad_dest_ops(drv->dest)))
+	if (drv->dest && (why = bad_ops(drv->dest, drv->dest->struct_size, DEST_OPS_V1_SIZE,
+	                                "destination", dest_required)))
 		return why;
 	if ((why = bad_options(drv->target_options, "target options")))
 		return why;
@@ -636,4 +641,34 @@ void loader_close(struct loader *ld)
 	free(ld->refused);
 	free(ld->plugin_dir);
 	memset(ld, 0, sizeof *ld);
+}
+
+const char *const loader_ops[] = {"snapshot", "restore", "verify", "check", "health", NULL};
+
+const struct arca_op_option *loader_op_options(const struct arca_target_ops *ops, const char *op,
+                                               int *any)
+{
+	*any = 0;
+	if (!ops || !op)
+		return NULL;
+	if (!strcmp(op, "restore")) {
+		*any = !ARCA_OPS_HAS(ops, restore_options);
+		return *any ? NULL : ops->restore_options;
+	}
+	if (!strcmp(op, "snapshot"))
+		return ARCA_OPS_HAS(ops, snapshot_options) ? ops->snapshot_options : NULL;
+	if (!strcmp(op, "verify"))
+		return ARCA_OPS_HAS(ops, verify_options) ? ops->verify_options : NULL;
+	if (!strcmp(op, "check"))
+		return ARCA_OPS_HAS(ops, check_options) ? ops->check_options : NULL;
+	if (!strcmp(op, "health"))
+		return ARCA_OPS_HAS(ops, health_options) ? ops->health_options : NULL;
+	return NULL;
+}
+
+const struct arca_op_option *loader_op_option(const struct arca_op_option *list, const char *name)
+{
+	while (list && list->name && strcmp(list->name, name))
+		list++;
+	return list && list->name ? list : NULL;
 }

@@ -50,6 +50,16 @@ void loader_unload(struct loaded_driver *d);
 const struct arca_driver *loader_find(const struct loader *ld, const char *name);
 void loader_close(struct loader *ld);
 
+/* The options a target driver declares for operation `op` ("snapshot",
+ * "restore", "verify", "check", "health"; ABI 1.1), {NULL}-terminated, or
+ * NULL for none. *any is set when the driver takes any option there (a
+ * restore of a driver that declares no restore_options: the 1.0 rule). */
+extern const char *const loader_ops[];
+const struct arca_op_option *loader_op_options(const struct arca_target_ops *ops, const char *op,
+                                               int *any);
+/* The option called `name` in a declared list, or NULL. */
+const struct arca_op_option *loader_op_option(const struct arca_op_option *list, const char *name);
+
 /* The rule modules live by, for other directories arca trusts (state_dir):
  * why `dir` or a directory above it could be changed by anyone but root or
  * the user arca runs as, ending in what they could then do (`risk`) and the

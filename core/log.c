@@ -35,12 +35,33 @@ static const char *level_names[] = {"error", "warning", "info", "debug"};
 void (*log_before_line)(void);
 void (*log_after_line)(void);
 
+/* The last line of defence for the terminal: a message may quote a name a
+ * driver or a snapshot gave (core escapes the names it prints; a driver's
+ * message may not), so a control character other than newline and tab,
+ * raw or as UTF-8 C1, is written as \xHH. */
+static void defang(const char *in, char *out, size_t cap)
+{
+	size_t o = 0;
+	for (const unsigned char *p = (const unsigned char *)in; *p && o + 5 < cap; p++) {
+		int c1 = p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f;
+		if ((*p < 0x20 && *p != '\n' && *p != '\t') || *p == 0x7f || c1) {
+			o += (size_t)snprintf(out + o, cap - o, "\\x%02x", *p);
+			if (c1 && o + 5 < cap)
+				o += (size_t)snprintf(out + o, cap - o, "\\x%02x", *++p);
+		} else {
+			out[o++] = (char)*p;
+		}
+	}
+	out[o] = 0;
+}
+
 void log_vmsg(enum arca_log_level level, const char *fmt, va_list ap)
 {
 	if ((int)level > log_level)
 		return;
-	char msg[4096];
-	vsnprintf(msg, sizeof msg, fmt, ap);
+	char raw[4096], msg[4096];
+	vsnprintf(raw, sizeof raw, fmt, ap);
+	defang(raw, msg, sizeof msg);
 	pthread_mutex_lock(&log_lock);
 	if (log_before_line)
 		log_before_line();

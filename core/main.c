@@ -18,6 +18,11 @@
 #include "progress.h"
 #include "util.h"
 
+/* ARCA_JOBS_MAX as text, for the help */
+#define TEXT_OF(x)    #x
+#define TEXT(x)       TEXT_OF(x)
+#define JOBS_MAX_TEXT TEXT(ARCA_JOBS_MAX)
+
 /* where the example config keeps the repository key */
 #define REPO_KEY ARCA_SYSCONFDIR "/arca/repo.key"
 
@@ -50,31 +55,29 @@ const struct verb cli_verbs[] = {
      "`arca list`, and the run exits 15 unless something failed.\n\n"
      "Examples:\n  arca snapshot                 # everything, e.g. from a systemd timer\n"
      "  arca snapshot app-db media    # two targets\n"},
-    {"list", cmd_list, 1, "arca list [TARGET...] [--json]", "list snapshots",
+    {"list", cmd_list, 1,
+     "arca list [TARGET...] [--json]\n"
+     "       arca list TARGET --items [--snapshot ID|latest] [--from DEST] [--json]",
+     "list snapshots, or the items of one",
      "Lists the snapshots of the named targets (all when none) in every destination,\n"
      "oldest first. --json prints an array of objects for scripts. A partial snapshot\n"
      "(items left out) is marked PARTIAL, with a line naming what it lacks (--json:\n"
-     "\"partial\": {\"skipped\": N, \"items\": [the first 100 names]}).\n"},
+     "\"partial\": {\"skipped\": N, \"items\": [the first 100 names]}).\n"
+     "With --items, the items of one snapshot of TARGET (the latest unless --snapshot;\n"
+     "from the first destination that has it unless --from): type, size, mtime, name.\n"
+     "Names are shown escaped, here and everywhere: a backslash as \\\\, a control\n"
+     "character or a byte of invalid UTF-8 as \\xHH (an S3 key may hold any byte).\n"},
     {"restore", cmd_restore, 1,
      "arca restore TARGET [--snapshot ID|latest] [--into WHERE] [options]",
      "restore a target from a snapshot",
      "Restores TARGET from its latest snapshot (or --snapshot ID; a unique prefix of\n"
      "the id is enough) taken from the first destination that can serve it.\n\n"
      "Options:\n"
-     "  --snapshot ID     which snapshot (default: latest)\n"
-     "  --from DEST       read from this destination only\n"
-     "  --into WHERE      restore elsewhere: a directory for files, a conninfo for a\n"
-     "                    logical PostgreSQL dump, an empty data directory for a\n"
-     "                    physical PostgreSQL backup\n"
-     "  --overwrite       allow restoring over existing data (a files restore is\n"
-     "                    staged beside DIR and merged into it when complete)\n"
-     "  --jobs N          parallel restore where the driver supports it\n"
-     "  --to-time T, --to-lsn L, --to-xid X\n"
-     "                    point-in-time recovery target (PostgreSQL physical)\n"
-     "  --start           start the restored server and wait for recovery\n"
-     "  --no-archive      the restored server does not archive WAL (archive_mode =\n"
-     "                    off): for drills and copies, which must not push WAL into\n"
-     "                    the production archive\n\n"
+     "  --snapshot ID        which snapshot (default: latest)\n"
+     "  --from DEST          read from this destination only\n"
+     "Every other option is the target's driver's (below): one that TARGET does\n"
+     "not take is refused before anything is touched (exit 2). --jobs N, where a\n"
+     "driver takes it, is 1 to " JOBS_MAX_TEXT ".\n\n"
      "Examples:\n  arca restore media --into /srv/media.restored\n"
      "  arca restore app-db --into 'host=127.0.0.1 dbname=scratch' --jobs 4\n"},
     {"verify", cmd_verify, 1, "arca verify [TARGET...] [--read-data[=PERCENT]] [--snapshot ID]",
@@ -85,6 +88,15 @@ const struct verb cli_verbs[] = {
      "(all of it, or PERCENT of the packs, chosen at random). Then each target's\n"
      "driver checks its latest snapshot (or --snapshot ID) in its own terms.\n"
      "Every damaged snapshot, item and object is named; exit 7 when any is found.\n"},
+    {"health", cmd_health, 1, "arca health TARGET [options]",
+     "is a target's store serving (e.g. after a restore)?",
+     "Asks TARGET's driver whether its store serves as an application would use it,\n"
+     "more than check's \"reachable\": a database accepts connections and answers a\n"
+     "query, a tree exists and can be read. The driver's options (below) say what\n"
+     "to look at, e.g. --into the restored copy. Exit 0 when healthy; otherwise the\n"
+     "status that says why (4 unreachable, 8 missing, 9 the driver cannot tell).\n\n"
+     "Example:\n  arca restore media --into /srv/media.new && arca health media --into "
+     "/srv/media.new\n"},
     {"check", cmd_check, 1, "arca check [TARGET...]",
      "validate the config and reach every target and destination",
      "Validates the whole configuration, opens every destination's repository\n"
@@ -217,18 +229,14 @@ int main(int argc, char **argv)
 	no_core_dumps(); /* before any secret is read */
 	json_set_alloc_funcs(malloc, json_free_wiped);
 	std_fds_open();
-	static const struct option opts[] = {
-	    {"config", required_argument, NULL, 'c'},
-	    {"verbose", no_argument, NULL, 'v'},
-	    {"quiet", no_argument, NULL, 'q'},
-	    {"json", no_argument, NULL, CLI_OPT_JSON},
-	    {"no-progress", no_argument, NULL, CLI_OPT_NO_PROGRESS},
-	    {"no-lock", no_argument, NULL, CLI_OPT_NO_LOCK},
-	    {"lock-wait", required_argument, NULL, CLI_OPT_LOCK_WAIT},
-	    {"version", no_argument, NULL, 'V'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
+	/* the global options, and two that only come before the verb */
+	struct option opts[32];
+	size_t k = 0;
+	for (const struct option *o = cli_global_options; o->name && k < ARRAY_LEN(opts) - 3; o++)
+		opts[k++] = *o;
+	opts[k++] = (struct option){"version", no_argument, NULL, 'V'};
+	opts[k++] = (struct option){"help", no_argument, NULL, 'h'};
+	opts[k] = (struct option){NULL, 0, NULL, 0};
 	struct cli cli = {.host = host_table(), .lock_wait = -1};
 	int c;
 	/* results on stdout and errors on stderr stay in order when both are piped */
@@ -285,7 +293,7 @@ int main(int argc, char **argv)
 		if (!strcmp(argv[i], "--"))
 			break;
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			cli_verb_help(v, stdout);
+			cli_verb_help(&cli, v, stdout);
 			return 0;
 		}
 	}

@@ -120,7 +120,7 @@ void progress_item(struct progress *p, const char *name)
 	if (!p || p != active)
 		return;
 	pthread_mutex_lock(&p->lock);
-	snprintf(p->item, sizeof p->item, "%s", name);
+	name_escape_to(name, p->item, sizeof p->item); /* a name is not for the terminal as is */
 	pthread_mutex_unlock(&p->lock);
 }
 

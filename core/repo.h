@@ -106,6 +106,12 @@ int snap_item_end(struct snap_writer *w);
 /* The driver left item `name` out: the snapshot is recorded partial. An
  * item still open (begun, not ended) is dropped: nothing of it is recorded. */
 void snap_item_skipped(struct snap_writer *w, const char *name);
+/* ABI 1.1 item_end_info: check `final` against the open item (size counted,
+ * name, type, flags), then end the item with its attributes. A failed check
+ * leaves the item open: snap_item_drop forgets it (nothing recorded). */
+int snap_item_check_final(struct snap_writer *w, const struct arca_item_info *final);
+int snap_item_end_final(struct snap_writer *w, const struct arca_item_info *final);
+void snap_item_drop(struct snap_writer *w);
 int repo_snap_commit(struct snap_writer *w, struct repo_snapshot *out);
 void repo_snap_abort(struct snap_writer *w);
 
@@ -122,6 +128,8 @@ int repo_snap_open(struct repo *r, const char *id, struct snap_reader **out);
 int snap_next(struct snap_reader *rd, struct arca_item_info *info); /* NOT_FOUND at end */
 int snap_open_item(struct snap_reader *rd, const char *name, struct arca_item_info *info);
 int snap_read(struct snap_reader *rd, void *buf, size_t cap, size_t *got);
+/* Back to before the first item: snap_next returns it next. */
+int snap_rewind(struct snap_reader *rd);
 void snap_close(struct snap_reader *rd);
 
 /* Blobs: one object per name, compressed+encrypted, not chunked. */

@@ -595,3 +595,84 @@ void format_bytes(uint64_t n, char *out, size_t len)
 	else
 		snprintf(out, len, "%.1f %s", v, units[u]);
 }
+
+/* ---- names shown to people ------------------------------------------------ */
+
+/* Length of the valid UTF-8 character at p (1..4), or 0 if the bytes there
+ * are not one (overlong, surrogate, beyond U+10FFFF, truncated); its code
+ * point in *cp. */
+static size_t utf8_char(const unsigned char *p, uint32_t *cp)
+{
+	size_t n;
+	uint32_t c, min;
+	if (p[0] < 0x80) {
+		*cp = p[0];
+		return 1;
+	}
+	if ((p[0] & 0xe0) == 0xc0)
+		n = 2, c = p[0] & 0x1f, min = 0x80;
+	else if ((p[0] & 0xf0) == 0xe0)
+		n = 3, c = p[0] & 0x0f, min = 0x800;
+	else if ((p[0] & 0xf8) == 0xf0)
+		n = 4, c = p[0] & 0x07, min = 0x10000;
+	else
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80) /* also stops at the NUL */
+			return 0;
+		c = (c << 6) | (p[i] & 0x3f);
+	}
+	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	*cp = c;
+	return n;
+}
+
+/* Characters that change how a terminal shows what follows: controls (C0,
+ * DEL, C1) and the bidirectional marks and overrides ("Trojan Source"). */
+static int unsafe_char(uint32_t c)
+{
+	return c < 0x20 || (c >= 0x7f && c <= 0x9f) || c == 0x200e || c == 0x200f ||
+	       (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069);
+}
+
+size_t name_escape_to(const char *name, char *out, size_t cap)
+{
+	size_t len = 0, kept = 0;
+	for (const unsigned char *p = (const unsigned char *)name; *p;) {
+		char unit[16];
+		size_t ulen = 0, adv;
+		uint32_t c;
+		size_t n = utf8_char(p, &c);
+		if (n && !unsafe_char(c) && c != '\\') {
+			memcpy(unit, p, n);
+			ulen = adv = n;
+		} else if (n == 1 && c == '\\') {
+			memcpy(unit, "\\\\", 2);
+			ulen = 2, adv = 1;
+		} else { /* byte by byte, so invalid UTF-8 resyncs at the next byte */
+			adv = n ? n : 1;
+			for (size_t i = 0; i < adv; i++)
+				ulen += (size_t)snprintf(unit + ulen, sizeof unit - ulen, "\\x%02x",
+				                         p[i]);
+		}
+		/* never half an escape or half a character */
+		if (kept == len && len + ulen < cap) {
+			memcpy(out + len, unit, ulen);
+			kept += ulen;
+		}
+		len += ulen;
+		p += adv;
+	}
+	if (cap)
+		out[kept] = 0;
+	return len;
+}
+
+char *name_escape(const char *name)
+{
+	size_t n = name_escape_to(name, NULL, 0);
+	char *s = xmalloc(n + 1);
+	name_escape_to(name, s, n + 1);
+	return s;
+}

@@ -8,6 +8,16 @@
 #include <stdio.h>
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+/* Append node to a singly linked list kept as head and tail pointers. */
+#define LIST_APPEND(head, tail, node)                                                              \
+	do {                                                                                       \
+		(node)->next = NULL;                                                               \
+		if (tail)                                                                          \
+			(tail)->next = (node);                                                     \
+		else                                                                               \
+			(head) = (node);                                                           \
+		(tail) = (node);                                                                   \
+	} while (0)
 
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t m);
@@ -44,8 +54,18 @@ char *str_trim(char *s);
 int str_starts(const char *s, const char *prefix);
 int str_ends(const char *s, const char *suffix);
 /* Whether `word` is one of the items of `list` separated by `sep`
- * ("to-lsn,to-xid", "logical|physical"); a NULL list has none. */
+ * ("a,b", "logical|physical"); a NULL list has none. */
 int str_in_list(const char *list, char sep, const char *word);
+
+/* A name (an item's bytes, from a driver or a snapshot) as text that is
+ * safe on a terminal and reversible (FORMAT.md, "Names shown to people"):
+ * valid UTF-8 stays as it is, except that a backslash becomes "\\" and each
+ * byte of a control character (C0, DEL, C1), of a bidirectional mark or
+ * override, or of invalid UTF-8 becomes "\xHH". name_escape_to writes at
+ * most cap - 1 bytes and a NUL (cut between characters), and returns the
+ * whole length; name_escape returns a malloc'd string. */
+size_t name_escape_to(const char *name, char *out, size_t cap);
+char *name_escape(const char *name);
 
 void hex_encode(const unsigned char *in, size_t n, char *out /* 2n+1 */);
 int hex_decode(const char *in, unsigned char *out, size_t n);

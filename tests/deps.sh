@@ -5,7 +5,7 @@ set -euo pipefail
 PACKAGES=(
 	build-essential autoconf automake libtool libltdl-dev pkg-config
 	libinih-dev libzstd-dev libssl-dev libjansson-dev libcmocka-dev
-	libpq-dev libhiredis-dev libcurl4-openssl-dev
+	libpq-dev libhiredis-dev libcurl4-openssl-dev libarchive-dev
 	postgresql-15 postgresql-client-15 redis-server
 	python3 openssl zstd clang-format time
 )

@@ -19,21 +19,6 @@ void pack_builder_free(struct pack_builder *b)
 	memset(b, 0, sizeof *b);
 }
 
-void pack_builder_add(struct pack_builder *b, const unsigned char id[ID_LEN], const void *sealed,
-                      size_t len, uint32_t raw_len)
-{
-	if (b->n == b->cap) {
-		b->cap = b->cap ? b->cap * 2 : 64;
-		b->e = xrealloc(b->e, b->cap * sizeof *b->e);
-	}
-	struct pack_entry *e = &b->e[b->n++];
-	memcpy(e->id, id, ID_LEN);
-	e->offset = b->data.len;
-	e->length = (uint32_t)len;
-	e->raw_length = raw_len;
-	buf_append(&b->data, sealed, len);
-}
-
 void pack_builder_record(struct pack_builder *b, const unsigned char id[ID_LEN], size_t offset,
                          size_t len, uint32_t raw_len)
 {
@@ -46,6 +31,13 @@ void pack_builder_record(struct pack_builder *b, const unsigned char id[ID_LEN],
 	e->offset = offset;
 	e->length = (uint32_t)len;
 	e->raw_length = raw_len;
+}
+
+void pack_builder_add(struct pack_builder *b, const unsigned char id[ID_LEN], const void *sealed,
+                      size_t len, uint32_t raw_len)
+{
+	pack_builder_record(b, id, b->data.len, len, raw_len);
+	buf_append(&b->data, sealed, len);
 }
 
 void pack_builder_reset(struct pack_builder *b)

@@ -6,11 +6,16 @@
 #include <unistd.h>
 #include "repo/index.h"
 
-static uint64_t name_hash(const char *s)
+/* Keyed by name and fingerprint: a key (ABI 1.1) may repeat in a snapshot,
+ * once per version of an object, each version with its own fingerprint. */
+static uint64_t name_hash(const char *s, const char *fp)
 {
 	uint64_t h = 1469598103934665603ull; /* FNV-1a */
 	for (; *s; s++)
 		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	h = (h ^ 0xffu) * 1099511628211ull; /* a byte no name has: "ab"+"c" != "a"+"bc" */
+	for (; *fp; fp++)
+		h = (h ^ (unsigned char)*fp) * 1099511628211ull;
 	return h;
 }
 
@@ -36,16 +41,17 @@ static void slot_put(uint32_t *slots, size_t cap, uint64_t h, uint32_t v)
 	slots[i] = v;
 }
 
-const struct prev_entry *prevmap_get(const struct prevmap *m, const char *name)
+const struct prev_entry *prevmap_get(const struct prevmap *m, const char *name, const char *fp)
 {
 	if (!m->slots_cap)
 		return NULL;
-	for (size_t i = (size_t)name_hash(name) & (m->slots_cap - 1);;
+	for (size_t i = (size_t)name_hash(name, fp) & (m->slots_cap - 1);;
 	     i = (i + 1) & (m->slots_cap - 1)) {
 		uint32_t v = m->slots[i];
 		if (!v)
 			return NULL;
-		if (!strcmp(entry_name(m, &m->e[v - 1]), name))
+		if (!strcmp(entry_name(m, &m->e[v - 1]), name) &&
+		    !strcmp(prevmap_fp(m, &m->e[v - 1]), fp))
 			return &m->e[v - 1];
 	}
 }
@@ -60,13 +66,15 @@ static uint64_t add_string(struct buf *b, const char *s)
 void prevmap_add(struct prevmap *m, const char *name, const char *fp, uint32_t type, uint64_t size,
                  const unsigned char *ids, size_t n_chunks)
 {
-	if (prevmap_get(m, name))
+	if (prevmap_get(m, name, fp))
 		return;
 	if ((m->n + 1) * 2 > m->slots_cap) {
 		size_t cap = m->slots_cap ? m->slots_cap * 2 : 1024;
 		uint32_t *ns = xcalloc(cap, sizeof *ns);
 		for (size_t i = 0; i < m->n; i++)
-			slot_put(ns, cap, name_hash(entry_name(m, &m->e[i])), (uint32_t)i + 1);
+			slot_put(ns, cap,
+			         name_hash(entry_name(m, &m->e[i]), prevmap_fp(m, &m->e[i])),
+			         (uint32_t)i + 1);
 		free(m->slots);
 		m->slots = ns;
 		m->slots_cap = cap;
@@ -84,7 +92,7 @@ void prevmap_add(struct prevmap *m, const char *name, const char *fp, uint32_t t
 	e->chunk_off = m->ids.len;
 	buf_append(&m->ids, ids, n_chunks * ID_LEN);
 	m->n++;
-	slot_put(m->slots, m->slots_cap, name_hash(name), (uint32_t)m->n);
+	slot_put(m->slots, m->slots_cap, name_hash(name, fp), (uint32_t)m->n);
 }
 
 const char *prevmap_fp(const struct prevmap *m, const struct prev_entry *e)

@@ -1,5 +1,5 @@
-/* prevmap.h — the metadata cache in memory: item name -> (fingerprint,
- * type, size, chunk ids) of the previous snapshot of a target, stored
+/* prevmap.h — the metadata cache in memory: item name and fingerprint ->
+ * (type, size, chunk ids) of the previous snapshot of a target, stored
  * compactly (about 40 bytes per item plus its name, fingerprint and 32
  * bytes per chunk), so a tree of millions of files costs tens of MiB,
  * not the gigabyte its JSON objects would. */
@@ -29,10 +29,12 @@ struct prevmap {
 };
 
 void prevmap_free(struct prevmap *m);
-/* Add an item (a later duplicate name replaces nothing: first wins). */
+/* Add an item (a later duplicate of a name and fingerprint replaces
+ * nothing: first wins). The versions of one key (ABI 1.1) are one name with
+ * several fingerprints. */
 void prevmap_add(struct prevmap *m, const char *name, const char *fp, uint32_t type, uint64_t size,
                  const unsigned char *ids, size_t n_chunks);
-const struct prev_entry *prevmap_get(const struct prevmap *m, const char *name);
+const struct prev_entry *prevmap_get(const struct prevmap *m, const char *name, const char *fp);
 const char *prevmap_fp(const struct prevmap *m, const struct prev_entry *e);
 const unsigned char *prevmap_chunk(const struct prevmap *m, const struct prev_entry *e, size_t i);
 

@@ -262,6 +262,16 @@ int snap_next(struct snap_reader *rd, struct arca_item_info *info)
 	return set_current(rd, item, info);
 }
 
+int snap_rewind(struct snap_reader *rd)
+{
+	rd->cur = NULL;
+	if (rd->items && rd->frame == 0) {
+		rd->next = 0;
+		return ARCA_OK;
+	}
+	return rd->m.frames ? load_frame(rd, 0) : ARCA_OK;
+}
+
 /* Search the rest of the current frame, the following frames, then wrap
  * around: sequential item_open calls cost O(1) each. */
 int snap_open_item(struct snap_reader *rd, const char *name, struct arca_item_info *info)
@@ -286,7 +296,10 @@ int snap_open_item(struct snap_reader *rd, const char *name, struct arca_item_in
 		}
 	}
 	rd->cur = NULL;
-	return err_set(ARCA_ERR_NOT_FOUND, "snapshot %.12s has no item '%s'", rd->m.id, name);
+	char *shown = name_escape(name);
+	int rc = err_set(ARCA_ERR_NOT_FOUND, "snapshot %.12s has no item '%s'", rd->m.id, shown);
+	free(shown);
+	return rc;
 }
 
 int snap_read(struct snap_reader *rd, void *buf, size_t cap, size_t *got)
@@ -301,17 +314,24 @@ int snap_read(struct snap_reader *rd, void *buf, size_t cap, size_t *got)
 			if (rd->chunk >= item_chunk_count(rd->cur))
 				break;
 			unsigned char id[ID_LEN];
-			if (item_chunk(rd->cur, rd->chunk, id))
-				return err_set(ARCA_ERR_CORRUPT,
-				               "snapshot %s is corrupt: item '%s' "
-				               "has a malformed chunk id",
-				               rd->m.id, item_string(rd->cur, "name"));
+			if (item_chunk(rd->cur, rd->chunk, id)) {
+				char *n = name_escape(item_string(rd->cur, "name"));
+				int rc = err_set(ARCA_ERR_CORRUPT,
+				                 "snapshot %s is corrupt: item '%s' "
+				                 "has a malformed chunk id",
+				                 rd->m.id, n);
+				free(n);
+				return rc;
+			}
 			if (!rd->ring)
 				prefetch_start(rd);
 			int rc = next_chunk(rd);
-			if (rc != ARCA_OK)
-				return err_wrap(rc, "snapshot %.12s, item '%s'", rd->m.id,
-				                item_string(rd->cur, "name"));
+			if (rc != ARCA_OK) {
+				char *n = name_escape(item_string(rd->cur, "name"));
+				rc = err_wrap(rc, "snapshot %.12s, item '%s'", rd->m.id, n);
+				free(n);
+				return rc;
+			}
 			rd->chunk++;
 			rd->data_off = 0;
 			continue;

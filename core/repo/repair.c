@@ -211,7 +211,8 @@ static int damaged_item(void *arg, const struct manifest *m, json_t *it)
 	if (!flag)
 		return ARCA_OK;
 	(*d->items_bad)++;
-	const char *name = item_string(it, "name");
+	const char *stored = item_string(it, "name");
+	char *name = stored ? name_escape(stored) : NULL;
 	if (lost_to == -2)
 		say(d->report, d->arg,
 		    "snapshot %.12s (target %s), item '%s': bytes from %lld on "
@@ -223,6 +224,7 @@ static int damaged_item(void *arg, const struct manifest *m, json_t *it)
 		    "cannot be restored",
 		    d->id, m->target, name ? name : "?", (long long)lost_from,
 		    (long long)lost_to - 1);
+	free(name);
 	return ARCA_OK;
 }
 
@@ -425,6 +427,8 @@ static int write_repaired(struct repo *r, const char *id, const struct buf *bad_
 				json_object_del(copy, "meta");
 			if (json_object_get(copy, "fp_hex"))
 				json_object_del(copy, "fp");
+			if (json_object_get(copy, "checksum_hex"))
+				json_object_del(copy, "checksum");
 			bytes += (uint64_t)json_integer_value(json_object_get(copy, "size"));
 			kept++;
 			rc = mw_add_item(r, &mw, copy,

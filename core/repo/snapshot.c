@@ -416,8 +416,8 @@ void manifest_free(struct manifest *m)
 }
 
 /* Indexed by enum arca_item_type. */
-static const char *const type_names[] = {"stream", "file",    "dir",     "symlink",
-                                         "fifo",   "chardev", "blockdev"};
+static const char *const type_names[] = {"stream", "file",    "dir",      "symlink",
+                                         "fifo",   "chardev", "blockdev", "tombstone"};
 
 /* Names are bytes, not text: a string that is not valid UTF-8 (a latin-1
  * file name) is stored as "<key>_hex" instead of "<key>". */
@@ -464,10 +464,25 @@ json_t *item_to_json(const struct arca_item_info *info, uint64_t bytes)
 {
 	json_t *o = json_object();
 	set_bytes(o, "name", info->name);
+	if (info->flags & ARCA_ITEM_KEY_NAME)
+		json_object_set_new(o, "key", json_true());
 	json_object_set_new(o, "type",
 	                    json_string((unsigned)info->type < ARRAY_LEN(type_names)
 	                                    ? type_names[info->type]
 	                                    : "stream"));
+	item_set_attrs(o, info, bytes);
+	json_object_set_new(o, "chunks", json_string(""));
+	return o;
+}
+
+/* What item_begin says and item_end_info may replace (ABI 1.1). */
+void item_set_attrs(json_t *o, const struct arca_item_info *info, uint64_t bytes)
+{
+	static const char *const keys[] = {
+	    "mode", "uid",      "gid", "mtime",  "mtime_nsec", "link",        "link_hex",
+	    "meta", "meta_hex", "fp",  "fp_hex", "checksum",   "checksum_hex"};
+	for (size_t k = 0; k < ARRAY_LEN(keys); k++)
+		json_object_del(o, keys[k]);
 	if (info->mode)
 		json_object_set_new(o, "mode", json_integer(info->mode));
 	if (info->uid)
@@ -484,8 +499,8 @@ json_t *item_to_json(const struct arca_item_info *info, uint64_t bytes)
 		set_bytes(o, "meta", info->meta);
 	if (info->fingerprint)
 		set_bytes(o, "fp", info->fingerprint);
-	json_object_set_new(o, "chunks", json_string(""));
-	return o;
+	if (info->checksum)
+		set_bytes(o, "checksum", info->checksum);
 }
 
 int item_from_json(json_t *item, struct arca_item_info *info)
@@ -515,6 +530,19 @@ int item_from_json(json_t *item, struct arca_item_info *info)
 	info->link_target = item_string(item, "link");
 	info->meta = item_string(item, "meta");
 	info->fingerprint = item_string(item, "fp");
+	info->checksum = item_string(item, "checksum");
+	json_t *key = json_object_get(item, "key");
+	if (key && !json_is_boolean(key))
+		return -1;
+	if (json_is_true(key)) {
+		/* FORMAT.md: only streams and tombstones have keys for names */
+		if ((info->type != ARCA_ITEM_STREAM && info->type != ARCA_ITEM_TOMBSTONE) ||
+		    strlen(info->name) > ARCA_KEY_NAME_MAX)
+			return -1;
+		info->flags |= ARCA_ITEM_KEY_NAME;
+	}
+	if (info->type == ARCA_ITEM_TOMBSTONE && (info->size || item_chunk_count(item)))
+		return -1;
 	return 0;
 }
 

@@ -55,6 +55,9 @@ int summary_to_snapshot(json_t *s, const char *id, struct repo_snapshot *out);
 /* Item JSON <-> arca_item_info. The info's strings point into `item`. */
 json_t *item_to_json(const struct arca_item_info *info, uint64_t bytes);
 int item_from_json(json_t *item, struct arca_item_info *info);
+/* Replace the attributes of an item (all but name, key, type, chunks) and
+ * its size: item_end_info's final values. */
+void item_set_attrs(json_t *item, const struct arca_item_info *info, uint64_t bytes);
 /* A byte-string field of an item ("name", "link", "meta", "fp"), decoding
  * the "<key>_hex" form of non-UTF-8 values; NULL when absent. */
 const char *item_string(json_t *item, const char *key);

@@ -196,10 +196,13 @@ static void check_snapshot(struct vctx *v, const char *id)
 						         hex, why, pname[0] ? " " : "", pname);
 				}
 			}
-			if (bad)
+			if (bad) {
+				char *shown = name_escape(item ? item : "?");
 				problem(v, "snapshot %s (target %s), item '%s': %s%s", id,
-				        target ? target : "?", item ? item : "?", first,
+				        target ? target : "?", shown, first,
 				        bad > 1 ? " (and more chunks)" : "");
+				free(shown);
+			}
 		}
 		json_decref(items);
 	}

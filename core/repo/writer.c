@@ -29,6 +29,7 @@ struct witem {
 	uint64_t bytes;
 	char *name, *fp; /* for the metadata cache (fp NULL: not cached) */
 	int type;
+	uint32_t flags; /* as item_begin gave them (item_end_info checks) */
 	struct idblock *head, *tail;
 	size_t n_chunks;
 	size_t pending; /* chunks not yet through a worker (w->mu) */
@@ -228,14 +229,9 @@ static unsigned char *item_slot(struct witem *it)
 		if (cap > 4096)
 			cap = 4096;
 		struct idblock *b = xmalloc(sizeof *b + cap * ID_LEN);
-		b->next = NULL;
 		b->n = 0;
 		b->cap = cap;
-		if (it->tail)
-			it->tail->next = b;
-		else
-			it->head = b;
-		it->tail = b;
+		LIST_APPEND(it->head, it->tail, b);
 	}
 	it->n_chunks++;
 	return it->tail->ids[it->tail->n++];
@@ -258,13 +254,16 @@ static void witem_free(struct witem *it)
  * full (this is what bounds memory). */
 static int emit_chunk(struct snap_writer *w)
 {
-	if (w->cur->n_chunks >= ITEM_MAX_CHUNKS)
-		return err_set(ARCA_ERR_UNSUPPORTED,
-		               "item '%s' has more than %u chunks, the "
-		               "most one item can have (FORMAT.md, \"Bounds\"); split it",
-		               item_string(w->cur->json, "name"), (unsigned)ITEM_MAX_CHUNKS);
+	if (w->cur->n_chunks >= ITEM_MAX_CHUNKS) {
+		char *n = name_escape(w->cur->name);
+		int rc = err_set(ARCA_ERR_UNSUPPORTED,
+		                 "item '%s' has more than %u chunks, the "
+		                 "most one item can have (FORMAT.md, \"Bounds\"); split it",
+		                 n, (unsigned)ITEM_MAX_CHUNKS);
+		free(n);
+		return rc;
+	}
 	struct job *j = xmalloc(sizeof *j);
-	j->next = NULL;
 	j->data = w->cbuf;
 	j->len = w->clen;
 	j->item = w->cur;
@@ -281,11 +280,7 @@ static int emit_chunk(struct snap_writer *w)
 		return writer_error(w);
 	}
 	w->cur->pending++;
-	if (w->qtail)
-		w->qtail->next = j;
-	else
-		w->qhead = j;
-	w->qtail = j;
+	LIST_APPEND(w->qhead, w->qtail, j);
 	w->qlen++;
 	pthread_cond_signal(&w->cv_job);
 	pthread_mutex_unlock(&w->mu);
@@ -403,8 +398,16 @@ int repo_snap_begin(struct repo *r, const char *target, const char *driver,
 	return ARCA_OK;
 }
 
-static int valid_item_name(const char *name)
+/* A key (ARCA_ITEM_KEY_NAME, ABI 1.1) is any bytes but NUL: only its
+ * length is bound, and only streams and tombstones have one. */
+static int valid_item_name(const struct arca_item_info *info)
 {
+	const char *name = info->name;
+	if (info->flags & ~ARCA_ITEM_KEY_NAME)
+		return 0;
+	if (info->flags & ARCA_ITEM_KEY_NAME)
+		return name && *name && strlen(name) <= ARCA_KEY_NAME_MAX &&
+		       (info->type == ARCA_ITEM_STREAM || info->type == ARCA_ITEM_TOMBSTONE);
 	if (!name || !*name || *name == '/')
 		return 0;
 	if (!strcmp(name, "."))
@@ -487,9 +490,8 @@ static int try_unchanged(struct snap_writer *w, const struct arca_item_info *inf
 {
 	if (!w->prev_loaded)
 		load_prev(w);
-	const struct prev_entry *old = prevmap_get(&w->prev, info->name);
-	if (!old || strcmp(prevmap_fp(&w->prev, old), info->fingerprint) ||
-	    old->type != (uint32_t)info->type)
+	const struct prev_entry *old = prevmap_get(&w->prev, info->name, info->fingerprint);
+	if (!old || old->type != (uint32_t)info->type)
 		return 0;
 	int ok = 1;
 	pthread_mutex_lock(&w->r->idx_mu);
@@ -512,25 +514,34 @@ int snap_item_begin(struct snap_writer *w, const struct arca_item_info *info)
 	if (rc)
 		return rc;
 	if (w->cur)
-		return err_set(ARCA_ERR_INTERNAL,
-		               "item_begin of '%s' while item '%s' is open "
-		               "(driver bug: call item_end first)",
-		               info->name ? info->name : "?", item_string(w->cur->json, "name"));
-	if (!valid_item_name(info->name))
-		return err_set(ARCA_ERR_INTERNAL,
-		               "invalid item name '%s' (driver bug: names are "
-		               "'/'-separated, relative, without '.' or '..' parts, or '.' alone)",
-		               info->name ? info->name : "(null)");
+		return err_set(
+		    ARCA_ERR_INTERNAL,
+		    "item_begin while an item is open (driver bug: call item_end first)");
+	if (!valid_item_name(info)) {
+		char *n = name_escape(info->name ? info->name : "(null)");
+		rc = err_set(ARCA_ERR_INTERNAL,
+		             (info->flags & ARCA_ITEM_KEY_NAME)
+		                 ? "invalid item '%s' (driver bug: a key name is 1 to 4096 bytes, "
+		                   "for a stream or tombstone only)"
+		             : (info->flags & ~ARCA_ITEM_KEY_NAME)
+		                 ? "invalid item '%s' (driver bug: unknown flags)"
+		                 : "invalid item name '%s' (driver bug: names are "
+		                   "'/'-separated, relative, without '.' or '..' parts, or "
+		                   "'.' alone; ARCA_ITEM_KEY_NAME for any bytes)",
+		             n);
+		free(n);
+		return rc;
+	}
 	rc = drain_items(w, 0);
 	if (rc)
 		return rc;
 	struct witem *it = xcalloc(1, sizeof *it);
 	it->json = item_to_json(info, 0);
-	if (info->fingerprint && w->r->cache_dir) {
-		it->name = xstrdup(info->name);
+	it->name = xstrdup(info->name);
+	it->type = info->type;
+	it->flags = info->flags;
+	if (info->fingerprint && w->r->cache_dir)
 		it->fp = xstrdup(info->fingerprint);
-		it->type = info->type;
-	}
 	w->cur = it;
 	cdc_reset(&w->cdc);
 	w->clen = 0;
@@ -580,56 +591,87 @@ int snap_item_end(struct snap_writer *w)
 	w->items++;
 	w->bytes += it->bytes;
 	pthread_mutex_lock(&w->mu);
-	if (w->done_tail)
-		w->done_tail->next = it;
-	else
-		w->done_head = it;
-	w->done_tail = it;
+	LIST_APPEND(w->done_head, w->done_tail, it);
 	pthread_mutex_unlock(&w->mu);
 	if (rc)
 		return rc;
 	return drain_items(w, 0);
 }
 
-/* A name as JSON text; in one that is not UTF-8 each byte above 0x7f
- * becomes \xHH (the list is for people; items keep their exact names). */
+/* A name as text for people (FORMAT.md, "Names shown to people"); items
+ * keep their exact names. */
 static json_t *name_text(const char *name)
 {
-	json_t *j = json_string(name);
-	if (j)
-		return j;
-	size_t n = strlen(name);
-	char *t = xmalloc(4 * n + 1), *q = t;
-	for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
-		if (*p < 0x80)
-			*q++ = (char)*p;
-		else
-			q += sprintf(q, "\\x%02x", *p);
-	}
-	*q = 0;
-	j = json_string(t);
+	char *t = name_escape(name);
+	json_t *j = json_string(t);
 	free(t);
 	return j;
 }
 
-void snap_item_skipped(struct snap_writer *w, const char *name)
+void snap_item_drop(struct snap_writer *w)
 {
 	struct witem *it = w->cur;
-	if (it) {
-		/* Its queued chunks still point at it: it waits in line with
-		 * the others and drain_items frees it. */
-		w->cur = NULL;
-		it->dropped = 1;
-		cdc_reset(&w->cdc);
-		w->clen = 0;
-		pthread_mutex_lock(&w->mu);
-		if (w->done_tail)
-			w->done_tail->next = it;
-		else
-			w->done_head = it;
-		w->done_tail = it;
-		pthread_mutex_unlock(&w->mu);
+	if (!it)
+		return;
+	/* Its queued chunks still point at it: it waits in line with the
+	 * others and drain_items frees it. */
+	w->cur = NULL;
+	it->dropped = 1;
+	cdc_reset(&w->cdc);
+	w->clen = 0;
+	pthread_mutex_lock(&w->mu);
+	LIST_APPEND(w->done_head, w->done_tail, it);
+	pthread_mutex_unlock(&w->mu);
+}
+
+/* ---- item_end_info (ABI 1.1): attributes known only at the end ---------- */
+
+int snap_item_check_final(struct snap_writer *w, const struct arca_item_info *final)
+{
+	struct witem *it = w->cur;
+	if (!it)
+		return err_set(ARCA_ERR_INTERNAL, "item_end_info without item_begin (driver bug)");
+	const char *name = it->name;
+	if ((final->name && strcmp(final->name, name)) || (int) final->type != it->type ||
+	    final->flags != it->flags)
+		return err_set(ARCA_ERR_INTERNAL,
+		               "item_end_info changes the name, type or flags of the open item "
+		               "(driver bug: only its attributes and size may change)");
+	if (final->size != UINT64_MAX && final->size != it->bytes) {
+		char *n = name_escape(name);
+		int rc =
+		    err_set(ARCA_ERR_CORRUPT,
+		            "item %s: the driver says it has %llu bytes, %llu were written; "
+		            "the item is not recorded",
+		            n, (unsigned long long) final->size, (unsigned long long)it->bytes);
+		free(n);
+		return rc;
 	}
+	if ((final->meta && strlen(final->meta) > 65536) ||
+	    (final->checksum && strlen(final->checksum) > 1024))
+		return err_set(ARCA_ERR_INTERNAL,
+		               "item_end_info: meta over 64 KiB or checksum over 1024 bytes "
+		               "(driver bug)");
+	return ARCA_OK;
+}
+
+int snap_item_end_final(struct snap_writer *w, const struct arca_item_info *final)
+{
+	struct witem *it = w->cur;
+	if (!it)
+		return err_set(ARCA_ERR_INTERNAL, "item_end_info without item_begin (driver bug)");
+	item_set_attrs(it->json, final, it->bytes);
+	/* the metadata cache keys on the final fingerprint */
+	free(it->fp);
+	it->fp = NULL;
+	if (final->fingerprint && w->r->cache_dir)
+		it->fp = xstrdup(final->fingerprint);
+	return snap_item_end(w);
+}
+
+void snap_item_skipped(struct snap_writer *w, const char *name)
+{
+	snap_item_drop(w);
 	w->skipped++;
 	if (json_array_size(w->skipped_names) >= REPO_SKIPPED_NAMES_MAX)
 		return;
@@ -698,11 +740,14 @@ int repo_snap_commit(struct snap_writer *w, struct repo_snapshot *out)
 {
 	struct repo *r = w->r;
 	int rc = ARCA_OK;
-	if (w->cur)
+	if (w->cur) {
+		char *n = name_escape(w->cur->name);
 		rc = err_set(ARCA_ERR_INTERNAL,
 		             "snapshot of %s committed with item '%s' still "
 		             "open (driver bug)",
-		             w->target, item_string(w->cur->json, "name"));
+		             w->target, n);
+		free(n);
+	}
 	/* Every chunk through the workers, every item into the manifest. */
 	if (rc == ARCA_OK)
 		rc = drain_items(w, 1);

@@ -249,7 +249,14 @@ static int files_check(void *instance, struct arca_ctx *ctx)
 
 static const struct arca_op_option files_restore_options[] = {
     {"into", 1, "a directory to restore into instead of path", NULL, NULL},
-    {"overwrite", 0, "restore over existing files", NULL, NULL},
+    {"overwrite", 0,
+     "restore over existing files (staged beside the directory, merged into it when complete)",
+     NULL, NULL},
+    {NULL, 0, NULL, NULL, NULL},
+};
+
+static const struct arca_op_option files_health_options[] = {
+    {"into", 1, "look at this directory (a restored copy) instead of path", NULL, NULL},
     {NULL, 0, NULL, NULL, NULL},
 };
 
@@ -263,6 +270,8 @@ static const struct arca_target_ops files_target_ops = {
     .verify = files_verify,
     .close = files_close,
     .command = NULL,
+    .health_options = files_health_options,
+    .health = files_health,
 };
 
 static const struct arca_driver files_driver = {

@@ -171,5 +171,7 @@ int files_errno_status(int err, const char **hint);
 int files_snapshot(void *instance, struct arca_ctx *ctx);
 int files_restore(void *instance, struct arca_ctx *ctx);
 int files_verify(void *instance, struct arca_ctx *ctx);
+/* files_health.c: the health op (option "into"). */
+int files_health(void *instance, struct arca_ctx *ctx);
 
 #endif

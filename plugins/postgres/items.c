@@ -1,8 +1,6 @@
-/* items.c — reading a stored snapshot back: the item walk and the readers
- * that restore and verify share, in either mode.
+/* items.c — reading a stored snapshot back: the readers that restore and
+ * verify share, in either mode (host->item_rewind starts a second pass).
  *
- * The engine's item_open moves item_next to the item after the opened one,
- * so a second walk starts by opening the first item again (walk_rewind).
  * A logical snapshot holds "dump/DBNAME.pgdump" and, with globals = yes,
  * "globals.sql"; a physical one "base/...", "tblspc/OID/..." and
  * "backup_manifest", whose metadata carries the backup's WAL range. */
@@ -14,44 +12,11 @@
 
 #define IO_BUF (1u << 20)
 
-/* ---- the walk ------------------------------------------------------------- */
-
-void walk_init(struct item_walk *w, struct arca_ctx *ctx)
+int pg_item_next(struct arca_ctx *ctx, struct arca_item_info *info)
 {
-	memset(w, 0, sizeof *w);
-	w->ctx = ctx;
-}
-
-int walk_next(struct item_walk *w, struct arca_item_info *info)
-{
-	if (w->replay) {
-		w->replay = 0;
-		*info = w->opened;
-		return ARCA_OK;
-	}
 	memset(info, 0, sizeof *info);
 	info->struct_size = sizeof *info;
-	int rc = pg_host->item_next(w->ctx, info);
-	if (rc == ARCA_OK && !w->first && !(w->first = strdup(info->name)))
-		return PG_ERR(ARCA_ERR_INTERNAL, "out of memory");
-	return rc;
-}
-
-int walk_rewind(struct item_walk *w)
-{
-	if (!w->first)
-		return ARCA_OK;
-	memset(&w->opened, 0, sizeof w->opened);
-	w->opened.struct_size = sizeof w->opened;
-	int rc = pg_host->item_open(w->ctx, w->first, &w->opened);
-	w->replay = rc == ARCA_OK;
-	return rc;
-}
-
-void walk_free(struct item_walk *w)
-{
-	free(w->first);
-	w->first = NULL;
+	return pg_host->item_next(ctx, info);
 }
 
 /* ---- one item ------------------------------------------------------------- */
@@ -144,12 +109,12 @@ char *pg_meta_value(const char *meta, const char *key)
 
 /* ---- what a logical snapshot holds ----------------------------------------- */
 
-int logical_items_find(struct pg_target *t, struct item_walk *w, struct logical_items *li)
+int logical_items_find(struct pg_target *t, struct arca_ctx *ctx, struct logical_items *li)
 {
 	struct arca_item_info info;
 	memset(li, 0, sizeof *li);
 	for (;;) {
-		int rc = walk_next(w, &info);
+		int rc = pg_item_next(ctx, &info);
 		if (rc == ARCA_ERR_NOT_FOUND)
 			break;
 		if (rc != ARCA_OK)

@@ -446,7 +446,7 @@ static int copy_for_parallel(struct pg_target *t, struct arca_ctx *ctx, const ch
 	return rc;
 }
 
-int logical_restore(struct pg_target *t, struct arca_ctx *ctx, struct item_walk *w)
+int logical_restore(struct pg_target *t, struct arca_ctx *ctx)
 {
 	struct logical_items li;
 	struct dump_copy copy = {-1, NULL, NULL};
@@ -460,7 +460,7 @@ int logical_restore(struct pg_target *t, struct arca_ctx *ctx, struct item_walk 
 	int rc = pg_option_int(ctx, "jobs", t->restore_jobs, &jobs);
 	if (rc != ARCA_OK)
 		return rc;
-	rc = logical_items_find(t, w, &li);
+	rc = logical_items_find(t, ctx, &li);
 	if (rc != ARCA_OK) {
 		logical_items_free(&li);
 		return rc;

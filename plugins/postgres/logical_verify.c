@@ -7,10 +7,10 @@
 #include <string.h>
 #include "pg.h"
 
-int logical_verify(struct pg_target *t, struct arca_ctx *ctx, struct item_walk *w)
+int logical_verify(struct pg_target *t, struct arca_ctx *ctx)
 {
 	struct logical_items li;
-	int rc = logical_items_find(t, w, &li);
+	int rc = logical_items_find(t, ctx, &li);
 	if (rc != ARCA_OK) {
 		logical_items_free(&li);
 		return rc;

@@ -14,8 +14,9 @@
  *   physical_snapshot.c  physical: snapshot (BASE_BACKUP) and check
  *   physical_verify.c    physical: verify (files vs manifest, WAL chain)
  *   physical_restore.c   physical: restore for point-in-time recovery
+ *   health.c             `arca health`: is the (restored) server serving?
  *   wal.c                the wal-push/wal-get verbs, pruning, WAL chains
- *   items.c              the item walk and readers of a stored snapshot
+ *   items.c              the readers of a stored snapshot
  *   dbprops.c            a database's own properties (logical restore)
  *   child.c              running the PostgreSQL programs
  *   conn.c               libpq connections and conninfo strings
@@ -244,24 +245,9 @@ int child_run(const struct child_spec *spec, char **out);
 
 /* ---- items.c: reading a stored snapshot back ------------------------------ */
 
-/*
- * Walking a stored snapshot. The engine's item_open moves item_next to the
- * item after the opened one, so a second walk starts by opening the first
- * item again and handing it out once more.
- */
-struct item_walk {
-	struct arca_ctx *ctx;
-	char *first; /* name of the snapshot's first item, once seen */
-	int replay;  /* the next walk_next returns `opened` */
-	struct arca_item_info opened;
-};
-void walk_init(struct item_walk *w, struct arca_ctx *ctx);
-/* Like item_next (the item becomes current for item_read); NOT_FOUND at the end. */
-int walk_next(struct item_walk *w, struct arca_item_info *info);
-/* Start over at the first item. */
-int walk_rewind(struct item_walk *w);
-void walk_free(struct item_walk *w);
-
+/* item_next with a fresh info (the item becomes current for item_read);
+ * ARCA_ERR_NOT_FOUND after the last one. host->item_rewind starts over. */
+int pg_item_next(struct arca_ctx *ctx, struct arca_item_info *info);
 /* Open an item by name (it becomes current for item_read). */
 int pg_item_open(struct arca_ctx *ctx, const char *name);
 /* Read the rest of the current item into memory (malloc'd, NUL-terminated;
@@ -285,7 +271,7 @@ struct logical_items {
 };
 /* Walk to the end: the first dump item (ARCA_ERR_CORRUPT when none) and
  * whether globals.sql is there. Free with logical_items_free even on error. */
-int logical_items_find(struct pg_target *t, struct item_walk *w, struct logical_items *li);
+int logical_items_find(struct pg_target *t, struct arca_ctx *ctx, struct logical_items *li);
 void logical_items_free(struct logical_items *li);
 
 /* Read the physical snapshot's backup_manifest (and its item metadata, malloc'd). */
@@ -444,9 +430,9 @@ int wal_walk(struct arca_ctx *ctx, struct wal_walk *w);
 int logical_snapshot(struct pg_target *t, struct arca_ctx *ctx);
 int logical_check(struct pg_target *t, struct arca_ctx *ctx);
 /* logical_restore.c */
-int logical_restore(struct pg_target *t, struct arca_ctx *ctx, struct item_walk *w);
+int logical_restore(struct pg_target *t, struct arca_ctx *ctx);
 /* logical_verify.c */
-int logical_verify(struct pg_target *t, struct arca_ctx *ctx, struct item_walk *w);
+int logical_verify(struct pg_target *t, struct arca_ctx *ctx);
 
 /* physical_snapshot.c */
 int physical_snapshot(struct pg_target *t, struct arca_ctx *ctx);
@@ -455,7 +441,9 @@ int physical_check(struct pg_target *t, struct arca_ctx *ctx);
 int physical_verify(struct pg_target *t, struct arca_ctx *ctx);
 /* The hook arca verify runs with the oldest snapshot open. */
 int physical_verify_oldest(struct pg_target *t, struct arca_ctx *ctx, int argc, char **argv);
+/* health.c: the health op (options "into", "standby"), either mode. */
+int pg_health(struct pg_target *t, struct arca_ctx *ctx);
 /* physical_restore.c */
-int physical_restore(struct pg_target *t, struct arca_ctx *ctx, struct item_walk *w);
+int physical_restore(struct pg_target *t, struct arca_ctx *ctx);
 
 #endif

@@ -458,11 +458,11 @@ static int note_tablespace(struct restore *r, const struct arca_item_info *info)
 	return ARCA_OK;
 }
 
-static int lay_down(struct restore *r, struct item_walk *w)
+static int lay_down(struct restore *r)
 {
 	for (;;) {
 		struct arca_item_info info;
-		int rc = walk_next(w, &info);
+		int rc = pg_item_next(r->ctx, &info);
 		if (rc == ARCA_ERR_NOT_FOUND)
 			return ARCA_OK;
 		if (rc != ARCA_OK)
@@ -807,11 +807,11 @@ static int recovery_target(struct restore *r, const char **kind, const char **va
 
 /* First pass, before anything is written: tablespace links and the
  * manifest (the last item) with its metadata; then back to the first item. */
-static int scan_backup(struct restore *r, struct item_walk *w, struct manifest *m, char **meta)
+static int scan_backup(struct restore *r, struct manifest *m, char **meta)
 {
 	struct arca_item_info info;
 	int rc, found = 0;
-	while (!found && (rc = walk_next(w, &info)) == ARCA_OK) {
+	while (!found && (rc = pg_item_next(r->ctx, &info)) == ARCA_OK) {
 		if (info.type == ARCA_ITEM_SYMLINK &&
 		    strncmp(info.name, "base/pg_tblspc/", 15) == 0 &&
 		    (rc = note_tablespace(r, &info)) != ARCA_OK)
@@ -822,7 +822,7 @@ static int scan_backup(struct restore *r, struct item_walk *w, struct manifest *
 		size_t len = 0;
 		if (!(*meta = strdup(info.meta ? info.meta : "")))
 			return PG_ERR(ARCA_ERR_INTERNAL, "out of memory");
-		if ((rc = pg_read_current(w->ctx, &text, &len, SIZE_MAX)) == ARCA_OK)
+		if ((rc = pg_read_current(r->ctx, &text, &len, SIZE_MAX)) == ARCA_OK)
 			rc = manifest_parse(text, len, m);
 		free(text);
 		if (rc != ARCA_OK)
@@ -833,10 +833,10 @@ static int scan_backup(struct restore *r, struct item_walk *w, struct manifest *
 		return rc == ARCA_ERR_NOT_FOUND
 		           ? PG_ERR(ARCA_ERR_CORRUPT, "the snapshot has no backup_manifest")
 		           : rc;
-	return walk_rewind(w);
+	return pg_host->item_rewind(r->ctx);
 }
 
-int physical_restore(struct pg_target *t, struct arca_ctx *ctx, struct item_walk *w)
+int physical_restore(struct pg_target *t, struct arca_ctx *ctx)
 {
 	struct restore r;
 	struct manifest m;
@@ -851,7 +851,7 @@ int physical_restore(struct pg_target *t, struct arca_ctx *ctx, struct item_walk
 		return rc;
 	memset(&m, 0, sizeof m);
 	char *orig = NULL;
-	if ((rc = scan_backup(&r, w, &m, &meta)) != ARCA_OK)
+	if ((rc = scan_backup(&r, &m, &meta)) != ARCA_OK)
 		goto out;
 	const char *into = pg_host->option(ctx, "into");
 	orig = pg_meta_value(meta, "data_directory");
@@ -889,7 +889,7 @@ int physical_restore(struct pg_target *t, struct arca_ctx *ctx, struct item_walk
 	for (size_t i = 0; i < r.n_tblspc; i++)
 		if ((rc = mkdirs(&r, r.tblspc[i][1], 0700)) != ARCA_OK)
 			goto cleanup;
-	if ((rc = lay_down(&r, w)) != ARCA_OK)
+	if ((rc = lay_down(&r)) != ARCA_OK)
 		goto cleanup;
 	if ((rc = write_recovery(&r, kind, value, label)) != ARCA_OK)
 		goto cleanup;

@@ -125,17 +125,16 @@ static int pg_snapshot(void *instance, struct arca_ctx *ctx)
  * target switched from logical to physical still restores its old dumps.
  * A base backup's items start with tblspc/ (tablespaces) or base/ (the
  * data directory). */
-static int open_snapshot(struct item_walk *w, struct arca_ctx *ctx, int *physical)
+static int snapshot_kind(struct arca_ctx *ctx, int *physical)
 {
 	struct arca_item_info info;
-	walk_init(w, ctx);
-	int rc = walk_next(w, &info);
+	int rc = pg_item_next(ctx, &info);
 	if (rc == ARCA_ERR_NOT_FOUND)
 		return PG_ERR(ARCA_ERR_CORRUPT, "the snapshot holds no items");
 	if (rc != ARCA_OK)
 		return rc;
 	*physical = strncmp(info.name, "base/", 5) == 0 || strncmp(info.name, "tblspc/", 7) == 0;
-	return walk_rewind(w);
+	return pg_host->item_rewind(ctx);
 }
 
 /* The engine hands the --to-* options through unchecked: at most one
@@ -152,33 +151,26 @@ static int check_recovery_target_options(struct arca_ctx *ctx)
 static int pg_restore_op(void *instance, struct arca_ctx *ctx)
 {
 	struct pg_target *t = instance;
-	struct item_walk w;
 	int physical = 0;
 	int rc = check_recovery_target_options(ctx);
-	if (rc != ARCA_OK)
-		return rc;
-	rc = pg_env_load(t, ctx);
-	if (rc != ARCA_OK)
-		return rc;
-	rc = open_snapshot(&w, ctx, &physical);
 	if (rc == ARCA_OK)
-		rc = physical ? physical_restore(t, ctx, &w) : logical_restore(t, ctx, &w);
-	walk_free(&w);
+		rc = pg_env_load(t, ctx);
+	if (rc == ARCA_OK)
+		rc = snapshot_kind(ctx, &physical);
+	if (rc == ARCA_OK)
+		rc = physical ? physical_restore(t, ctx) : logical_restore(t, ctx);
 	return rc;
 }
 
 static int pg_verify(void *instance, struct arca_ctx *ctx)
 {
 	struct pg_target *t = instance;
-	struct item_walk w;
 	int physical = 0;
 	int rc = pg_env_load(t, ctx);
-	if (rc != ARCA_OK)
-		return rc;
-	rc = open_snapshot(&w, ctx, &physical);
 	if (rc == ARCA_OK)
-		rc = physical ? physical_verify(t, ctx) : logical_verify(t, ctx, &w);
-	walk_free(&w);
+		rc = snapshot_kind(ctx, &physical);
+	if (rc == ARCA_OK)
+		rc = physical ? physical_verify(t, ctx) : logical_verify(t, ctx);
 	return rc;
 }
 
@@ -194,19 +186,42 @@ static int pg_command(void *instance, struct arca_ctx *ctx, const char *verb, in
 }
 
 static const struct arca_op_option pg_restore_options[] = {
-    {"into", 1, "a conninfo (logical) or an empty data directory (physical)", NULL, NULL},
+    {"into", 1,
+     "logical: a conninfo (a database it names that does not exist is created); physical: "
+     "an empty data directory",
+     NULL, NULL},
     {"overwrite", 0, "replace a database that holds objects, or a non-empty data directory", NULL,
      NULL},
-    {"jobs", 1, "parallel pg_restore jobs", "mode=logical", NULL},
-    {"to-time", 1, "recover to this time (point-in-time recovery)", "mode=physical",
-     "to-lsn,to-xid"},
-    {"to-lsn", 1, "recover to this WAL position", "mode=physical", "to-time,to-xid"},
-    {"to-xid", 1, "recover to this transaction id", "mode=physical", "to-time,to-lsn"},
-    {"start", 0, "start a server on the restored data directory", "mode=physical", NULL},
-    {"no-archive", 0, "with --start: the server runs with archive_mode = off", "mode=physical",
+    {"jobs", 1, "parallel pg_restore jobs (default: restore_jobs)", "mode=logical", NULL},
+    {"to-time", 1, "recover to this time, e.g. '2026-04-01 12:30:00+00' (point-in-time recovery)",
+     "mode=physical", "to-lsn,to-xid"},
+    {"to-lsn", 1, "recover to this WAL position, e.g. 0/3000060", "mode=physical",
+     "to-time,to-xid"},
+    {"to-xid", 1, "recover to just after this transaction id", "mode=physical", "to-time,to-lsn"},
+    {"start", 0, "start a server on the restored data directory and wait for recovery",
+     "mode=physical", NULL},
+    {"no-archive", 0,
+     "with --start: the server runs with archive_mode = off (drills and copies must not push "
+     "WAL into the production archive)",
+     "mode=physical", NULL},
+    {NULL, 0, NULL, NULL, NULL},
+};
+
+static const struct arca_op_option pg_health_options[] = {
+    {"into", 1,
+     "look at this server instead of the target's: a conninfo, or the data directory of a "
+     "restored server that runs (arca restore --start)",
+     NULL, NULL},
+    {"standby", 0, "a server in recovery (a standby, or still replaying WAL) is healthy too", NULL,
      NULL},
     {NULL, 0, NULL, NULL, NULL},
 };
+
+static int pg_health_op(void *instance, struct arca_ctx *ctx)
+{
+	int rc = pg_env_load(instance, ctx);
+	return rc == ARCA_OK ? pg_health(instance, ctx) : rc;
+}
 
 static const struct arca_verb pg_verbs[] = {
     {"wal-push", "PATH", "archive one WAL segment (PostgreSQL archive_command)",
@@ -239,6 +254,8 @@ static const struct arca_target_ops pg_target_ops = {
     .verbs = pg_verbs,
     .after_forget = pg_after_forget,
     .verify_oldest = pg_verify_oldest,
+    .health_options = pg_health_options,
+    .health = pg_health_op,
     .open = pg_open,
     .check = pg_check,
     .snapshot = pg_snapshot,
@@ -265,9 +282,8 @@ ARCA_DRIVER_EXPORT const struct arca_driver *arca_driver_entry(const struct arca
 
 const struct arca_driver *arca_driver_entry(const struct arca_host *host)
 {
-	/* Every host call up to blob_remove is used; an older engine lacks some. */
-	if (!host || host->abi_major != ARCA_ABI_MAJOR ||
-	    host->struct_size < offsetof(struct arca_host, blob_remove) + sizeof host->blob_remove)
+	/* Every host call up to item_rewind is used; an older engine lacks some. */
+	if (!host || host->abi_major != ARCA_ABI_MAJOR || !ARCA_HOST_HAS(host, item_rewind))
 		return NULL;
 	pg_host = host;
 	return &pg_driver;

@@ -135,7 +135,7 @@ static int cmd_restore(void *inst, struct arca_ctx *ctx)
 	if (!command)
 		return host->error(ARCA_ERR_CONFIG, "target %s has no restore_command",
 		                   host->config_section(in->cfg));
-	struct arca_item_info info;
+	struct arca_item_info info = {.struct_size = sizeof info}; /* what it can take (1.1) */
 	int rc = host->item_open(ctx, "stdout", &info);
 	if (rc != ARCA_OK)
 		return rc;

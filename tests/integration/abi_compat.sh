@@ -3,8 +3,8 @@
 # header (tests/unit/modules/compat10.c, from the fixture plugin_v1_0.h) is
 # loaded by the real binary and round-trips, as a target and as a
 # destination, through every command that reads a 1.1 member of a driver's
-# tables (--help's verbs, restore's options, verify's verify_oldest,
-# forget's after_forget, prune's and unlock's sweep). compat10 keeps its ops
+# tables (--help's verbs, the operations' options, verify's verify_oldest,
+# forget's after_forget, prune's and unlock's sweep, health). compat10 keeps its ops
 # tables in heap blocks of exactly their 1.0 size, so in the ASan build a
 # read past a table's struct_size fails the command.
 . "$ARCA_SRCDIR/tests/lib/common.sh"
@@ -60,4 +60,14 @@ arca unlock > /dev/null || fail "unlock (sweep is 1.1)"
 rm -f "$T/restored.bin"
 arca restore t10 --from old --into "$T/restored.bin" > /dev/null || fail "restore after prune"
 cmp "$T/data.bin" "$T/restored.bin" || fail "round trip after forget and prune differs"
+
+step "operation options and health with 1.0 tables"
+for verb in snapshot restore verify check health; do
+	arca "$verb" --help > /dev/null || fail "$verb --help (reads every driver's ${verb}_options)"
+done
+arca check t10 > /dev/null || fail "check (check_options is 1.1)"
+expect_fail 9 arca health t10
+expect_stderr "health of target t10: driver compat10 of target t10 cannot tell whether its store is serving"
+expect_fail 2 arca snapshot t10 --into x
+expect_stderr "arca snapshot: unknown option '--into'"
 pass

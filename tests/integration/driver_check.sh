@@ -1,9 +1,10 @@
 #!/bin/sh
 # The conformance kit (issue 15, item 9): the installed arca-driver-check
 # passes dir, files, the SDK example (built from the installed SDK), the
-# ABI 1.0 test driver compat10 as both kinds, postgres (logical, when the
-# PostgreSQL 15 binaries are there) and redis (when redis-server is); and it
-# fails a driver that breaks the contract, naming what broke.
+# ABI 1.0 test driver compat10 as both kinds, meilisearch (against the
+# protocol double), postgres (logical, when the PostgreSQL 15 binaries are
+# there) and redis (when redis-server is); and it fails a driver that breaks
+# the contract, naming what broke.
 . "$ARCA_SRCDIR/tests/lib/common.sh"
 
 KIT="$ARCA_STAGE$ARCA_BINDIR/arca-driver-check"
@@ -39,7 +40,20 @@ ln -s a.bin "$T/src/link"
 printf 'path = %s\n' "$T/src" > "$T/files.sec"
 kit_pass files --after-restore "diff -r '$T/src' \"\$ARCA_CHECK_RESTORED\"" \
 	"$PLUGIN_DIR/files.so" "$T/files.sec"
+grep -Eq "^ok +health of the restored store" "$T/kit.out" || fail "files: no health check of the restored tree"
 grep -q '^ok   cancellation mid-snapshot records nothing' "$T/kit.out" || fail "files: cancellation"
+
+if [ -e "$PLUGIN_DIR/meilisearch.so" ]; then
+	step "meilisearch (method = dump, against the protocol double), restored to a .dump"
+	. "$ARCA_SRCDIR/tests/lib/meili.sh"
+	meili_start ms
+	$MEILI_TOOL load "$ms_URL" "$MEILI_KEY" 3000 || fail "meilisearch: load"
+	export MEILI_API_KEY=$MEILI_KEY
+	printf 'url = %s\napi_key_env = MEILI_API_KEY\ndump_dir = %s\n' "$ms_URL" "$T/ms-dumps" > "$T/ms.sec"
+	kit_pass meilisearch --after-restore "python3 '$ARCA_SRCDIR/tests/lib/meili_tool.py' dump-members \"\$ARCA_CHECK_RESTORED\"/*.dump | grep -q '^indexes/movies/documents.jsonl '" \
+		"$PLUGIN_DIR/meilisearch.so" "$T/ms.sec"
+	grep -q '^ok   cancellation mid-snapshot records nothing' "$T/kit.out" || fail "meilisearch: cancellation"
+fi
 
 step "the SDK example, built from the installed SDK"
 if command -v pkg-config >/dev/null && command -v cc >/dev/null; then
@@ -83,6 +97,8 @@ if [ -e "$PLUGIN_DIR/postgres.so" ] && [ -x /usr/lib/postgresql/15/bin/initdb ];
 	printf 'conninfo = %s\n' "$(pg_conninfo "$PG_PORT" src)" > "$T/pg.sec"
 	kit_pass postgres --restore-option into="$(pg_conninfo "$PG_PORT" dst)" \
 		"$PLUGIN_DIR/postgres.so" "$T/pg.sec"
+	grep -Eq "^ok +health of the restored store" "$T/kit.out" ||
+		fail "postgres: no health check of the restored database"
 	[ "$(pg_sql "$PG_PORT" dst "SELECT sum(i) FROM t")" = 12502500 ] ||
 		fail "postgres: the restored database differs"
 fi

@@ -5,6 +5,8 @@
 #    restore (--jobs 1), restore over the original, restore onto a fresh
 #    server where globals.sql recreates the role;
 #  - verify reads the dump back; a damaged dump is reported;
+#  - `arca health` connects to a restored database and queries it; a missing
+#    database (8) and a closed port (4) are not healthy;
 #  - pg_dump dying mid-stream (killed, or failing) records no snapshot and
 #    says why; wrong password; a password inside conninfo.
 . "$(dirname "$0")/../lib/common.sh"
@@ -125,6 +127,21 @@ db_props $APP vectis > "$T/props.orig"
 grep -q "vectis_reader=c/vectis" "$T/props.orig" || { cat "$T/props.orig" >&2; fail "test setup: no grant"; }
 db_props $APP copy_j2 > "$T/props.j2"
 diff "$T/props.orig" "$T/props.j2" >&2 || fail "a new database does not get the original's properties"
+
+step "health: the restored database serves, a missing one and a closed port do not"
+pg_arca health app-db --into "$(pg_conninfo $APP copy_j2)" >"$T/out" 2>&1 ||
+	{ cat "$T/out" >&2; fail "health of the restored database"; }
+grep -q "target app-db: healthy" "$T/out" || { cat "$T/out" >&2; fail "health said no healthy"; }
+pg_arca -v health app-db >/dev/null 2>"$T/err" || { cat "$T/err" >&2; fail "health of app-db"; }
+grep -q 'database "vectis" .* answers queries: PostgreSQL 15.*accepting writes, [1-9][0-9]* tables' "$T/err" ||
+	{ cat "$T/err" >&2; fail "health -v does not say what it saw"; }
+expect_fail 8 pg_arca health app-db --into "$(pg_conninfo $APP never_restored)"
+expect_stderr 'target app-db is not healthy: .*database "never_restored" does not exist'
+closed_port nowhere
+expect_fail 4 pg_arca health app-db --into "$(pg_conninfo $nowhere vectis)"
+expect_stderr "target app-db is not healthy: .*cannot connect to PostgreSQL"
+expect_fail 2 pg_arca health app-db --to-time now
+expect_stderr "arca health: unknown option '--to-time'"
 
 step "restore into a missing database the role may not create: the server's reason"
 expect_fail 5 pg_arca restore app-db --into "$(pg_conninfo $APP nocreate vectis)" --jobs 2

@@ -7,6 +7,8 @@
 #  - rows committed at known times, then point-in-time restores (--start)
 #    to the end of the archive, to a time, to an LSN and to a transaction id
 #    between them show exactly the rows before the target;
+#  - `arca health --into DATADIR` of a restored server: healthy while it
+#    runs, 4 once stopped; a standby only with --standby;
 #  - a non-empty target directory and a full disk are refused clearly;
 #  - a segment lost in the middle of the WAL chain is named by wal-get and
 #    restore, and verify fails (exit 7) naming it, the snapshot that needs
@@ -100,7 +102,25 @@ pg_arca restore app-wal --into "$T/pg/latest" --start >/dev/null 2>"$T/err" ||
 	{ cat "$T/err"; fail "restore --start to the end failed"; }
 [ "$(rows $APP)" = "400 400" ] || fail "restore to the end has rows '$(rows $APP)', want 400"
 [ "$(pg_sql $APP postgres "SHOW archive_mode")" = on ] || fail "a recovery stopped archiving"
+pg_arca health app-wal --into "$T/pg/latest" >"$T/out" 2>&1 ||
+	{ cat "$T/out" >&2; fail "health of the restored server (by its data directory)"; }
 pg_stop "$T/pg/latest"
+expect_fail 4 pg_arca health app-wal --into "$T/pg/latest"
+expect_stderr "target app-wal is not healthy: .*no PostgreSQL server runs on $T/pg/latest"
+
+step "health: a standby is in recovery, healthy only with --standby"
+pg_arca restore app-wal --into "$T/pg/standby" >/dev/null 2>"$T/err" ||
+	{ cat "$T/err"; fail "restore for a standby failed"; }
+as_pg rm "$T/pg/standby/recovery.signal"
+as_pg touch "$T/pg/standby/standby.signal"
+on_exit "pg_stop '$T/pg/standby'"
+as_pg "$PG_BIN/pg_ctl" -D "$T/pg/standby" -l "$T/pg/standby/standby.log" -w -t 120 start \
+	>/dev/null || { cat "$T/pg/standby/standby.log"; fail "the standby did not start"; }
+expect_fail 6 pg_arca health app-wal --into "$T/pg/standby"
+expect_stderr "target app-wal is not healthy: .* is in recovery: .* give --standby"
+pg_arca health app-wal --into "$T/pg/standby" --standby >"$T/out" 2>&1 ||
+	{ cat "$T/out"; fail "health --standby of a standby"; }
+pg_stop "$T/pg/standby"
 
 step "restore to a time between the inserts (a drill: --no-archive)"
 pg_arca restore app-wal --into "$T/pg/at-time" --to-time "$T1" --start --no-archive \

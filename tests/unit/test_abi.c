@@ -93,7 +93,16 @@ static void module_built_against_1_0_loads(void **state)
 	assert_false(ARCA_OPS_HAS(t, verbs));
 	assert_false(ARCA_OPS_HAS(t, after_forget));
 	assert_false(ARCA_OPS_HAS(t, verify_oldest));
+	assert_false(ARCA_OPS_HAS(t, snapshot_options));
+	assert_false(ARCA_OPS_HAS(t, health_options));
+	assert_false(ARCA_OPS_HAS(t, health));
 	assert_false(ARCA_OPS_HAS(o, sweep));
+	/* the engine asks for declared options through one function */
+	int any;
+	assert_null(loader_op_options(t, "snapshot", &any));
+	assert_false(any);
+	assert_null(loader_op_options(t, "restore", &any));
+	assert_true(any); /* a 1.0 restore takes any option, as 1.0 did */
 	loader_unload(&d);
 	unlink(path);
 	rmdir(dir);
@@ -124,6 +133,12 @@ static void struct_size_decides_not_the_pointers(void **state)
 	t->struct_size = sizeof *t;
 	assert_true(ARCA_OPS_HAS(t, after_forget));
 	assert_false(ARCA_OPS_HAS(t, verify_oldest));
+	/* grown up to the op options, not to health */
+	t->health = (int (*)(void *, struct arca_ctx *))abort;
+	t->struct_size = END_OF(struct arca_target_ops, health_options);
+	assert_false(ARCA_OPS_HAS(t, health));
+	t->struct_size = sizeof *t;
+	assert_true(ARCA_OPS_HAS(t, health));
 	free(t);
 
 	/* exactly 1.0 bytes on the heap: under ASan any read of a 1.1 member

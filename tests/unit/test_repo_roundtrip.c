@@ -15,6 +15,7 @@
 #include "log.h"
 #include "repo.h"
 #include "repo/internal.h"
+#include "repo/snapshot.h"
 #include "repo_fixture.h"
 #include "test_repo_dest.h"
 #include "util.h"
@@ -864,6 +865,56 @@ static void test_non_utf8_names(void **state)
 /* A driver's host->item_skipped: an item dropped while open, and names of
  * items never begun, make a partial snapshot that keeps the rest; fifo and
  * device items round-trip with their metadata. */
+/* host->item_rewind (snap_rewind): after the last item, from the middle of
+ * another frame, or after snap_open_item, snap_next starts over at the
+ * first item, content and all; no item is current until it does. */
+static void test_rewind(void **state)
+{
+	struct repo_fixture *f = *state;
+	struct repo *r = open_repo(f);
+	struct snap_writer *w;
+	struct repo_snapshot s;
+	const size_t n = FRAME_MAX_ITEMS + 10; /* two frames */
+	assert_int_equal(repo_snap_begin(r, "rw", "unit", NULL, &w), ARCA_OK);
+	for (size_t i = 0; i < n; i++) {
+		char name[32];
+		snprintf(name, sizeof name, "i%05zu", i);
+		struct arca_item_info it = {.struct_size = sizeof it, .name = name,
+					    .type = ARCA_ITEM_STREAM, .size = UINT64_MAX};
+		assert_int_equal(snap_item_begin(w, &it), ARCA_OK);
+		assert_int_equal(snap_item_write(w, name, strlen(name)), ARCA_OK);
+		assert_int_equal(snap_item_end(w), ARCA_OK);
+	}
+	assert_int_equal(repo_snap_commit(w, &s), ARCA_OK);
+	struct snap_reader *rd;
+	struct arca_item_info info;
+	char buf[32];
+	size_t got, seen = 0;
+	assert_int_equal(repo_snap_open(r, s.id, &rd), ARCA_OK);
+	assert_int_equal(snap_rewind(rd), ARCA_OK); /* before anything: harmless */
+	while (snap_next(rd, &info) == ARCA_OK)
+		seen++;
+	assert_int_equal(seen, n);
+	for (int round = 0; round < 3; round++) {
+		if (round == 1) /* from the middle of the second frame */
+			assert_int_equal(snap_open_item(rd, "i04100", &info), ARCA_OK);
+		if (round == 2) /* from the first frame, after item_open */
+			assert_int_equal(snap_open_item(rd, "i00003", &info), ARCA_OK);
+		assert_int_equal(snap_rewind(rd), ARCA_OK);
+		assert_int_equal(snap_read(rd, buf, sizeof buf, &got), ARCA_ERR_INTERNAL);
+		assert_int_equal(snap_next(rd, &info), ARCA_OK);
+		assert_string_equal(info.name, "i00000");
+		assert_int_equal(snap_read(rd, buf, sizeof buf, &got), ARCA_OK);
+		assert_int_equal(got, 6);
+		assert_memory_equal(buf, "i00000", 6);
+		assert_int_equal(snap_next(rd, &info), ARCA_OK);
+		assert_string_equal(info.name, "i00001");
+	}
+	snap_close(rd);
+	repo_snapshot_clear(&s);
+	repo_close(r);
+}
+
 static void test_partial_snapshot(void **state)
 {
 	struct repo_fixture *f = *state;
@@ -965,6 +1016,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stale_lock, setup_enc, teardown),
 		cmocka_unit_test_setup_teardown(test_non_utf8_names, setup_enc, teardown),
 		cmocka_unit_test_setup_teardown(test_partial_snapshot, setup_enc, teardown),
+		cmocka_unit_test_setup_teardown(test_rewind, setup_plain, teardown),
 		cmocka_unit_test_setup_teardown(test_order_within_a_second, setup_plain, teardown),
 		cmocka_unit_test_setup_teardown(test_exclusive_needed, setup_plain, teardown),
 		cmocka_unit_test_setup_teardown(test_metadata_cache_checked, setup_enc, teardown),

@@ -165,14 +165,22 @@ enum arca_item_type {
 	ARCA_ITEM_FIFO = 4,     /* a named pipe */
 	ARCA_ITEM_CHARDEV = 5,  /* a character device node */
 	ARCA_ITEM_BLOCKDEV = 6, /* a block device node */
+	/* Added in ABI 1.1 (same rule). No content, size 0: something that
+	 * was deleted at this name (an S3 delete marker, a deleted version in
+	 * a versioned listing); `meta` says which, as the driver wants. Given
+	 * back on restore like any item. */
+	ARCA_ITEM_TOMBSTONE = 7,
 };
 
 struct arca_item_info {
-	size_t struct_size; /* sizeof(struct arca_item_info) of the writer */
+	size_t struct_size; /* sizeof(struct arca_item_info) of the writer;
+	                       since 1.1 also set by a reader (item_next) */
 	const char *name;   /* unique within a snapshot, '/'-separated,
 	                       no leading '/', no "." or ".." parts;
 	                       exactly "." (type DIR) is the root of a
-	                       tree, so its own mode/owner/mtime survive */
+	                       tree, so its own mode/owner/mtime survive;
+	                       or any bytes with ARCA_ITEM_KEY_NAME (1.1:
+	                       a key may repeat, once per version) */
 	enum arca_item_type type;
 	uint32_t mode; /* permission bits (07777); 0 when unknown */
 	uint32_t uid, gid;
@@ -195,7 +203,53 @@ struct arca_item_info {
 	 * stored content. NULL disables the shortcut for this item.
 	 */
 	const char *fingerprint;
+
+	/* --- added in ABI 1.1: the engine reads and fills these only within
+	 * struct_size (see item_next for how it knows a reader's size) --- */
+
+	uint32_t flags; /* ARCA_ITEM_KEY_NAME or 0 */
+	/*
+	 * Optional checksum of the content as the source states it, text
+	 * ("md5:HEX", "sha256:HEX", "etag:\"...\"", as the driver wants;
+	 * NUL-terminated, at most 1024 bytes), stored and given back like
+	 * meta. The engine does not check it: its own chunk hashes and
+	 * authentication already guard what it stores; this is the source's
+	 * word, for the driver's verify and restore.
+	 */
+	const char *checksum;
 };
+
+/*
+ * Added in ABI 1.1: `name` is a key, not a path — any bytes but NUL, 1 to
+ * ARCA_KEY_NAME_MAX of them: every S3 key ("/a", "a//b", "..", ".", "a/",
+ * spaces, newlines, non-UTF-8). Only for STREAM and TOMBSTONE items. The
+ * engine stores it exactly (FORMAT.md, "item") and never uses it as a
+ * path; it shows it escaped (a backslash as "\\", a control character or
+ * a byte of invalid UTF-8 as "\xHH"). Unlike a path, a key may repeat in
+ * a snapshot: the versions of one object and its delete markers (a
+ * versioned listing), each with its own fingerprint (the version id), in
+ * the order the driver gives them. item_next gives every one; item_open
+ * finds the first item with those bytes; the metadata cache matches an
+ * item by name and fingerprint, so each version is reused on its own.
+ *
+ * A driver that writes items to a file system on restore must map keys to
+ * safe paths itself; given an item with this flag it must never use the
+ * name as a path as it is. A reader whose struct ends before `flags` (a
+ * 1.0 driver) is given key names too, without the flag: every driver
+ * checks a name before it makes a path of it, since the storage is hostile
+ * (the files driver refuses absolute names and ".." parts). An S3 key
+ * containing NUL (possible only with encoding-type=url) cannot be stored:
+ * report it with item_skipped.
+ *
+ * For STREAM (and TOMBSTONE) items the other attributes are the driver's
+ * to fill, all optional and given back exactly: mode the permission bits
+ * the data had if it had any (0: none), uid/gid its owner if it had one,
+ * mtime its last modification (an S3 object's Last-Modified); the engine
+ * interprets none of them, and a driver that restores to files applies
+ * them only if it documents so.
+ */
+#define ARCA_ITEM_KEY_NAME 0x1u
+#define ARCA_KEY_NAME_MAX  4096
 
 /* Returned by host->item_begin (not an error). */
 #define ARCA_ITEM_UNCHANGED 100
@@ -232,8 +286,9 @@ struct arca_host {
 	 * engine could leave the message of a failure the driver went past):
 	 *  - error sets it, always;
 	 *  - the calls that return a status (secret, item_begin, item_write,
-	 *    item_end, item_skipped, item_next, item_open, item_read,
-	 *    blob_put, blob_get, blob_remove) set it when, and only when,
+	 *    item_end, item_skipped, item_end_info, item_next, item_open,
+	 *    item_read, item_rewind, blob_put, blob_get, blob_remove) set it
+	 *    when, and only when,
 	 *    they return a failure, and then it is about that failure: a
 	 *    driver that returns the status unchanged needs no message of
 	 *    its own. When one of them succeeds (ARCA_OK, ARCA_ITEM_UNCHANGED)
@@ -287,23 +342,33 @@ struct arca_host {
 	 * Iterate the snapshot's items in stored order. Returns ARCA_OK and
 	 * fills *info (strings valid until the next item_next/item_open), or
 	 * ARCA_ERR_NOT_FOUND after the last item.
+	 *
+	 * Since ABI 1.1 the driver sets info->struct_size = sizeof *info
+	 * before calling item_next and item_open; the engine fills members
+	 * up to that size (never beyond its own) and sets struct_size to
+	 * what it filled. A driver whose target ops are of the 1.0 size is
+	 * given exactly the 1.0 members, whatever its struct_size says.
 	 */
 	int (*item_next)(struct arca_ctx *ctx, struct arca_item_info *info);
 	/* Position on the item called `name`; ARCA_ERR_NOT_FOUND if absent.
-	 * Afterwards item_next continues with the item stored after it, so a
-	 * driver can rewind with item_open of the first item's name. */
+	 * Afterwards item_next continues with the item stored after it (to
+	 * start again from the first item: item_rewind, ABI 1.1). `name`
+	 * is matched by its bytes, a key (ARCA_ITEM_KEY_NAME) or a path. */
 	int (*item_open)(struct arca_ctx *ctx, const char *name, struct arca_item_info *info);
 	/* Read content of the current item; *got == 0 at its end. The engine
 	 * checks hashes and authentication as it reads: ARCA_ERR_CORRUPT. */
 	int (*item_read)(struct arca_ctx *ctx, void *buf, size_t cap, size_t *got);
 
-	/* Operation options given on the command line, e.g. "into", "jobs",
-	 * "to-time", "to-lsn", "to-xid", "overwrite", "start", "snapshot";
-	 * verify gives "read-data" (the percentage, "1" to "100") when
-	 * `--read-data` asks to read the data back. NULL when not given.
-	 * "snapshot-id" is the full id of the snapshot open for reading
-	 * (restore, verify, and the verbs the engine runs with a snapshot
-	 * open); "config" the path of the config file. */
+	/* Operation options given on the command line, by long name: those
+	 * the driver declares for the operation (restore_options,
+	 * snapshot_options, ...: a flag's value is "yes") and the engine's
+	 * own: restore's "snapshot" and "from"; verify's "snapshot" (as the
+	 * user gave it) and "read-data" (the percentage, "1" to "100", only
+	 * when `--read-data` asks to read the data back: a driver's verify
+	 * can stay cheap without it). NULL when not given. "snapshot-id" is
+	 * the full id of the snapshot open for reading (restore, verify, and
+	 * the ops the engine runs with a snapshot open); "config" the path of
+	 * the config file. */
 	const char *(*option)(struct arca_ctx *ctx, const char *name);
 
 	/* --- progress and cancellation ------------------------------------ */
@@ -355,6 +420,42 @@ struct arca_host {
 	 * before.
 	 */
 	int (*item_skipped)(struct arca_ctx *ctx, const char *name, const char *reason);
+
+	/* --- added in ABI 1.1: check ARCA_HOST_HAS(host, item_end_info) ---- */
+
+	/*
+	 * Snapshot only: item_end with the item's final attributes, for a
+	 * driver that learns them while streaming (an S3 GET of an object
+	 * whose size, ETag, Last-Modified or version is known from the
+	 * response, not the listing). `final` replaces every attribute
+	 * item_begin gave (mode, uid, gid, mtime, meta, fingerprint,
+	 * checksum) except name, type and flags, which must be equal (name
+	 * NULL: the open item's). final->size is checked against the bytes
+	 * the engine counted through item_write (UINT64_MAX: not checked):
+	 * on a mismatch nothing of the item is recorded and the call fails
+	 * with ARCA_ERR_CORRUPT, which the driver returns (the snapshot is
+	 * not recorded), or it reports the item with item_skipped and goes on.
+	 * After ARCA_ITEM_UNCHANGED the counted size is the stored one.
+	 * Same thread as item_begin; `final` and its strings are copied
+	 * before it returns. Errors as item_end, and ARCA_ERR_INTERNAL for a
+	 * call outside an open item or a name/type/flags change. A parallel
+	 * (handle-based) item API takes the same `final` for its handle.
+	 */
+	int (*item_end_info)(struct arca_ctx *ctx, const struct arca_item_info *final);
+
+	/* --- added in ABI 1.1: check ARCA_HOST_HAS(host, item_rewind) ------ */
+
+	/*
+	 * Restore, verify and the ops run with a snapshot open (after_forget,
+	 * verify_oldest): start reading the snapshot again, so that the next
+	 * item_next returns its first item (a driver that looks at the items
+	 * before it reads them: which kind of backup, where the manifest is).
+	 * Engine thread, as item_next. No current item afterwards: item_read
+	 * needs an item_next or item_open first. ARCA_OK, or an error (called
+	 * without a snapshot open: ARCA_ERR_INTERNAL; the snapshot cannot be
+	 * read again: its status), which sets the message.
+	 */
+	int (*item_rewind)(struct arca_ctx *ctx);
 };
 
 /* Does the engine's host table have `member` (added after ABI 1.0)? */
@@ -450,6 +551,40 @@ struct arca_target_ops {
 	 * failure fails the verify. NULL: nothing to check.
 	 */
 	int (*verify_oldest)(void *instance, struct arca_ctx *ctx);
+
+	/* --- added in ABI 1.1 (later): operation options, health --------- */
+
+	/* The options `arca snapshot`, `arca verify`, `arca check` and `arca
+	 * health` may hand this driver (host->option), declared as
+	 * restore_options are, each {NULL}-terminated; NULL: none. The engine
+	 * parses them with its own options (`--name VALUE`, `--name=VALUE`
+	 * or a flag), shows them in `arca VERB --help`, and refuses before any
+	 * work an option that one of the targets named does not declare (exit
+	 * 2, naming the targets that take it), one whose `when` the target's
+	 * config does not meet, and options that exclude each other. The
+	 * arrays are the driver's and must stay valid while it is loaded. The
+	 * engine's own names win (verify's --snapshot and --read-data, which
+	 * every driver sees through option; the global --config, --verbose,
+	 * --quiet, --json, ...): do not declare them. */
+	const struct arca_op_option *snapshot_options;
+	const struct arca_op_option *verify_options;
+	const struct arca_op_option *check_options;
+	const struct arca_op_option *health_options;
+	/*
+	 * `arca health TARGET`: is the store serving, as an application would
+	 * use it (more than check's "reachable"): e.g. for a database, accept
+	 * connections and answer a query in the database the target names,
+	 * and not be in recovery unless the options say so; for a tree, exist
+	 * and be readable. What to look at comes from the options (`--into`:
+	 * a restored copy instead of the configured store). No repository is
+	 * open: blob and item calls fail. Engine thread. ARCA_OK when healthy
+	 * (the driver logs at info level what it saw); otherwise the status
+	 * that says why (ARCA_ERR_CONNECT: not reachable; ARCA_ERR_NOT_FOUND:
+	 * what should be served is absent; ARCA_ERR_IO: it answers wrongly),
+	 * with a message. NULL: `arca health` says the driver cannot tell
+	 * (exit 9). For the recovery orchestrator: run after a restore.
+	 */
+	int (*health)(void *instance, struct arca_ctx *ctx);
 };
 
 /* ---------------------------------------------------------------------- */
