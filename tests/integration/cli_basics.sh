@@ -24,7 +24,7 @@ done
 # what ships: no verb, section or driver that does not exist
 arca --help > "$T/help.txt"
 for v in init snapshot restore; do arca $v --help >> "$T/help.txt"; done
-grep -Ei 'arca recover|\[recovery\]|redis|object storage' "$T/help.txt" &&
+grep -Ei 'arca recover|\[recovery\]|object storage' "$T/help.txt" &&
 	fail "--help describes what does not ship"
 expect_fail 2 arca snapshto
 expect_stderr "did you mean 'snapshot'"
