@@ -111,6 +111,14 @@ static const struct arca_op_option redis_restore_options[] = {
     {NULL, 0, NULL, NULL, NULL},
 };
 
+static const struct arca_op_option redis_health_options[] = {
+    {"into", 1,
+     "look at this server instead of the target's: redis://[user@]host:port (e.g. the one "
+     "arca restore --start printed), or a directory a restore wrote dump.rdb into",
+     NULL, NULL},
+    {NULL, 0, NULL, NULL, NULL},
+};
+
 static const struct arca_target_ops redis_target_ops = {
     .struct_size = sizeof(struct arca_target_ops),
     .open = redis_open,
@@ -120,6 +128,8 @@ static const struct arca_target_ops redis_target_ops = {
     .verify = redis_verify,
     .close = redis_close,
     .restore_options = redis_restore_options,
+    .health_options = redis_health_options,
+    .health = redis_health,
 };
 
 static const struct arca_driver redis_driver = {

@@ -7,6 +7,7 @@
  *   verify.c         the walk over a stored RDB; the item's metadata
  *   restore_file.c   dump.rdb into a directory, and --start
  *   restore_live.c   RESTORE ... ABSTTL into a running server
+ *   health.c         `arca health`: is a server serving its data
  *   rdb_walk.c, rdb_blob.c, crc64.c   the RDB walker (rdb.h)
  *
  * One snapshot is one STREAM item, "dump.rdb": the RDB exactly as the
@@ -91,6 +92,10 @@ int redis_verify(void *instance, struct arca_ctx *ctx);
 int redis_restore(void *instance, struct arca_ctx *ctx);
 int redis_restore_file(struct redis_target *t, struct arca_ctx *ctx, const char *dir);
 int redis_restore_live(struct redis_target *t, struct arca_ctx *ctx, const char *url);
+/* redis://[user@]host:port[/db][?password_file=PATH] (or rediss://) into *a;
+ * the password from password_file or REDISCLI_AUTH (redis_addr_free it). */
+int redis_parse_url(struct redis_target *t, const char *url, struct redis_addr *a);
+int redis_health(void *instance, struct arca_ctx *ctx);
 
 /* A reader over the stored item for the walker (verify, restore). */
 struct item_src {

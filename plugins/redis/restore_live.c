@@ -249,7 +249,7 @@ static int on_function(void *arg, const char *code, size_t len)
 }
 
 /* redis://[user@]host:port[/db][?password_file=PATH] */
-static int parse_url(struct redis_target *t, const char *url, struct redis_addr *a)
+int redis_parse_url(struct redis_target *t, const char *url, struct redis_addr *a)
 {
 	const char *p = url;
 	memset(a, 0, sizeof *a);
@@ -361,7 +361,7 @@ int redis_restore_live(struct redis_target *t, struct arca_ctx *ctx, const char 
 	struct redis_addr own, *a = &t->addr;
 	int rc;
 	if (url) {
-		if ((rc = parse_url(t, url, &own)) != ARCA_OK) {
+		if ((rc = redis_parse_url(t, url, &own)) != ARCA_OK) {
 			redis_addr_free(&own);
 			return rc;
 		}

@@ -60,6 +60,13 @@ REDISCLI_AUTH=Other-Pw-4 arca restore good --into "redis://127.0.0.1:$db7_PORT/7
 expect_fail 5 arca restore good --into "redis://127.0.0.1:$db7_PORT/7"
 expect_stderr "wants a password"
 
+step "arca health: the target's server, a --into server, a refused connection (4)"
+arca health good 2>"$T/err" || { cat "$T/err"; fail "health of a serving server failed"; }
+grep -q "serving, 1 keys" "$T/err" || { cat "$T/err"; fail "health does not say what it saw"; }
+REDISCLI_AUTH=Other-Pw-4 arca health good --into "redis://127.0.0.1:$db7_PORT" 2>"$T/err" ||
+	{ cat "$T/err"; fail "health --into failed"; }
+expect_fail 4 arca health down
+
 step "a server still loading: 4, nothing recorded"
 redis_start loader
 rcli "$loader_PORT" debug populate 3000 k 10 >/dev/null

@@ -52,6 +52,8 @@ PORT=$(sed -n 's/^redis-server: 127.0.0.1:\([0-9]*\).*/\1/p' "$T/out")
 [ -n "$PORT" ] || { cat "$T/out" "$T/err"; fail "restore --start printed no port"; }
 on_exit "kill -9 $(cat "$T/files/redis-server.pid") 2>/dev/null"
 [ "$(rcli "$PORT" -n 1 dbsize)" = "$KEYS" ] || fail "the started server lacks keys"
+arca health cache --into "redis://127.0.0.1:$PORT" 2>"$T/err" || { cat "$T/err"; fail "health of the started server"; }
+arca health cache --into "$T/files" 2>"$T/err" || { cat "$T/err"; fail "health of the restored dump.rdb"; }
 redis_stop "$PORT"
 [ -f "$T/files/dump.rdb" ] || fail "no dump.rdb"
 ls -a "$T/files" | grep -q '\.dump\.rdb\.arca' && fail "a temporary file was left"
