@@ -8,6 +8,7 @@ PACKAGES=(
 	libpq-dev libhiredis-dev libcurl4-openssl-dev
 	postgresql-15 postgresql-client-15 redis-server
 	python3 openssl zstd clang-format
+	nodejs npm stunnel4
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
