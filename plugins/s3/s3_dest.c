@@ -519,7 +519,11 @@ int s3_remove_call(void *instance, struct arca_dest_call *call, const char *cons
 	int rc = ARCA_ERR_UNSUPPORTED;
 	if (n > 1 && !atomic_load(&s->no_batch_del)) {
 		rc = remove_batch(s, call, names, n, &f);
-		if (rc == ARCA_ERR_UNSUPPORTED) {
+		/* s3rver answers 500 to a batch naming an absent key: one by one
+		 * then (a real 5xx is retried there as anywhere) */
+		if (rc != ARCA_OK && f.transient)
+			rc = ARCA_ERR_UNSUPPORTED, f.transient = 0;
+		else if (rc == ARCA_ERR_UNSUPPORTED) {
 			atomic_store(&s->no_batch_del, 1);
 			s3_host->log(ARCA_LOG_INFO,
 			             "s3 %s: the server has no DeleteObjects; removing one by one",

@@ -63,3 +63,22 @@ s3_dest() {
 		for sd_line in "$@"; do printf '%s\n' "$sd_line"; done
 	} >> "$ARCA_CONFIG"
 }
+
+# s3_proxy ARGS...: start tests/s3_fault_proxy.py in front of s3rver (ARGS:
+# its --schedule or --seed/--rate); sets PROXY_PORT. Its log: $T/proxy.log.
+s3_proxy() {
+	rm -f "$T/proxy.port"
+	python3 "$ARCA_SRCDIR/tests/s3_fault_proxy.py" "$S3_PORT" "$T/proxy.port" \
+		--log "$T/proxy.log" "$@" 2>>"$T/proxy.err" &
+	sp_pid=$!
+	on_exit "kill $sp_pid 2>/dev/null"
+	sp_i=0
+	while [ ! -s "$T/proxy.port" ]; do
+		sp_i=$((sp_i + 1))
+		[ $sp_i -lt 200 ] && kill -0 $sp_pid 2>/dev/null ||
+			{ cat "$T/proxy.err" >&2; fail "the fault proxy did not start"; }
+		sleep 0.05
+	done
+	PROXY_PORT=$(cat "$T/proxy.port")
+	PROXY_PID=$sp_pid
+}
