@@ -302,7 +302,7 @@ int dest_probe(struct repo *r)
 	struct dest_op a = {.r = r};
 	int rc = retried(r, "probing", "what it supports", op_probe, &a);
 	if (rc != ARCA_OK)
-		return err_wrap(rc, "destination %s", r->dest_name);
+		return err_wrap(rc, "destination %s: probing what it supports", r->dest_name);
 	r->caps = a.flags;
 	log_debug("destination %s: conditional create %s, conditional replace %s, server-side "
 	          "copy %s",

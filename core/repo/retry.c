@@ -154,8 +154,10 @@ int retry_run(const struct retry_policy *p, const char *what, retry_op_fn op, vo
 			wait = t.retry_after_ms < p->cap_ms ? t.retry_after_ms : p->cap_ms;
 		int64_t spent = now_fn(p->clock_arg) - start;
 		if (attempt >= p->max_tries || spent + wait > p->max_total_ms) {
-			err_wrap(rc, "%s: gave up after %u tries in %.1f s", what, attempt,
-			         (double)spent / 1000.0);
+			char msg[1024];
+			snprintf(msg, sizeof msg, "%s", err_msg());
+			err_set(rc, "%s (gave up after %u tries in %.1f s)", msg, attempt,
+			        (double)spent / 1000.0);
 			break;
 		}
 		log_warn("%s failed (%s); try %u of %u in %.1f s", what, err_msg(), attempt + 1,

@@ -35,7 +35,7 @@ typedef void (*retry_reset_fn)(void *arg);
  * user cancels, or the policy runs out. `what` names the operation in log
  * lines ("destination s3: writing packs/ab/ab12.."). Returns op's last
  * status with its message in err_*() (set through call->error or
- * host->error), with "(gave up after N tries in T s)" added when retries
+ * host->error), with " (gave up after N tries in T s)" appended when retries
  * ran out. *tries (if non-NULL) gets the number of tries made.
  */
 int retry_run(const struct retry_policy *p, const char *what, retry_op_fn op, void *arg,

@@ -144,6 +144,16 @@ static size_t on_read(char *buf, size_t size, size_t n, void *arg)
 	return want;
 }
 
+/* curl resends a body when a reused connection turned out closed. */
+static int on_seek(void *arg, curl_off_t offset, int origin)
+{
+	struct xfer *x = arg;
+	if (origin != SEEK_SET || offset < 0 || (size_t)offset > x->rq->body_len)
+		return CURL_SEEKFUNC_FAIL;
+	x->sent = (size_t)offset;
+	return CURL_SEEKFUNC_OK;
+}
+
 static size_t on_write(char *data, size_t size, size_t n, void *arg)
 {
 	struct xfer *x = arg;
@@ -274,6 +284,7 @@ static int curl_transient(CURLcode c)
 	case CURLE_HTTP2:
 	case CURLE_HTTP2_STREAM:
 	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_SEND_FAIL_REWIND:
 		return 1;
 	default:
 		return 0;
@@ -391,6 +402,8 @@ int s3_request(struct s3_inst *s, struct arca_dest_call *call, const struct s3_r
 		curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
 		curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
 		curl_easy_setopt(c, CURLOPT_READDATA, &x);
+		curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, on_seek);
+		curl_easy_setopt(c, CURLOPT_SEEKDATA, &x);
 		curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)rq->body_len);
 	} else if (!strcmp(rq->method, "POST")) {
 		curl_easy_setopt(c, CURLOPT_POST, 1L);

@@ -108,7 +108,7 @@ static void test_gives_up_after_max_tries(void **state)
 	unsigned tries;
 	assert_int_equal(retry_run(&p, "fake op", fake_op, &f, fake_reset, &tries), ARCA_ERR_IO);
 	assert_int_equal(tries, p.max_tries);
-	assert_non_null(strstr(err_msg(), "gave up after 8 tries"));
+	assert_non_null(strstr(err_msg(), "(gave up after 8 tries in "));
 	assert_non_null(strstr(err_msg(), "reset by peer (try 8)"));
 	for (unsigned i = 0; i < f.n_slept; i++)
 		assert_true(f.slept[i] <= p.cap_ms);
