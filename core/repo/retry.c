@@ -160,8 +160,12 @@ int retry_run(const struct retry_policy *p, const char *what, retry_op_fn op, vo
 			        (double)spent / 1000.0);
 			break;
 		}
-		log_warn("%s failed (%s); try %u of %u in %.1f s", what, err_msg(), attempt + 1,
-		         p->max_tries, (double)wait / 1000.0);
+		char moved[48] = "";
+		if (t.bytes) /* what the failed try had moved (call->progress) */
+			snprintf(moved, sizeof moved, " after %.1f MiB",
+			         (double)t.bytes / 1048576.0);
+		log_warn("%s failed%s (%s); try %u of %u in %.1f s", what, moved, err_msg(),
+		         attempt + 1, p->max_tries, (double)wait / 1000.0);
 		if (sleep_fn(p->clock_arg, wait)) {
 			rc = err_set(ARCA_ERR_CANCELLED, "%s: interrupted while waiting to retry",
 			             what);
