@@ -58,7 +58,7 @@ static int retried(struct repo *r, const char *verb, const char *name, retry_op_
 static int same_object(const struct dest_op *a)
 {
 	struct buf b = {0};
-	int rc = dest_get(a->r, a->name, 0, (uint64_t)a->len + 1, &b);
+	int rc = dest_get_bounded(a->r, a->name, a->len, &b);
 	int same =
 	    rc == ARCA_OK && b.len == a->len && (!a->len || !memcmp(b.data, a->data, a->len));
 	buf_free(&b);
@@ -85,10 +85,13 @@ static int op_put(void *arg, struct arca_dest_call *call)
 		rc = a->r->d.ops->put_call(inst, call, a->name, a->data, a->len, a->flags, NULL);
 	else
 		rc = a->r->d.ops->put(inst, a->name, a->data, a->len, a->flags);
-	if (rc == ARCA_ERR_EXISTS && call->attempt > 1 && (a->flags & ARCA_PUT_EXCLUSIVE) &&
-	    same_object(a)) {
-		err_clear();
-		return ARCA_OK;
+	if (rc == ARCA_ERR_EXISTS && call->attempt > 1 && (a->flags & ARCA_PUT_EXCLUSIVE)) {
+		if (same_object(a)) {
+			err_clear();
+			return ARCA_OK;
+		}
+		err_set(rc, "destination %s: object %s already exists with other content",
+		        a->r->dest_name, a->name);
 	}
 	return rc;
 }
