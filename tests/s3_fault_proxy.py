@@ -3,7 +3,7 @@
 faults on a schedule, for tests/integration/s3_faults.sh and s3_errors.sh.
 
   s3_fault_proxy.py UPSTREAM_PORT PORT_FILE [--schedule A,B,...] [--seed N --rate P]
-                    [--log FILE]
+                    [--max-keys N] [--no-batch-delete 1] [--log FILE]
 
 Listens on a free port of 127.0.0.1 (written to PORT_FILE once listening).
 Each request gets the next action of --schedule (cyclically), or, with
@@ -18,12 +18,17 @@ Each request gets the next action of --schedule (cyclically), or, with
   slow        wait 1.5 s, then forward
   sig         403 SignatureDoesNotMatch     region  400 AuthorizationHeaderMalformed
   skew        403 RequestTimeTooSkewed      (eu-west-1 named as the region)
+--max-keys N rewrites every listing's max-keys to N (so a small repository's
+listings come in pages, with continuation tokens); --no-batch-delete answers
+DeleteObjects (POST ?delete) with 501 NotImplemented, as servers without it do.
+s3rver does not check signatures, so the rewritten requests still pass.
 The log has one line per request: number, action, method, path.
 """
 import http.client
 import http.server
 import os
 import random
+import re
 import socket
 import sys
 import threading
@@ -55,6 +60,8 @@ def main():
     rng = random.Random(int(opt["--seed"])) if "--seed" in opt else None
     rate = float(opt.get("--rate", "0.2"))
     log = open(opt.get("--log", os.devnull), "a", buffering=1)
+    max_keys = opt.get("--max-keys")
+    no_batch = "--no-batch-delete" in opt
     lock = threading.Lock()
     counter = [0]
 
@@ -111,6 +118,15 @@ def main():
             log.write("%d %s %s %s\n" % (n, a, self.command, self.path))
             length = int(self.headers.get("Content-Length", "0") or 0)
             body = self.rfile.read(length) if length else None
+            if max_keys and "list-type=2" in self.path:
+                self.path = re.sub(r"max-keys=[0-9]+", "max-keys=" + max_keys, self.path)
+            if no_batch and self.command == "POST" and re.search(r"[?&]delete(=|&|$)", self.path):
+                body = b"<Error><Code>NotImplemented</Code><Message>no</Message></Error>"
+                self.send_response(501)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return
             if a in ("500", "503", "429", "sig", "region", "skew"):
                 return self.error(a)
             if a == "reset":

@@ -95,6 +95,33 @@ $(grep -vc ' ok ' "$T/proxy.log") faults, $(grep -c 'try [0-9]* of' "$T/snap.err
 	rm -f "$T/proxy.log"
 	r=$((r + 1))
 done
+step "listings in pages of 3 (continuation tokens), a server without DeleteObjects"
+# three more snapshots, each replacing the last one's data: packs to delete
+for i in 1 2 3; do
+	rm -f "$T/src"/extra-*
+	head -c 5000000 /dev/urandom > "$T/src/extra-$i.bin"
+	arca snapshot tree >/dev/null 2>&1
+done
+rm -f "$T/src"/extra-* "$T/src"/round-*
+arca snapshot tree >/dev/null 2>&1
+s3_proxy --max-keys 3 --no-batch-delete 1
+sed "s#^endpoint = .*#endpoint = http://127.0.0.1:$PROXY_PORT#" "$DIRECT" > "$FAULTY"
+sed -i 's/^retention = .*//' "$FAULTY"
+printf 'retention = last=1\n' >> "$FAULTY"
+arca -c "$FAULTY" forget tree >/dev/null
+arca -c "$FAULTY" prune s3 2>"$T/prune.err" || { cat "$T/prune.err"; fail "prune"; }
+grep -q "no DeleteObjects; removing one by one" "$T/prune.err" || { cat "$T/prune.err"; grep -v " ok GET| ok HEAD" "$T/proxy.log"; fail "no fallback to single deletes"; }
+grep -q 'continuation-token' "$T/proxy.log" || fail "no listing was paged"
+grep -q ' ok DELETE ' "$T/proxy.log" || fail "no single delete"
+[ "$(arca -c "$FAULTY" list tree | grep -c '^[0-9a-f]\{8\}')" -eq 1 ] || fail "forget left more than one"
+arca -c "$FAULTY" verify tree --read-data >/dev/null 2>&1 || fail "verify with paged listings"
+rm -rf "$T/restored"
+arca -c "$FAULTY" restore tree --into "$T/restored" >/dev/null 2>&1
+tree_manifest "$T/src" > "$T/want"
+tree_manifest "$T/restored" > "$T/got"
+diff "$T/want" "$T/got" >/dev/null || fail "restore with paged listings differs"
+cat "$T/proxy.log" >> "$T/all-proxy.log"
+
 for a in 500 503 500after 429 reset resetafter truncate; do
 	grep -q " $a " "$T/all-proxy.log" || fail "no '$a' fault was injected"
 done
