@@ -3,7 +3,8 @@
 # code: unknown access key (5), wrong secret (5), wrong region (3), clock
 # skew (4), missing bucket (8), a
 # server that is not there (4, after the retries); the driver passes
-# arca-driver-check against s3rver; over https through stunnel with a CA
+# arca-driver-check against s3rver; credentials come in the documented
+# order; virtual-host addressing works; over https through stunnel with a CA
 # made here: the system's CAs refuse the server (4, naming ca_file), the
 # wrong CA too, and ca_file with the right one works (init, snapshot,
 # restore compared).
@@ -88,6 +89,19 @@ base_config
 s3_dest s3 arca-test c5/
 AWS_ACCESS_KEY_ID=WRONGKEY AWS_SECRET_ACCESS_KEY=x arca init s3 >/dev/null
 grep -rq 'S3RVER\|WRONGKEY' "$T/state" && fail "credentials written to the state dir"
+
+step "virtual-host addressing (BUCKET.s3.localhost)"
+base_config
+S3_ENDPOINT_OVERRIDE=http://s3.localhost:$S3_PORT s3_dest s3 arca-test vhost/ "addressing = virtual"
+files_target tree "$T/src"
+sed -i 's/^destinations = local$/destinations = s3/' "$ARCA_CONFIG"
+arca init s3 >/dev/null 2>&1 || { arca init s3; fail "init with virtual-host addressing"; }
+arca snapshot tree >/dev/null 2>&1
+arca restore tree --into "$T/vh-restored" >/dev/null 2>&1
+tree_manifest "$T/src" > "$T/want"
+tree_manifest "$T/vh-restored" > "$T/got"
+diff "$T/want" "$T/got" || fail "restore with virtual-host addressing differs"
+[ -d "$T/s3data/arca-test/vhost" ] || fail "virtual-host objects not in bucket arca-test"
 
 step "missing bucket: exit 8, named"
 base_config

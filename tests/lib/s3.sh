@@ -4,7 +4,9 @@
 # Source after common.sh.
 #
 #   s3_start [BUCKET...]   start it with these buckets (default: arca-test);
-#                          sets S3_PORT and S3_ENDPOINT (http://127.0.0.1:PORT)
+#                          sets S3_PORT and S3_ENDPOINT (http://127.0.0.1:PORT);
+#                          virtual-host requests go to BUCKET.s3.localhost:PORT
+#                          (curl resolves *.localhost to the loopback itself)
 #   s3_dest NAME BUCKET [PREFIX] [KEY=VALUE...]
 #                          append a [destination NAME] of the s3 driver with
 #                          s3rver's credentials (S3RVER/S3RVER) to $ARCA_CONFIG
@@ -30,7 +32,7 @@ s3_start() {
 		S3_PORT=$(free_port)
 		# Node 20: without the legacy provider every listing past 1000 keys fails
 		NODE_OPTIONS=--openssl-legacy-provider "$S3RVER" -d "$T/s3data" -a 127.0.0.1 \
-			-p "$S3_PORT" -s $s3_args >"$T/s3rver.log" 2>&1 &
+			-p "$S3_PORT" -s --service-endpoint localhost $s3_args >"$T/s3rver.log" 2>&1 &
 		s3_pid=$!
 		on_exit "kill $s3_pid 2>/dev/null"
 		s3_i=0
