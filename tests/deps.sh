@@ -21,3 +21,13 @@ if [ ${#missing[@]} -gt 0 ]; then
 	$SUDO apt-get update -q
 	$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
+
+# npm packages the tests run, into tests/node_modules (ignored by git): once
+# here, so tests running in parallel do not install them at the same time.
+# tests/lib/s3.sh installs the same version itself when run without this.
+tests_dir=$(cd "$(dirname "$0")" && pwd)
+if [ ! -x "$tests_dir/node_modules/.bin/s3rver" ]; then
+	echo "tests/deps.sh: installing s3rver 3.7.1 into tests/node_modules"
+	(cd "$tests_dir" && npm install --no-save --no-audit --no-fund --prefix . s3rver@3.7.1 >/dev/null) ||
+		echo "tests/deps.sh: npm could not install s3rver; the s3 tests will skip"
+fi
