@@ -8,12 +8,15 @@ PACKAGES=(
 	libpq-dev libhiredis-dev libcurl4-openssl-dev
 	postgresql-15 postgresql-client-15 redis-server
 	python3 openssl zstd clang-format
-	nodejs npm stunnel4
+	nodejs stunnel4
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
+# npm: Debian's package, unless the nodejs installed brings its own (NodeSource's
+# conflicts with Debian's npm)
+command -v npm >/dev/null || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then
 	echo "tests/deps.sh: installing ${missing[*]}"
 	SUDO=; [ "$(id -u)" -eq 0 ] || SUDO=sudo
