@@ -109,6 +109,18 @@ void s3_pool_free(struct s3_inst *s);
 /* base64 of MD5(data) into out (25 bytes), and lower-case hex into hex (33). */
 void s3_md5(const void *data, size_t len, char b64[25], char hex[33]);
 
+/* ---- objects (s3_dest.c) ---- */
+
+struct s3_obj {
+	const char *key; /* full key */
+	uint64_t size;
+	const char *etag, *last_modified; /* as listed ("" when not given) */
+};
+/* ListObjectsV2 of every key starting with key_prefix, page by page
+ * (continuation tokens); cb's nonzero return stops and is returned. */
+int s3_list_objects(struct s3_inst *s, struct arca_dest_call *call, const char *key_prefix,
+                    int (*cb)(void *arg, const struct s3_obj *o), void *arg, struct s3_fail *f);
+
 /* ---- the destination ops (s3_dest.c) ---- */
 int s3_probe(void *instance, struct arca_dest_call *call, unsigned *caps);
 int s3_check(void *instance);

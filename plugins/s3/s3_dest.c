@@ -541,18 +541,13 @@ int s3_remove_call(void *instance, struct arca_dest_call *call, const char *cons
 	return rc == ARCA_OK ? rc : s3_report(call, &f);
 }
 
-int s3_list_call(void *instance, struct arca_dest_call *call, const char *prefix,
-                 int (*cb)(void *arg, const char *name, uint64_t size), void *arg)
+int s3_list_objects(struct s3_inst *s, struct arca_dest_call *call, const char *key_prefix,
+                    int (*cb)(void *arg, const struct s3_obj *o), void *arg, struct s3_fail *f)
 {
-	struct s3_inst *s = instance;
-	struct s3_fail f = {0};
-	char *kp = full_key(s, prefix ? prefix : ""), *token = NULL;
-	if (!kp)
-		return s3_host->error(ARCA_ERR_INTERNAL, "s3: out of memory");
-	size_t plen = strlen(s->prefix);
+	char *token = NULL;
 	int rc = ARCA_OK;
 	for (;;) {
-		const char *q[8] = {"list-type", "2", "prefix", kp, "max-keys", "1000"};
+		const char *q[8] = {"list-type", "2", "prefix", key_prefix, "max-keys", "1000"};
 		size_t nq = 3;
 		if (token) {
 			q[6] = "continuation-token";
@@ -563,8 +558,8 @@ int s3_list_call(void *instance, struct arca_dest_call *call, const char *prefix
 		    .method = "GET", .query = q, .n_query = nq, .max_body = LIST_BODY_MAX};
 		struct s3_resp resp;
 		char what[600];
-		snprintf(what, sizeof what, "listing %s", kp);
-		rc = req_ok(s, call, &rq, &resp, what, &f);
+		snprintf(what, sizeof what, "listing %s", key_prefix);
+		rc = req_ok(s, call, &rq, &resp, what, f);
 		if (rc != ARCA_OK) {
 			s3_resp_free(&resp);
 			break;
@@ -572,13 +567,18 @@ int s3_list_call(void *instance, struct arca_dest_call *call, const char *prefix
 		const char *p = resp.body ? resp.body : "", *end = p + resp.body_len, *a, *b;
 		while (rc == ARCA_OK && !s3_xml_find(p, end, "Contents", &a, &b)) {
 			char *key = s3_xml_text(a, b, "Key"), *size = s3_xml_text(a, b, "Size");
-			/* the server's names are hostile: only ours, under our prefix */
-			if (key && size && !strncmp(key, s->prefix, plen) &&
-			    !strncmp(key + plen, prefix ? prefix : "",
-			             strlen(prefix ? prefix : "")))
-				rc = cb(arg, key + plen, strtoull(size, NULL, 10));
+			char *etag = s3_xml_text(a, b, "ETag"),
+			     *lm = s3_xml_text(a, b, "LastModified");
+			/* the server's names are hostile: only what is under the prefix */
+			if (key && size && !strncmp(key, key_prefix, strlen(key_prefix))) {
+				struct s3_obj o = {key, strtoull(size, NULL, 10), etag ? etag : "",
+				                   lm ? lm : ""};
+				rc = cb(arg, &o);
+			}
 			free(key);
 			free(size);
+			free(etag);
+			free(lm);
 			p = b;
 		}
 		char *trunc = s3_xml_text(resp.body ? resp.body : "", end, "IsTruncated");
@@ -588,16 +588,41 @@ int s3_list_call(void *instance, struct arca_dest_call *call, const char *prefix
 		            : NULL;
 		if (trunc && !strcmp(trunc, "true") && !token && rc == ARCA_OK)
 			rc = s3_fail_set(
-			    &f, ARCA_ERR_IO, 1,
+			    f, ARCA_ERR_IO, 1,
 			    "s3 %s: listing %s: a truncated page without a continuation "
 			    "token",
-			    s->scheme_host, kp);
+			    s->scheme_host, key_prefix);
 		free(trunc);
 		s3_resp_free(&resp);
 		if (rc != ARCA_OK || !token)
 			break;
 	}
 	free(token);
+	return rc;
+}
+
+struct name_lister {
+	size_t plen;
+	int (*cb)(void *arg, const char *name, uint64_t size);
+	void *arg;
+};
+
+static int name_cb(void *arg, const struct s3_obj *o)
+{
+	struct name_lister *l = arg;
+	return l->cb(l->arg, o->key + l->plen, o->size);
+}
+
+int s3_list_call(void *instance, struct arca_dest_call *call, const char *prefix,
+                 int (*cb)(void *arg, const char *name, uint64_t size), void *arg)
+{
+	struct s3_inst *s = instance;
+	struct s3_fail f = {0};
+	char *kp = full_key(s, prefix ? prefix : "");
+	if (!kp)
+		return s3_host->error(ARCA_ERR_INTERNAL, "s3: out of memory");
+	struct name_lister l = {strlen(s->prefix), cb, arg};
+	int rc = s3_list_objects(s, call, kp, name_cb, &l, &f);
 	free(kp);
 	if (rc == ARCA_OK || !f.msg[0])
 		return rc; /* a callback's own value, as it is */
