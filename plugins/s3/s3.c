@@ -9,7 +9,7 @@
 
 const struct arca_host *s3_host;
 
-static const struct arca_option s3_options[] = {
+const struct arca_option s3_options[] = {
     {.name = "endpoint",
      .type = ARCA_OPT_STRING,
      .help = "https://HOST[:PORT] of the S3 server (default https://s3.REGION.amazonaws.com); "
@@ -66,7 +66,7 @@ static const struct arca_option s3_options[] = {
     {.name = NULL},
 };
 
-static void s3_close(void *instance)
+void s3_inst_close(void *instance)
 {
 	struct s3_inst *s = instance;
 	if (!s)
@@ -91,7 +91,7 @@ static char *dup_or_empty(const char *s)
 	return strdup(s ? s : "");
 }
 
-static int s3_open(const struct arca_config *cfg, void **instance)
+int s3_inst_open(const struct arca_config *cfg, void **instance)
 {
 	struct s3_inst *s = calloc(1, sizeof *s);
 	if (!s)
@@ -164,7 +164,7 @@ static int s3_open(const struct arca_config *cfg, void **instance)
 		return s3_host->error(ARCA_ERR_INTERNAL, "s3: out of memory");
 	if (!s->https)
 		s3_host->log(ARCA_LOG_WARN,
-		             "[destination %s]: endpoint %s is plain http: what arca stores is "
+		             "section [%s]: endpoint %s is plain http: what arca stores is "
 		             "encrypted, but requests can be seen and replayed on the network; use "
 		             "https",
 		             sec, ep);
@@ -206,14 +206,14 @@ static int s3_stat(void *i, const char *name, uint64_t *size)
 static const struct arca_dest_ops s3_dest_ops = {
     .struct_size = sizeof(struct arca_dest_ops),
     .caps = ARCA_CAP_ATOMIC_PUT | ARCA_CAP_MULTIPART | ARCA_CAP_RANGE_GET,
-    .open = s3_open,
+    .open = s3_inst_open,
     .check = s3_check,
     .put = s3_put,
     .get = s3_get,
     .list = s3_list,
     .remove = s3_remove,
     .stat = s3_stat,
-    .close = s3_close,
+    .close = s3_inst_close,
     .probe = s3_probe,
     .put_call = s3_put_call,
     .put_stream = s3_put_stream,
@@ -228,8 +228,11 @@ static const struct arca_driver s3_driver = {
     .struct_size = sizeof(struct arca_driver),
     .name = "s3",
     .version = "1.0.0",
-    .description = "repository in an S3 bucket (AWS, MinIO, any S3-compatible server)",
+    .description = "S3 bucket (AWS, MinIO, any S3-compatible server): a repository in it "
+                   "(destination), or its objects as the data to protect (target)",
+    .target_options = s3_options,
     .dest_options = s3_options,
+    .target = &s3_target_ops,
     .dest = &s3_dest_ops,
 };
 

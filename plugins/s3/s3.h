@@ -62,7 +62,7 @@ void s3_creds_free(struct s3_creds *c);
 
 /* ---- the HTTP client (s3_http.c) ---- */
 
-#define S3_MAX_EXTRA 8
+#define S3_MAX_EXTRA 40
 struct s3_req {
 	const char *method;       /* GET PUT HEAD POST DELETE */
 	const char *key;          /* full object key (prefix included), NULL: the bucket */
@@ -90,6 +90,13 @@ struct s3_resp {
 	uint64_t delivered; /* bytes handed to the sink */
 	int sink_rc;        /* nonzero: the sink stopped the transfer */
 	int over;           /* the collected body passed max_body */
+	/* The object's headers a bucket target keeps, "name: value\n" each
+	 * (names lower-cased): Content-Type, -Encoding, -Disposition,
+	 * -Language, Cache-Control, Expires, x-amz-meta-*, x-amz-storage-class.
+	 * Bounded; meta_over when some did not fit. */
+	char meta[8192];
+	size_t meta_len;
+	int meta_over;
 };
 void s3_resp_free(struct s3_resp *r);
 
@@ -120,6 +127,22 @@ struct s3_obj {
  * (continuation tokens); cb's nonzero return stops and is returned. */
 int s3_list_objects(struct s3_inst *s, struct arca_dest_call *call, const char *key_prefix,
                     int (*cb)(void *arg, const struct s3_obj *o), void *arg, struct s3_fail *f);
+
+/* Store an object: from data, or `size` bytes read from source (at
+ * increasing offsets when `sequential`, else in parallel parts), with more
+ * headers (Content-Type, x-amz-meta-*...); a conditional create when
+ * if_none_match. ETag and size checked as every put. */
+int s3_put_object(struct s3_inst *s, struct arca_dest_call *call, const char *key, const void *data,
+                  uint64_t size, arca_source_fn source, void *arg, int if_none_match,
+                  const char *const (*hdrs)[2], size_t nh, int sequential, struct s3_fail *f);
+/* Open an instance on a section (the destination's and the target's
+ * options are the same); s3_inst_close frees it. */
+int s3_inst_open(const struct arca_config *cfg, void **instance);
+void s3_inst_close(void *instance);
+extern const struct arca_option s3_options[];
+
+/* ---- the bucket as a target (s3_target.c) ---- */
+extern const struct arca_target_ops s3_target_ops;
 
 /* ---- the destination ops (s3_dest.c) ---- */
 int s3_probe(void *instance, struct arca_dest_call *call, unsigned *caps);

@@ -89,7 +89,7 @@ int s3_creds_load(const struct arca_config *cfg, struct s3_creds *c)
 			wipe_free(secret);
 			return s3_host->error(
 			    ARCA_ERR_CONFIG,
-			    "[destination %s]: access_key_id and secret_access_key_file (or _env) "
+			    "section [%s]: access_key_id and secret_access_key_file (or _env) "
 			    "go "
 			    "together: set both, or neither to use AWS_ACCESS_KEY_ID/"
 			    "AWS_SECRET_ACCESS_KEY or the shared credentials file",
@@ -102,7 +102,7 @@ int s3_creds_load(const struct arca_config *cfg, struct s3_creds *c)
 			s3_creds_free(c);
 			return rc;
 		}
-		snprintf(c->source, sizeof c->source, "[destination %s]", sec);
+		snprintf(c->source, sizeof c->source, "section [%s]", sec);
 		return c->access_key ? ARCA_OK : s3_host->error(ARCA_ERR_INTERNAL, "out of memory");
 	}
 	const char *eid = getenv("AWS_ACCESS_KEY_ID"), *esec = getenv("AWS_SECRET_ACCESS_KEY");
@@ -133,7 +133,7 @@ int s3_creds_load(const struct arca_config *cfg, struct s3_creds *c)
 	}
 	s3_creds_free(c);
 	return s3_host->error(ARCA_ERR_CONFIG,
-	                      "[destination %s]: no S3 credentials: set access_key_id and "
+	                      "section [%s]: no S3 credentials: set access_key_id and "
 	                      "secret_access_key_file (or _env), or AWS_ACCESS_KEY_ID and "
 	                      "AWS_SECRET_ACCESS_KEY, or a profile \"%s\" in %s",
 	                      sec, profile, file ? file : "~/.aws/credentials");

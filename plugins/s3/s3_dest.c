@@ -47,18 +47,29 @@ static int req_ok(struct s3_inst *s, struct arca_dest_call *call, const struct s
 }
 
 /* A single PUT of data; checks the ETag. */
-static int put_single(struct s3_inst *s, struct arca_dest_call *call, const char *key,
-                      const void *data, size_t len, int if_none_match, struct s3_fail *f)
+/* Add if-none-match and the caller's headers to rq. */
+static void add_headers(struct s3_req *rq, int if_none_match, const char *const (*hdrs)[2],
+                        size_t nh)
+{
+	if (if_none_match) {
+		rq->extra[rq->n_extra][0] = "if-none-match";
+		rq->extra[rq->n_extra++][1] = "*";
+	}
+	for (size_t i = 0; i < nh && rq->n_extra < S3_MAX_EXTRA; i++) {
+		rq->extra[rq->n_extra][0] = hdrs[i][0];
+		rq->extra[rq->n_extra++][1] = hdrs[i][1];
+	}
+}
+
+static int put_single_h(struct s3_inst *s, struct arca_dest_call *call, const char *key,
+                        const void *data, size_t len, int if_none_match,
+                        const char *const (*hdrs)[2], size_t nh, struct s3_fail *f)
 {
 	char b64[25], hex[33], what[600];
 	s3_md5(data, len, b64, hex);
 	struct s3_req rq = {
 	    .method = "PUT", .key = key, .body = data, .body_len = len, .body_md5_b64 = b64};
-	if (if_none_match) {
-		rq.extra[0][0] = "if-none-match";
-		rq.extra[0][1] = "*";
-		rq.n_extra = 1;
-	}
+	add_headers(&rq, if_none_match, hdrs, nh);
 	snprintf(what, sizeof what, "writing %s", key);
 	struct s3_resp resp;
 	int rc = req_ok(s, call, &rq, &resp, what, f);
@@ -70,6 +81,12 @@ static int put_single(struct s3_inst *s, struct arca_dest_call *call, const char
 		                s->scheme_host, key, resp.etag[0] ? resp.etag : "(none)", hex, len);
 	s3_resp_free(&resp);
 	return rc;
+}
+
+static int put_single(struct s3_inst *s, struct arca_dest_call *call, const char *key,
+                      const void *data, size_t len, int if_none_match, struct s3_fail *f)
+{
+	return put_single_h(s, call, key, data, len, if_none_match, NULL, 0, f);
 }
 
 /* Without a conditional create the server honours: look first (not atomic;
@@ -189,11 +206,12 @@ static void mp_abort(struct s3_inst *s, const char *key, const char *upload_id)
 
 static int put_multipart(struct s3_inst *s, struct arca_dest_call *call, const char *key,
                          uint64_t size, arca_source_fn source, void *arg, int if_none_match,
-                         struct s3_fail *f)
+                         const char *const (*hdrs)[2], size_t nh, int sequential, struct s3_fail *f)
 {
 	char what[600];
 	const char *q[] = {"uploads", ""};
 	struct s3_req rq = {.method = "POST", .key = key, .query = q, .n_query = 1};
+	add_headers(&rq, 0, hdrs, nh);
 	struct s3_resp resp;
 	snprintf(what, sizeof what, "starting the upload of %s", key);
 	int rc = req_ok(s, call, &rq, &resp, what, f);
@@ -218,7 +236,7 @@ static int put_multipart(struct s3_inst *s, struct arca_dest_call *call, const c
 	               .nparts = (size + s->part_size - 1) / s->part_size};
 	pthread_mutex_init(&m.mu, NULL);
 	m.etags = calloc(m.nparts, sizeof *m.etags);
-	int nth = s->parallel < (int)m.nparts ? s->parallel : (int)m.nparts;
+	int nth = sequential ? 1 : s->parallel < (int)m.nparts ? s->parallel : (int)m.nparts;
 	pthread_t th[64];
 	int started = 0;
 	if (!m.etags) {
@@ -305,6 +323,31 @@ static int mem_read(void *arg, uint64_t off, void *buf, size_t len)
 	return ARCA_OK;
 }
 
+int s3_put_object(struct s3_inst *s, struct arca_dest_call *call, const char *key, const void *data,
+                  uint64_t size, arca_source_fn source, void *arg, int if_none_match,
+                  const char *const (*hdrs)[2], size_t nh, int sequential, struct s3_fail *f)
+{
+	int rc = ARCA_OK;
+	if (size <= s->part_size) {
+		void *buf = NULL;
+		if (!data) {
+			buf = malloc(size ? (size_t)size : 1);
+			if (!buf)
+				rc = s3_fail_set(f, ARCA_ERR_INTERNAL, 0, "s3: out of memory");
+			else if ((rc = source(arg, 0, buf, (size_t)size)) != ARCA_OK)
+				f->status = rc, f->msg[0] = '\0';
+		}
+		if (rc == ARCA_OK)
+			rc = put_single_h(s, call, key, data ? data : buf, (size_t)size,
+			                  if_none_match, hdrs, nh, f);
+		free(buf);
+		return rc;
+	}
+	struct memsrc ms = {data};
+	return put_multipart(s, call, key, size, data ? mem_read : source, data ? &ms : arg,
+	                     if_none_match, hdrs, nh, sequential, f);
+}
+
 /* put of data (memory) or of a source: single PUT up to part_size. */
 static int put_any(struct s3_inst *s, struct arca_dest_call *call, const char *name,
                    const void *data, uint64_t size, arca_source_fn source, void *arg,
@@ -316,23 +359,8 @@ static int put_any(struct s3_inst *s, struct arca_dest_call *call, const char *n
 		return s3_host->error(ARCA_ERR_INTERNAL, "s3: out of memory");
 	int excl = (flags & ARCA_PUT_EXCLUSIVE) != 0, cond = excl && atomic_load(&s->cond_create);
 	int rc = excl && !cond ? absent_first(s, call, key, &f) : ARCA_OK;
-	if (rc == ARCA_OK && size <= s->part_size) {
-		void *buf = NULL;
-		if (!data) {
-			buf = malloc(size ? (size_t)size : 1);
-			if (!buf)
-				rc = s3_fail_set(&f, ARCA_ERR_INTERNAL, 0, "s3: out of memory");
-			else if ((rc = source(arg, 0, buf, (size_t)size)) != ARCA_OK)
-				f.status = rc, f.msg[0] = '\0';
-		}
-		if (rc == ARCA_OK)
-			rc = put_single(s, call, key, data ? data : buf, (size_t)size, cond, &f);
-		free(buf);
-	} else if (rc == ARCA_OK) {
-		struct memsrc ms = {data};
-		rc = put_multipart(s, call, key, size, data ? mem_read : source, data ? &ms : arg,
-		                   cond, &f);
-	}
+	if (rc == ARCA_OK)
+		rc = s3_put_object(s, call, key, data, size, source, arg, cond, NULL, 0, 0, &f);
 	free(key);
 	if (rc == ARCA_OK)
 		return rc;

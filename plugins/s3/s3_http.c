@@ -206,6 +206,8 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
 		r->status = strtol(strchr(line, ' ') ? strchr(line, ' ') + 1 : "0", NULL, 10);
 		r->etag[0] = '\0';
 		r->content_length = -1;
+		r->meta_len = 0;
+		r->meta[0] = '\0';
 		return size * n;
 	}
 	char *colon = strchr(line, ':');
@@ -223,6 +225,21 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
 		r->last_modified = (int64_t)curl_getdate(v, NULL);
 	else if (!strcasecmp(line, "Retry-After") && isdigit((unsigned char)*v))
 		r->retry_after_ms = strtoll(v, NULL, 10) * 1000;
+	if (!strcasecmp(line, "Content-Type") || !strcasecmp(line, "Content-Encoding") ||
+	    !strcasecmp(line, "Content-Disposition") || !strcasecmp(line, "Content-Language") ||
+	    !strcasecmp(line, "Cache-Control") || !strcasecmp(line, "Expires") ||
+	    !strncasecmp(line, "x-amz-meta-", 11) || !strcasecmp(line, "x-amz-storage-class")) {
+		size_t need = strlen(line) + strlen(v) + 3;
+		if (r->meta_len + need >= sizeof r->meta) {
+			r->meta_over = 1;
+		} else {
+			for (char *p = line; *p; p++)
+				*p = (char)tolower((unsigned char)*p);
+			r->meta_len +=
+			    (size_t)snprintf(r->meta + r->meta_len, sizeof r->meta - r->meta_len,
+			                     "%s: %s\n", line, v);
+		}
+	}
 	return size * n;
 }
 
@@ -478,14 +495,14 @@ int s3_http_error(struct s3_inst *s, const struct s3_resp *r, const char *what, 
 	         !strcmp(cd, "IllegalLocationConstraintException") || r->status == 301)
 		s3_fail_set(f, ARCA_ERR_CONFIG, 0,
 		            "s3 %s: %s: bucket %s is not in region %s%s%s: set region = %s in "
-		            "[destination %s]",
+		            "section [%s]",
 		            s->scheme_host, what, s->bucket, s->region,
 		            region ? "; the server says " : "", region ? region : "",
 		            region ? region : "THE-BUCKET'S-REGION", s->section);
 	else if (!strcmp(cd, "NoSuchBucket"))
 		s3_fail_set(f, ARCA_ERR_NOT_FOUND, 0,
 		            "s3 %s: %s: bucket %s does not exist: create it (arca does not create "
-		            "buckets) or fix bucket = in [destination %s]",
+		            "buckets) or fix bucket = in section [%s]",
 		            s->scheme_host, what, s->bucket, s->section);
 	else if (r->status == 403)
 		s3_fail_set(f, ARCA_ERR_AUTH, 0,

@@ -30,7 +30,7 @@ printf 'endpoint = %s\nbucket = other\nprefix = kit/\naccess_key_id = S3RVER\nse
 # s3rver answers a PUT before its file is written (lib/stores/filesystem.js,
 # putObject of a Buffer), so under the kit's 8 threads a listing right after
 # a put may miss the object: that one line, and only it, is tolerated here.
-KIT_SECRET=S3RVER "$ARCA_STAGE$ARCA_BINDIR/arca-driver-check" --plugin-dir "$PLUGIN_DIR" \
+KIT_SECRET=S3RVER "$ARCA_STAGE$ARCA_BINDIR/arca-driver-check" --plugin-dir "$PLUGIN_DIR" --kind destination \
 	"$PLUGIN_DIR/s3.so" "$T/s3.sec" > "$T/kit.out" 2>&1 || true
 grep '^FAIL' "$T/kit.out" | grep -v '^FAIL the same from 8 threads at once: list .* did not find ' |
 	grep -q . && { cat "$T/kit.out"; fail "arca-driver-check s3 failed"; }
@@ -49,7 +49,7 @@ expect_stderr 'does not know access key id NOSUCHKEY'
 # s3rver checks the access key but not signatures: what a real server
 # answers to a wrong secret, a wrong region or a skewed clock comes from
 # the fault proxy (tests/s3_fault_proxy.py), one canned answer each.
-for case in "sig 5 secret access key \(from \[destination s3\]\) is wrong for access key id S3RVER" \
+for case in "sig 5 secret access key \(from section \[s3\]\) is wrong for access key id S3RVER" \
 	"region 3 bucket arca-test is not in region us-east-1; the server says eu-west-1: set region = eu-west-1" \
 	"skew 4 its clock is off by more than 15 minutes: set the clock"; do
 	set -- $case
