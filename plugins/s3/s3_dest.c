@@ -154,9 +154,11 @@ static void *mp_worker(void *arg)
 		    (size_t)(m->size - off < m->s->part_size ? m->size - off : m->s->part_size);
 		int rc = m->source(m->arg, off, buf, len);
 		if (rc != ARCA_OK) {
-			s3_fail_set(&f, rc, 0, "s3: writing %s: reading part %" PRIu64 " failed",
-			            m->key, i + 1);
-			f.msg[0] = '\0'; /* the source set its own message */
+			/* a message the source set stays on this thread: say what failed */
+			s3_fail_set(&f, rc, 0,
+			            "s3: writing %s: reading part %" PRIu64 " of the object failed "
+			            "(status %d)",
+			            m->key, i + 1, rc);
 			mp_fail(m, &f);
 			break;
 		}

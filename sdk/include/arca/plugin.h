@@ -521,10 +521,12 @@ struct arca_dest_stat {
 	char version[ARCA_VERSION_TAG_MAX];
 };
 
-/* Added in ABI 1.1: the source of put_stream. Copy `len` bytes of the
- * object at `offset` into buf; ARCA_OK, or a status that fails the put.
- * Offsets may be read in any order and again (a retried part), and from
- * the driver's own threads at once. */
+/* Added in ABI 1.1: the source of put_stream, the engine's. Copy `len`
+ * bytes of the object at `offset` into buf; ARCA_OK, or a status that
+ * fails the put (the driver returns it; called on the op's thread the
+ * source has set the message, called from a driver thread the driver
+ * says which part failed). Offsets may be read in any order and again (a
+ * retried part), and from the driver's own threads at once. */
 typedef int (*arca_source_fn)(void *arg, uint64_t offset, void *buf, size_t len);
 
 struct arca_dest_ops {
