@@ -43,6 +43,7 @@
 #include "jobs.h"
 #include "loader.h"
 #include "log.h"
+#include "repo/retry.h"
 #include "util.h"
 
 static int n_ok, n_failed;
@@ -654,6 +655,10 @@ static void *worker_run(void *arg)
 	return NULL;
 }
 
+/* Exclusive puts are atomic: the driver says so (ARCA_CAP_EXCLUSIVE), or
+ * its probe found the store honours conditional creates. */
+static unsigned probed_caps;
+
 static char *dest_concurrent(void)
 {
 	struct worker w[THREADS];
@@ -675,11 +680,209 @@ static char *dest_concurrent(void)
 		else
 			free(w[i].why);
 	}
-	if (!why && winners != 1)
+	int atomic = (probed_caps & (ARCA_CAP_EXCLUSIVE | ARCA_CAP_COND_CREATE)) != 0;
+	if (!why && (atomic ? winners != 1 : winners < 1))
 		why = xasprintf("%d of %d threads created the same object with ARCA_PUT_EXCLUSIVE "
 		                "(exactly 1 may)",
 		                winners, THREADS);
 	d_remove(PREFIX "race");
+	return why;
+}
+
+/* ---- ABI 1.1: the ops with a per-call context ---- */
+
+/* One 1.1 op through the engine's own retry_run, with one try: the driver
+ * gets a real context, and a failure it marks transient is still a failure
+ * here (the kit judges one call). */
+struct call11 {
+	int (*fn)(struct call11 *c, struct arca_dest_call *call);
+	const char *name, *if_version;
+	const void *data;
+	size_t len;
+	unsigned flags;
+	struct buf *out;
+	struct arca_dest_stat *st;
+	const char *const *names;
+	size_t n;
+	unsigned caps;
+	struct listing *l;
+	int source_fails_at; /* put_stream: the source fails past this offset (0: never) */
+};
+
+static int call11_run(void *arg, struct arca_dest_call *call)
+{
+	struct call11 *c = arg;
+	return c->fn(c, call);
+}
+
+static int run11(const char *op, struct call11 *c)
+{
+	struct retry_policy p;
+	retry_policy_default(&p);
+	p.max_tries = 1;
+	err_clear();
+	int rc = retry_run(&p, op, call11_run, c, NULL, NULL);
+	return rc == ARCA_OK ? rc : judged(op, rc);
+}
+
+static int f_probe(struct call11 *c, struct arca_dest_call *call)
+{
+	c->caps = dops->caps;
+	return dops->probe(dinst, call, &c->caps);
+}
+
+static int f_put(struct call11 *c, struct arca_dest_call *call)
+{
+	return dops->put_call(dinst, call, c->name, c->data, c->len, c->flags, c->if_version);
+}
+
+static int f_get(struct call11 *c, struct arca_dest_call *call)
+{
+	c->out->len = 0;
+	return dops->get_call(dinst, call, c->name, 0, UINT64_MAX, sink_buf, c->out);
+}
+
+static int f_stat(struct call11 *c, struct arca_dest_call *call)
+{
+	memset(c->st, 0, sizeof *c->st);
+	c->st->struct_size = sizeof *c->st;
+	return dops->stat_call(dinst, call, c->name, c->st);
+}
+
+static int f_remove(struct call11 *c, struct arca_dest_call *call)
+{
+	return dops->remove_call(dinst, call, c->names, c->n);
+}
+
+static int f_list(struct call11 *c, struct arca_dest_call *call)
+{
+	return dops->list_call(dinst, call, c->name, list_cb, c->l);
+}
+
+static int stream_source(void *arg, uint64_t off, void *buf, size_t len)
+{
+	const struct call11 *c = arg;
+	if (off > c->len || len > c->len - off)
+		return err_set(ARCA_ERR_INTERNAL, "put_stream read past the end (%llu+%zu of %zu)",
+		               (unsigned long long)off, len, c->len);
+	if (c->source_fails_at && off + len > (uint64_t)c->source_fails_at)
+		return err_set(ARCA_ERR_IO, "the source failed on purpose");
+	memcpy(buf, (const unsigned char *)c->data + off, len);
+	return ARCA_OK;
+}
+
+static int f_stream(struct call11 *c, struct arca_dest_call *call)
+{
+	return dops->put_stream(dinst, call, c->name, c->len, stream_source, c, c->flags);
+}
+
+static int f_copy(struct call11 *c, struct arca_dest_call *call)
+{
+	return dops->copy(dinst, call, c->name, c->if_version, c->flags);
+}
+
+#define STREAM_LEN (3 * 1024 * 1024 + 12345)
+
+static char *dest_v11(unsigned *caps_out)
+{
+	struct call11 c = {.fn = f_probe};
+	if (ARCA_OPS_HAS(dops, probe) && run11("probe", &c) != ARCA_OK)
+		return xasprintf("probe: %s", err_msg());
+	*caps_out = ARCA_OPS_HAS(dops, probe) ? c.caps : dops->caps;
+	unsigned caps = *caps_out;
+	if (!ARCA_OPS_HAS(dops, put_call) || !ARCA_OPS_HAS(dops, get_call) ||
+	    !ARCA_OPS_HAS(dops, stat_call) || !ARCA_OPS_HAS(dops, list_call) ||
+	    !ARCA_OPS_HAS(dops, remove_call))
+		return xstrdup("a driver with 1.1 ops must have all of put_call, get_call, "
+		               "stat_call, list_call and remove_call");
+	unsigned char *a = xmalloc(STREAM_LEN), *b = xmalloc(OBJ_LEN);
+	fill(a, STREAM_LEN, 11);
+	fill(b, OBJ_LEN, 12);
+	struct buf got = {0};
+	struct arca_dest_stat s1, s2;
+	char *why = NULL;
+	int rc;
+	const char *v1 = PREFIX "v11/a", *v2 = PREFIX "v11/b", *v3 = PREFIX "v11/c";
+	c = (struct call11){.fn = f_put, .name = v1, .data = a, .len = OBJ_LEN};
+	if (run11("put_call", &c) != ARCA_OK)
+		why = xasprintf("put_call: %s", err_msg());
+	c = (struct call11){.fn = f_stat, .name = v1, .st = &s1};
+	if (!why && (run11("stat_call", &c) != ARCA_OK || s1.size != OBJ_LEN))
+		why = xasprintf("stat_call after put_call: %s",
+		                err_msg()[0] ? err_msg() : "wrong size");
+	c = (struct call11){.fn = f_put, .name = v1, .data = b, .len = OBJ_LEN};
+	if (!why && run11("put_call", &c) != ARCA_OK)
+		why = xasprintf("overwriting put_call: %s", err_msg());
+	c = (struct call11){.fn = f_stat, .name = v1, .st = &s2};
+	if (!why && run11("stat_call", &c) != ARCA_OK)
+		why = xasprintf("stat_call: %s", err_msg());
+	if (!why && s1.version[0] && !strcmp(s1.version, s2.version))
+		why = xasprintf("the version tag \"%s\" did not change when the content did",
+		                s1.version);
+	c = (struct call11){.fn = f_get, .name = v1, .out = &got};
+	if (!why && (run11("get_call", &c) != ARCA_OK || got.len != OBJ_LEN ||
+	             memcmp(got.data, b, OBJ_LEN)))
+		why = xasprintf("get_call did not return what put_call wrote: %s", err_msg());
+	c = (struct call11){
+	    .fn = f_put, .name = v1, .data = a, .len = 7, .flags = ARCA_PUT_EXCLUSIVE};
+	if (!why && (caps & ARCA_CAP_COND_CREATE) &&
+	    (rc = run11("put_call", &c)) != ARCA_ERR_EXISTS)
+		why = xasprintf("conditional create (probe says it is honoured) of an existing "
+		                "object returned %s, not ARCA_ERR_EXISTS",
+		                status_name(rc));
+	if (!why && (caps & ARCA_CAP_COND_REPLACE)) {
+		c = (struct call11){
+		    .fn = f_put, .name = v1, .data = a, .len = 9, .if_version = s1.version};
+		if ((rc = run11("put_call", &c)) != ARCA_ERR_EXISTS)
+			why = xasprintf("conditional replace with a stale version returned %s, not "
+			                "ARCA_ERR_EXISTS",
+			                status_name(rc));
+		c = (struct call11){
+		    .fn = f_put, .name = v1, .data = a, .len = 9, .if_version = s2.version};
+		if (!why && run11("put_call", &c) != ARCA_OK)
+			why = xasprintf("conditional replace with the current version: %s",
+			                err_msg());
+	}
+	/* a streamed put, read back; a failing source leaves no object */
+	c = (struct call11){.fn = f_stream, .name = v2, .data = a, .len = STREAM_LEN};
+	if (!why && ARCA_OPS_HAS(dops, put_stream)) {
+		if (run11("put_stream", &c) != ARCA_OK)
+			why = xasprintf("put_stream of %d bytes: %s", STREAM_LEN, err_msg());
+		if (!why)
+			why = differs(v2, a, STREAM_LEN);
+		c = (struct call11){.fn = f_stream,
+		                    .name = v3,
+		                    .data = a,
+		                    .len = STREAM_LEN,
+		                    .source_fails_at = 2 * 1024 * 1024};
+		uint64_t size;
+		if (!why && run11("put_stream", &c) == ARCA_OK)
+			why = xstrdup("put_stream succeeded although its source failed");
+		if (!why && (rc = d_stat(v3, &size)) != ARCA_ERR_NOT_FOUND)
+			why =
+			    xasprintf("a put_stream whose source failed left an object (stat: %s)",
+			              status_name(rc));
+	}
+	if (!why && ARCA_OPS_HAS(dops, copy) && (caps & ARCA_CAP_SERVER_COPY)) {
+		c = (struct call11){.fn = f_copy, .name = v1, .if_version = v3};
+		if (run11("copy", &c) != ARCA_OK)
+			why = xasprintf("copy: %s", err_msg());
+		if (!why)
+			why = differs(v3, a, 9);
+	}
+	/* a batch remove, with an absent name among them */
+	const char *names[] = {v1, PREFIX "v11/never", v2, v3};
+	c = (struct call11){.fn = f_remove, .names = names, .n = 4};
+	if (!why && run11("remove_call", &c) != ARCA_OK)
+		why = xasprintf("remove_call of 4 names (one absent): %s", err_msg());
+	struct listing l = {0};
+	c = (struct call11){.fn = f_list, .name = PREFIX "v11/", .l = &l};
+	if (!why && (run11("list_call", &c) != ARCA_OK || l.n != 0))
+		why =
+		    xasprintf("after remove_call, list_call found %d objects: %s", l.n, err_msg());
+	buf_free(&got);
+	free(a);
+	free(b);
 	return why;
 }
 
@@ -693,12 +896,31 @@ static void check_dest(struct engine *e, struct engine_dest *d)
 	dinst = d->inst;
 	err_clear();
 	result_rc("check", judged("check", dops->check(dinst)));
+	probed_caps = dops->caps;
+	if (ARCA_OPS_HAS(dops, probe)) {
+		struct call11 c = {.fn = f_probe};
+		if (run11("probe", &c) == ARCA_OK)
+			probed_caps = c.caps;
+	}
 	char *why = dest_basics();
 	result("put, get, ranged get, stat, list, remove, exclusive create, not found", why);
 	free(why);
 	why = dest_concurrent();
 	result("the same from 8 threads at once", why);
 	free(why);
+	if (ARCA_OPS_HAS(dops, probe) || ARCA_OPS_HAS(dops, put_call)) {
+		unsigned caps = 0;
+		why = dest_v11(&caps);
+		char *what = xasprintf("ABI 1.1 ops: probe (conditional create %s, conditional "
+		                       "replace %s, server-side copy %s), put/get/stat with "
+		                       "version tags, streamed put, batch remove",
+		                       caps & ARCA_CAP_COND_CREATE ? "yes" : "no",
+		                       caps & ARCA_CAP_COND_REPLACE ? "yes" : "no",
+		                       caps & ARCA_CAP_SERVER_COPY ? "yes" : "no");
+		result(what, why);
+		free(what);
+		free(why);
+	}
 	if (ARCA_OPS_HAS(dops, sweep)) {
 		unsigned removed = 0;
 		err_clear();

@@ -8,44 +8,236 @@
 #include "log.h"
 #include "loader.h"
 #include "repo/blob.h"
+#include "repo/retry.h"
 
-int dest_put(struct repo *r, const char *name, const void *data, size_t len, unsigned flags)
+/* Every op goes through retry_run (retry.h): with a driver of ABI 1.1 its
+ * `_call` op gets a context and transient failures are retried; a 1.0
+ * driver's op is called as it is, once. */
+struct dest_op {
+	struct repo *r;
+	const char *name;
+	/* put, put_stream */
+	const void *data;
+	size_t len;
+	unsigned flags;
+	int stream;
+	/* get */
+	uint64_t off, length;
+	arca_sink_fn sink;
+	void *sink_arg;
+	void (*reset)(void *sink_arg); /* drops what a failed try's sink got */
+	/* list */
+	struct obj_list *list;
+	/* remove */
+	const char *const *names;
+	size_t n;
+	/* stat */
+	struct arca_dest_stat *st;
+};
+
+/* The 1.1 op `member` of the destination's table, or NULL. */
+#define OP11(r, member) (ARCA_OPS_HAS((r)->d.ops, member) ? (r)->d.ops->member : NULL)
+
+static void op_reset(void *arg)
 {
-	int rc = r->d.ops->put(r->d.inst, name, data, len, flags);
+	struct dest_op *a = arg;
+	if (a->reset)
+		a->reset(a->sink_arg);
+}
+
+static int retried(struct repo *r, const char *verb, const char *name, retry_op_fn op,
+                   struct dest_op *a)
+{
+	char what[320];
+	snprintf(what, sizeof what, "destination %s: %s %s", r->dest_name, verb, name);
+	return retry_run(&r->retry, what, op, a, op_reset, NULL);
+}
+
+/* A retried exclusive put that meets an object: the earlier try may have
+ * written it before its reply was lost. The same bytes are a success. */
+static int same_object(const struct dest_op *a)
+{
+	struct buf b = {0};
+	int rc = dest_get_bounded(a->r, a->name, a->len, &b);
+	int same =
+	    rc == ARCA_OK && b.len == a->len && (!a->len || !memcmp(b.data, a->data, a->len));
+	buf_free(&b);
+	return same;
+}
+
+static int mem_source(void *arg, uint64_t off, void *buf, size_t len)
+{
+	const struct dest_op *a = arg;
+	if (off > a->len || len > a->len - off)
+		return err_set(ARCA_ERR_INTERNAL, "read past the end of %s", a->name);
+	memcpy(buf, (const unsigned char *)a->data + off, len);
+	return ARCA_OK;
+}
+
+static int op_put(void *arg, struct arca_dest_call *call)
+{
+	struct dest_op *a = arg;
+	void *inst = a->r->d.inst;
+	int rc;
+	if (a->stream && OP11(a->r, put_stream))
+		rc = a->r->d.ops->put_stream(inst, call, a->name, a->len, mem_source, a, a->flags);
+	else if (OP11(a->r, put_call))
+		rc = a->r->d.ops->put_call(inst, call, a->name, a->data, a->len, a->flags, NULL);
+	else
+		rc = a->r->d.ops->put(inst, a->name, a->data, a->len, a->flags);
+	if (rc == ARCA_ERR_EXISTS && call->attempt > 1 && (a->flags & ARCA_PUT_EXCLUSIVE)) {
+		if (same_object(a)) {
+			err_clear();
+			return ARCA_OK;
+		}
+		err_set(rc, "destination %s: object %s already exists with other content",
+		        a->r->dest_name, a->name);
+	}
+	return rc;
+}
+
+static int put_common(struct repo *r, const char *name, const void *data, size_t len,
+                      unsigned flags, int stream)
+{
+	struct dest_op a = {
+	    .r = r, .name = name, .data = data, .len = len, .flags = flags, .stream = stream};
+	int rc = retried(r, "writing", name, op_put, &a);
 	if (rc != ARCA_OK && rc != ARCA_ERR_EXISTS)
 		return err_wrap(rc, "destination %s: writing %s", r->dest_name, name);
 	return rc;
 }
 
-static int sink_buf(void *arg, const void *data, size_t len)
+int dest_put(struct repo *r, const char *name, const void *data, size_t len, unsigned flags)
 {
-	buf_append(arg, data, len);
+	return put_common(r, name, data, len, flags, 0);
+}
+
+int dest_put_stream(struct repo *r, const char *name, const void *data, size_t len, unsigned flags)
+{
+	return put_common(r, name, data, len, flags, 1);
+}
+
+static int op_get(void *arg, struct arca_dest_call *call)
+{
+	struct dest_op *a = arg;
+	if (OP11(a->r, get_call))
+		return a->r->d.ops->get_call(a->r->d.inst, call, a->name, a->off, a->length,
+		                             a->sink, a->sink_arg);
+	return a->r->d.ops->get(a->r->d.inst, a->name, a->off, a->length, a->sink, a->sink_arg);
+}
+
+int dest_get_sink(struct repo *r, const char *name, uint64_t off, uint64_t len, arca_sink_fn sink,
+                  void *arg, void (*reset)(void *arg))
+{
+	struct dest_op a = {.r = r,
+	                    .name = name,
+	                    .off = off,
+	                    .length = len,
+	                    .sink = sink,
+	                    .sink_arg = arg,
+	                    .reset = reset};
+	return retried(r, "reading", name, op_get, &a);
+}
+
+/* What dest_get appends to, and the length it had: a retry drops the rest. */
+struct buf_at {
+	struct buf *b;
+	size_t base;
+};
+
+static int sink_buf_at(void *arg, const void *data, size_t len)
+{
+	buf_append(((struct buf_at *)arg)->b, data, len);
 	return 0;
+}
+
+static void reset_buf_at(void *arg)
+{
+	struct buf_at *p = arg;
+	p->b->len = p->base;
 }
 
 int dest_get(struct repo *r, const char *name, uint64_t off, uint64_t len, struct buf *out)
 {
-	int rc = r->d.ops->get(r->d.inst, name, off, len, sink_buf, out);
+	struct buf_at at = {out, out->len};
+	int rc = dest_get_sink(r, name, off, len, sink_buf_at, &at, reset_buf_at);
 	if (rc != ARCA_OK)
 		return err_wrap(rc, "destination %s: reading %s", r->dest_name, name);
 	return ARCA_OK;
 }
 
+static int collect(void *arg, const char *name, uint64_t size);
+
+static int op_list(void *arg, struct arca_dest_call *call)
+{
+	struct dest_op *a = arg;
+	if (OP11(a->r, list_call))
+		return a->r->d.ops->list_call(a->r->d.inst, call, a->name, collect, a->list);
+	return a->r->d.ops->list(a->r->d.inst, a->name, collect, a->list);
+}
+
+static void reset_list(void *arg)
+{
+	obj_list_free(arg);
+}
+
+/* The whole listing, collected (unsorted); a retry starts it again. */
+static int list_raw(struct repo *r, const char *prefix, struct obj_list *out)
+{
+	memset(out, 0, sizeof *out);
+	struct dest_op a = {
+	    .r = r, .name = prefix, .list = out, .sink_arg = out, .reset = reset_list};
+	int rc = retried(r, "listing", prefix, op_list, &a);
+	if (rc != ARCA_OK) {
+		obj_list_free(out);
+		if (err_status() == rc && err_msg()[0])
+			err_wrap(rc, "destination %s: listing %s", r->dest_name, prefix);
+	}
+	return rc;
+}
+
 int dest_list(struct repo *r, const char *prefix,
               int (*cb)(void *arg, const char *name, uint64_t size), void *arg)
 {
-	int rc = r->d.ops->list(r->d.inst, prefix, cb, arg);
-	if (rc != ARCA_OK && err_status() == rc && err_msg()[0])
-		return err_wrap(rc, "destination %s: listing %s", r->dest_name, prefix);
+	struct obj_list l;
+	int rc = list_raw(r, prefix, &l);
+	for (size_t i = 0; rc == ARCA_OK && i < l.n; i++)
+		rc = cb(arg, l.v[i].name, l.v[i].size);
+	obj_list_free(&l);
+	return rc;
+}
+
+static int op_remove(void *arg, struct arca_dest_call *call)
+{
+	struct dest_op *a = arg;
+	if (OP11(a->r, remove_call))
+		return a->r->d.ops->remove_call(a->r->d.inst, call, a->names, a->n);
+	int rc = ARCA_OK;
+	for (size_t i = 0; i < a->n && rc == ARCA_OK; i++)
+		rc = a->r->d.ops->remove(a->r->d.inst, a->names[i]);
+	return rc;
+}
+
+/* Names per remove call: S3's DeleteObjects takes at most 1000. */
+#define REMOVE_BATCH 1000
+
+int dest_remove_many(struct repo *r, const char *const *names, size_t n)
+{
+	int rc = ARCA_OK;
+	for (size_t i = 0; i < n && rc == ARCA_OK; i += REMOVE_BATCH) {
+		struct dest_op a = {
+		    .r = r, .names = names + i, .n = n - i < REMOVE_BATCH ? n - i : REMOVE_BATCH};
+		rc = retried(r, "removing", names[i], op_remove, &a);
+		if (rc != ARCA_OK)
+			err_wrap(rc, "destination %s: removing %s%s", r->dest_name, names[i],
+			         a.n > 1 ? " and others" : "");
+	}
 	return rc;
 }
 
 int dest_remove(struct repo *r, const char *name)
 {
-	int rc = r->d.ops->remove(r->d.inst, name);
-	if (rc != ARCA_OK)
-		return err_wrap(rc, "destination %s: removing %s", r->dest_name, name);
-	return ARCA_OK;
+	return dest_remove_many(r, &name, 1);
 }
 
 /* Temporary objects older than this are left by a dead writer wherever it ran. */
@@ -68,12 +260,59 @@ int repo_sweep(struct repo *r, unsigned *removed)
 	return ARCA_OK;
 }
 
-int dest_stat(struct repo *r, const char *name, uint64_t *size)
+static int op_stat(void *arg, struct arca_dest_call *call)
 {
-	int rc = r->d.ops->stat(r->d.inst, name, size);
+	struct dest_op *a = arg;
+	if (OP11(a->r, stat_call))
+		return a->r->d.ops->stat_call(a->r->d.inst, call, a->name, a->st);
+	return a->r->d.ops->stat(a->r->d.inst, a->name, &a->st->size);
+}
+
+int dest_stat_full(struct repo *r, const char *name, struct arca_dest_stat *st)
+{
+	memset(st, 0, sizeof *st);
+	st->struct_size = sizeof *st;
+	struct dest_op a = {.r = r, .name = name, .st = st};
+	int rc = retried(r, "looking at", name, op_stat, &a);
 	if (rc != ARCA_OK && rc != ARCA_ERR_NOT_FOUND)
 		return err_wrap(rc, "destination %s: stat of %s", r->dest_name, name);
 	return rc;
+}
+
+int dest_stat(struct repo *r, const char *name, uint64_t *size)
+{
+	struct arca_dest_stat st;
+	int rc = dest_stat_full(r, name, &st);
+	*size = st.size;
+	return rc;
+}
+
+static int op_probe(void *arg, struct arca_dest_call *call)
+{
+	struct dest_op *a = arg;
+	unsigned caps = a->r->d.ops->caps;
+	int rc = a->r->d.ops->probe(a->r->d.inst, call, &caps);
+	if (rc == ARCA_OK)
+		a->flags = caps;
+	return rc;
+}
+
+int dest_probe(struct repo *r)
+{
+	r->caps = r->d.ops->caps;
+	if (!OP11(r, probe))
+		return ARCA_OK;
+	struct dest_op a = {.r = r};
+	int rc = retried(r, "probing", "what it supports", op_probe, &a);
+	if (rc != ARCA_OK)
+		return err_wrap(rc, "destination %s: probing what it supports", r->dest_name);
+	r->caps = a.flags;
+	log_debug("destination %s: conditional create %s, conditional replace %s, server-side "
+	          "copy %s",
+	          r->dest_name, r->caps & ARCA_CAP_COND_CREATE ? "yes" : "no",
+	          r->caps & ARCA_CAP_COND_REPLACE ? "yes" : "no",
+	          r->caps & ARCA_CAP_SERVER_COPY ? "yes" : "no");
+	return ARCA_OK;
 }
 
 static int collect(void *arg, const char *name, uint64_t size)
@@ -95,12 +334,9 @@ static int cmp_obj(const void *a, const void *b)
 
 int dest_list_all(struct repo *r, const char *prefix, struct obj_list *out)
 {
-	memset(out, 0, sizeof *out);
-	int rc = dest_list(r, prefix, collect, out);
-	if (rc != ARCA_OK) {
-		obj_list_free(out);
+	int rc = list_raw(r, prefix, out);
+	if (rc != ARCA_OK)
 		return rc;
-	}
 	/* Sorted, so every run sees one order and lookups can bsearch. */
 	if (out->n)
 		qsort(out->v, out->n, sizeof *out->v, cmp_obj);

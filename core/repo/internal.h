@@ -11,6 +11,7 @@
 #include "repo/chunker.h"
 #include "repo/crypto.h"
 #include "repo/index.h"
+#include "repo/retry.h"
 #include "util.h"
 
 #define REPO_FORMAT_VERSION 2
@@ -62,6 +63,9 @@ struct repo {
 	int no_lock;          /* --no-lock: reading commands write no lock */
 	int64_t lock_wait;    /* seconds repo_lock waits for another's lock */
 	int lock_refresh_sec; /* LOCK_REFRESH_SEC; tests shorten it */
+
+	struct retry_policy retry; /* of every destination call (retry.h) */
+	unsigned caps;             /* ARCA_CAP_*: the driver's, and what dest_probe found */
 };
 
 /* ---- objects in the destination (dest.c) ---- */
@@ -72,6 +76,20 @@ int dest_list(struct repo *r, const char *prefix,
               int (*cb)(void *arg, const char *name, uint64_t size), void *arg);
 int dest_remove(struct repo *r, const char *name);
 int dest_stat(struct repo *r, const char *name, uint64_t *size);
+/* stat with modification time and version tag (ABI 1.1; zero/"" from a
+ * 1.0 driver). */
+int dest_stat_full(struct repo *r, const char *name, struct arca_dest_stat *st);
+/* A get into any sink; `reset(arg)` drops what a failed try delivered
+ * before the retry. No message wrapping. */
+int dest_get_sink(struct repo *r, const char *name, uint64_t off, uint64_t len, arca_sink_fn sink,
+                  void *arg, void (*reset)(void *arg));
+/* A put through the driver's put_stream when it has one (objects of any
+ * size: the driver reads the bytes in parts), else dest_put. */
+int dest_put_stream(struct repo *r, const char *name, const void *data, size_t len, unsigned flags);
+/* Remove many objects, in batches where the driver has them. */
+int dest_remove_many(struct repo *r, const char *const *names, size_t n);
+/* Ask the driver what this instance honours (r->caps); at open and init. */
+int dest_probe(struct repo *r);
 
 /* A list of object names with sizes (dest_list collected). */
 struct obj {

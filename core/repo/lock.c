@@ -68,6 +68,13 @@ static int sink_capped(void *arg, const void *data, size_t len)
 	return 0;
 }
 
+static void reset_capped(void *arg)
+{
+	struct capped_buf *c = arg;
+	c->b.len = 0;
+	c->over = 0;
+}
+
 /* A host name arca could have written (the engine's is at most 255 bytes)
  * and that prints without control characters; UTF-8 is fine. */
 static int printable_host(const char *s)
@@ -131,7 +138,7 @@ static int read_lock(struct repo *r, const struct obj *o, struct lock_info *li)
 	}
 	/* Never more than LOCK_MAX_BYTES + 1, whatever the object holds. */
 	struct capped_buf c = {.cap = LOCK_MAX_BYTES + 1};
-	int rc = r->d.ops->get(r->d.inst, o->name, 0, o->size, sink_capped, &c);
+	int rc = dest_get_sink(r, o->name, 0, o->size, sink_capped, &c, reset_capped);
 	const char *why = NULL;
 	if (c.over || c.b.len > LOCK_MAX_BYTES) {
 		why = "it holds more bytes than a lock can have";

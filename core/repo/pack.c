@@ -191,7 +191,7 @@ int pack_upload(struct repo *r, struct pack_builder *b, uint64_t *stored)
 	if (rc != ARCA_OK)
 		return rc;
 	pack_name(id, name);
-	rc = dest_put(r, name, b->data.data, b->data.len, 0);
+	rc = dest_put_stream(r, name, b->data.data, b->data.len, 0);
 	if (rc != ARCA_OK)
 		return rc;
 	if (stored)

@@ -16,6 +16,35 @@
 #include "repo/scan.h"
 #include "repo/snapshot.h"
 
+/* Object names to remove together. */
+struct names {
+	char **v;
+	size_t n, cap;
+};
+
+static void names_add(struct names *l, const char *name)
+{
+	if (l->n == l->cap) {
+		l->cap = l->cap ? 2 * l->cap : 256;
+		l->v = xrealloc(l->v, l->cap * sizeof *l->v);
+	}
+	l->v[l->n++] = xstrdup(name);
+}
+
+/* Remove every name in l (r NULL: only forget them); l is emptied. */
+static int names_remove(struct repo *r, struct names *l)
+{
+	int rc = r && l->n ? dest_remove_many(r, (const char *const *)l->v, l->n) : ARCA_OK;
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	l->n = 0;
+	if (!r) {
+		free(l->v);
+		memset(l, 0, sizeof *l);
+	}
+	return rc;
+}
+
 int repo_forget(struct repo *r, const char *const *ids, size_t n)
 {
 	int took, rc = lock_exclusive_for(r, "forget", &took);
@@ -286,23 +315,29 @@ int repo_prune(struct repo *r, double repack_unused_threshold, int dry_run,
 	if (rc != ARCA_OK)
 		goto out;
 
-	/* 3. Old index objects, then 4. packs no index names any more. */
-	for (size_t i = 0; i < s.index_objs.n && rc == ARCA_OK; i++)
+	/* 3. Old index objects, then 4. packs no index names any more (in
+	 * batches: one request per 1000 objects where the store has them). */
+	struct names gone = {0};
+	for (size_t i = 0; i < s.index_objs.n; i++)
 		if (!parse_object_name(s.index_objs.v[i].name, "index/"))
-			rc = dest_remove(r, s.index_objs.v[i].name);
+			names_add(&gone, s.index_objs.v[i].name);
+	rc = names_remove(r, &gone);
 	for (uint32_t pk = 1; pk <= s.idx.npacks && rc == ARCA_OK; pk++) {
 		if (pl.action[pk] == KEEP)
 			continue;
 		char name[96];
 		pack_name(s.idx.packs[pk - 1].id, name);
-		rc = dest_remove(r, name);
+		names_add(&gone, name);
 	}
 	for (size_t i = 0; i < s.packs.n && rc == ARCA_OK; i++) {
 		unsigned char id[ID_LEN];
 		if (!parse_pack_name(s.packs.v[i].name, id) && !idx_find_pack(&s.idx, id) &&
 		    !keep_orphans)
-			rc = dest_remove(r, s.packs.v[i].name);
+			names_add(&gone, s.packs.v[i].name);
 	}
+	if (rc == ARCA_OK)
+		rc = names_remove(r, &gone);
+	names_remove(NULL, &gone);
 	stats->bytes_freed = removed > written ? removed - written : 0;
 out:
 	if (rc == ARCA_OK && !dry_run) {

@@ -35,6 +35,8 @@ static struct repo *repo_new(const struct repo_dest *d, const struct repo_params
 	r->lock_wait = p ? p->lock_wait : 0;
 	r->keys = secure_alloc(sizeof *r->keys);
 	pthread_mutex_init(&r->idx_mu, NULL);
+	retry_policy_default(&r->retry);
+	r->caps = d->ops->caps;
 	return r;
 }
 
@@ -79,6 +81,19 @@ static char *config_text(const struct repo *r)
 	return s;
 }
 
+/* Without an atomic exclusive create, two inits at once may both write
+ * `config`, the last one winning: read it back, and the loser (whose
+ * config is not what is stored) backs off with ARCA_ERR_EXISTS. */
+static int config_still_ours(struct repo *r, const char *text)
+{
+	struct buf got = {0};
+	int rc = dest_get_bounded(r, "config", CONFIG_MAX_BYTES, &got);
+	if (rc == ARCA_OK && (got.len != strlen(text) || memcmp(got.data, text, got.len)))
+		rc = ARCA_ERR_EXISTS;
+	buf_free(&got);
+	return rc;
+}
+
 int repo_init(const struct repo_dest *d, const struct repo_params *p)
 {
 	int rc = check_params(p);
@@ -86,6 +101,9 @@ int repo_init(const struct repo_dest *d, const struct repo_params *p)
 		return rc;
 	uint64_t size;
 	struct repo *r = repo_new(d, p);
+	rc = dest_probe(r);
+	if (rc != ARCA_OK)
+		goto out;
 	rc = dest_stat(r, "config", &size);
 	if (rc == ARCA_OK) {
 		rc = err_set(ARCA_ERR_EXISTS,
@@ -133,6 +151,8 @@ int repo_init(const struct repo_dest *d, const struct repo_params *p)
 		}
 	}
 	rc = dest_put(r, "config", text, strlen(text), ARCA_PUT_EXCLUSIVE);
+	if (rc == ARCA_OK && !(r->caps & (ARCA_CAP_COND_CREATE | ARCA_CAP_EXCLUSIVE)))
+		rc = config_still_ours(r, text);
 	free(text);
 	if (rc == ARCA_ERR_EXISTS)
 		rc = err_set(ARCA_ERR_EXISTS,
@@ -239,7 +259,9 @@ int repo_open(const struct repo_dest *d, const struct repo_params *p, struct rep
 		return rc;
 	struct repo *r = repo_new(d, p);
 	struct buf cfg = {0};
-	rc = dest_get_bounded(r, "config", CONFIG_MAX_BYTES, &cfg);
+	rc = dest_probe(r);
+	if (rc == ARCA_OK)
+		rc = dest_get_bounded(r, "config", CONFIG_MAX_BYTES, &cfg);
 	if (rc == ARCA_ERR_NOT_FOUND) {
 		rc = err_set(ARCA_ERR_NOT_FOUND,
 		             "destination %s holds no repository (no object "
@@ -282,7 +304,7 @@ int repo_open(const struct repo_dest *d, const struct repo_params *p, struct rep
 	} else {
 		/* A config claiming "none" next to keys is a downgrade attempt or damage. */
 		int has_keys = 0;
-		rc = r->d.ops->list(r->d.inst, "keys/", no_keys_cb, &has_keys);
+		rc = dest_list(r, "keys/", no_keys_cb, &has_keys);
 		if (rc != ARCA_OK && rc != 1)
 			goto fail;
 		rc = ARCA_OK;

@@ -53,6 +53,7 @@ int dir_errno(const struct dir_inst *d, int err, const char *verb, const char *p
 		status = ARCA_ERR_IO;
 		break;
 	}
+	dir_call_transient(err);
 	return dir_host->error(status, "dir %s: cannot %s %s: %s%s", d->root, verb, path,
 	                       strerror(err), hint);
 }
@@ -183,6 +184,13 @@ static const struct arca_dest_ops dir_dest_ops = {
     .stat = dir_stat,
     .close = dir_close,
     .sweep = dir_sweep,
+    .probe = dir_probe,
+    .put_call = dir_put_call,
+    .put_stream = dir_put_stream,
+    .get_call = dir_get_call,
+    .list_call = dir_list_call,
+    .remove_call = dir_remove_call,
+    .stat_call = dir_stat_call,
 };
 
 static const struct arca_driver dir_driver = {

@@ -26,6 +26,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include "arca/plugin.h"
 
@@ -79,9 +80,37 @@ int dir_list(void *instance, const char *prefix,
              int (*cb)(void *arg, const char *name, uint64_t size), void *arg);
 int dir_remove(void *instance, const char *name);
 int dir_stat(void *instance, const char *name, uint64_t *size);
+/* stat of a regular object, not following links (dir_stat's work). */
+int dir_stat_st(void *instance, const char *name, struct stat *st);
 int dir_sweep(void *instance, const char *hostname, int64_t max_age_sec, unsigned *removed);
 /* The host part of a temporary file's name: 8 hex digits of a hash of
  * the host name, so a sweep can tell this host's files from others'. */
 void dir_host_tag(const char *hostname, char out[9]);
+
+/* ---- ABI 1.1 ops with a per-call context (dir_call.c) ---- */
+
+/* The call context of the op running on this thread, for dir_errno (which
+ * marks timeouts and stale NFS handles transient), progress and
+ * cancellation; NULL when a 1.0 op runs. enter returns the outer one for
+ * leave to put back. */
+struct arca_dest_call *dir_call_enter(struct arca_dest_call *call);
+void dir_call_leave(struct arca_dest_call *outer);
+void dir_call_transient(int err);
+void dir_call_progress(uint64_t bytes);
+int dir_call_cancelled(void);
+
+int dir_probe(void *instance, struct arca_dest_call *call, unsigned *caps);
+int dir_put_call(void *instance, struct arca_dest_call *call, const char *name, const void *data,
+                 size_t len, unsigned flags, const char *if_version);
+int dir_put_stream(void *instance, struct arca_dest_call *call, const char *name, uint64_t size,
+                   arca_source_fn source, void *arg, unsigned flags);
+int dir_get_call(void *instance, struct arca_dest_call *call, const char *name, uint64_t offset,
+                 uint64_t length, arca_sink_fn sink, void *arg);
+int dir_list_call(void *instance, struct arca_dest_call *call, const char *prefix,
+                  int (*cb)(void *arg, const char *name, uint64_t size), void *arg);
+int dir_remove_call(void *instance, struct arca_dest_call *call, const char *const *names,
+                    size_t n);
+int dir_stat_call(void *instance, struct arca_dest_call *call, const char *name,
+                  struct arca_dest_stat *st);
 
 #endif

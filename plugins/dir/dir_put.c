@@ -15,6 +15,7 @@
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -35,21 +36,45 @@ static uint64_t tmp_random(void)
 	return ((uint64_t)ts.tv_sec << 30) ^ (uint64_t)ts.tv_nsec ^ (uint64_t)(uintptr_t)&r;
 }
 
-static int write_all(int fd, const unsigned char *p, size_t len)
+/* Write `len` bytes to fd: from `data`, or (data NULL) read from `src` in
+ * DIR_IO_BLOCK pieces. 0, or -1 with errno, or a status (> 0) from src or
+ * a cancellation. */
+static int write_all(int fd, const unsigned char *data, arca_source_fn src, void *arg, uint64_t len)
 {
-	while (len > 0) {
-		size_t chunk = len < DIR_IO_BLOCK ? len : DIR_IO_BLOCK;
-		ssize_t n = write(fd, p, chunk);
+	unsigned char *buf = data ? NULL : malloc(len < DIR_IO_BLOCK ? (size_t)len : DIR_IO_BLOCK);
+	uint64_t off = 0;
+	int rc = 0;
 
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
+	if (!data && len && !buf)
+		return dir_host->error(ARCA_ERR_INTERNAL, "dir: out of memory");
+	while (off < len && rc == 0) {
+		size_t piece = len - off < DIR_IO_BLOCK ? (size_t)(len - off) : DIR_IO_BLOCK;
+		const unsigned char *p = data ? data + off : buf;
+
+		if (dir_call_cancelled()) {
+			rc = ARCA_ERR_CANCELLED;
+			break;
 		}
-		p += n;
-		len -= (size_t)n;
+		if (!data && (rc = src(arg, off, buf, piece)) != ARCA_OK)
+			break;
+		for (size_t done = 0; done < piece;) {
+			ssize_t n = write(fd, p + done, piece - done);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0) {
+				rc = -1;
+				break;
+			}
+			done += (size_t)n;
+		}
+		if (rc)
+			break;
+		off += piece;
+		dir_call_progress(piece);
 	}
-	return 0;
+	free(buf);
+	return rc;
 }
 
 /* Create a temporary file for object `base` in directory `dfd`; its name
@@ -109,21 +134,30 @@ static int publish_exclusive(const struct dir_inst *d, int dfd, const char *tmp,
 	return dir_errno(d, e, "write", full);
 }
 
+/* The bytes of a put: in memory, or read from a source (put_stream). */
+struct put_src {
+	const void *data;
+	arca_source_fn src;
+	void *arg;
+	uint64_t len;
+};
+
 /* Write data to a new temporary file in dfd and put it in place as base. */
 static int put_in(const struct dir_inst *d, int dfd, const char *name, const char *base,
-                  const char *full, const void *data, size_t len, unsigned flags)
+                  const char *full, const struct put_src *ps, unsigned flags)
 {
 	char tmp[NAME_MAX + 1];
-	int fd, e;
+	int fd, e, w;
 
 	fd = open_tmp(d, dfd, base, full, tmp, sizeof(tmp));
 	if (fd < 0)
 		return -fd;
-	if (write_all(fd, data, len) != 0 || (d->fsync && fsync(fd) != 0)) {
+	w = write_all(fd, ps->src ? NULL : ps->data ? ps->data : "", ps->src, ps->arg, ps->len);
+	if (w != 0 || (d->fsync && fsync(fd) != 0)) {
 		e = errno;
 		close(fd);
 		unlinkat(dfd, tmp, 0);
-		return dir_errno(d, e, "write", full);
+		return w > 0 ? w : dir_errno(d, e, "write", full);
 	}
 	if (close(fd) != 0) { /* NFS reports deferred write errors here */
 		e = errno;
@@ -142,7 +176,7 @@ static int put_in(const struct dir_inst *d, int dfd, const char *name, const cha
 	return ARCA_OK;
 }
 
-int dir_put(void *instance, const char *name, const void *data, size_t len, unsigned flags)
+static int put_any(void *instance, const char *name, const struct put_src *ps, unsigned flags)
 {
 	struct dir_inst *d = instance;
 	char full[PATH_MAX];
@@ -158,11 +192,29 @@ int dir_put(void *instance, const char *name, const void *data, size_t len, unsi
 		return dir_errno(d, ENOENT, "write", full);
 	if (rc != ARCA_OK)
 		return rc;
-	rc = put_in(d, dfd, name, base, full, data, len, flags);
+	rc = put_in(d, dfd, name, base, full, ps, flags);
 	if (rc == ARCA_OK && d->fsync && dir_sync(dfd) != 0) {
 		full[strlen(full) - strlen(base) - 1] = '\0';
 		rc = dir_errno(d, errno, "flush directory", full);
 	}
 	dir_release(d, dfd);
+	return rc;
+}
+
+int dir_put(void *instance, const char *name, const void *data, size_t len, unsigned flags)
+{
+	struct put_src ps = {.data = data, .len = len};
+
+	return put_any(instance, name, &ps, flags);
+}
+
+int dir_put_stream(void *instance, struct arca_dest_call *call, const char *name, uint64_t size,
+                   arca_source_fn source, void *arg, unsigned flags)
+{
+	struct put_src ps = {.src = source, .arg = arg, .len = size};
+	struct arca_dest_call *outer = dir_call_enter(call);
+	int rc = put_any(instance, name, &ps, flags);
+
+	dir_call_leave(outer);
 	return rc;
 }

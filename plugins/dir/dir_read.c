@@ -123,6 +123,11 @@ static int send_range(const struct dir_inst *d, int fd, const char *path, uint64
 		if (rc != 0)
 			break;
 		offset += (uint64_t)n;
+		dir_call_progress((uint64_t)n);
+		if (dir_call_cancelled()) {
+			rc = ARCA_ERR_CANCELLED;
+			break;
+		}
 	}
 	free(buf);
 	return rc;
@@ -166,12 +171,11 @@ int dir_get(void *instance, const char *name, uint64_t offset, uint64_t length, 
 	return rc;
 }
 
-int dir_stat(void *instance, const char *name, uint64_t *size)
+int dir_stat_st(void *instance, const char *name, struct stat *st)
 {
 	struct dir_inst *d = instance;
 	char path[PATH_MAX];
 	const char *base;
-	struct stat st;
 	int dfd, rc;
 
 	rc = locate(d, name, path, &dfd, &base);
@@ -179,8 +183,16 @@ int dir_stat(void *instance, const char *name, uint64_t *size)
 		return not_found(d, name);
 	if (rc != ARCA_OK)
 		return rc;
-	rc = stat_object(d, dfd, name, base, path, &st);
+	rc = stat_object(d, dfd, name, base, path, st);
 	dir_release(d, dfd);
+	return rc;
+}
+
+int dir_stat(void *instance, const char *name, uint64_t *size)
+{
+	struct stat st;
+	int rc = dir_stat_st(instance, name, &st);
+
 	if (rc == ARCA_OK)
 		*size = (uint64_t)st.st_size;
 	return rc;

@@ -30,6 +30,8 @@ printf 'path = %s\n' "$T/dirobjs" > "$T/dir.sec"
 kit_pass dir "$PLUGIN_DIR/dir.so" "$T/dir.sec"
 grep -q '^ok   the same from 8 threads at once' "$T/kit.out" || fail "dir: no concurrency check"
 grep -q '^ok   sweep' "$T/kit.out" || fail "dir: sweep (1.1) not checked"
+grep -q '^ok   ABI 1.1 ops: probe (conditional create yes' "$T/kit.out" ||
+	fail "dir: the ABI 1.1 destination ops (probe, streamed put, batch remove) not checked"
 grep -q '^ok   verify (every byte read back)' "$T/kit.out" || fail "dir: no round trip"
 
 step "files (a target), compared after restore"

@@ -103,6 +103,9 @@ static void module_built_against_1_0_loads(void **state)
 	assert_false(any);
 	assert_null(loader_op_options(t, "restore", &any));
 	assert_true(any); /* a 1.0 restore takes any option, as 1.0 did */
+	assert_false(ARCA_OPS_HAS(o, probe));
+	assert_false(ARCA_OPS_HAS(o, put_call));
+	assert_false(ARCA_OPS_HAS(o, copy));
 	loader_unload(&d);
 	unlink(path);
 	rmdir(dir);
@@ -148,7 +151,22 @@ static void struct_size_decides_not_the_pointers(void **state)
 	memset(o, 0, abi_v1_0_dest_ops_size);
 	o->struct_size = abi_v1_0_dest_ops_size;
 	assert_false(ARCA_OPS_HAS(o, sweep));
+	assert_false(ARCA_OPS_HAS(o, put_call));
 	free(o);
+
+	/* a dest table as the first 1.1 engines had it (up to sweep), with a
+	 * context op set after it: the size decides */
+	struct arca_dest_ops *d = calloc(1, sizeof *d);
+	assert_non_null(d);
+	d->struct_size = END_OF(struct arca_dest_ops, sweep);
+	d->put_call = (int (*)(void *, struct arca_dest_call *, const char *, const void *, size_t,
+	                       unsigned, const char *))abort;
+	assert_false(ARCA_OPS_HAS(d, put_call));
+	assert_false(ARCA_OPS_HAS(d, probe));
+	d->struct_size = sizeof *d;
+	assert_true(ARCA_OPS_HAS(d, put_call));
+	assert_false(ARCA_OPS_HAS(d, copy));
+	free(d);
 }
 
 /* A module declaring the 1.1 target ops struct_size, read by an engine of

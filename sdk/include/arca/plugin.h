@@ -594,9 +594,14 @@ struct arca_target_ops {
 /* Capability flags. */
 #define ARCA_CAP_ATOMIC_PUT  0x1u  /* put is all-or-nothing, never partial */
 #define ARCA_CAP_EXCLUSIVE   0x2u  /* put with ARCA_PUT_EXCLUSIVE is atomic */
-#define ARCA_CAP_SERVER_COPY 0x4u  /* copy without download (reserved) */
+#define ARCA_CAP_SERVER_COPY 0x4u  /* copy without download (the copy op, ABI 1.1) */
 #define ARCA_CAP_MULTIPART   0x8u  /* large puts are split by the driver */
 #define ARCA_CAP_RANGE_GET   0x10u /* get honours offset/length cheaply */
+
+/* Added in ABI 1.1: what `probe` may report for one instance. */
+#define ARCA_CAP_COND_CREATE  0x20u /* put_call ARCA_PUT_EXCLUSIVE is atomic */
+#define ARCA_CAP_COND_REPLACE 0x40u /* put_call with if_version is atomic */
+#define ARCA_CAP_STREAM_PUT   0x80u /* put_stream takes objects of any size */
 
 /* put flags */
 #define ARCA_PUT_EXCLUSIVE 0x1u /* fail with ARCA_ERR_EXISTS if present */
@@ -604,6 +609,60 @@ struct arca_target_ops {
 /* Sink for get: called with consecutive pieces of the object; a nonzero
  * return aborts the get and is returned by it. */
 typedef int (*arca_sink_fn)(void *arg, const void *data, size_t len);
+
+/*
+ * Added in ABI 1.1. The context of one call of a destination op (the `_call`
+ * ops, probe, put_stream, copy below), made by the engine for that call and
+ * valid until it returns. A call the engine retries gets a new context.
+ * Every function here may be called from any thread, the driver's own
+ * included, while the op runs.
+ */
+struct arca_dest_call {
+	size_t struct_size;
+	unsigned attempt; /* 1 for the first try of this operation, then 2, 3.. */
+	/* Nonzero once the user asked to stop: return ARCA_ERR_CANCELLED. */
+	int (*cancelled)(struct arca_dest_call *call);
+	/* `bytes` more were moved (sent or received) by this call. */
+	void (*progress)(struct arca_dest_call *call, uint64_t bytes);
+	/*
+	 * The failure the op is about to return is transient (a 5xx, 429,
+	 * timeout, reset, truncated body): the engine may call the op again,
+	 * with the same arguments, after waiting at least retry_after_ms
+	 * (0: the engine's own backoff). Without it a failure is final. The
+	 * engine owns the one retry policy (exponential backoff with jitter, a
+	 * bounded number of tries and time, each retry logged); a driver never
+	 * loops on a failure itself.
+	 */
+	void (*transient)(struct arca_dest_call *call, int64_t retry_after_ms);
+	/*
+	 * Like host->error, from any thread (a driver's upload threads): the
+	 * first message set for a call is kept, so the root cause wins over
+	 * its consequences. Returns `status`.
+	 */
+	int (*error)(struct arca_dest_call *call, int status, const char *fmt, ...)
+	    ARCA_PRINTF(3, 4);
+	void *engine; /* the engine's; a driver does not touch it */
+};
+
+/* Added in ABI 1.1: what stat_call reports of an object. */
+#define ARCA_VERSION_TAG_MAX 160
+struct arca_dest_stat {
+	size_t struct_size; /* set by the engine: the driver fills what fits */
+	uint64_t size;
+	int64_t mtime_sec; /* last modification, seconds since the epoch; 0 unknown */
+	/* An opaque tag that changes whenever the content changes (an S3
+	 * ETag, "ino:mtime_ns:size" of a file); "" when the driver has none.
+	 * NUL-terminated, at most ARCA_VERSION_TAG_MAX - 1 bytes. */
+	char version[ARCA_VERSION_TAG_MAX];
+};
+
+/* Added in ABI 1.1: the source of put_stream, the engine's. Copy `len`
+ * bytes of the object at `offset` into buf; ARCA_OK, or a status that
+ * fails the put (the driver returns it; called on the op's thread the
+ * source has set the message, called from a driver thread the driver
+ * says which part failed). Offsets may be read in any order and again (a
+ * retried part), and from the driver's own threads at once. */
+typedef int (*arca_source_fn)(void *arg, uint64_t offset, void *buf, size_t len);
 
 struct arca_dest_ops {
 	size_t struct_size;
@@ -639,6 +698,55 @@ struct arca_dest_ops {
 	 * driver leaves nothing behind.
 	 */
 	int (*sweep)(void *instance, const char *hostname, int64_t max_age_sec, unsigned *removed);
+
+	/*
+	 * Added in ABI 1.1: the ops below take a per-call context (struct
+	 * arca_dest_call) and are what an engine of ABI >= 1.1 calls when they
+	 * are set; the 1.0 ops above must stay set too (an engine of ABI 1.0
+	 * calls those). Threads, names and statuses as for the 1.0 op of the
+	 * same name. A failure marked with call->transient is retried by the
+	 * engine; an unmarked one is final. Each may be NULL (the engine then
+	 * uses the 1.0 op, without retries).
+	 */
+
+	/* Probe what this instance's store honours (a server may or may not
+	 * support conditional writes): *caps gets `caps` plus ARCA_CAP_*
+	 * found. Called once by the engine when it opens the repository,
+	 * before any write; may reach the store (write and remove a probe
+	 * object under "probe/"). */
+	int (*probe)(void *instance, struct arca_dest_call *call, unsigned *caps);
+	/* put. With if_version non-NULL (only when probe reported
+	 * ARCA_CAP_COND_REPLACE): replace the object only if its current
+	 * version tag is if_version, else ARCA_ERR_EXISTS. With
+	 * ARCA_PUT_EXCLUSIVE but without ARCA_CAP_COND_CREATE the driver
+	 * checks and then writes (not atomic). A retried put may meet what
+	 * its earlier try wrote: the engine handles ARCA_ERR_EXISTS then. */
+	int (*put_call)(void *instance, struct arca_dest_call *call, const char *name,
+	                const void *data, size_t len, unsigned flags, const char *if_version);
+	/* put of `size` bytes read from `source` (which the driver may read in
+	 * parallel parts), for objects too large to hold in memory. Durable
+	 * and all-or-nothing as put; flags as put. */
+	int (*put_stream)(void *instance, struct arca_dest_call *call, const char *name,
+	                  uint64_t size, arca_source_fn source, void *arg, unsigned flags);
+	/* get; when retried, the engine has dropped what the sink got. */
+	int (*get_call)(void *instance, struct arca_dest_call *call, const char *name,
+	                uint64_t offset, uint64_t length, arca_sink_fn sink, void *arg);
+	/* list; a retried listing starts again from the beginning (the engine
+	 * hands the callback only the names of a complete listing). */
+	int (*list_call)(void *instance, struct arca_dest_call *call, const char *prefix,
+	                 int (*cb)(void *arg, const char *name, uint64_t size), void *arg);
+	/* Remove `n` (>= 1) objects (a batch delete where the store has one);
+	 * absent ones are ARCA_OK. On failure some may be removed. */
+	int (*remove_call)(void *instance, struct arca_dest_call *call, const char *const *names,
+	                   size_t n);
+	/* stat with modification time and version tag; st->struct_size is the
+	 * engine's: fill only members that fit in it. */
+	int (*stat_call)(void *instance, struct arca_dest_call *call, const char *name,
+	                 struct arca_dest_stat *st);
+	/* Server-side copy of `from` to `to` (flags as put), only when probe
+	 * reported ARCA_CAP_SERVER_COPY; else NULL or ARCA_ERR_UNSUPPORTED. */
+	int (*copy)(void *instance, struct arca_dest_call *call, const char *from, const char *to,
+	            unsigned flags);
 };
 
 /* ---------------------------------------------------------------------- */

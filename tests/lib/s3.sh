@@ -1,0 +1,86 @@
+# tests/lib/s3.sh — an S3 server for the tests: npm's s3rver 3.7.1, installed
+# into tests/node_modules (ignored by git) on first use, started on 127.0.0.1
+# on a free port with its data in $T, stopped by the common.sh exit hook.
+# Source after common.sh.
+#
+#   s3_start [BUCKET...]   start it with these buckets (default: arca-test);
+#                          sets S3_PORT and S3_ENDPOINT (http://127.0.0.1:PORT);
+#                          virtual-host requests go to BUCKET.s3.localhost:PORT
+#                          (curl resolves *.localhost to the loopback itself)
+#   s3_dest NAME BUCKET [PREFIX] [KEY=VALUE...]
+#                          append a [destination NAME] of the s3 driver with
+#                          s3rver's credentials (S3RVER/S3RVER) to $ARCA_CONFIG
+S3RVER_VERSION=3.7.1
+S3RVER=$ARCA_SRCDIR/tests/node_modules/.bin/s3rver
+
+s3_install() {
+	[ -x "$S3RVER" ] && return 0
+	command -v npm >/dev/null || skip "npm is not installed (tests/deps.sh installs it)"
+	(cd "$ARCA_SRCDIR/tests" && npm install --no-save --no-audit --no-fund --prefix . \
+		"s3rver@$S3RVER_VERSION" >"$T/npm.log" 2>&1) ||
+		{ cat "$T/npm.log" >&2; skip "npm could not install s3rver $S3RVER_VERSION"; }
+}
+
+s3_start() {
+	s3_install
+	[ $# -gt 0 ] || set -- arca-test
+	mkdir -p "$T/s3data"
+	s3_args=
+	for b in "$@"; do s3_args="$s3_args --configure-bucket $b"; done
+	s3_try=0
+	while :; do
+		S3_PORT=$(free_port)
+		# Node 20: without the legacy provider every listing past 1000 keys fails
+		NODE_OPTIONS=--openssl-legacy-provider "$S3RVER" -d "$T/s3data" -a 127.0.0.1 \
+			-p "$S3_PORT" -s --service-endpoint localhost $s3_args >"$T/s3rver.log" 2>&1 &
+		s3_pid=$!
+		on_exit "kill $s3_pid 2>/dev/null"
+		s3_i=0
+		while [ $s3_i -lt 200 ]; do
+			if python3 -c "import socket,sys; socket.create_connection(('127.0.0.1', $S3_PORT), 0.2)" 2>/dev/null; then
+				S3_ENDPOINT=http://127.0.0.1:$S3_PORT
+				export S3_PORT S3_ENDPOINT
+				return 0
+			fi
+			kill -0 $s3_pid 2>/dev/null || break
+			sleep 0.1
+			s3_i=$((s3_i + 1))
+		done
+		kill $s3_pid 2>/dev/null
+		s3_try=$((s3_try + 1))
+		[ $s3_try -lt 3 ] || { cat "$T/s3rver.log" >&2; fail "s3rver did not start"; }
+	done
+}
+
+s3_dest() {
+	sd_name=$1 sd_bucket=$2 sd_prefix=${3:-}
+	shift 2; [ $# -gt 0 ] && shift
+	printf 'S3RVER\n' > "$T/s3.secret"; chmod 600 "$T/s3.secret"
+	{
+		printf '\n[destination %s]\ndriver = s3\nendpoint = %s\nbucket = %s\n' \
+			"$sd_name" "${S3_ENDPOINT_OVERRIDE:-$S3_ENDPOINT}" "$sd_bucket"
+		[ -z "$sd_prefix" ] || printf 'prefix = %s\n' "$sd_prefix"
+		printf 'access_key_id = S3RVER\nsecret_access_key_file = %s\n' "$T/s3.secret"
+		printf 'passphrase_env = ARCA_PASSPHRASE\n'
+		for sd_line in "$@"; do printf '%s\n' "$sd_line"; done
+	} >> "$ARCA_CONFIG"
+}
+
+# s3_proxy ARGS...: start tests/s3_fault_proxy.py in front of s3rver (ARGS:
+# its --schedule or --seed/--rate); sets PROXY_PORT. Its log: $T/proxy.log.
+s3_proxy() {
+	rm -f "$T/proxy.port"
+	python3 "$ARCA_SRCDIR/tests/s3_fault_proxy.py" "$S3_PORT" "$T/proxy.port" \
+		--log "$T/proxy.log" "$@" 2>>"$T/proxy.err" &
+	sp_pid=$!
+	on_exit "kill $sp_pid 2>/dev/null"
+	sp_i=0
+	while [ ! -s "$T/proxy.port" ]; do
+		sp_i=$((sp_i + 1))
+		[ $sp_i -lt 200 ] && kill -0 $sp_pid 2>/dev/null ||
+			{ cat "$T/proxy.err" >&2; fail "the fault proxy did not start"; }
+		sleep 0.05
+	done
+	PROXY_PORT=$(cat "$T/proxy.port")
+	PROXY_PID=$sp_pid
+}

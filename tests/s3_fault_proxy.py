@@ -1,0 +1,170 @@
+#!/usr/bin/env python3
+"""s3_fault_proxy.py — an HTTP proxy between arca and s3rver that injects
+faults on a schedule, for tests/integration/s3_faults.sh and s3_errors.sh.
+
+  s3_fault_proxy.py UPSTREAM_PORT PORT_FILE [--schedule A,B,...] [--seed N --rate P]
+                    [--max-keys N] [--no-batch-delete 1] [--log FILE]
+
+Listens on a free port of 127.0.0.1 (written to PORT_FILE once listening).
+Each request gets the next action of --schedule (cyclically), or, with
+--seed, a random fault with probability --rate (else ok). Actions:
+  ok          forward to 127.0.0.1:UPSTREAM_PORT and answer what it answers
+  500, 503    answer InternalError / SlowDown without forwarding
+  500after    forward (the server does it), then answer 500: a lost reply
+  429         answer 429 SlowDown with Retry-After: 1
+  reset       close the connection without an answer
+  resetafter  forward, then close without an answer
+  truncate    forward, then send the headers and half the body, and close
+  slow        wait 1.5 s, then forward
+  sig         403 SignatureDoesNotMatch     region  400 AuthorizationHeaderMalformed
+  skew        403 RequestTimeTooSkewed      (eu-west-1 named as the region)
+--max-keys N rewrites every listing's max-keys to N (so a small repository's
+listings come in pages, with continuation tokens); --no-batch-delete answers
+DeleteObjects (POST ?delete) with 501 NotImplemented, as servers without it do.
+s3rver does not check signatures, so the rewritten requests still pass.
+The log has one line per request: number, action, method, path.
+"""
+import http.client
+import http.server
+import os
+import random
+import re
+import socket
+import sys
+import threading
+import time
+
+FAULTS = ["500", "503", "500after", "429", "reset", "resetafter", "truncate"]
+ERRORS = {
+    "500": (500, "InternalError", "We encountered an internal error."),
+    "503": (503, "SlowDown", "Please reduce your request rate."),
+    "429": (429, "SlowDown", "Please reduce your request rate."),
+    "sig": (403, "SignatureDoesNotMatch", "The request signature we calculated does not match."),
+    "region": (400, "AuthorizationHeaderMalformed",
+               "The authorization header is malformed; the region 'us-east-1' is wrong; "
+               "expecting 'eu-west-1'"),
+    "skew": (403, "RequestTimeTooSkewed",
+             "The difference between the request time and the current time is too large."),
+}
+
+
+def main():
+    upstream = int(sys.argv[1])
+    port_file = sys.argv[2]
+    args = sys.argv[3:]
+    opt = {}
+    while args:
+        opt[args[0]] = args[1]
+        args = args[2:]
+    schedule = opt.get("--schedule", "ok").split(",")
+    rng = random.Random(int(opt["--seed"])) if "--seed" in opt else None
+    rate = float(opt.get("--rate", "0.2"))
+    log = open(opt.get("--log", os.devnull), "a", buffering=1)
+    max_keys = opt.get("--max-keys")
+    no_batch = "--no-batch-delete" in opt
+    lock = threading.Lock()
+    counter = [0]
+
+    def next_action():
+        with lock:
+            n = counter[0]
+            counter[0] += 1
+            if rng:
+                a = rng.choice(FAULTS) if rng.random() < rate else "ok"
+            else:
+                a = schedule[n % len(schedule)]
+        return n, a
+
+    class H(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *a):
+            pass
+
+        def forward(self, body):
+            c = http.client.HTTPConnection("127.0.0.1", upstream, timeout=60)
+            headers = {k: v for k, v in self.headers.items()}
+            c.request(self.command, self.path, body=body, headers=headers)
+            r = c.getresponse()
+            data = r.read() if self.command != "HEAD" else b""
+            hdrs = r.getheaders()
+            c.close()
+            return r.status, r.reason, hdrs, data
+
+        def error(self, key):
+            status, code, msg = ERRORS[key]
+            region = "<Region>eu-west-1</Region>" if key == "region" else ""
+            body = ("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>%s</Code>"
+                    "<Message>%s</Message>%s</Error>" % (code, msg, region)).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/xml")
+            self.send_header("Content-Length", str(len(body)))
+            if status == 429:
+                self.send_header("Retry-After", "1")
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+
+        def reset(self):
+            self.close_connection = True
+            try:
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                           b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            except OSError:
+                pass
+
+        def handle_any(self):
+            n, a = next_action()
+            log.write("%d %s %s %s\n" % (n, a, self.command, self.path))
+            length = int(self.headers.get("Content-Length", "0") or 0)
+            body = self.rfile.read(length) if length else None
+            if max_keys and "list-type=2" in self.path:
+                self.path = re.sub(r"max-keys=[0-9]+", "max-keys=" + max_keys, self.path)
+            if no_batch and self.command == "POST" and re.search(r"[?&]delete(=|&|$)", self.path):
+                body = b"<Error><Code>NotImplemented</Code><Message>no</Message></Error>"
+                self.send_response(501)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return
+            if a in ("500", "503", "429", "sig", "region", "skew"):
+                return self.error(a)
+            if a == "reset":
+                return self.reset()
+            if a == "slow":
+                time.sleep(1.5)
+            status, reason, hdrs, data = self.forward(body)
+            if a == "500after":
+                return self.error("500")
+            if a == "resetafter":
+                return self.reset()
+            self.send_response(status, reason)
+            for k, v in hdrs:
+                if k.lower() not in ("connection", "transfer-encoding", "content-length",
+                                     "date", "server"):
+                    self.send_header(k, v)
+            if self.command == "HEAD":
+                cl = dict((k.lower(), v) for k, v in hdrs).get("content-length", "0")
+                self.send_header("Content-Length", cl)
+                self.end_headers()
+                return
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            if a == "truncate" and len(data) > 1:
+                self.wfile.write(data[: len(data) // 2])
+                self.wfile.flush()
+                return self.reset()
+            self.wfile.write(data)
+
+        do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = handle_any
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+    srv.daemon_threads = True
+    with open(port_file + ".tmp", "w") as f:
+        f.write("%d\n" % srv.server_address[1])
+    os.rename(port_file + ".tmp", port_file)
+    srv.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
