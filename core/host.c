@@ -14,6 +14,7 @@
 #include "autoconf.h"
 #include "config.h"
 #include "host.h"
+#include "items_parallel.h"
 #include "log.h"
 #include "util.h"
 
@@ -95,6 +96,10 @@ static int do_item_begin(struct arca_ctx *ctx, const struct arca_item_info *info
 	if (ctx->in_item)
 		return err_set(ARCA_ERR_INTERNAL, "driver bug: item_begin(%s) before item_end",
 		               info->name);
+	if (items_par_open(ctx))
+		return err_set(ARCA_ERR_INTERNAL,
+		               "driver bug: item_begin(%s) while items are open by handle",
+		               info->name);
 	if (!info->name || !info->name[0])
 		return err_set(ARCA_ERR_INTERNAL, "driver bug: item without a name");
 	if ((unsigned)info->type > ARCA_ITEM_BLOCKDEV)
@@ -169,6 +174,11 @@ static int do_item_skipped(struct arca_ctx *ctx, const char *name, const char *r
 		return wrong_kind("item_skipped", CTX_SNAPSHOT);
 	if (!name || !name[0])
 		return err_set(ARCA_ERR_INTERNAL, "driver bug: item_skipped without a name");
+	if (items_par_open(ctx))
+		return err_set(ARCA_ERR_INTERNAL,
+		               "driver bug: item_skipped(%s) while items are "
+		               "open by handle (use item_skipped_h)",
+		               name);
 	if (ctx->in_item) {
 		ctx->in_item = 0;
 		ctx->items--;
@@ -292,6 +302,7 @@ static const char *host_scratch_dir(struct arca_ctx *ctx)
 
 void ctx_cleanup(struct arca_ctx *ctx)
 {
+	items_par_free(ctx);
 	if (ctx->scratch) {
 		remove_tree(ctx->scratch);
 		free(ctx->scratch);
@@ -367,7 +378,7 @@ static int do_blob_remove(struct arca_ctx *ctx, const char *name)
  * (run_driver_op), so an expected NOT_FOUND the driver went past does not
  * become the message of a later failure.
  */
-static int honest(const char *call, unsigned mark, int rc, int own_status)
+int honest(const char *call, unsigned mark, int rc, int own_status)
 {
 	if (rc == ARCA_OK || rc == ARCA_ITEM_UNCHANGED)
 		err_since(mark);
@@ -436,6 +447,13 @@ static const struct arca_host table = {
     .blob_list = host_blob_list,
     .blob_remove = host_blob_remove,
     .item_skipped = host_item_skipped,
+    .item_begin_h = host_item_begin_h,
+    .item_write_h = host_item_write_h,
+    .item_end_h = host_item_end_h,
+    .item_skipped_h = host_item_skipped_h,
+    .item_open_h = host_item_open_h,
+    .item_read_h = host_item_read_h,
+    .item_close_h = host_item_close_h,
 };
 
 const struct arca_host *host_table(void)
