@@ -454,6 +454,7 @@ static const struct arca_host table = {
     .item_open_h = host_item_open_h,
     .item_read_h = host_item_read_h,
     .item_close_h = host_item_close_h,
+    .error_message = host_error_message,
 };
 
 const struct arca_host *host_table(void)

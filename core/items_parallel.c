@@ -559,3 +559,8 @@ HONEST_H(item_open_h,
          (ctx, name, info, h))
 HONEST_H(item_read_h, (struct arca_item * h, void *buf, size_t cap, size_t *got),
          (h, buf, cap, got))
+
+const char *host_error_message(void)
+{
+	return err_msg();
+}

@@ -16,6 +16,7 @@ int host_item_open_h(struct arca_ctx *ctx, const char *name, struct arca_item_in
                      struct arca_item **h);
 int host_item_read_h(struct arca_item *h, void *buf, size_t cap, size_t *got);
 void host_item_close_h(struct arca_item *h);
+const char *host_error_message(void);
 
 /* How many handles of ctx are open: the 1.0 item calls are refused then. */
 int items_par_open(struct arca_ctx *ctx);

@@ -245,7 +245,8 @@ struct arca_host {
 	 *  - blob_list sets it for its own failures, not for a nonzero value
 	 *    of the driver's callback, which it returns as it is;
 	 *  - log, config_get, config_int, config_bool, config_section, option,
-	 *    progress_total, cancelled and scratch_dir never touch it.
+	 *    progress_total, cancelled, scratch_dir, item_close_h and
+	 *    error_message never touch it.
 	 * The engine reports the message after a failing op only when its
 	 * status is the status the op returned: an expected failure the driver
 	 * went past (an optional secret's NOT_FOUND, item_next's end) is never
@@ -426,6 +427,15 @@ struct arca_host {
 	                   struct arca_item **h);
 	int (*item_read_h)(struct arca_item *h, void *buf, size_t cap, size_t *got);
 	void (*item_close_h)(struct arca_item *h);
+	/*
+	 * The message the last failing host call (or error()) left on the
+	 * calling thread, "" when none; valid until the next host call on this
+	 * thread. Any thread. It carries a failure in a driver's own thread to
+	 * the thread the engine called into, where the op returns it:
+	 * host->error(status, "%s", copy_of_error_message) there. Never fails,
+	 * never touches the message.
+	 */
+	const char *(*error_message)(void);
 };
 
 /* Does the engine's host table have `member` (added after ABI 1.0)? */
