@@ -137,6 +137,15 @@ static void give_writer(struct items_par *p)
 	pthread_mutex_unlock(&p->mu);
 }
 
+/* A handle closed: room for the next one. */
+static void release_slot(struct items_par *p, size_t *open)
+{
+	pthread_mutex_lock(&p->mu);
+	(*open)--;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+}
+
 static char *dup_or_null(const char *s)
 {
 	return s ? xstrdup(s) : NULL;
@@ -231,10 +240,7 @@ static int do_item_begin_h(struct arca_ctx *ctx, const struct arca_item_info *in
 		return rc;
 	rc = all_unchanged(p, ctx, info, &unchanged);
 	if (rc != ARCA_OK) {
-		pthread_mutex_lock(&p->mu);
-		p->open_w--;
-		pthread_cond_broadcast(&p->cv);
-		pthread_mutex_unlock(&p->mu);
+		release_slot(p, &p->open_w);
 		return rc;
 	}
 	struct arca_item *h = handle_new(ctx, info, 0);
@@ -365,10 +371,7 @@ static void close_write(struct arca_item *h, struct items_par *p)
 	if (h->streaming)
 		give_writer(p);
 	unbuffer(h, p);
-	pthread_mutex_lock(&p->mu);
-	p->open_w--;
-	pthread_cond_broadcast(&p->cv);
-	pthread_mutex_unlock(&p->mu);
+	release_slot(p, &p->open_w);
 	handle_free(h);
 }
 
@@ -490,10 +493,7 @@ static int do_item_open_h(struct arca_ctx *ctx, const char *name, struct arca_it
 	if (rc == ARCA_OK)
 		rc = snap_item_reader_open(ctx->reader, &ir);
 	if (rc != ARCA_OK) {
-		pthread_mutex_lock(&p->mu);
-		p->open_r--;
-		pthread_cond_broadcast(&p->cv);
-		pthread_mutex_unlock(&p->mu);
+		release_slot(p, &p->open_r);
 		return rc;
 	}
 	struct arca_item *h = handle_new(ctx, &cur, 1);
@@ -529,10 +529,7 @@ void host_item_close_h(struct arca_item *h)
 	if (!h || !h->reading)
 		return;
 	struct items_par *p = h->ctx->par;
-	pthread_mutex_lock(&p->mu);
-	p->open_r--;
-	pthread_cond_broadcast(&p->cv);
-	pthread_mutex_unlock(&p->mu);
+	release_slot(p, &p->open_r);
 	handle_free(h);
 }
 
