@@ -6,11 +6,14 @@
  * gains from threads is the work before that: reading files, fetching
  * objects. So a handle buffers its item's content, and item_end_h records
  * the whole item at once while it holds the writers ("the writer": one
- * mutex-guarded token for all the target's writers). A handle whose content
- * outgrows its share of the buffer takes the writer early, writes what it
- * buffered and streams the rest, holding the writer until its item_end_h:
- * memory stays bounded whatever the sizes. Items are recorded in the order
- * their item_end_h completes.
+ * mutex-guarded token for all the target's writers). When another thread
+ * holds the writer, item_end_h does not wait: it queues the item, and the
+ * holder records what was queued before it lets go (no convoy of workers
+ * behind one that the scheduler paused). A handle whose content outgrows
+ * its share of the buffer takes the writer early, writes what it buffered
+ * and streams the rest, holding the writer until its item_end_h: memory
+ * stays bounded whatever the sizes. Items are recorded in the order their
+ * item_end_h calls were made (queued items in queue order).
  *
  * Reading: a handle holds a copy of one item's chunk list and fetches its
  * chunks itself (snap_item_reader), so handles read in parallel while the
@@ -36,8 +39,9 @@ struct items_par {
 	size_t buffered;       /* content bytes all write handles hold */
 	int held;              /* a thread holds the writer */
 	pthread_t holder;
-	int prev_ready; /* every writer's metadata cache is loaded */
-	int failed;     /* a failure left the writers unusable: all fail */
+	struct arca_item *ready, *ready_tail; /* ended, for the holder to record */
+	int prev_ready;                       /* every writer's metadata cache is loaded */
+	int failed;                           /* a failure left the writers unusable: all fail */
 	char errmsg[1024];
 };
 
@@ -52,6 +56,8 @@ struct arca_item {
 	int unchanged; /* the driver was told ARCA_ITEM_UNCHANGED */
 	int streaming; /* holds the writer until item_end_h */
 	int failed;    /* item_write_h failed: item_end_h records nothing */
+	char *skip;    /* queued as skipped, with this reason */
+	struct arca_item *next_ready;
 	/* reading */
 	struct snap_item_reader *ir;
 };
@@ -129,12 +135,32 @@ static int take_writer(struct items_par *p, const char *name)
 	return rc;
 }
 
+static int record(struct items_par *p, struct arca_item *h);
+static void handle_free(struct arca_item *h);
+
+/* Let go of the writer, after recording what others queued meanwhile (or
+ * dropping it, after a failure). */
 static void give_writer(struct items_par *p)
 {
-	pthread_mutex_lock(&p->mu);
-	p->held = 0;
-	pthread_cond_broadcast(&p->cv);
-	pthread_mutex_unlock(&p->mu);
+	for (;;) {
+		pthread_mutex_lock(&p->mu);
+		struct arca_item *h = p->ready;
+		if (!h) {
+			p->held = 0;
+			pthread_cond_broadcast(&p->cv);
+			pthread_mutex_unlock(&p->mu);
+			return;
+		}
+		p->ready = h->next_ready;
+		if (!p->ready)
+			p->ready_tail = NULL;
+		int failed = p->failed;
+		pthread_mutex_unlock(&p->mu);
+		if (failed)
+			handle_free(h);
+		else
+			record(p, h);
+	}
 }
 
 /* A handle closed: room for the next one. */
@@ -168,6 +194,13 @@ static struct arca_item *handle_new(struct arca_ctx *ctx, const struct arca_item
 
 static void handle_free(struct arca_item *h)
 {
+	if (h->len) {
+		struct items_par *p = h->ctx->par;
+		pthread_mutex_lock(&p->mu);
+		p->buffered -= h->len;
+		pthread_mutex_unlock(&p->mu);
+	}
+	free(h->skip);
 	free(h->buf);
 	free(h->name);
 	free(h->link);
@@ -290,6 +323,59 @@ static void unbuffer(struct arca_item *h, struct items_par *p)
 	h->len = h->cap = 0;
 }
 
+/* Record an ended (or skipped) item that did not stream, holding the
+ * writer; frees it. A failure fails the snapshot. */
+static int record(struct items_par *p, struct arca_item *h)
+{
+	struct arca_ctx *ctx = h->ctx;
+	int rc = ARCA_OK;
+	if (h->skip) {
+		/* no item is open in the writers: this only counts it */
+		for (size_t i = 0; i < ctx->n_writers; i++)
+			snap_item_skipped(ctx->writers[i], h->name);
+	} else {
+		rc = send_begin(h);
+		for (size_t i = 0; rc == ARCA_OK && i < ctx->n_writers; i++)
+			rc = snap_item_end(ctx->writers[i]);
+	}
+	if (rc != ARCA_OK)
+		par_fail(p, rc);
+	handle_free(h);
+	return rc;
+}
+
+/* h ended: record it now if the writer is free, else queue it for the
+ * thread that holds it. The handle is no longer the driver's. */
+static int record_or_queue(struct items_par *p, struct arca_item *h)
+{
+	pthread_mutex_lock(&p->mu);
+	p->open_w--;
+	pthread_cond_broadcast(&p->cv);
+	int rc = failed_locked(p);
+	if (!rc && p->held) {
+		h->next_ready = NULL;
+		if (p->ready_tail)
+			p->ready_tail->next_ready = h;
+		else
+			p->ready = h;
+		p->ready_tail = h;
+		pthread_mutex_unlock(&p->mu);
+		return ARCA_OK;
+	}
+	if (!rc) {
+		p->held = 1;
+		p->holder = pthread_self();
+	}
+	pthread_mutex_unlock(&p->mu);
+	if (rc) {
+		handle_free(h);
+		return rc;
+	}
+	rc = record(p, h);
+	give_writer(p);
+	return rc;
+}
+
 /* Room in the buffers for len more bytes of h (reserved), or 0. */
 static int reserve(struct arca_item *h, struct items_par *p, size_t len)
 {
@@ -365,65 +451,73 @@ static int do_item_write_h(struct arca_item *h, const void *data, size_t len)
 	return ARCA_OK;
 }
 
-/* Release h's place among the open handles and free it. */
-static void close_write(struct arca_item *h, struct items_par *p)
+/* A streaming handle is done: free it, let go of the writer. */
+static void close_streaming(struct arca_item *h, struct items_par *p)
 {
-	if (h->streaming)
-		give_writer(p);
-	unbuffer(h, p);
-	release_slot(p, &p->open_w);
 	handle_free(h);
+	release_slot(p, &p->open_w);
+	give_writer(p);
 }
 
 static int do_item_end_h(struct arca_item *h)
 {
-	if (!h || h->reading)
+	if (!h || h->reading || h->skip)
 		return err_set(ARCA_ERR_INTERNAL, "driver bug: item_end_h without a handle "
 		                                  "from item_begin_h");
 	struct arca_ctx *ctx = h->ctx;
 	struct items_par *p = ctx->par;
 	int rc = h->failed;
-	if (rc)
+	if (rc) {
 		err_set(rc, "item %s was not recorded: its content could not be sent", h->name);
-	if (!rc && !h->streaming) {
-		rc = take_writer(p, h->name);
-		if (rc == ARCA_OK) {
-			h->streaming = 1; /* holds the writer: released below */
-			rc = send_begin(h);
+		if (h->streaming) {
+			close_streaming(h, p);
+		} else {
+			handle_free(h);
+			release_slot(p, &p->open_w);
 		}
+		return rc;
 	}
-	for (size_t i = 0; !h->failed && rc == ARCA_OK && i < ctx->n_writers; i++)
+	if (!h->streaming)
+		return record_or_queue(p, h);
+	for (size_t i = 0; rc == ARCA_OK && i < ctx->n_writers; i++)
 		rc = snap_item_end(ctx->writers[i]);
-	if (rc != ARCA_OK && h->streaming)
+	if (rc != ARCA_OK)
 		par_fail(p, rc);
-	close_write(h, p);
+	close_streaming(h, p);
 	return rc;
 }
 
 static int do_item_skipped_h(struct arca_ctx *ctx, struct arca_item *h, const char *name,
                              const char *reason)
 {
-	if (ctx->kind != CTX_SNAPSHOT || (h && (h->reading || h->ctx != ctx)))
+	if (ctx->kind != CTX_SNAPSHOT || (h && (h->reading || h->skip || h->ctx != ctx)))
 		return err_set(ARCA_ERR_INTERNAL, "driver bug: host->item_skipped_h called outside "
 		                                  "a snapshot or with another's handle");
 	if (!h && (!name || !name[0]))
 		return err_set(ARCA_ERR_INTERNAL, "driver bug: item_skipped_h without a name");
 	struct items_par *p = par_get(ctx);
 	const char *what = name && name[0] ? name : h->name;
-	int rc = h && h->streaming ? ARCA_OK : take_writer(p, what);
-	if (rc == ARCA_OK) {
-		/* snap_item_skipped drops the item a streaming handle left open,
-		 * and only counts otherwise (no item is open in the writers) */
+	log_warn("%s not stored: %s", what, reason && reason[0] ? reason : "skipped by the driver");
+	if (h && h->streaming) {
+		/* drops the item it left open in the writers */
 		for (size_t i = 0; i < ctx->n_writers; i++)
 			snap_item_skipped(ctx->writers[i], what);
-		log_warn("%s not stored: %s", what,
-		         reason && reason[0] ? reason : "skipped by the driver");
-		if (!h || !h->streaming)
-			give_writer(p);
+		close_streaming(h, p);
+		return ARCA_OK;
 	}
-	if (h)
-		close_write(h, p); /* gives the writer a streaming handle held */
-	return rc;
+	if (!h) {
+		struct arca_item_info info = {.struct_size = sizeof info, .name = what};
+		h = handle_new(ctx, &info, 0);
+		pthread_mutex_lock(&p->mu);
+		p->open_w++; /* as if begun: record_or_queue counts it out */
+		pthread_mutex_unlock(&p->mu);
+	} else if (name && name[0] && strcmp(name, h->name)) {
+		free(h->name);
+		h->info.name = h->name = xstrdup(name);
+	}
+	unbuffer(h, p);
+	h->skip = xstrdup(reason ? reason : "");
+	return record_or_queue(p, h);
 }
 
 int items_par_finish(struct arca_ctx *ctx)
@@ -433,7 +527,7 @@ int items_par_finish(struct arca_ctx *ctx)
 	if (!p)
 		return ARCA_OK;
 	pthread_mutex_lock(&p->mu);
-	if (p->open_w)
+	if (p->open_w || p->ready)
 		rc = err_set(ARCA_ERR_INTERNAL,
 		             "driver %s bug: snapshot returned with %zu item%s open by handle "
 		             "(no item_end_h)",
@@ -450,6 +544,11 @@ void items_par_free(struct arca_ctx *ctx)
 	if (!p)
 		return;
 	/* handles a buggy driver left open are its memory now: not freed */
+	while (p->ready) {
+		struct arca_item *h = p->ready;
+		p->ready = h->next_ready;
+		handle_free(h);
+	}
 	pthread_mutex_destroy(&p->mu);
 	pthread_cond_destroy(&p->cv);
 	free(p);

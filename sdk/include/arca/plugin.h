@@ -381,18 +381,20 @@ struct arca_host {
 	 * (item_end_h then returns that failure and records nothing). `info`
 	 * and its strings are copied. The fingerprint works per handle:
 	 * ARCA_ITEM_UNCHANGED means send no content, call item_end_h.
-	 * Order: an item is recorded when its item_end_h returns, so the
-	 * snapshot lists items by handle in the order their item_end_h calls
-	 * completed; a driver wanting a stable order ends them in that order
-	 * (the files driver sends each directory before what it holds).
+	 * Order: items by handle are recorded in the order of their
+	 * item_end_h calls (the snapshot lists them so, not in item_begin_h
+	 * order); a driver wanting a stable order ends them in that order (the
+	 * files driver sends each directory before what it holds). Whatever
+	 * item_end_h returns, the item is no longer the driver's; a failure to
+	 * record it fails the snapshot (the next calls return it).
 	 * Memory: the engine buffers the content of up to 256 open handles, at
 	 * most 8 MiB each and 64 MiB together; past that a handle writes
 	 * straight into the snapshot and holds it until its item_end_h (items
 	 * that large are written one at a time). item_begin_h blocks while 256
-	 * handles are open, item_write_h and item_end_h while another large
-	 * item is being written: a thread must not keep one handle open while
-	 * it waits for another (a thread that does gets ARCA_ERR_INTERNAL,
-	 * "driver bug", where the engine can tell). While a handle is open the
+	 * handles are open, and item_write_h past the buffers while another
+	 * large item is being written: a thread must not wait in one of these
+	 * while it keeps a large item open (where the engine can tell, it
+	 * gets ARCA_ERR_INTERNAL, "driver bug"). While a handle is open the
 	 * calls item_begin and item_skipped are refused (ARCA_ERR_INTERNAL);
 	 * use item_skipped_h. A snapshot that fails, is cancelled, or returns
 	 * with a handle open records nothing. Statuses: ARCA_OK,
