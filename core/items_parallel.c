@@ -56,6 +56,7 @@ struct arca_item {
 	int unchanged; /* the driver was told ARCA_ITEM_UNCHANGED */
 	int streaming; /* holds the writer until item_end_h */
 	int failed;    /* item_write_h failed: item_end_h records nothing */
+	char *errmsg;  /* and its message, which item_end_h returns again */
 	char *skip;    /* queued as skipped, with this reason */
 	struct arca_item *next_ready;
 	/* reading */
@@ -201,6 +202,7 @@ static void handle_free(struct arca_item *h)
 		pthread_mutex_unlock(&p->mu);
 	}
 	free(h->skip);
+	free(h->errmsg);
 	free(h->buf);
 	free(h->name);
 	free(h->link);
@@ -442,6 +444,8 @@ static int do_item_write_h(struct arca_item *h, const void *data, size_t len)
 	}
 	if (rc != ARCA_OK) {
 		h->failed = rc;
+		free(h->errmsg);
+		h->errmsg = xstrdup(err_msg());
 		/* an item left open in the writers: nothing more can be recorded */
 		if (h->streaming)
 			par_fail(p, rc);
@@ -468,7 +472,7 @@ static int do_item_end_h(struct arca_item *h)
 	struct items_par *p = ctx->par;
 	int rc = h->failed;
 	if (rc) {
-		err_set(rc, "item %s was not recorded: its content could not be sent", h->name);
+		err_set(rc, "%s", h->errmsg && h->errmsg[0] ? h->errmsg : "item not recorded");
 		if (h->streaming) {
 			close_streaming(h, p);
 		} else {
