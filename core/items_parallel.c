@@ -65,9 +65,15 @@ struct arca_item {
 
 static pthread_mutex_t create_mu = PTHREAD_MUTEX_INITIALIZER;
 
-/* The ctx's state, made on first use (from whichever thread comes first). */
+/* The ctx's state, made on first use (from whichever thread comes first).
+ * A driver thread's log lines get the target's prefix, as the op's have. */
 static struct items_par *par_get(struct arca_ctx *ctx)
 {
+	if (!log_scope()[0] && ctx->t) {
+		char scope[128];
+		snprintf(scope, sizeof scope, "target %s", ctx->t->cfg->name);
+		log_set_scope(scope);
+	}
 	pthread_mutex_lock(&create_mu);
 	if (!ctx->par) {
 		struct items_par *p = xcalloc(1, sizeof *p);
