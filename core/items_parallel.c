@@ -31,12 +31,13 @@
 #define PAR_ITEM_BUF    (8u * 1024 * 1024)  /* content one handle buffers */
 #define PAR_BUF_TOTAL   (64u * 1024 * 1024) /* content all handles buffer */
 #define PAR_READERS_MAX 64                  /* read handles open at once */
+#define PAR_HANDLE_COST 512                 /* what a handle costs besides its buffer */
 
 struct items_par {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	size_t open_w, open_r; /* handles open */
-	size_t buffered;       /* content bytes all write handles hold */
+	size_t buffered;       /* bytes write handles hold, open or queued */
 	int held;              /* a thread holds the writer */
 	pthread_t holder;
 	struct arca_item *ready, *ready_tail; /* ended, for the holder to record */
@@ -53,11 +54,12 @@ struct arca_item {
 	/* writing */
 	unsigned char *buf;
 	size_t len, cap;
-	int unchanged; /* the driver was told ARCA_ITEM_UNCHANGED */
-	int streaming; /* holds the writer until item_end_h */
-	int failed;    /* item_write_h failed: item_end_h records nothing */
-	char *errmsg;  /* and its message, which item_end_h returns again */
-	char *skip;    /* queued as skipped, with this reason */
+	size_t charged; /* its part of p->buffered: cap + PAR_HANDLE_COST */
+	int unchanged;  /* the driver was told ARCA_ITEM_UNCHANGED */
+	int streaming;  /* holds the writer until item_end_h */
+	int failed;     /* item_write_h failed: item_end_h records nothing */
+	char *errmsg;   /* and its message, which item_end_h returns again */
+	char *skip;     /* queued as skipped, with this reason */
 	struct arca_item *next_ready;
 	/* reading */
 	struct snap_item_reader *ir;
@@ -196,15 +198,23 @@ static struct arca_item *handle_new(struct arca_ctx *ctx, const struct arca_item
 	h->info.link_target = h->link = dup_or_null(info->link_target);
 	h->info.meta = h->meta = dup_or_null(info->meta);
 	h->info.fingerprint = h->fp = dup_or_null(info->fingerprint);
+	if (!reading) {
+		/* queued ended items count too: the budget bounds their number */
+		struct items_par *p = ctx->par;
+		h->charged = PAR_HANDLE_COST + strlen(h->name);
+		pthread_mutex_lock(&p->mu);
+		p->buffered += h->charged;
+		pthread_mutex_unlock(&p->mu);
+	}
 	return h;
 }
 
 static void handle_free(struct arca_item *h)
 {
-	if (h->len) {
+	if (h->charged) {
 		struct items_par *p = h->ctx->par;
 		pthread_mutex_lock(&p->mu);
-		p->buffered -= h->len;
+		p->buffered -= h->charged;
 		pthread_mutex_unlock(&p->mu);
 	}
 	free(h->skip);
@@ -324,8 +334,9 @@ static int send_begin(struct arca_item *h)
 static void unbuffer(struct arca_item *h, struct items_par *p)
 {
 	pthread_mutex_lock(&p->mu);
-	p->buffered -= h->len;
+	p->buffered -= h->cap;
 	pthread_mutex_unlock(&p->mu);
+	h->charged -= h->cap;
 	free(h->buf);
 	h->buf = NULL;
 	h->len = h->cap = 0;
@@ -360,6 +371,13 @@ static int record_or_queue(struct items_par *p, struct arca_item *h)
 	p->open_w--;
 	pthread_cond_broadcast(&p->cv);
 	int rc = failed_locked(p);
+	/* over the budget, wait for the writer rather than queue (unless this
+	 * thread holds it, streaming another item) */
+	while (!rc && p->held && p->buffered > PAR_BUF_TOTAL &&
+	       !pthread_equal(p->holder, pthread_self())) {
+		pthread_cond_wait(&p->cv, &p->mu);
+		rc = failed_locked(p);
+	}
 	if (!rc && p->held) {
 		h->next_ready = NULL;
 		if (p->ready_tail)
@@ -387,19 +405,29 @@ static int record_or_queue(struct items_par *p, struct arca_item *h)
 /* Room in the buffers for len more bytes of h (reserved), or 0. */
 static int reserve(struct arca_item *h, struct items_par *p, size_t len)
 {
+	size_t need = h->len + len, cap = h->cap;
 	int ok;
-	if (h->len + len > PAR_ITEM_BUF)
+	if (need <= cap)
+		return 1;
+	if (need > PAR_ITEM_BUF)
 		return 0;
+	/* the announced size at once, else doubling */
+	if (!cap && h->info.size != UINT64_MAX && h->info.size >= need)
+		cap = h->info.size;
+	if (cap < 4096)
+		cap = 4096;
+	while (cap < need)
+		cap *= 2;
+	if (cap > PAR_ITEM_BUF)
+		cap = PAR_ITEM_BUF;
 	pthread_mutex_lock(&p->mu);
-	ok = p->buffered + len <= PAR_BUF_TOTAL;
+	ok = p->buffered + (cap - h->cap) <= PAR_BUF_TOTAL;
 	if (ok)
-		p->buffered += len;
+		p->buffered += cap - h->cap;
 	pthread_mutex_unlock(&p->mu);
-	if (ok && h->len + len > h->cap) {
-		size_t cap = h->cap ? h->cap : 16384;
-		while (cap < h->len + len)
-			cap *= 2;
+	if (ok) {
 		h->buf = xrealloc(h->buf, cap);
+		h->charged += cap - h->cap;
 		h->cap = cap;
 	}
 	return ok;

@@ -388,12 +388,13 @@ struct arca_host {
 	 * item_end_h returns, the item is no longer the driver's; a failure to
 	 * record it fails the snapshot (the next calls return it).
 	 * Memory: the engine buffers the content of up to 256 open handles, at
-	 * most 8 MiB each and 64 MiB together; past that a handle writes
-	 * straight into the snapshot and holds it until its item_end_h (items
-	 * that large are written one at a time). item_begin_h blocks while 256
-	 * handles are open, and item_write_h past the buffers while another
-	 * large item is being written: a thread must not wait in one of these
-	 * while it keeps a large item open (where the engine can tell, it
+	 * most 8 MiB each and 64 MiB together with the ended items it has yet
+	 * to record; past that a handle writes straight into the snapshot and
+	 * holds it until its item_end_h (items that large are written one at a
+	 * time). item_begin_h blocks while 256 handles are open, item_write_h
+	 * past the buffers and item_end_h over the 64 MiB while another thread
+	 * writes a large item: a thread must not wait in one of these while it
+	 * keeps a large item open itself (where the engine can tell, it
 	 * gets ARCA_ERR_INTERNAL, "driver bug"). While a handle is open the
 	 * calls item_begin and item_skipped are refused (ARCA_ERR_INTERNAL);
 	 * use item_skipped_h. A snapshot that fails, is cancelled, or returns
