@@ -240,7 +240,6 @@ static int items_begun;
  * comes first (an unchanged item sends no content). */
 static int inject_now(void)
 {
-	injected = 1;
 	if (inject == INJECT_CANCEL) {
 		arca_cancel_requested = 1; /* as ^C does */
 		return kit_host.error(ARCA_ERR_CANCELLED, "interrupted");

@@ -18,7 +18,8 @@
 #include "log.h"
 #include "util.h"
 
-volatile int arca_cancel_requested;
+/* atomic: set in a signal handler, read by engine and driver threads */
+volatile _Atomic int arca_cancel_requested;
 
 static void on_signal(int sig)
 {

@@ -43,7 +43,7 @@ struct arca_ctx {
 const struct arca_host *host_table(void);
 
 /* Set by the SIGINT/SIGTERM handler. */
-extern volatile int arca_cancel_requested;
+extern volatile _Atomic int arca_cancel_requested;
 void host_install_signal_handlers(void);
 
 /* What a host call leaves in the error state (host.c): the entries of the
