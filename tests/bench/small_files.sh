@@ -24,15 +24,7 @@ command -v restic >/dev/null || skip "restic not installed"
 [ -x /usr/bin/time ] || skip "/usr/bin/time (GNU time) is needed for peak RSS"
 export RESTIC_PASSWORD=$ARCA_PASSPHRASE RESTIC_CACHE_DIR=$T/restic-cache
 
-mkdir -p "$T/m"
-run() { # run NAME CMD...: "seconds peak-RSS-KiB" in $T/m/NAME
-	name=$1; shift
-	/usr/bin/time -f '%e %M' -o "$T/m/$name" "$@" > "$T/m/$name.out" 2>&1 ||
-		{ tail -20 "$T/m/$name.out" >&2; fail "$name: $*"; }
-}
-secs() { cut -d' ' -f1 "$T/m/$1"; }
-rss() { awk '{ printf "%.0f", $2 / 1024 }' "$T/m/$1"; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
+. "$(dirname "$0")/../lib/bench_run.sh"   # run, secs, rss, ratio
 per_s() { awk -v n="$FILES" -v s="$1" 'BEGIN { printf "%.0f", (s > 0 ? n / s : 0) }'; }
 
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo);" \
