@@ -250,7 +250,6 @@ static int items_begun;
  * comes first (an unchanged item sends no content). */
 static int inject_now(void)
 {
-	injected = 1;
 	if (inject == INJECT_CANCEL) {
 		arca_cancel_requested = 1; /* as ^C does */
 		return kit_host.error(ARCA_ERR_CANCELLED, "interrupted");
@@ -258,18 +257,47 @@ static int inject_now(void)
 	return kit_host.error(ARCA_ERR_IO, "I/O error injected by arca-driver-check");
 }
 
+/* Is this the call to fail? Items by handle come from the driver's threads. */
+static pthread_mutex_t inject_mu = PTHREAD_MUTEX_INITIALIZER;
+static int inject_here(int begin)
+{
+	pthread_mutex_lock(&inject_mu);
+	int now = inject != INJECT_NONE && !injected && (!begin || ++items_begun == 2);
+	if (now)
+		injected = 1;
+	pthread_mutex_unlock(&inject_mu);
+	return now;
+}
+
 static int kit_item_begin(struct arca_ctx *ctx, const struct arca_item_info *info)
 {
-	if (inject != INJECT_NONE && !injected && ++items_begun == 2)
+	if (inject_here(1))
 		return inject_now();
 	return host_table()->item_begin(ctx, info);
 }
 
 static int kit_item_write(struct arca_ctx *ctx, const void *data, size_t len)
 {
-	if (inject != INJECT_NONE && !injected)
+	if (inject_here(0))
 		return inject_now();
 	return host_table()->item_write(ctx, data, len);
+}
+
+static int kit_item_begin_h(struct arca_ctx *ctx, const struct arca_item_info *info,
+                            struct arca_item **h)
+{
+	if (inject_here(1)) {
+		*h = NULL;
+		return inject_now();
+	}
+	return host_table()->item_begin_h(ctx, info, h);
+}
+
+static int kit_item_write_h(struct arca_item *h, const void *data, size_t len)
+{
+	if (inject_here(0))
+		return inject_now();
+	return host_table()->item_write_h(h, data, len);
 }
 
 /* The driver's target ops, each judged (the engine clears the error state
@@ -1048,6 +1076,8 @@ int main(int argc, char **argv)
 	kit_host = *host_table();
 	kit_host.item_write = kit_item_write;
 	kit_host.item_begin = kit_item_begin;
+	kit_host.item_begin_h = kit_item_begin_h;
+	kit_host.item_write_h = kit_item_write_h;
 
 	const char *tmp = getenv("TMPDIR");
 	work = xasprintf("%s/arca-driver-check.XXXXXX", tmp && *tmp ? tmp : "/tmp");

@@ -15,10 +15,12 @@
 #include "config.h"
 #include "host.h"
 #include "loader.h"
+#include "items_parallel.h"
 #include "log.h"
 #include "util.h"
 
-volatile int arca_cancel_requested;
+/* atomic: set in a signal handler, read by engine and driver threads */
+volatile _Atomic int arca_cancel_requested;
 
 static void on_signal(int sig)
 {
@@ -107,8 +109,8 @@ static size_t item_size(const struct arca_ctx *ctx, const struct arca_item_info 
 }
 
 /* The driver's item as this engine's struct (later members zero). */
-static void item_in(const struct arca_ctx *ctx, const struct arca_item_info *in,
-                    struct arca_item_info *full)
+void item_in(const struct arca_ctx *ctx, const struct arca_item_info *in,
+             struct arca_item_info *full)
 {
 	memset(full, 0, sizeof *full);
 	memcpy(full, in, item_size(ctx, in));
@@ -116,8 +118,8 @@ static void item_in(const struct arca_ctx *ctx, const struct arca_item_info *in,
 }
 
 /* Give an item back to the driver, no further than its struct reaches. */
-static void item_out(const struct arca_ctx *ctx, const struct arca_item_info *full,
-                     struct arca_item_info *out)
+void item_out(const struct arca_ctx *ctx, const struct arca_item_info *full,
+              struct arca_item_info *out)
 {
 	size_t n = item_size(ctx, out);
 	memcpy(out, full, n);
@@ -133,6 +135,13 @@ static int do_item_begin(struct arca_ctx *ctx, const struct arca_item_info *drv_
 	struct arca_item_info full;
 	const struct arca_item_info *info = &full;
 	item_in(ctx, drv_info, &full);
+	if (items_par_open(ctx) && info->name) {
+		char *n = name_escape(info->name);
+		int rc = err_set(ARCA_ERR_INTERNAL,
+		                 "driver bug: item_begin(%s) while items are open by handle", n);
+		free(n);
+		return rc;
+	}
 	if (!info->name || !info->name[0])
 		return err_set(ARCA_ERR_INTERNAL, "driver bug: item without a name");
 	if (ctx->in_item) {
@@ -226,6 +235,11 @@ static int do_item_skipped(struct arca_ctx *ctx, const char *name, const char *r
 		return wrong_kind("item_skipped", CTX_SNAPSHOT);
 	if (!name || !name[0])
 		return err_set(ARCA_ERR_INTERNAL, "driver bug: item_skipped without a name");
+	if (items_par_open(ctx))
+		return err_set(ARCA_ERR_INTERNAL,
+		               "driver bug: item_skipped(%s) while items are "
+		               "open by handle (use item_skipped_h)",
+		               name);
 	if (ctx->in_item) {
 		ctx->in_item = 0;
 		ctx->items--;
@@ -396,6 +410,7 @@ static const char *host_scratch_dir(struct arca_ctx *ctx)
 
 void ctx_cleanup(struct arca_ctx *ctx)
 {
+	items_par_free(ctx);
 	if (ctx->scratch) {
 		remove_tree(ctx->scratch);
 		free(ctx->scratch);
@@ -471,7 +486,7 @@ static int do_blob_remove(struct arca_ctx *ctx, const char *name)
  * (run_driver_op), so an expected NOT_FOUND the driver went past does not
  * become the message of a later failure.
  */
-static int honest(const char *call, unsigned mark, int rc, int own_status)
+int honest(const char *call, unsigned mark, int rc, int own_status)
 {
 	if (rc == ARCA_OK || rc == ARCA_ITEM_UNCHANGED)
 		err_since(mark);
@@ -544,6 +559,14 @@ static const struct arca_host table = {
     .item_skipped = host_item_skipped,
     .item_end_info = host_item_end_info,
     .item_rewind = host_item_rewind,
+    .item_begin_h = host_item_begin_h,
+    .item_write_h = host_item_write_h,
+    .item_end_h = host_item_end_h,
+    .item_skipped_h = host_item_skipped_h,
+    .item_open_h = host_item_open_h,
+    .item_read_h = host_item_read_h,
+    .item_close_h = host_item_close_h,
+    .error_message = host_error_message,
 };
 
 const struct arca_host *host_table(void)

@@ -36,6 +36,7 @@ struct arca_ctx {
 	struct progress *progress;
 	char *scratch;
 	uint64_t items;
+	struct items_par *par; /* items by handle (items_parallel.c); NULL: none yet */
 };
 
 /* The services table every driver gets: main hands it to the verbs
@@ -43,8 +44,19 @@ struct arca_ctx {
 const struct arca_host *host_table(void);
 
 /* Set by the SIGINT/SIGTERM handler. */
-extern volatile int arca_cancel_requested;
+extern volatile _Atomic int arca_cancel_requested;
 void host_install_signal_handlers(void);
+
+/* What a host call leaves in the error state (host.c): the entries of the
+ * host table return honest(NAME, err_mark() before, status, 1). */
+int honest(const char *call, unsigned mark, int rc, int own_status);
+
+/* A driver's item as this engine's struct, no further than the driver's
+ * struct reaches (later members zero), and back (host.c). */
+void item_in(const struct arca_ctx *ctx, const struct arca_item_info *in,
+             struct arca_item_info *full);
+void item_out(const struct arca_ctx *ctx, const struct arca_item_info *full,
+              struct arca_item_info *out);
 
 /* Remove the ctx's scratch dir, if any. */
 void ctx_cleanup(struct arca_ctx *ctx);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stddef.h>
+#include "items_parallel.h"
 #include "jobs.h"
 #include "log.h"
 #include "util.h"
@@ -51,6 +52,8 @@ static int run_driver_op(struct arca_ctx *ctx, struct driver_op *op)
 			             t->drv->name);
 		if (rc == ARCA_OK && arca_cancel_requested)
 			rc = err_set(ARCA_ERR_CANCELLED, "interrupted");
+		if (rc == ARCA_OK)
+			rc = items_par_finish(ctx);
 		break;
 	case CTX_RESTORE:
 		rc = ops->restore(t->inst, ctx);

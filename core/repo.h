@@ -114,6 +114,10 @@ int snap_item_end_final(struct snap_writer *w, const struct arca_item_info *fina
 void snap_item_drop(struct snap_writer *w);
 int repo_snap_commit(struct snap_writer *w, struct repo_snapshot *out);
 void repo_snap_abort(struct snap_writer *w);
+/* Would snap_item_begin answer ARCA_ITEM_UNCHANGED for `info`? Asked
+ * without opening an item (items by handle, core/items_parallel.c). The
+ * first call loads the metadata cache: make it while no item is open. */
+int snap_item_would_reuse(struct snap_writer *w, const struct arca_item_info *info);
 
 /* All snapshots (optionally of one target), oldest first. */
 int repo_snapshots(struct repo *r, const char *target, struct repo_snapshot **list, size_t *n);
@@ -131,6 +135,14 @@ int snap_read(struct snap_reader *rd, void *buf, size_t cap, size_t *got);
 /* Back to before the first item: snap_next returns it next. */
 int snap_rewind(struct snap_reader *rd);
 void snap_close(struct snap_reader *rd);
+/* The content of one item read on its own, from any thread, while the
+ * reader goes on (items by handle): opened on the reader's current item
+ * (the last snap_next/snap_open_item), it holds its chunk list and at most
+ * one chunk. Valid while the repository is open. */
+struct snap_item_reader;
+int snap_item_reader_open(struct snap_reader *rd, struct snap_item_reader **out);
+int snap_item_reader_read(struct snap_item_reader *ir, void *buf, size_t cap, size_t *got);
+void snap_item_reader_close(struct snap_item_reader *ir);
 
 /* Blobs: one object per name, compressed+encrypted, not chunked. */
 int repo_blob_put(struct repo *r, const char *target, const char *name, const void *data,

@@ -373,3 +373,78 @@ void snap_close(struct snap_reader *rd)
 	buf_free(&rd->data);
 	free(rd);
 }
+
+/* ---- one item's content on its own (items by handle) ---- */
+
+struct snap_item_reader {
+	struct repo *r;
+	char snap[13]; /* the snapshot's short id, for messages */
+	char *name;
+	unsigned char *ids; /* the item's chunk ids */
+	size_t n, next;
+	struct buf data; /* the chunk being read */
+	size_t off;
+};
+
+int snap_item_reader_open(struct snap_reader *rd, struct snap_item_reader **out)
+{
+	*out = NULL;
+	if (!rd->cur)
+		return err_set(ARCA_ERR_INTERNAL, "no current item to open (driver bug: call "
+		                                  "item_next or item_open first)");
+	const char *name = item_string(rd->cur, "name");
+	size_t n = item_chunk_count(rd->cur);
+	struct snap_item_reader *ir = xcalloc(1, sizeof *ir);
+	ir->r = rd->r;
+	snprintf(ir->snap, sizeof ir->snap, "%.12s", rd->m.id);
+	ir->name = xstrdup(name ? name : "?");
+	ir->ids = xmalloc(n * ID_LEN + 1);
+	ir->n = n;
+	for (size_t i = 0; i < n; i++)
+		if (item_chunk(rd->cur, i, ir->ids + i * ID_LEN)) {
+			int rc =
+			    err_set(ARCA_ERR_CORRUPT,
+			            "snapshot %s is corrupt: item '%s' has a malformed chunk id",
+			            rd->m.id, ir->name);
+			snap_item_reader_close(ir);
+			return rc;
+		}
+	*out = ir;
+	return ARCA_OK;
+}
+
+int snap_item_reader_read(struct snap_item_reader *ir, void *buf, size_t cap, size_t *got)
+{
+	unsigned char *out = buf;
+	*got = 0;
+	while (*got < cap) {
+		if (ir->off == ir->data.len) {
+			if (ir->next >= ir->n)
+				break;
+			ir->data.len = 0;
+			ir->off = 0;
+			int rc = chunk_fetch(ir->r, ir->ids + ir->next * ID_LEN, &ir->data);
+			if (rc != ARCA_OK)
+				return err_wrap(rc, "snapshot %s, item '%s'", ir->snap, ir->name);
+			ir->next++;
+			continue;
+		}
+		size_t k = ir->data.len - ir->off;
+		if (k > cap - *got)
+			k = cap - *got;
+		memcpy(out + *got, ir->data.data + ir->off, k);
+		ir->off += k;
+		*got += k;
+	}
+	return ARCA_OK;
+}
+
+void snap_item_reader_close(struct snap_item_reader *ir)
+{
+	if (!ir)
+		return;
+	buf_free(&ir->data);
+	free(ir->ids);
+	free(ir->name);
+	free(ir);
+}

@@ -862,3 +862,13 @@ void repo_snap_abort(struct snap_writer *w)
 	pthread_mutex_unlock(&r->idx_mu);
 	writer_free(w);
 }
+
+int snap_item_would_reuse(struct snap_writer *w, const struct arca_item_info *info)
+{
+	if (!info->fingerprint || !valid_item_name(info) || writer_error(w))
+		return 0;
+	struct witem *probe = xcalloc(1, sizeof *probe);
+	int ok = try_unchanged(w, info, probe);
+	witem_free(probe);
+	return ok;
+}

@@ -27,6 +27,13 @@ static const struct arca_option files_options[] = {
      .default_value = "no",
      .help = "do not descend into directories on other filesystems (mount points "
              "are stored empty)"},
+    {.name = "jobs",
+     .type = ARCA_OPT_INT,
+     .default_value = "4",
+     .min = 1,
+     .max = FILES_JOBS_MAX,
+     .help = "files read (snapshot) or written (restore, unless --jobs) at once by worker "
+             "threads; 1: one at a time, in the walk's order"},
     {.name = NULL},
 };
 
@@ -215,6 +222,7 @@ static int files_open(const struct arca_config *cfg, void **instance)
 	while (n > 1 && fi->root[n - 1] == '/')
 		fi->root[--n] = '\0';
 	fi->one_file_system = files_host->config_bool(cfg, "one_file_system", 0);
+	fi->jobs = (int)files_host->config_int(cfg, "jobs", 4);
 	*instance = fi;
 	return ARCA_OK;
 }
@@ -247,11 +255,33 @@ static int files_check(void *instance, struct arca_ctx *ctx)
 	return ARCA_OK;
 }
 
+int files_each_item(struct arca_ctx *ctx, const char *what,
+                    int (*fn)(void *arg, const struct arca_item_info *info), void *arg)
+{
+	struct arca_item_info info;
+	int rc;
+
+	for (;;) {
+		if (files_host->cancelled(ctx))
+			return files_host->error(ARCA_ERR_CANCELLED, "files: %s interrupted", what);
+		memset(&info, 0, sizeof(info));
+		info.struct_size = sizeof(info);
+		rc = files_host->item_next(ctx, &info);
+		if (rc == ARCA_ERR_NOT_FOUND)
+			return ARCA_OK;
+		if (rc == ARCA_OK)
+			rc = fn(arg, &info);
+		if (rc != ARCA_OK)
+			return rc;
+	}
+}
+
 static const struct arca_op_option files_restore_options[] = {
     {"into", 1, "a directory to restore into instead of path", NULL, NULL},
     {"overwrite", 0,
      "restore over existing files (staged beside the directory, merged into it when complete)",
      NULL, NULL},
+    {"jobs", 1, "files written at once (default: the target's jobs option)", NULL, NULL},
     {NULL, 0, NULL, NULL, NULL},
 };
 

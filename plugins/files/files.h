@@ -6,6 +6,7 @@
  *   files_restore.c   restore: items written back under a root, never outside
  *   files_stage.c     restore: the staging directory and its move into place
  *   files_verify.c    verify: every item read back and checked
+ *   files_pool.c      worker threads: files read and written in parallel
  *
  * The engine calls the target ops of one instance from one thread at a time;
  * an operation keeps its state on its own stack, the instance is read-only.
@@ -47,7 +48,11 @@ struct files_inst {
 	char **exclude; /* option exclude: fnmatch patterns */
 	size_t n_exclude;
 	int one_file_system; /* option one_file_system */
+	int jobs;            /* option jobs: files read or written at once */
 };
+
+/* The most worker threads the jobs option may ask for. */
+#define FILES_JOBS_MAX 64
 
 /* Set once by arca_driver_entry, read-only afterwards. */
 extern const struct arca_host *files_host;
@@ -99,6 +104,7 @@ struct walker {
 	void *arg;
 	dev_t root_dev;
 	struct pathbuf path;
+	int par; /* items go by handle (host->item_begin_h): workers are writing */
 };
 
 /* Walk fi->root in name order, parents before children, calling w->visit
@@ -113,6 +119,40 @@ int files_skippable(int err);
  * dropped. With an engine older than ABI 1.1 the snapshot fails instead:
  * the error (never ARCA_OK). */
 int files_skip(struct walker *w, const char *relpath, int err, const char *what);
+/* The same from any thread when items go by handle; h: the item open by
+ * handle for relpath, dropped and released (NULL: none). */
+int files_skip_h(struct walker *w, struct arca_item *h, const char *relpath, int err,
+                 const char *what);
+
+/* ---- worker threads (files_pool.c) ---- */
+
+/* A job; run frees it (and returns a status whose message it set), drop
+ * frees it unrun once the pool has failed. */
+struct fjob {
+	struct fjob *next;
+	int (*run)(struct fjob *j, unsigned char *buf); /* buf: FILES_IO_BLOCK bytes */
+	void (*drop)(struct fjob *j);
+};
+struct fpool;
+/* Start n workers. */
+int fpool_start(struct fpool **out, int n);
+/* Queue a job (blocks while the queue is full). After a failure of the
+ * pool the job is dropped and that failure returned, as this thread's. */
+int fpool_submit(struct fpool *p, struct fjob *j);
+/* Wait until every queued job ran; the pool's failure, if any. */
+int fpool_wait(struct fpool *p);
+/* Run what is queued, stop the workers, free the pool (NULL: nothing);
+ * the pool's failure, if any. */
+int fpool_stop(struct fpool *p);
+/* The workers an operation uses: restore's --jobs, else the jobs option;
+ * 1 (no workers) with an engine without items by handle. */
+int files_jobs(const struct files_inst *fi, struct arca_ctx *ctx);
+
+/* Call fn for each item of the snapshot being read, in stored order, until
+ * it fails; stops with ARCA_ERR_CANCELLED ("files: WHAT interrupted") when
+ * the user asks. ARCA_OK after the last item. */
+int files_each_item(struct arca_ctx *ctx, const char *what,
+                    int (*fn)(void *arg, const struct arca_item_info *info), void *arg);
 
 /* ---- staging (files_stage.c) ---- */
 

@@ -25,11 +25,22 @@
  * A fifo or device item (files.h) is made under a temporary name (mkfifoat,
  * mknodat), given its owner, mode and mtime, and renamed into place. Only
  * root may make a device node: as anyone else each is named in a warning
- * and left out, and the restore goes on. */
+ * and left out, and the restore goes on.
+ *
+ * Parallel (jobs > 1, an engine with items by handle): the items are read
+ * in order on the engine's thread, which makes directories, links and the
+ * rest itself and hands each plain file, with its parent directory open and
+ * a read handle on its content, to a worker (files_pool.c) that writes it
+ * under a temporary name and renames it into place. A hard link waits for
+ * every file before it; with --overwrite, a file whose place a directory
+ * holds is renamed over it by the engine's thread afterwards (it alone
+ * removes trees, so its cached parent never points into a removed one).
+ * Directory metadata waits for every worker. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,8 +67,20 @@ struct restore {
 	int cur_fd;
 	struct dir_meta *dirs;
 	size_t n_dirs, cap_dirs;
+	unsigned char *buf;    /* FILES_IO_BLOCK bytes */
+	unsigned long tmp_seq; /* atomic: workers name files too */
+	struct fpool *pool;    /* workers writing files; NULL: one at a time */
+	pthread_mutex_t mu;
+	struct write_job *deferred; /* renames over a directory, for this thread */
+};
+
+/* Where content comes from: a read handle (h), the current item (fd < 0),
+ * or the restored file fd; `name` names it in messages. */
+struct source {
+	struct arca_item *h;
+	int fd;
+	const char *name;
 	unsigned char *buf; /* FILES_IO_BLOCK bytes */
-	unsigned long tmp_seq;
 };
 
 static int rs_errno(const struct restore *rs, int err, const char *verb, const char *name)
@@ -188,7 +211,8 @@ fail : {
 
 static void tmp_name(struct restore *rs, char *tmp, size_t cap)
 {
-	snprintf(tmp, cap, ".arca-restore.%ld.%lu", (long)getpid(), rs->tmp_seq++);
+	snprintf(tmp, cap, ".arca-restore.%ld.%lu", (long)getpid(),
+	         __atomic_fetch_add(&rs->tmp_seq, 1, __ATOMIC_RELAXED));
 }
 
 /* Create a unique temporary name next to the item; fd or -status. */
@@ -254,53 +278,49 @@ static int interrupted(const struct restore *rs)
 	                         rs->dest);
 }
 
-/* Next piece of content: from the current item (src < 0) or read from the
- * restored file src (src_name, for messages); *got == 0 at the end. */
-static int read_piece(struct restore *rs, int src, const char *src_name, size_t *got)
+/* Next piece of content from src into src->buf; *got == 0 at the end. */
+static int read_piece(struct restore *rs, const struct source *src, size_t *got)
 {
 	ssize_t n;
 
 	*got = 0;
-	if (src < 0)
-		return files_host->item_read(rs->ctx, rs->buf, FILES_IO_BLOCK, got);
+	if (src->h)
+		return files_host->item_read_h(src->h, src->buf, FILES_IO_BLOCK, got);
+	if (src->fd < 0)
+		return files_host->item_read(rs->ctx, src->buf, FILES_IO_BLOCK, got);
 	if (files_host->cancelled(rs->ctx))
 		return interrupted(rs);
 	do
-		n = read(src, rs->buf, FILES_IO_BLOCK);
+		n = read(src->fd, src->buf, FILES_IO_BLOCK);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
-		return rs_errno(rs, errno, "read", src_name);
+		return rs_errno(rs, errno, "read", src->name);
 	*got = (size_t)n;
 	return ARCA_OK;
 }
 
-/* Write file item `info` (name and metadata) with content from the current
- * item (src < 0; it must be `want` bytes long unless that is UINT64_MAX,
- * src_name names it in messages) or copied from the open file src. */
-static int write_file(struct restore *rs, const struct arca_item_info *info, int src,
-                      const char *src_name, uint64_t want)
+/* Write file item `info` (name and metadata) into a new temporary file
+ * `tmp` in pfd, with content from src (it must be `want` bytes long unless
+ * that is UINT64_MAX). On failure nothing is left. */
+static int write_tmp(struct restore *rs, int pfd, const struct arca_item_info *info,
+                     const struct source *src, uint64_t want, char *tmp, size_t cap)
 {
 	struct timespec ts[2];
-	const char *base;
-	char tmp[64];
 	uint64_t total = 0;
-	int pfd, fd, rc, err;
+	int fd, rc, err;
 
-	pfd = open_parent(rs, info->name, &base);
-	if (pfd < 0)
-		return -pfd;
-	fd = make_tmp(rs, pfd, info->name, NULL, tmp, sizeof(tmp));
+	fd = make_tmp(rs, pfd, info->name, NULL, tmp, cap);
 	if (fd < 0)
 		return -fd;
 	for (;;) {
 		size_t got;
 
-		rc = read_piece(rs, src, src_name, &got);
+		rc = read_piece(rs, src, &got);
 		if (rc != ARCA_OK)
 			goto fail;
 		if (got == 0)
 			break;
-		if (write_sparse(fd, rs->buf, got) != 0) {
+		if (write_sparse(fd, src->buf, got) != 0) {
 			rc = rs_errno(rs, errno, "write", info->name);
 			goto fail;
 		}
@@ -314,7 +334,7 @@ static int write_file(struct restore *rs, const struct arca_item_info *info, int
 		rc = files_host->error(ARCA_ERR_CORRUPT,
 		                       "files: item %s has %" PRIu64 " bytes of content but the "
 		                       "snapshot recorded %" PRIu64,
-		                       src_name, total, want);
+		                       src->name, total, want);
 		goto fail;
 	}
 	/* owner first: chown clears set-id bits that chmod then sets */
@@ -333,7 +353,7 @@ static int write_file(struct restore *rs, const struct arca_item_info *info, int
 		rc = rs_errno(rs, errno, "write", info->name);
 		goto fail;
 	}
-	return put_in_place(rs, pfd, tmp, base, info->name);
+	return ARCA_OK;
 fail:
 	err = errno;
 	if (fd >= 0)
@@ -343,9 +363,142 @@ fail:
 	return rc;
 }
 
+/* write_tmp, then into place, on this (the engine's) thread. */
+static int write_file(struct restore *rs, const struct arca_item_info *info,
+                      const struct source *src, uint64_t want)
+{
+	const char *base;
+	char tmp[64];
+	int pfd, rc;
+
+	pfd = open_parent(rs, info->name, &base);
+	if (pfd < 0)
+		return -pfd;
+	rc = write_tmp(rs, pfd, info, src, want, tmp, sizeof(tmp));
+	if (rc != ARCA_OK)
+		return rc;
+	return put_in_place(rs, pfd, tmp, base, info->name);
+}
+
 static int restore_file(struct restore *rs, const struct arca_item_info *info)
 {
-	return write_file(rs, info, -1, info->name, info->size);
+	struct source src = {.fd = -1, .name = info->name, .buf = rs->buf};
+
+	return write_file(rs, info, &src, info->size);
+}
+
+/* A plain file for a worker: its parent directory open, its content by
+ * read handle. */
+struct write_job {
+	struct fjob base;
+	struct restore *rs;
+	struct arca_item *h;
+	struct arca_item_info info; /* name: below; no other strings */
+	int dfd;
+	const char *leaf; /* last part of name */
+	char tmp[64];
+	struct write_job *next_deferred;
+	char name[];
+};
+
+static void free_write_job(struct write_job *j)
+{
+	if (j->h)
+		files_host->item_close_h(j->h);
+	if (j->dfd >= 0)
+		close(j->dfd);
+	free(j);
+}
+
+static void drop_write(struct fjob *fj)
+{
+	free_write_job((struct write_job *)fj);
+}
+
+static int run_write(struct fjob *fj, unsigned char *buf)
+{
+	struct write_job *j = (struct write_job *)fj;
+	struct restore *rs = j->rs;
+	struct source src = {.h = j->h, .fd = -1, .name = j->name, .buf = buf};
+	int rc = write_tmp(rs, j->dfd, &j->info, &src, j->info.size, j->tmp, sizeof(j->tmp));
+
+	files_host->item_close_h(j->h);
+	j->h = NULL;
+	if (rc == ARCA_OK && renameat(j->dfd, j->tmp, j->dfd, j->leaf) != 0) {
+		if (rs->overwrite && (errno == EISDIR || errno == ENOTEMPTY || errno == EEXIST ||
+		                      errno == ENOTDIR)) {
+			/* a directory is in the way: removing it is the engine thread's */
+			pthread_mutex_lock(&rs->mu);
+			j->next_deferred = rs->deferred;
+			rs->deferred = j;
+			pthread_mutex_unlock(&rs->mu);
+			return ARCA_OK;
+		}
+		rc = put_in_place(rs, j->dfd, j->tmp, j->leaf, j->name); /* says why */
+	}
+	free_write_job(j);
+	return rc;
+}
+
+static int queue_write(struct restore *rs, const struct arca_item_info *info)
+{
+	size_t n = strlen(info->name) + 1;
+	struct write_job *j = calloc(1, sizeof(*j) + n);
+	const char *leaf;
+	int pfd, rc;
+
+	if (!j)
+		return rs_errno(rs, ENOMEM, "restore", info->name);
+	j->base.run = run_write;
+	j->base.drop = drop_write;
+	j->rs = rs;
+	j->dfd = -1;
+	memcpy(j->name, info->name, n);
+	j->info = *info;
+	j->info.name = j->name;
+	j->info.link_target = j->info.meta = j->info.fingerprint = NULL;
+	pfd = open_parent(rs, info->name, &leaf);
+	if (pfd < 0) {
+		free_write_job(j);
+		return -pfd;
+	}
+	j->leaf = j->name + (leaf - info->name);
+	j->dfd = fcntl(pfd, F_DUPFD_CLOEXEC, 0);
+	if (j->dfd < 0) {
+		rc = rs_errno(rs, errno, "open directory of", info->name);
+		free_write_job(j);
+		return rc;
+	}
+	rc = files_host->item_open_h(rs->ctx, NULL, NULL, &j->h);
+	if (rc != ARCA_OK) {
+		free_write_job(j);
+		return rc;
+	}
+	return fpool_submit(rs->pool, &j->base);
+}
+
+/* Every file handed to a worker is in place (with --overwrite, the ones a
+ * directory was in the way of are put there now). stop: and the workers
+ * are gone. */
+static int settle(struct restore *rs, int stop)
+{
+	struct write_job *j;
+	int rc;
+
+	if (!rs->pool)
+		return ARCA_OK;
+	rc = stop ? fpool_stop(rs->pool) : fpool_wait(rs->pool);
+	if (stop)
+		rs->pool = NULL;
+	while ((j = rs->deferred)) {
+		rs->deferred = j->next_deferred;
+		if (rc == ARCA_OK)
+			rc = put_in_place(rs, j->dfd, j->tmp, j->leaf, j->name);
+		else
+			unlinkat(j->dfd, j->tmp, 0);
+		free_write_job(j);
+	}
+	return rc;
 }
 
 /* The directory holding `name` below the root, opened without creating
@@ -421,7 +574,8 @@ static int copy_from_snapshot(struct restore *rs, const struct arca_item_info *i
 		                       name, from);
 		goto out;
 	}
-	rc = write_file(rs, &link, -1, from, src.size);
+	rc = write_file(rs, &link, &(struct source){.fd = -1, .name = from, .buf = rs->buf},
+	                src.size);
 	if (rc == ARCA_OK) {
 		memset(&src, 0, sizeof(src));
 		src.struct_size = sizeof(src);
@@ -508,9 +662,25 @@ copy:
 	                src >= 0 ? "that file" : "its content in the snapshot");
 	if (src < 0)
 		return copy_from_snapshot(rs, info, first);
-	rc = write_file(rs, info, src, first, UINT64_MAX);
+	rc = write_file(rs, info, &(struct source){.fd = src, .name = first, .buf = rs->buf},
+	                UINT64_MAX);
 	close(src);
 	return rc;
+}
+
+/* As root, give the fresh `tmp` in pfd (never followed) the item's owner;
+ * on failure tmp is removed. */
+static int own_tmp(struct restore *rs, int pfd, const char *tmp, const struct arca_item_info *info)
+{
+	int rc;
+
+	if (rs->as_root && fchownat(pfd, tmp, info->uid, info->gid, AT_SYMLINK_NOFOLLOW) != 0 &&
+	    errno != EPERM && errno != EINVAL) {
+		rc = rs_errno(rs, errno, "set the owner of", info->name);
+		unlinkat(pfd, tmp, 0);
+		return rc;
+	}
+	return ARCA_OK;
 }
 
 static int restore_symlink(struct restore *rs, const struct arca_item_info *info)
@@ -531,12 +701,9 @@ static int restore_symlink(struct restore *rs, const struct arca_item_info *info
 	rc = make_tmp(rs, pfd, info->name, info->link_target, tmp, sizeof(tmp));
 	if (rc < 0)
 		return -rc;
-	if (rs->as_root && fchownat(pfd, tmp, info->uid, info->gid, AT_SYMLINK_NOFOLLOW) != 0 &&
-	    errno != EPERM && errno != EINVAL) {
-		rc = rs_errno(rs, errno, "set the owner of", info->name);
-		unlinkat(pfd, tmp, 0);
+	rc = own_tmp(rs, pfd, tmp, info);
+	if (rc != ARCA_OK)
 		return rc;
-	}
 	item_times(info, ts);
 	if (utimensat(pfd, tmp, ts, AT_SYMLINK_NOFOLLOW) != 0) {
 		rc = rs_errno(rs, errno, "set the mtime of", info->name);
@@ -606,12 +773,9 @@ static int restore_special(struct restore *rs, const struct arca_item_info *info
 		}
 		return rs_errno(rs, errno, "create", info->name);
 	}
-	if (rs->as_root && fchownat(pfd, tmp, info->uid, info->gid, AT_SYMLINK_NOFOLLOW) != 0 &&
-	    errno != EPERM && errno != EINVAL) {
-		rc = rs_errno(rs, errno, "set the owner of", info->name);
-		unlinkat(pfd, tmp, 0);
+	rc = own_tmp(rs, pfd, tmp, info);
+	if (rc != ARCA_OK)
 		return rc;
-	}
 	item_times(info, ts);
 	if (chmod_nofollow(pfd, tmp, info->mode & 07777) != 0 ||
 	    utimensat(pfd, tmp, ts, AT_SYMLINK_NOFOLLOW) != 0) {
@@ -740,10 +904,11 @@ static const struct dir_meta *root_meta(const struct restore *rs)
 	return NULL;
 }
 
-static int restore_item(struct restore *rs, const struct arca_item_info *info)
+static int restore_item(void *arg, const struct arca_item_info *info)
 {
+	struct restore *rs = arg;
 	const char *first;
-	int known;
+	int known, rc;
 
 	if (!strcmp(info->name, ".") && info->type == ARCA_ITEM_DIR)
 		return remember_dir(rs, info); /* the root: metadata applied last */
@@ -762,7 +927,10 @@ static int restore_item(struct restore *rs, const struct arca_item_info *info)
 			                         "version of the files driver does not know "
 			                         "(\"%.40s\"); restore it with a newer arca",
 			                         info->name, info->meta);
-		return first ? restore_hardlink(rs, info, first) : restore_file(rs, info);
+		if (!first)
+			return rs->pool ? queue_write(rs, info) : restore_file(rs, info);
+		rc = settle(rs, 0); /* the file it links to is in place */
+		return rc != ARCA_OK ? rc : restore_hardlink(rs, info, first);
 	case ARCA_ITEM_DIR:
 		return restore_dir(rs, info);
 	case ARCA_ITEM_SYMLINK:
@@ -820,11 +988,10 @@ int files_restore(void *instance, struct arca_ctx *ctx)
 {
 	const struct files_inst *fi = instance;
 	struct restore rs = {.ctx = ctx, .rootfd = -1, .cur_fd = -1};
-	struct arca_item_info info;
 	struct stage sg;
 	const char *into = files_host->option(ctx, "into");
 	size_t i;
-	int rc;
+	int rc, stop_rc, jobs = files_jobs(fi, ctx);
 
 	rs.overwrite = files_host->option(ctx, "overwrite") != NULL;
 	rs.as_root = geteuid() == 0;
@@ -834,21 +1001,24 @@ int files_restore(void *instance, struct arca_ctx *ctx)
 	rc = stage_open(&sg, ctx, fi, into && into[0] ? into : fi->root, rs.overwrite, &rs.rootfd);
 	rs.root = sg.path;
 	rs.dest = sg.dest;
-	while (rc == ARCA_OK) {
-		if (files_host->cancelled(ctx)) {
-			rc = interrupted(&rs);
-			break;
+	pthread_mutex_init(&rs.mu, NULL);
+	if (rc == ARCA_OK && jobs > 1)
+		rc = fpool_start(&rs.pool, jobs);
+	if (rc == ARCA_OK) {
+		char *what = malloc(strlen(rs.dest) + 16);
+
+		if (!what)
+			rc = rs_errno(&rs, ENOMEM, "restore", "");
+		else {
+			sprintf(what, "restore into %s", rs.dest);
+			rc = files_each_item(ctx, what, restore_item, &rs);
+			free(what);
 		}
-		memset(&info, 0, sizeof(info));
-		info.struct_size = sizeof(info);
-		rc = files_host->item_next(ctx, &info);
-		if (rc == ARCA_ERR_NOT_FOUND) {
-			rc = ARCA_OK;
-			break;
-		}
-		if (rc == ARCA_OK)
-			rc = restore_item(&rs, &info);
 	}
+	/* every worker done (its failure first) before anything is undone */
+	stop_rc = settle(&rs, 1);
+	if (rc == ARCA_OK || rc == ARCA_ERR_CANCELLED)
+		rc = stop_rc ? stop_rc : rc;
 	/* the last moment to stop with DIR as it was */
 	if (rc == ARCA_OK && sg.kind != STAGE_IN_PLACE && files_host->cancelled(ctx))
 		rc = interrupted(&rs);
@@ -864,5 +1034,6 @@ int files_restore(void *instance, struct arca_ctx *ctx)
 		free(rs.dirs[i].name);
 	free(rs.dirs);
 	free(rs.buf);
+	pthread_mutex_destroy(&rs.mu);
 	return rc;
 }

@@ -23,7 +23,14 @@
  * changed in between, or the inode number was reused, it is stored whole
  * (and becomes the path later links name). A file whose first path was
  * skipped, or whose partners are all outside the tree, is stored normally.
- * The pre-count counts the bytes of each inode once. */
+ * The pre-count counts the bytes of each inode once.
+ *
+ * Parallel (option jobs > 1, an engine with items by handle): the walk
+ * stays on the engine's thread and sends directories, symlinks, specials
+ * and multiply-linked files itself; each other regular file is opened
+ * there and handed to a worker (files_pool.c), which reads it and sends it
+ * by handle. A file is recorded when it is read to its end, so the order of
+ * items follows the workers, with each directory before what it holds. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -53,6 +60,7 @@ struct link_map {
 
 struct snap {
 	unsigned char *buf;    /* FILES_IO_BLOCK bytes */
+	struct fpool *pool;    /* workers reading files; NULL: one at a time */
 	uint64_t items, bytes; /* pre-count for the progress bar */
 	uint64_t not_stored;   /* sockets (and, for an old engine, fifos, devices) */
 	int specials;          /* the engine takes fifo and device items (ABI 1.1) */
@@ -155,14 +163,35 @@ static void fill_info(struct arca_item_info *info, const char *name, const struc
 	info->size = type == ARCA_ITEM_FILE ? (uint64_t)st->st_size : 0;
 }
 
-/* An item without content (directory, symlink, unchanged file). */
-static int send_bare(struct arca_ctx *ctx, const struct arca_item_info *info)
+/* The item calls: the 1.0 ones, or by handle while workers write (w->par). */
+static int item_begin(struct walker *w, const struct arca_item_info *info, struct arca_item **h)
 {
-	int rc = files_host->item_begin(ctx, info);
+	*h = NULL;
+	if (w->par)
+		return files_host->item_begin_h(w->ctx, info, h);
+	return files_host->item_begin(w->ctx, info);
+}
+
+static int item_write(struct walker *w, struct arca_item *h, const void *data, size_t len)
+{
+	return h ? files_host->item_write_h(h, data, len)
+	         : files_host->item_write(w->ctx, data, len);
+}
+
+static int item_end(struct walker *w, struct arca_item *h)
+{
+	return h ? files_host->item_end_h(h) : files_host->item_end(w->ctx);
+}
+
+/* An item without content (directory, symlink, unchanged file). */
+static int send_bare(struct walker *w, const struct arca_item_info *info)
+{
+	struct arca_item *h;
+	int rc = item_begin(w, info, &h);
 
 	if (rc != ARCA_OK && rc != ARCA_ITEM_UNCHANGED)
 		return rc;
-	return files_host->item_end(ctx);
+	return item_end(w, h);
 }
 
 static int snap_symlink(struct walker *w, const struct walk_entry *e)
@@ -206,7 +235,7 @@ static int snap_symlink(struct walker *w, const struct walk_entry *e)
 	target[n] = '\0';
 	fill_info(&info, e->relpath, e->st, ARCA_ITEM_SYMLINK);
 	info.link_target = target;
-	rc = send_bare(w->ctx, &info);
+	rc = send_bare(w, &info);
 	free(target);
 	return rc;
 }
@@ -226,8 +255,8 @@ static int open_file(const struct walk_entry *e)
  * a file that shrank or grew since it was opened is stored at its new
  * length, and named in a warning. A read that fails leaves the file out of
  * the snapshot (*dropped; the engine drops the open item). */
-static int stream_content(struct walker *w, struct snap *s, int fd, const char *relpath,
-                          const struct stat *before, int *dropped)
+static int stream_content(struct walker *w, unsigned char *buf, int fd, const char *relpath,
+                          const struct stat *before, struct arca_item *h, int *dropped)
 {
 	uint64_t size = (uint64_t)before->st_size, done = 0;
 	struct stat after;
@@ -240,7 +269,7 @@ static int stream_content(struct walker *w, struct snap *s, int fd, const char *
 		if (files_host->cancelled(w->ctx))
 			return files_host->error(ARCA_ERR_CANCELLED,
 			                         "files %s: snapshot interrupted", w->fi->root);
-		n = read(fd, s->buf, FILES_IO_BLOCK);
+		n = read(fd, buf, FILES_IO_BLOCK);
 		if (n < 0) {
 			int err = errno;
 
@@ -250,7 +279,7 @@ static int stream_content(struct walker *w, struct snap *s, int fd, const char *
 				char what[64];
 
 				snprintf(what, sizeof(what), "read at byte %" PRIu64, done);
-				rc = files_skip(w, relpath, err, what);
+				rc = files_skip_h(w, h, relpath, err, what);
 				if (rc == ARCA_OK)
 					*dropped = 1;
 				return rc;
@@ -261,7 +290,7 @@ static int stream_content(struct walker *w, struct snap *s, int fd, const char *
 		}
 		if (n == 0)
 			break;
-		rc = files_host->item_write(w->ctx, s->buf, (size_t)n);
+		rc = item_write(w, h, buf, (size_t)n);
 		if (rc != ARCA_OK)
 			return rc;
 		done += (uint64_t)n;
@@ -301,7 +330,7 @@ static int snap_hardlink(struct walker *w, const struct walk_entry *e, const str
 	fill_info(&info, e->relpath, st, ARCA_ITEM_FILE);
 	info.size = 0;
 	info.meta = meta;
-	rc = send_bare(w->ctx, &info);
+	rc = send_bare(w, &info);
 	free(meta);
 	return rc;
 }
@@ -325,10 +354,86 @@ static int remember_link(struct link *link, const char *relpath, const struct st
 	return ARCA_OK;
 }
 
+/* Send the open file fd as item `relpath`, stat `st`; closes fd. *dropped:
+ * left out of the snapshot (a read failed). */
+static int send_file(struct walker *w, unsigned char *buf, int fd, const char *relpath,
+                     const struct stat *st, const char *fingerprint, int *dropped)
+{
+	struct arca_item_info info;
+	struct arca_item *h;
+	int rc;
+
+	fill_info(&info, relpath, st, ARCA_ITEM_FILE);
+	info.fingerprint = fingerprint;
+	rc = item_begin(w, &info, &h);
+	if (rc == ARCA_OK)
+		rc = stream_content(w, buf, fd, relpath, st, h, dropped);
+	else if (rc == ARCA_ITEM_UNCHANGED)
+		rc = ARCA_OK;
+	else
+		h = NULL;
+	close(fd);
+	if (*dropped)
+		return rc;
+	if (rc != ARCA_OK) {
+		if (h) /* released; the snapshot fails anyway */
+			item_end(w, h);
+		return rc;
+	}
+	return item_end(w, h);
+}
+
+/* A file a worker reads and sends (see the top of this file). */
+struct file_job {
+	struct fjob base;
+	struct walker *w; /* only its constant parts are read */
+	int fd;
+	struct stat st;
+	char fingerprint[128];
+	char relpath[];
+};
+
+static int run_file(struct fjob *j, unsigned char *buf)
+{
+	struct file_job *fj = (struct file_job *)j;
+	int dropped = 0;
+	int rc = send_file(fj->w, buf, fj->fd, fj->relpath, &fj->st, fj->fingerprint, &dropped);
+
+	free(fj);
+	return rc;
+}
+
+static void drop_file(struct fjob *j)
+{
+	struct file_job *fj = (struct file_job *)j;
+
+	close(fj->fd);
+	free(fj);
+}
+
+static int queue_file(struct walker *w, struct snap *s, int fd, const char *relpath,
+                      const struct stat *st, const char *fingerprint)
+{
+	size_t n = strlen(relpath) + 1;
+	struct file_job *fj = malloc(sizeof(*fj) + n);
+
+	if (!fj) {
+		close(fd);
+		return files_host->error(ARCA_ERR_INTERNAL, "files: out of memory");
+	}
+	fj->base.run = run_file;
+	fj->base.drop = drop_file;
+	fj->w = w;
+	fj->fd = fd;
+	fj->st = *st;
+	snprintf(fj->fingerprint, sizeof(fj->fingerprint), "%s", fingerprint);
+	memcpy(fj->relpath, relpath, n);
+	return fpool_submit(s->pool, &fj->base);
+}
+
 static int snap_file(struct walker *w, const struct walk_entry *e)
 {
 	struct snap *s = w->arg;
-	struct arca_item_info info;
 	struct stat st;
 	struct link *link = NULL;
 	char fingerprint[128];
@@ -370,23 +475,15 @@ static int snap_file(struct walker *w, const struct walk_entry *e)
 			return snap_hardlink(w, e, &st, link);
 		}
 	}
-	fill_info(&info, e->relpath, &st, ARCA_ITEM_FILE);
 	snprintf(fingerprint, sizeof(fingerprint), "%ju:%ju:%jd:%jd:%jd", (uintmax_t)st.st_dev,
 	         (uintmax_t)st.st_ino, (intmax_t)st.st_size,
 	         (intmax_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec,
 	         (intmax_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec);
-	info.fingerprint = fingerprint;
-
-	rc = files_host->item_begin(w->ctx, &info);
-	if (rc == ARCA_OK)
-		rc = stream_content(w, s, fd, e->relpath, &st, &dropped);
-	else if (rc == ARCA_ITEM_UNCHANGED)
-		rc = ARCA_OK;
-	close(fd);
-	if (rc != ARCA_OK || dropped)
-		return rc;
-	rc = files_host->item_end(w->ctx);
-	if (rc == ARCA_OK && link)
+	/* a multiply-linked file is stored here, before any later path of it */
+	if (s->pool && !link)
+		return queue_file(w, s, fd, e->relpath, &st, fingerprint);
+	rc = send_file(w, s->buf, fd, e->relpath, &st, fingerprint, &dropped);
+	if (rc == ARCA_OK && link && !dropped)
 		rc = remember_link(link, e->relpath, &st);
 	return rc;
 }
@@ -420,7 +517,7 @@ static int snap_special(struct walker *w, const struct walk_entry *e)
 		         minor(e->st->st_rdev));
 		info.meta = meta;
 	}
-	return send_bare(w->ctx, &info);
+	return send_bare(w, &info);
 }
 
 static int snap_visit(struct walker *w, const struct walk_entry *e)
@@ -433,7 +530,7 @@ static int snap_visit(struct walker *w, const struct walk_entry *e)
 		return snap_file(w, e);
 	if (S_ISDIR(m)) {
 		fill_info(&info, e->relpath, e->st, ARCA_ITEM_DIR);
-		return send_bare(w->ctx, &info);
+		return send_bare(w, &info);
 	}
 	if (S_ISLNK(m))
 		return snap_symlink(w, e);
@@ -451,7 +548,7 @@ int files_snapshot(void *instance, struct arca_ctx *ctx)
 {
 	struct snap s = {0};
 	struct walker w = {.fi = instance, .ctx = ctx, .arg = &s};
-	int rc;
+	int rc, stop_rc, jobs = files_jobs(instance, ctx);
 
 	/* an older engine would store other item types as plain streams */
 	s.specials = files_host->abi_major == 1 && files_host->abi_minor >= 1;
@@ -475,16 +572,22 @@ int files_snapshot(void *instance, struct arca_ctx *ctx)
 		                       strerror(errno));
 	if (rc == ARCA_OK) {
 		fill_info(&root, ".", &root_st, ARCA_ITEM_DIR);
-		rc = send_bare(ctx, &root);
+		rc = send_bare(&w, &root);
 	}
 	if (rc == ARCA_OK && !(s.buf = malloc(FILES_IO_BLOCK)))
 		rc = files_host->error(ARCA_ERR_INTERNAL, "files: out of memory");
+	if (rc == ARCA_OK && jobs > 1 && (rc = fpool_start(&s.pool, jobs)) == ARCA_OK)
+		w.par = 1;
 	if (rc == ARCA_OK) {
 		w.quiet = 0;
 		w.visit = snap_visit;
 		rc = files_walk(&w);
 		pathbuf_free(&w.path);
 	}
+	/* every worker done (its failure first) before the op returns */
+	stop_rc = fpool_stop(s.pool);
+	if (rc == ARCA_OK || rc == ARCA_ERR_CANCELLED)
+		rc = stop_rc ? stop_rc : rc;
 	if (rc == ARCA_OK && s.not_stored)
 		files_host->log(ARCA_LOG_INFO,
 		                "files %s: %" PRIu64 " special file%s not stored "

@@ -147,8 +147,9 @@ static int verify_file(struct verify *v, const struct arca_item_info *info, uint
 	return ARCA_OK;
 }
 
-static int verify_item(struct verify *v, const struct arca_item_info *info)
+static int verify_item(void *arg, const struct arca_item_info *info)
 {
+	struct verify *v = arg;
 	uint64_t total;
 	int rc;
 
@@ -211,30 +212,13 @@ static int verify_item(struct verify *v, const struct arca_item_info *info)
 int files_verify(void *instance, struct arca_ctx *ctx)
 {
 	struct verify v = {.ctx = ctx};
-	struct arca_item_info info;
 	int rc;
 
 	(void)instance;
 	v.buf = malloc(FILES_IO_BLOCK);
 	if (!v.buf)
 		return files_host->error(ARCA_ERR_INTERNAL, "files: out of memory");
-	for (;;) {
-		if (files_host->cancelled(ctx)) {
-			rc = files_host->error(ARCA_ERR_CANCELLED, "files: verify interrupted");
-			break;
-		}
-		memset(&info, 0, sizeof(info));
-		info.struct_size = sizeof(info);
-		rc = files_host->item_next(ctx, &info);
-		if (rc == ARCA_ERR_NOT_FOUND) {
-			rc = ARCA_OK;
-			break;
-		}
-		if (rc == ARCA_OK)
-			rc = verify_item(&v, &info);
-		if (rc != ARCA_OK)
-			break;
-	}
+	rc = files_each_item(ctx, "verify", verify_item, &v);
 	free(v.buf);
 	free(v.files);
 	if (rc != ARCA_OK)

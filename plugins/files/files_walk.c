@@ -100,6 +100,12 @@ int files_skippable(int err)
 
 int files_skip(struct walker *w, const char *relpath, int err, const char *what)
 {
+	return files_skip_h(w, NULL, relpath, err, what);
+}
+
+int files_skip_h(struct walker *w, struct arca_item *h, const char *relpath, int err,
+                 const char *what)
+{
 	char reason[256];
 
 	if (!ARCA_HOST_HAS(files_host, item_skipped)) {
@@ -117,6 +123,8 @@ int files_skip(struct walker *w, const char *relpath, int err, const char *what)
 	         err == EACCES || err == EPERM ? " (run arca as a user who can read it, or "
 	                                         "add it to exclude)"
 	                                       : "");
+	if (w->par)
+		return files_host->item_skipped_h(w->ctx, h, relpath, reason);
 	return files_host->item_skipped(w->ctx, relpath, reason);
 }
 

@@ -29,16 +29,7 @@ export RESTIC_PASSWORD=$ARCA_PASSPHRASE RESTIC_CACHE_DIR=$T/restic-cache
 export BORG_PASSPHRASE=$ARCA_PASSPHRASE BORG_BASE_DIR=$T/borg-base
 MISSED=0
 
-# run NAME CMD...: run, record "seconds peak-RSS-KiB" in $T/m/NAME
-mkdir -p "$T/m"
-run() {
-	name=$1; shift
-	/usr/bin/time -f '%e %M' -o "$T/m/$name" "$@" > "$T/m/$name.out" 2>&1 ||
-		{ tail -20 "$T/m/$name.out" >&2; fail "$name: $*"; }
-}
-secs() { cut -d' ' -f1 "$T/m/$1"; }
-rss() { awk '{ printf "%.0f", $2 / 1024 }' "$T/m/$1"; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
+. "$(dirname "$0")/../lib/bench_run.sh"   # run, secs, rss, ratio
 mibs() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.0f", (s > 0 ? b / 1048576 / s : 0) }'; }
 size_of() { du -sb "$1" | cut -f1; }
 verdict() { # verdict NAME VALUE OP LIMIT

@@ -260,8 +260,8 @@ EOC
 expect_fail 2 "$ARCA" restore tree --into "$T/opt-out" --to-time 2026-01-01
 expect_stderr "target tree \(driver files\) does not take --to-time; it takes --into, --overwrite"
 [ ! -e "$T/opt-out" ] || fail "a refused restore created its directory"
-expect_fail 2 "$ARCA" restore tree --jobs 2
-expect_stderr "does not take --jobs"
+expect_fail 2 "$ARCA" restore tree --no-archive
+expect_stderr "does not take --no-archive"
 expect_fail 2 "$ARCA" restore tree --start --to-lsn 0/1
 expect_stderr "does not take --start"
 expect_fail 2 "$ARCA" restore pglog --to-time 2026-01-01

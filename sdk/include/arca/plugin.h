@@ -27,7 +27,8 @@
  * concurrently from several engine threads (uploads run in parallel): a
  * destination driver must be thread-safe per instance. Host calls may be
  * made from any thread that the engine called into; a driver must not call
- * host functions from threads of its own unless the function says so.
+ * host functions from threads of its own unless the function says so (the
+ * item calls by handle of ABI 1.1, item_begin_h and the rest, say which).
  *
  * Memory: strings passed to a driver are owned by the engine and valid for
  * the duration of the call unless stated otherwise. Strings a driver passes
@@ -149,6 +150,7 @@ struct arca_option {
 /* Opaque handles owned by the engine. */
 struct arca_config; /* the options of one [target] or [destination] section */
 struct arca_ctx;    /* one running operation (snapshot/restore/verify/check) */
+struct arca_item;   /* an item open by handle (added in ABI 1.1: item_begin_h) */
 
 /* ---------------------------------------------------------------------- */
 /* Items: the named byte streams a target driver stores and reads back.   */
@@ -287,8 +289,8 @@ struct arca_host {
 	 *  - error sets it, always;
 	 *  - the calls that return a status (secret, item_begin, item_write,
 	 *    item_end, item_skipped, item_end_info, item_next, item_open,
-	 *    item_read, item_rewind, blob_put, blob_get, blob_remove) set it
-	 *    when, and only when,
+	 *    item_read, item_rewind, blob_put, blob_get, blob_remove, and the
+	 *    *_h calls) set it when, and only when,
 	 *    they return a failure, and then it is about that failure: a
 	 *    driver that returns the status unchanged needs no message of
 	 *    its own. When one of them succeeds (ARCA_OK, ARCA_ITEM_UNCHANGED)
@@ -298,7 +300,8 @@ struct arca_host {
 	 *  - blob_list sets it for its own failures, not for a nonzero value
 	 *    of the driver's callback, which it returns as it is;
 	 *  - log, config_get, config_int, config_bool, config_section, option,
-	 *    progress_total, cancelled and scratch_dir never touch it.
+	 *    progress_total, cancelled, scratch_dir, item_close_h and
+	 *    error_message never touch it.
 	 * The engine reports the message after a failing op only when its
 	 * status is the status the op returned: an expected failure the driver
 	 * went past (an optional secret's NOT_FOUND, item_next's end) is never
@@ -438,8 +441,9 @@ struct arca_host {
 	 * After ARCA_ITEM_UNCHANGED the counted size is the stored one.
 	 * Same thread as item_begin; `final` and its strings are copied
 	 * before it returns. Errors as item_end, and ARCA_ERR_INTERNAL for a
-	 * call outside an open item or a name/type/flags change. A parallel
-	 * (handle-based) item API takes the same `final` for its handle.
+	 * call outside an open item or a name/type/flags change. Items by
+	 * handle (item_begin_h below) cannot be completed so yet: give their
+	 * attributes at item_begin_h.
 	 */
 	int (*item_end_info)(struct arca_ctx *ctx, const struct arca_item_info *final);
 
@@ -456,6 +460,87 @@ struct arca_host {
 	 * read again: its status), which sets the message.
 	 */
 	int (*item_rewind)(struct arca_ctx *ctx);
+
+	/* --- added in ABI 1.1: items by handle, check ARCA_HOST_HAS(host,
+	 * item_begin_h) ----------------------------------------------------- */
+	/*
+	 * Several items open at once, written or read from the driver's own
+	 * threads (a bucket target fetching 16 objects in parallel, the files
+	 * driver reading many small files). Unlike the calls above, these may
+	 * be made from any thread, including threads the driver started, while
+	 * the op that opened `ctx` (->snapshot, ->restore, ->verify) runs; the
+	 * op joins its threads before it returns. Each handle is used by one
+	 * thread at a time (it may pass from thread to thread). From driver
+	 * threads a driver may also call log, error, cancelled, option,
+	 * progress_total and config_get/int/bool; the other host calls only
+	 * from the thread the engine called into.
+	 *
+	 * Snapshot. item_begin_h opens an item like item_begin and gives a
+	 * handle (*h, owned by the engine) to send its content with
+	 * item_write_h; item_end_h records it. Every handle item_begin_h gives
+	 * (with ARCA_OK or ARCA_ITEM_UNCHANGED) is released by exactly one
+	 * item_end_h or item_skipped_h, also after a failure of item_write_h
+	 * (item_end_h then returns that failure and records nothing). `info`
+	 * and its strings are copied. The fingerprint works per handle:
+	 * ARCA_ITEM_UNCHANGED means send no content, call item_end_h.
+	 * Order: items by handle are recorded in the order of their
+	 * item_end_h calls (the snapshot lists them so, not in item_begin_h
+	 * order); a driver wanting a stable order ends them in that order (the
+	 * files driver sends each directory before what it holds). Whatever
+	 * item_end_h returns, the item is no longer the driver's; a failure to
+	 * record it fails the snapshot (the next calls return it).
+	 * Memory: the engine buffers the content of up to 256 open handles, at
+	 * most 8 MiB each and 64 MiB together with the ended items it has yet
+	 * to record; past that a handle writes straight into the snapshot and
+	 * holds it until its item_end_h (items that large are written one at a
+	 * time). item_begin_h blocks while 256 handles are open, item_write_h
+	 * past the buffers and item_end_h over the 64 MiB while another thread
+	 * writes a large item: a thread must not wait in one of these while it
+	 * keeps a large item open itself (where the engine can tell, it
+	 * gets ARCA_ERR_INTERNAL, "driver bug"). While a handle is open the
+	 * calls item_begin and item_skipped are refused (ARCA_ERR_INTERNAL);
+	 * use item_skipped_h. A snapshot that fails, is cancelled, or returns
+	 * with a handle open records nothing. Statuses: ARCA_OK,
+	 * ARCA_ITEM_UNCHANGED (item_begin_h), ARCA_ERR_CANCELLED, the
+	 * repository's errors (ARCA_ERR_IO, ARCA_ERR_NOSPACE, ...: the snapshot
+	 * fails), ARCA_ERR_INTERNAL for misuse. Each sets the message (above).
+	 */
+	int (*item_begin_h)(struct arca_ctx *ctx, const struct arca_item_info *info,
+	                    struct arca_item **h);
+	int (*item_write_h)(struct arca_item *h, const void *data, size_t len);
+	int (*item_end_h)(struct arca_item *h);
+	/* Like item_skipped, from any thread: with a handle (its item is
+	 * dropped, the handle released; `name` NULL means the handle's item)
+	 * or without (h NULL: an item never begun, `name` required). */
+	int (*item_skipped_h)(struct arca_ctx *ctx, struct arca_item *h, const char *name,
+	                      const char *reason);
+	/*
+	 * Restore and verify. item_open_h opens an item for reading by handle:
+	 * the item `name` (positioning item_next like item_open), or with name
+	 * NULL the item the last item_next/item_open returned (no search: the
+	 * way to hand each item to a worker). *info (may be NULL) is filled
+	 * like item_next; its strings stay valid until item_close_h. Called
+	 * from the thread the engine called into; it blocks while 64 read
+	 * handles are open. item_read_h reads the handle's content like
+	 * item_read (*got == 0 at its end; ARCA_ERR_CORRUPT when a check
+	 * fails; ARCA_ERR_CANCELLED), from any thread. item_close_h releases
+	 * the handle (always; any thread). Each open handle holds at most one
+	 * chunk of content in memory. Statuses of item_open_h: ARCA_OK,
+	 * ARCA_ERR_NOT_FOUND (no such item), ARCA_ERR_INTERNAL (misuse).
+	 */
+	int (*item_open_h)(struct arca_ctx *ctx, const char *name, struct arca_item_info *info,
+	                   struct arca_item **h);
+	int (*item_read_h)(struct arca_item *h, void *buf, size_t cap, size_t *got);
+	void (*item_close_h)(struct arca_item *h);
+	/*
+	 * The message the last failing host call (or error()) left on the
+	 * calling thread, "" when none; valid until the next host call on this
+	 * thread. Any thread. It carries a failure in a driver's own thread to
+	 * the thread the engine called into, where the op returns it:
+	 * host->error(status, "%s", copy_of_error_message) there. Never fails,
+	 * never touches the message.
+	 */
+	const char *(*error_message)(void);
 };
 
 /* Does the engine's host table have `member` (added after ABI 1.0)? */
