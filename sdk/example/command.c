@@ -175,6 +175,11 @@ static int cmd_check(void *inst, struct arca_ctx *ctx)
 	                                    : host->error(ARCA_ERR_CONNECT, "/bin/sh is missing");
 }
 
+/* ABI 1.1: the operation options this driver takes. None: restore_command
+ * decides where the data goes, so `arca restore --into X` is refused before
+ * anything runs instead of being ignored (NULL would mean "any", as in 1.0). */
+static const struct arca_op_option no_options[] = {{NULL, 0, NULL, NULL, NULL}};
+
 static const struct arca_target_ops target_ops = {
     .struct_size = sizeof(struct arca_target_ops),
     .open = cmd_open,
@@ -183,6 +188,8 @@ static const struct arca_target_ops target_ops = {
     .restore = cmd_restore,
     .verify = NULL, /* nothing to add to the engine's own hash checks */
     .close = cmd_close,
+    .restore_options = no_options,
+    .snapshot_options = no_options,
 };
 
 static const struct arca_driver driver = {

@@ -231,6 +231,12 @@ EOC
 	arca snapshot cmd >/dev/null
 	arca restore cmd
 	cmp "$T/data.txt" "$T/restored.txt" || fail "example driver round trip"
+	# it declares (ABI 1.1) that it takes no restore option: --into is
+	# refused, not silently ignored
+	rm -f "$T/restored.txt"
+	expect_fail 2 arca restore cmd --into "$T/elsewhere"
+	expect_stderr "does not take --into"
+	[ ! -e "$T/restored.txt" ] || fail "a refused restore ran restore_command"
 	sed -i "s#^dump_command = .*#dump_command = sh -c 'echo partial; exit 3'#" "$ARCA_CONFIG"
 	expect_fail 6 arca snapshot cmd
 	expect_stderr "snapshot of cmd failed, nothing was recorded: 'sh -c 'echo partial; exit 3'' exited with status 3"
