@@ -505,3 +505,16 @@ void rconn_close(struct rconn *c)
 		redisReaderFree(c->reader);
 	c->reader = NULL;
 }
+
+int rconn_info(struct rconn *c, const char *section, char **out)
+{
+	redisReply *r = NULL;
+	const char *argv[] = {"INFO", section};
+	int rc = rconn_cmd(c, &r, "INFO", 2, argv);
+	if (rc != ARCA_OK)
+		return rc;
+	*out = r->type == REDIS_REPLY_STRING ? strdup(r->str) : NULL;
+	freeReplyObject(r);
+	return *out ? ARCA_OK
+	            : R_ERR(ARCA_ERR_IO, "%s: INFO %s: unexpected reply", c->where, section);
+}

@@ -55,19 +55,6 @@ static int health_file(const char *dir)
 	return rc;
 }
 
-static int info_text(struct rconn *c, const char *section, char **out)
-{
-	redisReply *r = NULL;
-	const char *argv[] = {"INFO", section};
-	int rc = rconn_cmd(c, &r, "INFO", 2, argv);
-	if (rc != ARCA_OK)
-		return rc;
-	*out = r->type == REDIS_REPLY_STRING ? strdup(r->str) : NULL;
-	freeReplyObject(r);
-	return *out ? ARCA_OK
-	            : R_ERR(ARCA_ERR_IO, "%s: INFO %s: unexpected reply", c->where, section);
-}
-
 int redis_health(void *instance, struct arca_ctx *ctx)
 {
 	struct redis_target *t = instance;
@@ -98,9 +85,9 @@ int redis_health(void *instance, struct arca_ctx *ctx)
 	if (rc == ARCA_OK) {
 		const char *ping[] = {"PING"};
 		if ((rc = rconn_cmd(&c, NULL, "PING", 1, ping)) == ARCA_OK &&
-		    (rc = info_text(&c, "server", &srv)) == ARCA_OK &&
-		    (rc = info_text(&c, "persistence", &pers)) == ARCA_OK)
-			rc = info_text(&c, "keyspace", &ks);
+		    (rc = rconn_info(&c, "server", &srv)) == ARCA_OK &&
+		    (rc = rconn_info(&c, "persistence", &pers)) == ARCA_OK)
+			rc = rconn_info(&c, "keyspace", &ks);
 		char ver[32], loading[8];
 		if (rc == ARCA_OK) {
 			redis_info_field(srv, "redis_version", ver, sizeof ver);

@@ -80,6 +80,8 @@ int rconn_reply(struct rconn *c, redisReply **out);
  * naming `what` (NOAUTH/WRONGPASS/NOPERM: ARCA_ERR_AUTH, LOADING:
  * ARCA_ERR_CONNECT, else ARCA_ERR_IO). */
 int rconn_cmd(struct rconn *c, redisReply **out, const char *what, int argc, const char **argv);
+/* INFO SECTION: *out is malloc'd text the caller frees. */
+int rconn_info(struct rconn *c, const char *section, char **out);
 int rconn_reply_status(struct rconn *c, const redisReply *r, const char *what);
 /* A field of an INFO reply into out ("" when absent). */
 void redis_info_field(const char *info, const char *field, char *out, size_t cap);

@@ -323,19 +323,6 @@ int redis_parse_url(struct redis_target *t, const char *url, struct redis_addr *
 	return ARCA_OK;
 }
 
-static int server_info(struct rconn *c, const char *section, char **out)
-{
-	redisReply *r = NULL;
-	const char *argv[] = {"INFO", section};
-	int rc = rconn_cmd(c, &r, "INFO", 2, argv);
-	if (rc != ARCA_OK)
-		return rc;
-	*out = r->type == REDIS_REPLY_STRING ? strdup(r->str) : NULL;
-	freeReplyObject(r);
-	return *out ? ARCA_OK
-	            : R_ERR(ARCA_ERR_IO, "%s: INFO %s: unexpected reply", c->where, section);
-}
-
 /* The stored RDB's version, from its header. */
 static int stored_version(struct arca_ctx *ctx, int *version)
 {
@@ -381,8 +368,8 @@ int redis_restore_live(struct redis_target *t, struct arca_ctx *ctx, const char 
 		rc = rconn_open(&c, a, ctx);
 	if (rc != ARCA_OK)
 		goto out_addr;
-	if ((rc = server_info(&c, "server", &sinfo)) != ARCA_OK ||
-	    (rc = server_info(&c, "keyspace", &keyspace)) != ARCA_OK)
+	if ((rc = rconn_info(&c, "server", &sinfo)) != ARCA_OK ||
+	    (rc = rconn_info(&c, "keyspace", &keyspace)) != ARCA_OK)
 		goto out;
 	char ver[32];
 	redis_info_field(sinfo, "redis_version", ver, sizeof ver);
