@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include "items_parallel.h"
 #include "jobs.h"
+#include "loader.h"
 #include "log.h"
 #include "util.h"
 
@@ -362,8 +363,35 @@ static int suggest_other_dests(struct engine *e, struct engine_target *t, struct
 	return rc;
 }
 
+/* A restore that found no snapshot names the driver's way back, when it
+ * declares one (a verb flagged ARCA_VERB_FALLBACK: meilisearch's rebuild). */
+static int name_fallback(const struct engine_target *t, int rc)
+{
+	const struct arca_target_ops *ops = t->drv ? t->drv->target : NULL;
+	if (rc != ARCA_ERR_NOT_FOUND || !ops || !ARCA_OPS_HAS(ops, verbs))
+		return rc;
+	for (const struct arca_verb *v = ops->verbs; v->name; v++)
+		if (v->flags & ARCA_VERB_FALLBACK) {
+			char *msg = xstrdup(err_msg());
+			err_set(rc, "%s; the way back without one: `arca %s %s` (%s)", msg, v->name,
+			        t->cfg->name, v->summary ? v->summary : "");
+			free(msg);
+			break;
+		}
+	return rc;
+}
+
+static int restore_from(struct engine *e, struct engine_target *t, const char *snapshot_id,
+                        const char *from, const struct ctx_option *options);
+
 int job_restore(struct engine *e, struct engine_target *t, const char *snapshot_id,
                 const char *from, const struct ctx_option *options)
+{
+	return name_fallback(t, restore_from(e, t, snapshot_id, from, options));
+}
+
+static int restore_from(struct engine *e, struct engine_target *t, const char *snapshot_id,
+                        const char *from, const struct ctx_option *options)
 {
 	int rc = engine_open_target(e, t);
 	if (rc != ARCA_OK)

@@ -166,7 +166,7 @@ static const struct arca_verb meili_verbs[] = {
     {"rebuild", "", "run a Meilisearch target's rebuild_command (reindex from the source)",
      "Runs rebuild_command of TARGET with a minimal environment (PATH, HOME,\n"
      "ARCA_TARGET, MEILI_URL): the way back when no snapshot can be restored.\n",
-     0, 0, 0},
+     0, 0, ARCA_VERB_FALLBACK},
     {NULL, NULL, NULL, NULL, 0, 0, 0},
 };
 

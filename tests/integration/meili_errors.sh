@@ -88,6 +88,9 @@ expect_fail 9 arca restore good --into "$old_URL"
 expect_stderr "Meilisearch 0.30.0 at .* predates 1.0.*arca rebuild good \\(runs rebuild_command"
 step "arca rebuild runs rebuild_command without a snapshot"
 arca rebuild good > /dev/null || fail "arca rebuild"
+step "a restore with no snapshot at all names arca rebuild as the way back: 8"
+expect_fail 8 arca restore down
+expect_stderr "no snapshot of target down.*the way back without one: .arca rebuild down."
 step "--into URL without a usable key"
 sed -i 's/^restore_api_key_env = MEILI_API_KEY$/restore_api_key_env = WRONG_KEY/' "$ARCA_CONFIG"
 meili_start empty

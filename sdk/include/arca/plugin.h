@@ -578,6 +578,10 @@ struct arca_verb {
 /* ARCA_ERR_NOT_FOUND is an answer, not a failure: exit 8 with the message
  * at info level (restore_command asking for a segment that does not exist). */
 #define ARCA_VERB_QUIET_NOT_FOUND 0x1u
+/* The way back when there is no snapshot to restore (meilisearch's
+ * `rebuild`, a reindex from the source): a restore that finds no snapshot
+ * names `arca NAME TARGET` and the verb's summary. Added in ABI 1.1. */
+#define ARCA_VERB_FALLBACK 0x2u
 
 struct arca_target_ops {
 	size_t struct_size;
