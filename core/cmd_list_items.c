@@ -49,7 +49,7 @@ static json_t *item_json(const struct arca_item_info *i)
 	return o;
 }
 
-static void item_line(const struct arca_item_info *i)
+static void item_line(const struct arca_item_info *i, int meta)
 {
 	char t[32], b[32];
 	format_time_utc(i->mtime_sec, t, sizeof t);
@@ -57,11 +57,18 @@ static void item_line(const struct arca_item_info *i)
 	char *n = name_escape(i->name);
 	printf("%-9s  %10s  %-20s  %s\n", type_word(i->type), b, t, n);
 	free(n);
+	/* what the driver recorded about it (a dump's format, the replication
+	 * offset of an RDB), on its own line; --json has it whole */
+	if (meta && i->meta && *i->meta) {
+		char *m = name_escape(i->meta);
+		printf("%47s%.*s%s\n", "", 200, m, strlen(m) > 200 ? "..." : "");
+		free(m);
+	}
 }
 
 /* The items of snapshot `id` (or the latest) of t in destination d. */
 static int list_from(struct cli *cli, struct engine *e, struct engine_target *t,
-                     struct engine_dest *d, const char *id)
+                     struct engine_dest *d, const char *id, int meta)
 {
 	char full[65];
 	struct snap_reader *rd;
@@ -80,7 +87,7 @@ static int list_from(struct cli *cli, struct engine *e, struct engine_target *t,
 		if (out)
 			json_array_append_new(out, item_json(&info));
 		else
-			item_line(&info);
+			item_line(&info, meta);
 	}
 	snap_close(rd);
 	if (rc != ARCA_ERR_NOT_FOUND) {
@@ -98,9 +105,11 @@ int cmd_list_items(struct cli *cli, int argc, char **argv)
 	    {"items", no_argument, NULL, 'I'},
 	    {"snapshot", required_argument, NULL, 's'},
 	    {"from", required_argument, NULL, 'f'},
+	    {"meta", no_argument, NULL, 'M'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *snapshot = NULL, *from = NULL;
+	int meta = 0;
 	int c, idx;
 	while ((c = cli_getopt(cli, argc, argv, "", opts, &idx)) != -1) {
 		if (c == '?')
@@ -109,6 +118,8 @@ int cmd_list_items(struct cli *cli, int argc, char **argv)
 			snapshot = optarg;
 		if (c == 'f')
 			from = optarg;
+		if (c == 'M')
+			meta = 1;
 	}
 	if (optind + 1 != argc)
 		return cli_usage_error("list", "--items needs exactly one TARGET");
@@ -128,7 +139,7 @@ int cmd_list_items(struct cli *cli, int argc, char **argv)
 		if (from && strcmp(d->cfg->name, from))
 			continue;
 		found = 1;
-		rc = list_from(cli, &e, t, d, snapshot);
+		rc = list_from(cli, &e, t, d, snapshot, meta);
 		if (rc == ARCA_OK || from)
 			break;
 		if (i + 1 < t->n_dests)

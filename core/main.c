@@ -57,14 +57,16 @@ const struct verb cli_verbs[] = {
      "  arca snapshot app-db media    # two targets\n"},
     {"list", cmd_list, 1,
      "arca list [TARGET...] [--json]\n"
-     "       arca list TARGET --items [--snapshot ID|latest] [--from DEST] [--json]",
+     "       arca list TARGET --items [--meta] [--snapshot ID|latest] [--from DEST] [--json]",
      "list snapshots, or the items of one",
      "Lists the snapshots of the named targets (all when none) in every destination,\n"
      "oldest first. --json prints an array of objects for scripts. A partial snapshot\n"
      "(items left out) is marked PARTIAL, with a line naming what it lacks (--json:\n"
      "\"partial\": {\"skipped\": N, \"items\": [the first 100 names]}).\n"
      "With --items, the items of one snapshot of TARGET (the latest unless --snapshot;\n"
-     "from the first destination that has it unless --from): type, size, mtime, name.\n"
+     "from the first destination that has it unless --from): type, size, mtime, name;\n"
+     "--meta adds what the driver recorded about each item on the line below it (an\n"
+     "RDB's replication offset and keys per database; --json always has it).\n"
      "Names are shown escaped, here and everywhere: a backslash as \\\\, a control\n"
      "character or a byte of invalid UTF-8 as \\xHH (an S3 key may hold any byte).\n"},
     {"restore", cmd_restore, 1,

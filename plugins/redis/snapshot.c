@@ -271,7 +271,26 @@ static int store(struct arca_ctx *ctx, struct snap *s, rdb_read_fn src, uint64_t
 		             w->err);
 	if (rc != ARCA_OK)
 		return rc;
-	return redis_host->item_end(ctx);
+	if (!ARCA_HOST_HAS(redis_host, item_end_info))
+		return redis_host->item_end(ctx);
+	/* ABI 1.1: what only the walk knows (keys and expiring keys per
+	 * database) completes the item's metadata, so `arca list --items`
+	 * shows it with the replication offset */
+	size_t shown = w->n_dbs < 512 ? w->n_dbs : 512; /* meta stays far under 64 KiB */
+	size_t cap = sizeof meta + 64 + shown * 64, n;
+	char *full = malloc(cap);
+	if (!full)
+		return R_ERR(ARCA_ERR_INTERNAL, "out of memory");
+	n = (size_t)snprintf(full, cap, "%s keys=%" PRIu64, meta, w->keys);
+	for (size_t i = 0; i < shown && n < cap; i++)
+		n += (size_t)snprintf(full + n, cap - n,
+		                      " db%" PRIu64 "=keys:%" PRIu64 ",expires:%" PRIu64,
+		                      w->dbs[i].db, w->dbs[i].keys, w->dbs[i].expires);
+	struct arca_item_info final = info;
+	final.meta = full;
+	rc = redis_host->item_end_info(ctx, &final);
+	free(full);
+	return rc;
 }
 
 /* A reply line of the replication handshake, keep-alive newlines skipped. */

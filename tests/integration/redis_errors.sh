@@ -50,6 +50,10 @@ step "unix socket, method = bgsave: work"
 arca snapshot sock good bgs 2>"$T/err" || { cat "$T/err"; fail "snapshot over the socket / bgsave failed"; }
 arca verify --read-data sock bgs 2>"$T/err" || { cat "$T/err"; fail "verify failed"; }
 [ "$(arca list --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')" = 3 ] || fail "expected 3 snapshots"
+step "arca list --items shows where in the replication stream the RDB sits, and its keys per database"
+arca list good --items --meta > "$T/items" || fail "list --items"
+grep -Eq 'replid=[0-9a-f]{40} repl_offset=[0-9]+ .*rdb_version=[0-9]+ keys=[1-9][0-9]* db0=keys:[1-9][0-9]*,expires:[0-9]+' "$T/items" ||
+	{ cat "$T/items"; fail "dump.rdb's metadata lacks the replication offset or the per-database counts"; }
 
 step "live restore into one database (/7) with the password from REDISCLI_AUTH"
 redis_start db7 --requirepass Other-Pw-4
