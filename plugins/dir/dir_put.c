@@ -52,7 +52,7 @@ static int write_all(int fd, const unsigned char *data, arca_source_fn src, void
 		const unsigned char *p = data ? data + off : buf;
 
 		if (dir_call_cancelled()) {
-			rc = ARCA_ERR_CANCELLED;
+			rc = dir_host->error(ARCA_ERR_CANCELLED, "interrupted");
 			break;
 		}
 		if (!data && (rc = src(arg, off, buf, piece)) != ARCA_OK)

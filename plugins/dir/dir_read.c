@@ -125,7 +125,7 @@ static int send_range(const struct dir_inst *d, int fd, const char *path, uint64
 		offset += (uint64_t)n;
 		dir_call_progress((uint64_t)n);
 		if (dir_call_cancelled()) {
-			rc = ARCA_ERR_CANCELLED;
+			rc = dir_host->error(ARCA_ERR_CANCELLED, "interrupted");
 			break;
 		}
 	}
