@@ -15,23 +15,6 @@
 
 #include "s3.h"
 
-/* A key arca can name as an item today: relative, no empty, "." or ".."
- * parts (ABI 1.1's byte-string item names will take any key). */
-static int item_name_ok(const char *n)
-{
-	if (!*n || *n == '/')
-		return 0;
-	for (const char *p = n;;) {
-		const char *slash = strchr(p, '/');
-		size_t len = slash ? (size_t)(slash - p) : strlen(p);
-		if (!len || (len == 1 && p[0] == '.') || (len == 2 && p[0] == '.' && p[1] == '.'))
-			return 0;
-		if (!slash)
-			return 1;
-		p = slash + 1;
-	}
-}
-
 struct snap {
 	struct s3_inst *s;
 	struct arca_ctx *ctx;
@@ -51,15 +34,13 @@ static int snap_object(void *arg, const struct s3_obj *o)
 	const char *name = o->key + sn->plen;
 	if (s3_host->cancelled(sn->ctx))
 		return s3_host->error(ARCA_ERR_CANCELLED, "interrupted");
-	if (!item_name_ok(name)) {
-		if (!ARCA_HOST_HAS(s3_host, item_skipped))
-			return s3_host->error(ARCA_ERR_UNSUPPORTED,
-			                      "s3: key \"%s\" cannot be an item name", o->key);
-		return s3_host->item_skipped(
-		    sn->ctx, name,
-		    "a key with an empty, \".\" or \"..\" part or a leading "
-		    "'/' is not stored yet (byte-string item names)");
-	}
+	/* Any key is an item name as it is (ABI 1.1 byte-string names): "/a",
+	 * "a//b", "..", folder markers "photos/". Only the prefix's own folder
+	 * marker has no name below the prefix. */
+	if (!*name)
+		return ARCA_OK;
+	if (strlen(name) > ARCA_KEY_NAME_MAX)
+		return s3_host->item_skipped(sn->ctx, name, "key longer than 4096 bytes");
 	struct s3_req head = {.method = "HEAD", .key = o->key};
 	struct s3_resp r;
 	char what[600];
@@ -93,7 +74,8 @@ static int snap_object(void *arg, const struct s3_obj *o)
 	                                                            : UINT64_MAX,
 	                              .mtime_sec = r.last_modified,
 	                              .meta = meta,
-	                              .fingerprint = fp};
+	                              .fingerprint = fp,
+	                              .flags = ARCA_ITEM_KEY_NAME};
 	char etag[160];
 	snprintf(etag, sizeof etag, "%s", r.etag);
 	s3_resp_free(&r);
@@ -125,6 +107,10 @@ static int snap_object(void *arg, const struct s3_obj *o)
 
 static int t_snapshot(void *instance, struct arca_ctx *ctx)
 {
+	if (s3_host->abi_minor < 1 || !ARCA_HOST_HAS(s3_host, item_end_info))
+		return s3_host->error(ARCA_ERR_UNSUPPORTED,
+		                      "s3: the bucket target needs an engine of ABI 1.1 "
+		                      "(byte-string item names)");
 	struct snap sn = {
 	    .s = instance, .ctx = ctx, .plen = strlen(((struct s3_inst *)instance)->prefix)};
 	int rc = s3_list_objects(sn.s, NULL, sn.s->prefix, snap_object, &sn, &sn.f);
@@ -233,11 +219,11 @@ static int t_restore(void *instance, struct arca_ctx *ctx)
 		                      "s3: restore --into is not offered yet; the objects go back "
 		                      "into bucket %s under prefix \"%s\"",
 		                      s->bucket, s->prefix);
-	struct arca_item_info info;
-	char first[4096] = "";
+	struct arca_item_info info = {.struct_size = sizeof info};
+	char first[ARCA_KEY_NAME_MAX + 1] = "";
 	int rc, conflicts = 0;
 	/* pass 1: nothing is written when something differs (without --overwrite) */
-	while ((rc = s3_host->item_next(ctx, &info)) == ARCA_OK) {
+	while ((info.struct_size = sizeof info, rc = s3_host->item_next(ctx, &info)) == ARCA_OK) {
 		if (!first[0])
 			snprintf(first, sizeof first, "%s", info.name);
 		if (info.type != ARCA_ITEM_STREAM || overwrite)
@@ -266,6 +252,7 @@ static int t_restore(void *instance, struct arca_ctx *ctx)
 	if (!first[0])
 		return ARCA_OK;
 	/* pass 2: write */
+	info.struct_size = sizeof info;
 	rc = s3_host->item_open(ctx, first, &info);
 	uint64_t n = 0;
 	while (rc == ARCA_OK) {
@@ -286,6 +273,7 @@ static int t_restore(void *instance, struct arca_ctx *ctx)
 			if (rc != ARCA_OK)
 				return f.msg[0] && f.status == rc ? s3_report(NULL, &f) : rc;
 		}
+		info.struct_size = sizeof info;
 		rc = s3_host->item_next(ctx, &info);
 	}
 	if (rc != ARCA_ERR_NOT_FOUND)
