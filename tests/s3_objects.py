@@ -4,7 +4,8 @@ tests (s3rver takes unsigned path-style requests).
 
   s3_objects.py put PORT BUCKET SPEC_FILE     put every object of SPEC_FILE
   s3_objects.py dump PORT BUCKET OUT_FILE     one line per object: key, size,
-      SHA-256 and the headers a bucket target keeps (sorted), for diff
+      SHA-256, the headers a bucket target keeps (sorted) and the tags, for diff
+A spec's "x-amz-tagging: k=v&k2=v2" is put with PutObjectTagging.
 SPEC_FILE lines: KEY<TAB>SIZE<TAB>SEED[<TAB>Header: value]... (content made
 from SEED, so a spec can be put again to get the same bytes)."""
 import hashlib
@@ -13,6 +14,7 @@ import random
 import sys
 import urllib.parse
 import xml.etree.ElementTree as ET
+from xml.sax.saxutils import escape
 
 KEPT = ("content-type", "content-encoding", "content-disposition", "content-language",
         "cache-control", "expires")
@@ -33,11 +35,22 @@ def put(port, bucket, spec):
         key, size, seed = f[0], int(f[1]), int(f[2])
         data = random.Random(seed).randbytes(size)
         hdrs = dict(h.split(": ", 1) for h in f[3:])
+        tagging = hdrs.pop("x-amz-tagging", None)
         c.request("PUT", path(bucket, key), body=data, headers=hdrs)
         r = c.getresponse()
         r.read()
         if r.status != 200:
             sys.exit("PUT %s: HTTP %d" % (key, r.status))
+        if tagging:  # s3rver ignores x-amz-tagging on PUT: PutObjectTagging
+            tags = urllib.parse.parse_qsl(tagging, keep_blank_values=True)
+            body = "<Tagging><TagSet>%s</TagSet></Tagging>" % "".join(
+                "<Tag><Key>%s</Key><Value>%s</Value></Tag>" % (escape(k), escape(v))
+                for k, v in tags)
+            c.request("PUT", path(bucket, key) + "?tagging", body=body.encode())
+            r = c.getresponse()
+            r.read()
+            if r.status != 200:
+                sys.exit("PUT %s?tagging: HTTP %d" % (key, r.status))
 
 
 def dump(port, bucket, out):
@@ -62,6 +75,13 @@ def dump(port, bucket, out):
             data = r.read()
             hs = sorted("%s: %s" % (k.lower(), v) for k, v in r.getheaders()
                         if k.lower() in KEPT or k.lower().startswith("x-amz-meta-"))
+            c.request("GET", path(bucket, key) + "?tagging")
+            r = c.getresponse()
+            tr = ET.fromstring(r.read())
+            tns = tr.tag.split("}")[0] + "}" if tr.tag.startswith("{") else ""
+            hs += sorted("tag: %s=%s" % (t.find(tns + "Key").text,
+                                         t.find(tns + "Value").text or "")
+                         for t in tr.iter(tns + "Tag"))
             o.write("%s\t%d\t%s\t%s\n" % (key, len(data), hashlib.sha256(data).hexdigest(),
                                           "\t".join(hs)))
 

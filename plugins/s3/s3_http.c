@@ -391,6 +391,8 @@ int s3_request(struct s3_inst *s, struct arca_dest_call *call, const struct s3_r
 	}
 	struct xfer x = {.rq = rq, .resp = resp, .call = call};
 	curl_easy_setopt(c, CURLOPT_URL, url);
+	/* keys "..", "." and "a/./b" are names, not dot-segments to resolve */
+	curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 #if LIBCURL_VERSION_NUM >= 0x075500
