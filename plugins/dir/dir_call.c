@@ -1,31 +1,49 @@
 /* dir_call.c — the ABI 1.1 destination ops of `dir`: the 1.0 ops run with
- * the call's context at hand (thread-local while the op runs), so errors
+ * the call's context at hand (per thread while the op runs), so errors
  * that may pass (a timed-out or stale NFS handle) are marked transient for
  * the engine's retry policy, and long reads and writes report progress and
  * stop on cancellation. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "dir.h"
 
-static _Thread_local struct arca_dest_call *cur;
+/* A pthread key, not _Thread_local: a thread-local variable of a dlopen'ed
+ * module lives in dynamic TLS, which LeakSanitizer's exit-time scan of the
+ * engine's worker threads crashed on (tests/run, ASan build). */
+static pthread_key_t cur_key;
+static pthread_once_t cur_once = PTHREAD_ONCE_INIT;
+
+static void cur_key_make(void)
+{
+	(void)pthread_key_create(&cur_key, NULL);
+}
+
+static struct arca_dest_call *cur_get(void)
+{
+	pthread_once(&cur_once, cur_key_make);
+	return pthread_getspecific(cur_key);
+}
 
 struct arca_dest_call *dir_call_enter(struct arca_dest_call *call)
 {
-	struct arca_dest_call *outer = cur;
+	struct arca_dest_call *outer = cur_get();
 
-	cur = call;
+	pthread_setspecific(cur_key, call);
 	return outer;
 }
 
 void dir_call_leave(struct arca_dest_call *outer)
 {
-	cur = outer;
+	pthread_setspecific(cur_key, outer);
 }
 
 void dir_call_transient(int err)
 {
+	struct arca_dest_call *cur = cur_get();
+
 	/* what a network filesystem reports for a hiccup; a full disk or a
 	 * refused permission is no better a second later */
 	if (cur && (err == ETIMEDOUT || err == ESTALE || err == EAGAIN || err == EINTR ||
@@ -35,12 +53,16 @@ void dir_call_transient(int err)
 
 void dir_call_progress(uint64_t bytes)
 {
+	struct arca_dest_call *cur = cur_get();
+
 	if (cur && cur->progress)
 		cur->progress(cur, bytes);
 }
 
 int dir_call_cancelled(void)
 {
+	struct arca_dest_call *cur = cur_get();
+
 	return cur && cur->cancelled && cur->cancelled(cur);
 }
 
