@@ -66,19 +66,8 @@ int redis_health(void *instance, struct arca_ctx *ctx)
 	if (into && strncmp(into, "redis://", 8) && strncmp(into, "rediss://", 9))
 		return R_ERR(ARCA_ERR_CONFIG, "--into %s: give redis://host:port or a directory",
 		             into);
-	if (into) {
-		if ((rc = redis_parse_url(t, into, &own)) != ARCA_OK) {
-			redis_addr_free(&own);
-			return rc;
-		}
-		a = &own;
-	} else if (!t->addr.password) {
-		char *pw = NULL;
-		rc = redis_host->secret(t->cfg, "password", &pw);
-		if (rc != ARCA_OK && rc != ARCA_ERR_NOT_FOUND)
-			return rc;
-		t->addr.password = pw;
-	}
+	if ((rc = redis_addr_for(t, into, &own, &a)) != ARCA_OK)
+		return rc;
 	struct rconn c;
 	char *srv = NULL, *pers = NULL, *ks = NULL;
 	rc = rconn_open(&c, a, ctx);

@@ -97,6 +97,10 @@ int redis_restore_live(struct redis_target *t, struct arca_ctx *ctx, const char 
 /* redis://[user@]host:port[/db][?password_file=PATH] (or rediss://) into *a;
  * the password from password_file or REDISCLI_AUTH (redis_addr_free it). */
 int redis_parse_url(struct redis_target *t, const char *url, struct redis_addr *a);
+/* url (into *own) or the target's own server, its password read on first
+ * use; *a points at the one to use. */
+int redis_addr_for(struct redis_target *t, const char *url, struct redis_addr *own,
+                   struct redis_addr **a);
 int redis_health(void *instance, struct arca_ctx *ctx);
 
 /* A reader over the stored item for the walker (verify, restore). */

@@ -347,19 +347,8 @@ int redis_restore_live(struct redis_target *t, struct arca_ctx *ctx, const char 
 {
 	struct redis_addr own, *a = &t->addr;
 	int rc;
-	if (url) {
-		if ((rc = redis_parse_url(t, url, &own)) != ARCA_OK) {
-			redis_addr_free(&own);
-			return rc;
-		}
-		a = &own;
-	} else if (!t->addr.password) {
-		char *pw = NULL;
-		rc = redis_host->secret(t->cfg, "password", &pw);
-		if (rc != ARCA_OK && rc != ARCA_ERR_NOT_FOUND)
-			return rc;
-		t->addr.password = pw;
-	}
+	if ((rc = redis_addr_for(t, url, &own, &a)) != ARCA_OK)
+		return rc;
 	int version = 0;
 	struct rconn c;
 	char *sinfo = NULL, *keyspace = NULL;
@@ -476,4 +465,27 @@ out_addr:
 	if (a == &own)
 		redis_addr_free(&own);
 	return rc;
+}
+
+/* The server to talk to: `url` (parsed into *own) or the target's own,
+ * whose password secret is read on first use. */
+int redis_addr_for(struct redis_target *t, const char *url, struct redis_addr *own,
+                   struct redis_addr **a)
+{
+	int rc;
+	*a = &t->addr;
+	if (url) {
+		if ((rc = redis_parse_url(t, url, own)) != ARCA_OK) {
+			redis_addr_free(own);
+			return rc;
+		}
+		*a = own;
+	} else if (!t->addr.password) {
+		char *pw = NULL;
+		rc = redis_host->secret(t->cfg, "password", &pw);
+		if (rc != ARCA_OK && rc != ARCA_ERR_NOT_FOUND)
+			return rc;
+		t->addr.password = pw;
+	}
+	return ARCA_OK;
 }
