@@ -211,40 +211,48 @@ static int check_space(struct restore *r, const struct manifest *m)
 
 /* The WAL from the backup's start must be archived without a hole up to at
  * least the backup's end; a hole later on is fatal only when recovery is
- * to run to the end of the archive. */
+ * to run to the end of the archive. The chain is followed as recovery
+ * follows it (wal_walk: across timeline switches to the latest timeline),
+ * so a restore after a failover or an earlier PITR finds the WAL of the
+ * newer timeline. */
 static int check_wal(struct restore *r, const char *meta, const char *to_lsn, int has_target)
 {
 	char *start = pg_meta_value(meta, "start_wal");
 	char *end = pg_meta_value(meta, "end_wal");
 	char *seg = pg_meta_value(meta, "wal_segment_size");
+	char *start_lsn = pg_meta_value(meta, "start_lsn");
 	char *end_lsn = pg_meta_value(meta, "end_lsn");
-	char *tli = pg_meta_value(meta, "timeline");
-	uint64_t seg_size = seg ? strtoull(seg, NULL, 10) : 0;
-	if (!seg_size)
-		seg_size = 16u << 20;
+	struct wal_walk w = {0};
+	w.seg_size = seg ? strtoull(seg, NULL, 10) : 0;
+	if (!w.seg_size)
+		w.seg_size = 16u << 20;
 	int rc = ARCA_OK;
-	char last[WAL_NAME_LEN + 1], hole[WAL_NAME_LEN + 1], newest[WAL_NAME_LEN + 1];
-	if (!start || !end || !wal_is_segment(start)) {
+	if (!start || !end || !wal_is_segment(start) || !wal_is_segment(end)) {
 		rc = PG_ERR(ARCA_ERR_CORRUPT,
 		            "[target %s]: the snapshot lacks its WAL range "
 		            "(start_wal/end_wal)",
 		            r->t->name);
 		goto out;
 	}
-	if ((rc = wal_chain(r->ctx, start, seg_size, last, hole, newest)) != ARCA_OK)
+	w.start = start;
+	w.end = end;
+	if (start_lsn)
+		wal_parse_lsn(start_lsn, &w.start_lsn);
+	/* its errors (a missing or foreign timeline history) say what is wrong */
+	if ((rc = wal_walk(r->ctx, &w)) != ARCA_OK)
 		goto out;
-	if (!last[0] || strcmp(last, end) < 0) {
+	if (!w.consistent) {
+		const char *gone = w.brk[0] ? w.brk : w.next;
 		rc = PG_ERR(
 		    ARCA_ERR_NOT_FOUND,
 		    "[target %s]: WAL segment %s is missing from the archive; the base backup "
 		    "needs %s to %s to become consistent, so it cannot be restored (choose "
 		    "another snapshot)",
-		    r->t->name, last[0] ? hole : start, start, end);
+		    r->t->name, gone, start, end);
 		goto out;
 	}
 	if (to_lsn) {
 		uint64_t lsn, bend = 0;
-		char want[WAL_NAME_LEN + 1];
 		wal_parse_lsn(to_lsn, &lsn);
 		if (end_lsn)
 			wal_parse_lsn(end_lsn, &bend);
@@ -256,37 +264,42 @@ static int check_wal(struct restore *r, const char *meta, const char *to_lsn, in
 			           r->t->name, to_lsn, end_lsn);
 			goto out;
 		}
-		wal_segment_name(tli ? (uint32_t)strtoul(tli, NULL, 10) : 1, lsn, seg_size, want);
-		if (strcmp(last, want) < 0) {
+		if (lsn / w.seg_size > w.last_segno) {
 			rc = PG_ERR(
 			    ARCA_ERR_NOT_FOUND,
-			    "[target %s]: --to-lsn %s needs WAL segment %s, but the archive's "
-			    "unbroken chain ends at %s%s%s",
-			    r->t->name, to_lsn, want, last, hole[0] ? "; missing: " : "",
-			    hole[0] ? hole : "");
+			    "[target %s]: --to-lsn %s is past the archive's unbroken WAL chain, "
+			    "which ends with segment %s (timeline %" PRIu32
+			    "); the next one, %s, %s",
+			    r->t->name, to_lsn, w.last, w.latest_tli, w.next,
+			    w.brk[0] ? "is missing" : "is not archived yet");
 			goto out;
 		}
-	} else if (hole[0] && !has_target) {
+	} else if (w.brk[0] && w.n_after && !has_target) {
 		rc = PG_ERR(
 		    ARCA_ERR_NOT_FOUND,
 		    "[target %s]: WAL segment %s is missing from the archive although later "
 		    "segments (up to %s) exist: recovery to the end of the archive would stop "
 		    "at %s. Restore with --to-time/--to-lsn before it, or put the segment "
 		    "back",
-		    r->t->name, hole, newest, hole);
+		    r->t->name, w.brk, w.newest, w.brk);
 		goto out;
-	} else if (hole[0]) {
+	} else if (w.brk[0] && w.n_after) {
 		PG_LOG(ARCA_LOG_WARN,
 		       "WAL segment %s is missing from the archive; "
 		       "recovery cannot go past it",
-		       hole);
+		       w.brk);
 	}
+	if (w.n_timelines > 1)
+		PG_LOG(ARCA_LOG_INFO,
+		       "the WAL goes from the backup's timeline through %zu timeline switches to "
+		       "timeline %" PRIu32 "; recovery follows it",
+		       w.n_timelines - 1, w.latest_tli);
 out:
 	free(start);
 	free(end);
 	free(seg);
+	free(start_lsn);
 	free(end_lsn);
-	free(tli);
 	return rc;
 }
 

@@ -713,7 +713,7 @@ static int timeline_path(struct arca_ctx *ctx, const struct archive_index *a, ui
 			return rc == ARCA_ERR_NOT_FOUND
 			           ? PG_ERR(ARCA_ERR_CORRUPT,
 			                    "timeline history file %08X.history vanished while "
-			                    "verify read the archive",
+			                    "arca read the archive",
 			                    l)
 			           : rc;
 		rc = parse_history(l, data, len, &hist, &n_hist);

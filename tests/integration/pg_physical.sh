@@ -15,7 +15,9 @@
 #    it and the way out; after a new base backup verify passes and warns
 #    that the older backup cannot recover past the gap, until that snapshot
 #    is forgotten; verify --read-data reads the chain back and names a
-#    damaged segment.
+#    damaged segment;
+#  - after a failover (timeline 2) a restore to an LSN on timeline 2 follows
+#    the history file, and verify follows the switch.
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/pg.sh"
 pg_require
@@ -225,4 +227,32 @@ pg_arca verify --read-data app-wal >"$T/out" 2>&1 || { cat "$T/out"; fail "verif
 grep -q "$LOST" "$T/out" && { cat "$T/out"; fail "verify still reports $LOST"; }
 grep -q "without a gap" "$T/out" || { cat "$T/out"; fail "verify did not check the WAL chain"; }
 
-pass "base backup, manifest verify, PITR to time/LSN/xid/end, refusals, WAL hole named by restore and verify"
+step "after a failover (a new timeline) restores follow the WAL onto it"
+# The original stops; a copy recovered to the end of the archive in its
+# place is promoted to timeline 2 and archives on (a failover). A restore to
+# an LSN written on timeline 2 past timeline 1's last segment must follow
+# the history file, as recovery does, not stop at timeline 1's end.
+pg_stop "$T/pg/app/data"
+mv "$T/pg/app/data" "$T/pg/app/data.tl1"
+pg_arca restore app-wal --into "$T/pg/app/data" --start >/dev/null 2>"$T/err" ||
+	{ cat "$T/err"; fail "restore in place of the original (the failover) failed"; }
+[ "$(rows $APP)" = "900 900" ] || fail "the promoted copy has rows '$(rows $APP)', want 900"
+[ "$(pg_sql $APP postgres "SELECT timeline_id FROM pg_control_checkpoint()")" -ge 2 ] ||
+	fail "the promoted copy is still on timeline 1"
+pg_sql $APP postgres "INSERT INTO t (id) SELECT generate_series(901, 1000)"
+pg_switch_wait $APP >/dev/null
+pg_sql $APP postgres "INSERT INTO t (id) SELECT generate_series(1001, 1100)"
+LSN3=$(pg_sql $APP postgres "SELECT pg_current_wal_lsn()")
+pg_sql $APP postgres "INSERT INTO t (id) SELECT generate_series(1101, 1200)"
+pg_switch_wait $APP >/dev/null
+pg_stop "$T/pg/app/data"
+ls "$T/repo/blobs/app-wal" | grep -q 'wal_2f00000002\.history' ||
+	{ ls "$T/repo/blobs/app-wal" >&2; fail "timeline 2's history file was not archived"; }
+pg_arca restore app-wal --into "$T/pg/tl2" --to-lsn "$LSN3" --start --no-archive \
+	>/dev/null 2>"$T/err" || { cat "$T/err"; fail "restore --to-lsn on timeline 2 failed"; }
+[ "$(rows $APP)" = "1100 1100" ] || fail "restore --to-lsn $LSN3 (timeline 2) has rows '$(rows $APP)', want 1100"
+pg_stop "$T/pg/tl2"
+pg_arca verify app-wal >"$T/out" 2>&1 || { cat "$T/out"; fail "verify fails after the failover"; }
+grep -q "across timeline switches" "$T/out" || { cat "$T/out"; fail "verify did not follow the timeline switch"; }
+
+pass "base backup, manifest verify, PITR to time/LSN/xid/end, refusals, WAL hole named by restore and verify, PITR across a failover's new timeline"
