@@ -10,10 +10,12 @@
 struct prune_opts {
 	int dry_run;
 	int64_t threshold; /* percent */
+	json_t *json;      /* --json: one array, an object per destination */
 };
 
 static int prune_dest(struct cli *cli, struct engine *e, struct engine_dest *d, void *arg)
 {
+	(void)cli;
 	const struct prune_opts *o = arg;
 	int dry_run = o->dry_run;
 	struct repo_prune_stats st = {0};
@@ -26,15 +28,21 @@ static int prune_dest(struct cli *cli, struct engine *e, struct engine_dest *d, 
 	}
 	if (r != ARCA_OK) {
 		err_wrap(r, "prune of destination %s", d->cfg->name);
+		if (o->json)
+			json_array_append_new(o->json, json_pack("{s:s,s:b,s:s}", "destination",
+			                                         d->cfg->name, "dry_run", dry_run,
+			                                         "error", err_msg()));
 		return err_print(r);
 	}
 	char b[32];
 	format_bytes(st.bytes_freed, b, sizeof b);
-	if (cli->json)
-		cli_print_json(json_pack(
-		    "{s:s,s:b,s:I,s:I,s:I}", "destination", d->cfg->name, "dry_run", dry_run,
-		    "packs_deleted", (json_int_t)st.packs_deleted, "packs_repacked",
-		    (json_int_t)st.packs_repacked, "bytes_freed", (json_int_t)st.bytes_freed));
+	if (o->json)
+		json_array_append_new(o->json,
+		                      json_pack("{s:s,s:b,s:I,s:I,s:I}", "destination",
+		                                d->cfg->name, "dry_run", dry_run, "packs_deleted",
+		                                (json_int_t)st.packs_deleted, "packs_repacked",
+		                                (json_int_t)st.packs_repacked, "bytes_freed",
+		                                (json_int_t)st.bytes_freed));
 	else
 		printf("destination %s: %s%llu packs deleted, %llu repacked, %s freed\n",
 		       d->cfg->name, dry_run ? "(dry run) " : "",
@@ -60,5 +68,13 @@ int cmd_prune(struct cli *cli, int argc, char **argv)
 		} else
 			return cli_usage_error("prune", "unknown option");
 	}
-	return cli_each_dest(cli, "prune", argc - optind, argv + optind, prune_dest, &o);
+	if (cli->json)
+		o.json = json_array();
+	int rc = cli_each_dest(cli, "prune", argc - optind, argv + optind, prune_dest, &o);
+	/* a document even when a destination failed: what the others did */
+	if (o.json && json_array_size(o.json))
+		cli_print_json(o.json);
+	else if (o.json)
+		json_decref(o.json);
+	return rc;
 }

@@ -168,9 +168,10 @@ objects > "$T/before"
 arca --json prune --dry-run > "$T/prune-dry.json" || fail "prune --dry-run --json"
 objects > "$T/after"
 diff "$T/before" "$T/after" >&2 || fail "prune --dry-run changed the repositories"
-# prune --json prints one JSON document per destination: with several
-# destinations that is a stream of documents, not one array as verify's.
+# prune --json prints one JSON document: an array, an object per destination.
 assert_json "$T/prune-dry.json" "prune --dry-run --json" <<'PY'
+assert len(docs) == 1 and isinstance(docs[0], list), docs
+docs = docs[0]
 assert [x["destination"] for x in docs] == ["a", "b"], docs
 for x in docs:
     typed(x, destination=str, dry_run=bool, packs_deleted=int, packs_repacked=int, bytes_freed=int)
@@ -180,15 +181,8 @@ PY
 arca --json prune > "$T/prune.json" || fail "prune --json"
 python3 - "$T/prune-dry.json" "$T/prune.json" <<'PY' || fail "prune did not do what its dry run said"
 import json, sys
-def docs(p):
-    text, dec, out, i = open(p).read(), json.JSONDecoder(), [], 0
-    while text[i:].strip():
-        while text[i].isspace():
-            i += 1
-        o, i = dec.raw_decode(text, i)
-        out.append(o)
-    return out
-dry, real = docs(sys.argv[1]), docs(sys.argv[2])
+dry, real = (json.load(open(p)) for p in sys.argv[1:])
+assert len(dry) == len(real) == 2, (dry, real)
 for a, b in zip(dry, real):
     assert b["dry_run"] is False, b
     assert (a["packs_deleted"], a["packs_repacked"]) == (b["packs_deleted"], b["packs_repacked"]), (a, b)
