@@ -1,0 +1,157 @@
+#!/bin/sh
+# recover: `arca recover` runs the runbook of [recovery]. A files target and
+# a real redis-server are snapshotted together (one recovery point), then
+# media alone (a newer point that lacks the cache); both stores are wiped.
+# recover picks the newest point that holds every target, restores both
+# from it (tree manifest and DEBUG DIGEST equal that moment's), runs a
+# meilisearch target's fallback (rebuild_command: it has no snapshot) and
+# the hooks in order, with no secret in their environment. --dry-run
+# changes nothing; a point that lacks a target is refused, naming it; a
+# non-empty place is refused without --overwrite (exit 11) and replaced
+# with it; a failing hook stops the run with its exit code and a resume
+# command that works; --json gives one document.
+. "$(dirname "$0")/../lib/common.sh"
+. "$(dirname "$0")/../lib/redis.sh"
+redis_require
+
+export SECRET_TOKEN=hunter2-not-for-hooks
+LOG="$T/hooks.log"
+write_engine_config
+redis_start src
+mkdir -p "$T/media/sub"
+head -c 300000 /dev/urandom > "$T/media/sub/photo.bin"
+echo "first" > "$T/media/a.txt"
+files_target media "$T/media"
+redis_target cache "$src_PORT"
+HAVE_MEILI=
+if [ -e "$PLUGIN_DIR/meilisearch.so" ]; then
+	HAVE_MEILI=1
+	# a search engine that is down: recover must use its fallback, never the server
+	printf '\n[target search]\ndriver = meilisearch\ndestinations = local\nurl = http://127.0.0.1:%s\nmethod = export\nrebuild_command = echo "rebuild $ARCA_TARGET" >> %s\n' \
+		"$(free_port)" "$LOG" >> "$ARCA_CONFIG"
+else
+	skip_step "the meilisearch driver is not built: no fallback step"
+fi
+hook() { # NAME: appends NAME and the recovery point, keeps the environment
+	printf '%s = echo "%s $ARCA_RECOVERY_POINT" >> %s && env > %s/env.%s\n' "$1" "$1" "$LOG" "$T" "$1"
+}
+{
+	printf '\n[recovery]\norder = media, cache%s\n' "${HAVE_MEILI:+, search}"
+	hook pre_hook
+	hook post_hook
+	hook verify_hook
+} >> "$ARCA_CONFIG"
+arca init >/dev/null
+
+step "snapshot together, then media alone"
+rcli "$src_PORT" set k1 v1 >/dev/null
+rcli "$src_PORT" -n 2 debug populate 1000 key 16 >/dev/null
+arca snapshot media cache >/dev/null 2>"$T/err" || { cat "$T/err"; fail "snapshot"; }
+RP1=$(arca list --json cache | python3 -c 'import json,sys; print(json.load(sys.stdin)[-1]["recovery_point"])')
+tree_manifest "$T/media" > "$T/media.rp1"
+DIGEST1=$(redis_digest "$src_PORT")
+echo "second" > "$T/media/a.txt"
+echo "new" > "$T/media/b.txt"
+arca snapshot media >/dev/null 2>"$T/err" || { cat "$T/err"; fail "snapshot media"; }
+RP2=$(arca list --json media | python3 -c 'import json,sys; print(json.load(sys.stdin)[-1]["recovery_point"])')
+[ "$RP1" != "$RP2" ] || fail "two runs share a recovery point"
+MEDIA_ID1=$(arca list --json media | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+CACHE_ID1=$(arca list --json cache | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+
+step "--dry-run: the plan from the newest complete point, nothing run"
+tree_manifest "$T/media" > "$T/media.before"
+arca recover --dry-run >"$T/out" 2>"$T/err" || { cat "$T/out" "$T/err"; fail "dry run"; }
+cat "$T/out"
+N=$((5 + ${HAVE_MEILI:-0}))
+grep -q "^recovery point $RP1 " "$T/out" || fail "the dry run does not use the newest complete point $RP1"
+grep -q "^step 1/$N: pre_hook: echo" "$T/out" || fail "no pre_hook step 1/$N"
+grep -q "^step 2/$N: restore media from snapshot $(echo "$MEDIA_ID1" | cut -c1-12) .* in destination local" "$T/out" ||
+	fail "media's step does not name its snapshot of $RP1"
+grep -q "^step 3/$N: restore cache from snapshot $(echo "$CACHE_ID1" | cut -c1-12) " "$T/out" || fail "no cache step"
+[ -z "$HAVE_MEILI" ] || grep -q "^step 4/$N: rebuild search: no snapshot" "$T/out" || fail "no fallback step"
+grep -q "^step $N/$N: verify_hook: " "$T/out" || fail "verify_hook is not the last step"
+[ ! -e "$LOG" ] || fail "the dry run ran a hook"
+tree_manifest "$T/media" | cmp -s - "$T/media.before" || fail "the dry run changed media"
+[ "$(rcli "$src_PORT" get k1)" = v1 ] || fail "the dry run changed the cache"
+
+step "--json: one document"
+arca recover --dry-run --json >"$T/out" 2>"$T/err" || { cat "$T/err"; fail "dry run --json"; }
+python3 - "$T/out" "$RP1" "$MEDIA_ID1" <<'PY' || fail "--json document"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["recovery_point"] == sys.argv[2] and d["dry_run"] is True, d
+kinds = [(s["name"], s["kind"], s["status"]) for s in d["steps"]]
+assert kinds[0] == ("pre_hook", "hook", "planned"), kinds
+assert d["steps"][1]["snapshot"] == sys.argv[3] and d["steps"][1]["destination"] == "local", d
+assert kinds[-1][0] == "verify_hook", kinds
+PY
+
+step "a recovery point that lacks a target is refused, naming it"
+expect_fail 8 arca recover --recovery-point "$(echo "$RP2" | cut -c1-8)" --dry-run
+expect_stderr "lacks a snapshot of cache"
+expect_stderr "--partial"
+arca recover --recovery-point "$RP2" --partial --dry-run >"$T/out" 2>"$T/err" || { cat "$T/err"; fail "--partial"; }
+grep -q "left out (--partial): cache" "$T/out" || { cat "$T/out"; fail "--partial does not name what is left out"; }
+
+step "wipe both stores; arca recover brings back the same moment"
+rm -rf "$T/media"/* "$T/media/sub"
+rcli "$src_PORT" flushall >/dev/null
+arca recover >"$T/out" 2>"$T/err" || { cat "$T/out" "$T/err"; fail "recover"; }
+cat "$T/out"
+tree_manifest "$T/media" | cmp -s - "$T/media.rp1" || fail "media differs from the recovery point's"
+[ "$(redis_digest "$src_PORT")" = "$DIGEST1" ] || fail "the cache's DEBUG DIGEST differs from the recovery point's"
+grep -q "^step 2/$N: media done in [0-9.]* s" "$T/out" || fail "no result line for media"
+grep -q "^recovered from recovery point $(echo "$RP1" | cut -c1-12)" "$T/out" || fail "no final line"
+if [ -n "$HAVE_MEILI" ]; then
+	printf 'pre_hook %s\nrebuild search\npost_hook %s\nverify_hook %s\n' "$RP1" "$RP1" "$RP1" > "$T/want"
+else
+	printf 'pre_hook %s\npost_hook %s\nverify_hook %s\n' "$RP1" "$RP1" "$RP1" > "$T/want"
+fi
+cmp -s "$LOG" "$T/want" || { diff "$T/want" "$LOG"; fail "hooks did not run in order with the recovery point"; }
+for h in pre_hook post_hook verify_hook; do
+	! grep -q "hunter2\|correct horse" "$T/env.$h" || fail "a secret reached $h's environment"
+	names=$(sed 's/=.*//' "$T/env.$h" | grep -v -x -E 'PATH|HOME|LANG|ARCA_RECOVERY_POINT|ARCA_CONFIG|ARCA_HOOK|PWD|OLDPWD|SHLVL|_' || true)
+	[ -z "$names" ] || fail "$h got more than its minimal environment: $names"
+	grep -q "^ARCA_CONFIG=$ARCA_CONFIG\$" "$T/env.$h" || fail "$h lacks ARCA_CONFIG"
+done
+
+step "a non-empty place is refused without --overwrite, replaced with it"
+echo "changed" > "$T/media/a.txt"
+: > "$LOG"
+expect_fail 11 arca recover
+expect_stderr "stopped at step 2/$N \\(media\\), exit 11"
+expect_stderr "not done: media \\(failed\\), cache"
+expect_stderr "--overwrite replaces"
+expect_stderr "resume with:"
+grep -q "^step 2/$N: media FAILED, exit 11" "$T/out" || { cat "$T/out"; fail "no FAILED line"; }
+[ "$(cat "$T/media/a.txt")" = changed ] || fail "a refused restore changed media"
+[ "$(cat "$LOG")" = "pre_hook $RP1" ] || fail "steps after the failure ran"
+arca recover --overwrite >"$T/out" 2>"$T/err" || { cat "$T/out" "$T/err"; fail "recover --overwrite"; }
+tree_manifest "$T/media" | cmp -s - "$T/media.rp1" || fail "--overwrite did not bring media back"
+
+step "a failing hook stops the run with its exit code; the printed command resumes"
+sed -i 's/^post_hook = .*/post_hook = echo post_hook >> '"$(echo "$LOG" | sed 's/[\/&]/\\&/g')"' \&\& exit 42/' "$ARCA_CONFIG"
+: > "$LOG"
+expect_fail 42 arca recover --overwrite
+expect_stderr "stopped at step $((N - 1))/$N \\(post_hook\\), exit 42"
+expect_stderr "post_hook .* exited with 42"
+RESUME=$(sed -n 's/^    \(arca .*\)$/\1/p' "$T/err")
+echo "$RESUME" | grep -q -- "--recovery-point $RP1 --from post_hook --overwrite" || fail "resume command: $RESUME"
+grep -q "^verify_hook" "$LOG" && fail "verify_hook ran after post_hook failed"
+sed -i 's/ \&\& exit 42$//' "$ARCA_CONFIG"
+: > "$LOG"
+eval "$RESUME" >"$T/out" 2>"$T/err" || { cat "$T/out" "$T/err"; fail "the resume command failed"; }
+printf 'post_hook\nverify_hook %s\n' "$RP1" > "$T/want"
+cmp -s "$LOG" "$T/want" || { diff "$T/want" "$LOG"; fail "the resume did not run just post_hook and verify_hook"; }
+grep -q "^step 1/$N: pre_hook" "$T/out" && fail "the resume ran pre_hook"
+
+step "usage errors"
+expect_fail 2 arca recover --from nosuch --dry-run
+expect_stderr "names no step of this recovery"
+expect_fail 2 arca recover media
+expect_stderr "takes no TARGET"
+sed -i 's/^order = .*/order = media, cahce/' "$ARCA_CONFIG"
+expect_fail 3 arca recover --dry-run
+expect_stderr "arca.ini:[0-9]*: 'order' in \\[recovery\\] names \\[target cahce\\].*did you mean 'cache'"
+
+pass
