@@ -88,6 +88,7 @@ PY
 
 step "a recovery point that lacks a target is refused, naming it"
 expect_fail 8 arca recover --recovery-point "$(echo "$RP2" | cut -c1-8)" --dry-run
+cat "$T/err"
 expect_stderr "lacks a snapshot of cache"
 expect_stderr "--partial"
 arca recover --recovery-point "$RP2" --partial --dry-run >"$T/out" 2>"$T/err" || { cat "$T/err"; fail "--partial"; }
@@ -119,6 +120,7 @@ step "a non-empty place is refused without --overwrite, replaced with it"
 echo "changed" > "$T/media/a.txt"
 : > "$LOG"
 expect_fail 11 arca recover
+cat "$T/err"
 expect_stderr "stopped at step 2/$N \\(media\\), exit 11"
 expect_stderr "not done: media \\(failed\\), cache"
 expect_stderr "--overwrite replaces"
@@ -133,6 +135,7 @@ step "a failing hook stops the run with its exit code; the printed command resum
 sed -i 's/^post_hook = .*/post_hook = echo post_hook >> '"$(echo "$LOG" | sed 's/[\/&]/\\&/g')"' \&\& exit 42/' "$ARCA_CONFIG"
 : > "$LOG"
 expect_fail 42 arca recover --overwrite
+cat "$T/out" "$T/err"
 expect_stderr "stopped at step $((N - 1))/$N \\(post_hook\\), exit 42"
 expect_stderr "post_hook .* exited with 42"
 RESUME=$(sed -n 's/^    \(arca .*\)$/\1/p' "$T/err")
