@@ -155,16 +155,26 @@ static int point_newer(const struct point *a, const struct point *b)
 	return a->time > b->time || (a->time == b->time && a->nsec > b->nsec);
 }
 
+/* Whether target ti of the order has a snapshot in any point. */
+static int has_any(const struct gather *g, size_t ti)
+{
+	for (size_t k = 0; k < g->n_pts; k++)
+		if (g->pts[k].snap[ti].d)
+			return 1;
+	return 0;
+}
+
 /* Targets of the order p lacks: all of them, or (need_only) those without
- * a fallback verb. As "a, b", or NULL when none. */
+ * a fallback verb. As "a, b (no snapshot at all)", or NULL when none. */
 static char *lacking(const struct gather *g, const struct point *p, int need_only)
 {
 	char *out = NULL;
 	for (size_t i = 0; i < g->n_order; i++) {
 		if (p->snap[i].d || (need_only && fallback_verb(g->order[i])))
 			continue;
-		char *more = out ? xasprintf("%s, %s", out, g->order[i]->cfg->name)
-		                 : xstrdup(g->order[i]->cfg->name);
+		const char *none = has_any(g, i) ? "" : " (no snapshot at all)";
+		char *more = out ? xasprintf("%s, %s%s", out, g->order[i]->cfg->name, none)
+		                 : xasprintf("%s%s", g->order[i]->cfg->name, none);
 		free(out);
 		out = more;
 	}

@@ -1,15 +1,17 @@
 #!/bin/sh
-# recover: `arca recover` runs the runbook of [recovery]. A files target and
-# a real redis-server are snapshotted together (one recovery point), then
-# media alone (a newer point that lacks the cache); both stores are wiped.
-# recover picks the newest point that holds every target, restores both
-# from it (tree manifest and DEBUG DIGEST equal that moment's), runs a
-# meilisearch target's fallback (rebuild_command: it has no snapshot) and
-# the hooks in order, with no secret in their environment. --dry-run
-# changes nothing; a point that lacks a target is refused, naming it; a
-# non-empty place is refused without --overwrite (exit 11) and replaced
-# with it; a failing hook stops the run with its exit code and a resume
-# command that works; --json gives one document.
+# recover: `arca recover` runs the runbook of [recovery]. A files target, a
+# real redis-server and (where PostgreSQL 15 is installed) a logical postgres
+# target are snapshotted together (one recovery point), then media alone (a
+# newer point that lacks the others); every store is wiped (files removed,
+# FLUSHALL, DROP DATABASE). recover picks the newest point that holds every
+# target and restores all from it (tree manifest, DEBUG DIGEST and the
+# database's schema + row checksums equal that moment's), runs a meilisearch
+# target's fallback (rebuild_command: it has no snapshot) and the hooks in
+# order, with no secret in their environment. --dry-run changes nothing; a
+# point that lacks a target is refused, naming it (--partial restores what it
+# holds); a non-empty place is refused without --overwrite (exit 11) and
+# replaced with it; a failing hook stops the run with its exit code and a
+# resume command that works; --json gives one document.
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/redis.sh"
 redis_require
@@ -32,11 +34,29 @@ if [ -e "$PLUGIN_DIR/meilisearch.so" ]; then
 else
 	skip_step "the meilisearch driver is not built: no fallback step"
 fi
+# PostgreSQL (the runbook's app database) where its binaries are: a logical
+# target whose database is dropped and comes back
+HAVE_PG=
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+if [ -x "$PG_BIN/pg_dump" ] && { [ "$(id -u)" != 0 ] || id postgres >/dev/null 2>&1; }; then
+	HAVE_PG=1
+	. "$(dirname "$0")/../lib/pg.sh"
+	pg_require
+	pg_start app
+	pg_sql "$app_PORT" postgres "CREATE DATABASE vectis"
+	pg_sql "$app_PORT" vectis "CREATE TABLE orders (id int PRIMARY KEY, item text); INSERT INTO orders SELECT g, md5(g::text) FROM generate_series(1, 5000) g"
+	printf '%s\n' "$PG_SUPERPASS" > "$T/pg.pw"
+	chmod 600 "$T/pg.pw"
+	printf '\n[target app-db]\ndriver = postgres\nmode = logical\ndestinations = local\nconninfo = %s\npassword_file = %s\n' \
+		"$(pg_conninfo "$app_PORT" vectis)" "$T/pg.pw" >> "$ARCA_CONFIG"
+else
+	skip_step "no PostgreSQL 15 binaries in $PG_BIN: no database target"
+fi
 hook() { # NAME: appends NAME and the recovery point, keeps the environment
 	printf '%s = echo "%s $ARCA_RECOVERY_POINT" >> %s && env > %s/env.%s\n' "$1" "$1" "$LOG" "$T" "$1"
 }
 {
-	printf '\n[recovery]\norder = media, cache%s\n' "${HAVE_MEILI:+, search}"
+	printf '\n[recovery]\norder = media, cache%s%s\n' "${HAVE_PG:+, app-db}" "${HAVE_MEILI:+, search}"
 	hook pre_hook
 	hook post_hook
 	hook verify_hook
@@ -46,10 +66,11 @@ arca init >/dev/null
 step "snapshot together, then media alone"
 rcli "$src_PORT" set k1 v1 >/dev/null
 rcli "$src_PORT" -n 2 debug populate 1000 key 16 >/dev/null
-arca snapshot media cache >/dev/null 2>"$T/err" || { cat "$T/err"; fail "snapshot"; }
+arca snapshot media cache ${HAVE_PG:+app-db} >/dev/null 2>"$T/err" || { cat "$T/err"; fail "snapshot"; }
 RP1=$(arca list --json cache | python3 -c 'import json,sys; print(json.load(sys.stdin)[-1]["recovery_point"])')
 tree_manifest "$T/media" > "$T/media.rp1"
 DIGEST1=$(redis_digest "$src_PORT")
+[ -z "$HAVE_PG" ] || pg_db_fingerprint "$app_PORT" vectis > "$T/db.rp1"
 echo "second" > "$T/media/a.txt"
 echo "new" > "$T/media/b.txt"
 arca snapshot media >/dev/null 2>"$T/err" || { cat "$T/err"; fail "snapshot media"; }
@@ -62,13 +83,13 @@ step "--dry-run: the plan from the newest complete point, nothing run"
 tree_manifest "$T/media" > "$T/media.before"
 arca recover --dry-run >"$T/out" 2>"$T/err" || { cat "$T/out" "$T/err"; fail "dry run"; }
 cat "$T/out"
-N=$((5 + ${HAVE_MEILI:-0}))
+N=$((5 + ${HAVE_MEILI:-0} + ${HAVE_PG:-0}))
 grep -q "^recovery point $RP1 " "$T/out" || fail "the dry run does not use the newest complete point $RP1"
 grep -q "^step 1/$N: pre_hook: echo" "$T/out" || fail "no pre_hook step 1/$N"
 grep -q "^step 2/$N: restore media from snapshot $(echo "$MEDIA_ID1" | cut -c1-12) .* in destination local" "$T/out" ||
 	fail "media's step does not name its snapshot of $RP1"
 grep -q "^step 3/$N: restore cache from snapshot $(echo "$CACHE_ID1" | cut -c1-12) " "$T/out" || fail "no cache step"
-[ -z "$HAVE_MEILI" ] || grep -q "^step 4/$N: rebuild search: no snapshot" "$T/out" || fail "no fallback step"
+[ -z "$HAVE_MEILI" ] || grep -q "^step $((N - 2))/$N: rebuild search: no snapshot" "$T/out" || fail "no fallback step"
 grep -q "^step $N/$N: verify_hook: " "$T/out" || fail "verify_hook is not the last step"
 [ ! -e "$LOG" ] || fail "the dry run ran a hook"
 tree_manifest "$T/media" | cmp -s - "$T/media.before" || fail "the dry run changed media"
@@ -97,10 +118,14 @@ grep -q "left out (--partial): cache" "$T/out" || { cat "$T/out"; fail "--partia
 step "wipe both stores; arca recover brings back the same moment"
 rm -rf "$T/media"/* "$T/media/sub"
 rcli "$src_PORT" flushall >/dev/null
+[ -z "$HAVE_PG" ] || pg_sql "$app_PORT" postgres "DROP DATABASE vectis"
 arca recover >"$T/out" 2>"$T/err" || { cat "$T/out" "$T/err"; fail "recover"; }
 cat "$T/out"
 tree_manifest "$T/media" | cmp -s - "$T/media.rp1" || fail "media differs from the recovery point's"
 [ "$(redis_digest "$src_PORT")" = "$DIGEST1" ] || fail "the cache's DEBUG DIGEST differs from the recovery point's"
+if [ -n "$HAVE_PG" ]; then
+	pg_db_fingerprint "$app_PORT" vectis | cmp -s - "$T/db.rp1" || fail "the database differs from the recovery point's"
+fi
 grep -q "^step 2/$N: media done in [0-9.]* s" "$T/out" || fail "no result line for media"
 grep -q "^recovered from recovery point $(echo "$RP1" | cut -c1-12)" "$T/out" || fail "no final line"
 if [ -n "$HAVE_MEILI" ]; then
@@ -147,6 +172,19 @@ eval "$RESUME" >"$T/out" 2>"$T/err" || { cat "$T/out" "$T/err"; fail "the resume
 printf 'post_hook\nverify_hook %s\n' "$RP1" > "$T/want"
 cmp -s "$LOG" "$T/want" || { diff "$T/want" "$LOG"; fail "the resume did not run just post_hook and verify_hook"; }
 grep -q "^step 1/$N: pre_hook" "$T/out" && fail "the resume ran pre_hook"
+
+step "no recovery point holds every target: refused, naming what it lacks"
+mkdir -p "$T/never"
+files_target never "$T/never"
+sed -i 's/^order = .*/order = media, cache, never/' "$ARCA_CONFIG"
+expect_fail 8 arca recover
+expect_stderr "no recovery point holds a snapshot of every target to recover: the newest, [0-9a-f]{12} .* lacks cache, never \\(no snapshot at all\\)"
+expect_stderr "--recovery-point ID .* --partial"
+[ ! -s "$LOG" ] || [ "$(wc -l < "$LOG")" -eq 2 ] || fail "a refused recover ran a hook"
+arca recover --partial --dry-run >"$T/out" 2>"$T/err" || { cat "$T/err"; fail "--partial"; }
+grep -q "^recovery point $RP2 " "$T/out" || fail "--partial does not take the newest point"
+grep -q "left out (--partial): never" "$T/out" || fail "--partial does not name never"
+sed -i 's/^order = .*/order = media, cache/' "$ARCA_CONFIG"
 
 step "usage errors"
 expect_fail 2 arca recover --from nosuch --dry-run
