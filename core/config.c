@@ -115,7 +115,7 @@ const struct arca_option cfg_recovery_options[] = {
      .help = "command arca recover runs last to check the result (e.g. a health query)"},
     {.name = "scratch_dir",
      .type = ARCA_OPT_PATH,
-     .help = "where arca drill and arca recover put temporary instances"},
+     .help = "for arca drill's scratch instances (arca drill is not there yet: unused)"},
     {.name = NULL},
 };
 

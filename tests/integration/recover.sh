@@ -173,6 +173,21 @@ printf 'post_hook\nverify_hook %s\n' "$RP1" > "$T/want"
 cmp -s "$LOG" "$T/want" || { diff "$T/want" "$LOG"; fail "the resume did not run just post_hook and verify_hook"; }
 grep -q "^step 1/$N: pre_hook" "$T/out" && fail "the resume ran pre_hook"
 
+step "--json after a failure: one document on stdout, the hook's output on stderr"
+sed -i 's/^verify_hook = .*/verify_hook = echo noise-from-the-hook \&\& exit 3/' "$ARCA_CONFIG"
+expect_fail 3 arca recover --json --from verify_hook
+grep -q noise-from-the-hook "$T/err" || fail "the hook's output is not on stderr"
+python3 - "$T/out" "$RP1" <<'PY' || { cat "$T/out"; fail "--json document after a failure"; }
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["ok"] is False and d["dry_run"] is False and d["recovery_point"] == sys.argv[2], d
+st = {s["name"]: s for s in d["steps"]}
+assert st["pre_hook"]["status"] == "skipped" and st["post_hook"]["status"] == "skipped", st
+v = st["verify_hook"]
+assert v["status"] == "failed" and v["exit"] == 3 and "exited with 3" in v["error"], v
+assert "--from verify_hook" in d["resume"], d["resume"]
+PY
+
 step "no recovery point holds every target: refused, naming what it lacks"
 mkdir -p "$T/never"
 files_target never "$T/never"
