@@ -31,14 +31,67 @@ struct recover_run {
 
 static const char *kind_name(enum rstep_kind k)
 {
-	return k == RSTEP_HOOK ? "hook" : k == RSTEP_RESTORE ? "restore" : "fallback";
+	return k == RSTEP_HOOK      ? "hook"
+	       : k == RSTEP_RESTORE ? "restore"
+	       : k == RSTEP_HEALTH  ? "health"
+	                            : "fallback";
+}
+
+static int has_health(const struct engine_target *t)
+{
+	return ARCA_OPS_HAS(t->drv->target, health) && t->drv->target->health;
+}
+
+/* "app-db, cache; its driver cannot tell: search" for the health step */
+static char *health_text(const struct recover_plan *p)
+{
+	struct buf yes = {0}, no = {0};
+	for (size_t i = 0; i < p->n; i++) {
+		const struct rstep *s = &p->steps[i];
+		if (s->kind != RSTEP_RESTORE && s->kind != RSTEP_FALLBACK)
+			continue;
+		struct buf *b = has_health(s->t) ? &yes : &no;
+		if (b->len)
+			buf_append(b, ", ", 2);
+		buf_append(b, s->name, strlen(s->name));
+	}
+	buf_append(&yes, "", 1);
+	buf_append(&no, "", 1);
+	char *out = xasprintf("health: is each recovered store serving? (`arca health` of %s%s%s)",
+	                      yes.len > 1 ? (char *)yes.data : "none",
+	                      no.len > 1 ? "; its driver cannot tell, check by hand: " : "",
+	                      no.len > 1 ? (char *)no.data : "");
+	buf_free(&yes);
+	buf_free(&no);
+	return out;
+}
+
+/* The health step: every target of the plan whose driver can tell. */
+static int run_health(const struct recover_run *r)
+{
+	static const struct ctx_option none[1] = {{NULL, NULL}};
+	for (size_t i = 0; i < r->p->n; i++) {
+		const struct rstep *s = &r->p->steps[i];
+		if ((s->kind != RSTEP_RESTORE && s->kind != RSTEP_FALLBACK) || !has_health(s->t))
+			continue;
+		int rc = arca_cancel_requested ? err_set(ARCA_ERR_CANCELLED, "interrupted")
+		                               : job_health(r->e, s->t, none);
+		if (rc != ARCA_OK)
+			return err_wrap(
+			    rc, "target %s is not serving after the recovery (`arca health %s`)",
+			    s->name, s->name);
+		fprintf(r->out, "  %s: serving\n", s->name);
+	}
+	return ARCA_OK;
 }
 
 /* "restore app-db from snapshot 1a2b.. (TIME) in destination local" */
-static char *step_text(const struct rstep *s)
+static char *step_text(const struct recover_plan *p, const struct rstep *s)
 {
 	char tm[32];
 	switch (s->kind) {
+	case RSTEP_HEALTH:
+		return health_text(p);
 	case RSTEP_HOOK:
 		return xasprintf("%s: %s", s->name, s->command);
 	case RSTEP_RESTORE:
@@ -106,6 +159,8 @@ static int run_step(struct recover_run *r, const struct rstep *s)
 		                   restore_options(r, s->t, opts));
 	case RSTEP_FALLBACK:
 		return job_command(r->e, s->t, s->verb, 0, NULL, NULL);
+	case RSTEP_HEALTH:
+		return run_health(r);
 	}
 	return ARCA_ERR_INTERNAL;
 }
@@ -175,7 +230,7 @@ static void print_plan(const struct recover_run *r, size_t from)
 		fprintf(r->out, "left out (--partial): %s has no snapshot in this recovery point\n",
 		        r->p->left_out[i]);
 	for (size_t i = 0; i < r->p->n; i++) {
-		char *text = step_text(&r->p->steps[i]);
+		char *text = step_text(r->p, &r->p->steps[i]);
 		fprintf(r->out, "step %zu/%zu: %s%s\n", i + 1, r->p->n, text,
 		        i < from ? " [skipped: --from]" : "");
 		free(text);
@@ -210,7 +265,7 @@ static int execute(struct recover_run *r, size_t from, json_t *steps, json_t *do
 	for (size_t i = from; i < r->p->n; i++) {
 		const struct rstep *s = &r->p->steps[i];
 		json_t *js = json_array_get(steps, i);
-		char *text = step_text(s);
+		char *text = step_text(r->p, s);
 		fprintf(r->out, "step %zu/%zu: %s\n", i + 1, r->p->n, text);
 		fflush(r->out);
 		free(text);

@@ -289,6 +289,11 @@ int recover_plan_make(struct engine *e, const char *rp_arg, int partial, struct 
 			}
 		}
 		add_hook(p, sec, "post_hook");
+		size_t targets = 0;
+		for (size_t i = 0; i < p->n; i++)
+			targets += p->steps[i].kind != RSTEP_HOOK;
+		if ((!sec || cfg_get_bool(sec, "health", 1)) && targets)
+			add_step(p, &(struct rstep){.kind = RSTEP_HEALTH, .name = "health"});
 		add_hook(p, sec, "verify_hook");
 	}
 	for (size_t i = 0; i < g.n_pts; i++) {

@@ -8,12 +8,14 @@
 #include <stdint.h>
 #include "engine.h"
 
-enum rstep_kind { RSTEP_HOOK, RSTEP_RESTORE, RSTEP_FALLBACK };
+/* RSTEP_HEALTH: the drivers' health op for every target of the plan (after
+ * post_hook, which starts the services; [recovery] health = no: none). */
+enum rstep_kind { RSTEP_HOOK, RSTEP_RESTORE, RSTEP_FALLBACK, RSTEP_HEALTH };
 
 struct rstep {
 	enum rstep_kind kind;
-	const char *name;        /* "pre_hook", "post_hook", "verify_hook" or the target's */
-	const char *command;     /* a hook's shell command (the config's) */
+	const char *name;    /* "pre_hook", "post_hook", "health", "verify_hook" or a target's */
+	const char *command; /* a hook's shell command (the config's) */
 	struct engine_target *t; /* restore, fallback */
 	struct engine_dest *d;   /* restore: where the snapshot is read from */
 	char id[65];             /* restore: the snapshot, a full id */

@@ -83,14 +83,16 @@ step "--dry-run: the plan from the newest complete point, nothing run"
 tree_manifest "$T/media" > "$T/media.before"
 arca recover --dry-run >"$T/out" 2>"$T/err" || { cat "$T/out" "$T/err"; fail "dry run"; }
 cat "$T/out"
-N=$((5 + ${HAVE_MEILI:-0} + ${HAVE_PG:-0}))
+N=$((6 + ${HAVE_MEILI:-0} + ${HAVE_PG:-0}))
 grep -q "^recovery point $RP1 " "$T/out" || fail "the dry run does not use the newest complete point $RP1"
 grep -q "^step 1/$N: pre_hook: echo" "$T/out" || fail "no pre_hook step 1/$N"
 grep -q "^step 2/$N: restore media from snapshot $(echo "$MEDIA_ID1" | cut -c1-12) .* in destination local" "$T/out" ||
 	fail "media's step does not name its snapshot of $RP1"
 grep -q "^step 3/$N: restore cache from snapshot $(echo "$CACHE_ID1" | cut -c1-12) " "$T/out" || fail "no cache step"
-[ -z "$HAVE_MEILI" ] || grep -q "^step $((N - 2))/$N: rebuild search: no snapshot" "$T/out" || fail "no fallback step"
+[ -z "$HAVE_MEILI" ] || grep -q "^step $((N - 3))/$N: rebuild search: no snapshot" "$T/out" || fail "no fallback step"
 grep -q "^step $N/$N: verify_hook: " "$T/out" || fail "verify_hook is not the last step"
+grep -q "^step $((N - 1))/$N: health: is each recovered store serving? (.arca health. of media, cache${HAVE_PG:+, app-db}${HAVE_MEILI:+; its driver cannot tell, check by hand: search})" "$T/out" ||
+	fail "no health step before verify_hook"
 [ ! -e "$LOG" ] || fail "the dry run ran a hook"
 tree_manifest "$T/media" | cmp -s - "$T/media.before" || fail "the dry run changed media"
 [ "$(rcli "$src_PORT" get k1)" = v1 ] || fail "the dry run changed the cache"
@@ -127,6 +129,9 @@ if [ -n "$HAVE_PG" ]; then
 	pg_db_fingerprint "$app_PORT" vectis | cmp -s - "$T/db.rp1" || fail "the database differs from the recovery point's"
 fi
 grep -q "^step 2/$N: media done in [0-9.]* s" "$T/out" || fail "no result line for media"
+for t in media cache ${HAVE_PG:+app-db}; do
+	grep -q "^  $t: serving\$" "$T/out" || fail "the health step did not find $t serving"
+done
 grep -q "^recovered from recovery point $(echo "$RP1" | cut -c1-12)" "$T/out" || fail "no final line"
 if [ -n "$HAVE_MEILI" ]; then
 	printf 'pre_hook %s\nrebuild search\npost_hook %s\nverify_hook %s\n' "$RP1" "$RP1" "$RP1" > "$T/want"
@@ -161,7 +166,7 @@ sed -i 's/^post_hook = .*/post_hook = echo post_hook >> '"$(echo "$LOG" | sed 's
 : > "$LOG"
 expect_fail 42 arca recover --overwrite
 cat "$T/out" "$T/err"
-expect_stderr "stopped at step $((N - 1))/$N \\(post_hook\\), exit 42"
+expect_stderr "stopped at step $((N - 2))/$N \\(post_hook\\), exit 42"
 expect_stderr "post_hook .* exited with 42"
 RESUME=$(sed -n 's/^    \(arca .*\)$/\1/p' "$T/err")
 echo "$RESUME" | grep -q -- "--recovery-point $RP1 --from post_hook --overwrite" || fail "resume command: $RESUME"
@@ -187,6 +192,14 @@ v = st["verify_hook"]
 assert v["status"] == "failed" and v["exit"] == 3 and "exited with 3" in v["error"], v
 assert "--from verify_hook" in d["resume"], d["resume"]
 PY
+
+step "a store that does not serve after post_hook stops the run at the health step"
+sed -i "s/^post_hook = .*/post_hook = redis-cli -h 127.0.0.1 -p $src_PORT shutdown nosave || true/" "$ARCA_CONFIG"
+expect_fail 4 arca recover --from post_hook
+expect_stderr "target cache is not serving after the recovery \\(.arca health cache.\\)"
+expect_stderr "stopped at step $((N - 1))/$N \\(health\\), exit 4"
+expect_stderr "recover --recovery-point $RP1 --from health\$"
+grep -q "^  media: serving\$" "$T/out" || fail "media was not checked before cache"
 
 step "no recovery point holds every target: refused, naming what it lacks"
 mkdir -p "$T/never"
