@@ -119,6 +119,12 @@ const struct verb cli_verbs[] = {
      "                       database with objects, a non-empty directory); with it\n"
      "                       that data is REPLACED by the snapshot's, for every target\n"
      "                       at once. Use it only on stores you mean to throw away.\n\n"
+     "In the config (a ';' after a space starts a comment: join commands with &&):\n"
+     "  [recovery]\n"
+     "  pre_hook = /srv/vectis/bin/provision\n"
+     "  order = app-db, temporal-db, media, search\n"
+     "  post_hook = cd /srv/vectis && alembic upgrade head && systemctl start vectis-api\n"
+     "  verify_hook = curl -fsS http://127.0.0.1:8000/health\n\n"
      "Examples:\n  arca recover --dry-run          # what would run, and from which snapshots\n"
      "  arca recover                    # the whole runbook\n"
      "  arca recover --recovery-point 3f2a --from media   # resume after a failure\n"},
