@@ -38,6 +38,8 @@ int recover_hook_run(const char *name, const char *command, const struct recover
 		sigset_t none;
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
+		/* its own process group: on ^C or SIGTERM arca stops all of it */
+		setpgid(0, 0);
 		signal(SIGPIPE, SIG_DFL);
 		int in = open("/dev/null", O_RDONLY);
 		if (in > 0) {
@@ -59,10 +61,16 @@ int recover_hook_run(const char *name, const char *command, const struct recover
 		free(vars[i]);
 	if (pid < 0)
 		return err_set(ARCA_ERR_IO, "%s: cannot start /bin/sh: %s", name, strerror(saved));
-	int st;
-	while (waitpid(pid, &st, 0) < 0)
+	setpgid(pid, pid); /* also here: no signal may come before the child's own */
+	int st, stopped = 0;
+	while (waitpid(pid, &st, 0) < 0) {
 		if (errno != EINTR)
 			return err_set(ARCA_ERR_IO, "%s: waitpid: %s", name, strerror(errno));
+		if (arca_cancel_requested && !stopped) {
+			kill(-pid, SIGTERM); /* the hook and whatever it started */
+			stopped = 1;
+		}
+	}
 	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
 		return arca_cancel_requested ? err_set(ARCA_ERR_CANCELLED, "interrupted") : ARCA_OK;
 	if (arca_cancel_requested)

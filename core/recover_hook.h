@@ -10,7 +10,8 @@ struct recover_hook_env {
 
 /* Run `command` with /bin/sh -c, stdin from /dev/null, stdout on stdout_fd,
  * stderr as ours, and only PATH, HOME, LANG, ARCA_RECOVERY_POINT,
- * ARCA_CONFIG and ARCA_HOOK (= name) in its environment; wait for it.
+ * ARCA_CONFIG and ARCA_HOOK (= name) in its environment, in a process
+ * group of its own (SIGTERM to it all on ^C or SIGTERM); wait for it.
  * ARCA_OK when it exits 0; otherwise its exit code (128 + the signal that
  * killed it; ARCA_ERR_CANCELLED after ^C), with the error recorded. */
 int recover_hook_run(const char *name, const char *command, const struct recover_hook_env *env,

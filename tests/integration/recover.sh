@@ -11,7 +11,9 @@
 # point that lacks a target is refused, naming it (--partial restores what it
 # holds); a non-empty place is refused without --overwrite (exit 11) and
 # replaced with it; a failing hook stops the run with its exit code and a
-# resume command that works; --json gives one document.
+# resume command that works; so does SIGTERM while a hook runs (exit 10, the
+# hook's process group stopped too); a store that does not serve after
+# post_hook stops the run at the health step; --json gives one document.
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/redis.sh"
 redis_require
@@ -200,6 +202,29 @@ expect_stderr "target cache is not serving after the recovery \\(.arca health ca
 expect_stderr "stopped at step $((N - 1))/$N \\(health\\), exit 4"
 expect_stderr "recover --recovery-point $RP1 --from health\$"
 grep -q "^  media: serving\$" "$T/out" || fail "media was not checked before cache"
+
+step "SIGTERM while a hook runs: the hook is stopped, exit 10, the resume command"
+sed -i "s|^pre_hook = .*|pre_hook = echo \\$\\$ > $T/started.tmp \\&\\& mv $T/started.tmp $T/started \\&\\& exec sleep 60|" "$ARCA_CONFIG"
+rm -f "$T/started"
+set +e
+"$ARCA" recover >"$T/out" 2>"$T/err" &
+pid=$!
+i=0
+while [ ! -e "$T/started" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+[ -e "$T/started" ] || fail "pre_hook did not start"
+kill -TERM $pid
+i=0
+while kill -0 $pid 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+kill -0 $pid 2>/dev/null && { kill -9 $pid; fail "arca recover did not stop within 10 s of SIGTERM"; }
+wait $pid
+got=$?
+set -e
+[ $got -eq 10 ] || { cat "$T/out" "$T/err"; fail "SIGTERM during a hook: exit $got, not 10"; }
+expect_stderr "stopped at step 1/$N \\(pre_hook\\), exit 10"
+expect_stderr "--from pre_hook"
+i=0
+while kill -0 "$(cat "$T/started")" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+kill -0 "$(cat "$T/started")" 2>/dev/null && fail "the hook outlived the run"
 
 step "no recovery point holds every target: refused, naming what it lacks"
 mkdir -p "$T/never"
