@@ -126,6 +126,7 @@ int cmd_unlock(struct cli *cli, int argc, char **argv);
 int cmd_key(struct cli *cli, int argc, char **argv);
 int cmd_repair(struct cli *cli, int argc, char **argv);
 int cmd_health(struct cli *cli, int argc, char **argv);
+int cmd_recover(struct cli *cli, int argc, char **argv);
 int cmd_driver_verb(struct cli *cli, int argc, char **argv);
 
 #endif

@@ -24,8 +24,9 @@ done
 # what ships: no verb, section or driver that does not exist
 arca --help > "$T/help.txt"
 for v in init snapshot restore; do arca $v --help >> "$T/help.txt"; done
-grep -Ei 'arca recover|\[recovery\]|object storage' "$T/help.txt" &&
+grep -Ei 'arca drill|object storage' "$T/help.txt" &&
 	fail "--help describes what does not ship"
+grep -Eq '^  recover +the whole disaster-recovery runbook' "$T/help.txt" || fail "arca --help lacks recover"
 expect_fail 2 arca snapshto
 expect_stderr "did you mean 'snapshot'"
 expect_fail 2 arca restore --bogus x
@@ -183,7 +184,7 @@ else
 	grep -q '^plugin_dir = /opt/arca-test/lib/arca$' "$d/share/doc/arca/arca.ini.example" ||
 		fail "arca.ini.example: plugin_dir"
 	grep -rnE '/usr/local|/usr/share|@[a-z_]+@' "$T/dest" && fail "a path written by hand or not substituted"
-	grep -rniE 'arca recover|\[recovery\]' "$T/dest" && fail "installed files describe what does not ship"
+	grep -rniE 'arca drill' "$T/dest" && fail "installed files describe what does not ship"
 	# no config: its plugin_dir holds modules of the test build (sanitized, maybe)
 	ARCA_CONFIG=/nonexistent "$pb/core/arca" --help > "$T/help.txt"
 	grep -qF 'cp /opt/arca-test/share/doc/arca/arca.ini.example /etc/arca-test/arca/arca.ini' "$T/help.txt" ||

@@ -835,7 +835,7 @@ static void test_option_tables(void **state)
 				assert_non_null(o->choices);
 		}
 	}
-	assert_int_equal(count, 5 + 5 + 4 + 4);
+	assert_int_equal(count, 5 + 5 + 4 + 6); /* [recovery]: order, 3 hooks, health, scratch_dir */
 	assert_string_equal(cfg_kind_name(CFG_DESTINATION), "destination");
 }
 
