@@ -119,6 +119,7 @@ struct snap {
 	pthread_cond_t cv_job, cv_space;
 	struct job *head, *tail;
 	size_t queued, cap;
+	int full;   /* --full: every object read again */
 	int listed; /* no more jobs will come */
 	int failed; /* first failure of a worker, message in msg */
 	char msg[1024];
@@ -346,7 +347,7 @@ static int snap_object(void *arg, const struct s3_obj *o)
 	                              .size = o->size,
 	                              .mtime_sec = mtime,
 	                              .meta = meta,
-	                              .fingerprint = j->fp,
+	                              .fingerprint = sn->full ? NULL : j->fp,
 	                              .flags = ARCA_ITEM_KEY_NAME | ARCA_ITEM_KEEP_ATTRS};
 	rc = s3_host->item_begin_h(sn->ctx, &info, &j->h);
 	if (rc == ARCA_ITEM_UNCHANGED) {
@@ -403,6 +404,7 @@ static int t_snapshot(void *instance, struct arca_ctx *ctx)
 	if (jobs < 1 || jobs > 64)
 		jobs = 16;
 	sn.cap = 2 * (size_t)jobs;
+	sn.full = s3_host->option(ctx, "full") != NULL;
 	pthread_mutex_init(&sn.mu, NULL);
 	pthread_cond_init(&sn.cv_job, NULL);
 	pthread_cond_init(&sn.cv_space, NULL);
@@ -858,6 +860,16 @@ static int t_open(const struct arca_config *cfg, void **instance)
 	return s3_inst_open(cfg, instance);
 }
 
+/* PutObjectTagging changes neither the ETag nor Last-Modified: a tag-only
+ * change is otherwise seen when the object next changes. */
+static const struct arca_op_option s3_snapshot_options[] = {
+    {"full", 0,
+     "read every object again, headers and tags included (a tag-only change keeps the "
+     "ETag and Last-Modified the incremental snapshot compares)",
+     NULL, NULL},
+    {NULL, 0, NULL, NULL, NULL},
+};
+
 const struct arca_target_ops s3_target_ops = {
     .struct_size = sizeof(struct arca_target_ops),
     .open = t_open,
@@ -866,4 +878,5 @@ const struct arca_target_ops s3_target_ops = {
     .restore = t_restore,
     .close = s3_inst_close,
     .restore_options = s3_restore_options,
+    .snapshot_options = s3_snapshot_options,
 };

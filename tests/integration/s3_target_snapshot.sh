@@ -8,7 +8,8 @@
 # bucket gives back every object byte for byte with every header and tag; a
 # changed object is read again (and only it); one deleted between the
 # listing and its GET is left out with a message (exit 15, partial); the
-# listing's start and end are in `arca list` and --json.
+# listing's start and end are in `arca list` and --json; `--full` reads every
+# object again (a tag-only change keeps the ETag and Last-Modified).
 . "$ARCA_SRCDIR/tests/lib/common.sh"
 . "$ARCA_SRCDIR/tests/lib/s3.sh"
 
@@ -101,4 +102,14 @@ arca restore media --into s3://copy2
 $OBJ dump "$S3_PORT" copy2 "$T/copy2"
 diff "$T/now" "$T/copy2" || fail "the restore of the third snapshot differs"
 grep -q '^img/a.jpg	5000	.*x-amz-meta-owner: bob	tag: team=ops$' "$T/copy2" || fail "the changed object's headers and tags are not the new ones"
+
+step "--full reads every object again: a tag-only change is kept"
+curl -s -o /dev/null -X PUT "http://127.0.0.1:$S3_PORT/media/thumbs/t0001.png?tagging" \
+	--data '<Tagging><TagSet><Tag><Key>late</Key><Value>yes</Value></Tag></TagSet></Tagging>'
+arca snapshot media 2> "$T/err"
+expect_stderr '0 object\(s\) read, 1106 unchanged'
+arca snapshot media --full 2> "$T/err" || { cat "$T/err" >&2; fail "snapshot --full failed"; }
+expect_stderr '1106 object\(s\) read, 0 unchanged'
+arca list media --items --meta > "$T/items"
+grep -q 'tag: late=yes' "$T/items" || fail "the tag-only change is not in the --full snapshot"
 pass
