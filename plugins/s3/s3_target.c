@@ -168,12 +168,13 @@ static int64_t iso_time(const char *t)
 /* GET the object into its handle. A transfer cut short after some bytes
  * went in goes on where it stopped (Range, If-Match the ETag read), at
  * most 5 times; a 404 leaves r->status 404. */
-static int fetch(struct snap *sn, struct job *j, struct s3_resp *r, uint64_t *got,
+static int fetch(struct snap *sn, struct job *j, struct s3_resp *r, uint64_t *got, uint64_t *size,
                  struct s3_fail *f)
 {
 	char what[600], range[64], etag[160] = "";
 	snprintf(what, sizeof what, "reading %s", j->key);
 	*got = 0;
+	*size = UINT64_MAX;
 	for (int resume = 0;; resume++) {
 		struct s3_req get = {
 		    .method = "GET", .key = j->key, .sink = to_handle, .sink_arg = j->h};
@@ -184,6 +185,10 @@ static int fetch(struct snap *sn, struct job *j, struct s3_resp *r, uint64_t *go
 			get.n_extra = 2;
 		}
 		int rc = s3t_request(sn->s, &get, r, what, f);
+		/* the first answer's length: a server that ignored Range and sent
+		 * it all again makes the item longer, which the engine refuses */
+		if (!*got && r->status == 200 && r->content_length >= 0)
+			*size = (uint64_t)r->content_length;
 		*got += r->delivered;
 		if (!*got || !etag[0])
 			snprintf(etag, sizeof etag, "%s", r->etag);
@@ -202,8 +207,8 @@ static int fetch_one(struct snap *sn, struct job *j)
 {
 	struct s3_resp r;
 	struct s3_fail f = {0};
-	uint64_t got = 0;
-	int rc = fetch(sn, j, &r, &got, &f);
+	uint64_t got = 0, size;
+	int rc = fetch(sn, j, &r, &got, &size, &f);
 	if (rc == ARCA_OK && r.status == 404) {
 		s3_resp_free(&r);
 		atomic_fetch_add(&sn->gone, 1);
@@ -257,7 +262,7 @@ static int fetch_one(struct snap *sn, struct job *j)
 	                               .type = ARCA_ITEM_STREAM,
 	                               .flags = ARCA_ITEM_KEY_NAME | ARCA_ITEM_KEEP_ATTRS,
 	                               .mtime_sec = r.last_modified,
-	                               .size = got,
+	                               .size = size,
 	                               .meta = meta,
 	                               /* no fingerprint: not reused next time */
 	                               .fingerprint = same ? j->fp : NULL,
