@@ -45,6 +45,12 @@ json_t *snapshot_json(const struct repo_snapshot *s, const char *dest)
 		    o, "partial",
 		    json_pack("{s:I,s:o}", "skipped", (json_int_t)s->skipped, "items", names));
 	}
+	if (s->n_notes) {
+		json_t *notes = json_object();
+		for (size_t i = 0; i < s->n_notes; i++)
+			json_object_set_new(notes, s->note_keys[i], json_string(s->note_values[i]));
+		json_object_set_new(o, "notes", notes);
+	}
 	return o;
 }
 
@@ -138,6 +144,11 @@ int cmd_list(struct cli *cli, int argc, char **argv)
 			       d->cfg->name, list[j].skipped ? "  PARTIAL" : "");
 			if (list[j].skipped)
 				print_partial(&list[j]);
+			for (size_t k = 0; k < list[j].n_notes; k++) {
+				printf("%14s%s: ", "", list[j].note_keys[k]);
+				print_name(list[j].note_values[k]);
+				printf("\n");
+			}
 		}
 		repo_snapshots_free(list, n);
 	}

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <jansson.h>
 #include "autoconf.h"
 #include "config.h"
 #include "host.h"
@@ -284,6 +285,37 @@ static int do_item_end_info(struct arca_ctx *ctx, const struct arca_item_info *d
 	return ARCA_OK;
 }
 
+/* A fact about the whole snapshot, into every writer's summary (added in
+ * ABI 1.1; plugin.h has the bounds). */
+static int do_snapshot_note(struct arca_ctx *ctx, const char *key, const char *value)
+{
+	if (ctx->kind != CTX_SNAPSHOT)
+		return wrong_kind("snapshot_note", CTX_SNAPSHOT);
+	size_t kl = key ? strlen(key) : 0;
+	if (!kl || kl > 32 || strspn(key, "abcdefghijklmnopqrstuvwxyz0123456789_-") != kl)
+		return err_set(ARCA_ERR_INTERNAL,
+		               "driver bug: snapshot_note key '%s' is not 1 to 32 of [a-z0-9_-]",
+		               key ? key : "(null)");
+	json_t *valid = value ? json_string(value) : NULL; /* NULL: not UTF-8 */
+	json_decref(valid);
+	if (!valid || strlen(value) > 256)
+		return err_set(ARCA_ERR_INTERNAL,
+		               "driver bug: snapshot_note %s: the value is not "
+		               "UTF-8 text of at most 256 bytes",
+		               key);
+	for (const unsigned char *p = (const unsigned char *)value; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return err_set(ARCA_ERR_INTERNAL,
+			               "driver bug: snapshot_note %s: a control character in the "
+			               "value",
+			               key);
+	for (size_t i = 0; i < ctx->n_writers; i++)
+		if (snap_note(ctx->writers[i], key, value))
+			return err_set(ARCA_ERR_INTERNAL,
+			               "driver bug: snapshot_note %s: more than 8 keys", key);
+	return ARCA_OK;
+}
+
 /* ---- restore / verify ---------------------------------------------------- */
 
 static int reading(struct arca_ctx *ctx, const char *call)
@@ -509,6 +541,8 @@ HONEST(item_end, (struct arca_ctx * ctx), (ctx))
 HONEST(item_skipped, (struct arca_ctx * ctx, const char *name, const char *reason),
        (ctx, name, reason))
 HONEST(item_end_info, (struct arca_ctx * ctx, const struct arca_item_info *final), (ctx, final))
+HONEST(snapshot_note, (struct arca_ctx * ctx, const char *key, const char *value),
+       (ctx, key, value))
 HONEST(item_next, (struct arca_ctx * ctx, struct arca_item_info *info), (ctx, info))
 HONEST(item_open, (struct arca_ctx * ctx, const char *name, struct arca_item_info *info),
        (ctx, name, info))
@@ -567,6 +601,8 @@ static const struct arca_host table = {
     .item_read_h = host_item_read_h,
     .item_close_h = host_item_close_h,
     .error_message = host_error_message,
+    .item_end_info_h = host_item_end_info_h,
+    .snapshot_note = host_snapshot_note,
 };
 
 const struct arca_host *host_table(void)

@@ -60,6 +60,10 @@ struct arca_item {
 	int failed;     /* item_write_h failed: item_end_h records nothing */
 	char *errmsg;   /* and its message, which item_end_h returns again */
 	char *skip;     /* queued as skipped, with this reason */
+	/* item_end_info_h: the final attributes (strings below, owned) */
+	int has_final;
+	struct arca_item_info final;
+	char *f_link, *f_meta, *f_fp, *f_cks;
 	struct arca_item *next_ready;
 	/* reading */
 	struct snap_item_reader *ir;
@@ -225,6 +229,10 @@ static void handle_free(struct arca_item *h)
 	free(h->meta);
 	free(h->fp);
 	free(h->cks);
+	free(h->f_link);
+	free(h->f_meta);
+	free(h->f_fp);
+	free(h->f_cks);
 	snap_item_reader_close(h->ir);
 	free(h);
 }
@@ -355,8 +363,11 @@ static int record(struct items_par *p, struct arca_item *h)
 			snap_item_skipped(ctx->writers[i], h->name);
 	} else {
 		rc = send_begin(h);
+		for (size_t i = 0; rc == ARCA_OK && h->has_final && i < ctx->n_writers; i++)
+			rc = snap_item_check_final(ctx->writers[i], &h->final);
 		for (size_t i = 0; rc == ARCA_OK && i < ctx->n_writers; i++)
-			rc = snap_item_end(ctx->writers[i]);
+			rc = h->has_final ? snap_item_end_final(ctx->writers[i], &h->final)
+			                  : snap_item_end(ctx->writers[i]);
 	}
 	if (rc != ARCA_OK)
 		par_fail(p, rc);
@@ -526,6 +537,68 @@ static int do_item_end_h(struct arca_item *h)
 	return rc;
 }
 
+/* item_end_h with the final attributes (added in ABI 1.1). A buffered item
+ * keeps them for record(); a streaming one ends in the writers now. */
+static int do_item_end_info_h(struct arca_item *h, const struct arca_item_info *drv_final)
+{
+	if (!h || h->reading || h->skip || !drv_final)
+		return err_set(ARCA_ERR_INTERNAL, "driver bug: item_end_info_h without a handle "
+		                                  "from item_begin_h");
+	if (h->failed)
+		return do_item_end_h(h);
+	struct arca_ctx *ctx = h->ctx;
+	struct items_par *p = ctx->par;
+	struct arca_item_info f;
+	item_in(ctx, drv_final, &f);
+	int rc = ARCA_OK;
+	if ((f.name && strcmp(f.name, h->name)) || f.type != h->info.type ||
+	    (f.flags & ~ARCA_ITEM_KEEP_ATTRS) != (h->info.flags & ~ARCA_ITEM_KEEP_ATTRS))
+		rc = err_set(ARCA_ERR_INTERNAL,
+		             "item_end_info_h changes the name, type or flags of item %s (driver "
+		             "bug: only its attributes and size may change)",
+		             h->name);
+	else if ((f.meta && strlen(f.meta) > 65536) || (f.checksum && strlen(f.checksum) > 1024))
+		rc = err_set(ARCA_ERR_INTERNAL,
+		             "item_end_info_h: meta over 64 KiB or checksum over 1024 bytes "
+		             "(driver bug)");
+	else if (!h->streaming && !h->unchanged && f.size != UINT64_MAX && f.size != h->len) {
+		char *n = name_escape(h->name);
+		rc = err_set(ARCA_ERR_CORRUPT,
+		             "item %s: the driver says it has %llu bytes, %zu were written; the "
+		             "item is not recorded",
+		             n, (unsigned long long)f.size, h->len);
+		free(n);
+	}
+	if (h->streaming) {
+		for (size_t i = 0; rc == ARCA_OK && i < ctx->n_writers; i++)
+			rc = snap_item_check_final(ctx->writers[i], &f);
+		if (rc != ARCA_OK) {
+			/* nothing of it recorded; the others go on */
+			for (size_t i = 0; i < ctx->n_writers; i++)
+				snap_item_drop(ctx->writers[i]);
+		}
+		for (size_t i = 0; rc == ARCA_OK && i < ctx->n_writers; i++)
+			rc = snap_item_end_final(ctx->writers[i], &f);
+		if (rc != ARCA_OK && rc != ARCA_ERR_CORRUPT && rc != ARCA_ERR_INTERNAL)
+			par_fail(p, rc);
+		close_streaming(h, p);
+		return rc;
+	}
+	if (rc != ARCA_OK) {
+		handle_free(h);
+		release_slot(p, &p->open_w);
+		return rc;
+	}
+	h->final = f;
+	h->final.name = h->name;
+	h->final.link_target = h->f_link = dup_or_null(f.link_target);
+	h->final.meta = h->f_meta = dup_or_null(f.meta);
+	h->final.fingerprint = h->f_fp = dup_or_null(f.fingerprint);
+	h->final.checksum = h->f_cks = dup_or_null(f.checksum);
+	h->has_final = 1;
+	return record_or_queue(p, h);
+}
+
 static int do_item_skipped_h(struct arca_ctx *ctx, struct arca_item *h, const char *name,
                              const char *reason)
 {
@@ -680,6 +753,7 @@ HONEST_H(item_begin_h,
          (ctx, info, h))
 HONEST_H(item_write_h, (struct arca_item * h, const void *data, size_t len), (h, data, len))
 HONEST_H(item_end_h, (struct arca_item * h), (h))
+HONEST_H(item_end_info_h, (struct arca_item * h, const struct arca_item_info *final), (h, final))
 HONEST_H(item_skipped_h,
          (struct arca_ctx * ctx, struct arca_item *h, const char *name, const char *reason),
          (ctx, h, name, reason))

@@ -10,6 +10,7 @@ int host_item_begin_h(struct arca_ctx *ctx, const struct arca_item_info *info,
                       struct arca_item **h);
 int host_item_write_h(struct arca_item *h, const void *data, size_t len);
 int host_item_end_h(struct arca_item *h);
+int host_item_end_info_h(struct arca_item *h, const struct arca_item_info *final);
 int host_item_skipped_h(struct arca_ctx *ctx, struct arca_item *h, const char *name,
                         const char *reason);
 int host_item_open_h(struct arca_ctx *ctx, const char *name, struct arca_item_info *info,

@@ -88,7 +88,13 @@ struct repo_snapshot {
 	uint64_t skipped;
 	char **skipped_items;
 	size_t n_skipped_items;
+	/* The driver's notes on the snapshot (host->snapshot_note, ABI 1.1;
+	 * summary "notes"): key and value of each, in key order. */
+	char **note_keys, **note_values;
+	size_t n_notes;
 };
+/* The most notes a snapshot has. */
+#define REPO_NOTES_MAX 8
 /* The most names a summary keeps of the items a snapshot skipped, and the
  * most bytes they take together (a summary is at most 64 KiB). */
 #define REPO_SKIPPED_NAMES_MAX 100
@@ -106,6 +112,9 @@ int snap_item_end(struct snap_writer *w);
 /* The driver left item `name` out: the snapshot is recorded partial. An
  * item still open (begun, not ended) is dropped: nothing of it is recorded. */
 void snap_item_skipped(struct snap_writer *w, const char *name);
+/* host->snapshot_note: set key to value in the summary; -1 past
+ * REPO_NOTES_MAX keys. The caller checked both. */
+int snap_note(struct snap_writer *w, const char *key, const char *value);
 /* ABI 1.1 item_end_info: check `final` against the open item (size counted,
  * name, type, flags), then end the item with its attributes. A failed check
  * leaves the item open: snap_item_drop forgets it (nothing recorded). */

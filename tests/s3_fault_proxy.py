@@ -4,6 +4,7 @@ faults on a schedule, for tests/integration/s3_faults.sh and s3_errors.sh.
 
   s3_fault_proxy.py UPSTREAM_PORT PORT_FILE [--schedule A,B,...] [--seed N --rate P]
                     [--max-keys N] [--no-batch-delete 1] [--log FILE]
+                    [--vanish PATH] [--cut PATH]
 
 Listens on a free port of 127.0.0.1 (written to PORT_FILE once listening).
 Each request gets the next action of --schedule (cyclically), or, with
@@ -21,6 +22,9 @@ Each request gets the next action of --schedule (cyclically), or, with
 --max-keys N rewrites every listing's max-keys to N (so a small repository's
 listings come in pages, with continuation tokens); --no-batch-delete answers
 DeleteObjects (POST ?delete) with 501 NotImplemented, as servers without it do.
+--vanish PATH deletes the object PATH (/bucket/key, as requested) at the
+server just before its first GET is forwarded, as if it were deleted while a
+snapshot ran; --cut PATH sends half the body of its first GET and closes.
 s3rver does not check signatures, so the rewritten requests still pass.
 The log has one line per request: number, action, method, path.
 """
@@ -62,6 +66,7 @@ def main():
     log = open(opt.get("--log", os.devnull), "a", buffering=1)
     max_keys = opt.get("--max-keys")
     no_batch = "--no-batch-delete" in opt
+    once = {"vanish": opt.get("--vanish"), "cut": opt.get("--cut")}
     lock = threading.Lock()
     counter = [0]
 
@@ -127,6 +132,17 @@ def main():
                 self.end_headers()
                 self.wfile.write(body)
                 return
+            with lock:
+                first = {k: v for k, v in once.items() if v and self.command == "GET" and v == self.path}
+                for k in first:
+                    once[k] = None
+            if "vanish" in first:
+                c = http.client.HTTPConnection("127.0.0.1", upstream, timeout=60)
+                c.request("DELETE", self.path)
+                c.getresponse().read()
+                c.close()
+            if "cut" in first:
+                a = "truncate"
             if a in ("500", "503", "429", "sig", "region", "skew"):
                 return self.error(a)
             if a == "reset":

@@ -63,8 +63,8 @@ static uint64_t add_string(struct buf *b, const char *s)
 	return off;
 }
 
-void prevmap_add(struct prevmap *m, const char *name, const char *fp, uint32_t type, uint64_t size,
-                 const unsigned char *ids, size_t n_chunks)
+void prevmap_add(struct prevmap *m, const char *name, const char *fp, const char *attrs,
+                 uint32_t type, uint64_t size, const unsigned char *ids, size_t n_chunks)
 {
 	if (prevmap_get(m, name, fp))
 		return;
@@ -86,6 +86,7 @@ void prevmap_add(struct prevmap *m, const char *name, const char *fp, uint32_t t
 	struct prev_entry *e = &m->e[m->n];
 	e->name_off = add_string(&m->strings, name);
 	e->fp_off = add_string(&m->strings, fp);
+	e->attrs_off = attrs ? add_string(&m->strings, attrs) : PREV_NO_ATTRS;
 	e->size = size;
 	e->type = type;
 	e->n_chunks = (uint32_t)n_chunks;
@@ -100,14 +101,21 @@ const char *prevmap_fp(const struct prevmap *m, const struct prev_entry *e)
 	return (const char *)m->strings.data + e->fp_off;
 }
 
+const char *prevmap_attrs(const struct prevmap *m, const struct prev_entry *e)
+{
+	return e->attrs_off == PREV_NO_ATTRS ? NULL : (const char *)m->strings.data + e->attrs_off;
+}
+
 const unsigned char *prevmap_chunk(const struct prevmap *m, const struct prev_entry *e, size_t i)
 {
 	return m->ids.data + e->chunk_off + i * ID_LEN;
 }
 
-#define PM_MAGIC "APM1"
+/* APM2 added the attributes (ABI 1.1 ARCA_ITEM_KEEP_ATTRS); an APM1 file
+ * is not read: the latest manifest is used instead, once. */
+#define PM_MAGIC "APM2"
 #define PM_HEAD  (4 + 64 + 24)
-#define PM_ENTRY (8 * 4 + 4 + 4)
+#define PM_ENTRY (8 * 5 + 4 + 4)
 /* ~160 bytes an item: 4 GiB is some 25 million items. A larger file is not
  * read; the latest manifest is used instead. */
 #define PM_MAX_BYTES ((size_t)(SIZE_MAX < (4ull << 30) ? SIZE_MAX : (4ull << 30)))
@@ -120,6 +128,7 @@ static void put_entry(unsigned char *q, const struct prev_entry *e)
 	put_le64(q + 24, e->chunk_off);
 	put_le32(q + 32, e->n_chunks);
 	put_le32(q + 36, e->type);
+	put_le64(q + 40, e->attrs_off);
 }
 
 /* The directory of a metadata cache file, state_dir/<repository id>/meta/
@@ -202,12 +211,15 @@ int prevmap_load(struct prevmap *m, const char *path, const char *snap_id)
 	for (uint64_t i = 0; i < n; i++) {
 		const unsigned char *q = ents + i * PM_ENTRY;
 		uint64_t no = get_le64(q), fo = get_le64(q + 8), co = get_le64(q + 24);
+		uint64_t ao = get_le64(q + 40);
 		uint32_t nc = get_le32(q + 32);
-		if (no >= sl || fo >= sl || co > il || (uint64_t)nc * ID_LEN > il - co) {
+		if (no >= sl || fo >= sl || (ao != PREV_NO_ATTRS && ao >= sl) || co > il ||
+		    (uint64_t)nc * ID_LEN > il - co) {
 			prevmap_free(m);
 			goto out;
 		}
-		prevmap_add(m, (const char *)strs + no, (const char *)strs + fo, get_le32(q + 36),
+		prevmap_add(m, (const char *)strs + no, (const char *)strs + fo,
+		            ao == PREV_NO_ATTRS ? NULL : (const char *)strs + ao, get_le32(q + 36),
 		            get_le64(q + 16), ids + co, nc);
 	}
 	rc = 0;

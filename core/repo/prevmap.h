@@ -13,11 +13,14 @@
 
 struct prev_entry {
 	uint64_t name_off, fp_off; /* into strings */
+	uint64_t attrs_off;        /* into strings; PREV_NO_ATTRS: none kept */
 	uint64_t size;
 	uint64_t chunk_off; /* first id, into ids (in ids) */
 	uint32_t n_chunks;
 	uint32_t type;
 };
+
+#define PREV_NO_ATTRS UINT64_MAX
 
 struct prevmap {
 	struct prev_entry *e;
@@ -31,15 +34,19 @@ struct prevmap {
 void prevmap_free(struct prevmap *m);
 /* Add an item (a later duplicate of a name and fingerprint replaces
  * nothing: first wins). The versions of one key (ABI 1.1) are one name with
- * several fingerprints. */
-void prevmap_add(struct prevmap *m, const char *name, const char *fp, uint32_t type, uint64_t size,
-                 const unsigned char *ids, size_t n_chunks);
+ * several fingerprints. `attrs`: the item's stored attributes as text
+ * (item_attrs_text), kept for items with meta so that an item begun with
+ * ARCA_ITEM_KEEP_ATTRS can be recorded with them; NULL: none. */
+void prevmap_add(struct prevmap *m, const char *name, const char *fp, const char *attrs,
+                 uint32_t type, uint64_t size, const unsigned char *ids, size_t n_chunks);
+/* The attributes kept for e, or NULL. */
+const char *prevmap_attrs(const struct prevmap *m, const struct prev_entry *e);
 const struct prev_entry *prevmap_get(const struct prevmap *m, const char *name, const char *fp);
 const char *prevmap_fp(const struct prevmap *m, const struct prev_entry *e);
 const unsigned char *prevmap_chunk(const struct prevmap *m, const struct prev_entry *e, size_t i);
 
 /* The map as a file in state_dir, tagged with the snapshot it describes:
- * "APM1" | snapshot id (64 hex) | u64 entries, strings, ids | entries |
+ * "APM2" | snapshot id (64 hex) | u64 entries, strings, ids | entries |
  * strings | ids | SHA-256 of all before. Written atomically (new file of a
  * random name + rename). Load returns 0 only for an intact regular file of
  * that snapshot of at most 4 GiB. `path` is state_dir/<repository id>/meta/

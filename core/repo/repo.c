@@ -354,5 +354,11 @@ void repo_snapshot_clear(struct repo_snapshot *s)
 	for (size_t i = 0; i < s->n_skipped_items; i++)
 		free(s->skipped_items[i]);
 	free(s->skipped_items);
+	for (size_t i = 0; i < s->n_notes; i++) {
+		free(s->note_keys[i]);
+		free(s->note_values[i]);
+	}
+	free(s->note_keys);
+	free(s->note_values);
 	memset(s, 0, sizeof *s);
 }

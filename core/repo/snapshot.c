@@ -196,6 +196,24 @@ int summary_to_snapshot(json_t *s, const char *id, struct repo_snapshot *out)
 				out->skipped_items[out->n_skipped_items++] = xstrdup(v);
 		}
 	}
+	json_t *notes = json_object_get(s, "notes");
+	if (json_is_object(notes) && json_object_size(notes)) {
+		size_t k = json_object_size(notes) < REPO_NOTES_MAX ? json_object_size(notes)
+		                                                    : REPO_NOTES_MAX;
+		out->note_keys = xcalloc(k, sizeof *out->note_keys);
+		out->note_values = xcalloc(k, sizeof *out->note_values);
+		const char *key;
+		json_t *val;
+		json_object_foreach(notes, key, val)
+		{
+			if (out->n_notes == k)
+				break;
+			if (!json_is_string(val))
+				continue;
+			out->note_keys[out->n_notes] = xstrdup(key);
+			out->note_values[out->n_notes++] = xstrdup(json_string_value(val));
+		}
+	}
 	return ARCA_OK;
 }
 
@@ -476,13 +494,14 @@ json_t *item_to_json(const struct arca_item_info *info, uint64_t bytes)
 }
 
 /* What item_begin says and item_end_info may replace (ABI 1.1). */
+static const char *const attr_keys[] = {
+    "mode", "uid",      "gid", "mtime",  "mtime_nsec", "link",        "link_hex",
+    "meta", "meta_hex", "fp",  "fp_hex", "checksum",   "checksum_hex"};
+
 void item_set_attrs(json_t *o, const struct arca_item_info *info, uint64_t bytes)
 {
-	static const char *const keys[] = {
-	    "mode", "uid",      "gid", "mtime",  "mtime_nsec", "link",        "link_hex",
-	    "meta", "meta_hex", "fp",  "fp_hex", "checksum",   "checksum_hex"};
-	for (size_t k = 0; k < ARRAY_LEN(keys); k++)
-		json_object_del(o, keys[k]);
+	for (size_t k = 0; k < ARRAY_LEN(attr_keys); k++)
+		json_object_del(o, attr_keys[k]);
 	if (info->mode)
 		json_object_set_new(o, "mode", json_integer(info->mode));
 	if (info->uid)
@@ -501,6 +520,38 @@ void item_set_attrs(json_t *o, const struct arca_item_info *info, uint64_t bytes
 		set_bytes(o, "fp", info->fingerprint);
 	if (info->checksum)
 		set_bytes(o, "checksum", info->checksum);
+}
+
+/* The attributes besides the fingerprint (matched, not kept), for an item
+ * with meta only: what ARCA_ITEM_KEEP_ATTRS gives back. */
+char *item_attrs_text(json_t *item)
+{
+	if (!json_object_get(item, "meta") && !json_object_get(item, "meta_hex"))
+		return NULL;
+	json_t *a = json_object();
+	for (size_t k = 0; k < ARRAY_LEN(attr_keys); k++) {
+		json_t *v = json_object_get(item, attr_keys[k]);
+		if (v && strncmp(attr_keys[k], "fp", 2))
+			json_object_set(a, attr_keys[k], v);
+	}
+	char *t = json_dumps(a, JSON_COMPACT);
+	json_decref(a);
+	return t;
+}
+
+int item_attrs_apply(json_t *item, const char *text)
+{
+	json_t *a = json_loads(text, 0, NULL);
+	if (!json_is_object(a)) {
+		json_decref(a);
+		return -1;
+	}
+	for (size_t k = 0; k < ARRAY_LEN(attr_keys); k++)
+		if (strncmp(attr_keys[k], "fp", 2))
+			json_object_del(item, attr_keys[k]);
+	json_object_update(item, a);
+	json_decref(a);
+	return 0;
 }
 
 int item_from_json(json_t *item, struct arca_item_info *info)

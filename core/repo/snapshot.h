@@ -58,6 +58,13 @@ int item_from_json(json_t *item, struct arca_item_info *info);
 /* Replace the attributes of an item (all but name, key, type, chunks) and
  * its size: item_end_info's final values. */
 void item_set_attrs(json_t *item, const struct arca_item_info *info, uint64_t bytes);
+/* The stored attributes of an item that has meta (mode, uid, gid, mtime,
+ * mtime_nsec, link, meta, checksum: not the fingerprint) as compact JSON
+ * (malloc'd), NULL for an item without meta; and that text put back into
+ * an item in place of its own (-1: not such a text). ABI 1.1
+ * ARCA_ITEM_KEEP_ATTRS. */
+char *item_attrs_text(json_t *item);
+int item_attrs_apply(json_t *item, const char *text);
 /* A byte-string field of an item ("name", "link", "meta", "fp"), decoding
  * the "<key>_hex" form of non-UTF-8 values; NULL when absent. */
 const char *item_string(json_t *item, const char *key);

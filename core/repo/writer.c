@@ -76,6 +76,7 @@ struct snap_writer {
 	uint64_t skipped;      /* items the driver left out (host->item_skipped) */
 	json_t *skipped_names; /* the first of them; NULL until one */
 	size_t skipped_bytes;  /* their length together */
+	json_t *notes;         /* host->snapshot_note's; NULL until one */
 
 	struct prevmap prev; /* name -> item of the previous snapshot */
 	struct prevmap next; /* the same for this snapshot (saved at commit) */
@@ -296,7 +297,10 @@ static void remember_item(struct snap_writer *w, struct witem *it)
 	for (struct idblock *b = it->head; b; b = b->next)
 		for (size_t i = 0; i < b->n; i++, q += ID_LEN)
 			memcpy(q, b->ids[i], ID_LEN);
-	prevmap_add(&w->next, it->name, it->fp, (uint32_t)it->type, it->bytes, ids, it->n_chunks);
+	char *attrs = item_attrs_text(it->json);
+	prevmap_add(&w->next, it->name, it->fp, attrs, (uint32_t)it->type, it->bytes, ids,
+	            it->n_chunks);
+	free(attrs);
 	free(ids);
 }
 
@@ -398,12 +402,15 @@ int repo_snap_begin(struct repo *r, const char *target, const char *driver,
 	return ARCA_OK;
 }
 
+/* The flags item_begin takes (ABI 1.1); only ARCA_ITEM_KEY_NAME is stored. */
+#define ITEM_FLAGS (ARCA_ITEM_KEY_NAME | ARCA_ITEM_KEEP_ATTRS)
+
 /* A key (ARCA_ITEM_KEY_NAME, ABI 1.1) is any bytes but NUL: only its
  * length is bound, and only streams and tombstones have one. */
 static int valid_item_name(const struct arca_item_info *info)
 {
 	const char *name = info->name;
-	if (info->flags & ~ARCA_ITEM_KEY_NAME)
+	if (info->flags & ~ITEM_FLAGS)
 		return 0;
 	if (info->flags & ARCA_ITEM_KEY_NAME)
 		return name && *name && strlen(name) <= ARCA_KEY_NAME_MAX &&
@@ -466,9 +473,12 @@ static void load_prev(struct snap_writer *w)
 				for (c = 0; c < nc; c++)
 					if (item_chunk(it, c, ids.data + c * ID_LEN))
 						break;
-				if (c == nc)
-					prevmap_add(&w->prev, oi.name, oi.fingerprint, oi.type,
-					            oi.size, ids.data, nc);
+				if (c == nc) {
+					char *attrs = item_attrs_text(it);
+					prevmap_add(&w->prev, oi.name, oi.fingerprint, attrs,
+					            oi.type, oi.size, ids.data, nc);
+					free(attrs);
+				}
 			}
 			json_decref(items);
 		}
@@ -485,7 +495,8 @@ static void load_prev(struct snap_writer *w)
 }
 
 /* Reuse the previous snapshot's entry when its fingerprint matches and
- * every chunk it names is still in the index. */
+ * every chunk it names is still in the index; with ARCA_ITEM_KEEP_ATTRS
+ * only when its attributes were kept, which the item then gets. */
 static int try_unchanged(struct snap_writer *w, const struct arca_item_info *info, struct witem *it)
 {
 	if (!w->prev_loaded)
@@ -493,12 +504,18 @@ static int try_unchanged(struct snap_writer *w, const struct arca_item_info *inf
 	const struct prev_entry *old = prevmap_get(&w->prev, info->name, info->fingerprint);
 	if (!old || old->type != (uint32_t)info->type)
 		return 0;
+	const char *attrs = prevmap_attrs(&w->prev, old);
+	int keep = (info->flags & ARCA_ITEM_KEEP_ATTRS) != 0;
+	if (keep && !attrs)
+		return 0;
 	int ok = 1;
 	pthread_mutex_lock(&w->r->idx_mu);
 	for (size_t i = 0; i < old->n_chunks && ok; i++)
 		ok = idx_slot_usable(&w->r->idx,
 		                     idx_find(&w->r->idx, prevmap_chunk(&w->prev, old, i)));
 	pthread_mutex_unlock(&w->r->idx_mu);
+	if (ok && keep && it->json && item_attrs_apply(it->json, attrs))
+		ok = 0;
 	if (ok) {
 		for (size_t i = 0; i < old->n_chunks; i++)
 			memcpy(item_slot(it), prevmap_chunk(&w->prev, old, i), ID_LEN);
@@ -633,7 +650,7 @@ int snap_item_check_final(struct snap_writer *w, const struct arca_item_info *fi
 		return err_set(ARCA_ERR_INTERNAL, "item_end_info without item_begin (driver bug)");
 	const char *name = it->name;
 	if ((final->name && strcmp(final->name, name)) || (int) final->type != it->type ||
-	    final->flags != it->flags)
+	    (final->flags & ~ARCA_ITEM_KEEP_ATTRS) != (it->flags & ~ARCA_ITEM_KEEP_ATTRS))
 		return err_set(ARCA_ERR_INTERNAL,
 		               "item_end_info changes the name, type or flags of the open item "
 		               "(driver bug: only its attributes and size may change)");
@@ -690,6 +707,16 @@ void snap_item_skipped(struct snap_writer *w, const char *name)
 	w->skipped_bytes += cost;
 }
 
+int snap_note(struct snap_writer *w, const char *key, const char *value)
+{
+	if (!w->notes)
+		w->notes = json_object();
+	if (!json_object_get(w->notes, key) && json_object_size(w->notes) >= REPO_NOTES_MAX)
+		return -1;
+	json_object_set_new(w->notes, key, json_string(value));
+	return 0;
+}
+
 static void stop_workers(struct snap_writer *w)
 {
 	pthread_mutex_lock(&w->mu);
@@ -724,6 +751,7 @@ static void writer_free(struct snap_writer *w)
 	prevmap_free(&w->prev);
 	prevmap_free(&w->next);
 	json_decref(w->skipped_names);
+	json_decref(w->notes);
 	pthread_mutex_destroy(&w->mu);
 	pthread_cond_destroy(&w->cv_job);
 	pthread_cond_destroy(&w->cv_space);
@@ -787,6 +815,8 @@ int repo_snap_commit(struct snap_writer *w, struct repo_snapshot *out)
 			json_object_set(part, "items", w->skipped_names);
 			json_object_set_new(sum, "partial", part);
 		}
+		if (w->notes)
+			json_object_set(sum, "notes", w->notes);
 		rc = mw_finish(r, &w->mw, sum, id);
 	}
 	if (rc != ARCA_OK) {
@@ -824,6 +854,16 @@ int repo_snap_commit(struct snap_writer *w, struct repo_snapshot *out)
 			out->skipped_items[i] =
 			    xstrdup(json_string_value(json_array_get(w->skipped_names, i)));
 		out->n_skipped_items = k;
+		k = json_object_size(w->notes);
+		out->note_keys = k ? xcalloc(k, sizeof *out->note_keys) : NULL;
+		out->note_values = k ? xcalloc(k, sizeof *out->note_values) : NULL;
+		const char *key;
+		json_t *val;
+		json_object_foreach(w->notes, key, val)
+		{
+			out->note_keys[out->n_notes] = xstrdup(key);
+			out->note_values[out->n_notes++] = xstrdup(json_string_value(val));
+		}
 	}
 	writer_free(w);
 	return ARCA_OK;

@@ -62,7 +62,8 @@ const struct arca_option s3_options[] = {
      .default_value = "16",
      .min = 1,
      .max = 64,
-     .help = "target: objects whose headers and tags are fetched at once"},
+     .help = "target: objects read at once (the engine buffers up to 8 MiB of each, 64 MiB "
+             "in all; larger ones stream)"},
     {.name = "connect_timeout",
      .type = ARCA_OPT_DURATION,
      .default_value = "30s",

@@ -97,6 +97,7 @@ struct s3_resp {
 	char meta[8192];
 	size_t meta_len;
 	int meta_over;
+	int64_t tag_count; /* x-amz-tagging-count; -1: not given */
 };
 void s3_resp_free(struct s3_resp *r);
 

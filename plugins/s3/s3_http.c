@@ -208,6 +208,7 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
 		r->content_length = -1;
 		r->meta_len = 0;
 		r->meta[0] = '\0';
+		r->tag_count = -1;
 		return size * n;
 	}
 	char *colon = strchr(line, ':');
@@ -223,6 +224,8 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
 		r->content_length = strtoll(v, NULL, 10);
 	else if (!strcasecmp(line, "Last-Modified"))
 		r->last_modified = (int64_t)curl_getdate(v, NULL);
+	else if (!strcasecmp(line, "x-amz-tagging-count") && isdigit((unsigned char)*v))
+		r->tag_count = strtoll(v, NULL, 10);
 	else if (!strcasecmp(line, "Retry-After") && isdigit((unsigned char)*v))
 		r->retry_after_ms = strtoll(v, NULL, 10) * 1000;
 	if (!strcasecmp(line, "Content-Type") || !strcasecmp(line, "Content-Encoding") ||
@@ -313,6 +316,7 @@ int s3_request(struct s3_inst *s, struct arca_dest_call *call, const struct s3_r
 {
 	memset(resp, 0, sizeof *resp);
 	resp->content_length = -1;
+	resp->tag_count = -1;
 	if (creds_ready(s, f) != ARCA_OK)
 		return f->status;
 	char *path = NULL, *url = NULL;

@@ -20,32 +20,6 @@
 #include "s3_xml.h"
 #include "sigv4.h"
 
-/* A listed object whose headers and tags are fetched by a worker. */
-struct pend {
-	char *key, *lm;
-	uint64_t size;
-	struct s3_resp r;
-	char *tags;
-	int rc;
-	struct s3_fail f;
-};
-
-/* Objects are taken from the listing in batches of S3T_BATCH: the headers
- * and tags of a batch are fetched by `jobs` threads at once, then the
- * engine thread hands the objects to the engine in listing order, reading
- * the content of the changed ones. Memory: one batch (~8.5 KiB each). */
-#define S3T_BATCH 64
-struct snap {
-	struct s3_inst *s;
-	struct arca_ctx *ctx;
-	size_t plen;
-	struct s3_fail f;
-	struct pend *batch;
-	size_t n;
-	int jobs;
-	atomic_size_t next;
-};
-
 /* One request of the target's own, retried on transient failures (5xx,
  * 429, resets, timeouts, truncated answers) with backoff (0.2 s doubling,
  * or the server's Retry-After; 6 tries). A GET into a sink is retried only
@@ -76,11 +50,6 @@ static int s3t_request(struct s3_inst *s, const struct s3_req *rq, struct s3_res
 		struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
 		nanosleep(&ts, NULL);
 	}
-}
-
-static int to_item(void *arg, const void *data, size_t len)
-{
-	return s3_host->item_write(arg, data, len);
 }
 
 /* The object's tags (GetObjectTagging) as "tag: KEY=VALUE\n" lines, key and
@@ -118,165 +87,379 @@ static int get_tags(struct s3_inst *s, const char *key, char **out, struct s3_fa
 	return t ? ARCA_OK : s3_fail_set(f, ARCA_ERR_INTERNAL, 0, "s3: out of memory");
 }
 
-/* Worker: the headers (HEAD) and tags of the batch's next objects. */
-static void *meta_worker(void *arg)
-{
-	struct snap *sn = arg;
-	for (size_t i; (i = atomic_fetch_add(&sn->next, 1)) < sn->n;) {
-		struct pend *pd = &sn->batch[i];
-		struct s3_req head = {.method = "HEAD", .key = pd->key};
-		char what[600];
-		snprintf(what, sizeof what, "looking at %s", pd->key);
-		pd->rc = s3t_request(sn->s, &head, &pd->r, what, &pd->f);
-		if (pd->rc == ARCA_OK && pd->r.status != 404)
-			pd->rc = get_tags(sn->s, pd->key, &pd->tags, &pd->f);
-	}
-	return NULL;
-}
+/* ---- snapshot ---- */
 
-/* One object of a fetched batch, on the engine thread: its metadata is
- * whole even when the content is reused (the engine keeps an unchanged
- * item's content, not its metadata); unless "ETag size Last-Modified" is
- * unchanged, its content is read with one GET. */
-static int snap_one(struct snap *sn, struct pend *pd)
-{
-	struct s3_inst *s = sn->s;
-	const char *name = pd->key + sn->plen;
-	if (pd->rc != ARCA_OK)
-		return s3_report(NULL, &pd->f);
-	if (pd->r.status == 404) /* removed since the listing */
-		return ARCA_OK;
-	struct s3_resp *hr = &pd->r;
-	if (hr->meta_over)
-		s3_host->log(ARCA_LOG_WARN, "s3: %s: headers over 8 KiB left out", pd->key);
-	size_t mlen = hr->meta_len + strlen(hr->etag) + strlen(pd->tags) + 64;
-	char *meta = malloc(mlen), fp[512], sum[200], etag[160];
-	if (!meta)
-		return s3_host->error(ARCA_ERR_INTERNAL, "s3: out of memory");
-	snprintf(meta, mlen, "etag: %s\nlast-modified: %" PRId64 "\n%s%s", hr->etag,
-	         hr->last_modified, hr->meta, pd->tags);
-	snprintf(fp, sizeof fp, "%s %" PRIu64 " %s", hr->etag, pd->size, pd->lm);
-	snprintf(sum, sizeof sum, "etag:%s", hr->etag);
-	snprintf(etag, sizeof etag, "%s", hr->etag);
-	struct arca_item_info info = {.struct_size = sizeof info,
-	                              .name = name,
-	                              .type = ARCA_ITEM_STREAM,
-	                              .size = hr->content_length >= 0 ? (uint64_t)hr->content_length
-	                                                              : UINT64_MAX,
-	                              .mtime_sec = hr->last_modified,
-	                              .meta = meta,
-	                              .fingerprint = fp,
-	                              .flags = ARCA_ITEM_KEY_NAME,
-	                              .checksum = sum};
-	int rc = s3_host->item_begin(sn->ctx, &info);
-	free(meta);
-	if (rc == ARCA_ITEM_UNCHANGED)
-		return s3_host->item_end(sn->ctx);
-	if (rc != ARCA_OK)
-		return rc;
-	struct s3_req get = {.method = "GET", .key = pd->key, .sink = to_item, .sink_arg = sn->ctx};
-	struct s3_resp r;
-	char what[600];
-	snprintf(what, sizeof what, "reading %s", pd->key);
-	rc = s3t_request(s, &get, &r, what, &sn->f);
-	if (rc == ARCA_OK && r.status == 404) {
-		s3_resp_free(&r);
-		return s3_host->item_skipped(sn->ctx, name, "deleted while the snapshot ran");
-	}
-	if (rc == ARCA_OK && strcmp(r.etag, etag))
-		s3_host->log(ARCA_LOG_WARN,
-		             "s3: %s changed while it was read; stored as read, the next snapshot "
-		             "reads it again",
-		             pd->key);
-	s3_resp_free(&r);
-	if (rc != ARCA_OK)
-		return sn->f.msg[0] ? s3_report(NULL, &sn->f) : rc;
-	return s3_host->item_end(sn->ctx);
-}
+/*
+ * One listing, then per object: item_begin_h with what the listing says
+ * (size, ETag, Last-Modified: the fingerprint) and ARCA_ITEM_KEEP_ATTRS,
+ * so an unchanged object costs no request at all (the engine records the
+ * headers and tags it stored last time); a changed one is queued for one
+ * of `parallel_objects` threads, which GETs it into its handle and
+ * completes its metadata from the GET's own headers (and its tags, read
+ * only when the object has some) with item_end_info_h.
+ *
+ * Memory: the listing thread waits while 2 x parallel_objects objects are
+ * queued, so one listing page (1000 keys) is held at a time; the engine
+ * bounds what the handles buffer (plugin.h).
+ */
+struct job {
+	struct job *next;
+	struct arca_item *h;
+	char *key;
+	uint64_t size;
+	char fp[512], etag[160];
+};
 
-static int flush_batch(struct snap *sn)
+struct snap {
+	struct s3_inst *s;
+	struct arca_ctx *ctx;
+	size_t plen;
+	struct s3_fail f; /* the listing's */
+	pthread_mutex_t mu;
+	pthread_cond_t cv_job, cv_space;
+	struct job *head, *tail;
+	size_t queued, cap;
+	int full;   /* --full: every object read again */
+	int listed; /* no more jobs will come */
+	int failed; /* first failure of a worker, message in msg */
+	char msg[1024];
+	atomic_int tags_reported; /* the server sent x-amz-tagging-count once */
+	atomic_ullong fetched, reused, gone;
+};
+
+static int snap_failed(struct snap *sn)
 {
-	pthread_t th[64];
-	int nt = sn->jobs < (int)sn->n ? sn->jobs : (int)sn->n, started = 0;
-	atomic_store(&sn->next, 0);
-	for (; started < nt; started++)
-		if (pthread_create(&th[started], NULL, meta_worker, sn))
-			break;
-	if (!started)
-		meta_worker(sn);
-	for (int i = 0; i < started; i++)
-		pthread_join(th[i], NULL);
-	int rc = ARCA_OK;
-	for (size_t i = 0; i < sn->n; i++) {
-		struct pend *pd = &sn->batch[i];
-		if (rc == ARCA_OK && s3_host->cancelled(sn->ctx))
-			rc = s3_host->error(ARCA_ERR_CANCELLED, "interrupted");
-		if (rc == ARCA_OK)
-			rc = snap_one(sn, pd);
-		s3_resp_free(&pd->r);
-		free(pd->key), free(pd->lm), free(pd->tags);
-		memset(pd, 0, sizeof *pd);
-	}
-	sn->n = 0;
+	pthread_mutex_lock(&sn->mu);
+	int rc = sn->failed;
+	pthread_mutex_unlock(&sn->mu);
 	return rc;
 }
 
-/* The listing's callback: a key into the batch (any key is an item name
- * as it is, ABI 1.1 byte-string names: "/a", "a//b", "..", folder
- * markers "photos/"; only the prefix's own folder marker has no name
- * below the prefix). */
+static void snap_fail(struct snap *sn, int rc, const char *msg)
+{
+	pthread_mutex_lock(&sn->mu);
+	if (!sn->failed) {
+		sn->failed = rc;
+		snprintf(sn->msg, sizeof sn->msg, "%s",
+		         msg && msg[0] ? msg : "s3: snapshot failed");
+	}
+	pthread_cond_broadcast(&sn->cv_space);
+	pthread_cond_broadcast(&sn->cv_job);
+	pthread_mutex_unlock(&sn->mu);
+}
+
+static int to_handle(void *arg, const void *data, size_t len)
+{
+	return s3_host->item_write_h(arg, data, len);
+}
+
+/* "2024-05-01T10:20:30.000Z" (a listing's LastModified) as epoch seconds. */
+static int64_t iso_time(const char *t)
+{
+	struct tm tm = {0};
+	if (sscanf(t, "%d-%d-%dT%d:%d:%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+	           &tm.tm_min, &tm.tm_sec) != 6)
+		return 0;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	return (int64_t)timegm(&tm);
+}
+
+/* GET the object into its handle. A transfer cut short after some bytes
+ * went in goes on where it stopped (Range, If-Match the ETag read), at
+ * most 5 times; a 404 leaves r->status 404. */
+static int fetch(struct snap *sn, struct job *j, struct s3_resp *r, uint64_t *got, uint64_t *size,
+                 struct s3_fail *f)
+{
+	char what[600], range[64], etag[160] = "";
+	snprintf(what, sizeof what, "reading %s", j->key);
+	*got = 0;
+	*size = UINT64_MAX;
+	for (int resume = 0;; resume++) {
+		struct s3_req get = {
+		    .method = "GET", .key = j->key, .sink = to_handle, .sink_arg = j->h};
+		if (*got) {
+			snprintf(range, sizeof range, "bytes=%" PRIu64 "-", *got);
+			get.extra[0][0] = "range", get.extra[0][1] = range;
+			get.extra[1][0] = "if-match", get.extra[1][1] = etag;
+			get.n_extra = 2;
+		}
+		int rc = s3t_request(sn->s, &get, r, what, f);
+		/* the first answer's length: a server that ignored Range and sent
+		 * it all again makes the item longer, which the engine refuses */
+		if (!*got && r->status == 200 && r->content_length >= 0)
+			*size = (uint64_t)r->content_length;
+		*got += r->delivered;
+		if (!*got || !etag[0])
+			snprintf(etag, sizeof etag, "%s", r->etag);
+		if (rc == ARCA_OK || !f->transient || !r->delivered || resume >= 5 ||
+		    s3_host->cancelled(sn->ctx))
+			return rc;
+		s3_host->log(ARCA_LOG_INFO, "s3: %s: %s; going on from byte %" PRIu64, what, f->msg,
+		             *got);
+		s3_resp_free(r);
+	}
+}
+
+/* One changed object, on a worker: its content, then its metadata from the
+ * GET's headers and its tags. */
+static int fetch_one(struct snap *sn, struct job *j)
+{
+	struct s3_resp r;
+	struct s3_fail f = {0};
+	uint64_t got = 0, size;
+	int rc = fetch(sn, j, &r, &got, &size, &f);
+	if (rc == ARCA_OK && r.status == 404) {
+		s3_resp_free(&r);
+		atomic_fetch_add(&sn->gone, 1);
+		return s3_host->item_skipped_h(sn->ctx, j->h, NULL,
+		                               "deleted since the bucket was listed");
+	}
+	if (rc != ARCA_OK) {
+		s3_resp_free(&r);
+		/* the message first: releasing the handle may set another */
+		char msg[1024];
+		snprintf(msg, sizeof msg, "%s", f.msg[0] ? f.msg : s3_host->error_message());
+		s3_host->item_end_h(j->h); /* the snapshot fails: nothing is recorded */
+		snap_fail(sn, rc, msg);
+		return rc;
+	}
+	if (r.meta_over)
+		s3_host->log(ARCA_LOG_WARN, "s3: %s: headers over 8 KiB left out", j->key);
+	/* the tags: asked for unless the server tells their number and it is
+	 * 0 (S3 sends x-amz-tagging-count only for an object with tags, so
+	 * its absence means none only once the server was seen to send it) */
+	char *tags = NULL;
+	if (r.tag_count >= 0)
+		atomic_store(&sn->tags_reported, 1);
+	if (r.tag_count > 0 || (r.tag_count < 0 && !atomic_load(&sn->tags_reported)))
+		rc = get_tags(sn->s, j->key, &tags, &f);
+	else
+		tags = strdup("");
+	if (rc == ARCA_OK && !tags)
+		rc = s3_fail_set(&f, ARCA_ERR_INTERNAL, 0, "s3: out of memory");
+	size_t mlen = r.meta_len + strlen(r.etag) + (tags ? strlen(tags) : 0) + 64;
+	char *meta = rc == ARCA_OK ? malloc(mlen) : NULL, sum[200];
+	if (rc == ARCA_OK && !meta)
+		rc = s3_fail_set(&f, ARCA_ERR_INTERNAL, 0, "s3: out of memory");
+	if (rc != ARCA_OK) {
+		s3_resp_free(&r);
+		free(tags);
+		s3_host->item_end_h(j->h);
+		snap_fail(sn, rc, f.msg);
+		return rc;
+	}
+	snprintf(meta, mlen, "etag: %s\nlast-modified: %" PRId64 "\n%s%s", r.etag, r.last_modified,
+	         r.meta, tags);
+	snprintf(sum, sizeof sum, "etag:%s", r.etag);
+	int same = !strcmp(r.etag, j->etag);
+	if (!same)
+		s3_host->log(ARCA_LOG_WARN,
+		             "s3: %s changed between the listing and its reading; stored as read, "
+		             "the next snapshot reads it again",
+		             j->key);
+	struct arca_item_info final = {.struct_size = sizeof final,
+	                               .type = ARCA_ITEM_STREAM,
+	                               .flags = ARCA_ITEM_KEY_NAME | ARCA_ITEM_KEEP_ATTRS,
+	                               .mtime_sec = r.last_modified,
+	                               .size = size,
+	                               .meta = meta,
+	                               /* no fingerprint: not reused next time */
+	                               .fingerprint = same ? j->fp : NULL,
+	                               .checksum = sum};
+	s3_resp_free(&r);
+	rc = s3_host->item_end_info_h(j->h, &final);
+	free(meta);
+	free(tags);
+	if (rc != ARCA_OK)
+		snap_fail(sn, rc, s3_host->error_message());
+	else
+		atomic_fetch_add(&sn->fetched, 1);
+	return rc;
+}
+
+static void job_free(struct job *j)
+{
+	free(j->key);
+	free(j);
+}
+
+static void *fetch_worker(void *arg)
+{
+	struct snap *sn = arg;
+	for (;;) {
+		pthread_mutex_lock(&sn->mu);
+		while (!sn->head && !sn->listed && !sn->failed)
+			pthread_cond_wait(&sn->cv_job, &sn->mu);
+		struct job *j = sn->head;
+		if (j) {
+			sn->head = j->next;
+			if (!sn->head)
+				sn->tail = NULL;
+			sn->queued--;
+			pthread_cond_signal(&sn->cv_space);
+		}
+		int failed = sn->failed;
+		pthread_mutex_unlock(&sn->mu);
+		if (!j)
+			return NULL;
+		if (!failed && s3_host->cancelled(sn->ctx)) {
+			snap_fail(sn, ARCA_ERR_CANCELLED, "interrupted");
+			failed = 1;
+		}
+		if (failed)
+			s3_host->item_end_h(j->h); /* released; the snapshot fails */
+		else
+			fetch_one(sn, j);
+		job_free(j);
+	}
+}
+
+/* The listing's callback, on the op's thread: unchanged objects end here;
+ * the others are queued (waiting while the queue is full). Any key is an
+ * item name as it is (ABI 1.1 byte-string names: "/a", "a//b", "..",
+ * folder markers "photos/"); only the prefix's own folder marker has no
+ * name below the prefix. */
 static int snap_object(void *arg, const struct s3_obj *o)
 {
 	struct snap *sn = arg;
 	const char *name = o->key + sn->plen;
+	int rc = snap_failed(sn);
+	if (rc)
+		return rc;
 	if (s3_host->cancelled(sn->ctx))
 		return s3_host->error(ARCA_ERR_CANCELLED, "interrupted");
 	if (!*name)
 		return ARCA_OK;
 	if (strlen(name) > ARCA_KEY_NAME_MAX)
-		return s3_host->item_skipped(sn->ctx, name, "key longer than 4096 bytes");
-	struct pend *pd = &sn->batch[sn->n];
-	pd->key = strdup(o->key);
-	pd->lm = strdup(o->last_modified);
-	pd->size = o->size;
-	pd->r.content_length = -1;
-	if (!pd->key || !pd->lm) {
-		free(pd->key), free(pd->lm);
+		return s3_host->item_skipped_h(sn->ctx, NULL, name, "key longer than 4096 bytes");
+	struct job *j = calloc(1, sizeof *j);
+	if (!j || !(j->key = strdup(o->key))) {
+		free(j);
 		return s3_host->error(ARCA_ERR_INTERNAL, "s3: out of memory");
 	}
-	return ++sn->n == S3T_BATCH ? flush_batch(sn) : ARCA_OK;
+	j->size = o->size;
+	snprintf(j->etag, sizeof j->etag, "%s", o->etag);
+	snprintf(j->fp, sizeof j->fp, "%s %" PRIu64 " %s", o->etag, o->size, o->last_modified);
+	char meta[300];
+	int64_t mtime = iso_time(o->last_modified);
+	snprintf(meta, sizeof meta, "etag: %s\nlast-modified: %" PRId64 "\n", o->etag, mtime);
+	/* provisional: the stored metadata is kept when unchanged, the GET's
+	 * replaces it otherwise */
+	struct arca_item_info info = {.struct_size = sizeof info,
+	                              .name = name,
+	                              .type = ARCA_ITEM_STREAM,
+	                              .size = o->size,
+	                              .mtime_sec = mtime,
+	                              .meta = meta,
+	                              .fingerprint = sn->full ? NULL : j->fp,
+	                              .flags = ARCA_ITEM_KEY_NAME | ARCA_ITEM_KEEP_ATTRS};
+	rc = s3_host->item_begin_h(sn->ctx, &info, &j->h);
+	if (rc == ARCA_ITEM_UNCHANGED) {
+		struct arca_item *h = j->h;
+		job_free(j);
+		atomic_fetch_add(&sn->reused, 1);
+		return s3_host->item_end_h(h);
+	}
+	if (rc != ARCA_OK) {
+		job_free(j);
+		return rc;
+	}
+	pthread_mutex_lock(&sn->mu);
+	while (sn->queued >= sn->cap && !sn->failed)
+		pthread_cond_wait(&sn->cv_space, &sn->mu);
+	if (!sn->failed) {
+		if (sn->tail)
+			sn->tail->next = j;
+		else
+			sn->head = j;
+		sn->tail = j;
+		sn->queued++;
+		pthread_cond_signal(&sn->cv_job);
+		j = NULL;
+	}
+	rc = sn->failed;
+	pthread_mutex_unlock(&sn->mu);
+	if (j) {
+		s3_host->item_end_h(j->h);
+		job_free(j);
+	}
+	return rc;
+}
+
+static void now_iso(char *out, size_t n)
+{
+	struct timespec ts;
+	struct tm tm;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	size_t k = strftime(out, n, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out + k, n - k, ".%03ldZ", ts.tv_nsec / 1000000);
 }
 
 static int t_snapshot(void *instance, struct arca_ctx *ctx)
 {
-	if (s3_host->abi_minor < 1 || !ARCA_HOST_HAS(s3_host, item_end_info))
+	if (s3_host->abi_minor < 1 || !ARCA_HOST_HAS(s3_host, item_end_info_h))
 		return s3_host->error(ARCA_ERR_UNSUPPORTED,
-		                      "s3: the bucket target needs an engine of ABI 1.1 "
-		                      "(byte-string item names)");
+		                      "s3: the bucket target needs an engine of ABI 1.1 with "
+		                      "item_end_info_h (this arca is older than the s3 driver)");
 	struct snap sn = {
 	    .s = instance, .ctx = ctx, .plen = strlen(((struct s3_inst *)instance)->prefix)};
-	/* a listing is not atomic: say when it ran, so an object changed
-	 * during it can be placed */
-	sn.jobs = (int)s3_host->config_int(sn.s->cfg, "parallel_objects", 16);
-	sn.batch = calloc(S3T_BATCH, sizeof *sn.batch);
-	if (!sn.batch)
-		return s3_host->error(ARCA_ERR_INTERNAL, "s3: out of memory");
-	time_t t0 = time(NULL);
-	int rc = s3_list_objects(sn.s, NULL, sn.s->prefix, snap_object, &sn, &sn.f);
-	if (rc == ARCA_OK && sn.n)
-		rc = flush_batch(&sn);
-	for (size_t i = 0; i < sn.n; i++) { /* a failed listing: what was batched */
-		s3_resp_free(&sn.batch[i].r);
-		free(sn.batch[i].key), free(sn.batch[i].lm), free(sn.batch[i].tags);
+	int jobs = (int)s3_host->config_int(sn.s->cfg, "parallel_objects", 16);
+	if (jobs < 1 || jobs > 64)
+		jobs = 16;
+	sn.cap = 2 * (size_t)jobs;
+	sn.full = s3_host->option(ctx, "full") != NULL;
+	pthread_mutex_init(&sn.mu, NULL);
+	pthread_cond_init(&sn.cv_job, NULL);
+	pthread_cond_init(&sn.cv_space, NULL);
+	pthread_t th[64];
+	int started = 0, rc = ARCA_OK;
+	for (; started < jobs; started++)
+		if (pthread_create(&th[started], NULL, fetch_worker, &sn))
+			break;
+	if (!started)
+		rc = s3_host->error(ARCA_ERR_INTERNAL, "s3: cannot start threads");
+	/* a listing is not atomic: when it ran is part of the snapshot */
+	char t0[40], t1[40];
+	now_iso(t0, sizeof t0);
+	if (rc == ARCA_OK)
+		rc = s3_list_objects(sn.s, NULL, sn.s->prefix, snap_object, &sn, &sn.f);
+	now_iso(t1, sizeof t1);
+	char lmsg[1024] = "";
+	if (rc != ARCA_OK && !snap_failed(&sn)) /* the listing's own failure */
+		snprintf(lmsg, sizeof lmsg, "%s",
+		         sn.f.msg[0] && sn.f.status == rc ? sn.f.msg : s3_host->error_message());
+	pthread_mutex_lock(&sn.mu);
+	sn.listed = 1;
+	pthread_cond_broadcast(&sn.cv_job);
+	pthread_mutex_unlock(&sn.mu);
+	if (rc != ARCA_OK)
+		snap_fail(&sn, rc, lmsg);
+	for (int i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	for (struct job *j = sn.head, *n; j; j = n) { /* left by failed workers */
+		n = j->next;
+		s3_host->item_end_h(j->h);
+		job_free(j);
 	}
-	free(sn.batch);
-	char a[32], b[32];
-	time_t t1 = time(NULL);
-	strftime(a, sizeof a, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t0, &(struct tm){0}));
-	strftime(b, sizeof b, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t1, &(struct tm){0}));
-	s3_host->log(ARCA_LOG_INFO, "s3: bucket %s listed from %s to %s", sn.s->bucket, a, b);
-	if (rc != ARCA_OK && sn.f.msg[0] && sn.f.status == rc)
-		return s3_report(NULL, &sn.f);
+	s3_host->log(ARCA_LOG_INFO,
+	             "s3: bucket %s listed from %s to %s; %llu object(s) read, %llu unchanged, "
+	             "%llu deleted meanwhile",
+	             sn.s->bucket, t0, t1, (unsigned long long)atomic_load(&sn.fetched),
+	             (unsigned long long)atomic_load(&sn.reused),
+	             (unsigned long long)atomic_load(&sn.gone));
+	int failed = snap_failed(&sn);
+	if (failed)
+		rc = s3_host->error(failed, "%s", sn.msg);
+	else if (ARCA_HOST_HAS(s3_host, snapshot_note)) {
+		rc = s3_host->snapshot_note(ctx, "listing-start", t0);
+		if (rc == ARCA_OK)
+			rc = s3_host->snapshot_note(ctx, "listing-end", t1);
+	}
+	pthread_cond_destroy(&sn.cv_job);
+	pthread_cond_destroy(&sn.cv_space);
+	pthread_mutex_destroy(&sn.mu);
 	return rc;
 }
 
@@ -682,6 +865,16 @@ static int t_open(const struct arca_config *cfg, void **instance)
 	return s3_inst_open(cfg, instance);
 }
 
+/* PutObjectTagging changes neither the ETag nor Last-Modified: a tag-only
+ * change is otherwise seen when the object next changes. */
+static const struct arca_op_option s3_snapshot_options[] = {
+    {"full", 0,
+     "read every object again, headers and tags included (a tag-only change keeps the "
+     "ETag and Last-Modified the incremental snapshot compares)",
+     NULL, NULL},
+    {NULL, 0, NULL, NULL, NULL},
+};
+
 const struct arca_target_ops s3_target_ops = {
     .struct_size = sizeof(struct arca_target_ops),
     .open = t_open,
@@ -690,4 +883,5 @@ const struct arca_target_ops s3_target_ops = {
     .restore = t_restore,
     .close = s3_inst_close,
     .restore_options = s3_restore_options,
+    .snapshot_options = s3_snapshot_options,
 };

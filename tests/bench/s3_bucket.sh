@@ -47,7 +47,7 @@ secret_access_key_file = $T/s3.secret
 destinations = local
 EOC
 export ARCA_TEST_FAST_KDF=1
-arca init > /dev/null 2>&1 || fail "init"
+arca init > "$T/init.log" 2>&1 || { cat "$T/init.log"; fail "init"; }
 export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_DEFAULT_REGION=us-east-1
 export RCLONE_CONFIG_S3_TYPE=s3 RCLONE_CONFIG_S3_PROVIDER=Other RCLONE_CONFIG_S3_ENDPOINT=$S3_ENDPOINT
 export RCLONE_CONFIG_S3_ACCESS_KEY_ID=S3RVER RCLONE_CONFIG_S3_SECRET_ACCESS_KEY=S3RVER

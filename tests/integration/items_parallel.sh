@@ -6,7 +6,11 @@
 # item back through read handles on 4 threads and finds each byte as sent.
 # An unchanged re-run reuses every item (fingerprints per handle); a
 # snapshot that returns with a handle open, mixes item_begin with open
-# handles, or fails in one thread records nothing, with the reason.
+# handles, or fails in one thread records nothing, with the reason. With
+# ARCA_ITEM_KEEP_ATTRS (ABI 1.1) the metadata item_end_info_h gives is
+# recorded, an unchanged item keeps the stored one (not the provisional one
+# it was begun with), a wrong size drops that item only, and the snapshot's
+# note (snapshot_note) is shown by arca list.
 . "$ARCA_SRCDIR/tests/lib/common.sh"
 
 mod="$ARCA_BUILDDIR/tests/unit/modules/.libs/handles.so"
@@ -73,4 +77,29 @@ sed -i 's/^misuse = mix/misuse = fail/; s/^\[target h\]/[target h]\nversion = 2/
 expect_fail 6 arca snapshot h
 expect_stderr "handles: test failure of t0/i009"
 [ "$(snapshots)" = "$n" ] || fail "a failed snapshot was recorded"
+
+step "ARCA_ITEM_KEEP_ATTRS: item_end_info_h gives the metadata; unchanged, the stored one is kept"
+sed -i 's/^misuse = fail/misuse = none/; s/^version = 2/version = 3\nkeep = yes/' "$ARCA_CONFIG"
+expect_fail 15 arca snapshot h
+arca list h --items --meta > "$T/items"
+[ "$(grep -c 'final t[0-9]/i[0-9]* 3' "$T/items")" = 598 ] || fail "item_end_info_h's metadata not recorded"
+! grep -q provisional "$T/items" || fail "provisional metadata recorded"
+arca list h > "$T/ls"
+grep -q '^ *run: 3$' "$T/ls" || { cat "$T/ls"; fail "the snapshot's note is not shown"; }
+expect_fail 15 arca --json snapshot h
+new=$(json_field "$T/out" 'd[0]["new_bytes"]')
+[ "$new" -lt 65536 ] || fail "an unchanged re-run stored $new new bytes"
+arca list h --items --meta > "$T/items"
+[ "$(grep -c 'final t[0-9]/i[0-9]* 3' "$T/items")" = 598 ] || fail "unchanged items lost their stored metadata"
+! grep -q provisional "$T/items" || fail "an unchanged item got the provisional metadata"
+arca restore h --into "$T/counts3" > /dev/null 2> "$T/err" || { cat "$T/err" >&2; fail "restore 3"; }
+[ "$(cat "$T/counts3")" = "$expected" ] || fail "restore of the kept run read '$(cat "$T/counts3")'"
+
+step "item_end_info_h with a wrong size: that item is not recorded, the others are"
+sed -i 's/^misuse = none/misuse = size/; s/^version = 3/version = 4/' "$ARCA_CONFIG"
+expect_fail 15 arca snapshot h
+expect_stderr "t1/i002 not stored: item t1/i002: the driver says it has"
+arca list h --items > "$T/items"
+! grep -q 't1/i002' "$T/items" || fail "the item of a wrong size was recorded"
+[ "$(grep -c ' t[0-9]/i[0-9]*$' "$T/items")" = 597 ] || fail "not the 597 other items"
 pass

@@ -209,7 +209,7 @@ struct arca_item_info {
 	/* --- added in ABI 1.1: the engine reads and fills these only within
 	 * struct_size (see item_next for how it knows a reader's size) --- */
 
-	uint32_t flags; /* ARCA_ITEM_KEY_NAME or 0 */
+	uint32_t flags; /* ARCA_ITEM_KEY_NAME, ARCA_ITEM_KEEP_ATTRS, or 0 */
 	/*
 	 * Optional checksum of the content as the source states it, text
 	 * ("md5:HEX", "sha256:HEX", "etag:\"...\"", as the driver wants;
@@ -252,6 +252,26 @@ struct arca_item_info {
  */
 #define ARCA_ITEM_KEY_NAME 0x1u
 #define ARCA_KEY_NAME_MAX  4096
+
+/*
+ * Added in ABI 1.1 (later: check ARCA_HOST_HAS(host, item_end_info_h),
+ * which an engine that knows this flag has; an older one refuses it).
+ * For item_begin and item_begin_h only: never stored, never given back by
+ * item_next. The attributes given with the item (mode, uid, gid, mtime,
+ * meta, checksum, link_target) are provisional: what the driver knows
+ * before it reads the item (an S3 listing gives size, ETag and
+ * Last-Modified, not an object's headers or tags). When the engine
+ * answers ARCA_ITEM_UNCHANGED, it records the item with the attributes
+ * stored for it in the previous snapshot, not these, so the driver need
+ * read nothing of an unchanged item: it calls item_end (item_end_h) at
+ * once. Otherwise the driver sends the content and gives the real
+ * attributes with item_end_info (item_end_info_h for a handle); a plain
+ * item_end records the provisional ones. The engine keeps the attributes
+ * of items stored with meta: an item stored without meta is never
+ * answered unchanged under this flag. item_end_info may give the flags
+ * with or without it.
+ */
+#define ARCA_ITEM_KEEP_ATTRS 0x2u
 
 /* Returned by host->item_begin (not an error). */
 #define ARCA_ITEM_UNCHANGED 100
@@ -442,8 +462,8 @@ struct arca_host {
 	 * Same thread as item_begin; `final` and its strings are copied
 	 * before it returns. Errors as item_end, and ARCA_ERR_INTERNAL for a
 	 * call outside an open item or a name/type/flags change. Items by
-	 * handle (item_begin_h below) cannot be completed so yet: give their
-	 * attributes at item_begin_h.
+	 * handle (item_begin_h below) are completed so with item_end_info_h
+	 * (check ARCA_HOST_HAS(host, item_end_info_h)).
 	 */
 	int (*item_end_info)(struct arca_ctx *ctx, const struct arca_item_info *final);
 
@@ -541,6 +561,38 @@ struct arca_host {
 	 * never touches the message.
 	 */
 	const char *(*error_message)(void);
+
+	/* --- added in ABI 1.1 (later): check ARCA_HOST_HAS(host,
+	 * item_end_info_h), and the same for snapshot_note --------------- */
+
+	/*
+	 * item_end_h with the item's final attributes: item_end_info for an
+	 * item by handle, from any thread (the handle's). `final` replaces
+	 * every attribute item_begin_h gave except name, type and flags, which
+	 * must be equal (name NULL: the handle's); final->size is checked
+	 * against the bytes sent through item_write_h (UINT64_MAX: not
+	 * checked). Whatever it returns, the handle is released, as by
+	 * item_end_h: on a size mismatch nothing of the item is recorded and
+	 * it returns ARCA_ERR_CORRUPT, which the driver returns (the snapshot
+	 * is not recorded) or goes past after reporting the item with
+	 * item_skipped_h(ctx, NULL, name, reason). After ARCA_ITEM_UNCHANGED
+	 * the size counted is the stored one. `final` and its strings are
+	 * copied before it returns. Other statuses as item_end_h, and
+	 * ARCA_ERR_INTERNAL for a name/type/flags change or meta over 64 KiB.
+	 */
+	int (*item_end_info_h)(struct arca_item *h, const struct arca_item_info *final);
+	/*
+	 * Snapshot only: a fact about the snapshot as a whole, stored in its
+	 * summary and shown by `arca list` (the text under the snapshot's row,
+	 * "notes" in --json): e.g. when a bucket listing, which is not atomic,
+	 * started and ended. `key`: 1 to 32 of [a-z0-9_-]; `value`: UTF-8
+	 * text without control characters, at most 256 bytes. At most 8 keys
+	 * a snapshot; a key given again replaces its value. Kept only if the
+	 * snapshot is recorded. The op's thread (the one the engine called
+	 * ->snapshot on). ARCA_OK, or ARCA_ERR_INTERNAL (outside a snapshot, a
+	 * bad key or value, too many keys), which sets the message.
+	 */
+	int (*snapshot_note)(struct arca_ctx *ctx, const char *key, const char *value);
 };
 
 /* Does the engine's host table have `member` (added after ABI 1.0)? */

@@ -8,7 +8,12 @@
  *             with the option `version`; one thread skips an item after
  *             item_begin_h and one without a handle. Option `misuse`:
  *             "open" returns with a handle open, "mix" calls item_begin
- *             while handles are open, "fail" fails one thread's item.
+ *             while handles are open, "fail" fails one thread's item,
+ *             "size" states a wrong size for t1/i002 at item_end_info_h.
+ *             Option `keep` (ABI 1.1 ARCA_ITEM_KEEP_ATTRS): items begun
+ *             with meta "provisional", completed with item_end_info_h and
+ *             meta "final NAME VERSION", unchanged ones ended at once; and
+ *             the note run=VERSION (snapshot_note).
  *   restore:  item_next on the engine's thread, each item opened with
  *             item_open_h(NULL) and read on THREADS threads, its content
  *             compared with what the snapshot generated; the counts are
@@ -29,6 +34,7 @@ static const struct arca_host *host;
 struct inst {
 	char misuse[16];
 	char version[32];
+	int keep;
 };
 
 static int h_open(const struct arca_config *cfg, void **out)
@@ -40,6 +46,7 @@ static int h_open(const struct arca_config *cfg, void **out)
 		return host->error(ARCA_ERR_INTERNAL, "out of memory");
 	snprintf(in->misuse, sizeof in->misuse, "%s", m ? m : "none");
 	snprintf(in->version, sizeof in->version, "%s", v ? v : "1");
+	in->keep = host->config_bool(cfg, "keep", 0);
 	*out = in;
 	return ARCA_OK;
 }
@@ -89,6 +96,10 @@ static int send_item(struct snap_thread *st, int j)
 	info.type = ARCA_ITEM_STREAM;
 	info.size = size;
 	info.fingerprint = fp;
+	if (st->in->keep) {
+		info.flags = ARCA_ITEM_KEEP_ATTRS;
+		info.meta = "provisional";
+	}
 	if (st->k == 2 && j == 3)
 		return host->item_skipped_h(st->ctx, NULL, name, "test: never begun");
 	rc = host->item_begin_h(st->ctx, &info, &h);
@@ -116,6 +127,19 @@ static int send_item(struct snap_thread *st, int j)
 		}
 		o += n;
 	}
+	if (st->in->keep) {
+		char meta[96];
+		struct arca_item_info final = info;
+		snprintf(meta, sizeof meta, "final %s %s", name, st->in->version);
+		final.meta = meta;
+		final.checksum = "test:sum";
+		if (st->k == 1 && j == 2 && !strcmp(st->in->misuse, "size"))
+			final.size = size + 1;
+		rc = host->item_end_info_h(h, &final);
+		if (rc == ARCA_ERR_CORRUPT) /* released; the others go on */
+			return host->item_skipped_h(st->ctx, NULL, name, host->error_message());
+		return rc;
+	}
 	return host->item_end_h(h);
 }
 
@@ -136,7 +160,8 @@ static int h_snapshot(void *p, struct arca_ctx *ctx)
 	struct snap_thread st[THREADS];
 	int rc = ARCA_OK, started = 0;
 
-	if (!ARCA_HOST_HAS(host, error_message))
+	if (!ARCA_HOST_HAS(host, error_message) ||
+	    (in->keep && !ARCA_HOST_HAS(host, item_end_info_h)))
 		return host->error(ARCA_ERR_UNSUPPORTED,
 		                   "handles: the engine has no items by handle");
 	for (int k = 0; k < THREADS; k++) {
@@ -161,6 +186,8 @@ static int h_snapshot(void *p, struct arca_ctx *ctx)
 			rc = host->error(st[k].rc, "%s", st[k].msg);
 	if (rc == ARCA_OK && started < THREADS)
 		rc = host->error(ARCA_ERR_INTERNAL, "handles: cannot start threads");
+	if (rc == ARCA_OK && in->keep)
+		rc = host->snapshot_note(ctx, "run", in->version);
 	return rc;
 }
 
@@ -295,7 +322,9 @@ static const struct arca_target_ops target_ops = {
 };
 
 static const struct arca_option target_options[] = {
-    {"misuse", ARCA_OPT_ENUM, 0, "none", "test: how to misuse the API", "none|open|mix|fail", 0, 0},
+    {"misuse", ARCA_OPT_ENUM, 0, "none", "test: how to misuse the API", "none|open|mix|fail|size",
+     0, 0},
+    {"keep", ARCA_OPT_BOOL, 0, "no", "test: ARCA_ITEM_KEEP_ATTRS and item_end_info_h", NULL, 0, 0},
     {"version", ARCA_OPT_STRING, 0, "1", "test: part of every fingerprint", NULL, 0, 0},
     {NULL, 0, 0, NULL, NULL, NULL, 0, 0},
 };
