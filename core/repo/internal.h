@@ -154,8 +154,18 @@ int index_load(struct repo *r); /* loads once; reloads when stale */
  * per load), so a snapshot stores their chunks again rather than naming
  * data that no longer exists. */
 int index_check_packs(struct repo *r);
-/* Write one index object for `packs` (prefix "index/"). */
-int index_write(struct repo *r, const struct pack_info *packs, size_t n);
+/* Write index objects for `packs` (prefix "index/"). With `written`, the
+ * names written are added to it (kept sorted; free with obj_list_free). A
+ * caller that then deletes the old index objects must spare these: in an
+ * unencrypted repository sealing is deterministic, so a new object can
+ * have exactly an old one's name (same content). */
+int index_write(struct repo *r, const struct pack_info *packs, size_t n, struct obj_list *written);
+/* Add the packs of decoded index objects (objs[i] holds n_packs[i] packs)
+ * to x: first every pack the destination lists (`packs`), then the others,
+ * marked gone, so that a chunk held by several packs is located in one that
+ * exists. Returns how many packs are gone. */
+size_t idx_add_listed_first(struct idx *x, struct pack_info *const *objs, const size_t *n_packs,
+                            size_t n_objs, const struct obj_list *packs);
 /* Write index objects for every unsaved pack (takes idx_mu). */
 int index_flush_unsaved(struct repo *r);
 /* Index objects that failed to load (skipped): prune refuses to run. */
@@ -177,6 +187,9 @@ void pack_builder_record(struct pack_builder *b, const unsigned char id[ID_LEN],
 void pack_builder_reset(struct pack_builder *b);
 /* Append the sealed header + trailer; id = SHA-256 of the whole pack. */
 int pack_builder_finish(struct repo *r, struct pack_builder *b, unsigned char id[ID_LEN]);
+/* Bytes a pack of n chunks holds besides the sealed chunks: the sealed
+ * header and the trailer. */
+uint64_t pack_overhead(const struct repo *r, uint64_t n);
 /* Parse the header of a pack held in memory. */
 int pack_parse(struct repo *r, const unsigned char *p, size_t len, const char *name,
                struct pack_entry **e, size_t *n);

@@ -12,6 +12,11 @@
 #define PACK_ENTRY_LEN      (ID_LEN + 16)
 #define PACK_HEADER_MAX_RAW (8 + (size_t)PACK_MAX_ENTRIES * PACK_ENTRY_LEN)
 
+uint64_t pack_overhead(const struct repo *r, uint64_t n)
+{
+	return 8 + n * PACK_ENTRY_LEN + blob_overhead(r->keys) + PACK_TRAILER_LEN;
+}
+
 void pack_builder_free(struct pack_builder *b)
 {
 	buf_free(&b->data);

@@ -7,7 +7,14 @@
  *   2. write new index objects covering every kept and new pack,
  *   3. delete the old index objects,
  *   4. delete packs no longer indexed (unused, repacked, orphaned).
- * A crash between any two steps leaves every kept snapshot readable. */
+ * A crash between any two steps leaves every kept snapshot readable.
+ *
+ * Names are content hashes, and in an unencrypted repository sealing is
+ * deterministic: a pack or index object written in step 1 or 2 can have
+ * exactly the name of one that steps 3 and 4 delete (a repacked pack whose
+ * chunks come out in the same order, a pack left by an interrupted prune, a
+ * second copy of a chunk that two snapshots stored at once). Steps 3 and 4
+ * never delete a name this run wrote: the object under it is the new one. */
 #include "repo/internal.h"
 
 #include <string.h>
@@ -233,23 +240,30 @@ int repo_prune(struct repo *r, double repack_unused_threshold, int dry_run,
 	 * the new packs' bytes are subtracted once, after the fact. */
 	uint64_t freed = 0, removed = 0;
 	for (uint32_t pk = 1; pk <= s.idx.npacks; pk++) {
-		uint64_t used = 0, size = s.idx.packs[pk - 1].size;
+		uint64_t used = 0, n_used = 0, size = s.idx.packs[pk - 1].size;
 		for (size_t k = s.slot_start[pk]; k < s.slot_start[pk + 1]; k++)
-			if (pl.used[s.slot_list[k]])
+			if (pl.used[s.slot_list[k]]) {
 				used += s.idx.slots[s.slot_list[k]].length;
+				n_used++;
+			}
 		if (scan_pack_size(&s, s.idx.packs[pk - 1].id) < 0) {
 			pl.action[pk] = DELETE; /* gone already: drop from the index */
 			continue;
 		}
+		/* Waste: what a pack of only the used chunks would not hold. Its
+		 * header is no waste: a fully used pack is never rewritten (it
+		 * would come out the same, header and all). */
+		uint64_t need = used + pack_overhead(r, n_used);
+		uint64_t waste = size > need ? size - need : 0;
 		if (!used) {
 			pl.action[pk] = DELETE;
 			stats->packs_deleted++;
 			freed += size;
 			removed += size;
-		} else if ((double)(size - used) / (double)size > repack_unused_threshold) {
+		} else if (waste && (double)waste / (double)size > repack_unused_threshold) {
 			pl.action[pk] = REPACK;
 			stats->packs_repacked++;
-			freed += size - used;
+			freed += waste;
 			removed += size;
 		}
 	}
@@ -310,20 +324,25 @@ int repo_prune(struct repo *r, double repack_unused_threshold, int dry_run,
 		all[na++] = newp[i];
 		newp[i].e = NULL;
 	}
-	rc = index_write(r, all, na);
+	struct obj_list new_index = {0};
+	struct idx new_packs = {0}; /* only its pack table: the packs step 1 wrote */
+	for (size_t i = 0; i < nnew; i++)
+		idx_add_pack(&new_packs, all[na - nnew + i].id, all[na - nnew + i].size);
+	rc = index_write(r, all, na, &new_index);
 	pack_info_free(all, na);
-	if (rc != ARCA_OK)
-		goto out;
 
 	/* 3. Old index objects, then 4. packs no index names any more (in
-	 * batches: one request per 1000 objects where the store has them). */
+	 * batches: one request per 1000 objects where the store has them);
+	 * never a name written above. */
 	struct names gone = {0};
-	for (size_t i = 0; i < s.index_objs.n; i++)
-		if (!parse_object_name(s.index_objs.v[i].name, "index/"))
+	for (size_t i = 0; rc == ARCA_OK && i < s.index_objs.n; i++)
+		if (!parse_object_name(s.index_objs.v[i].name, "index/") &&
+		    !obj_list_has(&new_index, s.index_objs.v[i].name))
 			names_add(&gone, s.index_objs.v[i].name);
-	rc = names_remove(r, &gone);
+	if (rc == ARCA_OK)
+		rc = names_remove(r, &gone);
 	for (uint32_t pk = 1; pk <= s.idx.npacks && rc == ARCA_OK; pk++) {
-		if (pl.action[pk] == KEEP)
+		if (pl.action[pk] == KEEP || idx_find_pack(&new_packs, s.idx.packs[pk - 1].id))
 			continue;
 		char name[96];
 		pack_name(s.idx.packs[pk - 1].id, name);
@@ -332,12 +351,16 @@ int repo_prune(struct repo *r, double repack_unused_threshold, int dry_run,
 	for (size_t i = 0; i < s.packs.n && rc == ARCA_OK; i++) {
 		unsigned char id[ID_LEN];
 		if (!parse_pack_name(s.packs.v[i].name, id) && !idx_find_pack(&s.idx, id) &&
-		    !keep_orphans)
+		    !idx_find_pack(&new_packs, id) && !keep_orphans)
 			names_add(&gone, s.packs.v[i].name);
 	}
 	if (rc == ARCA_OK)
 		rc = names_remove(r, &gone);
 	names_remove(NULL, &gone);
+	obj_list_free(&new_index);
+	idx_free(&new_packs);
+	if (rc != ARCA_OK)
+		goto out;
 	stats->bytes_freed = removed > written ? removed - written : 0;
 out:
 	if (rc == ARCA_OK && !dry_run) {

@@ -44,11 +44,16 @@ int repo_rebuild_index(struct repo *r, repo_report_fn report, void *arg, size_t 
 		p->size = packs.v[i].size;
 		n++;
 	}
+	/* Spare the names just written: rebuilding an unencrypted repository
+	 * again writes the very object the last rebuild wrote. */
+	struct obj_list written = {0};
 	if (rc == ARCA_OK)
-		rc = index_write(r, pi, n);
+		rc = index_write(r, pi, n, &written);
 	for (size_t i = 0; rc == ARCA_OK && i < old.n; i++)
-		if (!parse_object_name(old.v[i].name, "index/"))
+		if (!parse_object_name(old.v[i].name, "index/") &&
+		    !obj_list_has(&written, old.v[i].name))
 			rc = dest_remove(r, old.v[i].name);
+	obj_list_free(&written);
 	if (rc == ARCA_OK) {
 		*packs_indexed = n;
 		log_info("destination %s: index rebuilt from %zu pack(s)%s", r->dest_name, n,

@@ -41,6 +41,7 @@ struct repack {
 	struct pack_info *newp; /* packs written with the good chunks of damaged ones */
 	size_t nnew;
 	unsigned char *drop; /* per pack (1-based): damaged, replaced by newp */
+	size_t n_drop;
 };
 
 static int repack_flush(struct repo *r, struct repack *rp)
@@ -78,13 +79,26 @@ static size_t check_pack(struct repo *r, struct scan *s, uint32_t pk, unsigned c
 	pack_name(ip->id, name);
 	struct buf data = {0}, plain = {0};
 	size_t n_bad = 0;
-	int have =
-	    scan_pack_size(s, ip->id) >= 0 && dest_get_bounded(r, name, ip->size, &data) == ARCA_OK;
-	if (!have)
+	int got = scan_pack_size(s, ip->id) < 0 ? ARCA_ERR_NOT_FOUND
+	                                        : dest_get_bounded(r, name, ip->size, &data);
+	if (got != ARCA_OK && got != ARCA_ERR_NOT_FOUND && got != ARCA_ERR_CORRUPT) {
+		/* A failed read (network, permissions) says nothing of the pack:
+		 * stop rather than drop, and delete, a pack that may be whole. */
+		*err = got;
+		buf_free(&data);
+		return 0;
+	}
+	int have = got == ARCA_OK;
+	if (!have) {
 		say(report, arg,
 		    "pack %s is missing or unreadable: its chunks are dropped from "
 		    "the index",
 		    name);
+		/* Dropped even when no chunk was located in it (its chunks all
+		 * have another copy): the index then names only packs that exist. */
+		rp->drop[pk] = 1;
+		rp->n_drop++;
+	}
 	for (size_t k = s->slot_start[pk]; k < s->slot_start[pk + 1]; k++) {
 		size_t si = s->slot_list[k];
 		const struct idx_slot *sl = &s->idx.slots[si];
@@ -112,6 +126,7 @@ static size_t check_pack(struct repo *r, struct scan *s, uint32_t pk, unsigned c
 	}
 	if (n_bad && have) {
 		rp->drop[pk] = 1;
+		rp->n_drop++;
 		for (size_t k = s->slot_start[pk]; k < s->slot_start[pk + 1] && !*err; k++) {
 			size_t si = s->slot_list[k];
 			const struct idx_slot *sl = &s->idx.slots[si];
@@ -122,8 +137,6 @@ static size_t check_pack(struct repo *r, struct scan *s, uint32_t pk, unsigned c
 			if (rp->b.data.len >= r->pack_size || rp->b.n >= PACK_MAX_ENTRIES)
 				*err = repack_flush(r, rp);
 		}
-	} else if (n_bad) {
-		rp->drop[pk] = 1;
 	}
 	buf_free(&plain);
 	buf_free(&data);
@@ -159,17 +172,26 @@ static int rewrite_index(struct repo *r, struct scan *s, struct repack *rp)
 		all[na++] = rp->newp[i];
 		rp->newp[i].e = NULL;
 	}
-	int rc = index_write(r, all, na);
+	/* Names just written are spared (see prune.c): same content, same name. */
+	struct obj_list written = {0};
+	struct idx new_packs = {0};
+	for (size_t i = 0; i < rp->nnew; i++)
+		idx_add_pack(&new_packs, rp->newp[i].id, rp->newp[i].size);
+	int rc = index_write(r, all, na, &written);
 	pack_info_free(all, na);
 	for (size_t i = 0; rc == ARCA_OK && i < s->index_objs.n; i++)
-		if (!parse_object_name(s->index_objs.v[i].name, "index/"))
+		if (!parse_object_name(s->index_objs.v[i].name, "index/") &&
+		    !obj_list_has(&written, s->index_objs.v[i].name))
 			rc = dest_remove(r, s->index_objs.v[i].name);
 	for (uint32_t pk = 1; rc == ARCA_OK && pk <= s->idx.npacks; pk++) {
 		char name[96];
 		pack_name(s->idx.packs[pk - 1].id, name);
-		if (rp->drop[pk] && scan_pack_size(s, s->idx.packs[pk - 1].id) >= 0)
+		if (rp->drop[pk] && scan_pack_size(s, s->idx.packs[pk - 1].id) >= 0 &&
+		    !idx_find_pack(&new_packs, s->idx.packs[pk - 1].id))
 			rc = dest_remove(r, name);
 	}
+	obj_list_free(&written);
+	idx_free(&new_packs);
 	pthread_mutex_lock(&r->idx_mu);
 	r->idx_stale = 1;
 	pthread_mutex_unlock(&r->idx_mu);
@@ -277,7 +299,7 @@ int repo_repair_packs(struct repo *r, repo_report_fn report, void *arg,
 	}
 	if (rc == ARCA_OK)
 		rc = repack_flush(r, &rp);
-	if (rc == ARCA_OK && st->chunks_dropped)
+	if (rc == ARCA_OK && (st->chunks_dropped || rp.n_drop))
 		rc = rewrite_index(r, &s, &rp);
 	pack_builder_free(&rp.b);
 	pack_info_free(rp.newp, rp.nnew);

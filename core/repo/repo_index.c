@@ -15,6 +15,26 @@ static int pack_listed(const struct obj_list *packs, const unsigned char id[ID_L
 	return obj_list_has(packs, name);
 }
 
+size_t idx_add_listed_first(struct idx *x, struct pack_info *const *objs, const size_t *n_packs,
+                            size_t n_objs, const struct obj_list *packs)
+{
+	size_t gone = 0;
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < n_objs; i++)
+			for (size_t k = 0; k < n_packs[i]; k++) {
+				int listed = pack_listed(packs, objs[i][k].id);
+				if (listed != !pass)
+					continue;
+				idx_add_packs(x, &objs[i][k], 1);
+				if (!listed) {
+					uint32_t v = idx_find_pack(x, objs[i][k].id);
+					gone += !x->packs[v - 1].gone;
+					x->packs[v - 1].gone = 1;
+				}
+			}
+	return gone;
+}
+
 /*
  * The index is the union of the index objects. A chunk may be named in
  * several packs (stored again after its first pack was lost); the packs
@@ -59,20 +79,7 @@ int index_load(struct repo *r)
 		n_all++;
 	}
 	buf_free(&plain);
-	size_t gone = 0;
-	for (int pass = 0; rc == ARCA_OK && pass < 2; pass++)
-		for (size_t i = 0; i < n_all; i++)
-			for (size_t k = 0; k < all_n[i]; k++) {
-				int listed = pack_listed(&packs, all[i][k].id);
-				if (listed != !pass)
-					continue;
-				idx_add_packs(&fresh, &all[i][k], 1);
-				if (!listed) {
-					uint32_t v = idx_find_pack(&fresh, all[i][k].id);
-					gone += !fresh.packs[v - 1].gone;
-					fresh.packs[v - 1].gone = 1;
-				}
-			}
+	size_t gone = rc == ARCA_OK ? idx_add_listed_first(&fresh, all, all_n, n_all, &packs) : 0;
 	for (size_t i = 0; i < n_all; i++)
 		pack_info_free(all[i], all_n[i]);
 	free(all);
@@ -133,7 +140,12 @@ int index_check_packs(struct repo *r)
 	return ARCA_OK;
 }
 
-int index_write(struct repo *r, const struct pack_info *packs, size_t n)
+static int cmp_obj_name(const void *a, const void *b)
+{
+	return strcmp(((const struct obj *)a)->name, ((const struct obj *)b)->name);
+}
+
+int index_write(struct repo *r, const struct pack_info *packs, size_t n, struct obj_list *written)
 {
 	size_t start = 0;
 	while (start < n) {
@@ -148,6 +160,18 @@ int index_write(struct repo *r, const struct pack_info *packs, size_t n)
 		buf_free(&plain);
 		if (rc != ARCA_OK)
 			return rc;
+		if (written) {
+			char hex[65];
+			id_hex(id, hex);
+			if (written->n == written->cap) {
+				written->cap = written->cap ? 2 * written->cap : 8;
+				written->v =
+				    xrealloc(written->v, written->cap * sizeof *written->v);
+			}
+			written->v[written->n].name = xasprintf("index/%s", hex);
+			written->v[written->n++].size = 0;
+			qsort(written->v, written->n, sizeof *written->v, cmp_obj_name);
+		}
 		start = end;
 	}
 	return ARCA_OK;
@@ -163,7 +187,7 @@ int index_flush_unsaved(struct repo *r)
 	pthread_mutex_unlock(&r->idx_mu);
 	if (!n)
 		return ARCA_OK;
-	int rc = index_write(r, packs, n);
+	int rc = index_write(r, packs, n, NULL);
 	if (rc != ARCA_OK) {
 		/* Those packs are in memory but in no index object: forget them. */
 		pthread_mutex_lock(&r->idx_mu);

@@ -14,29 +14,40 @@ int scan_load(struct repo *r, struct scan *s, void (*report)(void *arg, const ch
 		return rc;
 	s->index_ok = xcalloc(s->index_objs.n + 1, 1);
 	struct buf plain = {0};
+	struct pack_info **objs = xcalloc(s->index_objs.n + 1, sizeof *objs);
+	size_t *objs_n = xcalloc(s->index_objs.n + 1, sizeof *objs_n), n_objs = 0;
 	for (size_t i = 0; i < s->index_objs.n; i++) {
-		struct pack_info *packs;
-		size_t np;
 		const char *name = s->index_objs.v[i].name;
 		rc = get_sealed_object(r, name, BK_INDEX, INDEX_OBJECT_MAX_RAW, &plain);
 		if (rc == ARCA_OK)
 			rc = idx_decode(plain.data, plain.len, name, r->cdc.max,
-			                (uint32_t)blob_overhead(r->keys), &packs, &np);
+			                (uint32_t)blob_overhead(r->keys), &objs[n_objs],
+			                &objs_n[n_objs]);
 		if (rc == ARCA_ERR_CORRUPT) {
 			s->index_bad++;
 			if (report)
 				report(arg, err_msg());
+			rc = ARCA_OK;
 			continue;
 		}
-		if (rc != ARCA_OK) {
-			buf_free(&plain);
-			return rc;
-		}
-		idx_add_packs(&s->idx, packs, np);
-		pack_info_free(packs, np);
+		if (rc != ARCA_OK)
+			break;
+		n_objs++;
 		s->index_ok[i] = 1;
 	}
 	buf_free(&plain);
+	/* A chunk in several packs (written by two snapshots at once, or stored
+	 * again after its pack was lost) is located, like the engine's index
+	 * does, in a pack the destination has: prune and repair keep or copy a
+	 * chunk only from the pack its slot names. */
+	if (rc == ARCA_OK)
+		idx_add_listed_first(&s->idx, objs, objs_n, n_objs, &s->packs);
+	for (size_t i = 0; i < n_objs; i++)
+		pack_info_free(objs[i], objs_n[i]);
+	free(objs);
+	free(objs_n);
+	if (rc != ARCA_OK)
+		return rc;
 	/* Bucket slots by pack (counting sort). */
 	size_t np = s->idx.npacks;
 	s->slot_start = xcalloc(np + 2, sizeof *s->slot_start);
