@@ -3,13 +3,17 @@
  * --into another bucket or prefix, with their headers and tags; refusing,
  * before writing anything, to replace objects that differ unless
  * --overwrite; --prefix restores part; --delete-extra removes what the
- * snapshot does not have. */
+ * snapshot does not have. A first pass reads every item's attributes
+ * (item_next, which the engine counts) and picks the state of each key to
+ * give back (s3_select.c: the newest, none when it is a delete marker); the
+ * second reaches each of those with item_open (not counted again). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "s3.h"
+#include "s3_select.h"
 #include "s3_target.h"
 #include "s3_xml.h"
 
@@ -164,57 +168,87 @@ static char *key_of(const struct s3_inst *s, const char *name)
 	return k;
 }
 
-/* --into s3://BUCKET[/PREFIX]: a second instance on the same section (same
- * endpoint and credentials) aimed at another bucket or prefix. */
-static int open_into(struct s3_inst *s, const char *into, struct s3_inst **out)
+static int in_scope(const struct arca_item_info *info, const char *pfx)
 {
-	if (strncmp(into, "s3://", 5))
-		return s3_host->error(
-		    ARCA_ERR_UNSUPPORTED,
-		    "s3: --into %s: only s3://BUCKET[/PREFIX] is offered (a local "
-		    "directory is not yet)",
-		    into);
-	const char *bk = into + 5, *sl = strchr(bk, '/');
-	size_t bl = sl ? (size_t)(sl - bk) : strlen(bk);
-	const char *pf = sl ? sl + 1 : "";
-	if (!bl || bl > 63)
-		return s3_host->error(ARCA_ERR_CONFIG, "s3: --into %s: no bucket name", into);
-	void *v;
-	int rc = s3_inst_open(s->cfg, &v);
-	if (rc != ARCA_OK)
-		return rc;
-	struct s3_inst *d = v;
-	char bucket[64], host[600];
-	snprintf(bucket, sizeof bucket, "%.*s", (int)bl, bk);
-	if (d->path_style)
-		snprintf(host, sizeof host, "%s", d->host);
-	else /* "oldbucket.endpoint" -> "bucket.endpoint" */
-		snprintf(host, sizeof host, "%s%s", bucket, d->host + strlen(d->bucket));
-	size_t pl = strlen(pf), n = strlen(host) + 9;
-	free(d->bucket), free(d->prefix), free(d->host), free(d->scheme_host), free(d->base_path);
-	d->bucket = strdup(bucket);
-	d->prefix = malloc(pl + 2);
-	if (d->prefix)
-		snprintf(d->prefix, pl + 2, "%s%s", pf, pl && pf[pl - 1] != '/' ? "/" : "");
-	d->host = strdup(host);
-	d->scheme_host = malloc(n);
-	if (d->scheme_host)
-		snprintf(d->scheme_host, n, "%s://%s", d->https ? "https" : "http", host);
-	d->base_path = malloc(bl + 2);
-	if (d->base_path)
-		snprintf(d->base_path, bl + 2, "%s%s", d->path_style ? "/" : "",
-		         d->path_style ? bucket : "");
-	if (!d->bucket || !d->prefix || !d->host || !d->scheme_host || !d->base_path) {
-		s3_inst_close(d);
-		return s3_host->error(ARCA_ERR_INTERNAL, "s3: out of memory");
+	return (info->type == ARCA_ITEM_STREAM || info->type == ARCA_ITEM_TOMBSTONE) &&
+	       (!pfx || !strncmp(info->name, pfx, strlen(pfx)));
+}
+
+static uint64_t sig_of(const struct arca_item_info *info)
+{
+	return s3s_sig(
+	    (int)info->type, info->mtime_sec, info->mtime_nsec, info->meta,
+	    info->struct_size > offsetof(struct arca_item_info, checksum) ? info->checksum : NULL);
+}
+
+struct plan {
+	struct s3s_entry *e;
+	size_t n, cap;
+};
+
+static void plan_free(struct plan *pl)
+{
+	for (size_t i = 0; i < pl->n; i++)
+		free(pl->e[i].name), free(pl->e[i].etag);
+	free(pl->e);
+}
+
+/* Pass 1: the attributes of every item in scope, each read once. */
+static int scan(struct arca_ctx *ctx, const char *pfx, struct plan *pl)
+{
+	struct arca_item_info info;
+	int rc;
+	uint64_t ord = 0;
+	while ((info = (struct arca_item_info){.struct_size = sizeof info},
+	        rc = s3_host->item_next(ctx, &info)) == ARCA_OK) {
+		uint64_t o = ord++;
+		if (!in_scope(&info, pfx))
+			continue;
+		if (pl->n == pl->cap) {
+			size_t c = pl->cap ? 2 * pl->cap : 1024;
+			struct s3s_entry *g = realloc(pl->e, c * sizeof *g);
+			if (!g)
+				return s3_host->error(ARCA_ERR_INTERNAL, "s3: out of memory");
+			pl->e = g, pl->cap = c;
+		}
+		struct hdrs h;
+		parse_meta(info.meta, &h);
+		struct s3s_entry *e = &pl->e[pl->n];
+		*e = (struct s3s_entry){.name = strdup(info.name),
+		                        .etag = strdup(h.etag),
+		                        .ord = o,
+		                        .sig = sig_of(&info),
+		                        .size = info.size,
+		                        .sec = info.mtime_sec,
+		                        .nsec = info.mtime_nsec,
+		                        .tomb = info.type == ARCA_ITEM_TOMBSTONE,
+		                        .latest = s3s_meta_latest(info.meta)};
+		hdrs_free(&h);
+		if (!e->name || !e->etag) {
+			free(e->name), free(e->etag);
+			return s3_host->error(ARCA_ERR_INTERNAL, "s3: out of memory");
+		}
+		pl->n++;
 	}
-	*out = d;
+	if (rc != ARCA_ERR_NOT_FOUND)
+		return rc;
+	s3s_select(pl->e, pl->n);
 	return ARCA_OK;
 }
 
-static int in_scope(const struct arca_item_info *info, const char *pfx)
+int s3r_position(struct arca_ctx *ctx, const struct s3s_entry *w, struct arca_item_info *info)
 {
-	return info->type == ARCA_ITEM_STREAM && (!pfx || !strncmp(info->name, pfx, strlen(pfx)));
+	*info = (struct arca_item_info){.struct_size = sizeof *info};
+	int rc = s3_host->item_open(ctx, w->name, info);
+	/* a key stored more than once (versions): on to the one chosen */
+	while (rc == ARCA_OK && (strcmp(info->name, w->name) || sig_of(info) != w->sig)) {
+		*info = (struct arca_item_info){.struct_size = sizeof *info};
+		rc = s3_host->item_next(ctx, info);
+	}
+	if (rc == ARCA_ERR_NOT_FOUND)
+		return s3_host->error(ARCA_ERR_CORRUPT,
+		                      "s3: the snapshot's item %s cannot be found again", w->name);
+	return rc;
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -271,119 +305,138 @@ static int delete_extra(struct s3_inst *d, const char *pfx, char **names, size_t
 	return rc;
 }
 
-static int restore_into(struct s3_inst *s, struct arca_ctx *ctx)
+/* Into a bucket (the target's, or --into's): nothing is written when an
+ * object there differs from the one to give back, unless --overwrite. */
+static int restore_bucket(struct s3_inst *s, struct arca_ctx *ctx, struct plan *pl, const char *pfx)
 {
 	struct s3_fail f = {0};
 	int overwrite = s3_host->option(ctx, "overwrite") != NULL;
 	int del_extra = s3_host->option(ctx, "delete-extra") != NULL;
-	const char *pfx = s3_host->option(ctx, "prefix");
-	struct arca_item_info info = {.struct_size = sizeof info};
-	char first[ARCA_KEY_NAME_MAX + 1] = "";
-	char **names = NULL;
-	size_t nn = 0, ncap = 0;
-	int rc, conflicts = 0;
-	/* pass 1: nothing is written when something differs (without
-	 * --overwrite); the names kept for --delete-extra */
-	while ((info.struct_size = sizeof info, rc = s3_host->item_next(ctx, &info)) == ARCA_OK) {
-		if (!first[0])
-			snprintf(first, sizeof first, "%s", info.name);
-		if (!in_scope(&info, pfx))
+	int rc = ARCA_OK, conflicts = 0;
+	char *first = NULL;
+	/* the keys given back (names sorted: e is), for --delete-extra */
+	char **names = malloc((pl->n ? pl->n : 1) * sizeof *names);
+	size_t nn = 0;
+	if (!names)
+		return s3_host->error(ARCA_ERR_INTERNAL, "s3: out of memory");
+	for (size_t i = 0; i < pl->n; i++)
+		if (pl->e[i].win && !pl->e[i].tomb)
+			names[nn++] = pl->e[i].name;
+	for (size_t i = 0; i < pl->n && !overwrite && rc == ARCA_OK; i++) {
+		struct s3s_entry *e = &pl->e[i];
+		if (!e->win || e->tomb)
 			continue;
-		if (del_extra) {
-			if (nn == ncap) {
-				size_t c = ncap ? 2 * ncap : 1024;
-				char **g = realloc(names, c * sizeof *g);
-				if (!g) {
-					rc = s3_host->error(ARCA_ERR_INTERNAL, "s3: out of memory");
-					break;
-				}
-				names = g, ncap = c;
-			}
-			if (!(names[nn] = strdup(info.name))) {
-				rc = s3_host->error(ARCA_ERR_INTERNAL, "s3: out of memory");
-				break;
-			}
-			nn++;
-		}
-		if (overwrite)
-			continue;
-		struct hdrs h;
-		parse_meta(info.meta, &h);
-		char *key = key_of(s, info.name);
-		int exists, same;
-		rc = key ? differs(s, key, h.etag, &exists, &same, &f) : ARCA_ERR_INTERNAL;
-		if (rc == ARCA_OK && exists && !same && conflicts++ < 5)
-			s3_host->log(ARCA_LOG_ERROR, "s3: %s exists and differs from the snapshot",
-			             key);
-		free(key);
-		hdrs_free(&h);
-		if (rc != ARCA_OK) {
-			rc = f.msg[0] ? s3_report(NULL, &f) : rc;
+		if (s3_host->cancelled(ctx)) {
+			rc = s3_host->error(ARCA_ERR_CANCELLED, "interrupted");
 			break;
 		}
-	}
-	if (rc == ARCA_ERR_NOT_FOUND && conflicts)
-		rc = s3_host->error(ARCA_ERR_EXISTS,
-		                    "s3: %d object(s) in bucket %s differ from the snapshot (named "
-		                    "above); nothing was written: --overwrite replaces them",
-		                    conflicts, s->bucket);
-	/* pass 2: write */
-	uint64_t n = 0;
-	if (rc == ARCA_ERR_NOT_FOUND && first[0]) {
-		info.struct_size = sizeof info;
-		rc = s3_host->item_open(ctx, first, &info);
-	}
-	while (rc == ARCA_OK) {
-		if (in_scope(&info, pfx)) {
-			struct hdrs h;
-			parse_meta(info.meta, &h);
-			char *key = key_of(s, info.name);
-			int exists = 0, same = 0;
-			rc = key ? differs(s, key, h.etag, &exists, &same, &f) : ARCA_ERR_INTERNAL;
-			if (rc == ARCA_OK && !same) {
-				struct reader rd = {ctx, 0};
-				rc = s3_put_object(s, NULL, key, NULL, info.size, item_source, &rd,
-				                   0, (const char *const(*)[2])h.h, h.n, 1, &f);
-				if (rc == ARCA_OK && h.tagging)
-					rc = put_tags(s, key, &h, &f);
-				n++;
-			}
-			free(key);
-			hdrs_free(&h);
-			if (rc != ARCA_OK) {
-				rc = f.msg[0] && f.status == rc ? s3_report(NULL, &f) : rc;
-				break;
-			}
+		char *key = key_of(s, e->name);
+		int exists, same;
+		rc = key ? differs(s, key, e->etag, &exists, &same, &f) : ARCA_ERR_INTERNAL;
+		if (rc == ARCA_OK && exists && !same && conflicts++ < 5) {
+			s3_host->log(ARCA_LOG_ERROR, "s3: %s exists and differs from the snapshot",
+			             key);
+			if (!first)
+				first = strdup(key);
 		}
-		info.struct_size = sizeof info;
-		rc = s3_host->item_next(ctx, &info);
+		free(key);
+		if (rc != ARCA_OK)
+			rc = f.msg[0] ? s3_report(NULL, &f) : rc;
 	}
-	if (rc == ARCA_ERR_NOT_FOUND) {
+	if (rc == ARCA_OK && conflicts)
+		rc =
+		    s3_host->error(ARCA_ERR_EXISTS,
+		                   "s3: %d object(s) in bucket %s differ from the snapshot (%s%s); "
+		                   "nothing was written: --overwrite replaces them, or restore "
+		                   "--into another bucket or prefix",
+		                   conflicts, s->bucket, first ? first : "",
+		                   conflicts > 1 ? " and more, named above" : "");
+	free(first);
+	/* pass 2: write, in the snapshot's order */
+	uint64_t n = 0;
+	s3s_sort_ord(pl->e, pl->n);
+	for (size_t i = 0; i < pl->n && rc == ARCA_OK; i++) {
+		struct s3s_entry *e = &pl->e[i];
+		if (!e->win || e->tomb)
+			continue;
+		if (s3_host->cancelled(ctx)) {
+			rc = s3_host->error(ARCA_ERR_CANCELLED, "interrupted");
+			break;
+		}
+		struct arca_item_info info;
+		rc = s3r_position(ctx, e, &info);
+		if (rc != ARCA_OK)
+			break;
+		struct hdrs h;
+		parse_meta(info.meta, &h);
+		char *key = key_of(s, e->name);
+		int exists = 0, same = 0;
+		rc = key ? differs(s, key, h.etag, &exists, &same, &f) : ARCA_ERR_INTERNAL;
+		if (rc == ARCA_OK && !same) {
+			struct reader rd = {ctx, 0};
+			rc = s3_put_object(s, NULL, key, NULL, info.size, item_source, &rd, 0,
+			                   (const char *const(*)[2])h.h, h.n, 1, &f);
+			if (rc == ARCA_OK && h.tagging)
+				rc = put_tags(s, key, &h, &f);
+			n++;
+		}
+		free(key);
+		hdrs_free(&h);
+		if (rc != ARCA_OK)
+			rc = f.msg[0] && f.status == rc ? s3_report(NULL, &f) : rc;
+	}
+	if (rc == ARCA_OK) {
 		s3_host->log(ARCA_LOG_INFO, "s3: %" PRIu64 " object(s) written to bucket %s", n,
 		             s->bucket);
+		/* delete_extra sorts names; they are already */
 		rc = del_extra ? delete_extra(s, pfx, names, nn, &f) : ARCA_OK;
 	}
-	for (size_t i = 0; i < nn; i++)
-		free(names[i]);
 	free(names);
 	return rc;
 }
 
-/* Back into the bucket, or --into s3://another/prefix; --prefix restores
- * the objects below it only; --delete-extra removes what the snapshot
- * does not have (else objects created since are kept). */
+/* Back into the bucket; or --into s3://BUCKET[/PREFIX][?...], the NAME of
+ * a [destination] of driver s3, or a local directory (a path with a '/');
+ * --prefix restores the objects below it only; --delete-extra removes
+ * what the snapshot does not have (else objects created since are kept). */
 int s3t_restore(void *instance, struct arca_ctx *ctx)
 {
 	struct s3_inst *s = instance, *d = NULL;
 	const char *into = s3_host->option(ctx, "into");
-	if (into) {
-		int rc = open_into(s, into, &d);
-		if (rc != ARCA_OK)
-			return rc;
-		s3_host->log(ARCA_LOG_INFO, "s3: restoring into bucket %s, prefix \"%s\"",
-		             d->bucket, d->prefix);
+	const char *pfx = s3_host->option(ctx, "prefix");
+	int local = into && strncmp(into, "s3://", 5) && strchr(into, '/');
+	int rc = ARCA_OK, repo_dest = 0;
+	if (into && !local)
+		rc = s3_into_open(s, ctx, into, &d, &repo_dest);
+	if (rc == ARCA_OK && repo_dest) {
+		/* a [destination]'s prefix may hold a repository: never mix */
+		char *k = key_of(d, "config");
+		struct s3_req head = {.method = "HEAD", .key = k};
+		struct s3_resp r;
+		struct s3_fail f;
+		rc = k ? s3t_request(d, &head, &r, "looking for a repository", &f)
+		       : ARCA_ERR_INTERNAL;
+		if (rc == ARCA_OK && r.status != 404)
+			rc = s3_host->error(
+			    ARCA_ERR_EXISTS,
+			    "s3: --into %s: bucket %s prefix \"%s\" holds an arca "
+			    "repository (%s); nothing was written: give another prefix "
+			    "(--into s3://%s/OTHER/PREFIX with the section's endpoint= and "
+			    "credentials)",
+			    into, d->bucket, d->prefix, k, d->bucket);
+		else if (rc != ARCA_OK && f.msg[0])
+			rc = s3_report(NULL, &f);
+		s3_resp_free(&r);
+		free(k);
 	}
-	int rc = restore_into(d ? d : s, ctx);
+	struct plan pl = {0};
+	if (rc == ARCA_OK)
+		rc = scan(ctx, pfx, &pl);
+	if (rc == ARCA_OK && local)
+		rc = s3_restore_local(into, ctx, pl.e, pl.n);
+	else if (rc == ARCA_OK)
+		rc = restore_bucket(d ? d : s, ctx, &pl, pfx);
+	plan_free(&pl);
 	if (d)
 		s3_inst_close(d);
 	return rc;
@@ -391,10 +444,13 @@ int s3t_restore(void *instance, struct arca_ctx *ctx)
 
 const struct arca_op_option s3t_restore_options[] = {
     {"into", 1,
-     "s3://BUCKET[/PREFIX]: restore into another bucket or prefix (same endpoint and "
-     "credentials)",
+     "s3://BUCKET[/PREFIX][?endpoint=URL&credentials_file=PATH...]: another bucket or prefix, "
+     "on this endpoint or another; NAME: a [destination NAME] of driver s3; /DIR (a path with "
+     "a '/'): files and DIR/%manifest.jsonl",
      NULL, NULL},
-    {"overwrite", 0, "replace objects that differ from the snapshot", NULL, NULL},
+    {"overwrite", 0,
+     "replace objects that differ from the snapshot (or files in a non-empty --into DIR)", NULL,
+     NULL},
     {"prefix", 1, "restore only the objects whose key (below the target's prefix) starts so", NULL,
      NULL},
     {"delete-extra", 0, "delete the objects (under the restored prefix) the snapshot does not have",

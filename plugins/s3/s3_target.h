@@ -17,4 +17,22 @@ int s3t_request(struct s3_inst *s, const struct s3_req *rq, struct s3_resp *r, c
 int s3t_restore(void *instance, struct arca_ctx *ctx);
 extern const struct arca_op_option s3t_restore_options[];
 
+/* --into s3://BUCKET[/PREFIX][?KEY=VALUE...] or the NAME of a [destination]
+ * of driver s3 (s3_into.c): an instance of the target's aimed there, with
+ * the credentials that go there. *is_repo_dest: a [destination] section
+ * (a repository may live at its prefix). */
+int s3_into_open(struct s3_inst *s, struct arca_ctx *ctx, const char *into, struct s3_inst **out,
+                 int *is_repo_dest);
+/* A profile's keys from a shared credentials file (s3_creds.c):
+ * ARCA_ERR_NOT_FOUND (no message) when it lacks them. */
+int s3_creds_from_file(const char *path, const char *profile, struct s3_creds *c);
+
+struct s3s_entry;
+/* Make the stored item `w` (found by restore's first pass) the current
+ * one, its attributes in *info (s3_restore.c). */
+int s3r_position(struct arca_ctx *ctx, const struct s3s_entry *w, struct arca_item_info *info);
+/* --into DIR (s3_local.c): the winners of e (s3s_select'ed, sorted by
+ * name) that are objects, as files under DIR, with DIR/%manifest.jsonl. */
+int s3_restore_local(const char *dir, struct arca_ctx *ctx, struct s3s_entry *e, size_t n);
+
 #endif
