@@ -412,8 +412,8 @@ int s3t_restore(void *instance, struct arca_ctx *ctx)
 		/* a [destination]'s prefix may hold a repository: never mix */
 		char *k = key_of(d, "config");
 		struct s3_req head = {.method = "HEAD", .key = k};
-		struct s3_resp r;
-		struct s3_fail f;
+		struct s3_resp r = {0};
+		struct s3_fail f = {0};
 		rc = k ? s3t_request(d, &head, &r, "looking for a repository", &f)
 		       : ARCA_ERR_INTERNAL;
 		if (rc == ARCA_OK && r.status != 404)
@@ -432,6 +432,11 @@ int s3t_restore(void *instance, struct arca_ctx *ctx)
 	struct plan pl = {0};
 	if (rc == ARCA_OK)
 		rc = scan(ctx, pfx, &pl);
+	if (rc == ARCA_OK && pfx && !pl.n)
+		s3_host->log(ARCA_LOG_WARN,
+		             "s3: no object of the snapshot has a key starting with "
+		             "--prefix \"%s\" (below the target's prefix)",
+		             pfx);
 	if (rc == ARCA_OK && local)
 		rc = s3_restore_local(into, ctx, pl.e, pl.n);
 	else if (rc == ARCA_OK)
