@@ -8,6 +8,7 @@
  * give back (s3_select.c: the newest, none when it is a delete marker); the
  * second reaches each of those with item_open (not counted again). */
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -305,6 +306,224 @@ static int delete_extra(struct s3_inst *d, const char *pfx, char **names, size_t
 	return rc;
 }
 
+/* ---- pass 2: the objects written, `jobs` at once ---- */
+
+/* One object for a writer: the engine thread found it and opened it by
+ * handle; the writer looks at what is there, writes it if it differs,
+ * then closes the handle. */
+struct wjob {
+	char *key;
+	struct hdrs h;
+	uint64_t size;
+	struct arca_item *ih;
+};
+
+#define WQ 16
+struct wpool {
+	struct s3_inst *s;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct wjob q[WQ];
+	size_t head, count;
+	int done, failed;
+	struct s3_fail f; /* the first failure */
+	uint64_t written;
+};
+
+struct hreader {
+	struct arca_item *h;
+	uint64_t pos;
+};
+
+/* put_stream's source over item_read_h (any thread). */
+static int handle_source(void *arg, uint64_t off, void *buf, size_t len)
+{
+	struct hreader *rd = arg;
+	if (off != rd->pos)
+		return s3_host->error(ARCA_ERR_INTERNAL, "s3: restore read out of order");
+	for (size_t got = 0; got < len;) {
+		size_t n = 0;
+		int rc = s3_host->item_read_h(rd->h, (char *)buf + got, len - got, &n);
+		if (rc != ARCA_OK)
+			return rc;
+		if (!n)
+			return s3_host->error(ARCA_ERR_CORRUPT,
+			                      "s3: stored object shorter than its size");
+		got += n;
+	}
+	rd->pos += len;
+	return ARCA_OK;
+}
+
+/* Write one object unless it is there with the stored ETag; *wrote. */
+static int write_one(struct s3_inst *s, const char *key, struct hdrs *h, uint64_t size,
+                     arca_source_fn src, void *arg, int *wrote, struct s3_fail *f)
+{
+	int exists = 0, same = 0;
+	int rc = differs(s, key, h->etag, &exists, &same, f);
+	*wrote = 0;
+	if (rc == ARCA_OK && !same) {
+		rc = s3_put_object(s, NULL, key, NULL, size, src, arg, 0,
+		                   (const char *const(*)[2])h->h, h->n, 1, f);
+		if (rc == ARCA_OK && h->tagging)
+			rc = put_tags(s, key, h, f);
+		*wrote = rc == ARCA_OK;
+	}
+	return rc;
+}
+
+static void *writer(void *arg)
+{
+	struct wpool *wp = arg;
+	for (;;) {
+		pthread_mutex_lock(&wp->mu);
+		while (!wp->count && !wp->done)
+			pthread_cond_wait(&wp->cv, &wp->mu);
+		if (!wp->count) {
+			pthread_mutex_unlock(&wp->mu);
+			return NULL;
+		}
+		struct wjob j = wp->q[wp->head];
+		wp->head = (wp->head + 1) % WQ, wp->count--;
+		int skip = wp->failed;
+		pthread_cond_broadcast(&wp->cv);
+		pthread_mutex_unlock(&wp->mu);
+		struct s3_fail f = {0};
+		int rc = ARCA_OK, wrote = 0;
+		if (!skip) {
+			struct hreader rd = {j.ih, 0};
+			rc = write_one(wp->s, j.key, &j.h, j.size, handle_source, &rd, &wrote, &f);
+			if (rc != ARCA_OK && (!f.msg[0] || f.status != rc)) {
+				/* a host call's failure (reading the snapshot): its message */
+				f.status = rc, f.transient = 0;
+				snprintf(f.msg, sizeof f.msg, "%s", s3_host->error_message());
+				if (!f.msg[0])
+					snprintf(f.msg, sizeof f.msg, "s3: writing %.600s failed",
+					         j.key);
+			}
+		}
+		s3_host->item_close_h(j.ih);
+		free(j.key);
+		hdrs_free(&j.h);
+		pthread_mutex_lock(&wp->mu);
+		wp->written += (uint64_t)wrote;
+		if (rc != ARCA_OK && !wp->failed)
+			wp->failed = 1, wp->f = f;
+		pthread_mutex_unlock(&wp->mu);
+	}
+}
+
+/* Credentials are read at the first request; host->secret may be called
+ * only from the engine's thread: read them here, before the writers. */
+static int creds_now(struct s3_inst *s)
+{
+	pthread_mutex_lock(&s->creds_mu);
+	int rc = s->creds_loaded ? ARCA_OK : s3_creds_load(s->cfg, &s->creds);
+	if (rc == ARCA_OK)
+		s->creds_loaded = 1;
+	pthread_mutex_unlock(&s->creds_mu);
+	return rc;
+}
+
+static int write_objects(struct s3_inst *s, struct arca_ctx *ctx, struct plan *pl, uint64_t *n)
+{
+	const char *jo = s3_host->option(ctx, "jobs");
+	int jobs = jo ? atoi(jo) : (int)s3_host->config_int(s->cfg, "parallel_objects", 16);
+	if (jobs > 64)
+		jobs = 64;
+	if (jobs < 1)
+		jobs = 1;
+	int par = jobs > 1 && s3_host->abi_minor >= 1 && ARCA_HOST_HAS(s3_host, item_open_h) &&
+	          ARCA_HOST_HAS(s3_host, error_message);
+	struct wpool wp = {.s = s};
+	pthread_t th[64];
+	int started = 0, rc = par ? creds_now(s) : ARCA_OK;
+	if (par && rc == ARCA_OK) {
+		pthread_mutex_init(&wp.mu, NULL);
+		pthread_cond_init(&wp.cv, NULL);
+		for (; started < jobs; started++)
+			if (pthread_create(&th[started], NULL, writer, &wp))
+				break;
+		if (!started) {
+			pthread_mutex_destroy(&wp.mu);
+			pthread_cond_destroy(&wp.cv);
+			par = 0;
+		}
+	}
+	s3s_sort_ord(pl->e, pl->n); /* in the snapshot's order */
+	for (size_t i = 0; i < pl->n && rc == ARCA_OK; i++) {
+		struct s3s_entry *e = &pl->e[i];
+		if (!e->win || e->tomb)
+			continue;
+		if (s3_host->cancelled(ctx)) {
+			rc = s3_host->error(ARCA_ERR_CANCELLED, "interrupted");
+			break;
+		}
+		struct arca_item_info info;
+		rc = s3r_position(ctx, e, &info);
+		if (rc != ARCA_OK)
+			break;
+		struct wjob j = {.key = key_of(s, e->name), .size = info.size};
+		parse_meta(info.meta, &j.h);
+		if (!j.key || !j.h.text) {
+			free(j.key);
+			hdrs_free(&j.h);
+			rc = s3_host->error(ARCA_ERR_INTERNAL, "s3: out of memory");
+			break;
+		}
+		if (!par) {
+			struct s3_fail f = {0};
+			struct reader rd = {ctx, 0};
+			int wrote = 0;
+			rc = write_one(s, j.key, &j.h, j.size, item_source, &rd, &wrote, &f);
+			*n += (uint64_t)wrote;
+			free(j.key);
+			hdrs_free(&j.h);
+			if (rc != ARCA_OK)
+				rc = f.msg[0] && f.status == rc ? s3_report(NULL, &f) : rc;
+			continue;
+		}
+		rc = s3_host->item_open_h(ctx, NULL, NULL, &j.ih);
+		if (rc != ARCA_OK) {
+			free(j.key);
+			hdrs_free(&j.h);
+			break;
+		}
+		pthread_mutex_lock(&wp.mu);
+		while (wp.count == WQ && !wp.failed)
+			pthread_cond_wait(&wp.cv, &wp.mu);
+		int failed = wp.failed;
+		if (!failed) {
+			wp.q[(wp.head + wp.count) % WQ] = j;
+			wp.count++;
+			pthread_cond_broadcast(&wp.cv);
+		}
+		pthread_mutex_unlock(&wp.mu);
+		if (failed) {
+			s3_host->item_close_h(j.ih);
+			free(j.key);
+			hdrs_free(&j.h);
+			break;
+		}
+	}
+	if (par) {
+		pthread_mutex_lock(&wp.mu);
+		wp.done = 1;
+		pthread_cond_broadcast(&wp.cv);
+		pthread_mutex_unlock(&wp.mu);
+		for (int i = 0; i < started; i++)
+			pthread_join(th[i], NULL);
+		pthread_mutex_destroy(&wp.mu);
+		pthread_cond_destroy(&wp.cv);
+		*n += wp.written;
+		/* a writer's failure first: the engine thread's may be its echo */
+		if (wp.failed)
+			rc =
+			    wp.f.msg[0] ? s3_host->error(wp.f.status, "%s", wp.f.msg) : wp.f.status;
+	}
+	return rc;
+}
+
 /* Into a bucket (the target's, or --into's): nothing is written when an
  * object there differs from the one to give back, unless --overwrite. */
 static int restore_bucket(struct s3_inst *s, struct arca_ctx *ctx, struct plan *pl, const char *pfx)
@@ -352,39 +571,10 @@ static int restore_bucket(struct s3_inst *s, struct arca_ctx *ctx, struct plan *
 		                   conflicts, s->bucket, first ? first : "",
 		                   conflicts > 1 ? " and more, named above" : "");
 	free(first);
-	/* pass 2: write, in the snapshot's order */
+	/* pass 2: write */
 	uint64_t n = 0;
-	s3s_sort_ord(pl->e, pl->n);
-	for (size_t i = 0; i < pl->n && rc == ARCA_OK; i++) {
-		struct s3s_entry *e = &pl->e[i];
-		if (!e->win || e->tomb)
-			continue;
-		if (s3_host->cancelled(ctx)) {
-			rc = s3_host->error(ARCA_ERR_CANCELLED, "interrupted");
-			break;
-		}
-		struct arca_item_info info;
-		rc = s3r_position(ctx, e, &info);
-		if (rc != ARCA_OK)
-			break;
-		struct hdrs h;
-		parse_meta(info.meta, &h);
-		char *key = key_of(s, e->name);
-		int exists = 0, same = 0;
-		rc = key ? differs(s, key, h.etag, &exists, &same, &f) : ARCA_ERR_INTERNAL;
-		if (rc == ARCA_OK && !same) {
-			struct reader rd = {ctx, 0};
-			rc = s3_put_object(s, NULL, key, NULL, info.size, item_source, &rd, 0,
-			                   (const char *const(*)[2])h.h, h.n, 1, &f);
-			if (rc == ARCA_OK && h.tagging)
-				rc = put_tags(s, key, &h, &f);
-			n++;
-		}
-		free(key);
-		hdrs_free(&h);
-		if (rc != ARCA_OK)
-			rc = f.msg[0] && f.status == rc ? s3_report(NULL, &f) : rc;
-	}
+	if (rc == ARCA_OK)
+		rc = write_objects(s, ctx, pl, &n);
 	if (rc == ARCA_OK) {
 		s3_host->log(ARCA_LOG_INFO, "s3: %" PRIu64 " object(s) written to bucket %s", n,
 		             s->bucket);
@@ -459,6 +649,8 @@ const struct arca_op_option s3t_restore_options[] = {
     {"prefix", 1, "restore only the objects whose key (below the target's prefix) starts so", NULL,
      NULL},
     {"delete-extra", 0, "delete the objects (under the restored prefix) the snapshot does not have",
+     NULL, NULL},
+    {"jobs", 1, "objects written to a bucket at once (default: parallel_objects, 16; at most 64)",
      NULL, NULL},
     {NULL, 0, NULL, NULL, NULL},
 };
