@@ -70,6 +70,10 @@ grep -v "^pre/" "$T/copy3" | grep -q "^new/extra.txt$tab" || fail "--delete-extr
 grep "^pre/" "$T/copy3" | sed 's|^pre/||' > "$T/copy3.stripped"
 diff "$T/before" "$T/copy3.stripped" || fail "--delete-extra did not leave exactly the snapshot"
 
+step "a failure in a writer thread (a missing bucket) stops the restore with its message"
+expect_fail 8 arca restore media --into s3://nosuch/ --jobs 4
+expect_stderr 'bucket nosuch does not exist'
+
 step "--into a bare name that is no section is refused, naming the way to give a directory"
 expect_fail 3 arca restore media --into nosuch
 expect_stderr 'no \[destination nosuch\].*\./nosuch'
