@@ -83,6 +83,15 @@ expect_fail 11 arca restore media --into "$T/w/trap" --overwrite
 expect_stderr 'symbolic link.*not followed'
 [ -z "$(ls -A "$T/outside")" ] || fail "the restore wrote through a symlink: $(ls -A "$T/outside")"
 
+step "a symlink at a file's own name is replaced, never written through"
+printf 'victim' > "$T/outside/victim"
+rm "$T/w/out/big.bin"
+ln -s "$T/outside/victim" "$T/w/out/big.bin"
+arca restore media --into "$T/w/out" --overwrite
+[ "$(cat "$T/outside/victim")" = victim ] || fail "the restore wrote through a symlink at a file's name"
+[ -f "$T/w/out/big.bin" ] && [ ! -L "$T/w/out/big.bin" ] || fail "big.bin is not a regular file again"
+$CHECK "$T/before" "$T/w/out" || fail "the directory differs from the bucket after --overwrite"
+
 step "--prefix img/ into a directory: that part only, counted once"
 arca restore media --into "$T/w/part" --prefix img/ 2> "$T/err"
 expect_stderr '2 object\(s\) written under'
