@@ -432,6 +432,14 @@ int s3_into_open(struct s3_inst *s, struct arca_ctx *ctx, const char *into, stru
 	struct s3_inst *d = v;
 	if (rc == ARCA_OK)
 		rc = retarget(d, other ? ep_norm : NULL, bucket, prefix, &kv, where);
+	if (rc == ARCA_OK) { /* messages name where the bucket came from */
+		char sec[300];
+		snprintf(sec, sizeof sec, section ? "%s %s" : "--into s3://%s",
+		         section ? kind : bucket, into);
+		free(d->section);
+		d->section = strdup(sec);
+		rc = d->section ? ARCA_OK : s3_host->error(ARCA_ERR_INTERNAL, "s3: out of memory");
+	}
 	if (rc == ARCA_OK) {
 		/* credentials: named ones; else the target's on its own endpoint
 		 * (or with credentials=target); else refused */

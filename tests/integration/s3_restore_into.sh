@@ -86,6 +86,12 @@ sed -n 's|^copy/||p' "$T/o1" | diff "$T/before" - || fail "the copy on the other
 $OBJ dump "$P1" media "$T/after"
 diff "$T/before" "$T/after" || fail "the source bucket changed"
 
+step "virtual-host addressing on the other endpoint (BUCKET.s3.localhost)"
+arca restore media --into "s3://other/vh/?endpoint=http://s3.localhost:$P2&addressing=virtual&credentials_file=$T/creds&profile=backup" 2> "$T/err" ||
+	{ cat "$T/err" >&2; fail "restore with addressing=virtual failed"; }
+$OBJ dump "$P2" other "$T/ovh"
+sed -n 's|^vh/||p' "$T/ovh" | diff "$T/before" - || fail "the virtual-host copy differs"
+
 step "the wrong profile's keys are refused by the server (exit 5)"
 expect_fail 5 arca restore media --into "s3://other/bad/?endpoint=$E2&credentials_file=$T/creds"
 expect_stderr 'WRONG'
