@@ -9,6 +9,7 @@
  * second reaches each of those with item_open (not counted again). */
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -524,6 +525,93 @@ static int write_objects(struct s3_inst *s, struct arca_ctx *ctx, struct plan *p
 	return rc;
 }
 
+/* ---- pass 1 bis: what is there already, `jobs` HEADs at once ---- */
+
+struct chk {
+	struct s3_inst *s;
+	struct arca_ctx *ctx;
+	struct s3s_entry *e;
+	size_t n;
+	unsigned char *differs; /* per entry */
+	atomic_size_t next;
+	atomic_int stop;
+	pthread_mutex_t mu;
+	int failed;
+	struct s3_fail f;
+};
+
+static void *checker(void *arg)
+{
+	struct chk *c = arg;
+	for (size_t i; !atomic_load(&c->stop) && (i = atomic_fetch_add(&c->next, 1)) < c->n;) {
+		struct s3s_entry *e = &c->e[i];
+		if (!e->win || e->tomb)
+			continue;
+		if (s3_host->cancelled(c->ctx)) {
+			atomic_store(&c->stop, 1);
+			break;
+		}
+		struct s3_fail f = {0};
+		char *key = key_of(c->s, e->name);
+		int exists = 0, same = 0;
+		int rc = key ? differs(c->s, key, e->etag, &exists, &same, &f)
+		             : s3_fail_set(&f, ARCA_ERR_INTERNAL, 0, "s3: out of memory");
+		free(key);
+		c->differs[i] = rc == ARCA_OK && exists && !same;
+		if (rc != ARCA_OK) {
+			pthread_mutex_lock(&c->mu);
+			if (!c->failed)
+				c->failed = 1, c->f = f;
+			pthread_mutex_unlock(&c->mu);
+			atomic_store(&c->stop, 1);
+		}
+	}
+	return NULL;
+}
+
+/* The objects to give back that are there with another ETag: counted,
+ * the first five logged (in key order), the first one named. */
+static int check_all(struct s3_inst *s, struct arca_ctx *ctx, struct plan *pl, int *conflicts,
+                     char **first)
+{
+	struct chk c = {
+	    .s = s, .ctx = ctx, .e = pl->e, .n = pl->n, .differs = calloc(pl->n + 1, 1)};
+	if (!c.differs)
+		return s3_host->error(ARCA_ERR_INTERNAL, "s3: out of memory");
+	int rc = creds_now(s);
+	const char *jo = s3_host->option(ctx, "jobs");
+	int jobs = jo ? atoi(jo) : (int)s3_host->config_int(s->cfg, "parallel_objects", 16);
+	jobs = jobs < 1 ? 1 : jobs > 64 ? 64 : jobs;
+	pthread_t th[64];
+	int started = 0;
+	pthread_mutex_init(&c.mu, NULL);
+	for (; rc == ARCA_OK && started < jobs; started++)
+		if (pthread_create(&th[started], NULL, checker, &c))
+			break;
+	if (rc == ARCA_OK && !started)
+		checker(&c);
+	for (int i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	pthread_mutex_destroy(&c.mu);
+	if (rc == ARCA_OK && c.failed)
+		rc = c.f.msg[0] ? s3_report(NULL, &c.f) : c.f.status;
+	if (rc == ARCA_OK && s3_host->cancelled(ctx))
+		rc = s3_host->error(ARCA_ERR_CANCELLED, "interrupted");
+	for (size_t i = 0; rc == ARCA_OK && i < pl->n; i++) {
+		if (!c.differs[i])
+			continue;
+		char *key = key_of(s, pl->e[i].name);
+		if ((*conflicts)++ < 5)
+			s3_host->log(ARCA_LOG_ERROR, "s3: %s exists and differs from the snapshot",
+			             key ? key : pl->e[i].name);
+		if (!*first)
+			*first = key, key = NULL;
+		free(key);
+	}
+	free(c.differs);
+	return rc;
+}
+
 /* Into a bucket (the target's, or --into's): nothing is written when an
  * object there differs from the one to give back, unless --overwrite. */
 static int restore_bucket(struct s3_inst *s, struct arca_ctx *ctx, struct plan *pl, const char *pfx)
@@ -541,27 +629,8 @@ static int restore_bucket(struct s3_inst *s, struct arca_ctx *ctx, struct plan *
 	for (size_t i = 0; i < pl->n; i++)
 		if (pl->e[i].win && !pl->e[i].tomb)
 			names[nn++] = pl->e[i].name;
-	for (size_t i = 0; i < pl->n && !overwrite && rc == ARCA_OK; i++) {
-		struct s3s_entry *e = &pl->e[i];
-		if (!e->win || e->tomb)
-			continue;
-		if (s3_host->cancelled(ctx)) {
-			rc = s3_host->error(ARCA_ERR_CANCELLED, "interrupted");
-			break;
-		}
-		char *key = key_of(s, e->name);
-		int exists, same;
-		rc = key ? differs(s, key, e->etag, &exists, &same, &f) : ARCA_ERR_INTERNAL;
-		if (rc == ARCA_OK && exists && !same && conflicts++ < 5) {
-			s3_host->log(ARCA_LOG_ERROR, "s3: %s exists and differs from the snapshot",
-			             key);
-			if (!first)
-				first = strdup(key);
-		}
-		free(key);
-		if (rc != ARCA_OK)
-			rc = f.msg[0] ? s3_report(NULL, &f) : rc;
-	}
+	if (!overwrite)
+		rc = check_all(s, ctx, pl, &conflicts, &first);
 	if (rc == ARCA_OK && conflicts)
 		rc =
 		    s3_host->error(ARCA_ERR_EXISTS,
