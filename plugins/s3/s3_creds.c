@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "s3.h"
+#include "s3_target.h"
 
 static void wipe_free(char *s)
 {
@@ -41,8 +42,8 @@ static char *trim(char *s)
 	return s;
 }
 
-/* The profile's keys from an INI-like credentials file. */
-static int from_file(const char *path, const char *profile, struct s3_creds *c)
+/* The profile's keys from an INI-like credentials file (s3_target.h). */
+int s3_creds_from_file(const char *path, const char *profile, struct s3_creds *c)
 {
 	FILE *f = fopen(path, "r");
 	if (!f)
@@ -127,7 +128,7 @@ int s3_creds_load(const struct arca_config *cfg, struct s3_creds *c)
 		profile = getenv("AWS_PROFILE");
 	if (!profile || !*profile)
 		profile = "default";
-	if (file && from_file(file, profile, c) == ARCA_OK) {
+	if (file && s3_creds_from_file(file, profile, c) == ARCA_OK) {
 		snprintf(c->source, sizeof c->source, "profile %.40s of %.100s", profile, file);
 		return ARCA_OK;
 	}

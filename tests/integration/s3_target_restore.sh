@@ -3,7 +3,8 @@
 # gives every object back into another bucket under a prefix, bytes, headers
 # and tags, whatever its key ("..", ".", a folder marker, spaces, UTF-8);
 # --prefix restores part; objects created since the snapshot are kept
-# unless --delete-extra, which removes them and only them.
+# unless --delete-extra, which removes them and only them; the summary
+# counts each item once.
 . "$ARCA_SRCDIR/tests/lib/common.sh"
 . "$ARCA_SRCDIR/tests/lib/s3.sh"
 
@@ -41,8 +42,10 @@ arca snapshot media
 $OBJ dump "$S3_PORT" media "$T/before"
 grep -q "^img/a.jpg$tab.*tag: state=pub lic" "$T/before" || fail "the tags were not put"
 
-step "restore --into s3://copy/pre/: every object, bytes, headers and tags"
-arca restore media --into s3://copy/pre/
+step "restore --into s3://copy/pre/: every object, bytes, headers and tags, counted once"
+arca restore media --into s3://copy/pre/ 2> "$T/err" || { cat "$T/err" >&2; fail "restore failed"; }
+expect_stderr '9 object\(s\) written to bucket copy'
+expect_stderr 'done: 9 items'
 $OBJ dump "$S3_PORT" copy "$T/copy"
 sed 's|^pre/||' "$T/copy" > "$T/copy.stripped"
 diff "$T/before" "$T/copy.stripped" || fail "the copy differs from the bucket"
@@ -67,7 +70,11 @@ grep -v "^pre/" "$T/copy3" | grep -q "^new/extra.txt$tab" || fail "--delete-extr
 grep "^pre/" "$T/copy3" | sed 's|^pre/||' > "$T/copy3.stripped"
 diff "$T/before" "$T/copy3.stripped" || fail "--delete-extra did not leave exactly the snapshot"
 
-step "--into a local directory is refused with a clear message, nothing written"
-expect_fail 9 arca restore media --into "$T/local"
-expect_stderr 'only s3://BUCKET'
+step "a failure in a writer thread (a missing bucket) stops the restore with its message"
+expect_fail 8 arca restore media --into s3://nosuch/ --jobs 4
+expect_stderr 'bucket nosuch does not exist'
+
+step "--into a bare name that is no section is refused, naming the way to give a directory"
+expect_fail 3 arca restore media --into nosuch
+expect_stderr 'no \[destination nosuch\].*\./nosuch'
 pass

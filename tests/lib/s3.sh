@@ -6,7 +6,9 @@
 #   s3_start [BUCKET...]   start it with these buckets (default: arca-test);
 #                          sets S3_PORT and S3_ENDPOINT (http://127.0.0.1:PORT);
 #                          virtual-host requests go to BUCKET.s3.localhost:PORT
-#                          (curl resolves *.localhost to the loopback itself)
+#                          (curl resolves *.localhost to the loopback itself);
+#                          S3_DATA=DIR keeps its data in DIR instead of
+#                          $T/s3data (a second server beside the first)
 #   s3_dest NAME BUCKET [PREFIX] [KEY=VALUE...]
 #                          append a [destination NAME] of the s3 driver with
 #                          s3rver's credentials (S3RVER/S3RVER) to $ARCA_CONFIG
@@ -24,15 +26,16 @@ s3_install() {
 s3_start() {
 	s3_install
 	[ $# -gt 0 ] || set -- arca-test
-	mkdir -p "$T/s3data"
+	s3_data=${S3_DATA:-$T/s3data}
+	mkdir -p "$s3_data"
 	s3_args=
 	for b in "$@"; do s3_args="$s3_args --configure-bucket $b"; done
 	s3_try=0
 	while :; do
 		S3_PORT=$(free_port)
 		# Node 20: without the legacy provider every listing past 1000 keys fails
-		NODE_OPTIONS=--openssl-legacy-provider "$S3RVER" -d "$T/s3data" -a 127.0.0.1 \
-			-p "$S3_PORT" -s --service-endpoint localhost $s3_args >"$T/s3rver.log" 2>&1 &
+		NODE_OPTIONS=--openssl-legacy-provider "$S3RVER" -d "$s3_data" -a 127.0.0.1 \
+			-p "$S3_PORT" -s --service-endpoint localhost $s3_args >"$s3_data.log" 2>&1 &
 		s3_pid=$!
 		on_exit "kill $s3_pid 2>/dev/null"
 		s3_i=0
@@ -48,7 +51,7 @@ s3_start() {
 		done
 		kill $s3_pid 2>/dev/null
 		s3_try=$((s3_try + 1))
-		[ $s3_try -lt 3 ] || { cat "$T/s3rver.log" >&2; fail "s3rver did not start"; }
+		[ $s3_try -lt 3 ] || { cat "$s3_data.log" >&2; fail "s3rver did not start"; }
 	done
 }
 

@@ -1,0 +1,275 @@
+/* test_s3_restore_dir.c — the s3 target's restore into a local directory
+ * (plugins/s3/s3_restore.c, s3_local.c) on a snapshot the snapshot side
+ * cannot make yet: a key stored several times (versions) and delete
+ * markers (ARCA_ITEM_TOMBSTONE). A fake engine serves the items; the test
+ * checks the newest state of each key is written, a deleted key is not,
+ * and each item is read once by item_next (the restore summary's count)
+ * but for versions stored after an older one of their key.
+ * The bucket calls are stubs: this test never reaches them. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "s3.h"
+#include "s3_target.h"
+#include "s3_xml.h"
+
+struct fitem {
+	const char *name;
+	int type;
+	int64_t mtime;
+	const char *meta, *data;
+};
+static const struct fitem *items;
+static size_t n_items, cur, pos;
+static int have_cur, nexts;
+static const char *opt_into, *opt_prefix;
+
+static int f_item_next(struct arca_ctx *ctx, struct arca_item_info *info)
+{
+	(void)ctx;
+	if (cur >= n_items)
+		return ARCA_ERR_NOT_FOUND;
+	const struct fitem *it = &items[cur++];
+	nexts++;
+	*info = (struct arca_item_info){.struct_size = sizeof *info,
+	                                .name = it->name,
+	                                .type = (enum arca_item_type)it->type,
+	                                .mtime_sec = it->mtime,
+	                                .size = strlen(it->data),
+	                                .meta = it->meta,
+	                                .flags = ARCA_ITEM_KEY_NAME};
+	have_cur = 1, pos = 0;
+	return ARCA_OK;
+}
+
+static int f_item_open(struct arca_ctx *ctx, const char *name, struct arca_item_info *info)
+{
+	for (size_t i = 0; i < n_items; i++)
+		if (!strcmp(items[i].name, name)) {
+			cur = i;
+			int rc = f_item_next(ctx, info);
+			nexts--; /* the engine counts item_next, not item_open */
+			return rc;
+		}
+	return ARCA_ERR_NOT_FOUND;
+}
+
+static int f_item_read(struct arca_ctx *ctx, void *buf, size_t cap, size_t *got)
+{
+	(void)ctx;
+	assert_true(have_cur);
+	const char *d = items[cur - 1].data;
+	size_t left = strlen(d) - pos;
+	*got = left < cap ? left : cap;
+	memcpy(buf, d + pos, *got);
+	pos += *got;
+	return ARCA_OK;
+}
+
+static const char *f_option(struct arca_ctx *ctx, const char *name)
+{
+	(void)ctx;
+	return !strcmp(name, "into") ? opt_into : !strcmp(name, "prefix") ? opt_prefix : NULL;
+}
+
+static int f_cancelled(struct arca_ctx *ctx)
+{
+	(void)ctx;
+	return 0;
+}
+
+static void f_log(enum arca_log_level l, const char *fmt, ...)
+{
+	(void)l, (void)fmt;
+}
+
+static int f_error(int status, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return status;
+}
+
+static struct arca_host host = {.struct_size = sizeof host,
+                                .abi_major = 1,
+                                .abi_minor = 1,
+                                .log = f_log,
+                                .error = f_error,
+                                .item_next = f_item_next,
+                                .item_open = f_item_open,
+                                .item_read = f_item_read,
+                                .option = f_option,
+                                .cancelled = f_cancelled};
+const struct arca_host *s3_host = &host;
+
+/* the bucket side, never reached here */
+int s3t_request(struct s3_inst *s, const struct s3_req *rq, struct s3_resp *r, const char *what,
+                struct s3_fail *f)
+{
+	(void)s, (void)rq, (void)r, (void)what, (void)f;
+	fail();
+	return 1;
+}
+int s3_put_object(struct s3_inst *s, struct arca_dest_call *call, const char *key, const void *data,
+                  uint64_t size, arca_source_fn source, void *arg, int if_none_match,
+                  const char *const (*hdrs)[2], size_t nh, int sequential, struct s3_fail *f)
+{
+	(void)s, (void)call, (void)key, (void)data, (void)size, (void)source, (void)arg;
+	(void)if_none_match, (void)hdrs, (void)nh, (void)sequential, (void)f;
+	fail();
+	return 1;
+}
+int s3_list_objects(struct s3_inst *s, struct arca_dest_call *call, const char *key_prefix,
+                    int (*cb)(void *arg, const struct s3_obj *o), void *arg, struct s3_fail *f)
+{
+	(void)s, (void)call, (void)key_prefix, (void)cb, (void)arg, (void)f;
+	fail();
+	return 1;
+}
+int s3_remove_call(void *instance, struct arca_dest_call *call, const char *const *names, size_t n)
+{
+	(void)instance, (void)call, (void)names, (void)n;
+	fail();
+	return 1;
+}
+int s3_report(struct arca_dest_call *call, const struct s3_fail *f)
+{
+	(void)call;
+	return f->status;
+}
+int s3_fail_set(struct s3_fail *f, int status, int transient, const char *fmt, ...)
+{
+	(void)transient, (void)fmt;
+	f->status = status;
+	return status;
+}
+void s3_resp_free(struct s3_resp *r)
+{
+	(void)r;
+}
+char *s3_xml_escape(const char *s)
+{
+	return strdup(s);
+}
+int s3_creds_load(const struct arca_config *cfg, struct s3_creds *c)
+{
+	(void)cfg, (void)c;
+	fail();
+	return 1;
+}
+void s3_inst_close(void *instance)
+{
+	(void)instance;
+}
+int s3_into_open(struct s3_inst *s, struct arca_ctx *ctx, const char *into, struct s3_inst **out,
+                 int *is_repo_dest)
+{
+	(void)s, (void)ctx, (void)into, (void)out, (void)is_repo_dest;
+	fail();
+	return 1;
+}
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	char *b = calloc(1, 4096);
+	size_t n = fread(b, 1, 4095, f);
+	b[n] = '\0';
+	fclose(f);
+	return b;
+}
+
+static void test_versions(void **state)
+{
+	(void)state;
+	static const struct fitem snap[] = {
+	    {"keep", 0, 100, "etag: \"1\"\n", "plain"},
+	    /* versions, newest first as S3 lists them */
+	    {"doc", 0, 300, "etag: \"3\"\n", "v3"},
+	    {"doc", 0, 200, "etag: \"2\"\n", "v2"},
+	    {"doc", 0, 100, "etag: \"1\"\n", "v1"},
+	    /* deleted as of the snapshot */
+	    {"gone", ARCA_ITEM_TOMBSTONE, 500, "delete-marker: yes\n", ""},
+	    {"gone", 0, 400, "etag: \"4\"\n", "was here"},
+	    /* the listing's word */
+	    {"lat", 0, 100, "etag: \"a\"\nis-latest: true\n", "latest"},
+	    {"lat", 0, 900, "etag: \"b\"\n", "clock says newer"},
+	    /* oldest first: the newest is the last one */
+	    {"up", 0, 100, "etag: \"u1\"\n", "old"},
+	    {"up", 0, 200, "etag: \"u2\"\n", "new"},
+	    /* a key and its "folder" */
+	    {"dir", 0, 100, "etag: \"d\"\n", "self"},
+	    {"dir/x", 0, 100, "etag: \"x\"\n", "child"},
+	};
+	items = snap, n_items = sizeof snap / sizeof *snap, cur = 0, nexts = 0;
+	char tmpl[] = "/tmp/test_s3_restore_dir.XXXXXX", dir[300];
+	assert_non_null(mkdtemp(tmpl));
+	snprintf(dir, sizeof dir, "%s/out", tmpl);
+	opt_into = dir, opt_prefix = NULL;
+	assert_int_equal(s3t_restore(NULL, NULL), ARCA_OK);
+	/* each item read once, but for "up"'s newest version: stored after
+	 * its older one, it is reached from there with one more item_next */
+	assert_int_equal(nexts, (int)n_items + 1);
+	const char *want[][2] = {{"keep", "plain"}, {"doc", "v3"},         {"lat", "latest"},
+	                         {"up", "new"},     {"dir/%self", "self"}, {"dir/x", "child"}};
+	char p[600];
+	for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
+		snprintf(p, sizeof p, "%s/%s", dir, want[i][0]);
+		char *got = slurp(p);
+		if (!got || strcmp(got, want[i][1]))
+			fail_msg("%s holds %s, not %s", want[i][0], got ? got : "(nothing)",
+			         want[i][1]);
+		free(got);
+		struct stat st;
+		assert_int_equal(stat(p, &st), 0);
+	}
+	snprintf(p, sizeof p, "%s/gone", dir);
+	assert_int_equal(access(p, F_OK), -1);
+	snprintf(p, sizeof p, "%s/%%manifest.jsonl", dir);
+	char *m = slurp(p);
+	assert_non_null(m);
+	int lines = 0;
+	for (char *c = m; *c; c++)
+		lines += *c == '\n';
+	assert_int_equal(lines, 6);
+	assert_null(strstr(m, "\"gone\""));
+	assert_non_null(strstr(m, "{\"key\":\"doc\",\"path\":\"doc\",\"size\":2,"));
+	free(m);
+	/* --prefix: only what is under it; a non-empty directory refused */
+	cur = 0, nexts = 0, opt_prefix = "d";
+	assert_int_equal(s3t_restore(NULL, NULL), ARCA_ERR_EXISTS);
+	snprintf(dir, sizeof dir, "%s/part", tmpl);
+	cur = 0, nexts = 0;
+	assert_int_equal(s3t_restore(NULL, NULL), ARCA_OK);
+	snprintf(p, sizeof p, "%s/doc", dir);
+	char *got = slurp(p);
+	assert_string_equal(got, "v3");
+	free(got);
+	snprintf(p, sizeof p, "%s/keep", dir);
+	assert_int_equal(access(p, F_OK), -1);
+	char cmd[400];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpl);
+	assert_int_equal(system(cmd), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_versions),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
