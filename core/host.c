@@ -336,7 +336,10 @@ static int do_item_next(struct arca_ctx *ctx, struct arca_item_info *info)
 		item_out(ctx, &full, info);
 		ctx->cur = full;
 		progress_item(ctx->progress, full.name);
-		progress_add(ctx->progress, 0, 1);
+		if (++ctx->walk_pos > ctx->walk_max) {
+			ctx->walk_max = ctx->walk_pos;
+			progress_add(ctx->progress, 0, 1);
+		}
 		if (log_verbose) {
 			char *n = name_escape(full.name);
 			log_info("%s", n);
@@ -357,6 +360,11 @@ static int do_item_open(struct arca_ctx *ctx, const char *name, struct arca_item
 		item_out(ctx, &full, info);
 		ctx->cur = full;
 		progress_item(ctx->progress, full.name);
+		/* a driver that reads items only by name (redis: dump.rdb and
+		 * its summary) counts them here; one that walked the snapshot
+		 * with item_next and reopens what it found counted them then */
+		if (!ctx->walk_max)
+			progress_add(ctx->progress, 0, 1);
 	}
 	return rc;
 }
@@ -364,7 +372,9 @@ static int do_item_open(struct arca_ctx *ctx, const char *name, struct arca_item
 static int do_item_rewind(struct arca_ctx *ctx)
 {
 	int rc = reading(ctx, "item_rewind");
-	return rc ? rc : snap_rewind(ctx->reader);
+	if (rc == ARCA_OK && (rc = snap_rewind(ctx->reader)) == ARCA_OK)
+		ctx->walk_pos = 0;
+	return rc;
 }
 
 static int do_item_read(struct arca_ctx *ctx, void *buf, size_t cap, size_t *got)

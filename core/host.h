@@ -29,6 +29,9 @@ struct arca_ctx {
 	struct snap_reader *reader;
 	const char *snapshot_id;   /* its full id: host->option "snapshot-id" */
 	struct arca_item_info cur; /* last item returned to the driver */
+	/* what the bar counts: an item once, however often a driver walks
+	 * the snapshot (item_rewind) or reopens an item by name */
+	uint64_t walk_pos, walk_max; /* item_next's place in this walk, furthest yet */
 	/* repositories for blobs: the target's opened destinations */
 	struct repo **repos;
 	size_t n_repos;

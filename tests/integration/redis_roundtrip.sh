@@ -45,6 +45,7 @@ arca list | grep -q cache || fail "list does not show the snapshot"
 arca verify --read-data >"$T/out" 2>"$T/err" || { cat "$T/err"; fail "verify failed"; }
 grep -q "db1: $KEYS keys, 1 with a TTL" "$T/err" || { cat "$T/err"; fail "verify lacks the per-db counts"; }
 grep -q "CRC-64 correct" "$T/err" || { cat "$T/err"; fail "verify did not check the CRC"; }
+grep -q "verify of snapshot [0-9a-f]* done: 2 items" "$T/err" || { cat "$T/err"; fail "verify does not count dump.rdb and its summary (2 items)"; }
 
 step "restore to a directory with --start"
 arca restore cache --into "$T/files" --start >"$T/out" 2>"$T/err" || { cat "$T/err"; fail "restore --start failed"; }
