@@ -27,7 +27,8 @@
 # Not part of `make check`; awscli and rclone are needed here only (Debian:
 # apt-get install awscli rclone); a missing one is left out.
 #
-#   tests/bench/s3_bucket.sh BUILDDIR   (BENCH_MIB=N BENCH_MANY=N)
+#   tests/bench/s3_bucket.sh BUILDDIR   (BENCH_MIB=N BENCH_MANY=N BENCH_TOOLS="aws rclone")
+# (BENCH_TOOLS: the competitors to run, default both; empty: arca alone)
 . "$(dirname "$0")/../lib/bench_env.sh"
 . "$(dirname "$0")/../lib/common.sh"
 . "$ARCA_SRCDIR/tests/lib/s3.sh"
@@ -123,7 +124,8 @@ run arca2 "$ARCA" snapshot media
 run arcarest "$ARCA" restore media --into s3://arcanew
 run arcatree "$ARCA" snapshot tree
 have_aws=0 have_rclone=0
-if command -v aws > /dev/null; then
+TOOLS=${BENCH_TOOLS-aws rclone}
+if case " $TOOLS " in *" aws "*) command -v aws > /dev/null ;; *) false ;; esac; then
 	have_aws=1
 	run aws aws --endpoint-url "$S3_ENDPOINT" s3 sync --quiet s3://media "$T/aws"
 	run aws2 aws --endpoint-url "$S3_ENDPOINT" s3 sync --quiet s3://media "$T/aws"
@@ -131,7 +133,7 @@ if command -v aws > /dev/null; then
 	[ "$got" -eq "$nobj" ] || fail "aws copied $got of $nobj objects"
 	run awsrest aws --endpoint-url "$S3_ENDPOINT" s3 sync --quiet "$T/aws" s3://awsnew
 fi
-if command -v rclone > /dev/null; then
+if case " $TOOLS " in *" rclone "*) command -v rclone > /dev/null ;; *) false ;; esac; then
 	have_rclone=1
 	# an AWS_CA_BUNDLE of the environment breaks rclone on plain http
 	rcl="env -u AWS_CA_BUNDLE rclone --fast-list --transfers 8 --checkers 16"
