@@ -3,8 +3,8 @@
 faults on a schedule, for tests/integration/s3_faults.sh and s3_errors.sh.
 
   s3_fault_proxy.py UPSTREAM_PORT PORT_FILE [--schedule A,B,...] [--seed N --rate P]
-                    [--max-keys N] [--no-batch-delete 1] [--log FILE]
-                    [--vanish PATH] [--cut PATH]
+                    [--max-keys N] [--no-batch-delete 1] [--if-none-match 1]
+                    [--sse kms|dsse|c|etag] [--vanish PATH] [--cut PATH] [--log FILE]
 
 Listens on a free port of 127.0.0.1 (written to PORT_FILE once listening).
 Each request gets the next action of --schedule (cyclically), or, with
@@ -25,9 +25,20 @@ DeleteObjects (POST ?delete) with 501 NotImplemented, as servers without it do.
 --vanish PATH deletes the object PATH (/bucket/key, as requested) at the
 server just before its first GET is forwarded, as if it were deleted while a
 snapshot ran; --cut PATH sends half the body of its first GET and closes.
+--if-none-match 1 honours If-None-Match: * on PUT and on completing a multipart
+upload (412 when the object exists, asked with a HEAD first), as AWS S3 and
+MinIO do and s3rver does not. --sse makes a bucket encrypting with SSE-KMS
+(kms: x-amz-server-side-encryption: aws:kms; dsse: aws:kms:dsse) or SSE-C (c:
+x-amz-server-side-encryption-customer-algorithm: AES256) out of s3rver: every
+PUT's ETag becomes one that is not the MD5 of the body, with that header (and
+completing an upload maps the parts' ETags back); etag: the ETag rewritten
+WITHOUT any such header (a server storing something else than was sent).
 s3rver does not check signatures, so the rewritten requests still pass.
-The log has one line per request: number, action, method, path.
+The log has one line per request: number, action, method, path, and the
+request's x-amz-server-side-encryption(-aws-kms-key-id) and if-none-match
+headers as NAME=VALUE.
 """
+import hashlib
 import http.client
 import http.server
 import os
@@ -67,6 +78,12 @@ def main():
     max_keys = opt.get("--max-keys")
     no_batch = "--no-batch-delete" in opt
     once = {"vanish": opt.get("--vanish"), "cut": opt.get("--cut")}
+    honour = "--if-none-match" in opt
+    sse = opt.get("--sse")
+    sse_header = {"kms": ("x-amz-server-side-encryption", "aws:kms"),
+                  "dsse": ("x-amz-server-side-encryption", "aws:kms:dsse"),
+                  "c": ("x-amz-server-side-encryption-customer-algorithm", "AES256")}.get(sse)
+    fake_etags = {}  # the ETag answered -> s3rver's, for CompleteMultipartUpload
     lock = threading.Lock()
     counter = [0]
 
@@ -120,7 +137,10 @@ def main():
 
         def handle_any(self):
             n, a = next_action()
-            log.write("%d %s %s %s\n" % (n, a, self.command, self.path))
+            asked = "".join(" %s=%s" % (h, self.headers[h]) for h in (
+                "x-amz-server-side-encryption", "x-amz-server-side-encryption-aws-kms-key-id",
+                "if-none-match") if h in self.headers)
+            log.write("%d %s %s %s%s\n" % (n, a, self.command, self.path, asked))
             length = int(self.headers.get("Content-Length", "0") or 0)
             body = self.rfile.read(length) if length else None
             if max_keys and "list-type=2" in self.path:
@@ -145,6 +165,27 @@ def main():
                 a = "truncate"
             if a in ("500", "503", "429", "sig", "region", "skew"):
                 return self.error(a)
+            if (honour and self.headers.get("If-None-Match") == "*" and
+                    (self.command == "PUT" or "uploadId=" in self.path)):
+                c = http.client.HTTPConnection("127.0.0.1", upstream, timeout=60)
+                c.request("HEAD", self.path.split("?")[0], headers={
+                    k: v for k, v in self.headers.items()
+                    if k.lower() not in ("content-length", "content-md5", "if-none-match")})
+                exists = c.getresponse().status == 200
+                c.close()
+                if exists:
+                    body = (b"<Error><Code>PreconditionFailed</Code>"
+                            b"<Message>At least one of the pre-conditions you specified did "
+                            b"not hold</Message></Error>")
+                    self.send_response(412)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                    return
+            if sse and self.command == "POST" and "uploadId=" in self.path and body:
+                with lock:
+                    for fake, real in fake_etags.items():
+                        body = body.replace(fake.encode(), real.encode())
             if a == "reset":
                 return self.reset()
             if a == "slow":
@@ -154,6 +195,14 @@ def main():
                 return self.error("500")
             if a == "resetafter":
                 return self.reset()
+            if sse and self.command == "PUT" and status == 200:
+                real = dict((k.lower(), v) for k, v in hdrs).get("etag", "")
+                fake = '"%s"' % hashlib.md5(b"sse" + (body or b"")).hexdigest()
+                with lock:
+                    fake_etags[fake.strip('"')] = real.strip('"')
+                hdrs = [(k, fake if k.lower() == "etag" else v) for k, v in hdrs]
+                if sse_header:
+                    hdrs.append(sse_header)
             self.send_response(status, reason)
             for k, v in hdrs:
                 if k.lower() not in ("connection", "transfer-encoding", "content-length",

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "s3.h"
 
@@ -64,6 +65,16 @@ const struct arca_option s3_options[] = {
      .max = 64,
      .help = "target: objects read at once (the engine buffers up to 8 MiB of each, 64 MiB "
              "in all; larger ones stream)"},
+    {.name = "sse",
+     .type = ARCA_OPT_ENUM,
+     .default_value = "none",
+     .choices = "none|s3|kms",
+     .help = "server-side encryption to ask for on every write: s3 (AES256, keys of the "
+             "server's), kms (aws:kms; sse_kms_key_id) or none (the bucket's default)"},
+    {.name = "sse_kms_key_id",
+     .type = ARCA_OPT_STRING,
+     .help = "with sse = kms: the KMS key (id, ARN or alias); default: the account's "
+             "aws/s3 key"},
     {.name = "connect_timeout",
      .type = ARCA_OPT_DURATION,
      .default_value = "30s",
@@ -90,12 +101,36 @@ void s3_inst_close(void *instance)
 	free(s->prefix);
 	free(s->region);
 	free(s->ca_file);
+	free(s->sse_kms_key);
 	free(s);
 }
 
 static char *dup_or_empty(const char *s)
 {
 	return strdup(s ? s : "");
+}
+
+/* HOST[:PORT] (len n) names this host's loopback: localhost, *.localhost
+ * (RFC 6761), 127.0.0.0/8 or [::1]. */
+static int loopback(const char *hp, size_t n)
+{
+	char h[256];
+	if (n >= sizeof h)
+		return 0;
+	memcpy(h, hp, n);
+	h[n] = '\0';
+	if (h[0] == '[')
+		return !strncmp(h, "[::1]", 5) && (h[5] == '\0' || h[5] == ':');
+	char *colon = strchr(h, ':');
+	if (colon)
+		*colon = '\0';
+	size_t l = strlen(h);
+	if (!strcasecmp(h, "localhost") || (l > 10 && !strcasecmp(h + l - 10, ".localhost")))
+		return 1;
+	unsigned a, b, c, d;
+	char end;
+	return sscanf(h, "%u.%u.%u.%u%c", &a, &b, &c, &d, &end) == 4 && a == 127 && b < 256 &&
+	       c < 256 && d < 256;
 }
 
 int s3_inst_open(const struct arca_config *cfg, void **instance)
@@ -120,6 +155,19 @@ int s3_inst_open(const struct arca_config *cfg, void **instance)
 	s->part_size = (uint64_t)s3_host->config_int(cfg, "part_size", 8 << 20);
 	s->parallel = (int)s3_host->config_int(cfg, "parallel_parts", 4);
 	s->connect_timeout = (long)s3_host->config_int(cfg, "connect_timeout", 30);
+	const char *sse = s3_host->config_get(cfg, "sse");
+	const char *kms_key = s3_host->config_get(cfg, "sse_kms_key_id");
+	s->sse = sse && !strcmp(sse, "s3")    ? "AES256"
+	         : sse && !strcmp(sse, "kms") ? "aws:kms"
+	                                      : NULL;
+	if (kms_key && *kms_key && (!s->sse || strcmp(s->sse, "aws:kms"))) {
+		*instance = s;
+		return s3_host->error(ARCA_ERR_CONFIG,
+		                      "section [%s]: sse_kms_key_id is set but sse is not kms: set "
+		                      "sse = kms, or remove sse_kms_key_id",
+		                      sec);
+	}
+	s->sse_kms_key = kms_key && *kms_key ? strdup(kms_key) : NULL;
 	*instance = s;
 	if (!ep || !*ep) {
 		snprintf(def, sizeof def, "https://s3.%s.amazonaws.com", s->region);
@@ -169,7 +217,11 @@ int s3_inst_open(const struct arca_config *cfg, void **instance)
 	if (!s->host || !s->scheme_host || !s->base_path || !s->section || !s->region ||
 	    !s->bucket || !s->prefix)
 		return s3_host->error(ARCA_ERR_INTERNAL, "s3: out of memory");
-	if (!s->https)
+	/* Once per process (each command opens an instance per target and
+	 * destination using it), and not for this host's own loopback, where
+	 * no network sees the requests. */
+	static atomic_int warned;
+	if (!s->https && !loopback(hostpart, hl) && !atomic_exchange(&warned, 1))
 		s3_host->log(ARCA_LOG_WARN,
 		             "section [%s]: endpoint %s is plain http: what arca stores is "
 		             "encrypted, but requests can be seen and replayed on the network; use "

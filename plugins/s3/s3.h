@@ -28,6 +28,8 @@ struct s3_inst {
 	char *base_path;   /* "" or "/bucket" (path-style) */
 	char *bucket, *prefix, *region, *ca_file;
 	int path_style, https;
+	const char *sse;   /* NULL, "AES256", "aws:kms": x-amz-server-side-encryption to ask */
+	char *sse_kms_key; /* x-amz-server-side-encryption-aws-kms-key-id, or NULL */
 	uint64_t part_size;
 	int parallel;
 	long connect_timeout;
@@ -47,6 +49,7 @@ struct s3_fail {
 	int status;
 	int transient;
 	int64_t retry_after_ms;
+	int denied; /* a 403 that is no wrong key, signature or clock: a missing permission */
 	char msg[768];
 };
 int s3_fail_set(struct s3_fail *f, int status, int transient, const char *fmt, ...)
@@ -90,6 +93,11 @@ struct s3_resp {
 	uint64_t delivered; /* bytes handed to the sink */
 	int sink_rc;        /* nonzero: the sink stopped the transfer */
 	int over;           /* the collected body passed max_body */
+	/* The server encrypts with a key of KMS's or the client's
+	 * (x-amz-server-side-encryption: aws:kms or aws:kms:dsse, or an
+	 * x-amz-server-side-encryption-customer-algorithm): its ETag is then
+	 * not the MD5 of the content. */
+	int sse_etag;
 	/* The object's headers a bucket target keeps, "name: value\n" each
 	 * (names lower-cased): Content-Type, -Encoding, -Disposition,
 	 * -Language, Cache-Control, Expires, x-amz-meta-*, x-amz-storage-class.

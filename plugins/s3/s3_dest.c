@@ -5,8 +5,8 @@
  * the put fails (and is retried by the engine). Objects larger than
  * part_size go up in parts of exactly part_size (the last one smaller),
  * `parallel_parts` at a time. */
+#include <ctype.h>
 #include <inttypes.h>
-#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,11 +47,19 @@ static int req_ok(struct s3_inst *s, struct arca_dest_call *call, const struct s
 	return ARCA_OK;
 }
 
-/* A single PUT of data; checks the ETag. */
-/* Add if-none-match and the caller's headers to rq. */
-static void add_headers(struct s3_req *rq, int if_none_match, const char *const (*hdrs)[2],
-                        size_t nh)
+/* Add the encryption asked for (sse =), if-none-match and the caller's
+ * headers to rq (a PUT or the start of a multipart upload). */
+static void add_headers(const struct s3_inst *s, struct s3_req *rq, int if_none_match,
+                        const char *const (*hdrs)[2], size_t nh)
 {
+	if (s->sse) {
+		rq->extra[rq->n_extra][0] = "x-amz-server-side-encryption";
+		rq->extra[rq->n_extra++][1] = s->sse;
+	}
+	if (s->sse && s->sse_kms_key) {
+		rq->extra[rq->n_extra][0] = "x-amz-server-side-encryption-aws-kms-key-id";
+		rq->extra[rq->n_extra++][1] = s->sse_kms_key;
+	}
 	if (if_none_match) {
 		rq->extra[rq->n_extra][0] = "if-none-match";
 		rq->extra[rq->n_extra++][1] = "*";
@@ -62,6 +70,9 @@ static void add_headers(struct s3_req *rq, int if_none_match, const char *const 
 	}
 }
 
+/* A single PUT of data. The ETag must be the MD5 of what was sent, except
+ * where the server encrypts with KMS or a customer key (its ETag is no MD5
+ * there): then the server's check of our Content-MD5 stands for it. */
 static int put_single_h(struct s3_inst *s, struct arca_dest_call *call, const char *key,
                         const void *data, size_t len, int if_none_match,
                         const char *const (*hdrs)[2], size_t nh, struct s3_fail *f)
@@ -70,11 +81,11 @@ static int put_single_h(struct s3_inst *s, struct arca_dest_call *call, const ch
 	s3_md5(data, len, b64, hex);
 	struct s3_req rq = {
 	    .method = "PUT", .key = key, .body = data, .body_len = len, .body_md5_b64 = b64};
-	add_headers(&rq, if_none_match, hdrs, nh);
+	add_headers(s, &rq, if_none_match, hdrs, nh);
 	snprintf(what, sizeof what, "writing %s", key);
 	struct s3_resp resp;
 	int rc = req_ok(s, call, &rq, &resp, what, f);
-	if (rc == ARCA_OK && !etag_is(resp.etag, hex))
+	if (rc == ARCA_OK && !resp.sse_etag && !etag_is(resp.etag, hex))
 		rc =
 		    s3_fail_set(f, ARCA_ERR_IO, 1,
 		                "s3 %s: writing %s: the server answered ETag %s, not the MD5 %s of "
@@ -119,7 +130,7 @@ struct mp {
 	uint64_t nparts;
 	pthread_mutex_t mu;
 	uint64_t next;     /* next part to send (0-based) */
-	char (*etags)[40]; /* the hex MD5 of each part, as the server must answer */
+	char (*etags)[40]; /* each part's MD5 (hex), or the server's ETag under KMS */
 	int failed;
 	struct s3_fail f;
 };
@@ -132,6 +143,25 @@ static void mp_fail(struct mp *m, const struct s3_fail *f)
 		m->f = *f;
 	}
 	pthread_mutex_unlock(&m->mu);
+}
+
+/* A part's ETag from a server that encrypts with KMS or a customer key
+ * (not an MD5; it checked our Content-MD5): kept for the completion, which
+ * must name it. Only [0-9A-Za-z-], as it goes into XML. */
+static int server_etag(struct s3_inst *s, const struct s3_resp *resp, const char *what,
+                       char out[40], struct s3_fail *f)
+{
+	const char *e = resp->etag[0] == '"' ? resp->etag + 1 : resp->etag;
+	size_t n = strcspn(e, "\"");
+	size_t ok = 0;
+	while (ok < n && (isalnum((unsigned char)e[ok]) || e[ok] == '-'))
+		ok++;
+	if (!n || n >= 40 || ok != n)
+		return s3_fail_set(f, ARCA_ERR_IO, 1, "s3 %s: %s: the server answered ETag \"%s\"",
+		                   s->scheme_host, what, resp->etag);
+	memcpy(out, e, n);
+	out[n] = '\0';
+	return ARCA_OK;
 }
 
 static void *mp_worker(void *arg)
@@ -177,7 +207,9 @@ static void *mp_worker(void *arg)
 		struct s3_resp resp;
 		snprintf(what, sizeof what, "writing part %s of %s", num, m->key);
 		rc = req_ok(m->s, m->call, &rq, &resp, what, &f);
-		if (rc == ARCA_OK && !etag_is(resp.etag, m->etags[i]))
+		if (rc == ARCA_OK && resp.sse_etag)
+			rc = server_etag(m->s, &resp, what, m->etags[i], &f);
+		else if (rc == ARCA_OK && !etag_is(resp.etag, m->etags[i]))
 			rc = s3_fail_set(
 			    &f, ARCA_ERR_IO, 1,
 			    "s3 %s: %s: the server answered ETag %s, not the MD5 %s of the "
@@ -214,7 +246,7 @@ static int put_multipart(struct s3_inst *s, struct arca_dest_call *call, const c
 	char what[600];
 	const char *q[] = {"uploads", ""};
 	struct s3_req rq = {.method = "POST", .key = key, .query = q, .n_query = 1};
-	add_headers(&rq, 0, hdrs, nh);
+	add_headers(s, &rq, 0, hdrs, nh);
 	struct s3_resp resp;
 	snprintf(what, sizeof what, "starting the upload of %s", key);
 	int rc = req_ok(s, call, &rq, &resp, what, f);
@@ -687,38 +719,46 @@ static int reach(struct s3_inst *s, struct arca_dest_call *call, struct s3_fail 
 	return rc;
 }
 
+/* The probe object: written once under the prefix and kept (README.md,
+ * "Locks and exclusive writes"). Each open sends it again with If-None-Match:
+ * *, so that a server honouring the condition proves it with one 412, now,
+ * instead of a remembered answer that may have gone stale. */
+#define PROBE_NAME "probe/if-none-match"
+#define PROBE_BODY "arca: the conditional-create probe (kept on purpose)\n"
+
 int s3_probe(void *instance, struct arca_dest_call *call, unsigned *caps)
 {
 	struct s3_inst *s = instance;
 	struct s3_fail f = {0};
-	int rc = reach(s, call, &f);
-	if (rc != ARCA_OK)
-		return s3_report(call, &f);
-	/* Does the server honour If-None-Match: * ? Create a probe object
-	 * twice: the second must be refused with 412. */
-	unsigned char rnd[8];
-	char name[64], *key;
-	RAND_bytes(rnd, sizeof rnd);
-	snprintf(name, sizeof name, "probe/%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1],
-	         rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
-	key = full_key(s, name);
+	char *key = full_key(s, PROBE_NAME);
 	if (!key)
 		return s3_host->error(ARCA_ERR_INTERNAL, "s3: out of memory");
-	int honoured = 0;
-	rc = put_single(s, call, key, "probe", 5, 1, &f);
-	if (rc == ARCA_OK) {
-		rc = put_single(s, call, key, "probe", 5, 1, &f);
-		honoured = rc == ARCA_ERR_EXISTS;
-		remove_one(s, call, name, &f);
-	}
+	int honoured = 0, tries = 0;
+	/* 412: it was there and the server refused to replace it. 200: it was
+	 * created just now, or the server ignored the condition; the second
+	 * try tells which. */
+	int rc;
+	do
+		rc = put_single(s, call, key, PROBE_BODY, strlen(PROBE_BODY), 1, &f);
+	while (rc == ARCA_OK && ++tries < 2);
 	free(key);
+	if (rc == ARCA_ERR_EXISTS) {
+		honoured = 1;
+		rc = ARCA_OK;
+	}
+	if (rc != ARCA_OK && !f.denied)
+		return s3_report(call, &f); /* a wrong key, region, bucket; or retried */
+	if (rc != ARCA_OK) {
+		/* not allowed to write: fine for restore and verify with a
+		 * read-only key, if it may read */
+		memset(&f, 0, sizeof f);
+		if (reach(s, call, &f) != ARCA_OK)
+			return s3_report(call, &f);
+	}
 	atomic_store(&s->cond_create, honoured);
 	if (honoured)
 		*caps |= ARCA_CAP_COND_CREATE | ARCA_CAP_EXCLUSIVE;
 	*caps |= ARCA_CAP_STREAM_PUT;
-	if (rc != ARCA_OK && rc != ARCA_ERR_EXISTS && f.transient)
-		return s3_report(call, &f);
-	/* a read-only key cannot write the probe: fine for restore and verify */
 	s3_host->log(ARCA_LOG_DEBUG, "s3 %s: conditional create %s", s->scheme_host,
 	             honoured ? "honoured" : "not honoured (exclusive puts look first)");
 	return ARCA_OK;

@@ -209,6 +209,7 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
 		r->meta_len = 0;
 		r->meta[0] = '\0';
 		r->tag_count = -1;
+		r->sse_etag = 0;
 		return size * n;
 	}
 	char *colon = strchr(line, ':');
@@ -228,6 +229,10 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
 		r->tag_count = strtoll(v, NULL, 10);
 	else if (!strcasecmp(line, "Retry-After") && isdigit((unsigned char)*v))
 		r->retry_after_ms = strtoll(v, NULL, 10) * 1000;
+	else if ((!strcasecmp(line, "x-amz-server-side-encryption") &&
+	          !strncasecmp(v, "aws:kms", 7)) ||
+	         !strcasecmp(line, "x-amz-server-side-encryption-customer-algorithm"))
+		r->sse_etag = 1;
 	if (!strcasecmp(line, "Content-Type") || !strcasecmp(line, "Content-Encoding") ||
 	    !strcasecmp(line, "Content-Disposition") || !strcasecmp(line, "Content-Language") ||
 	    !strcasecmp(line, "Cache-Control") || !strcasecmp(line, "Expires") ||
@@ -510,7 +515,7 @@ int s3_http_error(struct s3_inst *s, const struct s3_resp *r, const char *what, 
 		            "s3 %s: %s: bucket %s does not exist: create it (arca does not create "
 		            "buckets) or fix bucket = in section [%s]",
 		            s->scheme_host, what, s->bucket, s->section);
-	else if (r->status == 403)
+	else if (r->status == 403 && (f->denied = 1))
 		s3_fail_set(f, ARCA_ERR_AUTH, 0,
 		            "s3 %s: %s: access denied (%s%s%s) for access key id %s: grant it "
 		            "s3:GetObject, PutObject, DeleteObject and ListBucket on %s",
