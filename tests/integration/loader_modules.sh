@@ -10,7 +10,9 @@
 #    directory is loaded when NAME.so does not hold driver NAME);
 #  - an option or verb of a driver no target uses is refused naming it;
 #  - a config naming a driver no module provides: FILE:LINE, the installed
-#    drivers listed, exit 3; one whose module is refused: exit 14.
+#    drivers listed, exit 3; one whose module is refused: exit 14;
+#  - the sanitizer build of arca keeps __tls_get_addr unintercepted by
+#    default (core/main.c: LeakSanitizer's exit scan crashed on it).
 . "$ARCA_SRCDIR/tests/lib/common.sh"
 
 # The shared objects the dynamic linker loaded for a command (its stderr
@@ -96,5 +98,12 @@ expect_stderr "driver module $T/plugins/files.so refused: it .*world-writable"
 expect_stderr "$ARCA_CONFIG:$line: \[target tree\] names driver 'files', whose module $T/plugins/files.so the loader refused"
 chmod 644 "$T/plugins/files.so"
 arca list > /dev/null || fail "list with files.so back"
+
+step "sanitizer build: __tls_get_addr is not intercepted by default"
+if ldd "$ARCA" | grep -q libasan; then
+	ASAN_OPTIONS=help=1 "$ARCA" --version > "$T/out" 2>&1 || fail "arca --version with ASAN_OPTIONS=help=1"
+	grep -A1 "^[[:space:]]*intercept_tls_get_addr$" "$T/out" | grep -q "Current Value: false" ||
+		{ grep -A1 intercept_tls_get_addr "$T/out"; fail "arca's ASan default options lack intercept_tls_get_addr=0"; }
+fi
 
 pass
