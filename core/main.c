@@ -236,9 +236,11 @@ static void json_free_wiped(void *p)
  * exit-time scan then reads that range and crashes ("Tracer caught signal
  * 11") at random: one block in 256 starts there. With glibc >= 2.25 the
  * interceptor records nothing else (every other block is "can't guess",
- * size 0), so turning it off loses no scanning (google/sanitizers#1322). */
-const char *__asan_default_options(void);
-const char *__asan_default_options(void)
+ * size 0), so turning it off loses no scanning (google/sanitizers#1322).
+ * Visible: the runtime looks it up among the program's dynamic symbols,
+ * and everything here is built -fvisibility=hidden. */
+__attribute__((visibility("default"))) const char *__asan_default_options(void);
+__attribute__((visibility("default"))) const char *__asan_default_options(void)
 {
 	return "intercept_tls_get_addr=0";
 }
