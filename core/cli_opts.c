@@ -2,8 +2,10 @@
  * targets: the verb's own options, the global ones, and those the target
  * drivers declare for the operation (ABI 1.1). Core names no driver's
  * option: the getopt table is built at run time from the declarations of
- * the loaded drivers, and each option given is checked against the
- * declarations of every target named before any work. */
+ * the loaded drivers (those the config names), and each option given is
+ * checked against the declarations of every target named before any work;
+ * an option only another installed driver declares is named as that
+ * driver's (unknown_option). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,7 +93,7 @@ static void add_declared(struct option *tab, size_t *n, size_t n_own,
 }
 
 /* The getopt table: the verb's own options, then every option a loaded
- * target driver declares for op. */
+ * target driver (one the config names) declares for op. */
 static struct option *option_table(const struct engine *e, const char *op, const struct option *own,
                                    size_t *n_own)
 {
@@ -181,15 +183,22 @@ static int check_one(const struct cli_targets *ct, const char *verb, const char 
 	return ARCA_OK;
 }
 
+/* "--a, --b and --c" of the verb's own options (at most cap bytes). */
+static void own_list(const struct option *own, char *out, size_t cap)
+{
+	size_t at = 0;
+	out[0] = 0;
+	for (const struct option *o = own; o && o->name && at < cap; o++)
+		at += (size_t)snprintf(out + at, cap - at, "%s--%s",
+		                       at ? (o[1].name ? ", " : " and ") : "", o->name);
+}
+
 /* Every option given that is not the verb's own, for every target picked. */
 static int check_driver_options(const struct cli_targets *ct, const char *verb, const char *op,
                                 const struct option *own)
 {
-	char own_names[256] = "";
-	size_t at = 0;
-	for (const struct option *o = own; o && o->name && at < sizeof own_names; o++)
-		at += (size_t)snprintf(own_names + at, sizeof own_names - at, "%s--%s",
-		                       at ? (o[1].name ? ", " : " and ") : "", o->name);
+	char own_names[256];
+	own_list(own, own_names, sizeof own_names);
 	/* the bound plugin.h promises drivers of an option named "jobs" */
 	const char *jobs = cli_option(ct, "jobs");
 	int64_t j;
@@ -208,10 +217,66 @@ static int check_driver_options(const struct cli_targets *ct, const char *verb, 
 	return ARCA_OK;
 }
 
+/* The drivers of plugin_dir, but not of any target configured, that
+ * declare option `name` for op ("a, b"), or "". Only the drivers the config
+ * names are loaded (core/loader.h), so such an option was not in the getopt
+ * table: the rest are loaded here, quietly, to say so. */
+static void drivers_taking(struct engine *e, const struct cli *cli, const char *op,
+                           const char *name, char *out, size_t cap)
+{
+	size_t at = 0;
+	out[0] = 0;
+	e->ld.quiet = 1;
+	if (loader_load_all(&e->ld, cli->host) != ARCA_OK)
+		err_clear();
+	e->ld.quiet = 0;
+	for (size_t i = 0; i < e->ld.n_drivers && at < cap; i++) {
+		const struct arca_driver *drv = e->ld.drivers[i].drv;
+		int any, used = 0;
+		for (size_t k = 0; k < e->n_targets; k++)
+			used |= e->targets[k].drv == drv;
+		if (!used && loader_op_option(loader_op_options(drv->target, op, &any), name))
+			at +=
+			    (size_t)snprintf(out + at, cap - at, "%s%s", at ? ", " : "", drv->name);
+	}
+}
+
+/* An option not in the getopt table, `arg` as given. When it is a driver's
+ * that no target here uses, say so for the first target named (all when
+ * none is: every word that is a target's name counts), as check_one would
+ * have; otherwise it is unknown. */
+static int unknown_option(struct cli *cli, struct cli_targets *ct, const char *verb, const char *op,
+                          const struct option *own, const char *arg, int argc, char **argv)
+{
+	char name[64], drivers[256] = "";
+	if (op && !strncmp(arg, "--", 2) && strcspn(arg + 2, "=") < sizeof name) {
+		snprintf(name, sizeof name, "%.*s", (int)strcspn(arg + 2, "="), arg + 2);
+		drivers_taking(&ct->e, cli, op, name, drivers, sizeof drivers);
+	}
+	struct engine_target *t = NULL;
+	for (int i = 1; drivers[0] && !t && i < argc && strcmp(argv[i], "--"); i++)
+		t = engine_find_target(&ct->e, argv[i]);
+	if (drivers[0] && !t && ct->e.n_targets)
+		t = &ct->e.targets[0];
+	int any;
+	const struct arca_op_option *list = t ? loader_op_options(t->drv->target, op, &any) : NULL;
+	if (!t || any)
+		return cli_usage_error(verb, "unknown option '%s'", arg);
+	char takes[512], own_names[256];
+	list_taken(t, list, takes, sizeof takes);
+	own_list(own, own_names, sizeof own_names);
+	return cli_usage_error(verb,
+	                       "target %s (driver %s) does not take --%s; it takes %s%s%s. It is "
+	                       "an option of driver %s, which no target of %s uses",
+	                       t->cfg->name, t->drv->name, name, takes[0] ? takes : "nothing else",
+	                       own_names[0] ? ", besides " : "", own_names, drivers,
+	                       ct->e.config_path);
+}
+
 /* getopt over tab, each option into ct->opts by its long name (a repeated
  * one replaces its value); the positional arguments are left at optind. */
-static int parse(struct cli *cli, struct cli_targets *ct, const char *verb,
-                 const struct option *tab, int argc, char **argv)
+static int parse(struct cli *cli, struct cli_targets *ct, const char *verb, const char *op,
+                 const struct option *own, const struct option *tab, int argc, char **argv)
 {
 	size_t n_tab = 0, n = 0;
 	while (tab[n_tab].name)
@@ -231,7 +296,7 @@ static int parse(struct cli *cli, struct cli_targets *ct, const char *verb,
 			for (idx = 0; (size_t)idx < n_tab && tab[idx].val != c; idx++)
 				;
 		if (c == '?' || (size_t)idx == n_tab)
-			return cli_usage_error(verb, "unknown option '%s'", arg);
+			return unknown_option(cli, ct, verb, op, own, arg, argc, argv);
 		size_t k = 0;
 		while (k < n && strcmp(ct->opts[k].name, tab[idx].name))
 			k++;
@@ -252,7 +317,7 @@ int cli_targets_open(struct cli *cli, const char *verb, const char *op, const st
 		return rc;
 	size_t n_own;
 	struct option *tab = option_table(&ct->e, op, own, &n_own);
-	rc = parse(cli, ct, verb, tab, argc, argv);
+	rc = parse(cli, ct, verb, op, own, tab, argc, argv);
 	ct->e.no_lock = cli->no_lock; /* they may follow the verb */
 	ct->e.lock_wait = cli->lock_wait;
 	if (rc == ARCA_OK && one && optind + 1 != argc)

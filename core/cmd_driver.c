@@ -156,6 +156,12 @@ int cmd_driver_verb(struct cli *cli, int argc, char **argv)
 	const struct arca_verb *v = driver_verb(t[0]->drv, verb);
 	int nargs = argc - 2;
 	const char *owner = NULL; /* a driver that has the verb, when this one does not */
+	if (!v) {
+		/* only the config's drivers are loaded: look at the others too */
+		e.ld.quiet = 1;
+		if (loader_load_all(&e.ld, cli->host) != ARCA_OK)
+			err_clear();
+	}
 	for (size_t i = 0; !v && i < e.ld.n_drivers && !owner; i++)
 		if (driver_verb(e.ld.drivers[i].drv, verb))
 			owner = e.ld.drivers[i].drv->name;

@@ -249,6 +249,23 @@ static void take_env_passphrases(struct engine *e)
 	}
 }
 
+/* The modules of the drivers the config names (`driver =` of every target
+ * and destination), and no others. When one is not found by its name,
+ * every module is loaded: another file may hold it, and if none does the
+ * validator names the installed drivers. */
+static int load_drivers(struct engine *e, const struct arca_host *host)
+{
+	int rc = loader_open_dir(&e->ld, e->plugin_dir);
+	int missing = 0;
+	for (size_t i = 0; rc == ARCA_OK && i < e->cf->n_sections; i++) {
+		const struct arca_config *s = &e->cf->sections[i];
+		const struct cfg_entry *d = cfg_entry(s, "driver");
+		if (d && (s->kind == CFG_TARGET || s->kind == CFG_DESTINATION))
+			missing |= !loader_need(&e->ld, d->value, host);
+	}
+	return rc == ARCA_OK && missing ? loader_load_all(&e->ld, host) : rc;
+}
+
 static int load(struct engine *e, const char *config_path, const struct arca_host *host)
 {
 	struct cfg_errors errs = {0};
@@ -275,7 +292,7 @@ static int load(struct engine *e, const char *config_path, const struct arca_hos
 	else if (gethostname(e->hostname, sizeof e->hostname) < 0)
 		snprintf(e->hostname, sizeof e->hostname, "localhost");
 
-	int rc = loader_open(&e->ld, e->plugin_dir, host);
+	int rc = load_drivers(e, host);
 	if (rc != ARCA_OK) {
 		cfg_errors_free(&errs);
 		return err_print(rc);

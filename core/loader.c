@@ -535,7 +535,8 @@ static void refuse(struct loader *ld, const char *path, char *reason)
 	ld->refused[ld->n_refused].path = xstrdup(path);
 	ld->refused[ld->n_refused].reason = reason;
 	ld->n_refused++;
-	log_warn("driver module %s refused: %s", path, reason);
+	if (!ld->quiet)
+		log_warn("driver module %s refused: %s", path, reason);
 }
 
 static int module_name(const struct dirent *de)
@@ -575,7 +576,7 @@ static void load_one(struct loader *ld, const char *path, const struct arca_host
 	log_debug("loaded driver %s %s from %s", d.drv->name, d.drv->version, path);
 }
 
-int loader_open(struct loader *ld, const char *plugin_dir, const struct arca_host *host)
+int loader_open_dir(struct loader *ld, const char *plugin_dir)
 {
 	memset(ld, 0, sizeof *ld);
 	if (!plugin_dir || plugin_dir[0] != '/')
@@ -601,22 +602,72 @@ int loader_open(struct loader *ld, const char *plugin_dir, const struct arca_hos
 		free(reason);
 		return ARCA_ERR_PLUGIN;
 	}
-
-	struct dirent **list;
-	int n = scandir(plugin_dir, &list, module_name, by_name);
-	if (n < 0)
-		return err_set(ARCA_ERR_PLUGIN, "cannot read plugin directory %s: %s", plugin_dir,
-		               strerror(errno));
 	ld->plugin_dir = xstrdup(plugin_dir);
-	const char *sep = str_ends(plugin_dir, "/") ? "" : "/";
+	return ARCA_OK;
+}
+
+/* plugin_dir/file, as every module path is spelled (no doubled slash). */
+static char *module_path(const struct loader *ld, const char *file)
+{
+	const char *sep = str_ends(ld->plugin_dir, "/") ? "" : "/";
+	return xasprintf("%s%s%s", ld->plugin_dir, sep, file);
+}
+
+/* Whether the module at path was tried already (loaded or refused). */
+static int tried(const struct loader *ld, const char *path)
+{
+	for (size_t i = 0; i < ld->n_drivers; i++)
+		if (!strcmp(ld->drivers[i].path, path))
+			return 1;
+	for (size_t i = 0; i < ld->n_refused; i++)
+		if (!strcmp(ld->refused[i].path, path))
+			return 1;
+	return 0;
+}
+
+int loader_load_all(struct loader *ld, const struct arca_host *host)
+{
+	if (ld->all)
+		return ARCA_OK;
+	struct dirent **list;
+	int n = scandir(ld->plugin_dir, &list, module_name, by_name);
+	if (n < 0)
+		return err_set(ARCA_ERR_PLUGIN, "cannot read plugin directory %s: %s",
+		               ld->plugin_dir, strerror(errno));
 	for (int i = 0; i < n; i++) {
-		char *path = xasprintf("%s%s%s", plugin_dir, sep, list[i]->d_name);
-		load_one(ld, path, host);
+		char *path = module_path(ld, list[i]->d_name);
+		if (!tried(ld, path))
+			load_one(ld, path, host);
 		free(path);
 		free(list[i]);
 	}
 	free(list);
+	ld->all = 1;
 	return ARCA_OK;
+}
+
+int loader_open(struct loader *ld, const char *plugin_dir, const struct arca_host *host)
+{
+	int rc = loader_open_dir(ld, plugin_dir);
+	return rc != ARCA_OK ? rc : loader_load_all(ld, host);
+}
+
+const struct arca_driver *loader_need(struct loader *ld, const char *name,
+                                      const struct arca_host *host)
+{
+	const struct arca_driver *drv = loader_find(ld, name);
+	/* a name is never a path: "driver = ../x" loads nothing */
+	if (drv || ld->all || !valid_name(name, 1))
+		return drv;
+	char *file = xasprintf("%s.so", name);
+	char *path = module_path(ld, file);
+	free(file);
+	struct stat st;
+	/* a missing file is no refusal: the driver may live in another one */
+	if (!tried(ld, path) && (lstat(path, &st) == 0 || errno != ENOENT))
+		load_one(ld, path, host);
+	free(path);
+	return loader_find(ld, name);
 }
 
 const struct arca_driver *loader_find(const struct loader *ld, const char *name)

@@ -36,11 +36,33 @@ struct loader {
 	size_t n_drivers;
 	struct refused_module *refused;
 	size_t n_refused;
+	int all;   /* every module of plugin_dir was tried */
+	int quiet; /* refusals are kept, not logged (a help, an error's hint) */
 };
 
-/* Load every "*.so" in plugin_dir. Fails (ARCA_ERR_PLUGIN, error recorded)
- * only when the directory itself is unusable; refused modules are kept in
- * ld->refused and logged as warnings. */
+/* A run loads only the modules it uses: each one maps its libraries
+ * (libpq, libcurl, hiredis, Kerberos, LDAP...) into the process, which
+ * costs start-up time and widens what a run exposes. So a command opens
+ * the directory (loader_open_dir), then asks for the drivers its config
+ * names (loader_need); the whole directory is loaded only where every
+ * driver matters: `arca plugins`, the helps, and to name the installed
+ * drivers when one is not found.
+ *
+ * Check plugin_dir and keep it in ld; nothing is loaded yet. Fails
+ * (ARCA_ERR_PLUGIN, error recorded) when the directory is unusable. */
+int loader_open_dir(struct loader *ld, const char *plugin_dir);
+/* The driver called `name`, loaded from plugin_dir/NAME.so (a driver's
+ * module is named after it) unless it was loaded before; NULL when that
+ * file is missing, refused (kept in ld->refused and logged, as by
+ * loader_load_all) or holds another driver: then only loader_load_all can
+ * tell whether some other module provides it. */
+const struct arca_driver *loader_need(struct loader *ld, const char *name,
+                                      const struct arca_host *host);
+/* Load every "*.so" of plugin_dir not tried yet (after loader_open_dir).
+ * Fails (ARCA_ERR_PLUGIN, error recorded) only when the directory cannot
+ * be read; refused modules are kept in ld->refused and logged as warnings. */
+int loader_load_all(struct loader *ld, const struct arca_host *host);
+/* loader_open_dir, then loader_load_all. */
 int loader_open(struct loader *ld, const char *plugin_dir, const struct arca_host *host);
 /* Load one module file; on refusal returns ARCA_ERR_PLUGIN with the reason
  * recorded (err_msg) and the path in it. */

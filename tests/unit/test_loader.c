@@ -399,6 +399,65 @@ static void duplicate_name_refused_naming_both(void **state)
 	free(second);
 }
 
+/* A command loads the modules of the drivers it names, NAME.so, and no
+ * others; the rest only through loader_load_all, each module once. */
+static void need_loads_only_the_named_module(void **state)
+{
+	const char *dir = *state;
+	char *good = put_module(dir, "good", "good.so", 0644);
+	char *other = put_module(dir, "abi2", "abi2.so", 0644);
+	char *elsewhere = put_module(dir, "good", "renamed.so", 0644);
+	struct loader ld;
+	assert_int_equal(loader_open_dir(&ld, dir), ARCA_OK);
+	assert_int_equal(ld.n_drivers, 0);
+	const struct arca_driver *drv = loader_need(&ld, "good", &host);
+	assert_non_null(drv);
+	assert_string_equal(drv->name, "good");
+	assert_ptr_equal(loader_need(&ld, "good", &host), drv);
+	assert_int_equal(ld.n_drivers, 1);
+	assert_string_equal(ld.drivers[0].path, good);
+	assert_int_equal(ld.n_refused, 0); /* abi2.so was never opened */
+	/* missing: nothing loaded, nothing refused; a name is never a path */
+	assert_null(loader_need(&ld, "missing", &host));
+	assert_null(loader_need(&ld, "../good", &host));
+	assert_null(loader_need(&ld, "", &host));
+	assert_int_equal(ld.n_drivers, 1);
+	assert_int_equal(ld.n_refused, 0);
+	/* the rest, each once: good.so is not loaded twice, so renamed.so's
+	 * "good" is the duplicate */
+	ld.quiet = 1;
+	assert_int_equal(loader_load_all(&ld, &host), ARCA_OK);
+	assert_int_equal(ld.n_drivers, 1);
+	assert_int_equal(ld.n_refused, 2);
+	assert_string_equal(ld.refused[0].path, other);
+	assert_string_equal(ld.refused[1].path, elsewhere);
+	assert_contains(ld.refused[1].reason, "already taken by");
+	assert_int_equal(loader_load_all(&ld, &host), ARCA_OK);
+	assert_int_equal(ld.n_refused, 2);
+	loader_close(&ld);
+	free(good);
+	free(other);
+	free(elsewhere);
+}
+
+/* A refused NAME.so is kept as loader_open keeps it, and tried once. */
+static void need_keeps_the_refusal(void **state)
+{
+	const char *dir = *state;
+	char *good = put_module(dir, "good", "good.so", 0666);
+	struct loader ld;
+	assert_int_equal(loader_open_dir(&ld, dir), ARCA_OK);
+	ld.quiet = 1;
+	assert_null(loader_need(&ld, "good", &host));
+	assert_int_equal(ld.n_refused, 1);
+	assert_string_equal(ld.refused[0].path, good);
+	assert_contains(ld.refused[0].reason, "world-writable");
+	assert_null(loader_need(&ld, "good", &host));
+	assert_int_equal(ld.n_refused, 1);
+	loader_close(&ld);
+	free(good);
+}
+
 static void relative_plugin_dir_refused(void **state)
 {
 	struct loader ld;
@@ -540,6 +599,8 @@ int main(void)
 		T(plugin_dir_loads_good_and_skips_other_files),
 		T(plugin_dir_keeps_and_logs_refusals),
 		T(duplicate_name_refused_naming_both),
+		T(need_loads_only_the_named_module),
+		T(need_keeps_the_refusal),
 		T(relative_plugin_dir_refused),
 		T(missing_plugin_dir_refused),
 		T(writable_plugin_dir_refused),
