@@ -8,7 +8,7 @@ PACKAGES=(
 	libpq-dev libhiredis-dev libcurl4-openssl-dev libarchive-dev
 	postgresql-15 postgresql-client-15 redis-server
 	python3 openssl zstd clang-format time
-	nodejs stunnel4
+	nodejs stunnel4 iproute2
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -11,6 +11,8 @@
 mkdir -p "$T/tree" "$T/solo" "$T/state"
 head -c 600000 /dev/urandom > "$T/tree/data"
 echo one > "$T/tree/one"
+# only the first snapshot of tree holds it: forget + prune have work to do
+head -c 300000 /dev/urandom > "$T/tree/gone"
 echo solo > "$T/solo/file"
 cat > "$ARCA_CONFIG" <<EOC
 [engine]
@@ -84,7 +86,7 @@ for o in d:
     assert "error" not in o and "status" not in o, o
 assert d[0]["recovery_point"] == d[1]["recovery_point"], d
 tree = [o for o in d if o["target"] == "tree"][0]
-assert tree["items"] == 3 and tree["bytes"] == 600004, tree
+assert tree["items"] == 4 and tree["bytes"] == 900004, tree
 PY
 
 step "snapshot --json of a target that fails: error and status, the exit code"
@@ -111,6 +113,7 @@ sed -i '/^\[target broken\]$/,$d' "$ARCA_CONFIG"
 
 step "list --json: every snapshot of every destination, its fields agree"
 echo two > "$T/tree/two"
+rm "$T/tree/gone"
 arca snapshot tree > /dev/null || fail "second snapshot of tree"
 arca --json list > "$T/list.json" || fail "list --json"
 assert_json "$T/list.json" "list --json" <<'PY'

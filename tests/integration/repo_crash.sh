@@ -131,7 +131,7 @@ prune_setup() {
 	arca snapshot tree > /dev/null || fail "prune round $1: snapshot"
 	arca forget tree > /dev/null || fail "prune round $1: forget"
 	arca --json prune --dry-run --repack-threshold 5 > "$T/dry.json" || fail "prune round $1: prune --dry-run"
-	repack=$(python3 -c 'import json,sys; d = json.load(open(sys.argv[1])); print(d["packs_repacked"])' "$T/dry.json")
+	repack=$(python3 -c 'import json,sys; d = json.load(open(sys.argv[1]))[0]; print(d["packs_repacked"])' "$T/dry.json")
 	[ "$repack" -ge 1 ] || { cat "$T/dry.json" >&2; fail "prune round $1: the prune would repack nothing"; }
 }
 
@@ -142,7 +142,7 @@ arca --json prune --repack-threshold 5 > "$T/prune.json" || fail "calibration pr
 prune_window=$(($(now_ms) - t0))
 python3 - "$T/prune.json" <<'PY' || fail "the calibration prune did not repack and free"
 import json, sys
-d = json.load(open(sys.argv[1]))
+d = json.load(open(sys.argv[1]))[0]
 assert d["packs_repacked"] >= 1 and d["packs_deleted"] >= 1 and d["bytes_freed"] > 0, d
 PY
 echo "an unkilled prune took $prune_window ms"
