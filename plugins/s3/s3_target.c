@@ -171,6 +171,16 @@ static int64_t iso_time(const char *t)
 	return (int64_t)timegm(&tm);
 }
 
+/* The milliseconds of a listing's "...T10:20:30.123Z" (0 when not given). */
+static int iso_ms(const char *t)
+{
+	const char *dot = strchr(t, '.');
+	int ms = 0, k = 0;
+	for (; dot && k < 3; k++)
+		ms = ms * 10 + (dot[1 + k] >= '0' && dot[1 + k] <= '9' ? dot[1 + k] - '0' : 0);
+	return dot ? ms : 0;
+}
+
 /* GET the object into its handle. A transfer cut short after some bytes
  * went in goes on where it stopped (Range, If-Match the ETag read), at
  * most 5 times; a 404 leaves r->status 404. */
@@ -374,10 +384,7 @@ static int snap_entry(struct snap *sn, const struct s3_obj *o, const struct s3_v
 		else
 			snprintf(j->fp, sizeof j->fp, "v %s%s", v->version_id,
 			         v->latest ? " latest" : "");
-		const char *dot = strchr(o->last_modified, '.');
-		if (dot && dot[1] >= '0' && dot[1] <= '9')
-			ms = atoi(dot + 1) % 1000;
-		j->msec = ms;
+		ms = j->msec = iso_ms(o->last_modified);
 		snprintf(vmeta, sizeof vmeta, "version-id: %s\nis-latest: %s\n", v->version_id,
 		         v->latest ? "true" : "false");
 	}
@@ -443,8 +450,7 @@ static int snap_marker(struct snap *sn, const struct s3_ver *v)
 		return s3_host->item_skipped_h(sn->ctx, NULL, name, "key longer than 4096 bytes");
 	char meta[400];
 	int64_t mtime = iso_time(v->last_modified);
-	const char *dot = strchr(v->last_modified, '.');
-	int ms = dot && dot[1] >= '0' && dot[1] <= '9' ? atoi(dot + 1) % 1000 : 0;
+	int ms = iso_ms(v->last_modified);
 	snprintf(meta, sizeof meta,
 	         "version-id: %s\nis-latest: %s\ndelete-marker: true\nlast-modified: %" PRId64 "\n",
 	         v->version_id, v->latest ? "true" : "false", mtime);
@@ -474,6 +480,16 @@ static int snap_version(void *arg, const struct s3_ver *v)
 		return rc;
 	if (s3_host->cancelled(sn->ctx))
 		return s3_host->error(ARCA_ERR_CANCELLED, "interrupted");
+	/* a version id goes into the item's metadata lines: printable
+	 * ASCII, bounded (AWS's are 32 URL-safe characters) */
+	size_t vl = strlen(v->version_id), i = 0;
+	while (i < vl && v->version_id[i] > 0x20 && v->version_id[i] < 0x7f)
+		i++;
+	if ((vl > 255 || i < vl) && v->key[sn->plen])
+		return s3_host->item_skipped_h(
+		    sn->ctx, NULL, v->key + sn->plen,
+		    "a version id of more than 255 bytes or not printable "
+		    "ASCII");
 	if (v->marker)
 		return snap_marker(sn, v);
 	struct s3_obj o = {v->key, v->size, v->etag, v->last_modified};

@@ -87,8 +87,8 @@ int s3v_list(struct s3_inst *s, const char *prefix, int (*cb)(void *arg, const s
 			char *etag = marker ? NULL : s3_xml_text(a, b, "ETag"),
 			     *size = marker ? NULL : s3_xml_text(a, b, "Size");
 			/* the server's names are hostile: only what is under the
-			 * prefix, and a version id that fits where it goes */
-			if (key && vid && *vid && strlen(vid) < 256 && (marker || size) &&
+			 * prefix (the callback bounds the version id) */
+			if (key && vid && *vid && (marker || size) &&
 			    !strncmp(key, prefix, strlen(prefix))) {
 				struct s3_ver v = {.key = key,
 				                   .version_id = vid,
