@@ -14,8 +14,9 @@
 #
 # Snapshot A of v1 objects; some overwritten (v2), some deleted (markers);
 # snapshot B. Restoring A gives back exactly A's objects, bytes, headers and
-# tags (the deleted ones too); restoring B leaves the deleted keys out, and
-# with --delete-extra removes them; an unchanged versioned bucket costs its
+# tags (the deleted ones too), into another bucket or into the versioned
+# bucket itself; restoring B leaves the deleted keys out, and with
+# --delete-extra removes them; an unchanged versioned bucket costs its
 # listing and nothing else; `list --items` shows the versions; a bucket
 # without versioning is snapshotted with a warning.
 . "$ARCA_SRCDIR/tests/lib/common.sh"
@@ -134,6 +135,19 @@ arca restore media --snapshot "$B" --into s3://copya --overwrite --delete-extra 
 	{ cat "$T/err" >&2; fail "restore B over A"; }
 $OBJ dump "$S3_PORT" copya "$T/copya2"
 diff "$T/B" "$T/copya2" || fail "restore B --delete-extra did not give B"
+
+step "restore A into the versioned bucket itself: its current objects are A's again"
+expect_fail 11 arca restore media --snapshot "$A"
+expect_stderr 'differ'
+$OBJ dump "$DPORT" media "$T/media-B"
+diff "$T/B" "$T/media-B" || fail "the refused restore changed the bucket"
+arca restore media --snapshot "$A" --overwrite --delete-extra 2> "$T/err" ||
+	{ cat "$T/err" >&2; fail "restore A into media"; }
+$OBJ dump "$DPORT" media "$T/media-A"
+diff "$T/A" "$T/media-A" || fail "media after restoring A differs from A"
+# new versions were written (the old ones stay): new.txt now has a marker
+curl -sf "http://127.0.0.1:$DPORT/media/?versions&prefix=new.txt" > "$T/new.xml" || fail "list new.txt"
+grep -q '<DeleteMarker>.*<IsLatest>true</IsLatest>' "$T/new.xml" || { cat "$T/new.xml"; fail "new.txt not deleted by --delete-extra"; }
 
 step "versions = yes on a bucket without versioning: a warning, its current objects"
 printf 'x\t10\t1\tContent-Type: text/plain\n' > "$T/spec3"
