@@ -18,6 +18,9 @@ itself, from memory, following AWS's documented API (versioning Enabled):
   GET /B/KEY?tagging[&versionId=V]
   GET /B/?versioning        Status Enabled (--versioning off: none, as a
                             bucket that never had it)
+  PUT /B/?versioning        Status Enabled or Suspended; while Suspended a
+                            PUT or DELETE writes the version "null", replacing
+                            the key's earlier "null" version in place
   GET /B/?versions&prefix=&key-marker=&version-id-marker=&max-keys=
                             ListVersionsResult: Version and DeleteMarker
                             entries, keys in order, each key's newest first;
@@ -67,6 +70,7 @@ def main():
     # bucket -> key -> [version, ...] oldest first; a version is a dict:
     # id, marker, data, headers, tags, etag, ms (Last-Modified, epoch ms)
     store = {b: {} for b in versioned}
+    status = {b: "Enabled" if versioning_on else "" for b in versioned}
 
     def tick():
         ms = int(time.time() * 1000)
@@ -134,15 +138,19 @@ def main():
             key = urllib.parse.unquote(parts[2]) if len(parts) > 2 else ""
             q = dict(urllib.parse.parse_qsl(qs, keep_blank_values=True))
             with lock:
+                if not key and self.command == "PUT" and "versioning" in q:
+                    st = "Suspended" if b"<Status>Suspended</Status>" in body else "Enabled"
+                    status[bucket] = st
+                    return self.answer(200)
                 if not key:
-                    return self.bucket_op(store[bucket], q)
-                return self.object_op(store[bucket], key, q, body)
+                    return self.bucket_op(store[bucket], q, status[bucket])
+                return self.object_op(store[bucket], key, q, body, status[bucket])
 
-        def bucket_op(self, b, q):
+        def bucket_op(self, b, q, state):
             if self.command != "GET":
                 return self.err(405, "MethodNotAllowed")
             if "versioning" in q:
-                st = "<Status>Enabled</Status>" if versioning_on else ""
+                st = "<Status>%s</Status>" % state if state else ""
                 return self.xml("<VersioningConfiguration>%s</VersioningConfiguration>" % st)
             prefix = q.get("prefix", "")
             maxk = min(int(q.get("max-keys", "1000")), page_cap)
@@ -212,7 +220,15 @@ def main():
                 return m[0] if m else None
             return vs[-1] if vs else None
 
-        def object_op(self, b, key, q, body):
+        def add(self, b, key, v, state):
+            """A new latest version; while Suspended it is "null" and
+            replaces the key's earlier null version."""
+            if state == "Suspended":
+                v["id"] = "null"
+                b[key] = [o for o in b.get(key, []) if o["id"] != "null"]
+            b.setdefault(key, []).append(v)
+
+        def object_op(self, b, key, q, body, state):
             if self.command == "PUT" and "tagging" in q:
                 v = self.find(b, key, q)
                 if not v or v["marker"]:
@@ -232,7 +248,7 @@ def main():
                     hdrs.append(("content-type", "binary/octet-stream"))
                 v = {"id": new_id(), "marker": False, "data": body, "headers": hdrs,
                      "tags": [], "etag": '"%s"' % hashlib.md5(body).hexdigest(), "ms": tick()}
-                b.setdefault(key, []).append(v)
+                self.add(b, key, v, state)
                 return self.answer(200, headers=[("ETag", v["etag"]),
                                                  ("x-amz-version-id", v["id"])])
             if self.command == "DELETE":
@@ -242,7 +258,7 @@ def main():
                         del b[key]
                     return self.answer(204, headers=[("x-amz-version-id", q["versionId"])])
                 v = {"id": new_id(), "marker": True, "ms": tick()}
-                b.setdefault(key, []).append(v)
+                self.add(b, key, v, state)
                 return self.answer(204, headers=[("x-amz-delete-marker", "true"),
                                                  ("x-amz-version-id", v["id"])])
             if self.command not in ("GET", "HEAD"):

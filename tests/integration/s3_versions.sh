@@ -17,8 +17,9 @@
 # tags (the deleted ones too), into another bucket or into the versioned
 # bucket itself; restoring B leaves the deleted keys out, and with
 # --delete-extra removes them; an unchanged versioned bucket costs its
-# listing and nothing else; `list --items` shows the versions; a bucket
-# without versioning is snapshotted with a warning.
+# listing and nothing else; `list --items` shows the versions; with
+# versioning suspended a "null" version replaced in place is read again; a
+# bucket without versioning is snapshotted with a warning.
 . "$ARCA_SRCDIR/tests/lib/common.sh"
 . "$ARCA_SRCDIR/tests/lib/s3.sh"
 
@@ -28,7 +29,7 @@ OBJ="python3 $ARCA_SRCDIR/tests/s3_objects.py"
 # the double in front of s3rver: bucket "media" versioned, listings in pages of 2
 rm -f "$T/double.port"
 python3 "$ARCA_SRCDIR/tests/s3_versions_double.py" "$S3_PORT" "$T/double.port" \
-	--versioned media --max-keys 2 --log "$T/double.log" 2>>"$T/double.err" &
+	--versioned media,susp --max-keys 2 --log "$T/double.log" 2>>"$T/double.err" &
 dpid=$!
 on_exit "kill $dpid 2>/dev/null"
 i=0
@@ -60,6 +61,15 @@ cat >> "$ARCA_CONFIG" <<EOC
 driver = s3
 endpoint = http://127.0.0.1:$DPORT
 bucket = media
+access_key_id = S3RVER
+secret_access_key_file = $T/s3.secret
+versions = yes
+destinations = local
+
+[target susp]
+driver = s3
+endpoint = http://127.0.0.1:$DPORT
+bucket = susp
 access_key_id = S3RVER
 secret_access_key_file = $T/s3.secret
 versions = yes
@@ -148,6 +158,27 @@ diff "$T/A" "$T/media-A" || fail "media after restoring A differs from A"
 # new versions were written (the old ones stay): new.txt now has a marker
 curl -sf "http://127.0.0.1:$DPORT/media/?versions&prefix=new.txt" > "$T/new.xml" || fail "list new.txt"
 grep -q '<DeleteMarker>.*<IsLatest>true</IsLatest>' "$T/new.xml" || { cat "$T/new.xml"; fail "new.txt not deleted by --delete-extra"; }
+
+step "versioning suspended: a \"null\" version replaced in place is read again"
+printf 'x.bin\t2000\t21\tContent-Type: application/octet-stream\n' > "$T/s1"
+printf 'x.bin\t2100\t22\tContent-Type: application/octet-stream\n' > "$T/s2"
+printf 'x.bin\t2100\t23\tContent-Type: application/octet-stream\n' > "$T/s3"
+$OBJ put "$DPORT" susp "$T/s1"
+arca snapshot susp 2> "$T/err" || { cat "$T/err" >&2; fail "snapshot susp 1"; }
+curl -sf -o /dev/null -X PUT --data '<VersioningConfiguration><Status>Suspended</Status></VersioningConfiguration>' \
+	"http://127.0.0.1:$DPORT/susp/?versioning" || fail "suspending versioning"
+$OBJ put "$DPORT" susp "$T/s2"
+arca snapshot susp 2> "$T/err" || { cat "$T/err" >&2; fail "snapshot susp 2"; }
+expect_stderr '2 version\(s\) read, 0 unchanged'
+# same size, same key, version "null" again: only the ETag tells
+$OBJ put "$DPORT" susp "$T/s3"
+$OBJ dump "$DPORT" susp "$T/susp3"
+arca snapshot susp 2> "$T/err" || { cat "$T/err" >&2; fail "snapshot susp 3"; }
+expect_stderr '1 version\(s\) read, 1 unchanged'
+arca restore susp --into s3://copyb/susp/ 2> "$T/err" || { cat "$T/err" >&2; fail "restore susp"; }
+$OBJ dump "$S3_PORT" copyb "$T/copysusp"
+grep '^susp/x.bin' "$T/copysusp" | sed 's|^susp/||' | diff "$T/susp3" - ||
+	fail "the replaced null version was not read again"
 
 step "versions = yes on a bucket without versioning: a warning, its current objects"
 printf 'x\t10\t1\tContent-Type: text/plain\n' > "$T/spec3"
