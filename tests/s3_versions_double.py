@@ -28,12 +28,14 @@ itself, from memory, following AWS's documented API (versioning Enabled):
                             (--max-keys N caps every page at N)
   GET /B/?list-type=2       ListObjectsV2 of the current objects
 
+--no-versioning B: GET /B/?versioning answers 501 NotImplemented, as a server
+without versioning may (the rest of B forwarded).
 Every other bucket is forwarded to s3rver on 127.0.0.1:UPSTREAM_PORT (the
 restore's target buckets). Signatures are not checked (s3rver does not
 either). Last-Modified times are strictly increasing, in milliseconds.
 
   s3_versions_double.py UPSTREAM_PORT PORT_FILE --versioned B [--log FILE]
-                        [--max-keys N] [--versioning on|off]
+                        [--max-keys N] [--versioning on|off] [--no-versioning B]
 
 The log has one line per request: number, method, path (as requested).
 """
@@ -63,6 +65,7 @@ def main():
     versioned = set(opt.get("--versioned", "").split(","))
     versioning_on = opt.get("--versioning", "on") == "on"
     page_cap = int(opt.get("--max-keys", "1000"))
+    no_api = opt.get("--no-versioning")
     log = open(opt.get("--log", os.devnull), "a", buffering=1)
     lock = threading.Lock()
     counter = [0]
@@ -133,6 +136,8 @@ def main():
             raw, _, qs = self.path.partition("?")
             parts = raw.split("/", 2)
             bucket = parts[1] if len(parts) > 1 else ""
+            if bucket == no_api and qs.startswith("versioning"):
+                return self.err(501, "NotImplemented")
             if bucket not in versioned:
                 return self.forward(body or None)
             key = urllib.parse.unquote(parts[2]) if len(parts) > 2 else ""

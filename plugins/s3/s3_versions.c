@@ -19,9 +19,17 @@ int s3v_versioning(struct s3_inst *s, int *state, struct s3_fail *f)
 	struct s3_resp r;
 	char what[300];
 	snprintf(what, sizeof what, "reading the versioning of bucket %s", s->bucket);
-	int rc = s3t_request(s, &rq, &r, what, f);
+	/* a first try alone: NotImplemented is a 5xx, which s3t_request
+	 * would retry 6 times */
+	int rc = s3_request(s, NULL, &rq, &r, f);
+	int done = rc == ARCA_OK && ((r.status >= 200 && r.status < 300) || r.status == 404 ||
+	                             r.status == 501 || r.status == 405);
+	if (!done) {
+		s3_resp_free(&r);
+		rc = s3t_request(s, &rq, &r, what, f);
+	}
 	*state = 0;
-	if (rc != ARCA_OK && (r.status == 501 || r.status == 405)) {
+	if (r.status == 501 || r.status == 405) {
 		/* NotImplemented, MethodNotAllowed: a server without versioning */
 		*state = -1;
 		rc = ARCA_OK;

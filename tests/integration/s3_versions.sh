@@ -29,7 +29,7 @@ OBJ="python3 $ARCA_SRCDIR/tests/s3_objects.py"
 # the double in front of s3rver: bucket "media" versioned, listings in pages of 2
 rm -f "$T/double.port"
 python3 "$ARCA_SRCDIR/tests/s3_versions_double.py" "$S3_PORT" "$T/double.port" \
-	--versioned media,susp --max-keys 2 --log "$T/double.log" 2>>"$T/double.err" &
+	--versioned media,susp --no-versioning plain --max-keys 2 --log "$T/double.log" 2>>"$T/double.err" &
 dpid=$!
 on_exit "kill $dpid 2>/dev/null"
 i=0
@@ -187,4 +187,10 @@ arca snapshot plain 2> "$T/err" || { cat "$T/err" >&2; fail "snapshot of plain f
 # s3rver answers GetBucketVersioning without a Status: never enabled
 expect_stderr 'versions = yes, but bucket plain does not have versioning enabled: only its current objects are kept'
 expect_stderr '1 object\(s\) read'
+# a server that answers GetBucketVersioning NotImplemented (the double, for plain)
+sed -i "s|^endpoint = $S3_ENDPOINT\$|endpoint = http://127.0.0.1:$DPORT|" "$ARCA_CONFIG"
+grep -q "^endpoint = $S3_ENDPOINT\$" "$ARCA_CONFIG" && fail "plain still on s3rver"
+arca snapshot plain 2> "$T/err" || { cat "$T/err" >&2; fail "snapshot of plain (no versioning API) failed"; }
+expect_stderr 'versions = yes, but bucket plain is on a server without versioning: only its current objects are kept'
+expect_stderr '0 object\(s\) read, 1 unchanged'
 pass
