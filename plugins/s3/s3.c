@@ -65,6 +65,13 @@ const struct arca_option s3_options[] = {
      .max = 64,
      .help = "target: objects read at once (the engine buffers up to 8 MiB of each, 64 MiB "
              "in all; larger ones stream)"},
+    {.name = "versions",
+     .type = ARCA_OPT_BOOL,
+     .default_value = "no",
+     .help = "target: keep every version and delete marker of a versioned bucket "
+             "(ListObjectVersions), so a restore can go back to any snapshot even after "
+             "deletions; a bucket without versioning is snapshotted as with no, with a "
+             "warning"},
     {.name = "sse",
      .type = ARCA_OPT_ENUM,
      .default_value = "none",

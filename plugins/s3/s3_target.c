@@ -55,10 +55,11 @@ int s3t_request(struct s3_inst *s, const struct s3_req *rq, struct s3_resp *r, c
 
 /* The object's tags (GetObjectTagging) as "tag: KEY=VALUE\n" lines, key and
  * value percent-encoded, into a malloc'd *out ("" when none). */
-static int get_tags(struct s3_inst *s, const char *key, char **out, struct s3_fail *f)
+static int get_tags(struct s3_inst *s, const char *key, const char *vid, char **out,
+                    struct s3_fail *f)
 {
-	static const char *const q[] = {"tagging", ""};
-	struct s3_req rq = {.method = "GET", .key = key, .query = q, .n_query = 1};
+	const char *const q[] = {"tagging", "", "versionId", vid};
+	struct s3_req rq = {.method = "GET", .key = key, .query = q, .n_query = vid ? 2 : 1};
 	struct s3_resp r;
 	char what[600];
 	snprintf(what, sizeof what, "reading the tags of %s", key);
@@ -109,6 +110,9 @@ struct job {
 	char *key;
 	uint64_t size;
 	char fp[512], etag[160];
+	char vid[256]; /* versions = yes: the version read ("" the current object) */
+	int latest;
+	int32_t msec; /* the listing's milliseconds of Last-Modified */
 };
 
 struct snap {
@@ -120,12 +124,13 @@ struct snap {
 	pthread_cond_t cv_job, cv_space;
 	struct job *head, *tail;
 	size_t queued, cap;
-	int full;   /* --full: every object read again */
-	int listed; /* no more jobs will come */
-	int failed; /* first failure of a worker, message in msg */
+	int full;     /* --full: every object read again */
+	int versions; /* versions = yes on a versioned bucket */
+	int listed;   /* no more jobs will come */
+	int failed;   /* first failure of a worker, message in msg */
 	char msg[1024];
 	atomic_int tags_reported; /* the server sent x-amz-tagging-count once */
-	atomic_ullong fetched, reused, gone;
+	atomic_ullong fetched, reused, gone, markers;
 };
 
 static int snap_failed(struct snap *sn)
@@ -166,6 +171,16 @@ static int64_t iso_time(const char *t)
 	return (int64_t)timegm(&tm);
 }
 
+/* The milliseconds of a listing's "...T10:20:30.123Z" (0 when not given). */
+static int iso_ms(const char *t)
+{
+	const char *dot = strchr(t, '.');
+	int ms = 0, k = 0;
+	for (; dot && k < 3; k++)
+		ms = ms * 10 + (dot[1 + k] >= '0' && dot[1 + k] <= '9' ? dot[1 + k] - '0' : 0);
+	return dot ? ms : 0;
+}
+
 /* GET the object into its handle. A transfer cut short after some bytes
  * went in goes on where it stopped (Range, If-Match the ETag read), at
  * most 5 times; a 404 leaves r->status 404. */
@@ -177,8 +192,13 @@ static int fetch(struct snap *sn, struct job *j, struct s3_resp *r, uint64_t *go
 	*got = 0;
 	*size = UINT64_MAX;
 	for (int resume = 0;; resume++) {
-		struct s3_req get = {
-		    .method = "GET", .key = j->key, .sink = to_handle, .sink_arg = j->h};
+		const char *const vq[] = {"versionId", j->vid};
+		struct s3_req get = {.method = "GET",
+		                     .key = j->key,
+		                     .query = vq,
+		                     .n_query = j->vid[0] ? 1 : 0,
+		                     .sink = to_handle,
+		                     .sink_arg = j->h};
 		if (*got) {
 			snprintf(range, sizeof range, "bytes=%" PRIu64 "-", *got);
 			get.extra[0][0] = "range", get.extra[0][1] = range;
@@ -234,12 +254,16 @@ static int fetch_one(struct snap *sn, struct job *j)
 	if (r.tag_count >= 0)
 		atomic_store(&sn->tags_reported, 1);
 	if (r.tag_count > 0 || (r.tag_count < 0 && !atomic_load(&sn->tags_reported)))
-		rc = get_tags(sn->s, j->key, &tags, &f);
+		rc = get_tags(sn->s, j->key, j->vid[0] ? j->vid : NULL, &tags, &f);
 	else
 		tags = strdup("");
 	if (rc == ARCA_OK && !tags)
 		rc = s3_fail_set(&f, ARCA_ERR_INTERNAL, 0, "s3: out of memory");
-	size_t mlen = r.meta_len + strlen(r.etag) + (tags ? strlen(tags) : 0) + 64;
+	char vmeta[320] = "";
+	if (j->vid[0])
+		snprintf(vmeta, sizeof vmeta, "version-id: %s\nis-latest: %s\n", j->vid,
+		         j->latest ? "true" : "false");
+	size_t mlen = r.meta_len + strlen(r.etag) + strlen(vmeta) + (tags ? strlen(tags) : 0) + 64;
 	char *meta = rc == ARCA_OK ? malloc(mlen) : NULL, sum[200];
 	if (rc == ARCA_OK && !meta)
 		rc = s3_fail_set(&f, ARCA_ERR_INTERNAL, 0, "s3: out of memory");
@@ -250,8 +274,8 @@ static int fetch_one(struct snap *sn, struct job *j)
 		snap_fail(sn, rc, f.msg);
 		return rc;
 	}
-	snprintf(meta, mlen, "etag: %s\nlast-modified: %" PRId64 "\n%s%s", r.etag, r.last_modified,
-	         r.meta, tags);
+	snprintf(meta, mlen, "%setag: %s\nlast-modified: %" PRId64 "\n%s%s", vmeta, r.etag,
+	         r.last_modified, r.meta, tags);
 	snprintf(sum, sizeof sum, "etag:%s", r.etag);
 	int same = !strcmp(r.etag, j->etag);
 	if (!same)
@@ -263,6 +287,7 @@ static int fetch_one(struct snap *sn, struct job *j)
 	                               .type = ARCA_ITEM_STREAM,
 	                               .flags = ARCA_ITEM_KEY_NAME | ARCA_ITEM_KEEP_ATTRS,
 	                               .mtime_sec = r.last_modified,
+	                               .mtime_nsec = j->msec * 1000000,
 	                               .size = size,
 	                               .meta = meta,
 	                               /* no fingerprint: not reused next time */
@@ -321,9 +346,8 @@ static void *fetch_worker(void *arg)
  * item name as it is (ABI 1.1 byte-string names: "/a", "a//b", "..",
  * folder markers "photos/"); only the prefix's own folder marker has no
  * name below the prefix. */
-static int snap_object(void *arg, const struct s3_obj *o)
+static int snap_entry(struct snap *sn, const struct s3_obj *o, const struct s3_ver *v)
 {
-	struct snap *sn = arg;
 	const char *name = o->key + sn->plen;
 	int rc = snap_failed(sn);
 	if (rc)
@@ -342,9 +366,30 @@ static int snap_object(void *arg, const struct s3_obj *o)
 	j->size = o->size;
 	snprintf(j->etag, sizeof j->etag, "%s", o->etag);
 	snprintf(j->fp, sizeof j->fp, "%s %" PRIu64 " %s", o->etag, o->size, o->last_modified);
-	char meta[300];
+	char meta[700], vmeta[320] = "";
 	int64_t mtime = iso_time(o->last_modified);
-	snprintf(meta, sizeof meta, "etag: %s\nlast-modified: %" PRId64 "\n", o->etag, mtime);
+	int ms = 0;
+	if (v) {
+		/* a version: the version id is the fingerprint (a version never
+		 * changes), with whether it is the latest, so that the metadata
+		 * kept for it never says a stale "is-latest: true" (a version
+		 * that stops being the latest is read once more); a "null"
+		 * version (written while versioning was suspended) can be
+		 * replaced in place, so its ETag, size and time count too */
+		snprintf(j->vid, sizeof j->vid, "%s", v->version_id);
+		j->latest = v->latest;
+		if (!strcmp(v->version_id, "null"))
+			snprintf(j->fp, sizeof j->fp, "v null %s %" PRIu64 " %s%s", o->etag,
+			         o->size, o->last_modified, v->latest ? " latest" : "");
+		else
+			snprintf(j->fp, sizeof j->fp, "v %s%s", v->version_id,
+			         v->latest ? " latest" : "");
+		ms = j->msec = iso_ms(o->last_modified);
+		snprintf(vmeta, sizeof vmeta, "version-id: %s\nis-latest: %s\n", v->version_id,
+		         v->latest ? "true" : "false");
+	}
+	snprintf(meta, sizeof meta, "%setag: %s\nlast-modified: %" PRId64 "\n", vmeta, o->etag,
+	         mtime);
 	/* provisional: the stored metadata is kept when unchanged, the GET's
 	 * replaces it otherwise */
 	struct arca_item_info info = {.struct_size = sizeof info,
@@ -352,6 +397,7 @@ static int snap_object(void *arg, const struct s3_obj *o)
 	                              .type = ARCA_ITEM_STREAM,
 	                              .size = o->size,
 	                              .mtime_sec = mtime,
+	                              .mtime_nsec = ms * 1000000,
 	                              .meta = meta,
 	                              .fingerprint = sn->full ? NULL : j->fp,
 	                              .flags = ARCA_ITEM_KEY_NAME | ARCA_ITEM_KEEP_ATTRS};
@@ -388,6 +434,68 @@ static int snap_object(void *arg, const struct s3_obj *o)
 	return rc;
 }
 
+static int snap_object(void *arg, const struct s3_obj *o)
+{
+	return snap_entry(arg, o, NULL);
+}
+
+/* A delete marker: a TOMBSTONE item, complete at once (no content, no
+ * headers). */
+static int snap_marker(struct snap *sn, const struct s3_ver *v)
+{
+	const char *name = v->key + sn->plen;
+	if (!*name)
+		return ARCA_OK;
+	if (strlen(name) > ARCA_KEY_NAME_MAX)
+		return s3_host->item_skipped_h(sn->ctx, NULL, name, "key longer than 4096 bytes");
+	char meta[400];
+	int64_t mtime = iso_time(v->last_modified);
+	int ms = iso_ms(v->last_modified);
+	snprintf(meta, sizeof meta,
+	         "version-id: %s\nis-latest: %s\ndelete-marker: true\nlast-modified: %" PRId64 "\n",
+	         v->version_id, v->latest ? "true" : "false", mtime);
+	struct arca_item_info info = {.struct_size = sizeof info,
+	                              .name = name,
+	                              .type = ARCA_ITEM_TOMBSTONE,
+	                              .size = 0,
+	                              .mtime_sec = mtime,
+	                              .mtime_nsec = ms * 1000000,
+	                              .meta = meta,
+	                              .flags = ARCA_ITEM_KEY_NAME};
+	struct arca_item *h = NULL;
+	int rc = s3_host->item_begin_h(sn->ctx, &info, &h);
+	if (rc != ARCA_OK && rc != ARCA_ITEM_UNCHANGED)
+		return rc;
+	atomic_fetch_add(&sn->markers, 1);
+	return s3_host->item_end_h(h);
+}
+
+/* ListObjectVersions' callback: a version is read as an object is (by its
+ * version id), a delete marker is a tombstone. */
+static int snap_version(void *arg, const struct s3_ver *v)
+{
+	struct snap *sn = arg;
+	int rc = snap_failed(sn);
+	if (rc)
+		return rc;
+	if (s3_host->cancelled(sn->ctx))
+		return s3_host->error(ARCA_ERR_CANCELLED, "interrupted");
+	/* a version id goes into the item's metadata lines: printable
+	 * ASCII, bounded (AWS's are 32 URL-safe characters) */
+	size_t vl = strlen(v->version_id), i = 0;
+	while (i < vl && v->version_id[i] > 0x20 && v->version_id[i] < 0x7f)
+		i++;
+	if ((vl > 255 || i < vl) && v->key[sn->plen])
+		return s3_host->item_skipped_h(
+		    sn->ctx, NULL, v->key + sn->plen,
+		    "a version id of more than 255 bytes or not printable "
+		    "ASCII");
+	if (v->marker)
+		return snap_marker(sn, v);
+	struct s3_obj o = {v->key, v->size, v->etag, v->last_modified};
+	return snap_entry(sn, &o, v);
+}
+
 static void now_iso(char *out, size_t n)
 {
 	struct timespec ts;
@@ -411,6 +519,24 @@ static int t_snapshot(void *instance, struct arca_ctx *ctx)
 		jobs = 16;
 	sn.cap = 2 * (size_t)jobs;
 	sn.full = s3_host->option(ctx, "full") != NULL;
+	if (s3_host->config_bool(sn.s->cfg, "versions", 0)) {
+		/* versions = yes on a bucket without versioning: its current
+		 * objects, said at every snapshot (README.md) */
+		int state = 0;
+		int vrc = s3v_versioning(sn.s, &state, &sn.f);
+		if (vrc != ARCA_OK)
+			return s3_host->error(vrc, "%s",
+			                      sn.f.msg[0] ? sn.f.msg : s3_host->error_message());
+		if (state <= 0)
+			s3_host->log(
+			    ARCA_LOG_WARN,
+			    "s3: versions = yes, but bucket %s %s: only its current objects "
+			    "are kept (enable versioning on the bucket, or set versions = no)",
+			    sn.s->bucket,
+			    state < 0 ? "is on a server without versioning"
+			              : "does not have versioning enabled");
+		sn.versions = state > 0;
+	}
 	pthread_mutex_init(&sn.mu, NULL);
 	pthread_cond_init(&sn.cv_job, NULL);
 	pthread_cond_init(&sn.cv_space, NULL);
@@ -424,7 +550,9 @@ static int t_snapshot(void *instance, struct arca_ctx *ctx)
 	/* a listing is not atomic: when it ran is part of the snapshot */
 	char t0[40], t1[40];
 	now_iso(t0, sizeof t0);
-	if (rc == ARCA_OK)
+	if (rc == ARCA_OK && sn.versions)
+		rc = s3v_list(sn.s, sn.s->prefix, snap_version, &sn, "1000", &sn.f);
+	else if (rc == ARCA_OK)
 		rc = s3_list_objects(sn.s, NULL, sn.s->prefix, snap_object, &sn, &sn.f);
 	now_iso(t1, sizeof t1);
 	char lmsg[1024] = "";
@@ -444,12 +572,16 @@ static int t_snapshot(void *instance, struct arca_ctx *ctx)
 		s3_host->item_end_h(j->h);
 		job_free(j);
 	}
+	char vnote[64];
+	snprintf(vnote, sizeof vnote, "; %llu delete marker(s)",
+	         (unsigned long long)atomic_load(&sn.markers));
 	s3_host->log(ARCA_LOG_INFO,
-	             "s3: bucket %s listed from %s to %s; %llu object(s) read, %llu unchanged, "
-	             "%llu deleted meanwhile",
+	             "s3: bucket %s listed from %s to %s; %llu %s read, %llu unchanged, "
+	             "%llu deleted meanwhile%s",
 	             sn.s->bucket, t0, t1, (unsigned long long)atomic_load(&sn.fetched),
+	             sn.versions ? "version(s)" : "object(s)",
 	             (unsigned long long)atomic_load(&sn.reused),
-	             (unsigned long long)atomic_load(&sn.gone));
+	             (unsigned long long)atomic_load(&sn.gone), sn.versions ? vnote : "");
 	int failed = snap_failed(&sn);
 	if (failed)
 		rc = s3_host->error(failed, "%s", sn.msg);

@@ -27,6 +27,24 @@ int s3_into_open(struct s3_inst *s, struct arca_ctx *ctx, const char *into, stru
  * ARCA_ERR_NOT_FOUND (no message) when it lacks them. */
 int s3_creds_from_file(const char *path, const char *profile, struct s3_creds *c);
 
+/* ---- a versioned bucket (s3_versions.c) ---- */
+
+/* GetBucketVersioning: *state 1 Enabled or Suspended (versions exist), 0
+ * never enabled, -1 the server has no versioning (NotImplemented,
+ * MethodNotAllowed). */
+int s3v_versioning(struct s3_inst *s, int *state, struct s3_fail *f);
+/* One entry of ListObjectVersions: a version or a delete marker. */
+struct s3_ver {
+	const char *key, *version_id;
+	int latest, marker;
+	const char *etag, *last_modified; /* "" when not given (markers: no ETag) */
+	uint64_t size;
+};
+/* Every version and delete marker under prefix, page by page (max_keys a
+ * page: "1000"); cb's nonzero return stops and is returned. */
+int s3v_list(struct s3_inst *s, const char *prefix, int (*cb)(void *arg, const struct s3_ver *v),
+             void *arg, const char *max_keys, struct s3_fail *f);
+
 struct s3s_entry;
 /* Make the stored item `w` (found by restore's first pass) the current
  * one, its attributes in *info (s3_restore.c). */
