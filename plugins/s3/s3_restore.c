@@ -118,12 +118,14 @@ static int put_tags(struct s3_inst *s, const char *key, const struct hdrs *h, st
 	return rc;
 }
 
+/* put_stream's source over the stored item: item_read on the driver's
+ * thread (ctx), item_read_h from a writer thread (h); parts come in order. */
 struct reader {
 	struct arca_ctx *ctx;
+	struct arca_item *h; /* NULL: read through ctx */
 	uint64_t pos;
 };
 
-/* put_stream's source over item_read: parts are asked for in order. */
 static int item_source(void *arg, uint64_t off, void *buf, size_t len)
 {
 	struct reader *rd = arg;
@@ -131,7 +133,9 @@ static int item_source(void *arg, uint64_t off, void *buf, size_t len)
 		return s3_host->error(ARCA_ERR_INTERNAL, "s3: restore read out of order");
 	for (size_t got = 0; got < len;) {
 		size_t n = 0;
-		int rc = s3_host->item_read(rd->ctx, (char *)buf + got, len - got, &n);
+		char *at = (char *)buf + got;
+		int rc = rd->h ? s3_host->item_read_h(rd->h, at, len - got, &n)
+		               : s3_host->item_read(rd->ctx, at, len - got, &n);
 		if (rc != ARCA_OK)
 			return rc;
 		if (!n)
@@ -331,31 +335,6 @@ struct wpool {
 	uint64_t written;
 };
 
-struct hreader {
-	struct arca_item *h;
-	uint64_t pos;
-};
-
-/* put_stream's source over item_read_h (any thread). */
-static int handle_source(void *arg, uint64_t off, void *buf, size_t len)
-{
-	struct hreader *rd = arg;
-	if (off != rd->pos)
-		return s3_host->error(ARCA_ERR_INTERNAL, "s3: restore read out of order");
-	for (size_t got = 0; got < len;) {
-		size_t n = 0;
-		int rc = s3_host->item_read_h(rd->h, (char *)buf + got, len - got, &n);
-		if (rc != ARCA_OK)
-			return rc;
-		if (!n)
-			return s3_host->error(ARCA_ERR_CORRUPT,
-			                      "s3: stored object shorter than its size");
-		got += n;
-	}
-	rd->pos += len;
-	return ARCA_OK;
-}
-
 /* Write one object unless it is there with the stored ETag; *wrote. */
 static int write_one(struct s3_inst *s, const char *key, struct hdrs *h, uint64_t size,
                      arca_source_fn src, void *arg, int *wrote, struct s3_fail *f)
@@ -392,8 +371,8 @@ static void *writer(void *arg)
 		struct s3_fail f = {0};
 		int rc = ARCA_OK, wrote = 0;
 		if (!skip) {
-			struct hreader rd = {j.ih, 0};
-			rc = write_one(wp->s, j.key, &j.h, j.size, handle_source, &rd, &wrote, &f);
+			struct reader rd = {NULL, j.ih, 0};
+			rc = write_one(wp->s, j.key, &j.h, j.size, item_source, &rd, &wrote, &f);
 			if (rc != ARCA_OK && (!f.msg[0] || f.status != rc)) {
 				/* a host call's failure (reading the snapshot): its message */
 				f.status = rc, f.transient = 0;
@@ -474,7 +453,7 @@ static int write_objects(struct s3_inst *s, struct arca_ctx *ctx, struct plan *p
 		}
 		if (!par) {
 			struct s3_fail f = {0};
-			struct reader rd = {ctx, 0};
+			struct reader rd = {ctx, NULL, 0};
 			int wrote = 0;
 			rc = write_one(s, j.key, &j.h, j.size, item_source, &rd, &wrote, &f);
 			*n += (uint64_t)wrote;

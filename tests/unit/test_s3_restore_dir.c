@@ -5,7 +5,8 @@
  * checks the newest state of each key is written, a deleted key is not,
  * and each item is read once by item_next (the restore summary's count)
  * but for versions stored after an older one of their key.
- * The bucket calls are stubs: this test never reaches them. */
+ * The bucket calls fail the test if reached: a restore into a directory
+ * must make no request. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
