@@ -76,6 +76,47 @@ int s3_creds_from_file(const char *path, const char *profile, struct s3_creds *c
 	return c->access_key && c->secret_key ? ARCA_OK : ARCA_ERR_NOT_FOUND;
 }
 
+int s3_creds_from_env(struct s3_creds *c)
+{
+	const char *eid = getenv("AWS_ACCESS_KEY_ID"), *esec = getenv("AWS_SECRET_ACCESS_KEY");
+	if (!eid || !*eid || !esec || !*esec)
+		return ARCA_ERR_NOT_FOUND;
+	c->access_key = strdup(eid);
+	c->secret_key = strdup(esec);
+	const char *tok = getenv("AWS_SESSION_TOKEN");
+	c->token = tok && *tok ? strdup(tok) : NULL;
+	snprintf(c->source, sizeof c->source, "AWS_SECRET_ACCESS_KEY");
+	if (c->access_key && c->secret_key)
+		return ARCA_OK;
+	s3_creds_free(c);
+	return s3_host->error(ARCA_ERR_INTERNAL, "out of memory");
+}
+
+int s3_creds_from_profile(const char *file, const char *profile, struct s3_creds *c,
+                          char *file_used, size_t n, const char **profile_used)
+{
+	if (!file)
+		file = getenv("AWS_SHARED_CREDENTIALS_FILE");
+	if (file && *file)
+		snprintf(file_used, n, "%s", file);
+	else if (getenv("HOME"))
+		snprintf(file_used, n, "%s/.aws/credentials", getenv("HOME"));
+	else
+		file_used[0] = '\0';
+	if (!profile)
+		profile = getenv("AWS_PROFILE");
+	if (!profile || !*profile)
+		profile = "default";
+	*profile_used = profile;
+	if (file_used[0] && s3_creds_from_file(file_used, profile, c) == ARCA_OK) {
+		snprintf(c->source, sizeof c->source, "profile %.40s of %.100s", profile,
+		         file_used);
+		return ARCA_OK;
+	}
+	s3_creds_free(c);
+	return ARCA_ERR_NOT_FOUND;
+}
+
 int s3_creds_load(const struct arca_config *cfg, struct s3_creds *c)
 {
 	memset(c, 0, sizeof *c);
@@ -106,36 +147,17 @@ int s3_creds_load(const struct arca_config *cfg, struct s3_creds *c)
 		snprintf(c->source, sizeof c->source, "section [%s]", sec);
 		return c->access_key ? ARCA_OK : s3_host->error(ARCA_ERR_INTERNAL, "out of memory");
 	}
-	const char *eid = getenv("AWS_ACCESS_KEY_ID"), *esec = getenv("AWS_SECRET_ACCESS_KEY");
-	if (eid && *eid && esec && *esec) {
-		c->access_key = strdup(eid);
-		c->secret_key = strdup(esec);
-		const char *tok = getenv("AWS_SESSION_TOKEN");
-		c->token = tok && *tok ? strdup(tok) : NULL;
-		snprintf(c->source, sizeof c->source, "AWS_SECRET_ACCESS_KEY");
+	if ((rc = s3_creds_from_env(c)) != ARCA_ERR_NOT_FOUND)
+		return rc;
+	char file[4096];
+	const char *profile;
+	if (s3_creds_from_profile(s3_host->config_get(cfg, "credentials_file"),
+	                          s3_host->config_get(cfg, "profile"), c, file, sizeof file,
+	                          &profile) == ARCA_OK)
 		return ARCA_OK;
-	}
-	const char *file = s3_host->config_get(cfg, "credentials_file");
-	char home_file[4096];
-	if (!file)
-		file = getenv("AWS_SHARED_CREDENTIALS_FILE");
-	if ((!file || !*file) && getenv("HOME")) {
-		snprintf(home_file, sizeof home_file, "%s/.aws/credentials", getenv("HOME"));
-		file = home_file;
-	}
-	const char *profile = s3_host->config_get(cfg, "profile");
-	if (!profile)
-		profile = getenv("AWS_PROFILE");
-	if (!profile || !*profile)
-		profile = "default";
-	if (file && s3_creds_from_file(file, profile, c) == ARCA_OK) {
-		snprintf(c->source, sizeof c->source, "profile %.40s of %.100s", profile, file);
-		return ARCA_OK;
-	}
-	s3_creds_free(c);
 	return s3_host->error(ARCA_ERR_CONFIG,
 	                      "section [%s]: no S3 credentials: set access_key_id and "
 	                      "secret_access_key_file (or _env), or AWS_ACCESS_KEY_ID and "
 	                      "AWS_SECRET_ACCESS_KEY, or a profile \"%s\" in %s",
-	                      sec, profile, file ? file : "~/.aws/credentials");
+	                      sec, profile, file[0] ? file : "~/.aws/credentials");
 }

@@ -125,15 +125,10 @@ static int creds_from(const struct kv *kv, const char *where, int chain, struct 
 		return rc != ARCA_OK ? rc : c->access_key ? ARCA_OK : ARCA_ERR_INTERNAL;
 	}
 	const char *mode = kv_get(kv, "credentials");
-	if ((chain || (mode && !strcmp(mode, "env"))) && getenv("AWS_ACCESS_KEY_ID") &&
-	    *getenv("AWS_ACCESS_KEY_ID") && getenv("AWS_SECRET_ACCESS_KEY") &&
-	    *getenv("AWS_SECRET_ACCESS_KEY")) {
-		c->access_key = strdup(getenv("AWS_ACCESS_KEY_ID"));
-		c->secret_key = strdup(getenv("AWS_SECRET_ACCESS_KEY"));
-		const char *tok = getenv("AWS_SESSION_TOKEN");
-		c->token = tok && *tok ? strdup(tok) : NULL;
-		snprintf(c->source, sizeof c->source, "AWS_SECRET_ACCESS_KEY");
-		return c->access_key && c->secret_key ? ARCA_OK : ARCA_ERR_INTERNAL;
+	if (chain || (mode && !strcmp(mode, "env"))) {
+		int rc = s3_creds_from_env(c);
+		if (rc != ARCA_ERR_NOT_FOUND)
+			return rc;
 	}
 	if (mode && !strcmp(mode, "env"))
 		return s3_host->error(ARCA_ERR_CONFIG,
@@ -141,26 +136,13 @@ static int creds_from(const struct kv *kv, const char *where, int chain, struct 
 		                      "AWS_SECRET_ACCESS_KEY are not both set",
 		                      where);
 	const char *file = kv_get(kv, "credentials_file"), *profile = kv_get(kv, "profile");
-	char home[4096];
 	if (!file && !chain && !profile)
 		return ARCA_ERR_NOT_FOUND;
-	if (!file)
-		file = getenv("AWS_SHARED_CREDENTIALS_FILE");
-	if ((!file || !*file) && getenv("HOME")) {
-		snprintf(home, sizeof home, "%s/.aws/credentials", getenv("HOME"));
-		file = home;
-	}
-	if (!profile)
-		profile = getenv("AWS_PROFILE");
-	if (!profile || !*profile)
-		profile = "default";
-	if (file && s3_creds_from_file(file, profile, c) == ARCA_OK) {
-		snprintf(c->source, sizeof c->source, "profile %.40s of %.100s", profile, file);
+	char used[4096];
+	if (s3_creds_from_profile(file, profile, c, used, sizeof used, &profile) == ARCA_OK)
 		return ARCA_OK;
-	}
-	s3_creds_free(c);
 	return s3_host->error(ARCA_ERR_CONFIG, "%s: no profile \"%s\" with both keys in %s", where,
-	                      profile, file ? file : "~/.aws/credentials");
+	                      profile, used[0] ? used : "~/.aws/credentials");
 }
 
 /* The endpoint the target's requests go to, "scheme://host[:port]". */

@@ -26,6 +26,15 @@ int s3_into_open(struct s3_inst *s, struct arca_ctx *ctx, const char *into, stru
 /* A profile's keys from a shared credentials file (s3_creds.c):
  * ARCA_ERR_NOT_FOUND (no message) when it lacks them. */
 int s3_creds_from_file(const char *path, const char *profile, struct s3_creds *c);
+/* AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY (+ AWS_SESSION_TOKEN);
+ * ARCA_ERR_NOT_FOUND when the two are not both set. */
+int s3_creds_from_env(struct s3_creds *c);
+/* A profile of the shared credentials file, with AWS's defaults for a NULL
+ * file (AWS_SHARED_CREDENTIALS_FILE, ~/.aws/credentials) or profile
+ * (AWS_PROFILE, "default"); what was used, for messages, in file_used and
+ * *profile_used. ARCA_ERR_NOT_FOUND, no error set, when it has no keys. */
+int s3_creds_from_profile(const char *file, const char *profile, struct s3_creds *c,
+                          char *file_used, size_t n, const char **profile_used);
 
 /* ---- a versioned bucket (s3_versions.c) ---- */
 
