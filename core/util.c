@@ -446,11 +446,19 @@ static int create_temp(int dfd, const char *name, char **tmp)
 
 int write_file_at(int dfd, const char *name, const void *data, size_t len)
 {
+	return write_file_parts_at(dfd, name, &data, &len, 1);
+}
+
+int write_file_parts_at(int dfd, const char *name, const void *const *parts, const size_t *lens,
+                        int n)
+{
 	char *tmp;
 	int fd = create_temp(dfd, name, &tmp);
 	if (fd < 0)
 		return -1;
-	int bad = write_all(fd, data, len);
+	int bad = 0;
+	for (int i = 0; i < n && !bad; i++)
+		bad = write_all(fd, parts[i], lens[i]);
 	bad |= close(fd);
 	/* rename replaces whatever is at name, a symlink included, and
 	 * follows nothing */

@@ -82,6 +82,10 @@ int read_file(const char *path, char **data, size_t *len);
  * replaced, never followed. Both 0 or -1 (errno set). */
 int read_file_at(int dfd, const char *name, size_t max, char **data, size_t *len);
 int write_file_at(int dfd, const char *name, const void *data, size_t len);
+/* write_file_at of the concatenation of n parts: a large file is written
+ * without a copy of it in memory. */
+int write_file_parts_at(int dfd, const char *name, const void *const *parts, const size_t *lens,
+                        int n);
 /* Open the directory `path` (absolute) whose last `depth` components are
  * arca's own: what is above them is opened as usual (a state_dir the
  * engine checked may be a symlink), each of them O_NOFOLLOW from the one

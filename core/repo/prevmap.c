@@ -148,7 +148,6 @@ static int meta_dir(const char *path, const char **base)
 
 int prevmap_save(const struct prevmap *m, const char *path, const char *snap_id)
 {
-	struct buf b = {0};
 	unsigned char head[PM_HEAD];
 	memcpy(head, PM_MAGIC, 4);
 	memset(head + 4, '0', 64);
@@ -156,26 +155,28 @@ int prevmap_save(const struct prevmap *m, const char *path, const char *snap_id)
 	put_le64(head + 68, m->n);
 	put_le64(head + 76, m->strings.len);
 	put_le64(head + 84, m->ids.len);
-	buf_append(&b, head, sizeof head);
-	buf_reserve(&b, m->n * PM_ENTRY + m->strings.len + m->ids.len + ID_LEN);
-	for (size_t i = 0; i < m->n; i++) {
-		put_entry(b.data + b.len, &m->e[i]);
-		b.len += PM_ENTRY;
-	}
-	buf_append(&b, m->strings.data, m->strings.len);
-	buf_append(&b, m->ids.data, m->ids.len);
+	/* Written part by part from the map itself, not copied into one
+	 * buffer first: that copy was the peak of a large snapshot's memory
+	 * (some 380 bytes an item, 38 MB at 100,000 items). */
+	unsigned char *ents = xmalloc(m->n * PM_ENTRY + 1);
+	for (size_t i = 0; i < m->n; i++)
+		put_entry(ents + i * PM_ENTRY, &m->e[i]);
 	unsigned char sum[ID_LEN];
-	sha256(b.data, b.len, sum);
-	buf_append(&b, sum, sizeof sum);
+	const void *parts[5] = {head, ents, m->strings.data, m->ids.data, sum};
+	size_t lens[5] = {sizeof head, m->n * PM_ENTRY, m->strings.len, m->ids.len, sizeof sum};
+	for (int i = 0; i < 4; i++)
+		if (!lens[i])
+			parts[i] = head; /* an empty buf's data may be NULL */
+	sha256_parts(parts, lens, 4, sum);
 	/* a new file of a random name renamed over path: nothing planted at
 	 * path or in the cache directories above it is followed */
 	const char *base;
 	int dfd = meta_dir(path, &base), rc = -1;
 	if (dfd >= 0) {
-		rc = write_file_at(dfd, base, b.data, b.len) < 0 ? -1 : 0;
+		rc = write_file_parts_at(dfd, base, parts, lens, 5) < 0 ? -1 : 0;
 		close(dfd);
 	}
-	buf_free(&b);
+	free(ents);
 	return rc;
 }
 
