@@ -449,16 +449,40 @@ int write_file_at(int dfd, const char *name, const void *data, size_t len)
 	return write_file_parts_at(dfd, name, &data, &len, 1);
 }
 
+struct parts {
+	const void *const *parts;
+	const size_t *lens;
+	int n;
+};
+
+static int write_parts(void *ctx, int fd)
+{
+	const struct parts *p = ctx;
+	for (int i = 0; i < p->n; i++)
+		if (write_all(fd, p->parts[i], p->lens[i]))
+			return -1;
+	return 0;
+}
+
 int write_file_parts_at(int dfd, const char *name, const void *const *parts, const size_t *lens,
                         int n)
+{
+	struct parts p = {parts, lens, n};
+	return write_file_gen_at(dfd, name, write_parts, &p);
+}
+
+int write_fd_all(int fd, const void *data, size_t len)
+{
+	return write_all(fd, data, len);
+}
+
+int write_file_gen_at(int dfd, const char *name, int (*gen)(void *ctx, int fd), void *ctx)
 {
 	char *tmp;
 	int fd = create_temp(dfd, name, &tmp);
 	if (fd < 0)
 		return -1;
-	int bad = 0;
-	for (int i = 0; i < n && !bad; i++)
-		bad = write_all(fd, parts[i], lens[i]);
+	int bad = gen(ctx, fd) ? -1 : 0;
 	bad |= close(fd);
 	/* rename replaces whatever is at name, a symlink included, and
 	 * follows nothing */

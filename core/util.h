@@ -86,6 +86,9 @@ int write_file_at(int dfd, const char *name, const void *data, size_t len);
  * without a copy of it in memory. */
 int write_file_parts_at(int dfd, const char *name, const void *const *parts, const size_t *lens,
                         int n);
+/* write_file_at of what gen writes to fd (with write_fd_all; 0 or -1). */
+int write_file_gen_at(int dfd, const char *name, int (*gen)(void *ctx, int fd), void *ctx);
+int write_fd_all(int fd, const void *data, size_t len);
 /* Open the directory `path` (absolute) whose last `depth` components are
  * arca's own: what is above them is opened as usual (a state_dir the
  * engine checked may be a symlink), each of them O_NOFOLLOW from the one

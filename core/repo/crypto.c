@@ -47,6 +47,29 @@ void sha256_parts(const void *const *parts, const size_t *lens, int n, unsigned 
 		abort(); /* as sha256() */
 }
 
+void *sha256_begin(void)
+{
+	pthread_once(&fetch_once, fetch_algorithms);
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	if (!ctx || !sha256_alg || !EVP_DigestInit_ex2(ctx, sha256_alg, NULL))
+		abort(); /* as sha256() */
+	return ctx;
+}
+
+void sha256_update(void *ctx, const void *data, size_t len)
+{
+	if (len && !EVP_DigestUpdate(ctx, data, len))
+		abort();
+}
+
+void sha256_end(void *ctx, unsigned char out[ID_LEN])
+{
+	unsigned int outl = ID_LEN;
+	if (!EVP_DigestFinal_ex(ctx, out, &outl))
+		abort();
+	EVP_MD_CTX_free(ctx);
+}
+
 int hmac_sha256(const unsigned char *key, size_t keylen, const void *data, size_t len,
                 unsigned char out[ID_LEN])
 {

@@ -23,6 +23,10 @@ void sha256(const void *data, size_t len, unsigned char out[ID_LEN]);
 /* SHA-256 of the concatenation of n parts. */
 void sha256_parts(const void *const *parts, const size_t *lens, int n, unsigned char out[ID_LEN]);
 /* HMAC-SHA-256 via EVP_MAC. Returns 0, or -1 when libcrypto fails. */
+/* SHA-256 of data given in pieces: begin, update..., end (frees ctx). */
+void *sha256_begin(void);
+void sha256_update(void *ctx, const void *data, size_t len);
+void sha256_end(void *ctx, unsigned char out[ID_LEN]);
 int hmac_sha256(const unsigned char *key, size_t keylen, const void *data, size_t len,
                 unsigned char out[ID_LEN]);
 /* Chunk id: HMAC-SHA-256 under keys->mac when encrypted, else SHA-256. */

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zstd.h>
 #include "repo/index.h"
 
 /* Keyed by name and fingerprint: a key (ABI 1.1) may repeat in a snapshot,
@@ -25,7 +26,11 @@ void prevmap_free(struct prevmap *m)
 	free(m->slots);
 	buf_free(&m->strings);
 	buf_free(&m->ids);
+	buf_free(&m->attrs_raw);
+	buf_free(&m->attrs_z);
+	int pack = m->pack_attrs;
 	memset(m, 0, sizeof *m);
+	m->pack_attrs = pack;
 }
 
 static const char *entry_name(const struct prevmap *m, const struct prev_entry *e)
@@ -63,6 +68,38 @@ static uint64_t add_string(struct buf *b, const char *s)
 	return off;
 }
 
+/* Compress the block being filled onto attrs_z. */
+static void attrs_seal(struct prevmap *m)
+{
+	if (!m->attrs_raw.len)
+		return;
+	size_t bound = ZSTD_compressBound(m->attrs_raw.len);
+	buf_reserve(&m->attrs_z, 8 + bound);
+	unsigned char *q = m->attrs_z.data + m->attrs_z.len;
+	size_t z = ZSTD_compress(q + 8, bound, m->attrs_raw.data, m->attrs_raw.len, 3);
+	if (ZSTD_isError(z)) { /* not compressed: stored as is */
+		memcpy(q + 8, m->attrs_raw.data, m->attrs_raw.len);
+		z = 0;
+	}
+	put_le32(q, (uint32_t)z);
+	put_le32(q + 4, (uint32_t)m->attrs_raw.len);
+	m->attrs_z.len += 8 + (z ? z : m->attrs_raw.len);
+	m->attrs_raw.len = 0;
+}
+
+static uint64_t add_attrs(struct prevmap *m, const char *attrs)
+{
+	if (!m->pack_attrs)
+		return add_string(&m->strings, attrs);
+	uint64_t off = m->attrs_len;
+	size_t n = strlen(attrs) + 1;
+	buf_append(&m->attrs_raw, attrs, n);
+	m->attrs_len += n;
+	if (m->attrs_raw.len >= PM_ATTR_BLOCK)
+		attrs_seal(m);
+	return PREV_PACKED | off;
+}
+
 void prevmap_add(struct prevmap *m, const char *name, const char *fp, const char *attrs,
                  uint32_t type, uint64_t size, const unsigned char *ids, size_t n_chunks)
 {
@@ -86,7 +123,7 @@ void prevmap_add(struct prevmap *m, const char *name, const char *fp, const char
 	struct prev_entry *e = &m->e[m->n];
 	e->name_off = add_string(&m->strings, name);
 	e->fp_off = add_string(&m->strings, fp);
-	e->attrs_off = attrs ? add_string(&m->strings, attrs) : PREV_NO_ATTRS;
+	e->attrs_off = attrs ? add_attrs(m, attrs) : PREV_NO_ATTRS;
 	e->size = size;
 	e->type = type;
 	e->n_chunks = (uint32_t)n_chunks;
@@ -103,7 +140,9 @@ const char *prevmap_fp(const struct prevmap *m, const struct prev_entry *e)
 
 const char *prevmap_attrs(const struct prevmap *m, const struct prev_entry *e)
 {
-	return e->attrs_off == PREV_NO_ATTRS ? NULL : (const char *)m->strings.data + e->attrs_off;
+	if (e->attrs_off == PREV_NO_ATTRS || (e->attrs_off & PREV_PACKED))
+		return NULL;
+	return (const char *)m->strings.data + e->attrs_off;
 }
 
 const unsigned char *prevmap_chunk(const struct prevmap *m, const struct prev_entry *e, size_t i)
@@ -146,6 +185,63 @@ static int meta_dir(const char *path, const char **base)
 	return dfd;
 }
 
+/* The file's bytes after the header and the entries, to `sink`: strings,
+ * the packed attributes (a block at a time), ids. */
+struct pm_out {
+	const struct prevmap *m;
+	const unsigned char *head, *ents;
+	size_t ents_len;
+	void *hash; /* sink: hash it, or write it to fd */
+	int fd;
+	const unsigned char *sum; /* written last */
+};
+
+static int pm_put(struct pm_out *o, const void *p, size_t n)
+{
+	if (!n)
+		return 0;
+	if (o->hash) {
+		sha256_update(o->hash, p, n);
+		return 0;
+	}
+	return write_fd_all(o->fd, p, n);
+}
+
+static int pm_emit(struct pm_out *o)
+{
+	const struct prevmap *m = o->m;
+	if (pm_put(o, o->head, PM_HEAD) || pm_put(o, o->ents, o->ents_len) ||
+	    pm_put(o, m->strings.data, m->strings.len))
+		return -1;
+	struct buf raw = {0};
+	int bad = 0;
+	for (size_t at = 0; at < m->attrs_z.len && !bad;) {
+		const unsigned char *q = m->attrs_z.data + at;
+		uint32_t z = get_le32(q), n = get_le32(q + 4);
+		const unsigned char *p = q + 8;
+		if (z) {
+			buf_reserve(&raw, n);
+			bad = ZSTD_decompress(raw.data, n, q + 8, z) != n;
+			p = raw.data;
+		}
+		bad = bad || pm_put(o, p, n);
+		at += 8 + (z ? z : n);
+	}
+	buf_free(&raw);
+	if (bad)
+		return -1;
+	if (pm_put(o, m->attrs_raw.data, m->attrs_raw.len) || pm_put(o, m->ids.data, m->ids.len))
+		return -1;
+	return 0;
+}
+
+static int pm_write(void *ctx, int fd)
+{
+	struct pm_out *o = ctx;
+	o->fd = fd;
+	return pm_emit(o) || write_fd_all(fd, o->sum, ID_LEN) ? -1 : 0;
+}
+
 int prevmap_save(const struct prevmap *m, const char *path, const char *snap_id)
 {
 	unsigned char head[PM_HEAD];
@@ -153,27 +249,33 @@ int prevmap_save(const struct prevmap *m, const char *path, const char *snap_id)
 	memset(head + 4, '0', 64);
 	memcpy(head + 4, snap_id, strlen(snap_id) < 64 ? strlen(snap_id) : 64);
 	put_le64(head + 68, m->n);
-	put_le64(head + 76, m->strings.len);
+	put_le64(head + 76, m->strings.len + m->attrs_len);
 	put_le64(head + 84, m->ids.len);
 	/* Written part by part from the map itself, not copied into one
 	 * buffer first: that copy was the peak of a large snapshot's memory
-	 * (some 380 bytes an item, 38 MB at 100,000 items). */
+	 * (some 380 bytes an item, 38 MB at 100,000 s3 objects). Packed
+	 * attributes follow the strings: their offsets move by its length. */
 	unsigned char *ents = xmalloc(m->n * PM_ENTRY + 1);
-	for (size_t i = 0; i < m->n; i++)
-		put_entry(ents + i * PM_ENTRY, &m->e[i]);
+	for (size_t i = 0; i < m->n; i++) {
+		struct prev_entry e = m->e[i];
+		if (e.attrs_off != PREV_NO_ATTRS && (e.attrs_off & PREV_PACKED))
+			e.attrs_off = m->strings.len + (e.attrs_off & ~PREV_PACKED);
+		put_entry(ents + i * PM_ENTRY, &e);
+	}
+	struct pm_out o = {.m = m, .head = head, .ents = ents, .ents_len = m->n * PM_ENTRY};
 	unsigned char sum[ID_LEN];
-	const void *parts[5] = {head, ents, m->strings.data, m->ids.data, sum};
-	size_t lens[5] = {sizeof head, m->n * PM_ENTRY, m->strings.len, m->ids.len, sizeof sum};
-	for (int i = 0; i < 4; i++)
-		if (!lens[i])
-			parts[i] = head; /* an empty buf's data may be NULL */
-	sha256_parts(parts, lens, 4, sum);
+	o.hash = sha256_begin();
+	int rc = pm_emit(&o);
+	sha256_end(o.hash, sum);
+	o.hash = NULL;
 	/* a new file of a random name renamed over path: nothing planted at
 	 * path or in the cache directories above it is followed */
 	const char *base;
-	int dfd = meta_dir(path, &base), rc = -1;
+	int dfd = rc ? -1 : meta_dir(path, &base);
+	rc = -1;
 	if (dfd >= 0) {
-		rc = write_file_parts_at(dfd, base, parts, lens, 5) < 0 ? -1 : 0;
+		o.sum = sum;
+		rc = write_file_gen_at(dfd, base, pm_write, &o) < 0 ? -1 : 0;
 		close(dfd);
 	}
 	free(ents);

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "repo.h"
 #include "repo/internal.h"
+#include "repo/prevmap.h"
 #include "repo/snapshot.h"
 #include "repo_fixture.h"
 #include "test_repo_dest.h"
@@ -24,8 +25,10 @@ static int setup_common(void **state, int encrypt)
 {
 	struct repo_fixture *f = calloc(1, sizeof *f);
 	repo_fixture_init(f, &(struct repo_params){.passphrase = "correct horse",
-						   .encrypt = encrypt, .pack_size = 1024 * 1024,
-						   .workers = 2, .hostname = "unit-host"});
+	                                           .encrypt = encrypt,
+	                                           .pack_size = 1024 * 1024,
+	                                           .workers = 2,
+	                                           .hostname = "unit-host"});
 	*state = f;
 	return 0;
 }
@@ -58,9 +61,16 @@ static struct repo *open_repo(struct repo_fixture *f)
 }
 
 /* Item sizes: empty, one byte, around the chunker's bounds, several chunks. */
-static const size_t sizes[] = {0, 1, 4095, 256 * 1024 - 1, 256 * 1024, 256 * 1024 + 1,
-			       1024 * 1024, 4 * 1024 * 1024, 4 * 1024 * 1024 + 1,
-			       9 * 1024 * 1024 + 12345};
+static const size_t sizes[] = {0,
+                               1,
+                               4095,
+                               256 * 1024 - 1,
+                               256 * 1024,
+                               256 * 1024 + 1,
+                               1024 * 1024,
+                               4 * 1024 * 1024,
+                               4 * 1024 * 1024 + 1,
+                               9 * 1024 * 1024 + 12345};
 
 static void item_data(size_t i, unsigned char *p, size_t n)
 {
@@ -71,7 +81,7 @@ static void item_data(size_t i, unsigned char *p, size_t n)
 }
 
 static int snapshot_items(struct repo *r, const char *target, int with_fp,
-			  struct repo_snapshot *out, int *unchanged)
+                          struct repo_snapshot *out, int *unchanged)
 {
 	struct snap_writer *w;
 	int rc = repo_snap_begin(r, target, "unit", "rp1", &w);
@@ -82,11 +92,14 @@ static int snapshot_items(struct repo *r, const char *target, int with_fp,
 		char name[64], fp[64];
 		snprintf(name, sizeof name, "dir/item-%zu", i);
 		snprintf(fp, sizeof fp, "fp-%zu", sizes[i]);
-		struct arca_item_info info = {.struct_size = sizeof info, .name = name,
-					      .type = ARCA_ITEM_FILE, .mode = 0640,
-					      .mtime_sec = 1700000000 + (int64_t)i,
-					      .size = sizes[i], .meta = i == 3 ? "m=3" : NULL,
-					      .fingerprint = with_fp ? fp : NULL};
+		struct arca_item_info info = {.struct_size = sizeof info,
+		                              .name = name,
+		                              .type = ARCA_ITEM_FILE,
+		                              .mode = 0640,
+		                              .mtime_sec = 1700000000 + (int64_t)i,
+		                              .size = sizes[i],
+		                              .meta = i == 3 ? "m=3" : NULL,
+		                              .fingerprint = with_fp ? fp : NULL};
 		rc = snap_item_begin(w, &info);
 		if (rc == ARCA_ITEM_UNCHANGED) {
 			(*unchanged)++;
@@ -113,8 +126,10 @@ static int snapshot_items(struct repo *r, const char *target, int with_fp,
 			return rc;
 		}
 	}
-	struct arca_item_info sl = {.struct_size = sizeof sl, .name = "dir/link",
-				    .type = ARCA_ITEM_SYMLINK, .link_target = "item-1"};
+	struct arca_item_info sl = {.struct_size = sizeof sl,
+	                            .name = "dir/link",
+	                            .type = ARCA_ITEM_SYMLINK,
+	                            .link_target = "item-1"};
 	if ((rc = snap_item_begin(w, &sl)) || (rc = snap_item_end(w))) {
 		repo_snap_abort(w);
 		return rc;
@@ -249,8 +264,7 @@ static void test_wrong_passphrase(void **state)
 	assert_int_equal(repo_open(&f->d, &p, &r), ARCA_ERR_AUTH);
 }
 
-static void count_keys(void *arg, const char *id, const char *host, int64_t created,
-		       int current)
+static void count_keys(void *arg, const char *id, const char *host, int64_t created, int current)
 {
 	(void)id;
 	(void)created;
@@ -259,8 +273,7 @@ static void count_keys(void *arg, const char *id, const char *host, int64_t crea
 	((int *)arg)[1] += current;
 }
 
-static void remember_id(void *arg, const char *id, const char *host, int64_t created,
-			int current)
+static void remember_id(void *arg, const char *id, const char *host, int64_t created, int current)
 {
 	(void)host;
 	(void)created;
@@ -324,7 +337,7 @@ static void test_blobs(void **state)
 	assert_int_equal(repo_verify(r, 100, NULL, NULL), ARCA_OK);
 	assert_int_equal(repo_blob_remove(r, "App-DB", "00000002.history"), ARCA_OK);
 	assert_int_equal(repo_blob_get(r, "App-DB", "00000002.history", &got, &len),
-			 ARCA_ERR_NOT_FOUND);
+	                 ARCA_ERR_NOT_FOUND);
 	repo_close(r);
 }
 
@@ -448,8 +461,8 @@ static void test_forget_prune(void **state)
 	/* A second target with different data. */
 	struct snap_writer *w;
 	assert_int_equal(repo_snap_begin(r, "b", "unit", NULL, &w), ARCA_OK);
-	struct arca_item_info info = {.struct_size = sizeof info, .name = "x",
-				      .type = ARCA_ITEM_STREAM};
+	struct arca_item_info info = {
+	    .struct_size = sizeof info, .name = "x", .type = ARCA_ITEM_STREAM};
 	unsigned char *data = malloc(3 * 1024 * 1024);
 	test_fill_random(data, 3 * 1024 * 1024, 99);
 	assert_int_equal(snap_item_begin(w, &info), ARCA_OK);
@@ -469,7 +482,7 @@ static void test_forget_prune(void **state)
 
 	const char *ids[] = {s1.id};
 	assert_int_equal(repo_forget(r, ids, 1), ARCA_OK);
-	assert_int_equal(repo_prune(r, 0.2, 1, &st), ARCA_OK);   /* dry run */
+	assert_int_equal(repo_prune(r, 0.2, 1, &st), ARCA_OK); /* dry run */
 	assert_true(st.packs_deleted > 0);
 	assert_int_equal(repo_prune(r, 0.2, 0, &st), ARCA_OK);
 	assert_true(st.packs_deleted > 0);
@@ -483,7 +496,7 @@ static void test_forget_prune(void **state)
 	size_t total = 0, n;
 	do {
 		assert_int_equal(snap_read(rd, got + total, 3 * 1024 * 1024 - total + 1, &n),
-				 ARCA_OK);
+		                 ARCA_OK);
 		total += n;
 	} while (n);
 	assert_int_equal(total, 3 * 1024 * 1024);
@@ -510,8 +523,8 @@ static void test_abort_then_snapshot(void **state)
 	struct repo *r = open_repo(f);
 	struct snap_writer *w;
 	assert_int_equal(repo_snap_begin(r, "t", "unit", NULL, &w), ARCA_OK);
-	struct arca_item_info info = {.struct_size = sizeof info, .name = "big",
-				      .type = ARCA_ITEM_STREAM};
+	struct arca_item_info info = {
+	    .struct_size = sizeof info, .name = "big", .type = ARCA_ITEM_STREAM};
 	unsigned char *data = malloc(6 * 1024 * 1024);
 	test_fill_random(data, 6 * 1024 * 1024, 5);
 	assert_int_equal(snap_item_begin(w, &info), ARCA_OK);
@@ -544,8 +557,10 @@ static void test_stale_lock(void **state)
 	path = test_dir_path(f->dir, "locks/00aa");
 	struct repo *r = open_repo(f);
 	FILE *fp = fopen(path, "w");
-	fprintf(fp, "{\"host\":\"unit-host\",\"pid\":999999999,\"time\":%lld,"
-		"\"exclusive\":true,\"repository\":\"%s\"}", (long long)now_epoch(), r->id);
+	fprintf(fp,
+	        "{\"host\":\"unit-host\",\"pid\":999999999,\"time\":%lld,"
+	        "\"exclusive\":true,\"repository\":\"%s\"}",
+	        (long long)now_epoch(), r->id);
 	fclose(fp);
 	assert_int_equal(repo_lock(r, 1), ARCA_OK);
 	int removed, invalid;
@@ -576,8 +591,8 @@ static void test_metadata_cache_checked(void **state)
 	assert_int_equal(snapshot_items(r, "m", 1, &s, &unchanged), ARCA_OK);
 	repo_snapshot_clear(&s);
 	char *cmd = xasprintf("f=$(find %s -path '*/meta/*' -type f); test -n \"$f\" && "
-			      "printf 'X' | dd of=\"$f\" bs=1 seek=200 conv=notrunc status=none",
-			      f->state);
+	                      "printf 'X' | dd of=\"$f\" bs=1 seek=200 conv=notrunc status=none",
+	                      f->state);
 	assert_int_equal(system(cmd), 0);
 	free(cmd);
 	assert_int_equal(snapshot_items(r, "m", 1, &s, &unchanged), ARCA_OK);
@@ -597,6 +612,63 @@ static void test_metadata_cache_checked(void **state)
 	assert_true(s.new_bytes > 9 * 1024 * 1024);
 	repo_snapshot_clear(&s);
 	repo_close(r);
+}
+
+/* A map whose attributes are kept compressed (the one a snapshot builds)
+ * saves an APM2 file of the same size as one keeping them plain, which
+ * loads back to the same entries: many blocks of attributes, entries
+ * without any. */
+static void test_prevmap_packed_attrs(void **state)
+{
+	struct repo_fixture *f = *state;
+	char *dir = xasprintf("%s/c/meta", f->state);
+	assert_int_equal(mkdir_p(dir, 0700), 0);
+	struct prevmap plain = {0}, packed = {.pack_attrs = 1}, back = {0};
+	enum { N = 5000 };
+	unsigned char ids[2 * ID_LEN];
+	for (int i = 0; i < N; i++) {
+		char name[64], fp[64], attrs[300];
+		snprintf(name, sizeof name, "many/%03d/%07d.json", i % 1000, i);
+		snprintf(fp, sizeof fp, "\"%032x\" %d", i * 7919, i);
+		snprintf(attrs, sizeof attrs,
+		         "{\"meta\":\"etag: %08x\\ncontent-type: application/json\\n\","
+		         "\"mtime\":%d}",
+		         (unsigned)i * 2654435761u, 1700000000 + i);
+		memset(ids, i & 0xff, sizeof ids);
+		const char *a = i % 7 == 3 ? NULL : attrs;
+		prevmap_add(&plain, name, fp, a, 1, (uint64_t)i, ids, (size_t)(i % 3));
+		prevmap_add(&packed, name, fp, a, 1, (uint64_t)i, ids, (size_t)(i % 3));
+	}
+	assert_true(packed.attrs_z.len > 0 && packed.attrs_z.len < plain.strings.len / 4);
+	const char *snap = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+	char *p1 = xasprintf("%s/plain", dir), *p2 = xasprintf("%s/packed", dir);
+	assert_int_equal(prevmap_save(&plain, p1, snap), 0);
+	assert_int_equal(prevmap_save(&packed, p2, snap), 0);
+	char *d1, *d2;
+	size_t l1, l2;
+	assert_int_equal(read_file(p1, &d1, &l1), 0);
+	assert_int_equal(read_file(p2, &d2, &l2), 0);
+	assert_int_equal(l1, l2); /* the same bytes, the attributes in another order */
+	free(d1);
+	free(d2);
+	assert_int_equal(prevmap_load(&back, p2, snap), 0);
+	assert_int_equal(back.n, N);
+	for (size_t i = 0; i < plain.n; i++) {
+		const struct prev_entry *e =
+		    prevmap_get(&back, (const char *)plain.strings.data + plain.e[i].name_off,
+		                prevmap_fp(&plain, &plain.e[i]));
+		assert_non_null(e);
+		const char *a = prevmap_attrs(&plain, &plain.e[i]), *b = prevmap_attrs(&back, e);
+		assert_true(a ? b && !strcmp(a, b) : !b);
+		assert_int_equal(e->size, plain.e[i].size);
+		assert_int_equal(e->n_chunks, plain.e[i].n_chunks);
+	}
+	prevmap_free(&plain);
+	prevmap_free(&packed);
+	prevmap_free(&back);
+	free(p1);
+	free(p2);
+	free(dir);
 }
 
 /* The index is rebuilt from the packs alone; a damaged index object makes
@@ -660,7 +732,7 @@ static void test_exclusive_needed(void **state)
 	assert_int_equal(repo_lock(r, 0), ARCA_OK);
 	assert_int_equal(repo_forget(r, NULL, 0), ARCA_ERR_LOCKED);
 	assert_non_null(strstr(err_msg(), "forget needs the exclusive lock of destination unit "
-					  "(engine holds a shared one)"));
+	                                  "(engine holds a shared one)"));
 	assert_int_equal(repo_prune(r, 0.2, 1, &st), ARCA_ERR_LOCKED);
 	assert_non_null(strstr(err_msg(), "prune needs the exclusive lock of destination unit"));
 	assert_int_equal(repo_rebuild_index(r, NULL, NULL, &n), ARCA_ERR_LOCKED);
@@ -742,13 +814,17 @@ static void test_lock_refresh_and_age(void **state)
 	/* Another host's exclusive lock: live while fresh, stale when old. */
 	char *path = test_dir_path(f->dir, "locks/00bb");
 	FILE *fp = fopen(path, "w");
-	fprintf(fp, "{\"host\":\"elsewhere\",\"pid\":1,\"time\":%lld,\"exclusive\":true,"
-		"\"repository\":\"%s\"}", (long long)now_epoch() - 60, r->id);
+	fprintf(fp,
+	        "{\"host\":\"elsewhere\",\"pid\":1,\"time\":%lld,\"exclusive\":true,"
+	        "\"repository\":\"%s\"}",
+	        (long long)now_epoch() - 60, r->id);
 	fclose(fp);
 	assert_int_equal(repo_lock(r, 0), ARCA_ERR_LOCKED);
 	fp = fopen(path, "w");
-	fprintf(fp, "{\"host\":\"elsewhere\",\"pid\":1,\"time\":%lld,\"exclusive\":true,"
-		"\"repository\":\"%s\"}", (long long)now_epoch() - 1801, r->id);
+	fprintf(fp,
+	        "{\"host\":\"elsewhere\",\"pid\":1,\"time\":%lld,\"exclusive\":true,"
+	        "\"repository\":\"%s\"}",
+	        (long long)now_epoch() - 1801, r->id);
 	fclose(fp);
 	assert_int_equal(repo_lock(r, 1), ARCA_OK);
 	int removed, invalid;
@@ -779,21 +855,22 @@ static void test_invalid_locks(void **state)
 	snprintf(now, sizeof now, "%lld", (long long)now_epoch());
 	snprintf(ahead, sizeof ahead, "%lld", (long long)now_epoch() + 2 * 86400);
 	const char *cases[][5] = {
-		{"garbage", NULL, NULL, NULL, "not valid JSON"},
-		{"elsewhere", "1", "9223372036854775807", r->id, "more than a day in the future"},
-		{"elsewhere", "1", ahead, r->id, "more than a day in the future"},
-		{"elsewhere", "-4", now, r->id, "not a process id"},
-		{"elsewhere", "4294967295", now, r->id, "not a process id"},
-		{"elsewhere", "1", "-1", r->id, "before 1970"},
-		{"elsewhere", "1", now, "00ff", "another repository"},
-		{"", "1", now, r->id, "host is empty"},
+	    {"garbage", NULL, NULL, NULL, "not valid JSON"},
+	    {"elsewhere", "1", "9223372036854775807", r->id, "more than a day in the future"},
+	    {"elsewhere", "1", ahead, r->id, "more than a day in the future"},
+	    {"elsewhere", "-4", now, r->id, "not a process id"},
+	    {"elsewhere", "4294967295", now, r->id, "not a process id"},
+	    {"elsewhere", "1", "-1", r->id, "before 1970"},
+	    {"elsewhere", "1", now, "00ff", "another repository"},
+	    {"", "1", now, r->id, "host is empty"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
 		FILE *fp = fopen(lock, "w");
 		if (cases[i][1])
-			fprintf(fp, "{\"host\":\"%s\",\"pid\":%s,\"time\":%s,\"exclusive\":false,"
-				"\"repository\":\"%s\"}", cases[i][0], cases[i][1], cases[i][2],
-				cases[i][3]);
+			fprintf(fp,
+			        "{\"host\":\"%s\",\"pid\":%s,\"time\":%s,\"exclusive\":false,"
+			        "\"repository\":\"%s\"}",
+			        cases[i][0], cases[i][1], cases[i][2], cases[i][3]);
 		else
 			fputs(cases[i][0], fp);
 		fclose(fp);
@@ -828,17 +905,19 @@ static void test_non_utf8_names(void **state)
 {
 	struct repo_fixture *f = *state;
 	struct repo *r = open_repo(f);
-	const char *names[] = {"caf\xe9 cr\xe8me", "invalid-\xff\xfe", "dir-\xe9/f\xe4",
-			       "ctl\x01\x02\x7f", "\xf0\x9f\x8d\x95 pizza", "x_hex"};
+	const char *names[] = {"caf\xe9 cr\xe8me", "invalid-\xff\xfe",       "dir-\xe9/f\xe4",
+	                       "ctl\x01\x02\x7f",  "\xf0\x9f\x8d\x95 pizza", "x_hex"};
 	for (int round = 0; round < 2; round++) {
 		struct snap_writer *w;
 		struct repo_snapshot s;
 		assert_int_equal(repo_snap_begin(r, "n", "unit", NULL, &w), ARCA_OK);
 		for (size_t i = 0; i < ARRAY_LEN(names); i++) {
-			struct arca_item_info info = {.struct_size = sizeof info, .name = names[i],
-						      .type = ARCA_ITEM_SYMLINK,
-						      .link_target = "target-\xff",
-						      .meta = "m\xe9", .fingerprint = "fp\xfe"};
+			struct arca_item_info info = {.struct_size = sizeof info,
+			                              .name = names[i],
+			                              .type = ARCA_ITEM_SYMLINK,
+			                              .link_target = "target-\xff",
+			                              .meta = "m\xe9",
+			                              .fingerprint = "fp\xfe"};
 			int rc = snap_item_begin(w, &info);
 			assert_int_equal(rc, round ? ARCA_ITEM_UNCHANGED : ARCA_OK);
 			assert_int_equal(snap_item_end(w), ARCA_OK);
@@ -879,8 +958,10 @@ static void test_rewind(void **state)
 	for (size_t i = 0; i < n; i++) {
 		char name[32];
 		snprintf(name, sizeof name, "i%05zu", i);
-		struct arca_item_info it = {.struct_size = sizeof it, .name = name,
-					    .type = ARCA_ITEM_STREAM, .size = UINT64_MAX};
+		struct arca_item_info it = {.struct_size = sizeof it,
+		                            .name = name,
+		                            .type = ARCA_ITEM_STREAM,
+		                            .size = UINT64_MAX};
 		assert_int_equal(snap_item_begin(w, &it), ARCA_OK);
 		assert_int_equal(snap_item_write(w, name, strlen(name)), ARCA_OK);
 		assert_int_equal(snap_item_end(w), ARCA_OK);
@@ -934,10 +1015,10 @@ static void test_partial_snapshot(void **state)
 	assert_int_equal(snap_item_write(w, data + 1024 * 1024, 5 * 1024 * 1024), ARCA_OK);
 	snap_item_skipped(w, "b");
 	snap_item_skipped(w, "c-\xff");
-	struct arca_item_info d = {.struct_size = sizeof d, .name = "d", .type = ARCA_ITEM_FIFO,
-				   .mode = 0640};
-	struct arca_item_info e = {.struct_size = sizeof e, .name = "e",
-				   .type = ARCA_ITEM_CHARDEV, .meta = "rdev=1:3"};
+	struct arca_item_info d = {
+	    .struct_size = sizeof d, .name = "d", .type = ARCA_ITEM_FIFO, .mode = 0640};
+	struct arca_item_info e = {
+	    .struct_size = sizeof e, .name = "e", .type = ARCA_ITEM_CHARDEV, .meta = "rdev=1:3"};
 	assert_int_equal(snap_item_begin(w, &d), ARCA_OK);
 	assert_int_equal(snap_item_end(w), ARCA_OK);
 	assert_int_equal(snap_item_begin(w, &e), ARCA_OK);
@@ -1001,29 +1082,30 @@ int main(void)
 {
 	log_level = ARCA_LOG_ERROR;
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_roundtrip, setup_enc, teardown),
-		cmocka_unit_test_setup_teardown(test_roundtrip, setup_plain, teardown),
-		cmocka_unit_test_setup_teardown(test_init_refuses_existing, setup_enc, teardown),
-		cmocka_unit_test_setup_teardown(test_wrong_passphrase, setup_enc, teardown),
-		cmocka_unit_test_setup_teardown(test_keys, setup_enc, teardown),
-		cmocka_unit_test_setup_teardown(test_blobs, setup_enc, teardown),
-		cmocka_unit_test_setup_teardown(test_blobs, setup_plain, teardown),
-		cmocka_unit_test_setup_teardown(test_blob_list, setup_enc, teardown),
-		cmocka_unit_test_setup_teardown(test_verify_detects_damage, setup_enc, teardown),
-		cmocka_unit_test_setup_teardown(test_verify_detects_damage, setup_plain, teardown),
-		cmocka_unit_test_setup_teardown(test_forget_prune, setup_enc, teardown),
-		cmocka_unit_test_setup_teardown(test_abort_then_snapshot, setup_enc, teardown),
-		cmocka_unit_test_setup_teardown(test_stale_lock, setup_enc, teardown),
-		cmocka_unit_test_setup_teardown(test_non_utf8_names, setup_enc, teardown),
-		cmocka_unit_test_setup_teardown(test_partial_snapshot, setup_enc, teardown),
-		cmocka_unit_test_setup_teardown(test_rewind, setup_plain, teardown),
-		cmocka_unit_test_setup_teardown(test_order_within_a_second, setup_plain, teardown),
-		cmocka_unit_test_setup_teardown(test_exclusive_needed, setup_plain, teardown),
-		cmocka_unit_test_setup_teardown(test_metadata_cache_checked, setup_enc, teardown),
-		cmocka_unit_test_setup_teardown(test_lock_refresh_and_age, setup_plain, teardown),
-		cmocka_unit_test_setup_teardown(test_invalid_locks, setup_plain, teardown),
-		cmocka_unit_test_setup_teardown(test_rebuild_index, setup_enc, teardown),
-		cmocka_unit_test_setup_teardown(test_rebuild_index, setup_plain, teardown),
+	    cmocka_unit_test_setup_teardown(test_roundtrip, setup_enc, teardown),
+	    cmocka_unit_test_setup_teardown(test_roundtrip, setup_plain, teardown),
+	    cmocka_unit_test_setup_teardown(test_init_refuses_existing, setup_enc, teardown),
+	    cmocka_unit_test_setup_teardown(test_wrong_passphrase, setup_enc, teardown),
+	    cmocka_unit_test_setup_teardown(test_keys, setup_enc, teardown),
+	    cmocka_unit_test_setup_teardown(test_blobs, setup_enc, teardown),
+	    cmocka_unit_test_setup_teardown(test_blobs, setup_plain, teardown),
+	    cmocka_unit_test_setup_teardown(test_blob_list, setup_enc, teardown),
+	    cmocka_unit_test_setup_teardown(test_verify_detects_damage, setup_enc, teardown),
+	    cmocka_unit_test_setup_teardown(test_verify_detects_damage, setup_plain, teardown),
+	    cmocka_unit_test_setup_teardown(test_forget_prune, setup_enc, teardown),
+	    cmocka_unit_test_setup_teardown(test_abort_then_snapshot, setup_enc, teardown),
+	    cmocka_unit_test_setup_teardown(test_stale_lock, setup_enc, teardown),
+	    cmocka_unit_test_setup_teardown(test_non_utf8_names, setup_enc, teardown),
+	    cmocka_unit_test_setup_teardown(test_partial_snapshot, setup_enc, teardown),
+	    cmocka_unit_test_setup_teardown(test_rewind, setup_plain, teardown),
+	    cmocka_unit_test_setup_teardown(test_order_within_a_second, setup_plain, teardown),
+	    cmocka_unit_test_setup_teardown(test_exclusive_needed, setup_plain, teardown),
+	    cmocka_unit_test_setup_teardown(test_metadata_cache_checked, setup_enc, teardown),
+	    cmocka_unit_test_setup_teardown(test_prevmap_packed_attrs, setup_plain, teardown),
+	    cmocka_unit_test_setup_teardown(test_lock_refresh_and_age, setup_plain, teardown),
+	    cmocka_unit_test_setup_teardown(test_invalid_locks, setup_plain, teardown),
+	    cmocka_unit_test_setup_teardown(test_rebuild_index, setup_enc, teardown),
+	    cmocka_unit_test_setup_teardown(test_rebuild_index, setup_plain, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
