@@ -25,10 +25,8 @@ static int setup_common(void **state, int encrypt)
 {
 	struct repo_fixture *f = calloc(1, sizeof *f);
 	repo_fixture_init(f, &(struct repo_params){.passphrase = "correct horse",
-	                                           .encrypt = encrypt,
-	                                           .pack_size = 1024 * 1024,
-	                                           .workers = 2,
-	                                           .hostname = "unit-host"});
+						   .encrypt = encrypt, .pack_size = 1024 * 1024,
+						   .workers = 2, .hostname = "unit-host"});
 	*state = f;
 	return 0;
 }
@@ -61,16 +59,9 @@ static struct repo *open_repo(struct repo_fixture *f)
 }
 
 /* Item sizes: empty, one byte, around the chunker's bounds, several chunks. */
-static const size_t sizes[] = {0,
-                               1,
-                               4095,
-                               256 * 1024 - 1,
-                               256 * 1024,
-                               256 * 1024 + 1,
-                               1024 * 1024,
-                               4 * 1024 * 1024,
-                               4 * 1024 * 1024 + 1,
-                               9 * 1024 * 1024 + 12345};
+static const size_t sizes[] = {0, 1, 4095, 256 * 1024 - 1, 256 * 1024, 256 * 1024 + 1,
+			       1024 * 1024, 4 * 1024 * 1024, 4 * 1024 * 1024 + 1,
+			       9 * 1024 * 1024 + 12345};
 
 static void item_data(size_t i, unsigned char *p, size_t n)
 {
@@ -81,7 +72,7 @@ static void item_data(size_t i, unsigned char *p, size_t n)
 }
 
 static int snapshot_items(struct repo *r, const char *target, int with_fp,
-                          struct repo_snapshot *out, int *unchanged)
+			  struct repo_snapshot *out, int *unchanged)
 {
 	struct snap_writer *w;
 	int rc = repo_snap_begin(r, target, "unit", "rp1", &w);
@@ -92,14 +83,11 @@ static int snapshot_items(struct repo *r, const char *target, int with_fp,
 		char name[64], fp[64];
 		snprintf(name, sizeof name, "dir/item-%zu", i);
 		snprintf(fp, sizeof fp, "fp-%zu", sizes[i]);
-		struct arca_item_info info = {.struct_size = sizeof info,
-		                              .name = name,
-		                              .type = ARCA_ITEM_FILE,
-		                              .mode = 0640,
-		                              .mtime_sec = 1700000000 + (int64_t)i,
-		                              .size = sizes[i],
-		                              .meta = i == 3 ? "m=3" : NULL,
-		                              .fingerprint = with_fp ? fp : NULL};
+		struct arca_item_info info = {.struct_size = sizeof info, .name = name,
+					      .type = ARCA_ITEM_FILE, .mode = 0640,
+					      .mtime_sec = 1700000000 + (int64_t)i,
+					      .size = sizes[i], .meta = i == 3 ? "m=3" : NULL,
+					      .fingerprint = with_fp ? fp : NULL};
 		rc = snap_item_begin(w, &info);
 		if (rc == ARCA_ITEM_UNCHANGED) {
 			(*unchanged)++;
@@ -126,10 +114,8 @@ static int snapshot_items(struct repo *r, const char *target, int with_fp,
 			return rc;
 		}
 	}
-	struct arca_item_info sl = {.struct_size = sizeof sl,
-	                            .name = "dir/link",
-	                            .type = ARCA_ITEM_SYMLINK,
-	                            .link_target = "item-1"};
+	struct arca_item_info sl = {.struct_size = sizeof sl, .name = "dir/link",
+				    .type = ARCA_ITEM_SYMLINK, .link_target = "item-1"};
 	if ((rc = snap_item_begin(w, &sl)) || (rc = snap_item_end(w))) {
 		repo_snap_abort(w);
 		return rc;
@@ -264,7 +250,8 @@ static void test_wrong_passphrase(void **state)
 	assert_int_equal(repo_open(&f->d, &p, &r), ARCA_ERR_AUTH);
 }
 
-static void count_keys(void *arg, const char *id, const char *host, int64_t created, int current)
+static void count_keys(void *arg, const char *id, const char *host, int64_t created,
+		       int current)
 {
 	(void)id;
 	(void)created;
@@ -273,7 +260,8 @@ static void count_keys(void *arg, const char *id, const char *host, int64_t crea
 	((int *)arg)[1] += current;
 }
 
-static void remember_id(void *arg, const char *id, const char *host, int64_t created, int current)
+static void remember_id(void *arg, const char *id, const char *host, int64_t created,
+			int current)
 {
 	(void)host;
 	(void)created;
@@ -337,7 +325,7 @@ static void test_blobs(void **state)
 	assert_int_equal(repo_verify(r, 100, NULL, NULL), ARCA_OK);
 	assert_int_equal(repo_blob_remove(r, "App-DB", "00000002.history"), ARCA_OK);
 	assert_int_equal(repo_blob_get(r, "App-DB", "00000002.history", &got, &len),
-	                 ARCA_ERR_NOT_FOUND);
+			 ARCA_ERR_NOT_FOUND);
 	repo_close(r);
 }
 
@@ -461,8 +449,8 @@ static void test_forget_prune(void **state)
 	/* A second target with different data. */
 	struct snap_writer *w;
 	assert_int_equal(repo_snap_begin(r, "b", "unit", NULL, &w), ARCA_OK);
-	struct arca_item_info info = {
-	    .struct_size = sizeof info, .name = "x", .type = ARCA_ITEM_STREAM};
+	struct arca_item_info info = {.struct_size = sizeof info, .name = "x",
+				      .type = ARCA_ITEM_STREAM};
 	unsigned char *data = malloc(3 * 1024 * 1024);
 	test_fill_random(data, 3 * 1024 * 1024, 99);
 	assert_int_equal(snap_item_begin(w, &info), ARCA_OK);
@@ -482,7 +470,7 @@ static void test_forget_prune(void **state)
 
 	const char *ids[] = {s1.id};
 	assert_int_equal(repo_forget(r, ids, 1), ARCA_OK);
-	assert_int_equal(repo_prune(r, 0.2, 1, &st), ARCA_OK); /* dry run */
+	assert_int_equal(repo_prune(r, 0.2, 1, &st), ARCA_OK);   /* dry run */
 	assert_true(st.packs_deleted > 0);
 	assert_int_equal(repo_prune(r, 0.2, 0, &st), ARCA_OK);
 	assert_true(st.packs_deleted > 0);
@@ -496,7 +484,7 @@ static void test_forget_prune(void **state)
 	size_t total = 0, n;
 	do {
 		assert_int_equal(snap_read(rd, got + total, 3 * 1024 * 1024 - total + 1, &n),
-		                 ARCA_OK);
+				 ARCA_OK);
 		total += n;
 	} while (n);
 	assert_int_equal(total, 3 * 1024 * 1024);
@@ -523,8 +511,8 @@ static void test_abort_then_snapshot(void **state)
 	struct repo *r = open_repo(f);
 	struct snap_writer *w;
 	assert_int_equal(repo_snap_begin(r, "t", "unit", NULL, &w), ARCA_OK);
-	struct arca_item_info info = {
-	    .struct_size = sizeof info, .name = "big", .type = ARCA_ITEM_STREAM};
+	struct arca_item_info info = {.struct_size = sizeof info, .name = "big",
+				      .type = ARCA_ITEM_STREAM};
 	unsigned char *data = malloc(6 * 1024 * 1024);
 	test_fill_random(data, 6 * 1024 * 1024, 5);
 	assert_int_equal(snap_item_begin(w, &info), ARCA_OK);
@@ -557,10 +545,8 @@ static void test_stale_lock(void **state)
 	path = test_dir_path(f->dir, "locks/00aa");
 	struct repo *r = open_repo(f);
 	FILE *fp = fopen(path, "w");
-	fprintf(fp,
-	        "{\"host\":\"unit-host\",\"pid\":999999999,\"time\":%lld,"
-	        "\"exclusive\":true,\"repository\":\"%s\"}",
-	        (long long)now_epoch(), r->id);
+	fprintf(fp, "{\"host\":\"unit-host\",\"pid\":999999999,\"time\":%lld,"
+		"\"exclusive\":true,\"repository\":\"%s\"}", (long long)now_epoch(), r->id);
 	fclose(fp);
 	assert_int_equal(repo_lock(r, 1), ARCA_OK);
 	int removed, invalid;
@@ -591,8 +577,8 @@ static void test_metadata_cache_checked(void **state)
 	assert_int_equal(snapshot_items(r, "m", 1, &s, &unchanged), ARCA_OK);
 	repo_snapshot_clear(&s);
 	char *cmd = xasprintf("f=$(find %s -path '*/meta/*' -type f); test -n \"$f\" && "
-	                      "printf 'X' | dd of=\"$f\" bs=1 seek=200 conv=notrunc status=none",
-	                      f->state);
+			      "printf 'X' | dd of=\"$f\" bs=1 seek=200 conv=notrunc status=none",
+			      f->state);
 	assert_int_equal(system(cmd), 0);
 	free(cmd);
 	assert_int_equal(snapshot_items(r, "m", 1, &s, &unchanged), ARCA_OK);
@@ -732,7 +718,7 @@ static void test_exclusive_needed(void **state)
 	assert_int_equal(repo_lock(r, 0), ARCA_OK);
 	assert_int_equal(repo_forget(r, NULL, 0), ARCA_ERR_LOCKED);
 	assert_non_null(strstr(err_msg(), "forget needs the exclusive lock of destination unit "
-	                                  "(engine holds a shared one)"));
+					  "(engine holds a shared one)"));
 	assert_int_equal(repo_prune(r, 0.2, 1, &st), ARCA_ERR_LOCKED);
 	assert_non_null(strstr(err_msg(), "prune needs the exclusive lock of destination unit"));
 	assert_int_equal(repo_rebuild_index(r, NULL, NULL, &n), ARCA_ERR_LOCKED);
@@ -814,17 +800,13 @@ static void test_lock_refresh_and_age(void **state)
 	/* Another host's exclusive lock: live while fresh, stale when old. */
 	char *path = test_dir_path(f->dir, "locks/00bb");
 	FILE *fp = fopen(path, "w");
-	fprintf(fp,
-	        "{\"host\":\"elsewhere\",\"pid\":1,\"time\":%lld,\"exclusive\":true,"
-	        "\"repository\":\"%s\"}",
-	        (long long)now_epoch() - 60, r->id);
+	fprintf(fp, "{\"host\":\"elsewhere\",\"pid\":1,\"time\":%lld,\"exclusive\":true,"
+		"\"repository\":\"%s\"}", (long long)now_epoch() - 60, r->id);
 	fclose(fp);
 	assert_int_equal(repo_lock(r, 0), ARCA_ERR_LOCKED);
 	fp = fopen(path, "w");
-	fprintf(fp,
-	        "{\"host\":\"elsewhere\",\"pid\":1,\"time\":%lld,\"exclusive\":true,"
-	        "\"repository\":\"%s\"}",
-	        (long long)now_epoch() - 1801, r->id);
+	fprintf(fp, "{\"host\":\"elsewhere\",\"pid\":1,\"time\":%lld,\"exclusive\":true,"
+		"\"repository\":\"%s\"}", (long long)now_epoch() - 1801, r->id);
 	fclose(fp);
 	assert_int_equal(repo_lock(r, 1), ARCA_OK);
 	int removed, invalid;
@@ -855,22 +837,21 @@ static void test_invalid_locks(void **state)
 	snprintf(now, sizeof now, "%lld", (long long)now_epoch());
 	snprintf(ahead, sizeof ahead, "%lld", (long long)now_epoch() + 2 * 86400);
 	const char *cases[][5] = {
-	    {"garbage", NULL, NULL, NULL, "not valid JSON"},
-	    {"elsewhere", "1", "9223372036854775807", r->id, "more than a day in the future"},
-	    {"elsewhere", "1", ahead, r->id, "more than a day in the future"},
-	    {"elsewhere", "-4", now, r->id, "not a process id"},
-	    {"elsewhere", "4294967295", now, r->id, "not a process id"},
-	    {"elsewhere", "1", "-1", r->id, "before 1970"},
-	    {"elsewhere", "1", now, "00ff", "another repository"},
-	    {"", "1", now, r->id, "host is empty"},
+		{"garbage", NULL, NULL, NULL, "not valid JSON"},
+		{"elsewhere", "1", "9223372036854775807", r->id, "more than a day in the future"},
+		{"elsewhere", "1", ahead, r->id, "more than a day in the future"},
+		{"elsewhere", "-4", now, r->id, "not a process id"},
+		{"elsewhere", "4294967295", now, r->id, "not a process id"},
+		{"elsewhere", "1", "-1", r->id, "before 1970"},
+		{"elsewhere", "1", now, "00ff", "another repository"},
+		{"", "1", now, r->id, "host is empty"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
 		FILE *fp = fopen(lock, "w");
 		if (cases[i][1])
-			fprintf(fp,
-			        "{\"host\":\"%s\",\"pid\":%s,\"time\":%s,\"exclusive\":false,"
-			        "\"repository\":\"%s\"}",
-			        cases[i][0], cases[i][1], cases[i][2], cases[i][3]);
+			fprintf(fp, "{\"host\":\"%s\",\"pid\":%s,\"time\":%s,\"exclusive\":false,"
+				"\"repository\":\"%s\"}", cases[i][0], cases[i][1], cases[i][2],
+				cases[i][3]);
 		else
 			fputs(cases[i][0], fp);
 		fclose(fp);
@@ -905,19 +886,17 @@ static void test_non_utf8_names(void **state)
 {
 	struct repo_fixture *f = *state;
 	struct repo *r = open_repo(f);
-	const char *names[] = {"caf\xe9 cr\xe8me", "invalid-\xff\xfe",       "dir-\xe9/f\xe4",
-	                       "ctl\x01\x02\x7f",  "\xf0\x9f\x8d\x95 pizza", "x_hex"};
+	const char *names[] = {"caf\xe9 cr\xe8me", "invalid-\xff\xfe", "dir-\xe9/f\xe4",
+			       "ctl\x01\x02\x7f", "\xf0\x9f\x8d\x95 pizza", "x_hex"};
 	for (int round = 0; round < 2; round++) {
 		struct snap_writer *w;
 		struct repo_snapshot s;
 		assert_int_equal(repo_snap_begin(r, "n", "unit", NULL, &w), ARCA_OK);
 		for (size_t i = 0; i < ARRAY_LEN(names); i++) {
-			struct arca_item_info info = {.struct_size = sizeof info,
-			                              .name = names[i],
-			                              .type = ARCA_ITEM_SYMLINK,
-			                              .link_target = "target-\xff",
-			                              .meta = "m\xe9",
-			                              .fingerprint = "fp\xfe"};
+			struct arca_item_info info = {.struct_size = sizeof info, .name = names[i],
+						      .type = ARCA_ITEM_SYMLINK,
+						      .link_target = "target-\xff",
+						      .meta = "m\xe9", .fingerprint = "fp\xfe"};
 			int rc = snap_item_begin(w, &info);
 			assert_int_equal(rc, round ? ARCA_ITEM_UNCHANGED : ARCA_OK);
 			assert_int_equal(snap_item_end(w), ARCA_OK);
@@ -958,10 +937,8 @@ static void test_rewind(void **state)
 	for (size_t i = 0; i < n; i++) {
 		char name[32];
 		snprintf(name, sizeof name, "i%05zu", i);
-		struct arca_item_info it = {.struct_size = sizeof it,
-		                            .name = name,
-		                            .type = ARCA_ITEM_STREAM,
-		                            .size = UINT64_MAX};
+		struct arca_item_info it = {.struct_size = sizeof it, .name = name,
+					    .type = ARCA_ITEM_STREAM, .size = UINT64_MAX};
 		assert_int_equal(snap_item_begin(w, &it), ARCA_OK);
 		assert_int_equal(snap_item_write(w, name, strlen(name)), ARCA_OK);
 		assert_int_equal(snap_item_end(w), ARCA_OK);
@@ -1015,10 +992,10 @@ static void test_partial_snapshot(void **state)
 	assert_int_equal(snap_item_write(w, data + 1024 * 1024, 5 * 1024 * 1024), ARCA_OK);
 	snap_item_skipped(w, "b");
 	snap_item_skipped(w, "c-\xff");
-	struct arca_item_info d = {
-	    .struct_size = sizeof d, .name = "d", .type = ARCA_ITEM_FIFO, .mode = 0640};
-	struct arca_item_info e = {
-	    .struct_size = sizeof e, .name = "e", .type = ARCA_ITEM_CHARDEV, .meta = "rdev=1:3"};
+	struct arca_item_info d = {.struct_size = sizeof d, .name = "d", .type = ARCA_ITEM_FIFO,
+				   .mode = 0640};
+	struct arca_item_info e = {.struct_size = sizeof e, .name = "e",
+				   .type = ARCA_ITEM_CHARDEV, .meta = "rdev=1:3"};
 	assert_int_equal(snap_item_begin(w, &d), ARCA_OK);
 	assert_int_equal(snap_item_end(w), ARCA_OK);
 	assert_int_equal(snap_item_begin(w, &e), ARCA_OK);
@@ -1082,30 +1059,30 @@ int main(void)
 {
 	log_level = ARCA_LOG_ERROR;
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_roundtrip, setup_enc, teardown),
-	    cmocka_unit_test_setup_teardown(test_roundtrip, setup_plain, teardown),
-	    cmocka_unit_test_setup_teardown(test_init_refuses_existing, setup_enc, teardown),
-	    cmocka_unit_test_setup_teardown(test_wrong_passphrase, setup_enc, teardown),
-	    cmocka_unit_test_setup_teardown(test_keys, setup_enc, teardown),
-	    cmocka_unit_test_setup_teardown(test_blobs, setup_enc, teardown),
-	    cmocka_unit_test_setup_teardown(test_blobs, setup_plain, teardown),
-	    cmocka_unit_test_setup_teardown(test_blob_list, setup_enc, teardown),
-	    cmocka_unit_test_setup_teardown(test_verify_detects_damage, setup_enc, teardown),
-	    cmocka_unit_test_setup_teardown(test_verify_detects_damage, setup_plain, teardown),
-	    cmocka_unit_test_setup_teardown(test_forget_prune, setup_enc, teardown),
-	    cmocka_unit_test_setup_teardown(test_abort_then_snapshot, setup_enc, teardown),
-	    cmocka_unit_test_setup_teardown(test_stale_lock, setup_enc, teardown),
-	    cmocka_unit_test_setup_teardown(test_non_utf8_names, setup_enc, teardown),
-	    cmocka_unit_test_setup_teardown(test_partial_snapshot, setup_enc, teardown),
-	    cmocka_unit_test_setup_teardown(test_rewind, setup_plain, teardown),
-	    cmocka_unit_test_setup_teardown(test_order_within_a_second, setup_plain, teardown),
-	    cmocka_unit_test_setup_teardown(test_exclusive_needed, setup_plain, teardown),
-	    cmocka_unit_test_setup_teardown(test_metadata_cache_checked, setup_enc, teardown),
-	    cmocka_unit_test_setup_teardown(test_prevmap_packed_attrs, setup_plain, teardown),
-	    cmocka_unit_test_setup_teardown(test_lock_refresh_and_age, setup_plain, teardown),
-	    cmocka_unit_test_setup_teardown(test_invalid_locks, setup_plain, teardown),
-	    cmocka_unit_test_setup_teardown(test_rebuild_index, setup_enc, teardown),
-	    cmocka_unit_test_setup_teardown(test_rebuild_index, setup_plain, teardown),
+		cmocka_unit_test_setup_teardown(test_roundtrip, setup_enc, teardown),
+		cmocka_unit_test_setup_teardown(test_roundtrip, setup_plain, teardown),
+		cmocka_unit_test_setup_teardown(test_init_refuses_existing, setup_enc, teardown),
+		cmocka_unit_test_setup_teardown(test_wrong_passphrase, setup_enc, teardown),
+		cmocka_unit_test_setup_teardown(test_keys, setup_enc, teardown),
+		cmocka_unit_test_setup_teardown(test_blobs, setup_enc, teardown),
+		cmocka_unit_test_setup_teardown(test_blobs, setup_plain, teardown),
+		cmocka_unit_test_setup_teardown(test_blob_list, setup_enc, teardown),
+		cmocka_unit_test_setup_teardown(test_verify_detects_damage, setup_enc, teardown),
+		cmocka_unit_test_setup_teardown(test_verify_detects_damage, setup_plain, teardown),
+		cmocka_unit_test_setup_teardown(test_forget_prune, setup_enc, teardown),
+		cmocka_unit_test_setup_teardown(test_abort_then_snapshot, setup_enc, teardown),
+		cmocka_unit_test_setup_teardown(test_stale_lock, setup_enc, teardown),
+		cmocka_unit_test_setup_teardown(test_non_utf8_names, setup_enc, teardown),
+		cmocka_unit_test_setup_teardown(test_partial_snapshot, setup_enc, teardown),
+		cmocka_unit_test_setup_teardown(test_rewind, setup_plain, teardown),
+		cmocka_unit_test_setup_teardown(test_order_within_a_second, setup_plain, teardown),
+		cmocka_unit_test_setup_teardown(test_exclusive_needed, setup_plain, teardown),
+		cmocka_unit_test_setup_teardown(test_metadata_cache_checked, setup_enc, teardown),
+		cmocka_unit_test_setup_teardown(test_prevmap_packed_attrs, setup_plain, teardown),
+		cmocka_unit_test_setup_teardown(test_lock_refresh_and_age, setup_plain, teardown),
+		cmocka_unit_test_setup_teardown(test_invalid_locks, setup_plain, teardown),
+		cmocka_unit_test_setup_teardown(test_rebuild_index, setup_enc, teardown),
+		cmocka_unit_test_setup_teardown(test_rebuild_index, setup_plain, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
