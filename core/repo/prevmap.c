@@ -28,6 +28,9 @@ void prevmap_free(struct prevmap *m)
 	buf_free(&m->ids);
 	buf_free(&m->attrs_raw);
 	buf_free(&m->attrs_z);
+	free(m->blk_start);
+	free(m->blk_at);
+	buf_free(&m->blk_cache);
 	int pack = m->pack_attrs;
 	memset(m, 0, sizeof *m);
 	m->pack_attrs = pack;
@@ -73,6 +76,13 @@ static void attrs_seal(struct prevmap *m)
 {
 	if (!m->attrs_raw.len)
 		return;
+	if (m->n_blk == m->blk_cap) {
+		m->blk_cap = m->blk_cap ? m->blk_cap * 2 : 64;
+		m->blk_start = xrealloc(m->blk_start, m->blk_cap * sizeof *m->blk_start);
+		m->blk_at = xrealloc(m->blk_at, m->blk_cap * sizeof *m->blk_at);
+	}
+	m->blk_start[m->n_blk] = m->attrs_len - m->attrs_raw.len;
+	m->blk_at[m->n_blk++] = m->attrs_z.len;
 	size_t bound = ZSTD_compressBound(m->attrs_raw.len);
 	buf_reserve(&m->attrs_z, 8 + bound);
 	unsigned char *q = m->attrs_z.data + m->attrs_z.len;
@@ -138,10 +148,46 @@ const char *prevmap_fp(const struct prevmap *m, const struct prev_entry *e)
 	return (const char *)m->strings.data + e->fp_off;
 }
 
-const char *prevmap_attrs(const struct prevmap *m, const struct prev_entry *e)
+/* Attribute text at packed offset `off`: in the block being filled, or in
+ * the sealed block holding it (the last one whose start is <= off). */
+static const char *packed_attrs(struct prevmap *m, uint64_t off)
 {
-	if (e->attrs_off == PREV_NO_ATTRS || (e->attrs_off & PREV_PACKED))
+	uint64_t raw_start = m->attrs_len - m->attrs_raw.len;
+	if (off >= raw_start)
+		return off < m->attrs_len ? (const char *)m->attrs_raw.data + (off - raw_start)
+		                          : NULL;
+	size_t lo = 0, hi = m->n_blk; /* blk_start[lo] <= off < blk_start[hi] */
+	if (!hi || m->blk_start[0] > off)
 		return NULL;
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (m->blk_start[mid] <= off)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	const unsigned char *q = m->attrs_z.data + m->blk_at[lo];
+	uint32_t z = get_le32(q), n = get_le32(q + 4);
+	const unsigned char *text = q + 8;
+	if (z) {
+		if (m->cached_blk != lo + 1) {
+			m->cached_blk = 0;
+			buf_reserve(&m->blk_cache, n);
+			if (ZSTD_decompress(m->blk_cache.data, n, q + 8, z) != n)
+				return NULL;
+			m->cached_blk = lo + 1;
+		}
+		text = m->blk_cache.data;
+	}
+	return off - m->blk_start[lo] < n ? (const char *)text + (off - m->blk_start[lo]) : NULL;
+}
+
+const char *prevmap_attrs(struct prevmap *m, const struct prev_entry *e)
+{
+	if (e->attrs_off == PREV_NO_ATTRS)
+		return NULL;
+	if (e->attrs_off & PREV_PACKED)
+		return packed_attrs(m, e->attrs_off & ~PREV_PACKED);
 	return (const char *)m->strings.data + e->attrs_off;
 }
 

@@ -29,16 +29,22 @@ struct prevmap {
 	size_t slots_cap;
 	struct buf strings;
 	struct buf ids;
-	/* With pack_attrs (set before the first add; the map of the snapshot
-	 * being written, only saved): the attributes are kept zstd-compressed
-	 * in blocks of about PM_ATTR_BLOCK bytes, not in strings: they are
-	 * most of a map's bytes (some 300 an s3 object). Their offsets are
-	 * then PREV_PACKED | offset into the attributes, and saved as offsets
-	 * into strings + attributes (the same APM2 file). */
+	/* With pack_attrs (set before the first add): the attributes are kept
+	 * zstd-compressed in blocks of about PM_ATTR_BLOCK bytes, not in
+	 * strings: they are most of a map's bytes (some 300 an s3 object).
+	 * Their offsets are then PREV_PACKED | offset into the attributes, and
+	 * saved as offsets into strings + attributes (the same APM2 file).
+	 * Items come in about the order of the last snapshot, so a lookup
+	 * decompresses a block once for the many items in it (one-block cache). */
 	int pack_attrs;
 	struct buf attrs_raw; /* the block being filled */
 	struct buf attrs_z;   /* u32 compressed length, u32 length, bytes; ... */
 	uint64_t attrs_len;   /* bytes of attributes in all, blocks and raw */
+	uint64_t *blk_start;  /* the first attribute offset of each sealed block */
+	size_t *blk_at;       /* its header's offset in attrs_z */
+	size_t n_blk, blk_cap;
+	struct buf blk_cache; /* sealed block cached_blk - 1 decompressed (0: none) */
+	size_t cached_blk;
 };
 
 #define PREV_PACKED   (1ull << 62)
@@ -52,8 +58,9 @@ void prevmap_free(struct prevmap *m);
  * ARCA_ITEM_KEEP_ATTRS can be recorded with them; NULL: none. */
 void prevmap_add(struct prevmap *m, const char *name, const char *fp, const char *attrs,
                  uint32_t type, uint64_t size, const unsigned char *ids, size_t n_chunks);
-/* The attributes kept for e, or NULL (always NULL in a pack_attrs map). */
-const char *prevmap_attrs(const struct prevmap *m, const struct prev_entry *e);
+/* The attributes kept for e, or NULL. With pack_attrs the text lives in the
+ * map's one-block cache: valid until the next call on m (not thread-safe). */
+const char *prevmap_attrs(struct prevmap *m, const struct prev_entry *e);
 const struct prev_entry *prevmap_get(const struct prevmap *m, const char *name, const char *fp);
 const char *prevmap_fp(const struct prevmap *m, const struct prev_entry *e);
 const unsigned char *prevmap_chunk(const struct prevmap *m, const struct prev_entry *e, size_t i);

@@ -367,7 +367,8 @@ int repo_snap_begin(struct repo *r, const char *target, const char *driver,
 		return err_wrap(rc, "snapshot of %s: loading the index", target);
 	struct snap_writer *w = xcalloc(1, sizeof *w);
 	w->r = r;
-	w->next.pack_attrs = 1; /* only saved: its attributes compressed */
+	/* attributes kept compressed: most of a map's bytes (s3 objects) */
+	w->next.pack_attrs = w->prev.pack_attrs = 1;
 	w->target = xstrdup(target);
 	w->mw.target = w->target;
 	w->driver = xstrdup(driver ? driver : "");

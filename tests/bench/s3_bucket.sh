@@ -154,6 +154,7 @@ done
 echo "peak RSS: a bucket of $MANY small objects..."
 upload "$S3_PORT" many --many "$MANY" || fail "upload many"
 run arcamany "$ARCA" snapshot many
+run arcamany2 "$ARCA" snapshot many
 [ $have_aws = 1 ] && run awsmany aws --endpoint-url "$S3_ENDPOINT" s3 sync --quiet s3://many "$T/awsmany"
 [ $have_rclone = 1 ] && run rclonemany $rcl sync s3:many "$T/rclonemany"
 
@@ -172,6 +173,7 @@ line "3. arca restore --into s3://new" arcarest
 line "4. arca snapshot of the tree into an S3 repo" arcatree
 [ $have_rclone = 1 ] && line "   rclone copy tree -> bucket" rclonecopy "  arca $(ratio arcatree rclonecopy)x faster (bar: 1)"
 line "5. arca snapshot of $MANY objects" arcamany "  (bar: peak RSS < 128 MiB)"
+line "   arca snapshot of them, unchanged" arcamany2 "  (bar: peak RSS < 128 MiB)"
 [ $have_aws = 1 ] && line "   aws s3 sync of them" awsmany "  arca $(ratio arcamany awsmany)x faster"
 [ $have_rclone = 1 ] && line "   rclone sync of them" rclonemany "  arca $(ratio arcamany rclonemany)x faster"
 pass

@@ -609,7 +609,7 @@ static void test_prevmap_packed_attrs(void **state)
 	struct repo_fixture *f = *state;
 	char *dir = xasprintf("%s/c/meta", f->state);
 	assert_int_equal(mkdir_p(dir, 0700), 0);
-	struct prevmap plain = {0}, packed = {.pack_attrs = 1}, back = {0};
+	struct prevmap plain = {0}, packed = {.pack_attrs = 1}, back = {.pack_attrs = 1};
 	enum { N = 5000 };
 	unsigned char ids[2 * ID_LEN];
 	for (int i = 0; i < N; i++) {
@@ -645,6 +645,8 @@ static void test_prevmap_packed_attrs(void **state)
 		                prevmap_fp(&plain, &plain.e[i]));
 		assert_non_null(e);
 		const char *a = prevmap_attrs(&plain, &plain.e[i]), *b = prevmap_attrs(&back, e);
+		assert_true(a ? b && !strcmp(a, b) : !b);
+		b = prevmap_attrs(&packed, &packed.e[i]); /* the map being built too */
 		assert_true(a ? b && !strcmp(a, b) : !b);
 		assert_int_equal(e->size, plain.e[i].size);
 		assert_int_equal(e->n_chunks, plain.e[i].n_chunks);
