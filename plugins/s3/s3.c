@@ -52,6 +52,13 @@ const struct arca_option s3_options[] = {
      .min = 5 * 1024 * 1024,
      .max = 512 * 1024 * 1024,
      .help = "objects larger than this go up in parts of this size"},
+    {.name = "multipart_threshold",
+     .type = ARCA_OPT_SIZE,
+     .default_value = "64M",
+     .min = 5 * 1024 * 1024,
+     .max = 5ll * 1024 * 1024 * 1024,
+     .help = "repository objects up to this size go up in one PUT (one write for the "
+             "server; a pack is 32 MiB), larger ones in parts"},
     {.name = "parallel_parts",
      .type = ARCA_OPT_INT,
      .default_value = "4",
@@ -160,6 +167,9 @@ int s3_inst_open(const struct arca_config *cfg, void **instance)
 	const char *ca = s3_host->config_get(cfg, "ca_file");
 	s->ca_file = ca ? strdup(ca) : NULL;
 	s->part_size = (uint64_t)s3_host->config_int(cfg, "part_size", 8 << 20);
+	s->mp_threshold = (uint64_t)s3_host->config_int(cfg, "multipart_threshold", 64 << 20);
+	if (s->mp_threshold < s->part_size)
+		s->mp_threshold = s->part_size;
 	s->parallel = (int)s3_host->config_int(cfg, "parallel_parts", 4);
 	s->connect_timeout = (long)s3_host->config_int(cfg, "connect_timeout", 30);
 	const char *sse = s3_host->config_get(cfg, "sse");

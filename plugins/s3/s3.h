@@ -31,6 +31,7 @@ struct s3_inst {
 	const char *sse;   /* NULL, "AES256", "aws:kms": x-amz-server-side-encryption to ask */
 	char *sse_kms_key; /* x-amz-server-side-encryption-aws-kms-key-id, or NULL */
 	uint64_t part_size;
+	uint64_t mp_threshold; /* multipart_threshold, >= part_size */
 	int parallel;
 	long connect_timeout;
 	const struct arca_config *cfg; /* for the credentials, read at first use */
@@ -75,6 +76,12 @@ struct s3_req {
 	size_t n_extra;
 	const void *body; /* PUT/POST body */
 	size_t body_len;
+	/* PUT body read from a source instead (body_len bytes at body_src_off),
+	 * a piece at a time as curl sends it: no copy of the object in memory.
+	 * body_md5_b64 and body_sha256 must then be given (s3_source_hashes). */
+	arca_source_fn body_src;
+	void *body_src_arg;
+	uint64_t body_src_off;
 	const char *body_md5_b64; /* Content-MD5 of body (PUT/POST), NULL: made here */
 	const char *body_sha256;  /* hex, NULL: made here */
 	arca_sink_fn sink;        /* a 2xx body goes here; else it is collected */
@@ -124,6 +131,11 @@ void s3_pool_free(struct s3_inst *s);
 
 /* base64 of MD5(data) into out (25 bytes), and lower-case hex into hex (33). */
 void s3_md5(const void *data, size_t len, char b64[25], char hex[33]);
+/* SHA-256 (hex) and MD5 (base64 and hex) of `len` bytes of a source at
+ * `off`, read in pieces: the hashes a source-backed PUT body is signed and
+ * checked with. ARCA_OK, the source's status, or ARCA_ERR_INTERNAL. */
+int s3_source_hashes(arca_source_fn src, void *arg, uint64_t off, size_t len, char sha[65],
+                     char md5_b64[25], char md5_hex[33]);
 
 /* ---- objects (s3_dest.c) ---- */
 
@@ -137,13 +149,20 @@ struct s3_obj {
 int s3_list_objects(struct s3_inst *s, struct arca_dest_call *call, const char *key_prefix,
                     int (*cb)(void *arg, const struct s3_obj *o), void *arg, struct s3_fail *f);
 
-/* Store an object: from data, or `size` bytes read from source (at
- * increasing offsets when `sequential`, else in parallel parts), with more
+/* Store an object: from data, or `size` bytes read from source, with more
  * headers (Content-Type, x-amz-meta-*...); a conditional create when
- * if_none_match. ETag and size checked as every put. */
+ * if_none_match. ETag and size checked as every put. `how`:
+ * S3_PUT_SEQUENTIAL: the source is read once, at increasing offsets (parts
+ * one at a time; a body up to part_size is read into memory first);
+ * S3_PUT_REREAD: the source may be read again and in any order (a body is
+ * read as curl sends it, after a pass that hashes it: no copy in memory; up
+ * to multipart_threshold in one PUT). Neither: parallel parts, each read
+ * once into a part buffer. */
+#define S3_PUT_SEQUENTIAL 1u
+#define S3_PUT_REREAD     2u
 int s3_put_object(struct s3_inst *s, struct arca_dest_call *call, const char *key, const void *data,
                   uint64_t size, arca_source_fn source, void *arg, int if_none_match,
-                  const char *const (*hdrs)[2], size_t nh, int sequential, struct s3_fail *f);
+                  const char *const (*hdrs)[2], size_t nh, unsigned how, struct s3_fail *f);
 /* Open an instance on a section (the destination's and the target's
  * options are the same); s3_inst_close frees it. */
 int s3_inst_open(const struct arca_config *cfg, void **instance);

@@ -7,6 +7,7 @@
  * `parallel_parts` at a time. */
 #include <ctype.h>
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,27 +71,62 @@ static void add_headers(const struct s3_inst *s, struct s3_req *rq, int if_none_
 	}
 }
 
-/* A single PUT of data. The ETag must be the MD5 of what was sent, except
- * where the server encrypts with KMS or a customer key (its ETag is no MD5
- * there): then the server's check of our Content-MD5 stands for it. */
-static int put_single_h(struct s3_inst *s, struct arca_dest_call *call, const char *key,
-                        const void *data, size_t len, int if_none_match,
-                        const char *const (*hdrs)[2], size_t nh, struct s3_fail *f)
+/* A PUT body: bytes in memory, or `len` bytes of a source at `off` read as
+ * curl sends them (hashed first in a pass of their own). */
+struct body {
+	const void *data;
+	arca_source_fn src;
+	void *arg;
+	uint64_t off;
+	size_t len;
+};
+
+/* Point rq at b with its Content-MD5 (b64) and, for a source, its SHA-256;
+ * hex: the MD5 the ETag must be. */
+static int body_set(struct s3_req *rq, const struct body *b, char b64[25], char hex[33],
+                    char sha[65], const char *what, struct s3_fail *f)
 {
-	char b64[25], hex[33], what[600];
-	s3_md5(data, len, b64, hex);
-	struct s3_req rq = {
-	    .method = "PUT", .key = key, .body = data, .body_len = len, .body_md5_b64 = b64};
-	add_headers(s, &rq, if_none_match, hdrs, nh);
+	rq->body_len = b->len;
+	rq->body_md5_b64 = b64;
+	if (!b->src) {
+		rq->body = b->data;
+		s3_md5(b->data, b->len, b64, hex);
+		return ARCA_OK;
+	}
+	int rc = s3_source_hashes(b->src, b->arg, b->off, b->len, sha, b64, hex);
+	if (rc == ARCA_ERR_INTERNAL)
+		return s3_fail_set(f, rc, 0, "s3: %s: hashing the body failed (libcrypto)", what);
+	if (rc != ARCA_OK) /* the source's failure, its message */
+		return f->status = rc, f->msg[0] = '\0', rc;
+	rq->body_src = b->src;
+	rq->body_src_arg = b->arg;
+	rq->body_src_off = b->off;
+	rq->body_sha256 = sha;
+	return ARCA_OK;
+}
+
+/* A single PUT. The ETag must be the MD5 of what was sent, except where the
+ * server encrypts with KMS or a customer key (its ETag is no MD5 there):
+ * then the server's check of our Content-MD5 stands for it. */
+static int put_single_h(struct s3_inst *s, struct arca_dest_call *call, const char *key,
+                        const struct body *b, int if_none_match, const char *const (*hdrs)[2],
+                        size_t nh, struct s3_fail *f)
+{
+	char b64[25], hex[33], sha[65], what[600];
 	snprintf(what, sizeof what, "writing %s", key);
+	struct s3_req rq = {.method = "PUT", .key = key};
+	int rc = body_set(&rq, b, b64, hex, sha, what, f);
+	if (rc != ARCA_OK)
+		return rc;
+	add_headers(s, &rq, if_none_match, hdrs, nh);
 	struct s3_resp resp;
-	int rc = req_ok(s, call, &rq, &resp, what, f);
+	rc = req_ok(s, call, &rq, &resp, what, f);
 	if (rc == ARCA_OK && !resp.sse_etag && !etag_is(resp.etag, hex))
-		rc =
-		    s3_fail_set(f, ARCA_ERR_IO, 1,
-		                "s3 %s: writing %s: the server answered ETag %s, not the MD5 %s of "
-		                "the %zu bytes sent: it did not store them as sent",
-		                s->scheme_host, key, resp.etag[0] ? resp.etag : "(none)", hex, len);
+		rc = s3_fail_set(
+		    f, ARCA_ERR_IO, 1,
+		    "s3 %s: writing %s: the server answered ETag %s, not the MD5 %s of "
+		    "the %zu bytes sent: it did not store them as sent",
+		    s->scheme_host, key, resp.etag[0] ? resp.etag : "(none)", hex, b->len);
 	s3_resp_free(&resp);
 	return rc;
 }
@@ -98,7 +134,8 @@ static int put_single_h(struct s3_inst *s, struct arca_dest_call *call, const ch
 static int put_single(struct s3_inst *s, struct arca_dest_call *call, const char *key,
                       const void *data, size_t len, int if_none_match, struct s3_fail *f)
 {
-	return put_single_h(s, call, key, data, len, if_none_match, NULL, 0, f);
+	struct body b = {.data = data, .len = len};
+	return put_single_h(s, call, key, &b, if_none_match, NULL, 0, f);
 }
 
 /* Without a conditional create the server honours: look first (not atomic;
@@ -127,6 +164,7 @@ struct mp {
 	uint64_t size;
 	arca_source_fn source;
 	void *arg;
+	int reread; /* parts are read from the source as sent: no part buffer */
 	uint64_t nparts;
 	pthread_mutex_t mu;
 	uint64_t next;     /* next part to send (0-based) */
@@ -167,9 +205,9 @@ static int server_etag(struct s3_inst *s, const struct s3_resp *resp, const char
 static void *mp_worker(void *arg)
 {
 	struct mp *m = arg;
-	unsigned char *buf = malloc(m->s->part_size);
+	unsigned char *buf = m->reread ? NULL : malloc(m->s->part_size);
 	struct s3_fail f = {0};
-	if (!buf) {
+	if (!buf && !m->reread) {
 		s3_fail_set(&f, ARCA_ERR_INTERNAL, 0, "s3: out of memory for a part");
 		mp_fail(m, &f);
 		return NULL;
@@ -183,8 +221,20 @@ static void *mp_worker(void *arg)
 		uint64_t off = i * m->s->part_size;
 		size_t len =
 		    (size_t)(m->size - off < m->s->part_size ? m->size - off : m->s->part_size);
-		int rc = m->source(m->arg, off, buf, len);
-		if (rc != ARCA_OK) {
+		struct body b = {.src = m->source, .arg = m->arg, .off = off, .len = len};
+		int rc = ARCA_OK;
+		if (buf) {
+			rc = m->source(m->arg, off, buf, len);
+			b = (struct body){.data = buf, .len = len};
+		}
+		char b64[25], sha[65], num[24], what[600];
+		snprintf(num, sizeof num, "%" PRIu64, i + 1);
+		snprintf(what, sizeof what, "writing part %s of %s", num, m->key);
+		const char *q[] = {"partNumber", num, "uploadId", m->upload_id};
+		struct s3_req rq = {.method = "PUT", .key = m->key, .query = q, .n_query = 2};
+		if (rc == ARCA_OK)
+			rc = body_set(&rq, &b, b64, m->etags[i], sha, what, &f);
+		if (rc != ARCA_OK && !f.msg[0]) {
 			/* a message the source set stays on this thread: say what failed */
 			s3_fail_set(&f, rc, 0,
 			            "s3: writing %s: reading part %" PRIu64 " of the object failed "
@@ -193,20 +243,13 @@ static void *mp_worker(void *arg)
 			mp_fail(m, &f);
 			break;
 		}
-		char b64[25], num[24], what[600];
-		s3_md5(buf, len, b64, m->etags[i]);
-		snprintf(num, sizeof num, "%" PRIu64, i + 1);
-		const char *q[] = {"partNumber", num, "uploadId", m->upload_id};
-		struct s3_req rq = {.method = "PUT",
-		                    .key = m->key,
-		                    .query = q,
-		                    .n_query = 2,
-		                    .body = buf,
-		                    .body_len = len,
-		                    .body_md5_b64 = b64};
 		struct s3_resp resp;
-		snprintf(what, sizeof what, "writing part %s of %s", num, m->key);
 		rc = req_ok(m->s, m->call, &rq, &resp, what, &f);
+		if (rc != ARCA_OK && !f.msg[0])
+			s3_fail_set(&f, rc, 0,
+			            "s3: writing %s: reading part %" PRIu64 " of the object failed "
+			            "(status %d)",
+			            m->key, i + 1, rc);
 		if (rc == ARCA_OK && resp.sse_etag)
 			rc = server_etag(m->s, &resp, what, m->etags[i], &f);
 		else if (rc == ARCA_OK && !etag_is(resp.etag, m->etags[i]))
@@ -241,8 +284,9 @@ static void mp_abort(struct s3_inst *s, const char *key, const char *upload_id)
 
 static int put_multipart(struct s3_inst *s, struct arca_dest_call *call, const char *key,
                          uint64_t size, arca_source_fn source, void *arg, int if_none_match,
-                         const char *const (*hdrs)[2], size_t nh, int sequential, struct s3_fail *f)
+                         const char *const (*hdrs)[2], size_t nh, unsigned how, struct s3_fail *f)
 {
+	int sequential = (how & S3_PUT_SEQUENTIAL) != 0;
 	char what[600];
 	const char *q[] = {"uploads", ""};
 	struct s3_req rq = {.method = "POST", .key = key, .query = q, .n_query = 1};
@@ -268,6 +312,7 @@ static int put_multipart(struct s3_inst *s, struct arca_dest_call *call, const c
 	               .size = size,
 	               .source = source,
 	               .arg = arg,
+	               .reread = (how & S3_PUT_REREAD) != 0,
 	               .nparts = (size + s->part_size - 1) / s->part_size};
 	pthread_mutex_init(&m.mu, NULL);
 	m.etags = calloc(m.nparts, sizeof *m.etags);
@@ -348,39 +393,45 @@ static int put_multipart(struct s3_inst *s, struct arca_dest_call *call, const c
 	return rc;
 }
 
-struct memsrc {
-	const unsigned char *p;
-};
-
 static int mem_read(void *arg, uint64_t off, void *buf, size_t len)
 {
-	memcpy(buf, ((struct memsrc *)arg)->p + off, len);
+	memcpy(buf, (const unsigned char *)arg + off, len);
 	return ARCA_OK;
 }
 
 int s3_put_object(struct s3_inst *s, struct arca_dest_call *call, const char *key, const void *data,
                   uint64_t size, arca_source_fn source, void *arg, int if_none_match,
-                  const char *const (*hdrs)[2], size_t nh, int sequential, struct s3_fail *f)
+                  const char *const (*hdrs)[2], size_t nh, unsigned how, struct s3_fail *f)
 {
-	int rc = ARCA_OK;
-	if (size <= s->part_size) {
-		void *buf = NULL;
-		if (!data) {
-			buf = malloc(size ? (size_t)size : 1);
-			if (!buf)
-				rc = s3_fail_set(f, ARCA_ERR_INTERNAL, 0, "s3: out of memory");
-			else if ((rc = source(arg, 0, buf, (size_t)size)) != ARCA_OK)
-				f->status = rc, f->msg[0] = '\0';
-		}
-		if (rc == ARCA_OK)
-			rc = put_single_h(s, call, key, data ? data : buf, (size_t)size,
-			                  if_none_match, hdrs, nh, f);
-		free(buf);
-		return rc;
+	if (data) { /* memory: read in place, as often as needed */
+		source = mem_read;
+		arg = (void *)(uintptr_t)data;
+		how |= S3_PUT_REREAD;
 	}
-	struct memsrc ms = {data};
-	return put_multipart(s, call, key, size, data ? mem_read : source, data ? &ms : arg,
-	                     if_none_match, hdrs, nh, sequential, f);
+	int reread = (how & S3_PUT_REREAD) != 0;
+	/* One PUT is one write for the server; parts are written, then copied
+	 * into the object. Where the body need not be held in memory (a source
+	 * read as sent) up to multipart_threshold goes in one PUT. */
+	if (size > (reread ? s->mp_threshold : s->part_size))
+		return put_multipart(s, call, key, size, source, arg, if_none_match, hdrs, nh, how,
+		                     f);
+	struct body b = {.src = source, .arg = arg, .len = (size_t)size};
+	if (data)
+		b = (struct body){.data = data, .len = (size_t)size};
+	void *buf = NULL;
+	int rc = ARCA_OK;
+	if (!reread) { /* read once, into memory (at most part_size) */
+		buf = malloc(size ? (size_t)size : 1);
+		if (!buf)
+			return s3_fail_set(f, ARCA_ERR_INTERNAL, 0, "s3: out of memory");
+		if ((rc = source(arg, 0, buf, (size_t)size)) != ARCA_OK)
+			f->status = rc, f->msg[0] = '\0';
+		b = (struct body){.data = buf, .len = (size_t)size};
+	}
+	if (rc == ARCA_OK)
+		rc = put_single_h(s, call, key, &b, if_none_match, hdrs, nh, f);
+	free(buf);
+	return rc;
 }
 
 /* put of data (memory) or of a source: single PUT up to part_size. */
@@ -395,7 +446,9 @@ static int put_any(struct s3_inst *s, struct arca_dest_call *call, const char *n
 	int excl = (flags & ARCA_PUT_EXCLUSIVE) != 0, cond = excl && atomic_load(&s->cond_create);
 	int rc = excl && !cond ? absent_first(s, call, key, &f) : ARCA_OK;
 	if (rc == ARCA_OK)
-		rc = s3_put_object(s, call, key, data, size, source, arg, cond, NULL, 0, 0, &f);
+		/* the engine's sources may be read again (plugin.h) */
+		rc = s3_put_object(s, call, key, data, size, source, arg, cond, NULL, 0,
+		                   S3_PUT_REREAD, &f);
 	free(key);
 	if (rc == ARCA_OK)
 		return rc;

@@ -79,6 +79,44 @@ void s3_md5(const void *data, size_t len, char b64[25], char hex[33])
 		snprintf(hex + 2 * i, 3, "%02x", md[i]);
 }
 
+/* A piece a time: big enough that hashing dominates the calls, small enough
+ * to stay in the cache and on the heap (no fresh pages per object). */
+#define SRC_PIECE (96u * 1024)
+
+int s3_source_hashes(arca_source_fn src, void *arg, uint64_t off, size_t len, char sha[65],
+                     char md5_b64[25], char md5_hex[33])
+{
+	unsigned char *buf = malloc(SRC_PIECE);
+	EVP_MD_CTX *hs = EVP_MD_CTX_new(), *hm = EVP_MD_CTX_new();
+	int rc = buf && hs && hm && EVP_DigestInit_ex(hs, EVP_sha256(), NULL) &&
+	                 EVP_DigestInit_ex(hm, EVP_md5(), NULL)
+	             ? ARCA_OK
+	             : ARCA_ERR_INTERNAL;
+	for (size_t done = 0; rc == ARCA_OK && done < len;) {
+		size_t n = len - done < SRC_PIECE ? len - done : SRC_PIECE;
+		rc = src(arg, off + done, buf, n);
+		if (rc == ARCA_OK &&
+		    (!EVP_DigestUpdate(hs, buf, n) || !EVP_DigestUpdate(hm, buf, n)))
+			rc = ARCA_ERR_INTERNAL;
+		done += n;
+	}
+	unsigned char ds[32], dm[16];
+	unsigned int ls = 0, lm = 0;
+	if (rc == ARCA_OK && (!EVP_DigestFinal_ex(hs, ds, &ls) || !EVP_DigestFinal_ex(hm, dm, &lm)))
+		rc = ARCA_ERR_INTERNAL;
+	if (rc == ARCA_OK) {
+		for (int i = 0; i < 32; i++)
+			snprintf(sha + 2 * i, 3, "%02x", ds[i]);
+		EVP_EncodeBlock((unsigned char *)md5_b64, dm, 16);
+		for (int i = 0; i < 16; i++)
+			snprintf(md5_hex + 2 * i, 3, "%02x", dm[i]);
+	}
+	EVP_MD_CTX_free(hs);
+	EVP_MD_CTX_free(hm);
+	free(buf);
+	return rc;
+}
+
 static CURL *conn_get(struct s3_inst *s, struct s3_conn **c)
 {
 	pthread_mutex_lock(&s->pool_mu);
@@ -130,6 +168,7 @@ struct xfer {
 	struct arca_dest_call *call;
 	size_t sent;
 	size_t cap;
+	int src_rc; /* the body's source failed: its status */
 };
 
 static size_t on_read(char *buf, size_t size, size_t n, void *arg)
@@ -138,8 +177,16 @@ static size_t on_read(char *buf, size_t size, size_t n, void *arg)
 	size_t want = size * n, left = x->rq->body_len - x->sent;
 	if (want > left)
 		want = left;
-	if (want)
+	if (want && x->rq->body_src) {
+		int rc =
+		    x->rq->body_src(x->rq->body_src_arg, x->rq->body_src_off + x->sent, buf, want);
+		if (rc != ARCA_OK) {
+			x->src_rc = rc;
+			return CURL_READFUNC_ABORT;
+		}
+	} else if (want) {
 		memcpy(buf, (const char *)x->rq->body + x->sent, want);
+	}
 	x->sent += want;
 	return want;
 }
@@ -333,6 +380,11 @@ int s3_request(struct s3_inst *s, struct arca_dest_call *call, const struct s3_r
 	char sha[65], md5b64[25], md5hex[33];
 	const void *body = rq->body ? rq->body : "";
 	int has_body = !strcmp(rq->method, "PUT") || !strcmp(rq->method, "POST");
+	if (rq->body_src && (!rq->body_sha256 || !rq->body_md5_b64 || strcmp(rq->method, "PUT"))) {
+		free(path);
+		free(url);
+		return s3_fail_set(f, ARCA_ERR_INTERNAL, 0, "s3: a source body without its hashes");
+	}
 	if (rq->body_sha256)
 		snprintf(sha, sizeof sha, "%s", rq->body_sha256);
 	else
@@ -457,6 +509,10 @@ int s3_request(struct s3_inst *s, struct arca_dest_call *call, const struct s3_r
 		                 "server?)",
 		                 s->scheme_host, rq->method, url,
 		                 rq->max_body ? rq->max_body : BODY_MAX_DEFAULT);
+	} else if (cc == CURLE_ABORTED_BY_CALLBACK && x.src_rc) {
+		rc = x.src_rc; /* the source's status; its message (its thread) or the caller's */
+		f->status = rc;
+		f->msg[0] = '\0';
 	} else if (cc == CURLE_ABORTED_BY_CALLBACK) {
 		rc = s3_fail_set(f, ARCA_ERR_CANCELLED, 0, "s3: interrupted");
 	} else if (cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CACERT_BADFILE ||

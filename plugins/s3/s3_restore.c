@@ -344,7 +344,7 @@ static int write_one(struct s3_inst *s, const char *key, struct hdrs *h, uint64_
 	*wrote = 0;
 	if (rc == ARCA_OK && !same) {
 		rc = s3_put_object(s, NULL, key, NULL, size, src, arg, 0,
-		                   (const char *const(*)[2])h->h, h->n, 1, f);
+		                   (const char *const(*)[2])h->h, h->n, S3_PUT_SEQUENTIAL, f);
 		if (rc == ARCA_OK && h->tagging)
 			rc = put_tags(s, key, h, f);
 		*wrote = rc == ARCA_OK;

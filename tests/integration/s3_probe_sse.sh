@@ -39,10 +39,10 @@ state_dir = $T/state
 EOC
 S3_ENDPOINT_OVERRIDE=$hon_URL s3_dest hon arca-test cond/
 S3_ENDPOINT_OVERRIDE=$plain_URL s3_dest plain arca-test cond/
-S3_ENDPOINT_OVERRIDE=$kms_URL s3_dest kms arca-test kms/ "part_size = 5M" "sse = kms" \
+S3_ENDPOINT_OVERRIDE=$kms_URL s3_dest kms arca-test kms/ "part_size = 5M" "multipart_threshold = 5M" "sse = kms" \
 	"sse_kms_key_id = alias/vectis-backup"
-S3_ENDPOINT_OVERRIDE=$dsse_URL s3_dest dsse arca-test dsse/ "part_size = 5M"
-S3_ENDPOINT_OVERRIDE=$ssec_URL s3_dest ssec arca-test ssec/ "part_size = 5M"
+S3_ENDPOINT_OVERRIDE=$dsse_URL s3_dest dsse arca-test dsse/ "part_size = 5M" "multipart_threshold = 5M"
+S3_ENDPOINT_OVERRIDE=$ssec_URL s3_dest ssec arca-test ssec/ "part_size = 5M" "multipart_threshold = 5M"
 S3_ENDPOINT_OVERRIDE=$bad_URL s3_dest bad arca-test bad/
 files_target tree "$T/src"
 sed -i 's/^destinations = local$/destinations = hon/' "$ARCA_CONFIG"

@@ -15,7 +15,7 @@ cat > "$ARCA_CONFIG" <<EOC
 plugin_dir = $PLUGIN_DIR
 state_dir = $T/state
 EOC
-s3_dest s3 arca-test arca/host1/ "pack_size = 16M" "part_size = 5M"
+s3_dest s3 arca-test arca/host1/ "pack_size = 16M" "part_size = 5M" "multipart_threshold = 5M"
 files_target tree "$T/src" "retention = last=1"
 sed -i 's/^destinations = local$/destinations = s3/' "$ARCA_CONFIG"
 

@@ -125,10 +125,10 @@ int s3t_request(struct s3_inst *s, const struct s3_req *rq, struct s3_resp *r, c
 }
 int s3_put_object(struct s3_inst *s, struct arca_dest_call *call, const char *key, const void *data,
                   uint64_t size, arca_source_fn source, void *arg, int if_none_match,
-                  const char *const (*hdrs)[2], size_t nh, int sequential, struct s3_fail *f)
+                  const char *const (*hdrs)[2], size_t nh, unsigned how, struct s3_fail *f)
 {
 	(void)s, (void)call, (void)key, (void)data, (void)size, (void)source, (void)arg;
-	(void)if_none_match, (void)hdrs, (void)nh, (void)sequential, (void)f;
+	(void)if_none_match, (void)hdrs, (void)nh, (void)how, (void)f;
 	fail();
 	return 1;
 }
