@@ -1,10 +1,11 @@
-/* health.c — `arca health TARGET [--into URL] [--index UID,...]
+/* health.c — `arca health TARGET [--into URL|DIR] [--index UID,...]
  * [--wait-tasks SECONDS]`: is Meilisearch serving as a search client would
  * use it? GET /health says "available"; with the target's key (restore_api_key
  * for --into, as restore --into uses) GET /stats answers, and names every
  * index asked for; the task queue is empty, or its enqueued and processing
  * tasks are named (a restore's documents may still be indexing: searches
- * then miss them), a warning unless --wait-tasks bounds a wait for them. */
+ * then miss them), a warning unless --wait-tasks bounds a wait for them.
+ * --into DIR: the .dump a restore wrote there (health_dump.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -197,11 +198,19 @@ int meili_health(struct meili *m, struct arca_ctx *ctx)
 		return MEILI_ERR(
 		    ARCA_ERR_CONFIG,
 		    "--wait-tasks %s: give seconds (or N with s, m or h), at most 7 days", w);
+	if (into && into[0] == '/' && w)
+		return MEILI_ERR(ARCA_ERR_CONFIG,
+		                 "--wait-tasks looks at a running server's task queue, not at the "
+		                 ".dump in --into %s",
+		                 into);
+	if (into && into[0] == '/')
+		return meili_health_dump(m, ctx, into, only);
 	if (into && strncmp(into, "http://", 7) && strncmp(into, "https://", 8))
 		return MEILI_ERR(ARCA_ERR_CONFIG,
 		                 "--into takes http(s)://HOST:PORT (a running Meilisearch: the one "
 		                 "restore --into URL wrote into, or one started with --import-dump "
-		                 "on the .dump restore --into DIR wrote), not '%s'",
+		                 "on the .dump restore --into DIR wrote) or the absolute directory "
+		                 "restore --into DIR wrote a .dump into, not '%s'",
 		                 into);
 	/* --into URL: the key of restore_api_key, as restore --into; the
 	 * instance's own url is kept for its next op */

@@ -99,6 +99,9 @@ int meili_verify(struct meili *m, struct arca_ctx *ctx);
 int meili_rebuild(struct meili *m);
 /* health.c: the health op (options "into", "index", "wait-tasks") */
 int meili_health(struct meili *m, struct arca_ctx *ctx);
+/* health_dump.c: --into DIR, the .dump files there read to their end;
+ * `only` the --index list (NULL: none) */
+int meili_health_dump(struct meili *m, struct arca_ctx *ctx, const char *dir, const char *only);
 /* ", or ... --rebuild" when the target has a rebuild_command, else "" */
 const char *meili_way_out(struct meili *m);
 

@@ -165,7 +165,7 @@ static const struct arca_op_option meili_restore_options[] = {
 static const struct arca_op_option meili_health_options[] = {
     {"into", 1,
      "look at this server instead of the target's: http(s)://HOST:PORT (key: restore_api_key, "
-     "as restore --into)",
+     "as restore --into); or DIR: the .dump a restore --into DIR wrote there",
      NULL, NULL},
     {"index", 1, "UID[,UID...]: these indexes must exist (8 when one does not)", NULL, NULL},
     {"wait-tasks", 1,

@@ -8,7 +8,8 @@
 # healthy with a warning; tasks still enqueued or processing are a warning,
 # or with --wait-tasks waited for (the counts then include what they added)
 # and, still there when the bound passes, a failure (6); --into URL looks at
-# the server a restore wrote into, with restore_api_key.
+# the server a restore wrote into, with restore_api_key; --into DIR reads the
+# .dump a restore wrote there to its end (cut short: 6; none: 8).
 . "$ARCA_SRCDIR/tests/lib/common.sh"
 . "$ARCA_SRCDIR/tests/lib/meili.sh"
 export MEILI_API_KEY=$MEILI_KEY WRONG_KEY=not-the-key NOSTATS_KEY=no-stats-key-0123
@@ -115,6 +116,24 @@ arca restore good --into "$empty_URL" > /dev/null 2>&1 || fail "restore --into"
 arca health good --into "$empty_URL" --index users 2>"$T/err" >/dev/null || { cat "$T/err"; fail "health --into"; }
 grep -q "at $empty_URL: available, 3 index(es), 30 document(s)" "$T/err" || { cat "$T/err"; fail "health --into did not look there"; }
 grep -q "index users: 5 document(s)" "$T/err" || { cat "$T/err"; fail "users not counted"; }
+
+step "--into DIR: the .dump a restore wrote there reads to its end"
+arca restore good --into "$T/dumps" > /dev/null 2>&1 || fail "restore --into DIR"
+arca health good --into "$T/dumps" --index movies,users 2>"$T/err" >/dev/null || { cat "$T/err"; fail "health --into DIR"; }
+grep -q "$T/dumps/.*\.dump: a V6 dump (Meilisearch .*) that reads to its end: 3 index(es), 30 document(s)" "$T/err" ||
+	{ cat "$T/err"; fail "health --into DIR does not say what it read"; }
+expect_fail 8 arca health good --into "$T/dumps" --index nosuch
+expect_stderr "\.dump has no index nosuch \(it has 3\)"
+expect_fail 3 arca health good --into "$T/dumps" --wait-tasks 5
+expect_stderr "--wait-tasks looks at a running server's task queue"
+f=$(ls "$T/dumps"/*.dump)
+head -c "$(($(stat -c %s "$f") / 2))" "$f" > "$f.cut" && mv "$f.cut" "$f"
+expect_fail 6 arca health good --into "$T/dumps"
+expect_stderr "does not read as a dump"
+mkdir "$T/nodump"
+expect_fail 8 arca health good --into "$T/nodump"
+expect_stderr "holds no \.dump: .arca restore good --into"
+
 sed -i 's/^restore_api_key_env = MEILI_API_KEY$/restore_api_key_env = WRONG_KEY/' "$ARCA_CONFIG"
 expect_fail 5 arca health good --into "$empty_URL"
 expect_stderr "Meilisearch at $empty_URL refused the API key"
