@@ -14,7 +14,8 @@
 # replaced with it; a failing hook stops the run with its exit code and a
 # resume command that works; so does SIGTERM while a hook runs (exit 10, the
 # hook's process group stopped too); a store that does not serve after
-# post_hook stops the run at the health step; --json gives one document.
+# post_hook (Redis shut down, the search engine stopped) stops the run at the
+# health step; --json gives one document.
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/redis.sh"
 redis_require
@@ -206,6 +207,15 @@ v = st["verify_hook"]
 assert v["status"] == "failed" and v["exit"] == 3 and "exited with 3" in v["error"], v
 assert "--from verify_hook" in d["resume"], d["resume"]
 PY
+
+if [ -n "$HAVE_MEILI" ]; then
+	step "a search engine that is down after the rebuild stops the run at the health step (4)"
+	meili_stop "$search_PID"
+	expect_fail 4 arca recover --from health
+	expect_stderr "target search is not serving after the recovery \\(.arca health search.\\): cannot reach Meilisearch"
+	expect_stderr "stopped at step $((N - 1))/$N \\(health\\), exit 4"
+	grep -q "^  cache: serving\$" "$T/out" || fail "cache was not checked before search"
+fi
 
 step "a store that does not serve after post_hook stops the run at the health step"
 sed -i "s/^post_hook = .*/post_hook = redis-cli -h 127.0.0.1 -p $src_PORT shutdown nosave || true/" "$ARCA_CONFIG"
