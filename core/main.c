@@ -140,9 +140,11 @@ const struct verb cli_verbs[] = {
      "is a target's store serving (e.g. after a restore)?",
      "Asks TARGET's driver whether its store serves as an application would use it,\n"
      "more than check's \"reachable\": a database accepts connections and answers a\n"
-     "query, a tree exists and can be read. The driver's options (below) say what\n"
-     "to look at, e.g. --into the restored copy. Exit 0 when healthy; otherwise the\n"
-     "status that says why (4 unreachable, 8 missing, 9 the driver cannot tell).\n\n"
+     "query, a tree exists and can be read, a bucket prefix lists and its first\n"
+     "object reads, a search engine's indexes answer. The driver's options (below)\n"
+     "say what to look at, e.g. --into the restored copy. Exit 0 when healthy;\n"
+     "otherwise the status that says why (4 unreachable, 5 credentials refused,\n"
+     "6 a wrong answer, 8 missing, 9 the driver cannot tell).\n\n"
      "Example:\n  arca restore media --into /srv/media.new && arca health media --into "
      "/srv/media.new\n"},
     {"check", cmd_check, 1, "arca check [TARGET...]",

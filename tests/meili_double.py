@@ -5,7 +5,8 @@ No Meilisearch server can be installed on the test machines, so the
 meilisearch driver is tested against this program, written from
 Meilisearch's documented HTTP API (v1.x): asynchronous tasks (enqueued ->
 processing -> succeeded/failed, increasing uids, 202 + taskUid), paged
-/indexes and /documents/fetch, settings, /stats, /keys, /version, /health,
+/indexes and /documents/fetch, settings, /stats and /indexes/<uid>/stats,
+/tasks?statuses=..., /keys, /version, /health,
 `Authorization: Bearer` with per-key actions, error objects
 {message, code, type, link}, and POST /dumps writing a dump in the v6
 format (tar.gz: metadata.json, keys.jsonl, tasks/queue.jsonl,
@@ -17,6 +18,7 @@ a real dump has the same members (metadata.json's dumpDate aside).
 Python 3 standard library only. State lives in memory. Options for tests:
   --fail-task TYPE[:CODE]   tasks of TYPE fail (e.g. documentAdditionOrUpdate)
   --stall-task TYPE         tasks of TYPE stay "processing" forever
+  --slow-task TYPE:SECONDS  tasks of TYPE stay "processing" that long
   --dump-file FILE          POST /dumps writes FILE's bytes as the dump
                             (a server of that version wrote it)
   --api-key KEY:ACT,ACT     an extra key with those actions ("*": all)
@@ -138,6 +140,9 @@ class State:
                 task["batchUid"] = task["uid"]
             if task["type"] in self.args.stall_task:
                 return  # never finishes, and neither does anything after it
+            for spec in self.args.slow_task:
+                if spec.split(":")[0] == task["type"]:
+                    time.sleep(float(spec.split(":")[1]))  # an indexing that takes time
             fail = [f for f in self.args.fail_task if f.split(":")[0] == task["type"]]
             t0 = time.time()
             err = None
@@ -466,6 +471,16 @@ class Handler(BaseHTTPRequestHandler):
             self.auth("dumps.create")
             self.body()
             return self.send(202, st.enqueue("dumpCreation", None, {}))
+        if p == ["stats"] and m == "GET":
+            self.auth("stats.get")
+            with st.lock:
+                busy = {t["indexUid"] for t in st.tasks if t["status"] == "processing"}
+                ix = {uid: {"numberOfDocuments": len(i.docs), "isIndexing": uid in busy,
+                            "fieldDistribution": {}} for uid, i in st.indexes.items()}
+                last = max((i.updated for i in st.indexes.values() if i.updated), default=None)
+                size = sum(len(d) for i in st.indexes.values() for d in i.docs)
+            return self.send(200, {"databaseSize": size, "usedDatabaseSize": size,
+                                   "lastUpdate": last, "indexes": ix})
         if p and p[0] == "tasks" and m == "GET":
             self.auth("tasks.get")
             with st.lock:
@@ -574,6 +589,7 @@ def main():
     ap.add_argument("--dump-file")
     ap.add_argument("--fail-task", action="append", default=[])
     ap.add_argument("--stall-task", action="append", default=[])
+    ap.add_argument("--slow-task", action="append", default=[])
     ap.add_argument("--max-limit", type=int, default=1000)
     ap.add_argument("--version", default="1.13.0")
     ap.add_argument("--verbose", action="store_true")

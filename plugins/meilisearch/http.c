@@ -196,7 +196,8 @@ int meili_call(struct meili *m, const char *method, const char *path, const char
 			rc = api_error(m, http, method, path, action, &resp);
 	}
 	if (rc == ARCA_OK) {
-		if (m->key)
+		/* /health is public: its answer says nothing of the key */
+		if (m->key && strcmp(path, "/health"))
 			m->key_worked = 1;
 		if (out) {
 			json_error_t e;

@@ -92,11 +92,16 @@ void meili_layout_free(struct meili_layout *l);
 int meili_read_lines(struct arca_ctx *ctx, int (*cb)(void *arg, const char *line, size_t len),
                      void *arg);
 
-/* restore.c / tofile.c / verify.c / rebuild.c */
+/* restore.c / tofile.c / verify.c / rebuild.c / health.c */
 int meili_restore(struct meili *m, struct arca_ctx *ctx);
 int meili_restore_file(struct meili *m, struct arca_ctx *ctx, const char *dir);
 int meili_verify(struct meili *m, struct arca_ctx *ctx);
 int meili_rebuild(struct meili *m);
+/* health.c: the health op (options "into", "index", "wait-tasks") */
+int meili_health(struct meili *m, struct arca_ctx *ctx);
+/* health_dump.c: --into DIR, the .dump files there read to their end;
+ * `only` the --index list (NULL: none) */
+int meili_health_dump(struct meili *m, struct arca_ctx *ctx, const char *dir, const char *only);
 /* ", or ... --rebuild" when the target has a rebuild_command, else "" */
 const char *meili_way_out(struct meili *m);
 

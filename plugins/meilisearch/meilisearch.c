@@ -162,6 +162,24 @@ static const struct arca_op_option meili_restore_options[] = {
     {NULL, 0, NULL, NULL, NULL},
 };
 
+static const struct arca_op_option meili_health_options[] = {
+    {"into", 1,
+     "look at this server instead of the target's: http(s)://HOST:PORT (key: restore_api_key, "
+     "as restore --into); or DIR: the .dump a restore --into DIR wrote there",
+     NULL, NULL},
+    {"index", 1, "UID[,UID...]: these indexes must exist (8 when one does not)", NULL, NULL},
+    {"wait-tasks", 1,
+     "wait up to SECONDS (or Nm, Nh) for enqueued and processing tasks to finish, else fail "
+     "(6); without it they are a warning",
+     NULL, NULL},
+    {NULL, 0, NULL, NULL, NULL},
+};
+
+static int meili_health_op(void *instance, struct arca_ctx *ctx)
+{
+	return meili_health(instance, ctx);
+}
+
 static const struct arca_verb meili_verbs[] = {
     {"rebuild", "", "run a Meilisearch target's rebuild_command (reindex from the source)",
      "Runs rebuild_command of TARGET with a minimal environment (PATH, HOME,\n"
@@ -181,6 +199,8 @@ static const struct arca_target_ops meili_target_ops = {
     .verify = meili_verify_op,
     .close = meili_close,
     .command = meili_command,
+    .health_options = meili_health_options,
+    .health = meili_health_op,
 };
 
 static const struct arca_driver meili_driver = {

@@ -364,8 +364,8 @@ static int read_section(const char *path, const char *name, struct kv *kv, char 
 	return rc;
 }
 
-int s3_into_open(struct s3_inst *s, struct arca_ctx *ctx, const char *into, struct s3_inst **out,
-                 int *is_repo_dest)
+int s3_into_open(struct s3_inst *s, struct arca_ctx *ctx, const char *into, const char *doing,
+                 struct s3_inst **out, int *is_repo_dest)
 {
 	struct kv kv = {0};
 	char bucket[64] = "", where[300], kind[16] = "", own[600], ep_norm[600];
@@ -447,7 +447,7 @@ int s3_into_open(struct s3_inst *s, struct arca_ctx *ctx, const char *into, stru
 		}
 	}
 	if (rc == ARCA_OK)
-		s3_host->log(ARCA_LOG_INFO, "s3: restoring into bucket %s, prefix \"%s\" at %s%s",
+		s3_host->log(ARCA_LOG_INFO, "s3: %s bucket %s, prefix \"%s\" at %s%s", doing,
 		             d->bucket, d->prefix, ep_norm,
 		             d->creds_loaded ? "" : " (the target's credentials)");
 	kv_free(&kv);

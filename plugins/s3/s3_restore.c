@@ -645,7 +645,7 @@ int s3t_restore(void *instance, struct arca_ctx *ctx)
 	int local = into && strncmp(into, "s3://", 5) && strchr(into, '/');
 	int rc = ARCA_OK, repo_dest = 0;
 	if (into && !local)
-		rc = s3_into_open(s, ctx, into, &d, &repo_dest);
+		rc = s3_into_open(s, ctx, into, "restoring into", &d, &repo_dest);
 	if (rc == ARCA_OK && repo_dest) {
 		/* a [destination]'s prefix may hold a repository: never mix */
 		char *k = key_of(d, "config");

@@ -626,4 +626,6 @@ const struct arca_target_ops s3_target_ops = {
     .close = s3_inst_close,
     .restore_options = s3t_restore_options,
     .snapshot_options = s3_snapshot_options,
+    .health_options = s3t_health_options,
+    .health = s3t_health,
 };

@@ -17,12 +17,17 @@ int s3t_request(struct s3_inst *s, const struct s3_req *rq, struct s3_resp *r, c
 int s3t_restore(void *instance, struct arca_ctx *ctx);
 extern const struct arca_op_option s3t_restore_options[];
 
+/* The target's health op and its options (s3_health.c). */
+int s3t_health(void *instance, struct arca_ctx *ctx);
+extern const struct arca_op_option s3t_health_options[];
+
 /* --into s3://BUCKET[/PREFIX][?KEY=VALUE...] or the NAME of a [destination]
  * of driver s3 (s3_into.c): an instance of the target's aimed there, with
- * the credentials that go there. *is_repo_dest: a [destination] section
+ * the credentials that go there, logged as "s3: DOING bucket B, ..."
+ * ("restoring into", "looking at"). *is_repo_dest: a [destination] section
  * (a repository may live at its prefix). */
-int s3_into_open(struct s3_inst *s, struct arca_ctx *ctx, const char *into, struct s3_inst **out,
-                 int *is_repo_dest);
+int s3_into_open(struct s3_inst *s, struct arca_ctx *ctx, const char *into, const char *doing,
+                 struct s3_inst **out, int *is_repo_dest);
 /* A profile's keys from a shared credentials file (s3_creds.c):
  * ARCA_ERR_NOT_FOUND (no message) when it lacks them. */
 int s3_creds_from_file(const char *path, const char *profile, struct s3_creds *c);

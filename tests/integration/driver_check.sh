@@ -55,6 +55,7 @@ if [ -e "$PLUGIN_DIR/meilisearch.so" ]; then
 	kit_pass meilisearch --after-restore "python3 '$ARCA_SRCDIR/tests/lib/meili_tool.py' dump-members \"\$ARCA_CHECK_RESTORED\"/*.dump | grep -q '^indexes/movies/documents.jsonl '" \
 		"$PLUGIN_DIR/meilisearch.so" "$T/ms.sec"
 	grep -q '^ok   cancellation mid-snapshot records nothing' "$T/kit.out" || fail "meilisearch: cancellation"
+	grep -Eq "^ok +health of the restored store" "$T/kit.out" || fail "meilisearch: no health check of the restored .dump"
 fi
 
 step "the SDK example, built from the installed SDK"

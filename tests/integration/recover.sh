@@ -7,13 +7,15 @@
 # target and restores all from it (tree manifest, DEBUG DIGEST and the
 # database's schema + row checksums equal that moment's), runs a meilisearch
 # target's fallback (rebuild_command: it has no snapshot) and the hooks in
-# order, with no secret in their environment. --dry-run changes nothing; a
-# point that lacks a target is refused, naming it (--partial restores what it
-# holds); a non-empty place is refused without --overwrite (exit 11) and
+# order, with no secret in their environment; the health step asks every
+# store, the search engine (the Meilisearch double) too. --dry-run changes
+# nothing; a point that lacks a target is refused, naming it (--partial
+# restores what it holds); a non-empty place is refused without --overwrite (exit 11) and
 # replaced with it; a failing hook stops the run with its exit code and a
 # resume command that works; so does SIGTERM while a hook runs (exit 10, the
 # hook's process group stopped too); a store that does not serve after
-# post_hook stops the run at the health step; --json gives one document.
+# post_hook (Redis shut down, the search engine stopped) stops the run at the
+# health step; --json gives one document.
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/redis.sh"
 redis_require
@@ -30,9 +32,16 @@ redis_target cache "$src_PORT"
 HAVE_MEILI=
 if [ -e "$PLUGIN_DIR/meilisearch.so" ]; then
 	HAVE_MEILI=1
-	# a search engine that is down: recover must use its fallback, never the server
-	printf '\n[target search]\ndriver = meilisearch\ndestinations = local\nurl = http://127.0.0.1:%s\nmethod = export\nrebuild_command = echo "rebuild $ARCA_TARGET" >> %s\n' \
-		"$(free_port)" "$LOG" >> "$ARCA_CONFIG"
+	# a search engine without a snapshot: recover runs its fallback
+	# (rebuild_command), then the health step asks the server (the
+	# Meilisearch double, holding three indexes) whether it serves
+	. "$(dirname "$0")/../lib/meili.sh"
+	meili_start search
+	$MEILI_TOOL load "$search_URL" "$MEILI_KEY" 30 || fail "load the search engine"
+	printf '%s\n' "$MEILI_KEY" > "$T/meili.key"
+	chmod 600 "$T/meili.key"
+	printf '\n[target search]\ndriver = meilisearch\ndestinations = local\nurl = %s\napi_key_file = %s\nmethod = export\nrebuild_command = echo "rebuild $ARCA_TARGET" >> %s\n' \
+		"$search_URL" "$T/meili.key" "$LOG" >> "$ARCA_CONFIG"
 else
 	skip_step "the meilisearch driver is not built: no fallback step"
 fi
@@ -93,7 +102,7 @@ grep -q "^step 2/$N: restore media from snapshot $(echo "$MEDIA_ID1" | cut -c1-1
 grep -q "^step 3/$N: restore cache from snapshot $(echo "$CACHE_ID1" | cut -c1-12) " "$T/out" || fail "no cache step"
 [ -z "$HAVE_MEILI" ] || grep -q "^step $((N - 3))/$N: rebuild search: no snapshot" "$T/out" || fail "no fallback step"
 grep -q "^step $N/$N: verify_hook: " "$T/out" || fail "verify_hook is not the last step"
-grep -q "^step $((N - 1))/$N: health: is each recovered store serving? (.arca health. of media, cache${HAVE_PG:+, app-db}${HAVE_MEILI:+; its driver cannot tell, check by hand: search})" "$T/out" ||
+grep -q "^step $((N - 1))/$N: health: is each recovered store serving? (.arca health. of media, cache${HAVE_PG:+, app-db}${HAVE_MEILI:+, search})\$" "$T/out" ||
 	fail "no health step before verify_hook"
 [ ! -e "$LOG" ] || fail "the dry run ran a hook"
 tree_manifest "$T/media" | cmp -s - "$T/media.before" || fail "the dry run changed media"
@@ -131,9 +140,13 @@ if [ -n "$HAVE_PG" ]; then
 	pg_db_fingerprint "$app_PORT" vectis | cmp -s - "$T/db.rp1" || fail "the database differs from the recovery point's"
 fi
 grep -q "^step 2/$N: media done in [0-9.]* s" "$T/out" || fail "no result line for media"
-for t in media cache ${HAVE_PG:+app-db}; do
+for t in media cache ${HAVE_PG:+app-db} ${HAVE_MEILI:+search}; do
 	grep -q "^  $t: serving\$" "$T/out" || fail "the health step did not find $t serving"
 done
+if [ -n "$HAVE_MEILI" ]; then
+	grep -q "target search: Meilisearch .* at $search_URL: available, 3 index(es), 30 document(s)" "$T/err" ||
+		{ cat "$T/err"; fail "the health step does not say what the search engine serves"; }
+fi
 grep -q "^recovered from recovery point $(echo "$RP1" | cut -c1-12)" "$T/out" || fail "no final line"
 if [ -n "$HAVE_MEILI" ]; then
 	printf 'pre_hook %s\nrebuild search\npost_hook %s\nverify_hook %s\n' "$RP1" "$RP1" "$RP1" > "$T/want"
@@ -194,6 +207,15 @@ v = st["verify_hook"]
 assert v["status"] == "failed" and v["exit"] == 3 and "exited with 3" in v["error"], v
 assert "--from verify_hook" in d["resume"], d["resume"]
 PY
+
+if [ -n "$HAVE_MEILI" ]; then
+	step "a search engine that is down after the rebuild stops the run at the health step (4)"
+	meili_stop "$search_PID"
+	expect_fail 4 arca recover --from health
+	expect_stderr "target search is not serving after the recovery \\(.arca health search.\\): cannot reach Meilisearch"
+	expect_stderr "stopped at step $((N - 1))/$N \\(health\\), exit 4"
+	grep -q "^  cache: serving\$" "$T/out" || fail "cache was not checked before search"
+fi
 
 step "a store that does not serve after post_hook stops the run at the health step"
 sed -i "s/^post_hook = .*/post_hook = redis-cli -h 127.0.0.1 -p $src_PORT shutdown nosave || true/" "$ARCA_CONFIG"

@@ -174,10 +174,10 @@ void s3_inst_close(void *instance)
 {
 	(void)instance;
 }
-int s3_into_open(struct s3_inst *s, struct arca_ctx *ctx, const char *into, struct s3_inst **out,
-                 int *is_repo_dest)
+int s3_into_open(struct s3_inst *s, struct arca_ctx *ctx, const char *into, const char *doing,
+                 struct s3_inst **out, int *is_repo_dest)
 {
-	(void)s, (void)ctx, (void)into, (void)out, (void)is_repo_dest;
+	(void)s, (void)ctx, (void)into, (void)doing, (void)out, (void)is_repo_dest;
 	fail();
 	return 1;
 }

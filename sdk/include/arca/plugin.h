@@ -720,10 +720,11 @@ struct arca_target_ops {
 	 * a restored copy instead of the configured store). No repository is
 	 * open: blob and item calls fail. Engine thread. ARCA_OK when healthy
 	 * (the driver logs at info level what it saw); otherwise the status
-	 * that says why (ARCA_ERR_CONNECT: not reachable; ARCA_ERR_NOT_FOUND:
-	 * what should be served is absent; ARCA_ERR_IO: it answers wrongly),
-	 * with a message. NULL: `arca health` says the driver cannot tell
-	 * (exit 9). For the recovery orchestrator: run after a restore.
+	 * that says why (ARCA_ERR_CONNECT: not reachable; ARCA_ERR_AUTH: the
+	 * credentials are refused; ARCA_ERR_NOT_FOUND: what should be served
+	 * is absent; ARCA_ERR_IO: it answers wrongly), with a message. NULL:
+	 * `arca health` says the driver cannot tell (exit 9). For the recovery
+	 * orchestrator: run after a restore.
 	 */
 	int (*health)(void *instance, struct arca_ctx *ctx);
 };
