@@ -79,6 +79,14 @@ const struct arca_option s3_options[] = {
              "(ListObjectVersions), so a restore can go back to any snapshot even after "
              "deletions; a bucket without versioning is snapshotted as with no, with a "
              "warning"},
+    {.name = "tags",
+     .type = ARCA_OPT_ENUM,
+     .default_value = "auto",
+     .choices = "auto|always|never",
+     .help = "target: an object's tags are read (GetObjectTagging) when its GET says it has "
+             "some (auto; a server never seen to say so, Amazon S3 excepted, is asked for "
+             "every object), for every object (always), or not at all and not kept (never: "
+             "one request per object)"},
     {.name = "sse",
      .type = ARCA_OPT_ENUM,
      .default_value = "none",
@@ -212,10 +220,10 @@ int s3_inst_open(const struct arca_config *cfg, void **instance)
 		                      "prefix \"%s\" must not start with '/' and must end with '/' "
 		                      "(e.g. arca/host1/)",
 		                      s->prefix);
-	int amazon = strstr(hostpart, "amazonaws.com") != NULL;
+	s->amazon = strstr(hostpart, "amazonaws.com") != NULL;
 	s->path_style = mode && !strcmp(mode, "path")      ? 1
 	                : mode && !strcmp(mode, "virtual") ? 0
-	                                                   : !amazon;
+	                                                   : !s->amazon;
 	char host[512];
 	if (s->path_style)
 		snprintf(host, sizeof host, "%.*s", (int)hl, hostpart);

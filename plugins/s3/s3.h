@@ -28,6 +28,7 @@ struct s3_inst {
 	char *base_path;   /* "" or "/bucket" (path-style) */
 	char *bucket, *prefix, *region, *ca_file;
 	int path_style, https;
+	int amazon;        /* the endpoint is Amazon S3's (*.amazonaws.com) */
 	const char *sse;   /* NULL, "AES256", "aws:kms": x-amz-server-side-encryption to ask */
 	char *sse_kms_key; /* x-amz-server-side-encryption-aws-kms-key-id, or NULL */
 	uint64_t part_size;

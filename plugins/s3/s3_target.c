@@ -115,6 +115,8 @@ struct job {
 	int32_t msec; /* the listing's milliseconds of Last-Modified */
 };
 
+enum { TAGS_AUTO, TAGS_ALWAYS, TAGS_NEVER };
+
 struct snap {
 	struct s3_inst *s;
 	struct arca_ctx *ctx;
@@ -130,6 +132,7 @@ struct snap {
 	int failed;   /* first failure of a worker, message in msg */
 	char msg[1024];
 	atomic_int tags_reported; /* the server sent x-amz-tagging-count once */
+	int tags;                 /* option tags: TAGS_AUTO, _ALWAYS, _NEVER */
 	atomic_ullong fetched, reused, gone, markers;
 };
 
@@ -253,7 +256,8 @@ static int fetch_one(struct snap *sn, struct job *j)
 	char *tags = NULL;
 	if (r.tag_count >= 0)
 		atomic_store(&sn->tags_reported, 1);
-	if (r.tag_count > 0 || (r.tag_count < 0 && !atomic_load(&sn->tags_reported)))
+	if (sn->tags != TAGS_NEVER && (sn->tags == TAGS_ALWAYS || r.tag_count > 0 ||
+	                               (r.tag_count < 0 && !atomic_load(&sn->tags_reported))))
 		rc = get_tags(sn->s, j->key, j->vid[0] ? j->vid : NULL, &tags, &f);
 	else
 		tags = strdup("");
@@ -519,6 +523,13 @@ static int t_snapshot(void *instance, struct arca_ctx *ctx)
 		jobs = 16;
 	sn.cap = 2 * (size_t)jobs;
 	sn.full = s3_host->option(ctx, "full") != NULL;
+	const char *tags = s3_host->config_get(sn.s->cfg, "tags");
+	sn.tags = tags && !strcmp(tags, "always")  ? TAGS_ALWAYS
+	          : tags && !strcmp(tags, "never") ? TAGS_NEVER
+	                                           : TAGS_AUTO;
+	/* Amazon S3 documents x-amz-tagging-count on every GET of an object
+	 * with tags: its absence there means none */
+	atomic_store(&sn.tags_reported, sn.s->amazon);
 	if (s3_host->config_bool(sn.s->cfg, "versions", 0)) {
 		/* versions = yes on a bucket without versioning: its current
 		 * objects, said at every snapshot (README.md) */

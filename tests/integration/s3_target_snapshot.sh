@@ -9,7 +9,8 @@
 # changed object is read again (and only it); one deleted between the
 # listing and its GET is left out with a message (exit 15, partial); the
 # listing's start and end are in `arca list` and --json; `--full` reads every
-# object again (a tag-only change keeps the ETag and Last-Modified).
+# object again (a tag-only change keeps the ETag and Last-Modified); with
+# tags = never no tagging request is made and no tag kept.
 . "$ARCA_SRCDIR/tests/lib/common.sh"
 . "$ARCA_SRCDIR/tests/lib/s3.sh"
 
@@ -112,4 +113,24 @@ arca snapshot media --full 2> "$T/err" || { cat "$T/err" >&2; fail "snapshot --f
 expect_stderr '1106 object\(s\) read, 0 unchanged'
 arca list media --items --meta > "$T/items"
 grep -q 'tag: late=yes' "$T/items" || fail "the tag-only change is not in the --full snapshot"
+step "tags = never: one GET per object, no tagging request, no tag kept"
+cat >> "$ARCA_CONFIG" <<EOC
+
+[target notags]
+driver = s3
+endpoint = http://127.0.0.1:$PROXY_PORT
+bucket = media
+access_key_id = S3RVER
+secret_access_key_file = $T/s3.secret
+destinations = local
+tags = never
+EOC
+: > "$T/proxy.log"
+arca snapshot notags 2> "$T/err" || { cat "$T/err" >&2; fail "snapshot of notags failed"; }
+expect_stderr '1106 object\(s\) read, 0 unchanged'
+! grep -q '?tagging' "$T/proxy.log" || fail "tags were asked for with tags = never"
+[ "$(grep -c ' GET /media/' "$T/proxy.log")" -eq $((1106 + 2)) ] || fail "not one GET per object"
+arca list notags --items --meta > "$T/items"
+! grep -Eq '(^|[^e])tag: ' "$T/items" || fail "tags kept with tags = never"
+grep -q 'x-amz-meta-owner: bob' "$T/items" || fail "the headers were not kept"
 pass
