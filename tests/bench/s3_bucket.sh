@@ -24,6 +24,11 @@
 # earlier version of this benchmark met). Other flags: provider Other
 # (path-style, v1 listings; both work on s3rver), --checksum off (size and
 # modification time, rclone's default, compared with arca's ETag+size+mtime).
+# The server's own floor is measured too: every object GET (and the tree
+# PUT) by a bare client, 16 connections, bytes discarded: no tool can copy
+# the bucket faster than s3rver serves it (s3rver is one Node.js thread; on a
+# 2-core machine it is the bottleneck of every tool here), so a ratio against
+# another tool cannot pass (floor / its time) however fast arca is.
 # Not part of `make check`; awscli and rclone are needed here only (Debian:
 # apt-get install awscli rclone); a missing one is left out.
 #
@@ -46,9 +51,36 @@ rss() { awk '{ printf "%.0f", $2 / 1024 }' "$T/m/$1"; }
 # ratio ARCA OTHER: OTHER's time / ARCA's
 ratio() { awk -v a="$(secs "$1")" -v b="$(secs "$2")" 'BEGIN { printf "%.2f", (a > 0 ? b / a : 0) }'; }
 line() { printf '  %-46s %8s s  %6s MiB%s\n' "$1" "$(secs "$2")" "$(rss "$2")" "${3:-}"; }
-# upload PORT BUCKET DIR | upload PORT BUCKET --many N: 8 connections at once
-upload() {
-	python3 - "$@" <<'PY'
+# floor_get.py PORT BUCKET: GET every object, 16 connections, bytes discarded
+cat > "$T/floor_get.py" <<'PY'
+import concurrent.futures, http.client, re, sys, threading, urllib.parse
+port, bucket = int(sys.argv[1]), sys.argv[2]
+keys, token = [], None
+while True:
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    q = "/%s/?list-type=2" % bucket + ("&continuation-token=" + urllib.parse.quote(token) if token else "")
+    c.request("GET", q); body = c.getresponse().read().decode()
+    keys += [k.replace("&amp;", "&") for k in re.findall("<Key>([^<]*)</Key>", body)]
+    m = re.search("<NextContinuationToken>([^<]*)</NextContinuationToken>", body)
+    if not m: break
+    token = m.group(1)
+local = threading.local()
+def get(k):
+    c = getattr(local, "c", None) or http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    local.c = c
+    c.request("GET", "/%s/%s" % (bucket, urllib.parse.quote(k)))
+    r = c.getresponse(); n = 0
+    while True:
+        b = r.read(1 << 20)
+        if not b: break
+        n += len(b)
+    if r.status != 200: raise SystemExit("GET %s: HTTP %d" % (k, r.status))
+    return n
+with concurrent.futures.ThreadPoolExecutor(16) as ex:
+    print("%d bytes in %d objects" % (sum(ex.map(get, keys)), len(keys)))
+PY
+# upload PORT BUCKET DIR | upload PORT BUCKET --many N: UPLOAD_JOBS (8) connections at once
+cat > "$T/upload.py" <<'PY'
 import concurrent.futures, http.client, mimetypes, os, sys, threading, urllib.parse
 port, bucket = int(sys.argv[1]), sys.argv[2]
 if sys.argv[3] == "--many":
@@ -69,13 +101,13 @@ def put(job):
     r = c.getresponse(); r.read()
     if r.status != 200:
         raise SystemExit("PUT %s: HTTP %d" % (key, r.status))
-with concurrent.futures.ThreadPoolExecutor(8) as ex:
+with concurrent.futures.ThreadPoolExecutor(int(os.environ.get("UPLOAD_JOBS", "8"))) as ex:
     list(ex.map(put, jobs))
 print("%d objects in bucket %s" % (len(jobs), bucket))
 PY
-}
+upload() { python3 "$T/upload.py" "$@"; }
 
-s3_start media arcanew awsnew rclonenew repo rclonecopy many
+s3_start media arcanew awsnew rclonenew repo rclonecopy many floorput
 echo "a $MIB MiB vectis-media.sh tree..."
 sh "$ARCA_SRCDIR/tests/data/vectis-media.sh" "$T/tree" "$MIB"
 upload "$S3_PORT" media "$T/tree" || fail "upload"
@@ -119,6 +151,8 @@ export RCLONE_CONFIG_S3_TYPE=s3 RCLONE_CONFIG_S3_PROVIDER=Other RCLONE_CONFIG_S3
 export RCLONE_CONFIG_S3_ACCESS_KEY_ID=S3RVER RCLONE_CONFIG_S3_SECRET_ACCESS_KEY=S3RVER
 nobj=$(find "$T/tree" -type f | wc -l)
 
+run floorget python3 "$T/floor_get.py" "$S3_PORT" media
+run floorput env UPLOAD_JOBS=16 python3 "$T/upload.py" "$S3_PORT" floorput "$T/tree"
 run arca "$ARCA" snapshot media
 run arca2 "$ARCA" snapshot media
 run arcarest "$ARCA" restore media --into s3://arcanew
@@ -161,16 +195,18 @@ run arcamany2 "$ARCA" snapshot many
 mib=$(du -sm "$T/tree" | cut -f1)
 echo
 echo "s3rver on loopback, $nobj objects, $mib MiB (vectis-media.sh $MIB)    time  peak RSS"
-line "1. arca snapshot of the bucket" arca
+line "0. s3rver's floor: every object GET, 16 conns" floorget
+line "   s3rver's floor: the tree PUT, 16 conns" floorput
+line "1. arca snapshot of the bucket" arca "  at $(ratio arca floorget)x the floor's speed"
 [ $have_aws = 1 ] && line "   aws s3 sync bucket -> dir" aws "  arca $(ratio arca aws)x faster (bar: 2)"
 [ $have_rclone = 1 ] && line "   rclone sync bucket -> dir" rclone "  arca $(ratio arca rclone)x faster (bar: > 1)"
 line "2. arca snapshot, unchanged" arca2
 [ $have_aws = 1 ] && line "   aws s3 sync, unchanged" aws2 "  arca $(ratio arca2 aws2)x faster"
 [ $have_rclone = 1 ] && line "   rclone sync, unchanged" rclone2 "  arca $(ratio arca2 rclone2)x faster (bar: 1)"
-line "3. arca restore --into s3://new" arcarest
+line "3. arca restore --into s3://new" arcarest "  at $(ratio arcarest floorput)x the floor's speed"
 [ $have_aws = 1 ] && line "   aws s3 sync dir -> new bucket" awsrest "  arca $(ratio arcarest awsrest)x faster (bar: 2)"
 [ $have_rclone = 1 ] && line "   rclone sync dir -> new bucket" rclonerest "  arca $(ratio arcarest rclonerest)x faster"
-line "4. arca snapshot of the tree into an S3 repo" arcatree
+line "4. arca snapshot of the tree into an S3 repo" arcatree "  at $(ratio arcatree floorput)x the floor's speed"
 [ $have_rclone = 1 ] && line "   rclone copy tree -> bucket" rclonecopy "  arca $(ratio arcatree rclonecopy)x faster (bar: 1)"
 line "5. arca snapshot of $MANY objects" arcamany "  (bar: peak RSS < 128 MiB)"
 line "   arca snapshot of them, unchanged" arcamany2 "  (bar: peak RSS < 128 MiB)"
