@@ -12,6 +12,13 @@
  * Calendar buckets are in UTC. The newest snapshot is always kept, so a
  * policy can never remove everything. An empty policy keeps everything.
  *
+ * Partial snapshots (items left out) do not count: the count rules (last,
+ * hourly ... yearly) pick among complete snapshots, so a night of partial
+ * runs cannot push the last complete ones out; the newest complete one is
+ * always kept too. A partial snapshot newer than every complete one stays
+ * (it is the newest data there is), older ones only by `within`. Where no
+ * snapshot is complete, all count.
+ *
  * retention_parse is the one parser of a policy: config validation (`arca
  * check` and every command, at FILE:LINE) and `arca forget` both call it. */
 #include "repo.h"
@@ -171,6 +178,19 @@ int retention_select(const char *policy, const struct repo_snapshot *snaps, size
 
 	keep[ord[0]] = 1;
 	add_why(why, ord[0], "newest");
+	size_t first_complete = n; /* in ord */
+	for (size_t k = 0; k < n && first_complete == n; k++)
+		if (!snaps[ord[k]].skipped)
+			first_complete = k;
+	int only_complete = first_complete < n;
+	for (size_t k = 0; k < first_complete && only_complete; k++) {
+		keep[ord[k]] = 1;
+		add_why(why, ord[k], "partial, newer than every complete one");
+	}
+	if (only_complete && first_complete > 0) {
+		keep[ord[first_complete]] = 1;
+		add_why(why, ord[first_complete], "newest complete");
+	}
 	for (int r = 0; r < R_COUNT; r++) {
 		if (counts[r] < 0)
 			continue;
@@ -179,6 +199,8 @@ int retention_select(const char *policy, const struct repo_snapshot *snaps, size
 		for (size_t k = 0; k < n; k++) {
 			size_t i = ord[k];
 			int64_t t = snaps[i].time;
+			if (r != R_WITHIN && only_complete && snaps[i].skipped)
+				continue;
 			if (r == R_WITHIN) {
 				if (now - t <= counts[r]) {
 					keep[i] = 1;

@@ -177,6 +177,11 @@ else
 		grep -q '^ExecStart=/opt/arca-test/bin/arca ' "$d/lib/systemd/system/$u" ||
 			fail "$u does not run the configured bindir"
 	done
+	# retention runs after a complete (0) or partial (15) snapshot, not after a failure
+	post=$(sed -n "s/^ExecStopPost=\/bin\/sh -c '\(.*\)'\$/\1/p" "$d/lib/systemd/system/arca-snapshot.service" |
+		sed 's/\$\$/$/g; s|exec /opt/arca-test/bin/arca |echo |')
+	ran=$(for st in 0 15 1 3 SIGTERM; do EXIT_STATUS=$st sh -c "$post"; done | grep -c ' forget$')
+	[ "$ran" -eq 2 ] || fail "arca-snapshot.service runs forget after $ran of exits 0 15 1 3 SIGTERM (want 2)"
 	grep -q '/etc/arca-test/arca/arca.ini' "$d/share/man/man1/arca.1" || fail "arca(1): config path"
 	grep -q '/opt/arca-test/share/doc/arca/arca.ini.example' "$d/share/man/man1/arca.1" ||
 		fail "arca(1): example path"

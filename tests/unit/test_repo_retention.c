@@ -55,6 +55,41 @@ static void test_last(void **state)
 	free(s);
 }
 
+/* Partial snapshots do not push complete ones out: last=2 over complete,
+ * partial, partial, complete, partial, partial (oldest first) keeps the two
+ * complete ones and the two partial ones newer than them; daily picks the
+ * newest complete snapshot of a day; with none complete, all count. */
+static void test_partial_not_counted(void **state)
+{
+	(void)state;
+	struct repo_snapshot *s = make(6, T0, 3600);
+	s[1].skipped = s[2].skipped = s[4].skipped = s[5].skipped = 1;
+	unsigned char keep[6];
+	char *why[6];
+	assert_int_equal(retention_select("last=2", s, 6, T0 + 6 * 3600, keep, why), ARCA_OK);
+	assert_int_equal(count(keep, 6), 4);
+	assert_true(keep[0] && keep[3] && keep[4] && keep[5]);
+	assert_string_equal(why[5], "newest, partial, newer than every complete one");
+	assert_string_equal(why[4], "partial, newer than every complete one");
+	assert_string_equal(why[3], "newest complete, last");
+	assert_string_equal(why[0], "last");
+	for (int i = 0; i < 6; i++)
+		free(why[i]);
+	/* daily=1: the day's newest complete snapshot, not its newest partial */
+	assert_int_equal(retention_select("daily=1", s, 6, T0 + 6 * 3600, keep, NULL), ARCA_OK);
+	assert_true(keep[3] && keep[4] && keep[5] && !keep[0] && !keep[1] && !keep[2]);
+	/* within= keeps partial ones by age as any other */
+	assert_int_equal(retention_select("last=1, within=3h", s, 6, T0 + 6 * 3600, keep, NULL),
+	                 ARCA_OK);
+	assert_true(keep[3] && keep[4] && keep[5] && !keep[2]);
+	/* none complete: they all count */
+	s[0].skipped = s[3].skipped = 1;
+	assert_int_equal(retention_select("last=2", s, 6, T0 + 6 * 3600, keep, NULL), ARCA_OK);
+	assert_int_equal(count(keep, 6), 2);
+	assert_true(keep[4] && keep[5]);
+	free(s);
+}
+
 static void test_daily_takes_newest_of_each_day(void **state)
 {
 	(void)state;
@@ -324,6 +359,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_last),
+		cmocka_unit_test(test_partial_not_counted),
 		cmocka_unit_test(test_daily_takes_newest_of_each_day),
 		cmocka_unit_test(test_weekly_monthly_yearly),
 		cmocka_unit_test(test_within_and_union),
