@@ -147,24 +147,6 @@ static int item_source(void *arg, uint64_t off, void *buf, size_t len)
 	return ARCA_OK;
 }
 
-/* Does `key` exist with other content than the stored ETag? */
-static int differs(struct s3_inst *s, const char *key, const char *etag, int *exists, int *same,
-                   struct s3_fail *f)
-{
-	struct s3_req head = {.method = "HEAD", .key = key};
-	struct s3_resp r;
-	char what[600];
-	snprintf(what, sizeof what, "looking at %s", key);
-	int rc = s3t_request(s, &head, &r, what, f);
-	*exists = *same = 0;
-	if (rc == ARCA_OK && r.status != 404) {
-		*exists = 1;
-		*same = etag[0] && !strcmp(r.etag, etag);
-	}
-	s3_resp_free(&r);
-	return rc;
-}
-
 static char *key_of(const struct s3_inst *s, const char *name)
 {
 	size_t n = strlen(s->prefix) + strlen(name) + 1;
@@ -172,6 +154,76 @@ static char *key_of(const struct s3_inst *s, const char *name)
 	if (k)
 		snprintf(k, n, "%s%s", s->prefix, name);
 	return k;
+}
+
+/* What the bucket holds under the restored prefix, from one listing made
+ * before anything is written: key -> ETag, sorted by key. A restore decides
+ * from it what differs and what is there already (as `aws s3 sync` does):
+ * one listing page per 1000 keys instead of a HEAD per object. */
+struct there {
+	struct there_obj {
+		char *key, *etag;
+	} * o;
+	size_t n, cap;
+};
+
+static int there_cb(void *arg, const struct s3_obj *o)
+{
+	struct there *t = arg;
+	if (t->n == t->cap) {
+		size_t c = t->cap ? 2 * t->cap : 1024;
+		struct there_obj *g = realloc(t->o, c * sizeof *g);
+		if (!g)
+			return s3_host->error(ARCA_ERR_INTERNAL, "s3: out of memory");
+		t->o = g, t->cap = c;
+	}
+	struct there_obj *e = &t->o[t->n];
+	e->key = strdup(o->key);
+	e->etag = strdup(o->etag);
+	if (!e->key || !e->etag) {
+		free(e->key);
+		free(e->etag);
+		return s3_host->error(ARCA_ERR_INTERNAL, "s3: out of memory");
+	}
+	t->n++;
+	return 0;
+}
+
+static int there_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct there_obj *)a)->key, ((const struct there_obj *)b)->key);
+}
+
+static void there_free(struct there *t)
+{
+	for (size_t i = 0; i < t->n; i++)
+		free(t->o[i].key), free(t->o[i].etag);
+	free(t->o);
+	memset(t, 0, sizeof *t);
+}
+
+static int there_list(struct s3_inst *d, const char *pfx, struct there *t)
+{
+	struct s3_fail f = {0};
+	char *kp = key_of(d, pfx ? pfx : "");
+	int rc = kp ? s3_list_objects(d, NULL, kp, there_cb, t, &f)
+	            : s3_host->error(ARCA_ERR_INTERNAL, "s3: out of memory");
+	free(kp);
+	if (rc != ARCA_OK && f.msg[0] && f.status == rc)
+		rc = s3_report(NULL, &f);
+	if (rc == ARCA_OK) /* S3 lists in key order; not every server does */
+		qsort(t->o, t->n, sizeof *t->o, there_cmp);
+	return rc;
+}
+
+/* Does `key` exist (as listed) with other content than the stored ETag? */
+static void differs(const struct there *t, const char *key, const char *etag, int *exists,
+                    int *same)
+{
+	struct there_obj k = {.key = (char *)key};
+	const struct there_obj *e = t->n ? bsearch(&k, t->o, t->n, sizeof *t->o, there_cmp) : NULL;
+	*exists = e != NULL;
+	*same = e && etag[0] && !strcmp(e->etag, etag);
 }
 
 static int in_scope(const struct arca_item_info *info, const char *pfx)
@@ -326,6 +378,7 @@ struct wjob {
 #define WQ 16
 struct wpool {
 	struct s3_inst *s;
+	const struct there *there;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct wjob q[WQ];
@@ -336,13 +389,13 @@ struct wpool {
 };
 
 /* Write one object unless it is there with the stored ETag; *wrote. */
-static int write_one(struct s3_inst *s, const char *key, struct hdrs *h, uint64_t size,
-                     arca_source_fn src, void *arg, int *wrote, struct s3_fail *f)
+static int write_one(struct s3_inst *s, const struct there *t, const char *key, struct hdrs *h,
+                     uint64_t size, arca_source_fn src, void *arg, int *wrote, struct s3_fail *f)
 {
-	int exists = 0, same = 0;
-	int rc = differs(s, key, h->etag, &exists, &same, f);
+	int exists = 0, same = 0, rc = ARCA_OK;
+	differs(t, key, h->etag, &exists, &same);
 	*wrote = 0;
-	if (rc == ARCA_OK && !same) {
+	if (!same) {
 		rc = s3_put_object(s, NULL, key, NULL, size, src, arg, 0,
 		                   (const char *const(*)[2])h->h, h->n, S3_PUT_SEQUENTIAL, f);
 		if (rc == ARCA_OK && h->tagging)
@@ -372,7 +425,8 @@ static void *writer(void *arg)
 		int rc = ARCA_OK, wrote = 0;
 		if (!skip) {
 			struct reader rd = {NULL, j.ih, 0};
-			rc = write_one(wp->s, j.key, &j.h, j.size, item_source, &rd, &wrote, &f);
+			rc = write_one(wp->s, wp->there, j.key, &j.h, j.size, item_source, &rd,
+			               &wrote, &f);
 			if (rc != ARCA_OK && (!f.msg[0] || f.status != rc)) {
 				/* a host call's failure (reading the snapshot): its message */
 				f.status = rc, f.transient = 0;
@@ -405,7 +459,8 @@ static int creds_now(struct s3_inst *s)
 	return rc;
 }
 
-static int write_objects(struct s3_inst *s, struct arca_ctx *ctx, struct plan *pl, uint64_t *n)
+static int write_objects(struct s3_inst *s, struct arca_ctx *ctx, struct plan *pl,
+                         const struct there *there, uint64_t *n)
 {
 	const char *jo = s3_host->option(ctx, "jobs");
 	int jobs = jo ? atoi(jo) : (int)s3_host->config_int(s->cfg, "parallel_objects", 16);
@@ -415,7 +470,7 @@ static int write_objects(struct s3_inst *s, struct arca_ctx *ctx, struct plan *p
 		jobs = 1;
 	int par = jobs > 1 && s3_host->abi_minor >= 1 && ARCA_HOST_HAS(s3_host, item_open_h) &&
 	          ARCA_HOST_HAS(s3_host, error_message);
-	struct wpool wp = {.s = s};
+	struct wpool wp = {.s = s, .there = there};
 	pthread_t th[64];
 	int started = 0, rc = par ? creds_now(s) : ARCA_OK;
 	if (par && rc == ARCA_OK) {
@@ -455,7 +510,7 @@ static int write_objects(struct s3_inst *s, struct arca_ctx *ctx, struct plan *p
 			struct s3_fail f = {0};
 			struct reader rd = {ctx, NULL, 0};
 			int wrote = 0;
-			rc = write_one(s, j.key, &j.h, j.size, item_source, &rd, &wrote, &f);
+			rc = write_one(s, there, j.key, &j.h, j.size, item_source, &rd, &wrote, &f);
 			*n += (uint64_t)wrote;
 			free(j.key);
 			hdrs_free(&j.h);
@@ -504,91 +559,32 @@ static int write_objects(struct s3_inst *s, struct arca_ctx *ctx, struct plan *p
 	return rc;
 }
 
-/* ---- pass 1 bis: what is there already, `jobs` HEADs at once ---- */
-
-struct chk {
-	struct s3_inst *s;
-	struct arca_ctx *ctx;
-	struct s3s_entry *e;
-	size_t n;
-	unsigned char *differs; /* per entry */
-	atomic_size_t next;
-	atomic_int stop;
-	pthread_mutex_t mu;
-	int failed;
-	struct s3_fail f;
-};
-
-static void *checker(void *arg)
-{
-	struct chk *c = arg;
-	for (size_t i; !atomic_load(&c->stop) && (i = atomic_fetch_add(&c->next, 1)) < c->n;) {
-		struct s3s_entry *e = &c->e[i];
-		if (!e->win || e->tomb)
-			continue;
-		if (s3_host->cancelled(c->ctx)) {
-			atomic_store(&c->stop, 1);
-			break;
-		}
-		struct s3_fail f = {0};
-		char *key = key_of(c->s, e->name);
-		int exists = 0, same = 0;
-		int rc = key ? differs(c->s, key, e->etag, &exists, &same, &f)
-		             : s3_fail_set(&f, ARCA_ERR_INTERNAL, 0, "s3: out of memory");
-		free(key);
-		c->differs[i] = rc == ARCA_OK && exists && !same;
-		if (rc != ARCA_OK) {
-			pthread_mutex_lock(&c->mu);
-			if (!c->failed)
-				c->failed = 1, c->f = f;
-			pthread_mutex_unlock(&c->mu);
-			atomic_store(&c->stop, 1);
-		}
-	}
-	return NULL;
-}
+/* ---- pass 1 bis: what is there already, from the listing ---- */
 
 /* The objects to give back that are there with another ETag: counted,
  * the first five logged (in key order), the first one named. */
-static int check_all(struct s3_inst *s, struct arca_ctx *ctx, struct plan *pl, int *conflicts,
+static int check_all(struct s3_inst *s, const struct there *t, struct plan *pl, int *conflicts,
                      char **first)
 {
-	struct chk c = {
-	    .s = s, .ctx = ctx, .e = pl->e, .n = pl->n, .differs = calloc(pl->n + 1, 1)};
-	if (!c.differs)
-		return s3_host->error(ARCA_ERR_INTERNAL, "s3: out of memory");
-	int rc = creds_now(s);
-	const char *jo = s3_host->option(ctx, "jobs");
-	int jobs = jo ? atoi(jo) : (int)s3_host->config_int(s->cfg, "parallel_objects", 16);
-	jobs = jobs < 1 ? 1 : jobs > 64 ? 64 : jobs;
-	pthread_t th[64];
-	int started = 0;
-	pthread_mutex_init(&c.mu, NULL);
-	for (; rc == ARCA_OK && started < jobs; started++)
-		if (pthread_create(&th[started], NULL, checker, &c))
-			break;
-	if (rc == ARCA_OK && !started)
-		checker(&c);
-	for (int i = 0; i < started; i++)
-		pthread_join(th[i], NULL);
-	pthread_mutex_destroy(&c.mu);
-	if (rc == ARCA_OK && c.failed)
-		rc = c.f.msg[0] ? s3_report(NULL, &c.f) : c.f.status;
-	if (rc == ARCA_OK && s3_host->cancelled(ctx))
-		rc = s3_host->error(ARCA_ERR_CANCELLED, "interrupted");
-	for (size_t i = 0; rc == ARCA_OK && i < pl->n; i++) {
-		if (!c.differs[i])
+	for (size_t i = 0; i < pl->n; i++) {
+		const struct s3s_entry *e = &pl->e[i];
+		if (!e->win || e->tomb)
 			continue;
-		char *key = key_of(s, pl->e[i].name);
-		if ((*conflicts)++ < 5)
-			s3_host->log(ARCA_LOG_ERROR, "s3: %s exists and differs from the snapshot",
-			             key ? key : pl->e[i].name);
-		if (!*first)
-			*first = key, key = NULL;
+		char *key = key_of(s, e->name);
+		if (!key)
+			return s3_host->error(ARCA_ERR_INTERNAL, "s3: out of memory");
+		int exists, same;
+		differs(t, key, e->etag, &exists, &same);
+		if (exists && !same) {
+			if ((*conflicts)++ < 5)
+				s3_host->log(ARCA_LOG_ERROR,
+				             "s3: %s exists and differs from the snapshot", key);
+			if (!*first)
+				*first = key, key = NULL;
+		}
 		free(key);
 	}
-	free(c.differs);
-	return rc;
+	return ARCA_OK;
 }
 
 /* Into a bucket (the target's, or --into's): nothing is written when an
@@ -608,8 +604,12 @@ static int restore_bucket(struct s3_inst *s, struct arca_ctx *ctx, struct plan *
 	for (size_t i = 0; i < pl->n; i++)
 		if (pl->e[i].win && !pl->e[i].tomb)
 			names[nn++] = pl->e[i].name;
-	if (!overwrite)
-		rc = check_all(s, ctx, pl, &conflicts, &first);
+	struct there there = {0};
+	rc = creds_now(s);
+	if (rc == ARCA_OK)
+		rc = there_list(s, pfx, &there);
+	if (rc == ARCA_OK && !overwrite)
+		rc = check_all(s, &there, pl, &conflicts, &first);
 	if (rc == ARCA_OK && conflicts)
 		rc =
 		    s3_host->error(ARCA_ERR_EXISTS,
@@ -622,7 +622,8 @@ static int restore_bucket(struct s3_inst *s, struct arca_ctx *ctx, struct plan *
 	/* pass 2: write */
 	uint64_t n = 0;
 	if (rc == ARCA_OK)
-		rc = write_objects(s, ctx, pl, &n);
+		rc = write_objects(s, ctx, pl, &there, &n);
+	there_free(&there);
 	if (rc == ARCA_OK) {
 		s3_host->log(ARCA_LOG_INFO, "s3: %" PRIu64 " object(s) written to bucket %s", n,
 		             s->bucket);

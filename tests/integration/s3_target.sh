@@ -90,6 +90,13 @@ step "restore --overwrite: every object, bytes and headers (the 12 MB one in 3 p
 arca restore media --overwrite
 [ "$(grep -c ' ok PUT /media/big/video.bin?partNumber=' "$T/proxy.log")" -eq 3 ] ||
 	fail "big/video.bin not restored in 3 parts"
+# what is there is known from one listing (no HEAD per object); only the
+# changed and deleted objects are written (a multipart upload's size is
+# checked with a HEAD after it completes)
+grep ' HEAD /media/' "$T/proxy.log" | grep -vq ' HEAD /media/big/video.bin$' &&
+	fail "restore looked at objects one by one"
+grep -q ' ok PUT /media/img/a.jpg$' "$T/proxy.log" || fail "the changed object was not written"
+grep -q ' PUT /media/thumbs/' "$T/proxy.log" && fail "unchanged objects were written again"
 $OBJ dump "$S3_PORT" media "$T/after"
 diff "$T/before" "$T/after" || fail "the restored bucket differs"
 
