@@ -42,7 +42,6 @@ tail -1 "$T/kit.out"
 step "unknown access key: exit 5, named"
 base_config
 s3_dest s3 arca-test "" "access_key_id = NOSUCHKEY"
-sed -i '0,/^access_key_id = S3RVER$/{/^access_key_id = S3RVER$/d}' "$ARCA_CONFIG"
 expect_fail 5 arca init s3
 expect_stderr 'does not know access key id NOSUCHKEY'
 

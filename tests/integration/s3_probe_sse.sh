@@ -111,16 +111,7 @@ grep -q 'plain http' "$T/err" && { cat "$T/err"; fail "warned about a loopback e
 # loopback, where a closed port refuses at once
 closed_port cport
 for d in far1 far2; do
-	cat >> "$ARCA_CONFIG" <<EOC
-
-[destination $d]
-driver = s3
-endpoint = http://0.0.0.0:$cport
-bucket = b
-access_key_id = x
-secret_access_key_file = $T/s3.secret
-passphrase_env = ARCA_PASSPHRASE
-EOC
+	S3_ENDPOINT_OVERRIDE=http://0.0.0.0:$cport s3_dest $d b "" "access_key_id = x"
 done
 files_target far "$T/src"
 sed -i 's/^destinations = local$/destinations = far1, far2/' "$ARCA_CONFIG"
