@@ -111,39 +111,17 @@ s3_start media arcanew awsnew rclonenew repo rclonecopy many floorput
 echo "a $MIB MiB vectis-media.sh tree..."
 sh "$ARCA_SRCDIR/tests/data/vectis-media.sh" "$T/tree" "$MIB"
 upload "$S3_PORT" media "$T/tree" || fail "upload"
-printf 'S3RVER\n' > "$T/s3.secret"
 write_engine_config
+s3_dest s3repo repo
+s3_target media media
 cat >> "$ARCA_CONFIG" <<EOC
-
-[destination s3repo]
-driver = s3
-endpoint = $S3_ENDPOINT
-bucket = repo
-access_key_id = S3RVER
-secret_access_key_file = $T/s3.secret
-passphrase_env = ARCA_PASSPHRASE
-
-[target media]
-driver = s3
-endpoint = $S3_ENDPOINT
-bucket = media
-access_key_id = S3RVER
-secret_access_key_file = $T/s3.secret
-destinations = local
 
 [target tree]
 driver = files
 path = $T/tree
 destinations = s3repo
-
-[target many]
-driver = s3
-endpoint = $S3_ENDPOINT
-bucket = many
-access_key_id = S3RVER
-secret_access_key_file = $T/s3.secret
-destinations = local
 EOC
+s3_target many many
 export ARCA_TEST_FAST_KDF=1
 arca init > "$T/init.log" 2>&1 || { cat "$T/init.log"; fail "init"; }
 export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_DEFAULT_REGION=us-east-1
