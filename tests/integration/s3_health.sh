@@ -65,14 +65,7 @@ expect_stderr "target down is not healthy: s3 http://127.0.0.1:[0-9]+: GET \(buc
 
 step "a web server that is no S3 server: 6"
 mkdir -p "$T/www/media"
-WWW_PORT=$(free_port)
-python3 -m http.server --bind 127.0.0.1 --directory "$T/www" "$WWW_PORT" >"$T/www.log" 2>&1 &
-www_pid=$!
-on_exit "kill $www_pid"
-i=0
-until python3 -c "import socket; socket.create_connection(('127.0.0.1', $WWW_PORT), 0.2)" 2>/dev/null; do
-	i=$((i + 1)); [ $i -lt 100 ] || fail "http.server did not start"; sleep 0.1
-done
+www_start "$T/www"
 S3_ENDPOINT_OVERRIDE=http://127.0.0.1:$WWW_PORT s3_target web media
 expect_fail 6 arca health web
 expect_stderr "listing bucket media: the answer \(HTTP 200, [0-9]+ bytes\) is not a listing"

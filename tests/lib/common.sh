@@ -154,6 +154,20 @@ s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.clos
 PY
 }
 
+# www_start DIR: serve DIR with python's http.server on 127.0.0.1 (a web
+# server that is no server of the driver's kind); sets WWW_PORT once it
+# accepts connections. Its log: $T/www.log.
+www_start() {
+	WWW_PORT=$(free_port)
+	python3 -m http.server --bind 127.0.0.1 --directory "$1" "$WWW_PORT" >"$T/www.log" 2>&1 &
+	ws_pid=$!
+	on_exit "kill $ws_pid"
+	ws_i=0
+	until python3 -c "import socket; socket.create_connection(('127.0.0.1', $WWW_PORT), 0.2)" 2>/dev/null; do
+		ws_i=$((ws_i + 1)); [ $ws_i -lt 100 ] || fail "http.server did not start"; sleep 0.1
+	done
+}
+
 # closed_port VAR: sets VAR to a port on 127.0.0.1 where connections are
 # refused for the rest of the test: a socket stays bound there without
 # listening (and without SO_REUSEADDR), so no server of a parallel test can
