@@ -12,6 +12,17 @@ import os
 DROPPED = ("connection", "transfer-encoding", "content-length", "date", "server")
 
 
+def command_line(argv):
+    """argv: PROG UPSTREAM_PORT PORT_FILE [--OPTION VALUE]...; return
+    (upstream port, port file, {"--OPTION": "VALUE"})."""
+    args = argv[3:]
+    opt = {}
+    while args:
+        opt[args[0]] = args[1]
+        args = args[2:]
+    return int(argv[1]), argv[2], opt
+
+
 def request(upstream, handler, body):
     """Send handler's request (method, path, headers, body) to
     127.0.0.1:upstream; return (status, reason, headers, data), data empty

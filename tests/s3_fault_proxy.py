@@ -66,13 +66,7 @@ ERRORS = {
 
 
 def main():
-    upstream = int(sys.argv[1])
-    port_file = sys.argv[2]
-    args = sys.argv[3:]
-    opt = {}
-    while args:
-        opt[args[0]] = args[1]
-        args = args[2:]
+    upstream, port_file, opt = http_forward.command_line(sys.argv)
     schedule = opt.get("--schedule", "ok").split(",")
     rng = random.Random(int(opt["--seed"])) if "--seed" in opt else None
     rate = float(opt.get("--rate", "0.2"))

@@ -56,13 +56,7 @@ KEPT = ("content-type", "content-encoding", "content-disposition", "content-lang
 
 
 def main():
-    upstream = int(sys.argv[1])
-    port_file = sys.argv[2]
-    args = sys.argv[3:]
-    opt = {}
-    while args:
-        opt[args[0]] = args[1]
-        args = args[2:]
+    upstream, port_file, opt = http_forward.command_line(sys.argv)
     versioned = set(opt.get("--versioned", "").split(","))
     versioning_on = opt.get("--versioning", "on") == "on"
     page_cap = int(opt.get("--max-keys", "1000"))
