@@ -107,13 +107,7 @@ upload "$S3_PORT" media "$T/tree" || fail "upload"
 write_engine_config
 s3_dest s3repo repo
 s3_target media media
-cat >> "$ARCA_CONFIG" <<EOC
-
-[target tree]
-driver = files
-path = $T/tree
-destinations = s3repo
-EOC
+files_target tree "$T/tree" "destinations = s3repo"
 s3_target many many
 export ARCA_TEST_FAST_KDF=1
 arca init > "$T/init.log" 2>&1 || { cat "$T/init.log"; fail "init"; }

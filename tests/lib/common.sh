@@ -80,14 +80,27 @@ EOC
 }
 
 # files_target NAME PATH [LINE...]: append a [target NAME] of the files
-# driver, backed up to destination local, plus any extra key = value lines.
+# driver, backed up to destination local, plus any extra key = value lines
+# (a destinations = line replaces the default one).
 files_target() {
 	ft_name=$1 ft_path=$2; shift 2
 	{
-		printf '\n[target %s]\ndriver = files\ndestinations = local\npath = %s\n' \
-			"$ft_name" "$ft_path"
+		printf '\n[target %s]\ndriver = files\n' "$ft_name"
+		sets_key destinations "$@" || printf 'destinations = local\n'
+		printf 'path = %s\n' "$ft_path"
 		for ft_line in "$@"; do printf '%s\n' "$ft_line"; done
 	} >> "$ARCA_CONFIG"
+}
+
+# sets_key KEY [LINE...]: whether one of the config LINEs sets KEY (for
+# helpers whose extra lines replace their default for a key: a key set
+# twice in a section is an error)
+sets_key() {
+	sk_key=$1; shift
+	for sk_line in "$@"; do
+		case $sk_line in "$sk_key="* | "$sk_key "*=*) return 0 ;; esac
+	done
+	return 1
 }
 
 # tree_manifest DIR [--owner]: one line per entry below DIR (DIR itself

@@ -82,19 +82,10 @@ s3_section() {
 		for ss_default in "endpoint = ${S3_ENDPOINT_OVERRIDE:-$S3_ENDPOINT}" "bucket = $ss_bucket" \
 			${ss_prefix:+"prefix = $ss_prefix"} "access_key_id = S3RVER" \
 			"secret_access_key_file = $T/s3.secret" "$ss_last"; do
-			s3_given "${ss_default%% =*}" "$@" || printf '%s\n' "$ss_default"
+			sets_key "${ss_default%% =*}" "$@" || printf '%s\n' "$ss_default"
 		done
 		for ss_line in "$@"; do printf '%s\n' "$ss_line"; done
 	} >> "$ARCA_CONFIG"
-}
-
-# s3_given KEY [LINE...]: whether one of the LINEs sets KEY
-s3_given() {
-	sg_key=$1; shift
-	for sg_line in "$@"; do
-		case $sg_line in "$sg_key="* | "$sg_key "*=*) return 0 ;; esac
-	done
-	return 1
 }
 
 # s3_proxy ARGS...: start tests/s3_fault_proxy.py in front of s3rver (ARGS:
