@@ -49,6 +49,8 @@ import sys
 import threading
 import time
 
+import http_forward
+
 FAULTS = ["500", "503", "500after", "429", "reset", "resetafter", "truncate"]
 ERRORS = {
     "500": (500, "InternalError", "We encountered an internal error."),
@@ -64,13 +66,7 @@ ERRORS = {
 
 
 def main():
-    upstream = int(sys.argv[1])
-    port_file = sys.argv[2]
-    args = sys.argv[3:]
-    opt = {}
-    while args:
-        opt[args[0]] = args[1]
-        args = args[2:]
+    upstream, port_file, opt = http_forward.command_line(sys.argv)
     schedule = opt.get("--schedule", "ok").split(",")
     rng = random.Random(int(opt["--seed"])) if "--seed" in opt else None
     rate = float(opt.get("--rate", "0.2"))
@@ -102,16 +98,6 @@ def main():
 
         def log_message(self, *a):
             pass
-
-        def forward(self, body):
-            c = http.client.HTTPConnection("127.0.0.1", upstream, timeout=60)
-            headers = {k: v for k, v in self.headers.items()}
-            c.request(self.command, self.path, body=body, headers=headers)
-            r = c.getresponse()
-            data = r.read() if self.command != "HEAD" else b""
-            hdrs = r.getheaders()
-            c.close()
-            return r.status, r.reason, hdrs, data
 
         def error(self, key):
             status, code, msg = ERRORS[key]
@@ -190,7 +176,7 @@ def main():
                 return self.reset()
             if a == "slow":
                 time.sleep(1.5)
-            status, reason, hdrs, data = self.forward(body)
+            status, reason, hdrs, data = http_forward.request(upstream, self, body)
             if a == "500after":
                 return self.error("500")
             if a == "resetafter":
@@ -203,18 +189,8 @@ def main():
                 hdrs = [(k, fake if k.lower() == "etag" else v) for k, v in hdrs]
                 if sse_header:
                     hdrs.append(sse_header)
-            self.send_response(status, reason)
-            for k, v in hdrs:
-                if k.lower() not in ("connection", "transfer-encoding", "content-length",
-                                     "date", "server"):
-                    self.send_header(k, v)
-            if self.command == "HEAD":
-                cl = dict((k.lower(), v) for k, v in hdrs).get("content-length", "0")
-                self.send_header("Content-Length", cl)
-                self.end_headers()
+            if not http_forward.send_head(self, status, reason, hdrs, data):
                 return
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
             if a == "truncate" and len(data) > 1:
                 self.wfile.write(data[: len(data) // 2])
                 self.wfile.flush()
@@ -223,12 +199,7 @@ def main():
 
         do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = handle_any
 
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-    srv.daemon_threads = True
-    with open(port_file + ".tmp", "w") as f:
-        f.write("%d\n" % srv.server_address[1])
-    os.rename(port_file + ".tmp", port_file)
-    srv.serve_forever()
+    http_forward.serve(H, port_file)
 
 
 if __name__ == "__main__":

@@ -40,7 +40,6 @@ either). Last-Modified times are strictly increasing, in milliseconds.
 The log has one line per request: number, method, path (as requested).
 """
 import hashlib
-import http.client
 import http.server
 import os
 import sys
@@ -50,18 +49,14 @@ import urllib.parse
 from email.utils import formatdate
 from xml.sax.saxutils import escape
 
+import http_forward
+
 KEPT = ("content-type", "content-encoding", "content-disposition", "content-language",
         "cache-control", "expires")
 
 
 def main():
-    upstream = int(sys.argv[1])
-    port_file = sys.argv[2]
-    args = sys.argv[3:]
-    opt = {}
-    while args:
-        opt[args[0]] = args[1]
-        args = args[2:]
+    upstream, port_file, opt = http_forward.command_line(sys.argv)
     versioned = set(opt.get("--versioned", "").split(","))
     versioning_on = opt.get("--versioning", "on") == "on"
     page_cap = int(opt.get("--max-keys", "1000"))
@@ -110,21 +105,9 @@ def main():
                                  (code, code)).encode(), list(headers))
 
         def forward(self, body):
-            c = http.client.HTTPConnection("127.0.0.1", upstream, timeout=60)
-            c.request(self.command, self.path, body=body, headers=dict(self.headers.items()))
-            r = c.getresponse()
-            data = r.read() if self.command != "HEAD" else b""
-            self.send_response(r.status, r.reason)
-            for k, v in r.getheaders():
-                if k.lower() not in ("connection", "transfer-encoding", "content-length",
-                                     "date", "server"):
-                    self.send_header(k, v)
-            cl = r.getheader("content-length", "0") if self.command == "HEAD" else str(len(data))
-            self.send_header("Content-Length", cl)
-            self.end_headers()
-            if self.command != "HEAD":
+            status, reason, hdrs, data = http_forward.request(upstream, self, body)
+            if http_forward.send_head(self, status, reason, hdrs, data):
                 self.wfile.write(data)
-            c.close()
 
         def handle_any(self):
             with lock:
@@ -297,12 +280,7 @@ def main():
 
         do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = handle_any
 
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-    srv.daemon_threads = True
-    with open(port_file + ".tmp", "w") as f:
-        f.write("%d\n" % srv.server_address[1])
-    os.rename(port_file + ".tmp", port_file)
-    srv.serve_forever()
+    http_forward.serve(H, port_file)
 
 
 if __name__ == "__main__":

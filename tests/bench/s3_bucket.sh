@@ -40,16 +40,9 @@
 MIB=${BENCH_MIB:-1024}
 MANY=${BENCH_MANY:-100000}
 [ -x /usr/bin/time ] || skip "/usr/bin/time (GNU time) is needed for peak RSS"
-mkdir -p "$T/m"
-run() {
-	name=$1; shift
-	/usr/bin/time -f '%e %M' -o "$T/m/$name" "$@" > "$T/m/$name.out" 2>&1 ||
-		{ tail -20 "$T/m/$name.out" >&2; fail "$name: $*"; }
-}
-secs() { cut -d' ' -f1 "$T/m/$1"; }
-rss() { awk '{ printf "%.0f", $2 / 1024 }' "$T/m/$1"; }
-# ratio ARCA OTHER: OTHER's time / ARCA's
-ratio() { awk -v a="$(secs "$1")" -v b="$(secs "$2")" 'BEGIN { printf "%.2f", (a > 0 ? b / a : 0) }'; }
+. "$ARCA_SRCDIR/tests/lib/bench_run.sh"   # run, secs, rss, ratio
+# speedup ARCA OTHER: OTHER's time / ARCA's
+speedup() { ratio "$(secs "$2")" "$(secs "$1")"; }
 line() { printf '  %-46s %8s s  %6s MiB%s\n' "$1" "$(secs "$2")" "$(rss "$2")" "${3:-}"; }
 # floor_get.py PORT BUCKET: GET every object, 16 connections, bytes discarded
 cat > "$T/floor_get.py" <<'PY'
@@ -111,39 +104,11 @@ s3_start media arcanew awsnew rclonenew repo rclonecopy many floorput
 echo "a $MIB MiB vectis-media.sh tree..."
 sh "$ARCA_SRCDIR/tests/data/vectis-media.sh" "$T/tree" "$MIB"
 upload "$S3_PORT" media "$T/tree" || fail "upload"
-printf 'S3RVER\n' > "$T/s3.secret"
 write_engine_config
-cat >> "$ARCA_CONFIG" <<EOC
-
-[destination s3repo]
-driver = s3
-endpoint = $S3_ENDPOINT
-bucket = repo
-access_key_id = S3RVER
-secret_access_key_file = $T/s3.secret
-passphrase_env = ARCA_PASSPHRASE
-
-[target media]
-driver = s3
-endpoint = $S3_ENDPOINT
-bucket = media
-access_key_id = S3RVER
-secret_access_key_file = $T/s3.secret
-destinations = local
-
-[target tree]
-driver = files
-path = $T/tree
-destinations = s3repo
-
-[target many]
-driver = s3
-endpoint = $S3_ENDPOINT
-bucket = many
-access_key_id = S3RVER
-secret_access_key_file = $T/s3.secret
-destinations = local
-EOC
+s3_dest s3repo repo
+s3_target media media
+files_target tree "$T/tree" "destinations = s3repo"
+s3_target many many
 export ARCA_TEST_FAST_KDF=1
 arca init > "$T/init.log" 2>&1 || { cat "$T/init.log"; fail "init"; }
 export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_DEFAULT_REGION=us-east-1
@@ -197,19 +162,19 @@ echo
 echo "s3rver on loopback, $nobj objects, $mib MiB (vectis-media.sh $MIB)    time  peak RSS"
 line "0. s3rver's floor: every object GET, 16 conns" floorget
 line "   s3rver's floor: the tree PUT, 16 conns" floorput
-line "1. arca snapshot of the bucket" arca "  at $(ratio arca floorget)x the floor's speed"
-[ $have_aws = 1 ] && line "   aws s3 sync bucket -> dir" aws "  arca $(ratio arca aws)x faster (bar: 2)"
-[ $have_rclone = 1 ] && line "   rclone sync bucket -> dir" rclone "  arca $(ratio arca rclone)x faster (bar: > 1)"
+line "1. arca snapshot of the bucket" arca "  at $(speedup arca floorget)x the floor's speed"
+[ $have_aws = 1 ] && line "   aws s3 sync bucket -> dir" aws "  arca $(speedup arca aws)x faster (bar: 2)"
+[ $have_rclone = 1 ] && line "   rclone sync bucket -> dir" rclone "  arca $(speedup arca rclone)x faster (bar: > 1)"
 line "2. arca snapshot, unchanged" arca2
-[ $have_aws = 1 ] && line "   aws s3 sync, unchanged" aws2 "  arca $(ratio arca2 aws2)x faster"
-[ $have_rclone = 1 ] && line "   rclone sync, unchanged" rclone2 "  arca $(ratio arca2 rclone2)x faster (bar: 1)"
-line "3. arca restore --into s3://new" arcarest "  at $(ratio arcarest floorput)x the floor's speed"
-[ $have_aws = 1 ] && line "   aws s3 sync dir -> new bucket" awsrest "  arca $(ratio arcarest awsrest)x faster (bar: 2)"
-[ $have_rclone = 1 ] && line "   rclone sync dir -> new bucket" rclonerest "  arca $(ratio arcarest rclonerest)x faster"
-line "4. arca snapshot of the tree into an S3 repo" arcatree "  at $(ratio arcatree floorput)x the floor's speed"
-[ $have_rclone = 1 ] && line "   rclone copy tree -> bucket" rclonecopy "  arca $(ratio arcatree rclonecopy)x faster (bar: 1)"
+[ $have_aws = 1 ] && line "   aws s3 sync, unchanged" aws2 "  arca $(speedup arca2 aws2)x faster"
+[ $have_rclone = 1 ] && line "   rclone sync, unchanged" rclone2 "  arca $(speedup arca2 rclone2)x faster (bar: 1)"
+line "3. arca restore --into s3://new" arcarest "  at $(speedup arcarest floorput)x the floor's speed"
+[ $have_aws = 1 ] && line "   aws s3 sync dir -> new bucket" awsrest "  arca $(speedup arcarest awsrest)x faster (bar: 2)"
+[ $have_rclone = 1 ] && line "   rclone sync dir -> new bucket" rclonerest "  arca $(speedup arcarest rclonerest)x faster"
+line "4. arca snapshot of the tree into an S3 repo" arcatree "  at $(speedup arcatree floorput)x the floor's speed"
+[ $have_rclone = 1 ] && line "   rclone copy tree -> bucket" rclonecopy "  arca $(speedup arcatree rclonecopy)x faster (bar: 1)"
 line "5. arca snapshot of $MANY objects" arcamany "  (bar: peak RSS < 128 MiB)"
 line "   arca snapshot of them, unchanged" arcamany2 "  (bar: peak RSS < 128 MiB)"
-[ $have_aws = 1 ] && line "   aws s3 sync of them" awsmany "  arca $(ratio arcamany awsmany)x faster"
-[ $have_rclone = 1 ] && line "   rclone sync of them" rclonemany "  arca $(ratio arcamany rclonemany)x faster"
+[ $have_aws = 1 ] && line "   aws s3 sync of them" awsmany "  arca $(speedup arcamany awsmany)x faster"
+[ $have_rclone = 1 ] && line "   rclone sync of them" rclonemany "  arca $(speedup arcamany rclonemany)x faster"
 pass

@@ -16,12 +16,8 @@ write_engine_config
 mkdir -p "$T/tree"
 i=0; while [ $i -lt 20 ]; do head -c 5000 /dev/urandom > "$T/tree/f$i"; i=$((i + 1)); done
 S3_ENDPOINT_OVERRIDE=http://127.0.0.1:$PROXY_PORT s3_dest s3 arca-test repo/
+files_target tree "$T/tree" "destinations = s3"
 cat >> "$ARCA_CONFIG" <<EOC
-
-[target tree]
-driver = files
-path = $T/tree
-destinations = s3
 
 [target pg]
 driver = postgres

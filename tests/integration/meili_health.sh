@@ -73,14 +73,7 @@ expect_stderr "target down is not healthy: cannot reach Meilisearch at http://12
 
 step "a web server that is no Meilisearch: 6"
 mkdir -p "$T/www"
-WWW_PORT=$(free_port)
-python3 -m http.server --bind 127.0.0.1 --directory "$T/www" "$WWW_PORT" >"$T/www.log" 2>&1 &
-www_pid=$!
-on_exit "kill $www_pid"
-i=0
-until python3 -c "import socket; socket.create_connection(('127.0.0.1', $WWW_PORT), 0.2)" 2>/dev/null; do
-	i=$((i + 1)); [ $i -lt 100 ] || fail "http.server did not start"; sleep 0.1
-done
+www_start "$T/www"
 target web "http://127.0.0.1:$WWW_PORT" MEILI_API_KEY
 expect_fail 6 arca health web
 expect_stderr "answers GET /health with 404: is it a Meilisearch server"

@@ -42,7 +42,6 @@ tail -1 "$T/kit.out"
 step "unknown access key: exit 5, named"
 base_config
 s3_dest s3 arca-test "" "access_key_id = NOSUCHKEY"
-sed -i '0,/^access_key_id = S3RVER$/{/^access_key_id = S3RVER$/d}' "$ARCA_CONFIG"
 expect_fail 5 arca init s3
 expect_stderr 'does not know access key id NOSUCHKEY'
 
@@ -93,8 +92,7 @@ grep -rq 'S3RVER\|WRONGKEY' "$T/state" && fail "credentials written to the state
 step "virtual-host addressing (BUCKET.s3.localhost)"
 base_config
 S3_ENDPOINT_OVERRIDE=http://s3.localhost:$S3_PORT s3_dest s3 arca-test vhost/ "addressing = virtual"
-files_target tree "$T/src"
-sed -i 's/^destinations = local$/destinations = s3/' "$ARCA_CONFIG"
+files_target tree "$T/src" "destinations = s3"
 arca init s3 >/dev/null 2>&1 || { arca init s3; fail "init with virtual-host addressing"; }
 arca snapshot tree >/dev/null 2>&1
 arca restore tree --into "$T/vh-restored" >/dev/null 2>&1
@@ -166,8 +164,7 @@ EOC
 	expect_stderr "certificate is not trusted"
 	base_config
 	S3_ENDPOINT_OVERRIDE=https://127.0.0.1:$TLS_PORT s3_dest s3 arca-test tls/ "ca_file = $T/ca.pem"
-	files_target tree "$T/src"
-	sed -i 's/^destinations = local$/destinations = s3/' "$ARCA_CONFIG"
+	files_target tree "$T/src" "destinations = s3"
 	arca init s3 2>"$T/err"
 	grep -q 'plain http' "$T/err" && fail "https endpoint warned about plain http"
 	arca snapshot tree

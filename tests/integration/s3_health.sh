@@ -16,20 +16,11 @@ printf 'site/index.html\t900\t1\tContent-Type: text/html\nsite/img/a.png\t70\t2\
 $OBJ put "$S3_PORT" media "$T/spec"
 
 write_engine_config
-printf 'S3RVER\n' > "$T/s3.secret"; chmod 600 "$T/s3.secret"
-target() { # NAME BUCKET PREFIX [LINE...]
-	tn=$1 tb=$2 tp=$3; shift 3
-	printf '\n[target %s]\ndriver = s3\nendpoint = %s\nbucket = %s\n' "$tn" "${S3_ENDPOINT_OVERRIDE:-$S3_ENDPOINT}" "$tb" >> "$ARCA_CONFIG"
-	[ -z "$tp" ] || printf 'prefix = %s\n' "$tp" >> "$ARCA_CONFIG"
-	printf 'access_key_id = %s\nsecret_access_key_file = %s\ndestinations = local\n' \
-		"${KEY_ID:-S3RVER}" "$T/s3.secret" >> "$ARCA_CONFIG"
-	for l in "$@"; do printf '%s\n' "$l" >> "$ARCA_CONFIG"; done
-}
-target media media site/
-target empty media nothing/
-target nobucket nosuch ""
-KEY_ID=NOSUCHKEY target badkey media ""
-S3_ENDPOINT_OVERRIDE=http://127.0.0.1:$(free_port) target down media ""
+s3_target media media "prefix = site/"
+s3_target empty media "prefix = nothing/"
+s3_target nobucket nosuch
+s3_target badkey media "access_key_id = NOSUCHKEY"
+S3_ENDPOINT_OVERRIDE=http://127.0.0.1:$(free_port) s3_target down media
 s3_dest offsite copy pre/
 arca init local > /dev/null
 
@@ -61,7 +52,7 @@ for case in "sig 5 secret access key \(from section \[wrong\]\) is wrong for acc
 	step "$what: $code, named"
 	s3_proxy --schedule "$what"
 	sed -i '/^\[target wrong\]/,$d' "$ARCA_CONFIG"
-	S3_ENDPOINT_OVERRIDE=http://127.0.0.1:$PROXY_PORT target wrong media ""
+	S3_ENDPOINT_OVERRIDE=http://127.0.0.1:$PROXY_PORT s3_target wrong media
 	expect_fail "$code" arca health wrong
 	expect_stderr "$*"
 	kill "$PROXY_PID"
@@ -74,15 +65,8 @@ expect_stderr "target down is not healthy: s3 http://127.0.0.1:[0-9]+: GET \(buc
 
 step "a web server that is no S3 server: 6"
 mkdir -p "$T/www/media"
-WWW_PORT=$(free_port)
-python3 -m http.server --bind 127.0.0.1 --directory "$T/www" "$WWW_PORT" >"$T/www.log" 2>&1 &
-www_pid=$!
-on_exit "kill $www_pid"
-i=0
-until python3 -c "import socket; socket.create_connection(('127.0.0.1', $WWW_PORT), 0.2)" 2>/dev/null; do
-	i=$((i + 1)); [ $i -lt 100 ] || fail "http.server did not start"; sleep 0.1
-done
-S3_ENDPOINT_OVERRIDE=http://127.0.0.1:$WWW_PORT target web media ""
+www_start "$T/www"
+S3_ENDPOINT_OVERRIDE=http://127.0.0.1:$WWW_PORT s3_target web media
 expect_fail 6 arca health web
 expect_stderr "listing bucket media: the answer \(HTTP 200, [0-9]+ bytes\) is not a listing"
 

@@ -44,8 +44,7 @@ S3_ENDPOINT_OVERRIDE=$kms_URL s3_dest kms arca-test kms/ "part_size = 5M" "multi
 S3_ENDPOINT_OVERRIDE=$dsse_URL s3_dest dsse arca-test dsse/ "part_size = 5M" "multipart_threshold = 5M"
 S3_ENDPOINT_OVERRIDE=$ssec_URL s3_dest ssec arca-test ssec/ "part_size = 5M" "multipart_threshold = 5M"
 S3_ENDPOINT_OVERRIDE=$bad_URL s3_dest bad arca-test bad/
-files_target tree "$T/src"
-sed -i 's/^destinations = local$/destinations = hon/' "$ARCA_CONFIG"
+files_target tree "$T/src" "destinations = hon"
 export ARCA_PASSPHRASE="correct horse battery staple"
 # the requests of the last command through proxy NAME
 mark() { wc -l < "$T/$1.log" > "$T/$1.mark"; }
@@ -111,19 +110,9 @@ grep -q 'plain http' "$T/err" && { cat "$T/err"; fail "warned about a loopback e
 # loopback, where a closed port refuses at once
 closed_port cport
 for d in far1 far2; do
-	cat >> "$ARCA_CONFIG" <<EOC
-
-[destination $d]
-driver = s3
-endpoint = http://0.0.0.0:$cport
-bucket = b
-access_key_id = x
-secret_access_key_file = $T/s3.secret
-passphrase_env = ARCA_PASSPHRASE
-EOC
+	S3_ENDPOINT_OVERRIDE=http://0.0.0.0:$cport s3_dest $d b "" "access_key_id = x"
 done
-files_target far "$T/src"
-sed -i 's/^destinations = local$/destinations = far1, far2/' "$ARCA_CONFIG"
+files_target far "$T/src" "destinations = far1, far2"
 expect_fail 4 arca list far
 [ "$(grep -c 'plain http' "$T/err")" -eq 1 ] || { cat "$T/err"; fail "the plain-http warning is not given exactly once"; }
 pass

@@ -27,42 +27,14 @@ OBJ="python3 $ARCA_SRCDIR/tests/s3_objects.py"
 $OBJ put "$P1" media "$T/spec"
 
 write_engine_config
-printf 'S3RVER\n' > "$T/s3.secret"; chmod 600 "$T/s3.secret"
-cat >> "$ARCA_CONFIG" <<EOC
-
-[target media]
-driver = s3
-endpoint = $E1
-bucket = media
-access_key_id = S3RVER
-secret_access_key_file = $T/s3.secret
-part_size = 5M
-destinations = local
-EOC
+s3_target media media "endpoint = $E1" "part_size = 5M"
 # the other server's keys: a profile of a shared credentials file
 printf '[default]\naws_access_key_id = WRONG\naws_secret_access_key = WRONG\n[backup]\naws_access_key_id = S3RVER\naws_secret_access_key = S3RVER\n' > "$T/creds"
 chmod 600 "$T/creds"
 printf 'S3RVER\n' > "$T/other.secret"; chmod 600 "$T/other.secret"
-cat >> "$ARCA_CONFIG" <<EOC
-
-[destination offsite]
-driver = s3
-endpoint = $E2
-bucket = other
-prefix = viasection/
-access_key_id = S3RVER
-secret_access_key_file = $T/other.secret
-passphrase_env = ARCA_PASSPHRASE
-
-[destination repo2]
-driver = s3
-endpoint = $E2 ; inline comments as in any section
-bucket = other
-prefix = repo/
-access_key_id = S3RVER
-secret_access_key_file = $T/other.secret
-passphrase_env = ARCA_PASSPHRASE
-EOC
+s3_dest offsite other viasection/ "endpoint = $E2" "secret_access_key_file = $T/other.secret"
+s3_dest repo2 other repo/ "endpoint = $E2 ; inline comments as in any section" \
+	"secret_access_key_file = $T/other.secret"
 arca init local
 arca snapshot media
 $OBJ dump "$P1" media "$T/before"

@@ -34,20 +34,7 @@ $OBJ put "$S3_PORT" media "$T/spec"
 
 write_engine_config
 s3_proxy --schedule ok
-S3_ENDPOINT_OVERRIDE=http://127.0.0.1:$PROXY_PORT s3_dest unused media
-# the target: the dest's keys, minus the engine's destination keys
-cat >> "$ARCA_CONFIG" <<EOC
-
-[target media]
-driver = s3
-endpoint = http://127.0.0.1:$PROXY_PORT
-bucket = media
-access_key_id = S3RVER
-secret_access_key_file = $T/s3.secret
-part_size = 5M
-destinations = local
-EOC
-sed -i '/^\[destination unused\]/,/^$/d' "$ARCA_CONFIG"
+S3_ENDPOINT_OVERRIDE=http://127.0.0.1:$PROXY_PORT s3_target media media "part_size = 5M"
 arca init local
 
 step "snapshot: every object, whatever its key"

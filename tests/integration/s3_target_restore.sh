@@ -25,18 +25,7 @@ tab=$(printf '\t')
 $OBJ put "$S3_PORT" media "$T/spec"
 
 write_engine_config
-cat >> "$ARCA_CONFIG" <<EOC
-
-[target media]
-driver = s3
-endpoint = $S3_ENDPOINT
-bucket = media
-access_key_id = S3RVER
-secret_access_key_file = $T/s3.secret
-part_size = 5M
-destinations = local
-EOC
-printf 'S3RVER\n' > "$T/s3.secret"; chmod 600 "$T/s3.secret"
+s3_target media media "part_size = 5M"
 arca init local
 arca snapshot media
 $OBJ dump "$S3_PORT" media "$T/before"

@@ -35,18 +35,7 @@ $OBJ put "$S3_PORT" media "$T/spec"
 
 write_engine_config
 s3_proxy --schedule ok --cut /media/cut/me.bin
-cat >> "$ARCA_CONFIG" <<EOC
-
-[target media]
-driver = s3
-endpoint = http://127.0.0.1:$PROXY_PORT
-bucket = media
-access_key_id = S3RVER
-secret_access_key_file = $T/s3.secret
-destinations = local
-EOC
-printf 'S3RVER\n' > "$T/s3.secret"
-chmod 600 "$T/s3.secret"
+S3_ENDPOINT_OVERRIDE=http://127.0.0.1:$PROXY_PORT s3_target media media
 arca init local
 $OBJ dump "$S3_PORT" media "$T/before"
 
@@ -114,17 +103,7 @@ expect_stderr '1106 object\(s\) read, 0 unchanged'
 arca list media --items --meta > "$T/items"
 grep -q 'tag: late=yes' "$T/items" || fail "the tag-only change is not in the --full snapshot"
 step "tags = never: one GET per object, no tagging request, no tag kept"
-cat >> "$ARCA_CONFIG" <<EOC
-
-[target notags]
-driver = s3
-endpoint = http://127.0.0.1:$PROXY_PORT
-bucket = media
-access_key_id = S3RVER
-secret_access_key_file = $T/s3.secret
-destinations = local
-tags = never
-EOC
+S3_ENDPOINT_OVERRIDE=http://127.0.0.1:$PROXY_PORT s3_target notags media "tags = never"
 : > "$T/proxy.log"
 arca snapshot notags 2> "$T/err" || { cat "$T/err" >&2; fail "snapshot of notags failed"; }
 expect_stderr '1106 object\(s\) read, 0 unchanged'

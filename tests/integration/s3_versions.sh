@@ -54,36 +54,9 @@ DPORT=$(cat "$T/double.port")
 } > "$T/spec2"
 
 write_engine_config
-printf 'S3RVER\n' > "$T/s3.secret"; chmod 600 "$T/s3.secret"
-cat >> "$ARCA_CONFIG" <<EOC
-
-[target media]
-driver = s3
-endpoint = http://127.0.0.1:$DPORT
-bucket = media
-access_key_id = S3RVER
-secret_access_key_file = $T/s3.secret
-versions = yes
-destinations = local
-
-[target susp]
-driver = s3
-endpoint = http://127.0.0.1:$DPORT
-bucket = susp
-access_key_id = S3RVER
-secret_access_key_file = $T/s3.secret
-versions = yes
-destinations = local
-
-[target plain]
-driver = s3
-endpoint = $S3_ENDPOINT
-bucket = plain
-access_key_id = S3RVER
-secret_access_key_file = $T/s3.secret
-versions = yes
-destinations = local
-EOC
+S3_ENDPOINT_OVERRIDE=http://127.0.0.1:$DPORT s3_target media media "versions = yes"
+S3_ENDPOINT_OVERRIDE=http://127.0.0.1:$DPORT s3_target susp susp "versions = yes"
+s3_target plain plain "versions = yes"
 arca init local
 
 snap_id() { arca --json list media | python3 -c 'import json,sys; print(json.load(sys.stdin)[-1]["id"])'; }

@@ -80,14 +80,27 @@ EOC
 }
 
 # files_target NAME PATH [LINE...]: append a [target NAME] of the files
-# driver, backed up to destination local, plus any extra key = value lines.
+# driver, backed up to destination local, plus any extra key = value lines
+# (a destinations = line replaces the default one).
 files_target() {
 	ft_name=$1 ft_path=$2; shift 2
 	{
-		printf '\n[target %s]\ndriver = files\ndestinations = local\npath = %s\n' \
-			"$ft_name" "$ft_path"
+		printf '\n[target %s]\ndriver = files\n' "$ft_name"
+		sets_key destinations "$@" || printf 'destinations = local\n'
+		printf 'path = %s\n' "$ft_path"
 		for ft_line in "$@"; do printf '%s\n' "$ft_line"; done
 	} >> "$ARCA_CONFIG"
+}
+
+# sets_key KEY [LINE...]: whether one of the config LINEs sets KEY (for
+# helpers whose extra lines replace their default for a key: a key set
+# twice in a section is an error)
+sets_key() {
+	sk_key=$1; shift
+	for sk_line in "$@"; do
+		case $sk_line in "$sk_key="* | "$sk_key "*=*) return 0 ;; esac
+	done
+	return 1
 }
 
 # tree_manifest DIR [--owner]: one line per entry below DIR (DIR itself
@@ -152,6 +165,20 @@ free_port() {
 import socket
 s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()
 PY
+}
+
+# www_start DIR: serve DIR with python's http.server on 127.0.0.1 (a web
+# server that is no server of the driver's kind); sets WWW_PORT once it
+# accepts connections. Its log: $T/www.log.
+www_start() {
+	WWW_PORT=$(free_port)
+	python3 -m http.server --bind 127.0.0.1 --directory "$1" "$WWW_PORT" >"$T/www.log" 2>&1 &
+	ws_pid=$!
+	on_exit "kill $ws_pid"
+	ws_i=0
+	until python3 -c "import socket; socket.create_connection(('127.0.0.1', $WWW_PORT), 0.2)" 2>/dev/null; do
+		ws_i=$((ws_i + 1)); [ $ws_i -lt 100 ] || fail "http.server did not start"; sleep 0.1
+	done
 }
 
 # closed_port VAR: sets VAR to a port on 127.0.0.1 where connections are

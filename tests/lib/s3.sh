@@ -12,6 +12,13 @@
 #   s3_dest NAME BUCKET [PREFIX] [KEY=VALUE...]
 #                          append a [destination NAME] of the s3 driver with
 #                          s3rver's credentials (S3RVER/S3RVER) to $ARCA_CONFIG
+#   s3_target NAME BUCKET [KEY=VALUE...]
+#                          append a [target NAME] of the s3 driver, backed up
+#                          to destination local, with s3rver's credentials
+#   Both: endpoint $S3_ENDPOINT_OVERRIDE, else $S3_ENDPOINT; the secret in
+#   $T/s3.secret (written, mode 600); each KEY = VALUE line is appended, and
+#   one whose KEY is a default's (endpoint, access_key_id, destinations, ...)
+#   replaces that default, so no key is set twice.
 S3RVER_VERSION=3.7.1
 S3RVER=$ARCA_SRCDIR/tests/node_modules/.bin/s3rver
 
@@ -58,14 +65,26 @@ s3_start() {
 s3_dest() {
 	sd_name=$1 sd_bucket=$2 sd_prefix=${3:-}
 	shift 2; [ $# -gt 0 ] && shift
+	s3_section "destination $sd_name" "$sd_bucket" "$sd_prefix" "passphrase_env = ARCA_PASSPHRASE" "$@"
+}
+
+s3_target() {
+	st_name=$1 st_bucket=$2; shift 2
+	s3_section "target $st_name" "$st_bucket" "" "destinations = local" "$@"
+}
+
+# s3_section "KIND NAME" BUCKET PREFIX LAST_DEFAULT [LINE...]: s3_dest and s3_target
+s3_section() {
+	ss_head=$1 ss_bucket=$2 ss_prefix=$3 ss_last=$4; shift 4
 	printf 'S3RVER\n' > "$T/s3.secret"; chmod 600 "$T/s3.secret"
 	{
-		printf '\n[destination %s]\ndriver = s3\nendpoint = %s\nbucket = %s\n' \
-			"$sd_name" "${S3_ENDPOINT_OVERRIDE:-$S3_ENDPOINT}" "$sd_bucket"
-		[ -z "$sd_prefix" ] || printf 'prefix = %s\n' "$sd_prefix"
-		printf 'access_key_id = S3RVER\nsecret_access_key_file = %s\n' "$T/s3.secret"
-		printf 'passphrase_env = ARCA_PASSPHRASE\n'
-		for sd_line in "$@"; do printf '%s\n' "$sd_line"; done
+		printf '\n[%s]\ndriver = s3\n' "$ss_head"
+		for ss_default in "endpoint = ${S3_ENDPOINT_OVERRIDE:-$S3_ENDPOINT}" "bucket = $ss_bucket" \
+			${ss_prefix:+"prefix = $ss_prefix"} "access_key_id = S3RVER" \
+			"secret_access_key_file = $T/s3.secret" "$ss_last"; do
+			sets_key "${ss_default%% =*}" "$@" || printf '%s\n' "$ss_default"
+		done
+		for ss_line in "$@"; do printf '%s\n' "$ss_line"; done
 	} >> "$ARCA_CONFIG"
 }
 
