@@ -68,6 +68,39 @@ void cdc_reset(struct cdc *c)
 	c->fp = 0;
 }
 
+/* Roll the gear hash over p[i..lim) until, after some byte, fp & mask is 0:
+ * returns the index just past that byte with *found set, or lim. Unrolled
+ * with one bound check per 4 bytes: the hash's add-shift chain is then all
+ * the loop does (this is the hottest loop of a snapshot). */
+static inline size_t gear_scan(const uint64_t *gear, const unsigned char *p, size_t i, size_t lim,
+                               uint64_t mask, uint64_t *fpp, int *found)
+{
+	uint64_t fp = *fpp;
+#define GEAR_STEP(k)                                                                               \
+	fp = (fp << 1) + gear[p[i + (k)]];                                                         \
+	if (!(fp & mask)) {                                                                        \
+		i += (k) + 1;                                                                      \
+		goto hit;                                                                          \
+	}
+	for (; i + 4 <= lim; i += 4) {
+		GEAR_STEP(0)
+		GEAR_STEP(1)
+		GEAR_STEP(2)
+		GEAR_STEP(3)
+	}
+	for (; i < lim; i++) {
+		GEAR_STEP(0)
+	}
+#undef GEAR_STEP
+	*fpp = fp;
+	*found = 0;
+	return lim;
+hit:
+	*fpp = fp;
+	*found = 1;
+	return i;
+}
+
 size_t cdc_feed(struct cdc *c, const unsigned char *p, size_t n, int *cut)
 {
 	size_t i = 0;
@@ -84,18 +117,23 @@ size_t cdc_feed(struct cdc *c, const unsigned char *p, size_t n, int *cut)
 	}
 	uint64_t fp = c->fp;
 	size_t pos = c->pos;
+	int found = 0;
 	/* Below the average size: the strict mask. */
-	while (i < n && pos < c->avg) {
-		fp = (fp << 1) + c->gear[p[i++]];
-		pos++;
-		if (!(fp & c->mask_small))
+	if (pos < c->avg) {
+		size_t lim = n - i < c->avg - pos ? n : i + (c->avg - pos);
+		size_t j = gear_scan(c->gear, p, i, lim, c->mask_small, &fp, &found);
+		pos += j - i;
+		i = j;
+		if (found)
 			goto found;
 	}
 	/* From the average on: the loose mask, up to the hard maximum. */
-	while (i < n) {
-		fp = (fp << 1) + c->gear[p[i++]];
-		pos++;
-		if (!(fp & c->mask_large) || pos >= c->max)
+	if (i < n && pos >= c->avg) {
+		size_t lim = n - i < c->max - pos ? n : i + (c->max - pos);
+		size_t j = gear_scan(c->gear, p, i, lim, c->mask_large, &fp, &found);
+		pos += j - i;
+		i = j;
+		if (found || pos >= c->max)
 			goto found;
 	}
 	c->fp = fp;

@@ -85,6 +85,58 @@ static void test_zeros_cut_at_max(void **state)
 	free(d);
 }
 
+/* The cut points of FastCDC as specified, a byte at a time (what cdc_feed
+ * computed before it was unrolled): the unrolled scan must cut exactly
+ * there, or every repository's chunks would change. */
+static size_t reference_cuts(const struct cdc *c, const unsigned char *p, size_t n, size_t *lens,
+                             size_t max_chunks)
+{
+	size_t count = 0, pos = 0;
+	uint64_t fp = 0;
+	for (size_t i = 0; i < n; i++) {
+		pos++;
+		int cut = 0;
+		if (pos > c->min) {
+			fp = (fp << 1) + c->gear[p[i]];
+			cut = pos <= c->avg ? !(fp & c->mask_small)
+			                    : !(fp & c->mask_large) || pos >= c->max;
+		}
+		if (cut) {
+			assert_true(count < max_chunks);
+			lens[count++] = pos;
+			pos = 0;
+			fp = 0;
+		}
+	}
+	if (pos)
+		lens[count++] = pos;
+	return count;
+}
+
+static void test_same_cuts_as_reference(void **state)
+{
+	(void)state;
+	unsigned char *d = malloc(DATA_LEN);
+	test_fill_random(d, DATA_LEN, 7);
+	/* runs of one byte too: long stretches with no cut, cut at max */
+	memset(d + DATA_LEN / 3, 0, 9u * 1024 * 1024);
+	struct cdc c;
+	unsigned char seed[32];
+	memset(seed, 0x5a, sizeof seed);
+	for (int keyed = 0; keyed < 2; keyed++) {
+		assert_int_equal(cdc_init(&c, &P, keyed ? seed : NULL), 0);
+		size_t want[512], got[512];
+		size_t nw = reference_cuts(&c, d, DATA_LEN, want, 512);
+		static const size_t pieces[] = {0, 1, 3, 4093, 65536, 1000003};
+		for (size_t k = 0; k < sizeof pieces / sizeof *pieces; k++) {
+			size_t ng = cut_all(&c, d, DATA_LEN, pieces[k], got, 512);
+			assert_int_equal(ng, nw);
+			assert_memory_equal(got, want, nw * sizeof *want);
+		}
+	}
+	free(d);
+}
+
 static void test_split_independent(void **state)
 {
 	(void)state;
@@ -163,6 +215,7 @@ int main(void)
 		cmocka_unit_test(test_bounds_and_average),
 		cmocka_unit_test(test_zeros_cut_at_max),
 		cmocka_unit_test(test_split_independent),
+		cmocka_unit_test(test_same_cuts_as_reference),
 		cmocka_unit_test(test_resync_after_insert),
 		cmocka_unit_test(test_keyed_gear_differs),
 		cmocka_unit_test(test_bad_params),
