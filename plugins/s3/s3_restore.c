@@ -211,7 +211,7 @@ static int there_list(struct s3_inst *d, const char *pfx, struct there *t)
 	free(kp);
 	if (rc != ARCA_OK && f.msg[0] && f.status == rc)
 		rc = s3_report(NULL, &f);
-	if (rc == ARCA_OK) /* S3 lists in key order; not every server does */
+	if (rc == ARCA_OK && t->n) /* S3 lists in key order; not every server does */
 		qsort(t->o, t->n, sizeof *t->o, there_cmp);
 	return rc;
 }
