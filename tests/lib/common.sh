@@ -169,16 +169,28 @@ PY
 
 # www_start DIR: serve DIR with python's http.server on 127.0.0.1 (a web
 # server that is no server of the driver's kind); sets WWW_PORT once it
-# accepts connections. Its log: $T/www.log.
+# accepts connections. It binds a port of the kernel's choosing itself and
+# writes it to a file, so no parallel test can take the port between a
+# free_port and the bind. Its log: $T/www.log.
 www_start() {
-	WWW_PORT=$(free_port)
-	python3 -m http.server --bind 127.0.0.1 --directory "$1" "$WWW_PORT" >"$T/www.log" 2>&1 &
+	rm -f "$T/www.port"
+	python3 - "$1" "$T/www.port" >"$T/www.log" 2>&1 <<'PY' &
+import functools, http.server, os, sys
+handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[1])
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)  # listening from here
+with open(sys.argv[2] + ".tmp", "w") as f:
+    f.write("%d\n" % server.server_address[1])
+os.rename(sys.argv[2] + ".tmp", sys.argv[2])
+server.serve_forever()
+PY
 	ws_pid=$!
 	on_exit "kill $ws_pid"
 	ws_i=0
-	until python3 -c "import socket; socket.create_connection(('127.0.0.1', $WWW_PORT), 0.2)" 2>/dev/null; do
+	until [ -s "$T/www.port" ]; do
+		kill -0 $ws_pid 2>/dev/null || { cat "$T/www.log" >&2; fail "http.server did not start"; }
 		ws_i=$((ws_i + 1)); [ $ws_i -lt 100 ] || fail "http.server did not start"; sleep 0.1
 	done
+	WWW_PORT=$(cat "$T/www.port")
 }
 
 # closed_port VAR: sets VAR to a port on 127.0.0.1 where connections are
