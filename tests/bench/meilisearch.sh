@@ -17,14 +17,7 @@
 . "$ARCA_SRCDIR/tests/lib/meili.sh"
 N=${BENCH_DOCS:-1000000}
 [ -x /usr/bin/time ] || skip "/usr/bin/time (GNU time) is needed for peak RSS"
-mkdir -p "$T/m"
-run() {
-	name=$1; shift
-	/usr/bin/time -f '%e %M' -o "$T/m/$name" "$@" > "$T/m/$name.out" 2>&1 ||
-		{ tail -20 "$T/m/$name.out" >&2; fail "$name: $*"; }
-}
-secs() { cut -d' ' -f1 "$T/m/$1"; }
-rss() { awk '{ printf "%.0f", $2 / 1024 }' "$T/m/$1"; }
+. "$ARCA_SRCDIR/tests/lib/bench_run.sh"
 last_field() {
 	arca list --json "$1" | python3 -c 'import json,sys
 l = json.load(sys.stdin); l.sort(key=lambda s: s["epoch"]); print(l[-1][sys.argv[1]])' "$2"
