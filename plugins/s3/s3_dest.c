@@ -234,12 +234,13 @@ static void *mp_worker(void *arg)
 		struct s3_req rq = {.method = "PUT", .key = m->key, .query = q, .n_query = 2};
 		if (rc == ARCA_OK)
 			rc = body_set(&rq, &b, b64, m->etags[i], sha, what, &f);
-		if (rc != ARCA_OK && !f.msg[0]) {
+		if (rc != ARCA_OK) {
 			/* a message the source set stays on this thread: say what failed */
-			s3_fail_set(&f, rc, 0,
-			            "s3: writing %s: reading part %" PRIu64 " of the object failed "
-			            "(status %d)",
-			            m->key, i + 1, rc);
+			if (!f.msg[0])
+				s3_fail_set(&f, rc, 0,
+				            "s3: writing %s: reading part %" PRIu64
+				            " of the object failed (status %d)",
+				            m->key, i + 1, rc);
 			mp_fail(m, &f);
 			break;
 		}
