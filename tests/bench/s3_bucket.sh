@@ -28,7 +28,10 @@
 # PUT) by a bare client, 16 connections, bytes discarded: no tool can copy
 # the bucket faster than s3rver serves it (s3rver is one Node.js thread; on a
 # 2-core machine it is the bottleneck of every tool here), so a ratio against
-# another tool cannot pass (floor / its time) however fast arca is.
+# another tool cannot pass (floor / its time) however fast arca is. The
+# last column is the CPU time s3rver spent during each step: the part of a
+# step no client can make shorter on its own (requests it makes the server
+# answer count: arca's tags = auto costs s3rver a GetObjectTagging per object).
 # Not part of `make check`; awscli and rclone are needed here only (Debian:
 # apt-get install awscli rclone); a missing one is left out.
 #
@@ -43,7 +46,7 @@ MANY=${BENCH_MANY:-100000}
 . "$ARCA_SRCDIR/tests/lib/bench_run.sh"   # run, secs, rss, ratio
 # speedup ARCA OTHER: OTHER's time / ARCA's
 speedup() { ratio "$(secs "$2")" "$(secs "$1")"; }
-line() { printf '  %-46s %8s s  %6s MiB%s\n' "$1" "$(secs "$2")" "$(rss "$2")" "${3:-}"; }
+line() { printf '  %-46s %8s s  %6s MiB  %6s s%s\n' "$1" "$(secs "$2")" "$(rss "$2")" "$(srv "$2")" "${3:-}"; }
 # floor_get.py PORT BUCKET: GET every object, 16 connections, bytes discarded
 cat > "$T/floor_get.py" <<'PY'
 import concurrent.futures, http.client, re, sys, threading, urllib.parse
@@ -101,6 +104,7 @@ PY
 upload() { python3 "$T/upload.py" "$@"; }
 
 s3_start media arcanew awsnew rclonenew repo rclonecopy many floorput
+SERVER_PID=$s3_pid # s3rver's CPU per step: one Node.js thread, the bound
 echo "a $MIB MiB vectis-media.sh tree..."
 sh "$ARCA_SRCDIR/tests/data/vectis-media.sh" "$T/tree" "$MIB"
 upload "$S3_PORT" media "$T/tree" || fail "upload"
@@ -159,7 +163,7 @@ run arcamany2 "$ARCA" snapshot many
 
 mib=$(du -sm "$T/tree" | cut -f1)
 echo
-echo "s3rver on loopback, $nobj objects, $mib MiB (vectis-media.sh $MIB)    time  peak RSS"
+echo "s3rver on loopback, $nobj objects, $mib MiB (vectis-media.sh $MIB)    time  peak RSS  s3rver CPU"
 line "0. s3rver's floor: every object GET, 16 conns" floorget
 line "   s3rver's floor: the tree PUT, 16 conns" floorput
 line "1. arca snapshot of the bucket" arca "  at $(speedup arca floorget)x the floor's speed"
