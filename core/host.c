@@ -78,6 +78,21 @@ static const char *host_config_section(const struct arca_config *cfg)
 	return cfg->name;
 }
 
+static const struct arca_config *host_config_named(struct arca_ctx *ctx, const char *name,
+                                                   const char **kind)
+{
+	struct cfg_file *cf = ctx && ctx->e ? ctx->e->cf : NULL;
+	const struct arca_config *c = NULL;
+	if (cf && name) {
+		c = cfg_section(cf, CFG_DESTINATION, name);
+		if (!c)
+			c = cfg_section(cf, CFG_TARGET, name);
+	}
+	if (kind)
+		*kind = c ? cfg_kind_name(c->kind) : NULL;
+	return c;
+}
+
 static int do_secret(const struct arca_config *cfg, const char *key, char **out)
 {
 	return cfg_secret(cfg, key, out);
@@ -613,6 +628,7 @@ static const struct arca_host table = {
     .error_message = host_error_message,
     .item_end_info_h = host_item_end_info_h,
     .snapshot_note = host_snapshot_note,
+    .config_named = host_config_named,
 };
 
 const struct arca_host *host_table(void)

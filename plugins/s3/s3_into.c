@@ -6,12 +6,13 @@
  *       secret_access_key_file/_env, session_token_file/_env,
  *       credentials_file, profile, and credentials=env|target;
  *   NAME  the bucket and prefix of a [destination NAME] (or [target NAME])
- *       of driver s3 in the config file, with its endpoint and credentials.
+ *       of driver s3 in the config file, as the engine read and checked it
+ *       (host->config_named): that section's endpoint, credentials and
+ *       timeouts, as when it is used on its own.
  * Secrets never come from the command line (files and environment only),
  * and the target's own credentials go to another endpoint only with
- * credentials=target. The instance is the target's (timeouts, part size)
- * aimed elsewhere. */
-#include <ctype.h>
+ * credentials=target. A URL's instance is the target's (timeouts, part
+ * size) aimed elsewhere. */
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,16 +54,6 @@ static int kv_add(struct kv *kv, const char *k, size_t kl, const char *v, size_t
 	return ARCA_OK;
 }
 
-static char *trim(char *s)
-{
-	while (isspace((unsigned char)*s))
-		s++;
-	size_t n = strlen(s);
-	while (n && isspace((unsigned char)s[n - 1]))
-		s[--n] = '\0';
-	return s;
-}
-
 /* The first line of a secret file, or a variable's value; malloc'd. */
 static int read_secret(const char *what, const char *file, const char *env, char **out)
 {
@@ -91,11 +82,10 @@ static int read_secret(const char *what, const char *file, const char *env, char
 	return *out ? ARCA_OK : ARCA_ERR_INTERNAL;
 }
 
-/* Credentials from kv's keys, in the s3 driver's order (README.md,
- * "Credentials"): access_key_id + secret_access_key_file/_env; with
- * `chain`, then AWS_* and the shared credentials file too. ARCA_ERR_NOT_FOUND
- * (no message) when kv names none. */
-static int creds_from(const struct kv *kv, const char *where, int chain, struct s3_creds *c)
+/* Credentials an --into URL names: access_key_id + secret_access_key_file
+ * /_env, credentials=env (AWS_*), or credentials_file/profile.
+ * ARCA_ERR_NOT_FOUND (no message) when it names none. */
+static int creds_from(const struct kv *kv, const char *where, struct s3_creds *c)
 {
 	memset(c, 0, sizeof *c);
 	const char *id = kv_get(kv, "access_key_id"), *sf = kv_get(kv, "secret_access_key_file"),
@@ -125,7 +115,7 @@ static int creds_from(const struct kv *kv, const char *where, int chain, struct 
 		return rc != ARCA_OK ? rc : c->access_key ? ARCA_OK : ARCA_ERR_INTERNAL;
 	}
 	const char *mode = kv_get(kv, "credentials");
-	if (chain || (mode && !strcmp(mode, "env"))) {
+	if (mode && !strcmp(mode, "env")) {
 		int rc = s3_creds_from_env(c);
 		if (rc != ARCA_ERR_NOT_FOUND)
 			return rc;
@@ -136,7 +126,7 @@ static int creds_from(const struct kv *kv, const char *where, int chain, struct 
 		                      "AWS_SECRET_ACCESS_KEY are not both set",
 		                      where);
 	const char *file = kv_get(kv, "credentials_file"), *profile = kv_get(kv, "profile");
-	if (!file && !chain && !profile)
+	if (!file && !profile)
 		return ARCA_ERR_NOT_FOUND;
 	char used[4096];
 	if (s3_creds_from_profile(file, profile, c, used, sizeof used, &profile) == ARCA_OK)
@@ -305,104 +295,67 @@ static int parse_url(const char *into, char *bucket, size_t bn, char **prefix, s
 	return ARCA_OK;
 }
 
-/* [destination NAME] (else [target NAME]) of the config file into kv. */
-static int read_section(const char *path, const char *name, struct kv *kv, char *kind, size_t kn)
+/* --into NAME: the bucket, prefix, endpoint and credentials of [destination
+ * NAME] (else [target NAME]) as the engine read and checked them, exactly as
+ * that section works on its own (its credentials, its timeouts). */
+static int open_section(struct arca_ctx *ctx, const char *into, const char *doing,
+                        struct s3_inst **out, int *is_repo_dest)
 {
-	FILE *f = path ? fopen(path, "r") : NULL;
-	if (!f)
-		return s3_host->error(ARCA_ERR_CONFIG, "--into %s: cannot read the config file %s",
-		                      name, path ? path : "(none)");
-	char *line = NULL;
-	size_t cap = 0;
-	int rc = ARCA_ERR_NOT_FOUND;
-	for (const char *want = "destination"; want;
-	     want = strcmp(want, "target") ? "target" : NULL) {
-		rewind(f);
-		int in = 0;
-		while (getline(&line, &cap, f) > 0) {
-			char *l = trim(line);
-			if (*l == '[') {
-				char *e = strchr(l, ']');
-				if (e)
-					*e = '\0';
-				char *sp = strchr(l + 1, ' ');
-				in = sp && (size_t)(sp - l - 1) == strlen(want) &&
-				     !strncmp(l + 1, want, strlen(want)) && !strcmp(trim(sp), name);
-				if (in)
-					rc = ARCA_OK, snprintf(kind, kn, "%s", want);
-				continue;
-			}
-			char *eq = strchr(l, '=');
-			if (!in || !eq || *l == ';' || *l == '#')
-				continue;
-			*eq = '\0';
-			char *v = eq + 1;
-			for (char *c = v; *c; c++) /* inline comments, as inih: " ;" */
-				if ((*c == ';' || *c == '#') && c > v &&
-				    isspace((unsigned char)c[-1])) {
-					*c = '\0';
-					break;
-				}
-			char *k = trim(l);
-			v = trim(v);
-			if (kv_add(kv, k, strlen(k), v, strlen(v)) == ARCA_ERR_INTERNAL) {
-				rc = ARCA_ERR_INTERNAL;
-				break;
-			}
-		}
-		if (rc != ARCA_ERR_NOT_FOUND)
-			break;
-	}
-	free(line);
-	fclose(f);
-	if (rc == ARCA_ERR_NOT_FOUND)
+	const char *kind = NULL, *cfgpath = s3_host->option(ctx, "config");
+	if (!ARCA_HOST_HAS(s3_host, config_named))
+		return s3_host->error(ARCA_ERR_CONFIG,
+		                      "--into %s: this engine cannot hand a driver another section "
+		                      "(arca %s); give --into s3://BUCKET/PREFIX?endpoint=...",
+		                      into, s3_host->engine_version);
+	const struct arca_config *oc = s3_host->config_named(ctx, into, &kind);
+	if (!oc)
 		return s3_host->error(
 		    ARCA_ERR_CONFIG,
 		    "--into %s: %s has no [destination %s] or [target %s] (a local "
 		    "directory is given as a path with a '/': ./%s)",
-		    name, path, name, name, name);
-	return rc;
+		    into, cfgpath ? cfgpath : "the config file", into, into, into);
+	const char *drv = s3_host->config_get(oc, "driver");
+	if (!drv || strcmp(drv, "s3"))
+		return s3_host->error(
+		    ARCA_ERR_CONFIG, "--into %s: [%s %s] of %s is of driver %s, not s3", into, kind,
+		    into, cfgpath ? cfgpath : "the config file", drv ? drv : "(none)");
+	void *v = NULL;
+	int rc = s3_inst_open(oc, &v);
+	struct s3_inst *d = v;
+	if (rc != ARCA_OK) {
+		char msg[1024];
+		snprintf(msg, sizeof msg, "%s", s3_host->error_message());
+		s3_inst_close(d);
+		return s3_host->error(rc, "--into %s: [%s %s]: %s", into, kind, into, msg);
+	}
+	char sec[300];
+	snprintf(sec, sizeof sec, "%s %s", kind, into);
+	free(d->section);
+	if (!(d->section = strdup(sec))) {
+		s3_inst_close(d);
+		return s3_host->error(ARCA_ERR_INTERNAL, "s3: out of memory");
+	}
+	*is_repo_dest = !strcmp(kind, "destination");
+	s3_host->log(ARCA_LOG_INFO, "s3: %s bucket %s, prefix \"%s\" at %s ([%s])", doing,
+	             d->bucket, d->prefix, d->scheme_host, sec);
+	*out = d;
+	return ARCA_OK;
 }
 
 int s3_into_open(struct s3_inst *s, struct arca_ctx *ctx, const char *into, const char *doing,
                  struct s3_inst **out, int *is_repo_dest)
 {
 	struct kv kv = {0};
-	char bucket[64] = "", where[300], kind[16] = "", own[600], ep_norm[600];
+	char bucket[64] = "", where[300], own[600], ep_norm[600];
 	char *prefix = NULL;
-	int rc, section = strncmp(into, "s3://", 5) != 0;
 	*out = NULL;
 	*is_repo_dest = 0;
-	if (section) {
-		const char *cfgpath = s3_host->option(ctx, "config");
-		rc = read_section(cfgpath, into, &kv, kind, sizeof kind);
-		snprintf(where, sizeof where, "section [%s %s] of %s", kind, into,
-		         cfgpath ? cfgpath : "");
-		const char *drv = kv_get(&kv, "driver"), *b = kv_get(&kv, "bucket");
-		if (rc == ARCA_OK && (!drv || strcmp(drv, "s3")))
-			rc = s3_host->error(ARCA_ERR_CONFIG, "--into %s: %s is not of driver s3",
-			                    into, where);
-		if (rc == ARCA_OK && !b)
-			rc = s3_host->error(ARCA_ERR_CONFIG, "--into %s: %s has no bucket", into,
-			                    where);
-		if (rc == ARCA_OK) {
-			snprintf(bucket, sizeof bucket, "%s", b);
-			prefix = strdup(kv_get(&kv, "prefix") ? kv_get(&kv, "prefix") : "");
-			rc = prefix ? ARCA_OK : ARCA_ERR_INTERNAL;
-		}
-		*is_repo_dest = !strcmp(kind, "destination");
-	} else {
-		rc = parse_url(into, bucket, sizeof bucket, &prefix, &kv);
-		snprintf(where, sizeof where, "--into s3://%s", bucket);
-	}
-	/* another endpoint? (a section names its own; default: AWS's) */
+	if (strncmp(into, "s3://", 5))
+		return open_section(ctx, into, doing, out, is_repo_dest);
+	int rc = parse_url(into, bucket, sizeof bucket, &prefix, &kv);
+	snprintf(where, sizeof where, "--into s3://%s", bucket);
+	/* another endpoint? */
 	const char *ep = kv_get(&kv, "endpoint");
-	char aws[128];
-	if (section && !ep) {
-		snprintf(aws, sizeof aws, "https://s3.%s.amazonaws.com",
-		         kv_get(&kv, "region") ? kv_get(&kv, "region") : "us-east-1");
-		ep = aws;
-	}
 	own_endpoint(s, own, sizeof own);
 	snprintf(ep_norm, sizeof ep_norm, "%s", ep ? ep : own);
 	if (strlen(ep_norm) > 1 && ep_norm[strlen(ep_norm) - 1] == '/')
@@ -416,8 +369,7 @@ int s3_into_open(struct s3_inst *s, struct arca_ctx *ctx, const char *into, cons
 		rc = retarget(d, other ? ep_norm : NULL, bucket, prefix, &kv, where);
 	if (rc == ARCA_OK) { /* messages name where the bucket came from */
 		char sec[300];
-		snprintf(sec, sizeof sec, section ? "%s %s" : "--into s3://%s",
-		         section ? kind : bucket, into);
+		snprintf(sec, sizeof sec, "--into s3://%s", bucket);
 		free(d->section);
 		d->section = strdup(sec);
 		rc = d->section ? ARCA_OK : s3_host->error(ARCA_ERR_INTERNAL, "s3: out of memory");
@@ -428,7 +380,7 @@ int s3_into_open(struct s3_inst *s, struct arca_ctx *ctx, const char *into, cons
 		const char *mode = kv_get(&kv, "credentials");
 		int target_creds = mode && !strcmp(mode, "target");
 		struct s3_creds c;
-		rc = target_creds ? ARCA_ERR_NOT_FOUND : creds_from(&kv, where, section, &c);
+		rc = target_creds ? ARCA_ERR_NOT_FOUND : creds_from(&kv, where, &c);
 		if (rc == ARCA_OK) {
 			d->creds = c;
 			d->creds_loaded = 1;
@@ -440,8 +392,7 @@ int s3_into_open(struct s3_inst *s, struct arca_ctx *ctx, const char *into, cons
 			    "%s: endpoint %s is not the target's (%s): give its credentials "
 			    "(credentials_file=PATH[&profile=P], or access_key_id=ID&"
 			    "secret_access_key_file=PATH or _env=VAR, or credentials=env), or name "
-			    "a "
-			    "[destination] section; credentials=target sends the target's own "
+			    "a [destination] section; credentials=target sends the target's own "
 			    "there",
 			    where, ep_norm, own);
 		}

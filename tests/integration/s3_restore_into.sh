@@ -91,6 +91,16 @@ arca restore media --into offsite 2> "$T/err" || { cat "$T/err" >&2; fail "--int
 $OBJ dump "$P2" other "$T/o6"
 sed -n 's|^viasection/||p' "$T/o6" | diff "$T/before" - || fail "--into offsite differs"
 
+step "--into NAME: the section as the engine read it (file:line of a bad secret; another driver refused)"
+s3_dest nokey other nokey/ "endpoint = $E2" "secret_access_key_file = $T/missing.secret"
+files_target tree "$T"
+expect_fail 3 arca restore media --into nokey
+expect_stderr "cannot read secret_access_key_file $T/missing.secret .\\[destination nokey\\], $ARCA_CONFIG:[0-9]"
+expect_fail 3 arca restore media --into tree
+expect_stderr '\[target tree\] of .* is of driver files, not s3'
+$OBJ dump "$P2" other "$T/o6b"
+diff "$T/o6" "$T/o6b" || fail "a refused --into NAME wrote to the other server"
+
 step "--into a [destination] whose prefix holds a repository is refused"
 arca init repo2
 $OBJ dump "$P2" other "$T/o7"

@@ -593,6 +593,26 @@ struct arca_host {
 	 * bad key or value, too many keys), which sets the message.
 	 */
 	int (*snapshot_note)(struct arca_ctx *ctx, const char *key, const char *value);
+
+	/* --- added in ABI 1.1 (later): check ARCA_HOST_HAS(host,
+	 * config_named) ---------------------------------------------------- */
+
+	/*
+	 * Another section of the config file, by name: for a driver that
+	 * works on a place the user names on the command line (`arca restore
+	 * media --into NAME` writes into the bucket of [destination NAME]).
+	 * [destination NAME] if the file has one, else [target NAME]; NULL
+	 * when it has neither. *kind (may be NULL) gets "destination" or
+	 * "target". The section was read and validated with the rest of the
+	 * file (its values checked against its own driver's options, whose
+	 * defaults apply): read it with config_get ("driver" names its
+	 * driver), config_int, config_bool, config_section and secret, as the
+	 * driver's own section. Valid while the op runs. The op's thread;
+	 * never touches the message. A driver has no other way to a section
+	 * than this: it never reads the config file itself.
+	 */
+	const struct arca_config *(*config_named)(struct arca_ctx *ctx, const char *name,
+	                                          const char **kind);
 };
 
 /* Does the engine's host table have `member` (added after ABI 1.0)? */
