@@ -17,6 +17,14 @@
 #include <stddef.h>
 #include "arca/plugin.h"
 
+/* The default state_dir: $(localstatedir)/lib/arca as configured
+ * (core/Makefile.am passes $(localstatedir)), so /var/lib/arca for a
+ * --prefix=/usr --localstatedir=/var build. */
+#ifndef ARCA_LOCALSTATEDIR
+#define ARCA_LOCALSTATEDIR "/var"
+#endif
+#define ARCA_DEFAULT_STATE_DIR ARCA_LOCALSTATEDIR "/lib/arca"
+
 enum cfg_kind { CFG_ENGINE, CFG_DESTINATION, CFG_TARGET, CFG_RECOVERY };
 
 struct cfg_entry {

@@ -282,7 +282,7 @@ static int load(struct engine *e, const char *config_path, const struct arca_hos
 		e->plugin_dir = ARCA_PLUGIN_DIR;
 	e->state_dir = esec ? cfg_get(esec, "state_dir") : NULL;
 	if (!e->state_dir)
-		e->state_dir = "/var/lib/arca";
+		e->state_dir = ARCA_DEFAULT_STATE_DIR;
 	if (esec)
 		set_log_level(cfg_get(esec, "log_level"));
 	e->workers = esec ? (int)cfg_get_int(esec, "workers", 0) : 0;

@@ -231,7 +231,10 @@ static void main_help(FILE *f)
 	        "  arca init && arca check && arca snapshot && arca list\n"
 	        "init validates the whole config before it creates anything; check then reaches\n"
 	        "every target and destination, through the repositories init "
-	        "created.\n\n" EXIT_CODES_HELP "\nSee arca(1) and arca.ini(5).\n",
+	        "created.\n"
+	        "Local state (caches, repository pins, this host's snapshot records): state_dir\n"
+	        "in [engine], default " ARCA_DEFAULT_STATE_DIR ".\n\n" EXIT_CODES_HELP
+	        "\nSee arca(1) and arca.ini(5).\n",
 	        cli_global_help);
 }
 

@@ -147,18 +147,11 @@ static int absent_first(struct s3_inst *s, struct arca_dest_call *call, const ch
 	struct s3_resp resp;
 	char what[600];
 	snprintf(what, sizeof what, "looking at %s", key);
-	/* A HEAD has no effect, so a transient failure is tried again here:
-	 * s3rver answers 500 to a HEAD that meets a PUT of the same key, and
-	 * an exclusive put is where PUTs of one key meet (lock files). */
-	int rc;
-	for (int attempt = 0;; attempt++) {
-		rc = req_ok(s, call, &rq, &resp, what, f);
-		s3_resp_free(&resp);
-		if (rc == ARCA_OK || !f->transient || attempt >= 3)
-			break;
-		struct timespec ts = {0, 50000000L << attempt}; /* 50 ms, doubling */
-		nanosleep(&ts, NULL);
-	}
+	/* A transient failure of the HEAD (s3rver answers 500 to a HEAD that
+	 * meets a PUT of the same key) is marked so by req_ok and reported
+	 * through the call: the engine's retry policy tries the put again. */
+	int rc = req_ok(s, call, &rq, &resp, what, f);
+	s3_resp_free(&resp);
 	if (rc == ARCA_OK)
 		return s3_fail_set(f, ARCA_ERR_EXISTS, 0, "s3 %s: object %s already exists",
 		                   s->scheme_host, key);

@@ -169,7 +169,7 @@ else
 	mkdir -p "$pb"
 	(cd "$pb" && unset MAKEFLAGS MFLAGS MAKELEVEL &&
 		CFLAGS=-O0 "$ARCA_SRCDIR/configure" -q --prefix=/opt/arca-test \
-			--sysconfdir=/etc/arca-test --without-postgres &&
+			--sysconfdir=/etc/arca-test --localstatedir="$T/var" --without-postgres &&
 		make -s -C etc install DESTDIR="$T/dest" && make -s -C core arca) > "$pb/build.log" 2>&1 ||
 		{ tail -30 "$pb/build.log" >&2; fail "configure --prefix=/opt/arca-test and install"; }
 	d="$T/dest/opt/arca-test"
@@ -188,13 +188,30 @@ else
 	grep -q '/etc/arca-test/arca/arca.ini' "$d/share/man/man5/arca.ini.5" || fail "arca.ini(5): config path"
 	grep -q '^plugin_dir = /opt/arca-test/lib/arca$' "$d/share/doc/arca/arca.ini.example" ||
 		fail "arca.ini.example: plugin_dir"
+	# state_dir's default is $(localstatedir)/lib/arca, named the same everywhere
+	sd="$T/var/lib/arca"
+	grep -qx "state_dir = $sd" "$d/share/doc/arca/arca.ini.example" || fail "arca.ini.example: state_dir"
+	grep -qF "default \\fI$sd\\fR" "$d/share/man/man5/arca.ini.5" || fail "arca.ini(5): state_dir default"
+	grep -qxF ".I $sd" "$d/share/man/man1/arca.1" || fail "arca(1): state_dir in FILES"
+	grep -qx "ReadWritePaths=-$sd" "$d/lib/systemd/system/arca-snapshot.service" ||
+		fail "arca-snapshot.service: state_dir not writable under ProtectSystem"
+	[ "$(stat -c %a "$T/dest$sd")" = 700 ] || fail "make install: state_dir not made 0700"
 	grep -rnE '/usr/local|/usr/share|@[a-z_]+@' "$T/dest" && fail "a path written by hand or not substituted"
+	grep -rn '/var/lib/arca' "$T/dest" | grep -vF "$sd" && fail "/var/lib/arca written by hand"
 	grep -rniE 'arca drill' "$T/dest" && fail "installed files describe what does not ship"
 	# no config: its plugin_dir holds modules of the test build (sanitized, maybe)
 	ARCA_CONFIG=/nonexistent "$pb/core/arca" --help > "$T/help.txt"
 	grep -qF 'cp /opt/arca-test/share/doc/arca/arca.ini.example /etc/arca-test/arca/arca.ini' "$T/help.txt" ||
 		{ cat "$T/help.txt" >&2; fail "--help: first run paths"; }
 	grep -qF 'else /etc/arca-test/arca/arca.ini)' "$T/help.txt" || fail "--help: default config path"
+	grep -qF "default $sd." "$T/help.txt" || { cat "$T/help.txt" >&2; fail "--help: default state_dir"; }
+	# and it is the one used: a config without state_dir (and no driver to
+	# load, so this unsanitized build needs none of the test build's modules)
+	mkdir -p "$T/no-modules"
+	printf '[engine]\nplugin_dir = %s\n' "$T/no-modules" > "$T/no-state.ini"
+	"$pb/core/arca" -c "$T/no-state.ini" list > "$T/out" 2> "$T/err" || true
+	[ "$(stat -c %a "$sd" 2>/dev/null)" = 700 ] ||
+		{ cat "$T/err" >&2; fail "arca did not make its default state_dir $sd (0700)"; }
 	if [ -e "$PLUGIN_DIR/postgres.so" ]; then
 		# the example validates against the drivers that ship
 		sed -e "s#^plugin_dir = .*#plugin_dir = $PLUGIN_DIR#" -e "s#^state_dir = .*#state_dir = $T/state-ex#" \

@@ -37,6 +37,10 @@ grep '^FAIL' "$T/kit.out" | grep -v '^FAIL the same from 8 threads at once: list
 grep -q '^FAIL the same from 8 threads' "$T/kit.out" &&
 	echo "note: s3rver's put-before-write race hit the kit's concurrent listing"
 grep -q '^ok   ABI 1.1 ops' "$T/kit.out" || { cat "$T/kit.out"; fail "1.1 ops not checked"; }
+# s3rver answers 500 now and then under the 8 threads (a HEAD that meets a
+# PUT of the same key, a listing): the kit retries those as the engine
+# does, and says so
+grep 'marked transient' "$T/kit.out" || true
 tail -1 "$T/kit.out"
 
 step "unknown access key: exit 5, named"

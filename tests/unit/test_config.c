@@ -229,7 +229,8 @@ static void test_defaults(void **state)
 			       "[target db]\ndriver = postgres\nconninfo = x\n"
 			       "destinations = local\n", &cf, &errs), 0);
 	struct arca_config *eng = cfg_section(cf, CFG_ENGINE, NULL);
-	assert_string_equal(cfg_get(eng, "state_dir"), "/var/lib/arca");
+	/* $(localstatedir) as configured (tests/unit/config.am) */
+	assert_string_equal(cfg_get(eng, "state_dir"), ARCA_LOCALSTATEDIR "/lib/arca");
 	assert_string_equal(cfg_get(eng, "log_level"), "info");
 	assert_non_null(cfg_get(eng, "plugin_dir"));
 	assert_int_equal(cfg_get(eng, "plugin_dir")[0], '/');
