@@ -608,8 +608,8 @@ struct arca_host {
 	 * defaults apply): read it with config_get ("driver" names its
 	 * driver), config_int, config_bool, config_section and secret, as the
 	 * driver's own section. Valid while the op runs. The op's thread;
-	 * never touches the message. A driver has no other way to a section
-	 * than this: it never reads the config file itself.
+	 * never touches the message. (Better than reading the file named by
+	 * option "config": the engine's syntax, checks and file:line.)
 	 */
 	const struct arca_config *(*config_named)(struct arca_ctx *ctx, const char *name,
 	                                          const char **kind);
