@@ -510,5 +510,8 @@ void engine_close(struct engine *e)
 	loader_close(&e->ld);
 	if (e->cf)
 		cfg_free(e->cf);
+	for (char **n = e->env_names; n && *n; n++)
+		free(*n);
+	free(e->env_names);
 	memset(e, 0, sizeof *e);
 }

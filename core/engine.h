@@ -37,6 +37,7 @@ struct engine {
 	const char *plugin_dir;
 	char hostname[256];
 	int workers;
+	char **env_names;  /* host->config_env_names, made at the first call */
 	int no_lock;       /* --no-lock (set before engine_load) */
 	int64_t lock_wait; /* --lock-wait seconds, -1 for the default */
 };

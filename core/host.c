@@ -93,6 +93,43 @@ static const struct arca_config *host_config_named(struct arca_ctx *ctx, const c
 	return c;
 }
 
+/* Adds `name` to the NULL-terminated list *v (n names so far) unless it is
+ * there or empty; returns the new count. */
+static size_t add_env_name(char ***v, size_t n, const char *name)
+{
+	if (!name || !*name)
+		return n;
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp((*v)[i], name))
+			return n;
+	*v = xrealloc(*v, (n + 2) * sizeof **v);
+	(*v)[n++] = xstrdup(name);
+	(*v)[n] = NULL;
+	return n;
+}
+
+static const char *const *host_config_env_names(struct arca_ctx *ctx)
+{
+	static const char *const none[] = {CFG_PASSPHRASE_FALLBACK_ENV, NULL};
+	struct engine *e = ctx ? ctx->e : NULL;
+	if (!e || !e->cf)
+		return none;
+	if (!e->env_names) {
+		char **v = NULL;
+		size_t n = add_env_name(&v, 0, CFG_PASSPHRASE_FALLBACK_ENV);
+		for (size_t i = 0; i < e->cf->n_sections; i++) {
+			const struct arca_config *c = &e->cf->sections[i];
+			for (size_t j = 0; j < c->n_entries; j++) {
+				size_t kl = strlen(c->entries[j].key);
+				if (kl > 4 && !strcmp(c->entries[j].key + kl - 4, "_env"))
+					n = add_env_name(&v, n, c->entries[j].value);
+			}
+		}
+		e->env_names = v;
+	}
+	return (const char *const *)e->env_names;
+}
+
 static int do_secret(const struct arca_config *cfg, const char *key, char **out)
 {
 	return cfg_secret(cfg, key, out);
@@ -629,6 +666,7 @@ static const struct arca_host table = {
     .item_end_info_h = host_item_end_info_h,
     .snapshot_note = host_snapshot_note,
     .config_named = host_config_named,
+    .config_env_names = host_config_env_names,
 };
 
 const struct arca_host *host_table(void)

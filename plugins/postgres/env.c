@@ -9,8 +9,9 @@
  * PGPASSWORD arca sets only for a child that connects. A variable that a
  * `*_env` key names stays out even when it is on the list.
  *
- * The driver sees only its own section, so it learns the other sections'
- * `*_env` keys by reading the config file the engine loaded. */
+ * The driver sees only its own section: the engine hands it the names every
+ * section's `*_env` keys give (host->config_env_names); an older engine
+ * without that call leaves the driver to scan the config file it loaded. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -165,14 +166,22 @@ void pg_env_free(char **names)
 	free(names);
 }
 
-int pg_env_load(struct pg_target *t, struct arca_ctx *ctx)
+/* The names the engine gives, copied; or the config file's scan. */
+static int config_names(struct arca_ctx *ctx, char ***names)
 {
-	if (t->secret_vars)
-		return ARCA_OK;
+	if (ARCA_HOST_HAS(pg_host, config_env_names) && pg_host->config_env_names) {
+		size_t n = 0;
+		if (!(*names = calloc(1, sizeof **names)))
+			return -1;
+		for (const char *const *from = pg_host->config_env_names(ctx); from && *from;
+		     from++)
+			if (add_name(names, &n, *from, strlen(*from)) != 0)
+				return -1;
+		return 0;
+	}
 	const char *path = pg_host->option(ctx, "config");
 	FILE *f = path ? fopen(path, "re") : NULL;
-	char **names = NULL;
-	int bad = f ? pg_env_scan(f, &names) : !(names = calloc(1, sizeof *names));
+	int bad = f ? pg_env_scan(f, names) : !(*names = calloc(1, sizeof **names));
 	if (f)
 		fclose(f);
 	else
@@ -180,6 +189,15 @@ int pg_env_load(struct pg_target *t, struct arca_ctx *ctx)
 		       "cannot read the config %s to learn which variables its *_env keys name; "
 		       "programs get only PATH, HOME, TZ, TMPDIR, the locale and libpq's variables",
 		       path ? path : "(unknown)");
+	return bad;
+}
+
+int pg_env_load(struct pg_target *t, struct arca_ctx *ctx)
+{
+	if (t->secret_vars)
+		return ARCA_OK;
+	char **names = NULL;
+	int bad = config_names(ctx, &names);
 	/* This target's own, whatever the file said. */
 	const char *own = pg_host->config_get(t->cfg, "password_env");
 	size_t n = 0;

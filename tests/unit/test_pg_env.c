@@ -214,6 +214,31 @@ static void test_env_load(void **state)
 	pg_env_free(t.secret_vars);
 }
 
+/* pg_env_load with an engine that hands the names over (config_env_names):
+ * those, plus the target's own key; the config file is not read. */
+static const char *const *fake_env_names(struct arca_ctx *ctx)
+{
+	(void)ctx;
+	static const char *const v[] = {"ARCA_PASSPHRASE", "FROM_ENGINE", NULL};
+	return v;
+}
+
+static void test_env_load_from_engine(void **state)
+{
+	(void)state;
+	struct pg_target t;
+	memset(&t, 0, sizeof t);
+	fake_config_path = "/nonexistent/arca.ini";
+	fake_host.config_env_names = fake_env_names;
+	assert_int_equal(pg_env_load(&t, NULL), ARCA_OK);
+	fake_host.config_env_names = NULL;
+	assert_string_equal(t.secret_vars[0], "ARCA_PASSPHRASE");
+	assert_string_equal(t.secret_vars[1], "FROM_ENGINE");
+	assert_string_equal(t.secret_vars[2], "OWN_PW");
+	assert_null(t.secret_vars[3]);
+	pg_env_free(t.secret_vars);
+}
+
 /* ---- program checks ------------------------------------------------------- */
 
 static void make_file(const char *path, mode_t mode)
@@ -312,6 +337,7 @@ int main(void)
 	    cmocka_unit_test_setup(test_env_build, setup),
 	    cmocka_unit_test_setup(test_env_scan, setup),
 	    cmocka_unit_test_setup(test_env_load, setup),
+	    cmocka_unit_test_setup(test_env_load_from_engine, setup),
 	    cmocka_unit_test_setup(test_program_checks, setup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

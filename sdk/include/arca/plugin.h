@@ -613,6 +613,16 @@ struct arca_host {
 	 */
 	const struct arca_config *(*config_named)(struct arca_ctx *ctx, const char *name,
 	                                          const char **kind);
+	/*
+	 * The environment variables the config file's `*_env` keys name, in
+	 * every section (other targets' passwords, destinations' keys), and
+	 * ARCA_PASSPHRASE: what a driver that runs programs keeps out of their
+	 * environment, whichever section named it. NULL-terminated, owned by
+	 * the engine, valid while the op runs; never NULL. The op's thread;
+	 * never touches the message. (Check ARCA_HOST_HAS(host,
+	 * config_env_names) and the pointer.)
+	 */
+	const char *const *(*config_env_names)(struct arca_ctx *ctx);
 };
 
 /* Does the engine's host table have `member` (added after ABI 1.0)? */
