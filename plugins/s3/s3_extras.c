@@ -112,7 +112,7 @@ static int remove_batch(struct s3_inst *d, struct s3x_extras *x, uint64_t *logge
 	return x->nb ? s3_remove_call(d, NULL, (const char *const *)x->b, x->nb) : ARCA_OK;
 }
 
-int s3x_delete(struct s3_inst *d, struct s3x_extras *x)
+int s3x_delete(struct s3_inst *d, struct arca_ctx *ctx, struct s3x_extras *x)
 {
 	int rc = ARCA_OK;
 	uint64_t logged = 0;
@@ -123,6 +123,8 @@ int s3x_delete(struct s3_inst *d, struct s3x_extras *x)
 		if (fflush(x->spill) || fseek(x->spill, 0, SEEK_SET))
 			return spill_error("reading back");
 		for (int more = 1; rc == ARCA_OK && more;) {
+			if (s3_host->cancelled(ctx))
+				return s3_host->error(ARCA_ERR_CANCELLED, "interrupted");
 			rc = read_batch(x, &more);
 			if (rc == ARCA_OK)
 				rc = remove_batch(d, x, &logged);

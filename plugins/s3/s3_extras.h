@@ -25,8 +25,9 @@ void s3x_init(struct s3x_extras *x);
  * set (out of memory, the temporary file). */
 int s3x_add(struct s3x_extras *x, const char *name);
 /* Remove every name added from d (DeleteObjects, S3X_BATCH at once; the
- * first five logged, then the count). ARCA_OK or the error reported. */
-int s3x_delete(struct s3_inst *d, struct s3x_extras *x);
+ * first five logged, then the count; between batches, ctx's cancellation
+ * stops it). ARCA_OK or the error reported. */
+int s3x_delete(struct s3_inst *d, struct arca_ctx *ctx, struct s3x_extras *x);
 void s3x_free(struct s3x_extras *x);
 
 #endif

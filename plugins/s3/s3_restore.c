@@ -575,7 +575,7 @@ static int restore_bucket(struct s3_inst *s, struct arca_ctx *ctx, struct plan *
 	if (rc == ARCA_OK) {
 		s3_host->log(ARCA_LOG_INFO, "s3: %" PRIu64 " object(s) written to bucket %s", n,
 		             s->bucket);
-		rc = del_extra ? s3x_delete(s, &extra) : ARCA_OK;
+		rc = del_extra ? s3x_delete(s, ctx, &extra) : ARCA_OK;
 	}
 	s3x_free(&extra);
 	free(w);
