@@ -3,8 +3,10 @@
  * without end) costs disk in TMPDIR, not memory. */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "s3_extras.h"
@@ -104,12 +106,68 @@ static int read_batch(struct s3x_extras *x, int *more)
 	return ARCA_OK;
 }
 
-static int remove_batch(struct s3_inst *d, struct s3x_extras *x, uint64_t *logged)
+/* A call for s3_remove_call, so that its failure says whether it is
+ * transient (5xx, 429, reset: SlowDown is common on mass deletes) and the
+ * user's interrupt reaches it. */
+struct xcall {
+	struct arca_dest_call call; /* first: what s3_remove_call is given */
+	struct arca_ctx *ctx;
+	int transient;
+	int64_t retry_after_ms;
+};
+
+static int xc_cancelled(struct arca_dest_call *c)
+{
+	return s3_host->cancelled(((struct xcall *)(void *)c)->ctx);
+}
+
+static void xc_transient(struct arca_dest_call *c, int64_t retry_after_ms)
+{
+	struct xcall *x = (struct xcall *)(void *)c;
+	x->transient = 1, x->retry_after_ms = retry_after_ms;
+}
+
+static int xc_error(struct arca_dest_call *c, int status, const char *fmt, ...)
+{
+	char m[1024];
+	va_list ap;
+	(void)c;
+	va_start(ap, fmt);
+	vsnprintf(m, sizeof m, fmt, ap);
+	va_end(ap);
+	return s3_host->error(status, "%s", m);
+}
+
+/* One batch deleted; tried again on a transient failure as the target's
+ * other requests are (6 tries, 0.2 s doubling or the server's Retry-After,
+ * at most a minute): deleting twice is harmless. */
+static int remove_batch(struct s3_inst *d, struct arca_ctx *ctx, struct s3x_extras *x,
+                        uint64_t *logged)
 {
 	for (size_t i = 0; i < x->nb && *logged < 5; i++, (*logged)++)
 		s3_host->log(ARCA_LOG_INFO, "s3: deleting %s%s (not in the snapshot)", d->prefix,
 		             x->b[i]);
-	return x->nb ? s3_remove_call(d, NULL, (const char *const *)x->b, x->nb) : ARCA_OK;
+	for (unsigned t = 0; x->nb; t++) {
+		struct xcall xc = {.call = {.struct_size = sizeof xc.call,
+		                            .attempt = t + 1,
+		                            .cancelled = xc_cancelled,
+		                            .transient = xc_transient,
+		                            .error = xc_error},
+		                   .ctx = ctx};
+		int rc = s3_remove_call(d, &xc.call, (const char *const *)x->b, x->nb);
+		if (rc == ARCA_OK || !xc.transient || t == 5)
+			return rc;
+		int64_t ms = xc.retry_after_ms > 0 ? xc.retry_after_ms : 200LL << t;
+		if (ms > 60000)
+			ms = 60000;
+		s3_host->log(ARCA_LOG_INFO,
+		             "s3: deleting %zu object(s) not in the snapshot failed for now; "
+		             "trying again in %" PRId64 " ms",
+		             x->nb, ms);
+		struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+	return ARCA_OK;
 }
 
 int s3x_delete(struct s3_inst *d, struct arca_ctx *ctx, struct s3x_extras *x)
@@ -127,10 +185,10 @@ int s3x_delete(struct s3_inst *d, struct arca_ctx *ctx, struct s3x_extras *x)
 				return s3_host->error(ARCA_ERR_CANCELLED, "interrupted");
 			rc = read_batch(x, &more);
 			if (rc == ARCA_OK)
-				rc = remove_batch(d, x, &logged);
+				rc = remove_batch(d, ctx, x, &logged);
 		}
 	} else
-		rc = remove_batch(d, x, &logged);
+		rc = remove_batch(d, ctx, x, &logged);
 	batch_free(x);
 	if (rc == ARCA_OK && x->n)
 		s3_host->log(ARCA_LOG_INFO, "s3: %" PRIu64 " object(s) not in the snapshot deleted",
