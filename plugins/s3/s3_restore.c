@@ -10,11 +10,13 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "s3.h"
+#include "s3_extras.h"
 #include "s3_select.h"
 #include "s3_target.h"
 #include "s3_xml.h"
@@ -156,74 +158,85 @@ static char *key_of(const struct s3_inst *s, const char *name)
 	return k;
 }
 
-/* What the bucket holds under the restored prefix, from one listing made
- * before anything is written: key -> ETag, sorted by key. A restore decides
- * from it what differs and what is there already (as `aws s3 sync` does):
- * one listing page per 1000 keys instead of a HEAD per object. */
-struct there {
-	struct there_obj {
-		char *key, *etag;
-	} * o;
-	size_t n, cap;
+/* A growable array's room for one more element: *arr (of `size` bytes
+ * each) reallocated to twice its capacity, or `first` elements. */
+static int grow(void *arr, size_t *cap, size_t n, size_t size, size_t first)
+{
+	void *a;
+	memcpy(&a, arr, sizeof a);
+	if (n < *cap)
+		return ARCA_OK;
+	size_t c = *cap ? 2 * *cap : first;
+	void *g = c > *cap && c <= SIZE_MAX / size ? realloc(a, c * size) : NULL;
+	if (!g)
+		return s3_host->error(ARCA_ERR_INTERNAL, "s3: out of memory");
+	memcpy(arr, &g, sizeof g);
+	*cap = c;
+	return ARCA_OK;
+}
+
+/* One object to give back (the item a key's run chose, no delete marker)
+ * and what the destination's listing said of its key. */
+enum { THERE_NO, THERE_SAME, THERE_DIFF };
+struct want {
+	const struct s3s_entry *e;
+	int there; /* THERE_* */
 };
 
-static int there_cb(void *arg, const struct s3_obj *o)
+static int want_cmp(const void *a, const void *b)
 {
-	struct there *t = arg;
-	if (t->n == t->cap) {
-		size_t c = t->cap ? 2 * t->cap : 1024;
-		struct there_obj *g = realloc(t->o, c * sizeof *g);
-		if (!g)
-			return s3_host->error(ARCA_ERR_INTERNAL, "s3: out of memory");
-		t->o = g, t->cap = c;
+	return strcmp(((const struct want *)a)->e->name, ((const struct want *)b)->e->name);
+}
+
+static int want_ord(const void *a, const void *b)
+{
+	uint64_t x = ((const struct want *)a)->e->ord, y = ((const struct want *)b)->e->ord;
+	return x < y ? -1 : x > y;
+}
+
+/* What the bucket holds under the restored prefix, from one listing made
+ * before anything is written (as `aws s3 sync` does: one page per 1000
+ * keys instead of a HEAD per object), streamed: each key listed is looked
+ * up among the objects to give back (sorted by name) and marks it the same
+ * (ETag and size) or not; of the others only --delete-extra's names are
+ * kept (s3_extras.c, on disk past a batch). Memory is bounded by the
+ * snapshot, not by what the server lists. The server's order is not relied
+ * upon; a key listed twice with two answers counts as differing. */
+struct seen {
+	size_t plen; /* the destination's prefix */
+	struct want *w;
+	size_t n;
+	struct s3x_extras *extra; /* NULL: without --delete-extra */
+};
+
+static int seen_cb(void *arg, const struct s3_obj *o)
+{
+	struct seen *sn = arg;
+	const char *name = o->key + sn->plen;
+	struct s3s_entry k = {.name = (char *)name};
+	struct want kw = {.e = &k};
+	struct want *w = sn->n ? bsearch(&kw, sn->w, sn->n, sizeof *sn->w, want_cmp) : NULL;
+	if (w) {
+		int same = w->e->etag[0] && !strcmp(o->etag, w->e->etag) && o->size == w->e->size;
+		int t = same ? THERE_SAME : THERE_DIFF;
+		if (t > w->there)
+			w->there = t;
+		return 0;
 	}
-	struct there_obj *e = &t->o[t->n];
-	e->key = strdup(o->key);
-	e->etag = strdup(o->etag);
-	if (!e->key || !e->etag) {
-		free(e->key);
-		free(e->etag);
-		return s3_host->error(ARCA_ERR_INTERNAL, "s3: out of memory");
-	}
-	t->n++;
-	return 0;
+	/* the prefix's own key ("pre/" restoring into pre/) is never deleted */
+	return sn->extra && *name ? s3x_add(sn->extra, name) : 0;
 }
 
-static int there_cmp(const void *a, const void *b)
-{
-	return strcmp(((const struct there_obj *)a)->key, ((const struct there_obj *)b)->key);
-}
-
-static void there_free(struct there *t)
-{
-	for (size_t i = 0; i < t->n; i++)
-		free(t->o[i].key), free(t->o[i].etag);
-	free(t->o);
-	memset(t, 0, sizeof *t);
-}
-
-static int there_list(struct s3_inst *d, const char *pfx, struct there *t)
+static int seen_list(struct s3_inst *d, const char *pfx, struct seen *sn)
 {
 	struct s3_fail f = {0};
 	char *kp = key_of(d, pfx ? pfx : "");
-	int rc = kp ? s3_list_objects(d, NULL, kp, there_cb, t, &f)
+	int rc = kp ? s3_list_objects(d, NULL, kp, seen_cb, sn, &f)
 	            : s3_host->error(ARCA_ERR_INTERNAL, "s3: out of memory");
 	free(kp);
 	if (rc != ARCA_OK && f.msg[0] && f.status == rc)
 		rc = s3_report(NULL, &f);
-	if (rc == ARCA_OK && t->n) /* S3 lists in key order; not every server does */
-		qsort(t->o, t->n, sizeof *t->o, there_cmp);
 	return rc;
-}
-
-/* Does `key` exist (as listed) with other content than the stored ETag? */
-static void differs(const struct there *t, const char *key, const char *etag, int *exists,
-                    int *same)
-{
-	struct there_obj k = {.key = (char *)key};
-	const struct there_obj *e = t->n ? bsearch(&k, t->o, t->n, sizeof *t->o, there_cmp) : NULL;
-	*exists = e != NULL;
-	*same = e && etag[0] && !strcmp(e->etag, etag);
 }
 
 static int in_scope(const struct arca_item_info *info, const char *pfx)
@@ -262,13 +275,8 @@ static int scan(struct arca_ctx *ctx, const char *pfx, struct plan *pl)
 		uint64_t o = ord++;
 		if (!in_scope(&info, pfx))
 			continue;
-		if (pl->n == pl->cap) {
-			size_t c = pl->cap ? 2 * pl->cap : 1024;
-			struct s3s_entry *g = realloc(pl->e, c * sizeof *g);
-			if (!g)
-				return s3_host->error(ARCA_ERR_INTERNAL, "s3: out of memory");
-			pl->e = g, pl->cap = c;
-		}
+		if (grow(&pl->e, &pl->cap, pl->n, sizeof *pl->e, 1024) != ARCA_OK)
+			return ARCA_ERR_INTERNAL;
 		struct hdrs h;
 		parse_meta(info.meta, &h);
 		struct s3s_entry *e = &pl->e[pl->n];
@@ -309,64 +317,10 @@ int s3r_position(struct arca_ctx *ctx, const struct s3s_entry *w, struct arca_it
 	return rc;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* --delete-extra: the keys under the restored prefix the snapshot lacks. */
-struct extra {
-	struct s3_inst *d;
-	char **names;
-	size_t n;
-	char **del;
-	size_t nd, cap;
-};
-
-static int extra_cb(void *arg, const struct s3_obj *o)
-{
-	struct extra *x = arg;
-	const char *name = o->key + strlen(x->d->prefix);
-	if (!*name || bsearch(&name, x->names, x->n, sizeof *x->names, cmp_str))
-		return 0;
-	if (x->nd == x->cap) {
-		size_t c = x->cap ? 2 * x->cap : 256;
-		char **g = realloc(x->del, c * sizeof *g);
-		if (!g)
-			return s3_host->error(ARCA_ERR_INTERNAL, "s3: out of memory");
-		x->del = g, x->cap = c;
-	}
-	return (x->del[x->nd] = strdup(name)) ? (x->nd++, 0) : ARCA_ERR_INTERNAL;
-}
-
-static int delete_extra(struct s3_inst *d, const char *pfx, char **names, size_t n,
-                        struct s3_fail *f)
-{
-	qsort(names, n, sizeof *names, cmp_str);
-	struct extra x = {.d = d, .names = names, .n = n};
-	char *kp = key_of(d, pfx ? pfx : "");
-	int rc = kp ? s3_list_objects(d, NULL, kp, extra_cb, &x, f) : ARCA_ERR_INTERNAL;
-	free(kp);
-	if (rc == ARCA_OK && x.nd) {
-		for (size_t i = 0; i < x.nd && i < 5; i++)
-			s3_host->log(ARCA_LOG_INFO, "s3: deleting %s%s (not in the snapshot)",
-			             d->prefix, x.del[i]);
-		rc = s3_remove_call(d, NULL, (const char *const *)x.del, x.nd);
-		if (rc == ARCA_OK)
-			s3_host->log(ARCA_LOG_INFO, "s3: %zu object(s) not in the snapshot deleted",
-			             x.nd);
-	} else if (rc != ARCA_OK && f->msg[0] && f->status == rc)
-		rc = s3_report(NULL, f);
-	for (size_t i = 0; i < x.nd; i++)
-		free(x.del[i]);
-	free(x.del);
-	return rc;
-}
-
 /* ---- pass 2: the objects written, `jobs` at once ---- */
 
-/* One object for a writer: the engine thread found it and opened it by
- * handle; the writer looks at what is there, writes it if it differs,
+/* One object for a writer (one the listing did not show the same): the
+ * engine thread found it and opened it by handle; the writer writes it,
  * then closes the handle. */
 struct wjob {
 	char *key;
@@ -378,7 +332,6 @@ struct wjob {
 #define WQ 16
 struct wpool {
 	struct s3_inst *s;
-	const struct there *there;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct wjob q[WQ];
@@ -388,20 +341,15 @@ struct wpool {
 	uint64_t written;
 };
 
-/* Write one object unless it is there with the stored ETag; *wrote. */
-static int write_one(struct s3_inst *s, const struct there *t, const char *key, struct hdrs *h,
-                     uint64_t size, arca_source_fn src, void *arg, int *wrote, struct s3_fail *f)
+/* Write one object with its headers and tags; *wrote. */
+static int write_one(struct s3_inst *s, const char *key, struct hdrs *h, uint64_t size,
+                     arca_source_fn src, void *arg, int *wrote, struct s3_fail *f)
 {
-	int exists = 0, same = 0, rc = ARCA_OK;
-	differs(t, key, h->etag, &exists, &same);
-	*wrote = 0;
-	if (!same) {
-		rc = s3_put_object(s, NULL, key, NULL, size, src, arg, 0,
-		                   (const char *const(*)[2])h->h, h->n, S3_PUT_SEQUENTIAL, f);
-		if (rc == ARCA_OK && h->tagging)
-			rc = put_tags(s, key, h, f);
-		*wrote = rc == ARCA_OK;
-	}
+	int rc = s3_put_object(s, NULL, key, NULL, size, src, arg, 0, (const char *const(*)[2])h->h,
+	                       h->n, S3_PUT_SEQUENTIAL, f);
+	if (rc == ARCA_OK && h->tagging)
+		rc = put_tags(s, key, h, f);
+	*wrote = rc == ARCA_OK;
 	return rc;
 }
 
@@ -425,8 +373,7 @@ static void *writer(void *arg)
 		int rc = ARCA_OK, wrote = 0;
 		if (!skip) {
 			struct reader rd = {NULL, j.ih, 0};
-			rc = write_one(wp->s, wp->there, j.key, &j.h, j.size, item_source, &rd,
-			               &wrote, &f);
+			rc = write_one(wp->s, j.key, &j.h, j.size, item_source, &rd, &wrote, &f);
 			if (rc != ARCA_OK && (!f.msg[0] || f.status != rc)) {
 				/* a host call's failure (reading the snapshot): its message */
 				f.status = rc, f.transient = 0;
@@ -459,8 +406,10 @@ static int creds_now(struct s3_inst *s)
 	return rc;
 }
 
-static int write_objects(struct s3_inst *s, struct arca_ctx *ctx, struct plan *pl,
-                         const struct there *there, uint64_t *n)
+/* The objects of w not there the same, in the snapshot's order (w is
+ * sorted so). */
+static int write_objects(struct s3_inst *s, struct arca_ctx *ctx, const struct want *w, size_t nw,
+                         uint64_t *n)
 {
 	const char *jo = s3_host->option(ctx, "jobs");
 	int jobs = jo ? atoi(jo) : (int)s3_host->config_int(s->cfg, "parallel_objects", 16);
@@ -470,7 +419,7 @@ static int write_objects(struct s3_inst *s, struct arca_ctx *ctx, struct plan *p
 		jobs = 1;
 	int par = jobs > 1 && s3_host->abi_minor >= 1 && ARCA_HOST_HAS(s3_host, item_open_h) &&
 	          ARCA_HOST_HAS(s3_host, error_message);
-	struct wpool wp = {.s = s, .there = there};
+	struct wpool wp = {.s = s};
 	pthread_t th[64];
 	int started = 0, rc = par ? creds_now(s) : ARCA_OK;
 	if (par && rc == ARCA_OK) {
@@ -485,10 +434,9 @@ static int write_objects(struct s3_inst *s, struct arca_ctx *ctx, struct plan *p
 			par = 0;
 		}
 	}
-	s3s_sort_ord(pl->e, pl->n); /* in the snapshot's order */
-	for (size_t i = 0; i < pl->n && rc == ARCA_OK; i++) {
-		struct s3s_entry *e = &pl->e[i];
-		if (!e->win || e->tomb)
+	for (size_t i = 0; i < nw && rc == ARCA_OK; i++) {
+		const struct s3s_entry *e = w[i].e;
+		if (w[i].there == THERE_SAME)
 			continue;
 		if (s3_host->cancelled(ctx)) {
 			rc = s3_host->error(ARCA_ERR_CANCELLED, "interrupted");
@@ -510,7 +458,7 @@ static int write_objects(struct s3_inst *s, struct arca_ctx *ctx, struct plan *p
 			struct s3_fail f = {0};
 			struct reader rd = {ctx, NULL, 0};
 			int wrote = 0;
-			rc = write_one(s, there, j.key, &j.h, j.size, item_source, &rd, &wrote, &f);
+			rc = write_one(s, j.key, &j.h, j.size, item_source, &rd, &wrote, &f);
 			*n += (uint64_t)wrote;
 			free(j.key);
 			hdrs_free(&j.h);
@@ -561,55 +509,55 @@ static int write_objects(struct s3_inst *s, struct arca_ctx *ctx, struct plan *p
 
 /* ---- pass 1 bis: what is there already, from the listing ---- */
 
-/* The objects to give back that are there with another ETag: counted,
- * the first five logged (in key order), the first one named. */
-static int check_all(struct s3_inst *s, const struct there *t, struct plan *pl, int *conflicts,
+/* The objects to give back that are there with another ETag or size:
+ * counted, the first five logged (in key order: w is), the first named. */
+static int check_all(struct s3_inst *s, const struct want *w, size_t nw, int *conflicts,
                      char **first)
 {
-	for (size_t i = 0; i < pl->n; i++) {
-		const struct s3s_entry *e = &pl->e[i];
-		if (!e->win || e->tomb)
+	for (size_t i = 0; i < nw; i++) {
+		if (w[i].there != THERE_DIFF)
 			continue;
-		char *key = key_of(s, e->name);
+		char *key = key_of(s, w[i].e->name);
 		if (!key)
 			return s3_host->error(ARCA_ERR_INTERNAL, "s3: out of memory");
-		int exists, same;
-		differs(t, key, e->etag, &exists, &same);
-		if (exists && !same) {
-			if ((*conflicts)++ < 5)
-				s3_host->log(ARCA_LOG_ERROR,
-				             "s3: %s exists and differs from the snapshot", key);
-			if (!*first)
-				*first = key, key = NULL;
-		}
+		if ((*conflicts)++ < 5)
+			s3_host->log(ARCA_LOG_ERROR, "s3: %s exists and differs from the snapshot",
+			             key);
+		if (!*first)
+			*first = key, key = NULL;
 		free(key);
 	}
 	return ARCA_OK;
 }
 
 /* Into a bucket (the target's, or --into's): nothing is written when an
- * object there differs from the one to give back, unless --overwrite. */
+ * object there differs from the one to give back, unless --overwrite.
+ * --delete-extra removes afterwards the keys the listing made before
+ * writing showed and the snapshot lacks, and no other: an object created
+ * while the restore ran is kept (a second listing would take it for one
+ * the snapshot lacks). One listed then replaced in between is removed. */
 static int restore_bucket(struct s3_inst *s, struct arca_ctx *ctx, struct plan *pl, const char *pfx)
 {
-	struct s3_fail f = {0};
 	int overwrite = s3_host->option(ctx, "overwrite") != NULL;
 	int del_extra = s3_host->option(ctx, "delete-extra") != NULL;
 	int rc = ARCA_OK, conflicts = 0;
 	char *first = NULL;
-	/* the keys given back (names sorted: e is), for --delete-extra */
-	char **names = malloc((pl->n ? pl->n : 1) * sizeof *names);
-	size_t nn = 0;
-	if (!names)
+	/* the objects to give back, by name as pl->e (one winner per name) */
+	struct want *w = malloc((pl->n ? pl->n : 1) * sizeof *w);
+	size_t nw = 0;
+	if (!w)
 		return s3_host->error(ARCA_ERR_INTERNAL, "s3: out of memory");
 	for (size_t i = 0; i < pl->n; i++)
 		if (pl->e[i].win && !pl->e[i].tomb)
-			names[nn++] = pl->e[i].name;
-	struct there there = {0};
+			w[nw++] = (struct want){.e = &pl->e[i]};
+	struct s3x_extras extra;
+	s3x_init(&extra);
+	struct seen sn = {strlen(s->prefix), w, nw, del_extra ? &extra : NULL};
 	rc = creds_now(s);
 	if (rc == ARCA_OK)
-		rc = there_list(s, pfx, &there);
+		rc = seen_list(s, pfx, &sn);
 	if (rc == ARCA_OK && !overwrite)
-		rc = check_all(s, &there, pl, &conflicts, &first);
+		rc = check_all(s, w, nw, &conflicts, &first);
 	if (rc == ARCA_OK && conflicts)
 		rc =
 		    s3_host->error(ARCA_ERR_EXISTS,
@@ -621,16 +569,16 @@ static int restore_bucket(struct s3_inst *s, struct arca_ctx *ctx, struct plan *
 	free(first);
 	/* pass 2: write */
 	uint64_t n = 0;
+	qsort(w, nw, sizeof *w, want_ord); /* in the snapshot's order */
 	if (rc == ARCA_OK)
-		rc = write_objects(s, ctx, pl, &there, &n);
-	there_free(&there);
+		rc = write_objects(s, ctx, w, nw, &n);
 	if (rc == ARCA_OK) {
 		s3_host->log(ARCA_LOG_INFO, "s3: %" PRIu64 " object(s) written to bucket %s", n,
 		             s->bucket);
-		/* delete_extra sorts names; they are already */
-		rc = del_extra ? delete_extra(s, pfx, names, nn, &f) : ARCA_OK;
+		rc = del_extra ? s3x_delete(s, ctx, &extra) : ARCA_OK;
 	}
-	free(names);
+	s3x_free(&extra);
+	free(w);
 	return rc;
 }
 

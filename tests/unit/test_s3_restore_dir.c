@@ -6,7 +6,11 @@
  * and each item is read once by item_next (the restore summary's count)
  * but for versions stored after an older one of their key.
  * The bucket calls fail the test if reached: a restore into a directory
- * must make no request. */
+ * must make no request. test_bucket_listing restores into a bucket whose
+ * fake listing is hostile (out of order, keys repeated with two answers,
+ * 2,500 other keys): what differs is refused, what is the same is not
+ * written, --delete-extra deletes each other key once, in batches of at most
+ * 1000 (one failing for now is sent again), and never the prefix's own key. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -32,7 +36,7 @@ struct fitem {
 static const struct fitem *items;
 static size_t n_items, cur, pos;
 static int have_cur, nexts;
-static const char *opt_into, *opt_prefix;
+static const char *opt_into, *opt_prefix, *opt_overwrite, *opt_delete_extra;
 
 static int f_item_next(struct arca_ctx *ctx, struct arca_item_info *info)
 {
@@ -79,7 +83,12 @@ static int f_item_read(struct arca_ctx *ctx, void *buf, size_t cap, size_t *got)
 static const char *f_option(struct arca_ctx *ctx, const char *name)
 {
 	(void)ctx;
-	return !strcmp(name, "into") ? opt_into : !strcmp(name, "prefix") ? opt_prefix : NULL;
+	return !strcmp(name, "into")           ? opt_into
+	       : !strcmp(name, "prefix")       ? opt_prefix
+	       : !strcmp(name, "overwrite")    ? opt_overwrite
+	       : !strcmp(name, "delete-extra") ? opt_delete_extra
+	       : !strcmp(name, "jobs")         ? "1"
+	                                       : NULL;
 }
 
 static int f_cancelled(struct arca_ctx *ctx)
@@ -123,27 +132,76 @@ int s3t_request(struct s3_inst *s, const struct s3_req *rq, struct s3_resp *r, c
 	fail();
 	return 1;
 }
+/* The bucket of test_bucket_listing: a listing (key below "p/", ETag,
+ * size) given as is; the objects written and the keys deleted, recorded. */
+struct lobj {
+	const char *name, *etag;
+	uint64_t size;
+};
+static const struct lobj *listing;
+static size_t n_listing;
+static int bucket_mode;
+static char *puts_[16], **dels;
+static size_t n_puts, n_dels, cap_dels, max_batch;
+static int remove_fail; /* the next remove fails, transiently */
+
 int s3_put_object(struct s3_inst *s, struct arca_dest_call *call, const char *key, const void *data,
                   uint64_t size, arca_source_fn source, void *arg, int if_none_match,
                   const char *const (*hdrs)[2], size_t nh, unsigned how, struct s3_fail *f)
 {
-	(void)s, (void)call, (void)key, (void)data, (void)size, (void)source, (void)arg;
-	(void)if_none_match, (void)hdrs, (void)nh, (void)how, (void)f;
-	fail();
-	return 1;
+	(void)s, (void)call, (void)data, (void)if_none_match, (void)hdrs, (void)nh, (void)how;
+	(void)f;
+	if (!bucket_mode)
+		fail();
+	char buf[64] = "";
+	assert_true(size < sizeof buf);
+	assert_int_equal(source(arg, 0, buf, (size_t)size), ARCA_OK);
+	/* what is written is the item's data (the key is "p/" + its name) */
+	assert_string_equal(buf, items[cur - 1].data);
+	assert_string_equal(key + 2, items[cur - 1].name);
+	assert_true(n_puts < 16);
+	puts_[n_puts++] = strdup(key);
+	return ARCA_OK;
 }
 int s3_list_objects(struct s3_inst *s, struct arca_dest_call *call, const char *key_prefix,
                     int (*cb)(void *arg, const struct s3_obj *o), void *arg, struct s3_fail *f)
 {
-	(void)s, (void)call, (void)key_prefix, (void)cb, (void)arg, (void)f;
-	fail();
-	return 1;
+	(void)s, (void)call, (void)f;
+	if (!bucket_mode)
+		fail();
+	assert_string_equal(key_prefix, "p/");
+	for (size_t i = 0; i < n_listing; i++) {
+		char key[300];
+		snprintf(key, sizeof key, "p/%s", listing[i].name);
+		struct s3_obj o = {key, listing[i].size, listing[i].etag, ""};
+		int rc = cb(arg, &o);
+		if (rc)
+			return rc;
+	}
+	return ARCA_OK;
 }
 int s3_remove_call(void *instance, struct arca_dest_call *call, const char *const *names, size_t n)
 {
-	(void)instance, (void)call, (void)names, (void)n;
-	fail();
-	return 1;
+	(void)instance;
+	if (!bucket_mode)
+		fail();
+	if (remove_fail) {
+		remove_fail = 0;
+		assert_non_null(call);
+		call->transient(call, 1);
+		return ARCA_ERR_IO;
+	}
+	if (n > max_batch)
+		max_batch = n;
+	for (size_t i = 0; i < n; i++) {
+		if (n_dels == cap_dels) {
+			cap_dels = cap_dels ? 2 * cap_dels : 1024;
+			dels = realloc(dels, cap_dels * sizeof *dels);
+			assert_non_null(dels);
+		}
+		dels[n_dels++] = strdup(names[i]);
+	}
+	return ARCA_OK;
 }
 int s3_report(struct arca_dest_call *call, const struct s3_fail *f)
 {
@@ -267,10 +325,106 @@ static void test_versions(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void bucket_reset(void)
+{
+	for (size_t i = 0; i < n_puts; i++)
+		free(puts_[i]);
+	for (size_t i = 0; i < n_dels; i++)
+		free(dels[i]);
+	n_puts = n_dels = max_batch = 0;
+	cur = 0, nexts = 0;
+}
+
+static void test_bucket_listing(void **state)
+{
+	(void)state;
+	static const struct fitem snap[] = {
+	    {"same", 0, 100, "etag: \"s\"\n", "aaaa"},
+	    {"dup", 0, 100, "etag: \"d\"\n", "dd"},
+	    {"dupsame", 0, 100, "etag: \"q\"\n", "q"},
+	    {"sized", 0, 100, "etag: \"z\"\n", "zzz"},
+	    {"absent", 0, 100, "etag: \"a\"\n", "abc"},
+	    {"gone", ARCA_ITEM_TOMBSTONE, 500, "delete-marker: yes\n", ""},
+	    {"gone", 0, 400, "etag: \"g\"\n", "was here"},
+	};
+	items = snap, n_items = sizeof snap / sizeof *snap;
+	/* out of order; "dup" listed twice with two ETags, "dupsame" twice the
+	 * same; "sized" with its ETag but another size; "zz" twice in a row;
+	 * "" is the prefix's own key; 2,500 others, backwards */
+	enum { OTHERS = 2500 };
+	static struct lobj l[OTHERS + 16];
+	static char names[OTHERS][16];
+	size_t n = 0;
+	l[n++] = (struct lobj){"zz", "\"1\"", 1};
+	l[n++] = (struct lobj){"zz", "\"1\"", 1};
+	l[n++] = (struct lobj){"same", "\"s\"", 4};
+	l[n++] = (struct lobj){"dup", "\"x\"", 2};
+	for (int i = OTHERS - 1; i >= 0; i--) {
+		snprintf(names[i], sizeof names[i], "e%04d", i);
+		l[n++] = (struct lobj){names[i], "\"e\"", 1};
+	}
+	l[n++] = (struct lobj){"dupsame", "\"q\"", 1};
+	l[n++] = (struct lobj){"dup", "\"d\"", 2};
+	l[n++] = (struct lobj){"dupsame", "\"q\"", 1};
+	l[n++] = (struct lobj){"sized", "\"z\"", 5};
+	l[n++] = (struct lobj){"gone", "\"g\"", 8};
+	l[n++] = (struct lobj){"", "\"p\"", 0};
+	listing = l, n_listing = n, bucket_mode = 1;
+	struct s3_inst s = {.bucket = "b", .prefix = "p/", .creds_loaded = 1};
+	pthread_mutex_init(&s.creds_mu, NULL);
+	opt_into = opt_prefix = opt_delete_extra = NULL;
+
+	/* "dup" and "sized" differ: refused, nothing written or deleted */
+	opt_overwrite = NULL, opt_delete_extra = "";
+	bucket_reset();
+	assert_int_equal(s3t_restore(&s, NULL), ARCA_ERR_EXISTS);
+	assert_int_equal(n_puts, 0);
+	assert_int_equal(n_dels, 0);
+
+	/* --overwrite: those two and the absent one written, in the
+	 * snapshot's order; "same" and "dupsame" not */
+	opt_overwrite = "", opt_delete_extra = NULL;
+	bucket_reset();
+	assert_int_equal(s3t_restore(&s, NULL), ARCA_OK);
+	assert_int_equal(n_puts, 3);
+	assert_string_equal(puts_[0], "p/dup");
+	assert_string_equal(puts_[1], "p/sized");
+	assert_string_equal(puts_[2], "p/absent");
+	assert_int_equal(n_dels, 0);
+
+	/* --delete-extra: every other key once ("gone" is deleted as of the
+	 * snapshot), 1000 at most at once, past the batch kept on disk; a
+	 * batch whose DeleteObjects fails for now is sent again */
+	opt_delete_extra = "";
+	bucket_reset();
+	remove_fail = 1;
+	assert_int_equal(s3t_restore(&s, NULL), ARCA_OK);
+	assert_int_equal(n_puts, 3);
+	assert_int_equal(n_dels, OTHERS + 2);
+	assert_true(max_batch <= 1000);
+	qsort(dels, n_dels, sizeof *dels, cmp_str);
+	for (size_t i = 0; i < OTHERS; i++)
+		assert_string_equal(dels[i], names[i]);
+	assert_string_equal(dels[OTHERS], "gone");
+	assert_string_equal(dels[OTHERS + 1], "zz");
+	bucket_reset();
+	free(dels);
+	dels = NULL, cap_dels = 0;
+	bucket_mode = 0;
+	opt_overwrite = opt_delete_extra = NULL;
+	pthread_mutex_destroy(&s.creds_mu);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_versions),
+	    cmocka_unit_test(test_bucket_listing),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
