@@ -632,9 +632,28 @@ static int remove_batch(struct s3_inst *s, struct arca_dest_call *call, const ch
 	return rc;
 }
 
+/* At most S3's DeleteObjects limit of keys (the engine sends no more; a
+ * caller that does gets several requests, not a 400 from Amazon). */
+#define DELETE_BATCH_MAX 1000
+
+static int remove_some(struct s3_inst *s, struct arca_dest_call *call, const char *const *names,
+                       size_t n);
+
 int s3_remove_call(void *instance, struct arca_dest_call *call, const char *const *names, size_t n)
 {
-	struct s3_inst *s = instance;
+	int rc = ARCA_OK;
+	for (size_t at = 0; at < n && rc == ARCA_OK; at += DELETE_BATCH_MAX) {
+		if (at && call && call->cancelled && call->cancelled(call))
+			return s3_host->error(ARCA_ERR_CANCELLED, "s3: interrupted");
+		rc = remove_some(instance, call, names + at,
+		                 n - at < DELETE_BATCH_MAX ? n - at : DELETE_BATCH_MAX);
+	}
+	return rc;
+}
+
+static int remove_some(struct s3_inst *s, struct arca_dest_call *call, const char *const *names,
+                       size_t n)
+{
 	struct s3_fail f = {0};
 	int rc = ARCA_ERR_UNSUPPORTED;
 	if (n > 1 && !atomic_load(&s->no_batch_del)) {
