@@ -307,17 +307,6 @@ int main(int argc, char **argv)
 	 * the environment still decides. */
 	if (!getenv("MALLOC_ARENA_MAX"))
 		mallopt(M_ARENA_MAX, 4);
-	/* Item and chunk buffers of a few MiB come and go by the thousand. With
-	 * glibc's defaults each one larger than any freed before is a fresh
-	 * mmap, and an arena's freed top goes back to the kernel, so the next
-	 * buffer faults its pages in again: half the page faults of an s3
-	 * bucket snapshot (57,000 -> 22,000 for 512 MiB), and a page fault is
-	 * dear on a virtual machine. Freed memory is kept for reuse instead;
-	 * peak RSS is unchanged (the buffers are bounded). */
-	if (!getenv("MALLOC_MMAP_THRESHOLD_") && !getenv("GLIBC_TUNABLES")) {
-		mallopt(M_MMAP_THRESHOLD, 32 << 20);
-		mallopt(M_TRIM_THRESHOLD, 256 << 20);
-	}
 	json_set_alloc_funcs(malloc, json_free_wiped);
 	std_fds_open();
 	/* the global options, and two that only come before the verb */
