@@ -57,6 +57,14 @@ struct s3_fail {
 int s3_fail_set(struct s3_fail *f, int status, int transient, const char *fmt, ...)
     ARCA_PRINTF(4, 5);
 int s3_report(struct arca_dest_call *call, const struct s3_fail *f);
+/* The one retry policy of requests made without the engine's call (the
+ * bucket target's, which no arca_dest_call carries): S3_TRIES tries in all;
+ * between two, the server's Retry-After (at most a minute) or 0.2 s
+ * doubling. After try `attempt` (0-based) failed with f: 1 once it has
+ * logged why (`what`: the operation) and waited, 0 when f is permanent or
+ * the tries are spent (the caller returns f's status). */
+#define S3_TRIES 6
+int s3_retry_pause(const struct s3_fail *f, int attempt, const char *what);
 
 /* Credentials in the documented order (README.md): the section's
  * access_key_id + secret_access_key(_file/_env) [+ session_token], else

@@ -700,14 +700,9 @@ int s3_list_objects(struct s3_inst *s, struct arca_dest_call *call, const char *
 		snprintf(what, sizeof what, "listing %s", key_prefix);
 		rc = req_ok(s, call, &rq, &resp, what, f);
 		/* without the engine's call (the bucket target) a page is tried
-		 * again here: 6 tries, 0.2 s doubling, or the server's Retry-After */
-		for (int t = 0; !call && rc != ARCA_OK && f->transient && t < 5; t++) {
-			int64_t ms = f->retry_after_ms > 0 ? f->retry_after_ms : 200LL << t;
-			struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+		 * again here, by the target's policy */
+		for (int t = 0; !call && rc != ARCA_OK && s3_retry_pause(f, t, what); t++) {
 			s3_resp_free(&resp);
-			s3_host->log(ARCA_LOG_INFO, "s3: %s: %s; trying again in %" PRId64 " ms",
-			             what, f->msg, ms);
-			nanosleep(&ts, NULL);
 			memset(f, 0, sizeof *f);
 			rc = req_ok(s, call, &rq, &resp, what, f);
 		}

@@ -6,7 +6,6 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "s3_extras.h"
@@ -139,15 +138,14 @@ static int xc_error(struct arca_dest_call *c, int status, const char *fmt, ...)
 }
 
 /* One batch deleted; tried again on a transient failure as the target's
- * other requests are (6 tries, 0.2 s doubling or the server's Retry-After,
- * at most a minute): deleting twice is harmless. */
+ * other requests are (s3_retry_pause): deleting twice is harmless. */
 static int remove_batch(struct s3_inst *d, struct arca_ctx *ctx, struct s3x_extras *x,
                         uint64_t *logged)
 {
 	for (size_t i = 0; i < x->nb && *logged < 5; i++, (*logged)++)
 		s3_host->log(ARCA_LOG_INFO, "s3: deleting %s%s (not in the snapshot)", d->prefix,
 		             x->b[i]);
-	for (unsigned t = 0; x->nb; t++) {
+	for (int t = 0; x->nb; t++) {
 		struct xcall xc = {.call = {.struct_size = sizeof xc.call,
 		                            .attempt = t + 1,
 		                            .cancelled = xc_cancelled,
@@ -155,17 +153,15 @@ static int remove_batch(struct s3_inst *d, struct arca_ctx *ctx, struct s3x_extr
 		                            .error = xc_error},
 		                   .ctx = ctx};
 		int rc = s3_remove_call(d, &xc.call, (const char *const *)x->b, x->nb);
-		if (rc == ARCA_OK || !xc.transient || t == 5)
+		if (rc == ARCA_OK)
 			return rc;
-		int64_t ms = xc.retry_after_ms > 0 ? xc.retry_after_ms : 200LL << t;
-		if (ms > 60000)
-			ms = 60000;
-		s3_host->log(ARCA_LOG_INFO,
-		             "s3: deleting %zu object(s) not in the snapshot failed for now; "
-		             "trying again in %" PRId64 " ms",
-		             x->nb, ms);
-		struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-		nanosleep(&ts, NULL);
+		struct s3_fail f = {
+		    .status = rc, .transient = xc.transient, .retry_after_ms = xc.retry_after_ms};
+		snprintf(f.msg, sizeof f.msg, "%s", s3_host->error_message());
+		char what[80];
+		snprintf(what, sizeof what, "deleting %zu object(s) not in the snapshot", x->nb);
+		if (!s3_retry_pause(&f, t, what))
+			return rc;
 	}
 	return ARCA_OK;
 }

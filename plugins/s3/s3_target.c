@@ -40,16 +40,10 @@ int s3t_request(struct s3_inst *s, const struct s3_req *rq, struct s3_resp *r, c
 			                 s->scheme_host, what);
 		} else if (rc == ARCA_OK)
 			rc = s3_http_error(s, r, what, f);
-		if (!f->transient || attempt >= 5 || (rq->sink && r->delivered))
+		/* bytes delivered to a sink are the caller's to resume */
+		if ((rq->sink && r->delivered) || !s3_retry_pause(f, attempt, what))
 			return rc;
-		int64_t ms = f->retry_after_ms > 0 ? f->retry_after_ms : 200LL << attempt;
-		if (ms > 10000)
-			ms = 10000;
 		s3_resp_free(r);
-		s3_host->log(ARCA_LOG_INFO, "s3: %s: %s; trying again in %" PRId64 " ms", what,
-		             f->msg, ms);
-		struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-		nanosleep(&ts, NULL);
 	}
 }
 

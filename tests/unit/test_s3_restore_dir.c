@@ -112,11 +112,18 @@ static int f_error(int status, const char *fmt, ...)
 	return status;
 }
 
+/* what f_error printed last is not kept: the driver only quotes it */
+static const char *f_error_message(void)
+{
+	return "failed";
+}
+
 static struct arca_host host = {.struct_size = sizeof host,
                                 .abi_major = 1,
                                 .abi_minor = 1,
                                 .log = f_log,
                                 .error = f_error,
+                                .error_message = f_error_message,
                                 .item_next = f_item_next,
                                 .item_open = f_item_open,
                                 .item_read = f_item_read,
