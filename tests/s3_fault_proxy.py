@@ -5,6 +5,7 @@ faults on a schedule, for tests/integration/s3_faults.sh and s3_errors.sh.
   s3_fault_proxy.py UPSTREAM_PORT PORT_FILE [--schedule A,B,...] [--seed N --rate P]
                     [--max-keys N] [--no-batch-delete 1] [--if-none-match 1]
                     [--sse kms|dsse|c|etag] [--vanish PATH] [--cut PATH] [--log FILE]
+                    [--loop-listing 1]
 
 Listens on a free port of 127.0.0.1 (written to PORT_FILE once listening).
 Each request gets the next action of --schedule (cyclically), or, with
@@ -34,6 +35,9 @@ PUT's ETag becomes one that is not the MD5 of the body, with that header (and
 completing an upload maps the parts' ETags back); etag: the ETag rewritten
 WITHOUT any such header (a server storing something else than was sent).
 s3rver does not check signatures, so the rewritten requests still pass.
+--loop-listing 1 answers every listing page asked with a continuation-token
+as truncated, with that same token as its NextContinuationToken: a server
+paging forever.
 The log has one line per request: number, action, method, path, and the
 request's x-amz-server-side-encryption(-aws-kms-key-id) and if-none-match
 headers as NAME=VALUE.
@@ -48,6 +52,7 @@ import socket
 import sys
 import threading
 import time
+import urllib.parse
 
 import http_forward
 
@@ -73,6 +78,7 @@ def main():
     log = open(opt.get("--log", os.devnull), "a", buffering=1)
     max_keys = opt.get("--max-keys")
     no_batch = "--no-batch-delete" in opt
+    loop_listing = "--loop-listing" in opt
     once = {"vanish": opt.get("--vanish"), "cut": opt.get("--cut")}
     honour = "--if-none-match" in opt
     sse = opt.get("--sse")
@@ -181,6 +187,14 @@ def main():
                 return self.error("500")
             if a == "resetafter":
                 return self.reset()
+            asked_token = re.search(r"[?&]continuation-token=([^&]*)", self.path)
+            if loop_listing and status == 200 and asked_token:
+                token = urllib.parse.unquote(asked_token.group(1))
+                token = token.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+                data = re.sub(rb"<NextContinuationToken>[^<]*</NextContinuationToken>", b"", data)
+                data = re.sub(rb"<IsTruncated>[^<]*</IsTruncated>",
+                              b"<IsTruncated>true</IsTruncated><NextContinuationToken>" +
+                              token.encode() + b"</NextContinuationToken>", data)
             if sse and self.command == "PUT" and status == 200:
                 real = dict((k.lower(), v) for k, v in hdrs).get("etag", "")
                 fake = '"%s"' % hashlib.md5(b"sse" + (body or b"")).hexdigest()

@@ -728,7 +728,7 @@ int s3_list_objects(struct s3_inst *s, struct arca_dest_call *call, const char *
 			p = b;
 		}
 		char *trunc = s3_xml_text(resp.body ? resp.body : "", end, "IsTruncated");
-		free(token);
+		char *asked = token;
 		token = trunc && !strcmp(trunc, "true")
 		            ? s3_xml_text(resp.body, end, "NextContinuationToken")
 		            : NULL;
@@ -738,6 +738,15 @@ int s3_list_objects(struct s3_inst *s, struct arca_dest_call *call, const char *
 			    "s3 %s: listing %s: a truncated page without a continuation "
 			    "token",
 			    s->scheme_host, key_prefix);
+		/* a server that hands back the token it was given would page
+		 * forever over the same keys */
+		if (rc == ARCA_OK && token && asked && !strcmp(token, asked))
+			rc = s3_fail_set(f, ARCA_ERR_CORRUPT, 0,
+			                 "s3 %s: listing %s: the server answered a page with the "
+			                 "continuation token it was asked for, so the listing "
+			                 "would never end; nothing of it is used",
+			                 s->scheme_host, key_prefix);
+		free(asked);
 		free(trunc);
 		s3_resp_free(&resp);
 		if (rc != ARCA_OK || !token)

@@ -113,7 +113,7 @@ int s3v_list(struct s3_inst *s, const char *prefix, int (*cb)(void *arg, const s
 		char *trunc = s3_xml_text(r.body ? r.body : "", end, "IsTruncated");
 		int more = trunc && !strcmp(trunc, "true");
 		free(trunc);
-		free(km), free(vm);
+		char *asked_km = km, *asked_vm = vm;
 		km = vm = NULL;
 		if (more && rc == ARCA_OK) {
 			km = s3_xml_text(r.body, end, "NextKeyMarker");
@@ -123,7 +123,16 @@ int s3v_list(struct s3_inst *s, const char *prefix, int (*cb)(void *arg, const s
 				    s3_fail_set(f, ARCA_ERR_IO, 1,
 				                "s3 %s: %s: a truncated page without NextKeyMarker",
 				                s->scheme_host, what);
+			/* the markers it was given back: the same page forever */
+			else if (asked_km && !strcmp(km, asked_km) &&
+			         !strcmp(vm ? vm : "", asked_vm ? asked_vm : ""))
+				rc = s3_fail_set(f, ARCA_ERR_CORRUPT, 0,
+				                 "s3 %s: %s: the server answered a page with the "
+				                 "markers it was asked for, so the listing would "
+				                 "never end",
+				                 s->scheme_host, what);
 		}
+		free(asked_km), free(asked_vm);
 		s3_resp_free(&r);
 		if (rc != ARCA_OK || !more)
 			break;

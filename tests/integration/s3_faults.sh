@@ -121,6 +121,21 @@ tree_manifest "$T/src" > "$T/want"
 tree_manifest "$T/restored" > "$T/got"
 diff "$T/want" "$T/got" >/dev/null || fail "restore with paged listings differs"
 cat "$T/proxy.log" >> "$T/all-proxy.log"
+kill "$PROXY_PID"
+
+step "a server that answers each page with the token it was asked: refused, not paged forever"
+rm -f "$T/proxy.log"
+for i in 1 2; do
+	echo "$i" > "$T/src/more-$i"
+	arca snapshot tree >/dev/null 2>&1 || fail "snapshot $i"
+done
+s3_proxy --max-keys 1 --loop-listing 1
+sed "s#^endpoint = .*#endpoint = http://127.0.0.1:$PROXY_PORT#" "$DIRECT" > "$FAULTY"
+expect_fail 7 timeout 60 "$ARCA" -c "$FAULTY" prune s3
+expect_stderr "answered a page with the continuation token it was asked for"
+[ "$(grep -c 'continuation-token' "$T/proxy.log")" -eq 1 ] || { cat "$T/proxy.log"; fail "the looping page was asked again"; }
+arca verify tree --read-data >/dev/null 2>&1 || fail "the repository does not verify after the refused prune"
+kill "$PROXY_PID"
 
 for a in 500 503 500after 429 reset resetafter truncate; do
 	grep -q " $a " "$T/all-proxy.log" || fail "no '$a' fault was injected"
