@@ -32,13 +32,27 @@
 #define PAR_BUF_TOTAL   (64u * 1024 * 1024) /* content all handles buffer */
 #define PAR_READERS_MAX 64                  /* read handles open at once */
 #define PAR_HANDLE_COST 512                 /* what a handle costs besides its buffer */
+/* Buffers of ended items are kept for the next ones, up to PAR_SPARE_MAX of
+ * them and PAR_SPARE_BYTES in all, within PAR_BUF_TOTAL: a fresh buffer per
+ * object costs a page fault per page, and on a virtual machine a page the
+ * host has not backed yet costs far more. Smaller ones are malloc's. */
+#define PAR_SPARE_MIN   (64u * 1024)
+#define PAR_SPARE_MAX   32
+#define PAR_SPARE_BYTES (PAR_BUF_TOTAL / 2)
+
+struct spare {
+	unsigned char *buf;
+	size_t cap;
+};
 
 struct items_par {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	size_t open_w, open_r; /* handles open */
-	size_t buffered;       /* bytes write handles hold, open or queued */
-	int held;              /* a thread holds the writer */
+	size_t buffered;       /* bytes write handles hold, open or queued, and spares */
+	struct spare spare[PAR_SPARE_MAX];
+	size_t n_spare, spare_bytes;
+	int held; /* a thread holds the writer */
 	pthread_t holder;
 	struct arca_item *ready, *ready_tail; /* ended, for the holder to record */
 	int prev_ready;                       /* every writer's metadata cache is loaded */
@@ -213,8 +227,11 @@ static struct arca_item *handle_new(struct arca_ctx *ctx, const struct arca_item
 	return h;
 }
 
+static void buf_release(struct arca_item *h);
+
 static void handle_free(struct arca_item *h)
 {
+	buf_release(h);
 	if (h->charged) {
 		struct items_par *p = h->ctx->par;
 		pthread_mutex_lock(&p->mu);
@@ -223,7 +240,6 @@ static void handle_free(struct arca_item *h)
 	}
 	free(h->skip);
 	free(h->errmsg);
-	free(h->buf);
 	free(h->name);
 	free(h->link);
 	free(h->meta);
@@ -340,17 +356,6 @@ static int send_begin(struct arca_item *h)
 	return ARCA_OK;
 }
 
-static void unbuffer(struct arca_item *h, struct items_par *p)
-{
-	pthread_mutex_lock(&p->mu);
-	p->buffered -= h->cap;
-	pthread_mutex_unlock(&p->mu);
-	h->charged -= h->cap;
-	free(h->buf);
-	h->buf = NULL;
-	h->len = h->cap = 0;
-}
-
 /* Record an ended (or skipped) item that did not stream, holding the
  * writer; frees it. A failure fails the snapshot. */
 static int record(struct items_par *p, struct arca_item *h)
@@ -414,10 +419,54 @@ static int record_or_queue(struct items_par *p, struct arca_item *h)
 	return rc;
 }
 
+/* h's buffer goes back to the spares, or to malloc; its charge with it.
+ * The handle keeps its content length 0 and no buffer. */
+static void buf_release(struct arca_item *h)
+{
+	struct items_par *p = h->ctx->par;
+	unsigned char *drop = h->buf;
+	if (!drop)
+		return;
+	pthread_mutex_lock(&p->mu);
+	if (h->cap >= PAR_SPARE_MIN && p->n_spare < PAR_SPARE_MAX &&
+	    p->spare_bytes + h->cap <= PAR_SPARE_BYTES) {
+		/* its charge moves from the handle to the spares */
+		p->spare[p->n_spare++] = (struct spare){h->buf, h->cap};
+		p->spare_bytes += h->cap;
+		drop = NULL;
+	} else {
+		p->buffered -= h->cap;
+	}
+	pthread_mutex_unlock(&p->mu);
+	free(drop);
+	h->charged -= h->cap;
+	h->buf = NULL;
+	h->len = h->cap = 0;
+}
+
+/* Caller holds p->mu. The smallest spare of at least cap bytes, taken
+ * out of the spares (still counted in p->buffered), or {NULL, 0}. */
+static struct spare spare_take_locked(struct items_par *p, size_t cap)
+{
+	size_t best = p->n_spare;
+	for (size_t i = 0; i < p->n_spare; i++)
+		if (p->spare[i].cap >= cap &&
+		    (best == p->n_spare || p->spare[i].cap < p->spare[best].cap))
+			best = i;
+	if (best == p->n_spare)
+		return (struct spare){NULL, 0};
+	struct spare s = p->spare[best];
+	p->spare[best] = p->spare[--p->n_spare];
+	p->spare_bytes -= s.cap;
+	return s;
+}
+
 /* Room in the buffers for len more bytes of h (reserved), or 0. */
 static int reserve(struct arca_item *h, struct items_par *p, size_t len)
 {
 	size_t need = h->len + len, cap = h->cap;
+	struct spare got = {NULL, 0}, drop[PAR_SPARE_MAX];
+	size_t n_drop = 0;
 	int ok;
 	if (need <= cap)
 		return 1;
@@ -433,12 +482,36 @@ static int reserve(struct arca_item *h, struct items_par *p, size_t len)
 	if (cap > PAR_ITEM_BUF)
 		cap = PAR_ITEM_BUF;
 	pthread_mutex_lock(&p->mu);
-	ok = p->buffered + (cap - h->cap) <= PAR_BUF_TOTAL;
-	if (ok)
-		p->buffered += cap - h->cap;
+	if (cap >= PAR_SPARE_MIN)
+		got = spare_take_locked(p, cap);
+	if (got.buf) {
+		/* a spare replaces the buffer: only the difference is new */
+		cap = got.cap;
+		p->buffered -= h->cap;
+		ok = 1;
+	} else {
+		/* spares give way to content */
+		while (p->buffered + (cap - h->cap) > PAR_BUF_TOTAL && p->n_spare) {
+			drop[n_drop] = p->spare[--p->n_spare];
+			p->spare_bytes -= drop[n_drop].cap;
+			p->buffered -= drop[n_drop++].cap;
+		}
+		ok = p->buffered + (cap - h->cap) <= PAR_BUF_TOTAL;
+		if (ok)
+			p->buffered += cap - h->cap;
+	}
 	pthread_mutex_unlock(&p->mu);
-	if (ok) {
+	for (size_t i = 0; i < n_drop; i++)
+		free(drop[i].buf);
+	if (got.buf) {
+		if (h->len)
+			memcpy(got.buf, h->buf, h->len);
+		free(h->buf);
+		h->buf = got.buf;
+	} else if (ok) {
 		h->buf = xrealloc(h->buf, cap);
+	}
+	if (ok) {
 		h->charged += cap - h->cap;
 		h->cap = cap;
 	}
@@ -483,7 +556,7 @@ static int do_item_write_h(struct arca_item *h, const void *data, size_t len)
 		if (rc == ARCA_OK) {
 			h->streaming = 1;
 			rc = send_begin(h);
-			unbuffer(h, p);
+			buf_release(h);
 			if (rc == ARCA_OK)
 				rc = write_through(h, data, len);
 		}
@@ -627,7 +700,7 @@ static int do_item_skipped_h(struct arca_ctx *ctx, struct arca_item *h, const ch
 		free(h->name);
 		h->info.name = h->name = xstrdup(name);
 	}
-	unbuffer(h, p);
+	buf_release(h);
 	h->skip = xstrdup(reason ? reason : "");
 	return record_or_queue(p, h);
 }
@@ -661,6 +734,8 @@ void items_par_free(struct arca_ctx *ctx)
 		p->ready = h->next_ready;
 		handle_free(h);
 	}
+	for (size_t i = 0; i < p->n_spare; i++)
+		free(p->spare[i].buf);
 	pthread_mutex_destroy(&p->mu);
 	pthread_cond_destroy(&p->cv);
 	free(p);

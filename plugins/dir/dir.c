@@ -22,6 +22,12 @@ static const struct arca_option dir_options[] = {
      .type = ARCA_OPT_BOOL,
      .default_value = "yes",
      .help = "fsync every object and directory before a put returns (crash safety)"},
+    {.name = "drop_cache",
+     .type = ARCA_OPT_BOOL,
+     .default_value = "yes",
+     .help = "drop objects of 1 MiB or more (packs) from the page cache once flushed, and "
+             "what a restore or verify read of them: a backup does not push the host's "
+             "working set (a database's cache) out of memory for data it seldom reads again"},
     {.name = NULL},
 };
 
@@ -115,6 +121,7 @@ static int dir_open(const struct arca_config *cfg, void **instance)
 	while (n > 1 && d->root[n - 1] == '/')
 		d->root[--n] = '\0';
 	d->fsync = dir_host->config_bool(cfg, "fsync", 1);
+	d->drop_cache = dir_host->config_bool(cfg, "drop_cache", 1);
 	char host[256] = "";
 	if (gethostname(host, sizeof(host) - 1) != 0)
 		snprintf(host, sizeof(host), "localhost");

@@ -32,12 +32,16 @@
 
 /* Objects are read and written in pieces of this size. */
 #define DIR_IO_BLOCK (1024 * 1024)
+/* An object this large leaves the page cache once flushed, or once a get
+ * read it (option drop_cache). */
+#define DIR_DROP_CACHE_MIN (1024 * 1024)
 /* Temporary files of an unfinished put start with this; list skips them. */
 #define DIR_TMP_PREFIX ".tmp."
 
 struct dir_inst {
 	char *root;         /* the configured path, without trailing '/' */
 	int fsync;          /* fsync files and directories (option fsync) */
+	int drop_cache;     /* drop flushed large objects from the page cache */
 	atomic_int root_fd; /* the root directory; -1 until it exists */
 	char host_tag[9];   /* dir_host_tag of this host, in temp file names */
 };

@@ -164,6 +164,11 @@ int dir_get(void *instance, const char *name, uint64_t offset, uint64_t length, 
 		    (unsigned long long)(end < offset || offset > size ? offset : end));
 	} else {
 		rc = send_range(d, fd, path, offset, end, sink, arg);
+		/* a pack's bytes are read once per restore or verify: they leave
+		 * the page cache as they were written (option drop_cache) */
+		if (rc == ARCA_OK && d->drop_cache && size >= DIR_DROP_CACHE_MIN)
+			posix_fadvise(fd, (off_t)offset, (off_t)(end - offset),
+			              POSIX_FADV_DONTNEED);
 	}
 	e = errno;
 	close(fd);
