@@ -4,6 +4,11 @@
 #  1. bucket backup: a vectis-media.sh tree (BENCH_MIB, default 1024 MiB) in
 #     bucket `media`; `arca snapshot` of it (s3 target, local dir repository)
 #     against `aws s3 sync s3://media DIR` and `rclone sync s3:media DIR`;
+#     arca twice: by default (tags = auto), which on s3rver costs a
+#     GetObjectTagging per object (s3rver never sends x-amz-tagging-count),
+#     and with tags = never into a second repository, the same requests
+#     aws and rclone make (neither copies tags), and what tags = auto costs
+#     on Amazon S3, which sends the count;
 #  2. the unchanged re-run of each;
 #  3. restore into a new bucket: `arca restore --into s3://NEW` against
 #     `aws s3 sync DIR s3://NEW` (and rclone sync up, for reference);
@@ -113,6 +118,9 @@ s3_dest s3repo repo
 s3_target media media
 files_target tree "$T/tree" "destinations = s3repo"
 s3_target many many
+s3_target medianotags media "tags = never" "destinations = notags"
+printf '\n[destination notags]\ndriver = dir\npath = %s\npassphrase_env = ARCA_PASSPHRASE\n' \
+	"$T/repo-notags" >> "$ARCA_CONFIG"
 export ARCA_TEST_FAST_KDF=1
 arca init > "$T/init.log" 2>&1 || { cat "$T/init.log"; fail "init"; }
 export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_DEFAULT_REGION=us-east-1
@@ -124,6 +132,7 @@ run floorget python3 "$T/floor_get.py" "$S3_PORT" media
 run floorput env UPLOAD_JOBS=16 python3 "$T/upload.py" "$S3_PORT" floorput "$T/tree"
 run arca "$ARCA" snapshot media
 run arca2 "$ARCA" snapshot media
+run arcanotags "$ARCA" snapshot medianotags
 run arcarest "$ARCA" restore media --into s3://arcanew
 run arcatree "$ARCA" snapshot tree
 have_aws=0 have_rclone=0
@@ -169,6 +178,9 @@ line "   s3rver's floor: the tree PUT, 16 conns" floorput
 line "1. arca snapshot of the bucket" arca "  at $(speedup arca floorget)x the floor's speed"
 [ $have_aws = 1 ] && line "   aws s3 sync bucket -> dir" aws "  arca $(speedup arca aws)x faster (bar: 2)"
 [ $have_rclone = 1 ] && line "   rclone sync bucket -> dir" rclone "  arca $(speedup arca rclone)x faster (bar: > 1)"
+line "   arca, tags = never (no GetObjectTagging)" arcanotags "$(
+	[ $have_aws = 1 ] && printf '  %sx aws' "$(speedup arcanotags aws)"
+	[ $have_rclone = 1 ] && printf ', %sx rclone' "$(speedup arcanotags rclone)")"
 line "2. arca snapshot, unchanged" arca2
 [ $have_aws = 1 ] && line "   aws s3 sync, unchanged" aws2 "  arca $(speedup arca2 aws2)x faster"
 [ $have_rclone = 1 ] && line "   rclone sync, unchanged" rclone2 "  arca $(speedup arca2 rclone2)x faster (bar: 1)"

@@ -6,8 +6,12 @@
 # to) spent meanwhile in $T/m/NAME.srv
 mkdir -p "$T/m"
 server_ticks() { awk '{ print $14 + $15 }' "/proc/$SERVER_PID/stat" 2>/dev/null || echo 0; }
+# Each command starts with no dirty pages of an earlier one (sync, untimed):
+# their writeback would otherwise land on the next command's time, and a
+# tool that fsyncs (arca does) waits behind it in the disk's queue.
 run() {
 	name=$1; shift
+	sync
 	[ -z "${SERVER_PID:-}" ] || t0=$(server_ticks)
 	/usr/bin/time -f '%e %M' -o "$T/m/$name" "$@" > "$T/m/$name.out" 2>&1 ||
 		{ tail -20 "$T/m/$name.out" >&2; fail "$name: $*"; }
