@@ -240,6 +240,26 @@ int dest_remove(struct repo *r, const char *name)
 	return dest_remove_many(r, &name, 1);
 }
 
+/* Removing the command's own lock is cleanup that runs after ^C too (a
+ * lock left behind stops every other command until arca unlock): not cut
+ * short by the interrupt, but bounded to a few tries within 10 s. */
+int dest_remove_cleanup(struct repo *r, const char *name)
+{
+	struct retry_policy p = r->retry;
+	p.uncancellable = 1;
+	if (p.max_tries > 3)
+		p.max_tries = 3;
+	if (p.max_total_ms > 10000)
+		p.max_total_ms = 10000;
+	struct dest_op a = {.r = r, .names = &name, .n = 1};
+	char what[320];
+	snprintf(what, sizeof what, "destination %s: removing %s", r->dest_name, name);
+	int rc = retry_run(&p, what, op_remove, &a, op_reset, NULL);
+	if (rc != ARCA_OK)
+		err_wrap(rc, "destination %s: removing %s", r->dest_name, name);
+	return rc;
+}
+
 /* Temporary objects older than this are left by a dead writer wherever it ran. */
 #define SWEEP_MAX_AGE (24 * 3600)
 

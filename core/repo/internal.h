@@ -75,6 +75,8 @@ int dest_get(struct repo *r, const char *name, uint64_t off, uint64_t len, struc
 int dest_list(struct repo *r, const char *prefix,
               int (*cb)(void *arg, const char *name, uint64_t size), void *arg);
 int dest_remove(struct repo *r, const char *name);
+/* dest_remove for cleanup: tried even after ^C, a few times at most. */
+int dest_remove_cleanup(struct repo *r, const char *name);
 int dest_stat(struct repo *r, const char *name, uint64_t *size);
 /* stat with modification time and version tag (ABI 1.1; zero/"" from a
  * 1.0 driver). */

@@ -384,15 +384,18 @@ void lock_release(struct repo *r)
 	 * removed is added after the error that ended the command. */
 	int st = err_status();
 	char *first = st ? xstrdup(err_msg()) : NULL;
-	if (dest_remove(r, ls->name) != ARCA_OK) {
+	if (dest_remove_cleanup(r, ls->name) != ARCA_OK) {
+		/* a copy: err_set writes where err_msg points */
+		char *why = xstrdup(err_msg());
 		if (st)
 			err_set(st,
 			        "%s; cleaning up, lock %s could not be removed either (%s): arca "
 			        "unlock removes it",
-			        first, ls->name, err_msg());
+			        first, ls->name, why);
 		else
 			log_warn("could not remove lock %s: %s (arca unlock removes it)", ls->name,
-			         err_msg());
+			         why);
+		free(why);
 	} else if (st) {
 		err_set(st, "%s", first);
 	}

@@ -29,6 +29,12 @@ static int call_cancelled(struct arca_dest_call *call)
 	return arca_cancel_requested;
 }
 
+static int call_never_cancelled(struct arca_dest_call *call)
+{
+	(void)call;
+	return 0;
+}
+
 static void call_progress(struct arca_dest_call *call, uint64_t bytes)
 {
 	struct try_state *t = call->engine;
@@ -75,6 +81,14 @@ static int real_sleep(void *arg, int64_t ms)
 	return arca_cancel_requested;
 }
 
+static int plain_sleep(void *arg, int64_t ms)
+{
+	(void)arg;
+	struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+	return 0;
+}
+
 static int64_t real_now(void *arg)
 {
 	(void)arg;
@@ -116,7 +130,9 @@ static double jitter(void)
 int retry_run(const struct retry_policy *p, const char *what, retry_op_fn op, void *arg,
               retry_reset_fn reset, unsigned *tries)
 {
-	int (*sleep_fn)(void *, int64_t) = p->sleep_ms ? p->sleep_ms : real_sleep;
+	int (*sleep_fn)(void *, int64_t) = p->sleep_ms        ? p->sleep_ms
+	                                   : p->uncancellable ? plain_sleep
+	                                                      : real_sleep;
 	int64_t (*now_fn)(void *) = p->now_ms ? p->now_ms : real_now;
 	int64_t start = now_fn(p->clock_arg);
 	int rc = ARCA_OK;
@@ -128,7 +144,7 @@ int retry_run(const struct retry_policy *p, const char *what, retry_op_fn op, vo
 		struct arca_dest_call call = {
 		    .struct_size = sizeof call,
 		    .attempt = ++attempt,
-		    .cancelled = call_cancelled,
+		    .cancelled = p->uncancellable ? call_never_cancelled : call_cancelled,
 		    .progress = call_progress,
 		    .transient = call_transient,
 		    .error = call_error,
@@ -144,7 +160,7 @@ int retry_run(const struct retry_policy *p, const char *what, retry_op_fn op, vo
 			err_set(rc, "%s", t.msg);
 		if (rc == ARCA_OK || !t.transient || rc == ARCA_ERR_CANCELLED)
 			break;
-		if (arca_cancel_requested) {
+		if (arca_cancel_requested && !p->uncancellable) {
 			rc = err_set(ARCA_ERR_CANCELLED, "%s: interrupted (after: %s)", what,
 			             err_msg());
 			break;

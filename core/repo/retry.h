@@ -13,6 +13,9 @@ struct retry_policy {
 	int64_t max_total_ms; /* no retry starts after this much time */
 	int64_t base_ms;      /* backoff before the second try */
 	int64_t cap_ms;       /* no single wait is longer */
+	/* Cleanup that must run after ^C too (removing the command's lock):
+	 * neither the driver's call->cancelled nor the waits see the request. */
+	int uncancellable;
 	/* Clock and sleep; NULL: the real ones (tests give fakes). The sleep
 	 * returns nonzero when interrupted (cancellation). */
 	int (*sleep_ms)(void *arg, int64_t ms);

@@ -3,8 +3,10 @@
 # under a prefix of a bucket goes through init, check, snapshot (objects
 # larger than part_size go up in parallel parts), list, restore compared
 # byte for byte, verify --read-data, a second snapshot, forget and prune
-# (batch deletes), and a snapshot killed with SIGKILL after which the
-# repository still verifies and the next snapshot restores.
+# (batch deletes), a snapshot interrupted with SIGINT (exit 10, nothing
+# committed, its lock removed even though ^C cuts every other request
+# short), and a snapshot killed with SIGKILL after which the repository
+# still verifies and the next snapshot restores.
 . "$ARCA_SRCDIR/tests/lib/common.sh"
 . "$ARCA_SRCDIR/tests/lib/s3.sh"
 
@@ -55,9 +57,25 @@ tree_manifest "$T/src" > "$T/want"
 tree_manifest "$T/out2" > "$T/got"
 diff "$T/want" "$T/got" || fail "restored tree differs after prune"
 
-step "kill -9 mid-snapshot (after its first pack is stored), then verify and snapshot again"
 npacks() { find "$T/s3data/arca-test/arca/host1/packs" -name '*._S3rver_object' | wc -l; }
+nlocks() { find "$T/s3data/arca-test/arca/host1" -path '*/locks/*' -name '*._S3rver_object' | wc -l; }
+step "^C (SIGINT) mid-snapshot: exit 10, nothing committed, and no lock left behind"
 head -c 64000000 /dev/urandom > "$T/src/big2.bin"
+before=$(npacks)
+"$ARCA" snapshot tree >"$T/int.out" 2>&1 &
+pid=$!
+i=0
+while [ $i -lt 1000 ] && [ "$(npacks)" -le "$before" ] && kill -0 $pid 2>/dev/null; do
+	sleep 0.01; i=$((i + 1))
+done
+kill -INT $pid 2>/dev/null || true
+st=0; wait $pid 2>/dev/null || st=$?
+[ $st -eq 10 ] || { cat "$T/int.out"; fail "the interrupted snapshot exited $st, not 10"; }
+[ "$(nlocks)" -eq 0 ] || { cat "$T/int.out"; fail "the interrupted snapshot left its lock in the bucket"; }
+arca list tree > "$T/list"
+[ "$(grep -c '^[0-9a-f]\{8\}' "$T/list")" -eq 1 ] || { cat "$T/list"; fail "the interrupted snapshot is listed"; }
+
+step "kill -9 mid-snapshot (after its first pack is stored), then verify and snapshot again"
 before=$(npacks)
 "$ARCA" snapshot tree >"$T/kill.out" 2>&1 &
 pid=$!
