@@ -119,9 +119,12 @@ void err_since(unsigned mark)
 
 int err_vset(int status, const char *fmt, va_list ap)
 {
+	/* formatted aside first: an argument may be err_msg() itself */
+	char msg[sizeof err_buf];
+	vsnprintf(msg, sizeof msg, fmt, ap);
 	err_changing();
 	err_code = status;
-	vsnprintf(err_buf, sizeof err_buf, fmt, ap);
+	memcpy(err_buf, msg, strlen(msg) + 1);
 	return status;
 }
 
