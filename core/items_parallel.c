@@ -485,7 +485,8 @@ static int reserve(struct arca_item *h, struct items_par *p, size_t len)
 	if (cap >= PAR_SPARE_MIN)
 		got = spare_take_locked(p, cap);
 	if (got.buf) {
-		/* a spare replaces the buffer: only the difference is new */
+		/* a spare, already counted, replaces the buffer (its content
+		 * is copied over below, the old one freed) */
 		cap = got.cap;
 		p->buffered -= h->cap;
 		ok = 1;

@@ -11,10 +11,12 @@
 # Environment: BENCH_MEDIA_MIB (default 1024), BENCH_MEDIA_DIR (reuse a
 # generated tree), BENCH_SCALE (vectis-like.sql scale, default 1; 0 skips
 # the dump), BENCH_DUMP_FILE (reuse a dump), BENCH_DATASETS (the directory
-# holding vectis-media.sh and vectis-like.sql). Every tool runs on a warm
-# page cache (the data is read once before the first run), with its
-# default settings except compression where the tool has none by default
-# (borg: zstd,3 like arca and restic).
+# holding vectis-media.sh and vectis-like.sql). Every tool's snapshots
+# run on a warm page cache (the data is read once before each tool), with
+# its default settings except compression where the tool has none by
+# default (borg: zstd,3 like arca and restic). Restores start cold: the page
+# cache is dropped before each (bench_run.sh: cold), as it is when a restore
+# comes days after the backup.
 . "$(dirname "$0")/../lib/bench_env.sh"
 . "$(dirname "$0")/../lib/common.sh"
 DATASETS=${BENCH_DATASETS:-$ARCA_SRCDIR/../shared/datasets}
@@ -29,7 +31,7 @@ export RESTIC_PASSWORD=$ARCA_PASSPHRASE RESTIC_CACHE_DIR=$T/restic-cache
 export BORG_PASSPHRASE=$ARCA_PASSPHRASE BORG_BASE_DIR=$T/borg-base
 MISSED=0
 
-. "$(dirname "$0")/../lib/bench_run.sh"   # run, secs, rss, ratio
+. "$(dirname "$0")/../lib/bench_run.sh"   # run, secs, rss, ratio, cold
 mibs() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.0f", (s > 0 ? b / 1048576 / s : 0) }'; }
 size_of() { du -sb "$1" | cut -f1; }
 verdict() { # verdict NAME VALUE OP LIMIT
@@ -41,11 +43,14 @@ verdict() { # verdict NAME VALUE OP LIMIT
 	fi
 }
 
+# warm: the data set read once, into the page cache
+warm() { cat "$data"/* "$data"/*/* > /dev/null 2>&1 || true; }
+
 # bench LABEL DIR: the three tools on one data set
 bench() {
 	label=$1 data=$2
 	bytes=$(size_of "$data")
-	cat "$data"/* "$data"/*/* > /dev/null 2>&1 || true   # warm the page cache for all
+	warm   # the page cache, for all (again before each tool: a restore drops it)
 
 	step "$label: arca"
 	write_engine_config
@@ -60,6 +65,7 @@ EOC
 	arca init > /dev/null || fail "arca init"
 	run "$label-arca-first" "$ARCA" snapshot bench
 	run "$label-arca-rerun" "$ARCA" snapshot bench
+	cold
 	run "$label-arca-restore" "$ARCA" restore bench --into "$T/out-arca"
 	arca_size=$(size_of "$T/repo")
 	diff -r "$data" "$T/out-arca" > /dev/null || fail "$label: arca restored tree differs"
@@ -68,8 +74,10 @@ EOC
 	step "$label: restic"
 	rm -rf "$T/restic" "$T/out-restic" "$RESTIC_CACHE_DIR"
 	restic init -q -r "$T/restic" || fail "restic init"
+	warm
 	run "$label-restic-first" restic -q -r "$T/restic" backup "$data"
 	run "$label-restic-rerun" restic -q -r "$T/restic" backup "$data"
+	cold
 	run "$label-restic-restore" restic -q -r "$T/restic" restore latest --target "$T/out-restic"
 	restic_size=$(size_of "$T/restic")
 	rm -rf "$T/out-restic"
@@ -77,9 +85,11 @@ EOC
 	step "$label: borg"
 	rm -rf "$T/borg" "$T/out-borg" "$BORG_BASE_DIR"
 	borg init -e repokey-blake2 "$T/borg" > /dev/null 2>&1 || fail "borg init"
+	warm
 	run "$label-borg-first" borg create --compression zstd,3 "$T/borg::first" "$data"
 	run "$label-borg-rerun" borg create --compression zstd,3 "$T/borg::second" "$data"
 	mkdir -p "$T/out-borg"
+	cold
 	run "$label-borg-restore" sh -c "cd '$T/out-borg' && borg extract '$T/borg::second'"
 	borg_size=$(size_of "$T/borg")
 	rm -rf "$T/out-borg"

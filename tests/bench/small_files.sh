@@ -14,8 +14,9 @@
 #
 # Environment: BENCH_FILES (default 200000), BENCH_JOBS (default 4: the
 # files driver's default jobs), BENCH_DIR (reuse a generated tree). Every
-# tool runs on a warm page cache, each into a fresh repository, restic with
-# its default settings.
+# tool's snapshot runs on a warm page cache and its restore on a cold one
+# (bench_run.sh: cold), each into a fresh repository, restic with its
+# default settings.
 . "$(dirname "$0")/../lib/bench_env.sh"
 . "$(dirname "$0")/../lib/common.sh"
 FILES=${BENCH_FILES:-200000}
@@ -38,6 +39,9 @@ else
 	python3 "$ARCA_SRCDIR/tests/lib/small_files.py" "$DATA" "$FILES" 1 || fail "small_files.py"
 fi
 BYTES=$(du -sb --apparent-size "$DATA" | cut -f1)
+# warm: the tree read once, into the page cache (again before each tool's
+# snapshot: a restore before it drops the cache)
+warm() { find "$DATA" -type f -print0 | xargs -0 cat > /dev/null; }
 tree_manifest "$DATA" --owner > "$T/src.manifest"   # also warms the page cache
 
 # arca LABEL JOBS: a fresh repository, snapshot, re-run, restore --jobs JOBS
@@ -48,8 +52,10 @@ arca_run() {
 	write_engine_config
 	files_target bench "$DATA" "jobs = $jobs"
 	arca init > /dev/null || fail "arca init"
+	warm
 	run "$label-first" "$ARCA" snapshot bench
 	run "$label-rerun" "$ARCA" snapshot bench
+	cold
 	run "$label-restore" "$ARCA" restore bench --into "$T/out" --jobs "$jobs"
 	tree_manifest "$T/out" --owner | diff -q "$T/src.manifest" - > /dev/null ||
 		fail "$label: the restored tree differs from the source"
@@ -61,8 +67,10 @@ arca_run seq 1
 step "restic"
 rm -rf "$T/restic" "$T/out" "$RESTIC_CACHE_DIR"
 restic init -q -r "$T/restic" || fail "restic init"
+warm
 run restic-first restic -q -r "$T/restic" backup "$DATA"
 run restic-rerun restic -q -r "$T/restic" backup "$DATA"
+cold
 run restic-restore restic -q -r "$T/restic" restore latest --target "$T/out"
 diff -rq "$DATA" "$T/out$DATA" > /dev/null || fail "restic: the restored tree differs"
 rm -rf "$T/out" "$T/restic"

@@ -19,6 +19,12 @@ run() {
 		awk -v a="$t0" -v b="$(server_ticks)" -v hz="$(getconf CLK_TCK)" \
 			'BEGIN { printf "%.2f", (b - a) / hz }' > "$T/m/$name.srv"
 }
+# cold: drop the page cache (as root; else nothing), so that the next
+# command reads its repository from disk, as a restore days after the backup
+# does. arca's dir destination drops its packs from the cache once written
+# (drop_cache = yes) and restic and borg keep theirs: a restore right after
+# the backup would otherwise compare disk reads with memory reads.
+cold() { sync; if [ -w /proc/sys/vm/drop_caches ]; then echo 3 > /proc/sys/vm/drop_caches; fi; }
 secs() { cut -d' ' -f1 "$T/m/$1"; }
 # srv NAME: the server's CPU seconds during NAME
 srv() { cat "$T/m/$1.srv" 2>/dev/null || echo -; }
