@@ -59,32 +59,29 @@ diff "$T/want" "$T/got" || fail "restored tree differs after prune"
 
 npacks() { find "$T/s3data/arca-test/arca/host1/packs" -name '*._S3rver_object' | wc -l; }
 nlocks() { find "$T/s3data/arca-test/arca/host1" -path '*/locks/*' -name '*._S3rver_object' | wc -l; }
+# signalled_snapshot SIG OUT: a snapshot sent SIG once its first new pack
+# is in the bucket; its output in OUT, its exit status in $st
+signalled_snapshot() {
+	before=$(npacks)
+	"$ARCA" snapshot tree >"$2" 2>&1 &
+	pid=$!
+	i=0
+	while [ $i -lt 1000 ] && [ "$(npacks)" -le "$before" ] && kill -0 $pid 2>/dev/null; do
+		sleep 0.01; i=$((i + 1))
+	done
+	kill -"$1" $pid 2>/dev/null || true
+	st=0; wait $pid 2>/dev/null || st=$?
+}
 step "^C (SIGINT) mid-snapshot: exit 10, nothing committed, and no lock left behind"
 head -c 64000000 /dev/urandom > "$T/src/big2.bin"
-before=$(npacks)
-"$ARCA" snapshot tree >"$T/int.out" 2>&1 &
-pid=$!
-i=0
-while [ $i -lt 1000 ] && [ "$(npacks)" -le "$before" ] && kill -0 $pid 2>/dev/null; do
-	sleep 0.01; i=$((i + 1))
-done
-kill -INT $pid 2>/dev/null || true
-st=0; wait $pid 2>/dev/null || st=$?
+signalled_snapshot INT "$T/int.out"
 [ $st -eq 10 ] || { cat "$T/int.out"; fail "the interrupted snapshot exited $st, not 10"; }
 [ "$(nlocks)" -eq 0 ] || { cat "$T/int.out"; fail "the interrupted snapshot left its lock in the bucket"; }
 arca list tree > "$T/list"
 [ "$(grep -c '^[0-9a-f]\{8\}' "$T/list")" -eq 1 ] || { cat "$T/list"; fail "the interrupted snapshot is listed"; }
 
 step "kill -9 mid-snapshot (after its first pack is stored), then verify and snapshot again"
-before=$(npacks)
-"$ARCA" snapshot tree >"$T/kill.out" 2>&1 &
-pid=$!
-i=0
-while [ $i -lt 1000 ] && [ "$(npacks)" -le "$before" ] && kill -0 $pid 2>/dev/null; do
-	sleep 0.01; i=$((i + 1))
-done
-kill -9 $pid 2>/dev/null || true
-st=0; wait $pid 2>/dev/null || st=$?
+signalled_snapshot 9 "$T/kill.out"
 [ $st -eq 137 ] || { cat "$T/kill.out"; fail "the snapshot was not killed mid-way (exit $st)"; }
 [ "$(npacks)" -gt "$before" ] || fail "no pack stored before the kill"
 arca list tree > "$T/list"
