@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <jansson.h>
 #include "autoconf.h"
@@ -23,10 +24,36 @@
 /* atomic: set in a signal handler, read by engine and driver threads */
 volatile _Atomic int arca_cancel_requested;
 
+/* The first SIGINT or SIGTERM asks everything to stop cleanly: requests in
+ * flight end, the lock is removed, exit 10. That cleanup may take seconds
+ * on a slow server (removing the lock is tried for up to 10 s); a second
+ * signal, more than a moment after the first (one ^C delivered twice, as a
+ * relaying parent may, must not count), exits at once. Exiting here is as
+ * safe for the repository as kill -9, which it survives: what is committed
+ * stays so, and at most the lock is left for `arca unlock`. */
+static struct timespec first_signal_at;
+
 static void on_signal(int sig)
 {
 	(void)sig;
-	arca_cancel_requested = 1;
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (!arca_cancel_requested) {
+		first_signal_at = now;
+		arca_cancel_requested = 1;
+		return;
+	}
+	long ms = (now.tv_sec - first_signal_at.tv_sec) * 1000 +
+	          (now.tv_nsec - first_signal_at.tv_nsec) / 1000000;
+	if (ms < 300)
+		return;
+	static const char msg[] =
+	    "\narca: interrupted again: exiting now, without cleaning up. The repository is "
+	    "consistent: nothing uncommitted counts. A lock left behind is stale at once for "
+	    "commands on this host, and for other hosts after 30 minutes or `arca unlock`.\n";
+	ssize_t w = write(STDERR_FILENO, msg, sizeof msg - 1);
+	(void)w;
+	_exit(ARCA_ERR_CANCELLED);
 }
 
 void host_install_signal_handlers(void)

@@ -5,7 +5,7 @@ faults on a schedule, for tests/integration/s3_faults.sh and s3_errors.sh.
   s3_fault_proxy.py UPSTREAM_PORT PORT_FILE [--schedule A,B,...] [--seed N --rate P]
                     [--max-keys N] [--no-batch-delete 1] [--if-none-match 1]
                     [--sse kms|dsse|c|etag] [--vanish PATH] [--cut PATH] [--log FILE]
-                    [--loop-listing 1]
+                    [--loop-listing 1] [--slow-match REGEX] [--slow-seconds S]
 
 Listens on a free port of 127.0.0.1 (written to PORT_FILE once listening).
 Each request gets the next action of --schedule (cyclically), or, with
@@ -17,7 +17,7 @@ Each request gets the next action of --schedule (cyclically), or, with
   reset       close the connection without an answer
   resetafter  forward, then close without an answer
   truncate    forward, then send the headers and half the body, and close
-  slow        wait 1.5 s, then forward
+  slow        wait --slow-seconds (1.5 s), then forward
   sig         403 SignatureDoesNotMatch     region  400 AuthorizationHeaderMalformed
   skew        403 RequestTimeTooSkewed      (eu-west-1 named as the region)
 --max-keys N rewrites every listing's max-keys to N (so a small repository's
@@ -37,7 +37,9 @@ WITHOUT any such header (a server storing something else than was sent).
 s3rver does not check signatures, so the rewritten requests still pass.
 --loop-listing 1 answers every listing page asked with a continuation-token
 as truncated, with that same token as its NextContinuationToken: a server
-paging forever.
+paging forever. --slow-match REGEX makes every request whose "METHOD PATH"
+matches it slow, whatever the schedule says; --slow-seconds S is how long a
+slow request waits (default 1.5).
 The log has one line per request: number, action, method, path, and the
 request's x-amz-server-side-encryption(-aws-kms-key-id) and if-none-match
 headers as NAME=VALUE.
@@ -79,6 +81,8 @@ def main():
     max_keys = opt.get("--max-keys")
     no_batch = "--no-batch-delete" in opt
     loop_listing = "--loop-listing" in opt
+    slow_match = re.compile(opt["--slow-match"]) if "--slow-match" in opt else None
+    slow_seconds = float(opt.get("--slow-seconds", "1.5"))
     once = {"vanish": opt.get("--vanish"), "cut": opt.get("--cut")}
     honour = "--if-none-match" in opt
     sse = opt.get("--sse")
@@ -129,6 +133,8 @@ def main():
 
         def handle_any(self):
             n, a = next_action()
+            if slow_match and slow_match.search("%s %s" % (self.command, self.path)):
+                a = "slow"
             asked = "".join(" %s=%s" % (h, self.headers[h]) for h in (
                 "x-amz-server-side-encryption", "x-amz-server-side-encryption-aws-kms-key-id",
                 "if-none-match") if h in self.headers)
@@ -181,7 +187,7 @@ def main():
             if a == "reset":
                 return self.reset()
             if a == "slow":
-                time.sleep(1.5)
+                time.sleep(slow_seconds)
             status, reason, hdrs, data = http_forward.request(upstream, self, body)
             if a == "500after":
                 return self.error("500")

@@ -242,7 +242,8 @@ int dest_remove(struct repo *r, const char *name)
 
 /* Removing the command's own lock is cleanup that runs after ^C too (a
  * lock left behind stops every other command until arca unlock): not cut
- * short by the interrupt, but bounded to a few tries within 10 s. */
+ * short by the interrupt, but bounded to a few tries within 10 s, a
+ * request still in flight then included. */
 int dest_remove_cleanup(struct repo *r, const char *name)
 {
 	struct retry_policy p = r->retry;
@@ -255,7 +256,10 @@ int dest_remove_cleanup(struct repo *r, const char *name)
 	char what[320];
 	snprintf(what, sizeof what, "destination %s: removing %s", r->dest_name, name);
 	int rc = retry_run(&p, what, op_remove, &a, op_reset, NULL);
-	if (rc != ARCA_OK)
+	if (rc == ARCA_ERR_CANCELLED) /* cut at the policy's deadline, not by ^C */
+		rc = err_set(ARCA_ERR_IO, "destination %s: removing %s: no answer within %.0f s",
+		             r->dest_name, name, (double)p.max_total_ms / 1000.0);
+	else if (rc != ARCA_OK)
 		err_wrap(rc, "destination %s: removing %s", r->dest_name, name);
 	return rc;
 }

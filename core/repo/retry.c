@@ -21,6 +21,12 @@ struct try_state {
 	int status; /* of the first message set through call->error */
 	char msg[1024];
 	uint64_t bytes;
+	/* uncancellable cleanup: the time (now_fn's) past which a try in
+	 * flight is cut all the same, so one hung request cannot hold the
+	 * command past the policy's max_total_ms */
+	int64_t (*now_fn)(void *);
+	void *clock_arg;
+	int64_t deadline_ms;
 };
 
 static int call_cancelled(struct arca_dest_call *call)
@@ -29,10 +35,10 @@ static int call_cancelled(struct arca_dest_call *call)
 	return arca_cancel_requested;
 }
 
-static int call_never_cancelled(struct arca_dest_call *call)
+static int call_cancelled_past_deadline(struct arca_dest_call *call)
 {
-	(void)call;
-	return 0;
+	struct try_state *t = call->engine;
+	return t->now_fn(t->clock_arg) >= t->deadline_ms;
 }
 
 static void call_progress(struct arca_dest_call *call, uint64_t bytes)
@@ -139,12 +145,14 @@ int retry_run(const struct retry_policy *p, const char *what, retry_op_fn op, vo
 	unsigned attempt = 0;
 
 	for (;;) {
-		struct try_state t = {.status = 0};
+		struct try_state t = {.now_fn = now_fn,
+		                      .clock_arg = p->clock_arg,
+		                      .deadline_ms = start + p->max_total_ms};
 		pthread_mutex_init(&t.mu, NULL);
 		struct arca_dest_call call = {
 		    .struct_size = sizeof call,
 		    .attempt = ++attempt,
-		    .cancelled = p->uncancellable ? call_never_cancelled : call_cancelled,
+		    .cancelled = p->uncancellable ? call_cancelled_past_deadline : call_cancelled,
 		    .progress = call_progress,
 		    .transient = call_transient,
 		    .error = call_error,

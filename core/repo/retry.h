@@ -14,7 +14,9 @@ struct retry_policy {
 	int64_t base_ms;      /* backoff before the second try */
 	int64_t cap_ms;       /* no single wait is longer */
 	/* Cleanup that must run after ^C too (removing the command's lock):
-	 * neither the driver's call->cancelled nor the waits see the request. */
+	 * neither the driver's call->cancelled nor the waits see the request;
+	 * instead call->cancelled turns true once max_total_ms has passed, so
+	 * a hung request is cut there. */
 	int uncancellable;
 	/* Clock and sleep; NULL: the real ones (tests give fakes). The sleep
 	 * returns nonzero when interrupted (cancellation). */

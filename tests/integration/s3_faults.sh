@@ -137,6 +137,61 @@ expect_stderr "answered a page with the continuation token it was asked for"
 arca verify tree --read-data >/dev/null 2>&1 || fail "the repository does not verify after the refused prune"
 kill "$PROXY_PID"
 
+# interrupted_snapshot: a snapshot through a proxy that holds every
+# removal of a lock for 60 s, sent ^C once its first pack is stored; returns
+# once the lock's removal is asked (the snapshot's pid in $pid)
+interrupted_snapshot() {
+	rm -f "$T/proxy.log"
+	head -c 40000000 /dev/urandom > "$T/src/int.bin"
+	before=$(count)
+	s3_proxy --slow-match "^DELETE .*/locks/" --slow-seconds 60
+	sed "s#^endpoint = .*#endpoint = http://127.0.0.1:$PROXY_PORT#" "$DIRECT" > "$FAULTY"
+	"$ARCA" -c "$FAULTY" snapshot tree >"$T/int.out" 2>&1 &
+	pid=$!
+	i=0 # until the first pack is stored: the snapshot holds its lock
+	while [ $i -lt 2000 ] && ! grep -q ' ok PUT .*/packs/' "$T/proxy.log" && kill -0 $pid 2>/dev/null; do
+		sleep 0.01; i=$((i + 1))
+	done
+	kill -INT $pid
+	i=0
+	while [ $i -lt 2000 ] && ! grep -q ' slow DELETE .*/locks/' "$T/proxy.log" && kill -0 $pid 2>/dev/null; do
+		sleep 0.01; i=$((i + 1))
+	done
+	grep -q ' slow DELETE .*/locks/' "$T/proxy.log" ||
+		{ cat "$T/int.out" "$T/proxy.log"; fail "the interrupted snapshot did not remove its lock"; }
+}
+# after_interrupt: the snapshot ($pid) is waited for (exit status in $st,
+# seconds in $took); nothing was committed, the lock it left is stale at
+# once for this host (its process is gone), and the repository verifies
+after_interrupt() {
+	st=0; wait $pid || st=$?
+	took=$(($(date +%s) - t0))
+	kill "$PROXY_PID"
+	[ $st -eq 10 ] || { cat "$T/int.out"; fail "the interrupted snapshot exited $st, not 10"; }
+	[ "$(count)" -eq "$before" ] || fail "the interrupted snapshot was recorded"
+	arca -c "$DIRECT" snapshot tree >"$T/after.out" 2>&1 ||
+		{ cat "$T/after.out"; fail "the lock left behind blocks this host"; }
+	arca -c "$DIRECT" verify tree --read-data >/dev/null 2>&1 ||
+		fail "the repository does not verify after the interrupt"
+	rm -f "$T/src/int.bin"
+}
+step "^C while the lock's removal hangs: given up after 10 s, with a word on the lock"
+interrupted_snapshot
+t0=$(date +%s)
+after_interrupt
+[ $took -le 30 ] || fail "^C took $took s to end arca (the lock's removal may take 10 s)"
+grep -q "could not be removed either (.*no answer within 10 s): arca unlock removes it" "$T/int.out" ||
+	{ cat "$T/int.out"; fail "no word on the lock left behind"; }
+
+step "^C while the lock's removal hangs, then ^C again: exit 10 at once"
+interrupted_snapshot
+sleep 1
+t0=$(date +%s)
+kill -INT $pid
+after_interrupt
+[ $took -le 5 ] || fail "the second ^C took $took s to end arca"
+grep -q "interrupted again: exiting now" "$T/int.out" || { cat "$T/int.out"; fail "no word on the second ^C"; }
+
 for a in 500 503 500after 429 reset resetafter truncate; do
 	grep -q " $a " "$T/all-proxy.log" || fail "no '$a' fault was injected"
 done

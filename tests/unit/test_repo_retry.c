@@ -159,6 +159,36 @@ static void test_cancel_while_waiting(void **state)
 	assert_int_equal(tries, 2);
 }
 
+/* A try that hangs until call->cancelled says stop, advancing the clock
+ * 100 ms per look (as a driver's progress callback looks). */
+static int hanging_op(void *arg, struct arca_dest_call *call)
+{
+	struct fake *f = arg;
+	f->calls++;
+	for (int i = 0; i < 100000; i++) {
+		if (call->cancelled(call))
+			return call->error(call, ARCA_ERR_CANCELLED, "fake: cut");
+		f->now += 100;
+	}
+	return ARCA_OK;
+}
+
+static void test_uncancellable_cut_at_deadline(void **state)
+{
+	(void)state;
+	struct fake f = {0};
+	struct retry_policy p = policy(&f);
+	p.uncancellable = 1;
+	p.max_total_ms = 10000;
+	arca_cancel_requested = 1; /* ^C does not cut cleanup... */
+	int rc = retry_run(&p, "fake cleanup", hanging_op, &f, fake_reset, NULL);
+	arca_cancel_requested = 0;
+	/* ...but its deadline does, even in the middle of a try */
+	assert_int_equal(rc, ARCA_ERR_CANCELLED);
+	assert_int_equal(f.calls, 1);
+	assert_true(f.now >= 10000 && f.now <= 10100);
+}
+
 /* ---- a repository on a flaky destination ---- */
 
 static unsigned flaky_calls, flaky_failures;
@@ -350,6 +380,7 @@ int main(void)
 	    cmocka_unit_test(test_final_failure_not_retried),
 	    cmocka_unit_test(test_retry_after_honoured),
 	    cmocka_unit_test(test_cancel_while_waiting),
+	    cmocka_unit_test(test_uncancellable_cut_at_deadline),
 	    cmocka_unit_test(test_repo_on_flaky_destination),
 	    cmocka_unit_test(test_repo_on_1_0_destination),
 	};
