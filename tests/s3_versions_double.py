@@ -30,12 +30,16 @@ itself, from memory, following AWS's documented API (versioning Enabled):
 
 --no-versioning B: GET /B/?versioning answers 501 NotImplemented, as a server
 without versioning may (the rest of B forwarded).
+--loop-listing B (a versioned bucket): a ListObjectVersions page of B asked
+with a key-marker is answered truncated, with the markers it was asked for as
+its NextKeyMarker and NextVersionIdMarker: a server paging forever.
 Every other bucket is forwarded to s3rver on 127.0.0.1:UPSTREAM_PORT (the
 restore's target buckets). Signatures are not checked (s3rver does not
 either). Last-Modified times are strictly increasing, in milliseconds.
 
   s3_versions_double.py UPSTREAM_PORT PORT_FILE --versioned B [--log FILE]
                         [--max-keys N] [--versioning on|off] [--no-versioning B]
+                        [--loop-listing B]
 
 The log has one line per request: number, method, path (as requested).
 """
@@ -61,6 +65,7 @@ def main():
     versioning_on = opt.get("--versioning", "on") == "on"
     page_cap = int(opt.get("--max-keys", "1000"))
     no_api = opt.get("--no-versioning")
+    loop_bucket = opt.get("--loop-listing")
     log = open(opt.get("--log", os.devnull), "a", buffering=1)
     lock = threading.Lock()
     counter = [0]
@@ -131,10 +136,10 @@ def main():
                     status[bucket] = st
                     return self.answer(200)
                 if not key:
-                    return self.bucket_op(store[bucket], q, status[bucket])
+                    return self.bucket_op(store[bucket], q, status[bucket], bucket == loop_bucket)
                 return self.object_op(store[bucket], key, q, body, status[bucket])
 
-        def bucket_op(self, b, q, state):
+        def bucket_op(self, b, q, state, loop):
             if self.command != "GET":
                 return self.err(405, "MethodNotAllowed")
             if "versioning" in q:
@@ -159,10 +164,15 @@ def main():
                     else:
                         entries = [e for e in entries if e[0] > km]
                 page, more = entries[:maxk], len(entries) > maxk
+                looping = loop and km is not None
                 out = ["<ListVersionsResult><Name>x</Name><Prefix>%s</Prefix>"
                        "<MaxKeys>%d</MaxKeys><IsTruncated>%s</IsTruncated>" %
-                       (escape(prefix), maxk, "true" if more else "false")]
-                if more:
+                       (escape(prefix), maxk, "true" if more or looping else "false")]
+                if looping:
+                    out.append("<NextKeyMarker>%s</NextKeyMarker>"
+                               "<NextVersionIdMarker>%s</NextVersionIdMarker>" %
+                               (escape(km), escape(vm or "")))
+                elif more:
                     out.append("<NextKeyMarker>%s</NextKeyMarker>"
                                "<NextVersionIdMarker>%s</NextVersionIdMarker>" %
                                (escape(page[-1][0]), page[-1][1]["id"]))

@@ -29,7 +29,7 @@ OBJ="python3 $ARCA_SRCDIR/tests/s3_objects.py"
 # the double in front of s3rver: bucket "media" versioned, listings in pages of 2
 rm -f "$T/double.port"
 python3 "$ARCA_SRCDIR/tests/s3_versions_double.py" "$S3_PORT" "$T/double.port" \
-	--versioned media,susp --no-versioning plain --max-keys 2 --log "$T/double.log" 2>>"$T/double.err" &
+	--versioned media,susp,loop --no-versioning plain --loop-listing loop --max-keys 2 --log "$T/double.log" 2>>"$T/double.err" &
 dpid=$!
 on_exit "kill $dpid 2>/dev/null"
 i=0
@@ -56,6 +56,7 @@ DPORT=$(cat "$T/double.port")
 write_engine_config
 S3_ENDPOINT_OVERRIDE=http://127.0.0.1:$DPORT s3_target media media "versions = yes"
 S3_ENDPOINT_OVERRIDE=http://127.0.0.1:$DPORT s3_target susp susp "versions = yes"
+S3_ENDPOINT_OVERRIDE=http://127.0.0.1:$DPORT s3_target loop loop "versions = yes"
 s3_target plain plain "versions = yes"
 arca init local
 
@@ -152,6 +153,15 @@ arca restore susp --into s3://copyb/susp/ 2> "$T/err" || { cat "$T/err" >&2; fai
 $OBJ dump "$S3_PORT" copyb "$T/copysusp"
 grep '^susp/x.bin' "$T/copysusp" | sed 's|^susp/||' | diff "$T/susp3" - ||
 	fail "the replaced null version was not read again"
+
+step "a server that answers a versions page with the markers it was asked: refused, not paged forever"
+$OBJ put "$DPORT" loop "$T/spec1"
+: > "$T/double.log"
+expect_fail 7 timeout 60 "$ARCA" snapshot loop
+expect_stderr "answered a page with the markers it was asked for"
+[ "$(grep -c 'versions.*key-marker=' "$T/double.log")" -eq 1 ] ||
+	{ cat "$T/double.log"; fail "the looping page was asked again"; }
+[ "$(arca list loop | grep -c '^[0-9a-f]\{8\}')" -eq 0 ] || fail "a snapshot of the looping listing was recorded"
 
 step "versions = yes on a bucket without versioning: a warning, its current objects"
 printf 'x\t10\t1\tContent-Type: text/plain\n' > "$T/spec3"
