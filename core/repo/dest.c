@@ -418,24 +418,59 @@ void repo_aad(const struct repo *r, enum blob_kind kind, const void *ctx, size_t
 	aad_make(out, kind, r->id_raw, ctx, n);
 }
 
+/* dest_get_bounded's sink: appends until the object proves larger than
+ * it may be, then refuses (so at most max bytes are ever held). */
+struct bounded_sink {
+	struct buf *b;
+	size_t base;
+	uint64_t max;
+	int over;
+};
+
+static int sink_bounded(void *arg, const void *data, size_t len)
+{
+	struct bounded_sink *p = arg;
+	if ((uint64_t)(p->b->len - p->base) + len > p->max) {
+		p->over = 1;
+		return ARCA_ERR_CORRUPT;
+	}
+	buf_append(p->b, data, len);
+	return 0;
+}
+
+static void reset_bounded(void *arg)
+{
+	struct bounded_sink *p = arg;
+	p->b->len = p->base;
+	p->over = 0;
+}
+
 int dest_get_bounded(struct repo *r, const char *name, uint64_t max_bytes, struct buf *out)
 {
-	/* The size first, so an oversized object is never read; then exactly
-	 * that many bytes, whatever the object has grown to meanwhile. */
-	uint64_t size;
-	int rc = dest_stat(r, name, &size);
+	/* One read of the whole object, cut as soon as it passes max_bytes: on
+	 * S3 a size asked first would cost a request per object read. */
+	struct bounded_sink bs = {.b = out, .base = out->len, .max = max_bytes};
+	int rc = dest_get_sink(r, name, 0, UINT64_MAX, sink_bounded, &bs, reset_bounded);
+	if (bs.over) {
+		out->len = bs.base;
+		uint64_t size; /* only to say how large, on this rare path */
+		if (dest_stat(r, name, &size) == ARCA_OK && size > max_bytes)
+			return err_set(ARCA_ERR_CORRUPT,
+			               "destination %s: object %s is %llu bytes, more than the %llu "
+			               "such an object can have (damaged or tampered with)",
+			               r->dest_name, name, (unsigned long long)size,
+			               (unsigned long long)max_bytes);
+		return err_set(ARCA_ERR_CORRUPT,
+		               "destination %s: object %s is more than the %llu bytes such an "
+		               "object can have (damaged or tampered with)",
+		               r->dest_name, name, (unsigned long long)max_bytes);
+	}
 	if (rc == ARCA_ERR_NOT_FOUND)
 		return err_set(rc, "destination %s: reading %s: no such object", r->dest_name,
 		               name);
 	if (rc != ARCA_OK)
-		return rc;
-	if (size > max_bytes)
-		return err_set(ARCA_ERR_CORRUPT,
-		               "destination %s: object %s is %llu bytes, more "
-		               "than the %llu such an object can have (damaged or tampered with)",
-		               r->dest_name, name, (unsigned long long)size,
-		               (unsigned long long)max_bytes);
-	return size ? dest_get(r, name, 0, size, out) : ARCA_OK;
+		return err_wrap(rc, "destination %s: reading %s", r->dest_name, name);
+	return ARCA_OK;
 }
 
 int parse_pack_name(const char *name, unsigned char id[ID_LEN])
