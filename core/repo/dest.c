@@ -455,11 +455,12 @@ int dest_get_bounded(struct repo *r, const char *name, uint64_t max_bytes, struc
 		out->len = bs.base;
 		uint64_t size; /* only to say how large, on this rare path */
 		if (dest_stat(r, name, &size) == ARCA_OK && size > max_bytes)
-			return err_set(ARCA_ERR_CORRUPT,
-			               "destination %s: object %s is %llu bytes, more than the %llu "
-			               "such an object can have (damaged or tampered with)",
-			               r->dest_name, name, (unsigned long long)size,
-			               (unsigned long long)max_bytes);
+			return err_set(
+			    ARCA_ERR_CORRUPT,
+			    "destination %s: object %s is %llu bytes, more than the %llu "
+			    "such an object can have (damaged or tampered with)",
+			    r->dest_name, name, (unsigned long long)size,
+			    (unsigned long long)max_bytes);
 		return err_set(ARCA_ERR_CORRUPT,
 		               "destination %s: object %s is more than the %llu bytes such an "
 		               "object can have (damaged or tampered with)",
