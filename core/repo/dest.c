@@ -445,33 +445,51 @@ static void reset_bounded(void *arg)
 	p->over = 0;
 }
 
+/* Up to this bound an object is read at once and cut as soon as it runs
+ * over (so at most this much is held before a refusal); past it, the size
+ * is asked first, so that a planted huge object is refused unread. */
+#define GET_UNSIZED_MAX (64u << 20)
+
+static int too_large(struct repo *r, const char *name, uint64_t size, uint64_t max_bytes)
+{
+	return err_set(ARCA_ERR_CORRUPT,
+	               "destination %s: object %s is %llu bytes, more than the %llu such an "
+	               "object can have (damaged or tampered with)",
+	               r->dest_name, name, (unsigned long long)size, (unsigned long long)max_bytes);
+}
+
 int dest_get_bounded(struct repo *r, const char *name, uint64_t max_bytes, struct buf *out)
 {
-	/* One read of the whole object, cut as soon as it passes max_bytes: on
-	 * S3 a size asked first would cost a request per object read. */
-	struct bounded_sink bs = {.b = out, .base = out->len, .max = max_bytes};
-	int rc = dest_get_sink(r, name, 0, UINT64_MAX, sink_bounded, &bs, reset_bounded);
-	if (bs.over) {
-		out->len = bs.base;
-		uint64_t size; /* only to say how large, on this rare path */
-		if (dest_stat(r, name, &size) == ARCA_OK && size > max_bytes)
-			return err_set(
-			    ARCA_ERR_CORRUPT,
-			    "destination %s: object %s is %llu bytes, more than the %llu "
-			    "such an object can have (damaged or tampered with)",
-			    r->dest_name, name, (unsigned long long)size,
-			    (unsigned long long)max_bytes);
-		return err_set(ARCA_ERR_CORRUPT,
-		               "destination %s: object %s is more than the %llu bytes such an "
-		               "object can have (damaged or tampered with)",
-		               r->dest_name, name, (unsigned long long)max_bytes);
+	uint64_t size;
+	int rc;
+	if (max_bytes > GET_UNSIZED_MAX) {
+		/* the size first; then exactly that many bytes, whatever the
+		 * object has grown to meanwhile */
+		rc = dest_stat(r, name, &size);
+		if (rc == ARCA_OK && size > max_bytes)
+			return too_large(r, name, size, max_bytes);
+		if (rc == ARCA_OK && size)
+			rc = dest_get(r, name, 0, size, out);
+	} else {
+		/* one read (on S3 asking the size costs a request per object) */
+		struct bounded_sink bs = {.b = out, .base = out->len, .max = max_bytes};
+		rc = dest_get_sink(r, name, 0, UINT64_MAX, sink_bounded, &bs, reset_bounded);
+		if (bs.over) {
+			out->len = bs.base;
+			if (dest_stat(r, name, &size) == ARCA_OK && size > max_bytes)
+				return too_large(r, name, size, max_bytes);
+			return err_set(ARCA_ERR_CORRUPT,
+			               "destination %s: object %s is more than the %llu bytes such "
+			               "an object can have (damaged or tampered with)",
+			               r->dest_name, name, (unsigned long long)max_bytes);
+		}
+		if (rc != ARCA_OK && rc != ARCA_ERR_NOT_FOUND)
+			rc = err_wrap(rc, "destination %s: reading %s", r->dest_name, name);
 	}
 	if (rc == ARCA_ERR_NOT_FOUND)
 		return err_set(rc, "destination %s: reading %s: no such object", r->dest_name,
 		               name);
-	if (rc != ARCA_OK)
-		return err_wrap(rc, "destination %s: reading %s", r->dest_name, name);
-	return ARCA_OK;
+	return rc;
 }
 
 int parse_pack_name(const char *name, unsigned char id[ID_LEN])
