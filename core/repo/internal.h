@@ -228,6 +228,12 @@ void seen_record(struct repo *r, const struct repo_snapshot *list, size_t n);
 void seen_forget(struct repo *r, const char *id);
 /* Whether this host recorded snapshot `id` as seen (of any target). */
 int seen_contains(struct repo *r, const char *id);
+/* The key object this host's secret opened last time (state_dir/<repository
+ * id>/key-hint), so that opening the repository reads it at once instead of
+ * listing keys/ first: "keys/<64 hex>" (caller frees) or NULL. The hint is a
+ * guess only: the object must still open with the secret. */
+char *key_hint_load(struct repo *r);
+void key_hint_save(struct repo *r, const char *name);
 /* A passphrase long enough to be set (init, key add). */
 int repo_check_new_passphrase(const char *pass);
 

@@ -282,24 +282,51 @@ static int key_try(struct repo *r, const char *name, const char *pass, const uns
 	return rc;
 }
 
+/* The key this host's secret opened last time, tried before keys/ is
+ * listed (a request less per command on S3). ARCA_OK: opened; anything
+ * else but a hard error: go on with the listing. */
+static int keys_unlock_hinted(struct repo *r, const char *pass, int kind, const unsigned char *gen)
+{
+	static const char *const passes[] = {"hkdf-sha256", "scrypt"};
+	char *hint = key_hint_load(r);
+	if (!hint)
+		return ARCA_ERR_NOT_FOUND;
+	int rc = ARCA_ERR_AUTH;
+	for (int p = kind == SECRET_KEY ? 0 : 1; p < 2 && rc == ARCA_ERR_AUTH; p++)
+		rc = key_try(r, hint, pass, kind == SECRET_KEY ? gen : NULL, passes[p], r->keys,
+		             NULL);
+	if (rc == ARCA_OK)
+		snprintf(r->key_id, sizeof r->key_id, "%s", hint + 5);
+	else if (rc == ARCA_ERR_AUTH || rc == ARCA_ERR_NOT_FOUND)
+		err_clear(); /* removed, or its secret changed: the listing decides */
+	free(hint);
+	return rc;
+}
+
 int keys_unlock(struct repo *r, const char *pass)
 {
+	unsigned char gen[KEY_LEN];
+	int kind = secret_kind(pass, gen);
+	if (kind < 0)
+		return ARCA_ERR_CONFIG;
+	int rc = keys_unlock_hinted(r, pass, kind, gen);
+	if (rc != ARCA_ERR_AUTH && rc != ARCA_ERR_NOT_FOUND) {
+		secure_wipe(gen, sizeof gen);
+		return rc; /* opened, or a key that opens but disagrees with config */
+	}
 	struct obj_list l;
-	int rc = dest_list_all(r, "keys/", &l);
-	if (rc != ARCA_OK)
+	rc = dest_list_all(r, "keys/", &l);
+	if (rc != ARCA_OK) {
+		secure_wipe(gen, sizeof gen);
 		return rc;
+	}
 	if (!l.n) {
+		secure_wipe(gen, sizeof gen);
 		obj_list_free(&l);
 		return err_set(ARCA_ERR_CORRUPT,
 		               "destination %s: the repository is encrypted but "
 		               "holds no key in keys/ (damaged repository)",
 		               r->dest_name);
-	}
-	unsigned char gen[KEY_LEN];
-	int kind = secret_kind(pass, gen);
-	if (kind < 0) {
-		obj_list_free(&l);
-		return ARCA_ERR_CONFIG;
 	}
 	/* A generated key tries the cheap HKDF objects first; it may also have
 	 * been added as a plain passphrase (scrypt) before keys existed. */
@@ -310,6 +337,7 @@ int keys_unlock(struct repo *r, const char *pass)
 			             passes[p], r->keys, NULL);
 			if (rc == ARCA_OK) {
 				snprintf(r->key_id, sizeof r->key_id, "%s", l.v[i].name + 5);
+				key_hint_save(r, l.v[i].name);
 				secure_wipe(gen, sizeof gen);
 				obj_list_free(&l);
 				return ARCA_OK;

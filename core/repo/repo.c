@@ -277,6 +277,8 @@ int repo_open(const struct repo_dest *d, const struct repo_params *p, struct rep
 		goto fail;
 	if (p->state_dir && *p->state_dir && (rc = pin_check(r, p->state_dir)) != ARCA_OK)
 		goto fail;
+	if (p->state_dir && *p->state_dir)
+		r->cache_dir = xasprintf("%s/%s", p->state_dir, r->id);
 	if (!r->keys->encrypted && p->encrypt) {
 		/* This host holds a secret for it: a repository that says it is
 		 * not encrypted was tampered with (or is not the one meant). */
@@ -317,10 +319,8 @@ int repo_open(const struct repo_dest *d, const struct repo_params *p, struct rep
 			goto fail;
 		}
 	}
-	if (p->state_dir && *p->state_dir) {
-		r->cache_dir = xasprintf("%s/%s", p->state_dir, r->id);
+	if (p->state_dir && *p->state_dir)
 		pin_write(r, p->state_dir);
-	}
 	buf_free(&cfg);
 	*out = r;
 	return ARCA_OK;

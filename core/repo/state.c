@@ -7,6 +7,8 @@
  *                                        first use; written again by init)
  *   state_dir/<repo id>/seen/<enc(target)>  the snapshots this host wrote or
  *                                        listed, until it forgets them
+ *   state_dir/<repo id>/key-hint         the key object that opened last
+ *                                        (read first: no listing of keys/)
  *
  * Files are read with O_NOFOLLOW, must be regular and small, and are
  * replaced atomically through an O_EXCL temporary file. */
@@ -176,6 +178,44 @@ void pin_write(struct repo *r, const char *state_dir)
 	free(name);
 	free(path);
 	free(dir);
+}
+
+/* ---- the key that opened ---- */
+
+#define KEY_HINT_NAME "key-hint"
+#define KEY_HINT_MAX  128
+
+char *key_hint_load(struct repo *r)
+{
+	if (!r->cache_dir)
+		return NULL;
+	struct buf b = {0};
+	char *name = NULL;
+	if (!read_small(r->cache_dir, 1, KEY_HINT_NAME, KEY_HINT_MAX, &b)) {
+		buf_append(&b, "", 1);
+		char *nl = strchr((char *)b.data, '\n');
+		if (nl)
+			*nl = 0;
+		if (!parse_object_name((char *)b.data, "keys/"))
+			name = xstrdup((char *)b.data);
+	}
+	buf_free(&b);
+	return name;
+}
+
+void key_hint_save(struct repo *r, const char *name)
+{
+	if (!r->cache_dir)
+		return;
+	char *had = key_hint_load(r);
+	if (!had || strcmp(had, name)) {
+		char *text = xasprintf("%s\n", name);
+		if (write_atomic(r->cache_dir, 1, KEY_HINT_NAME, text, strlen(text)))
+			log_debug("could not record the key that opened in %s/%s: %s", r->cache_dir,
+			          KEY_HINT_NAME, strerror(errno));
+		free(text);
+	}
+	free(had);
 }
 
 /* ---- snapshots seen ---- */

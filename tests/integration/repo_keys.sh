@@ -39,6 +39,32 @@ ARCA_PASSPHRASE="third passphrase" expect_fail 5 "$ARCA" list
 expect_fail 11 "$ARCA" key remove "$(arca key list | awk '$1 == "*" {print $2}')"
 expect_stderr "only key"
 
+step "the key that opened is read first next time; a stale or planted hint is only a guess"
+hint=$(find "$T/state" -name key-hint)
+[ -n "$hint" ] || fail "no key-hint in the state dir"
+# hint_is ID: the hint names the key ID (key list shows 12 digits)
+hint_is() { case "$(cat "$hint")" in "keys/$1"????????????????????????????????????????????????????) return 0 ;; esac; return 1; }
+current=$(arca key list | awk '$1 == "*" {print $2}')
+hint_is "$current" || { cat "$hint"; fail "key-hint does not name the key that opened"; }
+# another host's key, named by the hint: the listing still finds ours
+ARCA_NEW_PASSPHRASE="fourth passphrase" arca key add > /dev/null || fail "key add (fourth)"
+fourth=$(ARCA_PASSPHRASE="fourth passphrase" arca key list | awk '$1 == "*" {print $2}')
+hint_is "$fourth" || fail "key-hint does not follow the key that opened"
+arca list > /dev/null || fail "a hint naming another passphrase's key stops the listing"
+hint_is "$current" || fail "key-hint not moved back"
+# the hinted key removed: the listing finds the rest
+ARCA_PASSPHRASE="fourth passphrase" arca list > /dev/null
+arca key remove "$fourth" > /dev/null || fail "key remove (fourth)"
+arca list > /dev/null || fail "a hint naming a removed key stops the listing"
+# garbage and a path out of keys/ are ignored
+for bad in "../config" "keys/../../etc/passwd" "$(head -c 200 /dev/zero | tr '\0' a)"; do
+	printf '%s\n' "$bad" > "$hint"
+	arca list > /dev/null || fail "a hint of '$bad' stops the open"
+done
+hint_is "$current" || fail "a bad key-hint is not replaced"
+ARCA_PASSPHRASE=wrong expect_fail 5 "$ARCA" list
+expect_stderr "wrong passphrase for repository in destination local"
+
 step "a short new passphrase is refused"
 ARCA_NEW_PASSPHRASE="short" expect_fail 3 "$ARCA" key add
 expect_stderr "use at least 10"
