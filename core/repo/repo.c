@@ -142,8 +142,8 @@ int repo_init(const struct repo_dest *d, const struct repo_params *p)
 	 * config's hash, so the config is authenticated once a key opens. */
 	char *text = config_text(r);
 	sha256(text, strlen(text), r->config_sha);
+	char kid[65] = "";
 	if (p->encrypt) {
-		char kid[65];
 		rc = keys_write(r, p->passphrase, kid);
 		if (rc != ARCA_OK) {
 			free(text);
@@ -159,8 +159,15 @@ int repo_init(const struct repo_dest *d, const struct repo_params *p)
 		             "destination %s: another arca initialised a repository"
 		             " here at the same time; refusing to touch it",
 		             r->dest_name);
-	if (rc == ARCA_OK && p->state_dir && *p->state_dir)
+	if (rc == ARCA_OK && p->state_dir && *p->state_dir) {
 		pin_write(r, p->state_dir);
+		if (kid[0]) { /* the next command opens without listing keys/ */
+			char name[80];
+			snprintf(name, sizeof name, "keys/%s", kid);
+			r->cache_dir = xasprintf("%s/%s", p->state_dir, r->id);
+			key_hint_save(r, name);
+		}
+	}
 out:
 	repo_close(r);
 	return rc;

@@ -12,6 +12,7 @@ write_engine_config
 files_target tree "$SRC"
 mkdir -p "$SRC" && echo hello > "$SRC/a"
 arca init > /dev/null || fail "init"
+[ -n "$(find "$T/state" -name key-hint)" ] || fail "init did not record the key it made (key-hint)"
 expect_fail 11 "$ARCA" init
 expect_stderr "already holds a repository"
 arca snapshot tree > /dev/null || fail "snapshot"
