@@ -59,7 +59,8 @@ void prevmap_free(struct prevmap *m);
 void prevmap_add(struct prevmap *m, const char *name, const char *fp, const char *attrs,
                  uint32_t type, uint64_t size, const unsigned char *ids, size_t n_chunks);
 /* The attributes kept for e, or NULL. With pack_attrs the text lives in the
- * map's one-block cache: valid until the next call on m (not thread-safe). */
+ * map's one-block cache: valid until the next call on m, and not
+ * thread-safe (writer.c calls it under the repository's idx_mu). */
 const char *prevmap_attrs(struct prevmap *m, const struct prev_entry *e);
 const struct prev_entry *prevmap_get(const struct prevmap *m, const char *name, const char *fp);
 const char *prevmap_fp(const struct prevmap *m, const struct prev_entry *e);

@@ -506,18 +506,26 @@ static int try_unchanged(struct snap_writer *w, const struct arca_item_info *inf
 	const struct prev_entry *old = prevmap_get(&w->prev, info->name, info->fingerprint);
 	if (!old || old->type != (uint32_t)info->type)
 		return 0;
-	const char *attrs = prevmap_attrs(&w->prev, old);
 	int keep = (info->flags & ARCA_ITEM_KEEP_ATTRS) != 0;
-	if (keep && !attrs)
-		return 0;
+	char *attrs = NULL;
 	int ok = 1;
+	/* Driver threads ask this at once (snap_item_would_reuse), and
+	 * prevmap_attrs decompresses into the map's one-block cache: under
+	 * the lock, and a copy. (Unlocked, a thread read another's block
+	 * and an item counted unchanged was refused when it was recorded.) */
 	pthread_mutex_lock(&w->r->idx_mu);
+	if (keep) {
+		const char *a = prevmap_attrs(&w->prev, old);
+		attrs = a ? xstrdup(a) : NULL;
+		ok = attrs != NULL;
+	}
 	for (size_t i = 0; i < old->n_chunks && ok; i++)
 		ok = idx_slot_usable(&w->r->idx,
 		                     idx_find(&w->r->idx, prevmap_chunk(&w->prev, old, i)));
 	pthread_mutex_unlock(&w->r->idx_mu);
 	if (ok && keep && it->json && item_attrs_apply(it->json, attrs))
 		ok = 0;
+	free(attrs);
 	if (ok) {
 		for (size_t i = 0; i < old->n_chunks; i++)
 			memcpy(item_slot(it), prevmap_chunk(&w->prev, old, i), ID_LEN);
@@ -910,6 +918,9 @@ int snap_item_would_reuse(struct snap_writer *w, const struct arca_item_info *in
 	if (!info->fingerprint || !valid_item_name(info) || writer_error(w))
 		return 0;
 	struct witem *probe = xcalloc(1, sizeof *probe);
+	/* an item to apply kept attributes to, as snap_item_begin will: the
+	 * answer must be the one it gets */
+	probe->json = json_object();
 	int ok = try_unchanged(w, info, probe);
 	witem_free(probe);
 	return ok;
